@@ -1,0 +1,165 @@
+/**
+ * Classic single-part checkpoints: reading them (also multi-part sets and the older layouts Spark
+ * wrote), and writing one for a version with the protocol's checkpoint schema.
+ *
+ * A checkpoint is created with create-if-absent: if another writer already checkpointed the same
+ * version, its file stands and ours is dropped. `_last_checkpoint` is then overwritten, and it is only
+ * ever a hint for readers.
+ */
+import * as arrow from 'apache-arrow';
+import type { ObjectStore } from '../storage/types';
+import { ObjectAlreadyExistsError } from '../storage/types';
+import { Action, normaliseAction } from './actions';
+import { CorruptLogError } from './errors';
+import { checkpointPath, LAST_CHECKPOINT, readLastCheckpoint } from './log';
+import { decodeParquetObjects, encodeParquetBuffer } from './parquet';
+import { stateToActions, TableState } from './replay';
+
+const ACTION_COLUMNS = ['txn', 'add', 'remove', 'metaData', 'protocol', 'domainMetadata'];
+
+/**
+ * Read the actions stored in a checkpoint (all parts).
+ *
+ * @param store store rooted at the table
+ * @param paths the checkpoint's part files
+ * @returns its actions
+ */
+export async function readCheckpoint(store: ObjectStore, paths: string[]): Promise<Action[]> {
+  const actions: Action[] = [];
+  for (const path of paths) {
+    const where = `${store.url}/${path}`;
+    let rows: Record<string, unknown>[];
+    try {
+      rows = await decodeParquetObjects(await store.read(path), ACTION_COLUMNS);
+    } catch (err) {
+      throw new CorruptLogError(`delta log: checkpoint ${where} cannot be read: ${(err as Error).message}`, { cause: err });
+    }
+    rows.forEach((row, i) => {
+      const action = normaliseAction(bigintsToNumbers(row) as Record<string, unknown>, `${where} row ${i}`);
+      if (action) actions.push(action);
+    });
+  }
+  return actions;
+}
+
+function bigintsToNumbers(value: unknown): unknown {
+  if (typeof value === 'bigint') return Number(value);
+  if (Array.isArray(value)) return value.map(bigintsToNumbers);
+  if (value && typeof value === 'object' && !(value instanceof Uint8Array) && !(value instanceof Date)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = bigintsToNumbers(v);
+    return out;
+  }
+  return value;
+}
+
+const str = () => new arrow.Utf8();
+const i64 = () => new arrow.Int64();
+const i32 = () => new arrow.Int32();
+const bool = () => new arrow.Bool();
+const f = (name: string, type: arrow.DataType, nullable = true) => new arrow.Field(name, type, nullable);
+const stringMap = (): arrow.DataType => {
+  const entries = new arrow.Struct([f('key', str(), false), f('value', str(), true)]);
+  return new arrow.Map_(new arrow.Field('key_value', entries, false) as never, false);
+};
+const stringList = () => new arrow.List(f('element', str(), true));
+
+/** The checkpoint schema Sluice writes (field order as Spark writes it). */
+export const CHECKPOINT_SCHEMA = new arrow.Schema([
+  f('txn', new arrow.Struct([f('appId', str()), f('version', i64()), f('lastUpdated', i64())])),
+  f('add', new arrow.Struct([
+    f('path', str()), f('partitionValues', stringMap()), f('size', i64()), f('modificationTime', i64()),
+    f('dataChange', bool()), f('stats', str()), f('tags', stringMap()),
+  ])),
+  f('remove', new arrow.Struct([
+    f('path', str()), f('deletionTimestamp', i64()), f('dataChange', bool()), f('extendedFileMetadata', bool()),
+    f('partitionValues', stringMap()), f('size', i64()), f('tags', stringMap()),
+  ])),
+  f('metaData', new arrow.Struct([
+    f('id', str()), f('name', str()), f('description', str()),
+    f('format', new arrow.Struct([f('provider', str()), f('options', stringMap())])),
+    f('schemaString', str()), f('partitionColumns', stringList()), f('configuration', stringMap()), f('createdTime', i64()),
+  ])),
+  f('protocol', new arrow.Struct([
+    f('minReaderVersion', i32()), f('minWriterVersion', i32()), f('readerFeatures', stringList()), f('writerFeatures', stringList()),
+  ])),
+  f('domainMetadata', new arrow.Struct([f('domain', str()), f('configuration', str()), f('removed', bool())])),
+]);
+
+const big = (v: number | null | undefined) => (v === null || v === undefined ? null : BigInt(Math.trunc(v)));
+const asMap = (v: Record<string, string | null> | null | undefined) => (v ? new Map(Object.entries(v)) : null);
+
+/** Turn actions into checkpoint rows: one row per action, only that action's column set. */
+function actionsToTable(actions: Action[]): arrow.Table {
+  const columns: Record<string, unknown[]> = Object.fromEntries(CHECKPOINT_SCHEMA.fields.map((fl) => [fl.name, []]));
+  for (const a of actions) {
+    for (const name of Object.keys(columns)) columns[name].push(null);
+    const row = columns;
+    const last = (name: string, value: unknown) => (row[name][row[name].length - 1] = value);
+    if ('txn' in a) last('txn', { appId: a.txn.appId, version: big(a.txn.version), lastUpdated: big(a.txn.lastUpdated) });
+    else if ('add' in a) {
+      last('add', {
+        path: a.add.path, partitionValues: asMap(a.add.partitionValues) ?? new Map(), size: big(a.add.size),
+        modificationTime: big(a.add.modificationTime), dataChange: a.add.dataChange, stats: a.add.stats ?? null, tags: asMap(a.add.tags),
+      });
+    } else if ('remove' in a) {
+      last('remove', {
+        path: a.remove.path, deletionTimestamp: big(a.remove.deletionTimestamp), dataChange: a.remove.dataChange,
+        extendedFileMetadata: a.remove.extendedFileMetadata ?? null, partitionValues: asMap(a.remove.partitionValues),
+        size: big(a.remove.size), tags: asMap(a.remove.tags),
+      });
+    } else if ('metaData' in a) {
+      const m = a.metaData;
+      last('metaData', {
+        id: m.id, name: m.name ?? null, description: m.description ?? null,
+        format: { provider: m.format.provider, options: asMap(m.format.options ?? {}) },
+        schemaString: m.schemaString, partitionColumns: m.partitionColumns, configuration: asMap(m.configuration ?? {}),
+        createdTime: big(m.createdTime),
+      });
+    } else if ('protocol' in a) {
+      const p = a.protocol;
+      last('protocol', {
+        minReaderVersion: p.minReaderVersion, minWriterVersion: p.minWriterVersion,
+        readerFeatures: p.readerFeatures ?? null, writerFeatures: p.writerFeatures ?? null,
+      });
+    } else if ('domainMetadata' in a) {
+      last('domainMetadata', { ...a.domainMetadata });
+    }
+  }
+  const vectors: Record<string, arrow.Vector> = {};
+  for (const field of CHECKPOINT_SCHEMA.fields) vectors[field.name] = arrow.vectorFromArray(columns[field.name], field.type);
+  return new arrow.Table(vectors);
+}
+
+/** Options for writing a checkpoint. */
+export interface CheckpointOptions {
+  /** Tombstones deleted before this time (ms since epoch) are left out; default: keep all. */
+  tombstoneCutoff?: number;
+}
+
+/**
+ * Write the classic checkpoint for a state's version, then point `_last_checkpoint` at it.
+ *
+ * @param store store rooted at the table
+ * @param state the reconciled state (its commit file must already exist)
+ * @param options tombstone expiry
+ * @returns whether this call created the checkpoint (false: one existed already)
+ */
+export async function writeCheckpoint(store: ObjectStore, state: TableState, options: CheckpointOptions = {}): Promise<boolean> {
+  const actions = stateToActions(state, options.tombstoneCutoff ?? 0);
+  const bytes = await encodeParquetBuffer(actionsToTable(actions));
+  let created = true;
+  try {
+    await store.createIfAbsent(checkpointPath(state.version), bytes);
+  } catch (err) {
+    if (!(err instanceof ObjectAlreadyExistsError)) throw err;
+    created = false;
+  }
+  // Never move the hint backwards: a slow writer may finish an older checkpoint after a newer one.
+  const current = await readLastCheckpoint(store);
+  if (!current || current.version < state.version) {
+    const hint = { version: state.version, size: actions.length, sizeInBytes: bytes.length, numOfAddFiles: state.files.size };
+    await store.write(LAST_CHECKPOINT, JSON.stringify(hint), { contentType: 'application/json' });
+  }
+  return created;
+}

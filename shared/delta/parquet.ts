@@ -1,0 +1,207 @@
+/**
+ * Parquet in and out of Arrow.
+ *
+ * Writing goes through parquet-wasm's streaming writer (record batch in, Parquet bytes out) with zstd,
+ * so WASM memory holds one row group at a time. Reading goes through parquet-wasm too, except for
+ * INT96 timestamp columns: arrow-rs turns them into nanoseconds, which wraps for dates past 2262
+ * (Databricks writes year 9999 sentinels), so those columns are decoded by hyparquet straight to
+ * microseconds.
+ */
+import * as arrow from 'apache-arrow';
+import * as wasm from 'parquet-wasm';
+import type { FileMetaData, SchemaElement } from 'hyparquet';
+
+/** Lazily loaded hyparquet (an ES module; loaded once, only when needed). */
+let hyparquetModules: Promise<[typeof import('hyparquet'), typeof import('hyparquet-compressors')]> | undefined;
+function loadHyparquet() {
+  hyparquetModules ??= Promise.all([import('hyparquet'), import('hyparquet-compressors')]);
+  return hyparquetModules;
+}
+
+/** Options for writing one Parquet file. */
+export interface ParquetWriteOptions {
+  /** Rows per row group (default 128k). */
+  rowGroupRows?: number;
+  /** Key/value metadata stored in the footer. */
+  metadata?: Record<string, string>;
+}
+
+function writerProperties(options: ParquetWriteOptions): wasm.WriterProperties {
+  let builder = new wasm.WriterPropertiesBuilder()
+    .setCompression(wasm.Compression.ZSTD)
+    .setCreatedBy('sluice (parquet-wasm)')
+    .setMaxRowGroupSize(options.rowGroupRows ?? 131072);
+  if (options.metadata) builder = builder.setKeyValueMetadata(new Map(Object.entries(options.metadata)));
+  return builder.build();
+}
+
+/**
+ * Encode record batches as one Parquet file (zstd), streaming: each batch is handed to WASM and its
+ * encoded bytes come back before the next batch is converted.
+ *
+ * @param batches the record batches, all with the same schema
+ * @param options row group size and footer metadata
+ * @returns the Parquet bytes, chunk by chunk
+ */
+export async function* encodeParquet(
+  batches: AsyncIterable<arrow.RecordBatch> | Iterable<arrow.RecordBatch>,
+  options: ParquetWriteOptions = {},
+): AsyncGenerator<Uint8Array> {
+  const iterator = (Symbol.asyncIterator in batches ? batches[Symbol.asyncIterator]() : (batches as Iterable<arrow.RecordBatch>)[Symbol.iterator]()) as
+    AsyncIterator<arrow.RecordBatch> | Iterator<arrow.RecordBatch>;
+  let schema: arrow.Schema | undefined;
+  const input = new ReadableStream<wasm.RecordBatch>({
+    async pull(controller) {
+      const next = await iterator.next();
+      if (next.done) {
+        controller.close();
+        return;
+      }
+      schema ??= next.value.schema;
+      const ipc = arrow.tableToIPC(new arrow.Table([next.value]), 'stream');
+      const table = wasm.Table.fromIPCStream(ipc);
+      for (const batch of table.recordBatches()) controller.enqueue(batch);
+    },
+  });
+  const output = await wasm.transformParquetStream(input, writerProperties(options));
+  const reader = output.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    yield value as Uint8Array;
+  }
+}
+
+/**
+ * Encode one Arrow table as Parquet bytes in memory (small files: checkpoints, tests).
+ *
+ * @param table the table
+ * @param options row group size and footer metadata
+ * @returns the whole file
+ */
+export async function encodeParquetBuffer(table: arrow.Table, options: ParquetWriteOptions = {}): Promise<Uint8Array> {
+  const batches = table.batches.length ? table.batches : [new arrow.RecordBatch(table.schema, arrow.makeData({ type: new arrow.Struct(table.schema.fields), length: 0, children: table.schema.fields.map((f) => arrow.makeData({ type: f.type, length: 0 } as never)) }))];
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of encodeParquet(batches, options)) chunks.push(chunk);
+  return concatBytes(chunks);
+}
+
+/**
+ * Concatenate byte chunks.
+ *
+ * @param chunks byte arrays
+ * @returns one array
+ */
+export function concatBytes(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/**
+ * Parse only the footer metadata of a Parquet file (pure JS; cheap).
+ *
+ * @param bytes the whole file
+ * @returns hyparquet's metadata
+ */
+export async function readParquetMetadata(bytes: Uint8Array): Promise<FileMetaData> {
+  const [hp] = await loadHyparquet();
+  return hp.parquetMetadata(toArrayBuffer(bytes));
+}
+
+/**
+ * Decode a Parquet file into an Arrow table. INT96 top-level columns come back as microsecond
+ * timestamps (UTC); everything else as arrow-rs decodes it.
+ *
+ * @param bytes the whole file
+ * @param columns top-level columns to read (all when omitted)
+ * @returns the Arrow table
+ */
+export async function decodeParquet(bytes: Uint8Array, columns?: string[]): Promise<arrow.Table> {
+  const metadata = await readParquetMetadata(bytes);
+  const topLevel = topLevelColumns(metadata.schema);
+  const wanted = columns ? topLevel.filter((c) => columns.includes(c.name)) : topLevel;
+  const int96 = wanted.filter((c) => c.element.type === 'INT96').map((c) => c.name);
+  const others = wanted.filter((c) => c.element.type !== 'INT96').map((c) => c.name);
+  let table: arrow.Table;
+  if (others.length === 0) {
+    table = new arrow.Table({});
+  } else {
+    const wasmTable = wasm.readParquet(bytes, { columns: others, batchSize: 65536 });
+    table = arrow.tableFromIPC(wasmTable.intoIPCStream());
+  }
+  if (int96.length === 0) return table;
+  const [hp, { compressors }] = await loadHyparquet();
+  const rows = (await hp.parquetReadObjects({
+    file: toArrayBuffer(bytes),
+    metadata,
+    columns: int96,
+    compressors,
+    parsers: { timestampFromNanoseconds: (nanos: bigint) => nanos / 1000n - (nanos < 0n && nanos % 1000n !== 0n ? 1n : 0n) },
+  })) as Record<string, bigint | null>[];
+  const length = Number(metadata.num_rows);
+  const vectors: Record<string, arrow.Vector> = {};
+  for (const field of table.schema.fields) vectors[field.name] = table.getChild(field.name)!;
+  for (const name of int96) {
+    const values = new BigInt64Array(length);
+    const valid = new Uint8Array(Math.ceil(length / 8));
+    let nulls = 0;
+    rows.forEach((row, i) => {
+      const v = row[name];
+      if (v === null || v === undefined) nulls++;
+      else {
+        values[i] = v;
+        valid[i >> 3] |= 1 << (i & 7);
+      }
+    });
+    const type = new arrow.TimestampMicrosecond('UTC');
+    vectors[name] = arrow.makeVector(arrow.makeData({ type, length, nullCount: nulls, nullBitmap: nulls ? valid : undefined, data: values }));
+  }
+  // Keep the file's column order.
+  const ordered: Record<string, arrow.Vector> = {};
+  for (const c of wanted) ordered[c.name] = vectors[c.name];
+  return new arrow.Table(ordered);
+}
+
+/**
+ * Decode a Parquet file to plain JS row objects (checkpoints): maps become objects, int64 becomes bigint.
+ *
+ * @param bytes the whole file
+ * @param columns top-level columns to read
+ * @returns one object per row
+ */
+export async function decodeParquetObjects(bytes: Uint8Array, columns?: string[]): Promise<Record<string, unknown>[]> {
+  const [hp, { compressors }] = await loadHyparquet();
+  const file = toArrayBuffer(bytes);
+  const metadata = hp.parquetMetadata(file);
+  const present = topLevelColumns(metadata.schema).map((c) => c.name);
+  return (await hp.parquetReadObjects({ file, metadata, compressors, columns: columns?.filter((c) => present.includes(c)) })) as Record<string, unknown>[];
+}
+
+/** Top-level columns of a Parquet schema with their schema elements. */
+function topLevelColumns(schema: SchemaElement[]): { name: string; element: SchemaElement }[] {
+  const out: { name: string; element: SchemaElement }[] = [];
+  let i = 1;
+  const skip = (index: number): number => {
+    const children = schema[index].num_children ?? 0;
+    let next = index + 1;
+    for (let c = 0; c < children; c++) next = skip(next);
+    return next;
+  };
+  while (i < schema.length) {
+    out.push({ name: schema[i].name, element: schema[i] });
+    i = skip(i);
+  }
+  return out;
+}
+
+function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    ? (bytes.buffer as ArrayBuffer)
+    : (bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+}

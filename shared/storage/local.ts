@@ -1,0 +1,202 @@
+/**
+ * Local file system backend. Used for tests, the CLI on local paths and users who keep a lake on disk.
+ *
+ * Create-if-absent is atomic: content goes to a temporary file in the same directory, which is then
+ * hard-linked to the final name (`link` fails with EEXIST if the name is taken) and unlinked. Readers
+ * therefore never see a half-written commit. Plain writes use write-to-temp + rename.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as nodePath from 'node:path';
+import { pathToFileURL } from 'node:url';
+import {
+  AccessTier,
+  ByteRange,
+  checkObjectPath,
+  ObjectAlreadyExistsError,
+  ObjectContent,
+  ObjectInfo,
+  ObjectNotFoundError,
+  ObjectStore,
+  StorageError,
+  toBytes,
+} from './types';
+
+const TEMP_MARK = '.sluice-tmp-';
+const TIER_SUFFIX = '.sluice-tier';
+
+/** An `ObjectStore` rooted at a directory of the local file system. */
+export class LocalStore implements ObjectStore {
+  readonly url: string;
+  readonly root: string;
+
+  /** @param root directory that holds the objects; created on first write */
+  constructor(root: string) {
+    this.root = nodePath.resolve(root);
+    this.url = pathToFileURL(this.root).href;
+  }
+
+  private full(path: string): string {
+    return nodePath.join(this.root, ...checkObjectPath(path).split('/'));
+  }
+
+  async read(path: string, range?: ByteRange): Promise<Uint8Array> {
+    try {
+      if (!range) return new Uint8Array(await fs.readFile(this.full(path)));
+      const handle = await fs.open(this.full(path), 'r');
+      try {
+        const size = (await handle.stat()).size;
+        const length = Math.max(0, Math.min(range.length ?? size - range.offset, size - range.offset));
+        const out = new Uint8Array(length);
+        let done = 0;
+        while (done < length) {
+          const { bytesRead } = await handle.read(out, done, length - done, range.offset + done);
+          if (bytesRead === 0) break;
+          done += bytesRead;
+        }
+        return out.subarray(0, done);
+      } finally {
+        await handle.close();
+      }
+    } catch (err) {
+      throw this.mapError(err, path);
+    }
+  }
+
+  async write(path: string, content: ObjectContent): Promise<ObjectInfo> {
+    const target = this.full(path);
+    const temp = await this.writeTemp(target, content);
+    try {
+      await fs.rename(temp, target);
+    } catch (err) {
+      await fs.rm(temp, { force: true });
+      throw this.mapError(err, path);
+    }
+    return this.properties(path);
+  }
+
+  async createIfAbsent(path: string, content: Uint8Array | string): Promise<ObjectInfo> {
+    const target = this.full(path);
+    const temp = await this.writeTemp(target, content);
+    try {
+      await fs.link(temp, target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ObjectAlreadyExistsError(this.url, path);
+      throw this.mapError(err, path);
+    } finally {
+      await fs.rm(temp, { force: true });
+    }
+    return this.properties(path);
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    // Walk only the deepest directory the prefix names, then filter by the full string prefix.
+    const slash = prefix.lastIndexOf('/');
+    const dir = slash < 0 ? '' : prefix.slice(0, slash);
+    const found: string[] = [];
+    await this.walk(dir, found);
+    found.sort();
+    for (const path of found) {
+      if (!path.startsWith(prefix)) continue;
+      try {
+        yield await this.properties(path);
+      } catch (err) {
+        if (!(err instanceof ObjectNotFoundError)) throw err; // deleted while listing
+      }
+    }
+  }
+
+  private async walk(dir: string, out: string[]): Promise<void> {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await fs.readdir(dir ? this.full(dir) : this.root, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+      throw this.mapError(err, dir);
+    }
+    for (const entry of entries) {
+      if (entry.name.includes(TEMP_MARK) || entry.name.endsWith(TIER_SUFFIX)) continue;
+      const rel = dir ? `${dir}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) await this.walk(rel, out);
+      else if (entry.isFile()) out.push(rel);
+    }
+  }
+
+  async delete(path: string): Promise<void> {
+    await fs.rm(this.full(path), { force: true });
+    await fs.rm(this.full(path) + TIER_SUFFIX, { force: true });
+  }
+
+  async copy(fromPath: string, toPath: string): Promise<ObjectInfo> {
+    const target = this.full(toPath);
+    await fs.mkdir(nodePath.dirname(target), { recursive: true });
+    try {
+      await fs.copyFile(this.full(fromPath), target);
+    } catch (err) {
+      throw this.mapError(err, fromPath);
+    }
+    return this.properties(toPath);
+  }
+
+  async properties(path: string): Promise<ObjectInfo> {
+    const full = this.full(path);
+    try {
+      const stat = await fs.stat(full);
+      if (!stat.isFile()) throw new ObjectNotFoundError(this.url, path);
+      const tier = await fs.readFile(full + TIER_SUFFIX, 'utf8').catch(() => 'Hot');
+      return {
+        path,
+        size: stat.size,
+        etag: `"${createHash('sha1').update(`${stat.ino}:${stat.size}:${stat.mtimeMs}`).digest('hex').slice(0, 16)}"`,
+        lastModified: stat.mtime,
+        accessTier: tier as AccessTier,
+      };
+    } catch (err) {
+      throw this.mapError(err, path);
+    }
+  }
+
+  async setAccessTier(path: string, tier: AccessTier): Promise<void> {
+    await this.properties(path);
+    await fs.writeFile(this.full(path) + TIER_SUFFIX, tier);
+  }
+
+  private async writeTemp(target: string, content: ObjectContent): Promise<string> {
+    await fs.mkdir(nodePath.dirname(target), { recursive: true });
+    const temp = `${nodePath.dirname(target)}/${TEMP_MARK}${randomUUID()}`;
+    try {
+      if (typeof content === 'string' || content instanceof Uint8Array) {
+        await fs.writeFile(temp, toBytes(content));
+      } else {
+        await new Promise<void>((resolve, reject) => {
+          const out = createWriteStream(temp);
+          out.on('error', reject);
+          (async () => {
+            for await (const chunk of content) {
+              if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
+            }
+            out.end(() => resolve());
+          })().catch((err) => {
+            out.destroy();
+            reject(err);
+          });
+        });
+      }
+    } catch (err) {
+      await fs.rm(temp, { force: true });
+      throw err;
+    }
+    return temp;
+  }
+
+  private mapError(err: unknown, path: string): Error {
+    if (err instanceof StorageError) return err;
+    const code = (err as NodeJS.ErrnoException)?.code;
+    if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') return new ObjectNotFoundError(this.url, path, { cause: err });
+    return new StorageError(`storage error at ${this.url}/${path}: ${(err as Error)?.message ?? err}`, {
+      cause: err,
+      transient: code === 'EMFILE' || code === 'EAGAIN' || code === 'EBUSY',
+    });
+  }
+}
