@@ -1,0 +1,13 @@
+/** The storage layer: the `ObjectStore` contract, its backends, and table-location parsing. */
+export * from './types';
+export { LocalStore } from './local';
+export { AzureBlobStore } from './azure';
+export {
+  AZURITE_ACCOUNT,
+  AZURITE_ACCOUNT_KEY,
+  AZURITE_DEFAULT_BLOB_ENDPOINT,
+  emulatorConnectionString,
+  openStore,
+  parseLocation,
+} from './location';
+export type { BlobLocation, Env, LocalLocation, Location, OpenStoreOptions } from './location';
