@@ -1,0 +1,138 @@
+// The Sluice function app on the Flex Consumption plan (Linux, Node.js, deployed as a zip package in a
+// blob container of the host storage account). Every connection is identity-based: the app settings
+// below name accounts and endpoints, never keys.
+
+param planName string
+param appName string
+param location string
+param tags object = {}
+@description('azd service name (azure.yaml) this app is deployed as.')
+param serviceName string
+
+@description('Resource ID and client ID of the user-assigned identity the app runs as.')
+param identityId string
+param identityClientId string
+
+@description('Host storage (AzureWebJobsStorage): Durable task hub, timers, Event Hubs checkpoints, deployment package.')
+param hostStorageName string
+param hostBlobEndpoint string
+param deploymentContainerName string
+
+@description('Lake storage (ADLS Gen2): landing files, Delta tables, Sluice tables.')
+param lakeStorageName string
+param lakeBlobEndpoint string
+param lakeTableEndpoint string
+param lakeContainerName string
+param landingContainerName string
+
+param eventHubFullyQualifiedNamespace string
+param eventHubName string
+param eventHubConsumerGroup string
+
+param applicationInsightsConnectionString string
+param taskHubName string
+
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int = 2048
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+@allowed(['20', '22'])
+param nodeVersion string = '22'
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true // Linux
+  }
+}
+
+resource app 'Microsoft.Web/sites@2024-04-01' = {
+  name: appName
+  location: location
+  tags: union(tags, { 'azd-service-name': serviceName })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    siteConfig: {
+      minTlsVersion: '1.2'
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${hostBlobEndpoint}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        instanceMemoryMB: instanceMemoryMB
+        maximumInstanceCount: maximumInstanceCount
+      }
+      runtime: {
+        name: 'node'
+        version: nodeVersion
+      }
+    }
+  }
+}
+
+// Flex Consumption rejects the classic runtime settings (FUNCTIONS_WORKER_RUNTIME,
+// FUNCTIONS_EXTENSION_VERSION, WEBSITE_NODE_DEFAULT_VERSION, ...): the runtime comes from
+// functionAppConfig above. The SLUICE_* names are the ones shared/config/settings.ts reads.
+resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: app
+  name: 'appsettings'
+  properties: {
+    // Host storage. accountName lets the host and the Durable extension derive the blob, queue and
+    // table endpoints; the identity needs blob, queue and table data roles on it (rbac.bicep).
+    AzureWebJobsStorage__accountName: hostStorageName
+    AzureWebJobsStorage__credential: 'managedidentity'
+    AzureWebJobsStorage__clientId: identityClientId
+
+    APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+
+    // Lets DefaultAzureCredential in our own code pick the user-assigned identity.
+    AZURE_CLIENT_ID: identityClientId
+
+    SLUICE_LAKE__accountName: lakeStorageName
+    SLUICE_LAKE__blobServiceUri: lakeBlobEndpoint
+    SLUICE_LAKE__tableServiceUri: lakeTableEndpoint
+    SLUICE_LAKE__credential: 'managedidentity'
+    SLUICE_LAKE__clientId: identityClientId
+    SLUICE_LAKE_CONTAINER: lakeContainerName
+    SLUICE_LANDING_CONTAINER: landingContainerName
+
+    // host.json reads the task hub name from this setting (%SLUICE_TASK_HUB%).
+    SLUICE_TASK_HUB: taskHubName
+
+    // Event Hubs trigger connection `SLUICE_EVENTHUB`, resolved by the host.
+    SLUICE_EVENTHUB__fullyQualifiedNamespace: eventHubFullyQualifiedNamespace
+    SLUICE_EVENTHUB__credential: 'managedidentity'
+    SLUICE_EVENTHUB__clientId: identityClientId
+    SLUICE_EVENTHUB_NAME: eventHubName
+    SLUICE_EVENTHUB_CONSUMER_GROUP: eventHubConsumerGroup
+  }
+}
+
+output id string = app.id
+output name string = app.name
+output defaultHostName string = app.properties.defaultHostName

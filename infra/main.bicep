@@ -1,0 +1,213 @@
+// Sluice on Azure: everything `azd up` provisions for one environment.
+//
+//   resource group
+//   ├─ user-assigned identity ........ the app runs as it; every data-plane role below is granted to it
+//   ├─ Log Analytics + App Insights .. local auth off; telemetry sent with the identity
+//   ├─ host storage account .......... AzureWebJobsStorage: Durable task hub (queues, tables), timer and
+//   │                                   Event Hubs checkpoints, the deployment package container
+//   ├─ lake storage account (ADLS Gen2) containers `landing` and `lake`, Sluice tables
+//   ├─ Event Hubs namespace .......... hub `network-telemetry`, consumer group `sluice`
+//   ├─ Flex Consumption function app . Node 22, identity-based settings only
+//   └─ Event Grid system topic ....... on the lake account; subscription BlobCreated(landing) → blobCreated
+//
+// Two storage accounts, not one: the lake needs the hierarchical namespace and is tiered, backed up and
+// vacuumed as data, while host storage is chatty runtime state (Durable queues poll constantly). Keeping
+// them apart keeps runtime blobs out of the lake's lifecycle rules, backups and Event Grid topic, and
+// lets the lake be granted to people without granting the task hub.
+//
+// First deployment is two steps, because the Event Grid subscription can only target a function that
+// already exists in the deployed code:
+//   azd up                                                   (provision + deploy code)
+//   azd env set SLUICE_DEPLOY_EVENT_GRID_SUBSCRIPTION true
+//   azd provision                                            (adds the subscription)
+// Later `azd up` runs keep the subscription because the environment value stays true.
+
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('azd environment name; used to derive unique resource names.')
+param environmentName string
+
+@minLength(1)
+@description('Region for all resources. It must offer the Flex Consumption plan.')
+param location string
+
+@description('Object ID of the developer running azd; gets data access to the lake. Empty to skip.')
+param principalId string = ''
+
+@description('Resource group name; derived from the environment name when empty.')
+param resourceGroupName string = ''
+
+@allowed([512, 2048, 4096])
+@description('Memory per function instance in MB. Parquet and Arrow buffers live here; 2048 is the default.')
+param instanceMemoryMB int = 2048
+
+@minValue(1)
+@maxValue(1000)
+@description('Upper bound of instances the app scales out to.')
+param maximumInstanceCount int = 100
+
+@description('Durable task hub name (SLUICE_TASK_HUB): 3-45 letters or digits, starting with a letter.')
+param taskHubName string = 'SluiceHub'
+
+@description('Create the Event Grid subscription landing BlobCreated -> blobCreated. Set true only after the code is deployed (see the top of this file).')
+param deployEventGridSubscription bool = false
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+}
+
+var serviceName = 'sluice' // must match services.<name> in azure.yaml
+var functionAppName = 'func-sluice-${resourceToken}'
+var deploymentContainerName = 'app-package-sluice-${take(resourceToken, 7)}'
+var lakeContainerName = 'lake'
+var landingContainerName = 'landing'
+var eventHubName = 'network-telemetry'
+var eventHubConsumerGroup = 'sluice'
+
+resource rg 'Microsoft.Resources/resourceGroups@2022-09-01' = {
+  name: !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'core/identity/user-assigned-identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: 'id-sluice-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module monitoring 'core/monitor/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: 'log-sluice-${resourceToken}'
+    applicationInsightsName: 'appi-sluice-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module hostStorage 'core/storage/storage-account.bicep' = {
+  name: 'host-storage'
+  scope: rg
+  params: {
+    name: 'sthost${resourceToken}'
+    location: location
+    tags: tags
+    containers: [
+      deploymentContainerName
+    ]
+  }
+}
+
+module lakeStorage 'core/storage/storage-account.bicep' = {
+  name: 'lake-storage'
+  scope: rg
+  params: {
+    name: 'stlake${resourceToken}'
+    location: location
+    tags: tags
+    isHnsEnabled: true
+    containers: [
+      landingContainerName
+      lakeContainerName
+    ]
+  }
+}
+
+module eventHubs 'app/eventhubs.bicep' = {
+  name: 'eventhubs'
+  scope: rg
+  params: {
+    namespaceName: 'evhns-sluice-${resourceToken}'
+    eventHubName: eventHubName
+    consumerGroupName: eventHubConsumerGroup
+    location: location
+    tags: tags
+  }
+}
+
+module functionApp 'app/function-app.bicep' = {
+  name: 'function-app'
+  scope: rg
+  // Grant the identity its roles first, so the app's first start can already reach storage.
+  dependsOn: [
+    rbac
+  ]
+  params: {
+    planName: 'plan-sluice-${resourceToken}'
+    appName: functionAppName
+    location: location
+    tags: tags
+    serviceName: serviceName
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    hostStorageName: hostStorage.outputs.name
+    hostBlobEndpoint: hostStorage.outputs.blobEndpoint
+    deploymentContainerName: deploymentContainerName
+    lakeStorageName: lakeStorage.outputs.name
+    lakeBlobEndpoint: lakeStorage.outputs.blobEndpoint
+    lakeTableEndpoint: lakeStorage.outputs.tableEndpoint
+    lakeContainerName: lakeContainerName
+    landingContainerName: landingContainerName
+    eventHubFullyQualifiedNamespace: eventHubs.outputs.fullyQualifiedNamespace
+    eventHubName: eventHubs.outputs.eventHubName
+    eventHubConsumerGroup: eventHubs.outputs.consumerGroupName
+    applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+    taskHubName: taskHubName
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+  }
+}
+
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    identityPrincipalId: identity.outputs.principalId
+    userPrincipalId: principalId
+    hostStorageName: hostStorage.outputs.name
+    lakeStorageName: lakeStorage.outputs.name
+    eventHubNamespaceName: eventHubs.outputs.namespaceName
+    eventHubName: eventHubs.outputs.eventHubName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+  }
+}
+
+module eventGrid 'app/event-grid.bicep' = {
+  name: 'event-grid'
+  scope: rg
+  params: {
+    systemTopicName: 'evgt-sluice-lake-${resourceToken}'
+    location: location
+    tags: tags
+    lakeStorageName: lakeStorage.outputs.name
+    landingContainerName: landingContainerName
+    functionAppName: functionApp.outputs.name
+    deploySubscription: deployEventGridSubscription
+  }
+}
+
+// Outputs land in the azd environment (.azure/<env>/.env). The SLUICE_* ones use the same names the
+// app reads, so the `sluice` CLI can point at the cloud lake with the developer's own credential.
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output SLUICE_FUNCTION_APP_URL string = 'https://${functionApp.outputs.defaultHostName}'
+output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.applicationInsightsConnectionString
+output SLUICE_LAKE__accountName string = lakeStorage.outputs.name
+output SLUICE_LAKE_CONTAINER string = lakeContainerName
+output SLUICE_LANDING_CONTAINER string = landingContainerName
+output SLUICE_TASK_HUB string = taskHubName
+output SLUICE_EVENTHUB__fullyQualifiedNamespace string = eventHubs.outputs.fullyQualifiedNamespace
+output SLUICE_EVENTHUB_NAME string = eventHubs.outputs.eventHubName
+output SLUICE_EVENTHUB_CONSUMER_GROUP string = eventHubs.outputs.consumerGroupName
+output SLUICE_EVENT_GRID_SUBSCRIPTION_DEPLOYED bool = eventGrid.outputs.subscriptionDeployed
