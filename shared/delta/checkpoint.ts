@@ -163,3 +163,42 @@ export async function writeCheckpoint(store: ObjectStore, state: TableState, opt
   }
   return created;
 }
+
+/**
+ * Write a checkpoint when a freshly committed version falls on the table's checkpoint interval.
+ * A failure is swallowed: the commit stands, and a missing checkpoint only costs readers time.
+ *
+ * @param store store rooted at the table
+ * @param state the state right after the commit
+ * @param interval checkpoint every this many versions (default: `delta.checkpointInterval`, else 10)
+ * @returns whether a checkpoint was written
+ */
+export async function checkpointIfDue(store: ObjectStore, state: TableState, interval?: number): Promise<boolean> {
+  const config = state.metadata?.configuration ?? {};
+  const every = interval ?? (Number(config['delta.checkpointInterval']) || 10);
+  if (state.version <= 0 || state.version % every !== 0) return false;
+  const retention = parseInterval(config['delta.deletedFileRetentionDuration']) ?? DEFAULT_RETENTION_MS;
+  try {
+    await writeCheckpoint(store, state, { tombstoneCutoff: Date.now() - retention });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Default `delta.deletedFileRetentionDuration`: one week. */
+export const DEFAULT_RETENTION_MS = 7 * 86_400_000;
+
+/**
+ * Parse a Delta interval property such as `interval 7 days` to milliseconds.
+ *
+ * @param text the property value
+ * @returns milliseconds, or undefined when absent or unreadable
+ */
+export function parseInterval(text: string | undefined): number | undefined {
+  if (!text) return undefined;
+  const m = /^\s*(?:interval\s+)?(\d+(?:\.\d+)?)\s*(millisecond|second|minute|hour|day|week)s?\s*$/i.exec(text);
+  if (!m) return undefined;
+  const unit = { millisecond: 1, second: 1000, minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 604_800_000 }[m[2].toLowerCase() as 'day'];
+  return Number(m[1]) * unit;
+}

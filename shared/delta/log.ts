@@ -177,3 +177,20 @@ export function requireContiguous(listing: LogListing, from: number, to: number,
     }
   }
 }
+
+/**
+ * Read a commit if it exists: null when the version has not been committed (yet).
+ *
+ * @param store store rooted at the table
+ * @param version table version
+ * @returns its actions, or null
+ */
+export async function readCommitIfExists(store: ObjectStore, version: number): Promise<Action[] | null> {
+  try {
+    await store.properties(commitPath(version));
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) return null;
+    throw err;
+  }
+  return readCommit(store, version);
+}

@@ -236,7 +236,9 @@ export function partitionDirectory(columns: string[], values: Record<string, str
 export function encodeAddPath(storagePath: string): string {
   return storagePath
     .split('/')
-    .map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase()))
+    // Keep `=` readable as Spark does (`day=2024-01-01/…`); escape everything else outside the unreserved set,
+    // `%` and `:` included, so the path decodes back exactly and never looks like a URI scheme.
+    .map((s) => encodeURIComponent(s).replace(/%3D/g, '=').replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase()))
     .join('/');
 }
 

@@ -1,0 +1,313 @@
+/**
+ * The commit lane: many writers (separate processes that share nothing but storage) hand their new
+ * files to whoever commits next, so a burst of appends becomes a few commits instead of a storm of
+ * conflicting ones.
+ *
+ * How it works (group commit on put-if-absent, no lock and no leader):
+ *
+ * 1. A writer stores an *intent* — its `add` actions (and optional `txn`) — as an immutable blob
+ *    under `<table>/_sluice_lane/intents/`.
+ * 2. It then tries to commit version v+1 itself, containing its own intent **and every other pending
+ *    intent it can see**. The commit's `commitInfo.sluiceLane.intents` lists the intent ids it carries.
+ * 3. Exactly one writer wins v+1 (create-if-absent). Every loser reads the winning commit; if its own
+ *    intent is listed there, it is done; otherwise it tries v+2 with what is still pending.
+ *
+ * Put-if-absent remains the only correctness guarantee, so Spark, delta-rs or a Sluice writer that
+ * bypasses the lane can commit to the same table at the same time. An intent is durable: once it is
+ * stored, its rows land even if its writer dies — the next writer (or `flushLane`) commits it. An
+ * intent that nobody commits within `maxIntentAgeMs` is abandoned and deleted; its data files become
+ * orphans that vacuum removes. Files of pending intents are never vacuumed.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ObjectStore } from '../storage/types';
+import { ObjectAlreadyExistsError, ObjectNotFoundError } from '../storage/types';
+import { Action, AddFile, CommitInfo, serialiseCommit, Txn } from './actions';
+import { checkpointIfDue } from './checkpoint';
+import { ENGINE_INFO } from './commit';
+import { CommitRetriesExhaustedError, DeltaError } from './errors';
+import { faultPoint } from './faults';
+import { commitPath, readCommitIfExists } from './log';
+import { applyActions, cloneState, TableState } from './replay';
+import { loadSnapshot } from './snapshot';
+
+/** Folder of pending intents, relative to the table root. */
+export const LANE_INTENTS = '_sluice_lane/intents/';
+
+/** A writer's request to append files. */
+export interface LaneIntent {
+  id: string;
+  /** When it was created (ms, writer clock). */
+  created: number;
+  /** Table version the files were written against. */
+  baseVersion: number;
+  /** Table id (metaData.id) the files were written for. */
+  tableId: string;
+  /** Partition columns the files were laid out by. */
+  partitionColumns: string[];
+  adds: AddFile[];
+  txn?: Txn;
+  /** Provenance merged into the commit (e.g. the source file of an ingest). */
+  source?: Record<string, unknown>;
+}
+
+/** Lane tuning. */
+export interface LaneOptions {
+  /** Attempts before giving up (default 200). */
+  maxAttempts?: number;
+  /** Intents per commit at most (default 1000). */
+  maxIntentsPerCommit?: number;
+  /** Pending intents older than this are abandoned (default 15 minutes). */
+  maxIntentAgeMs?: number;
+  /** Checkpoint interval (default: table's `delta.checkpointInterval`, else 10). */
+  checkpointInterval?: number;
+}
+
+/** Outcome of a lane submission. */
+export interface LaneResult {
+  /** Version that carries the intent, or the current version when skipped. */
+  version: number;
+  /** True when the intent's `txn` was already applied (a duplicate batch): nothing was added. */
+  skipped: boolean;
+  /** Intents that went into the same commit (including this one). */
+  batchedWith: number;
+  attempts: number;
+}
+
+const INTENT_CACHE = new WeakMap<ObjectStore, Map<string, LaneIntent>>();
+
+/**
+ * Append files through the lane and wait until they are committed.
+ *
+ * @param store store rooted at the table
+ * @param intent files (and txn) to append; `id` and `created` are filled in when missing
+ * @param options lane tuning
+ * @returns the version that carries the files
+ */
+export async function submitToLane(
+  store: ObjectStore,
+  intent: Omit<LaneIntent, 'id' | 'created'> & Partial<Pick<LaneIntent, 'id' | 'created'>>,
+  options: LaneOptions = {},
+): Promise<LaneResult> {
+  const own: LaneIntent = { ...intent, id: intent.id ?? randomUUID(), created: intent.created ?? Date.now() };
+  const path = intentPath(own);
+  await store.createIfAbsent(path, JSON.stringify(own), { contentType: 'application/json' });
+  faultPoint('afterLaneIntent');
+  const view = await LaneView.open(store, own.baseVersion);
+  const maxAttempts = options.maxAttempts ?? 200;
+  for (let attempt = 1; ; attempt++) {
+    await view.catchUp();
+    const landed = view.versionOf(own.id);
+    if (landed !== undefined) {
+      await store.delete(path);
+      return { version: landed, skipped: false, batchedWith: view.batchSize(landed), attempts: attempt };
+    }
+    if (own.txn && (view.state.txns.get(own.txn.appId)?.version ?? -1) >= own.txn.version) {
+      await store.delete(path);
+      return { version: view.state.version, skipped: true, batchedWith: 0, attempts: attempt };
+    }
+    checkCompatible(own, view.state, store.url);
+    const batch = await pendingBatch(store, view, own, options);
+    const committed = await view.tryCommit(batch, options);
+    if (committed) {
+      await Promise.allSettled(batch.map((i) => store.delete(intentPath(i))));
+      return { version: view.state.version, skipped: false, batchedWith: batch.length, attempts: attempt };
+    }
+    if (attempt >= maxAttempts) {
+      throw new CommitRetriesExhaustedError(`delta lane: intent ${own.id} on ${store.url} not committed after ${attempt} attempts; it stays pending and the next writer or 'sluice flush' commits it`);
+    }
+    await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 5 * attempt)));
+  }
+}
+
+/**
+ * Commit whatever intents are pending (e.g. left by writers that died after storing them).
+ *
+ * @param store store rooted at the table
+ * @param options lane tuning
+ * @returns number of intents committed and the versions used
+ */
+export async function flushLane(store: ObjectStore, options: LaneOptions = {}): Promise<{ intents: number; versions: number[] }> {
+  const snapshot = await loadSnapshot(store);
+  const view = await LaneView.open(store, snapshot.version);
+  const versions: number[] = [];
+  let intents = 0;
+  for (let attempt = 0; attempt < (options.maxAttempts ?? 200); attempt++) {
+    await view.catchUp();
+    const batch = await pendingBatch(store, view, null, options);
+    if (batch.length === 0) break;
+    if (await view.tryCommit(batch, options)) {
+      intents += batch.length;
+      versions.push(view.state.version);
+      await Promise.allSettled(batch.map((i) => store.delete(intentPath(i))));
+    }
+  }
+  return { intents, versions };
+}
+
+/**
+ * Data file paths referenced by pending intents (vacuum must keep them).
+ *
+ * @param store store rooted at the table
+ * @returns decoded storage paths… as logged (URI-encoded) add paths
+ */
+export async function pendingIntentFiles(store: ObjectStore): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const intent of await readIntents(store)) for (const add of intent.adds) out.add(add.path);
+  return out;
+}
+
+function intentPath(intent: LaneIntent): string {
+  return `${LANE_INTENTS}${String(intent.created).padStart(15, '0')}-${intent.id}.json`;
+}
+
+function checkCompatible(intent: LaneIntent, state: TableState, table: string): void {
+  if (state.metadata && state.metadata.id !== intent.tableId) {
+    throw new DeltaError(`delta lane: table ${table} was replaced (id ${state.metadata.id}, intent ${intent.id} was written for ${intent.tableId}); rewrite the data`);
+  }
+  if (state.metadata && JSON.stringify(state.metadata.partitionColumns) !== JSON.stringify(intent.partitionColumns)) {
+    throw new DeltaError(`delta lane: partitioning of ${table} changed since intent ${intent.id} was written; rewrite the data`);
+  }
+}
+
+async function readIntents(store: ObjectStore): Promise<LaneIntent[]> {
+  let cache = INTENT_CACHE.get(store);
+  if (!cache) INTENT_CACHE.set(store, (cache = new Map()));
+  const seen = new Set<string>();
+  const missing: string[] = [];
+  for await (const info of store.list(LANE_INTENTS)) {
+    seen.add(info.path);
+    if (!cache.has(info.path)) missing.push(info.path);
+  }
+  for (let i = 0; i < missing.length; i += 16) {
+    await Promise.all(
+      missing.slice(i, i + 16).map(async (path) => {
+        try {
+          cache!.set(path, JSON.parse(new TextDecoder().decode(await store.read(path))));
+        } catch (err) {
+          if (!(err instanceof ObjectNotFoundError) && !(err instanceof SyntaxError)) throw err;
+        }
+      }),
+    );
+  }
+  for (const path of cache.keys()) if (!seen.has(path)) cache.delete(path);
+  return [...cache.entries()].filter(([p]) => seen.has(p)).map(([, i]) => i);
+}
+
+async function pendingBatch(store: ObjectStore, view: LaneView, own: LaneIntent | null, options: LaneOptions): Promise<LaneIntent[]> {
+  const maxAge = options.maxIntentAgeMs ?? 15 * 60_000;
+  const now = Date.now();
+  const intents = (await readIntents(store)).sort((a, b) => a.created - b.created);
+  const minBase = Math.min(...intents.map((i) => i.baseVersion), view.state.version);
+  await view.scanBack(minBase);
+  const batch: LaneIntent[] = own ? [own] : [];
+  const apps = new Set(own?.txn ? [own.txn.appId] : []);
+  for (const intent of intents) {
+    if (batch.length >= (options.maxIntentsPerCommit ?? 1000)) break;
+    if (own && intent.id === own.id) continue;
+    if (view.versionOf(intent.id) !== undefined) continue; // committed, its writer has not cleaned up yet
+    if (now - intent.created > maxAge) {
+      await store.delete(intentPath(intent)); // abandoned: its files become orphans for vacuum
+      continue;
+    }
+    if (view.state.metadata && (intent.tableId !== view.state.metadata.id || JSON.stringify(intent.partitionColumns) !== JSON.stringify(view.state.metadata.partitionColumns))) continue;
+    if (intent.txn) {
+      if ((view.state.txns.get(intent.txn.appId)?.version ?? -1) >= intent.txn.version) continue; // duplicate batch
+      if (apps.has(intent.txn.appId)) continue; // one txn per app per commit: next round
+      apps.add(intent.txn.appId);
+    }
+    batch.push(intent);
+  }
+  return batch;
+}
+
+/** What one process knows of the table: state, and which commit carried which intent. */
+class LaneView {
+  private readonly carried = new Map<string, number>();
+  private readonly sizes = new Map<number, number>();
+  private scannedFrom: number;
+
+  private constructor(readonly store: ObjectStore, public state: TableState) {
+    this.scannedFrom = state.version + 1;
+  }
+
+  static async open(store: ObjectStore, baseVersion: number): Promise<LaneView> {
+    const snapshot = await loadSnapshot(store);
+    const view = new LaneView(store, cloneState(snapshot.state));
+    await view.scanBack(Math.min(baseVersion, snapshot.version));
+    return view;
+  }
+
+  versionOf(id: string): number | undefined {
+    return this.carried.get(id);
+  }
+
+  batchSize(version: number): number {
+    return this.sizes.get(version) ?? 1;
+  }
+
+  private record(actions: Action[], version: number): void {
+    for (const a of actions) {
+      const ids = 'commitInfo' in a ? (a.commitInfo as { sluiceLane?: { intents?: string[] } }).sluiceLane?.intents : undefined;
+      if (ids) {
+        for (const id of ids) this.carried.set(id, version);
+        this.sizes.set(version, ids.length);
+      }
+    }
+  }
+
+  /** Read commits after `fromVersion` that the view has not seen, to learn which intents they carried. */
+  async scanBack(fromVersion: number): Promise<void> {
+    const from = Math.max(0, fromVersion + 1);
+    const versions: number[] = [];
+    for (let v = from; v < this.scannedFrom; v++) versions.push(v);
+    for (let i = 0; i < versions.length; i += 16) {
+      const chunk = versions.slice(i, i + 16);
+      const commits = await Promise.all(chunk.map((v) => readCommitIfExists(this.store, v)));
+      chunk.forEach((v, j) => commits[j] && this.record(commits[j]!, v));
+    }
+    this.scannedFrom = Math.min(this.scannedFrom, from);
+  }
+
+  /** Apply every commit newer than the view's state. */
+  async catchUp(): Promise<void> {
+    for (;;) {
+      const next = this.state.version + 1;
+      const actions = await readCommitIfExists(this.store, next);
+      if (!actions) return;
+      applyActions(this.state, actions, next);
+      this.record(actions, next);
+    }
+  }
+
+  /** Try to commit a batch of intents as the next version; false when another writer took it. */
+  async tryCommit(batch: LaneIntent[], options: LaneOptions): Promise<boolean> {
+    const version = this.state.version + 1;
+    const actions: Action[] = [];
+    for (const intent of batch) {
+      for (const add of intent.adds) actions.push({ add });
+      if (intent.txn) actions.push({ txn: { ...intent.txn, lastUpdated: Date.now() } });
+    }
+    const commitInfo: CommitInfo = {
+      timestamp: Date.now(),
+      operation: 'WRITE',
+      operationParameters: { mode: 'Append', partitionBy: JSON.stringify(this.state.metadata?.partitionColumns ?? []) },
+      readVersion: this.state.version,
+      isBlindAppend: true,
+      engineInfo: ENGINE_INFO,
+      txnId: randomUUID(),
+      sluiceLane: { intents: batch.map((i) => i.id), sources: batch.map((i) => i.source).filter(Boolean) },
+    };
+    faultPoint('beforeCommit');
+    try {
+      await this.store.createIfAbsent(commitPath(version), serialiseCommit([{ commitInfo }, ...actions]), { contentType: 'application/json' });
+    } catch (err) {
+      if (err instanceof ObjectAlreadyExistsError) return false;
+      throw err;
+    }
+    faultPoint('afterCommit');
+    applyActions(this.state, actions, version);
+    this.record([{ commitInfo }], version);
+    await checkpointIfDue(this.store, cloneState(this.state), options.checkpointInterval);
+    return true;
+  }
+}
