@@ -1,0 +1,229 @@
+/**
+ * The `sluice` command. Each subcommand parses its options, opens the table location and calls one
+ * function of the Delta layer; nothing here re-implements table logic.
+ *
+ * Exit status: 0 on success, 1 when the operation failed, 2 when the command line is wrong.
+ */
+import { parseArgs } from 'node:util';
+import { openStore } from '../shared/storage/location';
+import {
+  batchToRows,
+  checkpointTable,
+  describeSnapshot,
+  flushLane,
+  formatDeltaType,
+  loadSnapshot,
+  optimizeTable,
+  scanTable,
+  stringifyJson,
+  tableHistory,
+  vacuumTable,
+} from '../shared/delta';
+import type { JsonValue } from '../shared/delta/rows';
+import { READ_FORMATS, ReadFormat, rowWriter } from './format';
+
+const VERSION = '0.1.0';
+
+const HELP = `sluice ${VERSION} — Delta Lake tables on Azure Blob Storage, ADLS Gen2, Azurite or local disk
+
+Usage: sluice <command> <table> [options]
+
+Commands:
+  read <table>         print rows
+      --version N          read table version N (time travel)
+      --timestamp T        read the latest version committed at or before T (ISO-8601)
+      --limit N            print at most N rows
+      --format F           ndjson (default) | csv | table
+      --partition-time-zone Z  zone for partition timestamps written without one (default UTC)
+  describe <table>     version, schema, partitioning, files, rows and bytes
+      --version N | --timestamp T
+      --json               the stable machine-readable form
+  history <table>      commits still in the log, newest first
+      --limit N  --json
+  optimize <table>     compact small files per partition (dataChange=false)
+      --target-mb N        target file size (default 128)  --json
+  vacuum <table>       delete data files no version in the retention window uses
+      --retention-hours H  default: the table's delta.deletedFileRetentionDuration, else 168
+      --dry-run            list the files, delete nothing  --json
+  checkpoint <table>   write a checkpoint for the latest version now  --json
+  flush <table>        commit appends left pending in the table's commit lane  --json
+
+<table> is a location:
+  ./path or /abs/path or file:///abs/path          local disk
+  abfss://<container>@<account>.dfs.core.windows.net/<path>   ADLS Gen2 (signs in with DefaultAzureCredential)
+  https://<account>.blob.core.windows.net/<container>/<path>  Blob Storage (DefaultAzureCredential)
+  http://127.0.0.1:10000/devstoreaccount1/<container>/<path>  Azurite (its well-known dev key, or
+                                                   SLUICE_STORAGE_CONNECTION_STRING / AzureWebJobsStorage)
+  azurite://<container>/<path>                     short form of the above (AZURITE_BLOB_ENDPOINT overrides)
+
+Values in ndjson/csv: 64-bit integers exact, decimals as strings with their scale, binary as hex,
+dates YYYY-MM-DD, timestamps ISO-8601 UTC with microseconds.
+`;
+
+/** Raised for a wrong command line: exit status 2. */
+class UsageError extends Error {}
+
+interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+/**
+ * Run the command line.
+ *
+ * @param argv arguments after the program name
+ * @param io output sinks (stdout/stderr by default)
+ * @returns the exit status
+ */
+export async function main(argv: string[], io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }): Promise<number> {
+  try {
+    return await run(argv, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`sluice: ${err.message}\nRun 'sluice --help' for usage.\n`);
+      return 2;
+    }
+    io.err(`sluice: ${(err as Error)?.message ?? String(err)}\n`);
+    if (process.env.SLUICE_DEBUG) io.err(`${(err as Error)?.stack}\n`);
+    return 1;
+  }
+}
+
+const OPTIONS = {
+  version: { type: 'string' },
+  timestamp: { type: 'string' },
+  limit: { type: 'string' },
+  format: { type: 'string' },
+  json: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  'retention-hours': { type: 'string' },
+  'target-mb': { type: 'string' },
+  'partition-time-zone': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
+  read: ['version', 'timestamp', 'limit', 'format', 'partition-time-zone'],
+  describe: ['version', 'timestamp', 'json'],
+  history: ['limit', 'json'],
+  optimize: ['target-mb', 'json'],
+  vacuum: ['retention-hours', 'dry-run', 'json'],
+  checkpoint: ['json'],
+  flush: ['json'],
+};
+
+async function run(argv: string[], io: Io): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    io.out(HELP);
+    return 0;
+  }
+  if (argv[0] === '--version') {
+    io.out(`${VERSION}\n`);
+    return 0;
+  }
+  const [command, ...rest] = argv;
+  if (!ALLOWED[command]) throw new UsageError(`unknown command '${command}' (commands: ${Object.keys(ALLOWED).join(', ')})`);
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.out(HELP);
+    return 0;
+  }
+  for (const key of Object.keys(values) as (keyof typeof OPTIONS)[]) {
+    if (key !== 'help' && !ALLOWED[command].includes(key)) throw new UsageError(`option --${key} does not apply to '${command}'`);
+  }
+  if (positionals.length !== 1) throw new UsageError(`'${command}' takes exactly one table location, got ${positionals.length}`);
+  const store = openStore(positionals[0]);
+  const travel = travelOptions(values.version, values.timestamp);
+
+  switch (command) {
+    case 'read': {
+      const format = (values.format ?? 'ndjson') as ReadFormat;
+      if (!READ_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${READ_FORMATS.join(', ')}, not '${format}'`);
+      const limit = values.limit === undefined ? undefined : count(values.limit, '--limit');
+      const snapshot = await loadSnapshot(store, travel);
+      const writer = rowWriter(format, snapshot.schema.fields.map((f) => f.name), io.out);
+      for await (const batch of scanTable(snapshot, { limit, partitionTimeZone: values['partition-time-zone'] })) writer.write(batchToRows(batch, snapshot.schema));
+      writer.finish();
+      return 0;
+    }
+    case 'describe': {
+      const description = await describeSnapshot(await loadSnapshot(store, travel));
+      if (values.json) io.out(JSON.stringify(description, null, 2) + '\n');
+      else {
+        io.out(`table      ${description.table}\nversion    ${description.version}\nprotocol   reader ${description.protocol.minReaderVersion}, writer ${description.protocol.minWriterVersion}\n`);
+        io.out(`files      ${description.numFiles} (${formatBytes(description.sizeBytes)})\nrows       ${description.numRecords ?? 'unknown'}\n`);
+        io.out(`partitions ${description.partitionColumns.join(', ') || '(none)'}\ncheckpoint ${description.checkpointVersion ?? '(none)'}\nschema\n`);
+        for (const f of description.schema) io.out(`  ${f.name}  ${formatDeltaType(f.type)}${f.nullable ? '' : ' NOT NULL'}\n`);
+      }
+      return 0;
+    }
+    case 'history': {
+      const entries = await tableHistory(store, values.limit === undefined ? Infinity : count(values.limit, '--limit'));
+      if (values.json) io.out(stringifyJson(entries as unknown as JsonValue) + '\n');
+      else for (const e of entries) io.out(`${String(e.version).padStart(6)}  ${e.timestamp}  ${(e.operation ?? '?').padEnd(14)} +${e.metrics.numAddedFiles} -${e.metrics.numRemovedFiles} files  ${e.engineInfo ?? ''}\n`);
+      return 0;
+    }
+    case 'optimize': {
+      const target = values['target-mb'] === undefined ? undefined : count(values['target-mb'], '--target-mb') * 1024 * 1024;
+      const result = await optimizeTable(store, { targetFileBytes: target });
+      if (values.json) io.out(JSON.stringify(result) + '\n');
+      else io.out(result.version === null ? 'nothing to compact\n' : `version ${result.version}: ${result.filesRemoved} files (${formatBytes(result.bytesRemoved)}) → ${result.filesAdded} files (${formatBytes(result.bytesAdded)}) in ${result.partitionsOptimized} partition(s)\n`);
+      return 0;
+    }
+    case 'vacuum': {
+      const hours = values['retention-hours'] === undefined ? undefined : Number(values['retention-hours']);
+      if (hours !== undefined && (!Number.isFinite(hours) || hours < 0)) throw new UsageError(`--retention-hours must be a number ≥ 0, not '${values['retention-hours']}'`);
+      const result = await vacuumTable(store, { retentionHours: hours, dryRun: values['dry-run'] });
+      if (hours !== undefined && hours < 168) io.err(`sluice: warning: retention of ${hours} h is below the default 168 h; time travel and readers of older versions may fail\n`);
+      if (values.json) io.out(JSON.stringify(result) + '\n');
+      else {
+        for (const f of result.files) io.out(`${f}\n`);
+        io.out(`${result.dryRun ? 'would delete' : 'deleted'} ${result.files.length} file(s), ${formatBytes(result.bytes)} (retention ${result.retentionHours} h)\n`);
+      }
+      return 0;
+    }
+    case 'checkpoint': {
+      const result = await checkpointTable(store);
+      io.out(values.json ? JSON.stringify(result) + '\n' : `checkpoint for version ${result.version} ${result.created ? 'written' : 'already existed'}\n`);
+      return 0;
+    }
+    case 'flush': {
+      const result = await flushLane(store);
+      io.out(values.json ? JSON.stringify(result) + '\n' : `committed ${result.intents} pending append(s)${result.versions.length ? ` in version(s) ${result.versions.join(', ')}` : ''}\n`);
+      return 0;
+    }
+  }
+  throw new UsageError(`unknown command '${command}'`);
+}
+
+function travelOptions(version: string | undefined, timestamp: string | undefined): { version?: number; timestamp?: Date } {
+  if (version !== undefined && timestamp !== undefined) throw new UsageError('give --version or --timestamp, not both');
+  if (version !== undefined) return { version: count(version, '--version') };
+  if (timestamp !== undefined) {
+    const at = new Date(timestamp);
+    if (Number.isNaN(at.getTime())) throw new UsageError(`--timestamp must be an ISO-8601 time such as 2026-01-31T12:00:00Z, not '${timestamp}'`);
+    return { timestamp: at };
+  }
+  return {};
+}
+
+function count(text: string, option: string): number {
+  if (!/^\d+$/.test(text)) throw new UsageError(`${option} must be a whole number ≥ 0, not '${text}'`);
+  return Number(text);
+}
+
+function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i ? n.toFixed(1) : n} ${units[i]}`;
+}

@@ -1,0 +1,27 @@
+/**
+ * The Delta Lake layer's public surface: everything other stages (ingest, pipeline, ops, the CLI)
+ * may use. Modules not re-exported here are internal.
+ */
+export * from './errors';
+export type { Action, AddFile, RemoveFile, Metadata, Protocol, Txn, CommitInfo } from './actions';
+export { parseSchema, deltaToArrowSchema, deltaToArrowType, arrowToDeltaSchema, formatDeltaType } from './schema';
+export type { DeltaStruct, DeltaField, DeltaType } from './schema';
+export { loadSnapshot, refreshSnapshot, activeFiles, tombstones, txnVersion } from './snapshot';
+export type { Snapshot, SnapshotOptions } from './snapshot';
+export { scanTable, readTable } from './scan';
+export type { ScanOptions } from './scan';
+export { createTable, writeTable, tableHistory } from './table';
+export type { CreateTableOptions, WriteOptions, WriteResult, HistoryEntry, TxnMarker } from './table';
+export { commitTransaction } from './commit';
+export type { CommitRequest, CommitResult, ReadPredicate } from './commit';
+export { submitToLane, flushLane } from './lane';
+export type { LaneOptions, LaneResult } from './lane';
+export { optimizeTable } from './optimize';
+export type { OptimizeOptions, OptimizeResult } from './optimize';
+export { vacuumTable } from './vacuum';
+export type { VacuumOptions, VacuumResult } from './vacuum';
+export { writeCheckpoint } from './checkpoint';
+export { describeSnapshot, checkpointTable } from './describe';
+export type { TableDescription } from './describe';
+export { batchToRows, encodeValue, stringifyJson } from './rows';
+export { buildVector, readValues } from './values';

@@ -1,0 +1,115 @@
+/**
+ * OPTIMIZE: bin-pack small files of each partition into files near a target size. The rewrite is
+ * committed with `dataChange=false` on both sides, so streaming readers skip it and concurrent appends
+ * never conflict with it; a concurrent commit that removes one of the files being compacted does
+ * conflict, and the compaction is dropped rather than resurrecting deleted rows.
+ */
+import type { ObjectStore } from '../storage/types';
+import type { Action, AddFile } from './actions';
+import { commitTransaction, CommitOptions } from './commit';
+import { CommitConflictError } from './errors';
+import { checkWriteSupport } from './protocol';
+import { scanTable } from './scan';
+import { activeFiles, loadSnapshot } from './snapshot';
+import { writeDataFiles } from './writer';
+
+/** Options for optimize. */
+export interface OptimizeOptions extends CommitOptions {
+  /** Target size of output files in bytes (default 128 MiB). */
+  targetFileBytes?: number;
+  /** Files at or above this size are left alone (default: 75% of the target). */
+  minFileBytes?: number;
+  /** Only partitions matching this filter (column → serialised value). */
+  partitionFilter?: Record<string, string | null>;
+}
+
+/** What optimize did. */
+export interface OptimizeResult {
+  /** Version committed, or null when there was nothing to compact. */
+  version: number | null;
+  filesRemoved: number;
+  filesAdded: number;
+  partitionsOptimized: number;
+  bytesRemoved: number;
+  bytesAdded: number;
+}
+
+/**
+ * Compact small files of a table.
+ *
+ * @param store store rooted at the table
+ * @param options target size, partition filter, commit settings
+ * @returns counts and the version committed
+ */
+export async function optimizeTable(store: ObjectStore, options: OptimizeOptions = {}): Promise<OptimizeResult> {
+  const snapshot = await loadSnapshot(store);
+  checkWriteSupport(snapshot.protocol, snapshot.metadata, snapshot.schema, store.url);
+  const target = options.targetFileBytes ?? 128 * 1024 * 1024;
+  const small = options.minFileBytes ?? Math.floor(target * 0.75);
+  const byPartition = new Map<string, AddFile[]>();
+  for (const file of activeFiles(snapshot)) {
+    if (file.size >= small || file.deletionVector) continue;
+    if (options.partitionFilter && !Object.entries(options.partitionFilter).every(([c, v]) => (file.partitionValues[c] ?? '') === (v ?? ''))) continue;
+    const key = JSON.stringify(snapshot.partitionColumns.map((c) => file.partitionValues[c] ?? null));
+    byPartition.set(key, [...(byPartition.get(key) ?? []), file]);
+  }
+  const bins: AddFile[][] = [];
+  for (const files of byPartition.values()) {
+    if (files.length < 2) continue;
+    files.sort((a, b) => a.size - b.size);
+    let bin: AddFile[] = [];
+    let size = 0;
+    for (const file of files) {
+      if (bin.length && size + file.size > target) {
+        bins.push(bin);
+        bin = [];
+        size = 0;
+      }
+      bin.push(file);
+      size += file.size;
+    }
+    bins.push(bin);
+  }
+  const work = bins.filter((b) => b.length >= 2);
+  const result: OptimizeResult = { version: null, filesRemoved: 0, filesAdded: 0, partitionsOptimized: 0, bytesRemoved: 0, bytesAdded: 0 };
+  if (work.length === 0) return result;
+  const actions: Action[] = [];
+  const now = Date.now();
+  const partitions = new Set<string>();
+  for (const bin of work) {
+    const added = await writeDataFiles(
+      { store, schema: snapshot.schema, partitionColumns: snapshot.partitionColumns },
+      scanTable(snapshot, { files: bin }),
+      { targetFileBytes: target },
+    );
+    for (const add of added) {
+      actions.push({ add: { ...add, dataChange: false } });
+      result.filesAdded++;
+      result.bytesAdded += add.size;
+    }
+    for (const file of bin) {
+      actions.push({
+        remove: { path: file.path, dataChange: false, deletionTimestamp: now, extendedFileMetadata: true, partitionValues: file.partitionValues, size: file.size, stats: file.stats ?? null },
+      });
+      result.filesRemoved++;
+      result.bytesRemoved += file.size;
+      partitions.add(JSON.stringify(file.partitionValues));
+    }
+  }
+  result.partitionsOptimized = partitions.size;
+  try {
+    const committed = await commitTransaction(store, snapshot, {
+      actions,
+      operation: 'OPTIMIZE',
+      operationParameters: { predicate: JSON.stringify(options.partitionFilter ? [options.partitionFilter] : []), targetSize: String(target) },
+      readPredicate: null,
+    }, options);
+    result.version = committed.version;
+  } catch (err) {
+    if (err instanceof CommitConflictError) {
+      throw new CommitConflictError(`${err.message}; optimize wrote nothing that readers see (its new files are orphans for vacuum) — run it again`, err.version);
+    }
+    throw err;
+  }
+  return result;
+}
