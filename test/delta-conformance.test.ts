@@ -2,12 +2,16 @@
 // expected.json entry says, at its latest version and at each older version listed.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { LocalStore } from '../shared/storage/local';
 import { activeFiles, loadSnapshot, Snapshot, tombstones } from '../shared/delta/snapshot';
 import { scanTable } from '../shared/delta/scan';
 import { batchToRows, stringifyJson } from '../shared/delta/rows';
 import { decodeAddPath } from '../shared/delta/partitions';
+import { main } from '../cli/main';
+import { openStore } from '../shared/storage/location';
+import { azuriteUri, uniqueContainer } from './helpers/azurite';
+import { readdirSync, statSync } from 'node:fs';
 
 const ROOT = join(__dirname, 'fixtures', 'delta-conformance');
 const expected = JSON.parse(readFileSync(join(ROOT, 'expected.json'), 'utf8'));
@@ -115,3 +119,114 @@ for (const table of expected.tables) {
     }
   });
 }
+
+// The same expectations through the command line (in process, with captured output and exit status),
+// on the local copies and on copies uploaded to Azurite.
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(args, { out: (t) => (out += t), err: (t) => (err += t) });
+  return { code, out, err };
+}
+
+/** Upload a fixture folder to Azurite, byte for byte, and return its URI. */
+async function uploadToAzurite(name: string, container: string): Promise<string> {
+  const uri = azuriteUri(container, name);
+  const store = openStore(uri);
+  const walk = (dir: string, prefix: string): string[] =>
+    readdirSync(dir).flatMap((e) => (statSync(join(dir, e)).isDirectory() ? walk(join(dir, e), `${prefix}${e}/`) : [`${prefix}${e}`]));
+  for (const rel of walk(join(ROOT, name), '')) await store.write(rel, readFileSync(join(ROOT, name, rel)));
+  return uri;
+}
+
+const AZURITE_CONTAINER = uniqueContainer();
+for (const [where, table] of expected.tables.flatMap((t: { name: string }) => [['local', t], ['azurite', t]] as const)) {
+  let dir = join(ROOT, table.name);
+  describe(`sluice CLI on conformance table ${table.name} (${where})`, () => {
+    if (where === 'azurite') {
+      beforeAll(async () => {
+        dir = await uploadToAzurite(table.name, AZURITE_CONTAINER);
+      });
+    }
+    if (table.mustRefuse) {
+      it('read exits non-zero naming the version or feature', async () => {
+        const { code, out, err } = await cli(['read', dir]);
+        expect(code).toBe(1);
+        expect(out).toBe('');
+        expect(err).toMatch(/minReaderVersion=\d+|deletionVectors|column mapping/);
+      });
+      return;
+    }
+    it('describe --json matches expected.json', async () => {
+      const { code, out } = await cli(['describe', dir, '--json']);
+      expect(code).toBe(0);
+      const d = JSON.parse(out);
+      const want = table.latest;
+      expect(d.version).toBe(want.version);
+      expect(d.partitionColumns).toEqual(want.partitionColumns);
+      expect(d.schema).toEqual(want.schema);
+      expect(d.numFiles).toBe(want.activeFiles.length);
+      expect(d.numRecords).toBe(want.numRows);
+      expect(d.sizeBytes).toBe(want.activeFiles.reduce((n: number, f: { size: number }) => n + f.size, 0));
+      expect(d.files.map((f: { path: string }) => f.path).sort()).toEqual(want.activeFiles.map((f: { path: string }) => f.path).sort());
+    });
+    if (!table.dataFilesPresent) {
+      it('read fails naming the missing data file', async () => {
+        const { code, err } = await cli(['read', dir]);
+        expect(code).toBe(1);
+        expect(err).toMatch(/data file .*\.parquet.* is missing/);
+      });
+      return;
+    }
+    for (const want of [table.latest, ...(table.olderVersions ?? [])] as ExpectedVersion[]) {
+      it(`read --version ${want.version} prints the expected rows as NDJSON`, async () => {
+        const { code, out } = await cli(['read', dir, '--version', String(want.version)]);
+        expect(code).toBe(0);
+        const rows = out.trim() ? out.trim().split('\n').map((l) => JSON.parse(l)) : [];
+        let wantRows = want.rows!;
+        if (table.columnNotes?.as_timestamp) {
+          wantRows = wantRows.map((r) => ({ ...r, as_timestamp: r.as_timestamp === null ? null : String(r.as_timestamp).replace(' ', 'T') + '.000000Z' }));
+        }
+        expect(rows.map(canonical).sort()).toEqual(wantRows.map(canonical).sort());
+      });
+    }
+  });
+}
+
+describe('sluice CLI behaviour', () => {
+  const dir = join(ROOT, 'simple_table_with_checkpoint');
+  it('--limit, csv and table formats', async () => {
+    expect((await cli(['read', dir, '--limit', '3'])).out.trim().split('\n')).toHaveLength(3);
+    const csv = await cli(['read', dir, '--format', 'csv', '--limit', '2']);
+    expect(csv.out.split('\r\n')[0]).toBe('version');
+    const table = await cli(['read', dir, '--format', 'table', '--limit', '2']);
+    expect(table.out).toMatch(/\(2 rows\)/);
+  });
+  it('history --json lists every version newest first', async () => {
+    const { code, out } = await cli(['history', dir, '--json']);
+    expect(code).toBe(0);
+    expect(JSON.parse(out).map((e: { version: number }) => e.version)).toEqual([10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
+  });
+  it('usage errors exit 2; a missing table exits 1', async () => {
+    expect((await cli(['frobnicate', dir])).code).toBe(2);
+    expect((await cli(['read', dir, '--format', 'xml'])).code).toBe(2);
+    expect((await cli(['read', dir, '--version', '1', '--timestamp', '2020-01-01'])).code).toBe(2);
+    const missing = await cli(['read', join(ROOT, 'no-such-table')]);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/no Delta table/);
+    const tooNew = await cli(['read', dir, '--version', '99']);
+    expect(tooNew.code).toBe(1);
+    expect(tooNew.err).toMatch(/version 99 .* does not exist/);
+  });
+  it('the installed bin runs and exits non-zero with the reason on stderr', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const bin = join(__dirname, '..', 'bin', 'sluice.js');
+    const ok = spawnSync(process.execPath, [bin, 'read', dir, '--limit', '1'], { encoding: 'utf8' });
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout.trim())).toHaveProperty('version');
+    const refused = spawnSync(process.execPath, [bin, 'read', join(ROOT, 'table_with_column_mapping')], { encoding: 'utf8' });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/column mapping/);
+  });
+});
