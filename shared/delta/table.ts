@@ -34,13 +34,7 @@ export interface CreateTableOptions {
  */
 export async function createTable(store: ObjectStore, options: CreateTableOptions): Promise<CommitResult> {
   const partitionColumns = options.partitionColumns ?? [];
-  for (const column of partitionColumns) {
-    const field = options.schema.fields.find((f) => f.name === column);
-    if (!field) throw new WriteRejectedError(`delta create: partition column "${column}" is not in the schema`);
-    if (typeof field.type !== 'string' || field.type === 'binary' || field.type === 'void') {
-      throw new WriteRejectedError(`delta create: column "${column}" of type ${formatDeltaType(field.type)} cannot be a partition column`);
-    }
-  }
+  checkPartitionColumns(options.schema, partitionColumns);
   const actions = newTableActions({
     schemaString: JSON.stringify(options.schema),
     partitionColumns,
@@ -53,6 +47,23 @@ export async function createTable(store: ObjectStore, options: CreateTableOption
     operation: 'CREATE TABLE',
     operationParameters: { partitionBy: JSON.stringify(partitionColumns), properties: JSON.stringify(options.configuration ?? {}) },
   });
+}
+
+function checkPartitionColumns(schema: DeltaStruct, partitionColumns: string[]): void {
+  for (const column of partitionColumns) {
+    const field = schema.fields.find((f) => f.name === column);
+    if (!field) throw new WriteRejectedError(`delta create: partition column "${column}" is not in the schema`);
+    if (typeof field.type !== 'string' || field.type === 'binary' || field.type === 'void') {
+      throw new WriteRejectedError(`delta create: column "${column}" of type ${formatDeltaType(field.type)} cannot be a partition column`);
+    }
+  }
+  if (partitionColumns.length && partitionColumns.length === schema.fields.length) {
+    throw new WriteRejectedError('delta create: at least one column must not be a partition column');
+  }
+}
+
+function countRows(files: AddFile[]): number {
+  return files.reduce((n, f) => n + (JSON.parse(f.stats!).numRecords as number), 0);
 }
 
 /** Idempotent writer identity: skip the write when `version` ≤ what `appId` already committed. */
@@ -104,23 +115,47 @@ export async function writeTable(
   options: WriteOptions = {},
 ): Promise<WriteResult> {
   let snapshot = await loadSnapshotIfExists(store);
-  let input = batches;
+  let files: AddFile[];
   if (!snapshot) {
+    // Create the table with its first data in version 0, as Spark's first write does.
     const [first, rest] = await peek(batches);
     if (!first) throw new WriteRejectedError(`delta write: table ${store.url} does not exist and the input has no rows to take a schema from`);
-    await createTable(store, { schema: arrowToDeltaSchema(first.schema), partitionColumns: options.partitionColumns, configuration: options.configuration }).catch((err) => {
-      if (!(err instanceof WriteRejectedError)) throw err; // created concurrently: fine
-    });
-    snapshot = (await loadSnapshotIfExists(store))!;
-    input = rest;
+    const schema = arrowToDeltaSchema(first.schema);
+    const partitionColumns = options.partitionColumns ?? [];
+    checkPartitionColumns(schema, partitionColumns);
+    files = await writeDataFiles({ store, schema, partitionColumns }, rest, options);
+    faultPoint('afterDataFiles');
+    const actions: Action[] = [
+      ...newTableActions({ schemaString: JSON.stringify(schema), partitionColumns, configuration: options.configuration }),
+      ...files.map((add) => ({ add })),
+      ...(options.txn ? [{ txn: { ...options.txn, lastUpdated: Date.now() } }] : []),
+    ];
+    try {
+      const result = await commitTransaction(store, null, {
+        actions,
+        operation: 'CREATE TABLE AS SELECT',
+        operationParameters: { partitionBy: JSON.stringify(partitionColumns), properties: JSON.stringify(options.configuration ?? {}) },
+        commitInfo: options.commitInfo,
+      }, options);
+      return { version: result.version, skipped: false, files, rows: countRows(files) };
+    } catch (err) {
+      if (!(err instanceof WriteRejectedError)) throw err;
+      // Another writer created the table meanwhile: append to it if it has the same shape.
+      snapshot = (await loadSnapshotIfExists(store))!;
+      if (JSON.stringify(snapshot.schema) !== JSON.stringify(schema) || JSON.stringify(snapshot.partitionColumns) !== JSON.stringify(partitionColumns)) {
+        throw new WriteRejectedError(`delta write: table ${store.url} was created concurrently with another schema or partitioning; nothing was committed`);
+      }
+    }
+    checkWriteSupport(snapshot.protocol, snapshot.metadata, snapshot.schema, store.url);
+  } else {
+    checkWriteSupport(snapshot.protocol, snapshot.metadata, snapshot.schema, store.url);
+    if (options.txn && txnVersion(snapshot, options.txn.appId) >= options.txn.version) {
+      return { version: snapshot.version, skipped: true, files: [], rows: 0 };
+    }
+    files = await writeDataFiles({ store, schema: snapshot.schema, partitionColumns: snapshot.partitionColumns }, batches, options);
+    faultPoint('afterDataFiles');
   }
-  checkWriteSupport(snapshot.protocol, snapshot.metadata, snapshot.schema, store.url);
-  if (options.txn && txnVersion(snapshot, options.txn.appId) >= options.txn.version) {
-    return { version: snapshot.version, skipped: true, files: [], rows: 0 };
-  }
-  const files = await writeDataFiles({ store, schema: snapshot.schema, partitionColumns: snapshot.partitionColumns }, input, options);
-  faultPoint('afterDataFiles');
-  const rows = files.reduce((n, f) => n + (JSON.parse(f.stats!).numRecords as number), 0);
+  const rows = countRows(files);
   if (options.lane && options.mode !== 'overwrite') {
     const result = await submitToLane(
       store,

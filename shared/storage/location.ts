@@ -174,7 +174,8 @@ export function emulatorConnectionString(location: BlobLocation, env: Env = proc
   return devConnectionString(location.blobEndpoint);
 }
 
-function devConnectionString(blobEndpoint: string): string {
+/** Connection string of the public Azurite development account at a Blob endpoint. */
+export function devConnectionString(blobEndpoint: string): string {
   const protocol = new URL(blobEndpoint).protocol.replace(':', '');
   return `DefaultEndpointsProtocol=${protocol};AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_ACCOUNT_KEY};BlobEndpoint=${blobEndpoint};`;
 }
