@@ -68,10 +68,62 @@ export function pad20(version: number): string {
  * @returns the listing; throws `NotATableError` when neither commits nor checkpoints exist
  */
 export async function listLog(store: ObjectStore): Promise<LogListing> {
+  return collectListing(store, store.list(LOG_DIR));
+}
+
+/** Versions per listing window of `listLogFrom`: names sharing all but the last two digits. */
+const WINDOW = 100;
+
+/**
+ * List only the part of the log at or after `fromVersion` (typically the `_last_checkpoint` hint),
+ * window by window, so loading a long-lived table costs a few small listings instead of one of the
+ * whole log. Returns null when the result cannot be trusted (no checkpoint at `fromVersion`, or a
+ * commit after the last one listed exists); the caller then lists everything.
+ *
+ * @param store store rooted at the table
+ * @param fromVersion a version that has a checkpoint
+ * @returns the partial listing (versions ≥ the window holding `fromVersion`), or null
+ */
+export async function listLogFrom(store: ObjectStore, fromVersion: number): Promise<LogListing | null> {
+  let nextWindow = 0;
+  async function* windows(): AsyncGenerator<ObjectInfo> {
+    for (let start = fromVersion - (fromVersion % WINDOW); ; start += WINDOW) {
+      nextWindow = start + WINDOW;
+      let lastInWindow = false;
+      for await (const info of store.list(LOG_DIR + pad20(start).slice(0, 18))) {
+        if (info.path.startsWith(commitPath(start + WINDOW - 1))) lastInWindow = true;
+        yield info;
+      }
+      if (!lastInWindow) return;
+    }
+  }
+  let listing: LogListing;
+  try {
+    listing = await collectListing(store, windows());
+  } catch {
+    return null;
+  }
+  if (!listing.checkpoints.has(fromVersion)) return null;
+  // A commit in the window after the last one listed means a gap hid newer versions: do not trust them.
+  if (await exists(store, commitPath(nextWindow))) return null;
+  return listing;
+}
+
+async function exists(store: ObjectStore, path: string): Promise<boolean> {
+  try {
+    await store.properties(path);
+    return true;
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) return false;
+    throw err;
+  }
+}
+
+async function collectListing(store: ObjectStore, infos: AsyncIterable<ObjectInfo>): Promise<LogListing> {
   const commits = new Map<number, ObjectInfo>();
   const multipart = new Map<number, Map<number, string[]>>();
   const checkpoints = new Map<number, CheckpointFiles>();
-  for await (const info of store.list(LOG_DIR)) {
+  for await (const info of infos) {
     const name = info.path.slice(LOG_DIR.length);
     if (name.includes('/')) continue; // sub-folders: .tmp/, _sidecars/, _staged_commits/
     let m = COMMIT_RE.exec(name);
@@ -124,6 +176,11 @@ export async function readCommit(store: ObjectStore, version: number): Promise<A
     }
     throw err;
   }
+  return parseCommitBytes(store, version, bytes);
+}
+
+function parseCommitBytes(store: ObjectStore, version: number, bytes: Uint8Array): Action[] {
+  const path = commitPath(version);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -187,10 +244,9 @@ export function requireContiguous(listing: LogListing, from: number, to: number,
  */
 export async function readCommitIfExists(store: ObjectStore, version: number): Promise<Action[] | null> {
   try {
-    await store.properties(commitPath(version));
+    return parseCommitBytes(store, version, await store.read(commitPath(version)));
   } catch (err) {
     if (err instanceof ObjectNotFoundError) return null;
     throw err;
   }
-  return readCommit(store, version);
 }

@@ -11,7 +11,7 @@ import type { ObjectStore } from '../storage/types';
 import type { AddFile, Metadata, Protocol, RemoveFile, Txn } from './actions';
 import { readCheckpoint } from './checkpoint';
 import { CorruptLogError, VersionNotFoundError } from './errors';
-import { listLog, LogListing, readCommit, requireContiguous } from './log';
+import { listLog, listLogFrom, LogListing, readCommit, readLastCheckpoint, requireContiguous } from './log';
 import { checkReadSupport } from './protocol';
 import { applyActions, cloneState, emptyState, TableState } from './replay';
 import { DeltaStruct, parseSchema } from './schema';
@@ -51,7 +51,13 @@ export interface Snapshot {
  * @returns the snapshot
  */
 export async function loadSnapshot(store: ObjectStore, options: SnapshotOptions = {}): Promise<Snapshot> {
-  const listing = await listLog(store);
+  let listing: LogListing | null = null;
+  if (options.version === undefined && !options.timestamp) {
+    // Latest version: start from the checkpoint the hint names and list only from there.
+    const hint = await readLastCheckpoint(store);
+    if (hint) listing = await listLogFrom(store, hint.version);
+  }
+  listing ??= await listLog(store);
   let target: number;
   if (options.version !== undefined) {
     target = options.version;
