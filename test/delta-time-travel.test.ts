@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { buildVector, loadSnapshot, readTable, VersionNotFoundError, writeTable, batchToRows } from '../shared/delta';
 import { LocalStore } from '../shared/storage/local';
 import { main } from '../cli/main';
+import { commitTransaction } from '../shared/delta/commit';
 
 const HOUR = 3_600_000;
 
@@ -66,7 +67,6 @@ describe('zone-less timestamp partition values', () => {
     cpSync(fixture, copy, { recursive: true });
     const store = new LocalStore(copy);
     const base = await loadSnapshot(store);
-    const { commitTransaction } = await import('../shared/delta/commit');
     await commitTransaction(store, base, {
       actions: [{ metaData: { ...base.metadata, configuration: { ...base.metadata.configuration, 'sluice.partitionTimeZone': 'America/Los_Angeles' } } }],
       operation: 'SET TBLPROPERTIES',

@@ -5,6 +5,8 @@ import { buildVector, writeTable } from '../shared/delta';
 import { openStore } from '../shared/storage/location';
 import { azuriteUri, uniqueContainer } from './helpers/azurite';
 import * as arrow from 'apache-arrow';
+// Settings are read on the first call of a handler, after beforeAll has set them.
+import { describeTableHttp, tableHistoryHttp } from '../functions/tables';
 
 const container = uniqueContainer();
 
@@ -13,12 +15,9 @@ function request(layer: string, table: string, query = ''): HttpRequest {
 }
 
 describe('table HTTP functions', () => {
-  let describeTableHttp: typeof import('../functions/tables').describeTableHttp;
-  let tableHistoryHttp: typeof import('../functions/tables').tableHistoryHttp;
   beforeAll(async () => {
     process.env.SLUICE_LAKE = process.env.SLUICE_STORAGE_CONNECTION_STRING;
     process.env.SLUICE_LAKE_CONTAINER = container;
-    ({ describeTableHttp, tableHistoryHttp } = await import('../functions/tables'));
     const store = openStore(azuriteUri(container, 'bronze/events'));
     for (let i = 0; i < 3; i++) {
       await writeTable(store, new arrow.Table({ id: buildVector('long', [BigInt(i), BigInt(i + 10)]) }).batches);

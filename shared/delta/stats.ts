@@ -52,8 +52,24 @@ export function newStats(fields: DeltaField[], maxColumns = 32): StatsCollector 
 }
 
 function compare(a: unknown, b: unknown): number {
-  if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0; // UTF-16 order, like JVM strings
+  // Code point order, which is UTF-8 byte order: how Spark (UTF8String) and delta-rs compare strings when
+  // they skip files with these bounds. Plain JS `<` is UTF-16 order and puts U+E000–U+FFFF above emoji.
+  if (typeof a === 'string' && typeof b === 'string') return compareCodePoints(a, b);
   return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0;
+}
+
+function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    // Surrogates (D800–DFFF) stand for code points above U+FFFF: move them above E000–FFFF.
+    if (x >= 0xd800) x += x < 0xe000 ? 0x2000 : -0x800;
+    if (y >= 0xd800) y += y < 0xe000 ? 0x2000 : -0x800;
+    return x - y;
+  }
+  return a.length - b.length;
 }
 
 /**

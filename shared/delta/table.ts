@@ -62,6 +62,14 @@ function checkPartitionColumns(schema: DeltaStruct, partitionColumns: string[]):
   }
 }
 
+function checkPartitionFilters(snapshot: Snapshot, filters: Record<string, string | null>[]): void {
+  for (const filter of filters) {
+    for (const column of Object.keys(filter)) {
+      if (!snapshot.partitionColumns.includes(column)) throw new WriteRejectedError(`delta write: replacePartitions names "${column}", which is not a partition column of ${snapshot.table}`);
+    }
+  }
+}
+
 function countRows(files: AddFile[]): number {
   return files.reduce((n, f) => n + (JSON.parse(f.stats!).numRecords as number), 0);
 }
@@ -152,7 +160,16 @@ export async function writeTable(
     if (options.txn && txnVersion(snapshot, options.txn.appId) >= options.txn.version) {
       return { version: snapshot.version, skipped: true, files: [], rows: 0 };
     }
-    files = await writeDataFiles({ store, schema: snapshot.schema, partitionColumns: snapshot.partitionColumns }, batches, options);
+    const filters = options.mode === 'overwrite' ? options.replacePartitions : undefined;
+    if (filters) checkPartitionFilters(snapshot, filters);
+    const acceptPartition = filters
+      ? (values: Record<string, string | null>) => {
+          if (!filters.some((p) => matchesPartition(values, p))) {
+            throw new WriteRejectedError(`delta write: overwrite of partitions ${JSON.stringify(filters)} got rows for partition ${JSON.stringify(values)}; nothing was written`);
+          }
+        }
+      : undefined;
+    files = await writeDataFiles({ store, schema: snapshot.schema, partitionColumns: snapshot.partitionColumns }, batches, { ...options, acceptPartition });
     faultPoint('afterDataFiles');
   }
   const rows = countRows(files);
@@ -190,11 +207,7 @@ function planWrite(snapshot: Snapshot, files: AddFile[], options: WriteOptions):
   if (options.mode !== 'overwrite') return { actions, predicate: null };
   const filters = options.replacePartitions;
   if (filters) {
-    for (const filter of filters) {
-      for (const column of Object.keys(filter)) {
-        if (!snapshot.partitionColumns.includes(column)) throw new WriteRejectedError(`delta write: replacePartitions names "${column}", which is not a partition column of ${snapshot.table}`);
-      }
-    }
+    checkPartitionFilters(snapshot, filters);
     const outside = files.find((f) => !filters.some((p) => matchesPartition(f.partitionValues, p)));
     if (outside) throw new WriteRejectedError(`delta write: overwrite of partitions ${JSON.stringify(filters)} got rows for partition ${JSON.stringify(outside.partitionValues)}`);
   }

@@ -10,7 +10,7 @@ import type { ObjectStore } from '../storage/types';
 import type { AddFile } from './actions';
 import { WriteRejectedError } from './errors';
 import { encodeParquet } from './parquet';
-import { encodeAddPath, formatPartitionValue, partitionDirectory } from './partitions';
+import { decodeAddPath, encodeAddPath, formatPartitionValue, partitionDirectory } from './partitions';
 import { deltaFieldToArrow, DeltaField, DeltaStruct } from './schema';
 import { addBatchStats, dataFields, newStats, statsToJson } from './stats';
 import { buildVector, isCanonicalArrowType, readValue, readValues } from './values';
@@ -25,6 +25,8 @@ export interface WriteFilesOptions {
   rowGroupRows?: number;
   /** Columns to collect min/max/nullCount for (Delta's dataSkippingNumIndexedCols). */
   statsColumns?: number;
+  /** Called with each new partition's values before its first file is opened; throw to refuse the rows. */
+  acceptPartition?: (values: Record<string, string | null>) => void;
 }
 
 /** The table shape the files are written for. */
@@ -70,6 +72,7 @@ export async function writeDataFiles(
       for (const [key, part] of splitByPartition(batch, target)) {
         let file = open.get(key);
         if (!file) {
+          options.acceptPartition?.(part.values);
           file = openFile(target, fields, fileSchema, part.values, options);
           open.set(key, file);
         }
@@ -82,7 +85,10 @@ export async function writeDataFiles(
     }
     for (const file of open.values()) done.push(await file.finish());
   } catch (err) {
+    // Nothing will commit these files: remove them now rather than leave orphans for vacuum.
     await Promise.allSettled([...open.values()].map((f) => f.finish()));
+    const paths = [...done.map((f) => decodeAddPath(f.path)), ...[...open.values()].map((f) => f.path)];
+    await Promise.allSettled(paths.map((p) => target.store.delete(p)));
     throw err;
   }
   return done;
