@@ -1,0 +1,87 @@
+/**
+ * The contract between input readers (`shared/formats`) and the bronze ingest stage (`shared/ingest`).
+ *
+ * A reader turns a stream of bytes (one landing file, or one Event Hubs event body) into batches of
+ * Arrow rows in a schema it inferred or was given, plus a record of everything it could not turn into
+ * a row. The ingest stage never sees format details, and readers never see Delta tables.
+ *
+ * Row accounting is exact: every record a reader finds is either in a batch (possibly with values
+ * moved to `_rescued_data`) or in `badRecords`. `rowsRead = rowsWritten + rowsDeadLettered`.
+ */
+import type * as arrow from 'apache-arrow';
+import type { DeltaField, DeltaStruct } from '../delta/schema';
+
+/** Input formats. `auto` detects from the name (extension) and the first bytes. */
+export type InputFormat = 'auto' | 'csv' | 'tsv' | 'json' | 'ndjson' | 'parquet' | 'avro' | 'binary';
+
+/** Compression wrapping the format; detected from the extension and magic bytes. */
+export type Compression = 'none' | 'gzip' | 'zstd';
+
+/** Options for one read. */
+export interface ReadOptions {
+  /** Declared format (default `auto`). */
+  format?: InputFormat;
+  /** Declared compression (default: detect). */
+  compression?: Compression | 'auto';
+  /** CSV dialect overrides; everything not given is detected. */
+  csv?: { delimiter?: string; quote?: string; escape?: string; header?: boolean; encoding?: 'utf-8' | 'latin1' };
+  /** Column types that win over inference (`{ sku: 'string', qty: 'integer' }`, Delta type names). */
+  schemaHints?: Record<string, string>;
+  /**
+   * The schema rows must end up in (the table's current schema, metadata columns excluded), when the
+   * table exists. Columns of the input that are not in it are reported in `ReadResult.newFields`;
+   * values that do not fit their column's type go to `_rescued_data`.
+   */
+  targetSchema?: DeltaStruct;
+  /** Rows used to infer types (default 1000). */
+  sampleRows?: number;
+  /** Rows per emitted batch (default 65536). */
+  batchRows?: number;
+  /** Binary files at most this size are stored inline; larger ones by reference only (default 16 MiB). */
+  binaryInlineLimit?: number;
+}
+
+/** One record that could not become a row, with where it is. */
+export interface BadRecord {
+  /** 1-based record number in the file (CSV: data row after the header; NDJSON: line), when known. */
+  row?: number;
+  /** Byte offset in the (decompressed) input where the record starts, when known. */
+  byteOffset?: number;
+  /** Column involved, when one is. */
+  column?: string;
+  /** Why, in words a user understands: "unclosed quote at end of file", "invalid UTF-8 byte 0xff". */
+  reason: string;
+  /** The raw record text (truncated to 4 KiB), when there is one. */
+  raw?: string;
+}
+
+/** What a reader produces for one input. */
+export interface ReadResult {
+  /** Detected or declared format and compression, and the CSV dialect or date formats chosen. */
+  format: InputFormat;
+  compression: Compression;
+  /** How inference decided, e.g. `{ event_date: 'date M/d/yyyy', sku: 'string (leading zeros)' }`. */
+  inference: Record<string, string>;
+  /**
+   * The data schema of the emitted batches: the target schema's columns first (in its order), then the
+   * input's new columns, then `_rescued_data` (string, nullable) last. Metadata columns are not included.
+   */
+  schema: DeltaStruct;
+  /** Input columns the target schema does not have (empty when no target was given). */
+  newFields: DeltaField[];
+  /** Batches of rows in `schema`. Consume fully before reading the counters below. */
+  batches: AsyncIterable<arrow.RecordBatch>;
+  /** Records that could not become rows (filled while `batches` is consumed). */
+  badRecords: BadRecord[];
+  /** Counters (final once `batches` is exhausted). */
+  stats: { rowsRead: number; rowsEmitted: number; rowsWithRescued: number; bytesRead: number };
+  /**
+   * Set when the input as a whole is unreadable (zero-byte Parquet, truncated archive before any row,
+   * not the declared format): the ingest stage dead-letters the file with this reason. Rows already
+   * emitted stay valid.
+   */
+  fatal?: BadRecord;
+}
+
+/** The column holding values that did not fit, as JSON keyed by column name. */
+export const RESCUED_COLUMN = '_rescued_data';
