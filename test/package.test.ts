@@ -168,4 +168,17 @@ describe('infra', () => {
     expect(service, 'a service with host: function').toBeDefined();
     expect(readText('infra/main.bicep')).toMatch(new RegExp(`^var serviceName = '${service}'`, 'm'));
   });
+
+  it('keeps every optional platform build in package-lock.json, so npm ci accepts it', () => {
+    // Our registry serves only this platform's builds; `npm install` then drops the others from the lock
+    // and `npm ci` fails. scripts/complete-lockfile.js puts them back.
+    const lock = JSON.parse(readText('package-lock.json')) as { packages: Record<string, { optionalDependencies?: Record<string, string> }> };
+    const missing: string[] = [];
+    for (const [key, entry] of Object.entries(lock.packages)) {
+      for (const name of Object.keys(entry.optionalDependencies ?? {})) {
+        if (!lock.packages[`node_modules/${name}`] && !lock.packages[`${key}/node_modules/${name}`]) missing.push(`${name} (optional dependency of ${key || 'the root'})`);
+      }
+    }
+    expect(missing, 'run: node scripts/complete-lockfile.js').toEqual([]);
+  });
 });
