@@ -39,6 +39,8 @@ export interface ReadOptions {
   batchRows?: number;
   /** Binary files at most this size are stored inline; larger ones by reference only (default 16 MiB). */
   binaryInlineLimit?: number;
+  /** The file's last-modified time, for the `modificationTime` column of `binary` rows (null when not given). */
+  modificationTime?: Date;
 }
 
 /** One record that could not become a row, with where it is. */
@@ -60,7 +62,11 @@ export interface ReadResult {
   /** Detected or declared format and compression, and the CSV dialect or date formats chosen. */
   format: InputFormat;
   compression: Compression;
-  /** How inference decided, e.g. `{ event_date: 'date M/d/yyyy', sku: 'string (leading zeros)' }`. */
+  /**
+   * How inference decided, e.g. `{ event_date: 'date M/d/yyyy', sku: 'string (leading zeros)' }`, keyed
+   * by input column name. Keys starting with `#` describe the file: `#csv` the dialect (delimiter,
+   * quote, escape, header, line ending), `#avro` the layout (Event Hubs Capture).
+   */
   inference: Record<string, string>;
   /**
    * The data schema of the emitted batches: the target schema's columns first (in its order), then the
@@ -73,12 +79,21 @@ export interface ReadResult {
   batches: AsyncIterable<arrow.RecordBatch>;
   /** Records that could not become rows (filled while `batches` is consumed). */
   badRecords: BadRecord[];
-  /** Counters (final once `batches` is exhausted). */
+  /**
+   * Counters (final once `batches` is exhausted). `rowsRead` counts records found: data records of
+   * CSV (not the header, not blank lines), non-blank NDJSON lines, JSON array elements or top-level
+   * objects, Avro records, Parquet rows, the one binary row. A record is either emitted or in
+   * `badRecords`, so `rowsRead = rowsEmitted + badRecords.length`; input lost to a `fatal` (after a
+   * truncated archive's damage) holds no countable records and is not in `rowsRead`. `bytesRead` counts
+   * stored bytes consumed, i.e. compressed bytes for compressed input; it is the whole file unless a
+   * `fatal` stopped the read early.
+   */
   stats: { rowsRead: number; rowsEmitted: number; rowsWithRescued: number; bytesRead: number };
   /**
    * Set when the input as a whole is unreadable (zero-byte Parquet, truncated archive before any row,
    * not the declared format): the ingest stage dead-letters the file with this reason. Rows already
-   * emitted stay valid.
+   * emitted stay valid. Damage found after the sample (a truncated archive) sets it while `batches` is
+   * consumed, after the last good batch: check it once `batches` is exhausted.
    */
   fatal?: BadRecord;
 }

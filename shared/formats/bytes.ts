@@ -1,0 +1,111 @@
+/**
+ * Pulling bytes from an input stream with look-ahead: format detection needs the first bytes before a
+ * reader is chosen, and the chosen reader must still see them.
+ */
+
+/** The input is damaged (corrupt or truncated archive): nothing after `compressedOffset` can be decoded. */
+export class DamagedInputError extends Error {
+  /**
+   * @param message what went wrong, for the user
+   * @param compressedOffset byte offset in the stored (compressed) input where decoding failed
+   */
+  constructor(message: string, readonly compressedOffset: number) {
+    super(message);
+    this.name = 'DamagedInputError';
+  }
+}
+
+/**
+ * A pull reader over an async iterable of byte chunks, with peek and push-back.
+ */
+export class ByteReader implements AsyncIterable<Uint8Array> {
+  private readonly iterator: AsyncIterator<Uint8Array>;
+  private readonly pending: Uint8Array[] = [];
+  private finished = false;
+  /** Bytes taken from the underlying iterable so far (peeked bytes included). */
+  count = 0;
+
+  /** @param source the chunks to read */
+  constructor(source: AsyncIterable<Uint8Array>) {
+    this.iterator = source[Symbol.asyncIterator]();
+  }
+
+  /**
+   * The next chunk, or null at the end. Chunks are never empty.
+   *
+   * @returns a chunk or null
+   */
+  async read(): Promise<Uint8Array | null> {
+    if (this.pending.length) return this.pending.shift()!;
+    while (!this.finished) {
+      const next = await this.iterator.next();
+      if (next.done) {
+        this.finished = true;
+        break;
+      }
+      const chunk = next.value;
+      if (chunk.length === 0) continue;
+      this.count += chunk.length;
+      return chunk;
+    }
+    return null;
+  }
+
+  /**
+   * Put a chunk back so the next `read` returns it first.
+   *
+   * @param chunk bytes previously read
+   */
+  unread(chunk: Uint8Array): void {
+    if (chunk.length) this.pending.unshift(chunk);
+  }
+
+  /**
+   * Up to `n` bytes from the current position without consuming them (fewer only at the end).
+   *
+   * @param n how many bytes are wanted
+   * @returns the bytes (a copy when they span chunks)
+   */
+  async peek(n: number): Promise<Uint8Array> {
+    const taken: Uint8Array[] = [];
+    let have = 0;
+    while (have < n) {
+      const chunk = await this.read();
+      if (!chunk) break;
+      taken.push(chunk);
+      have += chunk.length;
+    }
+    for (let i = taken.length - 1; i >= 0; i--) this.unread(taken[i]);
+    if (taken.length === 1) return taken[0].subarray(0, Math.min(n, taken[0].length));
+    return concatBytes(taken, Math.min(n, have));
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return {
+      next: async () => {
+        const value = await this.read();
+        return value ? { done: false, value } : { done: true, value: undefined };
+      },
+    };
+  }
+}
+
+/**
+ * Concatenate chunks, optionally only the first `limit` bytes.
+ *
+ * @param chunks byte arrays
+ * @param limit maximum length of the result
+ * @returns one array
+ */
+export function concatBytes(chunks: Uint8Array[], limit = Infinity): Uint8Array {
+  const total = Math.min(limit, chunks.reduce((n, c) => n + c.length, 0));
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    if (at >= total) break;
+    const part = c.length > total - at ? c.subarray(0, total - at) : c;
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}

@@ -1,0 +1,661 @@
+/**
+ * CSV and TSV: a streaming byte scanner and the reader around it.
+ *
+ * The scanner works on a window of raw bytes (one batch worth) and records, per field, where it
+ * starts and ends and whether it was quoted or contained escapes; no JS string is made for a field
+ * until a value has to be rescued. Columns are converted from those positions when a batch is
+ * emitted, so memory is the window plus the position arrays.
+ *
+ * Semantics, all of them deliberate:
+ * - Records end at LF, CRLF or CR outside quotes; quoted fields keep their line breaks as written.
+ * - A field is quoted when it starts with the quote character; inside it the quote is escaped by
+ *   doubling (or by the escape character the dialect names). A quote inside an unquoted field is text.
+ * - An unquoted empty field is null. A quoted empty field (`""`) is an empty string in string columns
+ *   and null in any other column.
+ * - Blank lines are skipped and are not records.
+ * - A record with more or fewer fields than the header, or with text after a closing quote, is a bad
+ *   record (row number, byte offset, raw text): padding or merging would shift values into the wrong
+ *   columns without anyone noticing. The rows around it are read normally.
+ * - An unclosed quote at the end of the file makes the record it opened a bad record.
+ * - A record with bytes that are not UTF-8 is a bad record naming the offending byte's offset; in the
+ *   header it makes the whole file fatal. Bytes are never replaced.
+ * - Row numbers count data records from 1 (the header and blank lines are not records); byte offsets
+ *   are positions in the decompressed input, a UTF-8 BOM included.
+ */
+import { isUtf8 } from 'node:buffer';
+import type * as arrow from 'apache-arrow';
+import { makeData } from 'apache-arrow';
+import { deltaToArrowType } from '../delta/schema';
+import { ByteReader, DamagedInputError } from './bytes';
+import { createWriter, Rescue } from './convert';
+import { CsvDialect, describeDialect, sniffDialect } from './csv-dialect';
+import { ColumnProfile } from './infer';
+import { Layout, planLayout, uniqueNames } from './layout';
+import {
+  applyLayout, arrowSchemaOf, firstInvalidUtf8, inFileOrder, invalidUtf8Record, makeBatch, MAX_BATCH_BYTES, rawText, ReadContext, rowsPerBatch,
+} from './reader';
+import type { BadRecord } from './types';
+
+const QUOTED = 1;
+const ESCAPED = 2;
+const LF = 0x0a;
+const CR = 0x0d;
+
+const NEED_MORE = 0;
+const FULL = 1;
+const DONE = 2;
+/** Nothing more will come, but the window ends inside a record: the input was damaged there. */
+const CUT_OFF = 3;
+
+/** How much of the file dialect sniffing looks at first. */
+const HEAD_BYTES = 64 * 1024;
+/** How far the head may grow when the first record is longer than the usual head. */
+const MAX_HEAD_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The streaming record scanner over a growing window of bytes.
+ */
+class CsvScanner {
+  buf: Buffer = Buffer.allocUnsafe(1 << 20);
+  /** Bytes in the window. */
+  len = 0;
+  /** Absolute input offset of buf[0]. */
+  base = 0;
+  /** Start of the next record to scan. */
+  pos = 0;
+  /** Do not rescan an incomplete record before the window reaches this length (amortises long records). */
+  resumeAt = 0;
+  /** Rows held (complete, well-formed records). */
+  rows = 0;
+  /** Scanning stops when this many rows are held (at most `capacity`). */
+  limit: number;
+  /** Rows already checked for UTF-8. */
+  validated = 0;
+  /** Data records found so far, bad ones included. */
+  records = 0;
+  /** Whether the next record is the header. */
+  skipHeader = false;
+  /** Absolute offset of the first byte of the header that is not UTF-8, or -1. */
+  headerInvalidAt = -1;
+  headerInvalidByte = 0;
+  readonly pendingBad: BadRecord[] = [];
+
+  private readonly special = new Uint8Array(256);
+  starts: Int32Array;
+  ends: Int32Array;
+  flags: Uint8Array;
+  recStarts: Int32Array;
+  recEnds: Int32Array;
+  recNos: Float64Array;
+
+  constructor(readonly dialect: CsvDialect, readonly ncols: number, readonly capacity: number) {
+    this.special[dialect.delimiter] = 1;
+    this.special[LF] = 1;
+    this.special[CR] = 1;
+    this.starts = new Int32Array(capacity * ncols);
+    this.ends = new Int32Array(capacity * ncols);
+    this.flags = new Uint8Array(capacity * ncols);
+    this.recStarts = new Int32Array(capacity);
+    this.recEnds = new Int32Array(capacity);
+    this.recNos = new Float64Array(capacity);
+    this.limit = capacity;
+  }
+
+  append(chunk: Uint8Array): void {
+    if (this.len + chunk.length > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + chunk.length));
+      this.buf.copy(grown, 0, 0, this.len);
+      this.buf = grown;
+    }
+    this.buf.set(chunk, this.len);
+    this.len += chunk.length;
+  }
+
+  /**
+   * Keep rows [from, rows) (emitted rows before them are dropped) and the bytes from the first kept
+   * row on; positions shift with the bytes.
+   *
+   * @param from first row to keep
+   */
+  keepFrom(from: number): void {
+    const delta = this.recStarts[from];
+    const ncols = this.ncols;
+    const kept = this.rows - from;
+    this.buf.copyWithin(0, delta, this.len);
+    this.len -= delta;
+    this.base += delta;
+    this.pos -= delta;
+    this.resumeAt = Math.max(0, this.resumeAt - delta);
+    for (let i = 0, k = from * ncols; i < kept * ncols; i++, k++) {
+      this.starts[i] = this.starts[k] - delta;
+      this.ends[i] = this.ends[k] - delta;
+      this.flags[i] = this.flags[k];
+    }
+    for (let r = 0; r < kept; r++) {
+      this.recStarts[r] = this.recStarts[from + r] - delta;
+      this.recEnds[r] = this.recEnds[from + r] - delta;
+      this.recNos[r] = this.recNos[from + r];
+    }
+    this.rows = kept;
+    this.validated = kept;
+  }
+
+  /** Drop everything before the next record (all rows have been emitted). */
+  compact(): void {
+    const keep = this.pos;
+    if (keep > 0) {
+      this.buf.copyWithin(0, keep, this.len);
+      this.len -= keep;
+      this.base += keep;
+      this.resumeAt = Math.max(0, this.resumeAt - keep);
+      this.pos = 0;
+    }
+    this.rows = 0;
+    this.validated = 0;
+  }
+
+  /**
+   * Scan records from `pos` until the window is exhausted or the row arrays are full.
+   *
+   * @param eof whether no more bytes will come (the window end is the file end)
+   * @returns NEED_MORE, FULL or DONE
+   */
+  scan(eof: boolean): number {
+    const buf = this.buf;
+    const len = this.len;
+    const view = buf.subarray(0, len);
+    const ncols = this.ncols;
+    const delim = this.dialect.delimiter;
+    const quote = this.dialect.quote;
+    const esc = this.dialect.escape;
+    const doubled = esc === quote;
+    const special = this.special;
+    const starts = this.starts;
+    const ends = this.ends;
+    const flags = this.flags;
+    const cap = this.limit;
+    let pos = this.pos;
+    let rows = this.rows;
+    let recStart = pos;
+    let incomplete = false;
+    records: while (rows < cap) {
+      if (pos >= len) break;
+      recStart = pos;
+      const first = buf[pos];
+      if (first === LF) {
+        pos++;
+        continue;
+      }
+      if (first === CR) {
+        if (pos + 1 >= len && !eof) {
+          incomplete = true;
+          break;
+        }
+        pos += pos + 1 < len && buf[pos + 1] === LF ? 2 : 1;
+        continue;
+      }
+      let col = 0;
+      let junkAfterQuote = false;
+      const rowBase = rows * ncols;
+      for (;;) {
+        let fs: number;
+        let fe: number;
+        let fl = 0;
+        if (pos < len && buf[pos] === quote) {
+          fl = QUOTED;
+          fs = pos + 1;
+          let p = fs;
+          for (;;) {
+            if (doubled) {
+              const q = view.indexOf(quote, p);
+              if (q < 0) {
+                p = len;
+              } else if (q + 1 < len && buf[q + 1] === quote) {
+                fl |= ESCAPED;
+                p = q + 2;
+                continue;
+              } else if (q + 1 >= len && !eof) {
+                p = len;
+              } else {
+                fe = q;
+                p = q + 1;
+                break;
+              }
+            } else {
+              while (p < len) {
+                const b = buf[p];
+                if (b === esc) {
+                  fl |= ESCAPED;
+                  p += 2;
+                } else if (b === quote) break;
+                else p++;
+              }
+              if (p < len) {
+                fe = p;
+                p++;
+                break;
+              }
+              p = len;
+            }
+            // The closing quote is not in the window.
+            if (!eof) {
+              incomplete = true;
+              break records;
+            }
+            this.records++;
+            this.pendingBad.push({ row: this.records, byteOffset: this.base + recStart, reason: 'unclosed quote at end of file', raw: rawText(buf, recStart, len) });
+            pos = len;
+            continue records;
+          }
+          pos = p;
+          if (pos < len) {
+            const b = buf[pos];
+            if (b !== delim && b !== LF && b !== CR) {
+              junkAfterQuote = true;
+              while (pos < len && special[buf[pos]] === 0) pos++;
+              if (pos >= len && !eof) {
+                incomplete = true;
+                break records;
+              }
+            }
+          } else if (!eof) {
+            incomplete = true;
+            break records;
+          }
+        } else {
+          fs = pos;
+          let p = pos;
+          while (p < len && special[buf[p]] === 0) p++;
+          if (p >= len && !eof) {
+            incomplete = true;
+            break records;
+          }
+          fe = p;
+          pos = p;
+        }
+        if (col < ncols) {
+          const k = rowBase + col;
+          starts[k] = fs;
+          ends[k] = fe!;
+          flags[k] = fl;
+        }
+        col++;
+        if (pos >= len) break;
+        const b = buf[pos];
+        if (b === delim) {
+          pos++;
+          if (pos >= len && !eof) {
+            incomplete = true;
+            break records;
+          }
+          continue;
+        }
+        if (b === CR) {
+          if (pos + 1 >= len && !eof) {
+            incomplete = true;
+            break records;
+          }
+          pos += pos + 1 < len && buf[pos + 1] === LF ? 2 : 1;
+        } else pos++;
+        break;
+      }
+      if (this.skipHeader) {
+        this.skipHeader = false;
+        const bad = firstInvalidUtf8(buf, recStart, pos);
+        if (bad >= 0) {
+          this.headerInvalidAt = this.base + bad;
+          this.headerInvalidByte = buf[bad];
+        }
+        continue;
+      }
+      const recNo = ++this.records;
+      if (junkAfterQuote || col !== ncols) {
+        const reason = junkAfterQuote ? 'unexpected character after closing quote' : `expected ${ncols} field${ncols === 1 ? '' : 's'}, found ${col}`;
+        this.pendingBad.push({ row: recNo, byteOffset: this.base + recStart, reason, raw: rawText(buf, recStart, trimEol(buf, recStart, pos)) });
+        continue;
+      }
+      this.recStarts[rows] = recStart;
+      this.recEnds[rows] = pos;
+      this.recNos[rows] = recNo;
+      rows++;
+    }
+    if (incomplete) {
+      pos = recStart;
+      this.resumeAt = len + Math.max(len - recStart, 4096);
+    } else this.resumeAt = len + 1;
+    this.pos = pos;
+    this.rows = rows;
+    if (rows >= cap) return FULL;
+    return !incomplete && pos >= len && eof ? DONE : NEED_MORE;
+  }
+
+  /**
+   * Check rows [validated, rows) for UTF-8; bad rows become bad records and are removed.
+   */
+  validate(): void {
+    const from = this.validated;
+    const to = this.rows;
+    if (from >= to) return;
+    if (isUtf8(this.buf.subarray(this.recStarts[from], this.recEnds[to - 1]))) {
+      this.validated = to;
+      return;
+    }
+    const ncols = this.ncols;
+    let keep = from;
+    for (let r = from; r < to; r++) {
+      const s = this.recStarts[r];
+      const e = this.recEnds[r];
+      const bad = firstInvalidUtf8(this.buf, s, e);
+      if (bad >= 0) {
+        this.pendingBad.push(invalidUtf8Record(this.buf, s, trimEol(this.buf, s, e), bad, this.base, this.recNos[r]));
+        continue;
+      }
+      if (keep !== r) {
+        this.starts.copyWithin(keep * ncols, r * ncols, (r + 1) * ncols);
+        this.ends.copyWithin(keep * ncols, r * ncols, (r + 1) * ncols);
+        this.flags.copyWithin(keep * ncols, r * ncols, (r + 1) * ncols);
+        this.recStarts[keep] = s;
+        this.recEnds[keep] = e;
+        this.recNos[keep] = this.recNos[r];
+      }
+      keep++;
+    }
+    this.rows = keep;
+    this.validated = keep;
+  }
+}
+
+function trimEol(buf: Uint8Array, s: number, e: number): number {
+  while (e > s && (buf[e - 1] === LF || buf[e - 1] === CR)) e--;
+  return e;
+}
+
+let unescaped = new Uint8Array(4096);
+
+/** Copy a field without its escape characters into the shared `unescaped` buffer; returns the length. */
+function unescape(buf: Uint8Array, s: number, e: number, quote: number, esc: number): number {
+  if (e - s > unescaped.length) unescaped = new Uint8Array((e - s) * 2);
+  const out = unescaped;
+  let n = 0;
+  for (let p = s; p < e; p++) {
+    const b = buf[p];
+    if (b === esc && p + 1 < e && (esc === quote ? buf[p + 1] === quote : buf[p + 1] === quote || buf[p + 1] === esc)) {
+      out[n++] = buf[p + 1];
+      p++;
+    } else out[n++] = b;
+  }
+  return n;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+function dialectByte(value: string | undefined, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (value === '\\t') return 0x09;
+  if (value.length !== 1 || value.charCodeAt(0) > 0x7f) throw new Error(`formats: csv ${what} must be one ASCII character, got ${JSON.stringify(value)}`);
+  return value.charCodeAt(0);
+}
+
+/**
+ * Read a CSV or TSV input into `ctx.result`: sniff the dialect, sample and infer, then leave the batch
+ * generator on the result.
+ *
+ * @param input the decompressed bytes
+ * @param ctx the read in progress
+ * @param tsv whether the input is declared or named TSV (tab is tried first)
+ */
+export async function readCsv(input: ByteReader, ctx: ReadContext, tsv: boolean): Promise<void> {
+  const { result, options } = ctx;
+  const csvOptions = options.csv ?? {};
+  let eof = false;
+  let damage: DamagedInputError | null = null;
+  const latin1 = csvOptions.encoding === 'latin1';
+  let window = Buffer.allocUnsafe(0);
+  const headChunks: Uint8Array[] = [];
+  let headLength = 0;
+
+  const pullChunk = async (): Promise<Uint8Array | null> => {
+    try {
+      const chunk = await input.read();
+      if (!chunk) {
+        eof = true;
+        return null;
+      }
+      // Latin-1 is transcoded to UTF-8 up front; offsets then count UTF-8 bytes.
+      return latin1 ? Buffer.from(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length).toString('latin1'), 'utf8') : chunk;
+    } catch (err) {
+      if (!(err instanceof DamagedInputError)) throw err;
+      damage = err;
+      eof = true;
+      return null;
+    }
+  };
+
+  // Head: enough bytes to sniff the dialect from.
+  while (!eof && headLength < HEAD_BYTES) {
+    const chunk = await pullChunk();
+    if (chunk) {
+      headChunks.push(chunk);
+      headLength += chunk.length;
+    }
+  }
+  window = Buffer.concat(headChunks);
+  let start = 0;
+  if (window.length >= 3 && window[0] === 0xef && window[1] === 0xbb && window[2] === 0xbf) start = 3;
+  if (window.length >= 2 && ((window[0] === 0xff && window[1] === 0xfe) || (window[0] === 0xfe && window[1] === 0xff))) {
+    result.fatal = { byteOffset: 0, reason: 'UTF-16 text is not supported (the file starts with a UTF-16 byte order mark); convert it to UTF-8' };
+    return;
+  }
+  if (window.length - start === 0 && !damage) {
+    result.fatal = { byteOffset: 0, reason: window.length ? 'empty file (only a byte order mark)' : 'empty file' };
+    return;
+  }
+  const declared = {
+    delimiter: dialectByte(csvOptions.delimiter, 'delimiter') ?? (tsv && !csvOptions.delimiter ? 0x09 : undefined),
+    quote: dialectByte(csvOptions.quote, 'quote'),
+    escape: dialectByte(csvOptions.escape, 'escape'),
+    header: csvOptions.header,
+  };
+  let sniff = sniffDialect(window.subarray(start), eof && !damage, declared, tsv);
+  while (!sniff.firstRecord && !eof && window.length < MAX_HEAD_BYTES) {
+    const more: Uint8Array[] = [window];
+    let added = 0;
+    while (!eof && added < window.length) {
+      const chunk = await pullChunk();
+      if (chunk) {
+        more.push(chunk);
+        added += chunk.length;
+      }
+    }
+    window = Buffer.concat(more);
+    sniff = sniffDialect(window.subarray(start), eof && !damage, declared, tsv);
+  }
+  const dialect = sniff.dialect;
+  const first = sniff.firstRecord;
+  const ncols = Math.max(1, first?.length ?? 1);
+  let names: string[];
+  if (dialect.header && first) {
+    names = uniqueNames(first.map((f) => utf8.decode(f)));
+  } else {
+    names = Array.from({ length: ncols }, (_, i) => `_c${i}`);
+  }
+
+  const batchRows = rowsPerBatch(ctx.batchRows, ncols);
+  const capacity = Math.max(batchRows, ctx.sampleRows);
+  const scanner = new CsvScanner(dialect, ncols, capacity);
+  scanner.append(window);
+  scanner.pos = start;
+  scanner.skipHeader = dialect.header && first !== null;
+
+  /** Scan what the window holds; when that is not enough, pull more bytes (returns NEED_MORE). */
+  const scanOrPull = async (): Promise<number> => {
+    const wasEof = eof;
+    const status = scanner.scan(eof && !damage);
+    if (status !== NEED_MORE) return status;
+    if (wasEof) return CUT_OFF;
+    while (!eof && scanner.len < scanner.resumeAt) {
+      const chunk = await pullChunk();
+      if (chunk) scanner.append(chunk);
+    }
+    return NEED_MORE;
+  };
+
+  // Sample.
+  for (;;) {
+    const status = await scanOrPull();
+    if (scanner.rows >= ctx.sampleRows || status !== NEED_MORE) break;
+  }
+  if (scanner.headerInvalidAt >= 0) {
+    const at = scanner.headerInvalidAt;
+    result.fatal = { byteOffset: at, reason: `invalid UTF-8 byte 0x${scanner.headerInvalidByte.toString(16).padStart(2, '0')} at byte offset ${at} in the header` };
+    result.stats.bytesRead = ctx.storedBytes();
+    return;
+  }
+  scanner.validate();
+  const profiles = names.map(() => new ColumnProfile());
+  const sampleCount = Math.min(scanner.rows, ctx.sampleRows);
+  for (let r = 0; r < sampleCount; r++) {
+    for (let c = 0; c < ncols; c++) {
+      const f = r * ncols + c;
+      const s = scanner.starts[f];
+      const e = scanner.ends[f];
+      if (s === e) continue;
+      if (scanner.flags[f] & ESCAPED) {
+        const n = unescape(scanner.buf, s, e, dialect.quote, dialect.escape);
+        profiles[c].addText(unescaped, 0, n);
+      } else profiles[c].addText(scanner.buf, s, e);
+    }
+  }
+  const layout = planLayout(names.map((name, i) => ({ name, inferred: profiles[i].resolve() })), options);
+  applyLayout(result, layout);
+  result.inference['#csv'] = describeDialect(dialect, sniff.lineEnding);
+  result.format = tsv ? 'tsv' : 'csv';
+
+  const arrowSchema = arrowSchemaOf(layout.schema);
+  const stats = result.stats;
+
+  /** Emit the rows held: all of them, or only whole batches (the rest waits for more rows). */
+  const flush = function* (all: boolean): Generator<arrow.RecordBatch> {
+    scanner.validate();
+    const held = scanner.rows;
+    const total = all ? held : held - (held % batchRows);
+    for (let r0 = 0; r0 < total; r0 += batchRows) {
+      const m = Math.min(batchRows, total - r0);
+      const rescue = new Rescue();
+      const children = layout.columns.map((col) => convertColumn(scanner, col, r0, m, rescue));
+      children.push(rescue.toData(m));
+      stats.rowsEmitted += m;
+      stats.rowsWithRescued += rescue.rowCount;
+      stats.rowsRead = scanner.records;
+      stats.bytesRead = ctx.storedBytes();
+      yield makeBatch(arrowSchema, children, m);
+    }
+    if (scanner.pendingBad.length) {
+      result.badRecords.push(...inFileOrder(scanner.pendingBad.splice(0)));
+    }
+    if (total < held) scanner.keepFrom(total);
+    else scanner.compact();
+    scanner.limit = batchRows;
+  };
+
+  result.batches = (async function* () {
+    for (;;) {
+      if (scanner.rows >= batchRows) {
+        yield* flush(false);
+        continue;
+      }
+      if (scanner.rows > 0 && scanner.len > MAX_BATCH_BYTES) {
+        // Long records: a shorter batch bounds memory.
+        yield* flush(true);
+        continue;
+      }
+      const status = await scanOrPull();
+      // CUT_OFF: the unfinished record at the damage is part of the fatal, not a record.
+      if (status === DONE || status === CUT_OFF) break;
+    }
+    yield* flush(true);
+    stats.rowsRead = scanner.records;
+    stats.bytesRead = ctx.storedBytes();
+    if (damage) {
+      const d = damage as DamagedInputError;
+      const at = scanner.base + scanner.pos;
+      result.fatal = { byteOffset: at, reason: `${d.message}; the input from decompressed byte offset ${at} on is lost` };
+    }
+  })();
+}
+
+/** Convert one output column of rows [r0, r0 + m) from the scanned field positions. */
+function convertColumn(scanner: CsvScanner, col: Layout['columns'][number], r0: number, m: number, rescue: Rescue): arrow.Data {
+  const k = col.input;
+  if (k < 0) return createWriter(col.type, m, col.dateFormat).finish();
+  if (col.type === 'string' || col.type === 'binary') return textColumn(scanner, col.type, k, r0, m);
+  const ncols = scanner.ncols;
+  const { starts, ends, flags, buf } = scanner;
+  const writer = createWriter(col.type, m, col.dateFormat);
+  const { quote, escape } = scanner.dialect;
+  for (let r = 0; r < m; r++) {
+    const f = (r0 + r) * ncols + k;
+    const s = starts[f];
+    const e = ends[f];
+    const fl = flags[f];
+    // Empty, quoted or not, is null in a typed column.
+    if (s === e) continue;
+    let ok: boolean;
+    if (fl & ESCAPED) {
+      const n = unescape(buf, s, e, quote, escape);
+      ok = writer.bytes(r, unescaped, 0, n);
+      if (!ok) rescue.add(r, col.name, JSON.stringify(utf8.decode(unescaped.subarray(0, n))));
+    } else {
+      ok = writer.bytes(r, buf, s, e);
+      if (!ok) rescue.add(r, col.name, JSON.stringify(utf8.decode(buf.subarray(s, e))));
+    }
+  }
+  return writer.finish();
+}
+
+/**
+ * A string or binary column straight from the window: field bytes are copied into the Arrow data
+ * buffer (unescaped where needed) with no JS string and no per-value call, the hottest path of a read.
+ */
+function textColumn(scanner: CsvScanner, type: 'string' | 'binary', k: number, r0: number, m: number): arrow.Data {
+  const ncols = scanner.ncols;
+  const { starts, ends, flags, buf } = scanner;
+  const { quote, escape } = scanner.dialect;
+  let capacity = 0;
+  for (let r = 0, f = r0 * ncols + k; r < m; r++, f += ncols) capacity += ends[f] - starts[f];
+  const data = new Uint8Array(capacity);
+  const offsets = new Int32Array(m + 1);
+  const validity = new Uint8Array((m + 7) >> 3);
+  let nulls = 0;
+  let at = 0;
+  for (let r = 0, f = r0 * ncols + k; r < m; r++, f += ncols) {
+    const s = starts[f];
+    const e = ends[f];
+    const fl = flags[f];
+    if (s === e && !(fl & QUOTED)) {
+      nulls++;
+      offsets[r + 1] = at;
+      continue;
+    }
+    validity[r >> 3] |= 1 << (r & 7);
+    if (fl & ESCAPED) {
+      for (let p = s; p < e; p++) {
+        const b = buf[p];
+        if (b === escape && p + 1 < e && (escape === quote ? buf[p + 1] === quote : buf[p + 1] === quote || buf[p + 1] === escape)) {
+          data[at++] = buf[p + 1];
+          p++;
+        } else data[at++] = b;
+      }
+    } else if (e - s < 32) {
+      for (let p = s; p < e; p++) data[at++] = buf[p];
+    } else {
+      data.set(buf.subarray(s, e), at);
+      at += e - s;
+    }
+    offsets[r + 1] = at;
+  }
+  const base = nulls
+    ? { type: deltaToArrowType(type), length: m, nullCount: nulls, nullBitmap: validity }
+    : { type: deltaToArrowType(type), length: m, nullCount: 0 };
+  return makeData({ ...base, valueOffsets: offsets, data: at === capacity ? data : data.subarray(0, at) } as never);
+}

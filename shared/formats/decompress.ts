@@ -1,0 +1,104 @@
+/**
+ * Streaming gzip and zstd decompression.
+ *
+ * Both decoders hand over every byte they could decode before reporting damage, so a reader can emit
+ * the rows before a corrupt or truncated spot and report the rest as one `DamagedInputError`. Input is
+ * fed in slices of at most 64 KiB, which bounds the decompressed bytes held at once to what one slice
+ * expands to.
+ */
+import * as zlib from 'node:zlib';
+import { Decompress as ZstdDecompress } from 'fzstd';
+import { DamagedInputError } from './bytes';
+import type { Compression } from './types';
+
+const SLICE = 64 * 1024;
+
+/**
+ * Decompress a stream.
+ *
+ * @param source the stored bytes
+ * @param compression how they are compressed
+ * @returns the decompressed bytes, chunk by chunk; throws `DamagedInputError` after the last good chunk
+ */
+export function decompress(source: AsyncIterable<Uint8Array>, compression: Compression): AsyncIterable<Uint8Array> {
+  if (compression === 'gzip') return gunzip(source);
+  if (compression === 'zstd') return unzstd(source);
+  return source;
+}
+
+function* slices(chunk: Uint8Array): Generator<Uint8Array> {
+  for (let at = 0; at < chunk.length; at += SLICE) yield chunk.subarray(at, at + SLICE);
+}
+
+async function* gunzip(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const z = zlib.createGunzip();
+  const out: Uint8Array[] = [];
+  let failure: Error | null = null;
+  let ended = false;
+  let fed = 0;
+  z.on('data', (c: Buffer) => out.push(c));
+  z.on('error', (e: Error) => {
+    failure = e;
+  });
+  const endOrError = new Promise<void>((resolve) => {
+    z.on('end', () => {
+      ended = true;
+      resolve();
+    });
+    z.on('error', () => resolve());
+  });
+  const damaged = (e: Error) => new DamagedInputError(`corrupt or truncated gzip data (${e.message}) at compressed byte ${fed}`, fed);
+  try {
+    for await (const chunk of source) {
+      for (const slice of slices(chunk)) {
+        // The callback runs once zlib has processed the slice, so its output is queued by then; after
+        // an error it may never run, so the error ends the wait too.
+        await new Promise<void>((resolve) => {
+          if (failure) return resolve();
+          z.once('error', () => resolve());
+          z.write(slice, () => resolve());
+        });
+        if (!failure) fed += slice.length;
+        while (out.length) yield out.shift()!;
+        if (failure) throw damaged(failure);
+      }
+    }
+    z.end();
+    await endOrError;
+    while (out.length) yield out.shift()!;
+    if (failure) throw damaged(failure);
+    if (!ended) throw new DamagedInputError(`truncated gzip data at compressed byte ${fed}`, fed);
+  } finally {
+    z.destroy();
+  }
+}
+
+async function* unzstd(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const out: Uint8Array[] = [];
+  // In streaming mode fzstd allocates a fresh array per block, so blocks can be handed on as they are.
+  const z = new ZstdDecompress((data) => {
+    if (data.length) out.push(data);
+  });
+  let fed = 0;
+  const damaged = (e: unknown) =>
+    new DamagedInputError(`corrupt or truncated zstd data (${e instanceof Error ? e.message : String(e)}) at compressed byte ${fed}`, fed);
+  for await (const chunk of source) {
+    for (const slice of slices(chunk)) {
+      try {
+        z.push(slice);
+      } catch (e) {
+        while (out.length) yield out.shift()!;
+        throw damaged(e);
+      }
+      fed += slice.length;
+      while (out.length) yield out.shift()!;
+    }
+  }
+  try {
+    z.push(new Uint8Array(0), true);
+  } catch (e) {
+    while (out.length) yield out.shift()!;
+    throw damaged(e);
+  }
+  while (out.length) yield out.shift()!;
+}

@@ -1,0 +1,472 @@
+/**
+ * NDJSON (one object per line), JSON arrays of objects, and JSON objects (one, or several in a row).
+ *
+ * - NDJSON: each non-blank line is a record numbered by its line number; a line that is not a JSON
+ *   object is a bad record (line number, byte offset) and the lines around it are read normally.
+ * - JSON: the elements of a top-level array (or the top-level objects of the file) are the records,
+ *   numbered from 1. Elements are split structurally (brackets and strings), so a malformed element is
+ *   one bad record; a file cut inside an element makes that element a bad record.
+ * - Columns are the keys seen in the first `sampleRows` records, in order of first appearance. Keys
+ *   that first appear later go to `_rescued_data` (the table schema is decided by then), as do values
+ *   that do not fit their column's type and repeated keys within one object.
+ * - Nested objects and arrays are kept as their JSON text, exactly as written: bronze stores what came
+ *   in, and parsing them into structs is a silver concern. A target schema with struct/array/map
+ *   columns does get them parsed into those types.
+ * - JSON strings stay strings unless every sampled value is an ISO date or timestamp; JSON numbers are
+ *   typed like CSV numbers (see infer.ts), with their source text kept so nothing is rounded.
+ */
+import { isUtf8 } from 'node:buffer';
+import type * as arrow from 'apache-arrow';
+import { ByteReader, DamagedInputError } from './bytes';
+import { ColumnWriter, createWriter, Rescue } from './convert';
+import { ColumnProfile } from './infer';
+import { parseJsonRecord, toJsonText } from './json-text';
+import { planLayout } from './layout';
+import { applyLayout, arrowSchemaOf, firstInvalidUtf8, invalidUtf8Record, makeBatch, MAX_BATCH_BYTES, rawText, ReadContext, rowsPerBatch } from './reader';
+import type { BadRecord } from './types';
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** One parsed record: keys and values in order. */
+interface ParsedRecord {
+  keys: string[];
+  values: unknown[];
+}
+
+/** Splits records out of a growing byte window: lines for NDJSON, top-level values for JSON. */
+class RecordSplitter {
+  buf: Buffer = Buffer.allocUnsafe(1 << 20);
+  len = 0;
+  base = 0;
+  pos = 0;
+  /** NDJSON: lines seen so far (blank ones included); JSON: elements seen so far. */
+  ordinal = 0;
+  // JSON structural state, kept across window refills so no byte is scanned twice.
+  private scanAt = 0;
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  private inElement = false;
+  private scalar = false;
+  private needComma = false;
+  /** JSON mode: whether the records are the elements of a top-level array (null until known). */
+  topArray: boolean | null = null;
+  /** JSON mode: the top-level array has been closed (or the input cannot be split further). */
+  closed = false;
+  /** JSON mode: non-space bytes follow the closed top-level array. */
+  trailing = false;
+  /** JSON mode: the input does not start with `[` or `{`. */
+  notJson = false;
+
+  constructor(readonly ndjson: boolean) {}
+
+  append(chunk: Uint8Array): void {
+    if (this.len + chunk.length > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + chunk.length));
+      this.buf.copy(grown, 0, 0, this.len);
+      this.buf = grown;
+    }
+    this.buf.set(chunk, this.len);
+    this.len += chunk.length;
+  }
+
+  compact(): void {
+    const keep = this.pos;
+    if (keep === 0) return;
+    this.buf.copyWithin(0, keep, this.len);
+    this.len -= keep;
+    this.base += keep;
+    this.scanAt -= keep;
+    this.pos = 0;
+  }
+
+  /**
+   * The next record's byte range, or null when the window holds no complete record.
+   *
+   * @param eof whether the window end is the end of the input
+   * @returns [start, end] of the record text, or null
+   */
+  next(eof: boolean): [number, number] | null {
+    return this.ndjson ? this.nextLine(eof) : this.nextValue(eof);
+  }
+
+  private nextLine(eof: boolean): [number, number] | null {
+    const buf = this.buf;
+    for (;;) {
+      if (this.pos >= this.len) return null;
+      let end = buf.indexOf(LF, this.pos);
+      let next: number;
+      if (end < 0 || end >= this.len) {
+        if (!eof) return null;
+        end = this.len;
+        next = this.len;
+      } else next = end + 1;
+      const start = this.pos;
+      this.pos = next;
+      this.ordinal++;
+      let e = end;
+      if (e > start && buf[e - 1] === CR) e--;
+      let s = start;
+      while (s < e && (buf[s] === 0x20 || buf[s] === 0x09)) s++;
+      if (s === e) continue;
+      return [start, e];
+    }
+  }
+
+  private nextValue(eof: boolean): [number, number] | null {
+    const buf = this.buf;
+    const len = this.len;
+    let p = Math.max(this.scanAt, this.pos);
+    for (;;) {
+      if (!this.inElement) {
+        while (p < len && (buf[p] === 0x20 || buf[p] === 0x09 || buf[p] === LF || buf[p] === CR)) p++;
+        this.pos = p;
+        this.scanAt = p;
+        if (p >= len || this.closed) {
+          if (this.closed && p < len) this.trailing = true;
+          return null;
+        }
+        const c = buf[p];
+        if (this.topArray === null) {
+          if (c !== 0x5b && c !== 0x7b) {
+            this.notJson = true;
+            this.closed = true;
+            return null;
+          }
+          this.topArray = c === 0x5b;
+          if (this.topArray) {
+            p++;
+            continue;
+          }
+        }
+        if (this.topArray) {
+          if (c === 0x5d) {
+            this.closed = true;
+            p++;
+            continue;
+          }
+          if (this.needComma) {
+            if (c === 0x2c) {
+              this.needComma = false;
+              p++;
+              continue;
+            }
+            // A missing comma: treat what follows as the next element (it reports itself if broken).
+            this.needComma = false;
+          } else if (c === 0x2c) {
+            // An empty element (`[1,,2]`): not a record, just broken syntax; skip it.
+            p++;
+            continue;
+          }
+        }
+        this.inElement = true;
+        this.depth = 0;
+        this.inString = false;
+        this.escaped = false;
+        this.scalar = c !== 0x7b && c !== 0x5b;
+        this.pos = p;
+      }
+      // Inside an element starting at this.pos; scan on from p.
+      const start = this.pos;
+      let found = false;
+      while (p < len) {
+        const b = buf[p];
+        if (this.inString) {
+          if (this.escaped) this.escaped = false;
+          else if (b === 0x5c) this.escaped = true;
+          else if (b === 0x22) this.inString = false;
+          p++;
+          continue;
+        }
+        if (b === 0x22) {
+          this.inString = true;
+        } else if (b === 0x7b || b === 0x5b) {
+          this.depth++;
+        } else if (b === 0x7d || b === 0x5d) {
+          if (this.depth === 0 && this.scalar) {
+            found = true;
+            break;
+          }
+          this.depth--;
+          if (this.depth === 0 && !this.scalar) {
+            p++;
+            found = true;
+            break;
+          }
+        } else if (this.scalar && this.depth === 0 && (b === 0x2c || b === 0x20 || b === LF || b === CR || b === 0x09)) {
+          found = true;
+          break;
+        }
+        p++;
+      }
+      if (!found && eof && this.scalar && this.depth === 0 && !this.inString) found = true;
+      if (!found) {
+        if (!eof) {
+          this.scanAt = p;
+          return null;
+        }
+        // The input ends inside this element.
+        this.inElement = false;
+        this.scanAt = len;
+        this.pos = len;
+        this.ordinal++;
+        this.closed = true;
+        this.cutOff = [start, len];
+        return null;
+      }
+      this.inElement = false;
+      this.needComma = this.topArray === true;
+      this.pos = p;
+      this.scanAt = p;
+      this.ordinal++;
+      return [start, p];
+    }
+  }
+
+  /** An element the input ended inside (JSON mode), reported once. */
+  cutOff: [number, number] | null = null;
+}
+
+/**
+ * Read NDJSON or JSON into `ctx.result`.
+ *
+ * @param input the decompressed bytes
+ * @param ctx the read in progress
+ * @param format `ndjson` or `json`
+ */
+export async function readJson(input: ByteReader, ctx: ReadContext, format: 'json' | 'ndjson'): Promise<void> {
+  const { result, options } = ctx;
+  const splitter = new RecordSplitter(format === 'ndjson');
+  let eof = false;
+  let damage: DamagedInputError | null = null;
+  let records = 0;
+  let sawContent = false;
+
+  const pull = async (): Promise<boolean> => {
+    try {
+      const chunk = await input.read();
+      if (!chunk) {
+        eof = true;
+        return false;
+      }
+      if (splitter.base === 0 && splitter.len === 0 && chunk.length >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) {
+        splitter.append(chunk);
+        splitter.pos = 3;
+        return true;
+      }
+      splitter.append(chunk);
+      return true;
+    } catch (err) {
+      if (!(err instanceof DamagedInputError)) throw err;
+      damage = err;
+      eof = true;
+      return false;
+    }
+  };
+
+  const pending: BadRecord[] = [];
+  /**
+   * The next record from the window: parsed members, 'bad' (recorded in `pending`), 'more' when the
+   * window must be refilled first, or null at the end. Synchronous, so the per-record path makes no
+   * promises.
+   */
+  const takeRecord = (): ParsedRecord | 'bad' | 'more' | null => {
+    for (;;) {
+      const range = splitter.next(eof && !damage);
+      if (!range) {
+        if (splitter.cutOff) {
+          const [s, e] = splitter.cutOff;
+          splitter.cutOff = null;
+          records++;
+          pending.push({ row: splitter.ordinal, byteOffset: splitter.base + s, reason: 'unexpected end of file inside a JSON value', raw: rawText(splitter.buf, s, e) });
+          return 'bad';
+        }
+        if (eof || splitter.trailing || splitter.notJson) return null;
+        if (splitter.closed) {
+          // Only whitespace so far after the array: drop it while reading on to the end.
+          splitter.pos = splitter.len;
+          splitter.compact();
+        }
+        return 'more';
+      }
+      const [s, e] = range;
+      sawContent = true;
+      records++;
+      const row = splitter.ordinal;
+      const offset = splitter.base + s;
+      const bytes = splitter.buf.subarray(s, e);
+      if (!isUtf8(bytes)) {
+        pending.push(invalidUtf8Record(splitter.buf, s, e, firstInvalidUtf8(splitter.buf, s, e), splitter.base, row));
+        return 'bad';
+      }
+      const text = splitter.buf.toString('utf8', s, e);
+      const record: ParsedRecord = { keys: [], values: [] };
+      const error = parseJsonRecord(text, (k, v) => {
+        record.keys.push(k);
+        record.values.push(v);
+      });
+      if (error) {
+        pending.push({ row, byteOffset: offset, reason: error, raw: rawText(splitter.buf, s, e) });
+        return 'bad';
+      }
+      return record;
+    }
+  };
+  const nextRecord = async (): Promise<ParsedRecord | 'bad' | null> => {
+    for (;;) {
+      const next = takeRecord();
+      if (next !== 'more') return next;
+      await pull();
+    }
+  };
+
+  // Sample.
+  const sample: ParsedRecord[] = [];
+  while (sample.length < ctx.sampleRows) {
+    const next = await nextRecord();
+    if (next === null) break;
+    if (next !== 'bad') sample.push(next);
+  }
+  if (!sawContent && pending.length === 0) {
+    result.stats.bytesRead = ctx.storedBytes();
+    if (damage) {
+      result.fatal = { byteOffset: splitter.base + splitter.pos, reason: (damage as DamagedInputError).message };
+      return;
+    }
+    if (splitter.notJson) {
+      const at = splitter.base + splitter.pos;
+      const first = rawText(splitter.buf, splitter.pos, splitter.pos + 1);
+      result.fatal = { byteOffset: at, reason: `not JSON: the text starts with ${JSON.stringify(first)}, not with [ or {` };
+      return;
+    }
+    if (splitter.topArray !== true) {
+      // A top-level `[]` is a valid file without records; nothing at all is an empty file.
+      result.fatal = { byteOffset: 0, reason: 'empty file (only whitespace)' };
+      return;
+    }
+  }
+
+  const names: string[] = [];
+  const keyToColumn = new Map<string, number>();
+  const lowerTaken = new Set<string>();
+  const profiles: ColumnProfile[] = [];
+  for (const rec of sample) {
+    for (let i = 0; i < rec.keys.length; i++) {
+      const key = rec.keys[i];
+      let col = keyToColumn.get(key);
+      if (col === undefined) {
+        let name = key === '' ? `_c${names.length}` : key;
+        for (let n = 1; lowerTaken.has(name.toLowerCase()); n++) name = `${key}_${n}`;
+        lowerTaken.add(name.toLowerCase());
+        col = names.length;
+        names.push(name);
+        keyToColumn.set(key, col);
+        profiles.push(new ColumnProfile());
+      }
+      profiles[col].addJson(rec.values[i]);
+    }
+  }
+  const layout = planLayout(names.map((name, i) => ({ name, inferred: profiles[i].resolve() })), options);
+  applyLayout(result, layout);
+  const arrowSchema = arrowSchemaOf(layout.schema);
+  const stats = result.stats;
+  const ncols = names.length;
+
+  // Values go into the column writers as records arrive, so parsed JS values die young instead of
+  // living (and being promoted by the GC) until the batch is complete.
+  const outputOf = new Int32Array(ncols).fill(-1);
+  layout.columns.forEach((col, i) => {
+    if (col.input >= 0) outputOf[col.input] = i;
+  });
+  const seenInRow = new Int32Array(ncols);
+  const batchRows = rowsPerBatch(ctx.batchRows, ncols);
+  let writers: ColumnWriter[] = [];
+  let rescue = new Rescue();
+  let rows = 0;
+  let batchBytes = 0;
+  const startBatch = () => {
+    writers = layout.columns.map((col) => createWriter(col.type, batchRows, col.dateFormat));
+    rescue = new Rescue();
+    rows = 0;
+    batchBytes = 0;
+    seenInRow.fill(0);
+  };
+  startBatch();
+  const add = (rec: ParsedRecord) => {
+    const r = rows++;
+    for (let i = 0; i < rec.keys.length; i++) {
+      const key = rec.keys[i];
+      const value = rec.values[i];
+      const col = keyToColumn.get(key);
+      if (col === undefined) {
+        // A key first seen after the sample: the schema is decided, so the value is rescued.
+        if (value !== null) rescue.add(r, key, toJsonText(value));
+        continue;
+      }
+      if (value === null) continue;
+      if (seenInRow[col] === r + 1) {
+        // A repeated key: the first value is kept, the repeat rescued.
+        rescue.add(r, key, toJsonText(value));
+        continue;
+      }
+      seenInRow[col] = r + 1;
+      const out = outputOf[col];
+      if (!writers[out].value(r, value)) rescue.add(r, layout.columns[out].name, toJsonText(value));
+    }
+  };
+  const flush = (): arrow.RecordBatch | null => {
+    if (pending.length) result.badRecords.push(...pending.splice(0));
+    if (rows === 0) return null;
+    const m = rows;
+    const children = writers.map((w) => {
+      w.truncate(m);
+      return w.finish();
+    });
+    children.push(rescue.toData(m));
+    stats.rowsEmitted += m;
+    stats.rowsWithRescued += rescue.rowCount;
+    startBatch();
+    return makeBatch(arrowSchema, children, m);
+  };
+
+  result.batches = (async function* () {
+    for (const rec of sample) {
+      add(rec);
+      if (rows >= batchRows) yield flush()!;
+    }
+    sample.length = 0;
+    for (;;) {
+      const before = splitter.pos;
+      const next = takeRecord();
+      if (next === 'more') {
+        await pull();
+        continue;
+      }
+      if (next === null) break;
+      if (next !== 'bad') {
+        add(next);
+        batchBytes += Math.max(0, splitter.pos - before);
+      }
+      if (rows >= batchRows || batchBytes > MAX_BATCH_BYTES) {
+        const batch = flush();
+        if (batch) yield batch;
+      }
+      // Records already parsed hold no references into the window, so it can shrink.
+      if (splitter.pos > 1 << 20) splitter.compact();
+    }
+    const batch = flush();
+    if (batch) yield batch;
+    if (splitter.trailing) {
+      const s = splitter.pos;
+      pending.push({ byteOffset: splitter.base + s, reason: 'unexpected data after the end of the JSON array', raw: rawText(splitter.buf, s, splitter.len) });
+    }
+    if (pending.length) result.badRecords.push(...pending.splice(0));
+    stats.rowsRead = records + (splitter.trailing ? 1 : 0);
+    stats.bytesRead = ctx.storedBytes();
+    if (damage) {
+      const at = splitter.base + splitter.pos;
+      result.fatal = { byteOffset: at, reason: `${(damage as DamagedInputError).message}; the input from decompressed byte offset ${at} on is lost` };
+    }
+  })();
+}

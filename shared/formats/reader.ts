@@ -1,0 +1,183 @@
+/**
+ * What every reader shares: the result being filled, batch assembly, record text for bad records,
+ * and UTF-8 checks with the exact offending byte.
+ */
+import * as arrow from 'apache-arrow';
+import { deltaToArrowSchema, DeltaStruct } from '../delta/schema';
+import type { BadRecord, InputFormat, ReadOptions, ReadResult } from './types';
+import type { Layout } from './layout';
+
+/** Defaults of `ReadOptions`. */
+export const DEFAULT_SAMPLE_ROWS = 1000;
+export const DEFAULT_BATCH_ROWS = 65536;
+export const DEFAULT_BINARY_INLINE_LIMIT = 16 * 1024 * 1024;
+/** A batch is emitted early when its rows hold this many input bytes, to bound memory. */
+export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
+/** At most this many values (rows × columns) are held per batch, so wide inputs get shorter batches. */
+export const MAX_BATCH_VALUES = 4 * 1024 * 1024;
+
+/**
+ * Rows per batch for an input of `columns` columns: `batchRows`, fewer for very wide inputs.
+ *
+ * @param batchRows the requested rows per batch
+ * @param columns input columns
+ * @returns rows per batch (at least 1)
+ */
+export function rowsPerBatch(batchRows: number, columns: number): number {
+  return Math.max(1, Math.min(batchRows, Math.floor(MAX_BATCH_VALUES / Math.max(1, columns))));
+}
+
+/** The read in progress: options and the result object readers fill in. */
+export interface ReadContext {
+  name: string;
+  options: ReadOptions;
+  sampleRows: number;
+  batchRows: number;
+  /** The result handed to the caller; readers set `fatal`, counters and bad records on it as they go. */
+  result: ReadResult;
+  /** Stored bytes consumed so far (before decompression). */
+  storedBytes: () => number;
+}
+
+/**
+ * A result with no rows, for inputs that fail before a schema exists.
+ *
+ * @param format the format
+ * @param compression the compression
+ * @returns an empty result
+ */
+export function emptyResult(format: InputFormat, compression: ReadResult['compression']): ReadResult {
+  return {
+    format,
+    compression,
+    inference: {},
+    schema: { type: 'struct', fields: [] },
+    newFields: [],
+    batches: (async function* () {})(),
+    badRecords: [],
+    stats: { rowsRead: 0, rowsEmitted: 0, rowsWithRescued: 0, bytesRead: 0 },
+  };
+}
+
+/**
+ * Put a layout's schema on the result.
+ *
+ * @param result the result
+ * @param layout the planned output
+ */
+export function applyLayout(result: ReadResult, layout: Layout): void {
+  result.schema = layout.schema;
+  result.newFields = layout.newFields;
+  Object.assign(result.inference, layout.inference);
+}
+
+/**
+ * Assemble a record batch from column data in schema order.
+ *
+ * @param arrowSchema the batch's Arrow schema
+ * @param children one data per field
+ * @param length rows
+ * @returns the batch
+ */
+export function makeBatch(arrowSchema: arrow.Schema, children: arrow.Data[], length: number): arrow.RecordBatch {
+  const data = arrow.makeData({ type: new arrow.Struct(arrowSchema.fields), length, nullCount: 0, children });
+  return new arrow.RecordBatch(arrowSchema, data);
+}
+
+/**
+ * The Arrow schema of a Delta schema (a thin alias kept here so readers import from one place).
+ *
+ * @param schema Delta schema
+ * @returns Arrow schema
+ */
+export function arrowSchemaOf(schema: DeltaStruct): arrow.Schema {
+  return deltaToArrowSchema(schema);
+}
+
+const lossy = new TextDecoder('utf-8');
+const RAW_LIMIT = 4096;
+
+/**
+ * A record's text for `BadRecord.raw`: at most 4 KiB, invalid bytes shown as U+FFFD.
+ *
+ * @param buf bytes
+ * @param s start
+ * @param e end
+ * @returns the text
+ */
+export function rawText(buf: Uint8Array, s: number, e: number): string {
+  return lossy.decode(buf.subarray(s, Math.min(e, s + RAW_LIMIT)));
+}
+
+/**
+ * Offset of the first byte that breaks UTF-8 (bad lead byte, bad continuation, overlong form,
+ * surrogate, beyond U+10FFFF, or a sequence cut off by `e`), or -1 when the bytes are valid.
+ *
+ * @param buf bytes
+ * @param s start
+ * @param e end
+ * @returns absolute index in `buf`, or -1
+ */
+export function firstInvalidUtf8(buf: Uint8Array, s: number, e: number): number {
+  let i = s;
+  while (i < e) {
+    const b = buf[i];
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    let need: number;
+    let min: number;
+    if (b >= 0xc2 && b <= 0xdf) {
+      need = 1;
+      min = 0x80;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      need = 2;
+      min = 0x800;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      need = 3;
+      min = 0x10000;
+    } else return i;
+    let cp = b & (0x3f >> need);
+    for (let k = 1; k <= need; k++) {
+      if (i + k >= e) return i;
+      const c = buf[i + k];
+      if ((c & 0xc0) !== 0x80) return i;
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += need + 1;
+  }
+  return -1;
+}
+
+/**
+ * The bad record for invalid UTF-8.
+ *
+ * @param buf bytes of the record
+ * @param s record start in buf
+ * @param e record end in buf
+ * @param bad index of the offending byte in buf
+ * @param base absolute offset of buf[0] in the input
+ * @param row record number
+ * @returns the bad record
+ */
+export function invalidUtf8Record(buf: Uint8Array, s: number, e: number, bad: number, base: number, row: number | undefined): BadRecord {
+  const hex = buf[bad].toString(16).padStart(2, '0');
+  return {
+    ...(row !== undefined ? { row } : {}),
+    byteOffset: base + s,
+    reason: `invalid UTF-8 byte 0x${hex} at byte offset ${base + bad}`,
+    raw: rawText(buf, s, e),
+  };
+}
+
+/**
+ * Sort bad records by row (then offset) so they come out in file order.
+ *
+ * @param records bad records
+ * @returns the same array, sorted
+ */
+export function inFileOrder(records: BadRecord[]): BadRecord[] {
+  return records.sort((a, b) => (a.row ?? 0) - (b.row ?? 0) || (a.byteOffset ?? 0) - (b.byteOffset ?? 0));
+}

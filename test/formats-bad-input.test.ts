@@ -1,0 +1,575 @@
+/**
+ * Readers on awkward and broken input (fixtures in test/fixtures/formats, written by generate.ts, plus
+ * Avro and Parquet files built here): exact rows, exact bad records (row, byte offset, reason), fatal
+ * errors, and the accounting rule rowsRead = rowsEmitted + badRecords.length in every case.
+ */
+import { readFileSync } from 'node:fs';
+import * as nodePath from 'node:path';
+import { PassThrough } from 'node:stream';
+import * as zlib from 'node:zlib';
+import * as arrow from 'apache-arrow';
+import * as avro from 'avsc';
+import { Decompress } from 'fzstd';
+import { describe, expect, it } from 'vitest';
+import { encodeParquetBuffer } from '../shared/delta/parquet';
+import type { DeltaStruct } from '../shared/delta/schema';
+import { buildVector } from '../shared/delta/values';
+import { readInput, RESCUED_COLUMN } from '../shared/formats';
+import type { ReadOptions, ReadResult } from '../shared/formats';
+import { readAll } from './fixtures/formats/harness';
+
+const DIR = nodePath.join(__dirname, 'fixtures', 'formats');
+const fixture = (name: string) => readFileSync(nodePath.join(DIR, name));
+
+function day(y: number, m: number, d: number): number {
+  return Date.UTC(y, m - 1, d) / 86_400_000;
+}
+
+function micros(iso: string): bigint {
+  return BigInt(Date.parse(iso)) * 1000n;
+}
+
+/** Read a fixture (in awkward 3-byte chunks unless told) and check the row accounting. */
+async function read(name: string, options: ReadOptions = {}, bytes: Uint8Array = fixture(name), chunkSize = 3) {
+  const all = await readAll(bytes, name, options, chunkSize);
+  const { stats, badRecords } = all.result;
+  expect(stats.rowsRead).toBe(stats.rowsEmitted + badRecords.length);
+  expect(stats.rowsEmitted).toBe(all.rows.length);
+  // A fatal error may stop reading before the end of the stored bytes.
+  if (all.result.fatal) expect(stats.bytesRead).toBeLessThanOrEqual(bytes.length);
+  else expect(stats.bytesRead).toBe(bytes.length);
+  return all;
+}
+
+/** Rows without the rescue column when it is null everywhere. */
+function plain(rows: Record<string, unknown>[]): Record<string, unknown>[] {
+  return rows.map((r) => {
+    expect(r[RESCUED_COLUMN]).toBeNull();
+    const { [RESCUED_COLUMN]: _, ...rest } = r;
+    return rest;
+  });
+}
+
+function types(result: ReadResult): Record<string, unknown> {
+  return Object.fromEntries(result.schema.fields.map((f) => [f.name, f.type]));
+}
+
+describe('CSV and TSV dialects', () => {
+  it('strips a UTF-8 BOM and reads CRLF', async () => {
+    const { result, rows } = await read('bom.csv');
+    expect(result.format).toBe('csv');
+    expect(types(result)).toEqual({ id: 'integer', name: 'string', [RESCUED_COLUMN]: 'string' });
+    expect(plain(rows)).toEqual([{ id: 1, name: 'Ann' }, { id: 2, name: 'Bob' }]);
+    expect(result.inference['#csv']).toBe(`delimiter ',' quote '"' escape doubled quote, header, line ending CRLF`);
+    expect(result.badRecords).toEqual([]);
+  });
+
+  it('reads TSV with commas inside fields and empty fields as null', async () => {
+    const { result, rows } = await read('people.tsv');
+    expect(result.format).toBe('tsv');
+    expect(plain(rows)).toEqual([{ id: 1, name: 'Ann', note: 'hello, world' }, { id: 2, name: 'Bob', note: null }]);
+  });
+
+  it('detects semicolons, keeps decimal commas as text and reads day-first dotted dates', async () => {
+    const { result, rows } = await read('semicolon.csv');
+    expect(result.inference).toMatchObject({ price: 'string', booked: 'date d.M.yyyy' });
+    expect(result.inference['#csv']).toMatch(/^delimiter ';'/);
+    expect(plain(rows)).toEqual([
+      { id: 1, price: '3,50', booked: day(2020, 2, 1) },
+      { id: 2, price: '4,25', booked: day(2020, 2, 13) },
+    ]);
+  });
+
+  it('reads backslash-escaped quotes, CR line ends and headerless files', async () => {
+    const backslash = await read('backslash.csv', {}, Buffer.from('a,b\n1,"say \\"hi\\""\n2,plain\n'));
+    expect(plain(backslash.rows)).toEqual([{ a: 1, b: 'say "hi"' }, { a: 2, b: 'plain' }]);
+    expect(backslash.result.inference['#csv']).toContain(`escape '\\'`);
+    const cr = await read('cr.csv', {}, Buffer.from('a,b\r1,x\r2,y'));
+    expect(plain(cr.rows)).toEqual([{ a: 1, b: 'x' }, { a: 2, b: 'y' }]);
+    const headerless = await read('numbers.csv', {}, Buffer.from('1,2\n3,4\n'));
+    expect(plain(headerless.rows)).toEqual([{ _c0: 1, _c1: 2 }, { _c0: 3, _c1: 4 }]);
+    const declared = await read('names.csv', { csv: { header: false } }, Buffer.from('alice,bob\ncarol,dave\n'));
+    expect(plain(declared.rows)).toEqual([{ _c0: 'alice', _c1: 'bob' }, { _c0: 'carol', _c1: 'dave' }]);
+  });
+
+  it('makes ragged rows and text after a closing quote bad records, reading on', async () => {
+    const { result, rows } = await read('ragged.csv');
+    expect(plain(rows)).toEqual([{ a: 1, b: 2, c: 3 }, { a: 13, b: 14, c: 15 }]);
+    expect(result.badRecords).toEqual([
+      { row: 2, byteOffset: 12, reason: 'expected 3 fields, found 2', raw: '4,5' },
+      { row: 3, byteOffset: 16, reason: 'expected 3 fields, found 4', raw: '6,7,8,9' },
+      { row: 4, byteOffset: 24, reason: 'unexpected character after closing quote', raw: '10,"x"y,12' },
+    ]);
+    expect(result.stats.rowsRead).toBe(5);
+  });
+
+  it('makes an unclosed quote at the end a bad record and keeps the rows before it', async () => {
+    const { result, rows } = await read('unclosed-quote.csv');
+    expect(plain(rows)).toEqual([{ a: 1, b: 'x' }]);
+    expect(result.badRecords).toEqual([{ row: 2, byteOffset: 8, reason: 'unclosed quote at end of file', raw: '2,"never closed\n3,y\n' }]);
+    expect(result.fatal).toBeUndefined();
+  });
+
+  it('reports invalid UTF-8 with the row and byte offset and never replaces bytes', async () => {
+    const bytes = fixture('invalid-utf8.csv');
+    const { result, rows } = await read('invalid-utf8.csv');
+    expect(plain(rows)).toEqual([{ id: 1, name: 'Ann' }, { id: 3, name: 'Cy' }]);
+    expect(result.badRecords).toEqual([
+      { row: 2, byteOffset: bytes.indexOf('2,B'), reason: `invalid UTF-8 byte 0xff at byte offset ${bytes.indexOf(0xff)}`, raw: '2,B\ufffdb' },
+    ]);
+  });
+
+  it('makes invalid UTF-8 in the header fatal', async () => {
+    const { result, rows } = await read('invalid-utf8-header.csv');
+    expect(rows).toEqual([]);
+    expect(result.fatal).toEqual({ byteOffset: 5, reason: 'invalid UTF-8 byte 0xc3 at byte offset 5 in the header' });
+  });
+});
+
+describe('detection and declared options', () => {
+  it('detects formats from magic bytes, extension and content', async () => {
+    const csv = await read('data.dat', {}, Buffer.from('a|b\n1|2\n'));
+    expect([csv.result.format, csv.result.inference['#csv']]).toEqual(['csv', `delimiter '|' quote '"' escape doubled quote, header, line ending LF`]);
+    const pdf = await read('report.pdf', {}, Buffer.from('%PDF-1.7\nplain looking header\n'));
+    expect([pdf.result.format, pdf.rows[0].contentType]).toEqual(['binary', 'application/pdf']);
+    const single = await read('one.json', {}, Buffer.from('{\n  "a": 1,\n  "b": [1, 2]\n}\n'));
+    expect([single.result.format, plain(single.rows)]).toEqual(['json', [{ a: 1, b: '[1, 2]' }]]);
+    const parquetNamed = await read('data.bin', {}, fixture('bom.csv'));
+    expect(parquetNamed.result.format).toBe('csv');
+  });
+
+  it('honours declared format, dialect and encoding', async () => {
+    const notParquet = await read('data.csv', { format: 'parquet' }, fixture('bom.csv'));
+    expect(notParquet.result.fatal?.reason).toBe('not a Parquet file (no PAR1 magic at the start)');
+    const declared = await read('x.csv', { csv: { delimiter: ';', header: true } }, Buffer.from('a,b;c\n1,2;3\n'));
+    expect(plain(declared.rows)).toEqual([{ 'a,b': '1,2', c: 3 }]);
+    const latin1 = await read('x.csv', { csv: { encoding: 'latin1' } }, Buffer.from([0x6e, 0x0a, 0x43, 0x61, 0x66, 0xe9, 0x0a]));
+    expect(plain(latin1.rows)).toEqual([{ n: 'Café' }]);
+  });
+});
+
+describe('CSV batching', () => {
+  it('keeps row numbers, offsets and order of bad records across batches and chunk boundaries', async () => {
+    const lines = ['n,text'];
+    for (let i = 1; i <= 100; i++) lines.push(i === 10 ? '10' : i === 35 ? '35,a,b' : i === 70 ? '70,"x"y' : `${i},t${i}`);
+    let text = lines.join('\n') + '\n';
+    const bytes = Buffer.from(text.replace('50,t50', '50,t\u00e9'));
+    const bad = bytes.indexOf(Buffer.from('t\u00e9')) + 1;
+    bytes[bad] = 0xfe;
+    text = bytes.toString('latin1');
+    const { result, rows, batchSizes } = await read('many.csv', { batchRows: 7, sampleRows: 20 }, bytes, 5);
+    const good = Array.from({ length: 100 }, (_, i) => i + 1).filter((n) => ![10, 35, 50, 70].includes(n));
+    expect(rows.map((r) => r.n)).toEqual(good);
+    expect(batchSizes.slice(0, -1).every((n) => n === 7)).toBe(true);
+    expect(batchSizes.reduce((a, b) => a + b, 0)).toBe(96);
+    expect(result.badRecords.map((b) => [b.row, b.byteOffset, b.reason])).toEqual([
+      [10, text.indexOf('\n10\n') + 1, 'expected 2 fields, found 1'],
+      [35, text.indexOf('\n35,') + 1, 'expected 2 fields, found 3'],
+      [50, text.indexOf('\n50,') + 1, `invalid UTF-8 byte 0xfe at byte offset ${bad}`],
+      [70, text.indexOf('\n70,') + 1, 'unexpected character after closing quote'],
+    ]);
+  });
+
+  it('reads a record far longer than the chunks and the head', async () => {
+    const long = 'x'.repeat(300_000) + '\n""quoted""\n';
+    const bytes = Buffer.from(`id,body\n1,"${long.replace(/"/g, '""')}"\n2,short\n`);
+    const { result, rows } = await read('long.csv', {}, bytes, 1000);
+    expect(plain(rows)).toEqual([{ id: 1, body: long }, { id: 2, body: 'short' }]);
+    expect(result.badRecords).toEqual([]);
+  });
+});
+
+describe('compression', () => {
+  const ledger = zlib.gunzipSync(fixture('ledger.csv.gz')).toString('utf8');
+  const ledgerLines = ledger.trim().split('\n').slice(1);
+
+  it.each(['ledger.csv.gz', 'ledger.tsv.zst'])('streams %s', async (name) => {
+    const { result, rows, batchSizes } = await read(name, { batchRows: 1000 }, fixture(name), 1000);
+    expect(result.compression).toBe(name.endsWith('.gz') ? 'gzip' : 'zstd');
+    expect(result.format).toBe(name.includes('.tsv') ? 'tsv' : 'csv');
+    expect(types(result)).toEqual({ id: 'integer', account: 'string', amount: 'double', booked: 'date', [RESCUED_COLUMN]: 'string' });
+    expect(batchSizes).toEqual([1000, 1000, 1000]);
+    expect(rows).toHaveLength(3000);
+    expect(rows.map((r) => `${r.id},${r.account},${r.amount},${new Date((r.booked as number) * 86_400_000).toISOString().slice(0, 10)}`)).toEqual(ledgerLines);
+    expect(result.fatal).toBeUndefined();
+  });
+
+  it.each(['events.ndjson.gz', 'events.json.zst'])('streams %s', async (name) => {
+    const { result, rows } = await read(name, {}, fixture(name), 5);
+    expect(result.format).toBe(name.includes('ndjson') ? 'ndjson' : 'json');
+    expect(plain(rows)).toEqual(Array.from({ length: 50 }, (_, i) => ({ id: i + 1, ok: i % 2 === 0 })));
+  });
+
+  it('emits the rows before the damage of a truncated gzip file and reports the rest as fatal', async () => {
+    const stored = fixture('ledger-truncated.csv.gz');
+    // What zlib itself can decode from the truncated stream.
+    const prefix = zlib.gunzipSync(stored, { finishFlush: zlib.constants.Z_SYNC_FLUSH }).toString('utf8');
+    const lastEnd = prefix.lastIndexOf('\n') + 1;
+    const complete = prefix.slice(0, lastEnd).trim().split('\n').slice(1);
+    const { result, rows } = await read('ledger-truncated.csv.gz', {}, stored, 4096);
+    expect(rows.map((r) => r.id)).toEqual(complete.map((_, i) => i + 1));
+    expect(result.badRecords).toEqual([]);
+    expect(result.fatal).toEqual({
+      byteOffset: lastEnd,
+      reason: `corrupt or truncated gzip data (unexpected end of file) at compressed byte ${stored.length}; the input from decompressed byte offset ${lastEnd} on is lost`,
+    });
+  });
+
+  it('emits the rows before the damage of a truncated zstd file and reports the rest as fatal', async () => {
+    const stored = fixture('ledger-truncated.csv.zst');
+    const parts: Uint8Array[] = [];
+    const z = new Decompress((chunk) => parts.push(chunk));
+    z.push(stored);
+    const prefix = Buffer.concat(parts).toString('utf8');
+    const lastEnd = prefix.lastIndexOf('\n') + 1;
+    const complete = prefix.slice(0, lastEnd).trim().split('\n').slice(1);
+    const { result, rows } = await read('ledger-truncated.csv.zst', {}, stored, 4096);
+    expect(rows.map((r) => r.id)).toEqual(complete.map((_, i) => i + 1));
+    expect(result.fatal).toEqual({
+      byteOffset: lastEnd,
+      reason: `corrupt or truncated zstd data (unexpected EOF) at compressed byte ${stored.length}; the input from decompressed byte offset ${lastEnd} on is lost`,
+    });
+  });
+
+  it('reports a gzip file whose header is broken as fatal before any row', async () => {
+    const { result, rows } = await read('broken.csv.gz', {}, Buffer.from('not gzip at all\n1,2\n'));
+    expect(rows).toEqual([]);
+    expect(result.fatal?.reason).toMatch(/^corrupt or truncated gzip data/);
+  });
+});
+
+describe('empty input', () => {
+  it.each([
+    ['empty.csv', 'csv', 'none', 'empty file'],
+    ['empty.parquet', 'parquet', 'none', 'empty file'],
+    ['empty.csv.gz', 'csv', 'gzip', 'empty file (gzip archive with no content)'],
+  ])('%s is fatal', async (name, format, compression, reason) => {
+    const { result, rows } = await read(name);
+    expect(rows).toEqual([]);
+    expect(result).toMatchObject({ format, compression, fatal: { byteOffset: 0, reason } });
+    expect(result.stats).toMatchObject({ rowsRead: 0, rowsEmitted: 0 });
+  });
+
+  it('treats a header-only CSV as zero rows, not as an error', async () => {
+    const { result, rows } = await read('header.csv', {}, Buffer.from('a,b\n'));
+    expect(rows).toEqual([]);
+    expect(result.fatal).toBeUndefined();
+    expect(types(result)).toEqual({ a: 'string', b: 'string', [RESCUED_COLUMN]: 'string' });
+  });
+
+  it('reports a file that is not Parquet', async () => {
+    const { result } = await read('fake.parquet', {}, Buffer.from('id,name\n1,x\n'), 100);
+    expect(result.fatal).toEqual({ byteOffset: 0, reason: 'not a Parquet file (no PAR1 magic at the start)' });
+  });
+});
+
+describe('NDJSON and JSON', () => {
+  it('makes malformed lines bad records with their line numbers and reads the lines around them', async () => {
+    const bytes = fixture('events.ndjson');
+    const text = bytes.toString('utf8');
+    const { result, rows } = await read('events.ndjson');
+    expect(result.format).toBe('ndjson');
+    expect(result.inference).toMatchObject({ id: 'integer', kind: 'string', at: 'timestamp ISO-8601 (zone-less values read as UTC)', extra: 'string (nested JSON kept as text)' });
+    expect(plain(rows)).toEqual([
+      { id: 1, kind: 'open', at: micros('2024-01-01T10:00:00Z'), extra: null },
+      { id: 5, kind: 'close', at: micros('2024-01-01T10:30:00Z'), extra: '{"n":[1,2]}' },
+    ]);
+    expect(result.badRecords).toEqual([
+      { row: 2, byteOffset: text.indexOf('{"id":2'), reason: 'malformed JSON: unexpected end of input at character 16', raw: '{"id":2,"kind":' },
+      { row: 4, byteOffset: text.indexOf('[1,2]'), reason: 'not a JSON object (an array)', raw: '[1,2]' },
+    ]);
+    expect(result.stats.rowsRead).toBe(4);
+  });
+
+  it('keeps nested JSON as its text, numbers exact, and types JSON arrays of objects', async () => {
+    const { result, rows } = await read('orders.json');
+    expect(result.format).toBe('json');
+    expect(types(result)).toEqual({ id: 'integer', total: 'double', tags: 'string', customer: 'string', [RESCUED_COLUMN]: 'string' });
+    expect(plain(rows)).toEqual([
+      { id: 1, total: 1.1, tags: '[\n      "a",\n      "b"\n    ]', customer: '{\n      "name": "Ann"\n    }' },
+      { id: 2, total: 20, tags: '[]', customer: null },
+    ]);
+  });
+
+  it('never rounds numbers: big integers become decimal(38,0), long decimals decimal(38,s)', async () => {
+    const input = Buffer.from([
+      '{"big": 12345678901234567890123, "id": 9007199254740993, "precise": 0.12345678901234567891, "small": 1.5}',
+      '{"big": 1, "id": 2, "precise": 1, "small": 2}',
+    ].join('\n'));
+    const { result, rows } = await read('numbers.ndjson', {}, input);
+    expect(types(result)).toEqual({ big: 'decimal(38,0)', id: 'long', precise: 'decimal(38,20)', small: 'double', [RESCUED_COLUMN]: 'string' });
+    expect(plain(rows)).toEqual([
+      { big: 12345678901234567890123n, id: 9007199254740993n, precise: 12345678901234567891n, small: 1.5 },
+      { big: 1n, id: 2n, precise: 100000000000000000000n, small: 2 },
+    ]);
+  });
+
+  it('rescues keys first seen after the sample and values that do not fit', async () => {
+    const input = Buffer.from('{"a":1}\n{"a":2}\n{"a":"x","b":true}\n{"a":4,"c":{"d":[1]}}\n');
+    const { result, rows } = await read('late.ndjson', { sampleRows: 2 }, input);
+    expect(types(result)).toEqual({ a: 'integer', [RESCUED_COLUMN]: 'string' });
+    expect(rows).toEqual([
+      { a: 1, [RESCUED_COLUMN]: null },
+      { a: 2, [RESCUED_COLUMN]: null },
+      { a: null, [RESCUED_COLUMN]: '{"a":"x","b":true}' },
+      { a: 4, [RESCUED_COLUMN]: '{"c":{"d":[1]}}' },
+    ]);
+    expect(result.stats.rowsWithRescued).toBe(2);
+  });
+
+  it('makes a JSON array cut inside an element a bad record', async () => {
+    const input = Buffer.from('[{"a":1},{"a":2},{"a":');
+    const { result, rows } = await read('cut.json', {}, input);
+    expect(plain(rows)).toEqual([{ a: 1 }, { a: 2 }]);
+    expect(result.badRecords).toEqual([{ row: 3, byteOffset: input.lastIndexOf('{'), reason: 'unexpected end of file inside a JSON value', raw: '{"a":' }]);
+  });
+
+  it('reports text that is not JSON as fatal', async () => {
+    const { result } = await read('x.json', {}, Buffer.from('id,name\n1,x\n'));
+    expect(result.fatal).toEqual({ byteOffset: 0, reason: 'not JSON: the text starts with "i", not with [ or {' });
+  });
+});
+
+describe('inference and conversion', () => {
+  it('rescues values after the sample that do not fit the inferred type', async () => {
+    const input = Buffer.from('id,qty,code\n1,5,007\n2,6,0123\n3,abc,9\n4,2147483648,x\n');
+    const { result, rows } = await read('rescue.csv', { sampleRows: 2 }, input);
+    expect(result.inference).toMatchObject({ id: 'integer', qty: 'integer', code: 'string (leading zeros)' });
+    expect(rows).toEqual([
+      { id: 1, qty: 5, code: '007', [RESCUED_COLUMN]: null },
+      { id: 2, qty: 6, code: '0123', [RESCUED_COLUMN]: null },
+      { id: 3, qty: null, code: '9', [RESCUED_COLUMN]: '{"qty":"abc"}' },
+      { id: 4, qty: null, code: 'x', [RESCUED_COLUMN]: '{"qty":"2147483648"}' },
+    ]);
+    expect(result.stats.rowsWithRescued).toBe(2);
+  });
+
+  it('infers int32, int64, decimal, double, boolean, timestamps', async () => {
+    const input = Buffer.from([
+      'i,l,d,mix,f,b,ts',
+      '1,3000000000,99999999999999999999,1,1.10,TRUE,2024-01-02T03:04:05Z',
+      '-2,-1,1,2.5,0.5,false,2024-01-02 03:04:05.123456',
+      '3,4,5,3,1e3,True,2024-01-02T04:04:05+01:00',
+    ].join('\n'));
+    const { result, rows } = await read('types.csv', {}, input);
+    expect(types(result)).toEqual({
+      i: 'integer', l: 'long', d: 'decimal(38,0)', mix: 'double', f: 'double', b: 'boolean', ts: 'timestamp', [RESCUED_COLUMN]: 'string',
+    });
+    expect(plain(rows)).toEqual([
+      { i: 1, l: 3000000000n, d: 99999999999999999999n, mix: 1, f: 1.1, b: true, ts: micros('2024-01-02T03:04:05Z') },
+      { i: -2, l: -1n, d: 1n, mix: 2.5, f: 0.5, b: false, ts: micros('2024-01-02T03:04:05Z') + 123456n },
+      { i: 3, l: 4n, d: 5n, mix: 3, f: 1000, b: true, ts: micros('2024-01-02T03:04:05Z') },
+    ]);
+  });
+
+  it('keeps decimals a double cannot hold as decimal, and never swaps day and month', async () => {
+    const input = Buffer.from('amount,us,ambiguous\n0.1000000000000000055511151231257827,1/13/2020,01/02/2020\n2.5,12/1/2020,03/04/2020\n');
+    const { result, rows } = await read('dates.csv', {}, input);
+    expect(result.inference).toEqual(expect.objectContaining({
+      amount: 'decimal(38,34) (more digits than a double holds)',
+      us: 'date M/d/yyyy',
+      ambiguous: 'string (ambiguous dates: M/d/yyyy or d/M/yyyy (no day above 12 in the sample))',
+    }));
+    expect(plain(rows)).toEqual([
+      { amount: 1000000000000000055511151231257827n, us: day(2020, 1, 13), ambiguous: '01/02/2020' },
+      { amount: 25000000000000000000000000000000000n, us: day(2020, 12, 1), ambiguous: '03/04/2020' },
+    ]);
+    const us = await read('dates.csv', { schemaHints: { ambiguous: 'date' } }, input);
+    expect(us.result.inference.ambiguous).toMatch(/^date M\/d\/yyyy \(hint;/);
+    expect(us.rows.map((r) => r.ambiguous)).toEqual([day(2020, 1, 2), day(2020, 3, 4)]);
+    const dm = await read('dates.csv', { schemaHints: { AMBIGUOUS: 'date d/M/yyyy' } }, input);
+    expect(dm.rows.map((r) => r.ambiguous)).toEqual([day(2020, 2, 1), day(2020, 4, 3)]);
+  });
+
+  it('lets hints override inference and rescues what does not fit them', async () => {
+    const input = Buffer.from('code,qty\n007,1\n008,x\n');
+    const { result, rows } = await read('hints.csv', { schemaHints: { code: 'integer', qty: 'string' } }, input);
+    expect(types(result)).toEqual({ code: 'integer', qty: 'string', [RESCUED_COLUMN]: 'string' });
+    // Leading zeros would be lost in a number: the text is rescued.
+    expect(rows).toEqual([
+      { code: null, qty: '1', [RESCUED_COLUMN]: '{"code":"007"}' },
+      { code: null, qty: 'x', [RESCUED_COLUMN]: '{"code":"008"}' },
+    ]);
+    await expect(readInput((async function* () { yield input; })(), 'h.csv', { schemaHints: { code: 'money' } })).rejects.toThrow(/unknown type "money"/);
+  });
+
+  it('puts target columns first with their types, appends new ones, nulls missing ones', async () => {
+    const target: DeltaStruct = {
+      type: 'struct',
+      fields: [
+        { name: 'qty', type: 'long', nullable: true, metadata: {} },
+        { name: 'ID', type: 'string', nullable: true, metadata: {} },
+        { name: 'booked', type: 'date', nullable: true, metadata: {} },
+        { name: RESCUED_COLUMN, type: 'string', nullable: true, metadata: {} },
+      ],
+    };
+    const input = Buffer.from('id,qty,extra\n1,5,a\n2,lots,b\n');
+    const { result, rows } = await read('target.csv', { targetSchema: target }, input);
+    expect(result.schema.fields.map((f) => [f.name, f.type])).toEqual([
+      ['qty', 'long'], ['ID', 'string'], ['booked', 'date'], ['extra', 'string'], [RESCUED_COLUMN, 'string'],
+    ]);
+    expect(result.newFields).toEqual([{ name: 'extra', type: 'string', nullable: true, metadata: {} }]);
+    expect(rows).toEqual([
+      { qty: 5n, ID: '1', booked: null, extra: 'a', [RESCUED_COLUMN]: null },
+      { qty: null, ID: '2', booked: null, extra: 'b', [RESCUED_COLUMN]: '{"qty":"lots"}' },
+    ]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Avro (Event Hubs Capture layout), Parquet, binary
+// ---------------------------------------------------------------------------------------------------
+
+const CAPTURE_SCHEMA = {
+  type: 'record',
+  name: 'EventData',
+  namespace: 'Microsoft.ServiceBus.Messaging',
+  fields: [
+    { name: 'SequenceNumber', type: 'long' },
+    { name: 'Offset', type: 'string' },
+    { name: 'EnqueuedTimeUtc', type: 'string' },
+    { name: 'SystemProperties', type: { type: 'map', values: ['long', 'double', 'string', 'bytes'] } },
+    { name: 'Properties', type: { type: 'map', values: ['long', 'double', 'string', 'bytes', 'null'] } },
+    { name: 'Body', type: ['null', 'bytes'] },
+  ],
+};
+
+function captureEvents(n: number) {
+  return Array.from({ length: n }, (_, i) => ({
+    SequenceNumber: 100 + i,
+    Offset: String(4096 * i),
+    EnqueuedTimeUtc: i === 1 ? 'not a time' : `9/13/2018 10:42:0${i} PM`,
+    SystemProperties: { 'x-opt-sequence-number': { long: 100 + i }, 'x-opt-partition-key': { string: `k${i}` } },
+    Properties: i === 0 ? { source: { string: 'sensor' }, blob: { bytes: Buffer.from([1, 2]) }, none: null } : {},
+    Body: i === 2 ? null : { bytes: Buffer.from(JSON.stringify({ reading: i })) },
+  }));
+}
+
+/** An Avro container file written by avsc. */
+async function avroFile(records: unknown[], codec: string, blockSize?: number, codecs?: Record<string, unknown>): Promise<Buffer> {
+  const type = avro.Type.forSchema(CAPTURE_SCHEMA as never, { wrapUnions: true } as never);
+  const encoder = new avro.streams.BlockEncoder(type, { codec, ...(blockSize ? { blockSize } : {}), ...(codecs ? { codecs } : {}) } as never);
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on('data', (c: Buffer) => chunks.push(c));
+  const done = new Promise((resolve) => out.on('end', resolve));
+  encoder.pipe(out);
+  for (const r of records) encoder.write(r);
+  encoder.end();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+/** Snappy "compression" using literals only (valid Snappy), with Avro's CRC32C suffix. */
+function snappyLiteral(buf: Buffer, cb: (err: Error | null, out?: Buffer) => void): void {
+  const header: number[] = [];
+  for (let n = buf.length; ; n = Math.floor(n / 128)) {
+    header.push(n >= 128 ? (n & 0x7f) | 0x80 : n);
+    if (n < 128) break;
+  }
+  const parts: Buffer[] = [Buffer.from(header)];
+  for (let at = 0; at < buf.length; at += 60) {
+    const piece = buf.subarray(at, at + 60);
+    parts.push(Buffer.from([(piece.length - 1) << 2]), piece);
+  }
+  let c = 0xffffffff;
+  for (const b of buf) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
+  }
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE((c ^ 0xffffffff) >>> 0);
+  cb(null, Buffer.concat([...parts, crc]));
+}
+
+describe('Avro (Event Hubs Capture)', () => {
+  const expectedRows = (n: number) => captureEvents(n).map((e, i) => ({
+    SequenceNumber: BigInt(100 + i),
+    Offset: String(4096 * i),
+    EnqueuedTimeUtc: i === 1 ? null : micros(`2018-09-13T22:42:0${i}Z`),
+    SystemProperties: `{"x-opt-sequence-number":${100 + i},"x-opt-partition-key":"k${i}"}`,
+    Properties: i === 0 ? '{"source":"sensor","blob":"AQI=","none":null}' : '{}',
+    Body: e.Body ? new Uint8Array(e.Body.bytes) : null,
+    [RESCUED_COLUMN]: i === 1 ? '{"EnqueuedTimeUtc":"not a time"}' : null,
+  }));
+
+  it.each(['null', 'deflate', 'snappy'])('reads the capture layout (codec %s)', async (codec) => {
+    const bytes = await avroFile(captureEvents(4), codec, undefined, codec === 'snappy' ? { snappy: snappyLiteral } : undefined);
+    const { result, rows } = await read('capture.avro', {}, bytes, 50);
+    expect(result.format).toBe('avro');
+    expect(result.inference['#avro']).toBe('Event Hubs Capture layout');
+    expect(types(result)).toEqual({
+      SequenceNumber: 'long', Offset: 'string', EnqueuedTimeUtc: 'timestamp', SystemProperties: 'string', Properties: 'string', Body: 'binary',
+      [RESCUED_COLUMN]: 'string',
+    });
+    expect(rows).toEqual(expectedRows(4));
+    expect(result.stats).toMatchObject({ rowsRead: 4, rowsEmitted: 4, rowsWithRescued: 1 });
+  });
+
+  it('emits the complete blocks of a truncated file and reports the cut block as fatal', async () => {
+    const bytes = await avroFile(captureEvents(40), 'null', 200);
+    const cut = bytes.subarray(0, bytes.length - 30);
+    const { result, rows } = await read('capture.avro', {}, cut, 64);
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.length).toBeLessThan(40);
+    expect(rows.map((r) => r.SequenceNumber)).toEqual(rows.map((_, i) => BigInt(100 + i)));
+    expect(result.fatal?.reason).toBe(`truncated Avro file: the block at byte offset ${result.fatal?.byteOffset} is incomplete`);
+    expect(result.badRecords).toEqual([]);
+  });
+});
+
+describe('Parquet', () => {
+  async function parquetBytes(): Promise<Uint8Array> {
+    const table = new arrow.Table({
+      id: buildVector('long', [1n, 2n, 3n]),
+      name: buildVector('string', ['a', null, 'c']),
+      at: buildVector('timestamp', [0n, 1_000_000n, null]),
+    });
+    return encodeParquetBuffer(table);
+  }
+
+  it('maps Parquet columns to their Delta types', async () => {
+    const bytes = await parquetBytes();
+    const { result, rows } = await read('t.parquet', {}, bytes, 100);
+    expect(types(result)).toEqual({ id: 'long', name: 'string', at: 'timestamp', [RESCUED_COLUMN]: 'string' });
+    expect(plain(rows)).toEqual([{ id: 1n, name: 'a', at: 0n }, { id: 2n, name: null, at: 1_000_000n }, { id: 3n, name: 'c', at: null }]);
+  });
+
+  it('converts to the target schema, rescuing what does not fit', async () => {
+    const bytes = await parquetBytes();
+    const target: DeltaStruct = { type: 'struct', fields: [
+      { name: 'name', type: 'integer', nullable: true, metadata: {} },
+      { name: 'id', type: 'string', nullable: true, metadata: {} },
+    ] };
+    const { result, rows } = await read('t.parquet', { targetSchema: target }, bytes, 100);
+    expect(result.newFields.map((f) => f.name)).toEqual(['at']);
+    expect(rows.map((r) => [r.name, r.id, r[RESCUED_COLUMN]])).toEqual([
+      [null, '1', '{"name":"a"}'], [null, '2', null], [null, '3', '{"name":"c"}'],
+    ]);
+  });
+
+  it('reports a truncated Parquet file as fatal', async () => {
+    const bytes = await parquetBytes();
+    const { result, rows } = await read('t.parquet', {}, bytes.subarray(0, bytes.length - 10), 100);
+    expect(rows).toEqual([]);
+    expect(result.fatal).toEqual({ byteOffset: bytes.length - 10, reason: 'truncated Parquet file (no PAR1 magic at the end, so no footer)' });
+  });
+});
+
+describe('binary files', () => {
+  it('makes one row of a PNG', async () => {
+    const bytes = fixture('pixel.png');
+    const when = new Date('2024-05-01T12:00:00Z');
+    const { result, rows } = await read('images/pixel.png', { modificationTime: when }, bytes, 16);
+    expect(result.format).toBe('binary');
+    expect(types(result)).toEqual({ path: 'string', length: 'long', modificationTime: 'timestamp', contentType: 'string', content: 'binary', [RESCUED_COLUMN]: 'string' });
+    expect(plain(rows)).toEqual([{ path: 'images/pixel.png', length: BigInt(bytes.length), modificationTime: micros('2024-05-01T12:00:00Z'), contentType: 'image/png', content: new Uint8Array(bytes) }]);
+  });
+
+  it('keeps files above the inline limit by reference only', async () => {
+    const bytes = fixture('pixel.png');
+    const { result, rows } = await read('pixel.png', { binaryInlineLimit: 10 }, bytes, 16);
+    expect(plain(rows)).toEqual([{ path: 'pixel.png', length: BigInt(bytes.length), modificationTime: null, contentType: 'image/png', content: null }]);
+    expect(result.inference.content).toBe(`binary (not inlined: ${bytes.length} bytes > limit 10; read the file at path)`);
+  });
+});
