@@ -21,6 +21,7 @@ import {
 } from '../shared/delta';
 import type { JsonValue } from '../shared/delta/rows';
 import { READ_FORMATS, ReadFormat, rowWriter } from './format';
+import { INGEST_HELP, runIngestCommand } from './ingest';
 
 const VERSION = '0.1.0';
 
@@ -47,7 +48,7 @@ Commands:
       --dry-run            list the files, delete nothing  --json
   checkpoint <table>   write a checkpoint for the latest version now  --json
   flush <table>        commit appends left pending in the table's commit lane  --json
-
+${INGEST_HELP}
 <table> is a location:
   ./path or /abs/path or file:///abs/path          local disk
   abfss://<container>@<account>.dfs.core.windows.net/<path>   ADLS Gen2 (signs in with DefaultAzureCredential)
@@ -79,8 +80,8 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
   try {
     return await run(argv, io);
   } catch (err) {
-    if (err instanceof UsageError) {
-      io.err(`sluice: ${err.message}\nRun 'sluice --help' for usage.\n`);
+    if (err instanceof UsageError || (err as Error)?.name === 'UsageError') {
+      io.err(`sluice: ${(err as Error).message}\nRun 'sluice --help' for usage.\n`);
       return 2;
     }
     io.err(`sluice: ${(err as Error)?.message ?? String(err)}\n`);
@@ -99,6 +100,12 @@ const OPTIONS = {
   'retention-hours': { type: 'string' },
   'target-mb': { type: 'string' },
   'partition-time-zone': { type: 'string' },
+  table: { type: 'string' },
+  'schema-evolution': { type: 'string' },
+  'schema-hints': { type: 'string' },
+  'partition-by': { type: 'string' },
+  ledger: { type: 'string' },
+  'dead-letter': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -110,6 +117,8 @@ const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   vacuum: ['retention-hours', 'dry-run', 'json'],
   checkpoint: ['json'],
   flush: ['json'],
+  ingest: ['table', 'format', 'schema-evolution', 'schema-hints', 'partition-by', 'ledger', 'dead-letter', 'json'],
+  backfill: ['table', 'format', 'schema-evolution', 'schema-hints', 'partition-by', 'ledger', 'dead-letter', 'json'],
 };
 
 async function run(argv: string[], io: Io): Promise<number> {
@@ -136,6 +145,10 @@ async function run(argv: string[], io: Io): Promise<number> {
   }
   for (const key of Object.keys(values) as (keyof typeof OPTIONS)[]) {
     if (key !== 'help' && !ALLOWED[command].includes(key)) throw new UsageError(`option --${key} does not apply to '${command}'`);
+  }
+  if (command === 'ingest' || command === 'backfill') {
+    if (positionals.length !== 1) throw new UsageError(`'${command}' takes exactly one ${command === 'ingest' ? 'file or folder' : 'landing location'}, got ${positionals.length}`);
+    return runIngestCommand(command, positionals[0], values, io);
   }
   if (positionals.length !== 1) throw new UsageError(`'${command}' takes exactly one table location, got ${positionals.length}`);
   const store = openStore(positionals[0]);

@@ -84,3 +84,17 @@ export class VersionNotFoundError extends DeltaError {
     this.name = 'VersionNotFoundError';
   }
 }
+
+/**
+ * A commit-lane intent can never be committed as written: a column its files have was added to the
+ * table concurrently with another type (see evolve.ts). The intent was withdrawn; write the data again
+ * against the table's new schema.
+ */
+export class SchemaChangedError extends DeltaError {
+  readonly column: string;
+  constructor(message: string, column: string) {
+    super(message, { transient: true });
+    this.name = 'SchemaChangedError';
+    this.column = column;
+  }
+}

@@ -15,7 +15,9 @@ export type { CreateTableOptions, WriteOptions, WriteResult, HistoryEntry, TxnMa
 export { commitTransaction } from './commit';
 export type { CommitRequest, CommitResult, ReadPredicate } from './commit';
 export { submitToLane, flushLane } from './lane';
-export type { LaneOptions, LaneResult } from './lane';
+export type { LaneIntent, LaneOptions, LaneResult } from './lane';
+export { widenType, sameDeltaType } from './evolve';
+export { readCommitIfExists } from './log';
 export { optimizeTable } from './optimize';
 export type { OptimizeOptions, OptimizeResult } from './optimize';
 export { vacuumTable } from './vacuum';

@@ -17,6 +17,15 @@
  * stored, its rows land even if its writer dies — the next writer (or `flushLane`) commits it. An
  * intent that nobody commits within `maxIntentAgeMs` is abandoned and deleted; its data files become
  * orphans that vacuum removes. Files of pending intents are never vacuumed.
+ *
+ * Intents with the same id are one request: at most one of them is ever committed (a writer that
+ * retries after a crash, or two processes handling the same input, reuse the id), and an id already
+ * carried by a commit after the intent's `baseVersion` counts as landed.
+ *
+ * Schema evolution (evolve.ts): an intent may list the `columns` its files were written with. New
+ * columns join the table schema in the commit that carries the intent (one `metaData` action with the
+ * union of the batch's new columns, widened); an intent whose files have a column the table has with
+ * another type is never committed, and its writer gets `SchemaChangedError` to write the data again.
  */
 import { randomUUID } from 'node:crypto';
 import type { ObjectStore } from '../storage/types';
@@ -24,10 +33,12 @@ import { ObjectAlreadyExistsError, ObjectNotFoundError } from '../storage/types'
 import { Action, AddFile, CommitInfo, serialiseCommit, Txn } from './actions';
 import { checkpointIfDue } from './checkpoint';
 import { ENGINE_INFO } from './commit';
-import { CommitRetriesExhaustedError, DeltaError } from './errors';
+import { CommitRetriesExhaustedError, DeltaError, SchemaChangedError } from './errors';
+import { conflictingColumn, planSchemaMerge } from './evolve';
 import { faultPoint } from './faults';
 import { commitPath, readCommitIfExists } from './log';
 import { applyActions, cloneState, TableState } from './replay';
+import { DeltaField, DeltaStruct, formatDeltaType, parseSchema } from './schema';
 import { loadSnapshot } from './snapshot';
 
 /** Folder of pending intents, relative to the table root. */
@@ -48,6 +59,12 @@ export interface LaneIntent {
   txn?: Txn;
   /** Provenance merged into the commit (e.g. the source file of an ingest). */
   source?: Record<string, unknown>;
+  /**
+   * The columns (partition columns included) the files were written with, when they may differ from
+   * the table schema at `baseVersion`: columns the table lacks are added by the commit that carries
+   * the intent. Omitted: the files have the table's columns.
+   */
+  columns?: DeltaField[];
 }
 
 /** Lane tuning. */
@@ -105,12 +122,20 @@ export async function submitToLane(
       await store.delete(path);
       return { version: view.state.version, skipped: true, batchedWith: 0, attempts: attempt };
     }
-    checkCompatible(own, view.state, store.url);
-    const batch = await pendingBatch(store, view, own, options);
-    const committed = await view.tryCommit(batch, options);
+    try {
+      checkCompatible(own, view.state, store.url);
+    } catch (err) {
+      // Never committable on this table any more: withdraw it so that nobody waits for it.
+      if (err instanceof SchemaChangedError) await store.delete(path);
+      throw err;
+    }
+    const { batch, schema } = await pendingBatch(store, view, own, options);
+    const committed = await view.tryCommit(batch, schema, options);
     if (committed) {
       await Promise.allSettled(batch.map((i) => store.delete(intentPath(i))));
-      return { version: view.state.version, skipped: false, batchedWith: batch.length, attempts: attempt };
+      // Left out because a concurrent intent widened a column it adds: the next round reports it.
+      if (batch.includes(own)) return { version: view.state.version, skipped: false, batchedWith: batch.length, attempts: attempt };
+      continue;
     }
     if (attempt >= maxAttempts) {
       throw new CommitRetriesExhaustedError(`delta lane: intent ${own.id} on ${store.url} not committed after ${attempt} attempts; it stays pending and the next writer or 'sluice flush' commits it`);
@@ -133,9 +158,9 @@ export async function flushLane(store: ObjectStore, options: LaneOptions = {}): 
   let intents = 0;
   for (let attempt = 0; attempt < (options.maxAttempts ?? 200); attempt++) {
     await view.catchUp();
-    const batch = await pendingBatch(store, view, null, options);
-    if (batch.length === 0) break;
-    if (await view.tryCommit(batch, options)) {
+    const { batch, schema } = await pendingBatch(store, view, null, options);
+    if (batch.length === 0 && !schema) break;
+    if (await view.tryCommit(batch, schema, options)) {
       intents += batch.length;
       versions.push(view.state.version);
       await Promise.allSettled(batch.map((i) => store.delete(intentPath(i))));
@@ -167,6 +192,18 @@ function checkCompatible(intent: LaneIntent, state: TableState, table: string): 
   if (state.metadata && JSON.stringify(state.metadata.partitionColumns) !== JSON.stringify(intent.partitionColumns)) {
     throw new DeltaError(`delta lane: partitioning of ${table} changed since intent ${intent.id} was written; rewrite the data`);
   }
+  const conflict = state.metadata && intent.columns ? conflictingColumn(tableSchema(state), intent.columns) : null;
+  if (conflict) {
+    throw new SchemaChangedError(
+      `delta lane: column "${conflict.column}" of ${table} is now ${formatDeltaType(conflict.table)}, but the files of intent ${intent.id} ` +
+        `have it as ${formatDeltaType(conflict.has)} (added concurrently with another type); write the data again against the new schema`,
+      conflict.column,
+    );
+  }
+}
+
+function tableSchema(state: TableState): DeltaStruct {
+  return parseSchema(state.metadata!.schemaString, `version ${state.version}`);
 }
 
 async function readIntents(store: ObjectStore): Promise<LaneIntent[]> {
@@ -193,7 +230,12 @@ async function readIntents(store: ObjectStore): Promise<LaneIntent[]> {
   return [...cache.entries()].filter(([p]) => seen.has(p)).map(([, i]) => i);
 }
 
-async function pendingBatch(store: ObjectStore, view: LaneView, own: LaneIntent | null, options: LaneOptions): Promise<LaneIntent[]> {
+async function pendingBatch(
+  store: ObjectStore,
+  view: LaneView,
+  own: LaneIntent | null,
+  options: LaneOptions,
+): Promise<{ batch: LaneIntent[]; schema: DeltaStruct | null }> {
   const maxAge = options.maxIntentAgeMs ?? 15 * 60_000;
   const now = Date.now();
   const intents = (await readIntents(store)).sort((a, b) => a.created - b.created);
@@ -201,23 +243,32 @@ async function pendingBatch(store: ObjectStore, view: LaneView, own: LaneIntent 
   await view.scanBack(minBase);
   const batch: LaneIntent[] = own ? [own] : [];
   const apps = new Set(own?.txn ? [own.txn.appId] : []);
+  const ids = new Set(own ? [own.id] : []);
+  const schema = view.state.metadata ? tableSchema(view.state) : null;
   for (const intent of intents) {
     if (batch.length >= (options.maxIntentsPerCommit ?? 1000)) break;
-    if (own && intent.id === own.id) continue;
-    if (view.versionOf(intent.id) !== undefined) continue; // committed, its writer has not cleaned up yet
+    if (ids.has(intent.id)) continue; // the same request stored twice (a retry): commit one of them
+    // Age first: an intent committed by a writer that died before deleting it must expire too, or it
+    // stays forever (every view scans back to its base version; vacuum keeps its files for good).
     if (now - intent.created > maxAge) {
-      await store.delete(intentPath(intent)); // abandoned: its files become orphans for vacuum
+      await store.delete(intentPath(intent)); // abandoned (its files become orphans for vacuum) or long committed
       continue;
     }
+    if (view.versionOf(intent.id) !== undefined) continue; // committed, its writer has not cleaned up yet
     if (view.state.metadata && (intent.tableId !== view.state.metadata.id || JSON.stringify(intent.partitionColumns) !== JSON.stringify(view.state.metadata.partitionColumns))) continue;
+    if (schema && conflictingColumn(schema, intent.columns)) continue; // never committable: its writer rewrites it
     if (intent.txn) {
       if ((view.state.txns.get(intent.txn.appId)?.version ?? -1) >= intent.txn.version) continue; // duplicate batch
       if (apps.has(intent.txn.appId)) continue; // one txn per app per commit: next round
       apps.add(intent.txn.appId);
     }
+    ids.add(intent.id);
     batch.push(intent);
   }
-  return batch;
+  if (!schema || !batch.some((i) => i.columns)) return { batch, schema: null };
+  const plan = planSchemaMerge(schema, batch);
+  const accepted = new Set(plan.accepted);
+  return { batch: batch.filter((i) => accepted.has(i.id)), schema: plan.schema };
 }
 
 /** What one process knows of the table: state, and which commit carried which intent. */
@@ -279,10 +330,14 @@ class LaneView {
     }
   }
 
-  /** Try to commit a batch of intents as the next version; false when another writer took it. */
-  async tryCommit(batch: LaneIntent[], options: LaneOptions): Promise<boolean> {
+  /**
+   * Try to commit a batch of intents as the next version (with a `metaData` action when `schema`, the
+   * evolved table schema, is given); false when another writer took the version.
+   */
+  async tryCommit(batch: LaneIntent[], schema: DeltaStruct | null, options: LaneOptions): Promise<boolean> {
     const version = this.state.version + 1;
     const actions: Action[] = [];
+    if (schema) actions.push({ metaData: { ...this.state.metadata!, schemaString: JSON.stringify(schema) } });
     for (const intent of batch) {
       for (const add of intent.adds) actions.push({ add });
       if (intent.txn) actions.push({ txn: { ...intent.txn, lastUpdated: Date.now() } });
@@ -290,9 +345,9 @@ class LaneView {
     const commitInfo: CommitInfo = {
       timestamp: Date.now(),
       operation: 'WRITE',
-      operationParameters: { mode: 'Append', partitionBy: JSON.stringify(this.state.metadata?.partitionColumns ?? []) },
+      operationParameters: { mode: 'Append', partitionBy: JSON.stringify(this.state.metadata?.partitionColumns ?? []), ...(schema ? { mergeSchema: true } : {}) },
       readVersion: this.state.version,
-      isBlindAppend: true,
+      isBlindAppend: !schema,
       engineInfo: ENGINE_INFO,
       txnId: randomUUID(),
       sluiceLane: { intents: batch.map((i) => i.id), sources: batch.map((i) => i.source).filter(Boolean) },

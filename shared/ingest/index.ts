@@ -1,0 +1,18 @@
+/**
+ * The bronze ingest stage: one landing file (or a reconcile pass over a landing folder) into its bronze
+ * Delta table, exactly once, with metadata columns, schema evolution, rescued data and dead-lettering.
+ */
+export { ingestFile, findIntentCommit, IngestConfigError, sourceIntentId, tableKeyOf } from './ingest';
+export type { IngestFileOptions, IngestOutcome, IngestSource, IngestStatus } from './ingest';
+export { backfill } from './backfill';
+export type { BackfillOptions, BackfillResult } from './backfill';
+export { encodeKey, fileRowKey, LEDGER_TABLE, StoreLedger, TableLedger, watermarkRowKey } from './ledger';
+export type { IngestLedger, LedgerEntry, LedgerStatus, Watermark } from './ledger';
+export { deadLetterPath, writeDeadLetter } from './deadletter';
+export type { DeadLetterRecord, DeadLetterTarget } from './deadletter';
+export { dataSchema, FILE_METADATA_FIELDS, isSystemColumn, RESCUED_FIELD } from './columns';
+export { formatsReader } from './reader';
+export type { ReadInput } from './reader';
+export { DEFAULT_CHUNK_BYTES, normaliseEtag, readObjectRanges, SourceChangedError } from './stream';
+export { ingestFaultPoint } from './faults';
+export type { IngestFaultPoint } from './faults';

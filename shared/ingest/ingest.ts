@@ -1,0 +1,522 @@
+/**
+ * The bronze ingest stage for one landing file: stream it through the input reader into the table's
+ * schema, add the metadata columns, write Parquet data files, commit them through the table's commit
+ * lane (with new columns when the schema evolves), dead-letter what cannot be ingested, and record the
+ * outcome in the ledger — exactly once per (blob path, ETag).
+ *
+ * Exactly once, step by step (fault points in brackets, see faults.ts):
+ *
+ * 1. The blob's current ETag is read; an event naming an older ETag is `superseded` (the newer version
+ *    has its own event). A ledger entry that is `committed` or `deadlettered` means `duplicate`.
+ * 2. The entry is created as `started` with `startVersion`, the table version before anything of this
+ *    file can have been committed (kept across attempts). When it already existed, a previous attempt
+ *    may have committed and died before updating the ledger: the commits after `startVersion` are read
+ *    and if one carries this file's intent, the ledger is completed from the commit and the result is
+ *    `duplicate`. Bounded: only commits since the first attempt are read.
+ * 3. The file is read and written as new data files [afterRead, afterDataFiles]. A crash here leaves
+ *    orphan files for vacuum; the retry writes new ones.
+ * 4. The files go to the commit lane as an intent whose id is derived from (table, path, ETag)
+ *    [afterLaneIntent, beforeCommit, afterCommit]. The lane commits at most one intent per id and
+ *    treats an id already carried by a commit since the intent's base version (= `startVersion`) as
+ *    landed, so two processes handling the same event, or a retry next to the crashed attempt's
+ *    still-pending intent, commit the rows once. The commit's `commitInfo.sluiceLane.sources` names the
+ *    file, ETag and counts.
+ * 5. The ledger entry becomes `committed` with the counts [beforeLedger].
+ *
+ * Schema evolution (`source.schemaEvolution`):
+ * - `addNewColumns`: the intent carries the file's columns; new ones join the table schema in the same
+ *   commit (lane + shared/delta/evolve.ts). When another file adds the same column concurrently with
+ *   another type, the column gets the wider type and the file written with the narrower one is read
+ *   and written again against the new schema (`SchemaChangedError`), so every data file has exactly
+ *   the table's types, as the Delta protocol requires.
+ * - `rescue`: the schema never changes; values of new columns go to `_rescued_data` (JSON by column).
+ * - `failOnNewColumns`: a file with new columns is dead-lettered whole, with the columns in the reason.
+ * - `none`: new columns are dropped.
+ * The first file of a table creates it (its columns, `_rescued_data`, the metadata columns, partitioned
+ * by `partitionBy`) in every mode.
+ *
+ * Accounting: rows read = rows written + rows dead-lettered, from the reader's counters; a mismatch is
+ * recorded as the entry's `reason` rather than hidden.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type * as arrow from 'apache-arrow';
+import {
+  CommitInfo,
+  LaneOptions,
+  loadSnapshot,
+  readCommitIfExists,
+  SchemaChangedError,
+  Snapshot,
+  submitToLane,
+  createTable,
+  WriteRejectedError,
+} from '../delta';
+import { writeDataFiles, WriteFilesOptions } from '../delta/writer';
+import type { Compression, InputFormat, ReadOptions, ReadResult } from '../formats/types';
+import type { SchemaEvolutionMode } from '../pipeline/definition';
+import { ObjectNotFoundError, ObjectStore } from '../storage/types';
+import { BatchConformer, creationSchema, dataSchema, fileMetadata, newColumns, writeSchema } from './columns';
+import { DeadLetterTarget, deadLetterPath, writeDeadLetter } from './deadletter';
+import { ingestFaultPoint } from './faults';
+import type { IngestLedger, LedgerEntry } from './ledger';
+import { formatsReader, ReadInput } from './reader';
+import { normaliseEtag, readObjectRanges } from './stream';
+
+/** How a source's files are read and evolve; defaults as in the pipeline definition. */
+export interface IngestSource {
+  /** Source name (recorded in the ledger and the commit). */
+  name?: string;
+  format?: InputFormat;
+  compression?: Compression | 'auto';
+  csv?: ReadOptions['csv'];
+  schemaEvolution?: SchemaEvolutionMode;
+  /** Column → Delta type name. */
+  schemaHints?: Record<string, string>;
+  /** Partition columns when the file creates the table (default `['_load_date']`). */
+  partitionBy?: string[];
+}
+
+/** Everything `ingestFile` needs. */
+export interface IngestFileOptions {
+  /** Store rooted at the landing container (paths are container paths). */
+  landing: ObjectStore;
+  /** Blob path of the file in the landing store. */
+  path: string;
+  /** ETag the event named; when the blob has another one now, nothing is ingested (`superseded`). */
+  etag?: string;
+  /** Store rooted at the bronze table. */
+  table: ObjectStore;
+  /** Ledger key of the table (default: derived from the table URL, see `tableKeyOf`). */
+  tableKey?: string;
+  source?: IngestSource;
+  ledger: IngestLedger;
+  deadLetter: DeadLetterTarget;
+  /** Clock for `_ingested_at` / `_load_date` and the ledger (default: now). */
+  now?: Date;
+  /** Reader (default: `readInput` of shared/formats). */
+  reader?: ReadInput;
+  /** Range size of blob reads (default 4 MiB). */
+  chunkBytes?: number;
+  /** Data file settings. */
+  files?: WriteFilesOptions;
+  /** Commit lane settings. */
+  lane?: LaneOptions;
+  /** Progress: bytes read of this file, rows written so far. */
+  onProgress?: (progress: { bytesRead: number; rowsWritten: number }) => void;
+}
+
+/** What happened to one file. */
+export type IngestStatus =
+  /** Rows committed (possibly with some dead-lettered), or an input without rows. */
+  | 'committed'
+  /** Nothing could be ingested; the dead-letter record says why. */
+  | 'deadlettered'
+  /** This (path, ETag) was already ingested (or dead-lettered) before: nothing done. */
+  | 'duplicate'
+  /** The blob has a newer ETag than the event named: that version has its own event. */
+  | 'superseded'
+  /** The blob no longer exists. */
+  | 'missing';
+
+/** Outcome of `ingestFile`. */
+export interface IngestOutcome {
+  status: IngestStatus;
+  path: string;
+  etag?: string;
+  /** Table version carrying the rows (committed or duplicate of a commit). */
+  version?: number;
+  rowsRead: number;
+  rowsWritten: number;
+  rowsRescued: number;
+  rowsDeadLettered: number;
+  /** Size of the input. */
+  bytes: number;
+  /** Dead-letter record path, when one was written. */
+  deadLetter?: string;
+  reason?: string;
+  /** Columns this file added to the table schema. */
+  newColumns?: string[];
+  /** Attempt number recorded in the ledger. */
+  attempts?: number;
+}
+
+/** Thrown when the file cannot be ingested because of the configuration (not the input). */
+export class IngestConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'IngestConfigError';
+  }
+}
+
+const MAX_ROUNDS = 8;
+
+/**
+ * The ledger key of a table: `<container>/<path>` for Blob locations (the same whichever endpoint
+ * form reaches it), the `file://` URL for local ones.
+ *
+ * @param table store rooted at the table
+ * @returns the key
+ */
+export function tableKeyOf(table: ObjectStore): string {
+  const url = new URL(table.url);
+  if (url.protocol === 'file:') return table.url.replace(/\/+$/, '');
+  const segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  // Path-style emulator URLs start with the account name.
+  const hostStyle = /\.(blob|dfs)\./.test(url.hostname);
+  return (hostStyle ? segments : segments.slice(1)).join('/');
+}
+
+/**
+ * Id of the lane intent of one file version of one table: the same in every attempt and process.
+ *
+ * @param tableKey ledger key of the table
+ * @param path blob path
+ * @param etag normalised ETag
+ * @returns the intent id
+ */
+export function sourceIntentId(tableKey: string, path: string, etag: string): string {
+  return `ingest-${createHash('sha256').update(`${tableKey}\n${path}\n${etag}`).digest('hex').slice(0, 40)}`;
+}
+
+/**
+ * Ingest one landing file into its bronze table, exactly once per (path, ETag).
+ *
+ * @param options landing file, table, source settings, ledger, dead-letter target
+ * @returns what happened
+ */
+export async function ingestFile(options: IngestFileOptions): Promise<IngestOutcome> {
+  const { landing, path, table, ledger } = options;
+  const now = options.now ?? new Date();
+  const tableKey = options.tableKey ?? tableKeyOf(table);
+  const zero = { rowsRead: 0, rowsWritten: 0, rowsRescued: 0, rowsDeadLettered: 0 };
+
+  let info;
+  try {
+    info = await landing.properties(path);
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) return { status: 'missing', path, ...zero, bytes: 0 };
+    throw err;
+  }
+  const etag = normaliseEtag(info.etag);
+  if (options.etag !== undefined && normaliseEtag(options.etag) !== etag) {
+    return { status: 'superseded', path, etag, ...zero, bytes: info.size, reason: `the blob now has ETag ${etag}, not ${normaliseEtag(options.etag)}` };
+  }
+
+  let entry = await ledger.get(tableKey, path, etag);
+  if (entry && entry.status !== 'started') return fromEntry('duplicate', entry);
+  let snapshot = await loadSnapshotIfExists(table);
+  const intentId = sourceIntentId(tableKey, path, etag);
+  if (!entry) {
+    const started = await ledger.start({
+      table: tableKey, path, etag, status: 'started', ...(options.source?.name ? { source: options.source.name } : {}),
+      attempts: 1, startedAt: now.toISOString(), updatedAt: now.toISOString(), startVersion: snapshot?.version ?? -1, ...zero, bytes: info.size,
+    });
+    entry = started.entry;
+    if (!started.created) {
+      if (entry.status !== 'started') return fromEntry('duplicate', entry);
+      entry = await nextAttempt(ledger, entry, now);
+    }
+  } else {
+    entry = await nextAttempt(ledger, entry, now);
+  }
+  if (entry.attempts > 1 && snapshot) {
+    // A previous attempt may have committed and died before recording it.
+    const found = await findIntentCommit(table, entry.startVersion, intentId);
+    if (found) {
+      const counts = countsFrom(found.source);
+      const done: LedgerEntry = { ...entry, ...counts, status: 'committed', version: found.version, updatedAt: now.toISOString() };
+      await ledger.put(done);
+      return fromEntry('duplicate', done);
+    }
+  }
+
+  const reader = options.reader ?? formatsReader();
+  for (let round = 1; ; round++) {
+    try {
+      return await attempt({ ...options, now, tableKey }, snapshot, entry, etag, info.size, intentId, reader);
+    } catch (err) {
+      // The table was created, or a column this file adds was added with another type, concurrently:
+      // read the file again against the table as it is now.
+      if (!(err instanceof TableChangedError || err instanceof SchemaChangedError) || round >= MAX_ROUNDS) throw err;
+      snapshot = await loadSnapshotIfExists(table);
+    }
+  }
+}
+
+/** The table appeared (created by a concurrent ingestion) while this one wanted to create it. */
+class TableChangedError extends Error {}
+
+async function attempt(
+  options: IngestFileOptions & { now: Date; tableKey: string },
+  snapshot: Snapshot | null,
+  entry: LedgerEntry,
+  etag: string,
+  size: number,
+  intentId: string,
+  reader: ReadInput,
+): Promise<IngestOutcome> {
+  const { landing, path, table, ledger, now, tableKey } = options;
+  const source = options.source ?? {};
+  const mode = source.schemaEvolution ?? 'addNewColumns';
+  let bytesRead = 0;
+  const input = readObjectRanges(landing, path, size, {
+    chunkBytes: options.chunkBytes,
+    etag,
+    onBytes: (n) => {
+      bytesRead = n;
+      options.onProgress?.({ bytesRead, rowsWritten: conformer?.rowsWritten ?? 0 });
+    },
+  });
+  let conformer: BatchConformer | undefined;
+  const result = await reader(input, path, {
+    format: source.format ?? 'auto',
+    compression: source.compression ?? 'auto',
+    ...(source.csv ? { csv: source.csv } : {}),
+    schemaHints: source.schemaHints ?? {},
+    ...(snapshot ? { targetSchema: dataSchema(snapshot.schema) } : {}),
+  });
+  const iterator = result.batches[Symbol.asyncIterator]();
+  const added = newColumns(result.schema, snapshot?.schema ?? null);
+
+  if (snapshot && added.length && mode === 'failOnNewColumns') {
+    await drain(iterator);
+    const reason = `new column${added.length > 1 ? 's' : ''} ${added.map((f) => f.name).join(', ')} not in the table schema (schemaEvolution failOnNewColumns)`;
+    return finish(options, entry, etag, size, result, { rowsWritten: 0, rowsRescued: 0, files: 0, fileReason: reason, deadLetterAll: true });
+  }
+
+  const first = await iterator.next();
+  if (first.done) {
+    // No rows: nothing to commit (and no table to create).
+    return finish(options, entry, etag, size, result, { rowsWritten: 0, rowsRescued: 0, files: 0 });
+  }
+
+  if (!snapshot) {
+    const schema = creationSchema(result.schema);
+    const partitionColumns = source.partitionBy ?? ['_load_date'];
+    const missing = partitionColumns.filter((c) => !schema.fields.some((f) => f.name === c));
+    if (missing.length) {
+      await iterator.return?.();
+      throw new IngestConfigError(`ingest: partition column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${table.url} not in the columns of ${path} (${schema.fields.map((f) => f.name).join(', ')})`);
+    }
+    try {
+      await createTable(table, { schema, partitionColumns });
+    } catch (err) {
+      await iterator.return?.();
+      if (err instanceof WriteRejectedError && /already exists/.test(err.message)) throw new TableChangedError();
+      throw err;
+    }
+    await iterator.return?.();
+    // Read again against the table just created, so this first file goes the same way as all others.
+    throw new TableChangedError();
+  }
+
+  const { schema, evolved } = writeSchema(snapshot.schema, mode === 'addNewColumns' ? added : []);
+  conformer = new BatchConformer(schema, fileMetadata(now, path, etag), mode === 'rescue' ? added : []);
+  const conform = conformer;
+  async function* batches(): AsyncGenerator<arrow.RecordBatch> {
+    yield conform.conform(first.value);
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) break;
+      yield conform.conform(next.value);
+      options.onProgress?.({ bytesRead, rowsWritten: conform.rowsWritten });
+    }
+    ingestFaultPoint('afterRead');
+  }
+  const files = await writeDataFiles({ store: table, schema, partitionColumns: snapshot.partitionColumns }, batches(), options.files);
+  ingestFaultPoint('afterDataFiles');
+  const counts = { rowsWritten: conform.rowsWritten, rowsRescued: conform.rowsRescued, files: files.length };
+  if (files.length === 0) return finish(options, entry, etag, size, result, counts);
+
+  // Dead-letter record first: once the commit exists, a retry only completes the ledger.
+  const deadLetter = await deadLetterFor(options, entry, etag, size, result, counts.rowsWritten);
+  const sourceInfo = {
+    kind: 'file',
+    intent: intentId,
+    table: tableKey,
+    file: path,
+    etag,
+    landing: landing.url,
+    ...(source.name ? { source: source.name } : {}),
+    attempt: randomUUID(),
+    rowsRead: result.stats.rowsRead,
+    rowsWritten: counts.rowsWritten,
+    rowsRescued: counts.rowsRescued,
+    rowsDeadLettered: result.badRecords.length,
+    bytes: size,
+    ...(deadLetter ? { deadLetter } : {}),
+  };
+  const landed = await submitToLane(
+    table,
+    {
+      id: intentId,
+      baseVersion: Math.min(entry.startVersion, snapshot.version),
+      tableId: snapshot.metadata.id,
+      partitionColumns: snapshot.partitionColumns,
+      adds: files,
+      source: sourceInfo,
+      ...(evolved ? { columns: schema.fields } : {}),
+    },
+    options.lane,
+  );
+  ingestFaultPoint('beforeLedger');
+  // The rows that landed may be another attempt's (same file, same counts): take the commit's word.
+  let committed: Record<string, unknown> = sourceInfo;
+  const carried = await readCommitIfExists(table, landed.version);
+  const recorded = carried && laneSources(carried).find((s) => s.intent === intentId);
+  if (recorded) committed = recorded;
+  const done: LedgerEntry = {
+    ...entry,
+    ...countsFrom(committed),
+    status: 'committed',
+    version: landed.version,
+    updatedAt: new Date().toISOString(),
+    ...(deadLetter ? { deadLetter } : {}),
+    ...accounting(result, counts.rowsWritten),
+  };
+  await ledger.put(done);
+  return { ...fromEntry('committed', done), ...(evolved && added.length && mode === 'addNewColumns' ? { newColumns: added.map((f) => f.name) } : {}) };
+}
+
+/** Record an outcome without a commit (no rows written): dead-lettered, or an input without rows. */
+async function finish(
+  options: IngestFileOptions & { now: Date; tableKey: string },
+  entry: LedgerEntry,
+  etag: string,
+  size: number,
+  result: ReadResult,
+  counts: { rowsWritten: number; rowsRescued: number; files: number; fileReason?: string; deadLetterAll?: boolean },
+): Promise<IngestOutcome> {
+  const deadLetter = await deadLetterFor(options, entry, etag, size, result, counts.rowsWritten, counts.fileReason, counts.deadLetterAll);
+  const rowsDeadLettered = counts.deadLetterAll ? result.stats.rowsRead : result.badRecords.length;
+  const failed = !!deadLetter;
+  const done: LedgerEntry = {
+    ...entry,
+    status: failed ? 'deadlettered' : 'committed',
+    rowsRead: result.stats.rowsRead,
+    rowsWritten: 0,
+    rowsRescued: 0,
+    rowsDeadLettered,
+    bytes: size,
+    updatedAt: new Date().toISOString(),
+    ...(deadLetter ? { deadLetter } : {}),
+    ...(counts.deadLetterAll ? {} : accounting(result, 0)),
+  };
+  const reason = counts.fileReason ?? result.fatal?.reason ?? (failed ? `no record could be read (${rowsDeadLettered} dead-lettered; the first: ${result.badRecords[0]?.reason})` : undefined);
+  if (reason && !done.reason?.startsWith('accounting')) done.reason = reason;
+  ingestFaultPoint('beforeLedger');
+  await options.ledger.put(done);
+  return fromEntry(done.status as 'committed' | 'deadlettered', done);
+}
+
+async function deadLetterFor(
+  options: IngestFileOptions & { tableKey: string },
+  entry: LedgerEntry,
+  etag: string,
+  size: number,
+  result: ReadResult,
+  rowsWritten: number,
+  fileReason?: string,
+  all = false,
+): Promise<string | undefined> {
+  const reason = fileReason ?? result.fatal?.reason;
+  if (!reason && result.badRecords.length === 0) return undefined;
+  const path = deadLetterPath(options.deadLetter, entry.startedAt, options.path, etag);
+  const records = result.fatal ? [...result.badRecords, result.fatal] : result.badRecords;
+  await writeDeadLetter(options.deadLetter, path, {
+    table: options.tableKey,
+    source: { landing: options.landing.url, path: options.path, etag, size },
+    ...(reason ? { reason } : {}),
+    counts: { rowsRead: result.stats.rowsRead, rowsWritten, rowsDeadLettered: all ? result.stats.rowsRead : result.badRecords.length },
+    createdAt: new Date().toISOString(),
+    records,
+  });
+  return path;
+}
+
+function accounting(result: ReadResult, rowsWritten: number): { reason?: string } {
+  const read = result.stats.rowsRead;
+  const dead = result.badRecords.length;
+  if (read === rowsWritten + dead) return result.fatal ? { reason: result.fatal.reason } : {};
+  return { reason: `accounting mismatch: reader counted ${read} rows read, ${rowsWritten} were written and ${dead} dead-lettered${result.fatal ? `; ${result.fatal.reason}` : ''}` };
+}
+
+async function nextAttempt(ledger: IngestLedger, entry: LedgerEntry, now: Date): Promise<LedgerEntry> {
+  const next = { ...entry, attempts: entry.attempts + 1, updatedAt: now.toISOString() };
+  await ledger.put(next);
+  return next;
+}
+
+async function drain(iterator: AsyncIterator<unknown>): Promise<void> {
+  for (;;) if ((await iterator.next()).done) return;
+}
+
+function countsFrom(source: Record<string, unknown>): Pick<LedgerEntry, 'rowsRead' | 'rowsWritten' | 'rowsRescued' | 'rowsDeadLettered'> & { deadLetter?: string } {
+  return {
+    rowsRead: Number(source.rowsRead ?? 0),
+    rowsWritten: Number(source.rowsWritten ?? 0),
+    rowsRescued: Number(source.rowsRescued ?? 0),
+    rowsDeadLettered: Number(source.rowsDeadLettered ?? 0),
+    ...(typeof source.deadLetter === 'string' ? { deadLetter: source.deadLetter } : {}),
+  };
+}
+
+function fromEntry(status: IngestStatus, entry: LedgerEntry): IngestOutcome {
+  return {
+    status,
+    path: entry.path,
+    etag: entry.etag,
+    ...(entry.version !== undefined ? { version: entry.version } : {}),
+    rowsRead: entry.rowsRead,
+    rowsWritten: entry.rowsWritten,
+    rowsRescued: entry.rowsRescued,
+    rowsDeadLettered: entry.rowsDeadLettered,
+    bytes: entry.bytes,
+    ...(entry.deadLetter ? { deadLetter: entry.deadLetter } : {}),
+    ...(entry.reason ? { reason: entry.reason } : {}),
+    attempts: entry.attempts,
+  };
+}
+
+/** The `sources` a lane commit lists. */
+function laneSources(actions: { commitInfo?: CommitInfo }[] | unknown[]): Record<string, unknown>[] {
+  for (const a of actions as Record<string, unknown>[]) {
+    const info = a.commitInfo as { sluiceLane?: { sources?: Record<string, unknown>[] } } | undefined;
+    if (info?.sluiceLane?.sources) return info.sluiceLane.sources;
+  }
+  return [];
+}
+
+/**
+ * Find the commit after `fromVersion` that carries an intent (reads only the commits since then).
+ *
+ * @param table store rooted at the table
+ * @param fromVersion the table version before the intent could have been committed
+ * @param intentId the intent id
+ * @returns the version and the source record the commit lists for it, or null
+ */
+export async function findIntentCommit(table: ObjectStore, fromVersion: number, intentId: string): Promise<{ version: number; source: Record<string, unknown> } | null> {
+  for (let v = Math.max(0, fromVersion + 1); ; v += 16) {
+    const versions = Array.from({ length: 16 }, (_, i) => v + i);
+    const commits = await Promise.all(versions.map((version) => readCommitIfExists(table, version)));
+    for (let i = 0; i < versions.length; i++) {
+      const actions = commits[i];
+      if (!actions) return null;
+      for (const a of actions) {
+        const lane = 'commitInfo' in a ? (a.commitInfo as { sluiceLane?: { intents?: string[]; sources?: Record<string, unknown>[] } }).sluiceLane : undefined;
+        if (lane?.intents?.includes(intentId)) {
+          return { version: versions[i], source: lane.sources?.find((s) => s.intent === intentId) ?? {} };
+        }
+      }
+    }
+  }
+}
+
+async function loadSnapshotIfExists(table: ObjectStore): Promise<Snapshot | null> {
+  try {
+    return await loadSnapshot(table);
+  } catch (err) {
+    if ((err as Error).name === 'NotATableError') return null;
+    throw err;
+  }
+}

@@ -1,0 +1,295 @@
+/**
+ * The ingestion ledger: one entry per (table, landing blob path, ETag) recording where its ingestion
+ * stands and what it counted, plus one listing watermark per (table, landing folder) for `backfill`.
+ *
+ * The ledger is a record, not the lock: exactly-once comes from the Delta commit, which names its
+ * source (the lane intent id is derived from path + ETag and every commit lists the intents it
+ * carries), so a crash after the commit and before the ledger update is repaired on retry by reading
+ * the commits made since the entry's `startVersion`. See ingest.ts.
+ *
+ * Two implementations:
+ * - `TableLedger`: Azure Table Storage table `SluiceLedger` (the Functions app; also Azurite).
+ *   PartitionKey = the table key (e.g. `lake/bronze/pos_sales`), RowKey = `file!<path>!<etag>` or
+ *   `wm!<folder>`, both encoded by `encodeKey` (Table keys forbid `/ \ # ?` and control characters,
+ *   and are limited to 1 KiB). The blob's ETag is stored as `blobEtag` (`etag` is the entity's own).
+ *   Only point reads and writes are used, so Azurite's query limits do not matter.
+ * - `StoreLedger`: one small JSON object per entry in an `ObjectStore` (the CLI on local disk), at
+ *   `<encoded table key>/<row key>.json`; creation is create-if-absent, so it is as safe under
+ *   concurrency as the table.
+ */
+import { createHash } from 'node:crypto';
+import type { TableClient } from '@azure/data-tables';
+import type { LakeConnection } from '../config/settings';
+import { ObjectAlreadyExistsError, ObjectNotFoundError, ObjectStore } from '../storage/types';
+
+/** Where an ingestion stands. */
+export type LedgerStatus = 'started' | 'committed' | 'deadlettered';
+
+/** One landing file version (path + ETag) of one table. */
+export interface LedgerEntry {
+  /** Table key (PartitionKey). */
+  table: string;
+  /** Blob path in the landing container. */
+  path: string;
+  /** ETag, normalised (no quotes). */
+  etag: string;
+  status: LedgerStatus;
+  /** Source name from the pipeline definition, when known. */
+  source?: string;
+  /** Attempts made (1 for the first). */
+  attempts: number;
+  /** First attempt (ISO-8601); also dates the dead-letter record. */
+  startedAt: string;
+  updatedAt: string;
+  /** Table version when the first attempt started (-1: no table yet): commits for this file can only be later. */
+  startVersion: number;
+  /** Version whose commit carries the rows (status committed with rows). */
+  version?: number;
+  rowsRead: number;
+  rowsWritten: number;
+  /** Rows written with at least one value in `_rescued_data`. */
+  rowsRescued: number;
+  rowsDeadLettered: number;
+  /** Bytes of the input file. */
+  bytes: number;
+  /** Path of the dead-letter record (in the dead-letter store), when one was written. */
+  deadLetter?: string;
+  /** Why the file (or part of it) was dead-lettered, or what went wrong with the accounting. */
+  reason?: string;
+}
+
+/** The listing watermark of one landing folder. */
+export interface Watermark {
+  /** Every blob last modified before this time (ms), minus the safety margin, is done. */
+  lastModified: number;
+  updatedAt: string;
+}
+
+/** The ledger operations the stage needs. */
+export interface IngestLedger {
+  /** For messages, e.g. `Azure Table SluiceLedger` or a folder URL. */
+  readonly description: string;
+  get(table: string, path: string, etag: string): Promise<LedgerEntry | null>;
+  /** Create the entry if none exists; returns the stored entry and whether this call created it. */
+  start(entry: LedgerEntry): Promise<{ entry: LedgerEntry; created: boolean }>;
+  /** Replace the entry. */
+  put(entry: LedgerEntry): Promise<void>;
+  getWatermark(table: string, folder: string): Promise<Watermark | null>;
+  setWatermark(table: string, folder: string, watermark: Watermark): Promise<void>;
+}
+
+/** Name of the ledger table in Azure Table Storage. */
+export const LEDGER_TABLE = 'SluiceLedger';
+
+const KEY_LIMIT = 200;
+
+/**
+ * Encode text for a Table Storage key or a file name: letters, digits, `_ . -` stay; every other
+ * UTF-8 byte becomes `~XX`. Order-preserving for prefixes; long keys end in a SHA-256 of the text.
+ *
+ * @param text any text
+ * @returns the key
+ */
+export function encodeKey(text: string): string {
+  let out = '';
+  for (const byte of Buffer.from(text, 'utf8')) {
+    const ch = String.fromCharCode(byte);
+    out += /[A-Za-z0-9_.-]/.test(ch) ? ch : `~${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  if (out.length <= KEY_LIMIT) return out;
+  return `${out.slice(0, KEY_LIMIT - 42)}~~${createHash('sha256').update(text).digest('hex').slice(0, 40)}`;
+}
+
+/** RowKey of a file entry. */
+export function fileRowKey(path: string, etag: string): string {
+  return `file!${encodeKey(path)}!${encodeKey(etag)}`;
+}
+
+/** RowKey of a watermark. */
+export function watermarkRowKey(folder: string): string {
+  return `wm!${encodeKey(folder)}`;
+}
+
+const NUMBER_FIELDS = ['attempts', 'startVersion', 'version', 'rowsRead', 'rowsWritten', 'rowsRescued', 'rowsDeadLettered', 'bytes'] as const;
+const STRING_FIELDS = ['table', 'path', 'etag', 'status', 'source', 'startedAt', 'updatedAt', 'deadLetter', 'reason'] as const;
+
+function num(value: unknown): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'object' && 'value' in (value as object)) return Number((value as { value: unknown }).value);
+  return Number(value);
+}
+
+function fromRecord(record: Record<string, unknown>): LedgerEntry {
+  const out: Record<string, unknown> = {};
+  for (const key of STRING_FIELDS) if (typeof record[key] === 'string') out[key] = record[key];
+  // In Table Storage the entity's own `etag` is the service's concurrency tag: the blob's is `blobEtag`.
+  if (typeof record.blobEtag === 'string') out.etag = record.blobEtag;
+  for (const key of NUMBER_FIELDS) {
+    const n = num(record[key]);
+    if (n !== undefined) out[key] = n;
+  }
+  for (const key of ['attempts', 'rowsRead', 'rowsWritten', 'rowsRescued', 'rowsDeadLettered', 'bytes', 'startVersion'] as const) out[key] ??= key === 'startVersion' ? -1 : 0;
+  return out as unknown as LedgerEntry;
+}
+
+/** Ledger in Azure Table Storage (`SluiceLedger`). */
+export class TableLedger implements IngestLedger {
+  readonly description: string;
+  private ready?: Promise<void>;
+
+  /** @param client client of the ledger table (created on first use if missing) */
+  constructor(private readonly client: TableClient) {
+    this.description = `Azure Table ${client.tableName} at ${client.url.replace(/\?.*$/, '')}`;
+  }
+
+  /**
+   * A ledger reached with a connection string (Azurite: `UseDevelopmentStorage=true` or one with `TableEndpoint=`).
+   *
+   * @param connectionString storage connection string
+   * @param tableName table name (default SluiceLedger)
+   * @returns the ledger
+   */
+  static fromConnectionString(connectionString: string, tableName = LEDGER_TABLE): TableLedger {
+    const { TableClient } = require('@azure/data-tables') as typeof import('@azure/data-tables');
+    const insecure = /DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true|TableEndpoint=http:/i.test(connectionString);
+    return new TableLedger(TableClient.fromConnectionString(connectionString, tableName, { allowInsecureConnection: insecure }));
+  }
+
+  /**
+   * The ledger of the running app: the lake connection from the settings (connection string, or
+   * identity with the table endpoint).
+   *
+   * @param connection the lake connection
+   * @param tableName table name (default SluiceLedger)
+   * @returns the ledger
+   */
+  static fromConnection(connection: LakeConnection, tableName = LEDGER_TABLE): TableLedger {
+    if (connection.kind === 'connectionString') return TableLedger.fromConnectionString(connection.connectionString, tableName);
+    if (!connection.tableServiceUri) {
+      throw new Error(`ingest ledger: ${connection.setting}__tableServiceUri is needed to reach the ${tableName} table (it cannot be derived from ${connection.blobServiceUri})`);
+    }
+    const { TableClient } = require('@azure/data-tables') as typeof import('@azure/data-tables');
+    const identity = require('@azure/identity') as typeof import('@azure/identity');
+    const credential =
+      connection.credential === 'managedidentity'
+        ? new identity.ManagedIdentityCredential(connection.clientId ? { clientId: connection.clientId } : undefined)
+        : new identity.DefaultAzureCredential(connection.clientId ? { managedIdentityClientId: connection.clientId } : undefined);
+    return new TableLedger(new TableClient(connection.tableServiceUri, tableName, credential));
+  }
+
+  private ensure(): Promise<void> {
+    this.ready ??= this.client.createTable().catch((err) => {
+      this.ready = undefined;
+      if ((err as { statusCode?: number }).statusCode === 409) return;
+      throw err;
+    });
+    return this.ready;
+  }
+
+  private async read(partition: string, row: string): Promise<Record<string, unknown> | null> {
+    await this.ensure();
+    try {
+      return (await this.client.getEntity(partition, row)) as unknown as Record<string, unknown>;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return null;
+      throw err;
+    }
+  }
+
+  private entity(entry: LedgerEntry): Record<string, unknown> & { partitionKey: string; rowKey: string } {
+    const out: Record<string, unknown> & { partitionKey: string; rowKey: string } = { partitionKey: encodeKey(entry.table), rowKey: fileRowKey(entry.path, entry.etag) };
+    for (const key of STRING_FIELDS) if (entry[key] !== undefined) out[key === 'etag' ? 'blobEtag' : key] = entry[key];
+    for (const key of NUMBER_FIELDS) if (entry[key] !== undefined) out[key] = { value: String(entry[key]), type: 'Int64' };
+    return out;
+  }
+
+  async get(table: string, path: string, etag: string): Promise<LedgerEntry | null> {
+    const record = await this.read(encodeKey(table), fileRowKey(path, etag));
+    return record ? fromRecord(record) : null;
+  }
+
+  async start(entry: LedgerEntry): Promise<{ entry: LedgerEntry; created: boolean }> {
+    await this.ensure();
+    try {
+      await this.client.createEntity(this.entity(entry));
+      return { entry, created: true };
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode !== 409) throw err;
+    }
+    const existing = await this.get(entry.table, entry.path, entry.etag);
+    if (!existing) throw new Error(`ingest ledger: entry for ${entry.path} (${entry.etag}) exists and vanished; retry`);
+    return { entry: existing, created: false };
+  }
+
+  async put(entry: LedgerEntry): Promise<void> {
+    await this.ensure();
+    await this.client.upsertEntity(this.entity(entry), 'Replace');
+  }
+
+  async getWatermark(table: string, folder: string): Promise<Watermark | null> {
+    const record = await this.read(encodeKey(table), watermarkRowKey(folder));
+    if (!record) return null;
+    return { lastModified: num(record.lastModified) ?? 0, updatedAt: String(record.updatedAt ?? '') };
+  }
+
+  async setWatermark(table: string, folder: string, watermark: Watermark): Promise<void> {
+    await this.ensure();
+    await this.client.upsertEntity(
+      { partitionKey: encodeKey(table), rowKey: watermarkRowKey(folder), folder, lastModified: { value: String(watermark.lastModified), type: 'Int64' }, updatedAt: watermark.updatedAt },
+      'Replace',
+    );
+  }
+}
+
+/** Ledger kept as JSON objects in an object store (the CLI on local tables). */
+export class StoreLedger implements IngestLedger {
+  readonly description: string;
+
+  /** @param store store rooted at the ledger folder */
+  constructor(private readonly store: ObjectStore) {
+    this.description = store.url;
+  }
+
+  private entryPath(table: string, path: string, etag: string): string {
+    return `${encodeKey(table)}/${fileRowKey(path, etag)}.json`;
+  }
+
+  private async readJson(path: string): Promise<Record<string, unknown> | null> {
+    try {
+      return JSON.parse(new TextDecoder().decode(await this.store.read(path)));
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) return null;
+      throw err;
+    }
+  }
+
+  async get(table: string, path: string, etag: string): Promise<LedgerEntry | null> {
+    const record = await this.readJson(this.entryPath(table, path, etag));
+    return record ? fromRecord(record) : null;
+  }
+
+  async start(entry: LedgerEntry): Promise<{ entry: LedgerEntry; created: boolean }> {
+    try {
+      await this.store.createIfAbsent(this.entryPath(entry.table, entry.path, entry.etag), JSON.stringify(entry), { contentType: 'application/json' });
+      return { entry, created: true };
+    } catch (err) {
+      if (!(err instanceof ObjectAlreadyExistsError)) throw err;
+    }
+    const existing = await this.get(entry.table, entry.path, entry.etag);
+    if (!existing) throw new Error(`ingest ledger: entry for ${entry.path} (${entry.etag}) exists and vanished; retry`);
+    return { entry: existing, created: false };
+  }
+
+  async put(entry: LedgerEntry): Promise<void> {
+    await this.store.write(this.entryPath(entry.table, entry.path, entry.etag), JSON.stringify(entry), { contentType: 'application/json' });
+  }
+
+  async getWatermark(table: string, folder: string): Promise<Watermark | null> {
+    const record = await this.readJson(`${encodeKey(table)}/${watermarkRowKey(folder)}.json`);
+    return record ? { lastModified: Number(record.lastModified), updatedAt: String(record.updatedAt) } : null;
+  }
+
+  async setWatermark(table: string, folder: string, watermark: Watermark): Promise<void> {
+    await this.store.write(`${encodeKey(table)}/${watermarkRowKey(folder)}.json`, JSON.stringify({ folder, ...watermark }), { contentType: 'application/json' });
+  }
+}

@@ -1,0 +1,26 @@
+/** Pipeline definitions: load and validate `pipelines/*.yaml`, route landing blobs to their source. */
+export {
+  DEFAULT_PARTITION_BY,
+  DLT_EVOLUTION_ALIASES,
+  loadPipelineDefinition,
+  normaliseLanding,
+  normaliseTypeName,
+  ON_VIOLATION,
+  parsePipelineDefinition,
+  parseSchemaEvolution,
+  parseSchemaHints,
+  PipelineDefinitionError,
+  routeBlob,
+  SCHEMA_EVOLUTION_MODES,
+  SOURCE_COMPRESSIONS,
+  SOURCE_FORMATS,
+  validatePipelineDefinition,
+} from './definition';
+export type {
+  DefinitionProblem,
+  EventHubSource,
+  PipelineDefinition,
+  SchemaEvolutionMode,
+  SourceDefinition,
+  TableDefinition,
+} from './definition';
