@@ -1,0 +1,276 @@
+/**
+ * Benchmark (never part of `npm test`): `npm run bench`, i.e. `node --import tsx bench/run.ts`.
+ *
+ * 1. Commit throughput on Azurite: 1, 8 and 32 concurrent writer *processes*
+ *    (test/fixtures/writer-process.ts) each appending BENCH_BATCHES (default 10) small batches to one
+ *    table, through the commit lane and with direct optimistic commits. Timed from the moment all
+ *    processes are loaded and released together to the last exit.
+ * 2. Snapshot load time (`loadSnapshot`, fastest and median of 3) of tables with 10, 1,000 and 10,000
+ *    commits (checkpoints every 10), on Azurite and on local disk. The long logs are written directly:
+ *    commit files with create-if-absent, each re-adding one existing data file, and a checkpoint
+ *    (`writeCheckpoint`) every 10 versions, so the only thing that grows is the log itself.
+ *
+ * Azurite is started from node_modules on free ports (dev/azurite.ts, shared with the
+ * vitest global setup), a fresh one per phase. Results are printed and written to bench/results/latest.json.
+ *
+ * Environment: BENCH_BATCHES (batches per writer), BENCH_WRITERS (e.g. "1,8,32"), BENCH_COMMITS
+ * (e.g. "10,1000,10000").
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as nodePath from 'node:path';
+import { Action, AddFile, CommitInfo, createTable, loadSnapshot, readTable, writeCheckpoint, writeTable } from '../shared/delta';
+import { serialiseCommit } from '../shared/delta/actions';
+import { commitPath } from '../shared/delta/log';
+import { applyActions, cloneState, TableState } from '../shared/delta/replay';
+import { openStore } from '../shared/storage/location';
+import type { ObjectStore } from '../shared/storage/types';
+import { startAzurite } from '../dev/azurite';
+import { WRITER_SCHEMA, writerBatch } from '../test/helpers/tables';
+import { assertAllSucceeded, runWriters } from '../test/helpers/writers';
+
+const ROOT = nodePath.resolve(__dirname, '..');
+const BATCHES = Number(process.env.BENCH_BATCHES ?? 10);
+const WRITER_COUNTS = (process.env.BENCH_WRITERS ?? '1,8,32').split(',').map(Number);
+const COMMIT_COUNTS = (process.env.BENCH_COMMITS ?? '10,1000,10000').split(',').map(Number);
+/** Hard bound per writer group; a group that needs longer is killed and reported as failed. */
+const GROUP_TIMEOUT_MS = 240_000;
+/**
+ * Whole-run budget (BENCH_BUDGET_S, default 570 s): once spent, what is still running is cut short
+ * and what has not started is skipped, both reported as errors. Azurite's in-memory store slows down as
+ * a container fills (≈300 creates/s at 2,000 blobs, ≈75/s at 12,000), so the 10,000-commit log
+ * alone takes about 110 s to write on an idle 2-core machine, and far longer on a busy one.
+ */
+const BUDGET_MS = Number(process.env.BENCH_BUDGET_S ?? 570) * 1000;
+const STARTED = Date.now();
+const remainingMs = () => BUDGET_MS - (Date.now() - STARTED);
+class BudgetExceeded extends Error {
+  constructor() {
+    super(`time budget of ${BUDGET_MS / 1000} s spent`);
+  }
+}
+
+interface ThroughputResult {
+  writers: number;
+  mode: 'lane' | 'direct';
+  appends: number;
+  commits: number;
+  seconds: number;
+  commitsPerSecond: number;
+  appendsPerSecond: number;
+  appendsPerCommit: number;
+  latencyMsP50: number;
+  latencyMsP95: number;
+  error?: string;
+}
+
+interface SnapshotResult {
+  backend: 'azurite' | 'local';
+  commits: number;
+  checkpointVersion: number | null;
+  buildSeconds: number;
+  loadMsFastest: number;
+  loadMsMedian: number;
+  loadsMs: number[];
+  error?: string;
+}
+
+const round = (n: number, digits = 1) => Number(n.toFixed(digits));
+const percentile = (values: number[], p: number) => {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+};
+const median = (values: number[]) => percentile(values, 50);
+let container = 0;
+const azuriteTable = (endpoint: string, label: string) => `${endpoint}/bench-${label}-${process.pid}-${container++}/events`;
+
+async function throughput(endpoint: string, writers: number, mode: 'lane' | 'direct'): Promise<ThroughputResult> {
+  const uri = azuriteTable(endpoint, `${mode}${writers}`);
+  const store = openStore(uri);
+  await createTable(store, { schema: WRITER_SCHEMA });
+  const appends = writers * BATCHES;
+  const base = { writers, mode, appends };
+  try {
+    const specs = Array.from({ length: writers }, (_, writer) => ({ table: uri, writer, batches: BATCHES, mode, rows: 3 }));
+    if (remainingMs() <= 0) throw new BudgetExceeded();
+    const group = await runWriters(specs, { timeoutMs: Math.min(GROUP_TIMEOUT_MS, remainingMs()) });
+    assertAllSucceeded(group.outcomes);
+    const snapshot = await loadSnapshot(store);
+    const rows = (await readTable(snapshot)).numRows;
+    if (rows !== appends * 3) throw new Error(`expected ${appends * 3} rows, read ${rows}`);
+    const commits = snapshot.version; // version 0 is CREATE TABLE
+    const seconds = group.ms / 1000;
+    const latencies = group.outcomes.flatMap((o) => o.batches.map((b) => b.ms));
+    return {
+      ...base,
+      commits,
+      seconds: round(seconds, 2),
+      commitsPerSecond: round(commits / seconds, 2),
+      appendsPerSecond: round(appends / seconds, 2),
+      appendsPerCommit: round(appends / commits, 2),
+      latencyMsP50: percentile(latencies, 50),
+      latencyMsP95: percentile(latencies, 95),
+    };
+  } catch (err) {
+    return { ...base, commits: NaN, seconds: NaN, commitsPerSecond: NaN, appendsPerSecond: NaN, appendsPerCommit: NaN, latencyMsP50: NaN, latencyMsP95: NaN, error: (err as Error).message.slice(0, 500) };
+  }
+}
+
+/** Run `fn` over items with at most `limit` in flight. */
+async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      if (remainingMs() <= 0) throw new BudgetExceeded();
+      await fn(items[next++]);
+    }
+  }));
+}
+
+/**
+ * A table with `commits` commits (versions 0..commits-1): version 0 creates it, version 1 appends one
+ * real data file (writeTable), every later commit re-adds that file; a checkpoint at every multiple of 10.
+ */
+async function buildLongLog(store: ObjectStore, commits: number, concurrency: number): Promise<void> {
+  await createTable(store, { schema: WRITER_SCHEMA }); // version 0
+  await writeTable(store, [writerBatch(0, 0, 3)]); // version 1: the one data file
+  const first = await loadSnapshot(store);
+  const add: AddFile = [...first.state.files.values()][0];
+  const commitActions = (version: number) => {
+    const commitInfo: CommitInfo = {
+      timestamp: Date.now(),
+      operation: 'WRITE',
+      operationParameters: { mode: 'Append', partitionBy: '[]' },
+      readVersion: version - 1,
+      isBlindAppend: true,
+      engineInfo: 'sluice-bench',
+    };
+    const actions: Action[] = [{ commitInfo }, { add: { ...add, modificationTime: Date.now() } }];
+    return actions;
+  };
+  const versions = Array.from({ length: Math.max(0, commits - 2) }, (_, i) => i + 2);
+  await pool(versions, concurrency, (v) => store.createIfAbsent(commitPath(v), serialiseCommit(commitActions(v)), { contentType: 'application/json' }));
+  // States at each multiple of 10, replayed in memory (one live file throughout).
+  const states: TableState[] = [];
+  const state = cloneState(first.state);
+  for (let v = 2; v < commits; v++) {
+    applyActions(state, commitActions(v), v);
+    if (v % 10 === 0) states.push(cloneState(state));
+  }
+  await pool(states, concurrency, (s) => writeCheckpoint(store, s));
+  // Concurrent hint updates may leave _last_checkpoint behind; the newest one sets it right.
+  if (states.length) await writeCheckpoint(store, states[states.length - 1]);
+}
+
+async function snapshotLoads(backend: 'azurite' | 'local', store: ObjectStore, commits: number): Promise<SnapshotResult> {
+  const t0 = Date.now();
+  try {
+    if (remainingMs() <= 0) throw new BudgetExceeded();
+    await buildLongLog(store, commits, backend === 'azurite' ? 8 : 16);
+  } catch (err) {
+    return { backend, commits, checkpointVersion: null, buildSeconds: round((Date.now() - t0) / 1000, 1), loadMsFastest: NaN, loadMsMedian: NaN, loadsMs: [], error: (err as Error).message.slice(0, 500) };
+  }
+  const buildSeconds = (Date.now() - t0) / 1000;
+  const loadsMs: number[] = [];
+  let checkpointVersion: number | null = null;
+  for (let i = 0; i < 3; i++) {
+    const start = performance.now();
+    const snapshot = await loadSnapshot(store);
+    loadsMs.push(round(performance.now() - start));
+    if (snapshot.version !== commits - 1) throw new Error(`expected version ${commits - 1}, loaded ${snapshot.version}`);
+    checkpointVersion = snapshot.checkpointVersion;
+  }
+  return { backend, commits, checkpointVersion, buildSeconds: round(buildSeconds, 1), loadMsFastest: Math.min(...loadsMs), loadMsMedian: median(loadsMs), loadsMs };
+}
+
+/** Run `fn` against a fresh Azurite whose endpoint writer processes inherit through the environment. */
+async function withAzurite(fn: (blobEndpoint: string) => Promise<void>): Promise<void> {
+  const azurite = await startAzurite(ROOT);
+  process.env.AZURITE_BLOB_ENDPOINT = azurite.blobEndpoint;
+  process.env.SLUICE_STORAGE_CONNECTION_STRING = azurite.connectionString;
+  try {
+    await fn(azurite.blobEndpoint);
+  } finally {
+    await azurite.stop();
+  }
+}
+
+function printTable(title: string, header: string[], rows: (string | number)[][]): void {
+  const cells = [header, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? (Number.isNaN(c) ? '—' : String(c)) : c)))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
+  console.log(`\n${title}`);
+  cells.forEach((r, i) => {
+    console.log(r.map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join('  '));
+    if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  });
+}
+
+async function main(): Promise<void> {
+  const loadStart = os.loadavg().map((n) => round(n, 2));
+  console.log(`sluice bench: node ${process.version}, ${os.cpus().length} cpus, load ${loadStart.join(' ')}, ${BATCHES} batches of 3 rows per writer, writers niced to 10`);
+  const localRoot = await mkdtemp(nodePath.join(os.tmpdir(), 'sluice-bench-'));
+  const throughputResults: ThroughputResult[] = [];
+  const snapshotResults: SnapshotResult[] = [];
+  // A fresh Azurite per phase: its in-memory store slows down with every blob it holds, and the long
+  // logs of the first phase would otherwise slow the second.
+  try {
+    // Snapshot loads first: the long Azurite log is the slowest build and the figures least disturbed.
+    await withAzurite(async (endpoint) => {
+      for (const commits of COMMIT_COUNTS) {
+        for (const backend of ['local', 'azurite'] as const) {
+          const store = backend === 'azurite' ? openStore(azuriteTable(endpoint, `log${commits}`)) : openStore(nodePath.join(localRoot, `log${commits}`));
+          const r = await snapshotLoads(backend, store, commits);
+          snapshotResults.push(r);
+          console.log(`  ${backend.padEnd(7)} ${String(commits).padStart(6)} commits ${r.error ? `FAILED after ${r.buildSeconds} s: ${r.error}` : `built in ${r.buildSeconds} s; loads ${r.loadsMs.join(', ')} ms`}`);
+        }
+      }
+    });
+    await withAzurite(async (endpoint) => {
+      for (const writers of WRITER_COUNTS) {
+        for (const mode of ['direct', 'lane'] as const) {
+          const r = await throughput(endpoint, writers, mode);
+          throughputResults.push(r);
+          console.log(`  ${String(writers).padStart(2)} writers ${mode.padEnd(6)} ${r.error ? `FAILED: ${r.error}` : `${r.commits} commits in ${r.seconds} s`}`);
+        }
+      }
+    });
+  } finally {
+    await rm(localRoot, { recursive: true, force: true });
+  }
+
+  printTable(
+    `Commit throughput on Azurite (${BATCHES} appends of 3 rows per writer process; wall time from release to last exit)`,
+    ['writers', 'mode', 'appends', 'commits', 'seconds', 'commits/s', 'appends/s', 'appends/commit', 'p50 ms', 'p95 ms'],
+    throughputResults.map((r) => [String(r.writers), r.mode, r.appends, r.commits, r.seconds, r.commitsPerSecond, r.appendsPerSecond, r.appendsPerCommit, r.latencyMsP50, r.latencyMsP95]),
+  );
+  printTable(
+    'Snapshot load (loadSnapshot of the latest version, 3 loads; checkpoint every 10 commits)',
+    ['backend', 'commits', 'checkpoint', 'fastest ms', 'median ms', 'build s'],
+    snapshotResults.map((r) => [r.backend, r.commits, r.checkpointVersion === null ? 'none' : String(r.checkpointVersion), r.loadMsFastest, r.loadMsMedian, r.buildSeconds]),
+  );
+  const totalSeconds = round((Date.now() - STARTED) / 1000, 1);
+  const loadEnd = os.loadavg().map((n) => round(n, 2));
+  console.log(`\ntotal ${totalSeconds} s; load average at start ${loadStart.join(' ')}, at end ${loadEnd.join(' ')} (other work on the machine skews the figures)`);
+
+  const out = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: os.cpus().length,
+    batchesPerWriter: BATCHES,
+    rowsPerBatch: 3,
+    totalSeconds,
+    loadAverage: { start: loadStart, end: loadEnd },
+    throughput: throughputResults,
+    snapshotLoad: snapshotResults,
+  };
+  await mkdir(nodePath.join(ROOT, 'bench', 'results'), { recursive: true });
+  await writeFile(nodePath.join(ROOT, 'bench', 'results', 'latest.json'), `${JSON.stringify(out, null, 2)}\n`);
+  console.log('written to bench/results/latest.json');
+  if ([...throughputResults, ...snapshotResults].some((r) => r.error)) process.exitCode = 1;
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
