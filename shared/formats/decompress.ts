@@ -55,8 +55,12 @@ async function* gunzip(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8A
         // an error it may never run, so the error ends the wait too.
         await new Promise<void>((resolve) => {
           if (failure) return resolve();
-          z.once('error', () => resolve());
-          z.write(slice, () => resolve());
+          const onError = () => resolve();
+          z.once('error', onError);
+          z.write(slice, () => {
+            z.off('error', onError); // one listener per slice would pile up on long files
+            resolve();
+          });
         });
         if (!failure) fed += slice.length;
         while (out.length) yield out.shift()!;
