@@ -16,6 +16,9 @@ import { azuriteUri, uniqueContainer } from './helpers/azurite';
 import { tableRows } from './helpers/ingest';
 import { ndjsonReader } from './helpers/ingest-reader';
 
+// Usage errors are caught before any table is opened; this location is never created.
+const UNUSED_TABLE = nodePath.join(tmpdir(), 'sluice-never-created');
+
 function capture() {
   let out = '';
   let err = '';
@@ -79,13 +82,13 @@ describe('sluice ingest / backfill', () => {
     expect(await main(['ingest', '.'], c.io)).toBe(2);
     expect(c.err()).toMatch(/'ingest' needs --table <table>/);
     const d = capture();
-    expect(await main(['ingest', '.', '--table', '/tmp/x', '--schema-evolution', 'discard_row'], d.io)).toBe(2);
+    expect(await main(['ingest', '.', '--table', UNUSED_TABLE, '--schema-evolution', 'discard_row'], d.io)).toBe(2);
     expect(d.err()).toMatch(/discard_row.*never does/);
     const e = capture();
-    expect(await main(['backfill', 'a', 'b', '--table', '/tmp/x'], e.io)).toBe(2);
+    expect(await main(['backfill', 'a', 'b', '--table', UNUSED_TABLE], e.io)).toBe(2);
     expect(e.err()).toMatch(/exactly one landing location/);
     const f = capture();
-    expect(await main(['ingest', '.', '--table', '/tmp/x', '--schema-hints', 'qty:integr'], f.io)).toBe(2);
+    expect(await main(['ingest', '.', '--table', UNUSED_TABLE, '--schema-hints', 'qty:integr'], f.io)).toBe(2);
     expect(f.err()).toMatch(/--schema-hints: hint "qty:integr"/);
     const h = capture();
     expect(await main(['--help'], h.io)).toBe(0);
