@@ -149,6 +149,11 @@ export abstract class ColumnWriter {
       : { type: deltaToArrowType(this.type), length: this.length, nullCount: 0 };
   }
 
+  /** The finished column for writers that keep one fixed-width value buffer. */
+  protected finishWith(data: { subarray(start: number, end: number): ArrayBufferView }): arrow.Data {
+    return arrow.makeData({ ...this.base(), data: data.subarray(0, this.dataLength()) } as never);
+  }
+
   /** @returns the finished column */
   abstract finish(): arrow.Data;
 }
@@ -246,7 +251,7 @@ class SmallIntWriter extends ColumnWriter {
   }
 
   finish(): arrow.Data {
-    return arrow.makeData({ ...this.base(), data: this.data.subarray(0, this.dataLength()) } as never);
+    return this.finishWith(this.data);
   }
 }
 
@@ -324,7 +329,7 @@ class DoubleWriter extends ColumnWriter {
   }
 
   finish(): arrow.Data {
-    return arrow.makeData({ ...this.base(), data: this.data.subarray(0, this.dataLength()) } as never);
+    return this.finishWith(this.data);
   }
 }
 
@@ -347,7 +352,7 @@ class FloatWriter extends ColumnWriter {
   }
 
   finish(): arrow.Data {
-    return arrow.makeData({ ...this.base(), data: this.data.subarray(0, this.dataLength()) } as never);
+    return this.finishWith(this.data);
   }
 }
 
@@ -379,7 +384,7 @@ class BooleanWriter extends ColumnWriter {
   }
 
   finish(): arrow.Data {
-    return arrow.makeData({ ...this.base(), data: this.data.subarray(0, this.dataLength()) } as never);
+    return this.finishWith(this.data);
   }
 }
 
@@ -403,7 +408,7 @@ class DateWriter extends ColumnWriter {
   }
 
   finish(): arrow.Data {
-    return arrow.makeData({ ...this.base(), data: this.data.subarray(0, this.dataLength()) } as never);
+    return this.finishWith(this.data);
   }
 }
 
@@ -454,7 +459,7 @@ class DecimalWriter extends ColumnWriter {
   }
 
   finish(): arrow.Data {
-    return arrow.makeData({ ...this.base(), data: this.data.subarray(0, this.dataLength()) } as never);
+    return this.finishWith(this.data);
   }
 }
 

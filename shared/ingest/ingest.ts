@@ -58,7 +58,7 @@ import { ObjectNotFoundError, ObjectStore } from '../storage/types';
 import { BatchConformer, creationSchema, dataSchema, fileMetadata, newColumns, writeSchema } from './columns';
 import { DeadLetterTarget, deadLetterPath, writeDeadLetter } from './deadletter';
 import { ingestFaultPoint } from './faults';
-import type { IngestLedger, LedgerEntry } from './ledger';
+import type { FileCounts, IngestLedger, LedgerEntry } from './ledger';
 import { formatsReader, ReadInput } from './reader';
 import { normaliseEtag, readObjectRanges } from './stream';
 
@@ -119,21 +119,12 @@ export type IngestStatus =
   | 'missing';
 
 /** Outcome of `ingestFile`. */
-export interface IngestOutcome {
+export interface IngestOutcome extends FileCounts {
   status: IngestStatus;
   path: string;
   etag?: string;
   /** Table version carrying the rows (committed or duplicate of a commit). */
   version?: number;
-  rowsRead: number;
-  rowsWritten: number;
-  rowsRescued: number;
-  rowsDeadLettered: number;
-  /** Size of the input. */
-  bytes: number;
-  /** Dead-letter record path, when one was written. */
-  deadLetter?: string;
-  reason?: string;
   /** Columns this file added to the table schema. */
   newColumns?: string[];
   /** Attempt number recorded in the ledger. */

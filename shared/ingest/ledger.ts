@@ -25,8 +25,23 @@ import { ObjectAlreadyExistsError, ObjectNotFoundError, ObjectStore } from '../s
 /** Where an ingestion stands. */
 export type LedgerStatus = 'started' | 'committed' | 'deadlettered';
 
+/** What happened to the rows of one file: read = written + dead-lettered. */
+export interface FileCounts {
+  rowsRead: number;
+  rowsWritten: number;
+  /** Rows written with at least one value in `_rescued_data`. */
+  rowsRescued: number;
+  rowsDeadLettered: number;
+  /** Bytes of the input file. */
+  bytes: number;
+  /** Path of the dead-letter record (in the dead-letter store), when one was written. */
+  deadLetter?: string;
+  /** Why the file (or part of it) was dead-lettered, or what went wrong with the accounting. */
+  reason?: string;
+}
+
 /** One landing file version (path + ETag) of one table. */
-export interface LedgerEntry {
+export interface LedgerEntry extends FileCounts {
   /** Table key (PartitionKey). */
   table: string;
   /** Blob path in the landing container. */
@@ -45,17 +60,6 @@ export interface LedgerEntry {
   startVersion: number;
   /** Version whose commit carries the rows (status committed with rows). */
   version?: number;
-  rowsRead: number;
-  rowsWritten: number;
-  /** Rows written with at least one value in `_rescued_data`. */
-  rowsRescued: number;
-  rowsDeadLettered: number;
-  /** Bytes of the input file. */
-  bytes: number;
-  /** Path of the dead-letter record (in the dead-letter store), when one was written. */
-  deadLetter?: string;
-  /** Why the file (or part of it) was dead-lettered, or what went wrong with the accounting. */
-  reason?: string;
 }
 
 /** The listing watermark of one landing folder. */
