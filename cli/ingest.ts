@@ -27,7 +27,6 @@ import {
   IngestOutcome,
   IngestSource,
   ingestFile,
-  ReadInput,
   StoreLedger,
   TableLedger,
   tableKeyOf,
@@ -64,9 +63,8 @@ export interface IngestCommandOptions {
   json?: boolean;
 }
 
-/** Test seams: the reader, the environment, whether stderr is a terminal. */
+/** Test seams: the environment, whether stderr is a terminal. */
 export interface IngestCommandDeps {
-  reader?: ReadInput;
   env?: Env;
   tty?: boolean;
 }
@@ -106,7 +104,7 @@ export async function runIngestCommand(command: 'ingest' | 'backfill', input: st
   const progress = new Progress(io, !options.json && (deps.tty ?? !!process.stderr.isTTY));
   const started = Date.now();
   const outcomes: (IngestOutcome | { status: 'error'; path: string; reason: string })[] = [];
-  const common = { table: target.store, tableKey: target.key, ledger: target.ledger, deadLetter: target.deadLetter, source, ...(deps.reader ? { reader: deps.reader } : {}) };
+  const common = { table: target.store, tableKey: target.key, ledger: target.ledger, deadLetter: target.deadLetter, source };
 
   if (command === 'ingest') {
     const { landing, files } = await resolveInputs(input, env);

@@ -1,18 +1,58 @@
 /**
  * Entry point the Functions host loads (`main` in package.json): registers every definition of
- * `definitions.ts` with the v4 programming model. Settings are validated here, once, so a bad app
- * setting stops the app at start-up with a message naming it.
+ * `definitions.ts` with the v4 programming model. The settings and the pipeline definitions are
+ * validated here, once (shared/runtime), so a bad app setting or YAML file stops the app at start-up
+ * with a message naming it.
+ *
+ * `%SETTING%` references in binding options are resolved here with the runtime's validated values,
+ * defaults included. Without an Event Hubs connection (`SLUICE_EVENTHUB…`), or when no pipeline
+ * source reads the configured hub, `eventHubIngest` is left out (nothing is consumed, so no event is
+ * lost); that is logged, never silent.
  */
 import { app } from '@azure/functions';
-import { getSettings } from '../shared/config';
-import { FUNCTIONS } from './definitions';
+import { getRuntime, resolveSettingReferences } from '../shared/runtime';
+import { FUNCTIONS, FunctionDefinition } from './definitions';
 
-getSettings();
+const runtime = getRuntime();
+for (const warning of runtime.warnings) console.warn(`sluice: ${warning}`);
 
-for (const definition of FUNCTIONS) {
-  if (definition.kind === 'http') {
-    app.http(definition.name, { route: definition.route, methods: definition.methods, authLevel: 'function', handler: definition.handler });
-  } else {
-    app.timer(definition.name, { schedule: definition.schedule, handler: definition.handler });
+const resolve = (text: string) => resolveSettingReferences(text, runtime.bindingSettings);
+
+function register(definition: FunctionDefinition): void {
+  switch (definition.kind) {
+    case 'http':
+      app.http(definition.name, { route: definition.route, methods: definition.methods, authLevel: 'function', handler: definition.handler });
+      return;
+    case 'timer':
+      app.timer(definition.name, { schedule: resolve(definition.schedule), handler: definition.handler });
+      return;
+    case 'eventGrid':
+      app.eventGrid(definition.name, { handler: definition.handler });
+      return;
+    case 'eventHub':
+      if (!runtime.triggers.eventHub) {
+        console.warn(`sluice: function ${definition.name} not registered: no Event Hubs connection is set (${definition.connection} or ${definition.connection}__fullyQualifiedNamespace)`);
+        return;
+      }
+      // Reading a hub no source takes would move its checkpoints past events nobody stored.
+      if (!runtime.eventHubRoute) {
+        console.warn(`sluice: function ${definition.name} not registered: no pipeline source reads Event Hub ${runtime.triggers.eventHub.name}`);
+        return;
+      }
+      app.eventHub(definition.name, {
+        connection: definition.connection,
+        eventHubName: resolve(definition.eventHubName),
+        consumerGroup: resolve(definition.consumerGroup),
+        cardinality: definition.cardinality,
+        retry: definition.retry,
+        handler: definition.handler,
+      });
+      return;
+    default: {
+      const unknown: never = definition;
+      throw new Error(`functions/index.ts: no registration for ${JSON.stringify(unknown)}`);
+    }
   }
 }
+
+for (const definition of FUNCTIONS) register(definition);

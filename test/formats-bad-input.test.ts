@@ -5,10 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
-import { PassThrough } from 'node:stream';
 import * as zlib from 'node:zlib';
 import * as arrow from 'apache-arrow';
-import * as avro from 'avsc';
 import { Decompress } from 'fzstd';
 import { describe, expect, it } from 'vitest';
 import { encodeParquetBuffer } from '../shared/delta/parquet';
@@ -17,6 +15,7 @@ import { buildVector } from '../shared/delta/values';
 import { readInput, RESCUED_COLUMN } from '../shared/formats';
 import type { ReadOptions, ReadResult } from '../shared/formats';
 import { readAll } from './fixtures/formats/harness';
+import { avroContainer } from './helpers/ingest-inputs';
 
 const DIR = nodePath.join(__dirname, 'fixtures', 'formats');
 const fixture = (name: string) => readFileSync(nodePath.join(DIR, name));
@@ -142,7 +141,9 @@ describe('detection and declared options', () => {
     const notParquet = await read('data.csv', { format: 'parquet' }, fixture('bom.csv'));
     expect(notParquet.result.fatal?.reason).toBe('not a Parquet file (no PAR1 magic at the start)');
     const declared = await read('x.csv', { csv: { delimiter: ';', header: true } }, Buffer.from('a,b;c\n1,2;3\n'));
-    expect(plain(declared.rows)).toEqual([{ 'a,b': '1,2', c: 3 }]);
+    // The header `a,b` is not a storable column name: it is stored as `a_b`, and the rename recorded.
+    expect(plain(declared.rows)).toEqual([{ a_b: '1,2', c: 3 }]);
+    expect(declared.result.inference['#columns']).toBe('{"a,b":"a_b"}');
     const latin1 = await read('x.csv', { csv: { encoding: 'latin1' } }, Buffer.from([0x6e, 0x0a, 0x43, 0x61, 0x66, 0xe9, 0x0a]));
     expect(plain(latin1.rows)).toEqual([{ n: 'Café' }]);
   });
@@ -445,19 +446,9 @@ function captureEvents(n: number) {
   }));
 }
 
-/** An Avro container file written by avsc. */
-async function avroFile(records: unknown[], codec: string, blockSize?: number, codecs?: Record<string, unknown>): Promise<Buffer> {
-  const type = avro.Type.forSchema(CAPTURE_SCHEMA as never, { wrapUnions: true } as never);
-  const encoder = new avro.streams.BlockEncoder(type, { codec, ...(blockSize ? { blockSize } : {}), ...(codecs ? { codecs } : {}) } as never);
-  const out = new PassThrough();
-  const chunks: Buffer[] = [];
-  out.on('data', (c: Buffer) => chunks.push(c));
-  const done = new Promise((resolve) => out.on('end', resolve));
-  encoder.pipe(out);
-  for (const r of records) encoder.write(r);
-  encoder.end();
-  await done;
-  return Buffer.concat(chunks);
+/** A Capture-layout Avro file. */
+function avroFile(records: unknown[], codec: string, blockSize?: number, codecs?: Record<string, unknown>): Promise<Buffer> {
+  return avroContainer(CAPTURE_SCHEMA, records, { codec, blockSize, codecs });
 }
 
 /** Snappy "compression" using literals only (valid Snappy), with Avro's CRC32C suffix. */

@@ -1,7 +1,7 @@
 /**
  * `sluice ingest` / `sluice backfill` on local disk and on Azurite: the same stage, the ledger beside a
  * local table or in SluiceLedger for a Blob table, the closing summary and the --json document.
- * The NDJSON test reader stands in for shared/formats.
+ * Files are read by the real readers of shared/formats.
  */
 import { mkdtemp, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,6 @@ import { LocalStore } from '../shared/storage';
 import { openStore } from '../shared/storage/location';
 import { azuriteUri, uniqueContainer } from './helpers/azurite';
 import { tableRows } from './helpers/ingest';
-import { ndjsonReader } from './helpers/ingest-reader';
 
 // Usage errors are caught before any table is opened; this location is never created.
 const UNUSED_TABLE = nodePath.join(tmpdir(), 'sluice-never-created');
@@ -34,7 +33,7 @@ describe('sluice ingest / backfill', () => {
     const table = nodePath.join(dir, 'table');
 
     const first = capture();
-    const code = await runIngestCommand('ingest', nodePath.join(dir, 'in'), { table, 'schema-hints': 'qty:int' }, first.io, { reader: ndjsonReader, tty: false });
+    const code = await runIngestCommand('ingest', nodePath.join(dir, 'in'), { table, 'schema-hints': 'qty:int' }, first.io, { tty: false });
     expect(code, first.err()).toBe(0);
     expect(first.out()).toMatch(/files {6}2 \(2 ingested, 0 already ingested, 0 dead-lettered\)/);
     expect(first.out()).toMatch(/rows {7}4 read, 3 written \(0 with rescued values\), 1 dead-lettered/);
@@ -47,7 +46,7 @@ describe('sluice ingest / backfill', () => {
     expect(await readdir(nodePath.join(table, '_sluice'))).toEqual(['dead-letter', 'ledger']);
 
     const again = capture();
-    expect(await runIngestCommand('ingest', nodePath.join(dir, 'in'), { table, json: true }, again.io, { reader: ndjsonReader })).toBe(0);
+    expect(await runIngestCommand('ingest', nodePath.join(dir, 'in'), { table, json: true }, again.io)).toBe(0);
     const doc = JSON.parse(again.out());
     expect(doc.totals).toMatchObject({ files: 2, committed: 0, duplicate: 2, rowsWritten: 0 });
     expect(doc.files.map((f: { path: string; status: string }) => `${f.path}:${f.status}`).sort()).toEqual(['a.json:duplicate', 'sub/b.json:duplicate']);
@@ -63,11 +62,11 @@ describe('sluice ingest / backfill', () => {
     await landing.write('other/c.json', '{"id":4}\n');
     const tableUri = azuriteUri(lake, 'bronze/pos');
     const one = capture();
-    expect(await runIngestCommand('ingest', azuriteUri(landingContainer, 'pos/a.json'), { table: tableUri, json: true }, one.io, { reader: ndjsonReader }), one.err()).toBe(0);
+    expect(await runIngestCommand('ingest', azuriteUri(landingContainer, 'pos/a.json'), { table: tableUri, json: true }, one.io), one.err()).toBe(0);
     expect(JSON.parse(one.out())).toMatchObject({ ledger: expect.stringMatching(/^Azure Table SluiceLedger/), files: [{ path: 'pos/a.json', status: 'committed' }] });
 
     const run = capture();
-    expect(await runIngestCommand('backfill', azuriteUri(landingContainer, 'pos'), { table: tableUri, json: true }, run.io, { reader: ndjsonReader }), run.err()).toBe(0);
+    expect(await runIngestCommand('backfill', azuriteUri(landingContainer, 'pos'), { table: tableUri, json: true }, run.io), run.err()).toBe(0);
     const doc = JSON.parse(run.out());
     expect(doc.backfill).toMatchObject({ listed: 2, done: 1 });
     expect(doc.files).toEqual([expect.objectContaining({ path: 'pos/b.json', status: 'committed', rowsWritten: 1 })]);

@@ -47,9 +47,39 @@ export async function* encodeParquet(
   batches: AsyncIterable<arrow.RecordBatch> | Iterable<arrow.RecordBatch>,
   options: ParquetWriteOptions = {},
 ): AsyncGenerator<Uint8Array> {
-  const iterator = (Symbol.asyncIterator in batches ? batches[Symbol.asyncIterator]() : (batches as Iterable<arrow.RecordBatch>)[Symbol.iterator]()) as
-    AsyncIterator<arrow.RecordBatch> | Iterator<arrow.RecordBatch>;
-  let schema: arrow.Schema | undefined;
+  async function* ipc(): AsyncGenerator<Uint8Array> {
+    for await (const batch of batches) yield batchToIpc(batch);
+  }
+  yield* encodeParquetIpc(ipc(), options);
+}
+
+/**
+ * One record batch as an Arrow IPC stream, the only form parquet-wasm accepts.
+ *
+ * @param batch the batch
+ * @returns the IPC bytes (a buffer of their own, so they can be transferred to a worker)
+ */
+export function batchToIpc(batch: arrow.RecordBatch): Uint8Array {
+  return arrow.tableToIPC(new arrow.Table([batch]), 'stream');
+}
+
+/**
+ * Encode Arrow IPC streams (one or more record batches each, all with the same schema) as one Parquet
+ * file (zstd), streaming. Works on bytes only, so it runs the same on the main thread and in an
+ * encoding worker (encode-worker.ts).
+ *
+ * @param ipcStreams the batches as IPC streams
+ * @param options row group size and footer metadata
+ * @param onConsumed called each time WASM has taken one IPC stream in (the encoder wants more input)
+ * @returns the Parquet bytes, chunk by chunk
+ */
+export async function* encodeParquetIpc(
+  ipcStreams: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: ParquetWriteOptions = {},
+  onConsumed?: () => void,
+): AsyncGenerator<Uint8Array> {
+  const iterator = (Symbol.asyncIterator in ipcStreams ? ipcStreams[Symbol.asyncIterator]() : (ipcStreams as Iterable<Uint8Array>)[Symbol.iterator]()) as
+    AsyncIterator<Uint8Array> | Iterator<Uint8Array>;
   const input = new ReadableStream<wasm.RecordBatch>({
     async pull(controller) {
       const next = await iterator.next();
@@ -57,10 +87,9 @@ export async function* encodeParquet(
         controller.close();
         return;
       }
-      schema ??= next.value.schema;
-      const ipc = arrow.tableToIPC(new arrow.Table([next.value]), 'stream');
-      const table = wasm.Table.fromIPCStream(ipc);
+      const table = wasm.Table.fromIPCStream(next.value);
       for (const batch of table.recordBatches()) controller.enqueue(batch);
+      onConsumed?.();
     },
   });
   const output = await wasm.transformParquetStream(input, writerProperties(options));
@@ -182,6 +211,74 @@ export async function decodeParquetObjects(bytes: Uint8Array, columns?: string[]
   const present = topLevelColumns(metadata.schema).map((c) => c.name);
   return (await hp.parquetReadObjects({ file, metadata, compressors, columns: columns?.filter((c) => present.includes(c)) })) as Record<string, unknown>[];
 }
+
+/** Statistics the Parquet writer recorded for one column chunk (one leaf column of one row group). */
+export interface ChunkStatistics {
+  /** The leaf column's path (`['s', 'a']` for field `a` of struct `s`). */
+  path: string[];
+  /** Parquet physical type: 0 BOOLEAN, 1 INT32, 2 INT64, 3 INT96, 4 FLOAT, 5 DOUBLE, 6 BYTE_ARRAY, 7 FIXED_LEN_BYTE_ARRAY. */
+  physicalType: number;
+  /** Null values in the chunk; undefined when the writer did not record it. */
+  nullCount?: number;
+  /** Plain-encoded bounds (`min_value` / `max_value`); a truncated one is still a valid bound. */
+  min?: Uint8Array;
+  max?: Uint8Array;
+}
+
+/** The statistics of a whole file, row group by row group. */
+export interface FooterStatistics {
+  rowGroups: { numRows: number; columns: ChunkStatistics[] }[];
+}
+
+/**
+ * Length of the footer a Parquet file ends with: the metadata, its 4-byte length and `PAR1`.
+ *
+ * @param tail the last bytes of the file (at least 8)
+ * @returns the footer's length in bytes
+ */
+export function parquetFooterLength(tail: Uint8Array): number {
+  const view = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
+  if (tail.length < 8 || view.getUint32(tail.length - 4, true) !== 0x31524150) throw new Error('parquet: the file does not end with PAR1');
+  return view.getUint32(tail.length - 8, true) + 8;
+}
+
+/**
+ * Read the column chunk statistics from a Parquet footer. The values stay raw (plain-encoded bytes):
+ * the caller knows the logical types and decodes them exactly (decimals, 64-bit integers, UTF-8).
+ *
+ * @param tail the end of the file, holding at least the whole footer (see `parquetFooterLength`)
+ * @returns the statistics by row group and leaf column
+ */
+export async function readFooterStatistics(tail: Uint8Array): Promise<FooterStatistics> {
+  const length = parquetFooterLength(tail);
+  if (length > tail.length) throw new Error(`parquet: the footer is ${length} bytes, only ${tail.length} were given`);
+  thriftModule ??= import('hyparquet/src/thrift.js');
+  const thrift = await thriftModule;
+  const view = new DataView(tail.buffer, tail.byteOffset + tail.length - length, length - 8);
+  // FileMetaData (parquet.thrift): 4 row_groups; RowGroup: 1 columns, 3 num_rows; ColumnChunk: 3
+  // meta_data; ColumnMetaData: 1 type, 3 path_in_schema, 12 statistics; Statistics: 3 null_count,
+  // 5 max_value, 6 min_value.
+  const metadata = thrift.deserializeTCompactProtocol({ view, offset: 0 });
+  const text = new TextDecoder();
+  const rowGroups = ((metadata.field_4 ?? []) as Thrift[]).map((group) => ({
+    numRows: Number(group.field_3),
+    columns: ((group.field_1 ?? []) as Thrift[]).map((chunk): ChunkStatistics => {
+      const meta = chunk.field_3 as Thrift;
+      const stats = meta.field_12 as Thrift | undefined;
+      return {
+        path: (meta.field_3 as Uint8Array[]).map((p) => text.decode(p)),
+        physicalType: meta.field_1 as number,
+        ...(stats?.field_3 !== undefined ? { nullCount: Number(stats.field_3) } : {}),
+        ...(stats?.field_6 !== undefined ? { min: (stats.field_6 as Uint8Array).slice() } : {}),
+        ...(stats?.field_5 !== undefined ? { max: (stats.field_5 as Uint8Array).slice() } : {}),
+      };
+    }),
+  }));
+  return { rowGroups };
+}
+
+type Thrift = { [key: `field_${number}`]: unknown };
+let thriftModule: Promise<typeof import('hyparquet/src/thrift.js')> | undefined;
 
 /** Top-level columns of a Parquet schema with their schema elements. */
 function topLevelColumns(schema: SchemaElement[]): { name: string; element: SchemaElement }[] {

@@ -1,18 +1,25 @@
 /**
  * Writing data files: record batches in the table schema are split by partition, encoded to Parquet
- * (zstd) as they arrive, streamed to storage under fresh UUID names in Hive-style partition folders,
- * and described by `add` actions with statistics. Nothing is committed here; files that are never
+ * (zstd) as they arrive (in a worker thread when the batches are big enough to be worth it, see
+ * encode-worker.ts), streamed to storage under fresh UUID names in Hive-style partition folders, and
+ * described by `add` actions with statistics. Nothing is committed here; files that are never
  * committed are orphans for vacuum to remove.
+ *
+ * The statistics come from the Parquet footer: the encoder computes min, max and null count of every
+ * column chunk anyway, so reading them back costs nothing, where computing them again in JS cost more
+ * than the encoding itself. Their bounds are the values of the column chunks (a bound the encoder
+ * truncated is still a bound), cut to Delta's rules by stats.ts.
  */
 import { randomUUID } from 'node:crypto';
 import * as arrow from 'apache-arrow';
 import type { ObjectStore } from '../storage/types';
 import type { AddFile } from './actions';
 import { WriteRejectedError } from './errors';
-import { encodeParquet } from './parquet';
+import { EncodeThread, openParquetEncoder } from './encode-worker';
+import { ChunkStatistics, concatBytes, parquetFooterLength, readFooterStatistics } from './parquet';
 import { decodeAddPath, encodeAddPath, formatPartitionValue, partitionDirectory } from './partitions';
-import { deltaFieldToArrow, DeltaField, DeltaStruct } from './schema';
-import { addBatchStats, dataFields, newStats, statsToJson } from './stats';
+import { decimalParams, deltaFieldToArrow, DeltaField, DeltaStruct, DeltaType } from './schema';
+import { dataFields, newStats, StatsCollector, statsToJson } from './stats';
 import { buildVector, isCanonicalArrowType, readValue, readValues } from './values';
 
 /** Options for writing data files. */
@@ -27,7 +34,15 @@ export interface WriteFilesOptions {
   statsColumns?: number;
   /** Called with each new partition's values before its first file is opened; throw to refuse the rows. */
   acceptPartition?: (values: Record<string, string | null>) => void;
+  /**
+   * Where Parquet is encoded: `auto` (default) in a worker thread when the file's first batch has at
+   * least 4,096 rows and a worker is free, `main` always on this thread.
+   */
+  encodeThread?: EncodeThread;
 }
+
+/** A file whose first batch is smaller than this is encoded on the main thread: a worker is not worth it. */
+const WORKER_MIN_ROWS = 4096;
 
 /** The table shape the files are written for. */
 export interface WriteTarget {
@@ -73,7 +88,8 @@ export async function writeDataFiles(
         let file = open.get(key);
         if (!file) {
           options.acceptPartition?.(part.values);
-          file = openFile(target, fields, fileSchema, part.values, options);
+          const thread = options.encodeThread === 'main' || part.batch.numRows < WORKER_MIN_ROWS ? 'main' : 'auto';
+          file = await openFile(target, fields, fileSchema, part.values, options, thread);
           open.set(key, file);
         }
         await file.push(part.batch);
@@ -119,14 +135,29 @@ function splitByPartition(batch: arrow.RecordBatch, target: WriteTarget): Map<st
     return out;
   }
   const fields = target.partitionColumns.map((c) => target.schema.fields.find((f) => f.name === c)!);
+  const uniform = fields.map((f) => uniformValue(batch.getChild(f.name)!, f.type));
+  if (uniform.every((u) => u !== undefined)) {
+    // The common case (ingestion: one load date per file): no per-row work at all.
+    const values: Record<string, string | null> = {};
+    fields.forEach((f, c) => (values[f.name] = formatPartitionValue(uniform[c]!.value, f.type)));
+    out.set(JSON.stringify(fields.map((f) => values[f.name])), { values, batch: dataOnly(batch) });
+    return out;
+  }
   const columns = fields.map((f) => readValues(batch.getChild(f.name)!, f.type));
   const groups = new Map<string, { values: Record<string, string | null>; rows: number[] }>();
+  const byRaw = new Map<string, { values: Record<string, string | null>; rows: number[] }>();
   for (let i = 0; i < batch.numRows; i++) {
-    const values: Record<string, string | null> = {};
-    fields.forEach((f, c) => (values[f.name] = formatPartitionValue(columns[c][i], f.type)));
-    const key = JSON.stringify(fields.map((f) => values[f.name]));
-    let group = groups.get(key);
-    if (!group) groups.set(key, (group = { values, rows: [] }));
+    // Group on the raw values first and format each distinct combination once.
+    const raw = columns.map((c) => rawKey(c[i])).join('\u0000');
+    let group = byRaw.get(raw);
+    if (!group) {
+      const values: Record<string, string | null> = {};
+      fields.forEach((f, c) => (values[f.name] = formatPartitionValue(columns[c][i], f.type)));
+      const key = JSON.stringify(fields.map((f) => values[f.name]));
+      group = groups.get(key) ?? { values, rows: [] };
+      groups.set(key, group);
+      byRaw.set(raw, group);
+    }
     group.rows.push(i);
   }
   for (const [key, group] of groups) {
@@ -134,6 +165,31 @@ function splitByPartition(batch: arrow.RecordBatch, target: WriteTarget): Map<st
     out.set(key, { values: group.values, batch: dataOnly(rows) });
   }
   return out;
+}
+
+/** A map key for a partition value in its JS form (bigints and numbers apart, null apart from "null"). */
+function rawKey(value: unknown): string {
+  if (value === null || value === undefined) return 'n';
+  return `${typeof value === 'bigint' ? 'b' : typeof value === 'number' ? 'd' : 's'}${String(value)}`;
+}
+
+/**
+ * The value all rows of a column have, found on the raw buffers without reading values one by one,
+ * or undefined when they differ (or the column is of a kind this does not look into).
+ */
+function uniformValue(column: arrow.Vector, type: DeltaType): { value: unknown } | undefined {
+  if (column.length === 0) return undefined;
+  if (column.nullCount === column.length) return { value: null };
+  if (column.nullCount > 0) return undefined;
+  const first = column.data[0];
+  for (const data of column.data) {
+    const values = data.values as unknown;
+    if (arrow.DataType.isDictionary(data.type) || data.stride !== 1 || !ArrayBuffer.isView(values) || values instanceof DataView) return undefined;
+    const typed = values as unknown as ArrayLike<number | bigint>;
+    const expected = (first.values as unknown as ArrayLike<number | bigint>)[first.offset];
+    for (let i = data.offset; i < data.offset + data.length; i++) if (typed[i] !== expected) return undefined;
+  }
+  return { value: readValue(first, 0, type) };
 }
 
 /**
@@ -166,54 +222,52 @@ function selectColumns(batch: arrow.RecordBatch, fields: DeltaField[]): arrow.Re
   return new arrow.RecordBatch(schema, arrow.makeData({ type: new arrow.Struct(schema.fields), length: batch.numRows, nullCount: 0, children }));
 }
 
-function openFile(
+async function openFile(
   target: WriteTarget,
   fields: DeltaField[],
   fileSchema: arrow.Schema,
   partitionValues: Record<string, string | null>,
   options: WriteFilesOptions,
-): OpenFile {
+  thread: EncodeThread,
+): Promise<OpenFile> {
   const dir = partitionDirectory(target.partitionColumns, partitionValues);
   const name = `part-00000-${randomUUID()}.c000.zstd.parquet`;
   const path = dir ? `${dir}/${name}` : name;
-  const stats = newStats(fields, options.statsColumns ?? 32);
-  // A push-fed queue of batches that the Parquet encoder pulls from.
-  const queue: (arrow.RecordBatch | null)[] = [];
-  let wake = (): void => undefined;
+  const encoder = await openParquetEncoder({ rowGroupRows: options.rowGroupRows, metadata: { 'sluice.schema': JSON.stringify(fileSchema.fields.map((f) => f.name)) } }, thread);
+  const tail: Uint8Array[] = [];
+  let tailBytes = 0;
   let written = 0;
-  async function* source(): AsyncGenerator<arrow.RecordBatch> {
-    for (;;) {
-      while (queue.length === 0) await new Promise<void>((r) => (wake = r));
-      const next = queue.shift()!;
-      if (next === null) return;
-      yield next;
-    }
-  }
   async function* counted(): AsyncGenerator<Uint8Array> {
-    for await (const chunk of encodeParquet(source(), { rowGroupRows: options.rowGroupRows, metadata: { 'sluice.schema': JSON.stringify(fileSchema.fields.map((f) => f.name)) } })) {
+    for await (const chunk of encoder.output) {
       written += chunk.length;
+      // Keep the last MiB or so: the footer, with the statistics, is at the end.
+      tail.push(chunk);
+      tailBytes += chunk.length;
+      while (tail.length > 1 && tailBytes - tail[0].length >= TAIL_BYTES) tailBytes -= tail.shift()!.length;
       yield chunk;
     }
   }
   const upload = target.store.write(path, counted(), { contentType: 'application/vnd.apache.parquet' });
-  upload.catch(() => undefined);
+  // An upload that fails stops the encoder, so that `push` does not wait for it forever.
+  upload.catch((err) => encoder.abort(err instanceof Error ? err : new Error(String(err))));
   const file: OpenFile = {
     path,
     partitionValues,
     rows: 0,
     bytes: () => written,
     async push(batch) {
-      addBatchStats(stats, batch);
       file.rows += batch.numRows;
-      queue.push(batch);
-      wake();
-      // Let the encoder drain so that at most a few batches wait in memory.
-      while (queue.length > 2) await new Promise((r) => setImmediate(r));
+      await encoder.push(batch);
     },
     async finish() {
-      queue.push(null);
-      wake();
+      encoder.end();
       const info = await upload;
+      let end = concatBytes(tail);
+      const footerLength = parquetFooterLength(end);
+      if (footerLength > end.length) end = await target.store.read(path, { offset: info.size - footerLength, length: footerLength });
+      const stats = newStats(fields, options.statsColumns ?? 32);
+      stats.numRecords = file.rows;
+      statsFromFooter(stats, (await readFooterStatistics(end)).rowGroups);
       return {
         path: encodeAddPath(path),
         partitionValues,
@@ -225,4 +279,93 @@ function openFile(
     },
   };
   return file;
+}
+
+/** How much of a file's end is kept in memory to read its footer from. */
+const TAIL_BYTES = 1 << 20;
+
+/**
+ * Fill a file's statistics from its column chunks. A column whose null count a chunk lacks is left
+ * out of the statistics (Delta allows that); a column with values in a chunk that has no bounds keeps
+ * its null count but gets no bounds.
+ */
+function statsFromFooter(stats: StatsCollector, rowGroups: { numRows: number; columns: ChunkStatistics[] }[]): void {
+  const chunks = new Map<string, { numRows: number; chunk: ChunkStatistics }[]>();
+  for (const group of rowGroups) {
+    for (const chunk of group.columns) {
+      const key = chunk.path.join('\u0000');
+      chunks.set(key, [...(chunks.get(key) ?? []), { numRows: group.numRows, chunk }]);
+    }
+  }
+  for (const [key, col] of stats.columns) {
+    const found = chunks.get(key) ?? [];
+    if (found.length !== rowGroups.length || found.some((f) => f.chunk.nullCount === undefined)) {
+      stats.columns.delete(key);
+      continue;
+    }
+    col.nullCount = found.reduce((n, f) => n + f.chunk.nullCount!, 0);
+    let min: Bound | undefined;
+    let max: Bound | undefined;
+    let bounded = true;
+    for (const { numRows, chunk } of found) {
+      if (numRows === chunk.nullCount) continue;
+      const lo = chunk.min && decodeBound(chunk.min, col.type, chunk.physicalType);
+      const hi = chunk.max && decodeBound(chunk.max, col.type, chunk.physicalType);
+      if (!lo || !hi) {
+        bounded = false;
+        break;
+      }
+      if (!min || compareBounds(lo, min) < 0) min = lo;
+      if (!max || compareBounds(hi, max) > 0) max = hi;
+    }
+    col.min = bounded ? min?.value : undefined;
+    col.max = bounded ? max?.value : undefined;
+  }
+}
+
+/** A bound as the JS value stats.ts takes, with its bytes (strings compare in UTF-8 byte order). */
+interface Bound {
+  value: unknown;
+  bytes?: Uint8Array;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Decode a plain-encoded bound to the JS form of its Delta type; undefined for types without bounds. */
+function decodeBound(raw: Uint8Array, type: DeltaType, physicalType: number): Bound | undefined {
+  if (typeof type !== 'string') return undefined;
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const decimal = decimalParams(type) !== null;
+  switch (physicalType) {
+    case 1: // INT32
+      if (raw.length !== 4) return undefined;
+      if (decimal) return { value: BigInt(view.getInt32(0, true)) };
+      return ['byte', 'short', 'integer', 'date'].includes(type) ? { value: view.getInt32(0, true) } : undefined;
+    case 2: // INT64
+      return raw.length === 8 && (decimal || ['long', 'timestamp', 'timestamp_ntz'].includes(type)) ? { value: view.getBigInt64(0, true) } : undefined;
+    case 4: // FLOAT
+      return raw.length === 4 && type === 'float' ? { value: view.getFloat32(0, true) } : undefined;
+    case 5: // DOUBLE
+      return raw.length === 8 && type === 'double' ? { value: view.getFloat64(0, true) } : undefined;
+    case 6: // BYTE_ARRAY
+    case 7: // FIXED_LEN_BYTE_ARRAY
+      if (decimal) return raw.length ? { value: BigInt.asIntN(raw.length * 8, raw.reduce((n, b) => (n << 8n) | BigInt(b), 0n)) } : undefined;
+      if (type !== 'string') return undefined;
+      try {
+        return { value: utf8.decode(raw), bytes: raw };
+      } catch {
+        return undefined;
+      }
+    default:
+      return undefined;
+  }
+}
+
+function compareBounds(a: Bound, b: Bound): number {
+  if (a.bytes && b.bytes) {
+    const n = Math.min(a.bytes.length, b.bytes.length);
+    for (let i = 0; i < n; i++) if (a.bytes[i] !== b.bytes[i]) return a.bytes[i] - b.bytes[i];
+    return a.bytes.length - b.bytes.length;
+  }
+  return (a.value as number) < (b.value as number) ? -1 : (a.value as number) > (b.value as number) ? 1 : 0;
 }

@@ -27,11 +27,11 @@ import * as zlib from 'node:zlib';
 import * as avro from 'avsc';
 import { decompress as zstdDecompress } from 'fzstd';
 import type { DeltaType } from '../delta/schema';
-import { ByteReader, DamagedInputError } from './bytes';
+import type { ByteReader } from './bytes';
 import { Rescue, typedColumn } from './convert';
 import { toJsonText } from './json-text';
-import { planLayout, uniqueNames } from './layout';
-import { applyLayout, arrowSchemaOf, makeBatch, ReadContext } from './reader';
+import type { ReadContext } from './reader';
+import { ChunkPuller, RecordOutput } from './records';
 import type { BadRecord } from './types';
 
 /** avsc's long as bigint, so values beyond 2^53 are exact. */
@@ -331,29 +331,18 @@ function decompressBlock(codec: string, data: Buffer): Buffer {
  * @param ctx the read in progress
  */
 export async function readAvro(input: ByteReader, ctx: ReadContext): Promise<void> {
-  const { result, options } = ctx;
+  const { result } = ctx;
   let buf = Buffer.alloc(0);
   let base = 0;
   let pos = 0;
-  let eof = false;
-  let damage: DamagedInputError | null = null;
+  const puller = new ChunkPuller(input);
   const pull = async (): Promise<boolean> => {
-    try {
-      const chunk = await input.read();
-      if (!chunk) {
-        eof = true;
-        return false;
-      }
-      buf = pos > 0 ? Buffer.concat([buf.subarray(pos), chunk]) : Buffer.concat([buf, chunk]);
-      base += pos;
-      pos = 0;
-      return true;
-    } catch (err) {
-      if (!(err instanceof DamagedInputError)) throw err;
-      damage = err;
-      eof = true;
-      return false;
-    }
+    const chunk = await puller.next();
+    if (!chunk) return false;
+    buf = pos > 0 ? Buffer.concat([buf.subarray(pos), chunk]) : Buffer.concat([buf, chunk]);
+    base += pos;
+    pos = 0;
+    return true;
   };
 
   // Header.
@@ -372,7 +361,7 @@ export async function readAvro(input: ByteReader, ctx: ReadContext): Promise<voi
       }
     }
     if (!(await pull())) {
-      result.fatal = { byteOffset: 0, reason: damage ? (damage as DamagedInputError).message : 'truncated Avro file (incomplete header)' };
+      result.fatal = { byteOffset: 0, reason: puller.damage ? puller.damage.message : 'truncated Avro file (incomplete header)' };
       result.stats.bytesRead = ctx.storedBytes();
       return;
     }
@@ -412,12 +401,8 @@ export async function readAvro(input: ByteReader, ctx: ReadContext): Promise<voi
     if (capture && f.name === 'Body') return { ...m, note: `${m.note} (event body as sent, not interpreted)` };
     return m;
   });
-  const names = uniqueNames(avroFields.map((f) => f.name));
-  const layout = planLayout(names.map((name, i) => ({ name, inferred: { type: mappings[i].type, note: mappings[i].note, dateFormat: 'yyyy-MM-dd' } })), options, true);
-  applyLayout(result, layout);
+  const output = new RecordOutput(ctx, avroFields.map((f, i) => ({ name: f.name, inferred: { type: mappings[i].type, note: mappings[i].note, dateFormat: 'yyyy-MM-dd' } })), true);
   if (capture) result.inference['#avro'] = 'Event Hubs Capture layout';
-  const arrowSchema = arrowSchemaOf(layout.schema);
-  const stats = result.stats;
   const sync = header.sync;
 
   let columns: unknown[][] = [];
@@ -432,8 +417,8 @@ export async function readAvro(input: ByteReader, ctx: ReadContext): Promise<voi
   const flush = () => {
     const m = rows;
     const rescue = new Rescue();
-    const children = layout.columns.map((col) => {
-      if (col.input < 0) return typedColumn(new Array(m).fill(null), 'string', col.type, col.dateFormat, rescue, col.name);
+    const children = output.layout.columns.map((col) => {
+      if (col.input < 0) return output.absent(col, m);
       const values = columns[col.input];
       for (let r = 0; r < m; r++) {
         const v = values[r];
@@ -444,27 +429,23 @@ export async function readAvro(input: ByteReader, ctx: ReadContext): Promise<voi
       }
       return typedColumn(values, mappings[col.input].type, col.type, col.dateFormat, rescue, col.name);
     });
-    children.push(rescue.toData(m));
-    stats.rowsEmitted += m;
-    stats.rowsWithRescued += rescue.rowCount;
     start();
-    return makeBatch(arrowSchema, children, m);
+    return output.batch(children, rescue, m);
   };
 
   result.batches = (async function* () {
+    // Where the input stops being records when it ends early: set when the last block is incomplete.
+    let lostFrom = -1;
     for (;;) {
       // One block: count, size, data, sync.
       const count = readVarLong(buf, pos, buf.length);
       const size = count ? readVarLong(buf, count[1], buf.length) : null;
       const dataStart = size ? size[1] : 0;
       if (!count || !size || dataStart + size[0] + 16 > buf.length) {
-        if (!eof && (await pull())) continue;
-        if (!eof) continue;
-        if (pos < buf.length || damage) {
-          const at = base + pos;
-          const reason = damage ? `${(damage as DamagedInputError).message}; the Avro data from byte offset ${at} on is lost` : `truncated Avro file: the block at byte offset ${at} is incomplete`;
-          result.fatal = { byteOffset: at, reason };
-        }
+        if (!puller.eof && (await pull())) continue;
+        if (!puller.eof) continue;
+        if (puller.damage) lostFrom = base + pos;
+        else if (pos < buf.length) result.fatal = { byteOffset: base + pos, reason: `truncated Avro file: the block at byte offset ${base + pos} is incomplete` };
         break;
       }
       const blockOffset = base + pos;
@@ -493,7 +474,7 @@ export async function readAvro(input: ByteReader, ctx: ReadContext): Promise<voi
           });
           recordNo++;
           if (rows >= ctx.batchRows) {
-            if (pending.length) result.badRecords.push(...pending.splice(0));
+            output.release(pending);
             yield flush();
           }
         }
@@ -506,8 +487,7 @@ export async function readAvro(input: ByteReader, ctx: ReadContext): Promise<voi
       }
     }
     if (rows > 0) yield flush();
-    if (pending.length) result.badRecords.push(...pending.splice(0));
-    stats.rowsRead = recordNo;
-    stats.bytesRead = ctx.storedBytes();
+    output.release(pending);
+    output.end(recordNo, lostFrom >= 0 ? puller.damage : null, lostFrom);
   })();
 }

@@ -10,8 +10,8 @@
 import { ByteReader, concatBytes, DamagedInputError } from './bytes';
 import { Rescue, typedColumn } from './convert';
 import { detectContentType } from './detect';
-import { planLayout } from './layout';
-import { applyLayout, arrowSchemaOf, DEFAULT_BINARY_INLINE_LIMIT, makeBatch, ReadContext } from './reader';
+import { DEFAULT_BINARY_INLINE_LIMIT, ReadContext } from './reader';
+import { RecordOutput } from './records';
 import type { DeltaType } from '../delta/schema';
 
 /**
@@ -52,21 +52,16 @@ export async function readBinary(input: ByteReader, ctx: ReadContext): Promise<v
     ['contentType', 'string', detectContentType(ctx.name, head), 'string'],
     ['content', 'binary', content, inline ? 'binary' : `binary (not inlined: ${length} bytes > limit ${limit}; read the file at path)`],
   ];
-  const layout = planLayout(columns.map(([name, type, , note]) => ({ name, inferred: { type, note, dateFormat: 'yyyy-MM-dd' } })), options, true);
-  applyLayout(result, layout);
-  const arrowSchema = arrowSchemaOf(layout.schema);
-  const stats = result.stats;
+  const output = new RecordOutput(ctx, columns.map(([name, type, , note]) => ({ name, inferred: { type, note, dateFormat: 'yyyy-MM-dd' } })), true);
   result.batches = (async function* () {
     const rescue = new Rescue();
-    const children = layout.columns.map((col) => {
-      const source = col.input >= 0 ? columns[col.input] : null;
-      return source ? typedColumn([source[2]], source[1], col.type, col.dateFormat, rescue, col.name) : typedColumn([null], 'string', col.type, col.dateFormat, rescue, col.name);
+    const children = output.layout.columns.map((col) => {
+      if (col.input < 0) return output.absent(col, 1);
+      const [, type, value] = columns[col.input];
+      return typedColumn([value], type, col.type, col.dateFormat, rescue, col.name);
     });
-    children.push(rescue.toData(1));
-    stats.rowsRead = 1;
-    stats.rowsEmitted = 1;
-    stats.rowsWithRescued = rescue.rowCount;
-    stats.bytesRead = ctx.storedBytes();
-    yield makeBatch(arrowSchema, children, 1);
+    const batch = output.batch(children, rescue, 1);
+    output.end(1, null, 0);
+    yield batch;
   })();
 }

@@ -26,14 +26,14 @@ import { isUtf8 } from 'node:buffer';
 import type * as arrow from 'apache-arrow';
 import { makeData } from 'apache-arrow';
 import { deltaToArrowType } from '../delta/schema';
-import { ByteReader, DamagedInputError } from './bytes';
+import type { ByteReader } from './bytes';
 import { createWriter, Rescue } from './convert';
 import { CsvDialect, describeDialect, sniffDialect } from './csv-dialect';
 import { ColumnProfile } from './infer';
-import { Layout, planLayout, uniqueNames } from './layout';
-import {
-  applyLayout, arrowSchemaOf, firstInvalidUtf8, inFileOrder, invalidUtf8Record, makeBatch, MAX_BATCH_BYTES, rawText, ReadContext, rowsPerBatch,
-} from './reader';
+import type { OutputColumn } from './layout';
+import { dialectByte } from './options';
+import { firstInvalidUtf8, invalidUtf8Record, MAX_BATCH_BYTES, rawText, ReadContext, rowsPerBatch } from './reader';
+import { ChunkPuller, RecordOutput } from './records';
 import type { BadRecord } from './types';
 
 const QUOTED = 1;
@@ -78,6 +78,7 @@ class CsvScanner {
   /** Absolute offset of the first byte of the header that is not UTF-8, or -1. */
   headerInvalidAt = -1;
   headerInvalidByte = 0;
+  /** Bad records found while scanning, not yet handed to the output. */
   readonly pendingBad: BadRecord[] = [];
 
   private readonly special = new Uint8Array(256);
@@ -389,13 +390,6 @@ function unescape(buf: Uint8Array, s: number, e: number, quote: number, esc: num
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
-function dialectByte(value: string | undefined, what: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (value === '\\t') return 0x09;
-  if (value.length !== 1 || value.charCodeAt(0) > 0x7f) throw new Error(`formats: csv ${what} must be one ASCII character, got ${JSON.stringify(value)}`);
-  return value.charCodeAt(0);
-}
-
 /**
  * Read a CSV or TSV input into `ctx.result`: sniff the dialect, sample and infer, then leave the batch
  * generator on the result.
@@ -407,60 +401,46 @@ function dialectByte(value: string | undefined, what: string): number | undefine
 export async function readCsv(input: ByteReader, ctx: ReadContext, tsv: boolean): Promise<void> {
   const { result, options } = ctx;
   const csvOptions = options.csv ?? {};
-  let eof = false;
-  let damage: DamagedInputError | null = null;
+  const puller = new ChunkPuller(input);
   const latin1 = csvOptions.encoding === 'latin1';
-  let window = Buffer.allocUnsafe(0);
-  const headChunks: Uint8Array[] = [];
-  let headLength = 0;
-
+  // Latin-1 is transcoded to UTF-8 up front; offsets then count UTF-8 bytes.
   const pullChunk = async (): Promise<Uint8Array | null> => {
-    try {
-      const chunk = await input.read();
-      if (!chunk) {
-        eof = true;
-        return null;
-      }
-      // Latin-1 is transcoded to UTF-8 up front; offsets then count UTF-8 bytes.
-      return latin1 ? Buffer.from(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length).toString('latin1'), 'utf8') : chunk;
-    } catch (err) {
-      if (!(err instanceof DamagedInputError)) throw err;
-      damage = err;
-      eof = true;
-      return null;
-    }
+    const chunk = await puller.next();
+    return chunk && latin1 ? Buffer.from(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length).toString('latin1'), 'utf8') : chunk;
   };
 
   // Head: enough bytes to sniff the dialect from.
-  while (!eof && headLength < HEAD_BYTES) {
+  const headChunks: Uint8Array[] = [];
+  let headLength = 0;
+  while (!puller.eof && headLength < HEAD_BYTES) {
     const chunk = await pullChunk();
     if (chunk) {
       headChunks.push(chunk);
       headLength += chunk.length;
     }
   }
-  window = Buffer.concat(headChunks);
+  let window = Buffer.concat(headChunks);
   let start = 0;
   if (window.length >= 3 && window[0] === 0xef && window[1] === 0xbb && window[2] === 0xbf) start = 3;
   if (window.length >= 2 && ((window[0] === 0xff && window[1] === 0xfe) || (window[0] === 0xfe && window[1] === 0xff))) {
     result.fatal = { byteOffset: 0, reason: 'UTF-16 text is not supported (the file starts with a UTF-16 byte order mark); convert it to UTF-8' };
     return;
   }
-  if (window.length - start === 0 && !damage) {
+  if (window.length - start === 0 && !puller.damage) {
     result.fatal = { byteOffset: 0, reason: window.length ? 'empty file (only a byte order mark)' : 'empty file' };
     return;
   }
   const declared = {
-    delimiter: dialectByte(csvOptions.delimiter, 'delimiter') ?? (tsv && !csvOptions.delimiter ? 0x09 : undefined),
-    quote: dialectByte(csvOptions.quote, 'quote'),
-    escape: dialectByte(csvOptions.escape, 'escape'),
+    delimiter: dialectByte(csvOptions.delimiter, 'csv.delimiter') ?? (tsv ? 0x09 : undefined),
+    quote: dialectByte(csvOptions.quote, 'csv.quote'),
+    escape: dialectByte(csvOptions.escape, 'csv.escape'),
     header: csvOptions.header,
   };
-  let sniff = sniffDialect(window.subarray(start), eof && !damage, declared, tsv);
-  while (!sniff.firstRecord && !eof && window.length < MAX_HEAD_BYTES) {
+  let sniff = sniffDialect(window.subarray(start), puller.complete, declared, tsv);
+  while (!sniff.firstRecord && !puller.eof && window.length < MAX_HEAD_BYTES) {
     const more: Uint8Array[] = [window];
     let added = 0;
-    while (!eof && added < window.length) {
+    while (!puller.eof && added < window.length) {
       const chunk = await pullChunk();
       if (chunk) {
         more.push(chunk);
@@ -468,17 +448,13 @@ export async function readCsv(input: ByteReader, ctx: ReadContext, tsv: boolean)
       }
     }
     window = Buffer.concat(more);
-    sniff = sniffDialect(window.subarray(start), eof && !damage, declared, tsv);
+    sniff = sniffDialect(window.subarray(start), puller.complete, declared, tsv);
   }
   const dialect = sniff.dialect;
   const first = sniff.firstRecord;
   const ncols = Math.max(1, first?.length ?? 1);
-  let names: string[];
-  if (dialect.header && first) {
-    names = uniqueNames(first.map((f) => utf8.decode(f)));
-  } else {
-    names = Array.from({ length: ncols }, (_, i) => `_c${i}`);
-  }
+  // Without a header every name is empty, which names the columns `_c0`, `_c1`… as Spark does.
+  const names = dialect.header && first ? first.map((f) => utf8.decode(f)) : new Array<string>(ncols).fill('');
 
   const batchRows = rowsPerBatch(ctx.batchRows, ncols);
   const capacity = Math.max(batchRows, ctx.sampleRows);
@@ -489,11 +465,11 @@ export async function readCsv(input: ByteReader, ctx: ReadContext, tsv: boolean)
 
   /** Scan what the window holds; when that is not enough, pull more bytes (returns NEED_MORE). */
   const scanOrPull = async (): Promise<number> => {
-    const wasEof = eof;
-    const status = scanner.scan(eof && !damage);
+    const wasEof = puller.eof;
+    const status = scanner.scan(puller.complete);
     if (status !== NEED_MORE) return status;
     if (wasEof) return CUT_OFF;
-    while (!eof && scanner.len < scanner.resumeAt) {
+    while (!puller.eof && scanner.len < scanner.resumeAt) {
       const chunk = await pullChunk();
       if (chunk) scanner.append(chunk);
     }
@@ -526,12 +502,10 @@ export async function readCsv(input: ByteReader, ctx: ReadContext, tsv: boolean)
       } else profiles[c].addText(scanner.buf, s, e);
     }
   }
-  const layout = planLayout(names.map((name, i) => ({ name, inferred: profiles[i].resolve() })), options);
-  applyLayout(result, layout);
+  const output = new RecordOutput(ctx, names.map((name, i) => ({ name, inferred: profiles[i].resolve() })));
   result.inference['#csv'] = describeDialect(dialect, sniff.lineEnding);
   result.format = tsv ? 'tsv' : 'csv';
-
-  const arrowSchema = arrowSchemaOf(layout.schema);
+  const { columns } = output.layout;
   const stats = result.stats;
 
   /** Emit the rows held: all of them, or only whole batches (the rest waits for more rows). */
@@ -542,17 +516,12 @@ export async function readCsv(input: ByteReader, ctx: ReadContext, tsv: boolean)
     for (let r0 = 0; r0 < total; r0 += batchRows) {
       const m = Math.min(batchRows, total - r0);
       const rescue = new Rescue();
-      const children = layout.columns.map((col) => convertColumn(scanner, col, r0, m, rescue));
-      children.push(rescue.toData(m));
-      stats.rowsEmitted += m;
-      stats.rowsWithRescued += rescue.rowCount;
+      const children = columns.map((col) => (col.input < 0 ? output.absent(col, m) : convertColumn(scanner, col, r0, m, rescue)));
       stats.rowsRead = scanner.records;
       stats.bytesRead = ctx.storedBytes();
-      yield makeBatch(arrowSchema, children, m);
+      yield output.batch(children, rescue, m);
     }
-    if (scanner.pendingBad.length) {
-      result.badRecords.push(...inFileOrder(scanner.pendingBad.splice(0)));
-    }
+    output.release(scanner.pendingBad, true);
     if (total < held) scanner.keepFrom(total);
     else scanner.compact();
     scanner.limit = batchRows;
@@ -574,20 +543,13 @@ export async function readCsv(input: ByteReader, ctx: ReadContext, tsv: boolean)
       if (status === DONE || status === CUT_OFF) break;
     }
     yield* flush(true);
-    stats.rowsRead = scanner.records;
-    stats.bytesRead = ctx.storedBytes();
-    if (damage) {
-      const d = damage as DamagedInputError;
-      const at = scanner.base + scanner.pos;
-      result.fatal = { byteOffset: at, reason: `${d.message}; the input from decompressed byte offset ${at} on is lost` };
-    }
+    output.end(scanner.records, puller.damage, scanner.base + scanner.pos);
   })();
 }
 
 /** Convert one output column of rows [r0, r0 + m) from the scanned field positions. */
-function convertColumn(scanner: CsvScanner, col: Layout['columns'][number], r0: number, m: number, rescue: Rescue): arrow.Data {
+function convertColumn(scanner: CsvScanner, col: OutputColumn, r0: number, m: number, rescue: Rescue): arrow.Data {
   const k = col.input;
-  if (k < 0) return createWriter(col.type, m, col.dateFormat).finish();
   if (col.type === 'string' || col.type === 'binary') return textColumn(scanner, col.type, k, r0, m);
   const ncols = scanner.ncols;
   const { starts, ends, flags, buf } = scanner;

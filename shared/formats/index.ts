@@ -12,12 +12,15 @@ import { readCsv } from './csv';
 import { decompress } from './decompress';
 import { detectCompression, detectFormat } from './detect';
 import { readJson } from './json';
+import { checkReadOptions } from './options';
 import { readParquet } from './parquet';
 import { DEFAULT_BATCH_ROWS, DEFAULT_SAMPLE_ROWS, emptyResult, ReadContext } from './reader';
 import type { Compression, InputFormat, ReadOptions, ReadResult } from './types';
 
 export type { BadRecord, Compression, InputFormat, ReadOptions, ReadResult } from './types';
 export { RESCUED_COLUMN } from './types';
+export { checkReadOptions, ReadOptionsError } from './options';
+export { COLUMNS_INFERENCE_KEY, columnNames, isStorableName } from './names';
 
 /** Bytes of decompressed input looked at to detect the format. */
 const DETECT_BYTES = 4096;
@@ -33,10 +36,12 @@ const DETECT_BYTES = 4096;
  * @param options format, compression, dialect, hints, target schema, sampling and batch sizes
  * @returns the result: schema and inference decided, batches still to be consumed. Bad records,
  *   counters and a `fatal` found after the sample are filled in while `batches` is consumed. Throws
- *   only for invalid options (an unknown schema hint type, a dialect character that is not one ASCII
- *   character); problems of the input are reported in the result.
+ *   only `ReadOptionsError`, for invalid options (an unknown format or schema hint type, a dialect
+ *   character that is not one ASCII character…), before reading anything; problems of the input are
+ *   reported in the result.
  */
 export async function readInput(bytes: AsyncIterable<Uint8Array>, name: string, options: ReadOptions = {}): Promise<ReadResult> {
+  checkReadOptions(options);
   const stored = new ByteReader(bytes);
   const declaredFormat: InputFormat = options.format ?? 'auto';
   const head = await stored.peek(8);

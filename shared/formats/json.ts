@@ -17,12 +17,12 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type * as arrow from 'apache-arrow';
-import { ByteReader, DamagedInputError } from './bytes';
+import type { ByteReader } from './bytes';
 import { ColumnWriter, createWriter, Rescue } from './convert';
 import { ColumnProfile } from './infer';
 import { parseJsonRecord, toJsonText } from './json-text';
-import { planLayout } from './layout';
-import { applyLayout, arrowSchemaOf, firstInvalidUtf8, invalidUtf8Record, makeBatch, MAX_BATCH_BYTES, rawText, ReadContext, rowsPerBatch } from './reader';
+import { firstInvalidUtf8, invalidUtf8Record, MAX_BATCH_BYTES, rawText, ReadContext, rowsPerBatch } from './reader';
+import { ChunkPuller, RecordOutput } from './records';
 import type { BadRecord } from './types';
 
 const LF = 0x0a;
@@ -238,31 +238,16 @@ class RecordSplitter {
 export async function readJson(input: ByteReader, ctx: ReadContext, format: 'json' | 'ndjson'): Promise<void> {
   const { result, options } = ctx;
   const splitter = new RecordSplitter(format === 'ndjson');
-  let eof = false;
-  let damage: DamagedInputError | null = null;
+  const puller = new ChunkPuller(input);
   let records = 0;
   let sawContent = false;
 
-  const pull = async (): Promise<boolean> => {
-    try {
-      const chunk = await input.read();
-      if (!chunk) {
-        eof = true;
-        return false;
-      }
-      if (splitter.base === 0 && splitter.len === 0 && chunk.length >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) {
-        splitter.append(chunk);
-        splitter.pos = 3;
-        return true;
-      }
-      splitter.append(chunk);
-      return true;
-    } catch (err) {
-      if (!(err instanceof DamagedInputError)) throw err;
-      damage = err;
-      eof = true;
-      return false;
-    }
+  const pull = async (): Promise<void> => {
+    const chunk = await puller.next();
+    if (!chunk) return;
+    const bom = splitter.base === 0 && splitter.len === 0 && chunk.length >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf;
+    splitter.append(chunk);
+    if (bom) splitter.pos = 3;
   };
 
   const pending: BadRecord[] = [];
@@ -273,7 +258,7 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
    */
   const takeRecord = (): ParsedRecord | 'bad' | 'more' | null => {
     for (;;) {
-      const range = splitter.next(eof && !damage);
+      const range = splitter.next(puller.complete);
       if (!range) {
         if (splitter.cutOff) {
           const [s, e] = splitter.cutOff;
@@ -282,7 +267,7 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
           pending.push({ row: splitter.ordinal, byteOffset: splitter.base + s, reason: 'unexpected end of file inside a JSON value', raw: rawText(splitter.buf, s, e) });
           return 'bad';
         }
-        if (eof || splitter.trailing || splitter.notJson) return null;
+        if (puller.eof || splitter.trailing || splitter.notJson) return null;
         if (splitter.closed) {
           // Only whitespace so far after the array: drop it while reading on to the end.
           splitter.pos = splitter.len;
@@ -330,8 +315,8 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
   }
   if (!sawContent && pending.length === 0) {
     result.stats.bytesRead = ctx.storedBytes();
-    if (damage) {
-      result.fatal = { byteOffset: splitter.base + splitter.pos, reason: (damage as DamagedInputError).message };
+    if (puller.damage) {
+      result.fatal = { byteOffset: splitter.base + splitter.pos, reason: puller.damage.message };
       return;
     }
     if (splitter.notJson) {
@@ -347,31 +332,26 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
     }
   }
 
-  const names: string[] = [];
+  // Columns are the keys of the sample in order of first appearance.
   const keyToColumn = new Map<string, number>();
-  const lowerTaken = new Set<string>();
+  const keys: string[] = [];
   const profiles: ColumnProfile[] = [];
   for (const rec of sample) {
     for (let i = 0; i < rec.keys.length; i++) {
       const key = rec.keys[i];
       let col = keyToColumn.get(key);
       if (col === undefined) {
-        let name = key === '' ? `_c${names.length}` : key;
-        for (let n = 1; lowerTaken.has(name.toLowerCase()); n++) name = `${key}_${n}`;
-        lowerTaken.add(name.toLowerCase());
-        col = names.length;
-        names.push(name);
+        col = keys.length;
+        keys.push(key);
         keyToColumn.set(key, col);
         profiles.push(new ColumnProfile());
       }
       profiles[col].addJson(rec.values[i]);
     }
   }
-  const layout = planLayout(names.map((name, i) => ({ name, inferred: profiles[i].resolve() })), options);
-  applyLayout(result, layout);
-  const arrowSchema = arrowSchemaOf(layout.schema);
-  const stats = result.stats;
-  const ncols = names.length;
+  const output = new RecordOutput(ctx, keys.map((name, i) => ({ name, inferred: profiles[i].resolve() })));
+  const { layout } = output;
+  const ncols = keys.length;
 
   // Values go into the column writers as records arrive, so parsed JS values die young instead of
   // living (and being promoted by the GC) until the batch is complete.
@@ -416,18 +396,16 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
     }
   };
   const flush = (): arrow.RecordBatch | null => {
-    if (pending.length) result.badRecords.push(...pending.splice(0));
+    output.release(pending);
     if (rows === 0) return null;
     const m = rows;
     const children = writers.map((w) => {
       w.truncate(m);
       return w.finish();
     });
-    children.push(rescue.toData(m));
-    stats.rowsEmitted += m;
-    stats.rowsWithRescued += rescue.rowCount;
+    const batch = output.batch(children, rescue, m);
     startBatch();
-    return makeBatch(arrowSchema, children, m);
+    return batch;
   };
 
   result.batches = (async function* () {
@@ -461,12 +439,7 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
       const s = splitter.pos;
       pending.push({ byteOffset: splitter.base + s, reason: 'unexpected data after the end of the JSON array', raw: rawText(splitter.buf, s, splitter.len) });
     }
-    if (pending.length) result.badRecords.push(...pending.splice(0));
-    stats.rowsRead = records + (splitter.trailing ? 1 : 0);
-    stats.bytesRead = ctx.storedBytes();
-    if (damage) {
-      const at = splitter.base + splitter.pos;
-      result.fatal = { byteOffset: at, reason: `${(damage as DamagedInputError).message}; the input from decompressed byte offset ${at} on is lost` };
-    }
+    output.release(pending);
+    output.end(records + (splitter.trailing ? 1 : 0), puller.damage, splitter.base + splitter.pos);
   })();
 }

@@ -13,8 +13,8 @@ import { arrowToDeltaType, DeltaType, formatDeltaType } from '../delta/schema';
 import { isCanonicalArrowType, readValues } from '../delta/values';
 import { ByteReader, concatBytes, DamagedInputError } from './bytes';
 import { Rescue, typedColumn } from './convert';
-import { planLayout, uniqueNames } from './layout';
-import { applyLayout, arrowSchemaOf, makeBatch, ReadContext } from './reader';
+import type { ReadContext } from './reader';
+import { RecordOutput } from './records';
 
 const MAGIC = [0x50, 0x41, 0x52, 0x31];
 
@@ -29,7 +29,7 @@ function hasMagic(bytes: Uint8Array, at: number): boolean {
  * @param ctx the read in progress
  */
 export async function readParquet(input: ByteReader, ctx: ReadContext): Promise<void> {
-  const { result, options } = ctx;
+  const { result } = ctx;
   const chunks: Uint8Array[] = [];
   try {
     for (let chunk = await input.read(); chunk; chunk = await input.read()) chunks.push(chunk);
@@ -64,15 +64,11 @@ export async function readParquet(input: ByteReader, ctx: ReadContext): Promise<
     result.fatal = { byteOffset: 0, reason: `unreadable Parquet file: ${err instanceof Error ? err.message : String(err)}` };
     return;
   }
-  const fields = table.schema.fields;
-  const names = uniqueNames(fields.map((f) => f.name));
-  const layout = planLayout(
-    names.map((name, i) => ({ name, inferred: { type: sourceTypes[i], note: `${formatDeltaType(sourceTypes[i])} (Parquet)`, dateFormat: 'yyyy-MM-dd' } })),
-    options,
+  const output = new RecordOutput(
+    ctx,
+    table.schema.fields.map((f, i) => ({ name: f.name, inferred: { type: sourceTypes[i], note: `${formatDeltaType(sourceTypes[i])} (Parquet)`, dateFormat: 'yyyy-MM-dd' } })),
     true,
   );
-  applyLayout(result, layout);
-  const arrowSchema = arrowSchemaOf(layout.schema);
   const stats = result.stats;
   const total = table.numRows;
 
@@ -81,8 +77,8 @@ export async function readParquet(input: ByteReader, ctx: ReadContext): Promise<
       const m = Math.min(ctx.batchRows, total - r0);
       const part = r0 === 0 && m === total ? table : table.slice(r0, r0 + m);
       const rescue = new Rescue();
-      const children = layout.columns.map((col) => {
-        if (col.input < 0) return typedColumn(new Array(m).fill(null), 'string', col.type, col.dateFormat, rescue, col.name);
+      const children = output.layout.columns.map((col) => {
+        if (col.input < 0) return output.absent(col, m);
         const vector = part.getChildAt(col.input)!;
         const from = sourceTypes[col.input];
         const same = formatDeltaType(from) === formatDeltaType(col.type);
@@ -92,11 +88,8 @@ export async function readParquet(input: ByteReader, ctx: ReadContext): Promise<
         }
         return typedColumn(readValues(vector, from), from, col.type, col.dateFormat, rescue, col.name);
       });
-      children.push(rescue.toData(m));
       stats.rowsRead += m;
-      stats.rowsEmitted += m;
-      stats.rowsWithRescued += rescue.rowCount;
-      yield makeBatch(arrowSchema, children, m);
+      yield output.batch(children, rescue, m);
     }
   })();
 }

@@ -1,11 +1,9 @@
 /**
- * What every reader shares: the result being filled, batch assembly, record text for bad records,
- * and UTF-8 checks with the exact offending byte.
+ * What every reader shares about a read: its context and defaults, the result being filled, record
+ * text for bad records, and UTF-8 checks with the exact offending byte. (The record loop around a
+ * format's scanner is records.ts.)
  */
-import * as arrow from 'apache-arrow';
-import { deltaToArrowSchema, DeltaStruct } from '../delta/schema';
 import type { BadRecord, InputFormat, ReadOptions, ReadResult } from './types';
-import type { Layout } from './layout';
 
 /** Defaults of `ReadOptions`. */
 export const DEFAULT_SAMPLE_ROWS = 1000;
@@ -57,41 +55,6 @@ export function emptyResult(format: InputFormat, compression: ReadResult['compre
     badRecords: [],
     stats: { rowsRead: 0, rowsEmitted: 0, rowsWithRescued: 0, bytesRead: 0 },
   };
-}
-
-/**
- * Put a layout's schema on the result.
- *
- * @param result the result
- * @param layout the planned output
- */
-export function applyLayout(result: ReadResult, layout: Layout): void {
-  result.schema = layout.schema;
-  result.newFields = layout.newFields;
-  Object.assign(result.inference, layout.inference);
-}
-
-/**
- * Assemble a record batch from column data in schema order.
- *
- * @param arrowSchema the batch's Arrow schema
- * @param children one data per field
- * @param length rows
- * @returns the batch
- */
-export function makeBatch(arrowSchema: arrow.Schema, children: arrow.Data[], length: number): arrow.RecordBatch {
-  const data = arrow.makeData({ type: new arrow.Struct(arrowSchema.fields), length, nullCount: 0, children });
-  return new arrow.RecordBatch(arrowSchema, data);
-}
-
-/**
- * The Arrow schema of a Delta schema (a thin alias kept here so readers import from one place).
- *
- * @param schema Delta schema
- * @returns Arrow schema
- */
-export function arrowSchemaOf(schema: DeltaStruct): arrow.Schema {
-  return deltaToArrowSchema(schema);
 }
 
 const lossy = new TextDecoder('utf-8');
@@ -170,14 +133,4 @@ export function invalidUtf8Record(buf: Uint8Array, s: number, e: number, bad: nu
     reason: `invalid UTF-8 byte 0x${hex} at byte offset ${base + bad}`,
     raw: rawText(buf, s, e),
   };
-}
-
-/**
- * Sort bad records by row (then offset) so they come out in file order.
- *
- * @param records bad records
- * @returns the same array, sorted
- */
-export function inFileOrder(records: BadRecord[]): BadRecord[] {
-  return records.sort((a, b) => (a.row ?? 0) - (b.row ?? 0) || (a.byteOffset ?? 0) - (b.byteOffset ?? 0));
 }

@@ -41,6 +41,11 @@ export interface ReadOptions {
   binaryInlineLimit?: number;
   /** The file's last-modified time, for the `modificationTime` column of `binary` rows (null when not given). */
   modificationTime?: Date;
+  /**
+   * Column names the caller adds to every row itself (the ingest stage's metadata columns): an input
+   * column with one of these names is renamed (`_source_file_1`) instead of being overwritten.
+   */
+  reservedColumns?: string[];
 }
 
 /** One record that could not become a row, with where it is. */
@@ -64,8 +69,10 @@ export interface ReadResult {
   compression: Compression;
   /**
    * How inference decided, e.g. `{ event_date: 'date M/d/yyyy', sku: 'string (leading zeros)' }`, keyed
-   * by input column name. Keys starting with `#` describe the file: `#csv` the dialect (delimiter,
-   * quote, escape, header, line ending), `#avro` the layout (Event Hubs Capture).
+   * by column name (as stored: see names.ts). Keys starting with `#` describe the file: `#csv` the
+   * dialect (delimiter, quote, escape, header, line ending), `#avro` the layout (Event Hubs Capture),
+   * `#columns` the input names that had to change to be stored (a JSON object, original → stored,
+   * e.g. `{"Order Date":"Order_Date"}`; absent when none did).
    */
   inference: Record<string, string>;
   /**

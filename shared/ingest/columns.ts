@@ -28,8 +28,13 @@ export const FILE_METADATA_FIELDS: readonly DeltaField[] = [
 /** The rescued-data column. */
 export const RESCUED_FIELD: DeltaField = { name: RESCUED_COLUMN, type: 'string', nullable: true, metadata: {} };
 
-/** Columns the stage owns (never data columns of the input); Event Hubs columns included. */
-const SYSTEM_COLUMNS = new Set([RESCUED_COLUMN, ...FILE_METADATA_FIELDS.map((f) => f.name), '_eh_partition', '_eh_sequence_number', '_eh_offset', '_eh_enqueued_time']);
+/**
+ * Columns the stage owns (never data columns of the input); Event Hubs columns included. Readers get
+ * them as `reservedColumns`, so an input column with such a name is renamed rather than overwritten.
+ */
+export const SYSTEM_COLUMN_NAMES: readonly string[] = [RESCUED_COLUMN, ...FILE_METADATA_FIELDS.map((f) => f.name), '_eh_partition', '_eh_sequence_number', '_eh_offset', '_eh_enqueued_time'];
+
+const SYSTEM_COLUMNS = new Set(SYSTEM_COLUMN_NAMES);
 
 /**
  * Whether a column is one the stage adds (metadata or rescued data).

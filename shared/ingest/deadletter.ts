@@ -54,8 +54,18 @@ export function deadLetterPath(target: DeadLetterTarget, startedAt: string, path
   return `${prefix}${startedAt.slice(0, 10)}/${safePath}@${safeEtag}.json`;
 }
 
+/** Records up to this size are written with one Put Blob (see `writeDeadLetter`). */
+const SINGLE_WRITE_LIMIT = 32 * 1024 * 1024;
+
 /**
- * Write a dead-letter record (streamed: a file can have many bad records).
+ * Write a dead-letter record.
+ *
+ * Duplicate deliveries of one event run concurrently and write the same record at the same path. A
+ * streamed (block) upload from two writers at once fails with InvalidBlockList on Blob storage, as one
+ * writer's commit discards the other's staged blocks; a single Put Blob simply replaces the record
+ * atomically with an identical one. So records are written whole up to 32 MiB (tens of thousands of
+ * bad records); only larger ones are streamed, where a concurrent duplicate may fail (and be retried)
+ * but never corrupts the record.
  *
  * @param target dead-letter store
  * @param path path from `deadLetterPath`
@@ -64,16 +74,30 @@ export function deadLetterPath(target: DeadLetterTarget, startedAt: string, path
  */
 export async function writeDeadLetter(target: DeadLetterTarget, path: string, record: DeadLetterRecord): Promise<string> {
   const { records, ...head } = record;
-  async function* json(): AsyncGenerator<Uint8Array> {
-    const encoder = new TextEncoder();
-    const opening = JSON.stringify({ kind: 'sluice.deadLetter', version: 1, ...head });
-    yield encoder.encode(`${opening.slice(0, -1)},"records":[`);
-    for (let i = 0; i < records.length; i += 1000) {
-      const part = records.slice(i, i + 1000).map((r) => JSON.stringify(r)).join(',\n');
-      yield encoder.encode(`${i ? ',\n' : '\n'}${part}`);
-    }
-    yield encoder.encode(']}\n');
+  const encoder = new TextEncoder();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  const add = (text: string) => {
+    const bytes = encoder.encode(text);
+    parts.push(bytes);
+    size += bytes.length;
+  };
+  const opening = JSON.stringify({ kind: 'sluice.deadLetter', version: 1, ...head });
+  add(`${opening.slice(0, -1)},"records":[`);
+  for (let i = 0; i < records.length; i += 1000) {
+    add(`${i ? ',\n' : '\n'}${records.slice(i, i + 1000).map((r) => JSON.stringify(r)).join(',\n')}`);
   }
-  await target.store.write(path, json(), { contentType: 'application/json' });
+  add(']}\n');
+  if (size <= SINGLE_WRITE_LIMIT) {
+    const whole = new Uint8Array(size);
+    let at = 0;
+    for (const part of parts) {
+      whole.set(part, at);
+      at += part.length;
+    }
+    await target.store.write(path, whole, { contentType: 'application/json' });
+  } else {
+    await target.store.write(path, (async function* () { yield* parts; })(), { contentType: 'application/json' });
+  }
   return path;
 }

@@ -16,3 +16,6 @@ export type { ReadInput } from './reader';
 export { DEFAULT_CHUNK_BYTES, normaliseEtag, readObjectRanges, SourceChangedError } from './stream';
 export { ingestFaultPoint } from './faults';
 export type { IngestFaultPoint } from './faults';
+export { EventBatchError, hubAppId, ingestEvents } from './events';
+export type { EventBatchOutcome, HubEvent, HubPartition, IngestEventsOptions } from './events';
+export { EVENT_METADATA_FIELDS } from './event-rows';

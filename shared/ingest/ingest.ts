@@ -37,6 +37,14 @@
  *
  * Accounting: rows read = rows written + rows dead-lettered, from the reader's counters; a mismatch is
  * recorded as the entry's `reason` rather than hidden.
+ *
+ * Configuration errors (an unknown format, a bad CSV dialect character, a schema hint of an unknown
+ * type, a partition column the file does not have) are not the file's fault: they throw
+ * `IngestConfigError` naming the setting and the file, and leave no trace in the ledger — the reader's
+ * options are checked before the entry is created, and an entry created before the error showed (the
+ * partition columns are known only once the file is read) is removed. The file is then simply not
+ * ingested yet: a retry of the event, or the next backfill, ingests it once the configuration is fixed.
+ * Dead-lettering it instead would make the refusal final for a file that has nothing wrong with it.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type * as arrow from 'apache-arrow';
@@ -52,10 +60,12 @@ import {
   WriteRejectedError,
 } from '../delta';
 import { writeDataFiles, WriteFilesOptions } from '../delta/writer';
+import { checkReadOptions, ReadOptionsError } from '../formats/options';
 import type { Compression, InputFormat, ReadOptions, ReadResult } from '../formats/types';
 import type { SchemaEvolutionMode } from '../pipeline/definition';
-import { ObjectNotFoundError, ObjectStore } from '../storage/types';
-import { BatchConformer, creationSchema, dataSchema, fileMetadata, newColumns, writeSchema } from './columns';
+import { COLUMNS_INFERENCE_KEY } from '../formats/names';
+import { ObjectInfo, ObjectNotFoundError, ObjectStore } from '../storage/types';
+import { BatchConformer, creationSchema, dataSchema, fileMetadata, newColumns, SYSTEM_COLUMN_NAMES, writeSchema } from './columns';
 import { DeadLetterTarget, deadLetterPath, writeDeadLetter } from './deadletter';
 import { ingestFaultPoint } from './faults';
 import type { FileCounts, IngestLedger, LedgerEntry } from './ledger';
@@ -133,10 +143,45 @@ export interface IngestOutcome extends FileCounts {
 
 /** Thrown when the file cannot be ingested because of the configuration (not the input). */
 export class IngestConfigError extends Error {
-  constructor(message: string) {
+  /**
+   * @param message the whole message (it names the setting and the file)
+   * @param setting the source setting at fault (`csv.delimiter`, `schemaHints.qty`, `partitionBy`)
+   * @param file the landing file (store URL and path)
+   */
+  constructor(message: string, readonly setting?: string, readonly file?: string) {
     super(message);
     this.name = 'IngestConfigError';
   }
+}
+
+/**
+ * The reader options of a source for one file: the source's settings, the blob's last-modified time
+ * (the `modificationTime` of binary rows), the stage's own columns as reserved names, and the table's
+ * data schema once the table exists.
+ *
+ * @param source the source settings
+ * @param lastModified the blob's last-modified time
+ * @param snapshot the table, or null before it exists
+ * @returns the options
+ */
+export function sourceReadOptions(source: IngestSource, lastModified?: Date, snapshot?: Snapshot | null): ReadOptions {
+  return {
+    format: source.format ?? 'auto',
+    compression: source.compression ?? 'auto',
+    ...(source.csv ? { csv: source.csv } : {}),
+    schemaHints: source.schemaHints ?? {},
+    reservedColumns: [...SYSTEM_COLUMN_NAMES],
+    ...(lastModified ? { modificationTime: lastModified } : {}),
+    ...(snapshot ? { targetSchema: dataSchema(snapshot.schema) } : {}),
+  };
+}
+
+/** The configuration error for a reader option the reader refused. */
+function optionError(err: ReadOptionsError, options: { landing: ObjectStore; path: string; source?: IngestSource }): IngestConfigError {
+  const file = `${options.landing.url.replace(/\/+$/, '')}/${options.path}`;
+  const owner = options.source?.name ? `source ${options.source.name}` : 'the source';
+  const detail = err.message.replace(/^formats: [^:]*: /, '');
+  return new IngestConfigError(`ingest: ${file} not ingested: setting ${err.setting} of ${owner}: ${detail}`, err.setting, file);
 }
 
 const MAX_ROUNDS = 8;
@@ -180,6 +225,12 @@ export async function ingestFile(options: IngestFileOptions): Promise<IngestOutc
   const now = options.now ?? new Date();
   const tableKey = options.tableKey ?? tableKeyOf(table);
   const zero = { rowsRead: 0, rowsWritten: 0, rowsRescued: 0, rowsDeadLettered: 0 };
+  try {
+    // Before anything is recorded: a bad setting must not leave the file half-handled in the ledger.
+    checkReadOptions(sourceReadOptions(options.source ?? {}));
+  } catch (err) {
+    throw err instanceof ReadOptionsError ? optionError(err, options) : err;
+  }
 
   let info;
   try {
@@ -224,8 +275,14 @@ export async function ingestFile(options: IngestFileOptions): Promise<IngestOutc
   const reader = options.reader ?? formatsReader();
   for (let round = 1; ; round++) {
     try {
-      return await attempt({ ...options, now, tableKey }, snapshot, entry, etag, info.size, intentId, reader);
+      return await attempt({ ...options, now, tableKey }, snapshot, entry, etag, info, intentId, reader);
     } catch (err) {
+      if (err instanceof IngestConfigError) {
+        // Nothing of this file was committed (config errors come before any commit): the file is as
+        // good as never seen, so the next event or backfill ingests it once the setting is fixed.
+        await ledger.remove(entry);
+        throw err;
+      }
       // The table was created, or a column this file adds was added with another type, concurrently:
       // read the file again against the table as it is now.
       if (!(err instanceof TableChangedError || err instanceof SchemaChangedError) || round >= MAX_ROUNDS) throw err;
@@ -242,11 +299,12 @@ async function attempt(
   snapshot: Snapshot | null,
   entry: LedgerEntry,
   etag: string,
-  size: number,
+  info: ObjectInfo,
   intentId: string,
   reader: ReadInput,
 ): Promise<IngestOutcome> {
   const { landing, path, table, ledger, now, tableKey } = options;
+  const size = info.size;
   const source = options.source ?? {};
   const mode = source.schemaEvolution ?? 'addNewColumns';
   let bytesRead = 0;
@@ -259,13 +317,12 @@ async function attempt(
     },
   });
   let conformer: BatchConformer | undefined;
-  const result = await reader(input, path, {
-    format: source.format ?? 'auto',
-    compression: source.compression ?? 'auto',
-    ...(source.csv ? { csv: source.csv } : {}),
-    schemaHints: source.schemaHints ?? {},
-    ...(snapshot ? { targetSchema: dataSchema(snapshot.schema) } : {}),
-  });
+  let result: ReadResult;
+  try {
+    result = await reader(input, path, sourceReadOptions(source, info.lastModified, snapshot));
+  } catch (err) {
+    throw err instanceof ReadOptionsError ? optionError(err, options) : err;
+  }
   const iterator = result.batches[Symbol.asyncIterator]();
   const added = newColumns(result.schema, snapshot?.schema ?? null);
 
@@ -287,7 +344,12 @@ async function attempt(
     const missing = partitionColumns.filter((c) => !schema.fields.some((f) => f.name === c));
     if (missing.length) {
       await iterator.return?.();
-      throw new IngestConfigError(`ingest: partition column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${table.url} not in the columns of ${path} (${schema.fields.map((f) => f.name).join(', ')})`);
+      const file = `${landing.url.replace(/\/+$/, '')}/${path}`;
+      throw new IngestConfigError(
+        `ingest: ${file} not ingested: setting partitionBy of ${source.name ? `source ${source.name}` : 'the source'}: partition column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${table.url} not in the columns of the file (${schema.fields.map((f) => f.name).join(', ')})`,
+        'partitionBy',
+        file,
+      );
     }
     try {
       await createTable(table, { schema, partitionColumns });
@@ -336,6 +398,8 @@ async function attempt(
     rowsDeadLettered: result.badRecords.length,
     bytes: size,
     ...(deadLetter ? { deadLetter } : {}),
+    // Input column names that had to change to be stored (original → stored), kept with the rows.
+    ...(result.inference[COLUMNS_INFERENCE_KEY] ? { renamedColumns: JSON.parse(result.inference[COLUMNS_INFERENCE_KEY]) as Record<string, string> } : {}),
   };
   const landed = await submitToLane(
     table,

@@ -78,6 +78,8 @@ export interface IngestLedger {
   start(entry: LedgerEntry): Promise<{ entry: LedgerEntry; created: boolean }>;
   /** Replace the entry. */
   put(entry: LedgerEntry): Promise<void>;
+  /** Delete the entry (no error when it is gone): the file counts as never seen. */
+  remove(entry: LedgerEntry): Promise<void>;
   getWatermark(table: string, folder: string): Promise<Watermark | null>;
   setWatermark(table: string, folder: string, watermark: Watermark): Promise<void>;
 }
@@ -230,6 +232,15 @@ export class TableLedger implements IngestLedger {
     await this.client.upsertEntity(this.entity(entry), 'Replace');
   }
 
+  async remove(entry: LedgerEntry): Promise<void> {
+    await this.ensure();
+    try {
+      await this.client.deleteEntity(encodeKey(entry.table), fileRowKey(entry.path, entry.etag));
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+    }
+  }
+
   async getWatermark(table: string, folder: string): Promise<Watermark | null> {
     const record = await this.read(encodeKey(table), watermarkRowKey(folder));
     if (!record) return null;
@@ -286,6 +297,10 @@ export class StoreLedger implements IngestLedger {
 
   async put(entry: LedgerEntry): Promise<void> {
     await this.store.write(this.entryPath(entry.table, entry.path, entry.etag), JSON.stringify(entry), { contentType: 'application/json' });
+  }
+
+  async remove(entry: LedgerEntry): Promise<void> {
+    await this.store.delete(this.entryPath(entry.table, entry.path, entry.etag));
   }
 
   async getWatermark(table: string, folder: string): Promise<Watermark | null> {

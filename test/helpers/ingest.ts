@@ -1,16 +1,21 @@
 /**
  * Helpers of the ingest tests: a landing container and a lake container on the test Azurite, the
- * ledger, NDJSON files, ingestion in child processes, and reading a bronze table back as JSON rows.
+ * ledger, ingestion (in this process or in child processes, always with the real readers of
+ * shared/formats), and reading a bronze table back — with Sluice's reader as JSON rows, and with
+ * DuckDB straight from the data files — plus every check a finished bronze table must pass.
  */
 import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { batchToRows, loadSnapshot, scanTable } from '../../shared/delta';
 import type { JsonValue } from '../../shared/delta/rows';
-import { DeadLetterTarget, IngestFileOptions, IngestOutcome, IngestSource, ingestFile, TableLedger, tableKeyOf } from '../../shared/ingest';
+import { isStorableName } from '../../shared/formats';
+import { DeadLetterTarget, IngestFileOptions, IngestOutcome, IngestSource, ingestFile, LedgerEntry, normaliseEtag, TableLedger, tableKeyOf } from '../../shared/ingest';
 import { openStore } from '../../shared/storage/location';
 import type { ObjectInfo, ObjectStore } from '../../shared/storage/types';
 import { azuriteUri, uniqueContainer } from './azurite';
-import { ndjsonReader } from './ingest-reader';
+import { duckdbCheck, validateTable } from './delta-validate';
 
 /** Landing + lake containers for one test. */
 export interface IngestEnv {
@@ -50,9 +55,62 @@ export async function putNdjson(landing: ObjectStore, path: string, rows: object
   return landing.write(path, text);
 }
 
-/** Ingest in this process with the test reader. */
+/** Ingest in this process (real readers). */
 export function ingest(env: IngestEnv, path: string, source?: IngestSource, extra: Partial<IngestFileOptions> = {}): Promise<IngestOutcome> {
-  return ingestFile({ landing: env.landing, path, table: env.table, ledger: env.ledger, deadLetter: env.deadLetter, reader: ndjsonReader, ...(source ? { source } : {}), ...extra });
+  return ingestFile({ landing: env.landing, path, table: env.table, ledger: env.ledger, deadLetter: env.deadLetter, ...(source ? { source } : {}), ...extra });
+}
+
+/** The ledger entry of the blob's current version, or null. */
+export async function ledgerEntry(env: IngestEnv, path: string): Promise<LedgerEntry | null> {
+  const info = await env.landing.properties(path);
+  return env.ledger.get(env.tableKey, path, normaliseEtag(info.etag));
+}
+
+/**
+ * Everything wrong with a bronze table: the independent Delta checks, DuckDB's reading of every data
+ * file against Sluice's, and column names Delta refuses without column mapping.
+ *
+ * @param table store rooted at the table
+ * @returns one message per problem (empty when the table is sound)
+ */
+export async function tableProblems(table: ObjectStore): Promise<string[]> {
+  const report = await validateTable(table, { requireStats: true });
+  const snapshot = await loadSnapshot(table);
+  const duck = await duckdbCheck(table, snapshot);
+  const names = snapshot.schema.fields.filter((f) => !isStorableName(f.name)).map((f) => `column name ${JSON.stringify(f.name)} is not storable without column mapping`);
+  return [...report.problems, ...duck.problems, ...names];
+}
+
+/**
+ * One column of the table's latest version read by DuckDB straight from the live data files (as text;
+ * partition columns, which live in the log, are not readable this way).
+ *
+ * @param table store rooted at the table
+ * @param column a data column
+ * @returns its values, nulls included
+ */
+export async function duckdbColumn(table: ObjectStore, column: string): Promise<(string | null)[]> {
+  const snapshot = await loadSnapshot(table);
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const dir = await mkdtemp(nodePath.join(tmpdir(), 'sluice-ingest-duck-'));
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  try {
+    const files: string[] = [];
+    for (const [i, file] of [...snapshot.state.files.values()].entries()) {
+      const local = nodePath.join(dir, `f${i}.parquet`);
+      await writeFile(local, await table.read(decodeURIComponent(file.path)));
+      files.push(`'${local.replace(/'/g, "''")}'`);
+    }
+    if (files.length === 0) return [];
+    const quoted = `"${column.replace(/"/g, '""')}"`;
+    const reader = await connection.runAndReadAll(`SELECT CAST(${quoted} AS VARCHAR) AS v FROM read_parquet([${files.join(', ')}], union_by_name = true)`);
+    return reader.getRows().map((r) => (r[0] === null ? null : String(r[0])));
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** Rows of the table's latest version as JSON values (64-bit integers as numbers), sorted by `id` when present. */
@@ -86,7 +144,7 @@ export interface ChildHandle {
   exited: Promise<ChildOutcome>;
 }
 
-const SCRIPT = nodePath.join(__dirname, '..', 'fixtures', 'ingest-process.ts');
+const SCRIPT = nodePath.join(__dirname, 'ingest-process.ts');
 
 /**
  * Start an ingestion (or backfill) in its own process.

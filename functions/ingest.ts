@@ -1,0 +1,139 @@
+/**
+ * Trigger adapters of bronze ingestion. Each reads its binding, calls the runtime (shared/runtime),
+ * logs one line naming the file or partition, and decides what a failure means for the trigger:
+ *
+ * - `blobCreated` (Event Grid): a transient failure is rethrown, so Event Grid delivers the event
+ *   again (its retry policy: up to 30 attempts over 24 h, infra/app/event-grid.bicep); a terminal one
+ *   is logged with the file named and the invocation succeeds, because a redelivery would fail the
+ *   same way (bad input is dead-lettered by the stage itself; reconcile retries the rest).
+ * - `eventHubIngest` (Event Hubs, cardinality many): the host advances the partition's checkpoint
+ *   after the invocation even when it throws, so the stage retries transient errors itself; what
+ *   still fails is logged with partition and sequence range and rethrown, and the function's retry
+ *   policy (definitions.ts: exponential back-off, no limit) runs the batch again while the checkpoint
+ *   waits. A batch is never dropped; a partition whose batch cannot succeed stops, loudly.
+ * - `reconcile` (timer): one line per file source; failures are logged per file and fail the
+ *   invocation after every source had its turn, so they show in monitoring.
+ */
+import type { InvocationContext, Timer } from '@azure/functions';
+import type { IngestOutcome } from '../shared/ingest';
+import type { EventBatchOutcome } from '../shared/ingest/events';
+import {
+  errorText,
+  getRuntime,
+  hubBatchFromTrigger,
+  ingestHubBatch,
+  ingestRoutedBlob,
+  isTransient,
+  reconcileLanding,
+  routeBlobCreatedEvent,
+  SourceReconcile,
+} from '../shared/runtime';
+
+/**
+ * Event Grid trigger: ingest the landing blob a `Microsoft.Storage.BlobCreated` event names.
+ *
+ * @param event the event (Event Grid or CloudEvents schema)
+ * @param context the invocation context
+ */
+export async function blobCreatedHandler(event: unknown, context: InvocationContext): Promise<void> {
+  const runtime = getRuntime();
+  const routed = routeBlobCreatedEvent(runtime, event);
+  if (routed.status === 'ignored') {
+    context.log(`blobCreated: ignored${routed.blob ? ` ${routed.blob}` : ''}: ${routed.reason}`);
+    return;
+  }
+  const file = `${routed.blob.container}/${routed.blob.path}${routed.blob.etag ? ` (ETag ${routed.blob.etag})` : ''}`;
+  let outcome: IngestOutcome;
+  try {
+    outcome = await ingestRoutedBlob(runtime, routed);
+  } catch (err) {
+    if (isTransient(err)) {
+      context.error(`blobCreated: ${file} for ${routed.route.tableKey} failed, will be delivered again: ${errorText(err)}`);
+      throw err;
+    }
+    context.error(`blobCreated: ${file} for ${routed.route.tableKey} failed and is not retried by this event (reconcile will try again): ${errorText(err)}`);
+    return;
+  }
+  const line = `blobCreated: ${file} → ${routed.route.tableKey}: ${describeFile(outcome)}`;
+  if (outcome.status === 'deadlettered' || outcome.rowsDeadLettered > 0) context.warn(line);
+  else context.log(line);
+}
+
+/**
+ * Event Hubs trigger (cardinality many): ingest one batch of one partition.
+ *
+ * @param messages the event bodies
+ * @param context the invocation context (per-event metadata in `triggerMetadata`)
+ */
+export async function eventHubIngestHandler(messages: unknown, context: InvocationContext): Promise<void> {
+  const runtime = getRuntime();
+  const hub = runtime.triggers.eventHub;
+  if (!hub) throw new Error('eventHubIngest: invoked although no Event Hubs connection is set (SLUICE_EVENTHUB / SLUICE_EVENTHUB__fullyQualifiedNamespace)');
+  let where = `${hub.name}/${hub.consumerGroup}`;
+  try {
+    const batch = hubBatchFromTrigger(messages, context.triggerMetadata, hub);
+    const seq = batch.events.map((e) => e.sequenceNumber);
+    where = `${batch.partition.hub}/${batch.partition.consumerGroup} partition ${batch.partition.partitionId}, ${seq.length ? `sequence numbers ${Math.min(...seq)}–${Math.max(...seq)}` : 'no events'}`;
+    const { route, outcome } = await ingestHubBatch(runtime, batch);
+    const line = `eventHubIngest: ${where} → ${route.tableKey}: ${describeBatch(outcome)}`;
+    if (outcome.eventsDeadLettered > 0) context.warn(line);
+    else context.log(line);
+  } catch (err) {
+    const attempt = context.retryContext ? ` (retry ${context.retryContext.retryCount} of ${context.retryContext.maxRetryCount})` : '';
+    context.error(`eventHubIngest: batch of ${where} not ingested${attempt}; rethrown so the retry policy runs it again: ${errorText(err)}`);
+    throw err;
+  }
+}
+
+/**
+ * Timer trigger: reconcile every file source with its landing folder.
+ *
+ * @param timer the timer
+ * @param context the invocation context
+ */
+export async function reconcileHandler(timer: Timer, context: InvocationContext): Promise<void> {
+  const runtime = getRuntime();
+  if (timer.isPastDue) context.log('reconcile: running late (past due)');
+  const failed: string[] = [];
+  await reconcileLanding(runtime, (done) => {
+    context.log(`reconcile: ${describeSource(runtime.settings.landingContainer, done)}`);
+    if (done.error) failed.push(`${done.route.source.name}: ${errorText(done.error)}`);
+    for (const f of done.result?.failures ?? []) {
+      context.error(`reconcile: ${runtime.settings.landingContainer}/${f.path} for ${done.route.tableKey} failed: ${errorText(f.error)}`);
+      failed.push(`${runtime.settings.landingContainer}/${f.path}: ${f.error.message}`);
+    }
+  });
+  if (failed.length) throw new Error(`reconcile: ${failed.length} failure${failed.length === 1 ? '' : 's'}: ${failed.slice(0, 5).join('; ')}${failed.length > 5 ? '; …' : ''}`);
+}
+
+function describeFile(o: IngestOutcome): string {
+  const version = o.version !== undefined ? ` (version ${o.version})` : '';
+  const counts = `${o.rowsRead} rows read, ${o.rowsWritten} written (${o.rowsRescued} with rescued values), ${o.rowsDeadLettered} dead-lettered`;
+  switch (o.status) {
+    case 'committed':
+      return `committed${version}: ${counts}${o.deadLetter ? `; record ${o.deadLetter}` : ''}`;
+    case 'deadlettered':
+      return `dead-lettered: ${o.reason ?? ''}${o.deadLetter ? `; record ${o.deadLetter}` : ''}`;
+    case 'duplicate':
+      return `already ingested${version}`;
+    case 'superseded':
+      return `skipped, a newer version exists: ${o.reason ?? ''}`;
+    case 'missing':
+      return 'skipped, the blob no longer exists';
+  }
+}
+
+function describeBatch(o: EventBatchOutcome): string {
+  const counts = `${o.eventsReceived} events, ${o.eventsSkipped} already applied, ${o.rowsWritten} rows written (${o.rowsRescued} with rescued values), ${o.eventsDeadLettered} dead-lettered${o.deadLetter ? ` (record ${o.deadLetter})` : ''}`;
+  return `${o.status}${o.version !== undefined ? ` (version ${o.version})` : ''}: ${counts}`;
+}
+
+function describeSource(landing: string, done: SourceReconcile): string {
+  const where = `${done.route.source.name} (${landing}/${done.route.source.landing} → ${done.route.tableKey})`;
+  if (done.error) return `${where} failed: ${errorText(done.error)}`;
+  const r = done.result!;
+  const ingested = r.outcomes.filter((o) => o.status === 'committed');
+  const dead = r.outcomes.filter((o) => o.status === 'deadlettered');
+  const rows = ingested.reduce((n, o) => n + o.rowsWritten, 0);
+  return `${where}: ${r.listed} listed, ${r.checked} checked, ${r.done} already done, ${ingested.length} ingested (${rows} rows), ${dead.length} dead-lettered, ${r.inProgress} in progress elsewhere, ${r.failures.length} failed`;
+}

@@ -1,0 +1,390 @@
+/**
+ * Parquet encoding in worker threads. Encoding (parquet-wasm: IPC import, column encoding, zstd) is
+ * most of a bronze ingest's CPU time; in a worker it runs beside the input reader instead of after
+ * it, so both cores of an instance work.
+ *
+ * The main thread serialises each record batch to Arrow IPC (cheap) and transfers the bytes to a
+ * worker, which feeds them to parquet-wasm's streaming writer and transfers the Parquet bytes back.
+ * In-flight data is bounded both ways: `push` waits while two batches are waiting for the encoder or
+ * 32 MiB of encoded bytes are waiting for the upload, so memory does not grow with the file.
+ *
+ * Workers are pooled (at most two, none on a one-core machine: a worker there only adds memory),
+ * one file per worker at a time; a file that finds no idle worker is encoded on the main thread. A
+ * worker that cannot start (its script missing, `tsx` absent when running from TypeScript source)
+ * disables the pool with a logged reason and everything is encoded on the main thread: slower, never
+ * failed. This module is also the worker's entry point (see the end of the file).
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as os from 'node:os';
+import * as nodePath from 'node:path';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import type * as arrow from 'apache-arrow';
+import { batchToIpc, encodeParquet, encodeParquetIpc, ParquetWriteOptions } from './parquet';
+
+/** Batches handed to an encoder and not yet taken in by WASM before `push` waits. */
+const MAX_PENDING_BATCHES = 2;
+/** Encoded bytes not yet taken by the upload before `push` waits. */
+const MAX_PENDING_OUTPUT = 32 * 1024 * 1024;
+/** An idle worker is stopped after this long, giving its WASM memory (which never shrinks) back. */
+const IDLE_MS = 30_000;
+/** Marks a worker started by this module. */
+const WORKER_MARK = 'sluiceParquetEncoder';
+
+/** One Parquet file being encoded, fed batch by batch. */
+export interface ParquetEncoder {
+  /** The Parquet bytes; consume them (the encoder waits for the consumer). Throws if encoding failed. */
+  readonly output: AsyncIterable<Uint8Array>;
+  /** Where the encoding runs. */
+  readonly thread: 'worker' | 'main';
+  /** Hand over one batch; resolves once the encoder can take more. */
+  push(batch: arrow.RecordBatch): Promise<void>;
+  /** No more batches: the footer follows and `output` ends. */
+  end(): void;
+  /** Give up (the consumer failed): pending and later `push` calls reject with `reason`. */
+  abort(reason: Error): void;
+}
+
+/** Where to encode: `auto` uses an idle worker when there is one, `main` never does. */
+export type EncodeThread = 'auto' | 'main';
+
+/**
+ * Start encoding one Parquet file.
+ *
+ * @param options row group size and footer metadata
+ * @param thread `main` to keep the encoding on this thread (small files: a worker is not worth it)
+ * @returns the encoder
+ */
+export async function openParquetEncoder(options: ParquetWriteOptions, thread: EncodeThread = 'auto'): Promise<ParquetEncoder> {
+  const slot = thread === 'auto' ? await pool.acquire() : null;
+  return slot ? new WorkerEncoder(slot, options) : new MainThreadEncoder(options);
+}
+
+/** Why the worker pool is off (null while it works): for logs and tests. */
+export function encoderPoolDisabledReason(): string | null {
+  return pool.disabled;
+}
+
+/** A queue with a consumer side (async iteration), a byte count, and a signal when items are taken. */
+class Channel<T> {
+  private readonly items: T[] = [];
+  private done = false;
+  private error: Error | null = null;
+  private wakeConsumer: (() => void) | null = null;
+  bytes = 0;
+  constructor(private readonly sizeOf: (item: T) => number, private readonly onTake: () => void) {}
+
+  push(item: T): void {
+    this.items.push(item);
+    this.bytes += this.sizeOf(item);
+    this.wakeConsumer?.();
+  }
+
+  close(): void {
+    this.done = true;
+    this.wakeConsumer?.();
+  }
+
+  fail(error: Error): void {
+    this.error ??= error;
+    this.wakeConsumer?.();
+  }
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<T> {
+    for (;;) {
+      if (this.error) throw this.error;
+      if (this.items.length) {
+        const item = this.items.shift()!;
+        this.bytes -= this.sizeOf(item);
+        this.onTake();
+        yield item;
+        continue;
+      }
+      if (this.done) return;
+      await new Promise<void>((resolve) => (this.wakeConsumer = resolve));
+      this.wakeConsumer = null;
+    }
+  }
+}
+
+/** Waiting for "may I push more?" until a condition holds or the encoder failed. */
+class Gate {
+  private waiters: (() => void)[] = [];
+  failure: Error | null = null;
+
+  async until(ready: () => boolean): Promise<void> {
+    while (!ready()) {
+      if (this.failure) throw this.failure;
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  wake(): void {
+    const waiting = this.waiters;
+    this.waiters = [];
+    for (const w of waiting) w();
+  }
+
+  fail(error: Error): void {
+    this.failure ??= error;
+    this.wake();
+  }
+}
+
+class MainThreadEncoder implements ParquetEncoder {
+  readonly thread = 'main';
+  readonly output: AsyncIterable<Uint8Array>;
+  private readonly gate = new Gate();
+  private readonly input = new Channel<arrow.RecordBatch>(() => 0, () => this.gate.wake());
+
+  constructor(options: ParquetWriteOptions) {
+    this.output = encodeParquet(this.input, options);
+  }
+
+  async push(batch: arrow.RecordBatch): Promise<void> {
+    if (this.gate.failure) throw this.gate.failure;
+    this.input.push(batch);
+    // The upload pulls the encoder, which pulls batches: waiting here lets both catch up.
+    await this.gate.until(() => this.input.length <= MAX_PENDING_BATCHES);
+  }
+
+  end(): void {
+    this.input.close();
+  }
+
+  abort(reason: Error): void {
+    this.gate.fail(reason);
+    this.input.fail(reason);
+  }
+}
+
+/** Messages from a worker to the main thread. */
+type FromWorker =
+  | { type: 'ready' }
+  | { type: 'consumed' }
+  | { type: 'chunk'; bytes: Uint8Array }
+  | { type: 'done' }
+  | { type: 'error'; message: string };
+
+/** Messages from the main thread to a worker. */
+type ToWorker = { type: 'open'; options: ParquetWriteOptions } | { type: 'batch'; ipc: Uint8Array } | { type: 'end' };
+
+class WorkerEncoder implements ParquetEncoder {
+  readonly thread = 'worker';
+  private readonly gate = new Gate();
+  private readonly chunks = new Channel<Uint8Array>((c) => c.length, () => this.gate.wake());
+  private inFlight = 0;
+  private finished = false;
+
+  constructor(private readonly slot: PooledWorker, options: ParquetWriteOptions) {
+    slot.onMessage = (message) => this.receive(message);
+    slot.onFailure = (error) => this.fail(error);
+    this.post({ type: 'open', options });
+  }
+
+  get output(): AsyncIterable<Uint8Array> {
+    return this.chunks;
+  }
+
+  async push(batch: arrow.RecordBatch): Promise<void> {
+    if (this.gate.failure) throw this.gate.failure;
+    const ipc = ownBuffer(batchToIpc(batch));
+    this.inFlight++;
+    this.post({ type: 'batch', ipc }, [ipc.buffer as ArrayBuffer]);
+    await this.gate.until(() => this.inFlight < MAX_PENDING_BATCHES && this.chunks.bytes < MAX_PENDING_OUTPUT);
+  }
+
+  end(): void {
+    if (!this.gate.failure) this.post({ type: 'end' });
+  }
+
+  abort(reason: Error): void {
+    // The worker may be mid-file: it cannot be reused for another one.
+    this.fail(reason);
+  }
+
+  private post(message: ToWorker, transfer: ArrayBuffer[] = []): void {
+    this.slot.worker.postMessage(message, transfer);
+  }
+
+  private receive(message: FromWorker): void {
+    switch (message.type) {
+      case 'consumed':
+        this.inFlight--;
+        this.gate.wake();
+        break;
+      case 'chunk':
+        this.chunks.push(message.bytes);
+        break;
+      case 'done':
+        this.finished = true;
+        this.chunks.close();
+        pool.release(this.slot);
+        break;
+      case 'error':
+        this.fail(new Error(`parquet encoding worker: ${message.message}`));
+        break;
+    }
+  }
+
+  private fail(error: Error): void {
+    if (this.finished || this.gate.failure) return;
+    this.gate.fail(error);
+    this.chunks.fail(error);
+    pool.discard(this.slot);
+  }
+}
+
+/** One pooled worker and the encoder currently using it. */
+interface PooledWorker {
+  worker: Worker;
+  busy: boolean;
+  idleTimer?: NodeJS.Timeout;
+  onMessage: (message: FromWorker) => void;
+  onFailure: (error: Error) => void;
+}
+
+class EncoderPool {
+  private readonly workers: PooledWorker[] = [];
+  private starting: Promise<PooledWorker | null> | null = null;
+  disabled: string | null = null;
+  private readonly size = os.availableParallelism() > 1 ? 2 : 0;
+
+  /** An idle worker (started if needed), or null when all are busy or workers cannot run here. */
+  async acquire(): Promise<PooledWorker | null> {
+    for (;;) {
+      if (this.disabled !== null || this.size === 0) return null;
+      const idle = this.workers.find((w) => !w.busy);
+      if (idle) return this.take(idle);
+      if (this.starting) {
+        // Another file is starting a worker: wait for it, then look again.
+        await this.starting;
+        continue;
+      }
+      if (this.workers.length >= this.size) return null;
+      this.starting = this.start().finally(() => (this.starting = null));
+      const started = await this.starting;
+      if (!started) return null;
+    }
+  }
+
+  release(slot: PooledWorker): void {
+    slot.busy = false;
+    slot.onMessage = () => undefined;
+    slot.onFailure = () => undefined;
+    slot.worker.unref();
+    slot.idleTimer = setTimeout(() => this.discard(slot), IDLE_MS).unref();
+  }
+
+  discard(slot: PooledWorker): void {
+    clearTimeout(slot.idleTimer);
+    const at = this.workers.indexOf(slot);
+    if (at >= 0) this.workers.splice(at, 1);
+    void slot.worker.terminate();
+  }
+
+  private take(slot: PooledWorker): PooledWorker {
+    clearTimeout(slot.idleTimer);
+    slot.busy = true;
+    // A busy worker keeps the process alive until its file is done.
+    slot.worker.ref();
+    return slot;
+  }
+
+  private async start(): Promise<PooledWorker | null> {
+    let worker: Worker;
+    try {
+      worker = spawnWorker();
+    } catch (err) {
+      this.disable((err as Error).message);
+      return null;
+    }
+    const slot: PooledWorker = { worker, busy: false, onMessage: () => undefined, onFailure: () => undefined };
+    const ready = await new Promise<true | string>((resolve) => {
+      worker.once('message', (m: FromWorker) => resolve(m.type === 'ready' ? true : `unexpected first message ${m.type}`));
+      worker.once('error', (err) => resolve(err.message));
+      worker.once('exit', (code) => resolve(`the worker exited with code ${code} while starting`));
+    });
+    worker.removeAllListeners();
+    if (ready !== true) {
+      void worker.terminate();
+      this.disable(ready);
+      return null;
+    }
+    worker.on('message', (m: FromWorker) => slot.onMessage(m));
+    worker.on('error', (err) => slot.onFailure(new Error(`parquet encoding worker failed: ${err.message}`)));
+    worker.on('exit', (code) => {
+      slot.onFailure(new Error(`parquet encoding worker exited with code ${code}`));
+      this.discard(slot);
+    });
+    worker.unref();
+    this.workers.push(slot);
+    return slot;
+  }
+
+  private disable(reason: string): void {
+    this.disabled = reason;
+    console.warn(`sluice: Parquet encoding stays on the main thread (no worker threads): ${reason}`);
+  }
+}
+
+const pool = new EncoderPool();
+
+/**
+ * Start a worker running this module: the compiled `.js` beside it (dist/), or the `.ts` source
+ * through tsx's require hook when running from source (tsx, vitest), where no `.js` exists.
+ */
+function spawnWorker(): Worker {
+  const options = { workerData: { [WORKER_MARK]: true }, stdout: false, stderr: false };
+  const compiled = nodePath.join(__dirname, 'encode-worker.js');
+  if (existsSync(compiled)) return new Worker(compiled, options);
+  const source = nodePath.join(__dirname, 'encode-worker.ts');
+  if (!existsSync(source)) throw new Error(`neither ${compiled} nor ${source} exists`);
+  let tsx: string;
+  try {
+    tsx = createRequire(__filename).resolve('tsx/cjs');
+  } catch {
+    throw new Error(`running from TypeScript source (${source}) needs the tsx package, which is not installed`);
+  }
+  return new Worker(`require(${JSON.stringify(tsx)}); require(${JSON.stringify(source)});`, { ...options, eval: true });
+}
+
+/** Bytes in an ArrayBuffer of their own, so transferring it moves exactly them. */
+function ownBuffer(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+}
+
+/** The worker side: one file at a time, IPC streams in, Parquet bytes out. */
+function serveEncoding(): void {
+  const port = parentPort!;
+  let input: Channel<Uint8Array> | null = null;
+  port.on('message', (message: ToWorker) => {
+    if (message.type === 'open') {
+      const batches = new Channel<Uint8Array>(() => 0, () => undefined);
+      input = batches;
+      void (async () => {
+        try {
+          for await (const chunk of encodeParquetIpc(batches, message.options, () => port.postMessage({ type: 'consumed' }))) {
+            const bytes = ownBuffer(chunk);
+            port.postMessage({ type: 'chunk', bytes }, [bytes.buffer as ArrayBuffer]);
+          }
+          port.postMessage({ type: 'done' });
+        } catch (err) {
+          port.postMessage({ type: 'error', message: (err as Error).message ?? String(err) });
+        }
+      })();
+    } else if (message.type === 'batch') {
+      input?.push(message.ipc);
+    } else if (message.type === 'end') {
+      input?.close();
+    }
+  });
+  port.postMessage({ type: 'ready' });
+}
+
+if (!isMainThread && (workerData as Record<string, unknown> | null)?.[WORKER_MARK]) serveEncoding();

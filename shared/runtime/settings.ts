@@ -1,0 +1,178 @@
+/**
+ * The settings only the ingestion triggers need, read beside shared/config/settings.ts in the same
+ * style (every problem collected, each naming its setting; values never echoed when they may hold a
+ * key):
+ *
+ * | setting | default | expected value |
+ * |---|---|---|
+ * | `SLUICE_EVENTHUB` | — | Event Hubs connection string (`Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…`, or the emulator's with `UseDevelopmentEmulator=true`). Use this **or** the identity form, not both |
+ * | `SLUICE_EVENTHUB__fullyQualifiedNamespace` | — | identity-based: the namespace host, e.g. `evhns-sluice.servicebus.windows.net` (+ `__credential`, `__clientId` as for the lake) |
+ * | `SLUICE_EVENTHUB_NAME` | `EntityPath` of the connection string | the Event Hub the `eventHubIngest` function reads |
+ * | `SLUICE_EVENTHUB_CONSUMER_GROUP` | `$Default` | its consumer group |
+ * | `SLUICE_RECONCILE_SCHEDULE` | every 5 minutes (`DEFAULT_RECONCILE_SCHEDULE`) | NCRONTAB (six fields) of the `reconcile` timer |
+ *
+ * No Event Hubs setting at all means the app reads no Event Hub: `eventHubIngest` is not registered.
+ *
+ * The function definitions name these settings as `%SETTING%` (the host's syntax); `index.ts` resolves
+ * them here before registering, because the host cannot apply our defaults to an unset setting.
+ */
+import { ConfigError, SettingsEnv } from '../config/settings';
+
+/** The Event Hub the app reads. */
+export interface EventHubSettings {
+  /** Name of the connection setting the trigger binding uses. */
+  readonly connection: 'SLUICE_EVENTHUB';
+  /** Which form the connection was given in. */
+  readonly kind: 'connectionString' | 'identity';
+  /** Fully qualified namespace, lower case (e.g. `evhns-sluice.servicebus.windows.net`). */
+  readonly namespace: string;
+  /** Event Hub name. */
+  readonly name: string;
+  readonly consumerGroup: string;
+}
+
+/** Settings of the ingestion triggers. */
+export interface IngestTriggerSettings {
+  /** The Event Hub, or null when none is configured. */
+  readonly eventHub: EventHubSettings | null;
+  /** NCRONTAB schedule of the reconcile timer. */
+  readonly reconcileSchedule: string;
+}
+
+/** Default schedule of the reconcile timer: every five minutes. */
+export const DEFAULT_RECONCILE_SCHEDULE = '0 */5 * * * *';
+/** Default consumer group. */
+export const DEFAULT_CONSUMER_GROUP = '$Default';
+
+const CONNECTION = 'SLUICE_EVENTHUB';
+const IDENTITY_KEYS = ['fullyQualifiedNamespace', 'credential', 'clientId'];
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const HOST = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+const HUB_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,254}[A-Za-z0-9])?$/;
+const CONSUMER_GROUP = /^(\$Default|[A-Za-z0-9](?:[A-Za-z0-9._-]{0,48}[A-Za-z0-9])?)$/;
+const CRON_FIELD = /^[0-9A-Za-z*/,?-]+$/;
+
+/**
+ * Read and validate the ingestion trigger settings.
+ *
+ * @param env variables to read (default `process.env`)
+ * @param problems where to add problems instead of throwing (to report them with other settings')
+ * @returns the settings, or undefined when `problems` was given and something is wrong
+ * @throws ConfigError listing every problem, when `problems` is not given
+ */
+export function readIngestTriggerSettings(env: SettingsEnv = process.env, problems?: string[]): IngestTriggerSettings | undefined {
+  const found: string[] = [];
+  const eventHub = readEventHub(env, found);
+  const reconcileSchedule = readSchedule(env, 'SLUICE_RECONCILE_SCHEDULE', DEFAULT_RECONCILE_SCHEDULE, found);
+  if (found.length) {
+    if (problems) {
+      problems.push(...found);
+      return undefined;
+    }
+    throw new ConfigError(found);
+  }
+  return Object.freeze({ eventHub: eventHub ? Object.freeze(eventHub) : null, reconcileSchedule: reconcileSchedule! });
+}
+
+/**
+ * Replace `%SETTING%` references (the Functions host's syntax in binding options) with their values.
+ *
+ * @param text a binding option, e.g. `%SLUICE_EVENTHUB_NAME%`
+ * @param values setting name → value
+ * @returns the text with every reference replaced
+ * @throws Error naming a referenced setting that has no value
+ */
+export function resolveSettingReferences(text: string, values: Readonly<Record<string, string | undefined>>): string {
+  return text.replace(/%([A-Za-z0-9_]+)%/g, (_, name: string) => {
+    const value = values[name];
+    if (value === undefined) throw new Error(`function binding refers to %${name}%, but ${name} has no value`);
+    return value;
+  });
+}
+
+/**
+ * The values `%SETTING%` references in function definitions resolve to (with defaults applied).
+ *
+ * @param settings the trigger settings
+ * @returns setting name → value
+ */
+export function bindingSettingValues(settings: IngestTriggerSettings): Record<string, string> {
+  return {
+    SLUICE_RECONCILE_SCHEDULE: settings.reconcileSchedule,
+    ...(settings.eventHub ? { SLUICE_EVENTHUB_NAME: settings.eventHub.name, SLUICE_EVENTHUB_CONSUMER_GROUP: settings.eventHub.consumerGroup } : {}),
+  };
+}
+
+function readString(env: SettingsEnv, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function readEventHub(env: SettingsEnv, problems: string[]): EventHubSettings | undefined {
+  const plain = readString(env, CONNECTION);
+  const keys = Object.keys(env).filter((k) => k.startsWith(`${CONNECTION}__`) && readString(env, k) !== undefined);
+  const nameValue = readString(env, 'SLUICE_EVENTHUB_NAME');
+  const groupValue = readString(env, 'SLUICE_EVENTHUB_CONSUMER_GROUP');
+  if (plain === undefined && keys.length === 0) {
+    if (nameValue !== undefined || groupValue !== undefined) {
+      const set = [nameValue !== undefined ? 'SLUICE_EVENTHUB_NAME' : '', groupValue !== undefined ? 'SLUICE_EVENTHUB_CONSUMER_GROUP' : ''].filter(Boolean).join(' and ');
+      problems.push(`${set} ${set.includes(' and ') ? 'are' : 'is'} set but the Event Hubs connection is not: set SLUICE_EVENTHUB (a connection string) or SLUICE_EVENTHUB__fullyQualifiedNamespace (identity-based)`);
+    }
+    return undefined;
+  }
+  if (plain !== undefined && keys.length > 0) {
+    problems.push(`${CONNECTION} is set as a connection string and ${keys.join(', ')} as an identity-based connection; set only one form`);
+    return undefined;
+  }
+  const before = problems.length;
+  let namespace: string | undefined;
+  let entityPath: string | undefined;
+  if (plain !== undefined) {
+    const parts = new Map<string, string>();
+    for (const part of plain.split(';')) {
+      const eq = part.indexOf('=');
+      if (eq > 0) parts.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1).trim());
+    }
+    const endpoint = parts.get('endpoint');
+    const host = endpoint ? /^sb:\/\/([^/:]+)/i.exec(endpoint)?.[1] : undefined;
+    if (!host) problems.push(`${CONNECTION} must be an Event Hubs connection string with Endpoint=sb://<namespace>/; it names no sb:// endpoint`);
+    else if (!parts.has('sharedaccesskey') && !parts.has('sharedaccesssignature')) {
+      problems.push(`${CONNECTION} must be an Event Hubs connection string with SharedAccessKeyName/SharedAccessKey or SharedAccessSignature (for managed identity set ${CONNECTION}__fullyQualifiedNamespace instead)`);
+    } else namespace = host.toLowerCase();
+    entityPath = parts.get('entitypath') || undefined;
+  } else {
+    for (const key of keys) {
+      const suffix = key.slice(CONNECTION.length + 2);
+      if (IDENTITY_KEYS.includes(suffix)) continue;
+      const near = IDENTITY_KEYS.find((k) => k.toLowerCase() === suffix.toLowerCase());
+      problems.push(near ? `${key} is not a recognised setting; did you mean ${CONNECTION}__${near}? (names are case-sensitive)` : `${key} is not a recognised setting; expected one of ${IDENTITY_KEYS.map((k) => `${CONNECTION}__${k}`).join(', ')}`);
+    }
+    const fqns = readString(env, `${CONNECTION}__fullyQualifiedNamespace`);
+    if (fqns === undefined) problems.push(`${CONNECTION} identity-based connection needs ${CONNECTION}__fullyQualifiedNamespace (e.g. <namespace>.servicebus.windows.net); only ${keys.join(', ')} ${keys.length === 1 ? 'is' : 'are'} set`);
+    else if (!HOST.test(fqns)) problems.push(`${CONNECTION}__fullyQualifiedNamespace must be a host name such as <namespace>.servicebus.windows.net, without sb:// or https://; got "${fqns}"`);
+    else namespace = fqns.toLowerCase();
+    const credential = readString(env, `${CONNECTION}__credential`);
+    if (credential !== undefined && credential.toLowerCase() !== 'managedidentity') problems.push(`${CONNECTION}__credential must be "managedidentity" (or unset); got "${credential}"`);
+    const clientId = readString(env, `${CONNECTION}__clientId`);
+    if (clientId !== undefined && !GUID.test(clientId)) problems.push(`${CONNECTION}__clientId must be the client ID (a GUID) of a user-assigned managed identity; got "${clientId}"`);
+  }
+
+  const name = nameValue ?? entityPath;
+  if (name === undefined) problems.push(`SLUICE_EVENTHUB_NAME is not set: name the Event Hub the app reads (or put EntityPath= in ${CONNECTION})`);
+  else if (!HUB_NAME.test(name)) problems.push(`SLUICE_EVENTHUB_NAME must be an Event Hub name (letters, digits, . _ -, starting and ending with a letter or digit); got "${name}"`);
+  else if (nameValue !== undefined && entityPath !== undefined && nameValue.toLowerCase() !== entityPath.toLowerCase()) {
+    problems.push(`SLUICE_EVENTHUB_NAME is "${nameValue}" but the EntityPath of ${CONNECTION} is "${entityPath}"; the host would read "${entityPath}"`);
+  }
+  const consumerGroup = groupValue ?? DEFAULT_CONSUMER_GROUP;
+  if (!CONSUMER_GROUP.test(consumerGroup)) problems.push(`SLUICE_EVENTHUB_CONSUMER_GROUP must be $Default or a consumer group name (letters, digits, . _ -, up to 50); got "${consumerGroup}"`);
+  if (problems.length > before) return undefined;
+  return { connection: CONNECTION, kind: plain !== undefined ? 'connectionString' : 'identity', namespace: namespace!, name: name!, consumerGroup };
+}
+
+function readSchedule(env: SettingsEnv, setting: string, fallback: string, problems: string[]): string | undefined {
+  const value = readString(env, setting) ?? fallback;
+  const fields = value.split(/\s+/);
+  if (fields.length === 6 && fields.every((f) => CRON_FIELD.test(f))) return value;
+  problems.push(`${setting} must be an NCRONTAB schedule with six fields "{second} {minute} {hour} {day} {month} {day-of-week}", e.g. "${fallback}"; got "${value}"`);
+  return undefined;
+}
