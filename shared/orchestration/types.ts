@@ -1,0 +1,80 @@
+/**
+ * The engine's public types: the registry of functions it runs, its options, and how it reaches
+ * Table Storage.
+ */
+import type { InvocationContext } from '@azure/functions';
+import type { TableClient } from '@azure/data-tables';
+import type { OrchestrationHandler } from 'durable-functions';
+import type { ObjectStore } from '../storage/types';
+import type { EpisodeFaultPoint } from './episode-runner';
+import type { RuntimeStatus } from './history-store';
+
+/**
+ * An activity function, as given to `df.app.activity` (`handler`). The input is `any` so that
+ * functions declaring their input type (`(n: number) => …`) can be registered as they are.
+ */
+export type ActivityFunction = (input: any, context: InvocationContext) => unknown;
+
+/** The functions the engine can run, by name. */
+export interface OrchestrationRegistry {
+  orchestrators: Record<string, OrchestrationHandler>;
+  activities: Record<string, ActivityFunction>;
+}
+
+/** Engine settings. */
+export interface EngineOptions {
+  /** Storage connection string (Azurite's, `UseDevelopmentStorage=true`, or an account key one). */
+  connectionString?: string;
+  /** Or: a client per table name. */
+  tableClient?: (tableName: string) => TableClient;
+  /** Table name prefix (default `SluiceDev`: tables `SluiceDevInstances`, `SluiceDevHistory`, `SluiceDevWork`). */
+  tablePrefix?: string;
+  /** Where payloads too large for a table entity go (the real extension's large-message container). */
+  payloads?: ObjectStore;
+  /** Activities run at once by this engine (default 10 × CPUs, as host.json's maxConcurrentActivityFunctions). */
+  maxConcurrentActivities?: number;
+  /** Episodes run at once (default 8). */
+  maxConcurrentOrchestrations?: number;
+  /** Lock and lease duration (default 30 s); renewed while an activity runs. */
+  leaseMs?: number;
+  /** Background loop's idle poll interval (default 200 ms). */
+  pollMs?: number;
+  /** Stable id of this host; a new engine with the same id takes over the previous one's locks at once. */
+  hostId?: string;
+  /** One line per event (instance started/finished, activity done). */
+  log?: (line: string) => void;
+  /** Clock (epoch ms), for tests. */
+  clock?: () => number;
+  /** For tests: called where a crash would leave an episode half done; throwing there simulates it. */
+  fault?: (point: EpisodeFaultPoint, instanceId: string) => void;
+}
+
+/** Options of `startNew`. */
+export interface StartOptions {
+  /** Instance id (default: a new GUID without dashes). */
+  instanceId?: string;
+  input?: unknown;
+  /** When the id is Pending/Running: return the existing instance (default) or throw (HTTP 409). */
+  ifRunning?: 'return' | 'throw';
+}
+
+/** Filter of `listInstances`. */
+export interface InstanceFilter {
+  name?: string;
+  runtimeStatus?: RuntimeStatus[];
+  createdTimeFrom?: Date;
+  createdTimeTo?: Date;
+}
+
+/** Work done by one `tick`. */
+export interface TickResult {
+  episodes: number;
+  activities: number;
+}
+
+/** A table client factory for a connection string (plain HTTP allowed for the emulator). */
+export function connectionStringTables(connectionString: string): (tableName: string) => TableClient {
+  const { TableClient } = require('@azure/data-tables') as typeof import('@azure/data-tables');
+  const insecure = /DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true|TableEndpoint=http:/i.test(connectionString);
+  return (tableName) => TableClient.fromConnectionString(connectionString, tableName, { allowInsecureConnection: insecure });
+}
