@@ -10,13 +10,25 @@
  *    commit files with create-if-absent, each re-adding one existing data file, and a checkpoint
  *    (`writeCheckpoint`) every 10 versions, so the only thing that grows is the log itself.
  *
+ * 3. Ingest speed and memory (bench/ingest.ts): `sluice ingest` of the perf-notes dataset as CSV and
+ *    NDJSON beside DuckDB's conversion of the same files, and the CSV into a table on Azurite.
+ *
  * Azurite is started from node_modules on free ports (dev/azurite.ts, shared with the
- * vitest global setup), a fresh one per phase. Results are printed and written to bench/results/latest.json.
+ * vitest global setup), a fresh one per phase. Results are printed and written to bench/results/latest.json
+ * (sections not run keep their previous results there).
+ *
+ * Command line (`npm run bench -- <flags>`):
+ *   --section snapshot,commits,ingest   the sections to run (default all three)
+ *   --rows N[,M…]                       ingest: dataset rows (default 1000000); two counts also print
+ *                                       the peak RSS growth between them
+ *   --memory-check                      ingest: --rows 1000000,5000000
+ *   --repeat N                          ingest: runs per figure, fastest kept (default 3)
+ *   --format csv|ndjson                 ingest: one format only
  *
  * Environment: BENCH_BATCHES (batches per writer), BENCH_WRITERS (e.g. "1,8,32"), BENCH_COMMITS
  * (e.g. "10,1000,10000").
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { Action, AddFile, CommitInfo, createTable, loadSnapshot, readTable, writeCheckpoint, writeTable } from '../shared/delta';
@@ -28,8 +40,55 @@ import type { ObjectStore } from '../shared/storage/types';
 import { startAzurite } from '../dev/azurite';
 import { WRITER_SCHEMA, writerBatch } from '../test/helpers/tables';
 import { assertAllSucceeded, runWriters } from '../test/helpers/writers';
+import type { DatasetFormat } from './dataset';
+import { IngestBenchResult, printIngestResults, runIngestBench } from './ingest';
 
 const ROOT = nodePath.resolve(__dirname, '..');
+const SECTIONS = ['snapshot', 'commits', 'ingest'] as const;
+type Section = (typeof SECTIONS)[number];
+
+/** The command line: which sections, and the ingest section's dataset sizes. */
+interface BenchArgs {
+  sections: Section[];
+  rows: number[];
+  repeat: number;
+  formats: DatasetFormat[];
+}
+
+function parseArgs(argv: string[]): BenchArgs {
+  const args: BenchArgs = { sections: [...SECTIONS], rows: [1_000_000], repeat: 3, formats: ['csv', 'ndjson'] };
+  const value = (i: number, flag: string) => {
+    if (argv[i + 1] === undefined) throw new Error(`${flag} needs a value`);
+    return argv[i + 1];
+  };
+  const count = (text: string, flag: string) => {
+    const n = Number(text.replace(/_/g, ''));
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: '${text}' is not a positive whole number`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    if (flag === '--section' || flag === '--sections') {
+      const names = value(i++, flag).split(',').map((n) => n.trim());
+      const unknown = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
+      if (unknown.length) throw new Error(`${flag}: unknown section ${unknown.join(', ')} (sections: ${SECTIONS.join(', ')})`);
+      args.sections = names as Section[];
+    } else if (flag === '--rows') {
+      args.rows = value(i++, flag).split(',').map((n) => count(n, flag));
+    } else if (flag === '--memory-check') {
+      args.rows = [1_000_000, 5_000_000];
+    } else if (flag === '--repeat') {
+      args.repeat = count(value(i++, flag), flag);
+    } else if (flag === '--format') {
+      const format = value(i++, flag);
+      if (format !== 'csv' && format !== 'ndjson') throw new Error(`--format: '${format}' is not csv or ndjson`);
+      args.formats = [format];
+    } else {
+      throw new Error(`unknown option ${flag} (options: --section, --rows, --memory-check, --repeat, --format)`);
+    }
+  }
+  return args;
+}
 const BATCHES = Number(process.env.BENCH_BATCHES ?? 10);
 const WRITER_COUNTS = (process.env.BENCH_WRITERS ?? '1,8,32').split(',').map(Number);
 const COMMIT_COUNTS = (process.env.BENCH_COMMITS ?? '10,1000,10000').split(',').map(Number);
@@ -207,67 +266,94 @@ function printTable(title: string, header: string[], rows: (string | number)[][]
 }
 
 async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
   const loadStart = os.loadavg().map((n) => round(n, 2));
-  console.log(`sluice bench: node ${process.version}, ${os.cpus().length} cpus, load ${loadStart.join(' ')}, ${BATCHES} batches of 3 rows per writer, writers niced to 10`);
+  console.log(`sluice bench: node ${process.version}, ${os.cpus().length} cpus, load ${loadStart.join(' ')}, sections ${args.sections.join(', ')}`);
   const localRoot = await mkdtemp(nodePath.join(os.tmpdir(), 'sluice-bench-'));
   const throughputResults: ThroughputResult[] = [];
   const snapshotResults: SnapshotResult[] = [];
+  let ingestResult: IngestBenchResult | undefined;
   // A fresh Azurite per phase: its in-memory store slows down with every blob it holds, and the long
   // logs of the first phase would otherwise slow the second.
   try {
     // Snapshot loads first: the long Azurite log is the slowest build and the figures least disturbed.
-    await withAzurite(async (endpoint) => {
-      for (const commits of COMMIT_COUNTS) {
-        for (const backend of ['local', 'azurite'] as const) {
-          const store = backend === 'azurite' ? openStore(azuriteTable(endpoint, `log${commits}`)) : openStore(nodePath.join(localRoot, `log${commits}`));
-          const r = await snapshotLoads(backend, store, commits);
-          snapshotResults.push(r);
-          console.log(`  ${backend.padEnd(7)} ${String(commits).padStart(6)} commits ${r.error ? `FAILED after ${r.buildSeconds} s: ${r.error}` : `built in ${r.buildSeconds} s; loads ${r.loadsMs.join(', ')} ms`}`);
+    if (args.sections.includes('snapshot')) {
+      await withAzurite(async (endpoint) => {
+        for (const commits of COMMIT_COUNTS) {
+          for (const backend of ['local', 'azurite'] as const) {
+            const store = backend === 'azurite' ? openStore(azuriteTable(endpoint, `log${commits}`)) : openStore(nodePath.join(localRoot, `log${commits}`));
+            const r = await snapshotLoads(backend, store, commits);
+            snapshotResults.push(r);
+            console.log(`  ${backend.padEnd(7)} ${String(commits).padStart(6)} commits ${r.error ? `FAILED after ${r.buildSeconds} s: ${r.error}` : `built in ${r.buildSeconds} s; loads ${r.loadsMs.join(', ')} ms`}`);
+          }
         }
-      }
-    });
-    await withAzurite(async (endpoint) => {
-      for (const writers of WRITER_COUNTS) {
-        for (const mode of ['direct', 'lane'] as const) {
-          const r = await throughput(endpoint, writers, mode);
-          throughputResults.push(r);
-          console.log(`  ${String(writers).padStart(2)} writers ${mode.padEnd(6)} ${r.error ? `FAILED: ${r.error}` : `${r.commits} commits in ${r.seconds} s`}`);
+      });
+    }
+    if (args.sections.includes('commits')) {
+      console.log(`  ${BATCHES} batches of 3 rows per writer, writers niced to 10`);
+      await withAzurite(async (endpoint) => {
+        for (const writers of WRITER_COUNTS) {
+          for (const mode of ['direct', 'lane'] as const) {
+            const r = await throughput(endpoint, writers, mode);
+            throughputResults.push(r);
+            console.log(`  ${String(writers).padStart(2)} writers ${mode.padEnd(6)} ${r.error ? `FAILED: ${r.error}` : `${r.commits} commits in ${r.seconds} s`}`);
+          }
         }
-      }
-    });
+      });
+    }
+    // Not bound by the time budget: its length is set by --rows and --repeat.
+    if (args.sections.includes('ingest')) {
+      await withAzurite(async (endpoint) => {
+        ingestResult = await runIngestBench({ rows: args.rows, repeat: args.repeat, formats: args.formats, azuriteEndpoint: endpoint });
+      });
+    }
   } finally {
     await rm(localRoot, { recursive: true, force: true });
   }
 
-  printTable(
-    `Commit throughput on Azurite (${BATCHES} appends of 3 rows per writer process; wall time from release to last exit)`,
-    ['writers', 'mode', 'appends', 'commits', 'seconds', 'commits/s', 'appends/s', 'appends/commit', 'p50 ms', 'p95 ms'],
-    throughputResults.map((r) => [String(r.writers), r.mode, r.appends, r.commits, r.seconds, r.commitsPerSecond, r.appendsPerSecond, r.appendsPerCommit, r.latencyMsP50, r.latencyMsP95]),
-  );
-  printTable(
-    'Snapshot load (loadSnapshot of the latest version, 3 loads; checkpoint every 10 commits)',
-    ['backend', 'commits', 'checkpoint', 'fastest ms', 'median ms', 'build s'],
-    snapshotResults.map((r) => [r.backend, r.commits, r.checkpointVersion === null ? 'none' : String(r.checkpointVersion), r.loadMsFastest, r.loadMsMedian, r.buildSeconds]),
-  );
+  if (args.sections.includes('commits')) {
+    printTable(
+      `Commit throughput on Azurite (${BATCHES} appends of 3 rows per writer process; wall time from release to last exit)`,
+      ['writers', 'mode', 'appends', 'commits', 'seconds', 'commits/s', 'appends/s', 'appends/commit', 'p50 ms', 'p95 ms'],
+      throughputResults.map((r) => [String(r.writers), r.mode, r.appends, r.commits, r.seconds, r.commitsPerSecond, r.appendsPerSecond, r.appendsPerCommit, r.latencyMsP50, r.latencyMsP95]),
+    );
+  }
+  if (args.sections.includes('snapshot')) {
+    printTable(
+      'Snapshot load (loadSnapshot of the latest version, 3 loads; checkpoint every 10 commits)',
+      ['backend', 'commits', 'checkpoint', 'fastest ms', 'median ms', 'build s'],
+      snapshotResults.map((r) => [r.backend, r.commits, r.checkpointVersion === null ? 'none' : String(r.checkpointVersion), r.loadMsFastest, r.loadMsMedian, r.buildSeconds]),
+    );
+  }
+  if (ingestResult) printIngestResults(ingestResult, printTable);
   const totalSeconds = round((Date.now() - STARTED) / 1000, 1);
   const loadEnd = os.loadavg().map((n) => round(n, 2));
   console.log(`\ntotal ${totalSeconds} s; load average at start ${loadStart.join(' ')}, at end ${loadEnd.join(' ')} (other work on the machine skews the figures)`);
 
+  const resultsPath = nodePath.join(ROOT, 'bench', 'results', 'latest.json');
+  // Sections not run this time keep the figures of the run that last had them.
+  let previous: Record<string, unknown> = {};
+  try {
+    previous = JSON.parse(await readFile(resultsPath, 'utf8'));
+  } catch {
+    previous = {};
+  }
   const out = {
+    ...previous,
     date: new Date().toISOString(),
     node: process.version,
     cpus: os.cpus().length,
-    batchesPerWriter: BATCHES,
-    rowsPerBatch: 3,
+    sections: args.sections,
     totalSeconds,
     loadAverage: { start: loadStart, end: loadEnd },
-    throughput: throughputResults,
-    snapshotLoad: snapshotResults,
+    ...(args.sections.includes('commits') ? { batchesPerWriter: BATCHES, rowsPerBatch: 3, throughput: throughputResults } : {}),
+    ...(args.sections.includes('snapshot') ? { snapshotLoad: snapshotResults } : {}),
+    ...(ingestResult ? { ingest: ingestResult } : {}),
   };
   await mkdir(nodePath.join(ROOT, 'bench', 'results'), { recursive: true });
-  await writeFile(nodePath.join(ROOT, 'bench', 'results', 'latest.json'), `${JSON.stringify(out, null, 2)}\n`);
+  await writeFile(resultsPath, `${JSON.stringify(out, null, 2)}\n`);
   console.log('written to bench/results/latest.json');
-  if ([...throughputResults, ...snapshotResults].some((r) => r.error)) process.exitCode = 1;
+  if ([...throughputResults, ...snapshotResults, ...(ingestResult?.figures ?? [])].some((r) => r.error)) process.exitCode = 1;
 }
 
 main().catch((err) => {

@@ -16,7 +16,7 @@
  */
 import type { InvocationContext, Timer } from '@azure/functions';
 import type { IngestOutcome } from '../shared/ingest';
-import type { EventBatchOutcome } from '../shared/ingest/events';
+import { EventBatchError, type EventBatchOutcome } from '../shared/ingest/events';
 import {
   errorText,
   getRuntime,
@@ -78,7 +78,17 @@ export async function eventHubIngestHandler(messages: unknown, context: Invocati
     const line = `eventHubIngest: ${where} → ${route.tableKey}: ${describeBatch(outcome)}`;
     if (outcome.eventsDeadLettered > 0) context.warn(line);
     else context.log(line);
+    if (outcome.sequenceGap) {
+      const { from, to } = outcome.sequenceGap;
+      context.warn(`eventHubIngest: ${where}: sequence numbers ${from}–${to} were never delivered (retention expired or the consumer started late); they are not in the table`);
+    }
   } catch (err) {
+    // A terminal failure already put the batch's events in a dead-letter record: retrying would fail
+    // the same way forever and stall the partition, so the checkpoint may move on.
+    if (err instanceof EventBatchError && err.deadLetter && !err.transient) {
+      context.error(`eventHubIngest: batch of ${where} not ingested, its events are in the dead-letter record ${err.deadLetter}: ${errorText(err)}`);
+      return;
+    }
     const attempt = context.retryContext ? ` (retry ${context.retryContext.retryCount} of ${context.retryContext.maxRetryCount})` : '';
     context.error(`eventHubIngest: batch of ${where} not ingested${attempt}; rethrown so the retry policy runs it again: ${errorText(err)}`);
     throw err;

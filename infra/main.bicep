@@ -51,6 +51,9 @@ param maximumInstanceCount int = 100
 @description('Durable task hub name (SLUICE_TASK_HUB): 3-45 letters or digits, starting with a letter.')
 param taskHubName string = 'SluiceHub'
 
+@description('Pipeline definitions the app serves (SLUICE_PIPELINES): a path or glob relative to the app root. The default deploys the point-of-sale example so a first `azd up` ingests something; point it at your own YAML files (e.g. pipelines/*.yaml).')
+param pipelines string = 'examples/pipelines/pos.yaml'
+
 @description('Create the Event Grid subscription landing BlobCreated -> blobCreated. Set true only after the code is deployed (see the top of this file).')
 param deployEventGridSubscription bool = false
 
@@ -162,6 +165,7 @@ module functionApp 'app/function-app.bicep' = {
     eventHubConsumerGroup: eventHubs.outputs.consumerGroupName
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
     taskHubName: taskHubName
+    pipelines: pipelines
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
   }

@@ -509,6 +509,31 @@ describe('Avro (Event Hubs Capture)', () => {
   });
 });
 
+describe('Avro logical types', () => {
+  it('decodes primitives written in object form exactly, with their logical types', async () => {
+    const schema = {
+      type: 'record',
+      name: 'Reading',
+      fields: [
+        { name: 'big', type: { type: 'long' } },
+        { name: 'at', type: { type: 'long', logicalType: 'timestamp-millis' } },
+        { name: 'local', type: ['null', { type: 'long', logicalType: 'local-timestamp-micros' }] },
+        { name: 'day', type: { type: 'int', logicalType: 'date' } },
+        { name: 'price', type: { type: 'bytes', logicalType: 'decimal', precision: 9, scale: 3 } },
+      ],
+    };
+    // Before the fix these decoded as JS numbers (exact only below 2^53) and timestamps failed to convert.
+    const big = 2 ** 52 - 1;
+    const price = Buffer.from([0xff, 0xfe]); // -2 unscaled: -0.002
+    const bytes = await avroContainer(schema, [{ big, at: 1_700_000_000_123, local: { long: 5 }, day: 19_000, price }]);
+    const { result, rows } = await read('reading.avro', {}, bytes, 40);
+    expect(result.badRecords).toEqual([]);
+    expect(types(result)).toEqual({ big: 'long', at: 'timestamp', local: 'timestamp_ntz', day: 'date', price: 'decimal(9,3)', [RESCUED_COLUMN]: 'string' });
+    expect(rows).toEqual([{ big: BigInt(big), at: 1_700_000_000_123_000n, local: 5n, day: 19_000, price: -2n, [RESCUED_COLUMN]: null }]);
+    expect(result.stats).toMatchObject({ rowsRead: 1, rowsEmitted: 1 });
+  });
+});
+
 describe('Parquet', () => {
   async function parquetBytes(): Promise<Uint8Array> {
     const table = new arrow.Table({

@@ -7,92 +7,21 @@
  */
 import { readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { describe, expect, it } from 'vitest';
 import { RESCUED_COLUMN } from '../shared/formats';
 import { readAll } from './fixtures/formats/harness';
+import { alteredCells, duckdbCells, REAL_CSV_TYPES, suiteDuckdb } from './helpers/ingest-values';
 
 const DIR = nodePath.join(__dirname, 'fixtures', 'real-csv');
 
-/** The types each file must get (sensible ones; DuckDB agrees except where noted). */
-const EXPECTED_TYPES: Record<string, Record<string, string>> = {
-  '2016-weather-data-seattle.csv': { Date: 'date', Max_TemperatureC: 'integer', Mean_TemperatureC: 'integer', Min_TemperatureC: 'integer' },
-  'US-shooting-incidents.csv': {
-    _c0: 'integer', person: 'string', dept: 'string', eow: 'string', cause: 'string', cause_short: 'string', date: 'date', year: 'integer',
-    canine: 'boolean', dept_name: 'string', state: 'string', description: 'string', latitude: 'double', longitude: 'double', state_name: 'string',
-  },
-  // Headers with spaces and parentheses are stored sanitised (Delta refuses ` ,;{}()\n\t=` in names).
-  'amazon-purchases-sample.csv': {
-    Order_Date: 'date', Purchase_Price_Per_Unit: 'double', Quantity: 'integer', Shipping_Address_State: 'string', Title: 'string',
-    'ASIN/ISBN_Product_Code_': 'string', Category: 'string', Survey_ResponseID: 'string',
-  },
-  // DuckDB leaves Date as VARCHAR (three ISO timestamps hide among the dates); Sluice types it and
-  // rescues those three.
-  'earthquakes-23k.csv': { Date: 'date', Latitude: 'double', Longitude: 'double', Magnitude: 'double' },
-  'gapminder-unclean.csv': { country: 'string', continent: 'string', year: 'integer', lifeExp: 'double', pop: 'integer', gdpPercap: 'double', iso_alpha: 'string' },
-};
-
-/** Significant digits and exponent of a decimal literal: equal for texts denoting the same number exactly. */
-function canonicalNumber(text: string): string {
-  const m = /^(-?)(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?$/.exec(text);
-  if (!m) return `not a number: ${text}`;
-  const digits = (m[2] ?? '') + (m[3] ?? '');
-  const first = digits.search(/[1-9]/);
-  if (first < 0) return '0';
-  const exponent = Number(m[4] ?? 0) + (m[2] ?? '').length - first;
-  return `${m[1]}${digits.slice(first).replace(/0+$/, '')}e${exponent}`;
-}
-
-/** Day number of a date text read independently of the reader (formats the inference names). */
-function dayOf(text: string, format: string): number | null {
-  let y: number;
-  let mo: number;
-  let d: number;
-  let m: RegExpExecArray | null;
-  if ((m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text))) [y, mo, d] = [+m[1], +m[2], +m[3]];
-  else if (format === 'M/d/yyyy' && (m = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/.exec(text))) [mo, d, y] = [+m[1], +m[2], +m[3]];
-  else return null;
-  const date = new Date(Date.UTC(y, mo - 1, d));
-  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d) return null;
-  return date.getTime() / 86_400_000;
-}
-
-/** Whether a typed value stands for exactly the original text. */
-function sameValue(value: unknown, type: string, text: string, inference: string): boolean {
-  switch (type) {
-    case 'string': return value === text;
-    case 'integer': return typeof value === 'number' && String(value) === text;
-    case 'long': return typeof value === 'bigint' && String(value) === text;
-    case 'double': return typeof value === 'number' && canonicalNumber(String(value)) === canonicalNumber(text);
-    case 'boolean': return String(value) === text.toLowerCase();
-    case 'date': return value === dayOf(text, inference.replace(/^date /, ''));
-  }
-  return false;
-}
-
-let instance: DuckDBInstance;
-let duck: DuckDBConnection;
-
-beforeAll(async () => {
-  const { DuckDBInstance } = await import('@duckdb/node-api');
-  instance = await DuckDBInstance.create(':memory:');
-  duck = await instance.connect();
-});
-
-afterAll(() => {
-  duck?.closeSync();
-  instance?.closeSync();
-});
+const duck = suiteDuckdb();
 
 describe('real CSV files', () => {
-  for (const file of Object.keys(EXPECTED_TYPES)) {
+  for (const file of Object.keys(REAL_CSV_TYPES)) {
     it(file, async () => {
       const path = nodePath.join(DIR, file);
-      const reader = await duck.runAndReadAll(`SELECT * FROM read_csv('${path.replace(/'/g, "''")}', all_varchar = true, header = true)`);
-      const expected = reader.getRows() as (string | null)[][];
-
-      const bytes = readFileSync(path);
-      const { result, rows } = await readAll(bytes, file);
+      const expected = await duckdbCells(duck(), path);
+      const { result, rows } = await readAll(readFileSync(path), file);
       expect(result.fatal).toBeUndefined();
       expect(result.badRecords).toEqual([]);
       expect(result.stats.rowsRead).toBe(expected.length);
@@ -100,24 +29,9 @@ describe('real CSV files', () => {
       expect(rows).toHaveLength(expected.length);
 
       const fields = result.schema.fields.filter((f) => f.name !== RESCUED_COLUMN);
-      expect(Object.fromEntries(fields.map((f) => [f.name, f.type]))).toEqual(EXPECTED_TYPES[file]);
-
-      let rescuedRows = 0;
-      const altered: string[] = [];
-      rows.forEach((row, i) => {
-        const rescued = row[RESCUED_COLUMN] === null ? {} : (JSON.parse(row[RESCUED_COLUMN] as string) as Record<string, string>);
-        if (row[RESCUED_COLUMN] !== null) rescuedRows++;
-        fields.forEach((f, j) => {
-          const text = expected[i][j];
-          const value = row[f.name];
-          const ok = value === null
-            ? (text === null && !(f.name in rescued)) || rescued[f.name] === text
-            : text !== null && sameValue(value, f.type as string, text, result.inference[f.name]);
-          if (!ok) altered.push(`row ${i + 1} ${f.name}: ${JSON.stringify(text)} became ${String(value)} (rescued ${JSON.stringify(rescued[f.name])})`);
-        });
-      });
-      expect(altered.slice(0, 10)).toEqual([]);
-      expect(result.stats.rowsWithRescued).toBe(rescuedRows);
+      expect(Object.fromEntries(fields.map((f) => [f.name, f.type]))).toEqual(REAL_CSV_TYPES[file]);
+      expect(alteredCells(rows, expected, fields, result.inference)).toEqual([]);
+      expect(result.stats.rowsWithRescued).toBe(rows.filter((r) => r[RESCUED_COLUMN] !== null).length);
     });
   }
 

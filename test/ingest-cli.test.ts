@@ -53,6 +53,22 @@ describe('sluice ingest / backfill', () => {
     expect(doc.ledger).toBe(new LocalStore(nodePath.join(table, '_sluice', 'ledger')).url);
   });
 
+  it('fails a file on a configuration error, naming the setting and the file, and records nothing for it', async () => {
+    const dir = await mkdtemp(nodePath.join(tmpdir(), 'sluice-cli-config-'));
+    await mkdir(nodePath.join(dir, 'in'), { recursive: true });
+    await writeFile(nodePath.join(dir, 'in', 'a.csv'), 'sku,qty\n007,1\n');
+    const table = nodePath.join(dir, 'table');
+    const run = capture();
+    expect(await runIngestCommand('ingest', nodePath.join(dir, 'in'), { table, 'partition-by': 'store' }, run.io, { tty: false })).toBe(1);
+    expect(run.err()).toMatch(/^sluice: a\.csv: ingest: .*\/in\/a\.csv not ingested: setting partitionBy of the source: partition column store of .* not in the columns of the file \(sku, qty, /m);
+    expect(run.out()).toMatch(/files {6}1 \(0 ingested, 0 already ingested, 0 dead-lettered, 1 failed\)/);
+    // The entry created while the file was read was removed: with the setting fixed, the file goes in.
+    expect(await readdir(nodePath.join(table, '_sluice', 'ledger'), { recursive: true }).catch(() => [])).toEqual(expect.not.arrayContaining([expect.stringMatching(/\.json$/)]));
+    const fixed = capture();
+    expect(await runIngestCommand('ingest', nodePath.join(dir, 'in'), { table }, fixed.io, { tty: false }), fixed.err()).toBe(0);
+    expect((await tableRows(new LocalStore(table))).map((r) => [r.sku, r.qty])).toEqual([['007', 1]]);
+  });
+
   it('backfills an Azurite landing folder through the SluiceLedger table', async () => {
     const landingContainer = uniqueContainer('cli-in');
     const lake = uniqueContainer('cli-lake');

@@ -134,6 +134,7 @@ describe('ingest exactly once', () => {
     const row = rows.find((r) => r.id === 'beforeCommit-13')!;
     expect(row).toMatchObject({ qty: 13, price: 16.25, code: '00091', booked: '2024-02-14', note: 'row 13, "beforeCommit"', _rescued_data: null, _source_file: 'in/beforeCommit.csv.gz' });
     expect(await tableProblems(env.table)).toEqual([]);
+    // Many child processes: generous on a loaded 2-core machine (it takes ~15 s unloaded).
   }, 300_000);
 
   it('backfill looks up only what changed since its watermark', async () => {

@@ -1,16 +1,23 @@
 /**
  * The local orchestration engine on Azurite, driving real orchestrator generators through the
  * durable-functions package's replay code over history persisted in Table Storage: fan-out/fan-in,
- * empty fan-outs, RetryOptions, sub-orchestrations, custom status, replay determinism, a restart in
- * the middle (graceful and crashed), terminate/purge, timers, external events, singletons,
- * continue-as-new, large payloads and non-determinism detection. Activity call counts are kept per
- * input so every test can tell an activity that ran twice from one that ran once.
+ * empty fan-outs, RetryOptions (backoff, cap, terminal and non-retriable failures), sequence
+ * numbering when a retry and a resumed orchestrator meet in one episode, sub-orchestrations, custom
+ * status, replay determinism, restarts in the middle (graceful stop, in-process crash, a SIGKILLed
+ * engine process, and a crash at each point of an episode), terminate/purge, the Durable HTTP API
+ * routes, timers, external events, singletons and queued starts, continue-as-new, large payloads,
+ * non-determinism and unknown activities. Activity call counts are kept per input so every test can
+ * tell an activity that ran twice from one that ran once.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { describe, expect, inject, it } from 'vitest';
-import { EngineOptions, EventType, OrchestrationEngine, OrchestrationRegistry, WireEvent } from '../shared/orchestration';
+import { durableWebhook, EngineOptions, EventType, OrchestrationEngine, OrchestrationRegistry, WireEvent } from '../shared/orchestration';
 import { openStore } from '../shared/storage';
 import { azuriteUri, uniqueContainer } from './helpers/azurite';
 
@@ -42,6 +49,28 @@ class Calls {
     return this.counts.get(String(key)) ?? 0;
   }
 }
+
+/** An engine process (plain JS through tsx) running fanOut with slow activities that log each call. */
+const CHILD_ENGINE = `
+const { OrchestrationEngine } = require(process.env.ENGINE_MODULE);
+const { appendFileSync } = require('node:fs');
+const fanOut = function* (context) {
+  const { items } = context.df.getInput();
+  context.df.setCustomStatus({ stage: 'fan-out', total: items.length });
+  const tasks = items.map((n) => context.df.callActivity('square', n));
+  const results = tasks.length ? yield context.df.Task.all(tasks) : [];
+  return results.reduce((a, b) => a + b, 0);
+};
+const square = async (n) => {
+  appendFileSync(process.env.CALLS_FILE, n + '\\n');
+  await new Promise((r) => setTimeout(r, 40));
+  return n * n;
+};
+const engine = new OrchestrationEngine({ orchestrators: { fanOut }, activities: { square } }, {
+  connectionString: process.env.CS, tablePrefix: process.env.PREFIX, hostId: 'sigkill-host', maxConcurrentActivities: 2, pollMs: 20, leaseMs: 60000,
+});
+engine.start();
+`;
 
 const ofType = (history: WireEvent[], type: number) => history.filter((e) => e.EventType === type);
 
@@ -273,20 +302,22 @@ describe('local orchestration engine', () => {
     expect((await engine.listInstances({ name: 'child' })).map((s) => s.instanceId).sort()).toEqual(['family-three', 'family:0']);
   });
 
-  it('resumes on a new engine after a graceful stop: completed activities do not run again', async () => {
+  it('resumes on a new engine after a graceful stop: in-flight activities finish, none runs again', async () => {
     const calls = new Calls();
     const replays = { count: 0 };
     const prefix = tablePrefix();
     const items = Array.from({ length: 10 }, (_, i) => i + 1);
     const a = newEngine(fanOutRegistry(calls, replays), { tablePrefix: prefix, maxConcurrentActivities: 2 });
     const { instanceId } = await a.startNew('fanOut', { input: { items } });
-    await a.tick();
-    await a.tick();
+    a.start();
+    await until('three activities to start', async () => calls.counts.size >= 3);
     await a.stop();
-    const ranInA = [...calls.counts.keys()];
-    expect(ranInA).toHaveLength(4);
+    const ranInA = calls.counts.size;
+    expect(ranInA).toBeLessThan(items.length);
     const replaysInA = replays.count;
 
+    // A different host: it can only proceed because engine A recorded every result before stopping
+    // (a leased, unfinished item would wait out its 10 s lease and runPending would stop short).
     const b = newEngine(fanOutRegistry(calls, replays), { tablePrefix: prefix });
     await b.runPending();
     expect(await b.getStatus(instanceId)).toMatchObject({ runtimeStatus: 'Completed', output: items.reduce((s, n) => s + n * n, 0) });
@@ -324,6 +355,47 @@ describe('local orchestration engine', () => {
     expect(calls.of(7)).toBe(2);
     for (const n of items.filter((n) => n !== 7)) expect(calls.of(n), `square(${n}) calls`).toBe(1);
     expectLinkedHistory(await b.getHistory(instanceId));
+  });
+
+  it('resumes after the engine process is SIGKILLed mid-run: activities recorded before the kill ran once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-orch-'));
+    const callsFile = join(dir, 'calls.log');
+    const prefix = tablePrefix();
+    const items = Array.from({ length: 12 }, (_, i) => i + 1);
+    // The child runs the same orchestrator (deterministic replay needs the same calls) with slow activities.
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', CHILD_ENGINE], {
+      cwd: join(__dirname, '..'),
+      env: { ...process.env, ENGINE_MODULE: join(__dirname, '../shared/orchestration/index.ts'), CS: connectionString(), PREFIX: prefix, CALLS_FILE: callsFile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    const calls = new Calls();
+    const observer = newEngine(fanOutRegistry(calls, { count: 0 }), { tablePrefix: prefix });
+    const { instanceId } = await observer.startNew('fanOut', { input: { items } });
+    await until(`4 results recorded by the child (stderr: ${stderr})`, async () => ofType(await observer.getHistory(instanceId), EventType.TaskCompleted).length >= 4);
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    const before = await observer.getHistory(instanceId);
+    const inputOf = new Map(ofType(before, EventType.TaskScheduled).map((e) => [e.EventId, JSON.parse(String(e.Input)) as number]));
+    const recorded = ofType(before, EventType.TaskCompleted).map((e) => inputOf.get(Number(e.TaskScheduledId))!);
+    expect((await observer.getStatus(instanceId))?.runtimeStatus).toBe('Running');
+
+    const b = newEngine(fanOutRegistry(calls, { count: 0 }), { tablePrefix: prefix, hostId: 'sigkill-host', leaseMs: 60_000 });
+    b.start();
+    try {
+      expect(await b.waitForCompletion(instanceId, 30_000)).toMatchObject({ runtimeStatus: 'Completed', output: items.reduce((s, n) => s + n * n, 0) });
+    } finally {
+      await b.stop();
+    }
+    const inChild = new Map<number, number>();
+    for (const line of (await readFile(callsFile, 'utf8')).split('\n').filter(Boolean)) inChild.set(Number(line), (inChild.get(Number(line)) ?? 0) + 1);
+    for (const n of recorded) expect((inChild.get(n) ?? 0) + calls.of(n), `square(${n}), recorded before the kill`).toBe(1);
+    for (const n of items) expect((inChild.get(n) ?? 0) + calls.of(n), `square(${n}) ran`).toBeGreaterThanOrEqual(1);
+    expect(calls.counts.size, 'the new engine ran what was left').toBeGreaterThan(0);
+    expectLinkedHistory(await b.getHistory(instanceId));
+    await rm(dir, { recursive: true, force: true });
   });
 
   it.each(['afterAppend', 'afterCommit', 'afterOutbox'] as const)('an episode that crashes %s is finished by the next engine, every activity once', async (point) => {
@@ -383,6 +455,37 @@ describe('local orchestration engine', () => {
     await expect(engine.raiseEvent(instanceId, 'approve')).rejects.toMatchObject({ statusCode: 404 });
   });
 
+  it('serves the Durable HTTP API routes with their status codes', async () => {
+    const registry: OrchestrationRegistry = {
+      orchestrators: {
+        approval: function* (context) {
+          return yield context.df.waitForExternalEvent('approve');
+        },
+      },
+      activities: {},
+    };
+    const engine = newEngine(registry);
+    const call = (method: string, path: string, query = '', body?: unknown) => durableWebhook(engine, { method, path, query: new URLSearchParams(query), body, baseUrl: 'http://127.0.0.1:7071' });
+    const started = await call('POST', 'orchestrators/approval/web-1', '', { amount: 5 });
+    expect(started.status).toBe(202);
+    expect(started.body).toMatchObject({ id: 'web-1', statusQueryGetUri: 'http://127.0.0.1:7071/runtime/webhooks/durabletask/instances/web-1', sendEventPostUri: 'http://127.0.0.1:7071/runtime/webhooks/durabletask/instances/web-1/raiseEvent/{eventName}' });
+    expect((await call('POST', 'orchestrators/approval/web-1')).status).toBe(409);
+    expect((await call('POST', 'orchestrators/nosuch')).status).toBe(400);
+    await engine.runPending();
+    const running = await call('GET', 'instances/web-1');
+    expect(running).toMatchObject({ status: 202, body: { runtimeStatus: 'Running', input: { amount: 5 } }, headers: { Location: expect.stringContaining('/instances/web-1') } });
+    expect((await call('POST', 'instances/web-1/raiseEvent/approve', '', { by: 'ana' })).status).toBe(202);
+    await engine.runPending();
+    const done = await call('GET', 'instances/web-1', 'showHistory=true&showHistoryOutput=true');
+    expect(done).toMatchObject({ status: 200, body: { runtimeStatus: 'Completed', output: { by: 'ana' } } });
+    expect((done.body as { historyEvents: { EventType: string }[] }).historyEvents.map((e) => e.EventType)).toEqual(['ExecutionStarted', 'EventRaised', 'ExecutionCompleted']);
+    expect((await call('GET', 'instances', 'runtimeStatus=Completed')).body).toEqual([expect.objectContaining({ instanceId: 'web-1' })]);
+    expect((await call('POST', 'instances/web-1/terminate', 'reason=late')).status).toBe(410);
+    expect(await call('DELETE', 'instances/web-1')).toEqual({ status: 200, body: { instancesDeleted: 1 } });
+    expect((await call('GET', 'instances/web-1')).status).toBe(404);
+    expect((await call('POST', 'instances/web-1/raiseEvent/approve')).status).toBe(404);
+  });
+
   it('fires a durable timer, buffers external events, keeps one instance per id and continues as new', async () => {
     const registry: OrchestrationRegistry = {
       orchestrators: {
@@ -434,6 +537,46 @@ describe('local orchestration engine', () => {
     expect((await engine.getStatus('the-counter'))?.runtimeStatus).toBe('Pending');
   });
 
+  it('queues a start behind a running singleton: one more run with the latest input, none after terminate', async () => {
+    const registry: OrchestrationRegistry = {
+      orchestrators: {
+        refresh: function* (context) {
+          const input = context.df.getInput() as string;
+          yield context.df.waitForExternalEvent('finish');
+          return input;
+        },
+      },
+      activities: {},
+    };
+    const engine = newEngine(registry);
+    await engine.startNew('refresh', { instanceId: 'pipe', input: 'A' });
+    await engine.runPending();
+    expect(await engine.startNew('refresh', { instanceId: 'pipe', input: 'B', ifRunning: 'queue' })).toEqual({ instanceId: 'pipe', created: false, queued: true, runtimeStatus: 'Running' });
+    expect(await engine.startNew('refresh', { instanceId: 'pipe', input: 'C', ifRunning: 'queue' })).toMatchObject({ queued: true });
+    await engine.runPending();
+    expect(await engine.getStatus('pipe')).toMatchObject({ runtimeStatus: 'Running', input: 'A' });
+
+    await engine.raiseEvent('pipe', 'finish');
+    await engine.runPending();
+    // The first run finished and the queued one (latest input) started in its place.
+    const second = await engine.getStatus('pipe');
+    expect(second).toMatchObject({ runtimeStatus: 'Running', input: 'C' });
+    await engine.raiseEvent('pipe', 'finish');
+    await engine.runPending();
+    expect(await engine.getStatus('pipe')).toMatchObject({ runtimeStatus: 'Completed', output: 'C' });
+    expect(await engine.runPending()).toEqual({ episodes: 0, activities: 0 });
+
+    // A finished id starts at once; terminating it drops what was queued behind it.
+    expect(await engine.startNew('refresh', { instanceId: 'pipe', input: 'D', ifRunning: 'queue' })).toMatchObject({ created: true });
+    await engine.runPending();
+    expect(await engine.startNew('refresh', { instanceId: 'pipe', input: 'E', ifRunning: 'queue' })).toMatchObject({ queued: true });
+    await engine.terminate('pipe', 'stop');
+    await engine.runPending();
+    expect(await engine.getStatus('pipe')).toMatchObject({ runtimeStatus: 'Terminated', input: 'D' });
+    expect(await engine.runPending()).toEqual({ episodes: 0, activities: 0 });
+    expect(await engine.getStatus('pipe')).toMatchObject({ runtimeStatus: 'Terminated' });
+  });
+
   it('stores payloads over the Table Storage limits in parts and in blobs', async () => {
     const payloads = openStore(azuriteUri(uniqueContainer('orch-payloads')));
     const registry: OrchestrationRegistry = {
@@ -468,7 +611,7 @@ describe('local orchestration engine', () => {
     expect(failed?.output).toMatch(/the result of activity 'make' \(task 1 of instance "\w+"\) is 700002 characters .*option "payloads"/);
   });
 
-  it('fails an instance whose orchestrator schedules something else on replay', async () => {
+  it('fails an instance whose orchestrator schedules something else on replay, or calls an unknown activity', async () => {
     let runs = 0;
     const registry: OrchestrationRegistry = {
       orchestrators: {
@@ -477,6 +620,9 @@ describe('local orchestration engine', () => {
           // Reads state outside the history: forbidden in orchestrators, caught on replay.
           yield context.df.callActivity(runs === 1 ? 'first' : 'second');
           return 'unreachable';
+        },
+        typo: function* (context) {
+          return yield context.df.callActivityWithRetry('frist', new df.RetryOptions(10, 3));
         },
       },
       activities: { first: () => 1, second: () => 2 },
@@ -487,5 +633,13 @@ describe('local orchestration engine', () => {
     const status = await engine.getStatus(instanceId);
     expect(status?.runtimeStatus).toBe('Failed');
     expect(status?.output).toContain('Non-deterministic workflow detected: action 0 was activity:first when first scheduled and is now activity:second');
+
+    const typo = await engine.startNew('typo');
+    await engine.runPending();
+    const failed = await engine.getStatus(typo.instanceId);
+    expect(failed?.runtimeStatus).toBe('Failed');
+    expect(failed?.output).toContain("The function 'frist' doesn't exist, is disabled, or is not an activity function (registered activities: first, second)");
+    // Not retried: the other attempts are recorded as failed without running.
+    expect(ofType(await engine.getHistory(typo.instanceId), EventType.TaskScheduled).filter((e) => e.Sluice?.skipped)).toHaveLength(2);
   });
 });

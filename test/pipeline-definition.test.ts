@@ -16,6 +16,10 @@ import {
   SOURCE_COMPRESSIONS,
   SOURCE_FORMATS,
 } from '../shared/pipeline';
+import { ON_VIOLATION, PII_ACTIONS, TRIGGER_MODES } from '../shared/pipeline/definition';
+import { writeTable } from '../shared/delta';
+import { checkPipelineSql } from '../shared/refresh';
+import { deltaBatch, localLake } from './refresh-helpers';
 
 const ROOT = nodePath.join(__dirname, '..');
 const EXAMPLE = nodePath.join(ROOT, 'examples', 'pipelines', 'pos.yaml');
@@ -36,7 +40,7 @@ describe('pipeline definition', () => {
   it('loads the example with its defaults', async () => {
     const def = await loadPipelineDefinition(EXAMPLE);
     expect(def.name).toBe('pos');
-    expect(Object.keys(def.sources)).toEqual(['pos_sales', 'pos_returns', 'store_receipts', 'network_events']);
+    expect(Object.keys(def.sources)).toEqual(['pos_sales', 'pos_deliveries', 'pos_returns', 'store_receipts', 'network_events']);
     const sales = def.sources.pos_sales;
     expect(sales).toMatchObject({
       landing: 'pos/sales/',
@@ -51,8 +55,24 @@ describe('pipeline definition', () => {
     expect(def.sources.store_receipts.schemaEvolution).toBe('failOnNewColumns');
     expect(def.sources.network_events).toMatchObject({ eventHub: { name: 'network-telemetry' }, table: 'bronze/network_events' });
     expect(def.sources.network_events.landing).toBeUndefined();
-    expect(def.tables['silver.sales'].from).toEqual(['pos_sales']);
-    expect(def.tables['gold.daily_store_sales'].raw.partitionBy).toEqual(['day']);
+    expect(def.tables['silver.sales']).toMatchObject({
+      from: ['pos_sales'],
+      refresh: 'incremental',
+      keys: ['transaction_id'],
+      sequenceBy: ['event_time'],
+      pii: { card_number: 'mask' },
+      table: 'silver/sales',
+      buckets: 16,
+    });
+    expect(def.tables['silver.sales'].expectations).toEqual([
+      { name: 'valid_quantity', check: "quantity <> 0 OR status = 'returned'", onViolation: 'quarantine' },
+      { name: 'known_currency', check: "currency IN ('KRW','USD','EUR')", onViolation: 'drop' },
+      { name: 'positive_price', check: 'unit_price > 0', onViolation: 'warn' },
+    ]);
+    expect(def.tables['gold.daily_store_sales']).toMatchObject({ refresh: 'recompute', partitionBy: ['day'], keys: [], table: 'gold/daily_store_sales' });
+    expect(def.tables['gold.store_stock'].from).toEqual(['silver.deliveries', 'silver.sales']);
+    expect(def.trigger).toEqual({ mode: 'afterBronze' });
+    expect(def.lines?.['tables.silver.sales.sql']).toBe(readFileSync(EXAMPLE, 'utf8').split('\n').findIndex((l) => l.includes('    sql: |')) + 1);
     expect(def.file).toBe(EXAMPLE);
   });
 
@@ -147,7 +167,7 @@ extra: 1
     expectProblem('tables.silver.sales.expectations.q.onViolation', /expected one of warn, drop, fail, quarantine; got "explode"/, 30);
     expectProblem('tables.gold.x', /needs from/, 31);
     expectProblem('tables.gold.x.mode', /unknown key/, 33);
-    expectProblem('extra', /unknown key; expected one of name, description, sources, tables/, 34);
+    expectProblem('extra', /unknown key; expected one of name, description, trigger, schedule, sources, tables/, 34);
     // Every problem has a path and a line; the message lists them all.
     for (const p of found) {
       expect(p.path).not.toBe('');
@@ -172,11 +192,150 @@ extra: 1
     expect(source.format.enum).toEqual([...SOURCE_FORMATS]);
     expect(source.compression.enum).toEqual([...SOURCE_COMPRESSIONS]);
     expect(source.schemaEvolution.enum).toEqual([...SCHEMA_EVOLUTION_MODES, ...Object.keys(DLT_EVOLUTION_ALIASES)]);
-    expect(Object.keys(schema.properties).sort()).toEqual(['description', 'name', 'sources', 'tables']);
+    expect(Object.keys(schema.properties).sort()).toEqual(['description', 'name', 'schedule', 'sources', 'tables', 'trigger']);
+    expect(schema.properties.trigger.enum).toEqual([...TRIGGER_MODES]);
     expect(Object.keys(source).sort()).toEqual(['compression', 'csv', 'description', 'eventHub', 'format', 'landing', 'partitionBy', 'schemaEvolution', 'schemaHints', 'table']);
-    expect(Object.keys(schema.$defs.table.properties).sort()).toEqual(['description', 'expectations', 'from', 'hook', 'keys', 'partitionBy', 'sequenceBy', 'sql']);
+    expect(Object.keys(schema.$defs.table.properties).sort()).toEqual(['buckets', 'description', 'expectations', 'from', 'hook', 'keys', 'orderBy', 'partitionBy', 'pii', 'sequenceBy', 'sql', 'table']);
+    expect(schema.$defs.table.properties.expectations.additionalProperties.properties.onViolation.enum).toEqual([...ON_VIOLATION]);
+    expect(schema.$defs.table.properties.pii.additionalProperties.enum).toEqual([...PII_ACTIONS]);
     // Every key the example uses is one the schema declares.
     const example = parsePipelineDefinition(readFileSync(EXAMPLE, 'utf8'));
     for (const s of Object.values(example.sources)) for (const key of Object.keys(s)) if (key !== 'name') expect(Object.keys(source)).toContain(key);
+    for (const t of Object.values(example.tables)) for (const key of Object.keys(t.raw)) expect(Object.keys(schema.$defs.table.properties)).toContain(key);
+  });
+
+  it('checks the tables section: keys and ordering, buckets, PII, expectations, paths, references, cycles', () => {
+    const found = problems(`sources:
+  a: { landing: a/ }
+  b: { landing: b/ }
+tables:
+  silver.one:
+    from: a
+    keys: []
+    sequenceBy: [ts, ts]
+    orderBy: ts DESC
+    buckets: 0
+    pii: { card: encrypt }
+    expectations:
+      9bad: { check: "x > 0" }
+      ok: { check: "", onViolation: drop }
+    hook: hooks/fix.py
+  silver.two:
+    from: [a, b]
+    sequenceBy: ts
+  silver.three:
+    from: [a, silver.one]
+  gold.x:
+    from: gold.y
+    keys: [k]
+  gold.y:
+    from: gold.x
+    table: bronze/a
+  gold.z:
+    from: silver.one
+    table: gold/z__quarantine
+`);
+    const byPath = new Map(found.map((p) => [p.path, p]));
+    const expectProblem = (path: string, text: RegExp, line?: number) => {
+      const p = byPath.get(path);
+      expect(p, `a problem at ${path}; got ${found.map((f) => `${f.path}: ${f.message}`).join('\n')}`).toBeDefined();
+      expect(p!.message).toMatch(text);
+      if (line !== undefined) expect(p!.line).toBe(line);
+    };
+    expectProblem('tables.silver.one.keys', /at least one key column/, 7);
+    expectProblem('tables.silver.one.sequenceBy[1]', /"ts" is listed twice/, 8);
+    expectProblem('tables.silver.one.orderBy', /either sequenceBy .* or orderBy/, 9);
+    expectProblem('tables.silver.one.buckets', /whole number of key buckets from 1 to 1024, got number 0/, 10);
+    expectProblem('tables.silver.one.pii.card', /expected one of hash, mask; got "encrypt"/, 11);
+    expectProblem('tables.silver.one.expectations.9bad', /expectation names are letters/, 13);
+    expectProblem('tables.silver.one.expectations.ok.check', /non-empty string/, 14);
+    expectProblem('tables.silver.one.hook', /\.ts or \.js module/, 15);
+    expectProblem('tables.silver.two.from', /reads 2 bronze sources/, 17);
+    expectProblem('tables.silver.two.sequenceBy', /needs keys/, 18);
+    expectProblem('tables.silver.three.from', /reads both bronze sources and tables/, 20);
+    expectProblem('tables.gold.x.keys', /recomputed .* no upsert keys/);
+    expectProblem('tables.gold.x.from', /cycle: gold\.x → gold\.y → gold\.x/, 22);
+    expectProblem('tables.gold.y.table', /bronze\/a is already used by sources\.a/, 26);
+    expectProblem('tables.gold.z.table', /ends like the quarantine table/, 29);
+  });
+
+  it('reads the trigger: after bronze by default, or an NCRONTAB schedule', () => {
+    const base = 'sources:\n  a: { landing: a/ }\n';
+    expect(parsePipelineDefinition(base).trigger).toBeUndefined();
+    const defaults = parsePipelineDefinition(`${base}tables:\n  t: { from: a, sql: "SELECT * FROM source ;  " }\n  u: { from: t }\n`).tables;
+    expect(defaults.t).toMatchObject({ sql: 'SELECT * FROM source', refresh: 'incremental', table: 't', keys: [], expectations: [] });
+    expect(defaults.u).toMatchObject({ sql: 'SELECT * FROM source', refresh: 'recompute' });
+    expect(parsePipelineDefinition(`trigger: afterBronze\n${base}`).trigger).toEqual({ mode: 'afterBronze' });
+    expect(parsePipelineDefinition(`schedule: "0 */15 * * * *"\n${base}`).trigger).toEqual({ mode: 'schedule', schedule: '0 */15 * * * *' });
+    expect(parsePipelineDefinition(`trigger: schedule\nschedule: "30 0 6 * JAN-MAR MON-FRI"\n${base}`).trigger).toEqual({ mode: 'schedule', schedule: '30 0 6 * JAN-MAR MON-FRI' });
+    expect(problems(`trigger: schedule\n${base}`)).toEqual([expect.objectContaining({ path: 'trigger', message: expect.stringMatching(/needs schedule/) })]);
+    expect(problems(`trigger: hourly\n${base}`)[0]).toMatchObject({ path: 'trigger', message: expect.stringMatching(/expected one of afterBronze, schedule/) });
+    expect(problems(`schedule: "*/5 * * * *"\n${base}`)[0]).toMatchObject({ path: 'schedule', line: 1, message: expect.stringMatching(/6 fields .* got 5/) });
+    expect(problems(`schedule: "0 0 25 * * *"\n${base}`)[0].message).toMatch(/hour field "25": values must be 0–23/);
+    expect(problems(`schedule: "0 0 0 * * SUNDAY"\n${base}`)[0].message).toMatch(/day of week field "SUNDAY"/);
+    expect(problems(`trigger: afterBronze\nschedule: "0 0 0 * * *"\n${base}`)[0]).toMatchObject({ path: 'schedule', message: expect.stringMatching(/only used with trigger: schedule/) });
+  });
+
+  it('checks the SQL of every table against what it reads, naming the YAML path', async () => {
+    const example = await loadPipelineDefinition(EXAMPLE);
+    const checked = await checkPipelineSql(example);
+    expect(Object.keys(checked.schemas).sort()).toEqual(['gold.daily_store_sales', 'gold.store_stock', 'silver.deliveries', 'silver.sales']);
+    expect(checked.schemas['gold.daily_store_sales'].fields.map((f) => [f.name, f.type])).toEqual([
+      ['store_id', 'string'],
+      ['day', 'date'],
+      ['revenue', 'decimal(38,2)'],
+      ['units', 'long'],
+    ]);
+    expect(checked.schemas['silver.sales'].fields.find((f) => f.name === 'event_time')!.type).toBe('timestamp');
+
+    const yaml = `sources:
+  sales: { landing: s/, schemaHints: { qty: int, price: "decimal(10,2)" } }
+tables:
+  silver.a:
+    from: sales
+    sql: |
+      SELECT qty, price,
+        FROM source WHERE
+    keys: [qty]
+  silver.b:
+    from: sales
+    sql: SELECT qty, price, qty * price AS total FROM source
+    keys: [id]
+    orderBy: nothing DESC
+    pii: { card: mask }
+    hook: missing-hook.ts
+    expectations:
+      positive: { check: "total > 0" }
+      unknown: { check: "amount > 0", onViolation: drop }
+  gold.c:
+    from: silver.b
+    sql: SELECT sum(total) AS total FROM source
+    partitionBy: [day]
+`;
+    const definition = parsePipelineDefinition(yaml, 'test.yaml');
+    const error = await checkPipelineSql(definition).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(PipelineDefinitionError);
+    const found = new Map((error as PipelineDefinitionError).problems.map((p) => [p.path, p]));
+    expect(found.get('tables.silver.a.sql')).toMatchObject({ line: 6, message: expect.stringMatching(/does not parse \(line 2 of the SQL, column \d+\): syntax error/) });
+    expect(found.get('tables.silver.b.keys[0]')).toMatchObject({ line: 13, message: expect.stringMatching(/"id" is not an output column of the SQL \(qty, price, total\)/) });
+    expect(found.get('tables.silver.b.orderBy')?.message).toMatch(/nothing/);
+    expect(found.get('tables.silver.b.pii.card')?.message).toMatch(/"card" is not an output column/);
+    expect(found.get('tables.silver.b.hook')?.message).toMatch(/missing-hook\.ts does not exist/);
+    expect(found.get('tables.silver.b.expectations.unknown.check')).toMatchObject({ line: 19, message: expect.stringMatching(/amount/) });
+    expect(found.has('tables.silver.b.expectations.positive.check')).toBe(false);
+    expect(found.get('tables.gold.c.partitionBy[0]')?.message).toMatch(/"day" is not an output column of the SQL \(total\)/);
+    expect((error as Error).message).toContain('test.yaml');
+
+    // With the bronze table in the lake, the SQL binds against its real columns.
+    const { lake } = localLake('check');
+    await writeTable(lake('bronze/sales'), [deltaBatch({ type: 'struct', fields: [{ name: 'qty', type: 'integer', nullable: true, metadata: {} }] }, [[1]])]);
+    const exact = parsePipelineDefinition(`sources:\n  sales: { landing: s/ }\ntables:\n  silver.a:\n    from: sales\n    sql: SELECT qty, price FROM source\n`);
+    const bound = await checkPipelineSql(exact, { lake }).then(() => null, (e: unknown) => e);
+    expect((bound as PipelineDefinitionError).problems).toEqual([
+      expect.objectContaining({ path: 'tables.silver.a.sql', line: 6, message: expect.stringMatching(/does not bind against sales: .*price/) }),
+    ]);
+    // Without it, the same SQL is parsed and its unknown columns assumed: no problem, a note.
+    const guessed = await checkPipelineSql(parsePipelineDefinition(`sources:\n  sales: { landing: s/ }\ntables:\n  silver.a:\n    from: sales\n    sql: SELECT qty * 2 AS q FROM source\n`));
+    expect(guessed.notes.join('\n')).toMatch(/silver\.a\.sql: parsed but not bound/);
   });
 });

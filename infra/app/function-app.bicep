@@ -31,6 +31,8 @@ param eventHubConsumerGroup string
 
 param applicationInsightsConnectionString string
 param taskHubName string
+@description('SLUICE_PIPELINES: the pipeline definition files, relative to the app root.')
+param pipelines string
 
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
@@ -120,6 +122,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     SLUICE_LAKE__clientId: identityClientId
     SLUICE_LAKE_CONTAINER: lakeContainerName
     SLUICE_LANDING_CONTAINER: landingContainerName
+    SLUICE_PIPELINES: pipelines
 
     // host.json reads the task hub name from this setting (%SLUICE_TASK_HUB%).
     SLUICE_TASK_HUB: taskHubName

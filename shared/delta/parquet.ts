@@ -88,7 +88,14 @@ export async function* encodeParquetIpc(
         return;
       }
       const table = wasm.Table.fromIPCStream(next.value);
-      for (const batch of table.recordBatches()) controller.enqueue(batch);
+      try {
+        // The batches are handed over (moved into the writer); the table's own references must be freed
+        // now, not when the garbage collector gets to the wrapper: a worker thread allocates so little JS
+        // that it seldom collects, and its WASM memory grew to 200 MiB waiting for it.
+        for (const batch of table.recordBatches()) controller.enqueue(batch);
+      } finally {
+        table.free();
+      }
       onConsumed?.();
     },
   });

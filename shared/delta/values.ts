@@ -174,7 +174,10 @@ function floorDiv(a: bigint, b: bigint): bigint {
  */
 export function readValue(data: arrow.Data, i: number, type: DeltaType): unknown {
   if (!isValid(data, i)) return null;
-  const at = data.offset + i;
+  // Arrow JS slices a chunk's value, offset and type buffers and its struct children when it slices the
+  // chunk, so `i` indexes them directly; only bitmaps (validity, booleans) keep the chunk's bit offset.
+  const at = i;
+  const bit = data.offset + i;
   const t = data.type;
   if (arrow.DataType.isDictionary(t)) {
     const index = Number((data.values as ArrayLike<number | bigint>)[at]);
@@ -195,7 +198,7 @@ export function readValue(data: arrow.Data, i: number, type: DeltaType): unknown
       return (data.values as Uint8Array).slice(at * width, (at + 1) * width);
     }
     case arrow.Type.Bool:
-      return (((data.values as Uint8Array)[at >> 3] >> (at & 7)) & 1) === 1;
+      return (((data.values as Uint8Array)[bit >> 3] >> (bit & 7)) & 1) === 1;
     case arrow.Type.Int: {
       const raw = (data.values as ArrayLike<number | bigint>)[at];
       return type === 'long' ? BigInt(raw) : decimalParams(type) ? BigInt(raw) : Number(raw);

@@ -35,14 +35,14 @@ export interface WriteFilesOptions {
   /** Called with each new partition's values before its first file is opened; throw to refuse the rows. */
   acceptPartition?: (values: Record<string, string | null>) => void;
   /**
-   * Where Parquet is encoded: `auto` (default) in a worker thread when the file's first batch has at
-   * least 4,096 rows and a worker is free, `main` always on this thread.
+   * Where Parquet is encoded: `auto` (default) in a worker thread when the file's first batch holds at
+   * least 1 MiB and a worker is free, `main` always on this thread.
    */
   encodeThread?: EncodeThread;
 }
 
-/** A file whose first batch is smaller than this is encoded on the main thread: a worker is not worth it. */
-const WORKER_MIN_ROWS = 4096;
+/** A file whose first batch holds fewer bytes is encoded on the main thread: a worker is not worth it. */
+const WORKER_MIN_BYTES = 1024 * 1024;
 
 /** The table shape the files are written for. */
 export interface WriteTarget {
@@ -88,7 +88,7 @@ export async function writeDataFiles(
         let file = open.get(key);
         if (!file) {
           options.acceptPartition?.(part.values);
-          const thread = options.encodeThread === 'main' || part.batch.numRows < WORKER_MIN_ROWS ? 'main' : 'auto';
+          const thread = options.encodeThread === 'main' || part.batch.data.byteLength < WORKER_MIN_BYTES ? 'main' : 'auto';
           file = await openFile(target, fields, fileSchema, part.values, options, thread);
           open.set(key, file);
         }
@@ -183,9 +183,12 @@ function uniformValue(column: arrow.Vector, type: DeltaType): { value: unknown }
   if (column.nullCount > 0) return undefined;
   const first = column.data[0];
   for (const data of column.data) {
-    const values = data.values as unknown;
-    if (arrow.DataType.isDictionary(data.type) || data.stride !== 1 || !ArrayBuffer.isView(values) || values instanceof DataView) return undefined;
-    const typed = values as unknown as ArrayLike<number | bigint>;
+    // Only one-element-per-value columns: integers, dates, timestamps (not strings, whose `values` are
+    // bytes, nor booleans, whose are bits, nor floats, where equal is not the same: -0 and 0).
+    const t = data.type;
+    const fixedWidth = arrow.DataType.isInt(t) || arrow.DataType.isDate(t) || arrow.DataType.isTimestamp(t);
+    if (!fixedWidth || data.stride !== 1) return undefined;
+    const typed = data.values as unknown as ArrayLike<number | bigint>;
     const expected = (first.values as unknown as ArrayLike<number | bigint>)[first.offset];
     for (let i = data.offset; i < data.offset + data.length; i++) if (typed[i] !== expected) return undefined;
   }

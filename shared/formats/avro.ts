@@ -177,10 +177,10 @@ class SchemaWalker {
         if (logical === 'date') return { type: 'date', note: 'date (Avro date)', convert: (v) => v };
         return { type: 'integer', note: 'integer', convert: (v) => v };
       case 'long':
-        if (logical === 'timestamp-millis') return { type: 'timestamp', note: 'timestamp (Avro timestamp-millis)', convert: (v) => (v as bigint) * 1000n };
-        if (logical === 'timestamp-micros') return { type: 'timestamp', note: 'timestamp (Avro timestamp-micros)', convert: (v) => v };
-        if (logical === 'local-timestamp-millis') return { type: 'timestamp_ntz', note: 'timestamp_ntz (Avro local-timestamp-millis)', convert: (v) => (v as bigint) * 1000n };
-        if (logical === 'local-timestamp-micros') return { type: 'timestamp_ntz', note: 'timestamp_ntz (Avro local-timestamp-micros)', convert: (v) => v };
+        if (logical === 'timestamp-millis') return { type: 'timestamp', note: 'timestamp (Avro timestamp-millis)', convert: (v) => BigInt(v as bigint) * 1000n };
+        if (logical === 'timestamp-micros') return { type: 'timestamp', note: 'timestamp (Avro timestamp-micros)', convert: (v) => BigInt(v as bigint) };
+        if (logical === 'local-timestamp-millis') return { type: 'timestamp_ntz', note: 'timestamp_ntz (Avro local-timestamp-millis)', convert: (v) => BigInt(v as bigint) * 1000n };
+        if (logical === 'local-timestamp-micros') return { type: 'timestamp_ntz', note: 'timestamp_ntz (Avro local-timestamp-micros)', convert: (v) => BigInt(v as bigint) };
         return { type: 'long', note: 'long', convert: (v) => v };
       case 'float': return { type: 'float', note: 'float', convert: (v) => v };
       case 'double': return { type: 'double', note: 'double', convert: (v) => v };
@@ -198,6 +198,26 @@ class SchemaWalker {
     }
     return { type: 'string', note: `string (Avro ${kind} kept as JSON text)`, convert: (v) => (v === null || v === undefined ? null : toJsonText(this.plain(v, r))) };
   }
+}
+
+const PRIMITIVE_TYPES = new Set(['null', 'boolean', 'int', 'long', 'float', 'double', 'bytes', 'string']);
+
+/**
+ * The writer schema as given to avsc for decoding: primitives written in object form (`{"type":
+ * "long", "logicalType": "timestamp-millis"}`) become their bare name, because avsc applies its type
+ * registry (our bigint longs) only to bare names and would decode those longs as lossy JS numbers.
+ * Logical types are applied by `SchemaWalker.mapping` from the original schema.
+ */
+function decodingSchema(s: AvroSchema): AvroSchema {
+  if (Array.isArray(s)) return s.map(decodingSchema);
+  if (typeof s !== 'object' || s === null) return s;
+  if (typeof s.type === 'string' && PRIMITIVE_TYPES.has(s.type)) return s.type;
+  const out: Record<string, unknown> = { ...s };
+  if (typeof s.type === 'object') out.type = decodingSchema(s.type as AvroSchema);
+  if (Array.isArray(s.fields)) out.fields = (s.fields as { type: AvroSchema }[]).map((f) => ({ ...f, type: decodingSchema(f.type) }));
+  if (s.items) out.items = decodingSchema(s.items as AvroSchema);
+  if (s.values) out.values = decodingSchema(s.values as AvroSchema);
+  return out as AvroSchema;
 }
 
 function twosComplement(bytes: Uint8Array): bigint {
@@ -375,7 +395,7 @@ export async function readAvro(input: ByteReader, ctx: ReadContext): Promise<voi
   let type: avro.Type;
   try {
     schemaJson = JSON.parse(header.meta['avro.schema'].toString()) as AvroSchema;
-    type = avro.Type.forSchema(schemaJson as never, { registry: { long: bigLong }, wrapUnions: true } as never);
+    type = avro.Type.forSchema(decodingSchema(schemaJson) as never, { registry: { long: bigLong }, wrapUnions: true } as never);
   } catch (err) {
     result.fatal = { byteOffset: 0, reason: `invalid Avro schema: ${err instanceof Error ? err.message : String(err)}` };
     return;
@@ -467,12 +487,22 @@ export async function readAvro(input: ByteReader, ctx: ReadContext): Promise<voi
           if (offset < 0) throw new Error('record runs past the end of its block');
           off = offset;
           const record = isRecord ? value : { value };
-          const r = rows++;
-          avroFields.forEach((f, i) => {
-            const v = record[f.name];
-            columns[i][r] = v === null || v === undefined ? null : mappings[i].convert(v);
-          });
           recordNo++;
+          // Converted whole before it joins the batch: a record is a row or a bad record, never half of one.
+          let converted: unknown[];
+          try {
+            converted = avroFields.map((f, i) => {
+              const v = record[f.name];
+              return v === null || v === undefined ? null : mappings[i].convert(v);
+            });
+          } catch (err) {
+            pending.push({ row: recordNo, byteOffset: blockOffset, reason: `Avro record ${recordNo} in the block at byte offset ${blockOffset} does not convert: ${err instanceof Error ? err.message : String(err)}` });
+            continue;
+          }
+          const r = rows++;
+          converted.forEach((v, i) => {
+            columns[i][r] = v;
+          });
           if (rows >= ctx.batchRows) {
             output.release(pending);
             yield flush();

@@ -453,8 +453,8 @@ export async function readCsv(input: ByteReader, ctx: ReadContext, tsv: boolean)
   const dialect = sniff.dialect;
   const first = sniff.firstRecord;
   const ncols = Math.max(1, first?.length ?? 1);
-  // Without a header every name is empty, which names the columns `_c0`, `_c1`… as Spark does.
-  const names = dialect.header && first ? first.map((f) => utf8.decode(f)) : new Array<string>(ncols).fill('');
+  // Without a header the columns are `_c0`, `_c1`… as Spark names them (nothing renamed).
+  const names = dialect.header && first ? first.map((f) => utf8.decode(f)) : Array.from({ length: ncols }, (_, i) => `_c${i}`);
 
   const batchRows = rowsPerBatch(ctx.batchRows, ncols);
   const capacity = Math.max(batchRows, ctx.sampleRows);

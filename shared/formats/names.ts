@@ -59,7 +59,7 @@ export function columnNames(raw: readonly string[], reserved: Iterable<string> =
     for (let n = 1; taken.has(name.toLowerCase()); n++) name = `${base}_${n}`;
     taken.add(name.toLowerCase());
     // A repeated original name is keyed by its position too, so no rename hides another.
-    if (name !== original) renamed[original in renamed ? `${original} (column ${i + 1})` : original] = name;
+    if (name !== original) renamed[original in renamed ? `${original} (column ${i + 1})`.trimStart() : original] = name;
     return name;
   });
   return { names, renamed };

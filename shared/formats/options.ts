@@ -87,7 +87,10 @@ export function checkReadOptions(options: ReadOptions): void {
   const delimiter = dialectByte(csv.delimiter, 'csv.delimiter');
   const quote = dialectByte(csv.quote, 'csv.quote');
   dialectByte(csv.escape, 'csv.escape');
-  if (delimiter !== undefined && delimiter === quote) throw new ReadOptionsError('csv.quote', `is the same character as csv.delimiter (${JSON.stringify(csv.quote)})`);
+  // Without a declared quote the reader quotes with `"`.
+  if (delimiter !== undefined && delimiter === (quote ?? 0x22)) {
+    throw new ReadOptionsError('csv.quote', `is the same character as csv.delimiter (${JSON.stringify(csv.quote ?? '"')}${csv.quote === undefined ? ', the default quote: declare another csv.quote' : ''})`);
+  }
   if (csv.header !== undefined && typeof csv.header !== 'boolean') throw new ReadOptionsError('csv.header', `must be true or false, got ${JSON.stringify(csv.header)}`);
   if (csv.encoding !== undefined && !ENCODINGS.includes(csv.encoding)) {
     throw new ReadOptionsError('csv.encoding', `unknown encoding ${JSON.stringify(csv.encoding)} (known: ${ENCODINGS.join(', ')})`);

@@ -44,7 +44,9 @@
  * are streamed, events need not be.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createTable, LaneOptions, loadSnapshot, readCommitIfExists, SchemaChangedError, Snapshot, submitToLane, txnVersion, WriteRejectedError } from '../delta';
+import { loadSnapshotIfExists } from '../delta/commit';
+import { isTransient } from '../errors';
+import { createTable, LaneOptions, readCommitIfExists, SchemaChangedError, Snapshot, submitToLane, txnVersion, WriteRejectedError } from '../delta';
 import { LANE_INTENTS } from '../delta/lane';
 import { writeDataFiles, WriteFilesOptions } from '../delta/writer';
 import { ObjectAlreadyExistsError, ObjectStore } from '../storage/types';
@@ -95,11 +97,13 @@ export interface IngestEventsOptions {
   /** Retries of transient failures: how many (default 5) and the first delay (default 250 ms, doubling). */
   retry?: { attempts?: number; delayMs?: number };
   /**
-   * Whether a batch that cannot be ingested is dead-lettered whole before the error is thrown (default
-   * true). A host that runs the batch again itself (a retry policy) passes false for all but its last
-   * try, so the record is written once, when the batch is given up.
+   * Whether a batch that cannot be ingested is dead-lettered whole before the error is thrown: always
+   * (true, the default), never (false), or only when the failure is terminal (`'terminal'`). A host
+   * whose retry policy runs a batch again until it succeeds passes `'terminal'`: a transient failure
+   * leaves no record (the retry will ingest the events), a terminal one would fail every retry, so its
+   * events are kept in one record and the host can let the checkpoint move on.
    */
-  deadLetterOnFailure?: boolean;
+  deadLetterOnFailure?: boolean | 'terminal';
 }
 
 /** What happened to one batch (see the module doc for how the counts add up). */
@@ -448,7 +452,8 @@ class EventBatch {
   /** The batch cannot be ingested: keep its events in a dead-letter record, and say so. */
   private async giveUp(err: unknown): Promise<EventBatchError> {
     const message = (err as Error)?.message ?? String(err);
-    if (this.options.deadLetterOnFailure === false) return new EventBatchError(`ingest events: ${this.label()} into ${this.options.table.url} failed: ${message}`, undefined, err);
+    const keep = this.options.deadLetterOnFailure ?? true;
+    if (keep === false || (keep === 'terminal' && isTransient(err))) return new EventBatchError(`ingest events: ${this.label()} into ${this.options.table.url} failed: ${message}`, undefined, err);
     const pending = this.options.events.map((e, i) => ({ e, i })).filter(({ e }) => !(Number.isSafeInteger(e.sequenceNumber) && e.sequenceNumber <= this.applied));
     let where = '';
     let path: string | undefined;
@@ -491,26 +496,4 @@ function eventsWithValues(read: EventRead, columns: string[]): Map<number, strin
     at += batch.numRows;
   }
   return out;
-}
-
-/**
- * Whether retrying may help: a storage or Delta error marked transient, here or in its causes.
- *
- * @param err the error
- * @returns true when transient
- */
-function isTransient(err: unknown): boolean {
-  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
-    if ((e as { transient?: unknown }).transient === true) return true;
-  }
-  return false;
-}
-
-async function loadSnapshotIfExists(table: ObjectStore): Promise<Snapshot | null> {
-  try {
-    return await loadSnapshot(table);
-  } catch (err) {
-    if ((err as Error).name === 'NotATableError') return null;
-    throw err;
-  }
 }

@@ -20,7 +20,8 @@
  *    treats an id already carried by a commit since the intent's base version (= `startVersion`) as
  *    landed, so two processes handling the same event, or a retry next to the crashed attempt's
  *    still-pending intent, commit the rows once. The commit's `commitInfo.sluiceLane.sources` names the
- *    file, ETag and counts.
+ *    file, ETag and counts, and keeps the reader's `inference` (types and why, date formats, the CSV
+ *    dialect, and under `#columns` the input column names that had to change to be stored).
  * 5. The ledger entry becomes `committed` with the counts [beforeLedger].
  *
  * Schema evolution (`source.schemaEvolution`):
@@ -51,7 +52,6 @@ import type * as arrow from 'apache-arrow';
 import {
   CommitInfo,
   LaneOptions,
-  loadSnapshot,
   readCommitIfExists,
   SchemaChangedError,
   Snapshot,
@@ -59,18 +59,20 @@ import {
   createTable,
   WriteRejectedError,
 } from '../delta';
+import { loadSnapshotIfExists } from '../delta/commit';
 import { writeDataFiles, WriteFilesOptions } from '../delta/writer';
-import { checkReadOptions, ReadOptionsError } from '../formats/options';
 import type { Compression, InputFormat, ReadOptions, ReadResult } from '../formats/types';
 import type { SchemaEvolutionMode } from '../pipeline/definition';
-import { COLUMNS_INFERENCE_KEY } from '../formats/names';
 import { ObjectInfo, ObjectNotFoundError, ObjectStore } from '../storage/types';
-import { BatchConformer, creationSchema, dataSchema, fileMetadata, newColumns, SYSTEM_COLUMN_NAMES, writeSchema } from './columns';
+import { BatchConformer, creationSchema, fileMetadata, newColumns, writeSchema } from './columns';
 import { DeadLetterTarget, deadLetterPath, writeDeadLetter } from './deadletter';
 import { ingestFaultPoint } from './faults';
 import type { FileCounts, IngestLedger, LedgerEntry } from './ledger';
-import { formatsReader, ReadInput } from './reader';
+import { checkSourceOptions, formatsReader, IngestConfigError, readSource, ReadInput, sourceName } from './reader';
 import { normaliseEtag, readObjectRanges } from './stream';
+
+// Part of this module's interface since before the reader settings moved to reader.ts.
+export { IngestConfigError, sourceReadOptions } from './reader';
 
 /** How a source's files are read and evolve; defaults as in the pipeline definition. */
 export interface IngestSource {
@@ -141,49 +143,6 @@ export interface IngestOutcome extends FileCounts {
   attempts?: number;
 }
 
-/** Thrown when the file cannot be ingested because of the configuration (not the input). */
-export class IngestConfigError extends Error {
-  /**
-   * @param message the whole message (it names the setting and the file)
-   * @param setting the source setting at fault (`csv.delimiter`, `schemaHints.qty`, `partitionBy`)
-   * @param file the landing file (store URL and path)
-   */
-  constructor(message: string, readonly setting?: string, readonly file?: string) {
-    super(message);
-    this.name = 'IngestConfigError';
-  }
-}
-
-/**
- * The reader options of a source for one file: the source's settings, the blob's last-modified time
- * (the `modificationTime` of binary rows), the stage's own columns as reserved names, and the table's
- * data schema once the table exists.
- *
- * @param source the source settings
- * @param lastModified the blob's last-modified time
- * @param snapshot the table, or null before it exists
- * @returns the options
- */
-export function sourceReadOptions(source: IngestSource, lastModified?: Date, snapshot?: Snapshot | null): ReadOptions {
-  return {
-    format: source.format ?? 'auto',
-    compression: source.compression ?? 'auto',
-    ...(source.csv ? { csv: source.csv } : {}),
-    schemaHints: source.schemaHints ?? {},
-    reservedColumns: [...SYSTEM_COLUMN_NAMES],
-    ...(lastModified ? { modificationTime: lastModified } : {}),
-    ...(snapshot ? { targetSchema: dataSchema(snapshot.schema) } : {}),
-  };
-}
-
-/** The configuration error for a reader option the reader refused. */
-function optionError(err: ReadOptionsError, options: { landing: ObjectStore; path: string; source?: IngestSource }): IngestConfigError {
-  const file = `${options.landing.url.replace(/\/+$/, '')}/${options.path}`;
-  const owner = options.source?.name ? `source ${options.source.name}` : 'the source';
-  const detail = err.message.replace(/^formats: [^:]*: /, '');
-  return new IngestConfigError(`ingest: ${file} not ingested: setting ${err.setting} of ${owner}: ${detail}`, err.setting, file);
-}
-
 const MAX_ROUNDS = 8;
 
 /**
@@ -225,12 +184,8 @@ export async function ingestFile(options: IngestFileOptions): Promise<IngestOutc
   const now = options.now ?? new Date();
   const tableKey = options.tableKey ?? tableKeyOf(table);
   const zero = { rowsRead: 0, rowsWritten: 0, rowsRescued: 0, rowsDeadLettered: 0 };
-  try {
-    // Before anything is recorded: a bad setting must not leave the file half-handled in the ledger.
-    checkReadOptions(sourceReadOptions(options.source ?? {}));
-  } catch (err) {
-    throw err instanceof ReadOptionsError ? optionError(err, options) : err;
-  }
+  // Before anything is recorded: a bad setting must not leave the file half-handled in the ledger.
+  checkSourceOptions(options);
 
   let info;
   try {
@@ -317,12 +272,7 @@ async function attempt(
     },
   });
   let conformer: BatchConformer | undefined;
-  let result: ReadResult;
-  try {
-    result = await reader(input, path, sourceReadOptions(source, info.lastModified, snapshot));
-  } catch (err) {
-    throw err instanceof ReadOptionsError ? optionError(err, options) : err;
-  }
+  const result = await readSource(reader, input, options, info.lastModified, snapshot);
   const iterator = result.batches[Symbol.asyncIterator]();
   const added = newColumns(result.schema, snapshot?.schema ?? null);
 
@@ -346,7 +296,7 @@ async function attempt(
       await iterator.return?.();
       const file = `${landing.url.replace(/\/+$/, '')}/${path}`;
       throw new IngestConfigError(
-        `ingest: ${file} not ingested: setting partitionBy of ${source.name ? `source ${source.name}` : 'the source'}: partition column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${table.url} not in the columns of the file (${schema.fields.map((f) => f.name).join(', ')})`,
+        `ingest: ${file} not ingested: setting partitionBy of ${sourceName(source)}: partition column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${table.url} not in the columns of the file (${schema.fields.map((f) => f.name).join(', ')})`,
         'partitionBy',
         file,
       );
@@ -398,8 +348,9 @@ async function attempt(
     rowsDeadLettered: result.badRecords.length,
     bytes: size,
     ...(deadLetter ? { deadLetter } : {}),
-    // Input column names that had to change to be stored (original → stored), kept with the rows.
-    ...(result.inference[COLUMNS_INFERENCE_KEY] ? { renamedColumns: JSON.parse(result.inference[COLUMNS_INFERENCE_KEY]) as Record<string, string> } : {}),
+    // How the reader decided, kept with the rows it describes: each column's type and why (date
+    // formats, leading zeros), the CSV dialect, and under `#columns` the input names that had to change.
+    inference: result.inference,
   };
   const landed = await submitToLane(
     table,
@@ -564,14 +515,5 @@ export async function findIntentCommit(table: ObjectStore, fromVersion: number, 
         }
       }
     }
-  }
-}
-
-async function loadSnapshotIfExists(table: ObjectStore): Promise<Snapshot | null> {
-  try {
-    return await loadSnapshot(table);
-  } catch (err) {
-    if ((err as Error).name === 'NotATableError') return null;
-    throw err;
   }
 }

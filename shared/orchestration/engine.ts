@@ -1,8 +1,10 @@
 /**
  * The local orchestration engine: the Durable extension's role for orchestrators and activities
  * written for `durable-functions` (see index.ts for the mapping and its limits). It keeps state in
- * Table Storage (history-store.ts, work-queue.ts), runs episodes (episode.ts) under a per-instance
- * lock, sends their side effects (outbox.ts), and runs activities under leases.
+ * Table Storage (history-store.ts, work-queue.ts, activity-queue.ts), runs episodes
+ * (episode-runner.ts, episode.ts, planner.ts) under a per-instance lock, sends their side effects
+ * (outbox.ts), and runs activities under leases (activity-runner.ts). This file is the client side:
+ * starting, signalling, terminating, purging and querying instances, and the work loop.
  *
  * Drive it step by step (`tick`, `runPending`) or as a background loop (`start`/`stop`). Several
  * engines may share the tables (each instance's episodes are serialized by a lock on its row); a
@@ -14,13 +16,17 @@ import { availableParallelism, hostname } from 'node:os';
 import type { LogHandler } from '@azure/functions';
 import { EpisodeRunner } from './episode-runner';
 import { WireEvent } from './history';
-import { ACTIVE_STATUSES, ConcurrencyError, HistoryStore, InstanceRecord, RuntimeStatus, statusOf } from './history-store';
+import { ACTIVE_STATUSES, ConcurrencyError, HistoryStore, InstanceRecord, RuntimeStatus } from './history-store';
 import { toJsonText } from './payload';
-import { runItem, RunnerContext } from './activity-runner';
+import { statusOf } from './table-rows';
+import { ActivityQueue } from './activity-queue';
+import { ActivityPool } from './activity-runner';
 import { OrchestrationStateError, OrchestrationStatus, StatusOptions, toStatus } from './status';
 import { connectionStringTables, EngineOptions, InstanceFilter, OrchestrationRegistry, StartOptions, TickResult } from './types';
-import { freshMessageId, WorkQueue } from './work-queue';
+import { freshMessageId, QUEUED_START_ID, WorkQueue } from './work-queue';
 
+/** DueAt of a message that only an episode asks for (year 275760, the largest Date). */
+const NEVER = 8.64e15;
 const TABLE_PREFIX = /^[A-Za-z][A-Za-z0-9]{0,52}$/;
 const HOST_ID = /^[A-Za-z0-9_.:-]{1,100}$/;
 
@@ -35,13 +41,16 @@ export class OrchestrationEngine {
   private readonly leaseMs: number;
   private readonly hostPrefix?: string;
   private readonly log: (line: string) => void;
+  private readonly activities: ActivityQueue;
   private readonly episodes: EpisodeRunner;
-  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly pool: ActivityPool;
   private ready?: Promise<void>;
   private loop?: Promise<void>;
   private stopping = false;
   private halted = false;
   private wakeUp?: () => void;
+  /** A wake-up came while the loop was busy: its next sleep returns at once. */
+  private woken = false;
 
   constructor(
     readonly registry: OrchestrationRegistry,
@@ -54,25 +63,22 @@ export class OrchestrationEngine {
     const client = options.tableClient ?? (options.connectionString ? connectionStringTables(options.connectionString) : undefined);
     if (!client) throw new Error('orchestration engine: give a storage connectionString or a tableClient factory');
     this.store = new HistoryStore(client(this.tableNames.instances), client(this.tableNames.history), options.payloads);
-    this.queue = new WorkQueue(client(this.tableNames.work), options.payloads, (id) => this.store.key(id));
+    const work = client(this.tableNames.work);
+    this.queue = new WorkQueue(work, options.payloads, (id) => this.store.key(id));
+    this.activities = new ActivityQueue(work, options.payloads, (id) => this.store.key(id));
     this.clock = options.clock ?? Date.now;
     this.leaseMs = options.leaseMs ?? 30_000;
     this.hostPrefix = options.hostId ? `${options.hostId}/` : undefined;
     this.owner = `${options.hostId ?? hostname()}/${process.pid}-${randomUUID().slice(0, 8)}`;
     this.log = options.log ?? (() => {});
+    const common = { queue: this.queue, activities: this.activities, registry, owner: this.owner, hostPrefix: this.hostPrefix, leaseMs: this.leaseMs, clock: this.clock, log: this.log };
+    const hooks = { logHandler: (name: string) => this.logHandler(name), isHalted: () => this.halted, wake: () => this.wake() };
+    this.pool = new ActivityPool({ ...common, ...hooks, maxConcurrent: options.maxConcurrentActivities ?? 10 * availableParallelism() });
     this.episodes = new EpisodeRunner({
+      ...common,
+      ...hooks,
       store: this.store,
-      queue: this.queue,
-      registry,
-      owner: this.owner,
-      hostPrefix: this.hostPrefix,
-      leaseMs: this.leaseMs,
       maxConcurrent: options.maxConcurrentOrchestrations ?? 8,
-      clock: this.clock,
-      log: this.log,
-      logHandler: (name) => this.logHandler(name),
-      isHalted: () => this.halted,
-      wake: () => this.wake(),
       fault: options.fault,
     });
   }
@@ -95,7 +101,7 @@ export class OrchestrationEngine {
    * @param options instance id, input, what to do when the id is already running
    * @returns the instance id, whether a new instance was created, and its status
    */
-  async startNew(name: string, options: StartOptions = {}): Promise<{ instanceId: string; created: boolean; runtimeStatus: RuntimeStatus }> {
+  async startNew(name: string, options: StartOptions = {}): Promise<{ instanceId: string; created: boolean; queued?: boolean; runtimeStatus: RuntimeStatus }> {
     if (!this.registry.orchestrators[name]) throw new Error(`orchestration engine: no orchestrator function named '${name}' is registered (registered: ${Object.keys(this.registry.orchestrators).join(', ') || 'none'})`);
     const instanceId = options.instanceId ?? randomUUID().replace(/-/g, '');
     if (!instanceId || /[/\\#?\u0000-\u001f\u007f]/.test(instanceId)) throw new Error(`orchestration engine: instance id ${JSON.stringify(instanceId)} is empty or contains / \\ # ? or a control character`);
@@ -105,6 +111,7 @@ export class OrchestrationEngine {
       const existing = await this.store.get(instanceId);
       if (existing && ACTIVE_STATUSES.includes(existing.runtimeStatus)) {
         if (options.ifRunning === 'throw') throw new OrchestrationStateError(`orchestration instance "${instanceId}" already exists and is ${existing.runtimeStatus}`, 409, instanceId);
+        if (options.ifRunning === 'queue') return { ...(await this.queueStart(name, instanceId, inputText)), created: false, queued: true };
         return { instanceId, created: false, runtimeStatus: existing.runtimeStatus };
       }
       const now = this.clock();
@@ -128,6 +135,19 @@ export class OrchestrationEngine {
       return { instanceId, created: true, runtimeStatus: 'Pending' };
     }
     throw new Error(`orchestration engine: could not start "${instanceId}": its row kept changing`);
+  }
+
+  private async queueStart(name: string, instanceId: string, inputText: string | undefined): Promise<{ instanceId: string; runtimeStatus: RuntimeStatus }> {
+    const start = { instanceId, kind: 'start' as const, id: QUEUED_START_ID, name, createdAt: this.clock(), payloadText: inputText };
+    // Not due while the instance runs: the episode that finishes it picks it up.
+    await this.queue.put({ ...start, dueAt: NEVER });
+    const current = await this.store.get(instanceId);
+    // It finished between the check and the write: make the request due so the loop starts it.
+    if (!current || !ACTIVE_STATUSES.includes(current.runtimeStatus)) {
+      await this.queue.put({ ...start, dueAt: 0 });
+      this.wake();
+    }
+    return { instanceId, runtimeStatus: current?.runtimeStatus ?? 'Pending' };
   }
 
   private async active(instanceId: string, operation: string): Promise<InstanceRecord> {
@@ -162,7 +182,7 @@ export class OrchestrationEngine {
     if (ACTIVE_STATUSES.includes(record.runtimeStatus)) throw new OrchestrationStateError(`cannot purge orchestration instance "${instanceId}": it is ${record.runtimeStatus}; terminate it first`, 409, instanceId);
     await this.store.deleteHistory(instanceId);
     await this.queue.deleteMessagesOf(instanceId);
-    await this.queue.deleteActivitiesOf(instanceId);
+    await this.activities.deleteActivitiesOf(instanceId);
     if (this.options.payloads) for await (const info of this.options.payloads.list(`${this.store.key(instanceId)}/`)) await this.options.payloads.delete(info.path);
     await this.store.delete(instanceId);
     this.episodes.forget(instanceId);
@@ -214,8 +234,8 @@ export class OrchestrationEngine {
   async tick(): Promise<TickResult> {
     await this.ensureTables();
     const episodes = await this.episodes.runDue();
-    const activities = await this.startActivities();
-    await Promise.allSettled([...this.inFlight.values()]);
+    const activities = await this.pool.fill();
+    await this.pool.settle();
     return { episodes, activities };
   }
 
@@ -239,7 +259,7 @@ export class OrchestrationEngine {
       while (!this.stopping) {
         try {
           await this.ensureTables();
-          const worked = (await this.episodes.runDue()) + (await this.startActivities());
+          const worked = (await this.episodes.runDue()) + (await this.pool.fill());
           if (!worked) await this.sleep(this.options.pollMs ?? 200);
         } catch (err) {
           this.log(`orchestration engine: ${(err as Error).message}`);
@@ -255,7 +275,7 @@ export class OrchestrationEngine {
     this.wake();
     await this.loop;
     this.loop = undefined;
-    await Promise.allSettled([...this.inFlight.values()]);
+    await this.pool.settle();
   }
 
   /** Stop at once as a crash would: nothing more is recorded, locks and leases are left to lapse. */
@@ -266,46 +286,28 @@ export class OrchestrationEngine {
   }
 
   private wake(): void {
+    this.woken = true;
     this.wakeUp?.();
   }
 
   private sleep(ms: number): Promise<void> {
+    if (this.woken) {
+      this.woken = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
+      const done = () => {
         clearTimeout(timer);
+        this.wakeUp = undefined;
+        this.woken = false;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       this.wakeUp = done;
     });
   }
 
   private logHandler(name: string): LogHandler {
     return (level, ...args) => this.log(`[${name}] ${level}: ${args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}`);
-  }
-
-  private runnerContext(): RunnerContext {
-    return { queue: this.queue, registry: this.registry, owner: this.owner, leaseMs: this.leaseMs, clock: this.clock, log: this.log, isHalted: () => this.halted, logHandler: (n) => this.logHandler(n) };
-  }
-
-  private async startActivities(): Promise<number> {
-    const slots = (this.options.maxConcurrentActivities ?? 10 * availableParallelism()) - this.inFlight.size;
-    if (slots <= 0 || this.halted) return 0;
-    const now = this.clock();
-    let started = 0;
-    for (const item of await this.queue.claimable(now, this.owner, this.hostPrefix, slots * 2)) {
-      if (started >= slots) break;
-      const key = `${item.instanceId}!${item.executionId}!${item.taskId}`;
-      if (this.inFlight.has(key) || !(await this.queue.lease(item, this.owner, now + this.leaseMs))) continue;
-      started++;
-      const run = runItem(this.runnerContext(), item)
-        .catch((err) => this.log(`activity ${item.name} of ${item.instanceId}: ${(err as Error).message}`))
-        .finally(() => {
-          this.inFlight.delete(key);
-          this.wake();
-        });
-      this.inFlight.set(key, run);
-    }
-    return started;
   }
 }

@@ -17,12 +17,14 @@ import type { WireEvent } from './history';
 import { ACTIVE_STATUSES, ConcurrencyError, HistoryStore, InstanceRecord } from './history-store';
 import { sendOutbox } from './outbox';
 import { PayloadTooLargeError } from './payload';
-import type { WorkQueue } from './work-queue';
+import type { ActivityQueue } from './activity-queue';
+import { OrchestratorMessage, QUEUED_START_ID, WorkQueue } from './work-queue';
 
 /** The engine parts an episode needs. */
 export interface EpisodeContext {
   store: HistoryStore;
   queue: WorkQueue;
+  activities: ActivityQueue;
   registry: OrchestrationRegistry;
   owner: string;
   /** Lock owners starting with this are earlier processes of this host (taken over at once). */
@@ -41,6 +43,9 @@ export interface EpisodeContext {
 
 /** Points of an episode where a crash leaves partial work behind. */
 export type EpisodeFaultPoint = 'afterAppend' | 'afterCommit' | 'afterOutbox';
+
+/** Thrown at the next write once the engine is halted: a crashed process writes nothing more. */
+class Halted extends Error {}
 
 /** Runs episodes for one engine. */
 export class EpisodeRunner {
@@ -91,6 +96,12 @@ export class EpisodeRunner {
         throw err;
       }
       return await this.underLock(locked);
+    } catch (err) {
+      if (err instanceof Halted) return false;
+      if (!(err instanceof ConcurrencyError)) throw err;
+      // The lock lapsed mid-episode and another engine took the instance; its episode counts.
+      this.ctx.log(`orchestration ${instanceId}: ${err.message}; episode abandoned`);
+      return false;
     } finally {
       this.running.delete(instanceId);
     }
@@ -104,8 +115,13 @@ export class EpisodeRunner {
     return cached.events.slice(0, record.historyCount);
   }
 
+  /** Stop here if the engine was halted (checked before every write of an episode). */
+  private live(): void {
+    if (this.ctx.isHalted()) throw new Halted();
+  }
+
   private outboxContext() {
-    return { store: this.ctx.store, queue: this.ctx.queue, now: this.ctx.clock, log: this.ctx.log };
+    return { store: this.ctx.store, queue: this.ctx.queue, activities: this.ctx.activities, now: this.ctx.clock, log: this.ctx.log };
   }
 
   private async underLock(locked: InstanceRecord): Promise<boolean> {
@@ -114,9 +130,11 @@ export class EpisodeRunner {
     let record = locked;
     // An earlier episode committed but did not finish sending its side effects.
     if (record.outbox) {
+      this.live();
       const texts = await store.read(instanceId, record.outbox.executionId, record.outbox.from, record.outbox.to);
       await sendOutbox(this.outboxContext(), record, record.outbox, texts.map((t) => JSON.parse(t) as WireEvent));
       record.outbox = undefined;
+      this.live();
       await store.replace(record);
     }
     const messages = await queue.messagesFor(instanceId, this.ctx.clock());
@@ -133,7 +151,8 @@ export class EpisodeRunner {
       logHandler: this.ctx.logHandler(record.name),
       newExecutionId: randomUUID,
     });
-    if (this.ctx.isHalted()) return false;
+    this.live();
+    await this.keepLock(record, plan);
     try {
       await this.commit(plan);
     } catch (err) {
@@ -144,14 +163,49 @@ export class EpisodeRunner {
     record = plan.instance;
     const { executionId, events } = plan.append;
     if (events.length) {
+      this.live();
       await sendOutbox(this.outboxContext(), record, record.outbox!, events);
       this.ctx.fault?.('afterOutbox', instanceId);
     }
+    this.live();
     await queue.deleteMessages(instanceId, plan.consumed);
-    await this.release(record);
-    if (!ACTIVE_STATUSES.includes(record.runtimeStatus) || record.executionId !== executionId) this.cache.delete(instanceId);
+    const finished = !ACTIVE_STATUSES.includes(record.runtimeStatus);
+    const queued = finished ? await queue.get(instanceId, QUEUED_START_ID) : undefined;
+    if (queued && record.runtimeStatus !== 'Terminated') await this.restart(record, queued);
+    else {
+      // Terminating an instance also cancels the run queued behind it.
+      if (queued) await queue.deleteIfUnchanged(queued);
+      await this.release(record);
+    }
+    if (finished || record.executionId !== executionId) this.cache.delete(instanceId);
     if (events.length) this.ctx.wake();
-    return events.length > 0 || plan.consumed.length > 0;
+    return events.length > 0 || plan.consumed.length > 0 || queued !== undefined;
+  }
+
+  /** Start the run queued behind a finished instance: a new execution of the same id (the lock goes with the old row). */
+  private async restart(record: InstanceRecord, queued: OrchestratorMessage): Promise<void> {
+    this.live();
+    await this.ctx.store.deleteHistory(record.instanceId, record.executionId);
+    const now = this.ctx.clock();
+    const name = queued.name ?? record.name;
+    await this.ctx.store.replace({ instanceId: record.instanceId, name, runtimeStatus: 'Pending', executionId: randomUUID(), createdTime: now, lastUpdatedTime: now, inputText: queued.payloadText, historyCount: 0, etag: record.etag });
+    // A request that came after this one was read stays queued for after the new run.
+    await this.ctx.queue.deleteIfUnchanged(queued);
+    this.ctx.log(`orchestration ${name} ${record.instanceId}: queued run scheduled`);
+    this.ctx.wake();
+  }
+
+  /**
+   * Renew the lock before writing if less than half of it is left, so no other engine can take the
+   * instance while this one appends rows (a lost renewal aborts the episode before any write).
+   */
+  private async keepLock(record: InstanceRecord, plan: EpisodePlan): Promise<void> {
+    const now = this.ctx.clock();
+    if ((record.lockUntil ?? 0) - now > this.ctx.leaseMs / 2) return;
+    record.lockUntil = now + this.ctx.leaseMs;
+    await this.ctx.store.replace(record);
+    plan.instance.etag = record.etag;
+    plan.instance.lockUntil = record.lockUntil;
   }
 
   /** Append the plan's events and commit the instance row with its outbox (the lock is kept). */
@@ -159,9 +213,11 @@ export class EpisodeRunner {
     const { executionId, from, events } = plan.append;
     if (!events.length) return;
     const record = plan.instance;
+    this.live();
     const texts = await this.ctx.store.append(record.instanceId, executionId, from, events);
     this.ctx.fault?.('afterAppend', record.instanceId);
     record.outbox = { executionId, from, to: from + events.length };
+    this.live();
     await this.ctx.store.replace(record);
     this.ctx.fault?.('afterCommit', record.instanceId);
     const cached = this.cache.get(record.instanceId);
@@ -170,7 +226,7 @@ export class EpisodeRunner {
   }
 
   private async release(record: InstanceRecord): Promise<void> {
-    if (this.ctx.isHalted()) return;
+    this.live();
     await this.ctx.store.replace({ ...record, outbox: undefined, lockOwner: undefined, lockUntil: undefined });
   }
 }

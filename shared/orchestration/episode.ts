@@ -37,8 +37,6 @@ export interface EpisodePlan {
   instance: InstanceRecord;
   /** Ids of the messages this episode used up (applied, duplicate or stale). */
   consumed: string[];
-  /** The orchestrator ran. */
-  ran: boolean;
   /** How many of the new events came before the orchestrator's output (start, messages). */
   inputEvents: number;
 }
@@ -71,9 +69,11 @@ function actionProblem(actions: readonly AtomicAction[], book: Book): string | u
 export async function planEpisode(input: EpisodeInput): Promise<EpisodePlan> {
   const instance = input.instance;
   const next: InstanceRecord = { ...instance };
-  const consumed = input.messages.map((m) => m.id);
+  // A queued start waits for the instance to finish; the runner acts on it then.
+  const messages = input.messages.filter((m) => m.kind !== 'start');
+  const consumed = messages.map((m) => m.id);
   const append = { executionId: instance.executionId, from: instance.historyCount, events: [] as WireEvent[] };
-  const plan: EpisodePlan = { append, instance: next, consumed, ran: false, inputEvents: 0 };
+  const plan: EpisodePlan = { append, instance: next, consumed, inputEvents: 0 };
   if (!ACTIVE_STATUSES.includes(instance.runtimeStatus)) return plan;
 
   const book = readBook(input.pastEvents.map((t) => JSON.parse(t) as WireEvent));
@@ -105,14 +105,14 @@ export async function planEpisode(input: EpisodeInput): Promise<EpisodePlan> {
     finish('Failed', next.outputText, details);
   };
 
-  const terminate = input.messages.find((m) => m.kind === 'terminate');
+  const terminate = messages.find((m) => m.kind === 'terminate');
   if (terminate) {
     events.push(makeEvent('ExecutionTerminated', -1, now, { Input: terminate.payloadText }));
     next.outputText = terminate.payloadText;
     finish('Terminated', terminate.payloadText);
     return plan;
   }
-  for (const message of input.messages) planner.apply(message);
+  for (const message of messages) planner.apply(message);
   if (!starting && planner.reactions.length + planner.others.length === 0) {
     append.events = [];
     next.lastUpdatedTime = instance.lastUpdatedTime;
@@ -124,7 +124,6 @@ export async function planEpisode(input: EpisodeInput): Promise<EpisodePlan> {
     fail(`the orchestrator function '${instance.name}' is not registered with this engine`);
     return plan;
   }
-  plan.ran = true;
   plan.inputEvents = events.length;
   const turn = await runOrchestratorTurn(input.orchestrator, {
     name: instance.name,

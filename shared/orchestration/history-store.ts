@@ -16,6 +16,7 @@ import { encodeKey } from '../ingest/ledger';
 import type { ObjectStore } from '../storage/types';
 import type { WireEvent } from './history';
 import { decodePayload, encodePayload } from './payload';
+import { int64, numberOf, statusOf, submitBatched } from './table-rows';
 
 /** Durable runtime status, as the HTTP API names it. */
 export type RuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'Failed' | 'Terminated' | 'ContinuedAsNew';
@@ -54,28 +55,12 @@ export interface InstanceRecord {
   etag?: string;
 }
 
-/** A write lost to another writer (HTTP 412 or 409). */
+/** A conditional write lost to another writer (HTTP 412), or the row is gone (404). */
 export class ConcurrencyError extends Error {
   constructor(what: string) {
     super(`orchestration store: ${what} was changed by another engine`);
     this.name = 'ConcurrencyError';
   }
-}
-
-/** Table Storage's status code of a failed call. */
-export function statusOf(err: unknown): number | undefined {
-  return (err as { statusCode?: number }).statusCode;
-}
-
-/** Epoch ms stored as Int64 (JS numbers would be typed Double or Int32 by the service). */
-export function int64(ms: number): { value: string; type: 'Int64' } {
-  return { value: String(Math.trunc(ms)), type: 'Int64' };
-}
-
-/** Read back a number stored as Int64, Int32 or Double. */
-export function numberOf(value: unknown): number | undefined {
-  if (value === undefined || value === null || value === '') return undefined;
-  return Number(typeof value === 'object' && 'value' in (value as object) ? (value as { value: unknown }).value : value);
 }
 
 const PAYLOAD_FIELDS = [
@@ -88,23 +73,6 @@ const PAYLOAD_FIELDS = [
 /** Zero-padded history index for RowKeys. */
 export function historyRowKey(executionId: string, index: number): string {
   return `${executionId}~${String(index).padStart(8, '0')}`;
-}
-
-/** Submit actions of one partition in transactions of at most 100 actions and ~3.5 MB. */
-export async function submitBatched(client: TableClient, actions: TransactionAction[], sizeOf: (a: TransactionAction) => number): Promise<void> {
-  let batch: TransactionAction[] = [];
-  let size = 0;
-  for (const action of actions) {
-    const s = sizeOf(action);
-    if (batch.length && (batch.length === 100 || size + s > 3_500_000)) {
-      await client.submitTransaction(batch);
-      batch = [];
-      size = 0;
-    }
-    batch.push(action);
-    size += s;
-  }
-  if (batch.length) await client.submitTransaction(batch);
 }
 
 /** The instance and history tables. */
@@ -143,7 +111,7 @@ export class HistoryStore {
       historyCount: numberOf(entity.HistoryCount) ?? 0,
       parentInstanceId: (entity.ParentInstanceId as string) || undefined,
       parentExecutionId: (entity.ParentExecutionId as string) || undefined,
-      parentTaskId: numberOf(entity.ParentTaskId),
+      parentTaskId: entity.ParentInstanceId ? numberOf(entity.ParentTaskId) : undefined,
       lockOwner: (entity.LockOwner as string) || undefined,
       lockUntil: numberOf(entity.LockUntil),
       outbox: entity.Outbox ? (JSON.parse(String(entity.Outbox)) as Outbox) : undefined,

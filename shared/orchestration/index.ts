@@ -23,12 +23,18 @@
  *   (`startNew` with a running id returns it, or throws with `ifRunning: 'throw'`); detection of
  *   non-deterministic orchestrators (a replay that schedules something else than before fails the
  *   instance, as DTFx does).
+ * - Catching up (a Sluice addition the extension lacks): `startNew(name, { instanceId, input,
+ *   ifRunning: 'queue' })` on a running singleton queues one more run of the same id, started when
+ *   the current run finishes (the latest queued input wins; terminate cancels it), so a trigger is
+ *   neither lost nor the cause of a second instance. On Azure the same effect needs an external
+ *   event the orchestrator checks before finishing.
  * - State lives in Azure Table Storage (Azurite locally): `<prefix>Instances`, `<prefix>History` and
  *   `<prefix>Work` (default prefix `SluiceDev`), never the extension's `<hub>Instances`/`<hub>History`;
  *   values over Table Storage's limits go to a payload blob store. Activities run at least once:
  *   one whose result was recorded never runs again, one that was running when its engine died runs
  *   again after its lease lapses (at once for a restarted engine with the same `hostId`).
- * - Status and management follow the HTTP API shapes (status.ts).
+ * - Status and management follow the HTTP API shapes (status.ts), and `durableWebhook` serves the
+ *   `/runtime/webhooks/durabletask/` routes (webhook.ts).
  *
  * Not emulated: durable entities (callEntity, signalEntity, locks), durable HTTP calls (callHttp and
  * its polling), suspend/resume/rewind/restart, versioning, long-timer splitting (not needed: a timer
@@ -48,3 +54,5 @@ export type { RuntimeStatus } from './history-store';
 export { EventType, eventTypeName } from './history';
 export type { WireEvent, WireFailureDetails } from './history';
 export { PINNED_DURABLE_FUNCTIONS } from './worker';
+export { durableWebhook } from './webhook';
+export type { WebhookRequest, WebhookResponse } from './webhook';

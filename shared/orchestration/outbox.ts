@@ -9,12 +9,14 @@
 import { randomUUID } from 'node:crypto';
 import { EventType, Failure, WireEvent, WireFailureDetails } from './history';
 import { ACTIVE_STATUSES, ConcurrencyError, HistoryStore, InstanceRecord, Outbox } from './history-store';
-import { taskMessageId, WorkQueue } from './work-queue';
+import type { ActivityItem, ActivityQueue } from './activity-queue';
+import { OrchestratorMessage, taskMessageId, WorkQueue } from './work-queue';
 
 /** What the outbox needs from the engine. */
 export interface OutboxContext {
   store: HistoryStore;
   queue: WorkQueue;
+  activities: ActivityQueue;
   now: () => number;
   log: (line: string) => void;
 }
@@ -23,34 +25,29 @@ export interface OutboxContext {
 export async function sendOutbox(ctx: OutboxContext, instance: InstanceRecord, outbox: Outbox, events: readonly WireEvent[]): Promise<void> {
   const executionId = outbox.executionId;
   const firedHere = new Set(events.filter((e) => e.EventType === EventType.TimerFired).map((e) => Number(e.TimerId)));
+  const activities: ActivityItem[] = [];
+  const timers: OrchestratorMessage[] = [];
   for (const event of events) {
     switch (event.EventType) {
       case EventType.TaskScheduled:
         if (event.Sluice?.skipped) break;
-        await ctx.queue.schedule({
-          instanceId: instance.instanceId,
-          executionId,
-          taskId: event.EventId,
-          name: String(event.Name),
-          attempt: event.Sluice?.attempt ?? 1,
-          inputText: event.Input as string | undefined,
-          leaseUntil: 0,
-        });
+        activities.push({ instanceId: instance.instanceId, executionId, taskId: event.EventId, name: String(event.Name), attempt: event.Sluice?.attempt ?? 1, inputText: event.Input as string | undefined, leaseUntil: 0 });
         break;
       case EventType.TimerCreated:
         // Timers fired in the same episode (retries given up) need no message.
         if (firedHere.has(event.EventId)) break;
-        await ctx.queue.send({ instanceId: instance.instanceId, kind: 'timer', id: taskMessageId('timer', executionId, event.EventId), dueAt: Date.parse(String(event.FireAt)), createdAt: ctx.now(), executionId, taskId: event.EventId });
+        timers.push({ instanceId: instance.instanceId, kind: 'timer', id: taskMessageId('timer', executionId, event.EventId), dueAt: Date.parse(String(event.FireAt)), createdAt: ctx.now(), executionId, taskId: event.EventId });
         break;
       case EventType.SubOrchestrationInstanceCreated:
         if (event.Sluice?.skipped) break;
         await startChild(ctx, instance, executionId, event);
         break;
-      case EventType.ExecutionCompleted:
-        await completed(ctx, instance, executionId, event);
-        break;
     }
   }
+  await ctx.activities.scheduleAll(activities);
+  await ctx.queue.sendAll(timers);
+  const done = events.find((e) => e.EventType === EventType.ExecutionCompleted);
+  if (done) await completed(ctx, instance, executionId, done);
 }
 
 async function startChild(ctx: OutboxContext, parent: InstanceRecord, executionId: string, event: WireEvent): Promise<void> {
@@ -106,7 +103,7 @@ async function completed(ctx: OutboxContext, instance: InstanceRecord, execution
   }
   // Outstanding timers and activities of the finished execution will never be needed.
   await ctx.queue.deleteMessagesOf(instance.instanceId, executionId);
-  await ctx.queue.deleteActivitiesOf(instance.instanceId, executionId);
+  await ctx.activities.deleteActivitiesOf(instance.instanceId, executionId);
   if (status === 'ContinuedAsNew') await ctx.store.deleteHistory(instance.instanceId, executionId);
   ctx.log(`orchestration ${instance.name} ${instance.instanceId}: ${status}`);
 }

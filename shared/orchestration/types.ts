@@ -54,8 +54,13 @@ export interface StartOptions {
   /** Instance id (default: a new GUID without dashes). */
   instanceId?: string;
   input?: unknown;
-  /** When the id is Pending/Running: return the existing instance (default) or throw (HTTP 409). */
-  ifRunning?: 'return' | 'throw';
+  /**
+   * When the id is Pending/Running: return the existing instance (default), throw (HTTP 409), or
+   * queue this start to run as a new execution of the same id once the current one finishes (one
+   * queued start per instance, the latest input wins; terminating the instance cancels it). `queue`
+   * is how a trigger makes a running singleton catch up without a second instance.
+   */
+  ifRunning?: 'return' | 'throw' | 'queue';
 }
 
 /** Filter of `listInstances`. */

@@ -1,7 +1,22 @@
 /**
  * The pipeline definition (`pipelines/*.yaml`): which landing prefixes and Event Hubs feed which
- * bronze tables, how their input is read and how their schema may evolve; plus the silver/gold
- * `tables:` section, which is only checked shallowly here and kept as written (a later stage owns it).
+ * bronze tables, how their input is read and how their schema may evolve; the silver/gold `tables:`
+ * (what each reads, its SQL, keys and ordering, partitioning, expectations, PII tags, hook); and when the
+ * refresh runs (`trigger: afterBronze`, the default, or `schedule: "<NCRONTAB>"`).
+ *
+ * This module checks the structure, which needs nothing but the text: keys, types, names, references
+ * between tables and sources, cycles, table paths, NCRONTAB. The SQL itself (does it parse, which
+ * columns does it produce, do expectations, keys, partition and PII columns name those columns) is
+ * checked by `checkPipelineSql` in shared/refresh, which needs the SQL engine and, for exact bronze
+ * schemas, the lake.
+ *
+ * Table rules:
+ * - A table reading one bronze source is `incremental`: each refresh reads only the bronze rows not yet
+ *   applied. With `keys` it is upserted (SCD type 1; `sequenceBy` columns or an `orderBy` list choose the
+ *   winning version of a key, later arrival breaks ties); without keys rows are appended.
+ * - A table reading other tables is `recompute`: it is rebuilt from them, only the `partitionBy`
+ *   partitions touched by changed rows when partitioned. It has no keys.
+ * - Expectations default to `onViolation: warn`.
  *
  * Loading validates everything at once and reports every problem with its YAML path and line, e.g.
  * `sources.pos_sales.schemaEvolution (line 7): expected one of addNewColumns, rescue, …; got "evolv"`.
@@ -39,7 +54,7 @@ export const SOURCE_FORMATS: readonly InputFormat[] = ['auto', 'csv', 'tsv', 'js
 /** Compression values a source may declare. */
 export const SOURCE_COMPRESSIONS: readonly (Compression | 'auto')[] = ['auto', 'none', 'gzip', 'zstd'];
 /** What a violated expectation does (silver/gold; checked here, applied by the pipeline stage). */
-export const ON_VIOLATION: readonly string[] = ['warn', 'drop', 'fail', 'quarantine'];
+export const ON_VIOLATION: readonly OnViolation[] = ['warn', 'drop', 'fail', 'quarantine'];
 /** Default partition columns of bronze tables. */
 export const DEFAULT_PARTITION_BY: readonly string[] = ['_load_date'];
 
@@ -72,15 +87,61 @@ export interface SourceDefinition {
   description?: string;
 }
 
-/** One silver/gold table, kept as written. */
+/** What a violated expectation does. */
+export type OnViolation = 'warn' | 'drop' | 'fail' | 'quarantine';
+
+/** One expectation of a silver/gold table: a SQL predicate over the table's output columns. */
+export interface ExpectationDefinition {
+  /** The key under `expectations:`; it names the rule in metrics and in `_failed_expectations`. */
+  name: string;
+  /** SQL boolean expression; a row violates it when it is false (NULL passes, as in a CHECK constraint). */
+  check: string;
+  onViolation: OnViolation;
+}
+
+/** How a PII column is protected before it is stored. */
+export type PiiAction = 'hash' | 'mask';
+
+/**
+ * How a table is kept current: `incremental` tables read only the bronze rows not yet applied (and
+ * upsert them by key, or append them); `recompute` tables are rebuilt from the tables they read —
+ * only the partitions touched by changed rows when the table is partitioned.
+ */
+export type RefreshKind = 'incremental' | 'recompute';
+
+/** One silver/gold table. */
 export interface TableDefinition {
   /** Table name (the key under `tables:`), e.g. `silver.sales`. */
   name: string;
   /** Sources or tables it reads. */
   from: string[];
+  /** The SELECT producing the table (default `SELECT * FROM source`). */
+  sql: string;
+  /** `incremental` when it reads a bronze source, `recompute` when it reads tables. */
+  refresh: RefreshKind;
+  /** Upsert keys (SCD type 1); empty: rows are appended (incremental) or replaced (recompute). */
+  keys: string[];
+  /** With keys: columns ordering versions of a key; the greatest wins (later arrival breaks ties). */
+  sequenceBy: string[];
+  /** With keys, instead of sequenceBy: a SQL ORDER BY list; the first row per key wins. */
+  orderBy?: string;
+  partitionBy: string[];
+  expectations: ExpectationDefinition[];
+  /** Column → protection, applied before rows are stored (table, quarantine, change records). */
+  pii: Record<string, PiiAction>;
+  /** TypeScript/JavaScript module exporting a function over Arrow record batches (path as written). */
+  hook?: string;
+  /** Table path in the lake container (default: the name with `.` → `/`, e.g. `silver/sales`). */
+  table: string;
+  /** Key buckets of an upserted table (its `_key_bucket` partitions; default 16). */
+  buckets: number;
+  description?: string;
   /** The entry exactly as written in the YAML. */
   raw: Record<string, unknown>;
 }
+
+/** When the pipeline's silver/gold refresh runs. */
+export type TriggerDefinition = { mode: 'afterBronze' } | { mode: 'schedule'; schedule: string };
 
 /** A loaded, validated pipeline definition. */
 export interface PipelineDefinition {
@@ -88,8 +149,12 @@ export interface PipelineDefinition {
   description?: string;
   sources: Record<string, SourceDefinition>;
   tables: Record<string, TableDefinition>;
+  /** Default: after each bronze commit. */
+  trigger?: TriggerDefinition;
   /** File it was loaded from, when loaded from a file. */
   file?: string;
+  /** Line of each YAML path under `tables` (e.g. `tables.silver.sales.sql`), for later checks' messages. */
+  lines?: Record<string, number>;
 }
 
 /** One validation problem. */
@@ -113,11 +178,18 @@ export class PipelineDefinitionError extends Error {
   }
 }
 
-const TOP_KEYS = ['name', 'description', 'sources', 'tables'];
+const TOP_KEYS = ['name', 'description', 'trigger', 'schedule', 'sources', 'tables'];
 const SOURCE_KEYS = ['landing', 'eventHub', 'format', 'compression', 'csv', 'schemaEvolution', 'schemaHints', 'partitionBy', 'table', 'description'];
 const CSV_KEYS = ['delimiter', 'quote', 'escape', 'header', 'encoding'];
 const EVENT_HUB_KEYS = ['name', 'consumerGroup', 'connection'];
-const TABLE_KEYS = ['from', 'sql', 'keys', 'sequenceBy', 'expectations', 'partitionBy', 'description', 'hook'];
+const TABLE_KEYS = ['from', 'sql', 'keys', 'sequenceBy', 'orderBy', 'partitionBy', 'buckets', 'expectations', 'pii', 'hook', 'table', 'description'];
+const EXPECTATION_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Default number of key buckets of an upserted table. */
+export const DEFAULT_KEY_BUCKETS = 16;
+/** PII protections a column may be tagged with. */
+export const PII_ACTIONS: readonly PiiAction[] = ['hash', 'mask'];
+/** Trigger modes. */
+export const TRIGGER_MODES: readonly TriggerDefinition['mode'][] = ['afterBronze', 'schedule'];
 const EXPECTATION_KEYS = ['check', 'onViolation'];
 const SOURCE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
@@ -214,6 +286,7 @@ export function parsePipelineDefinition(text: string, file?: string): PipelineDe
   }
   const definition = validatePipelineDefinition(doc.toJS(), doc, lines, file);
   if (file) definition.file = file;
+  definition.lines = keyLines(doc.get('tables', true), ['tables'], lines);
   return definition;
 }
 
@@ -259,6 +332,7 @@ export function validatePipelineDefinition(value: unknown, doc: Document | null 
         checkTablePaths(c, out.sources);
       }
     }
+    if (top.trigger !== undefined || top.schedule !== undefined) out.trigger = checkTrigger(c, top.trigger, top.schedule);
     if (top.tables !== undefined && top.tables !== null) {
       const tables = c.object(top.tables, ['tables'], 'a map of table name → table');
       if (tables) {
@@ -266,14 +340,9 @@ export function validatePipelineDefinition(value: unknown, doc: Document | null 
           const table = checkTable(c, name, entry);
           if (table) out.tables[name] = table;
         }
-        for (const table of Object.values(out.tables)) {
-          table.from.forEach((from, i) => {
-            if (!(from in out.sources) && !(from in out.tables)) {
-              const path: Path = Array.isArray(table.raw.from) ? ['tables', table.name, 'from', i] : ['tables', table.name, 'from'];
-              c.fail(path, `"${from}" is neither a source nor a table of this pipeline`);
-            } else if (from === table.name) c.fail(['tables', table.name, 'from'], 'a table cannot read itself');
-          });
-        }
+        checkTableReferences(c, out);
+        checkCycles(c, out.tables);
+        checkTargetPaths(c, out);
       }
     }
   }
@@ -494,27 +563,208 @@ function checkTable(c: Checker, name: string, value: unknown): TableDefinition |
   const entry = c.object(value, path, 'a table');
   if (!entry) return null;
   c.keys(entry, path, TABLE_KEYS);
-  let from: string[] = [];
+  const table: TableDefinition = {
+    name,
+    from: [],
+    sql: 'SELECT * FROM source',
+    refresh: 'incremental',
+    keys: [],
+    sequenceBy: [],
+    partitionBy: [],
+    expectations: [],
+    pii: {},
+    table: name.replace('.', '/'),
+    buckets: DEFAULT_KEY_BUCKETS,
+    raw: entry,
+  };
   if (entry.from === undefined) c.fail(path, 'needs from (the source or table it reads)');
-  else from = c.stringList(entry.from, [...path, 'from'], undefined, 'source or table name') ?? [];
-  if (entry.sql !== undefined) c.string(entry.sql, [...path, 'sql'], { nonEmpty: true });
-  if (entry.description !== undefined) c.string(entry.description, [...path, 'description']);
-  if (entry.hook !== undefined) c.string(entry.hook, [...path, 'hook'], { nonEmpty: true });
-  if (entry.sequenceBy !== undefined) c.string(entry.sequenceBy, [...path, 'sequenceBy'], { nonEmpty: true });
-  if (entry.keys !== undefined) c.stringList(entry.keys, [...path, 'keys'], COLUMN_NAME, 'column name');
-  if (entry.partitionBy !== undefined) c.stringList(entry.partitionBy, [...path, 'partitionBy'], COLUMN_NAME, 'column name');
-  if (entry.expectations !== undefined) {
+  else table.from = c.stringList(entry.from, [...path, 'from'], undefined, 'source or table name') ?? [];
+  if (entry.sql !== undefined) {
+    // A trailing semicolon is habit, not meaning; the SQL is embedded in larger statements.
+    const sql = c.string(entry.sql, [...path, 'sql'], { nonEmpty: true });
+    if (sql !== undefined) table.sql = sql.trimEnd().replace(/;+$/, '').trimEnd() || sql;
+  }
+  if (entry.description !== undefined) table.description = c.string(entry.description, [...path, 'description']);
+  if (entry.hook !== undefined) {
+    const hook = c.string(entry.hook, [...path, 'hook'], { nonEmpty: true });
+    if (hook !== undefined && !/\.(ts|js|cjs|mjs)$/.test(hook)) c.fail([...path, 'hook'], `expected the path of a .ts or .js module exporting a function over Arrow record batches, got ${describe(hook)}`);
+    else table.hook = hook;
+  }
+  table.keys = columnList(c, entry.keys, [...path, 'keys']);
+  table.sequenceBy = columnList(c, entry.sequenceBy, [...path, 'sequenceBy']);
+  table.partitionBy = columnList(c, entry.partitionBy, [...path, 'partitionBy']);
+  if (entry.orderBy !== undefined) table.orderBy = c.string(entry.orderBy, [...path, 'orderBy'], { nonEmpty: true });
+  if (entry.keys !== undefined && table.keys.length === 0) c.fail([...path, 'keys'], 'expected at least one key column');
+  if ((table.sequenceBy.length || table.orderBy) && table.keys.length === 0) {
+    c.fail([...path, entry.orderBy !== undefined ? 'orderBy' : 'sequenceBy'], 'orders the versions of a key, so it needs keys');
+  }
+  if (table.sequenceBy.length && table.orderBy) c.fail([...path, 'orderBy'], 'give either sequenceBy (columns, greatest wins) or orderBy (an ORDER BY list, first wins), not both');
+  if (entry.buckets !== undefined) {
+    if (typeof entry.buckets !== 'number' || !Number.isInteger(entry.buckets) || entry.buckets < 1 || entry.buckets > 1024) {
+      c.fail([...path, 'buckets'], `expected a whole number of key buckets from 1 to 1024, got ${describe(entry.buckets)}`);
+    } else if (table.keys.length === 0) c.fail([...path, 'buckets'], 'key buckets lay out an upserted table, so they need keys');
+    else table.buckets = entry.buckets;
+  }
+  if (entry.table !== undefined) {
+    const target = c.string(entry.table, [...path, 'table'], { nonEmpty: true });
+    if (target !== undefined) {
+      const trimmed = target.replace(/^\/+|\/+$/g, '');
+      if (!TABLE_PATH.test(trimmed) || trimmed.split('/').some((s) => s === '.' || s === '..' || s.startsWith('_'))) {
+        c.fail([...path, 'table'], `expected a table path in the lake container such as silver/sales (letters, digits, _ . = -; no segment starting with _); got ${describe(target)}`);
+      } else table.table = trimmed;
+    }
+  }
+  if (/__(quarantine|changes)$/.test(table.table)) c.fail(entry.table !== undefined ? [...path, 'table'] : path, `table path ${table.table} ends like the quarantine table Sluice keeps beside a table; choose another name`);
+  if (entry.expectations !== undefined && entry.expectations !== null) {
     const expectations = c.object(entry.expectations, [...path, 'expectations'], 'a map of expectation name → { check, onViolation }');
     for (const [ename, e] of Object.entries(expectations ?? {})) {
       const epath = [...path, 'expectations', ename];
+      if (!EXPECTATION_NAME.test(ename)) c.fail(epath, 'expectation names are letters, digits and _, not starting with a digit', true);
       const expectation = c.object(e, epath, 'an expectation { check, onViolation }');
       if (!expectation) continue;
       c.keys(expectation, epath, EXPECTATION_KEYS);
-      c.string(expectation.check, [...epath, 'check'], { nonEmpty: true });
-      if (expectation.onViolation !== undefined) c.oneOf(expectation.onViolation, [...epath, 'onViolation'], ON_VIOLATION);
+      const check = c.string(expectation.check, [...epath, 'check'], { nonEmpty: true });
+      let onViolation: OnViolation = 'warn';
+      if (expectation.onViolation !== undefined) onViolation = c.oneOf(expectation.onViolation, [...epath, 'onViolation'], ON_VIOLATION) ?? 'warn';
+      if (check !== undefined) table.expectations.push({ name: ename, check, onViolation });
     }
   }
-  return { name, from, raw: entry };
+  if (entry.pii !== undefined && entry.pii !== null) {
+    const pii = c.object(entry.pii, [...path, 'pii'], 'a map of column → hash | mask');
+    for (const [column, action] of Object.entries(pii ?? {})) {
+      if (!COLUMN_NAME.test(column)) c.fail([...path, 'pii', column], 'not a usable column name', true);
+      const protection = c.oneOf(action, [...path, 'pii', column], PII_ACTIONS);
+      if (protection) table.pii[column] = protection;
+    }
+  }
+  return table;
+}
+
+/** An optional column list (a name or a list of names), with duplicates reported. */
+function columnList(c: Checker, value: unknown, path: Path): string[] {
+  if (value === undefined || value === null) return [];
+  const columns = c.stringList(value, path, COLUMN_NAME, 'column name') ?? [];
+  const seen = new Set<string>();
+  columns.forEach((col, i) => {
+    if (seen.has(col.toLowerCase())) c.fail(Array.isArray(value) ? [...path, i] : path, `column "${col}" is listed twice`);
+    seen.add(col.toLowerCase());
+  });
+  return columns;
+}
+
+function checkTableReferences(c: Checker, out: PipelineDefinition): void {
+  for (const table of Object.values(out.tables)) {
+    const fromPath = (i: number): Path => (Array.isArray(table.raw.from) ? ['tables', table.name, 'from', i] : ['tables', table.name, 'from']);
+    let sources = 0;
+    let tables = 0;
+    table.from.forEach((from, i) => {
+      if (from === table.name) c.fail(fromPath(i), 'a table cannot read itself');
+      else if (from in out.sources) sources++;
+      else if (from in out.tables) tables++;
+      else c.fail(fromPath(i), `"${from}" is neither a source nor a table of this pipeline`);
+    });
+    if (sources && tables) {
+      c.fail(['tables', table.name, 'from'], 'reads both bronze sources and tables; a table either reads one bronze source (its new rows, incrementally) or reads tables (and is recomputed)');
+    } else if (sources > 1) {
+      c.fail(['tables', table.name, 'from'], `reads ${sources} bronze sources; a table reads the new rows of one bronze source (join other tables in a table that reads tables)`);
+    }
+    table.refresh = tables ? 'recompute' : 'incremental';
+    if (table.refresh === 'recompute' && (table.keys.length || table.raw.buckets !== undefined)) {
+      c.fail(['tables', table.name, 'keys'], 'a table that reads tables is recomputed from them (by partition when partitioned), so it has no upsert keys; give keys to a table that reads a bronze source');
+    }
+  }
+}
+
+function checkCycles(c: Checker, tables: Record<string, TableDefinition>): void {
+  const state = new Map<string, 'visiting' | 'done'>();
+  const reported = new Set<string>();
+  const visit = (name: string, trail: string[]): void => {
+    if (state.get(name) === 'done') return;
+    if (state.get(name) === 'visiting') {
+      const cycle = [...trail.slice(trail.indexOf(name)), name];
+      const key = [...cycle].sort().join(',');
+      if (!reported.has(key)) {
+        reported.add(key);
+        c.fail(['tables', name, 'from'], `tables read each other in a cycle: ${cycle.join(' → ')}`);
+      }
+      return;
+    }
+    state.set(name, 'visiting');
+    for (const from of tables[name].from) if (from in tables && from !== name) visit(from, [...trail, name]);
+    state.set(name, 'done');
+  };
+  for (const name of Object.keys(tables)) visit(name, []);
+}
+
+function checkTargetPaths(c: Checker, out: PipelineDefinition): void {
+  const seen = new Map<string, string>();
+  for (const source of Object.values(out.sources)) seen.set(source.table, `sources.${source.name}`);
+  for (const table of Object.values(out.tables)) {
+    const other = seen.get(table.table);
+    const path: Path = table.raw.table !== undefined ? ['tables', table.name, 'table'] : ['tables', table.name];
+    if (other) c.fail(path, `table path ${table.table} is already used by ${other}`);
+    else seen.set(table.table, `tables.${table.name}`);
+  }
+}
+
+function checkTrigger(c: Checker, trigger: unknown, schedule: unknown): TriggerDefinition | undefined {
+  const mode = trigger === undefined ? 'schedule' : c.oneOf(trigger, ['trigger'], TRIGGER_MODES);
+  if (mode === 'afterBronze') {
+    if (schedule !== undefined) c.fail(['schedule'], 'a schedule is only used with trigger: schedule');
+    return { mode };
+  }
+  if (mode !== 'schedule') return undefined;
+  if (schedule === undefined) {
+    c.fail(['trigger'], 'trigger: schedule needs schedule: "<NCRONTAB>", e.g. "0 */15 * * * *" (every 15 minutes)');
+    return undefined;
+  }
+  const text = c.string(schedule, ['schedule'], { nonEmpty: true });
+  if (text === undefined) return undefined;
+  const problem = ncrontabProblem(text);
+  if (problem) {
+    c.fail(['schedule'], problem);
+    return undefined;
+  }
+  return { mode, schedule: text.trim() };
+}
+
+const CRON_FIELDS: { name: string; min: number; max: number; names?: string[] }[] = [
+  { name: 'second', min: 0, max: 59 },
+  { name: 'minute', min: 0, max: 59 },
+  { name: 'hour', min: 0, max: 23 },
+  { name: 'day of month', min: 1, max: 31 },
+  { name: 'month', min: 1, max: 12, names: ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'] },
+  { name: 'day of week', min: 0, max: 6, names: ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'] },
+];
+
+/**
+ * What is wrong with an NCRONTAB expression (Azure Functions timer syntax: six fields, seconds
+ * first), or null when it is valid.
+ *
+ * @param text the expression
+ * @returns the problem in words, or null
+ */
+export function ncrontabProblem(text: string): string | null {
+  const fields = text.trim().split(/\s+/);
+  if (fields.length !== 6) return `expected an NCRONTAB expression of 6 fields ({second} {minute} {hour} {day} {month} {day-of-week}, e.g. "0 */5 * * * *"), got ${fields.length} in ${JSON.stringify(text)}`;
+  for (let i = 0; i < 6; i++) {
+    const spec = CRON_FIELDS[i];
+    const value = (part: string): number | null => {
+      const named = spec.names?.indexOf(part.toUpperCase()) ?? -1;
+      if (named >= 0) return spec.min + named;
+      return /^\d+$/.test(part) ? Number(part) : null;
+    };
+    for (const item of fields[i].split(',')) {
+      const m = /^(\*|[^-/]+(?:-[^-/]+)?)(?:\/(\d+))?$/.exec(item);
+      if (!m || (m[2] !== undefined && Number(m[2]) < 1)) return `${spec.name} field ${JSON.stringify(fields[i])} is not valid NCRONTAB`;
+      if (m[1] === '*') continue;
+      const [from, to] = m[1].split('-').map(value);
+      const bad = [from, to].find((v) => v !== undefined && (v === null || v < spec.min || v > spec.max));
+      if (bad !== undefined) return `${spec.name} field ${JSON.stringify(fields[i])}: values must be ${spec.min}–${spec.max}${spec.names ? ` or ${spec.names[0]}–${spec.names[spec.names.length - 1]}` : ''}`;
+      if (to !== undefined && from! > to!) return `${spec.name} field ${JSON.stringify(fields[i])}: range runs backwards`;
+    }
+  }
+  return null;
 }
 
 function checkOverlaps(c: Checker, sources: Record<string, SourceDefinition>): void {
@@ -569,6 +819,19 @@ export function routeBlob(definition: PipelineDefinition, blobPath: string): Sou
     if (!best || source.landing.length > best.landing!.length) best = source;
   }
   return best;
+}
+
+/** The line of every key below a YAML node, by formatted path. */
+function keyLines(node: unknown, path: Path, lines: LineCounter, out: Record<string, number> = {}): Record<string, number> {
+  if (!isMap(node)) return out;
+  for (const pair of node.items) {
+    if (!isPair(pair) || !isScalar(pair.key)) continue;
+    const child = [...path, String(pair.key.value)];
+    const range = pair.key.range;
+    if (range) out[formatPath(child)] = lines.linePos(range[0]).line;
+    keyLines(pair.value, child, lines, out);
+  }
+  return out;
 }
 
 function formatPath(path: Path): string {

@@ -19,4 +19,4 @@ export { HubMetadataError, hubBatchFromTrigger } from './hub-batch';
 export type { HubBatch } from './hub-batch';
 export { ingestHubBatch, ingestRoutedBlob, reconcileLanding, routeBlobCreatedEvent } from './ingestion';
 export type { IgnoredBlob, RoutedBlob, SourceReconcile } from './ingestion';
-export { errorText, isTransient } from './errors';
+export { errorText, isTransient } from '../errors';

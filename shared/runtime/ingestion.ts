@@ -90,6 +90,9 @@ export async function ingestHubBatch(runtime: SluiceRuntime, batch: HubBatch): P
     source: route.ingest,
     deadLetter: route.deadLetter,
     lane: runtime.lane,
+    // The trigger's retry policy runs a failed batch again without limit: only a terminal failure,
+    // which no retry would fix, is dead-lettered (see eventHubIngestHandler).
+    deadLetterOnFailure: 'terminal',
   });
   return { route, outcome };
 }

@@ -183,8 +183,7 @@ export function startIngestProcess(
   child.stderr!.on('data', (chunk: string) => {
     stderr = (stderr + chunk).slice(-8000);
   });
-  // Generous: on a loaded 2-core machine a tsx child can take tens of seconds just to start.
-  const timer = setTimeout(() => child.kill('SIGTERM'), 240_000);
+  const timer = setTimeout(() => child.kill('SIGTERM'), 50_000);
   const exited = new Promise<ChildOutcome>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code, signal) => {

@@ -1,0 +1,16 @@
+/**
+ * The silver/gold refresh stage: incremental upserts and appends from bronze, partition-scoped
+ * recomputes of gold, expectations and quarantine, exactly once per source version.
+ */
+export { refreshTable } from './refresh';
+export { refreshAppId } from './incremental';
+export { ExpectationFailedError, fullRefreshCommand, RefreshError } from './errors';
+export type { RefreshErrorCode } from './errors';
+export type { LakeTables, RefreshRequest, SourceVersions, TableUpdateMetrics } from './metrics';
+export type { ExpectationCount } from './batch';
+export { BUCKETS_PROPERTY, HIDDEN_COLUMNS, KEY_BUCKET, KEY_HASH, KEYS_PROPERTY } from './contract';
+export { QUARANTINE_SUFFIX } from './quarantine';
+export { CHANGE_TYPE, CHANGES_DIR } from './upsert';
+export { piiHash } from './pii';
+export { checkPipelineSql } from './check';
+export type { CheckOptions, CheckResult } from './check';

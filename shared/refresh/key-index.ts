@@ -1,0 +1,116 @@
+/**
+ * Locating keys in an upserted table without reading it.
+ *
+ * Rows are laid out by key hash: `_key_hash` is a 63-bit hash of the key values (MD5 of their text,
+ * each prefixed with its length so `("ab","c")` and `("a","bc")` differ) and the table is partitioned
+ * by `_key_bucket = _key_hash % buckets`. An update touches only the buckets of its keys; inside them,
+ * only the `_key_hash` column of each file is read (ranged reads of the Parquet footer and that one
+ * column chunk, never the whole file) to find the files that really hold a changed key. Those files,
+ * and only those, are rewritten. Hash equality only nominates files; rows are matched on the key
+ * values themselves.
+ */
+import * as arrow from 'apache-arrow';
+import { writeFile } from 'node:fs/promises';
+import type { AddFile } from '../delta/actions';
+import { encodeParquetBuffer } from '../delta/parquet';
+import { decodeAddPath } from '../delta/partitions';
+import { quoteIdent, quoteLiteral, type SqlEngine } from '../sql';
+import type { ObjectStore } from '../storage/types';
+import { KEY_BUCKET, KEY_HASH } from './contract';
+
+/**
+ * SQL of the key hash of a row.
+ *
+ * @param keys key columns
+ * @param qualifier optional table alias
+ * @returns a BIGINT expression (0 … 2^63-1)
+ */
+export function keyHashSql(keys: string[], qualifier?: string): string {
+  const text = keys.map((k) => {
+    const value = `coalesce(CAST(${qualifier ? `${qualifier}.` : ''}${quoteIdent(k)} AS VARCHAR), '')`;
+    return `CAST(length(${value}) AS VARCHAR) || ':' || ${value}`;
+  });
+  return `CAST(md5_number_lower(${text.join(` || ',' || `)}) >> 1 AS BIGINT)`;
+}
+
+/**
+ * SQL matching two rows on their keys (hash first, then every key value, NULL-safe).
+ *
+ * @param keys key columns
+ * @param a alias of one side
+ * @param b alias of the other
+ * @returns a boolean expression
+ */
+export function keysMatchSql(keys: string[], a: string, b: string): string {
+  return [`${a}.${KEY_HASH} = ${b}.${KEY_HASH}`, ...keys.map((k) => `${a}.${quoteIdent(k)} IS NOT DISTINCT FROM ${b}.${quoteIdent(k)}`)].join(' AND ');
+}
+
+/**
+ * The bucket a table file belongs to.
+ *
+ * @param file an add action of the table
+ * @returns the bucket, or null when the file has none
+ */
+export function fileBucket(file: AddFile): number | null {
+  const value = file.partitionValues?.[KEY_BUCKET];
+  return value === null || value === undefined || value === '' ? null : Number(value);
+}
+
+let lookups = 0;
+
+/**
+ * The files among `candidates` that hold a row whose `_key_hash` is in the table `incoming`.
+ *
+ * @param engine the engine (with the `incoming` table, which has a `_key_hash` column)
+ * @param store store rooted at the target table
+ * @param candidates live files of the touched buckets
+ * @param incoming name of the table of incoming rows
+ * @returns the files holding at least one incoming hash
+ */
+export async function filesHoldingKeys(engine: SqlEngine, store: ObjectStore, candidates: AddFile[], incoming: string): Promise<AddFile[]> {
+  if (candidates.length === 0) return [];
+  const [hp, { compressors }] = await Promise.all([import('hyparquet'), import('hyparquet-compressors')]);
+  const fileNumbers: number[] = [];
+  const hashes: bigint[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < candidates.length) {
+      const index = next++;
+      const file = candidates[index];
+      const path = decodeAddPath(file.path, store.url);
+      const size = file.size;
+      const buffer = {
+        byteLength: size,
+        slice: async (start: number, end?: number): Promise<ArrayBuffer> => {
+          const bytes = await store.read(path, { offset: start, length: (end ?? size) - start });
+          return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+        },
+      };
+      const metadata = await hp.parquetMetadataAsync(buffer);
+      await hp.parquetRead({
+        file: buffer,
+        metadata,
+        columns: [KEY_HASH],
+        compressors,
+        onChunk: (chunk) => {
+          const values = chunk.columnData as ArrayLike<bigint | number | null>;
+          for (let i = 0; i < values.length; i++) {
+            const value = values[i];
+            if (value === null || value === undefined) continue;
+            fileNumbers.push(index);
+            hashes.push(BigInt(value));
+          }
+        },
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(4, candidates.length) }, worker));
+  const local = engine.path(`key-index-${++lookups}.parquet`);
+  const table = new arrow.Table({ file_no: arrow.makeVector(Int32Array.from(fileNumbers)), [KEY_HASH]: arrow.makeVector(BigInt64Array.from(hashes)) });
+  await writeFile(local, await encodeParquetBuffer(table));
+  const rows = await engine.rows(
+    `SELECT DISTINCT file_no FROM read_parquet(${quoteLiteral(local)}) AS t SEMI JOIN ${quoteIdent(incoming)} AS i ON t.${KEY_HASH} = i.${KEY_HASH} ORDER BY file_no`,
+    'looking up the files holding changed keys',
+  );
+  return rows.map((r) => candidates[Number(r.file_no)]);
+}

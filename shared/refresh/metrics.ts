@@ -1,0 +1,134 @@
+/**
+ * What one table update did, as a plain object an orchestrator can record and return.
+ *
+ * Accounting, for incremental tables: every source row read is either produced by the SQL or filtered
+ * out by it (`rowsRead = rowsOut + filteredBySql`; negative `filteredBySql` means the SQL multiplied
+ * rows), and every produced row has exactly one fate:
+ * `rowsOut = inserted + updated + duplicates + dropped + quarantined`.
+ */
+import type { PipelineDefinition, RefreshKind, TableDefinition } from '../pipeline/definition';
+import type { SqlEngineOptions } from '../sql';
+import type { ObjectStore } from '../storage/types';
+import type { ExpectationCount } from './batch';
+
+/** Opens a store rooted at a table path of the lake container, e.g. `silver/sales`. */
+export type LakeTables = (path: string) => ObjectStore;
+
+/** One refresh of one table. */
+export interface RefreshRequest {
+  definition: PipelineDefinition;
+  /** Table name in the definition, e.g. `silver.sales`. */
+  table: string;
+  lake: LakeTables;
+  /** SQL engine memory, threads, temp folder. */
+  sql?: SqlEngineOptions;
+  /** HMAC key for `pii: hash` columns (setting `SLUICE_PII_KEY`). */
+  piiKey?: string;
+  /** Rebuild the table from its sources' current versions. */
+  fullRefresh?: boolean;
+  /** Clock (quarantine times, durations). */
+  now?: () => Date;
+}
+
+/** A source's versions applied by the update. */
+export interface SourceVersions {
+  name: string;
+  /** Last version applied before (-1: none). */
+  fromVersion: number;
+  /** Version applied now. */
+  toVersion: number;
+  /** Versions without data changes (compaction, metadata) that were skipped. */
+  skippedVersions?: number[];
+}
+
+/** Metrics of one table update. */
+export interface TableUpdateMetrics {
+  table: string;
+  /** Table path in the lake container. */
+  path: string;
+  refresh: RefreshKind;
+  /**
+   * `updated`: committed; `unchanged`: the sources had nothing new; `skipped`: another attempt of this
+   * refresh had already committed these source versions (a retry), nothing was written.
+   */
+  status: 'updated' | 'unchanged' | 'skipped';
+  /** True for a rebuild (first build, full refresh, or a recompute of every partition). */
+  full: boolean;
+  sources: SourceVersions[];
+  /** Version of the target after the update (its current version when nothing was committed). */
+  targetVersion: number | null;
+  /** Version of the quarantine table written, if any. */
+  quarantineVersion: number | null;
+  rowsRead: number;
+  rowsOut: number;
+  filteredBySql: number;
+  expectations: ExpectationCount[];
+  contractViolations: number;
+  quarantined: number;
+  dropped: number;
+  /** Rows stored although they violate a `warn` expectation. */
+  warned: number;
+  inserted: number;
+  updated: number;
+  /** Kept rows merged away: superseded in the batch, older than the stored version, or unchanged. */
+  duplicates: number;
+  /** Rows in the files added (rewritten rows included). */
+  rowsWritten: number;
+  filesAdded: number;
+  filesRemoved: number;
+  /** Files replaced because they held a changed key (upserts) or a recomputed partition (recompute). */
+  filesRewritten: number;
+  /** Recompute: partitions rebuilt (null when the whole table was). */
+  partitionsRecomputed: number | null;
+  /** Change records kept for downstream tables. */
+  changeRecords: number;
+  durationMs: number;
+}
+
+/**
+ * Metrics with every count zero.
+ *
+ * @param table the table definition
+ * @param sources the source versions
+ * @returns the metrics
+ */
+export function emptyMetrics(table: TableDefinition, sources: SourceVersions[]): TableUpdateMetrics {
+  return {
+    table: table.name,
+    path: table.table,
+    refresh: table.refresh,
+    status: 'unchanged',
+    full: false,
+    sources,
+    targetVersion: null,
+    quarantineVersion: null,
+    rowsRead: 0,
+    rowsOut: 0,
+    filteredBySql: 0,
+    expectations: table.expectations.map((e) => ({ name: e.name, check: e.check, onViolation: e.onViolation, passed: 0, failed: 0 })),
+    contractViolations: 0,
+    quarantined: 0,
+    dropped: 0,
+    warned: 0,
+    inserted: 0,
+    updated: 0,
+    duplicates: 0,
+    rowsWritten: 0,
+    filesAdded: 0,
+    filesRemoved: 0,
+    filesRewritten: 0,
+    partitionsRecomputed: null,
+    changeRecords: 0,
+    durationMs: 0,
+  };
+}
+
+/**
+ * Rows recorded in add actions' stats.
+ *
+ * @param files add actions
+ * @returns the row total
+ */
+export function statsRows(files: { stats?: string | null }[]): number {
+  return files.reduce((n, f) => n + Number((f.stats && JSON.parse(f.stats).numRecords) ?? 0), 0);
+}

@@ -1,0 +1,79 @@
+/**
+ * One `sluice ingest` in a process of its own, so that its memory is its own: the capped-heap test
+ * (test/ingest-memory.test.ts) and the ingest benchmark (bench/ingest.ts) start it as
+ * `node [--max-old-space-size=N] --import tsx test/helpers/ingest-child.ts '<json>'` with
+ * `{ file, table, format?, ledger? }` and read the one JSON line it prints last:
+ * `{ exitCode, result, seconds, maxRssBytes, userCpuSeconds, systemCpuSeconds, heapLimitBytes }`,
+ * where `result` is the command's own `--json` document and `maxRssBytes` the peak resident set of
+ * the whole process (main thread and encoding workers) from `process.resourceUsage()`.
+ *
+ * It runs the command's function (cli/ingest.ts `runIngestCommand`) rather than bin/sluice.js so it
+ * works from source without a build and can report its resource usage after the command finished.
+ */
+import { getHeapStatistics } from 'node:v8';
+import { runIngestCommand } from '../../cli/ingest';
+
+/** What the parent asks for. */
+export interface IngestChildSpec {
+  /** The input file (local path). */
+  file: string;
+  /** The table location (local path or Azurite URL). */
+  table: string;
+  /** `--format` (default: detected). */
+  format?: string;
+  /** `--ledger` (default: the command's own default for the table). */
+  ledger?: string;
+}
+
+/** What the child reports. */
+export interface IngestChildReport {
+  exitCode: number;
+  result: { totals: { rowsRead: number; rowsWritten: number; rowsDeadLettered: number; bytes: number; errors: number }; files: { status: string; reason?: string }[] } | null;
+  seconds: number;
+  maxRssBytes: number;
+  userCpuSeconds: number;
+  systemCpuSeconds: number;
+  heapLimitBytes: number;
+  stderr: string;
+}
+
+/** Marks the report line among whatever else the process prints. */
+export const REPORT_PREFIX = 'ingest-child-report ';
+
+async function main(): Promise<void> {
+  const spec = JSON.parse(process.argv[2] ?? '{}') as IngestChildSpec;
+  let out = '';
+  let err = '';
+  const started = performance.now();
+  const exitCode = await runIngestCommand(
+    'ingest',
+    spec.file,
+    { table: spec.table, json: true, ...(spec.format ? { format: spec.format } : {}), ...(spec.ledger ? { ledger: spec.ledger } : {}) },
+    { out: (text) => (out += text), err: (text) => (err += text) },
+    { tty: false },
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const usage = process.resourceUsage();
+  const report: IngestChildReport = {
+    exitCode,
+    result: out.trim() ? JSON.parse(out) : null,
+    seconds,
+    maxRssBytes: usage.maxRSS * 1024,
+    userCpuSeconds: usage.userCPUTime / 1e6,
+    systemCpuSeconds: usage.systemCPUTime / 1e6,
+    heapLimitBytes: getHeapStatistics().heap_size_limit,
+    stderr: err.slice(0, 4000),
+  };
+  process.stdout.write(`\n${REPORT_PREFIX}${JSON.stringify(report)}\n`);
+}
+
+// Only as a process of its own: the test imports this file for its types and report prefix.
+if (require.main === module) {
+  main().then(
+    () => process.exit(0),
+    (error) => {
+      process.stderr.write(`ingest-child: ${(error as Error).stack ?? error}\n`);
+      process.exit(1);
+    },
+  );
+}
