@@ -367,6 +367,20 @@ describe('ingest events', () => {
     expect(quiet).toBeInstanceOf(EventBatchError);
     expect(quiet.deadLetter).toBeUndefined();
     expect(await deadLetterPaths(env)).toHaveLength(1);
+    // What the Event Hubs trigger asks for: a record for a terminal failure, none for a transient one
+    // (its unbounded retry policy ingests those events later).
+    const terminal = await run(env, events(6, 7), { source: { partitionBy: ['region'] }, deadLetterOnFailure: 'terminal' }).catch((err) => err);
+    expect(terminal).toBeInstanceOf(EventBatchError);
+    expect(terminal.transient).toBe(false);
+    expect(terminal.deadLetter).toBeDefined();
+    expect(await deadLetterPaths(env)).toHaveLength(2);
+    const down = flaky(env.table, (method) => method === 'write' || method === 'createIfAbsent', Infinity);
+    const transient = await run(env, events(8, 9), { table: down.store, deadLetterOnFailure: 'terminal', retry: { attempts: 2, delayMs: 1 } }).catch((err) => err);
+    expect(transient).toBeInstanceOf(EventBatchError);
+    expect(transient.transient).toBe(true);
+    expect(transient.deadLetter).toBeUndefined();
+    expect(down.failed()).toBeGreaterThan(0);
+    expect(await deadLetterPaths(env)).toHaveLength(2);
   });
 
   it('hubAppId names the partition the same whichever way the namespace is written', () => {
