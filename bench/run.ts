@@ -18,7 +18,8 @@
  * (sections not run keep their previous results there).
  *
  * Command line (`npm run bench -- <flags>`):
- *   --section snapshot,commits,ingest   the sections to run (default all three)
+ *   --section snapshot,commits,ingest,refresh   the sections to run (default all four; refresh:
+ *                                       bench/refresh.ts, BENCH_REFRESH_ROWS rows, default 1000000)
  *   --rows N[,M…]                       ingest: dataset rows (default 1000000); two counts also print
  *                                       the peak RSS growth between them
  *   --memory-check                      ingest: --rows 1000000,5000000
@@ -42,9 +43,10 @@ import { WRITER_SCHEMA, writerBatch } from '../test/helpers/tables';
 import { assertAllSucceeded, runWriters } from '../test/helpers/writers';
 import type { DatasetFormat } from './dataset';
 import { IngestBenchResult, printIngestResults, runIngestBench } from './ingest';
+import { printRefreshResults, RefreshBenchResult, runRefreshBench } from './refresh';
 
 const ROOT = nodePath.resolve(__dirname, '..');
-const SECTIONS = ['snapshot', 'commits', 'ingest'] as const;
+const SECTIONS = ['snapshot', 'commits', 'ingest', 'refresh'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The command line: which sections, and the ingest section's dataset sizes. */
@@ -273,6 +275,7 @@ async function main(): Promise<void> {
   const throughputResults: ThroughputResult[] = [];
   const snapshotResults: SnapshotResult[] = [];
   let ingestResult: IngestBenchResult | undefined;
+  let refreshResult: RefreshBenchResult | undefined;
   // A fresh Azurite per phase: its in-memory store slows down with every blob it holds, and the long
   // logs of the first phase would otherwise slow the second.
   try {
@@ -307,6 +310,8 @@ async function main(): Promise<void> {
         ingestResult = await runIngestBench({ rows: args.rows, repeat: args.repeat, formats: args.formats, azuriteEndpoint: endpoint });
       });
     }
+    // Local disk only, no Azurite; not bound by the time budget either.
+    if (args.sections.includes('refresh')) refreshResult = await runRefreshBench(Number(process.env.BENCH_REFRESH_ROWS ?? 1_000_000));
   } finally {
     await rm(localRoot, { recursive: true, force: true });
   }
@@ -326,6 +331,7 @@ async function main(): Promise<void> {
     );
   }
   if (ingestResult) printIngestResults(ingestResult, printTable);
+  if (refreshResult) printRefreshResults(refreshResult, printTable);
   const totalSeconds = round((Date.now() - STARTED) / 1000, 1);
   const loadEnd = os.loadavg().map((n) => round(n, 2));
   console.log(`\ntotal ${totalSeconds} s; load average at start ${loadStart.join(' ')}, at end ${loadEnd.join(' ')} (other work on the machine skews the figures)`);
@@ -349,6 +355,7 @@ async function main(): Promise<void> {
     ...(args.sections.includes('commits') ? { batchesPerWriter: BATCHES, rowsPerBatch: 3, throughput: throughputResults } : {}),
     ...(args.sections.includes('snapshot') ? { snapshotLoad: snapshotResults } : {}),
     ...(ingestResult ? { ingest: ingestResult } : {}),
+    ...(refreshResult ? { refresh: refreshResult } : {}),
   };
   await mkdir(nodePath.join(ROOT, 'bench', 'results'), { recursive: true });
   await writeFile(resultsPath, `${JSON.stringify(out, null, 2)}\n`);

@@ -22,6 +22,7 @@ import {
 import type { JsonValue } from '../shared/delta/rows';
 import { READ_FORMATS, ReadFormat, rowWriter } from './format';
 import { INGEST_HELP, runIngestCommand } from './ingest';
+import { PIPELINE_HELP, runPipelineCommand } from './pipeline';
 
 const VERSION = '0.1.0';
 
@@ -48,7 +49,7 @@ Commands:
       --dry-run            list the files, delete nothing  --json
   checkpoint <table>   write a checkpoint for the latest version now  --json
   flush <table>        commit appends left pending in the table's commit lane  --json
-${INGEST_HELP}
+${INGEST_HELP}${PIPELINE_HELP}
 <table> is a location:
   ./path or /abs/path or file:///abs/path          local disk
   abfss://<container>@<account>.dfs.core.windows.net/<path>   ADLS Gen2 (signs in with DefaultAzureCredential)
@@ -131,7 +132,8 @@ async function run(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   const [command, ...rest] = argv;
-  if (!ALLOWED[command]) throw new UsageError(`unknown command '${command}' (commands: ${Object.keys(ALLOWED).join(', ')})`);
+  if (command === 'pipeline' || command === 'quarantine') return runPipelineCommand(command, rest, io);
+  if (!ALLOWED[command]) throw new UsageError(`unknown command '${command}' (commands: ${[...Object.keys(ALLOWED), 'pipeline', 'quarantine'].join(', ')})`);
   let parsed;
   try {
     parsed = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true, strict: true });

@@ -7,9 +7,20 @@
  * resolves them with `resolveSettingReferences` over the runtime's validated values, so defaults apply
  * and the host never meets an unset setting.
  */
-import type { EventHubHandler, HttpHandler, HttpMethod, InvocationContext, RetryOptions, TimerHandler } from '@azure/functions';
-import { blobCreatedHandler, eventHubIngestHandler, reconcileHandler } from './ingest';
+import type { FunctionResult, HttpMethod, HttpRequest, HttpResponse, HttpResponseInit, InvocationContext, RetryOptions, Timer } from '@azure/functions';
+import type { OrchestrationHandler } from 'durable-functions';
+import type { ActivityFunction } from '../shared/orchestration';
+import { RUN_ACTIVITIES, RUN_ORCHESTRATORS, SCHEDULE_TICK, type RunClient } from '../shared/run';
+import { blobCreatedHandler, eventHubIngestHandler, pipelineScheduleHandler, reconcileHandler } from './ingest';
+import { purgeRunHttp, runStatusHttp, startRunHttp, terminateRunHttp } from './pipelines';
 import { describeTableHttp, tableHistoryHttp } from './tables';
+
+/**
+ * Functions with `durableClient: true` get a `RunClient` as their third argument: over the Durable
+ * client in Azure (index.ts adds the binding), over the local engine on the local host. Others get
+ * nothing there.
+ */
+export type WithRuns<T> = (input: T, context: InvocationContext, runs?: RunClient) => FunctionResult<unknown>;
 
 /** An HTTP-triggered function. */
 export interface HttpFunctionDefinition {
@@ -18,7 +29,9 @@ export interface HttpFunctionDefinition {
   /** Route under `/api/`, with `{param}` placeholders. */
   route: string;
   methods: HttpMethod[];
-  handler: HttpHandler;
+  /** The handler needs a run client (third argument). */
+  durableClient?: boolean;
+  handler: (request: HttpRequest, context: InvocationContext, runs?: RunClient) => Promise<HttpResponseInit | HttpResponse>;
 }
 
 /** A timer-triggered function. */
@@ -27,14 +40,16 @@ export interface TimerFunctionDefinition {
   name: string;
   /** NCRONTAB schedule (six fields) or `%AppSetting%`. */
   schedule: string;
-  handler: TimerHandler;
+  durableClient?: boolean;
+  handler: WithRuns<Timer>;
 }
 
 /** An Event Grid-triggered function (one event per invocation, Event Grid or CloudEvents schema). */
 export interface EventGridFunctionDefinition {
   kind: 'eventGrid';
   name: string;
-  handler: (event: unknown, context: InvocationContext) => Promise<void>;
+  durableClient?: boolean;
+  handler: (event: unknown, context: InvocationContext, runs?: RunClient) => Promise<void>;
 }
 
 /** An Event Hubs-triggered function. */
@@ -50,18 +65,39 @@ export interface EventHubFunctionDefinition {
   cardinality: 'many';
   /** Re-runs a failed batch while the partition's checkpoint waits. */
   retry: RetryOptions;
-  handler: EventHubHandler;
+  durableClient?: boolean;
+  handler: WithRuns<unknown>;
+}
+
+/** A Durable orchestrator function (`df.app.orchestration`). */
+export interface OrchestrationFunctionDefinition {
+  kind: 'orchestration';
+  name: string;
+  handler: OrchestrationHandler;
+}
+
+/** A Durable activity function (`df.app.activity`). */
+export interface ActivityFunctionDefinition {
+  kind: 'activity';
+  name: string;
+  handler: ActivityFunction;
 }
 
 /** Any function definition. */
-export type FunctionDefinition = HttpFunctionDefinition | TimerFunctionDefinition | EventGridFunctionDefinition | EventHubFunctionDefinition;
+export type FunctionDefinition =
+  | HttpFunctionDefinition
+  | TimerFunctionDefinition
+  | EventGridFunctionDefinition
+  | EventHubFunctionDefinition
+  | OrchestrationFunctionDefinition
+  | ActivityFunctionDefinition;
 
 /** Every function of the app. */
 export const FUNCTIONS: readonly FunctionDefinition[] = [
   { kind: 'http', name: 'describeTable', route: 'tables/{layer}/{table}', methods: ['GET'], handler: describeTableHttp },
   { kind: 'http', name: 'tableHistory', route: 'tables/{layer}/{table}/history', methods: ['GET'], handler: tableHistoryHttp },
   // infra/app/event-grid.bicep subscribes this name to BlobCreated events of the landing container.
-  { kind: 'eventGrid', name: 'blobCreated', handler: blobCreatedHandler },
+  { kind: 'eventGrid', name: 'blobCreated', durableClient: true, handler: blobCreatedHandler },
   {
     kind: 'eventHub',
     name: 'eventHubIngest',
@@ -69,9 +105,18 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
     eventHubName: '%SLUICE_EVENTHUB_NAME%',
     consumerGroup: '%SLUICE_EVENTHUB_CONSUMER_GROUP%',
     cardinality: 'many',
+    durableClient: true,
     // No limit: an exception would otherwise let the checkpoint move past the batch once retries run out.
     retry: { strategy: 'exponentialBackoff', maxRetryCount: -1, minimumInterval: { seconds: 10 }, maximumInterval: { minutes: 15 } },
     handler: eventHubIngestHandler,
   },
-  { kind: 'timer', name: 'reconcile', schedule: '%SLUICE_RECONCILE_SCHEDULE%', handler: reconcileHandler },
+  { kind: 'timer', name: 'reconcile', schedule: '%SLUICE_RECONCILE_SCHEDULE%', durableClient: true, handler: reconcileHandler },
+  // Pipeline runs (shared/run): the run API, the schedule timer, the orchestration and its activities.
+  { kind: 'http', name: 'startPipelineRun', route: 'pipelines/{name}/runs', methods: ['POST'], durableClient: true, handler: startRunHttp },
+  { kind: 'http', name: 'pipelineRunStatus', route: 'pipelines/{name}/runs/{instanceId}', methods: ['GET'], durableClient: true, handler: runStatusHttp },
+  { kind: 'http', name: 'terminatePipelineRun', route: 'pipelines/{name}/runs/{instanceId}/terminate', methods: ['POST'], durableClient: true, handler: terminateRunHttp },
+  { kind: 'http', name: 'purgePipelineRun', route: 'pipelines/{name}/runs/{instanceId}', methods: ['DELETE'], durableClient: true, handler: purgeRunHttp },
+  { kind: 'timer', name: 'pipelineSchedule', schedule: SCHEDULE_TICK, durableClient: true, handler: pipelineScheduleHandler },
+  ...RUN_ORCHESTRATORS.map((o) => ({ kind: 'orchestration' as const, name: o.name, handler: o.handler })),
+  ...RUN_ACTIVITIES.map((a) => ({ kind: 'activity' as const, name: a.name, handler: a.handler })),
 ];

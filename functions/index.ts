@@ -9,7 +9,9 @@
  * source reads the configured hub, `eventHubIngest` is left out (nothing is consumed, so no event is
  * lost); that is logged, never silent.
  */
-import { app } from '@azure/functions';
+import { app, InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { DurableRunClient, RunClient } from '../shared/run';
 import { getRuntime, resolveSettingReferences } from '../shared/runtime';
 import { FUNCTIONS, FunctionDefinition } from './definitions';
 
@@ -18,16 +20,31 @@ for (const warning of runtime.warnings) console.warn(`sluice: ${warning}`);
 
 const resolve = (text: string) => resolveSettingReferences(text, runtime.bindingSettings);
 
+/** Functions declaring `durableClient` get the Durable client binding and a RunClient over it. */
+function durable<T, R>(definition: { durableClient?: boolean; handler: (input: T, context: InvocationContext, runs?: RunClient) => R }) {
+  if (!definition.durableClient) return { handler: (input: T, context: InvocationContext) => definition.handler(input, context) };
+  return {
+    extraInputs: [df.input.durableClient()],
+    handler: (input: T, context: InvocationContext) => definition.handler(input, context, new DurableRunClient(df.getClient(context))),
+  };
+}
+
 function register(definition: FunctionDefinition): void {
   switch (definition.kind) {
     case 'http':
-      app.http(definition.name, { route: definition.route, methods: definition.methods, authLevel: 'function', handler: definition.handler });
+      app.http(definition.name, { route: definition.route, methods: definition.methods, authLevel: 'function', ...durable(definition) });
       return;
     case 'timer':
-      app.timer(definition.name, { schedule: resolve(definition.schedule), handler: definition.handler });
+      app.timer(definition.name, { schedule: resolve(definition.schedule), ...durable(definition) });
       return;
     case 'eventGrid':
-      app.eventGrid(definition.name, { handler: definition.handler });
+      app.eventGrid(definition.name, durable(definition));
+      return;
+    case 'orchestration':
+      df.app.orchestration(definition.name, definition.handler);
+      return;
+    case 'activity':
+      df.app.activity(definition.name, { handler: definition.handler });
       return;
     case 'eventHub':
       if (!runtime.triggers.eventHub) {
@@ -45,7 +62,7 @@ function register(definition: FunctionDefinition): void {
         consumerGroup: resolve(definition.consumerGroup),
         cardinality: definition.cardinality,
         retry: definition.retry,
-        handler: definition.handler,
+        ...durable(definition),
       });
       return;
     default: {

@@ -13,6 +13,12 @@
  *   waits. A batch is never dropped; a partition whose batch cannot succeed stops, loudly.
  * - `reconcile` (timer): one line per file source; failures are logged per file and fail the
  *   invocation after every source had its turn, so they show in monitoring.
+ *
+ * After a bronze commit that wrote rows, each adapter starts (or makes catch up) the refresh run of
+ * the pipeline reading that source when it is in `afterBronze` mode (shared/run/triggers.ts), through
+ * the run client the host passes. A failed start is rethrown so the trigger delivers again: ingestion
+ * then finds the file or batch already landed and only the start is repeated.
+ * `pipelineSchedule` (timer, every minute) starts the pipelines in `schedule` mode that are due.
  */
 import type { InvocationContext, Timer } from '@azure/functions';
 import type { IngestOutcome } from '../shared/ingest';
@@ -28,6 +34,20 @@ import {
   routeBlobCreatedEvent,
   SourceReconcile,
 } from '../shared/runtime';
+import type { SourceRoute } from '../shared/runtime';
+import { startRunAfterBronze, startScheduledRuns, type RunClient } from '../shared/run';
+
+/** Start the run a bronze commit calls for (nothing without a run client or when no rows landed). */
+async function afterBronze(name: string, route: SourceRoute, version: number | undefined, wroteRows: boolean, context: InvocationContext, runs?: RunClient): Promise<void> {
+  if (!runs || version === undefined || !wroteRows) return;
+  try {
+    const start = await startRunAfterBronze({ pipeline: route.pipeline, source: route.source.name, version }, runs);
+    if (start) context.log(`${name}: refresh ${start.instanceId} ${start.queued ? 'asked to catch up' : 'started'} for ${route.source.name} version ${version}`);
+  } catch (err) {
+    context.error(`${name}: the refresh after ${route.source.name} version ${version} could not be started: ${errorText(err)}`);
+    throw err;
+  }
+}
 
 /**
  * Event Grid trigger: ingest the landing blob a `Microsoft.Storage.BlobCreated` event names.
@@ -35,7 +55,7 @@ import {
  * @param event the event (Event Grid or CloudEvents schema)
  * @param context the invocation context
  */
-export async function blobCreatedHandler(event: unknown, context: InvocationContext): Promise<void> {
+export async function blobCreatedHandler(event: unknown, context: InvocationContext, runs?: RunClient): Promise<void> {
   const runtime = getRuntime();
   const routed = routeBlobCreatedEvent(runtime, event);
   if (routed.status === 'ignored') {
@@ -57,6 +77,8 @@ export async function blobCreatedHandler(event: unknown, context: InvocationCont
   const line = `blobCreated: ${file} → ${routed.route.tableKey}: ${describeFile(outcome)}`;
   if (outcome.status === 'deadlettered' || outcome.rowsDeadLettered > 0) context.warn(line);
   else context.log(line);
+  // A duplicate delivery starts the run again: a redelivery after a failed start must not lose it.
+  await afterBronze('blobCreated', routed.route, outcome.version, (outcome.status === 'committed' && outcome.rowsWritten > 0) || outcome.status === 'duplicate', context, runs);
 }
 
 /**
@@ -65,7 +87,7 @@ export async function blobCreatedHandler(event: unknown, context: InvocationCont
  * @param messages the event bodies
  * @param context the invocation context (per-event metadata in `triggerMetadata`)
  */
-export async function eventHubIngestHandler(messages: unknown, context: InvocationContext): Promise<void> {
+export async function eventHubIngestHandler(messages: unknown, context: InvocationContext, runs?: RunClient): Promise<void> {
   const runtime = getRuntime();
   const hub = runtime.triggers.eventHub;
   if (!hub) throw new Error('eventHubIngest: invoked although no Event Hubs connection is set (SLUICE_EVENTHUB / SLUICE_EVENTHUB__fullyQualifiedNamespace)');
@@ -101,11 +123,14 @@ export async function eventHubIngestHandler(messages: unknown, context: Invocati
  * @param timer the timer
  * @param context the invocation context
  */
-export async function reconcileHandler(timer: Timer, context: InvocationContext): Promise<void> {
+export async function reconcileHandler(timer: Timer, context: InvocationContext, runs?: RunClient): Promise<void> {
   const runtime = getRuntime();
   if (timer.isPastDue) context.log('reconcile: running late (past due)');
   const failed: string[] = [];
+  const landed: { route: SourceRoute; version: number }[] = [];
   await reconcileLanding(runtime, (done) => {
+    const versions = (done.result?.outcomes ?? []).filter((o) => o.status === 'committed' && o.rowsWritten > 0 && o.version !== undefined).map((o) => o.version!);
+    if (versions.length) landed.push({ route: done.route, version: Math.max(...versions) });
     context.log(`reconcile: ${describeSource(runtime.settings.landingContainer, done)}`);
     if (done.error) failed.push(`${done.route.source.name}: ${errorText(done.error)}`);
     for (const f of done.result?.failures ?? []) {
@@ -113,7 +138,28 @@ export async function reconcileHandler(timer: Timer, context: InvocationContext)
       failed.push(`${runtime.settings.landingContainer}/${f.path}: ${f.error.message}`);
     }
   });
+  for (const l of landed) {
+    try {
+      await afterBronze('reconcile', l.route, l.version, true, context, runs);
+    } catch (err) {
+      failed.push(`refresh after ${l.route.source.name}: ${errorText(err)}`);
+    }
+  }
   if (failed.length) throw new Error(`reconcile: ${failed.length} failure${failed.length === 1 ? '' : 's'}: ${failed.slice(0, 5).join('; ')}${failed.length > 5 ? '; …' : ''}`);
+}
+
+/**
+ * Timer trigger (every minute): start the pipelines in `schedule` mode whose schedule fell in the
+ * minute that just ended.
+ *
+ * @param timer the timer
+ * @param context the invocation context
+ * @param runs the run client
+ */
+export async function pipelineScheduleHandler(timer: Timer, context: InvocationContext, runs?: RunClient): Promise<void> {
+  if (!runs) throw new Error('pipelineSchedule: no run client was passed (the function must declare durableClient)');
+  const started = await startScheduledRuns(getRuntime().pipelines, runs, new Date());
+  for (const s of started) context.log(`pipelineSchedule: ${s.pipeline}: ${s.start.queued ? 'running run asked to catch up' : `run ${s.start.instanceId} started`}${timer.isPastDue ? ' (timer past due)' : ''}`);
 }
 
 function describeFile(o: IngestOutcome): string {

@@ -14,3 +14,5 @@ export { CHANGE_TYPE, CHANGES_DIR } from './upsert';
 export { piiHash } from './pii';
 export { checkPipelineSql } from './check';
 export type { CheckOptions, CheckResult } from './check';
+export { replayAppId, replayQuarantine } from './replay';
+export type { ReplayRequest, ReplayResult } from './replay';

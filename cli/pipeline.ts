@@ -1,0 +1,201 @@
+/**
+ * `sluice pipeline validate|run` and `sluice quarantine replay`: the pipeline commands. They call the
+ * same stage functions as the app: the definition loader and `checkPipelineSql`, the `refresh`
+ * orchestration and its activities on the local engine, `replayQuarantine`.
+ *
+ * Where things are: the lake is the one the app's settings name (`SLUICE_LAKE` or
+ * `AzureWebJobsStorage`, container `SLUICE_LAKE_CONTAINER`); when neither is set,
+ * `SLUICE_STORAGE_CONNECTION_STRING` is used as the lake connection (handy with Azurite). Orchestration
+ * state goes to the Table Storage tables `SluiceCli*` of that account (not the local host's
+ * `SluiceDev*`, whose engine serves the app's own definitions), table updates to `SluiceEvents`.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadSettings } from '../shared/config/settings';
+import { OrchestrationEngine } from '../shared/orchestration';
+import { loadPipelineDefinition, PipelineDefinitionError, type PipelineDefinition } from '../shared/pipeline/definition';
+import { checkPipelineSql, replayQuarantine, type LakeTables, type TableUpdateMetrics } from '../shared/refresh';
+import { EngineRunClient, EVENTS_TABLE, EventLog, lakeTables, orchestrationRegistry, pipelineName, planRefresh, type RefreshOutput, type RefreshProgress } from '../shared/run';
+import { appRoot, loadPipelines } from '../shared/runtime';
+import { sqlOptionsFromEnv } from '../shared/sql';
+import { openLakeStore } from '../shared/storage/lake';
+import { UsageError, type Io } from './ingest';
+
+/** Help text of the pipeline commands (part of `sluice --help`). */
+export const PIPELINE_HELP = `  pipeline validate <file>   check a pipeline definition: structure, references, cycles, and every
+                       table's SQL, expectations and columns (bound by DuckDB); every problem is
+                       listed with its YAML path and line
+      --json               { valid, problems: [{ path, line, message }], notes, levels }
+  pipeline run <file>  refresh the pipeline's silver and gold tables now, in this process, through the
+                       same orchestration and activities as the app (bronze first, gold last), and
+                       print what each table update did
+      --full-refresh [table …]  rebuild every table (or the tables named) from the sources' current
+                           versions instead of applying only new bronze rows
+      --json               the run's output: per-table metrics and totals
+  quarantine replay <table>  run <table>__quarantine through the table's current contract and
+                       expectations again: rows that pass move to the table, the rest stay
+      --pipeline <file>    the definition holding <table> (default: the app's SLUICE_PIPELINES)
+      --json               counts and versions
+  The pipeline commands use the app's lake settings (SLUICE_LAKE or AzureWebJobsStorage, or
+  SLUICE_STORAGE_CONNECTION_STRING, and SLUICE_LAKE_CONTAINER) and its Table Storage.
+`;
+
+const OPTIONS = {
+  json: { type: 'boolean' },
+  'full-refresh': { type: 'boolean' },
+  pipeline: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/**
+ * Run `sluice pipeline …` or `sluice quarantine …`.
+ *
+ * @param command `pipeline` or `quarantine`
+ * @param argv the arguments after the command
+ * @param io output sinks
+ * @param env the environment (settings)
+ * @returns the exit status
+ */
+export async function runPipelineCommand(command: 'pipeline' | 'quarantine', argv: string[], io: Io, env: Record<string, string | undefined> = process.env): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.out(PIPELINE_HELP);
+    return 0;
+  }
+  const [sub, target, ...rest] = positionals;
+  const allow = (...names: string[]) => {
+    for (const key of Object.keys(values)) if (key !== 'help' && !names.includes(key)) throw new UsageError(`option --${key} does not apply to '${command} ${sub}'`);
+  };
+  if (command === 'pipeline' && sub === 'validate') {
+    allow('json');
+    if (!target || rest.length) throw new UsageError(`'pipeline validate' takes one definition file`);
+    return validate(target, values.json === true, io, env);
+  }
+  if (command === 'pipeline' && sub === 'run') {
+    allow('json', 'full-refresh');
+    if (!target) throw new UsageError(`'pipeline run' takes a definition file`);
+    if (rest.length && !values['full-refresh']) throw new UsageError(`unexpected ${rest.join(' ')} (table names follow --full-refresh)`);
+    return run(target, values['full-refresh'] ? (rest.length ? rest : true) : false, values.json === true, io, env);
+  }
+  if (command === 'quarantine' && sub === 'replay') {
+    allow('json', 'pipeline');
+    if (!target || rest.length) throw new UsageError(`'quarantine replay' takes one table name, e.g. silver.sales`);
+    return replay(target, values.pipeline, values.json === true, io, env);
+  }
+  throw new UsageError(command === 'pipeline' ? `'pipeline' needs validate or run, not '${sub ?? ''}'` : `'quarantine' needs replay, not '${sub ?? ''}'`);
+}
+
+/** The lake from the settings (a connection string in SLUICE_STORAGE_CONNECTION_STRING as a fallback). */
+function lakeSettings(env: Record<string, string | undefined>) {
+  const configured = Object.keys(env).some((k) => /^(SLUICE_LAKE|AzureWebJobsStorage)(__|$)/.test(k) && env[k]?.trim());
+  const effective = configured || !env.SLUICE_STORAGE_CONNECTION_STRING ? env : { ...env, SLUICE_LAKE: env.SLUICE_STORAGE_CONNECTION_STRING };
+  return loadSettings(effective);
+}
+
+async function validate(file: string, json: boolean, io: Io, env: Record<string, string | undefined>): Promise<number> {
+  let definition: PipelineDefinition;
+  let notes: string[] = [];
+  try {
+    definition = await loadPipelineDefinition(file);
+    let lake: LakeTables | undefined;
+    try {
+      const settings = lakeSettings(env);
+      lake = (path) => openLakeStore(settings, path);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      notes.push('no lake settings: bronze schemas were taken from the schema hints, not from the tables');
+    }
+    notes = [...notes, ...(await checkPipelineSql(definition, { lake, sql: sqlOptionsFromEnv(env) })).notes];
+  } catch (err) {
+    if (!(err instanceof PipelineDefinitionError)) throw err;
+    if (json) io.out(JSON.stringify({ valid: false, problems: err.problems, notes }, null, 2) + '\n');
+    else io.err(`${err.message}\n`);
+    return 1;
+  }
+  const levels = planRefresh(definition).levels;
+  if (json) io.out(JSON.stringify({ valid: true, problems: [], notes, levels }, null, 2) + '\n');
+  else {
+    io.out(`${file}: valid — pipeline ${pipelineName(definition)}, ${Object.keys(definition.sources).length} sources, ${Object.keys(definition.tables).length} tables\n`);
+    levels.forEach((l, i) => io.out(`  refresh step ${i + 1}: ${l.join(', ')}\n`));
+    for (const n of notes) io.out(`  note: ${n}\n`);
+  }
+  return 0;
+}
+
+async function run(file: string, fullRefresh: boolean | string[], json: boolean, io: Io, env: Record<string, string | undefined>): Promise<number> {
+  const definition = await loadPipelineDefinition(file);
+  const name = pipelineName(definition);
+  if (Array.isArray(fullRefresh)) {
+    const unknown = fullRefresh.filter((t) => !definition.tables[t]);
+    if (unknown.length) throw new UsageError(`--full-refresh: no table ${unknown.join(', ')} in ${file} (tables: ${Object.keys(definition.tables).join(', ')})`);
+  }
+  const settings = lakeSettings(env);
+  const tables = lakeTables(settings.lake);
+  const lake: LakeTables = (path) => openLakeStore(settings, path);
+  const registry = orchestrationRegistry({ pipelines: () => [definition], lake, events: new EventLog(tables(EVENTS_TABLE)), sql: sqlOptionsFromEnv(env), ...(env.SLUICE_PII_KEY ? { piiKey: env.SLUICE_PII_KEY } : {}) });
+  const engine = new OrchestrationEngine(registry, { tableClient: tables, tablePrefix: 'SluiceCli', payloads: openLakeStore(settings, '_sluice/orchestration-payloads'), pollMs: 50 });
+  const started = await new EngineRunClient(engine).startRun({ pipeline: name, fullRefresh, reason: `sluice pipeline run ${file}` });
+  if (started.queued && !json) io.err(`sluice: a run of ${name} is in progress; this one runs after it\n`);
+  engine.start();
+  let status;
+  try {
+    for (;;) {
+      status = await engine.waitForCompletion(started.instanceId, 60 * 60_000);
+      // A queued start begins as the same instance once the running one ends: wait for ours too.
+      if (!started.queued || !status || (status.input as { reason?: string })?.reason === `sluice pipeline run ${file}`) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await engine.stop();
+  }
+  if (!status || status.runtimeStatus !== 'Completed') {
+    const progress = status?.customStatus as RefreshProgress | undefined;
+    if (json) io.out(JSON.stringify({ runtimeStatus: status?.runtimeStatus, error: status?.output, progress }, null, 2) + '\n');
+    io.err(`sluice: ${typeof status?.output === 'string' ? status.output : `run ${started.instanceId} ended ${status?.runtimeStatus ?? 'without a status'}`}\n`);
+    return 1;
+  }
+  const output = status.output as RefreshOutput;
+  if (json) {
+    io.out(JSON.stringify(output, null, 2) + '\n');
+    return 0;
+  }
+  io.out(`pipeline ${name}, run ${output.runId}\n`);
+  for (const m of output.tables) io.out(describeUpdate(m));
+  const t = output.totals;
+  io.out(`total: ${t.tables} tables (${t.tablesUpdated} updated, ${t.tablesUnchanged} unchanged), ${t.rowsRead} rows read, ${t.inserted} inserted, ${t.updated} updated, ${t.duplicates} duplicates, ${t.filteredBySql} filtered, ${t.dropped} dropped, ${t.quarantined} quarantined\n`);
+  return 0;
+}
+
+function describeUpdate(m: TableUpdateMetrics): string {
+  const sources = m.sources.map((s) => `${s.name} ${s.fromVersion < 0 ? '' : `${s.fromVersion}→`}${s.toVersion}`).join(', ');
+  const head = `${m.table.padEnd(24)} ${m.status.padEnd(9)} v${m.targetVersion ?? '-'}  (${sources})`;
+  if (m.status !== 'updated') return `${head}\n`;
+  const rules = m.expectations.filter((e) => e.failed > 0).map((e) => `${e.name} ${e.failed} failed (${e.onViolation})`);
+  return `${head}\n    read ${m.rowsRead}: ${m.inserted} inserted, ${m.updated} updated, ${m.duplicates} duplicates, ${m.filteredBySql} filtered by the SQL, ${m.dropped} dropped, ${m.quarantined} quarantined${m.warned ? ` (${m.warned} kept with warnings)` : ''} — ${(m.durationMs / 1000).toFixed(1)} s\n${rules.length ? `    ${rules.join('; ')}\n` : ''}`;
+}
+
+async function replay(table: string, file: string | undefined, json: boolean, io: Io, env: Record<string, string | undefined>): Promise<number> {
+  let definition: PipelineDefinition | undefined;
+  if (file) definition = await loadPipelineDefinition(file);
+  else {
+    const settings = lakeSettings(env);
+    definition = loadPipelines(settings.pipelines, appRoot(), !!env.SLUICE_PIPELINES?.trim()).find((p) => p.tables[table]);
+    if (!definition) throw new UsageError(`no pipeline of SLUICE_PIPELINES (${settings.pipelines}) has a table ${table}; name the definition with --pipeline <file>`);
+  }
+  if (!definition.tables[table]) throw new UsageError(`no table ${table} in ${file} (tables: ${Object.keys(definition.tables).join(', ')})`);
+  const settings = lakeSettings(env);
+  const result = await replayQuarantine({ definition, table, lake: (path) => openLakeStore(settings, path), sql: sqlOptionsFromEnv(env) });
+  if (json) io.out(JSON.stringify(result, null, 2) + '\n');
+  else if (result.quarantineVersion === null) io.out(`${table}: no quarantine table, nothing to replay\n`);
+  else if (result.resumed) io.out(`${table}: finished an interrupted replay (quarantine version ${result.quarantineVersionAfter})\n`);
+  else {
+    io.out(`${table}: ${result.rowsRead} quarantined rows checked: ${result.replayed} now pass and moved to the table (${result.inserted} inserted, ${result.updated} updated, ${result.duplicates} older than the stored rows), ${result.remaining} still fail and stay\n`);
+    if (result.replayed) io.out(`  table version ${result.targetVersion}, quarantine version ${result.quarantineVersionAfter}\n`);
+  }
+  return 0;
+}

@@ -1,0 +1,56 @@
+/**
+ * HTTP adapters of pipeline runs (shared/run/api.ts holds the logic): start a run, its status,
+ * terminate, purge. Each handler takes the `RunClient` explicitly: functions/index.ts passes one over
+ * the Durable client of the invocation, the local host one over its engine.
+ */
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { purgeRunResponse, runStatusResponse, runtimeServices, startOptions, startRunResponse, terminateRunResponse, type ApiOrigin, type ApiResponse, type RunClient } from '../shared/run';
+
+/** An HTTP handler that needs the run client. */
+export type RunHttpHandler = (request: HttpRequest, context: InvocationContext, runs?: RunClient) => Promise<HttpResponseInit>;
+
+function origin(request: HttpRequest): ApiOrigin {
+  return { baseUrl: new URL(request.url).origin, code: request.query.get('code') };
+}
+
+function reply(response: ApiResponse): HttpResponseInit {
+  return { status: response.status, headers: response.headers, jsonBody: response.body };
+}
+
+/** Wrap a handler: no client → 500 naming the wiring problem; unexpected errors → 500 with the message, logged. */
+function withRuns(name: string, body: (request: HttpRequest, runs: RunClient) => Promise<ApiResponse>): RunHttpHandler {
+  return async (request, context, runs) => {
+    if (!runs) return { status: 500, jsonBody: { error: `${name}: no Durable client was passed to the handler (the function must declare durableClient)` } };
+    try {
+      return reply(await body(request, runs));
+    } catch (err) {
+      context.error(`${name}: ${(err as Error).message}`);
+      return { status: 500, jsonBody: { error: (err as Error).message } };
+    }
+  };
+}
+
+/** `POST /api/pipelines/{name}/runs`: start a run (202 with status URLs) or make the running one catch up. */
+export const startRunHttp = withRuns('startPipelineRun', async (request, runs) => {
+  const text = await request.text();
+  let body: unknown;
+  if (text.trim()) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return { status: 400, body: { error: 'the body is not JSON' } };
+    }
+  }
+  return startRunResponse(runs, runtimeServices().pipelines(), request.params.name, startOptions(body, request.query), origin(request));
+});
+
+/** `GET /api/pipelines/{name}/runs/{instanceId}`: status, progress and metrics. */
+export const runStatusHttp = withRuns('pipelineRunStatus', (request, runs) => runStatusResponse(runs, request.params.name, request.params.instanceId, origin(request)));
+
+/** `POST /api/pipelines/{name}/runs/{instanceId}/terminate[?reason=]`. */
+export const terminateRunHttp = withRuns('terminatePipelineRun', (request, runs) =>
+  terminateRunResponse(runs, request.params.name, request.params.instanceId, request.query.get('reason') ?? 'terminated over HTTP'),
+);
+
+/** `DELETE /api/pipelines/{name}/runs/{instanceId}`: purge a finished run's history. */
+export const purgeRunHttp = withRuns('purgePipelineRun', (request, runs) => purgeRunResponse(runs, request.params.name, request.params.instanceId));

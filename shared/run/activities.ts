@@ -1,0 +1,136 @@
+/**
+ * The activities of the `refresh` orchestration.
+ *
+ * - `refreshPlan` `{ pipeline, fullRefresh }` → the plan (tables by level). Unknown pipelines or
+ *   full-refresh table names are terminal errors.
+ * - `refreshTable` `{ pipeline, table, fullRefresh, runId }` → the table's `TableUpdateMetrics`: the
+ *   pipeline is resolved by name in this process, `refreshTable` (shared/refresh) does the work exactly
+ *   once per source version, and the update is recorded in the event log with its lineage.
+ *
+ * Errors: anything not transient (see shared/errors.ts) is marked `nonRetriable`, so RetryOptions
+ * stop at once on the local engine. A failed update is recorded in the event log too. A table whose
+ * inputs have no Delta table yet is `unchanged`, not failed: nothing has arrived to refresh from.
+ *
+ * At least once: when an attempt's result was lost after its commit (a host crash), the retry finds
+ * its source versions applied and reports `unchanged` (or `skipped` when both raced); the activity then
+ * returns the metrics the first attempt recorded in the event log for this run and table, so the
+ * run's accounting stays whole. (If that attempt died between its commit and its event record, the
+ * retry's `unchanged` metrics are what the run reports; the table itself is right either way.)
+ */
+import type { InvocationContext } from '@azure/functions';
+import { errorText, isTransient } from '../errors';
+import type { PipelineDefinition } from '../pipeline/definition';
+import { loadIfExists } from '../refresh/commit';
+import { refreshTable } from '../refresh/refresh';
+import { emptyMetrics, type LakeTables, type TableUpdateMetrics } from '../refresh/metrics';
+import type { TableUpdateEvent } from './event-log';
+import { tableLineage } from './lineage';
+import type { TableActivityInput } from './orchestrator';
+import { findPipeline, pipelineName, planRefresh, type RefreshPlan } from './plan';
+import type { RunServices } from './services';
+
+/** Input of `refreshPlan`. */
+export interface PlanActivityInput {
+  pipeline: string;
+  fullRefresh?: boolean | string[];
+}
+
+/** A failure no retry can fix. */
+function terminal(message: string): Error {
+  return Object.assign(new Error(message), { nonRetriable: true });
+}
+
+/** Mark a non-transient error non-retriable (RetryOptions then stop). */
+function marked(err: unknown): unknown {
+  if (err instanceof Error && !isTransient(err)) Object.assign(err, { nonRetriable: true });
+  return err;
+}
+
+function resolve(services: RunServices, name: string) {
+  const all = services.pipelines();
+  const definition = findPipeline(all, name);
+  if (!definition) throw terminal(`no pipeline named "${name}" is loaded (pipelines: ${all.map(pipelineName).join(', ') || 'none'}; check SLUICE_PIPELINES)`);
+  return definition;
+}
+
+async function withRetries<T>(what: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await what();
+    } catch (err) {
+      if (i >= attempts || !isTransient(err)) throw err;
+      await new Promise((r) => setTimeout(r, 250 * i));
+    }
+  }
+}
+
+/** The inputs of a table (bronze sources or tables) that have no Delta table yet. */
+async function missingInputs(definition: PipelineDefinition, table: string, lake: LakeTables): Promise<string[]> {
+  const from = definition.tables[table]?.from ?? [];
+  const exists = await Promise.all(from.map(async (name) => (await loadIfExists(lake(definition.sources[name]?.table ?? definition.tables[name].table))) !== null));
+  return from.filter((_, i) => !exists[i]);
+}
+
+/**
+ * The plan activity over some services.
+ *
+ * @param services where pipelines come from
+ * @returns the activity function
+ */
+export function planActivity(services: () => RunServices): (input: PlanActivityInput) => Promise<RefreshPlan> {
+  return async (input) => {
+    const definition = resolve(services(), input.pipeline);
+    const plan = planRefresh(definition);
+    if (Array.isArray(input.fullRefresh)) {
+      const unknown = input.fullRefresh.filter((t) => !definition.tables[t]);
+      if (unknown.length) throw terminal(`full refresh of ${unknown.join(', ')}: no such table in pipeline ${input.pipeline} (tables: ${Object.keys(definition.tables).join(', ')})`);
+    }
+    return plan;
+  };
+}
+
+/**
+ * The table activity over some services.
+ *
+ * @param services lake, pipelines, event log
+ * @returns the activity function
+ */
+export function tableActivity(services: () => RunServices): (input: TableActivityInput, context: InvocationContext) => Promise<TableUpdateMetrics> {
+  return async (input, context) => {
+    const s = services();
+    const definition = resolve(s, input.pipeline);
+    const base = { runId: input.runId, pipeline: input.pipeline, table: input.table };
+    let metrics: TableUpdateMetrics;
+    try {
+      metrics = await refreshTable({ definition, table: input.table, lake: s.lake, fullRefresh: input.fullRefresh, ...(s.sql ? { sql: s.sql } : {}), ...(s.piiKey ? { piiKey: s.piiKey } : {}) });
+    } catch (err) {
+      if ((err as Error).name === 'NotATableError') {
+        const missing = await missingInputs(definition, input.table, s.lake);
+        if (missing.length) {
+          // Nothing to read yet (a new deployment, a schedule firing before the first file): not a failure.
+          context.log(`refreshTable ${input.table}: nothing to refresh yet, ${missing.join(', ')} ${missing.length === 1 ? 'has' : 'have'} no table`);
+          return emptyMetrics(definition.tables[input.table], []);
+        }
+      }
+      if (!isTransient(err) && s.events) {
+        await s.events.record({ ...base, status: 'failed', recordedAt: new Date().toISOString(), error: errorText(err) }).catch((e) => context.warn(`refreshTable ${input.table}: event not recorded: ${errorText(e)}`));
+      }
+      throw marked(err);
+    }
+    if (metrics.status !== 'updated' && s.events) {
+      // An earlier attempt of this run committed (its result was lost): report what it did.
+      const earlier = (await s.events.runEvents(input.runId).catch(() => [] as TableUpdateEvent[])).find((e) => e.table === input.table && e.metrics?.status === 'updated');
+      if (earlier?.metrics) return earlier.metrics;
+    }
+    if (s.events) {
+      try {
+        const lineage = await tableLineage(definition, metrics, s.lake);
+        await withRetries(() => s.events!.record({ ...base, status: metrics.status, recordedAt: new Date().toISOString(), metrics, lineage }));
+      } catch (err) {
+        // The update is committed and its metrics reach the run's output; a missing record is logged, not worth failing the run.
+        context.error(`refreshTable ${input.table} (run ${input.runId}): the update is committed but its event was not recorded: ${errorText(err)}`);
+      }
+    }
+    return metrics;
+  };
+}

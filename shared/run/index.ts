@@ -1,0 +1,27 @@
+/**
+ * Pipeline runs: the `refresh` Durable orchestration and its activities, the run client (Azure's
+ * Durable client or the local engine behind one interface), the event log of table updates with
+ * lineage, the run API, and the triggers (after a bronze commit, on a schedule).
+ */
+export { refreshOrchestrator, REFRESH_ORCHESTRATOR, PLAN_ACTIVITY, TABLE_ACTIVITY, CATCH_UP_EVENT, CATCH_UP_WINDOW_MS, failureReason } from './orchestrator';
+export type { RefreshInput, RefreshOutput, RefreshProgress, TableActivityInput, TableFailure, TableProgress } from './orchestrator';
+export { planActivity, tableActivity } from './activities';
+export type { PlanActivityInput } from './activities';
+export { orchestrationRegistry, refreshPlanActivity, refreshTableActivity, RUN_ACTIVITIES, RUN_ORCHESTRATORS } from './registry';
+export { DurableRunClient, EngineRunClient, isActive } from './client';
+export type { PurgeResult, RunClient, RunRuntimeStatus, RunStart, RunStatus, TerminateResult } from './client';
+export { blockedBy, findPipeline, pipelineName, pipelineOfInstance, planRefresh, runInstanceId, tablesReadingSource } from './plan';
+export type { RefreshPlan } from './plan';
+export { EVENTS_TABLE, EventLog } from './event-log';
+export type { TableUpdateEvent } from './event-log';
+export { tableLineage, MAX_COMMITS } from './lineage';
+export type { BronzeInput, SourceLineage, TableLineage } from './lineage';
+export { lakeTables, runtimeServices } from './services';
+export type { RunServices } from './services';
+export { runTotals } from './totals';
+export type { RunTotals } from './totals';
+export { purgeRunResponse, runStatusResponse, startOptions, startRunResponse, terminateRunResponse } from './api';
+export type { ApiOrigin, ApiResponse } from './api';
+export { startRunAfterBronze, startScheduledRuns } from './triggers';
+export type { BronzeCommit } from './triggers';
+export { duePipelines, firesAt, parseNcrontab, SCHEDULE_TICK } from './schedule';

@@ -1,0 +1,212 @@
+/**
+ * The `refresh` orchestration: one run of a pipeline's silver/gold refresh.
+ *
+ * 1. The plan comes from an activity (`refreshPlan`), so the generator does no I/O and replays the
+ *    same plan whatever the definition files do meanwhile.
+ * 2. Level by level (tables reading bronze first, then the tables reading them, gold last), the tables
+ *    of a level run in parallel as `refreshTable` activities with RetryOptions. Activities receive
+ *    references (pipeline name, table name, full refresh, run id), never rows, and return metrics.
+ * 3. A failed table does not stop the tables that do not read it, directly or indirectly: they still
+ *    run, so one bad table does not freeze a whole pipeline. The tables downstream of it are held back
+ *    (`blocked`). Once everything that can run has run, the run fails naming each failed table and its
+ *    reason; the metrics of the others are in the custom status and the event log.
+ * 4. Retries are for transient errors (storage throttling, network, commit contention). The activity
+ *    marks terminal errors (a definition problem, a non-append bronze change, a `fail` expectation)
+ *    `nonRetriable`; the local engine stops retrying them at once. The Durable extension in Azure may
+ *    retry them anyway up to `maxNumberOfAttempts`: harmless, because a refresh commits nothing when it
+ *    fails and is exactly once per source version, only wasteful (a few more minutes before the run
+ *    reports the failure).
+ * 5. Catching up: one instance per pipeline (`refresh-<pipeline>`). With the local engine a trigger
+ *    during a run is queued by the engine itself (`ifRunning: 'queue'`, input `catchUp: 'queue'`). In
+ *    Azure (`catchUp: 'event'`) a trigger raises the external event `catchUp`; before finishing, the
+ *    run waits briefly for that event (events raised during the run are buffered, so none is missed)
+ *    and, when it came, continues as new so the new bronze versions are applied by the same instance.
+ *
+ * Custom status: `{ stage, level, levels, done, running, failed, total, tables }` where `tables` maps
+ * each table to its state and, once done, its main counts.
+ */
+import * as df from 'durable-functions';
+import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
+import type { TableUpdateMetrics } from '../refresh/metrics';
+import { blockedBy, type RefreshPlan } from './plan';
+import { runTotals, type RunTotals } from './totals';
+
+/** Orchestrator name. */
+export const REFRESH_ORCHESTRATOR = 'refresh';
+/** Activity that plans the run. */
+export const PLAN_ACTIVITY = 'refreshPlan';
+/** Activity that refreshes one table. */
+export const TABLE_ACTIVITY = 'refreshTable';
+/** External event that makes a running refresh catch up (Azure). */
+export const CATCH_UP_EVENT = 'catchUp';
+/** How long a finishing run waits for a `catchUp` event (Azure mode). */
+export const CATCH_UP_WINDOW_MS = 5_000;
+
+/** Input of the `refresh` orchestration. */
+export interface RefreshInput {
+  pipeline: string;
+  /** Rebuild every table (true) or the tables named from their sources' current versions. */
+  fullRefresh?: boolean | string[];
+  /** Why the run started (shown in status and event log), e.g. `bronze pos_sales version 3`. */
+  reason?: string;
+  /** How triggers during the run reach it: queued by the engine (default) or the `catchUp` event. */
+  catchUp?: 'queue' | 'event';
+}
+
+/** Input of the `refreshTable` activity: references only. */
+export interface TableActivityInput {
+  pipeline: string;
+  table: string;
+  fullRefresh: boolean;
+  runId: string;
+}
+
+/** A table that failed, and why. */
+export interface TableFailure {
+  table: string;
+  reason: string;
+}
+
+/** Output of a completed run. */
+export interface RefreshOutput {
+  pipeline: string;
+  runId: string;
+  reason: string | null;
+  /** Per table, in plan order. */
+  tables: TableUpdateMetrics[];
+  totals: RunTotals;
+}
+
+/** One table's line in the custom status. */
+export interface TableProgress {
+  state: 'pending' | 'running' | 'updated' | 'unchanged' | 'skipped' | 'failed' | 'blocked';
+  targetVersion?: number | null;
+  rowsRead?: number;
+  inserted?: number;
+  updated?: number;
+  quarantined?: number;
+  error?: string;
+}
+
+/** The custom status of a run. */
+export interface RefreshProgress {
+  stage: 'planning' | 'refreshing' | 'catching-up' | 'completed' | 'failed';
+  runId: string;
+  level: number;
+  levels: number;
+  total: number;
+  done: number;
+  running: number;
+  failed: number;
+  tables: Record<string, TableProgress>;
+}
+
+/** Retries of a table activity: transient errors only (terminal ones are marked non-retriable). */
+function tableRetry(): df.RetryOptions {
+  const retry = new df.RetryOptions(5_000, 5);
+  retry.backoffCoefficient = 2;
+  retry.maxRetryIntervalInMilliseconds = 60_000;
+  return retry;
+}
+
+/**
+ * The message of a failed task, without the stack the wire format may append.
+ *
+ * @param error what the task failed with
+ * @returns one line
+ */
+export function failureReason(error: unknown): string {
+  const details = (error as { failureDetails?: { errorMessage?: string } })?.failureDetails;
+  const text = details?.errorMessage ?? (error instanceof Error ? error.message : String(error));
+  return text.split(/\s\n\s/)[0].trim().slice(0, 2_000);
+}
+
+function fullRefreshOf(input: RefreshInput, table: string): boolean {
+  return Array.isArray(input.fullRefresh) ? input.fullRefresh.includes(table) : input.fullRefresh === true;
+}
+
+/**
+ * The orchestrator (registered as `refresh`).
+ *
+ * @param context the orchestration context
+ * @returns the run's metrics
+ */
+export const refreshOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const input = context.df.getInput() as RefreshInput;
+  if (!input || typeof input.pipeline !== 'string' || !input.pipeline) throw new Error('refresh: the input must name a pipeline ({ "pipeline": "<name>" })');
+  const runId = `${context.df.instanceId}@${context.df.currentUtcDateTime.toISOString()}`;
+  const progress: RefreshProgress = { stage: 'planning', runId, level: 0, levels: 0, total: 0, done: 0, running: 0, failed: 0, tables: {} };
+  const show = () => context.df.setCustomStatus(progress);
+  show();
+
+  const plan = (yield context.df.callActivityWithRetry(PLAN_ACTIVITY, tableRetry(), { pipeline: input.pipeline, fullRefresh: input.fullRefresh ?? false })) as RefreshPlan;
+  const order = plan.levels.flat();
+  Object.assign(progress, { stage: 'refreshing', levels: plan.levels.length, total: order.length });
+  for (const table of order) progress.tables[table] = { state: 'pending' };
+  const results = new Map<string, TableUpdateMetrics>();
+  const failures: TableFailure[] = [];
+
+  for (let level = 0; level < plan.levels.length; level++) {
+    const blocked = blockedBy(plan, failures.map((f) => f.table));
+    const runnable = plan.levels[level].filter((t) => !blocked.has(t));
+    for (const t of plan.levels[level]) if (blocked.has(t)) progress.tables[t] = { state: 'blocked' };
+    progress.level = level + 1;
+    // An empty level (everything in it held back) schedules nothing: Task.any/all([]) would throw.
+    if (runnable.length === 0) continue;
+    const pending = new Map<Task, string>();
+    for (const table of runnable) {
+      const activityInput: TableActivityInput = { pipeline: input.pipeline, table, fullRefresh: fullRefreshOf(input, table), runId };
+      pending.set(context.df.callActivityWithRetry(TABLE_ACTIVITY, tableRetry(), activityInput), table);
+      progress.tables[table] = { state: 'running' };
+    }
+    progress.running = pending.size;
+    show();
+    // Task.all fails at the first failure; waiting task by task lets the others of the level finish.
+    while (pending.size > 0) {
+      const finished = (yield context.df.Task.any([...pending.keys()])) as Task;
+      const table = pending.get(finished)!;
+      pending.delete(finished);
+      if (finished.isFaulted) {
+        const reason = failureReason(finished.result);
+        failures.push({ table, reason });
+        progress.tables[table] = { state: 'failed', error: reason.slice(0, 300) };
+        progress.failed++;
+      } else {
+        const m = finished.result as TableUpdateMetrics;
+        results.set(table, m);
+        progress.tables[table] = { state: m.status, targetVersion: m.targetVersion, rowsRead: m.rowsRead, inserted: m.inserted, updated: m.updated, quarantined: m.quarantined };
+        progress.done++;
+      }
+      progress.running = pending.size;
+      show();
+    }
+  }
+
+  if (failures.length > 0) {
+    progress.stage = 'failed';
+    show();
+    const blocked = [...blockedBy(plan, failures.map((f) => f.table))].filter((t) => !failures.some((f) => f.table === t));
+    const held = blocked.length ? `; not run because they read a failed table: ${blocked.join(', ')}` : '';
+    throw new Error(`refresh of pipeline ${input.pipeline} (run ${runId}) failed: ${failures.map((f) => `${f.table}: ${f.reason}`).join(' | ')}${held}`);
+  }
+
+  const tables = order.map((t) => results.get(t)!);
+  const output: RefreshOutput = { pipeline: input.pipeline, runId, reason: input.reason ?? null, tables, totals: runTotals(tables) };
+
+  if (input.catchUp === 'event') {
+    progress.stage = 'catching-up';
+    show();
+    const event = context.df.waitForExternalEvent(CATCH_UP_EVENT);
+    const timer = context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + CATCH_UP_WINDOW_MS));
+    const winner = (yield context.df.Task.any([event, timer])) as Task;
+    if (winner === event) {
+      if (!timer.isCompleted) timer.cancel();
+      const asked = (event.result ?? {}) as Partial<RefreshInput>;
+      context.df.continueAsNew({ ...input, fullRefresh: asked.fullRefresh ?? false, reason: asked.reason ?? 'catch-up after a trigger during the run' } satisfies RefreshInput);
+      return output;
+    }
+  }
+  progress.stage = 'completed';
+  show();
+  return output;
+};

@@ -1,0 +1,72 @@
+/**
+ * What the refresh activities need from the process they run in: the pipelines it serves, the lake,
+ * the event log, SQL engine limits and the PII key. In the Functions app and the local host these come
+ * from the runtime context (settings and `SLUICE_PIPELINES`, validated at start-up); the CLI and tests
+ * pass their own.
+ */
+import type { TableClient } from '@azure/data-tables';
+import type { LakeConnection } from '../config/settings';
+import type { PipelineDefinition } from '../pipeline/definition';
+import type { LakeTables } from '../refresh/metrics';
+import { getRuntime } from '../runtime/context';
+import { sqlOptionsFromEnv, type SqlEngineOptions } from '../sql';
+import { openLakeStore } from '../storage/lake';
+import { EVENTS_TABLE, EventLog } from './event-log';
+
+/** The refresh activities' view of their process. */
+export interface RunServices {
+  /** The pipelines this process can refresh. */
+  pipelines(): readonly PipelineDefinition[];
+  lake: LakeTables;
+  /** Where table updates are recorded (null: not recorded). */
+  events: EventLog | null;
+  sql?: SqlEngineOptions;
+  /** HMAC key of `pii: hash` columns (setting `SLUICE_PII_KEY`). */
+  piiKey?: string;
+}
+
+/**
+ * A Table Storage client factory for the lake account: the connection string, or the identity with
+ * the table endpoint (`SLUICE_LAKE__tableServiceUri`).
+ *
+ * @param connection the lake connection from the settings
+ * @returns table name → client
+ */
+export function lakeTables(connection: LakeConnection): (tableName: string) => TableClient {
+  const { TableClient } = require('@azure/data-tables') as typeof import('@azure/data-tables');
+  if (connection.kind === 'connectionString') {
+    const insecure = /DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true|TableEndpoint=http:/i.test(connection.connectionString);
+    return (name) => TableClient.fromConnectionString(connection.connectionString, name, { allowInsecureConnection: insecure });
+  }
+  const endpoint = connection.tableServiceUri;
+  if (!endpoint) throw new Error(`${connection.setting}__tableServiceUri is needed to reach Table Storage (event log, orchestration state); it cannot be derived from ${connection.blobServiceUri}`);
+  const identity = require('@azure/identity') as typeof import('@azure/identity');
+  const credential =
+    connection.credential === 'managedidentity'
+      ? new identity.ManagedIdentityCredential(connection.clientId ? { clientId: connection.clientId } : undefined)
+      : new identity.DefaultAzureCredential(connection.clientId ? { managedIdentityClientId: connection.clientId } : undefined);
+  return (name) => new TableClient(endpoint, name, credential);
+}
+
+let cached: RunServices | undefined;
+
+/**
+ * The services of this process, from the runtime context (built on first use and kept).
+ *
+ * @returns the services
+ * @throws ConfigError as `getRuntime` does
+ */
+export function runtimeServices(): RunServices {
+  if (cached) return cached;
+  const runtime = getRuntime();
+  const tables = lakeTables(runtime.settings.lake);
+  const key = process.env.SLUICE_PII_KEY?.trim();
+  cached = {
+    pipelines: () => runtime.pipelines,
+    lake: (path) => openLakeStore(runtime.settings, path),
+    events: new EventLog(tables(EVENTS_TABLE)),
+    sql: sqlOptionsFromEnv(),
+    ...(key ? { piiKey: key } : {}),
+  };
+  return cached;
+}

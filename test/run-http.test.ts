@@ -1,0 +1,154 @@
+/**
+ * The run API as the Functions host calls it — the handlers of FUNCTIONS with an HttpRequest, an
+ * InvocationContext and a RunClient over the local engine — on Azurite, with the settings and the POS
+ * definition read through the real runtime: start (202 with the status and management URLs), status
+ * while pending and once done (metrics in the output), terminate, purge, and the 404/400/409/410
+ * answers (in a lake without bronze data yet, where a run completes with every table unchanged).
+ * Then the triggers: a BlobCreated event that lands rows starts the afterBronze pipeline's
+ * run through the same client, and the schedule timer's due-time rule.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as nodePath from 'node:path';
+import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FUNCTIONS, type HttpFunctionDefinition } from '../functions/definitions';
+import { parsePipelineDefinition } from '../shared/pipeline/definition';
+import { duePipelines, EngineRunClient, orchestrationRegistry, type RefreshOutput, type RunClient } from '../shared/run';
+import { openStore } from '../shared/storage';
+import { azuriteUri, uniqueContainer } from './helpers/azurite';
+import { connectionString, POS_PIPELINE, posLake, runEngine, type RunLake } from './helpers/run-lake';
+
+const BASE = 'http://127.0.0.1:7071';
+let run: RunLake;
+const landingContainer = uniqueContainer('run-landing');
+
+function http(name: string): HttpFunctionDefinition {
+  const f = FUNCTIONS.find((d) => d.name === name);
+  if (!f || f.kind !== 'http') throw new Error(`no http function ${name}`);
+  return f;
+}
+
+async function call(name: string, runs: RunClient, method: string, path: string, params: Record<string, string>, body?: unknown): Promise<HttpResponseInit & { json: any }> {
+  const request = new HttpRequest({ method, url: `${BASE}${path}`, params, ...(body !== undefined ? { body: { string: JSON.stringify(body) } } : {}) });
+  const context = new InvocationContext({ functionName: name, invocationId: `test-${name}` });
+  const response = (await http(name).handler(request, context, runs)) as HttpResponseInit;
+  return { ...response, json: response.jsonBody };
+}
+
+beforeAll(async () => {
+  run = await posLake('run-http');
+  Object.assign(process.env, {
+    SLUICE_LAKE: connectionString(),
+    SLUICE_LAKE_CONTAINER: run.container,
+    SLUICE_LANDING_CONTAINER: landingContainer,
+    SLUICE_PIPELINES: POS_PIPELINE,
+  });
+});
+
+describe('run API (HTTP functions)', () => {
+  it('declares every route with a durable client', () => {
+    const routes = FUNCTIONS.filter((f): f is HttpFunctionDefinition => f.kind === 'http' && f.route.startsWith('pipelines/')).map((f) => [f.methods.join(), f.route, f.durableClient]);
+    expect(routes).toEqual([
+      ['POST', 'pipelines/{name}/runs', true],
+      ['GET', 'pipelines/{name}/runs/{instanceId}', true],
+      ['POST', 'pipelines/{name}/runs/{instanceId}/terminate', true],
+      ['DELETE', 'pipelines/{name}/runs/{instanceId}', true],
+    ]);
+    expect(FUNCTIONS.filter((f) => f.kind === 'orchestration' || f.kind === 'activity').map((f) => `${f.kind}:${f.name}`)).toEqual(['orchestration:refresh', 'activity:refreshPlan', 'activity:refreshTable']);
+  });
+
+  it('starts a run (202 + URLs), reports it pending then done with metrics, purges it; 404s for unknown pipelines and runs', async () => {
+    const engine = runEngine(orchestrationRegistry(run.services));
+    const runs = new EngineRunClient(engine);
+    const started = await call('startPipelineRun', runs, 'POST', '/api/pipelines/pos/runs?code=k3y', { name: 'pos' }, { reason: 'curl' });
+    expect(started.status).toBe(202);
+    expect(started.headers).toMatchObject({ Location: `${BASE}/api/pipelines/pos/runs/refresh-pos?code=k3y` });
+    expect(started.json).toMatchObject({ id: 'refresh-pos', pipeline: 'pos', created: true, queued: false, terminateUrl: `${BASE}/api/pipelines/pos/runs/refresh-pos/terminate?code=k3y` });
+    expect(started.json.management.statusQueryGetUri).toBe(`${BASE}/runtime/webhooks/durabletask/instances/refresh-pos`);
+
+    const pending = await call('pipelineRunStatus', runs, 'GET', '/api/pipelines/pos/runs/refresh-pos', { name: 'pos', instanceId: 'refresh-pos' });
+    expect(pending.status).toBe(202);
+    expect(pending.json).toMatchObject({ pipeline: 'pos', instanceId: 'refresh-pos', runtimeStatus: 'Pending', input: { pipeline: 'pos', reason: 'curl' } });
+    // The second POST while it is pending: queued behind it, same instance.
+    const again = await call('startPipelineRun', runs, 'POST', '/api/pipelines/pos/runs', { name: 'pos' });
+    expect(again.json).toMatchObject({ id: 'refresh-pos', created: false, queued: true });
+
+    await engine.runPending();
+    const done = await call('pipelineRunStatus', runs, 'GET', '/api/pipelines/pos/runs/refresh-pos', { name: 'pos', instanceId: 'refresh-pos' });
+    expect(done.status).toBe(200);
+    expect(done.json.runtimeStatus).toBe('Completed');
+    const output = done.json.output as RefreshOutput;
+    expect(output.tables.map((m) => m.table)).toEqual(['silver.sales', 'silver.deliveries', 'gold.daily_store_sales', 'gold.store_stock']);
+    // No bronze data yet: every table is unchanged, none failed.
+    expect(output.tables.map((m) => m.status)).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged']);
+    expect(done.json.customStatus).toMatchObject({ stage: 'completed', done: 4 });
+
+    expect((await call('pipelineRunStatus', runs, 'GET', '/api/pipelines/pos/runs/nope', { name: 'pos', instanceId: 'nope' })).status).toBe(404);
+    expect((await call('pipelineRunStatus', runs, 'GET', '/api/pipelines/fire/runs/refresh-pos', { name: 'fire', instanceId: 'refresh-pos' })).status).toBe(404);
+    const unknown = await call('startPipelineRun', runs, 'POST', '/api/pipelines/nope/runs', { name: 'nope' });
+    expect(unknown.status).toBe(404);
+    expect(unknown.json.error).toMatch(/no pipeline named "nope" \(pipelines: pos\)/);
+    expect((await call('startPipelineRun', runs, 'POST', '/api/pipelines/pos/runs', { name: 'pos' }, { fullRefresh: ['gold.nope'] })).status).toBe(400);
+    expect((await call('startPipelineRun', runs, 'POST', '/api/pipelines/pos/runs', { name: 'pos' }, { everything: true })).json.error).toMatch(/unknown field everything/);
+    expect((await call('terminatePipelineRun', runs, 'POST', '/api/pipelines/pos/runs/refresh-pos/terminate', { name: 'pos', instanceId: 'refresh-pos' })).status).toBe(410);
+
+    const purged = await call('purgePipelineRun', runs, 'DELETE', '/api/pipelines/pos/runs/refresh-pos', { name: 'pos', instanceId: 'refresh-pos' });
+    expect(purged).toMatchObject({ status: 200, json: { instancesDeleted: 1 } });
+    expect((await call('purgePipelineRun', runs, 'DELETE', '/api/pipelines/pos/runs/refresh-pos', { name: 'pos', instanceId: 'refresh-pos' })).status).toBe(404);
+    expect((await call('pipelineRunStatus', runs, 'GET', '/api/pipelines/pos/runs/refresh-pos', { name: 'pos', instanceId: 'refresh-pos' })).status).toBe(404);
+  });
+
+  it('terminates a running run; purge refuses while it runs (409)', async () => {
+    const engine = runEngine(orchestrationRegistry(run.services));
+    const runs = new EngineRunClient(engine);
+    const params = { name: 'pos', instanceId: 'refresh-pos' };
+    await call('startPipelineRun', runs, 'POST', '/api/pipelines/pos/runs', { name: 'pos' }, { fullRefresh: true });
+    await engine.tick();
+    expect((await call('purgePipelineRun', runs, 'DELETE', '/api/pipelines/pos/runs/refresh-pos', params)).status).toBe(409);
+    const terminated = await call('terminatePipelineRun', runs, 'POST', '/api/pipelines/pos/runs/refresh-pos/terminate?reason=stop', params);
+    expect(terminated.status).toBe(202);
+    await engine.runPending();
+    const status = await call('pipelineRunStatus', runs, 'GET', '/api/pipelines/pos/runs/refresh-pos', params);
+    expect(status.json.runtimeStatus).toBe('Terminated');
+    expect((await call('purgePipelineRun', runs, 'DELETE', '/api/pipelines/pos/runs/refresh-pos', params)).status).toBe(200);
+  });
+});
+
+describe('run triggers', () => {
+  it('a BlobCreated event that lands rows starts the afterBronze pipeline through the run client', async () => {
+    const engine = runEngine(orchestrationRegistry(run.services));
+    const runs = new EngineRunClient(engine);
+    const landing = openStore(azuriteUri(landingContainer));
+    const path = 'pos/deliveries/deliveries-extra.csv';
+    const info = await landing.write(path, 'delivery_id,store_id,sku,quantity,delivered_at\nD-900,S1,SKU-1,4,2026-03-03T08:00:00Z\n');
+    const logs: string[] = [];
+    const context = new InvocationContext({ functionName: 'blobCreated', invocationId: 'test', logHandler: (_level, ...args) => logs.push(args.join(' ')) });
+    const blobCreated = FUNCTIONS.find((f) => f.name === 'blobCreated')!;
+    expect(blobCreated.kind === 'eventGrid' && blobCreated.durableClient).toBe(true);
+    const event = {
+      subject: `/blobServices/default/containers/${landingContainer}/blobs/${path}`,
+      eventType: 'Microsoft.Storage.BlobCreated',
+      id: 'evt-run-1',
+      eventTime: '2026-03-03T08:00:01Z',
+      data: { api: 'PutBlob', eTag: info.etag, url: azuriteUri(landingContainer, path), contentLength: 80, blobType: 'BlockBlob' },
+    };
+    await (blobCreated.handler as (e: unknown, c: InvocationContext, r: RunClient) => Promise<void>)(event, context, runs);
+    expect(logs.join('\n')).toMatch(/committed .*refresh refresh-pos (started|asked to catch up) for pos_deliveries version \d+/s);
+    const status = await engine.getStatus('refresh-pos');
+    expect(status?.input).toMatchObject({ pipeline: 'pos', reason: expect.stringMatching(/^bronze pos_deliveries version \d+$/) });
+  });
+
+  it('the schedule timer starts a scheduled pipeline in the minute its NCRONTAB falls in, not otherwise', () => {
+    const text = readFileSync(POS_PIPELINE, 'utf8').replace('trigger: afterBronze', 'schedule: "0 */15 * * * *"');
+    const dir = mkdtempSync(nodePath.join(tmpdir(), 'sluice-run-'));
+    writeFileSync(nodePath.join(dir, 'pos.yaml'), text);
+    const scheduled = parsePipelineDefinition(text, 'pos.yaml');
+    const daily = parsePipelineDefinition(text.replace('name: pos', 'name: daily').replace('schedule: "0 */15 * * * *"', 'schedule: "30 0 6 * * MON-FRI"'), 'daily.yaml');
+    expect(duePipelines([scheduled, daily], new Date('2026-03-02T10:15:00.200Z'))).toEqual(['pos']);
+    expect(duePipelines([scheduled, daily], new Date('2026-03-02T10:16:00Z'))).toEqual([]);
+    // 06:00:30 on a Monday falls in the minute ending 06:01:00; Sunday does not match MON-FRI.
+    expect(duePipelines([scheduled, daily], new Date('2026-03-02T06:01:00Z'))).toEqual(['daily']);
+    expect(duePipelines([scheduled, daily], new Date('2026-03-01T06:01:00Z'))).toEqual([]);
+  });
+});
