@@ -16,7 +16,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings } from '../shared/config';
 import { batchToRows, loadSnapshot, scanTable } from '../shared/delta';
 import { parsePipelineDefinition } from '../shared/pipeline';
-import { createRuntime, loadPipelines, readIngestTriggerSettings } from '../shared/runtime';
+import { checkRefreshSettings, createRuntime, loadPipelines, readIngestTriggerSettings } from '../shared/runtime';
 import type { JsonValue } from '../shared/delta/rows';
 import { openStore } from '../shared/storage/location';
 import type { ObjectStore } from '../shared/storage/types';
@@ -334,6 +334,19 @@ describe('runtime configuration', () => {
     expect(() => loadPipelines('nothing/*.yaml', dir, true)).toThrow(/SLUICE_PIPELINES "nothing\/\*\.yaml" matches no file/);
     expect(loadPipelines('nothing/*.yaml', dir, false)).toEqual([]);
     expect(loadPipelines('**/a.yaml', dir, true).map((p) => p.file)).toEqual(['a.yaml']);
+  });
+
+  it('checks the refresh settings at start-up: SQL engine limits, and the PII key a pipeline needs', () => {
+    const hashing = parsePipelineDefinition(
+      'sources:\n  sales:\n    landing: pos/sales/\ntables:\n  silver.sales:\n    from: sales\n    sql: SELECT card FROM source\n    pii: { card: hash }\n',
+      'hashing.yaml',
+    );
+    expect(checkRefreshSettings({}, [])).toEqual([]);
+    const problems = checkRefreshSettings({ SLUICE_SQL_THREADS: 'many', SLUICE_SQL_MEMORY_LIMIT: 'lots' }, [hashing]);
+    expect(problems.join('\n')).toMatch(/SLUICE_SQL_MEMORY_LIMIT: expected a size/);
+    expect(problems.join('\n')).toMatch(/hashing\.yaml: tables\.silver\.sales\.pii\.card: .*SLUICE_PII_KEY .* is not set/);
+    expect(checkRefreshSettings({ SLUICE_PII_KEY: 'short' }, [hashing]).join('\n')).toMatch(/SLUICE_PII_KEY must be at least 16 characters/);
+    expect(checkRefreshSettings({ SLUICE_PII_KEY: 'a-long-enough-test-key', SLUICE_SQL_THREADS: '2' }, [hashing])).toEqual([]);
   });
 
   it('warns rather than reads a hub no source takes, and refuses a consumer group the source does not want', () => {

@@ -21,6 +21,10 @@
  * | `SLUICE_TASK_HUB` | `SluiceHub` | Durable task hub name: 3–45 letters/digits, starting with a letter. `host.json` reads the same setting (`%SLUICE_TASK_HUB%`), so it must be set as an app setting too |
  * | `SLUICE_PIPELINES` | `pipelines/*.yaml` | path or glob of the pipeline definitions, relative to the app root |
  * | `SLUICE_VACUUM_RETENTION_HOURS` | `168` | hours a removed data file is kept before vacuum deletes it; whole number ≥ 0. Below 168 (7 days) time travel and slow concurrent readers may break |
+ * | `SLUICE_SQL_MEMORY_LIMIT` | `1GB` | DuckDB memory limit of one refresh activity (e.g. `512MB`); it spills to disk beyond it (checked by shared/runtime) |
+ * | `SLUICE_SQL_THREADS` | CPUs, at most 4 | DuckDB threads of one refresh activity, 1–64 |
+ * | `SLUICE_SQL_TEMP_DIR` | OS temp folder | where each refresh's private run folder (staged files, spill) is created |
+ * | `SLUICE_PII_KEY` | unset | HMAC key (≥ 16 characters) for columns tagged `pii: hash`; required when a loaded pipeline has one. Keep it in Key Vault, referenced from the app setting |
  * | `SLUICE_OPTIMIZE_TARGET_MB` | `128` | target size of files written by optimize, in MiB; whole number 1–1024 (a file is assembled in memory) |
  */
 

@@ -18,6 +18,8 @@ import { DeadLetterTarget, IngestLedger, IngestSource, TableLedger, tableKeyOf }
 import { PipelineDefinition, routeBlob, SourceDefinition } from '../pipeline/definition';
 import { openContainerStore, openLakeStore } from '../storage/lake';
 import type { ObjectStore } from '../storage/types';
+import { requirePiiKey } from '../refresh/pii';
+import { sqlOptionsFromEnv } from '../sql/engine';
 import { appRoot, loadPipelines } from './pipelines';
 import { bindingSettingValues, IngestTriggerSettings, readIngestTriggerSettings } from './settings';
 
@@ -184,7 +186,39 @@ export function loadRuntime(env: SettingsEnv = process.env, root: string = appRo
   if (problems.length || !settings || !triggers) throw new ConfigError(problems);
   const explicit = (env.SLUICE_PIPELINES ?? '').trim() !== '';
   const pipelines = loadPipelines(settings.pipelines, root, explicit);
+  const refreshProblems = checkRefreshSettings(env, pipelines);
+  if (refreshProblems.length) throw new ConfigError(refreshProblems);
   return createRuntime({ settings, triggers, pipelines });
+}
+
+/**
+ * The settings the silver/gold refresh reads (`SLUICE_SQL_*`, `SLUICE_PII_KEY`), checked at start-up
+ * rather than at the first refresh, against what the loaded pipelines need.
+ *
+ * @param env the environment
+ * @param pipelines the loaded definitions
+ * @returns one message per problem, naming the setting (and the YAML path that needs it)
+ */
+export function checkRefreshSettings(env: SettingsEnv, pipelines: readonly PipelineDefinition[]): string[] {
+  const problems: string[] = [];
+  try {
+    sqlOptionsFromEnv(env);
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  const key = env.SLUICE_PII_KEY?.trim() || undefined;
+  for (const pipeline of pipelines) {
+    for (const table of Object.values(pipeline.tables)) {
+      const hashed = Object.entries(table.pii).find(([, action]) => action === 'hash');
+      if (!hashed) continue;
+      try {
+        requirePiiKey(key, `${pipeline.file ?? pipeline.name}: tables.${table.name}.pii.${hashed[0]}`);
+      } catch (err) {
+        problems.push((err as Error).message);
+      }
+    }
+  }
+  return problems;
 }
 
 let cached: SluiceRuntime | undefined;
