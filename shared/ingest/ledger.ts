@@ -20,6 +20,7 @@
 import { createHash } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import type { LakeConnection } from '../config/settings';
+import { connectionStringTables, openLakeTables } from '../storage/lake';
 import { ObjectAlreadyExistsError, ObjectNotFoundError, ObjectStore } from '../storage/types';
 
 /** Where an ingestion stands. */
@@ -156,9 +157,7 @@ export class TableLedger implements IngestLedger {
    * @returns the ledger
    */
   static fromConnectionString(connectionString: string, tableName = LEDGER_TABLE): TableLedger {
-    const { TableClient } = require('@azure/data-tables') as typeof import('@azure/data-tables');
-    const insecure = /DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true|TableEndpoint=http:/i.test(connectionString);
-    return new TableLedger(TableClient.fromConnectionString(connectionString, tableName, { allowInsecureConnection: insecure }));
+    return new TableLedger(connectionStringTables(connectionString)(tableName));
   }
 
   /**
@@ -170,17 +169,7 @@ export class TableLedger implements IngestLedger {
    * @returns the ledger
    */
   static fromConnection(connection: LakeConnection, tableName = LEDGER_TABLE): TableLedger {
-    if (connection.kind === 'connectionString') return TableLedger.fromConnectionString(connection.connectionString, tableName);
-    if (!connection.tableServiceUri) {
-      throw new Error(`ingest ledger: ${connection.setting}__tableServiceUri is needed to reach the ${tableName} table (it cannot be derived from ${connection.blobServiceUri})`);
-    }
-    const { TableClient } = require('@azure/data-tables') as typeof import('@azure/data-tables');
-    const identity = require('@azure/identity') as typeof import('@azure/identity');
-    const credential =
-      connection.credential === 'managedidentity'
-        ? new identity.ManagedIdentityCredential(connection.clientId ? { clientId: connection.clientId } : undefined)
-        : new identity.DefaultAzureCredential(connection.clientId ? { managedIdentityClientId: connection.clientId } : undefined);
-    return new TableLedger(new TableClient(connection.tableServiceUri, tableName, credential));
+    return new TableLedger(openLakeTables(connection)(tableName));
   }
 
   private ensure(): Promise<void> {

@@ -77,9 +77,4 @@ export interface TickResult {
   activities: number;
 }
 
-/** A table client factory for a connection string (plain HTTP allowed for the emulator). */
-export function connectionStringTables(connectionString: string): (tableName: string) => TableClient {
-  const { TableClient } = require('@azure/data-tables') as typeof import('@azure/data-tables');
-  const insecure = /DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true|TableEndpoint=http:/i.test(connectionString);
-  return (tableName) => TableClient.fromConnectionString(connectionString, tableName, { allowInsecureConnection: insecure });
-}
+export { connectionStringTables } from '../storage/lake';

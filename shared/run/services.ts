@@ -10,7 +10,7 @@ import type { PipelineDefinition } from '../pipeline/definition';
 import type { LakeTables } from '../refresh/metrics';
 import { getRuntime } from '../runtime/context';
 import { sqlOptionsFromEnv, type SqlEngineOptions } from '../sql';
-import { openLakeStore } from '../storage/lake';
+import { openLakeStore, openLakeTables } from '../storage/lake';
 import { EVENTS_TABLE, EventLog } from './event-log';
 
 /** The refresh activities' view of their process. */
@@ -26,27 +26,12 @@ export interface RunServices {
 }
 
 /**
- * A Table Storage client factory for the lake account: the connection string, or the identity with
- * the table endpoint (`SLUICE_LAKE__tableServiceUri`).
+ * A Table Storage client factory for the lake account (shared/storage/lake.ts).
  *
  * @param connection the lake connection from the settings
  * @returns table name → client
  */
-export function lakeTables(connection: LakeConnection): (tableName: string) => TableClient {
-  const { TableClient } = require('@azure/data-tables') as typeof import('@azure/data-tables');
-  if (connection.kind === 'connectionString') {
-    const insecure = /DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true|TableEndpoint=http:/i.test(connection.connectionString);
-    return (name) => TableClient.fromConnectionString(connection.connectionString, name, { allowInsecureConnection: insecure });
-  }
-  const endpoint = connection.tableServiceUri;
-  if (!endpoint) throw new Error(`${connection.setting}__tableServiceUri is needed to reach Table Storage (event log, orchestration state); it cannot be derived from ${connection.blobServiceUri}`);
-  const identity = require('@azure/identity') as typeof import('@azure/identity');
-  const credential =
-    connection.credential === 'managedidentity'
-      ? new identity.ManagedIdentityCredential(connection.clientId ? { clientId: connection.clientId } : undefined)
-      : new identity.DefaultAzureCredential(connection.clientId ? { managedIdentityClientId: connection.clientId } : undefined);
-  return (name) => new TableClient(endpoint, name, credential);
-}
+export const lakeTables: (connection: LakeConnection) => (tableName: string) => TableClient = openLakeTables;
 
 let cached: RunServices | undefined;
 

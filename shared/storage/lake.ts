@@ -2,6 +2,7 @@
  * The lake as the running app sees it: the container named by the settings, reached with the
  * connection the settings describe (a connection string for Azurite, an identity in Azure).
  */
+import type { TableClient } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
 import type { LakeConnection, SluiceSettings } from '../config/settings';
 import { AzureBlobStore } from './azure';
@@ -34,6 +35,35 @@ export function openContainerStore(connection: LakeConnection, container: string
   }
   const url = `${connection.blobServiceUri}/${container}`;
   return new AzureBlobStore(new ContainerClient(url, credentialFor(connection)), path.replace(/^\/+|\/+$/g, ''));
+}
+
+/**
+ * Table Storage clients of the lake account, where Sluice keeps its tables (ingest ledger, event log,
+ * orchestration state): with the connection string, or with the identity and the table endpoint.
+ *
+ * @param connection how to reach the account
+ * @returns table name → client
+ * @throws Error naming the missing `__tableServiceUri` setting of an identity connection without one
+ */
+export function openLakeTables(connection: LakeConnection): (tableName: string) => TableClient {
+  if (connection.kind === 'connectionString') return connectionStringTables(connection.connectionString);
+  const endpoint = connection.tableServiceUri;
+  if (!endpoint) throw new Error(`${connection.setting}__tableServiceUri is needed to reach Table Storage (ledger, event log, orchestration state); it cannot be derived from ${connection.blobServiceUri}`);
+  const { TableClient } = require('@azure/data-tables') as typeof import('@azure/data-tables');
+  const credential = credentialFor(connection);
+  return (tableName) => new TableClient(endpoint, tableName, credential);
+}
+
+/**
+ * Table Storage clients for a connection string (plain HTTP allowed for the emulator).
+ *
+ * @param connectionString Azurite's, `UseDevelopmentStorage=true`, or an account key one
+ * @returns table name → client
+ */
+export function connectionStringTables(connectionString: string): (tableName: string) => TableClient {
+  const { TableClient } = require('@azure/data-tables') as typeof import('@azure/data-tables');
+  const insecure = /DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true|TableEndpoint=http:/i.test(connectionString);
+  return (tableName) => TableClient.fromConnectionString(connectionString, tableName, { allowInsecureConnection: insecure });
 }
 
 /** `UseDevelopmentStorage=true` is Azurite on its default ports; the SDK needs it spelled out. */
