@@ -13,6 +13,10 @@
  * 3. Ingest speed and memory (bench/ingest.ts): `sluice ingest` of the perf-notes dataset as CSV and
  *    NDJSON beside DuckDB's conversion of the same files, and the CSV into a table on Azurite.
  *
+ * 5. Freshness (bench/freshness.ts): on the local host, seconds from a POS file dropped in a landing
+ *    folder holding BENCH_PREFILL (default 10,000) older blobs to gold showing it; p50/p95 over
+ *    BENCH_FILES (default 20) files dropped one per second.
+ *
  * Azurite is started from node_modules on free ports (dev/azurite.ts, shared with the
  * vitest global setup), a fresh one per phase. Results are printed and written to bench/results/latest.json
  * (sections not run keep their previous results there).
@@ -42,11 +46,12 @@ import { startAzurite } from '../dev/azurite';
 import { WRITER_SCHEMA, writerBatch } from '../test/helpers/tables';
 import { assertAllSucceeded, runWriters } from '../test/helpers/writers';
 import type { DatasetFormat } from './dataset';
+import { type FreshnessResult, runFreshnessBench } from './freshness';
 import { IngestBenchResult, printIngestResults, runIngestBench } from './ingest';
 import { printRefreshResults, RefreshBenchResult, runRefreshBench } from './refresh';
 
 const ROOT = nodePath.resolve(__dirname, '..');
-const SECTIONS = ['snapshot', 'commits', 'ingest', 'refresh'] as const;
+const SECTIONS = ['snapshot', 'commits', 'ingest', 'refresh', 'freshness'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The command line: which sections, and the ingest section's dataset sizes. */
@@ -276,6 +281,7 @@ async function main(): Promise<void> {
   const snapshotResults: SnapshotResult[] = [];
   let ingestResult: IngestBenchResult | undefined;
   let refreshResult: RefreshBenchResult | undefined;
+  let freshnessResult: FreshnessResult | undefined;
   // A fresh Azurite per phase: its in-memory store slows down with every blob it holds, and the long
   // logs of the first phase would otherwise slow the second.
   try {
@@ -312,6 +318,11 @@ async function main(): Promise<void> {
     }
     // Local disk only, no Azurite; not bound by the time budget either.
     if (args.sections.includes('refresh')) refreshResult = await runRefreshBench(Number(process.env.BENCH_REFRESH_ROWS ?? 1_000_000));
+    // The local host in a child process with its own Azurite (bench/freshness.ts).
+    if (args.sections.includes('freshness')) {
+      freshnessResult = await runFreshnessBench({ prefill: Number(process.env.BENCH_PREFILL ?? 10_000), files: Number(process.env.BENCH_FILES ?? 20) });
+      console.log(`  freshness ${freshnessResult.error ? `FAILED: ${freshnessResult.error}` : `p50 ${freshnessResult.p50Seconds} s, p95 ${freshnessResult.p95Seconds} s`}`);
+    }
   } finally {
     await rm(localRoot, { recursive: true, force: true });
   }
@@ -332,6 +343,13 @@ async function main(): Promise<void> {
   }
   if (ingestResult) printIngestResults(ingestResult, printTable);
   if (refreshResult) printRefreshResults(refreshResult, printTable);
+  if (freshnessResult && !freshnessResult.error) {
+    printTable(
+      `Freshness on the local host: file drop to gold updated (${freshnessResult.files} POS files one per second; ${freshnessResult.prefilledBlobs} older blobs in the source's landing folder)`,
+      ['p50 s', 'p95 s', 'max s', 'last watch listing ms', 'per file s'],
+      [[freshnessResult.p50Seconds, freshnessResult.p95Seconds, freshnessResult.maxSeconds, freshnessResult.watchPassMs, freshnessResult.secondsPerFile.join(' ')].map(String)],
+    );
+  }
   const totalSeconds = round((Date.now() - STARTED) / 1000, 1);
   const loadEnd = os.loadavg().map((n) => round(n, 2));
   console.log(`\ntotal ${totalSeconds} s; load average at start ${loadStart.join(' ')}, at end ${loadEnd.join(' ')} (other work on the machine skews the figures)`);
@@ -356,11 +374,12 @@ async function main(): Promise<void> {
     ...(args.sections.includes('snapshot') ? { snapshotLoad: snapshotResults } : {}),
     ...(ingestResult ? { ingest: ingestResult } : {}),
     ...(refreshResult ? { refresh: refreshResult } : {}),
+    ...(freshnessResult ? { freshness: freshnessResult } : {}),
   };
   await mkdir(nodePath.join(ROOT, 'bench', 'results'), { recursive: true });
   await writeFile(resultsPath, `${JSON.stringify(out, null, 2)}\n`);
   console.log('written to bench/results/latest.json');
-  if ([...throughputResults, ...snapshotResults, ...(ingestResult?.figures ?? [])].some((r) => r.error)) process.exitCode = 1;
+  if ([...throughputResults, ...snapshotResults, ...(ingestResult?.figures ?? [])].some((r) => r.error) || freshnessResult?.error) process.exitCode = 1;
 }
 
 main().catch((err) => {

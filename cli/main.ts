@@ -23,6 +23,7 @@ import type { JsonValue } from '../shared/delta/rows';
 import { READ_FORMATS, ReadFormat, rowWriter } from './format';
 import { INGEST_HELP, runIngestCommand } from './ingest';
 import { PIPELINE_HELP, runPipelineCommand } from './pipeline';
+import { DEV_HELP, runDevCommand } from '../dev/cli';
 
 const VERSION = '0.1.0';
 
@@ -49,7 +50,7 @@ Commands:
       --dry-run            list the files, delete nothing  --json
   checkpoint <table>   write a checkpoint for the latest version now  --json
   flush <table>        commit appends left pending in the table's commit lane  --json
-${INGEST_HELP}${PIPELINE_HELP}
+${INGEST_HELP}${PIPELINE_HELP}${DEV_HELP}
 <table> is a location:
   ./path or /abs/path or file:///abs/path          local disk
   abfss://<container>@<account>.dfs.core.windows.net/<path>   ADLS Gen2 (signs in with DefaultAzureCredential)
@@ -132,6 +133,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   const [command, ...rest] = argv;
+  if (command === 'dev') return runDevCommand(rest, io);
   if (command === 'pipeline' || command === 'quarantine') return runPipelineCommand(command, rest, io);
   if (!ALLOWED[command]) throw new UsageError(`unknown command '${command}' (commands: ${[...Object.keys(ALLOWED), 'pipeline', 'quarantine'].join(', ')})`);
   let parsed;

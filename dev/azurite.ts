@@ -65,7 +65,9 @@ export async function startAzurite(root: string, options: AzuriteOptions = {}): 
       '--silent',
       '--disableTelemetry',
     ],
-    { cwd: workspace, stdio: ['ignore', 'pipe', 'pipe'] },
+    // Its own process group: a Ctrl-C in the terminal reaches only the parent, which stops Azurite
+    // itself once everything that still writes to it (running activities) has finished.
+    { cwd: workspace, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   let output = '';
   const collect = (chunk: Buffer) => {
@@ -104,8 +106,13 @@ export async function startAzurite(root: string, options: AzuriteOptions = {}): 
   };
 }
 
-/** Ports the OS considers free right now; all are held open together so they differ. */
-async function freePorts(count: number): Promise<number[]> {
+/**
+ * Ports the OS considers free right now; all are held open together so they differ.
+ *
+ * @param count how many
+ * @returns the port numbers
+ */
+export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from({ length: count }, () => new Promise<net.Server>((resolve, reject) => {
       const server = net.createServer();
@@ -147,4 +154,64 @@ async function stop(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
   await exited;
   clearTimeout(timer);
+}
+
+/** An Azurite the local host uses: one it started, or one that was already running. */
+export interface LocalAzurite extends AzuriteServer {
+  /** False when an Azurite was already listening and is left running on stop. */
+  started: boolean;
+  /** Where its data is kept, when the local host started it with a folder. */
+  location?: string;
+}
+
+/**
+ * Use the Azurite listening on `ports` or start one there. A port held by something else than
+ * Azurite, or a blob port with Azurite but no table service beside it, is an error naming the port.
+ *
+ * @param root project root (where Azurite is installed)
+ * @param options ports (blob, queue, table) and where to keep the data (undefined: in memory)
+ * @returns the Azurite
+ * @throws Error naming the port or saying why Azurite did not start
+ */
+export async function connectOrStartAzurite(root: string, options: { ports: [number, number, number]; location?: string }): Promise<LocalAzurite> {
+  const [blobPort, queuePort, tablePort] = options.ports;
+  const blob = await serverHeader(blobPort);
+  if (blob !== null) {
+    if (!/azurite/i.test(blob)) throw new Error(`port ${blobPort} is in use by something that is not Azurite (server: ${blob || 'unknown'}); stop it or choose other ports with --azurite-ports`);
+    const table = await serverHeader(tablePort);
+    if (table === null || !/azurite/i.test(table)) throw new Error(`an Azurite Blob service is running on port ${blobPort}, but no Azurite Table service on port ${tablePort}; start Azurite with its table service (npx azurite) or stop it so Sluice starts its own`);
+    const endpoints = { blobEndpoint: `http://${HOST}:${blobPort}/${ACCOUNT}`, queueEndpoint: `http://${HOST}:${queuePort}/${ACCOUNT}`, tableEndpoint: `http://${HOST}:${tablePort}/${ACCOUNT}` };
+    return {
+      ...endpoints,
+      connectionString: `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${ACCOUNT_KEY};BlobEndpoint=${endpoints.blobEndpoint};QueueEndpoint=${endpoints.queueEndpoint};TableEndpoint=${endpoints.tableEndpoint};`,
+      started: false,
+      stop: async () => {},
+    };
+  }
+  for (const port of [queuePort, tablePort]) {
+    if ((await serverHeader(port)) !== null) throw new Error(`port ${port} is in use, so Azurite cannot start there; stop what holds it or choose other ports with --azurite-ports`);
+  }
+  const server = await startAzurite(root, { ports: options.ports, ...(options.location ? { location: options.location } : {}) });
+  return { ...server, started: true, ...(options.location ? { location: options.location } : {}) };
+}
+
+/**
+ * The `Server` header of whatever answers HTTP on a port: null when nothing listens, '' when
+ * something listens but says no name (or does not speak HTTP).
+ */
+async function serverHeader(port: number): Promise<string | null> {
+  if (!(await new Promise<boolean>((resolve) => {
+    const socket = net.connect(port, HOST);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  }))) return null;
+  try {
+    const response = await fetch(`http://${HOST}:${port}/${ACCOUNT}?comp=list`, { signal: AbortSignal.timeout(3000) });
+    return response.headers.get('server') ?? '';
+  } catch {
+    return '';
+  }
 }

@@ -1,23 +1,55 @@
 /**
- * The local host's HTTP front: serves every HTTP function of `functions/definitions.ts` under
- * `/api/<route>` the way the Functions host does, building the same `HttpRequest` and
- * `InvocationContext` objects, so handlers cannot tell the difference.
+ * The local host's HTTP front on one port, as the Functions host has it: every HTTP function of
+ * `functions/definitions.ts` under `/api/<route>`, built into the same `HttpRequest` and
+ * `InvocationContext` objects so handlers cannot tell the difference, plus the host's own routes
+ * (`/runtime/webhooks/…`, `/admin/…`) and the local host's (`/api/health`, `/api/dev/…`), which
+ * dev/routes.ts defines. Function keys are not checked, as under Core Tools.
  */
 import * as http from 'node:http';
-import { randomUUID } from 'node:crypto';
-import { HttpRequest, HttpResponse, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { HttpRequest, HttpResponse, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import type { HttpFunctionDefinition } from '../functions/definitions';
+import { type DevLog, invokeFunction } from './invoke';
 
-interface CompiledRoute {
-  definition: HttpFunctionDefinition;
+/** A request to a built-in route. */
+export interface RouteRequest {
+  method: string;
+  url: URL;
+  headers: Record<string, string>;
+  body: Buffer;
+  /** Captured `{name}` segments of the route. */
+  params: Record<string, string>;
+}
+
+/** What a built-in route answers; a non-Buffer, non-string body is sent as JSON. */
+export interface RouteResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+/** A route of the host itself. */
+export interface BuiltinRoute {
+  method: string;
+  /** Path pattern with `{name}` segments; a trailing `*` matches the rest (captured as `rest`). */
+  path: string;
+  /** Leave successful requests out of the log (status polling). */
+  quiet?: boolean;
+  handle(request: RouteRequest): Promise<RouteResponse>;
+}
+
+/** Calls an HTTP function's handler (the host decides which extra arguments it gets). */
+export type HttpInvoker = (definition: HttpFunctionDefinition, request: HttpRequest, context: InvocationContext) => unknown;
+
+interface Matcher {
   pattern: RegExp;
   names: string[];
 }
 
-function compile(definition: HttpFunctionDefinition): CompiledRoute {
+function compile(path: string): Matcher {
   const names: string[] = [];
-  const source = definition.route
-    .split('/')
+  const wildcard = path.endsWith('/*');
+  const segments = (wildcard ? path.slice(0, -2) : path).split('/');
+  const source = segments
     .map((segment) => {
       const m = /^\{(\w+)\??\}$/.exec(segment);
       if (!m) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -25,52 +57,84 @@ function compile(definition: HttpFunctionDefinition): CompiledRoute {
       return '([^/]+)';
     })
     .join('/');
-  return { definition, pattern: new RegExp(`^/api/${source}/?$`, 'i'), names };
+  if (wildcard) names.push('rest');
+  return { pattern: new RegExp(`^${source}${wildcard ? '(?:/(.*))?' : '/?'}$`, 'i'), names };
+}
+
+function match(m: Matcher, pathname: string): Record<string, string> | null {
+  const found = m.pattern.exec(pathname);
+  if (!found) return null;
+  return Object.fromEntries(m.names.map((n, i) => [n, found[i + 1] === undefined ? '' : decodeURIComponent(found[i + 1])]));
 }
 
 /**
- * Start serving HTTP functions.
+ * Start serving.
  *
- * @param definitions the HTTP function definitions
- * @param port TCP port on 127.0.0.1
- * @param log where request lines go
- * @returns the listening server
+ * @param options port (0 for a free one), HTTP functions, how to call them, built-in routes, log
+ * @returns the listening server and its port
+ * @throws Error saying the port is taken (EADDRINUSE) or cannot be used
  */
-export async function serveHttpFunctions(definitions: HttpFunctionDefinition[], port: number, log: (line: string) => void): Promise<http.Server> {
-  const routes = definitions.map(compile);
+export async function serveHttp(options: { port: number; functions: readonly HttpFunctionDefinition[]; invoke: HttpInvoker; routes: readonly BuiltinRoute[]; log: DevLog }): Promise<{ server: http.Server; port: number }> {
+  const { log } = options;
+  const functions = options.functions.map((definition) => ({ definition, matcher: compile(`/api/${definition.route}`) }));
+  const builtins = options.routes.map((route) => ({ route, matcher: compile(route.path) }));
+
   const server = http.createServer(async (req, res) => {
     const started = Date.now();
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? `127.0.0.1:${port}`}`);
-    const route = routes.find((r) => r.pattern.test(url.pathname) && r.definition.methods.includes((req.method ?? 'GET').toUpperCase() as never));
-    if (!route) {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `no function serves ${req.method} ${url.pathname}` }));
-      return;
-    }
-    const match = route.pattern.exec(url.pathname)!;
-    const params = Object.fromEntries(route.names.map((n, i) => [n, decodeURIComponent(match[i + 1])]));
+    const method = (req.method ?? 'GET').toUpperCase();
+    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
     const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
-    const request = new HttpRequest({ method: req.method, url: url.href, headers, params, body: chunks.length ? { bytes: Buffer.concat(chunks) } : undefined });
-    const context = new InvocationContext({ invocationId: randomUUID(), functionName: route.definition.name, logHandler: (level, ...args) => log(`[${route.definition.name}] ${level}: ${args.join(' ')}`) });
     let status = 500;
+    let quiet = false;
+    let what = 'no route';
     try {
-      const result = await route.definition.handler(request, context);
-      const response = result instanceof HttpResponse ? result : new HttpResponse((result ?? {}) as HttpResponseInit);
-      status = response.status;
-      const responseHeaders: Record<string, string> = {};
-      response.headers.forEach((value, key) => (responseHeaders[key] = value));
-      res.writeHead(status, responseHeaders);
-      res.end(Buffer.from(await response.arrayBuffer()));
+      for (const { route, matcher } of builtins) {
+        const params = route.method === method || route.method === '*' ? match(matcher, url.pathname) : null;
+        if (!params) continue;
+        quiet = route.quiet === true;
+        what = route.path;
+        const answer = await route.handle({ method, url, headers, body, params });
+        status = answer.status;
+        const isRaw = Buffer.isBuffer(answer.body) || typeof answer.body === 'string';
+        const payload = answer.body === undefined ? '' : isRaw ? (answer.body as string | Buffer) : JSON.stringify(answer.body, null, 2);
+        res.writeHead(status, { ...(isRaw || answer.body === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' }), ...answer.headers });
+        res.end(payload);
+        return;
+      }
+      for (const { definition, matcher } of functions) {
+        const params = definition.methods.includes(method as never) ? match(matcher, url.pathname) : null;
+        if (!params) continue;
+        what = definition.name;
+        const request = new HttpRequest({ method, url: url.href, headers, params, body: body.length ? { bytes: body } : undefined });
+        const result = await invokeFunction(definition.name, log, async (context) => options.invoke(definition, request, context));
+        const response = result instanceof HttpResponse ? result : new HttpResponse((result ?? {}) as HttpResponseInit);
+        status = response.status;
+        const responseHeaders: Record<string, string> = {};
+        response.headers.forEach((value, key) => (responseHeaders[key] = value));
+        res.writeHead(status, responseHeaders);
+        res.end(Buffer.from(await response.arrayBuffer()));
+        return;
+      }
+      status = 404;
+      const known = [...functions.map((f) => `${f.definition.methods.join(',')} /api/${f.definition.route}`), ...builtins.map((b) => `${b.route.method} ${b.route.path}`)];
+      res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify({ error: `nothing serves ${method} ${url.pathname}`, routes: known }, null, 2));
     } catch (err) {
-      res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: (err as Error).message }));
+      status = 500;
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' });
+      res.end(JSON.stringify({ error: (err as Error).message }));
     } finally {
-      log(`${req.method} ${url.pathname}${url.search} → ${status} (${Date.now() - started} ms) [${route.definition.name}]`);
+      if (!(quiet && status < 400)) log(`${method} ${url.pathname}${url.search} → ${status} (${Date.now() - started} ms) [${what}]`);
     }
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') reject(new Error(`port ${options.port} is already in use (is another 'npm start' or 'func start' running?); choose another with --port`));
+      else reject(new Error(`cannot listen on 127.0.0.1:${options.port}: ${err.message}`));
+    });
+    server.listen(options.port, '127.0.0.1', () => resolve());
   });
-  return server;
+  return { server, port: (server.address() as { port: number }).port };
 }

@@ -1,82 +1,147 @@
 /**
- * `npm start`: Sluice on this machine. Starts Azurite from node_modules (data kept in `.azurite/`),
- * creates the landing and lake containers, validates the settings as the Function App would, and
- * serves the app's HTTP functions on http://127.0.0.1:7071/api/… until Ctrl-C.
+ * `npm start` and `sluice dev`: the whole pipeline on this machine (dev/host.ts) until Ctrl-C.
  *
- * Settings come from the environment like in Azure. Without any, the local Azurite is used; an Azurite
- * already listening on port 10000 is reused rather than started twice.
+ * Exit status: 0 after a clean stop, 1 when the host cannot start (port taken, Azurite not starting,
+ * bad settings or pipeline; the reason is on stderr), 2 for a wrong command line. The first Ctrl-C
+ * stops the triggers, lets running activities finish and stops Azurite; a second one exits at once
+ * (an interrupted activity runs again on the next start).
  */
-import * as net from 'node:net';
-import * as nodePath from 'node:path';
-import { loadSettings } from '../shared/config';
-import { openContainerStore } from '../shared/storage/lake';
-import { devConnectionString, AZURITE_DEFAULT_BLOB_ENDPOINT } from '../shared/storage/location';
-import { FUNCTIONS, HttpFunctionDefinition } from '../functions/definitions';
-import { startAzurite } from './azurite';
-import { serveHttpFunctions } from './http';
+import { parseArgs } from 'node:util';
+import { DEFAULT_DEV_PIPELINE, type LocalHost, startLocalHost } from './host';
 
-const ROOT = nodePath.resolve(__dirname, '..', '..');
+/** `sluice dev --help` / `npm start -- --help`. */
+export const DEV_USAGE = `Usage: npm start -- [options]      (or: sluice dev [options])
 
-async function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
+Runs Sluice on this machine: Azurite (the Azure Storage emulator) for storage, the app's functions
+on http://127.0.0.1:7071, files dropped in the landing container ingested into bronze, silver and
+gold refreshed by the orchestration engine, timers on their schedules.
+
+Options:
+  --pipeline <file>       pipeline definition to run (default ${DEFAULT_DEV_PIPELINE},
+                          or SLUICE_PIPELINES when set)
+  --port <n>              HTTP port of the functions (default 7071)
+  --azurite-ports <b,q,t> Azurite's blob, queue and table ports (default 10000,10001,10002); one
+                          number means that port and the next two. An Azurite already listening
+                          there is used as it is.
+  --in-memory             keep Azurite's data in memory only (default: kept in .azurite/ between runs)
+  --watch-interval <ms>   how often the landing folders are listed (default 500)
+  -h, --help              this text
+
+Other commands while it runs:
+  sluice dev events <hub> <file.json|file.ndjson>   send events to the Event Hubs function
+  sluice dev events <hub> --rate <n> --duration <s> send generated events
+  curl http://127.0.0.1:7071/api/health             what runs, with counts
+
+Ctrl-C stops it (a second Ctrl-C stops at once).
+`;
+
+/** A command-line mistake (exit status 2). */
+class UsageError extends Error {}
+
+function ports(text: string): [number, number, number] {
+  const parts = text.split(',').map((p) => Number(p.trim()));
+  if (parts.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) throw new UsageError(`--azurite-ports: "${text}" is not a port or three comma-separated ports`);
+  if (parts.length === 1) return [parts[0], parts[0] + 1, parts[0] + 2];
+  if (parts.length !== 3) throw new UsageError(`--azurite-ports: give one port or three (blob,queue,table), got ${parts.length}`);
+  return parts as [number, number, number];
+}
+
+function whole(name: string, text: string | undefined, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${text}"`);
+  return n;
+}
+
+/**
+ * Run the local host with command-line arguments until a signal stops it.
+ *
+ * @param argv the arguments after the command
+ * @returns the exit status once stopped
+ */
+export async function runDev(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        pipeline: { type: 'string' },
+        port: { type: 'string' },
+        'azurite-ports': { type: 'string' },
+        'in-memory': { type: 'boolean' },
+        'watch-interval': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    process.stderr.write(`sluice dev: ${(err as Error).message}\nRun 'npm start -- --help' for usage.\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(DEV_USAGE);
+    return 0;
+  }
+  let host: LocalHost;
+  try {
+    host = await startLocalHost({
+      ...(values.pipeline ? { pipeline: values.pipeline } : {}),
+      port: whole('port', values.port, 0, 65535) ?? 7071,
+      ...(values['azurite-ports'] ? { azuritePorts: ports(values['azurite-ports']) } : {}),
+      inMemory: values['in-memory'] === true,
+      ...(values['watch-interval'] ? { watchIntervalMs: whole('watch-interval', values['watch-interval'], 50, 600_000) } : {}),
     });
-    socket.once('error', () => resolve(false));
+  } catch (err) {
+    process.stderr.write(`sluice dev: ${(err as Error).message}\n`);
+    return err instanceof UsageError ? 2 : 1;
+  }
+  process.stdout.write(banner(host));
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = () => {
+      if (stopping) {
+        process.stderr.write('sluice dev: stopped at once; interrupted activities run again on the next start\n');
+        process.exit(130);
+      }
+      stopping = true;
+      process.stdout.write('stopping (Ctrl-C again to stop at once)\n');
+      host.stop().then(
+        () => {
+          process.stdout.write('stopped\n');
+          resolve(0);
+        },
+        (err) => {
+          process.stderr.write(`sluice dev: stopping failed: ${(err as Error).message}\n`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   });
 }
 
-async function main(): Promise<void> {
-  const port = Number(process.env.PORT ?? 7071);
-  const log = (line: string) => process.stdout.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`);
-  let stopAzurite: (() => Promise<void>) | undefined;
-
-  if (!process.env.SLUICE_LAKE && !process.env.AzureWebJobsStorage && !process.env.SLUICE_LAKE__accountName) {
-    if (await portOpen(10000)) {
-      log('Azurite already listening on 127.0.0.1:10000; using it');
-    } else {
-      const location = nodePath.join(ROOT, '.azurite');
-      const azurite = await startAzurite(ROOT, { ports: [10000, 10001, 10002], location });
-      stopAzurite = azurite.stop;
-      log(`Azurite started (blob :10000, queue :10001, table :10002), data in ${location}`);
-    }
-    process.env.AzureWebJobsStorage = devConnectionString(AZURITE_DEFAULT_BLOB_ENDPOINT);
-  }
-  const settings = loadSettings();
-  for (const container of [settings.landingContainer, settings.lakeContainer]) {
-    // Writing and deleting a marker creates the container if it is missing.
-    const store = openContainerStore(settings.lake, container, '');
-    await store.write('.sluice-start', 'ok');
-    await store.delete('.sluice-start');
-  }
-  const httpFunctions = FUNCTIONS.filter((f): f is HttpFunctionDefinition => f.kind === 'http');
-  const server = await serveHttpFunctions(httpFunctions, port, log);
-  const lakeUri = settings.lake.kind === 'connectionString' ? `${AZURITE_DEFAULT_BLOB_ENDPOINT}/${settings.lakeContainer}` : `${settings.lake.blobServiceUri}/${settings.lakeContainer}`;
-  process.stdout.write(`
+function banner(host: LocalHost): string {
+  const { runtime, url } = host;
+  const landing = `${host.azurite.blobEndpoint}/${runtime.settings.landingContainer}`;
+  const folders = runtime.fileSources.map((r) => `\n    ${r.source.landing!.padEnd(22)} → ${r.source.table}`).join('');
+  const hubs = runtime.hubSources.map((r) => `\n    POST ${url}/api/dev/eventhubs/${r.source.eventHub!.name}  → ${r.source.table}`).join('');
+  return `
 Sluice is running.
-  lake      ${lakeUri}/<layer>/<table>
-  landing   container '${settings.landingContainer}'
-  functions ${httpFunctions.map((f) => `\n    ${f.methods.join(',')} http://127.0.0.1:${port}/api/${f.route}`).join('')}
+  functions   ${url}/api/…   (health: ${url}/api/health)
+  landing     ${landing}${folders}${hubs ? `\n  events${hubs}` : ''}
+  lake        ${host.azurite.blobEndpoint}/${runtime.settings.lakeContainer}/<layer>/<table>
 
-Try:
-  npx sluice describe ${lakeUri}/bronze/<table>
-  curl http://127.0.0.1:${port}/api/tables/bronze/<table>
+Try, in another terminal:
+  npx sluice ingest examples/data/pos/sales-2026-03-01.csv --landing pos/sales/   (or any storage tool)
+  npx sluice read azurite://${runtime.settings.lakeContainer}/silver/sales --format table
+  curl ${url}/runtime/webhooks/durabletask/instances
 
 Ctrl-C stops it.
-`);
-  const shutdown = async () => {
-    log('stopping');
-    server.close();
-    await stopAzurite?.();
-    process.exit(0);
-  };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+`;
 }
 
-main().catch((err) => {
-  process.stderr.write(`sluice start: ${(err as Error).message}\n`);
-  process.exit(1);
-});
+if (require.main === module) {
+  runDev(process.argv.slice(2)).then((code) => process.exit(code));
+}

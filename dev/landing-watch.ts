@@ -1,0 +1,248 @@
+/**
+ * The local stand-in for the Event Grid subscription: Azurite raises no storage events, so the local
+ * host lists the landing container and turns every new blob version (path + ETag) into the
+ * `Microsoft.Storage.BlobCreated` event Event Grid would deliver, handed to the `blobCreated`
+ * function like the host would.
+ *
+ * Only the landing folders of the loaded sources are listed (a container can hold far more than
+ * what Sluice reads), one folder level at a time, and each listing only compares with what was
+ * already seen. How often a folder is listed follows its cost: a folder that lists in a few
+ * milliseconds is listed every interval (500 ms by default), one that takes long (Azurite needs
+ * about 6 s for 10,000 blobs in one folder) at most once per ten times its listing time, capped at a
+ * minute, so old files piling up in a folder cannot slow the discovery of new folders and files
+ * elsewhere; a new file in such a crowded folder is found later. The first listing of the folders
+ * present at start is a baseline, as a new Event Grid subscription sees no past blobs; files that
+ * arrived while the host was down are the reconcile timer's work, as in Azure. A delivery that fails
+ * (the handler rethrows transient errors) is retried with back-off like Event Grid's retry policy,
+ * a few times; after that the reconcile timer picks the file up.
+ */
+import { randomUUID } from 'node:crypto';
+import { BLOB_CREATED } from '../shared/runtime';
+import type { ContainerClient } from '@azure/storage-blob';
+import type { ObjectInfo } from '../shared/storage/types';
+import type { DevLog } from './invoke';
+
+/** An entry of a folder level: a blob, or a subfolder (its prefix, ending in `/`). */
+export type LevelEntry = ObjectInfo | { folder: string };
+
+/** Lists one level of a container (the Blob API's hierarchical listing with delimiter `/`). */
+export interface LevelLister {
+  listLevel(prefix: string): AsyncIterable<LevelEntry>;
+}
+
+/**
+ * A lister over a Blob container.
+ *
+ * @param container the container client
+ * @returns the lister
+ */
+export function containerLister(container: ContainerClient): LevelLister {
+  return {
+    async *listLevel(prefix: string) {
+      for await (const item of container.listBlobsByHierarchy('/', { prefix })) {
+        if (item.kind === 'prefix') yield { folder: item.name };
+        else yield { path: item.name, size: item.properties.contentLength ?? 0, etag: (item.properties.etag ?? '').replace(/^"|"$/g, ''), lastModified: item.properties.lastModified };
+      }
+    },
+  };
+}
+
+/** What the watch needs. */
+export interface LandingWatchOptions {
+  /** The landing container, listed one folder level at a time. */
+  landing: LevelLister;
+  /** Landing container name (for the event subject). */
+  container: string;
+  /** Blob endpoint of the account, e.g. `http://127.0.0.1:10000/devstoreaccount1` (for `data.url`). */
+  blobEndpoint: string;
+  /** Folders to list (the sources' landing folders; '' for the whole container). */
+  prefixes: readonly string[];
+  /** Pause between the end of one pass and the start of the next (default 500 ms). */
+  intervalMs?: number;
+  /** Events delivered at once (default 4; Event Grid delivers concurrently too). */
+  concurrency?: number;
+  /** Deliveries of a failing event before giving it up to reconcile (default 5). */
+  attempts?: number;
+  /** Hands one event to the `blobCreated` function; rejects when the function failed. */
+  deliver: (event: Record<string, unknown>) => Promise<void>;
+  log: DevLog;
+}
+
+/** A running watch. */
+export interface LandingWatch {
+  /** Counters for `/api/health`. */
+  stats(): { passes: number; folders: number; blobsSeen: number; eventsDelivered: number; eventsFailed: number; pending: number; lastPassMs: number };
+  /** Stop listing; deliveries under way finish. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The BlobCreated event (Event Grid schema) Azure Storage raises for a new blob version.
+ *
+ * @param container the container
+ * @param blob the blob's path, ETag and size
+ * @param blobEndpoint the account's blob endpoint
+ * @returns the event object, as the Event Grid trigger hands it to a function
+ */
+export function blobCreatedEvent(container: string, blob: Pick<ObjectInfo, 'path' | 'etag' | 'size'>, blobEndpoint: string): Record<string, unknown> {
+  const account = new URL(blobEndpoint).pathname.split('/').filter(Boolean)[0] ?? 'devstoreaccount1';
+  const url = `${blobEndpoint.replace(/\/+$/, '')}/${container}/${blob.path.split('/').map(encodeURIComponent).join('/')}`;
+  return {
+    id: randomUUID(),
+    topic: `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/Microsoft.Storage/storageAccounts/${account}`,
+    subject: `/blobServices/default/containers/${container}/blobs/${blob.path}`,
+    eventType: BLOB_CREATED,
+    eventTime: new Date().toISOString(),
+    dataVersion: '',
+    metadataVersion: '1',
+    data: {
+      api: 'PutBlob',
+      clientRequestId: randomUUID(),
+      requestId: randomUUID(),
+      eTag: blob.etag,
+      contentType: 'application/octet-stream',
+      contentLength: blob.size,
+      blobType: 'BlockBlob',
+      url,
+      sequencer: Date.now().toString(16).padStart(32, '0'),
+      storageDiagnostics: { batchId: randomUUID() },
+    },
+  };
+}
+
+/** Folders of which none lies inside another (listing a folder covers its subfolders). */
+function outermost(prefixes: readonly string[]): string[] {
+  const sorted = [...new Set(prefixes)].sort();
+  return sorted.filter((p, i) => !sorted.slice(0, i).some((q) => p.startsWith(q)));
+}
+
+/** One folder level of the landing container as last listed. */
+interface Folder {
+  prefix: string;
+  blobs: Map<string, string>;
+  subfolders: Set<string>;
+  nextDue: number;
+  listing: boolean;
+  lastMs: number;
+}
+
+const MAX_WAIT_MS = 60_000;
+
+/**
+ * Take the baseline listing and start watching.
+ *
+ * @param options what to list and where events go
+ * @returns the running watch
+ */
+export async function startLandingWatch(options: LandingWatchOptions): Promise<LandingWatch> {
+  const interval = options.intervalMs ?? 500;
+  const attempts = options.attempts ?? 5;
+  const folders = new Map<string, Folder>();
+  const queue: { blob: ObjectInfo; attempt: number }[] = [];
+  const retries = new Set<NodeJS.Timeout>();
+  const inFlight = new Set<Promise<void>>();
+  const counts = { passes: 0, eventsDelivered: 0, eventsFailed: 0, lastPassMs: 0 };
+  let stopped = false;
+
+  /** List one folder level; new or changed blobs are queued unless this is the baseline. */
+  const list = async (folder: Folder, baseline: boolean): Promise<void> => {
+    const started = Date.now();
+    const present = new Map<string, ObjectInfo>();
+    const subfolders = new Set<string>();
+    folder.listing = true;
+    try {
+      for await (const entry of options.landing.listLevel(folder.prefix)) {
+        if ('folder' in entry) subfolders.add(entry.folder);
+        else present.set(entry.path, entry);
+      }
+    } finally {
+      folder.listing = false;
+    }
+    for (const [path, info] of present) {
+      if (folder.blobs.get(path) !== info.etag && !baseline) queue.push({ blob: info, attempt: 1 });
+      folder.blobs.set(path, info.etag);
+    }
+    // Forget deleted blobs and folders, so one written again under the same name is new again.
+    for (const path of folder.blobs.keys()) if (!present.has(path)) folder.blobs.delete(path);
+    for (const sub of folder.subfolders) if (!subfolders.has(sub)) forget(sub);
+    const added = [...subfolders].filter((sub) => !folder.subfolders.has(sub));
+    folder.subfolders = subfolders;
+    folder.lastMs = Date.now() - started;
+    folder.nextDue = Date.now() + Math.min(MAX_WAIT_MS, Math.max(interval, 10 * folder.lastMs));
+    counts.passes++;
+    counts.lastPassMs = folder.lastMs;
+    // A new folder's files are all new, except in the baseline.
+    await Promise.all(added.map((sub) => list(track(sub), baseline)));
+  };
+
+  const track = (prefix: string): Folder => {
+    const folder: Folder = { prefix, blobs: new Map(), subfolders: new Set(), nextDue: 0, listing: false, lastMs: 0 };
+    folders.set(prefix, folder);
+    return folder;
+  };
+  const forget = (prefix: string) => {
+    for (const key of folders.keys()) if (key.startsWith(prefix)) folders.delete(key);
+  };
+
+  const pump = () => {
+    while (!stopped && inFlight.size < (options.concurrency ?? 4) && queue.length) {
+      const { blob, attempt } = queue.shift()!;
+      const job = deliver(blob, attempt).finally(() => {
+        inFlight.delete(job);
+        pump();
+      });
+      inFlight.add(job);
+    }
+  };
+
+  const deliver = async (blob: ObjectInfo, attempt: number): Promise<void> => {
+    try {
+      await options.deliver(blobCreatedEvent(options.container, blob, options.blobEndpoint));
+      counts.eventsDelivered++;
+    } catch {
+      if (attempt >= attempts || stopped) {
+        counts.eventsFailed++;
+        options.log(`[landing] ${options.container}/${blob.path}: BlobCreated failed ${attempt} times; the reconcile timer will pick the file up`);
+        return;
+      }
+      // Event Grid backs off between deliveries; so does this, more briefly.
+      const handle = setTimeout(() => {
+        retries.delete(handle);
+        queue.push({ blob, attempt: attempt + 1 });
+        pump();
+      }, 1000 * 2 ** (attempt - 1));
+      retries.add(handle);
+    }
+  };
+
+  const roots = outermost(options.prefixes);
+  const started = Date.now();
+  await Promise.all(roots.map((prefix) => list(track(prefix), true)));
+  const known = [...folders.values()].reduce((n, f) => n + f.blobs.size, 0);
+  options.log(`[landing] watching ${roots.map((p) => `${options.container}/${p}`).join(', ') || '(no landing folders)'}: ${known} blobs in ${folders.size} folders already there, left to the reconcile timer (listed in ${Date.now() - started} ms)`);
+
+  const loop = (async () => {
+    while (!stopped) {
+      await new Promise((resolve) => setTimeout(resolve, interval));
+      if (stopped) break;
+      const due = [...folders.values()].filter((f) => !f.listing && f.nextDue <= Date.now());
+      for (const folder of due) {
+        // Folders are listed side by side: a slow one does not hold the others back.
+        void list(folder, false)
+          .catch((err) => options.log(`[landing] listing ${options.container}/${folder.prefix} failed (trying again): ${(err as Error).message}`))
+          .finally(pump);
+      }
+    }
+  })();
+
+  return {
+    stats: () => ({ ...counts, folders: folders.size, blobsSeen: [...folders.values()].reduce((n, f) => n + f.blobs.size, 0), pending: queue.length + inFlight.size + retries.size }),
+    stop: async () => {
+      stopped = true;
+      for (const handle of retries) clearTimeout(handle);
+      await loop;
+      while ([...folders.values()].some((f) => f.listing)) await new Promise((r) => setTimeout(r, 20));
+      await Promise.all([...inFlight]);
+    },
+  };
+}
