@@ -55,7 +55,7 @@ describe('run API (HTTP functions)', () => {
       ['POST', 'pipelines/{name}/runs/{instanceId}/terminate', true],
       ['DELETE', 'pipelines/{name}/runs/{instanceId}', true],
     ]);
-    expect(FUNCTIONS.filter((f) => f.kind === 'orchestration' || f.kind === 'activity').map((f) => `${f.kind}:${f.name}`)).toEqual(['orchestration:refresh', 'activity:refreshPlan', 'activity:refreshTable']);
+    expect(FUNCTIONS.filter((f) => f.kind === 'orchestration' || f.kind === 'activity').map((f) => `${f.kind}:${f.name}`)).toEqual(['orchestration:refresh', 'orchestration:refreshTables', 'activity:refreshPlan', 'activity:refreshTable']);
   });
 
   it('starts a run (202 + URLs), reports it pending then done with metrics, purges it; 404s for unknown pipelines and runs', async () => {

@@ -18,6 +18,7 @@ import type { ExpectationDefinition, OnViolation, TableDefinition } from '../pip
 import { quoteIdent, quoteLiteral, type SqlColumn, type SqlEngine, duckType } from '../sql';
 import { FILE_ID_COLUMN, ROW_COLUMN } from '../sql/source';
 import type { Contract } from './contract';
+import { completenessOf, mandatoryRules, type Completeness } from './metrics';
 import { ExpectationFailedError } from './errors';
 import { protectedColumn } from './pii';
 
@@ -51,6 +52,8 @@ export interface BatchOutcome {
   kept: number;
   /** Raw-text column of each contract column whose values are cast (index in contract.columns → name). */
   rawColumns: Map<string, string>;
+  /** Rows passing every mandatory rule (see metrics.ts), when the table has any. */
+  completeness?: Completeness;
 }
 
 /** What to build the batch from. */
@@ -120,6 +123,8 @@ export async function buildBatch(engine: SqlEngine, spec: BatchSpec): Promise<Ba
     `count(*) FILTER (WHERE ${ACTION} = 'keep' AND list_has_any(${FAILED}, ${names('warn')})) AS "warned"`,
     ...table.expectations.map((e, i) => `count(*) FILTER (WHERE list_contains(${FAILED}, ${quoteLiteral(e.name)})) AS "e${i}"`),
   ];
+  const mandatory = mandatoryRules(table);
+  if (mandatory.length) counts.push(`count(*) FILTER (WHERE NOT list_has_any(${FAILED}, [${mandatory.map(quoteLiteral).join(', ')}]::VARCHAR[])) AS "complete"`);
   const [row] = await engine.rows(`SELECT ${counts.join(', ')} FROM ${BATCH}`, `refresh ${table.name}: counting expectation results`);
   const n = (key: string) => Number(row[key] ?? 0);
   const outcome: BatchOutcome = {
@@ -131,6 +136,7 @@ export async function buildBatch(engine: SqlEngine, spec: BatchSpec): Promise<Ba
     warned: n('warned'),
     kept: n('kept'),
     rawColumns,
+    ...(mandatory.length ? { completeness: completenessOf(mandatory, n('complete'), n('rows')) } : {}),
   };
   const failed = outcome.expectations.find((e) => e.onViolation === 'fail' && e.failed > 0);
   if (failed) throw await failure(engine, spec, table.expectations.find((e) => e.name === failed.name)!, failed.failed);

@@ -76,6 +76,7 @@ export async function refreshIncremental(engine: SqlEngine, request: RefreshRequ
     quarantined: outcome.quarantined,
     dropped: outcome.dropped,
     warned: outcome.warned,
+    ...(outcome.completeness ? { completeness: outcome.completeness } : {}),
   });
 
   const txns = { [appId]: plan.toVersion };

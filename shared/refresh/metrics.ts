@@ -5,6 +5,14 @@
  * out by it (`rowsRead = rowsOut + filteredBySql`; negative `filteredBySql` means the SQL multiplied
  * rows), and every produced row has exactly one fate:
  * `rowsOut = inserted + updated + duplicates + dropped + quarantined`.
+ *
+ * Completeness, for tables declaring mandatory fields (regulatory reporting asks for it): the share of
+ * the rows checked that pass every mandatory rule. A table declares mandatory fields with expectations
+ * whose check is a bare `<column> IS NOT NULL` (whatever their action); its mandatory rules are those
+ * expectations and its keys' `not_null:<key>`. Tables without such expectations report none. The rows
+ * checked are the rows the SQL produced (`rowsOut`; rows read, unless the SQL filters), since a row
+ * the SQL filtered out was never checked. A row failing other rules (a bad currency code) still counts
+ * as complete: completeness is about fields being present, not valid.
  */
 import type { PipelineDefinition, RefreshKind, TableDefinition } from '../pipeline/definition';
 import type { SqlEngineOptions } from '../sql';
@@ -83,6 +91,47 @@ export interface TableUpdateMetrics {
   /** Change records kept for downstream tables. */
   changeRecords: number;
   durationMs: number;
+  /** Completeness of the mandatory fields; absent when the table has none or the update read nothing. */
+  completeness?: Completeness;
+}
+
+/** Completeness of the mandatory fields in one update. */
+export interface Completeness {
+  /** The mandatory rules (`not_null:<key>` and not-null expectation names), in definition order. */
+  rules: string[];
+  /** Rows passing every one of them. */
+  complete: number;
+  /** Rows checked (the rows the SQL produced). */
+  checked: number;
+  /** 100 × complete / checked, rounded to two decimals (null when no row was checked). */
+  pct: number | null;
+}
+
+/** A check that only asks for a value: `col IS NOT NULL`, `"col" IS NOT NULL`, parenthesised or not. */
+const NOT_NULL_CHECK = /^\s*\(?\s*(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_]*)\s+IS\s+NOT\s+NULL\s*\)?\s*$/i;
+
+/**
+ * The mandatory rules of a table, as the batch names them in its failure lists.
+ *
+ * @param table the table definition
+ * @returns none when no expectation is a not-null check; else `not_null:<key>` per key, then the
+ *   names of the not-null expectations
+ */
+export function mandatoryRules(table: TableDefinition): string[] {
+  const notNull = table.expectations.filter((e) => NOT_NULL_CHECK.test(e.check)).map((e) => e.name);
+  return notNull.length ? [...table.keys.map((k) => `not_null:${k}`), ...notNull] : [];
+}
+
+/**
+ * Completeness from counts.
+ *
+ * @param rules the mandatory rules
+ * @param complete rows passing every one
+ * @param checked rows checked
+ * @returns the completeness with its percentage
+ */
+export function completenessOf(rules: string[], complete: number, checked: number): Completeness {
+  return { rules, complete, checked, pct: checked > 0 ? Math.round((10_000 * complete) / checked) / 100 : null };
 }
 
 /**

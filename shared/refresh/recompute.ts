@@ -87,6 +87,7 @@ export async function refreshRecompute(engine: SqlEngine, request: RefreshReques
     quarantined: outcome.quarantined,
     dropped: outcome.dropped,
     warned: outcome.warned,
+    ...(outcome.completeness ? { completeness: outcome.completeness } : {}),
   });
   const txns = Object.fromEntries(upstream.map((u) => [refreshAppId(u.name), u.snapshot.version]));
   metrics.quarantineVersion = await writeQuarantine(engine, lake(`${table.table}${QUARANTINE_SUFFIX}`), contract, outcome, table.pii, { table: upstream[0].name, version: upstream[0].snapshot.version }, txns, request.now?.() ?? new Date());

@@ -25,7 +25,7 @@ import { refreshTable } from '../refresh/refresh';
 import { emptyMetrics, type LakeTables, type TableUpdateMetrics } from '../refresh/metrics';
 import type { TableUpdateEvent } from './event-log';
 import { tableLineage } from './lineage';
-import type { TableActivityInput } from './orchestrator';
+import type { TableActivityInput } from './fan-out';
 import { findPipeline, pipelineName, planRefresh, type RefreshPlan } from './plan';
 import type { RunServices } from './services';
 

@@ -1,8 +1,9 @@
 /**
  * The event log of table updates: one record per table per run, in the Azure Table `SluiceEvents` of
  * the lake account (Azurite locally), with rows in and out, every expectation's pass/fail counts, the
- * duration, the source versions applied → the target version, the run id, and the update's lineage
- * (which bronze commits, hence which landing files or event ranges, the rows came from).
+ * completeness of mandatory fields (tables declaring some), the duration, the source versions
+ * applied → the target version, the run id, and the update's lineage (which bronze commits, hence
+ * which landing files or event ranges, the rows came from).
  *
  * Each record is stored twice, under two keys, so both questions are one partition query:
  * - events of a run: PartitionKey `run|<runId>`, RowKey `<table>`;
@@ -84,6 +85,8 @@ export class EventLog {
       status: event.status,
       recordedAt: event.recordedAt,
       ...(m ? { rowsRead: m.rowsRead, rowsOut: m.rowsOut, inserted: m.inserted, updated: m.updated, quarantined: m.quarantined, dropped: m.dropped, durationMs: m.durationMs, targetVersion: m.targetVersion ?? -1 } : {}),
+      // A column of its own so a dashboard over the table can chart it without parsing the JSON.
+      ...(m?.completeness && m.completeness.pct !== null ? { completenessPct: m.completeness.pct } : {}),
       ...(event.error ? { error: event.error.slice(0, 8_000) } : {}),
       parts: Object.keys(parts).length,
       ...parts,

@@ -3,8 +3,10 @@
  * Durable client or the local engine behind one interface), the event log of table updates with
  * lineage, the run API, and the triggers (after a bronze commit, on a schedule).
  */
-export { refreshOrchestrator, REFRESH_ORCHESTRATOR, PLAN_ACTIVITY, TABLE_ACTIVITY, CATCH_UP_EVENT, CATCH_UP_WINDOW_MS, failureReason } from './orchestrator';
-export type { RefreshInput, RefreshOutput, RefreshProgress, TableActivityInput, TableFailure, TableProgress } from './orchestrator';
+export { refreshOrchestrator, REFRESH_ORCHESTRATOR, PLAN_ACTIVITY, CATCH_UP_EVENT, CATCH_UP_WINDOW_MS } from './orchestrator';
+export type { RefreshInput, RefreshOutput, RefreshProgress, TableFailure, TableProgress } from './orchestrator';
+export { chunkTables, failureReason, fanOutLimit, MAX_FAN_OUT, REFRESH_TABLES_ORCHESTRATOR, refreshTablesOrchestrator, TABLE_ACTIVITY } from './fan-out';
+export type { RefreshTablesInput, RefreshTablesOutput, TableActivityInput, TableOutcome } from './fan-out';
 export { planActivity, tableActivity } from './activities';
 export type { PlanActivityInput } from './activities';
 export { orchestrationRegistry, refreshPlanActivity, refreshTableActivity, RUN_ACTIVITIES, RUN_ORCHESTRATORS } from './registry';

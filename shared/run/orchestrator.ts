@@ -6,6 +6,9 @@
  * 2. Level by level (tables reading bronze first, then the tables reading them, gold last), the tables
  *    of a level run in parallel as `refreshTable` activities with RetryOptions. Activities receive
  *    references (pipeline name, table name, full refresh, run id), never rows, and return metrics.
+ *    A level with more tables than the fan-out limit (`MAX_FAN_OUT`, 16, or `maxFanOut` in the input)
+ *    is split into `refreshTables` sub-orchestrations (fan-out.ts); their outcomes are merged, so the
+ *    output, custom status and failure rules below do not depend on the split.
  * 3. A failed table does not stop the tables that do not read it, directly or indirectly: they still
  *    run, so one bad table does not freeze a whole pipeline. The tables downstream of it are held back
  *    (`blocked`). Once everything that can run has run, the run fails naming each failed table and its
@@ -23,11 +26,12 @@
  *    and, when it came, continues as new so the new bronze versions are applied by the same instance.
  *
  * Custom status: `{ stage, level, levels, done, running, failed, total, tables }` where `tables` maps
- * each table to its state and, once done, its main counts.
+ * each table to its state and, once done, its main counts (and completeness, for tables declaring
+ * mandatory fields).
  */
-import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import type { TableUpdateMetrics } from '../refresh/metrics';
+import { fanOutLimit, failureReason, refreshTablesFanOut, tableRetry, type TableActivityInput, type TableOutcome } from './fan-out';
 import { blockedBy, type RefreshPlan } from './plan';
 import { runTotals, type RunTotals } from './totals';
 
@@ -35,8 +39,6 @@ import { runTotals, type RunTotals } from './totals';
 export const REFRESH_ORCHESTRATOR = 'refresh';
 /** Activity that plans the run. */
 export const PLAN_ACTIVITY = 'refreshPlan';
-/** Activity that refreshes one table. */
-export const TABLE_ACTIVITY = 'refreshTable';
 /** External event that makes a running refresh catch up (Azure). */
 export const CATCH_UP_EVENT = 'catchUp';
 /** How long a finishing run waits for a `catchUp` event (Azure mode). */
@@ -51,14 +53,11 @@ export interface RefreshInput {
   reason?: string;
   /** How triggers during the run reach it: queued by the engine (default) or the `catchUp` event. */
   catchUp?: 'queue' | 'event';
-}
-
-/** Input of the `refreshTable` activity: references only. */
-export interface TableActivityInput {
-  pipeline: string;
-  table: string;
-  fullRefresh: boolean;
-  runId: string;
+  /**
+   * Most tables one instance refreshes at once in a level (default `MAX_FAN_OUT`); larger levels are
+   * split into sub-orchestrations. An integer of at least 2; tests lower it to see the split.
+   */
+  maxFanOut?: number;
 }
 
 /** A table that failed, and why. */
@@ -85,6 +84,8 @@ export interface TableProgress {
   inserted?: number;
   updated?: number;
   quarantined?: number;
+  /** Share of the rows checked with every mandatory field (tables declaring some; see metrics.ts). */
+  completenessPct?: number | null;
   error?: string;
 }
 
@@ -101,26 +102,6 @@ export interface RefreshProgress {
   tables: Record<string, TableProgress>;
 }
 
-/** Retries of a table activity: transient errors only (terminal ones are marked non-retriable). */
-function tableRetry(): df.RetryOptions {
-  const retry = new df.RetryOptions(5_000, 5);
-  retry.backoffCoefficient = 2;
-  retry.maxRetryIntervalInMilliseconds = 60_000;
-  return retry;
-}
-
-/**
- * The message of a failed task, without the stack the wire format may append.
- *
- * @param error what the task failed with
- * @returns one line
- */
-export function failureReason(error: unknown): string {
-  const details = (error as { failureDetails?: { errorMessage?: string } })?.failureDetails;
-  const text = details?.errorMessage ?? (error instanceof Error ? error.message : String(error));
-  return text.split(/\s\n\s/)[0].trim().slice(0, 2_000);
-}
-
 function fullRefreshOf(input: RefreshInput, table: string): boolean {
   return Array.isArray(input.fullRefresh) ? input.fullRefresh.includes(table) : input.fullRefresh === true;
 }
@@ -134,6 +115,7 @@ function fullRefreshOf(input: RefreshInput, table: string): boolean {
 export const refreshOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput() as RefreshInput;
   if (!input || typeof input.pipeline !== 'string' || !input.pipeline) throw new Error('refresh: the input must name a pipeline ({ "pipeline": "<name>" })');
+  const maxFanOut = fanOutLimit(input.maxFanOut);
   const runId = `${context.df.instanceId}@${context.df.currentUtcDateTime.toISOString()}`;
   const progress: RefreshProgress = { stage: 'planning', runId, level: 0, levels: 0, total: 0, done: 0, running: 0, failed: 0, tables: {} };
   const show = () => context.df.setCustomStatus(progress);
@@ -153,33 +135,25 @@ export const refreshOrchestrator: OrchestrationHandler = function* (context: Orc
     progress.level = level + 1;
     // An empty level (everything in it held back) schedules nothing: Task.any/all([]) would throw.
     if (runnable.length === 0) continue;
-    const pending = new Map<Task, string>();
-    for (const table of runnable) {
-      const activityInput: TableActivityInput = { pipeline: input.pipeline, table, fullRefresh: fullRefreshOf(input, table), runId };
-      pending.set(context.df.callActivityWithRetry(TABLE_ACTIVITY, tableRetry(), activityInput), table);
-      progress.tables[table] = { state: 'running' };
-    }
-    progress.running = pending.size;
+    const inputs: TableActivityInput[] = runnable.map((table) => ({ pipeline: input.pipeline, table, fullRefresh: fullRefreshOf(input, table), runId }));
+    for (const table of runnable) progress.tables[table] = { state: 'running' };
+    progress.running = runnable.length;
     show();
-    // Task.all fails at the first failure; waiting task by task lets the others of the level finish.
-    while (pending.size > 0) {
-      const finished = (yield context.df.Task.any([...pending.keys()])) as Task;
-      const table = pending.get(finished)!;
-      pending.delete(finished);
-      if (finished.isFaulted) {
-        const reason = failureReason(finished.result);
-        failures.push({ table, reason });
-        progress.tables[table] = { state: 'failed', error: reason.slice(0, 300) };
-        progress.failed++;
-      } else {
-        const m = finished.result as TableUpdateMetrics;
-        results.set(table, m);
-        progress.tables[table] = { state: m.status, targetVersion: m.targetVersion, rowsRead: m.rowsRead, inserted: m.inserted, updated: m.updated, quarantined: m.quarantined };
+    yield* refreshTablesFanOut(context, inputs, maxFanOut, (chunk) => `${context.df.instanceId}:L${level + 1}:C${chunk}`, (outcome: TableOutcome, running: number) => {
+      if (outcome.metrics) {
+        const m = outcome.metrics;
+        results.set(outcome.table, m);
+        progress.tables[outcome.table] = { state: m.status, targetVersion: m.targetVersion, rowsRead: m.rowsRead, inserted: m.inserted, updated: m.updated, quarantined: m.quarantined, ...(m.completeness ? { completenessPct: m.completeness.pct } : {}) };
         progress.done++;
+      } else {
+        const reason = outcome.error ?? 'no result';
+        failures.push({ table: outcome.table, reason });
+        progress.tables[outcome.table] = { state: 'failed', error: reason.slice(0, 300) };
+        progress.failed++;
       }
-      progress.running = pending.size;
+      progress.running = running;
       show();
-    }
+    });
   }
 
   if (failures.length > 0) {

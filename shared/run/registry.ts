@@ -6,7 +6,8 @@
 import type { OrchestrationHandler } from 'durable-functions';
 import type { ActivityFunction, OrchestrationRegistry } from '../orchestration/types';
 import { planActivity, tableActivity } from './activities';
-import { PLAN_ACTIVITY, REFRESH_ORCHESTRATOR, refreshOrchestrator, TABLE_ACTIVITY } from './orchestrator';
+import { REFRESH_TABLES_ORCHESTRATOR, refreshTablesOrchestrator, TABLE_ACTIVITY } from './fan-out';
+import { PLAN_ACTIVITY, REFRESH_ORCHESTRATOR, refreshOrchestrator } from './orchestrator';
 import { runtimeServices, type RunServices } from './services';
 
 /** `refreshPlan` over the process's runtime (settings and SLUICE_PIPELINES). */
@@ -14,8 +15,11 @@ export const refreshPlanActivity = planActivity(runtimeServices);
 /** `refreshTable` over the process's runtime. */
 export const refreshTableActivity = tableActivity(runtimeServices);
 
-/** Orchestrators of pipeline runs, by name. */
-export const RUN_ORCHESTRATORS: readonly { name: string; handler: OrchestrationHandler }[] = [{ name: REFRESH_ORCHESTRATOR, handler: refreshOrchestrator }];
+/** Orchestrators of pipeline runs, by name: the run, and the sub-orchestration of large levels. */
+export const RUN_ORCHESTRATORS: readonly { name: string; handler: OrchestrationHandler }[] = [
+  { name: REFRESH_ORCHESTRATOR, handler: refreshOrchestrator },
+  { name: REFRESH_TABLES_ORCHESTRATOR, handler: refreshTablesOrchestrator },
+];
 /** Activities of pipeline runs, by name. */
 export const RUN_ACTIVITIES: readonly { name: string; handler: ActivityFunction }[] = [
   { name: PLAN_ACTIVITY, handler: refreshPlanActivity },

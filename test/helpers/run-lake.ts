@@ -1,8 +1,8 @@
 /**
- * Helpers of the run tests: a POS lake in a fresh Azurite container, bronze filled from the example
- * files by the real ingest stage (inference, ledger, lane commits naming each file), run services over
- * it with a private event log table, engines with private orchestration tables, and table contents
- * for comparisons. They gather facts; the tests assert.
+ * Helpers of the run tests: an example pipeline's lake (POS, FIRE) in a fresh Azurite container,
+ * bronze filled from the example files by the real ingest stage (inference, ledger, lane commits
+ * naming each file), run services over it with a private event log table, engines with private
+ * orchestration tables, and table contents for comparisons. They gather facts; the tests assert.
  */
 import { randomBytes } from 'node:crypto';
 import * as nodePath from 'node:path';
@@ -35,7 +35,7 @@ export function uniqueName(prefix: string): string {
   return `${prefix}${randomBytes(5).toString('hex')}`;
 }
 
-/** A POS lake on Azurite with its event log. */
+/** An example pipeline's lake on Azurite with its event log. */
 export interface RunLake {
   container: string;
   lake: LakeTables;
@@ -52,9 +52,20 @@ export interface RunLake {
  * @returns lake, definition, event log and services
  */
 export async function posLake(label: string): Promise<RunLake> {
+  return exampleLake(label, POS_PIPELINE);
+}
+
+/**
+ * A fresh lake for an example pipeline.
+ *
+ * @param label container name prefix
+ * @param pipelineFile the definition file
+ * @returns lake, definition, event log and services
+ */
+export async function exampleLake(label: string, pipelineFile: string): Promise<RunLake> {
   const container = uniqueContainer(label);
   const lake: LakeTables = (path) => openStore(azuriteUri(container, path));
-  const definition = await loadPipelineDefinition(POS_PIPELINE);
+  const definition = await loadPipelineDefinition(pipelineFile);
   const eventsTable = uniqueName('Events');
   const events = new EventLog(lakeTables({ kind: 'connectionString', setting: 'test', connectionString: connectionString() })(eventsTable));
   return { container, lake, definition, eventsTable, events, services: { pipelines: () => [definition], lake, events, sql: { memoryLimit: '256MB', threads: 1 } } };
@@ -69,15 +80,28 @@ export async function posLake(label: string): Promise<RunLake> {
  * @returns the outcomes, in order
  */
 export async function ingestExamples(run: RunLake, files: [source: string, file: string][], ledgerTable: string): Promise<IngestOutcome[]> {
+  return ingestLanding(run, files.map(([source, file]) => [source, `pos/${file}`]), ledgerTable);
+}
+
+/**
+ * Ingest files of examples/data (the landing container's stand-in) into their bronze tables with the
+ * ingest stage.
+ *
+ * @param run the lake
+ * @param files `[source, path under examples/data]` pairs
+ * @param ledgerTable ledger table name (one per lake)
+ * @returns the outcomes, in order
+ */
+export async function ingestLanding(run: RunLake, files: [source: string, path: string][], ledgerTable: string): Promise<IngestOutcome[]> {
   const landing = new LocalStore(EXAMPLES_DATA);
   const ledger = TableLedger.fromConnectionString(connectionString(), ledgerTable);
   const out: IngestOutcome[] = [];
-  for (const [sourceName, file] of files) {
+  for (const [sourceName, path] of files) {
     const source = run.definition.sources[sourceName];
     out.push(
       await ingestFile({
         landing,
-        path: `pos/${file}`,
+        path,
         table: run.lake(source.table),
         source: ingestSourceOf(source),
         ledger,
