@@ -36,6 +36,19 @@ export interface PostedEvents {
 /** The request body is not events. */
 export class EventsBodyError extends Error {}
 
+/** A post failed part way: the first `delivered` events are ingested, the rest are not. */
+export class PartialDeliveryError extends Error {
+  constructor(
+    hub: string,
+    readonly delivered: number,
+    readonly total: number,
+    cause: unknown,
+  ) {
+    super(`${hub}: the first ${delivered} of ${total} events were delivered and ingested, the other ${total - delivered} were not (re-post only those): ${(cause as Error)?.message ?? cause}`, { cause });
+    this.name = 'PartialDeliveryError';
+  }
+}
+
 const PARTITION_ID = '0';
 
 /**
@@ -114,7 +127,13 @@ export class LocalEventHubs {
         at += sizes[start + i];
         return String(mine);
       });
-      await this.deliverBatch(hub, slice, seq, offsets, enqueued);
+      try {
+        await this.deliverBatch(hub, slice, seq, offsets, enqueued);
+      } catch (err) {
+        // Earlier batches are in bronze: the caller must re-post only what follows them, or those
+        // events would be stored twice under new sequence numbers.
+        throw new PartialDeliveryError(hub.name, start, bodies.length, err);
+      }
       batches++;
     }
     return { hub: hub.name, partitionId: PARTITION_ID, events: bodies.length, batches, sequenceNumbers: [sequence, sequence + bodies.length - 1] };
@@ -145,7 +164,9 @@ export class LocalEventHubs {
   /** Take `count` sequence numbers and `bytes` of offsets for a hub (optimistic concurrency on the row). */
   private async allocate(hub: string, count: number, bytes: number): Promise<{ sequence: number; offset: number }> {
     this.ready ??= this.table.createTable().catch((err) => {
-      if ((err as { statusCode?: number }).statusCode !== 409) throw err;
+      if ((err as { statusCode?: number }).statusCode === 409) return;
+      this.ready = undefined; // let the next post try again
+      throw err;
     });
     await this.ready;
     for (let attempt = 0; attempt < 10; attempt++) {

@@ -82,10 +82,19 @@ export async function serveHttp(options: { port: number; functions: readonly Htt
   const server = http.createServer(async (req, res) => {
     const started = Date.now();
     const method = (req.method ?? 'GET').toUpperCase();
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks);
+    // A malformed Host header or a client that hangs up mid-body must cost one request, not the host.
+    let url: URL;
+    let body: Buffer;
+    try {
+      url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      body = Buffer.concat(chunks);
+    } catch (err) {
+      log(`${method} ${req.url ?? ''} → 400 (${(err as Error).message})`);
+      if (!res.headersSent && res.writable) res.writeHead(400, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify({ error: `bad request: ${(err as Error).message}` }));
+      return;
+    }
     const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
     let status = 500;
     let quiet = false;

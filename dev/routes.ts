@@ -15,7 +15,7 @@
 import { durableWebhook, type OrchestrationEngine } from '../shared/orchestration';
 import type { SluiceRuntime } from '../shared/runtime';
 import type { ObjectStore } from '../shared/storage/types';
-import { EventsBodyError, type LocalEventHubs, parseEventsBody } from './eventhubs';
+import { EventsBodyError, type LocalEventHubs, parseEventsBody, PartialDeliveryError } from './eventhubs';
 import type { BoundFunction } from './functions';
 import type { BuiltinRoute, RouteResponse } from './http';
 import { type DevLog, invokeFunction } from './invoke';
@@ -74,7 +74,8 @@ export function builtinRoutes(parts: RouteParts): BuiltinRoute[] {
         try {
           return json(200, await parts.eventHubs.post({ namespace: hub.namespace, name: route.source.eventHub!.name, consumerGroup: hub.consumerGroup }, bodies));
         } catch (err) {
-          return json(503, { error: `events not ingested: ${(err as Error).message}` });
+          const partial = err instanceof PartialDeliveryError ? { delivered: err.delivered, total: err.total } : { delivered: 0 };
+          return json(503, { error: `events not ingested: ${(err as Error).message}`, ...partial });
         }
       },
     },
@@ -85,7 +86,13 @@ export function builtinRoutes(parts: RouteParts): BuiltinRoute[] {
         const name = url.searchParams.get('functionName') ?? '';
         const definition = parts.eventGrid.find((d) => d.name.toLowerCase() === name.toLowerCase());
         if (!definition) return json(404, { error: `functionName=${name || '(missing)'} names no Event Grid function (${parts.eventGrid.map((d) => d.name).join(', ')})` });
-        const events = [parseJsonBody(body)].flat() as Record<string, unknown>[];
+        let parsed: unknown;
+        try {
+          parsed = parseJsonBody(body);
+        } catch (err) {
+          return json(400, { error: `the body is not JSON: ${(err as Error).message}` });
+        }
+        const events = [parsed].flat() as Record<string, unknown>[];
         const validation = events.find((e) => e?.eventType === 'Microsoft.EventGrid.SubscriptionValidationEvent');
         if (validation || headers['aeg-event-type'] === 'SubscriptionValidation') {
           return json(200, { validationResponse: (validation?.data as { validationCode?: string } | undefined)?.validationCode ?? '' });

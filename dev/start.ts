@@ -84,6 +84,15 @@ export async function runDev(argv: string[]): Promise<number> {
     return 0;
   }
   let host: LocalHost;
+  // Until the host is up, a Ctrl-C must not kill this process: Azurite runs in its own process group
+  // and would be left behind on its ports. The stop waits for start-up to finish instead.
+  let interrupted = false;
+  const duringStart = () => {
+    if (!interrupted) process.stdout.write('stopping as soon as start-up is done\n');
+    interrupted = true;
+  };
+  process.on('SIGINT', duringStart);
+  process.on('SIGTERM', duringStart);
   try {
     host = await startLocalHost({
       ...(values.pipeline ? { pipeline: values.pipeline } : {}),
@@ -95,6 +104,14 @@ export async function runDev(argv: string[]): Promise<number> {
   } catch (err) {
     process.stderr.write(`sluice dev: ${(err as Error).message}\n`);
     return err instanceof UsageError ? 2 : 1;
+  } finally {
+    process.off('SIGINT', duringStart);
+    process.off('SIGTERM', duringStart);
+  }
+  if (interrupted) {
+    await host.stop();
+    process.stdout.write('stopped\n');
+    return 130;
   }
   process.stdout.write(banner(host));
   return new Promise<number>((resolve) => {
@@ -134,7 +151,7 @@ Sluice is running.
   lake        ${host.azurite.blobEndpoint}/${runtime.settings.lakeContainer}/<layer>/<table>
 
 Try, in another terminal:
-  npx sluice ingest examples/data/pos/sales-2026-03-01.csv --landing pos/sales/   (or any storage tool)
+  npx sluice dev drop examples/data/pos/sales-2026-03-01.csv --to pos/sales/   (or any storage tool)
   npx sluice read azurite://${runtime.settings.lakeContainer}/silver/sales --format table
   curl ${url}/runtime/webhooks/durabletask/instances
 

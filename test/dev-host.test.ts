@@ -9,6 +9,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
+import * as net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePorts } from '../dev/azurite';
 import { type LocalHost, startLocalHost } from '../dev/host';
@@ -81,6 +82,26 @@ describe('local host (npm start) end to end', () => {
     expect((await api('/runtime/webhooks/durabletask/instances/nothing-here')).status).toBe(404);
     expect((await api('/api/pipelines/nope/runs', { method: 'POST' })).status).toBe(404);
     expect((await api('/api/dev/eventhubs/unknown-hub', { method: 'POST', body: '[]' })).status).toBe(404);
+    expect((await api('/runtime/webhooks/EventGrid?functionName=blobCreated', { method: 'POST', body: '{not json' })).status).toBe(400);
+  });
+
+  it('survives a malformed Host header and a client hanging up mid-body', async () => {
+    const { port } = new URL(host.url);
+    const raw = (text: string, end: boolean) =>
+      new Promise<string>((resolve) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () => {
+          socket.write(text);
+          if (end) socket.end();
+          else setTimeout(() => socket.destroy(), 100);
+        });
+        let reply = '';
+        socket.on('data', (d) => (reply += d));
+        socket.on('close', () => resolve(reply));
+        socket.on('error', () => resolve(reply));
+      });
+    expect(await raw('GET /api/health HTTP/1.1\r\nHost: [not a host\r\nConnection: close\r\n\r\n', true)).toMatch(/^HTTP\/1\.1 400/);
+    await raw('POST /api/dev/eventhubs/network-telemetry HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n[{"a":1}', false);
+    expect((await api('/api/health')).status).toBe(200);
   });
 
   it('ingests dropped files and posted events, refreshes silver and gold, and reports the run over HTTP', async () => {
