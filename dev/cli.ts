@@ -2,8 +2,8 @@
  * `sluice dev …`: the local host from the `sluice` command, and two helpers for feeding a running one.
  *
  * - `sluice dev [options]`: the same as `npm start -- [options]` (dev/start.ts);
- * - `sluice dev events <hub> <file>`: post a JSON array or NDJSON file of events to the local host's
- *   Event Hubs feed; `sluice dev events <hub> --rate N --duration S` posts generated store-network
+ * - `sluice dev events --hub <hub> <file>` (or `… events <hub> <file>`): post a JSON array or NDJSON file
+ *   of events to the local host's Event Hubs feed; `… --rate N --duration S` posts generated store-network
  *   telemetry instead, N events a second for S seconds, once a second;
  * - `sluice dev drop <file>… --to <folder>`: upload files into the landing container of the local
  *   Azurite, as any storage tool would (the landing watch then ingests them).
@@ -18,8 +18,9 @@ import { runDev } from './start';
 
 /** Help of the `dev` commands, for `sluice --help`. */
 export const DEV_HELP = `  dev [options]        run the whole pipeline locally (same as npm start; sluice dev --help)
-  dev events <hub> <file.json|file.ndjson> [--url U]        send events to the local Event Hubs feed
-  dev events <hub> --rate N --duration S [--url U]          send generated telemetry events
+  dev events --hub <hub> <file.json|file.ndjson> [--url U]  send events to the local Event Hubs feed
+  dev events --hub <hub> --rate N --duration S [--url U]    send generated telemetry events
+                       (the hub may also be given as the first word: dev events <hub> …)
   dev drop <file>… --to <folder> [--container C]            upload files to the local landing container
 `;
 
@@ -50,10 +51,13 @@ export async function runDevCommand(argv: string[], io: Io): Promise<number> {
 }
 
 async function postEvents(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(argv, { url: { type: 'string' }, rate: { type: 'string' }, duration: { type: 'string' } });
+  const { values, positionals } = parse(argv, { url: { type: 'string' }, rate: { type: 'string' }, duration: { type: 'string' }, hub: { type: 'string' } });
   const url = (values.url ?? 'http://127.0.0.1:7071').replace(/\/+$/, '');
-  const [hub, file] = positionals;
-  if (!hub) throw new UsageError("'dev events' needs the hub name, e.g. sluice dev events network-telemetry events.ndjson");
+  // The hub is the first word, or --hub (then every word is a file).
+  const hub = values.hub ?? positionals[0];
+  const file = values.hub !== undefined ? positionals[0] : positionals[1];
+  const extra = positionals.length > (values.hub !== undefined ? 1 : 2);
+  if (!hub) throw new UsageError("'dev events' needs the hub name, e.g. sluice dev events --hub network-telemetry events.ndjson");
   const post = async (body: string) => {
     const response = await fetch(`${url}/api/dev/eventhubs/${encodeURIComponent(hub)}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
     const text = await response.text();
@@ -61,7 +65,7 @@ async function postEvents(argv: string[], io: Io): Promise<number> {
     return JSON.parse(text) as { events: number; sequenceNumbers: [number, number] | null };
   };
   if (file !== undefined) {
-    if (values.rate !== undefined || values.duration !== undefined || positionals.length > 2) throw new UsageError("'dev events' takes a file or --rate and --duration, not both");
+    if (values.rate !== undefined || values.duration !== undefined || extra) throw new UsageError("'dev events' takes a file or --rate and --duration, not both");
     const result = await post(await readFile(file, 'utf8'));
     io.out(`${result.events} events sent to ${hub}${result.sequenceNumbers ? ` (sequence numbers ${result.sequenceNumbers[0]}–${result.sequenceNumbers[1]})` : ''}\n`);
     return 0;
