@@ -9,12 +9,13 @@
  * state goes to the Table Storage tables `SluiceCli*` of that account (not the local host's
  * `SluiceDev*`, whose engine serves the app's own definitions), table updates to `SluiceEvents`.
  */
+import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadSettings } from '../shared/config/settings';
-import { OrchestrationEngine } from '../shared/orchestration';
+import { OrchestrationEngine, type OrchestrationStatus } from '../shared/orchestration';
 import { loadPipelineDefinition, PipelineDefinitionError, type PipelineDefinition } from '../shared/pipeline/definition';
 import { checkPipelineSql, replayQuarantine, type LakeTables, type TableUpdateMetrics } from '../shared/refresh';
-import { EngineRunClient, EVENTS_TABLE, EventLog, lakeTables, orchestrationRegistry, pipelineName, planRefresh, type RefreshOutput, type RefreshProgress } from '../shared/run';
+import { EngineRunClient, EVENTS_TABLE, EventLog, isActive, lakeTables, orchestrationRegistry, pipelineName, planRefresh, type RefreshInput, type RefreshOutput, type RefreshProgress } from '../shared/run';
 import { appRoot, loadPipelines } from '../shared/runtime';
 import { sqlOptionsFromEnv } from '../shared/sql';
 import { openLakeStore } from '../shared/storage/lake';
@@ -139,19 +140,23 @@ async function run(file: string, fullRefresh: boolean | string[], json: boolean,
   const lake: LakeTables = (path) => openLakeStore(settings, path);
   const registry = orchestrationRegistry({ pipelines: () => [definition], lake, events: new EventLog(tables(EVENTS_TABLE)), sql: sqlOptionsFromEnv(env), ...(env.SLUICE_PII_KEY ? { piiKey: env.SLUICE_PII_KEY } : {}) });
   const engine = new OrchestrationEngine(registry, { tableClient: tables, tablePrefix: 'SluiceCli', payloads: openLakeStore(settings, '_sluice/orchestration-payloads'), pollMs: 50 });
-  const started = await new EngineRunClient(engine).startRun({ pipeline: name, fullRefresh, reason: `sluice pipeline run ${file}` });
+  // Our run is the one whose input carries this id: a queued start merged with others carries them all.
+  const request = randomUUID();
+  const started = await new EngineRunClient(engine).startRun({ pipeline: name, fullRefresh, reason: `sluice pipeline run ${file}`, requests: [request] });
   if (started.queued && !json) io.err(`sluice: a run of ${name} is in progress; this one runs after it\n`);
   engine.start();
-  let status;
+  let waited: RunWait;
   try {
-    for (;;) {
-      status = await engine.waitForCompletion(started.instanceId, 60 * 60_000);
-      // A queued start begins as the same instance once the running one ends: wait for ours too.
-      if (!started.queued || !status || (status.input as { reason?: string })?.reason === `sluice pipeline run ${file}`) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    waited = await waitForRequest(engine, started.instanceId, request, RUN_WAIT_MS);
   } finally {
     await engine.stop();
+  }
+  const status = waited.status;
+  if (waited.outcome !== 'finished') {
+    const why = waited.outcome === 'timeout' ? `did not finish within ${RUN_WAIT_MS / 60_000} minutes (it goes on when a sluice command or host runs the SluiceCli engine again)` : 'was cancelled (the instance was terminated before it started) or replaced before its result could be read';
+    if (json) io.out(JSON.stringify({ runtimeStatus: status?.runtimeStatus, error: why }, null, 2) + '\n');
+    io.err(`sluice: run ${started.instanceId} of request ${request} ${why}\n`);
+    return 1;
   }
   if (!status || status.runtimeStatus !== 'Completed') {
     const progress = status?.customStatus as RefreshProgress | undefined;
@@ -169,6 +174,38 @@ async function run(file: string, fullRefresh: boolean | string[], json: boolean,
   const t = output.totals;
   io.out(`total: ${t.tables} tables (${t.tablesUpdated} updated, ${t.tablesUnchanged} unchanged), ${t.rowsRead} rows read, ${t.inserted} inserted, ${t.updated} updated, ${t.duplicates} duplicates, ${t.filteredBySql} filtered, ${t.dropped} dropped, ${t.quarantined} quarantined\n`);
   return 0;
+}
+
+/** How long `pipeline run` waits for its run. */
+const RUN_WAIT_MS = 60 * 60_000;
+/** How long the instance may stay finished with another request's run before ours counts as lost. */
+const RESTART_GRACE_MS = 5_000;
+
+/** The end of a wait for one request's run. */
+interface RunWait {
+  outcome: 'finished' | 'timeout' | 'lost';
+  status: OrchestrationStatus | undefined;
+}
+
+/**
+ * Wait for the run serving a request: the instance may first finish runs of other requests (ours
+ * queued behind them), and a queued start begins as a new execution of the same id.
+ */
+async function waitForRequest(engine: OrchestrationEngine, instanceId: string, request: string, timeoutMs: number): Promise<RunWait> {
+  const deadline = Date.now() + timeoutMs;
+  const ours = (s: OrchestrationStatus) => Array.isArray((s.input as RefreshInput | undefined)?.requests) && (s.input as RefreshInput).requests!.includes(request);
+  let otherSince: number | undefined;
+  for (;;) {
+    const status = await engine.waitForCompletion(instanceId, Math.max(0, deadline - Date.now()));
+    if (!status) return { outcome: 'lost', status };
+    const finished = !isActive(status.runtimeStatus);
+    if (finished && ours(status)) return { outcome: 'finished', status };
+    if (Date.now() >= deadline) return { outcome: 'timeout', status };
+    // Finished with another request's run: ours starts in the same episode, unless it was cancelled.
+    otherSince = finished ? (otherSince ?? Date.now()) : undefined;
+    if (otherSince !== undefined && Date.now() - otherSince > RESTART_GRACE_MS) return { outcome: 'lost', status };
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 function describeUpdate(m: TableUpdateMetrics): string {

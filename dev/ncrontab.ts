@@ -8,8 +8,7 @@
  * Validation is shared/pipeline/definition.ts's `ncrontabProblem` and parsing shared/run/schedule.ts's
  * `parseNcrontab`; this module adds when a schedule fires next, for the local host's timers.
  */
-import { ncrontabProblem } from '../shared/pipeline/definition';
-import { parseNcrontab } from '../shared/run/schedule';
+import { ncrontabProblem, parseNcrontab } from '../shared/pipeline/ncrontab';
 
 /** A parsed schedule: the allowed values of each field. */
 export interface Schedule {

@@ -16,9 +16,13 @@
  *
  * After a bronze commit that wrote rows, each adapter starts (or makes catch up) the refresh run of
  * the pipeline reading that source when it is in `afterBronze` mode (shared/run/triggers.ts), through
- * the run client the host passes. A failed start is rethrown so the trigger delivers again: ingestion
- * then finds the file or batch already landed and only the start is repeated.
- * `pipelineSchedule` (timer, every minute) starts the pipelines in `schedule` mode that are due.
+ * the run client the host passes. For `blobCreated` and `reconcile` a failed start is rethrown so the
+ * trigger delivers again (bounded retries): ingestion then finds the file already landed and only the
+ * start is repeated. For `eventHubIngest` it is only logged: its retries are unbounded, so a start
+ * that keeps failing would stall the partition; `pipelineSchedule`'s sweep (shared/run/sweep.ts)
+ * starts the run for bronze versions no run has applied.
+ * `pipelineSchedule` (timer, every minute) starts the pipelines in `schedule` mode that are due, and
+ * sweeps `afterBronze` pipelines for bronze versions whose trigger was lost.
  */
 import type { InvocationContext, Timer } from '@azure/functions';
 import type { IngestOutcome } from '../shared/ingest';
@@ -35,7 +39,8 @@ import {
   SourceReconcile,
 } from '../shared/runtime';
 import type { SourceRoute } from '../shared/runtime';
-import { startRunAfterBronze, startScheduledRuns, type RunClient } from '../shared/run';
+import { ScheduledStartError, scheduleSince, startRunAfterBronze, startScheduledRuns, sweepUnappliedBronze, type RunClient, type RunStart } from '../shared/run';
+import { openLakeStore } from '../shared/storage/lake';
 
 /** Start the run a bronze commit calls for (nothing without a run client or when no rows landed). */
 async function afterBronze(name: string, route: SourceRoute, version: number | undefined, wroteRows: boolean, context: InvocationContext, runs?: RunClient): Promise<void> {
@@ -92,6 +97,7 @@ export async function eventHubIngestHandler(messages: unknown, context: Invocati
   const hub = runtime.triggers.eventHub;
   if (!hub) throw new Error('eventHubIngest: invoked although no Event Hubs connection is set (SLUICE_EVENTHUB / SLUICE_EVENTHUB__fullyQualifiedNamespace)');
   let where = `${hub.name}/${hub.consumerGroup}`;
+  let landed: { route: SourceRoute; version: number | undefined; wroteRows: boolean };
   try {
     const batch = hubBatchFromTrigger(messages, context.triggerMetadata, hub);
     const seq = batch.events.map((e) => e.sequenceNumber);
@@ -104,6 +110,7 @@ export async function eventHubIngestHandler(messages: unknown, context: Invocati
       const { from, to } = outcome.sequenceGap;
       context.warn(`eventHubIngest: ${where}: sequence numbers ${from}–${to} were never delivered (retention expired or the consumer started late); they are not in the table`);
     }
+    landed = { route, version: outcome.version, wroteRows: outcome.rowsWritten > 0 };
   } catch (err) {
     // A terminal failure already put the batch's events in a dead-letter record: retrying would fail
     // the same way forever and stall the partition, so the checkpoint may move on.
@@ -114,6 +121,14 @@ export async function eventHubIngestHandler(messages: unknown, context: Invocati
     const attempt = context.retryContext ? ` (retry ${context.retryContext.retryCount} of ${context.retryContext.maxRetryCount})` : '';
     context.error(`eventHubIngest: batch of ${where} not ingested${attempt}; rethrown so the retry policy runs it again: ${errorText(err)}`);
     throw err;
+  }
+  // Outside the try: the batch is in bronze, and the trigger's retries are unbounded, so a start that
+  // keeps failing must not hold the partition back. The next commit, or the schedule timer's sweep
+  // of unapplied bronze versions, starts the run instead.
+  try {
+    await afterBronze('eventHubIngest', landed.route, landed.version, landed.wroteRows, context, runs);
+  } catch {
+    context.warn(`eventHubIngest: ${where}: the batch is in bronze; the refresh starts with the next commit or the pipelineSchedule sweep`);
   }
 }
 
@@ -149,8 +164,10 @@ export async function reconcileHandler(timer: Timer, context: InvocationContext,
 }
 
 /**
- * Timer trigger (every minute): start the pipelines in `schedule` mode whose schedule fell in the
- * minute that just ended.
+ * Timer trigger (every minute): start the pipelines in `schedule` mode with an occurrence since the
+ * timer's last recorded occurrence, then sweep the `afterBronze` pipelines for bronze versions no run
+ * has applied or seen (a lost trigger; shared/run/sweep.ts). Everything is tried; failures are
+ * logged each and fail the invocation once at the end, so they show in monitoring.
  *
  * @param timer the timer
  * @param context the invocation context
@@ -158,8 +175,31 @@ export async function reconcileHandler(timer: Timer, context: InvocationContext,
  */
 export async function pipelineScheduleHandler(timer: Timer, context: InvocationContext, runs?: RunClient): Promise<void> {
   if (!runs) throw new Error('pipelineSchedule: no run client was passed (the function must declare durableClient)');
-  const started = await startScheduledRuns(getRuntime().pipelines, runs, new Date());
-  for (const s of started) context.log(`pipelineSchedule: ${s.pipeline}: ${s.start.queued ? 'running run asked to catch up' : `run ${s.start.instanceId} started`}${timer.isPastDue ? ' (timer past due)' : ''}`);
+  const runtime = getRuntime();
+  // The timer fires at second 0: the occurrence this invocation stands for, even when it runs late.
+  const tick = new Date(Math.floor(Date.now() / 60_000) * 60_000);
+  const since = scheduleSince(timer.scheduleStatus?.last, tick);
+  const late = timer.isPastDue ? ' (timer past due)' : '';
+  const failed: string[] = [];
+  let started: { pipeline: string; start: RunStart }[];
+  try {
+    started = await startScheduledRuns(runtime.pipelines, runs, tick, since);
+  } catch (err) {
+    if (!(err instanceof ScheduledStartError)) throw err;
+    started = err.started;
+    for (const f of err.failures) {
+      context.error(`pipelineSchedule: ${f.pipeline}: the scheduled run could not be started: ${errorText(f.error)}`);
+      failed.push(`${f.pipeline}: ${errorText(f.error)}`);
+    }
+  }
+  for (const s of started) context.log(`pipelineSchedule: ${s.pipeline}: ${s.start.queued ? 'running run asked to catch up' : `run ${s.start.instanceId} started`}${late}`);
+  const sweep = await sweepUnappliedBronze(runtime.pipelines, (path) => openLakeStore(runtime.settings, path), runs);
+  for (const s of sweep.started) context.log(`pipelineSchedule: ${s.pipeline}: run ${s.start.instanceId} ${s.start.queued ? 'asked to catch up' : 'started'} for bronze versions no run applied: ${s.unapplied.map((u) => `${u.source} version ${u.version}`).join(', ')}`);
+  for (const f of sweep.failures) {
+    context.error(`pipelineSchedule: ${f.pipeline}: sweep for unapplied bronze versions failed: ${errorText(f.error)}`);
+    failed.push(`${f.pipeline} (sweep): ${errorText(f.error)}`);
+  }
+  if (failed.length) throw new Error(`pipelineSchedule: ${failed.length} failure${failed.length === 1 ? '' : 's'}: ${failed.join('; ')}`);
 }
 
 function describeFile(o: IngestOutcome): string {

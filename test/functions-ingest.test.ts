@@ -336,6 +336,27 @@ describe('runtime configuration', () => {
     expect(loadPipelines('**/a.yaml', dir, true).map((p) => p.file)).toEqual(['a.yaml']);
   });
 
+  it('rejects two pipelines with one name, and a silver/gold table written by two pipelines, naming both files', () => {
+    const dir = mkdtempSync(nodePath.join(tmpdir(), 'sluice-pipelines-'));
+    const table = (name: string, path: string, from: string) => `  ${name}:\n    from: ${from}\n    table: ${path}\n    sql: SELECT * FROM source\n`;
+    writeFileSync(nodePath.join(dir, 'a.yaml'), `name: sales\nsources:\n  pos:\n    landing: pos/\ntables:\n${table('silver.sales', 'silver/sales', 'pos')}`);
+    writeFileSync(nodePath.join(dir, 'b.yaml'), `name: sales\nsources:\n  shop:\n    landing: shop/\ntables:\n${table('silver.shop', 'silver/sales', 'shop')}${table('silver.raw', 'bronze/pos', 'shop')}`);
+    writeFileSync(nodePath.join(dir, 'c.yaml'), `name: other\nsources:\n  web:\n    landing: web/\ntables:\n${table('silver.web', 'silver/web', 'web')}`);
+    const error = (() => {
+      try {
+        loadPipelines('*.yaml', dir, true);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return '';
+    })();
+    expect(error).toMatch(/pipeline name "sales" of b\.yaml is already used by a\.yaml/);
+    expect(error).toMatch(/table silver\/sales of tables\.silver\.shop of b\.yaml is already written by tables\.silver\.sales of a\.yaml/);
+    expect(error).toMatch(/table bronze\/pos of tables\.silver\.raw of b\.yaml is already written by sources\.pos of a\.yaml/);
+    expect(error).not.toMatch(/c\.yaml/);
+    expect(loadPipelines('c.yaml', dir, true).map((p) => p.name)).toEqual(['other']);
+  });
+
   it('checks the refresh settings at start-up: SQL engine limits, and the PII key a pipeline needs', () => {
     const hashing = parsePipelineDefinition(
       'sources:\n  sales:\n    landing: pos/sales/\ntables:\n  silver.sales:\n    from: sales\n    sql: SELECT card FROM source\n    pii: { card: hash }\n',

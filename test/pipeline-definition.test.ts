@@ -17,6 +17,9 @@ import {
   SOURCE_FORMATS,
 } from '../shared/pipeline';
 import { ON_VIOLATION, PII_ACTIONS, TRIGGER_MODES } from '../shared/pipeline/definition';
+import { ncrontabProblem, parseNcrontab } from '../shared/pipeline/ncrontab';
+import { firesAt } from '../shared/run/schedule';
+import { readIngestTriggerSettings } from '../shared/runtime/settings';
 import { writeTable } from '../shared/delta';
 import { checkPipelineSql } from '../shared/refresh';
 import { deltaBatch, localLake } from './refresh-helpers';
@@ -274,6 +277,27 @@ tables:
     expect(problems(`schedule: "0 0 25 * * *"\n${base}`)[0].message).toMatch(/hour field "25": values must be 0–23/);
     expect(problems(`schedule: "0 0 0 * * SUNDAY"\n${base}`)[0].message).toMatch(/day of week field "SUNDAY"/);
     expect(problems(`trigger: afterBronze\nschedule: "0 0 0 * * *"\n${base}`)[0]).toMatchObject({ path: 'schedule', message: expect.stringMatching(/only used with trigger: schedule/) });
+  });
+
+  it('validates and parses NCRONTAB once for schedules, settings and timers; day of week 7 is Sunday', () => {
+    const base = 'sources:\n  a: { landing: a/ }\n';
+    expect(parsePipelineDefinition(`schedule: "0 0 6 * * 7"\n${base}`).trigger).toEqual({ mode: 'schedule', schedule: '0 0 6 * * 7' });
+    expect(problems(`schedule: "0 0 6 * * 8"\n${base}`)[0].message).toMatch(/day of week field "8": values must be 0–7/);
+    const weekdays = (text: string) => [...parseNcrontab(text)[5]].sort();
+    expect(weekdays('0 0 6 * * 7')).toEqual([0]);
+    expect(weekdays('0 0 6 * * 5-7')).toEqual([0, 5, 6]);
+    expect(weekdays('0 0 6 * * *')).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(weekdays('0 0 6 * * 1/2')).toEqual([1, 3, 5]);
+    expect(weekdays('0 0 6 * * SAT,SUN')).toEqual([0, 6]);
+    // Sunday 2026-03-01 06:00 UTC fires for both spellings of Sunday.
+    expect(firesAt(parseNcrontab('0 0 6 * * 7'), new Date('2026-03-01T06:00:00Z'))).toBe(true);
+    expect(firesAt(parseNcrontab('0 0 6 * * 0'), new Date('2026-03-01T06:00:00Z'))).toBe(true);
+    expect(() => parseNcrontab('0 0 6 * * 8')).toThrow(/values must be 0–7/);
+    expect(ncrontabProblem('0 */5 * * * *')).toBeNull();
+    // The reconcile timer's setting is checked by the same validator, not a looser pattern.
+    expect(readIngestTriggerSettings({ SLUICE_RECONCILE_SCHEDULE: '0 0 6 * * 7' })?.reconcileSchedule).toBe('0 0 6 * * 7');
+    expect(() => readIngestTriggerSettings({ SLUICE_RECONCILE_SCHEDULE: '0 */5 * * * 9' })).toThrow(/SLUICE_RECONCILE_SCHEDULE must be an NCRONTAB schedule .*day of week field "9": values must be 0–7/);
+    expect(() => readIngestTriggerSettings({ SLUICE_RECONCILE_SCHEDULE: '0 99 * * * *' })).toThrow(/minute field "99": values must be 0–59/);
   });
 
   it('checks the SQL of every table against what it reads, naming the YAML path', async () => {

@@ -105,4 +105,19 @@ describe('sluice pipeline / quarantine', () => {
     const out = JSON.parse(next.out) as RefreshOutput;
     expect(out.tables.find((m) => m.table === 'gold.daily_store_sales')).toMatchObject({ status: 'updated', sources: [{ name: 'silver.sales', toVersion: salesBefore + 1 }] });
   });
+
+  it('run: two runs of one pipeline at once each wait for their own run, not the other one with the same reason', async () => {
+    // A name of its own, so no other test's CLI run shares the instance refresh-<name>.
+    const name = uniqueName('posboth');
+    const file = nodePath.join(dir, `${name}.yaml`);
+    writeFileSync(file, readFileSync(POS_PIPELINE, 'utf8').replace('name: pos', `name: ${name}`));
+    const [a, b] = await Promise.all([sluice('pipeline', 'run', file, '--json'), sluice('pipeline', 'run', file, '--json')]);
+    expect(a.code, a.err).toBe(0);
+    expect(b.code, b.err).toBe(0);
+    const [ra, rb] = [JSON.parse(a.out) as RefreshOutput, JSON.parse(b.out) as RefreshOutput];
+    // One instance: one ran first and the other was queued behind it. Each reports its own run.
+    expect([ra.runId, rb.runId].every((id) => id.startsWith(`refresh-${name}@`))).toBe(true);
+    expect(ra.runId).not.toBe(rb.runId);
+    expect([ra.tables.length, rb.tables.length]).toEqual([4, 4]);
+  });
 });

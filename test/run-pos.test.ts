@@ -136,8 +136,8 @@ describe('refresh orchestration: POS example on Azurite', () => {
     expect(instances.map((i) => i.instanceId)).toEqual(['refresh-pos']);
     const final = (await engine.getStatus('refresh-pos'))!;
     expect(final.runtimeStatus).toBe('Completed');
-    // The latest queued input won; the queued run applied what the first one did not see.
-    expect(final.input).toMatchObject({ reason: 'bronze pos_sales version 1 (again)' });
+    // The queued starts merged into one run carrying both reasons; it applied what the first did not see.
+    expect(final.input).toMatchObject({ reason: 'bronze pos_sales version 1; bronze pos_sales version 1 (again)', fullRefresh: false });
     const updates = await run.events.tableUpdates('pos', 'silver.sales');
     expect(updates).toHaveLength(2);
     const rowsRead = updates.map((u) => u.metrics!.rowsRead).sort((a, b) => a - b);

@@ -17,7 +17,7 @@ import type { LogHandler } from '@azure/functions';
 import { EpisodeRunner } from './episode-runner';
 import { WireEvent } from './history';
 import { ACTIVE_STATUSES, ConcurrencyError, HistoryStore, InstanceRecord, RuntimeStatus } from './history-store';
-import { toJsonText } from './payload';
+import { parseJson, toJsonText } from './payload';
 import { statusOf } from './table-rows';
 import { ActivityQueue } from './activity-queue';
 import { ActivityPool } from './activity-runner';
@@ -111,7 +111,7 @@ export class OrchestrationEngine {
       const existing = await this.store.get(instanceId);
       if (existing && ACTIVE_STATUSES.includes(existing.runtimeStatus)) {
         if (options.ifRunning === 'throw') throw new OrchestrationStateError(`orchestration instance "${instanceId}" already exists and is ${existing.runtimeStatus}`, 409, instanceId);
-        if (options.ifRunning === 'queue') return { ...(await this.queueStart(name, instanceId, inputText)), created: false, queued: true };
+        if (options.ifRunning === 'queue') return { ...(await this.queueStart(name, instanceId, inputText, options)), created: false, queued: true };
         return { instanceId, created: false, runtimeStatus: existing.runtimeStatus };
       }
       const now = this.clock();
@@ -137,10 +137,26 @@ export class OrchestrationEngine {
     throw new Error(`orchestration engine: could not start "${instanceId}": its row kept changing`);
   }
 
-  private async queueStart(name: string, instanceId: string, inputText: string | undefined): Promise<{ instanceId: string; runtimeStatus: RuntimeStatus }> {
-    const start = { instanceId, kind: 'start' as const, id: QUEUED_START_ID, name, createdAt: this.clock(), payloadText: inputText };
+  private async queueStart(name: string, instanceId: string, inputText: string | undefined, options: StartOptions): Promise<{ instanceId: string; runtimeStatus: RuntimeStatus }> {
+    let start = { instanceId, kind: 'start' as const, id: QUEUED_START_ID, name, createdAt: this.clock(), payloadText: inputText };
     // Not due while the instance runs: the episode that finishes it picks it up.
-    await this.queue.put({ ...start, dueAt: NEVER });
+    if (!options.mergeQueued) await this.queue.put({ ...start, dueAt: NEVER });
+    else {
+      // Merge with the waiting request: replace it only as read (delete by ETag, then create), and
+      // read back, so of two concurrent starts neither overwrites the other unmerged.
+      for (let attempt = 0; ; attempt++) {
+        if (attempt === 10) throw new Error(`orchestration engine: could not queue a start of "${instanceId}": its queued start kept changing`);
+        const waiting = await this.queue.get(instanceId, QUEUED_START_ID);
+        if (waiting && !(await this.queue.deleteIfUnchanged(waiting))) continue;
+        const merged = waiting ? options.mergeQueued(parseJson(waiting.payloadText), parseJson(inputText)) : parseJson(inputText);
+        start = { ...start, createdAt: this.clock(), payloadText: toJsonText(merged, `input of orchestration "${name}"`) };
+        await this.queue.send({ ...start, dueAt: waiting?.dueAt ?? NEVER });
+        const stored = await this.queue.get(instanceId, QUEUED_START_ID);
+        if (!stored || (stored.payloadText === start.payloadText && stored.createdAt === start.createdAt)) break;
+        // Another start created its own in the gap: the next attempt merges with it.
+        inputText = start.payloadText;
+      }
+    }
     const current = await this.store.get(instanceId);
     // It finished between the check and the write: make the request due so the loop starts it.
     if (!current || !ACTIVE_STATUSES.includes(current.runtimeStatus)) {

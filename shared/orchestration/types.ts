@@ -57,10 +57,16 @@ export interface StartOptions {
   /**
    * When the id is Pending/Running: return the existing instance (default), throw (HTTP 409), or
    * queue this start to run as a new execution of the same id once the current one finishes (one
-   * queued start per instance, the latest input wins; terminating the instance cancels it). `queue`
+   * queued start per instance, the latest input wins unless `mergeQueued` merges them; terminating
+   * the instance cancels it). `queue`
    * is how a trigger makes a running singleton catch up without a second instance.
    */
   ifRunning?: 'return' | 'throw' | 'queue';
+  /**
+   * With `ifRunning: 'queue'`: how a start merges with the one already queued (inputs as parsed JSON;
+   * the result is the queued input). Without it the latest input replaces the queued one.
+   */
+  mergeQueued?(previous: unknown, next: unknown): unknown;
 }
 
 /** Filter of `listInstances`. */

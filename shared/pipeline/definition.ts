@@ -41,6 +41,9 @@
 import { readFile } from 'node:fs/promises';
 import { Document, isMap, isPair, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { Compression, InputFormat, ReadOptions } from '../formats/types';
+import { ncrontabProblem } from './ncrontab';
+
+export { ncrontabProblem } from './ncrontab';
 
 /** How new input columns are treated (Auto Loader's `cloudFiles.schemaEvolutionMode`). */
 export type SchemaEvolutionMode = 'addNewColumns' | 'rescue' | 'failOnNewColumns' | 'none';
@@ -726,45 +729,6 @@ function checkTrigger(c: Checker, trigger: unknown, schedule: unknown): TriggerD
     return undefined;
   }
   return { mode, schedule: text.trim() };
-}
-
-const CRON_FIELDS: { name: string; min: number; max: number; names?: string[] }[] = [
-  { name: 'second', min: 0, max: 59 },
-  { name: 'minute', min: 0, max: 59 },
-  { name: 'hour', min: 0, max: 23 },
-  { name: 'day of month', min: 1, max: 31 },
-  { name: 'month', min: 1, max: 12, names: ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'] },
-  { name: 'day of week', min: 0, max: 6, names: ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'] },
-];
-
-/**
- * What is wrong with an NCRONTAB expression (Azure Functions timer syntax: six fields, seconds
- * first), or null when it is valid.
- *
- * @param text the expression
- * @returns the problem in words, or null
- */
-export function ncrontabProblem(text: string): string | null {
-  const fields = text.trim().split(/\s+/);
-  if (fields.length !== 6) return `expected an NCRONTAB expression of 6 fields ({second} {minute} {hour} {day} {month} {day-of-week}, e.g. "0 */5 * * * *"), got ${fields.length} in ${JSON.stringify(text)}`;
-  for (let i = 0; i < 6; i++) {
-    const spec = CRON_FIELDS[i];
-    const value = (part: string): number | null => {
-      const named = spec.names?.indexOf(part.toUpperCase()) ?? -1;
-      if (named >= 0) return spec.min + named;
-      return /^\d+$/.test(part) ? Number(part) : null;
-    };
-    for (const item of fields[i].split(',')) {
-      const m = /^(\*|[^-/]+(?:-[^-/]+)?)(?:\/(\d+))?$/.exec(item);
-      if (!m || (m[2] !== undefined && Number(m[2]) < 1)) return `${spec.name} field ${JSON.stringify(fields[i])} is not valid NCRONTAB`;
-      if (m[1] === '*') continue;
-      const [from, to] = m[1].split('-').map(value);
-      const bad = [from, to].find((v) => v !== undefined && (v === null || v < spec.min || v > spec.max));
-      if (bad !== undefined) return `${spec.name} field ${JSON.stringify(fields[i])}: values must be ${spec.min}–${spec.max}${spec.names ? ` or ${spec.names[0]}–${spec.names[spec.names.length - 1]}` : ''}`;
-      if (to !== undefined && from! > to!) return `${spec.name} field ${JSON.stringify(fields[i])}: range runs backwards`;
-    }
-  }
-  return null;
 }
 
 function checkOverlaps(c: Checker, sources: Record<string, SourceDefinition>): void {

@@ -6,13 +6,17 @@
  * Both keep one instance per pipeline (`refresh-<pipeline>`), and a start while that instance runs
  * makes it catch up instead of starting a second one: the engine queues one more run of the same id
  * (`ifRunning: 'queue'`); in Azure the client raises the `catchUp` event, which the orchestrator
- * checks before it finishes (see orchestrator.ts). The one gap in Azure: an event raised in the
- * instant between the status read and the instance completing is dropped by the extension; the next
- * bronze commit (or the schedule) starts the run that applies those versions.
+ * checks before it finishes (see orchestrator.ts). Two triggers racing to start a finished instance
+ * cannot both start it: host.json's `overridableExistingInstanceStates: NonRunningStates` makes the
+ * extension refuse a start while the instance runs, and the refused one raises `catchUp` instead.
+ * The gaps in Azure: an event raised in the instant between the status read and the instance
+ * completing is dropped by the extension, and a run that fails ends without reading its events; the
+ * schedule timer's sweep (sweep.ts) starts a run for bronze versions no run has applied.
  */
 import type { DurableClient } from 'durable-functions';
 import type { OrchestrationEngine } from '../orchestration/engine';
 import { managementUrls, OrchestrationStateError, type HttpManagementPayload } from '../orchestration/status';
+import { mergeQueuedRefresh, type CatchUpRequest } from './catch-up';
 import { CATCH_UP_EVENT, REFRESH_ORCHESTRATOR, type RefreshInput } from './orchestrator';
 import { runInstanceId } from './plan';
 
@@ -78,7 +82,8 @@ export class EngineRunClient implements RunClient {
   constructor(readonly engine: OrchestrationEngine) {}
 
   async startRun(input: RefreshInput): Promise<RunStart> {
-    const started = await this.engine.startNew(REFRESH_ORCHESTRATOR, { instanceId: runInstanceId(input.pipeline), input: { ...input, catchUp: 'queue' }, ifRunning: 'queue' });
+    // Starts queued behind a running one merge: rebuilds, reasons and request ids all survive.
+    const started = await this.engine.startNew(REFRESH_ORCHESTRATOR, { instanceId: runInstanceId(input.pipeline), input: { ...input, catchUp: 'queue' }, ifRunning: 'queue', mergeQueued: mergeQueuedRefresh });
     return { instanceId: started.instanceId, created: started.created, queued: started.queued === true, runtimeStatus: started.runtimeStatus };
   }
 
@@ -119,12 +124,23 @@ export class DurableRunClient implements RunClient {
   async startRun(input: RefreshInput): Promise<RunStart> {
     const instanceId = runInstanceId(input.pipeline);
     const current = await this.status(instanceId);
-    if (current && isActive(current.runtimeStatus)) {
-      await this.client.raiseEvent(instanceId, CATCH_UP_EVENT, { fullRefresh: input.fullRefresh ?? false, reason: input.reason });
-      return { instanceId, created: false, queued: true, runtimeStatus: current.runtimeStatus };
+    if (current && isActive(current.runtimeStatus)) return this.catchUp(instanceId, input, current.runtimeStatus);
+    try {
+      await this.client.startNew(REFRESH_ORCHESTRATOR, { instanceId, input: { ...input, catchUp: 'event' } satisfies RefreshInput });
+    } catch (err) {
+      // host.json sets overridableExistingInstanceStates: NonRunningStates, so of two triggers that
+      // both read "not running", the extension starts one and refuses the other: that one catches up.
+      const now = await this.status(instanceId);
+      if (now && isActive(now.runtimeStatus)) return this.catchUp(instanceId, input, now.runtimeStatus);
+      throw err;
     }
-    await this.client.startNew(REFRESH_ORCHESTRATOR, { instanceId, input: { ...input, catchUp: 'event' } satisfies RefreshInput });
     return { instanceId, created: true, queued: false, runtimeStatus: 'Pending' };
+  }
+
+  private async catchUp(instanceId: string, input: RefreshInput, runtimeStatus: RunRuntimeStatus): Promise<RunStart> {
+    const asked: CatchUpRequest = { fullRefresh: input.fullRefresh ?? false, reason: input.reason, ...(input.requests ? { requests: input.requests } : {}) };
+    await this.client.raiseEvent(instanceId, CATCH_UP_EVENT, asked);
+    return { instanceId, created: false, queued: true, runtimeStatus };
   }
 
   async status(instanceId: string): Promise<RunStatus | undefined> {

@@ -4,6 +4,8 @@
  * lineage, the run API, and the triggers (after a bronze commit, on a schedule).
  */
 export { refreshOrchestrator, REFRESH_ORCHESTRATOR, PLAN_ACTIVITY, CATCH_UP_EVENT, CATCH_UP_WINDOW_MS } from './orchestrator';
+export { mergeCatchUp, mergeFullRefresh, mergeQueuedRefresh } from './catch-up';
+export type { CatchUpRequest } from './catch-up';
 export type { RefreshInput, RefreshOutput, RefreshProgress, TableFailure, TableProgress } from './orchestrator';
 export { chunkTables, failureReason, fanOutLimit, MAX_FAN_OUT, REFRESH_TABLES_ORCHESTRATOR, refreshTablesOrchestrator, TABLE_ACTIVITY } from './fan-out';
 export type { RefreshTablesInput, RefreshTablesOutput, TableActivityInput, TableOutcome } from './fan-out';
@@ -24,6 +26,8 @@ export { runTotals } from './totals';
 export type { RunTotals } from './totals';
 export { purgeRunResponse, runStatusResponse, startOptions, startRunResponse, terminateRunResponse } from './api';
 export type { ApiOrigin, ApiResponse } from './api';
-export { startRunAfterBronze, startScheduledRuns } from './triggers';
+export { ScheduledStartError, startRunAfterBronze, startScheduledRuns } from './triggers';
+export { sweepUnappliedBronze, unappliedSources, SWEEP_SKEW_MS } from './sweep';
+export type { SweepResult, UnappliedSource } from './sweep';
 export type { BronzeCommit } from './triggers';
-export { duePipelines, firesAt, parseNcrontab, SCHEDULE_TICK } from './schedule';
+export { duePipelines, firesAt, MAX_SCHEDULE_CATCH_UP_MS, parseNcrontab, SCHEDULE_TICK, scheduleSince } from './schedule';

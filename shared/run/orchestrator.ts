@@ -23,7 +23,8 @@
  *    during a run is queued by the engine itself (`ifRunning: 'queue'`, input `catchUp: 'queue'`). In
  *    Azure (`catchUp: 'event'`) a trigger raises the external event `catchUp`; before finishing, the
  *    run waits briefly for that event (events raised during the run are buffered, so none is missed)
- *    and, when it came, continues as new so the new bronze versions are applied by the same instance.
+ *    and, when it came, continues as new so the new bronze versions are applied by the same instance;
+ *    the other `catchUp` events buffered by then are merged into that one continuation (catch-up.ts).
  *
  * Custom status: `{ stage, level, levels, done, running, failed, total, tables }` where `tables` maps
  * each table to its state and, once done, its main counts (and completeness, for tables declaring
@@ -32,6 +33,7 @@
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import type { TableUpdateMetrics } from '../refresh/metrics';
 import { fanOutLimit, failureReason, refreshTablesFanOut, tableRetry, type TableActivityInput, type TableOutcome } from './fan-out';
+import { mergeCatchUp, type CatchUpRequest } from './catch-up';
 import { blockedBy, type RefreshPlan } from './plan';
 import { runTotals, type RunTotals } from './totals';
 
@@ -43,6 +45,8 @@ export const PLAN_ACTIVITY = 'refreshPlan';
 export const CATCH_UP_EVENT = 'catchUp';
 /** How long a finishing run waits for a `catchUp` event (Azure mode). */
 export const CATCH_UP_WINDOW_MS = 5_000;
+/** Most buffered `catchUp` events merged into one continuation (the rest wait for the next run). */
+const MAX_DRAINED_EVENTS = 50;
 
 /** Input of the `refresh` orchestration. */
 export interface RefreshInput {
@@ -51,6 +55,8 @@ export interface RefreshInput {
   fullRefresh?: boolean | string[];
   /** Why the run started (shown in status and event log), e.g. `bronze pos_sales version 3`. */
   reason?: string;
+  /** Ids of the requests this run serves (merged runs carry all of them; the CLI waits for its own). */
+  requests?: string[];
   /** How triggers during the run reach it: queued by the engine (default) or the `catchUp` event. */
   catchUp?: 'queue' | 'event';
   /**
@@ -175,8 +181,17 @@ export const refreshOrchestrator: OrchestrationHandler = function* (context: Orc
     const winner = (yield context.df.Task.any([event, timer])) as Task;
     if (winner === event) {
       if (!timer.isCompleted) timer.cancel();
-      const asked = (event.result ?? {}) as Partial<RefreshInput>;
-      context.df.continueAsNew({ ...input, fullRefresh: asked.fullRefresh ?? false, reason: asked.reason ?? 'catch-up after a trigger during the run' } satisfies RefreshInput);
+      let asked: CatchUpRequest = { fullRefresh: false, reason: 'catch-up after a trigger during the run', ...((event.result ?? {}) as CatchUpRequest) };
+      // Several triggers during the run: their events are buffered; one run serves them all, merged.
+      for (let drained = 0; drained < MAX_DRAINED_EVENTS; drained++) {
+        const more = context.df.waitForExternalEvent(CATCH_UP_EVENT);
+        const now = context.df.createTimer(context.df.currentUtcDateTime);
+        if (((yield context.df.Task.any([more, now])) as Task) !== more) break;
+        if (!now.isCompleted) now.cancel();
+        asked = mergeCatchUp(asked, { fullRefresh: false, ...((more.result ?? {}) as CatchUpRequest) });
+      }
+      const { fullRefresh, reason, requests } = asked;
+      context.df.continueAsNew({ ...input, fullRefresh, reason, ...(requests ? { requests } : {}) } satisfies RefreshInput);
       return output;
     }
   }

@@ -11,6 +11,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { ConfigError } from '../config/settings';
 import { parsePipelineDefinition, PipelineDefinition, SourceDefinition } from '../pipeline/definition';
+import { pipelineName } from '../run/plan';
 
 /** Default of `SLUICE_PIPELINES`, matching shared/config. */
 export const DEFAULT_PIPELINES = 'pipelines/*.yaml';
@@ -97,11 +98,12 @@ export function loadPipelines(pattern: string, root: string, explicit: boolean):
 }
 
 /**
- * Check definitions against each other: landing folders must not overlap, bronze tables and Event
- * Hub readers must not be shared between sources of different files.
+ * Check definitions against each other: pipeline names must be unique, landing folders must not
+ * overlap, bronze tables and Event Hub readers must not be shared between sources of different files,
+ * and no silver/gold table may be written by two pipelines.
  *
  * @param pipelines loaded definitions (each already valid on its own)
- * @throws ConfigError naming both sources and files of every clash
+ * @throws ConfigError naming both sides (source or table, and file) of every clash
  */
 export function checkPipelines(pipelines: readonly PipelineDefinition[]): void {
   const problems: string[] = [];
@@ -116,6 +118,24 @@ export function checkPipelines(pipelines: readonly PipelineDefinition[]): void {
         problems.push(`SLUICE_PIPELINES: landing "${b.source.landing || '/'}" of ${where(b)} overlaps "${a.source.landing || '/'}" of ${where(a)}; every landing file must belong to exactly one source`);
       }
       if (a.source.table === b.source.table) problems.push(`SLUICE_PIPELINES: table ${b.source.table} of ${where(b)} is already written by ${where(a)}; each source needs its own bronze table`);
+    }
+  }
+  // Runs are addressed by pipeline name (instance refresh-<name>), and two pipelines writing one
+  // table would each apply their own sources' versions to it.
+  const named = new Map<string, string>();
+  const written = new Map<string, string>(all.map((e) => [e.source.table, where(e)]));
+  for (const p of pipelines) {
+    const file = p.file ?? p.name ?? '(definition)';
+    const name = pipelineName(p);
+    const other = named.get(name);
+    if (other) problems.push(`SLUICE_PIPELINES: pipeline name "${name}" of ${file} is already used by ${other}; every pipeline needs its own name`);
+    else named.set(name, file);
+    for (const table of Object.values(p.tables)) {
+      const writer = written.get(table.table);
+      const here = `tables.${table.name} of ${file}`;
+      // Clashes within one file were reported by its own loader.
+      if (writer && !writer.endsWith(` of ${file}`)) problems.push(`SLUICE_PIPELINES: table ${table.table} of ${here} is already written by ${writer}; each table belongs to one pipeline`);
+      else if (!writer) written.set(table.table, here);
     }
   }
   const hubs = new Map<string, string>();

@@ -17,6 +17,7 @@
  * them here before registering, because the host cannot apply our defaults to an unset setting.
  */
 import { ConfigError, SettingsEnv } from '../config/settings';
+import { ncrontabProblem } from '../pipeline/ncrontab';
 
 /** The Event Hub the app reads. */
 export interface EventHubSettings {
@@ -50,7 +51,6 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HOST = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 const HUB_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,254}[A-Za-z0-9])?$/;
 const CONSUMER_GROUP = /^(\$Default|[A-Za-z0-9](?:[A-Za-z0-9._-]{0,48}[A-Za-z0-9])?)$/;
-const CRON_FIELD = /^[0-9A-Za-z*/,?-]+$/;
 
 /**
  * Read and validate the ingestion trigger settings.
@@ -171,8 +171,8 @@ function readEventHub(env: SettingsEnv, problems: string[]): EventHubSettings | 
 
 function readSchedule(env: SettingsEnv, setting: string, fallback: string, problems: string[]): string | undefined {
   const value = readString(env, setting) ?? fallback;
-  const fields = value.split(/\s+/);
-  if (fields.length === 6 && fields.every((f) => CRON_FIELD.test(f))) return value;
-  problems.push(`${setting} must be an NCRONTAB schedule with six fields "{second} {minute} {hour} {day} {month} {day-of-week}", e.g. "${fallback}"; got "${value}"`);
+  const problem = ncrontabProblem(value);
+  if (!problem) return value;
+  problems.push(`${setting} must be an NCRONTAB schedule "{second} {minute} {hour} {day} {month} {day-of-week}", e.g. "${fallback}"; got "${value}": ${problem}`);
   return undefined;
 }
