@@ -24,6 +24,7 @@
  * | `SLUICE_SQL_MEMORY_LIMIT` | `1GB` | DuckDB memory limit of one refresh activity (e.g. `512MB`); it spills to disk beyond it (checked by shared/runtime) |
  * | `SLUICE_SQL_THREADS` | CPUs, at most 4 | DuckDB threads of one refresh activity, 1–64 |
  * | `SLUICE_SQL_TEMP_DIR` | OS temp folder | where each refresh's private run folder (staged files, spill) is created |
+ * | `SLUICE_SQL_CACHE_SIZE` | `256MB` | local cache of the data files refreshes read (hard-linked into each run folder); `0` turns it off |
  * | `SLUICE_PII_KEY` | unset | HMAC key (≥ 16 characters) for columns tagged `pii: hash`; required when a loaded pipeline has one. Keep it in Key Vault, referenced from the app setting |
  * | `SLUICE_OPTIMIZE_TARGET_MB` | `128` | target size of files written by optimize, in MiB; whole number 1–1024 (a file is assembled in memory) |
  */

@@ -99,7 +99,17 @@ export async function writeDataFiles(
         }
       }
     }
-    for (const file of open.values()) done.push(await file.finish());
+    // The files still open finish side by side: their uploads overlap instead of queueing one after
+    // another (an upsert leaves one small file open per touched bucket). Order is kept.
+    const finishing = [...open].map(async ([key, file]) => {
+      const add = await file.finish();
+      open.delete(key);
+      return add;
+    });
+    const finished = await Promise.allSettled(finishing);
+    for (const result of finished) if (result.status === 'fulfilled') done.push(result.value);
+    const failed = finished.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   } catch (err) {
     // Nothing will commit these files: remove them now rather than leave orphans for vacuum.
     await Promise.allSettled([...open.values()].map((f) => f.finish()));

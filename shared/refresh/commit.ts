@@ -13,6 +13,7 @@ import type { Action, AddFile, Txn } from '../delta/actions';
 import { CommitConflictError, commitTransaction, createTable, type DeltaStruct, loadSnapshot, NotATableError, type ReadPredicate, type Snapshot, txnVersion, WriteRejectedError } from '../delta';
 import { checkWriteSupport } from '../delta/protocol';
 import type { ObjectStore } from '../storage/types';
+import { latestSnapshot } from './snapshots';
 
 /** One table update to commit. */
 export interface TableUpdate {
@@ -71,7 +72,7 @@ export async function openOrCreate(store: ObjectStore, schema: DeltaStruct, part
  */
 export async function loadIfExists(store: ObjectStore): Promise<Snapshot | null> {
   try {
-    return await loadSnapshot(store);
+    return await latestSnapshot(store);
   } catch (err) {
     if (err instanceof NotATableError) return null;
     throw err;

@@ -7,7 +7,8 @@
  * only the `_key_hash` column of each file is read (ranged reads of the Parquet footer and that one
  * column chunk, never the whole file) to find the files that really hold a changed key. Those files,
  * and only those, are rewritten. Hash equality only nominates files; rows are matched on the key
- * values themselves.
+ * values themselves. A file's hashes are kept in memory once read (files never change), so an update
+ * reads only the hash columns of files it has not seen before.
  */
 import * as arrow from 'apache-arrow';
 import { writeFile } from 'node:fs/promises';
@@ -59,6 +60,35 @@ export function fileBucket(file: AddFile): number | null {
 let lookups = 0;
 
 /**
+ * `_key_hash` columns already read, by file (store URL, path and size): data files never change, so a
+ * file's hashes are read from storage once per process. Bounded by the number of hashes kept
+ * (8 bytes each); the least recently used files go first.
+ */
+const hashCache = new Map<string, BigInt64Array>();
+const HASH_CACHE_LIMIT = 2_000_000;
+let cachedHashes = 0;
+
+function remember(key: string, hashes: BigInt64Array): void {
+  if (hashes.length > HASH_CACHE_LIMIT / 4) return;
+  hashCache.set(key, hashes);
+  cachedHashes += hashes.length;
+  for (const [k, v] of hashCache) {
+    if (cachedHashes <= HASH_CACHE_LIMIT) break;
+    hashCache.delete(k);
+    cachedHashes -= v.length;
+  }
+}
+
+function recall(key: string): BigInt64Array | undefined {
+  const hashes = hashCache.get(key);
+  if (hashes) {
+    hashCache.delete(key);
+    hashCache.set(key, hashes);
+  }
+  return hashes;
+}
+
+/**
  * The files among `candidates` that hold a row whose `_key_hash` is in the table `incoming`.
  *
  * @param engine the engine (with the `incoming` table, which has a `_key_hash` column)
@@ -70,8 +100,7 @@ let lookups = 0;
 export async function filesHoldingKeys(engine: SqlEngine, store: ObjectStore, candidates: AddFile[], incoming: string): Promise<AddFile[]> {
   if (candidates.length === 0) return [];
   const [hp, { compressors }] = await Promise.all([import('hyparquet'), import('hyparquet-compressors')]);
-  const fileNumbers: number[] = [];
-  const hashes: bigint[] = [];
+  const perFile: BigInt64Array[] = new Array(candidates.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < candidates.length) {
@@ -79,6 +108,12 @@ export async function filesHoldingKeys(engine: SqlEngine, store: ObjectStore, ca
       const file = candidates[index];
       const path = decodeAddPath(file.path, store.url);
       const size = file.size;
+      const key = `${store.url}\n${path}\n${size}`;
+      const known = recall(key);
+      if (known) {
+        perFile[index] = known;
+        continue;
+      }
       const buffer = {
         byteLength: size,
         slice: async (start: number, end?: number): Promise<ArrayBuffer> => {
@@ -87,6 +122,7 @@ export async function filesHoldingKeys(engine: SqlEngine, store: ObjectStore, ca
         },
       };
       const metadata = await hp.parquetMetadataAsync(buffer);
+      const hashes: bigint[] = [];
       await hp.parquetRead({
         file: buffer,
         metadata,
@@ -97,16 +133,26 @@ export async function filesHoldingKeys(engine: SqlEngine, store: ObjectStore, ca
           for (let i = 0; i < values.length; i++) {
             const value = values[i];
             if (value === null || value === undefined) continue;
-            fileNumbers.push(index);
             hashes.push(BigInt(value));
           }
         },
       });
+      perFile[index] = BigInt64Array.from(hashes);
+      remember(key, perFile[index]);
     }
   };
   await Promise.all(Array.from({ length: Math.min(4, candidates.length) }, worker));
+  const total = perFile.reduce((n, h) => n + h.length, 0);
+  const fileNumbers = new Int32Array(total);
+  const hashes = new BigInt64Array(total);
+  let at = 0;
+  perFile.forEach((h, index) => {
+    fileNumbers.fill(index, at, at + h.length);
+    hashes.set(h, at);
+    at += h.length;
+  });
   const local = engine.path(`key-index-${++lookups}.parquet`);
-  const table = new arrow.Table({ file_no: arrow.makeVector(Int32Array.from(fileNumbers)), [KEY_HASH]: arrow.makeVector(BigInt64Array.from(hashes)) });
+  const table = new arrow.Table({ file_no: arrow.makeVector(fileNumbers), [KEY_HASH]: arrow.makeVector(hashes) });
   await writeFile(local, await encodeParquetBuffer(table));
   const rows = await engine.rows(
     `SELECT DISTINCT file_no FROM read_parquet(${quoteLiteral(local)}) AS t SEMI JOIN ${quoteIdent(incoming)} AS i ON t.${KEY_HASH} = i.${KEY_HASH} ORDER BY file_no`,

@@ -14,7 +14,8 @@
  * their hidden layout columns are not.
  */
 import type { AddFile } from '../delta/actions';
-import { activeFiles, loadSnapshot, txnVersion, type DeltaStruct, type Snapshot } from '../delta';
+import { activeFiles, txnVersion, type DeltaStruct, type Snapshot } from '../delta';
+import { latestSnapshot } from './snapshots';
 import { formatPartitionValue } from '../delta/partitions';
 import { readValues } from '../delta/values';
 import { matchesPartition } from '../delta/commit';
@@ -47,7 +48,7 @@ export async function refreshRecompute(engine: SqlEngine, request: RefreshReques
   const existing = await loadIfExists(store);
   const upstream = await Promise.all(
     table.from.map(async (name) => {
-      const snapshot = await loadSnapshot(lake(definition.tables[name].table));
+      const snapshot = await latestSnapshot(lake(definition.tables[name].table));
       return { name, snapshot, applied: existing && !request.fullRefresh ? txnVersion(existing, refreshAppId(name)) : -1 };
     }),
   );

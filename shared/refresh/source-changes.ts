@@ -12,7 +12,8 @@
  * arrival order upserts use to break ties.
  */
 import type { AddFile } from '../delta/actions';
-import { activeFiles, loadSnapshot, readCommitIfExists, type Snapshot } from '../delta';
+import { activeFiles, readCommitIfExists, type Snapshot } from '../delta';
+import { latestSnapshot } from './snapshots';
 import type { SourceFile } from '../sql/stage';
 import type { ObjectStore } from '../storage/types';
 import { fullRefreshCommand, RefreshError } from './errors';
@@ -48,7 +49,7 @@ const PARALLEL_COMMITS = 16;
  * @returns the plan (no files when nothing is new)
  */
 export async function planSourceRead(source: string, store: ObjectStore, applied: number, target: string, definitionFile?: string): Promise<SourceRead> {
-  const snapshot = await loadSnapshot(store);
+  const snapshot = await latestSnapshot(store);
   const plan: SourceRead = { source, snapshot, fromVersion: applied, toVersion: snapshot.version, files: [], skippedVersions: [], whole: applied < 0 };
   if (snapshot.version <= applied) return plan;
   if (applied < 0) {

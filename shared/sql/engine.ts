@@ -20,6 +20,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import type { DuckDBConnection, DuckDBInstance, DuckDBType } from '@duckdb/node-api';
+import { stagedFileCache, type StagedFileCache } from './file-cache';
 
 /** Options for opening the engine. */
 export interface SqlEngineOptions {
@@ -29,6 +30,8 @@ export interface SqlEngineOptions {
   threads?: number;
   /** Folder the run folder is created in (default: the OS temp folder). */
   tempRoot?: string;
+  /** Most bytes of staged data files kept between runs in this process (default `256MB`; `0` keeps none); see file-cache.ts. */
+  fileCache?: string;
 }
 
 /** One output column of a query: its name and DuckDB type. */
@@ -48,10 +51,19 @@ export class SqlError extends Error {
 }
 
 const MEMORY_LIMIT = /^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
+const UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+const DEFAULT_FILE_CACHE = '256MB';
+
+/** Bytes of a size such as `256MB` (`0` is allowed: none). */
+function sizeBytes(text: string): number {
+  if (/^0+$/.test(text.trim())) return 0;
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]+)$/i.exec(text.trim());
+  return m ? Math.floor(Number(m[1]) * (UNITS[m[2].toLowerCase()] ?? NaN)) : NaN;
+}
 
 /**
  * Engine options from the environment: `SLUICE_SQL_MEMORY_LIMIT` (e.g. `1GB`), `SLUICE_SQL_THREADS`,
- * `SLUICE_SQL_TEMP_DIR`.
+ * `SLUICE_SQL_TEMP_DIR`, `SLUICE_SQL_CACHE_SIZE` (staged-file cache, e.g. `256MB`, `0` for none).
  *
  * @param env the environment
  * @returns the options
@@ -71,6 +83,11 @@ export function sqlOptionsFromEnv(env: Record<string, string | undefined> = proc
     out.threads = n;
   }
   if (env.SLUICE_SQL_TEMP_DIR?.trim()) out.tempRoot = env.SLUICE_SQL_TEMP_DIR.trim();
+  const cache = env.SLUICE_SQL_CACHE_SIZE?.trim();
+  if (cache) {
+    if (!(/^0+$/.test(cache) || MEMORY_LIMIT.test(cache))) throw new Error(`setting SLUICE_SQL_CACHE_SIZE: expected a size such as 256MB, or 0 for no cache, got ${JSON.stringify(cache)}`);
+    out.fileCache = cache;
+  }
   return out;
 }
 
@@ -82,6 +99,8 @@ export class SqlEngine {
     private readonly connection: DuckDBConnection,
     /** The run folder: staged input, query output and spill files live here. */
     readonly dir: string,
+    /** Data files staged by earlier runs of this process (file-cache.ts). */
+    readonly fileCache: StagedFileCache,
   ) {}
 
   /**
@@ -95,7 +114,10 @@ export class SqlEngine {
     const memoryLimit = options.memoryLimit ?? '1GB';
     if (!MEMORY_LIMIT.test(memoryLimit)) throw new Error(`sql engine: memory limit ${JSON.stringify(memoryLimit)} is not a size such as 1GB`);
     const threads = options.threads ?? Math.max(1, Math.min(4, cpus().length));
-    const dir = await mkdtemp(nodePath.join(options.tempRoot ?? tmpdir(), 'sluice-sql-'));
+    const cacheBytes = sizeBytes(options.fileCache ?? DEFAULT_FILE_CACHE);
+    if (!Number.isFinite(cacheBytes)) throw new Error(`sql engine: file cache size ${JSON.stringify(options.fileCache)} is not a size such as 256MB`);
+    const root = options.tempRoot ?? tmpdir();
+    const dir = await mkdtemp(nodePath.join(root, 'sluice-sql-'));
     const { DuckDBInstance } = await import('@duckdb/node-api');
     let instance: DuckDBInstance | undefined;
     try {
@@ -114,7 +136,7 @@ export class SqlEngine {
       await connection.run(`SET allowed_directories = [${quoteLiteral(dir)}]`);
       await connection.run('SET enable_external_access = false');
       await connection.run('SET lock_configuration = true');
-      return new SqlEngine(instance, connection, dir);
+      return new SqlEngine(instance, connection, dir, stagedFileCache(root, cacheBytes));
     } catch (err) {
       instance?.closeSync();
       await rm(dir, { recursive: true, force: true });

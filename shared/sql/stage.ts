@@ -2,7 +2,8 @@
  * Staging Delta data files for DuckDB: exactly the files a query needs are copied from the table's
  * store into the engine's run folder, in bounded ranged reads, so a file on Blob Storage never sits
  * whole in Node's memory and DuckDB needs no network access (its Azure extension is not available
- * here, and the sandbox forbids it anyway).
+ * here, and the sandbox forbids it anyway). A file already fetched by an earlier run of this process
+ * comes from the staged-file cache (file-cache.ts) instead of storage.
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -68,20 +69,42 @@ export async function stageFiles(engine: SqlEngine, store: ObjectStore, files: (
   const worker = async (): Promise<void> => {
     while (next < out.length) {
       const file = out[next++];
-      await copyFile(store, file, what);
+      await copyFile(engine, store, file, what);
     }
   };
   await Promise.all(Array.from({ length: Math.min(PARALLEL_FILES, out.length) }, worker));
   return out;
 }
 
-async function copyFile(store: ObjectStore, file: StagedFile, what: string): Promise<void> {
+async function copyFile(engine: SqlEngine, store: ObjectStore, file: StagedFile, what: string): Promise<void> {
   const path = decodeAddPath(file.path, store.url);
   const where = `${what}: data file ${path}${file.version !== undefined ? ` (added in version ${file.version})` : ''}`;
   if (/^[a-z][a-z0-9+.-]*:/i.test(path)) throw new StagingError(`${where} is an absolute path outside the table, which Sluice does not read`);
-  let size = file.size;
-  if (size === undefined) size = (await store.properties(path)).size;
-  const out = createWriteStream(file.localPath);
+  const fetch = async (local: string, size: number) => {
+    try {
+      await download(store, path, size, local, where);
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) {
+        throw new StagingError(`${where} is missing from storage (vacuumed or deleted); rebuild the target with a full refresh`, { cause: err });
+      }
+      throw err;
+    }
+  };
+  // Only a file whose size the log records is cached: the size is part of what identifies its bytes.
+  if (file.size !== undefined) return engine.fileCache.place(`${store.url}\n${path}\n${file.size}`, file.size, file.localPath, (local) => fetch(local, file.size!));
+  let size: number;
+  try {
+    size = (await store.properties(path)).size;
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) throw new StagingError(`${where} is missing from storage (vacuumed or deleted); rebuild the target with a full refresh`, { cause: err });
+    throw err;
+  }
+  await fetch(file.localPath, size);
+}
+
+/** Copy `size` bytes of an object to a local file in bounded ranged reads. */
+async function download(store: ObjectStore, path: string, size: number, local: string, where: string): Promise<void> {
+  const out = createWriteStream(local);
   const closed = new Promise<void>((resolve, reject) => {
     out.on('finish', resolve);
     out.on('error', reject);
@@ -97,9 +120,6 @@ async function copyFile(store: ObjectStore, file: StagedFile, what: string): Pro
     await closed;
   } catch (err) {
     out.destroy();
-    if (err instanceof ObjectNotFoundError) {
-      throw new StagingError(`${where} is missing from storage (vacuumed or deleted); rebuild the target with a full refresh`, { cause: err });
-    }
     throw err;
   }
 }
