@@ -15,10 +15,10 @@ import { ConfigError, loadSettings } from '../shared/config/settings';
 import { OrchestrationEngine, type OrchestrationStatus } from '../shared/orchestration';
 import { loadPipelineDefinition, PipelineDefinitionError, type PipelineDefinition } from '../shared/pipeline/definition';
 import { checkPipelineSql, replayQuarantine, type LakeTables, type TableUpdateMetrics } from '../shared/refresh';
-import { EngineRunClient, EVENTS_TABLE, EventLog, isActive, lakeTables, orchestrationRegistry, pipelineName, planRefresh, type RefreshInput, type RefreshOutput, type RefreshProgress } from '../shared/run';
+import { EngineRunClient, EVENTS_TABLE, EventLog, isActive, orchestrationRegistry, pipelineName, planRefresh, type RefreshInput, type RefreshOutput, type RefreshProgress } from '../shared/run';
 import { appRoot, loadPipelines } from '../shared/runtime';
 import { sqlOptionsFromEnv } from '../shared/sql';
-import { openLakeStore } from '../shared/storage/lake';
+import { openLakeStore, openLakeTables } from '../shared/storage/lake';
 import { UsageError, type Io } from './ingest';
 
 /** Help text of the pipeline commands (part of `sluice --help`). */
@@ -136,7 +136,7 @@ async function run(file: string, fullRefresh: boolean | string[], json: boolean,
     if (unknown.length) throw new UsageError(`--full-refresh: no table ${unknown.join(', ')} in ${file} (tables: ${Object.keys(definition.tables).join(', ')})`);
   }
   const settings = lakeSettings(env);
-  const tables = lakeTables(settings.lake);
+  const tables = openLakeTables(settings.lake);
   const lake: LakeTables = (path) => openLakeStore(settings, path);
   const registry = orchestrationRegistry({ pipelines: () => [definition], lake, events: new EventLog(tables(EVENTS_TABLE)), sql: sqlOptionsFromEnv(env), ...(env.SLUICE_PII_KEY ? { piiKey: env.SLUICE_PII_KEY } : {}) });
   const engine = new OrchestrationEngine(registry, { tableClient: tables, tablePrefix: 'SluiceCli', payloads: openLakeStore(settings, '_sluice/orchestration-payloads'), pollMs: 50 });

@@ -22,6 +22,7 @@ export const DEV_HELP = `  dev [options]        run the whole pipeline locally (
   dev events --hub <hub> --rate N --duration S [--url U]    send generated telemetry events
                        (the hub may also be given as the first word: dev events <hub> …)
   dev drop <file>… --to <folder> [--container C]            upload files to the local landing container
+                       (Azurite on :10000; set AZURITE_BLOB_ENDPOINT when it listens elsewhere)
 `;
 
 interface Io {

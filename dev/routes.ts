@@ -9,8 +9,8 @@
  *   posts to (the Functions host's), with the subscription validation handshake, so events built by
  *   hand or by another tool reach the `blobCreated` function as in Azure;
  * - `* /runtime/webhooks/durabletask/*`: the Durable Functions HTTP API over the local engine;
- * - `POST /admin/functions/{name}`: run a non-HTTP function now (the Functions host's admin API),
- *   e.g. the `reconcile` timer.
+ * - `POST /admin/functions/{name}`: run a timer function now (the shape of the Functions host's
+ *   admin API), e.g. the `reconcile` timer.
  */
 import { durableWebhook, type OrchestrationEngine } from '../shared/orchestration';
 import type { SluiceRuntime } from '../shared/runtime';

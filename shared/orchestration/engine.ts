@@ -22,7 +22,8 @@ import { statusOf } from './table-rows';
 import { ActivityQueue } from './activity-queue';
 import { ActivityPool } from './activity-runner';
 import { OrchestrationStateError, OrchestrationStatus, StatusOptions, toStatus } from './status';
-import { connectionStringTables, EngineOptions, InstanceFilter, OrchestrationRegistry, StartOptions, TickResult } from './types';
+import { connectionStringTables } from '../storage/lake';
+import { EngineOptions, InstanceFilter, OrchestrationRegistry, StartOptions, TickResult } from './types';
 import { freshMessageId, QUEUED_START_ID, WorkQueue } from './work-queue';
 
 /** DueAt of a message that only an episode asks for (year 275760, the largest Date). */

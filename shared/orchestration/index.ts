@@ -45,7 +45,7 @@
  * `nonRetriable = true` stops its RetryOptions early.
  */
 export { OrchestrationEngine } from './engine';
-export { connectionStringTables } from './types';
+export { connectionStringTables } from '../storage/lake';
 export type { EpisodeFaultPoint } from './episode-runner';
 export type { ActivityFunction, EngineOptions, InstanceFilter, OrchestrationRegistry, StartOptions, TickResult } from './types';
 export { managementUrls, OrchestrationStateError, statusHttpCode, apiHistory } from './status';

@@ -82,5 +82,3 @@ export interface TickResult {
   episodes: number;
   activities: number;
 }
-
-export { connectionStringTables } from '../storage/lake';

@@ -20,7 +20,7 @@ export { EVENTS_TABLE, EventLog } from './event-log';
 export type { TableUpdateEvent } from './event-log';
 export { tableLineage, MAX_COMMITS } from './lineage';
 export type { BronzeInput, SourceLineage, TableLineage } from './lineage';
-export { lakeTables, runtimeServices } from './services';
+export { runtimeServices } from './services';
 export type { RunServices } from './services';
 export { runTotals } from './totals';
 export type { RunTotals } from './totals';

@@ -4,8 +4,6 @@
  * from the runtime context (settings and `SLUICE_PIPELINES`, validated at start-up); the CLI and tests
  * pass their own.
  */
-import type { TableClient } from '@azure/data-tables';
-import type { LakeConnection } from '../config/settings';
 import type { PipelineDefinition } from '../pipeline/definition';
 import type { LakeTables } from '../refresh/metrics';
 import { getRuntime } from '../runtime/context';
@@ -25,14 +23,6 @@ export interface RunServices {
   piiKey?: string;
 }
 
-/**
- * A Table Storage client factory for the lake account (shared/storage/lake.ts).
- *
- * @param connection the lake connection from the settings
- * @returns table name → client
- */
-export const lakeTables: (connection: LakeConnection) => (tableName: string) => TableClient = openLakeTables;
-
 let cached: RunServices | undefined;
 
 /**
@@ -44,7 +34,7 @@ let cached: RunServices | undefined;
 export function runtimeServices(): RunServices {
   if (cached) return cached;
   const runtime = getRuntime();
-  const tables = lakeTables(runtime.settings.lake);
+  const tables = openLakeTables(runtime.settings.lake);
   const key = process.env.SLUICE_PII_KEY?.trim();
   cached = {
     pipelines: () => runtime.pipelines,

@@ -9,7 +9,8 @@
  */
 import { OrchestrationEngine } from '../../shared/orchestration';
 import { loadPipelineDefinition } from '../../shared/pipeline/definition';
-import { EngineRunClient, EventLog, lakeTables, orchestrationRegistry, TABLE_ACTIVITY } from '../../shared/run';
+import { EngineRunClient, EventLog, orchestrationRegistry, TABLE_ACTIVITY } from '../../shared/run';
+import { connectionStringTables } from '../../shared/storage/lake';
 import { openStore } from '../../shared/storage';
 
 // Not from ./run-lake or ./azurite: those use vitest's inject, which a plain process cannot load.
@@ -21,7 +22,7 @@ async function main(): Promise<void> {
   const cs = env.SLUICE_STORAGE_CONNECTION_STRING!;
   const container = env.RUN_CONTAINER!;
   const definition = await loadPipelineDefinition(POS_PIPELINE);
-  const events = new EventLog(lakeTables({ kind: 'connectionString', setting: 'test', connectionString: cs })(env.RUN_EVENTS_TABLE!));
+  const events = new EventLog(connectionStringTables(cs)(env.RUN_EVENTS_TABLE!));
   const registry = orchestrationRegistry({ pipelines: () => [definition], lake: (p) => openStore(azuriteUri(container, p)), events, sql: { memoryLimit: '256MB', threads: 1 } });
   const table = registry.activities[TABLE_ACTIVITY];
   const slow = Number(env.RUN_SLOW_MS ?? 0);

@@ -13,7 +13,8 @@ import { ingestFile, TableLedger, type IngestOutcome } from '../../shared/ingest
 import { OrchestrationEngine, type EngineOptions, type OrchestrationRegistry } from '../../shared/orchestration';
 import { loadPipelineDefinition, type PipelineDefinition } from '../../shared/pipeline/definition';
 import type { LakeTables } from '../../shared/refresh';
-import { EventLog, lakeTables, type RunServices } from '../../shared/run';
+import { EventLog, type RunServices } from '../../shared/run';
+import { connectionStringTables } from '../../shared/storage/lake';
 import { ingestSourceOf } from '../../shared/runtime';
 import { LocalStore, openStore } from '../../shared/storage';
 import { azuriteUri, uniqueContainer } from './azurite';
@@ -67,7 +68,7 @@ export async function exampleLake(label: string, pipelineFile: string): Promise<
   const lake: LakeTables = (path) => openStore(azuriteUri(container, path));
   const definition = await loadPipelineDefinition(pipelineFile);
   const eventsTable = uniqueName('Events');
-  const events = new EventLog(lakeTables({ kind: 'connectionString', setting: 'test', connectionString: connectionString() })(eventsTable));
+  const events = new EventLog(connectionStringTables(connectionString())(eventsTable));
   return { container, lake, definition, eventsTable, events, services: { pipelines: () => [definition], lake, events, sql: { memoryLimit: '256MB', threads: 1 } } };
 }
 

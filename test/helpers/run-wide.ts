@@ -7,7 +7,8 @@
 import { loadSnapshot, writeTable, type DeltaStruct } from '../../shared/delta';
 import { parsePipelineDefinition, type PipelineDefinition } from '../../shared/pipeline/definition';
 import type { LakeTables } from '../../shared/refresh';
-import { EventLog, lakeTables, type RunServices } from '../../shared/run';
+import { EventLog, type RunServices } from '../../shared/run';
+import { connectionStringTables } from '../../shared/storage/lake';
 import { openStore } from '../../shared/storage';
 import { deltaBatch } from '../refresh-helpers';
 import { azuriteUri, uniqueContainer } from './azurite';
@@ -81,7 +82,7 @@ export async function wideLake(label: string, count: number, definition = widePi
   const lake: LakeTables = (path) => openStore(azuriteUri(container, path));
   const rows = Array.from({ length: READINGS }, (_, i) => [i + 1, i + 1 === READING_WITHOUT_AMOUNT ? null : i + 1]);
   await writeTable(lake('bronze/readings'), [deltaBatch(BRONZE_SCHEMA, rows)]);
-  const events = new EventLog(lakeTables({ kind: 'connectionString', setting: 'test', connectionString: connectionString() })(uniqueName('Events')));
+  const events = new EventLog(connectionStringTables(connectionString())(uniqueName('Events')));
   return { container, lake, definition, events, services: { pipelines: () => [definition], lake, events, sql: { memoryLimit: '256MB', threads: 1 } } };
 }
 
