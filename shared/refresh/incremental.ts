@@ -14,7 +14,7 @@ import { PARTITION_TIME_ZONE_KEY } from '../delta/partitions';
 import { quoteIdent, registerView, stageFiles, type SqlEngine } from '../sql';
 import { commitUpdate, loadIfExists, openOrCreate } from './commit';
 import { BUCKETS_PROPERTY, KEY_BUCKET, KEY_HASH, KEYS_PROPERTY } from './contract';
-import { emptyMetrics, statsRows, type RefreshRequest, type TableUpdateMetrics } from './metrics';
+import { emptyMetrics, recordTransform, statsRows, type RefreshRequest, type TableUpdateMetrics } from './metrics';
 import { QUARANTINE_SUFFIX, writeQuarantine } from './quarantine';
 import { planSourceRead } from './source-changes';
 import { loadHook } from './hook';
@@ -68,16 +68,7 @@ export async function refreshIncremental(engine: SqlEngine, request: RefreshRequ
   metrics.rowsRead = Number(n);
 
   const { contract, outcome } = await runTransform(engine, table, { provenance: true, filesTable: '__files_source', target: rebuild ? null : existing, definitionFile: definition.file, hook: table.hook ? await loadHook(definition, table) : undefined });
-  Object.assign(metrics, {
-    rowsOut: outcome.rows,
-    filteredBySql: metrics.rowsRead - outcome.rows,
-    expectations: outcome.expectations,
-    contractViolations: outcome.contractViolations,
-    quarantined: outcome.quarantined,
-    dropped: outcome.dropped,
-    warned: outcome.warned,
-    ...(outcome.completeness ? { completeness: outcome.completeness } : {}),
-  });
+  recordTransform(metrics, outcome);
 
   const txns = { [appId]: plan.toVersion };
   const now = request.now?.() ?? new Date();

@@ -17,7 +17,7 @@
 import type { PipelineDefinition, RefreshKind, TableDefinition } from '../pipeline/definition';
 import type { SqlEngineOptions } from '../sql';
 import type { ObjectStore } from '../storage/types';
-import type { ExpectationCount } from './batch';
+import type { BatchOutcome, ExpectationCount } from './batch';
 
 /** Opens a store rooted at a table path of the lake container, e.g. `silver/sales`. */
 export type LakeTables = (path: string) => ObjectStore;
@@ -180,4 +180,24 @@ export function emptyMetrics(table: TableDefinition, sources: SourceVersions[]):
  */
 export function statsRows(files: { stats?: string | null }[]): number {
   return files.reduce((n, f) => n + Number((f.stats && JSON.parse(f.stats).numRecords) ?? 0), 0);
+}
+
+/**
+ * Record what the transform did with the rows read: the rows it produced, the rows its SQL filtered
+ * out, and the fate of each produced row under the expectations.
+ *
+ * @param metrics the update's metrics, `rowsRead` already set
+ * @param outcome the transform's outcome
+ */
+export function recordTransform(metrics: TableUpdateMetrics, outcome: BatchOutcome): void {
+  Object.assign(metrics, {
+    rowsOut: outcome.rows,
+    filteredBySql: metrics.rowsRead - outcome.rows,
+    expectations: outcome.expectations,
+    contractViolations: outcome.contractViolations,
+    quarantined: outcome.quarantined,
+    dropped: outcome.dropped,
+    warned: outcome.warned,
+    ...(outcome.completeness ? { completeness: outcome.completeness } : {}),
+  });
 }

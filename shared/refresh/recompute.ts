@@ -26,7 +26,7 @@ import { changedRows } from './changes';
 import { commitUpdate, loadIfExists, openOrCreate } from './commit';
 import { HIDDEN_COLUMNS } from './contract';
 import { refreshAppId } from './incremental';
-import { emptyMetrics, statsRows, type RefreshRequest, type TableUpdateMetrics } from './metrics';
+import { emptyMetrics, recordTransform, statsRows, type RefreshRequest, type TableUpdateMetrics } from './metrics';
 import { protectedColumn } from './pii';
 import { QUARANTINE_SUFFIX, writeQuarantine } from './quarantine';
 import { loadHook } from './hook';
@@ -80,16 +80,7 @@ export async function refreshRecompute(engine: SqlEngine, request: RefreshReques
 
   const target = request.fullRefresh ? null : existing;
   const { contract, outcome } = await runTransform(engine, table, { provenance: false, target, definitionFile: definition.file, hook: table.hook ? await loadHook(definition, table) : undefined });
-  Object.assign(metrics, {
-    rowsOut: outcome.rows,
-    filteredBySql: metrics.rowsRead - outcome.rows,
-    expectations: outcome.expectations,
-    contractViolations: outcome.contractViolations,
-    quarantined: outcome.quarantined,
-    dropped: outcome.dropped,
-    warned: outcome.warned,
-    ...(outcome.completeness ? { completeness: outcome.completeness } : {}),
-  });
+  recordTransform(metrics, outcome);
   const txns = Object.fromEntries(upstream.map((u) => [refreshAppId(u.name), u.snapshot.version]));
   metrics.quarantineVersion = await writeQuarantine(engine, lake(`${table.table}${QUARANTINE_SUFFIX}`), contract, outcome, table.pii, { table: upstream[0].name, version: upstream[0].snapshot.version }, txns, request.now?.() ?? new Date());
 
