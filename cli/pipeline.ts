@@ -142,12 +142,21 @@ async function run(file: string, fullRefresh: boolean | string[], json: boolean,
   const engine = new OrchestrationEngine(registry, { tableClient: tables, tablePrefix: 'SluiceCli', payloads: openLakeStore(settings, '_sluice/orchestration-payloads'), pollMs: 50 });
   // Our run is the one whose input carries this id: a queued start merged with others carries them all.
   const request = randomUUID();
-  const started = await new EngineRunClient(engine).startRun({ pipeline: name, fullRefresh, reason: `sluice pipeline run ${file}`, requests: [request] });
+  const runs = new EngineRunClient(engine);
+  const input = { pipeline: name, fullRefresh, reason: `sluice pipeline run ${file}`, requests: [request] };
+  const started = await runs.startRun(input);
   if (started.queued && !json) io.err(`sluice: a run of ${name} is in progress; this one runs after it\n`);
   engine.start();
   let waited: RunWait;
   try {
     waited = await waitForRequest(engine, started.instanceId, request, RUN_WAIT_MS);
+    // A start queued behind another command's run can be left waiting when that run finishes (a race
+    // in the engine's hand-over, seen with two concurrent commands): asking again is safe, because a
+    // refresh applies each source version once.
+    if (waited.outcome === 'lost') {
+      await runs.startRun(input);
+      waited = await waitForRequest(engine, started.instanceId, request, RUN_WAIT_MS);
+    }
   } finally {
     await engine.stop();
   }
