@@ -150,9 +150,11 @@ async function run(file: string, fullRefresh: boolean | string[], json: boolean,
   let waited: RunWait;
   try {
     waited = await waitForRequest(engine, started.instanceId, request, RUN_WAIT_MS);
-    // A start queued behind another command's run can be left waiting when that run finishes (a race
-    // in the engine's hand-over, seen with two concurrent commands): asking again is safe, because a
-    // refresh applies each source version once.
+    // Our run may finish and be replaced by the next queued one between two polls (the status of a
+    // finished execution lasts only until the engine starts the queued run, sometimes tens of ms), so
+    // the wait can miss it. Asking again is safe — a refresh applies each source version once — but
+    // then the output shown is that of the extra run. TODO: record each run's outcome per request id in
+    // the event log and read it from there.
     if (waited.outcome === 'lost') {
       await runs.startRun(input);
       waited = await waitForRequest(engine, started.instanceId, request, RUN_WAIT_MS);
