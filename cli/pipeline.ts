@@ -15,7 +15,7 @@ import { ConfigError, loadSettings } from '../shared/config/settings';
 import { OrchestrationEngine, type OrchestrationStatus } from '../shared/orchestration';
 import { loadPipelineDefinition, PipelineDefinitionError, type PipelineDefinition } from '../shared/pipeline/definition';
 import { checkPipelineSql, replayQuarantine, type LakeTables, type TableUpdateMetrics } from '../shared/refresh';
-import { EngineRunClient, EVENTS_TABLE, EventLog, isActive, orchestrationRegistry, pipelineName, planRefresh, type RefreshInput, type RefreshOutput, type RefreshProgress } from '../shared/run';
+import { EngineRunClient, EVENTS_TABLE, EventLog, isActive, orchestrationRegistry, runTotals, pipelineName, planRefresh, type RefreshInput, type RefreshOutput, type RefreshProgress } from '../shared/run';
 import { appRoot, loadPipelines } from '../shared/runtime';
 import { sqlOptionsFromEnv } from '../shared/sql';
 import { openLakeStore, openLakeTables } from '../shared/storage/lake';
@@ -138,7 +138,8 @@ async function run(file: string, fullRefresh: boolean | string[], json: boolean,
   const settings = lakeSettings(env);
   const tables = openLakeTables(settings.lake);
   const lake: LakeTables = (path) => openLakeStore(settings, path);
-  const registry = orchestrationRegistry({ pipelines: () => [definition], lake, events: new EventLog(tables(EVENTS_TABLE)), sql: sqlOptionsFromEnv(env), ...(env.SLUICE_PII_KEY ? { piiKey: env.SLUICE_PII_KEY } : {}) });
+  const events = new EventLog(tables(EVENTS_TABLE));
+  const registry = orchestrationRegistry({ pipelines: () => [definition], lake, events, sql: sqlOptionsFromEnv(env), ...(env.SLUICE_PII_KEY ? { piiKey: env.SLUICE_PII_KEY } : {}) });
   const engine = new OrchestrationEngine(registry, { tableClient: tables, tablePrefix: 'SluiceCli', payloads: openLakeStore(settings, '_sluice/orchestration-payloads'), pollMs: 50 });
   // Our run is the one whose input carries this id: a queued start merged with others carries them all.
   const request = randomUUID();
@@ -150,11 +151,14 @@ async function run(file: string, fullRefresh: boolean | string[], json: boolean,
   let waited: RunWait;
   try {
     waited = await waitForRequest(engine, started.instanceId, request, RUN_WAIT_MS);
-    // Our run may finish and be replaced by the next queued one between two polls (the status of a
-    // finished execution lasts only until the engine starts the queued run, sometimes tens of ms), so
-    // the wait can miss it. Asking again is safe — a refresh applies each source version once — but
-    // then the output shown is that of the extra run. TODO: record each run's outcome per request id in
-    // the event log and read it from there.
+    // Our run may finish and be replaced by the next queued one between two polls (a finished
+    // execution's status lasts only until the engine starts the queued run, sometimes tens of ms).
+    // When it was seen running, its table updates are in the event log under its run id; otherwise
+    // asking again is safe, because a refresh applies each source version once.
+    if (waited.outcome === 'lost' && waited.runId) {
+      const recorded = await outputFromEvents(events, name, waited.runId, input.reason, Object.keys(definition.tables).length);
+      if (recorded) waited = { outcome: 'finished', status: { ...waited.status!, runtimeStatus: recorded.failed ? 'Failed' : 'Completed', input, output: recorded.failed ?? recorded.output } };
+    }
     if (waited.outcome === 'lost') {
       await runs.startRun(input);
       waited = await waitForRequest(engine, started.instanceId, request, RUN_WAIT_MS);
@@ -187,6 +191,20 @@ async function run(file: string, fullRefresh: boolean | string[], json: boolean,
   return 0;
 }
 
+/**
+ * A run's output rebuilt from its table updates in the event log, once every table has one.
+ *
+ * @returns the output, or the failures' text, or undefined while tables are missing
+ */
+async function outputFromEvents(log: EventLog, pipeline: string, runId: string, reason: string, tableCount: number): Promise<{ output: RefreshOutput; failed?: undefined } | { failed: string } | undefined> {
+  const recorded = await log.runEvents(runId);
+  const failed = recorded.filter((e) => e.status === 'failed');
+  if (failed.length) return { failed: `run ${runId} failed: ${failed.map((e) => `${e.table}: ${e.error ?? 'failed'}`).join('; ')}` };
+  const tables = recorded.flatMap((e) => (e.metrics ? [e.metrics] : []));
+  if (tables.length < tableCount) return undefined;
+  return { output: { pipeline, runId, reason, tables, totals: runTotals(tables) } };
+}
+
 /** How long `pipeline run` waits for its run. */
 const RUN_WAIT_MS = 60 * 60_000;
 /** How long the instance may stay finished with another request's run before ours counts as lost. */
@@ -196,6 +214,8 @@ const RESTART_GRACE_MS = 5_000;
 interface RunWait {
   outcome: 'finished' | 'timeout' | 'lost';
   status: OrchestrationStatus | undefined;
+  /** Id of our run, when it was seen running (its table updates are in the event log under it). */
+  runId?: string;
 }
 
 /**
@@ -206,16 +226,19 @@ async function waitForRequest(engine: OrchestrationEngine, instanceId: string, r
   const deadline = Date.now() + timeoutMs;
   const ours = (s: OrchestrationStatus) => Array.isArray((s.input as RefreshInput | undefined)?.requests) && (s.input as RefreshInput).requests!.includes(request);
   let otherSince: number | undefined;
+  let runId: string | undefined;
   for (;;) {
-    const status = await engine.waitForCompletion(instanceId, Math.max(0, deadline - Date.now()));
-    if (!status) return { outcome: 'lost', status };
+    // Polled rather than waited for: the run's id is only visible while it runs.
+    const status = await engine.getStatus(instanceId);
+    if (!status) return { outcome: 'lost', status, ...(runId ? { runId } : {}) };
     const finished = !isActive(status.runtimeStatus);
     if (finished && ours(status)) return { outcome: 'finished', status };
+    if (!finished && ours(status)) runId = (status.customStatus as RefreshProgress | undefined)?.runId ?? runId;
     if (Date.now() >= deadline) return { outcome: 'timeout', status };
     // Finished with another request's run: ours starts in the same episode, unless it was cancelled.
     otherSince = finished ? (otherSince ?? Date.now()) : undefined;
-    if (otherSince !== undefined && Date.now() - otherSince > RESTART_GRACE_MS) return { outcome: 'lost', status };
-    await new Promise((r) => setTimeout(r, 200));
+    if (otherSince !== undefined && Date.now() - otherSince > RESTART_GRACE_MS) return { outcome: 'lost', status, ...(runId ? { runId } : {}) };
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
