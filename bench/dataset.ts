@@ -52,6 +52,18 @@ class Prng {
   }
 }
 
+/**
+ * A seeded uniform generator in [0, 1) (the same mulberry32 sequence as the dataset's), for other
+ * generated inputs: the refresh benchmark and the local host's test data.
+ *
+ * @param seed the seed
+ * @returns the next number on each call
+ */
+export function seededRandom(seed: number): () => number {
+  const prng = new Prng(seed);
+  return () => prng.next() / 4294967296;
+}
+
 /** One generated row, values as they appear in both formats (empty string = no value). */
 interface PosRow {
   transactionId: string;

@@ -19,6 +19,7 @@ import { buildVector } from '../shared/delta/values';
 import { parsePipelineDefinition } from '../shared/pipeline/definition';
 import { refreshTable, type LakeTables, type TableUpdateMetrics } from '../shared/refresh';
 import { LocalStore } from '../shared/storage';
+import { seededRandom } from './dataset';
 
 /** One step's figures. */
 export interface RefreshStep {
@@ -73,21 +74,9 @@ const SCHEMA: DeltaStruct = {
   ],
 };
 
-/** A small deterministic generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Rows `[first, first + count)` as batches of 100,000; `updateShare` of them reuse earlier keys. */
 function* salesBatches(first: number, count: number, seed: number, updateShare: number): Generator<arrow.RecordBatch> {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const day0 = Date.UTC(2026, 0, 1);
   const currencies = ['EUR', 'USD', 'KRW'];
   for (let start = 0; start < count; start += 100_000) {

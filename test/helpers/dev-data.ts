@@ -30,17 +30,6 @@ const STORES = ['S01', 'S02', 'S03', 'S04'];
 const SKUS = ['SKU-RED-M', 'SKU-BLU-L', 'SKU-GRN-S', 'SKU-YLW-XL', 'SKU-BLK-M'];
 const CURRENCIES = ['USD', 'EUR', 'KRW'];
 
-/** A small deterministic generator (mulberry32), so a failing run can be reproduced. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pick = <T>(random: () => number, items: readonly T[]) => items[Math.floor(random() * items.length)];
 const two = (n: number) => String(n).padStart(2, '0');
