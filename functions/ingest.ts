@@ -146,6 +146,13 @@ export async function reconcileHandler(timer: Timer, context: InvocationContext,
   await reconcileLanding(runtime, (done) => {
     const versions = (done.result?.outcomes ?? []).filter((o) => o.status === 'committed' && o.rowsWritten > 0 && o.version !== undefined).map((o) => o.version!);
     if (versions.length) landed.push({ route: done.route, version: Math.max(...versions) });
+    // One line per file it ingested, as blobCreated gives, so a file's fate reads the same whichever path took it.
+    for (const o of done.result?.outcomes ?? []) {
+      if (o.status !== 'committed' && o.status !== 'deadlettered') continue;
+      const line = `reconcile: ${runtime.settings.landingContainer}/${o.path}${o.etag ? ` (ETag ${o.etag})` : ''} → ${done.route.tableKey}: ${describeFile(o)}`;
+      if (o.status === 'deadlettered' || o.rowsDeadLettered > 0) context.warn(line);
+      else context.log(line);
+    }
     context.log(`reconcile: ${describeSource(runtime.settings.landingContainer, done)}`);
     if (done.error) failed.push(`${done.route.source.name}: ${errorText(done.error)}`);
     for (const f of done.result?.failures ?? []) {

@@ -237,6 +237,7 @@ describe('reconcile (timer)', () => {
     const tick = context('reconcile');
     await handler('reconcile')(timer, tick.context);
     expect(tick.logs.map((l) => l.text).join('\n')).toMatch(/reconcile: sales \(.*pos\/sales\/ → .*bronze\/sales\): \d+ listed, \d+ checked, \d+ already done, 1 ingested \(4 rows\), 0 dead-lettered, 0 in progress elsewhere, 0 failed/);
+    expect(tick.logs.map((l) => l.text)).toContainEqual(expect.stringMatching(/^reconcile: [\w-]+\/pos\/sales\/missed\.csv \(ETag .+\) → .*bronze\/sales: committed \(version \d+\): 4 rows read, 4 written \(0 with rescued values\), 0 dead-lettered$/));
     expect((await rows('bronze/sales')).filter((r) => r._source_file === 'pos/sales/missed.csv')).toHaveLength(4);
     const after = await tableVersion('bronze/sales');
     expect(after).toBeGreaterThan(before);
