@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { activeFiles, writeTable, type DeltaStruct } from '../shared/delta';
-import { latestSnapshot } from '../shared/refresh/snapshots';
+import { latestSnapshot } from '../shared/delta/latest';
 import { StagedFileCache } from '../shared/sql/file-cache';
 import { LocalStore } from '../shared/storage';
 import { deltaBatch } from './refresh-helpers';

@@ -18,7 +18,7 @@ import { commitPath, readCommitIfExists } from './log';
 import { CREATE_PROTOCOL } from './protocol';
 import { applyActions, cloneState, emptyState, TableState } from './replay';
 import type { Snapshot } from './snapshot';
-import { loadSnapshot } from './snapshot';
+import { latestSnapshot } from './latest';
 
 /** Engine name written to `commitInfo.engineInfo`. */
 export const ENGINE_INFO = 'sluice/0.1.0';
@@ -231,14 +231,15 @@ export function newTableActions(options: {
 }
 
 /**
- * Load the latest snapshot, or null when no table exists yet.
+ * Load the latest snapshot, or null when no table exists yet. The process keeps the snapshot it
+ * loaded last (latest.ts), so a table loaded again costs only the commits added since.
  *
  * @param store store rooted at the table
  * @returns the snapshot or null
  */
 export async function loadSnapshotIfExists(store: ObjectStore): Promise<Snapshot | null> {
   try {
-    return await loadSnapshot(store);
+    return await latestSnapshot(store);
   } catch (err) {
     if ((err as Error).name === 'NotATableError') return null;
     throw err;

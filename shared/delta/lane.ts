@@ -40,6 +40,7 @@ import { commitPath, readCommitIfExists } from './log';
 import { applyActions, cloneState, TableState } from './replay';
 import { DeltaField, DeltaStruct, formatDeltaType, parseSchema } from './schema';
 import { loadSnapshot } from './snapshot';
+import { latestSnapshot } from './latest';
 
 /** Folder of pending intents, relative to the table root. */
 export const LANE_INTENTS = '_sluice_lane/intents/';
@@ -282,7 +283,7 @@ class LaneView {
   }
 
   static async open(store: ObjectStore, baseVersion: number): Promise<LaneView> {
-    const snapshot = await loadSnapshot(store);
+    const snapshot = await latestSnapshot(store);
     const view = new LaneView(store, cloneState(snapshot.state));
     await view.scanBack(Math.min(baseVersion, snapshot.version));
     return view;

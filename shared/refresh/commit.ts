@@ -13,7 +13,7 @@ import type { Action, AddFile, Txn } from '../delta/actions';
 import { CommitConflictError, commitTransaction, createTable, type DeltaStruct, loadSnapshot, NotATableError, type ReadPredicate, type Snapshot, txnVersion, WriteRejectedError } from '../delta';
 import { checkWriteSupport } from '../delta/protocol';
 import type { ObjectStore } from '../storage/types';
-import { latestSnapshot } from './snapshots';
+import { latestSnapshot } from '../delta/latest';
 
 /** One table update to commit. */
 export interface TableUpdate {

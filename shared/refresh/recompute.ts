@@ -15,7 +15,7 @@
  */
 import type { AddFile } from '../delta/actions';
 import { activeFiles, txnVersion, type DeltaStruct, type Snapshot } from '../delta';
-import { latestSnapshot } from './snapshots';
+import { latestSnapshot } from '../delta/latest';
 import { formatPartitionValue } from '../delta/partitions';
 import { readValues } from '../delta/values';
 import { matchesPartition } from '../delta/commit';

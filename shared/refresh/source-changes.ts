@@ -13,7 +13,7 @@
  */
 import type { AddFile } from '../delta/actions';
 import { activeFiles, readCommitIfExists, type Snapshot } from '../delta';
-import { latestSnapshot } from './snapshots';
+import { latestSnapshot } from '../delta/latest';
 import type { SourceFile } from '../sql/stage';
 import type { ObjectStore } from '../storage/types';
 import { fullRefreshCommand, RefreshError } from './errors';

@@ -1,9 +1,11 @@
 /**
- * Latest snapshots of the tables a process refreshes, kept between refreshes so that loading a table
- * again reads only the commits added since, instead of the checkpoint hint, a log listing, the
- * checkpoint and every commit after it. A refresh loads its target and its sources, and the gold
- * tables load the silver ones the level before just loaded; on Azurite or Blob Storage each of those
- * round trips is several milliseconds, on a busy emulator far more.
+ * Latest snapshots of the tables a process writes and refreshes, kept between uses so that loading a
+ * table again reads only the commits added since, instead of the checkpoint hint, a log listing, the
+ * checkpoint and every commit after it. Every ingested file loads its bronze table (and the commit
+ * lane loads it again), a refresh loads its target and its sources, and the gold tables load the
+ * silver ones the level before just loaded; on Azurite or Blob Storage each of those round trips is
+ * several milliseconds, on a busy emulator far more (Azurite scans every blob of the account for a
+ * listing).
  *
  * Why a kept snapshot can be trusted: a Delta commit file, once written, never changes (commits are
  * created only if absent), so the state at a version is fixed. The one thing that can happen is a
@@ -12,8 +14,8 @@
  * newer commits) and a mismatch, or any error, falls back to a full load. Snapshots are never
  * modified by their users (commits clone the state they build on).
  */
-import { loadSnapshot, refreshSnapshot, type Snapshot } from '../delta';
-import { commitPath } from '../delta/log';
+import { loadSnapshot, refreshSnapshot, type Snapshot } from './snapshot';
+import { commitPath } from './log';
 import { ObjectNotFoundError, type ObjectStore } from '../storage/types';
 
 interface Kept {
