@@ -6,11 +6,14 @@
  *
  * Only the landing folders of the loaded sources are listed (a container can hold far more than
  * what Sluice reads), one folder level at a time, and each listing only compares with what was
- * already seen. How often a folder is listed follows its cost: a folder level of fewer than 1,000
- * entries is listed every interval (500 ms by default), a crowded one (Azurite needs about 4-6 s for
- * 10,000 blobs in one folder) at most once per ten times its listing time, capped at a minute, so
- * old files piling up in a folder cannot slow the discovery of new folders and files elsewhere; a
- * new file in such a crowded folder is found later. The first listing of the folders
+ * already seen. How often a folder is listed follows its cost: a cheap one every interval (500 ms by
+ * default), a costly one at most once per ten times its listing time, capped at a minute, so the
+ * watch never keeps the emulator more than about a tenth busy per costly folder, and old files piling
+ * up cannot slow the discovery of new folders and files elsewhere (or ingestion and refreshes, which
+ * share the emulator). Cost is not the number of entries: Azurite reads every blob under a prefix to
+ * list one level of it, so a level holding just `archive/` and `2026/` costs 220 ms when `archive/`
+ * holds 10,000 blobs (8 ms for a folder of a few files beside it), and a crowded folder 4–6 s. A new
+ * file or folder right inside a costly folder is found later. The first listing of the folders
  * present at start is a baseline, as a new Event Grid subscription sees no past blobs; files that
  * arrived while the host was down are the reconcile timer's work, as in Azure. A delivery that fails
  * (the handler rethrows transient errors) is retried with back-off like Event Grid's retry policy,
@@ -132,11 +135,13 @@ interface Folder {
   nextDue: number;
   listing: boolean;
   lastMs: number;
+  /** Its last few listing times, the cheapest of which is taken as its cost. */
+  recentMs: number[];
 }
 
 const MAX_WAIT_MS = 60_000;
-/** A folder level with at least this many entries is listed less often (see `list`). */
-const CROWDED_ENTRIES = 1000;
+/** Listings remembered per folder to estimate its cost. */
+const COST_WINDOW = 5;
 
 /**
  * Take the baseline listing and start watching.
@@ -178,12 +183,11 @@ export async function startLandingWatch(options: LandingWatchOptions): Promise<L
     const added = [...subfolders].filter((sub) => !folder.subfolders.has(sub));
     folder.subfolders = subfolders;
     folder.lastMs = Date.now() - started;
-    // Only a crowded folder waits in proportion to its listing time. A small folder is cheap to list
-    // whatever its last listing took: that time was the emulator being busy with something else (a
-    // crowded folder's listing, ingestion), and backing off then would hide new files and folders for
-    // up to a minute.
-    const crowded = present.size + subfolders.size >= CROWDED_ENTRIES;
-    folder.nextDue = Date.now() + (crowded ? Math.min(MAX_WAIT_MS, Math.max(interval, 10 * folder.lastMs)) : interval);
+    // The cheapest recent listing is the folder's own cost; a slower one was the emulator busy with
+    // something else (another listing, ingestion), and backing off for that would hide new files.
+    folder.recentMs = [...folder.recentMs.slice(1 - COST_WINDOW), folder.lastMs];
+    const cost = Math.min(...folder.recentMs);
+    folder.nextDue = Date.now() + Math.min(MAX_WAIT_MS, Math.max(interval, 10 * cost));
     counts.passes++;
     counts.lastPassMs = folder.lastMs;
     // A new folder's files are all new, except in the baseline.
@@ -191,7 +195,7 @@ export async function startLandingWatch(options: LandingWatchOptions): Promise<L
   };
 
   const track = (prefix: string): Folder => {
-    const folder: Folder = { prefix, blobs: new Map(), subfolders: new Set(), nextDue: 0, listing: false, lastMs: 0 };
+    const folder: Folder = { prefix, blobs: new Map(), subfolders: new Set(), nextDue: 0, listing: false, lastMs: 0, recentMs: [] };
     folders.set(prefix, folder);
     return folder;
   };
