@@ -15,7 +15,7 @@ import { ConfigError, loadSettings } from '../shared/config/settings';
 import { OrchestrationEngine, type OrchestrationStatus } from '../shared/orchestration';
 import { loadPipelineDefinition, PipelineDefinitionError, type PipelineDefinition } from '../shared/pipeline/definition';
 import { checkPipelineSql, replayQuarantine, type LakeTables, type TableUpdateMetrics } from '../shared/refresh';
-import { EngineRunClient, EVENTS_TABLE, EventLog, isActive, orchestrationRegistry, runTotals, pipelineName, planRefresh, type RefreshInput, type RefreshOutput, type RefreshProgress } from '../shared/run';
+import { EngineRunClient, EVENTS_TABLE, EventLog, isActive, orchestrationRegistry, recordedOutcome, runTotals, pipelineName, planRefresh, type RefreshInput, type RefreshOutput, type RefreshProgress } from '../shared/run';
 import { appRoot, loadPipelines } from '../shared/runtime';
 import { sqlOptionsFromEnv } from '../shared/sql';
 import { openLakeStore, openLakeTables } from '../shared/storage/lake';
@@ -153,11 +153,13 @@ async function run(file: string, fullRefresh: boolean | string[], json: boolean,
     waited = await waitForRequest(engine, started.instanceId, request, RUN_WAIT_MS);
     // Our run may finish and be replaced by the next queued one between two polls (a finished
     // execution's status lasts only until the engine starts the queued run, sometimes tens of ms).
-    // When it was seen running, its table updates are in the event log under its run id; otherwise
-    // asking again is safe, because a refresh applies each source version once.
-    if (waited.outcome === 'lost' && waited.runId) {
-      const recorded = await outputFromEvents(events, name, waited.runId, input.reason, Object.keys(definition.tables).length);
-      if (recorded) waited = { outcome: 'finished', status: { ...waited.status!, runtimeStatus: recorded.failed ? 'Failed' : 'Completed', input, output: recorded.failed ?? recorded.output } };
+    // Its table updates are in the event log under its run id, which the run recorded for our request
+    // when it planned (or which we saw while it ran); failing both, asking again is safe, because a
+    // refresh applies each source version once.
+    const runId = waited.outcome === 'lost' ? (waited.runId ?? (await events.request(name, request).catch(() => undefined))?.runId) : undefined;
+    if (waited.outcome === 'lost' && runId) {
+      const recorded = await recordedOutcome(events, name, runId, input.reason, Object.keys(definition.tables).length);
+      if (recorded.state !== 'incomplete') waited = { outcome: 'finished', status: { ...waited.status!, runtimeStatus: recorded.state === 'failed' ? 'Failed' : 'Completed', input, output: recorded.state === 'failed' ? recorded.error : recorded.output } };
     }
     if (waited.outcome === 'lost') {
       await runs.startRun(input);
@@ -189,20 +191,6 @@ async function run(file: string, fullRefresh: boolean | string[], json: boolean,
   const t = output.totals;
   io.out(`total: ${t.tables} tables (${t.tablesUpdated} updated, ${t.tablesUnchanged} unchanged), ${t.rowsRead} rows read, ${t.inserted} inserted, ${t.updated} updated, ${t.duplicates} duplicates, ${t.filteredBySql} filtered, ${t.dropped} dropped, ${t.quarantined} quarantined\n`);
   return 0;
-}
-
-/**
- * A run's output rebuilt from its table updates in the event log, once every table has one.
- *
- * @returns the output, or the failures' text, or undefined while tables are missing
- */
-async function outputFromEvents(log: EventLog, pipeline: string, runId: string, reason: string, tableCount: number): Promise<{ output: RefreshOutput; failed?: undefined } | { failed: string } | undefined> {
-  const recorded = await log.runEvents(runId);
-  const failed = recorded.filter((e) => e.status === 'failed');
-  if (failed.length) return { failed: `run ${runId} failed: ${failed.map((e) => `${e.table}: ${e.error ?? 'failed'}`).join('; ')}` };
-  const tables = recorded.flatMap((e) => (e.metrics ? [e.metrics] : []));
-  if (tables.length < tableCount) return undefined;
-  return { output: { pipeline, runId, reason, tables, totals: runTotals(tables) } };
 }
 
 /** How long `pipeline run` waits for its run. */

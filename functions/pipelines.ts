@@ -1,10 +1,10 @@
 /**
- * HTTP adapters of pipeline runs (shared/run/api.ts holds the logic): start a run, its status,
- * terminate, purge. Each handler takes the `RunClient` explicitly: functions/index.ts passes one over
+ * HTTP adapters of pipeline runs (shared/run/api.ts holds the logic): start a run, the status of a
+ * request's run, a run's status, terminate, purge. Each handler takes the `RunClient` explicitly: functions/index.ts passes one over
  * the Durable client of the invocation, the local host one over its engine.
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { purgeRunResponse, runStatusResponse, runtimeServices, startOptions, startRunResponse, terminateRunResponse, type ApiOrigin, type ApiResponse, type RunClient } from '../shared/run';
+import { purgeRunResponse, requestStatusResponse, runStatusResponse, runtimeServices, startOptions, startRunResponse, terminateRunResponse, type ApiOrigin, type ApiResponse, type RunClient } from '../shared/run';
 
 /** An HTTP handler that needs the run client. */
 export type RunHttpHandler = (request: HttpRequest, context: InvocationContext, runs?: RunClient) => Promise<HttpResponseInit>;
@@ -41,7 +41,14 @@ export const startRunHttp = withRuns('startPipelineRun', async (request, runs) =
       return { status: 400, body: { error: 'the body is not JSON' } };
     }
   }
-  return startRunResponse(runs, runtimeServices().pipelines(), request.params.name, startOptions(body, request.query), origin(request));
+  const services = runtimeServices();
+  return startRunResponse(runs, services.pipelines(), request.params.name, startOptions(body, request.query), origin(request), services.events);
+});
+
+/** `GET /api/pipelines/{name}/requests/{requestId}`: the run serving a start request, even once the instance has moved on. */
+export const requestStatusHttp = withRuns('pipelineRequestStatus', (request, runs) => {
+  const services = runtimeServices();
+  return requestStatusResponse(runs, services.events, services.pipelines(), request.params.name, request.params.requestId, origin(request));
 });
 
 /** `GET /api/pipelines/{name}/runs/{instanceId}`: status, progress and metrics. */

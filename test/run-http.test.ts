@@ -14,7 +14,7 @@ import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/fu
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTIONS, type HttpFunctionDefinition } from '../functions/definitions';
 import { parsePipelineDefinition } from '../shared/pipeline/definition';
-import { duePipelines, EngineRunClient, orchestrationRegistry, type RefreshOutput, type RunClient } from '../shared/run';
+import { duePipelines, EngineRunClient, orchestrationRegistry, runtimeServices, type RefreshOutput, type RunClient } from '../shared/run';
 import { openStore } from '../shared/storage';
 import { azuriteUri, uniqueContainer } from './helpers/azurite';
 import { connectionString, POS_PIPELINE, posLake, runEngine, type RunLake } from './helpers/run-lake';
@@ -51,6 +51,7 @@ describe('run API (HTTP functions)', () => {
     const routes = FUNCTIONS.filter((f): f is HttpFunctionDefinition => f.kind === 'http' && f.route.startsWith('pipelines/')).map((f) => [f.methods.join(), f.route, f.durableClient]);
     expect(routes).toEqual([
       ['POST', 'pipelines/{name}/runs', true],
+      ['GET', 'pipelines/{name}/requests/{requestId}', true],
       ['GET', 'pipelines/{name}/runs/{instanceId}', true],
       ['POST', 'pipelines/{name}/runs/{instanceId}/terminate', true],
       ['DELETE', 'pipelines/{name}/runs/{instanceId}', true],
@@ -63,8 +64,9 @@ describe('run API (HTTP functions)', () => {
     const runs = new EngineRunClient(engine);
     const started = await call('startPipelineRun', runs, 'POST', '/api/pipelines/pos/runs?code=k3y', { name: 'pos' }, { reason: 'curl' });
     expect(started.status).toBe(202);
-    expect(started.headers).toMatchObject({ Location: `${BASE}/api/pipelines/pos/runs/refresh-pos?code=k3y` });
-    expect(started.json).toMatchObject({ id: 'refresh-pos', pipeline: 'pos', created: true, queued: false, terminateUrl: `${BASE}/api/pipelines/pos/runs/refresh-pos/terminate?code=k3y` });
+    expect(started.json.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(started.headers).toMatchObject({ Location: `${BASE}/api/pipelines/pos/requests/${started.json.requestId}?code=k3y` });
+    expect(started.json).toMatchObject({ id: 'refresh-pos', pipeline: 'pos', created: true, queued: false, statusUrl: `${BASE}/api/pipelines/pos/runs/refresh-pos?code=k3y`, terminateUrl: `${BASE}/api/pipelines/pos/runs/refresh-pos/terminate?code=k3y` });
     expect(started.json.management.statusQueryGetUri).toBe(`${BASE}/runtime/webhooks/durabletask/instances/refresh-pos`);
 
     const pending = await call('pipelineRunStatus', runs, 'GET', '/api/pipelines/pos/runs/refresh-pos', { name: 'pos', instanceId: 'refresh-pos' });
@@ -97,6 +99,38 @@ describe('run API (HTTP functions)', () => {
     expect(purged).toMatchObject({ status: 200, json: { instancesDeleted: 1 } });
     expect((await call('purgePipelineRun', runs, 'DELETE', '/api/pipelines/pos/runs/refresh-pos', { name: 'pos', instanceId: 'refresh-pos' })).status).toBe(404);
     expect((await call('pipelineRunStatus', runs, 'GET', '/api/pipelines/pos/runs/refresh-pos', { name: 'pos', instanceId: 'refresh-pos' })).status).toBe(404);
+  });
+
+  it("a request's URL reports its own run's outcome after the instance has gone on to the next run", async () => {
+    // The plan activity records which run serves a request in the event log the handlers read.
+    const events = runtimeServices().events!;
+    const engine = runEngine(orchestrationRegistry({ ...run.services, events }));
+    const runs = new EngineRunClient(engine);
+    const first = await call('startPipelineRun', runs, 'POST', '/api/pipelines/pos/runs', { name: 'pos' }, { reason: 'first' });
+    const firstStatus = () => call('pipelineRequestStatus', runs, 'GET', `/api/pipelines/pos/requests/${first.json.requestId}`, { name: 'pos', requestId: first.json.requestId });
+    expect(await firstStatus()).toMatchObject({ status: 202, json: { requestId: first.json.requestId, runtimeStatus: 'Pending', input: { reason: 'first' } } });
+
+    // Run the first run to its end, then queue a second request behind... nothing: it starts at once,
+    // replacing the finished execution under the same instance id.
+    await engine.runPending();
+    const done = await firstStatus();
+    expect(done).toMatchObject({ status: 200, json: { runtimeStatus: 'Completed', input: { reason: 'first' } } });
+    const runId = (done.json.output as RefreshOutput).runId;
+    const second = await call('startPipelineRun', runs, 'POST', '/api/pipelines/pos/runs', { name: 'pos' }, { reason: 'second' });
+    const secondStatus = () => call('pipelineRequestStatus', runs, 'GET', `/api/pipelines/pos/requests/${second.json.requestId}`, { name: 'pos', requestId: second.json.requestId });
+    expect(await secondStatus()).toMatchObject({ status: 202, json: { runtimeStatus: 'Pending' } });
+    // The instance now shows the second request's run; the first request's URL still answers with its own.
+    expect((await call('pipelineRunStatus', runs, 'GET', '/api/pipelines/pos/runs/refresh-pos', { name: 'pos', instanceId: 'refresh-pos' })).json.input.reason).toBe('second');
+    const replaced = await firstStatus();
+    expect(replaced).toMatchObject({ status: 200, json: { requestId: first.json.requestId, runId, runtimeStatus: 'Completed', source: 'eventLog' } });
+    expect((replaced.json.output as RefreshOutput).tables.map((m) => m.table).sort()).toEqual(['gold.daily_store_sales', 'gold.store_stock', 'silver.deliveries', 'silver.sales']);
+    await engine.runPending();
+    expect(await secondStatus()).toMatchObject({ status: 200, json: { runtimeStatus: 'Completed', input: { reason: 'second' } } });
+
+    const unknown = await call('pipelineRequestStatus', runs, 'GET', '/api/pipelines/pos/requests/nope', { name: 'pos', requestId: 'nope' });
+    expect(unknown).toMatchObject({ status: 404, json: { error: 'no request "nope" of pipeline "pos"' } });
+    expect((await call('pipelineRequestStatus', runs, 'GET', `/api/pipelines/fire/requests/${first.json.requestId}`, { name: 'fire', requestId: first.json.requestId })).status).toBe(404);
+    await call('purgePipelineRun', runs, 'DELETE', '/api/pipelines/pos/runs/refresh-pos', { name: 'pos', instanceId: 'refresh-pos' });
   });
 
   it('terminates a running run; purge refuses while it runs (409)', async () => {

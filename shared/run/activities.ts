@@ -33,6 +33,9 @@ import type { RunServices } from './services';
 export interface PlanActivityInput {
   pipeline: string;
   fullRefresh?: boolean | string[];
+  /** The run's id and the requests it serves: each request's record then names this run. */
+  runId?: string;
+  requests?: string[];
 }
 
 /** A failure no retry can fix. */
@@ -79,11 +82,18 @@ async function missingInputs(definition: PipelineDefinition, table: string, lake
  */
 export function planActivity(services: () => RunServices): (input: PlanActivityInput) => Promise<RefreshPlan> {
   return async (input) => {
-    const definition = resolve(services(), input.pipeline);
+    const s = services();
+    const definition = resolve(s, input.pipeline);
     const plan = planRefresh(definition);
     if (Array.isArray(input.fullRefresh)) {
       const unknown = input.fullRefresh.filter((t) => !definition.tables[t]);
       if (unknown.length) throw terminal(`full refresh of ${unknown.join(', ')}: no such table in pipeline ${input.pipeline} (tables: ${Object.keys(definition.tables).join(', ')})`);
+    }
+    const { runId, requests } = input;
+    if (s.events && runId && requests?.length) {
+      const events = s.events;
+      // Before any table runs, so that a request's record leads to the run's table updates from the start.
+      await withRetries(() => Promise.all(requests.map((requestId) => events.recordRequest({ requestId, pipeline: input.pipeline, runId }))));
     }
     return plan;
   };
@@ -109,7 +119,10 @@ export function tableActivity(services: () => RunServices): (input: TableActivit
         if (missing.length) {
           // Nothing to read yet (a new deployment, a schedule firing before the first file): not a failure.
           context.log(`refreshTable ${input.table}: nothing to refresh yet, ${missing.join(', ')} ${missing.length === 1 ? 'has' : 'have'} no table`);
-          return emptyMetrics(definition.tables[input.table], []);
+          const empty = emptyMetrics(definition.tables[input.table], []);
+          // Recorded like any update, so that the run's record is complete (outcome.ts counts tables).
+          if (s.events) await withRetries(() => s.events!.record({ ...base, status: empty.status, recordedAt: new Date().toISOString(), metrics: empty })).catch((e) => context.warn(`refreshTable ${input.table}: event not recorded: ${errorText(e)}`));
+          return empty;
         }
       }
       if (!isTransient(err) && s.events) {

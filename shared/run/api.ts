@@ -2,18 +2,25 @@
  * The run API, host-agnostic (functions/pipelines.ts maps Functions requests onto it; the local host
  * serves the same functions):
  * - `POST /api/pipelines/{name}/runs` (JSON body or query: `fullRefresh` true or a list of tables,
- *   `reason`) → 202, `Location` = the run's status URL, body with the instance id, whether it was queued
- *   behind a running run, our links and the Durable management URLs; 404 for an unknown pipeline;
- *   400 for a bad body.
+ *   `reason`) → 202, `Location` = the request's status URL, body with the request id, the instance id,
+ *   whether it was queued behind a running run, our links and the Durable management URLs; 404 for
+ *   an unknown pipeline; 400 for a bad body.
+ * - `GET …/requests/{requestId}` → the status of the run serving that request: 202 while it waits or
+ *   runs, 200 once it ended, even after the instance has gone on to the next run (the outcome then
+ *   comes from the event log); 404 for an unknown request. The instance status below shows whatever
+ *   run the instance is on, which may no longer be the caller's.
  * - `GET …/runs/{instanceId}` → 202 while running (with `Location`), 200 once finished: runtimeStatus,
  *   customStatus (progress), output (per-table metrics and totals); 404 when there is no such run of
  *   that pipeline.
  * - `POST …/runs/{instanceId}/terminate[?reason=]` → 202, 404, 410 when it is not running.
  * - `DELETE …/runs/{instanceId}` → 200 purged, 404, 409 while running.
  */
+import { randomUUID } from 'node:crypto';
 import type { PipelineDefinition } from '../pipeline/definition';
-import { isActive, type RunClient } from './client';
-import type { RefreshInput } from './orchestrator';
+import { isActive, type RunClient, type RunStatus } from './client';
+import type { EventLog } from './event-log';
+import type { RefreshInput, RefreshProgress } from './orchestrator';
+import { recordedOutcome } from './outcome';
 import { findPipeline, pipelineName, runInstanceId } from './plan';
 
 /** A response to write. */
@@ -37,6 +44,14 @@ function runUrl(origin: ApiOrigin, pipeline: string, instanceId: string, suffix 
   const base = `${origin.baseUrl.replace(/\/+$/, '')}/api/pipelines/${encodeURIComponent(pipeline)}/runs/${encodeURIComponent(instanceId)}${suffix}`;
   return origin.code ? `${base}?code=${encodeURIComponent(origin.code)}` : base;
 }
+
+function requestUrl(origin: ApiOrigin, pipeline: string, requestId: string): string {
+  const base = `${origin.baseUrl.replace(/\/+$/, '')}/api/pipelines/${encodeURIComponent(pipeline)}/requests/${encodeURIComponent(requestId)}`;
+  return origin.code ? `${base}?code=${encodeURIComponent(origin.code)}` : base;
+}
+
+/** A request not served after this long, with no run going, was dropped (its queued run terminated). */
+const REQUEST_LOST_MS = 5 * 60_000;
 
 /**
  * Read a start request's options from the JSON body and the query.
@@ -69,9 +84,10 @@ export function startOptions(body: unknown, query: URLSearchParams): { fullRefre
  * @param name the pipeline name from the route
  * @param options what startOptions returned
  * @param origin for links
+ * @param events where the request is recorded (null: no request URL)
  * @returns 202 with links, 404 or 400
  */
-export async function startRunResponse(runs: RunClient, pipelines: readonly PipelineDefinition[], name: string, options: ReturnType<typeof startOptions>, origin: ApiOrigin): Promise<ApiResponse> {
+export async function startRunResponse(runs: RunClient, pipelines: readonly PipelineDefinition[], name: string, options: ReturnType<typeof startOptions>, origin: ApiOrigin, events: EventLog | null = null): Promise<ApiResponse> {
   if ('error' in options) return { status: 400, body: { error: options.error } };
   const definition = findPipeline(pipelines, name);
   if (!definition) return notFound(`no pipeline named "${name}" (pipelines: ${pipelines.map(pipelineName).join(', ') || 'none'})`);
@@ -79,13 +95,18 @@ export async function startRunResponse(runs: RunClient, pipelines: readonly Pipe
     const unknown = options.fullRefresh.filter((t) => !definition.tables[t]);
     if (unknown.length) return { status: 400, body: { error: `fullRefresh names unknown table${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (tables: ${Object.keys(definition.tables).join(', ')})` } };
   }
-  const input: RefreshInput = { pipeline: name, ...options, reason: options.reason ?? 'requested over HTTP' };
+  const requestId = randomUUID();
+  const input: RefreshInput = { pipeline: name, ...options, reason: options.reason ?? 'requested over HTTP', ...(events ? { requests: [requestId] } : {}) };
+  // Recorded first: from the moment the client has the id, asking about it never gets a 404.
+  if (events) await events.recordRequest({ requestId, pipeline: name, requestedAt: new Date().toISOString() });
   const started = await runs.startRun(input);
   const status = runUrl(origin, name, started.instanceId);
+  const mine = events ? requestUrl(origin, name, requestId) : undefined;
   return {
     status: 202,
-    headers: { Location: status, 'Retry-After': '5' },
+    headers: { Location: mine ?? status, 'Retry-After': '5' },
     body: {
+      ...(mine ? { requestId, requestUrl: mine } : {}),
       id: started.instanceId,
       pipeline: name,
       created: started.created,
@@ -120,6 +141,53 @@ export async function runStatusResponse(runs: RunClient, name: string, instanceI
   if (!status) return notFound(`no run "${instanceId}" of pipeline "${name}"`);
   const running = isActive(status.runtimeStatus);
   return { status: running ? 202 : 200, ...(running ? { headers: { Location: runUrl(origin, name, instanceId), 'Retry-After': '5' } } : {}), body: { pipeline: name, ...status } };
+}
+
+/**
+ * The status of the run serving a request: the instance's while it serves it, else the outcome the
+ * event log recorded for the run that did.
+ *
+ * @param runs the run client
+ * @param events the event log the requests are recorded in
+ * @param pipelines the loaded definitions
+ * @param name the pipeline from the route
+ * @param requestId the request id from the route
+ * @param origin for the Location header
+ * @returns 202 while waiting or running, 200 once ended, 404 for an unknown pipeline or request
+ */
+export async function requestStatusResponse(runs: RunClient, events: EventLog | null, pipelines: readonly PipelineDefinition[], name: string, requestId: string, origin: ApiOrigin): Promise<ApiResponse> {
+  const definition = findPipeline(pipelines, name);
+  if (!definition) return notFound(`no pipeline named "${name}" (pipelines: ${pipelines.map(pipelineName).join(', ') || 'none'})`);
+  if (!events) return notFound('requests are not recorded here (no event log)');
+  const record = await events.request(name, requestId);
+  if (!record) return notFound(`no request "${requestId}" of pipeline "${name}"`);
+  const status = await runs.status(runInstanceId(name));
+  const waiting = (body: Record<string, unknown>): ApiResponse => ({ status: 202, headers: { Location: requestUrl(origin, name, requestId), 'Retry-After': '5' }, body: { pipeline: name, requestId, ...body } });
+  const servedNow = status && ((status.input as RefreshInput | undefined)?.requests ?? []).includes(requestId);
+  if (status && servedNow) {
+    if (isActive(status.runtimeStatus)) return waiting({ ...status });
+    return { status: 200, body: { pipeline: name, requestId, ...status } };
+  }
+  const active = !!status && isActive(status.runtimeStatus);
+  if (!record.runId) {
+    const age = record.requestedAt ? Date.now() - Date.parse(record.requestedAt) : 0;
+    if (!active && age > REQUEST_LOST_MS) {
+      return { status: 200, body: { pipeline: name, requestId, runtimeStatus: 'Canceled', error: `no run served the request within ${REQUEST_LOST_MS / 60_000} minutes and none is going: the run it was queued for was terminated or purged before it started; ask again` } };
+    }
+    // Queued behind the run going now, or about to start.
+    return waiting({ runtimeStatus: 'Pending', instanceId: runInstanceId(name) });
+  }
+  const outcome = await recordedOutcome(events, name, record.runId, null, Object.keys(definition.tables).length);
+  const known = { pipeline: name, requestId, instanceId: runInstanceId(name), runId: record.runId, source: 'eventLog' };
+  if (outcome.state === 'completed') return { status: 200, body: { ...known, runtimeStatus: 'Completed', output: outcome.output } };
+  if (outcome.state === 'failed') return { status: 200, body: { ...known, runtimeStatus: 'Failed', output: outcome.error, tables: outcome.output.tables } };
+  // Tables are still being recorded by the run going now, or the run stopped before reaching them.
+  if (active && runIdOf(status) === record.runId) return waiting({ ...status });
+  return { status: 200, body: { ...known, runtimeStatus: 'Terminated', error: `run ${record.runId} ended with ${outcome.recorded} of ${Object.keys(definition.tables).length} tables recorded: it was terminated, or stopped before the others` } };
+}
+
+function runIdOf(status: RunStatus | undefined): string | undefined {
+  return (status?.customStatus as RefreshProgress | undefined)?.runId;
 }
 
 /**

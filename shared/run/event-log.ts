@@ -11,6 +11,11 @@
  *   (newest first in key order).
  * Writes are upserts with keys derived from the run id (deterministic in the orchestrator), so a
  * retried activity rewrites its record instead of adding a second one.
+ *
+ * Requests to run a pipeline (`POST /api/pipelines/{name}/runs`) are recorded under PartitionKey
+ * `request|<pipeline>`, RowKey `<request id>`: when asked, then which run served them (the run's plan
+ * step records it). A run ends and its instance is reused by the next queued run, so the status of
+ * the instance alone cannot answer "how did my run end"; this record and the run's table updates can.
  */
 import type { TableClient } from '@azure/data-tables';
 import type { TableUpdateMetrics } from '../refresh/metrics';
@@ -33,6 +38,16 @@ export interface TableUpdateEvent {
   lineage?: TableLineage;
   /** The error of a failed update. */
   error?: string;
+}
+
+/** A request to run a pipeline, as recorded. */
+export interface RunRequestRecord {
+  requestId: string;
+  pipeline: string;
+  /** When it was asked for (ISO); absent when only the serving run recorded it. */
+  requestedAt?: string;
+  /** The run serving it, once that run has planned. */
+  runId?: string;
 }
 
 /** Table Storage forbids these in keys. */
@@ -96,6 +111,35 @@ export class EventLog {
       this.client.upsertEntity({ partitionKey: key(`run|${event.runId}`), rowKey: key(event.table), ...summary }, 'Replace'),
       this.client.upsertEntity({ partitionKey: key(`table|${event.pipeline}|${event.table}`), rowKey: key(`${inverted}|${event.runId}`), ...summary }, 'Replace'),
     ]);
+  }
+
+  /**
+   * Record a request to run a pipeline, or the run that serves it (idempotent; the two merge).
+   *
+   * @param request the request id, pipeline, and what is known now
+   */
+  async recordRequest(request: RunRequestRecord): Promise<void> {
+    await this.ensure();
+    const { requestId, pipeline, ...known } = request;
+    await this.client.upsertEntity({ partitionKey: key(`request|${pipeline}`), rowKey: key(requestId), pipeline, ...known }, 'Merge');
+  }
+
+  /**
+   * A recorded request.
+   *
+   * @param pipeline the pipeline name
+   * @param requestId the id `POST /api/pipelines/{name}/runs` answered with
+   * @returns the record, or undefined when no such request was made
+   */
+  async request(pipeline: string, requestId: string): Promise<RunRequestRecord | undefined> {
+    await this.ensure();
+    try {
+      const e = await this.client.getEntity<Record<string, unknown>>(key(`request|${pipeline}`), key(requestId));
+      return { requestId, pipeline, ...(e.requestedAt ? { requestedAt: String(e.requestedAt) } : {}), ...(e.runId ? { runId: String(e.runId) } : {}) };
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+      throw err;
+    }
   }
 
   /**

@@ -17,14 +17,16 @@ export type { PurgeResult, RunClient, RunRuntimeStatus, RunStart, RunStatus, Ter
 export { blockedBy, findPipeline, pipelineName, pipelineOfInstance, planRefresh, runInstanceId, tablesReadingSource } from './plan';
 export type { RefreshPlan } from './plan';
 export { EVENTS_TABLE, EventLog } from './event-log';
-export type { TableUpdateEvent } from './event-log';
+export type { RunRequestRecord, TableUpdateEvent } from './event-log';
+export { recordedOutcome } from './outcome';
+export type { RecordedOutcome } from './outcome';
 export { tableLineage, MAX_COMMITS } from './lineage';
 export type { BronzeInput, SourceLineage, TableLineage } from './lineage';
 export { runtimeServices } from './services';
 export type { RunServices } from './services';
 export { runTotals } from './totals';
 export type { RunTotals } from './totals';
-export { purgeRunResponse, runStatusResponse, startOptions, startRunResponse, terminateRunResponse } from './api';
+export { purgeRunResponse, requestStatusResponse, runStatusResponse, startOptions, startRunResponse, terminateRunResponse } from './api';
 export type { ApiOrigin, ApiResponse } from './api';
 export { ScheduledStartError, startRunAfterBronze, startScheduledRuns } from './triggers';
 export { sweepUnappliedBronze, unappliedSources, SWEEP_SKEW_MS } from './sweep';

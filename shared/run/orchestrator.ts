@@ -2,7 +2,9 @@
  * The `refresh` orchestration: one run of a pipeline's silver/gold refresh.
  *
  * 1. The plan comes from an activity (`refreshPlan`), so the generator does no I/O and replays the
- *    same plan whatever the definition files do meanwhile.
+ *    same plan whatever the definition files do meanwhile. The same activity records which run serves
+ *    the requests in the input (event-log.ts), so a client can find the run's outcome after the
+ *    instance has moved on to the next run.
  * 2. Level by level (tables reading bronze first, then the tables reading them, gold last), the tables
  *    of a level run in parallel as `refreshTable` activities with RetryOptions. Activities receive
  *    references (pipeline name, table name, full refresh, run id), never rows, and return metrics.
@@ -34,6 +36,7 @@ import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-f
 import type { TableUpdateMetrics } from '../refresh/metrics';
 import { fanOutLimit, failureReason, refreshTablesFanOut, tableRetry, type TableActivityInput, type TableOutcome } from './fan-out';
 import { mergeCatchUp, type CatchUpRequest } from './catch-up';
+import type { PlanActivityInput } from './activities';
 import { blockedBy, type RefreshPlan } from './plan';
 import { runTotals, type RunTotals } from './totals';
 
@@ -127,7 +130,8 @@ export const refreshOrchestrator: OrchestrationHandler = function* (context: Orc
   const show = () => context.df.setCustomStatus(progress);
   show();
 
-  const plan = (yield context.df.callActivityWithRetry(PLAN_ACTIVITY, tableRetry(), { pipeline: input.pipeline, fullRefresh: input.fullRefresh ?? false })) as RefreshPlan;
+  const planInput: PlanActivityInput = { pipeline: input.pipeline, fullRefresh: input.fullRefresh ?? false, ...(input.requests?.length ? { runId, requests: input.requests } : {}) };
+  const plan = (yield context.df.callActivityWithRetry(PLAN_ACTIVITY, tableRetry(), planInput)) as RefreshPlan;
   const order = plan.levels.flat();
   Object.assign(progress, { stage: 'refreshing', levels: plan.levels.length, total: order.length });
   for (const table of order) progress.tables[table] = { state: 'pending' };
