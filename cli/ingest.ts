@@ -36,14 +36,9 @@ import { AZURITE_ACCOUNT, AZURITE_ACCOUNT_KEY, LocalStore, openStore, parseLocat
 import type { BlobLocation, Env } from '../shared/storage';
 import type { ObjectStore } from '../shared/storage/types';
 import type { InputFormat } from '../shared/formats/types';
+import { UsageError } from './usage';
 
 /** A wrong command line (exit status 2). */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
 
 /** Output sinks. */
 export interface Io {

@@ -24,6 +24,7 @@ import { READ_FORMATS, ReadFormat, rowWriter } from './format';
 import { INGEST_HELP, runIngestCommand } from './ingest';
 import { PIPELINE_HELP, runPipelineCommand } from './pipeline';
 import { DEV_HELP, runDevCommand } from '../dev/cli';
+import { UsageError } from './usage';
 
 const VERSION = '0.1.0';
 
@@ -64,7 +65,6 @@ dates YYYY-MM-DD, timestamps ISO-8601 UTC with microseconds.
 `;
 
 /** Raised for a wrong command line: exit status 2. */
-class UsageError extends Error {}
 
 interface Io {
   out: (text: string) => void;
@@ -82,7 +82,7 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
   try {
     return await run(argv, io);
   } catch (err) {
-    if (err instanceof UsageError || (err as Error)?.name === 'UsageError') {
+    if (err instanceof UsageError) {
       io.err(`sluice: ${(err as Error).message}\nRun 'sluice --help' for usage.\n`);
       return 2;
     }

@@ -19,7 +19,8 @@ import { EngineRunClient, EVENTS_TABLE, EventLog, isActive, orchestrationRegistr
 import { appRoot, loadPipelines } from '../shared/runtime';
 import { sqlOptionsFromEnv } from '../shared/sql';
 import { openLakeStore, openLakeTables } from '../shared/storage/lake';
-import { UsageError, type Io } from './ingest';
+import type { Io } from './ingest';
+import { UsageError } from './usage';
 
 /** Help text of the pipeline commands (part of `sluice --help`). */
 export const PIPELINE_HELP = `  pipeline validate <file>   check a pipeline definition: structure, references, cycles, and every

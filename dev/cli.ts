@@ -15,6 +15,7 @@ import * as nodePath from 'node:path';
 import { parseArgs } from 'node:util';
 import { openStore } from '../shared/storage/location';
 import { runDev } from './start';
+import { UsageError } from '../cli/usage';
 
 /** Help of the `dev` commands, for `sluice --help`. */
 export const DEV_HELP = `  dev [options]        run the whole pipeline locally (same as npm start; sluice dev --help)
@@ -30,9 +31,6 @@ interface Io {
   err: (text: string) => void;
 }
 
-class UsageError extends Error {
-  override name = 'UsageError';
-}
 
 /**
  * Run `sluice dev …`.

@@ -8,6 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_DEV_PIPELINE, type LocalHost, startLocalHost } from './host';
+import { UsageError } from '../cli/usage';
 
 /** `sluice dev --help` / `npm start -- --help`. */
 export const DEV_USAGE = `Usage: npm start -- [options]      (or: sluice dev [options])
@@ -36,7 +37,6 @@ Ctrl-C stops it (a second Ctrl-C stops at once).
 `;
 
 /** A command-line mistake (exit status 2). */
-class UsageError extends Error {}
 
 function ports(text: string): [number, number, number] {
   const parts = text.split(',').map((p) => Number(p.trim()));
