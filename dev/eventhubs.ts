@@ -13,6 +13,7 @@
  * one partition's batches do; a failing batch is retried a few times with `retryContext` set.
  */
 import type { TableClient } from '@azure/data-tables';
+import { tableCreation } from '../shared/storage/lake';
 import type { BoundFunction } from './functions';
 import { type DevLog, invokeFunction } from './invoke';
 
@@ -80,7 +81,7 @@ export function parseEventsBody(text: string): unknown[] {
 /** Feeds posted events to the Event Hubs function. */
 export class LocalEventHubs {
   private readonly chains = new Map<string, Promise<unknown>>();
-  private ready?: Promise<void>;
+  private readonly ensure: () => Promise<void>;
 
   /**
    * @param table where the next sequence number and offset of each hub are kept
@@ -95,7 +96,9 @@ export class LocalEventHubs {
     private readonly maxBatchSize: number,
     private readonly log: DevLog,
     private readonly attempts = 3,
-  ) {}
+  ) {
+    this.ensure = tableCreation(table);
+  }
 
   /**
    * Number the events and deliver them in batches, after any earlier post to the same hub.
@@ -163,12 +166,7 @@ export class LocalEventHubs {
 
   /** Take `count` sequence numbers and `bytes` of offsets for a hub (optimistic concurrency on the row). */
   private async allocate(hub: string, count: number, bytes: number): Promise<{ sequence: number; offset: number }> {
-    this.ready ??= this.table.createTable().catch((err) => {
-      if ((err as { statusCode?: number }).statusCode === 409) return;
-      this.ready = undefined; // let the next post try again
-      throw err;
-    });
-    await this.ready;
+    await this.ensure();
     for (let attempt = 0; attempt < 10; attempt++) {
       const row = await this.table.getEntity<{ nextSequence: number; nextOffset: number }>(hub, PARTITION_ID).catch((err) => {
         if ((err as { statusCode?: number }).statusCode === 404) return undefined;

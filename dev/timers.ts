@@ -9,6 +9,7 @@
  * previous invocation still runs is skipped, and the next invocation is marked past due.
  */
 import type { TableClient } from '@azure/data-tables';
+import { createTableIfMissing } from '../shared/storage/lake';
 import type { Timer } from '@azure/functions';
 import type { BoundTimer } from './functions';
 import { type DevLog, invokeFunction } from './invoke';
@@ -49,9 +50,7 @@ interface TimerState {
  * @throws Error naming the timer whose schedule is not valid NCRONTAB
  */
 export async function startTimers(definitions: readonly BoundTimer[], resolve: (text: string) => string, monitor: TableClient, log: DevLog): Promise<TimerScheduler> {
-  await monitor.createTable().catch((err) => {
-    if ((err as { statusCode?: number }).statusCode !== 409) throw err;
-  });
+  await createTableIfMissing(monitor);
   const now = new Date();
   const states: TimerState[] = [];
   for (const definition of definitions) {

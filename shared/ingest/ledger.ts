@@ -20,7 +20,7 @@
 import { createHash } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import type { LakeConnection } from '../config/settings';
-import { connectionStringTables, openLakeTables } from '../storage/lake';
+import { connectionStringTables, openLakeTables, tableCreation } from '../storage/lake';
 import { ObjectAlreadyExistsError, ObjectNotFoundError, ObjectStore } from '../storage/types';
 
 /** Where an ingestion stands. */
@@ -142,11 +142,12 @@ function fromRecord(record: Record<string, unknown>): LedgerEntry {
 /** Ledger in Azure Table Storage (`SluiceLedger`). */
 export class TableLedger implements IngestLedger {
   readonly description: string;
-  private ready?: Promise<void>;
+  private readonly ensure: () => Promise<void>;
 
   /** @param client client of the ledger table (created on first use if missing) */
   constructor(private readonly client: TableClient) {
     this.description = `Azure Table ${client.tableName} at ${client.url.replace(/\?.*$/, '')}`;
+    this.ensure = tableCreation(client);
   }
 
   /**
@@ -170,15 +171,6 @@ export class TableLedger implements IngestLedger {
    */
   static fromConnection(connection: LakeConnection, tableName = LEDGER_TABLE): TableLedger {
     return new TableLedger(openLakeTables(connection)(tableName));
-  }
-
-  private ensure(): Promise<void> {
-    this.ready ??= this.client.createTable().catch((err) => {
-      this.ready = undefined;
-      if ((err as { statusCode?: number }).statusCode === 409) return;
-      throw err;
-    });
-    return this.ready;
   }
 
   private async read(partition: string, row: string): Promise<Record<string, unknown> | null> {

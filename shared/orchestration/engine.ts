@@ -18,11 +18,10 @@ import { EpisodeRunner } from './episode-runner';
 import { WireEvent } from './history';
 import { ACTIVE_STATUSES, ConcurrencyError, HistoryStore, InstanceRecord, RuntimeStatus } from './history-store';
 import { parseJson, toJsonText } from './payload';
-import { statusOf } from './table-rows';
 import { ActivityQueue } from './activity-queue';
 import { ActivityPool } from './activity-runner';
 import { OrchestrationStateError, OrchestrationStatus, StatusOptions, toStatus } from './status';
-import { connectionStringTables } from '../storage/lake';
+import { connectionStringTables, createTableIfMissing } from '../storage/lake';
 import { EngineOptions, InstanceFilter, OrchestrationRegistry, StartOptions, TickResult } from './types';
 import { freshMessageId, QUEUED_START_ID, WorkQueue } from './work-queue';
 
@@ -86,9 +85,7 @@ export class OrchestrationEngine {
 
   /** Create the tables if missing (done on first use). */
   ensureTables(): Promise<void> {
-    this.ready ??= Promise.all([this.store.instances, this.store.history, this.queue.work].map((t) => t.createTable().catch((err) => {
-      if (statusOf(err) !== 409) throw err;
-    }))).then(() => undefined, (err) => {
+    this.ready ??= Promise.all([this.store.instances, this.store.history, this.queue.work].map(createTableIfMissing)).then(() => undefined, (err) => {
       this.ready = undefined;
       throw err;
     });

@@ -19,6 +19,7 @@
  */
 import type { TableClient } from '@azure/data-tables';
 import type { TableUpdateMetrics } from '../refresh/metrics';
+import { tableCreation } from '../storage/lake';
 import type { TableLineage } from './lineage';
 
 /** Default table name (DESIGN.md §4). */
@@ -65,21 +66,11 @@ function runStartMs(runId: string): number {
 
 /** The event log. */
 export class EventLog {
-  private ready?: Promise<void>;
+  private readonly ensure: () => Promise<void>;
 
   /** @param client client of the events table (created on first use) */
-  constructor(readonly client: TableClient) {}
-
-  private ensure(): Promise<void> {
-    this.ready ??= this.client.createTable().then(
-      () => undefined,
-      (err) => {
-        if ((err as { statusCode?: number }).statusCode === 409) return;
-        this.ready = undefined;
-        throw err;
-      },
-    );
-    return this.ready;
+  constructor(readonly client: TableClient) {
+    this.ensure = tableCreation(client);
   }
 
   /**

@@ -87,3 +87,34 @@ function credentialFor(connection: Extract<LakeConnection, { kind: 'identity' }>
   }
   return credential;
 }
+
+/**
+ * Create a table unless it exists (409, "already exists", is success).
+ *
+ * @param client the table's client
+ */
+export async function createTableIfMissing(client: TableClient): Promise<void> {
+  try {
+    await client.createTable();
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode !== 409) throw err;
+  }
+}
+
+/**
+ * A function that creates the table on its first call and answers later calls from that result;
+ * after a failed creation the next call tries again.
+ *
+ * @param client the table's client
+ * @returns the function to await before using the table
+ */
+export function tableCreation(client: TableClient): () => Promise<void> {
+  let ready: Promise<void> | undefined;
+  return () => {
+    ready ??= createTableIfMissing(client).catch((err) => {
+      ready = undefined;
+      throw err;
+    });
+    return ready;
+  };
+}
