@@ -1,7 +1,7 @@
 /**
- * `sluice pipeline validate|run` and `sluice quarantine replay`: the pipeline commands. They call the
- * same stage functions as the app: the definition loader and `checkPipelineSql`, the `refresh`
- * orchestration and its activities on the local engine, `replayQuarantine`.
+ * `sluice pipeline validate|run|updates` and `sluice quarantine replay`: the pipeline commands. They
+ * call the same stage functions as the app: the definition loader and `checkPipelineSql`, the
+ * `refresh` orchestration and its activities on the local engine, the event log, `replayQuarantine`.
  *
  * Where things are: the lake is the one the app's settings name (`SLUICE_LAKE` or
  * `AzureWebJobsStorage`, container `SLUICE_LAKE_CONTAINER`); when neither is set,
@@ -33,6 +33,11 @@ export const PIPELINE_HELP = `  pipeline validate <file>   check a pipeline defi
       --full-refresh [table …]  rebuild every table (or the tables named) from the sources' current
                            versions instead of applying only new bronze rows
       --json               the run's output: per-table metrics and totals
+  pipeline updates <file> <table>  what the latest updates of a table did, newest first: run, status,
+                       source versions → table version, where the rows went, and the landing files
+                       and event ranges the bronze rows came from (from the event log SluiceEvents)
+      --limit <n>          how many updates (default 10)
+      --json               the recorded updates, lineage included
   quarantine replay <table>  run <table>__quarantine through the table's current contract and
                        expectations again: rows that pass move to the table, the rest stay
       --pipeline <file>    the definition holding <table> (default: the app's SLUICE_PIPELINES)
@@ -45,6 +50,7 @@ const OPTIONS = {
   json: { type: 'boolean' },
   'full-refresh': { type: 'boolean' },
   pipeline: { type: 'string' },
+  limit: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -84,12 +90,19 @@ export async function runPipelineCommand(command: 'pipeline' | 'quarantine', arg
     if (rest.length && !values['full-refresh']) throw new UsageError(`unexpected ${rest.join(' ')} (table names follow --full-refresh)`);
     return run(target, values['full-refresh'] ? (rest.length ? rest : true) : false, values.json === true, io, env);
   }
+  if (command === 'pipeline' && sub === 'updates') {
+    allow('json', 'limit');
+    if (!target || rest.length !== 1) throw new UsageError(`'pipeline updates' takes a definition file and a table name, e.g. pipelines/pos.yaml silver.sales`);
+    const limit = values.limit === undefined ? 10 : Number(values.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new UsageError(`--limit must be a whole number from 1 to 500, not '${values.limit}'`);
+    return updates(target, rest[0], limit, values.json === true, io, env);
+  }
   if (command === 'quarantine' && sub === 'replay') {
     allow('json', 'pipeline');
     if (!target || rest.length) throw new UsageError(`'quarantine replay' takes one table name, e.g. silver.sales`);
     return replay(target, values.pipeline, values.json === true, io, env);
   }
-  throw new UsageError(command === 'pipeline' ? `'pipeline' needs validate or run, not '${sub ?? ''}'` : `'quarantine' needs replay, not '${sub ?? ''}'`);
+  throw new UsageError(command === 'pipeline' ? `'pipeline' needs validate, run or updates, not '${sub ?? ''}'` : `'quarantine' needs replay, not '${sub ?? ''}'`);
 }
 
 /** The lake from the settings (a connection string in SLUICE_STORAGE_CONNECTION_STRING as a fallback). */
@@ -237,6 +250,32 @@ function describeUpdate(m: TableUpdateMetrics): string {
   if (m.status !== 'updated') return `${head}\n`;
   const rules = m.expectations.filter((e) => e.failed > 0).map((e) => `${e.name} ${e.failed} failed (${e.onViolation})`);
   return `${head}\n    read ${m.rowsRead}: ${m.inserted} inserted, ${m.updated} updated, ${m.duplicates} duplicates, ${m.filteredBySql} filtered by the SQL, ${m.dropped} dropped, ${m.quarantined} quarantined${m.warned ? ` (${m.warned} kept with warnings)` : ''} — ${(m.durationMs / 1000).toFixed(1)} s\n${rules.length ? `    ${rules.join('; ')}\n` : ''}`;
+}
+
+async function updates(file: string, table: string, limit: number, json: boolean, io: Io, env: Record<string, string | undefined>): Promise<number> {
+  const definition = await loadPipelineDefinition(file);
+  const name = pipelineName(definition);
+  if (!definition.tables[table]) throw new UsageError(`no table ${table} in ${file} (tables: ${Object.keys(definition.tables).join(', ')})`);
+  const events = new EventLog(openLakeTables(lakeSettings(env).lake)(EVENTS_TABLE));
+  const recorded = await events.tableUpdates(name, table, limit);
+  if (json) {
+    io.out(JSON.stringify(recorded, null, 2) + '\n');
+    return 0;
+  }
+  if (recorded.length === 0) io.out(`${table}: no recorded updates yet\n`);
+  for (const e of recorded) {
+    io.out(`${e.recordedAt}  run ${e.runId}\n`);
+    if (e.status === 'failed') {
+      io.out(`  failed: ${e.error ?? ''}\n`);
+      continue;
+    }
+    if (e.metrics) io.out(describeUpdate(e.metrics).replace(/^(?=.)/gm, '  '));
+    for (const s of e.lineage?.sources ?? []) {
+      const inputs = (s.inputs ?? []).map((i) => (i.file ? `${i.file}${i.rowsWritten !== undefined ? ` (${i.rowsWritten} rows)` : ''}` : i.eventHub ? `${i.eventHub} partition ${i.partitionId} #${i.firstSequenceNumber}–${i.lastSequenceNumber}` : `version ${i.version}: ${i.operation ?? 'commit'}`));
+      io.out(`    from ${s.kind} ${s.name} ${s.fromVersion}→${s.toVersion}${inputs.length ? `: ${inputs.join(', ')}` : ''}${s.truncated ? ` (+${s.truncated} commits not listed)` : ''}\n`);
+    }
+  }
+  return 0;
 }
 
 async function replay(table: string, file: string | undefined, json: boolean, io: Io, env: Record<string, string | undefined>): Promise<number> {

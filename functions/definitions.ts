@@ -12,7 +12,7 @@ import type { OrchestrationHandler } from 'durable-functions';
 import type { ActivityFunction } from '../shared/orchestration';
 import { RUN_ACTIVITIES, RUN_ORCHESTRATORS, SCHEDULE_TICK, type RunClient } from '../shared/run';
 import { blobCreatedHandler, eventHubIngestHandler, pipelineScheduleHandler, reconcileHandler } from './ingest';
-import { purgeRunHttp, requestStatusHttp, runStatusHttp, startRunHttp, terminateRunHttp } from './pipelines';
+import { purgeRunHttp, requestStatusHttp, runStatusHttp, startRunHttp, tableUpdatesHttp, terminateRunHttp } from './pipelines';
 import { describeTableHttp, tableHistoryHttp } from './tables';
 
 /**
@@ -114,6 +114,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   // Pipeline runs (shared/run): the run API, the schedule timer, the orchestration and its activities.
   { kind: 'http', name: 'startPipelineRun', route: 'pipelines/{name}/runs', methods: ['POST'], durableClient: true, handler: startRunHttp },
   { kind: 'http', name: 'pipelineRequestStatus', route: 'pipelines/{name}/requests/{requestId}', methods: ['GET'], durableClient: true, handler: requestStatusHttp },
+  { kind: 'http', name: 'pipelineTableUpdates', route: 'pipelines/{name}/tables/{table}/updates', methods: ['GET'], handler: tableUpdatesHttp },
   { kind: 'http', name: 'pipelineRunStatus', route: 'pipelines/{name}/runs/{instanceId}', methods: ['GET'], durableClient: true, handler: runStatusHttp },
   { kind: 'http', name: 'terminatePipelineRun', route: 'pipelines/{name}/runs/{instanceId}/terminate', methods: ['POST'], durableClient: true, handler: terminateRunHttp },
   { kind: 'http', name: 'purgePipelineRun', route: 'pipelines/{name}/runs/{instanceId}', methods: ['DELETE'], durableClient: true, handler: purgeRunHttp },

@@ -4,7 +4,7 @@
  * the Durable client of the invocation, the local host one over its engine.
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { purgeRunResponse, requestStatusResponse, runStatusResponse, runtimeServices, startOptions, startRunResponse, terminateRunResponse, type ApiOrigin, type ApiResponse, type RunClient } from '../shared/run';
+import { purgeRunResponse, requestStatusResponse, runStatusResponse, runtimeServices, tableUpdatesResponse, startOptions, startRunResponse, terminateRunResponse, type ApiOrigin, type ApiResponse, type RunClient } from '../shared/run';
 
 /** An HTTP handler that needs the run client. */
 export type RunHttpHandler = (request: HttpRequest, context: InvocationContext, runs?: RunClient) => Promise<HttpResponseInit>;
@@ -50,6 +50,17 @@ export const requestStatusHttp = withRuns('pipelineRequestStatus', (request, run
   const services = runtimeServices();
   return requestStatusResponse(runs, services.events, services.pipelines(), request.params.name, request.params.requestId, origin(request));
 });
+
+/** `GET /api/pipelines/{name}/tables/{table}/updates[?limit=]`: the table's recorded updates with lineage, newest first. */
+export async function tableUpdatesHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    const services = runtimeServices();
+    return reply(await tableUpdatesResponse(services.events, services.pipelines(), request.params.name, request.params.table, request.query.get('limit')));
+  } catch (err) {
+    context.error(`pipelineTableUpdates: ${(err as Error).message}`);
+    return { status: 500, jsonBody: { error: (err as Error).message } };
+  }
+}
 
 /** `GET /api/pipelines/{name}/runs/{instanceId}`: status, progress and metrics. */
 export const runStatusHttp = withRuns('pipelineRunStatus', (request, runs) => runStatusResponse(runs, request.params.name, request.params.instanceId, origin(request)));

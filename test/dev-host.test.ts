@@ -153,6 +153,14 @@ describe('local host (npm start) end to end', () => {
       expect(done.output.tables.every((m: { status: string }) => m.status !== 'failed')).toBe(true);
       expect((await api(start.body.management.statusQueryGetUri)).status).toBe(200);
     }
+    // What the silver update did, with the landing files its rows came from.
+    const updates = await api('/api/pipelines/pos/tables/silver.sales/updates?limit=5');
+    expect(updates.status).toBe(200);
+    const sourceFiles = updates.body.updates.flatMap((u: { lineage?: { sources: { inputs?: { file?: string }[] }[] } }) => u.lineage?.sources.flatMap((s) => s.inputs?.map((i) => i.file) ?? []) ?? []);
+    expect(sourceFiles).toContain('pos/sales/2026/03/sales-0.csv');
+    expect((await api('/api/pipelines/pos/tables/silver.nope/updates')).status).toBe(404);
+    expect((await api('/api/pipelines/pos/tables/silver.sales/updates?limit=0')).status).toBe(400);
+
     // The reconcile timer (every 5 minutes) may take a file before its BlobCreated event does; both log the same line.
     // Filtered first so that a failure prints the lines that were there.
     expect(lines.filter((l) => l.includes('sales-0.csv'))).toContainEqual(expect.stringMatching(/(blobCreated|reconcile): landing\/pos\/sales\/2026\/03\/sales-0\.csv .*→ lake\/bronze\/pos_sales: committed \(version \d+\): 150 rows read/));

@@ -70,6 +70,19 @@ describe('sluice pipeline / quarantine', () => {
       ['gold.store_stock', 'updated'],
     ]);
     expect(output.tables[0]).toMatchObject({ rowsRead: 11, inserted: 7, duplicates: 1, dropped: 1, quarantined: 2 });
+
+    // What the update did, read back from the event log, down to the landing file the rows came from.
+    // (Other tests of this Azurite record updates of a pipeline named pos too: the run id tells ours.)
+    const recorded = await sluice('pipeline', 'updates', POS_PIPELINE, 'silver.sales', '--limit', '50');
+    expect(recorded.code, recorded.err).toBe(0);
+    const ours = recorded.out.slice(recorded.out.indexOf(`run ${output.runId}`));
+    expect(ours.startsWith(`run ${output.runId}\n`)).toBe(true);
+    expect(ours).toMatch(/^run \S+\n  silver\.sales\s+updated\s+v\d+[^\n]*\n\s+read 11: 7 inserted, 0 updated, 1 duplicates, 0 filtered by the SQL, 1 dropped, 2 quarantined/);
+    expect(ours).toMatch(/\n    from bronze pos_sales -1→\d+: \S*sales-2026-03-01\.csv \(11 rows\)\n/);
+    const asJson = JSON.parse((await sluice('pipeline', 'updates', POS_PIPELINE, 'silver.sales', '--limit', '50', '--json')).out) as { runId: string; metrics: { inserted: number } }[];
+    expect(asJson.find((e) => e.runId === output.runId)?.metrics.inserted).toBe(7);
+    expect((await sluice('pipeline', 'updates', POS_PIPELINE, 'silver.nope')).code).toBe(2);
+    expect((await sluice('pipeline', 'updates', POS_PIPELINE, 'silver.sales', '--limit', '0')).code).toBe(2);
     const second = await sluice('pipeline', 'run', POS_PIPELINE);
     expect(second.code, second.err).toBe(0);
     expect(second.out).toMatch(/silver\.sales\s+unchanged/);

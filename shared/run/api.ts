@@ -12,6 +12,9 @@
  * - `GET …/runs/{instanceId}` → 202 while running (with `Location`), 200 once finished: runtimeStatus,
  *   customStatus (progress), output (per-table metrics and totals); 404 when there is no such run of
  *   that pipeline.
+ * - `GET …/tables/{table}/updates[?limit=]` → the table's recorded updates, newest first: metrics,
+ *   expectation counts, source versions → target version, and lineage down to landing files and
+ *   event ranges; 404 for an unknown pipeline or table.
  * - `POST …/runs/{instanceId}/terminate[?reason=]` → 202, 404, 410 when it is not running.
  * - `DELETE …/runs/{instanceId}` → 200 purged, 404, 409 while running.
  */
@@ -184,6 +187,29 @@ export async function requestStatusResponse(runs: RunClient, events: EventLog | 
   // Tables are still being recorded by the run going now, or the run stopped before reaching them.
   if (active && runIdOf(status) === record.runId) return waiting({ ...status });
   return { status: 200, body: { ...known, runtimeStatus: 'Terminated', error: `run ${record.runId} ended with ${outcome.recorded} of ${Object.keys(definition.tables).length} tables recorded: it was terminated, or stopped before the others` } };
+}
+
+/** Most updates one request returns. */
+const MAX_UPDATES = 500;
+
+/**
+ * A table's recorded updates, newest first.
+ *
+ * @param events the event log
+ * @param pipelines the loaded definitions
+ * @param name the pipeline from the route
+ * @param table the table from the route (`silver.sales`)
+ * @param limit the `limit` query parameter (default 20, at most 500)
+ * @returns 200 with the updates, 400 for a bad limit, 404 for an unknown pipeline or table
+ */
+export async function tableUpdatesResponse(events: EventLog | null, pipelines: readonly PipelineDefinition[], name: string, table: string, limit: string | null): Promise<ApiResponse> {
+  const definition = findPipeline(pipelines, name);
+  if (!definition) return notFound(`no pipeline named "${name}" (pipelines: ${pipelines.map(pipelineName).join(', ') || 'none'})`);
+  if (!definition.tables[table]) return notFound(`no table "${table}" in pipeline "${name}" (tables: ${Object.keys(definition.tables).join(', ')})`);
+  if (!events) return notFound('table updates are not recorded here (no event log)');
+  const n = limit === null ? 20 : Number(limit);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_UPDATES) return { status: 400, body: { error: `limit must be a whole number from 1 to ${MAX_UPDATES}, not '${limit}'` } };
+  return { status: 200, body: { pipeline: name, table, updates: await events.tableUpdates(name, table, n) } };
 }
 
 function runIdOf(status: RunStatus | undefined): string | undefined {

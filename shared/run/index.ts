@@ -26,7 +26,7 @@ export { runtimeServices } from './services';
 export type { RunServices } from './services';
 export { runTotals } from './totals';
 export type { RunTotals } from './totals';
-export { purgeRunResponse, requestStatusResponse, runStatusResponse, startOptions, startRunResponse, terminateRunResponse } from './api';
+export { purgeRunResponse, requestStatusResponse, runStatusResponse, startOptions, startRunResponse, tableUpdatesResponse, terminateRunResponse } from './api';
 export type { ApiOrigin, ApiResponse } from './api';
 export { ScheduledStartError, startRunAfterBronze, startScheduledRuns } from './triggers';
 export { sweepUnappliedBronze, unappliedSources, SWEEP_SKEW_MS } from './sweep';
