@@ -42,6 +42,7 @@ export interface ApiOrigin {
 }
 
 const notFound = (message: string): ApiResponse => ({ status: 404, body: { error: message } });
+const unknownPipeline = (pipelines: readonly PipelineDefinition[], name: string): ApiResponse => notFound(`no pipeline named "${name}" (pipelines: ${pipelines.map(pipelineName).join(', ') || 'none'})`);
 
 function runUrl(origin: ApiOrigin, pipeline: string, instanceId: string, suffix = ''): string {
   const base = `${origin.baseUrl.replace(/\/+$/, '')}/api/pipelines/${encodeURIComponent(pipeline)}/runs/${encodeURIComponent(instanceId)}${suffix}`;
@@ -93,7 +94,7 @@ export function startOptions(body: unknown, query: URLSearchParams): { fullRefre
 export async function startRunResponse(runs: RunClient, pipelines: readonly PipelineDefinition[], name: string, options: ReturnType<typeof startOptions>, origin: ApiOrigin, events: EventLog | null = null): Promise<ApiResponse> {
   if ('error' in options) return { status: 400, body: { error: options.error } };
   const definition = findPipeline(pipelines, name);
-  if (!definition) return notFound(`no pipeline named "${name}" (pipelines: ${pipelines.map(pipelineName).join(', ') || 'none'})`);
+  if (!definition) return unknownPipeline(pipelines, name);
   if (Array.isArray(options.fullRefresh)) {
     const unknown = options.fullRefresh.filter((t) => !definition.tables[t]);
     if (unknown.length) return { status: 400, body: { error: `fullRefresh names unknown table${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (tables: ${Object.keys(definition.tables).join(', ')})` } };
@@ -160,7 +161,7 @@ export async function runStatusResponse(runs: RunClient, name: string, instanceI
  */
 export async function requestStatusResponse(runs: RunClient, events: EventLog | null, pipelines: readonly PipelineDefinition[], name: string, requestId: string, origin: ApiOrigin): Promise<ApiResponse> {
   const definition = findPipeline(pipelines, name);
-  if (!definition) return notFound(`no pipeline named "${name}" (pipelines: ${pipelines.map(pipelineName).join(', ') || 'none'})`);
+  if (!definition) return unknownPipeline(pipelines, name);
   if (!events) return notFound('requests are not recorded here (no event log)');
   const record = await events.request(name, requestId);
   if (!record) return notFound(`no request "${requestId}" of pipeline "${name}"`);
@@ -204,7 +205,7 @@ const MAX_UPDATES = 500;
  */
 export async function tableUpdatesResponse(events: EventLog | null, pipelines: readonly PipelineDefinition[], name: string, table: string, limit: string | null): Promise<ApiResponse> {
   const definition = findPipeline(pipelines, name);
-  if (!definition) return notFound(`no pipeline named "${name}" (pipelines: ${pipelines.map(pipelineName).join(', ') || 'none'})`);
+  if (!definition) return unknownPipeline(pipelines, name);
   if (!definition.tables[table]) return notFound(`no table "${table}" in pipeline "${name}" (tables: ${Object.keys(definition.tables).join(', ')})`);
   if (!events) return notFound('table updates are not recorded here (no event log)');
   const n = limit === null ? 20 : Number(limit);
