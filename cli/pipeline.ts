@@ -249,7 +249,9 @@ function describeUpdate(m: TableUpdateMetrics): string {
   const head = `${m.table.padEnd(24)} ${m.status.padEnd(9)} v${m.targetVersion ?? '-'}  (${sources})`;
   if (m.status !== 'updated') return `${head}\n`;
   const rules = m.expectations.filter((e) => e.failed > 0).map((e) => `${e.name} ${e.failed} failed (${e.onViolation})`);
-  return `${head}\n    read ${m.rowsRead}: ${m.inserted} inserted, ${m.updated} updated, ${m.duplicates} duplicates, ${m.filteredBySql} filtered by the SQL, ${m.dropped} dropped, ${m.quarantined} quarantined${m.warned ? ` (${m.warned} kept with warnings)` : ''} — ${(m.durationMs / 1000).toFixed(1)} s\n${rules.length ? `    ${rules.join('; ')}\n` : ''}`;
+  const c = m.completeness;
+  const complete = c && c.pct !== null ? `    complete: ${c.complete} of ${c.checked} rows (${c.pct}%) have every mandatory field (${c.rules.join(', ')})\n` : '';
+  return `${head}\n    read ${m.rowsRead}: ${m.inserted} inserted, ${m.updated} updated, ${m.duplicates} duplicates, ${m.filteredBySql} filtered by the SQL, ${m.dropped} dropped, ${m.quarantined} quarantined${m.warned ? ` (${m.warned} kept with warnings)` : ''} — ${(m.durationMs / 1000).toFixed(1)} s\n${rules.length ? `    ${rules.join('; ')}\n` : ''}${complete}`;
 }
 
 async function updates(file: string, table: string, limit: number, json: boolean, io: Io, env: Record<string, string | undefined>): Promise<number> {

@@ -128,4 +128,14 @@ describe('FIRE collateral through the refresh orchestration', () => {
     expect(gold2).toEqual(completenessByDate(afterReplay));
     expect(gold2[0].records).toBe('9');
   });
+  it('sluice pipeline run prints the completeness of the mandatory fields', async () => {
+    const run = await exampleLake('run-fire-cli', FIRE_PIPELINE);
+    await ingestLanding(run, [['collateral', FILE]], uniqueName('Ledger'));
+    Object.assign(process.env, { SLUICE_LAKE: connectionString(), SLUICE_LAKE_CONTAINER: run.container, SLUICE_SQL_MEMORY_LIMIT: '256MB', SLUICE_SQL_THREADS: '1' });
+    let out = '';
+    let err = '';
+    const code = await main(['pipeline', 'run', FIRE_PIPELINE], { out: (t) => (out += t), err: (t) => (err += t) });
+    expect(code, err).toBe(0);
+    expect(out).toMatch(/silver\.collateral\s+updated[\s\S]*\n    complete: 7 of 10 rows \(70%\) have every mandatory field \(/);
+  });
 });
