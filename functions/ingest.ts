@@ -79,9 +79,7 @@ export async function blobCreatedHandler(event: unknown, context: InvocationCont
     context.error(`blobCreated: ${file} for ${routed.route.tableKey} failed and is not retried by this event (reconcile will try again): ${errorText(err)}`);
     return;
   }
-  const line = `blobCreated: ${file} → ${routed.route.tableKey}: ${describeFile(outcome)}`;
-  if (outcome.status === 'deadlettered' || outcome.rowsDeadLettered > 0) context.warn(line);
-  else context.log(line);
+  logFile(context, 'blobCreated', file, routed.route.tableKey, outcome);
   // A duplicate delivery starts the run again: a redelivery after a failed start must not lose it.
   await afterBronze('blobCreated', routed.route, outcome.version, (outcome.status === 'committed' && outcome.rowsWritten > 0) || outcome.status === 'duplicate', context, runs);
 }
@@ -149,9 +147,7 @@ export async function reconcileHandler(timer: Timer, context: InvocationContext,
     // One line per file it ingested, as blobCreated gives, so a file's fate reads the same whichever path took it.
     for (const o of done.result?.outcomes ?? []) {
       if (o.status !== 'committed' && o.status !== 'deadlettered') continue;
-      const line = `reconcile: ${runtime.settings.landingContainer}/${o.path}${o.etag ? ` (ETag ${o.etag})` : ''} → ${done.route.tableKey}: ${describeFile(o)}`;
-      if (o.status === 'deadlettered' || o.rowsDeadLettered > 0) context.warn(line);
-      else context.log(line);
+      logFile(context, 'reconcile', `${runtime.settings.landingContainer}/${o.path}${o.etag ? ` (ETag ${o.etag})` : ''}`, done.route.tableKey, o);
     }
     context.log(`reconcile: ${describeSource(runtime.settings.landingContainer, done)}`);
     if (done.error) failed.push(`${done.route.source.name}: ${errorText(done.error)}`);
@@ -207,6 +203,13 @@ export async function pipelineScheduleHandler(timer: Timer, context: InvocationC
     failed.push(`${f.pipeline} (sweep): ${errorText(f.error)}`);
   }
   if (failed.length) throw new Error(`pipelineSchedule: ${failed.length} failure${failed.length === 1 ? '' : 's'}: ${failed.join('; ')}`);
+}
+
+/** One line per file, a warning when rows were set aside: `<function>: <file> → <table>: <outcome>`. */
+function logFile(context: InvocationContext, fn: string, file: string, tableKey: string, o: IngestOutcome): void {
+  const line = `${fn}: ${file} → ${tableKey}: ${describeFile(o)}`;
+  if (o.status === 'deadlettered' || o.rowsDeadLettered > 0) context.warn(line);
+  else context.log(line);
 }
 
 function describeFile(o: IngestOutcome): string {
