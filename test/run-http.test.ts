@@ -132,6 +132,13 @@ describe('run API (HTTP functions)', () => {
     expect(unknown).toMatchObject({ status: 404, json: { error: 'no request "nope" of pipeline "pos"' } });
     expect((await call('pipelineRequestStatus', runs, 'GET', `/api/pipelines/fire/requests/${first.json.requestId}`, { name: 'fire', requestId: first.json.requestId })).status).toBe(404);
     await call('purgePipelineRun', runs, 'DELETE', '/api/pipelines/pos/runs/refresh-pos', { name: 'pos', instanceId: 'refresh-pos' });
+
+    // A request no run served, long ago, with nothing running (its queued run was terminated or purged
+    // before it started): reported as canceled rather than pending for ever.
+    await events.recordRequest({ requestId: 'forgotten', pipeline: 'pos', requestedAt: new Date(Date.now() - 10 * 60_000).toISOString() });
+    const forgotten = await call('pipelineRequestStatus', runs, 'GET', '/api/pipelines/pos/requests/forgotten', { name: 'pos', requestId: 'forgotten' });
+    expect(forgotten).toMatchObject({ status: 200, json: { runtimeStatus: 'Canceled' } });
+    expect(forgotten.json.error).toMatch(/terminated or purged before it started; ask again/);
   });
 
   it('terminates a running run; purge refuses while it runs (409)', async () => {
