@@ -3,7 +3,7 @@
  * next-occurrence function, its Event Hubs body parsing, and the `func start` layout: loading every
  * module the package.json `main` glob matches registers each function exactly once.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as nodePath from 'node:path';
@@ -12,6 +12,7 @@ import { freePorts } from '../dev/azurite';
 import { EventsBodyError, parseEventsBody } from '../dev/eventhubs';
 import { nextOccurrence, parseSchedule } from '../dev/ncrontab';
 import { FUNCTIONS } from '../functions/definitions';
+import { registerUnderStandInHost } from './helpers/functions-host';
 
 const ROOT = nodePath.resolve(__dirname, '..');
 
@@ -118,24 +119,10 @@ describe('func start layout', () => {
     // The sources the glob's files are compiled from (tsconfig: rootDir ".", outDir "dist").
     const modules = readdirSync(nodePath.join(ROOT, 'functions')).filter((f) => f.endsWith('.ts')).sort();
     expect(modules).toContain('index.ts');
-    const script = `
-      const Module = require('node:module');
-      const registered = [];
-      const core = {
-        setProgrammingModel() {},
-        registerHook() { return { dispose() {} }; },
-        log() {},
-        registerFunction(metadata) { registered.push(metadata.name); return { dispose() {} }; },
-      };
-      const load = Module._load;
-      Module._load = function (request, ...rest) { return request === '@azure/functions-core' ? core : load.call(this, request, ...rest); };
-      for (const file of ${JSON.stringify(modules.map((m) => nodePath.join(ROOT, 'functions', m)))}) require(file);
-      process.stdout.write(JSON.stringify(registered));
-    `;
     const env = { ...process.env, SLUICE_PIPELINES: nodePath.join(ROOT, 'examples', 'pipelines', 'pos.yaml'), SLUICE_EVENTHUB: 'Endpoint=sb://localhost;SharedAccessKeyName=k;SharedAccessKey=a2V5;UseDevelopmentEmulator=true;', SLUICE_EVENTHUB_NAME: 'network-telemetry', AzureWebJobsStorage: 'UseDevelopmentStorage=true' };
-    const child = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+    const child = registerUnderStandInHost(modules.map((m) => nodePath.join(ROOT, 'functions', m)), env);
     expect(child.status, child.stderr).toBe(0);
-    const names: string[] = JSON.parse(child.stdout);
+    const names = child.functions.map((f) => f.name);
     expect(names.length, `registered: ${names.join(', ')}`).toBe(new Set(names).size);
     expect([...names].sort()).toEqual(FUNCTIONS.map((f) => f.name).sort());
   });

@@ -7,7 +7,6 @@
  * process under a stand-in for the Functions worker's core API, so what it registers is what the
  * real @azure/functions library would send to the host.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
@@ -23,6 +22,7 @@ import type { ObjectStore } from '../shared/storage/types';
 import { azuriteUri, uniqueContainer } from './helpers/azurite';
 // Settings and pipelines are read on the first handler call, after beforeAll has set them.
 import { FUNCTIONS } from '../functions/definitions';
+import { registerUnderStandInHost } from './helpers/functions-host';
 
 const root = nodePath.resolve(__dirname, '..');
 const landingContainer = uniqueContainer('fn-landing');
@@ -251,31 +251,8 @@ describe('reconcile (timer)', () => {
 });
 
 describe('functions/index.ts', () => {
-  /**
-   * Load index.ts in a child process whose `@azure/functions-core` is a stand-in for the Functions
-   * worker's (which injects that module the same way); the real @azure/functions turns each app.*
-   * call into the function metadata the worker would send to the host, and the stand-in prints it.
-   */
-  function register(extraEnv: Record<string, string | undefined>): { status: number | null; stderr: string; functions: { name: string; bindings: Record<string, Record<string, unknown>>; retryOptions?: Record<string, unknown> }[] } {
-    const script = `
-      const Module = require('node:module');
-      const registered = [];
-      const core = {
-        setProgrammingModel() {},
-        registerHook() { return { dispose() {} }; },
-        log() {},
-        registerFunction(metadata) { registered.push(metadata); return { dispose() {} }; },
-      };
-      const load = Module._load;
-      Module._load = function (request, ...rest) { return request === '@azure/functions-core' ? core : load.call(this, request, ...rest); };
-      require(${JSON.stringify(nodePath.join(root, 'functions', 'index.ts'))});
-      process.stdout.write(JSON.stringify(registered));
-    `;
-    const childEnv: Record<string, string | undefined> = { ...process.env, ...env, ...extraEnv };
-    for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k];
-    const child = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: root, env: childEnv as NodeJS.ProcessEnv, encoding: 'utf8', timeout: 60_000 });
-    return { status: child.status, stderr: child.stderr, functions: child.status === 0 ? JSON.parse(child.stdout) : [] };
-  }
+  /** Load index.ts under a stand-in Functions worker (helpers/functions-host.ts). */
+  const register = (extraEnv: Record<string, string | undefined>) => registerUnderStandInHost([nodePath.join(root, 'functions', 'index.ts')], { ...process.env, ...env, ...extraEnv });
 
   it('registers every definition with its trigger, settings resolved with their defaults', () => {
     const { status, stderr, functions } = register({ SLUICE_RECONCILE_SCHEDULE: undefined });
