@@ -4,7 +4,10 @@
  *
  * Exit status: 0 on success, 1 when the operation failed, 2 when the command line is wrong.
  */
+import { readFileSync } from 'node:fs';
+import * as nodePath from 'node:path';
 import { parseArgs } from 'node:util';
+import { appRoot } from '../shared/runtime/pipelines';
 import { openStore } from '../shared/storage/location';
 import {
   batchToRows,
@@ -24,9 +27,10 @@ import { READ_FORMATS, ReadFormat, rowWriter } from './format';
 import { INGEST_HELP, runIngestCommand } from './ingest';
 import { PIPELINE_HELP, runPipelineCommand } from './pipeline';
 import { DEV_HELP, runDevCommand } from '../dev/cli';
+import { whenStdoutCloses } from './stdout';
 import { UsageError } from './usage';
 
-const VERSION = '0.1.0';
+const VERSION = packageVersion();
 
 const HELP = `sluice ${VERSION} — Delta Lake tables on Azure Blob Storage, ADLS Gen2, Azurite or local disk
 
@@ -78,7 +82,7 @@ interface Io {
  * @param io output sinks (stdout/stderr by default)
  * @returns the exit status
  */
-export async function main(argv: string[], io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }): Promise<number> {
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
   try {
     return await run(argv, io);
   } catch (err) {
@@ -90,6 +94,17 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
     if (process.env.SLUICE_DEBUG) io.err(`${(err as Error)?.stack}\n`);
     return 1;
   }
+}
+
+function processIo(): Io {
+  whenStdoutCloses();
+  return { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+}
+
+/** The version of the installed package, so that `--version` and the help never drift from a release. */
+function packageVersion(): string {
+  const file = nodePath.join(appRoot(__dirname), 'package.json');
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version?: string }).version ?? 'unknown';
 }
 
 const OPTIONS = {
@@ -135,7 +150,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'dev') return runDevCommand(rest, io);
   if (command === 'pipeline' || command === 'quarantine') return runPipelineCommand(command, rest, io);
-  if (!ALLOWED[command]) throw new UsageError(`unknown command '${command}' (commands: ${[...Object.keys(ALLOWED), 'pipeline', 'quarantine'].join(', ')})`);
+  if (!ALLOWED[command]) throw new UsageError(unknownCommand(command, [...Object.keys(ALLOWED), 'pipeline', 'quarantine', 'dev']));
   let parsed;
   try {
     parsed = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true, strict: true });
@@ -217,6 +232,28 @@ async function run(argv: string[], io: Io): Promise<number> {
     }
   }
   throw new UsageError(`unknown command '${command}'`);
+}
+
+/** The message for a mistyped command: the nearest command when one is close, and all of them. */
+function unknownCommand(command: string, commands: string[]): string {
+  const nearest = commands
+    .map((name) => ({ name, distance: editDistance(command.toLowerCase(), name) }))
+    .sort((a, b) => a.distance - b.distance)[0];
+  // Two edits cover a transposed pair ('raed') or a dropped and a doubled letter; more is a guess.
+  const hint = nearest.distance <= Math.min(2, nearest.name.length - 1) ? `; did you mean '${nearest.name}'?` : '';
+  return `unknown command '${command}'${hint}\nCommands: ${commands.join(', ')}`;
+}
+
+/** Edits (insert, delete, substitute, swap two neighbours) between two words. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
 }
 
 function travelOptions(version: string | undefined, timestamp: string | undefined): { version?: number; timestamp?: Date } {

@@ -8,6 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_DEV_PIPELINE, type LocalHost, startLocalHost } from './host';
+import { whenStdoutCloses } from '../cli/stdout';
 import { UsageError } from '../cli/usage';
 
 /** `sluice dev --help` / `npm start -- --help`. */
@@ -93,6 +94,8 @@ export async function runDev(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', duringStart);
   process.on('SIGTERM', duringStart);
+  // A host whose log reader went away (`npm start | head`) stops as on a signal, Azurite included.
+  whenStdoutCloses(duringStart);
   try {
     host = await startLocalHost({
       ...(values.pipeline ? { pipeline: values.pipeline } : {}),
@@ -136,6 +139,7 @@ export async function runDev(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    whenStdoutCloses(onSignal);
   });
 }
 
