@@ -3,8 +3,9 @@
  *
  * Exit status: 0 after a clean stop, 1 when the host cannot start (port taken, Azurite not starting,
  * bad settings or pipeline; the reason is on stderr), 2 for a wrong command line. The first Ctrl-C
- * stops the triggers, lets running activities finish and stops Azurite; a second one exits at once
- * (an interrupted activity runs again on the next start).
+ * (or SIGTERM) stops the triggers, lets running activities finish and stops Azurite; a second one exits
+ * at once (an interrupted activity runs again on the next start). package.json's start script `exec`s
+ * this module: npm forwards SIGINT/SIGTERM only to its direct child, and `sh -c` would not pass them on.
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_DEV_PIPELINE, type LocalHost, startLocalHost } from './host';
