@@ -70,7 +70,9 @@ export const INGEST_HELP = `  ingest <file-or-dir>  ingest landing files into a 
       --format F           auto (default) | csv | tsv | json | ndjson | parquet | avro | binary
       --schema-evolution M addNewColumns (default) | rescue | failOnNewColumns | none
                            (dlt: evolve, freeze, discard_value)
-      --schema-hints H     column types that win over inference: "qty:int,price:decimal(12,2)"
+      --schema-hints H     column types that win over inference: "qty:int,price:decimal(12,2)";
+                           a name with spaces: "Contact Phone Number:string" or
+                           "\`Contact Phone Number\` string" (Spark DDL); dates: "day date d/M/yyyy"
       --partition-by C,…   partition columns of a new table (default _load_date; "" for none)
       --ledger L           where the ledger lives (default: Azure Table SluiceLedger for a Blob
                            table, <table>/_sluice/ledger/ for a local one)

@@ -112,7 +112,7 @@ sources:
     landing: pos/sales/
     format: excel
     schemaEvolution: evolv
-    schemaHints: { quantity: integr, "bad name": int }
+    schemaHints: { quantity: integr, " ": int }
     partitionBy: [_load_date, _load_date]
     tabel: bronze/x
     csv: { delimiter: ";;", header: "yes", quoting: x }
@@ -152,7 +152,7 @@ extra: 1
     expectProblem('sources.pos_sales.format', /expected one of auto, csv, .*; got "excel"/, 4);
     expectProblem('sources.pos_sales.schemaEvolution', /expected one of addNewColumns, rescue, failOnNewColumns, none \(or dlt's evolve, freeze, discard_value\); got "evolv"/, 5);
     expectProblem('sources.pos_sales.schemaHints.quantity', /expected a type .*got "integr"/, 6);
-    expectProblem('sources.pos_sales.schemaHints.bad name', /not a usable column name/, 6);
+    expectProblem('sources.pos_sales.schemaHints. ', /a column name cannot be blank/, 6);
     expectProblem('sources.pos_sales.partitionBy[1]', /listed twice/, 7);
     expectProblem('sources.pos_sales.tabel', /unknown key; expected one of landing, eventHub/, 8);
     expectProblem('sources.pos_sales.csv.delimiter', /one character/, 9);

@@ -35,11 +35,15 @@
  *   without a trace, which Sluice never does; use `rescue` (the values go to `_rescued_data`) or
  *   `failOnNewColumns`.
  * - Schema hints take Delta type names and the Spark SQL spellings people write (`int`, `bigint`,
- *   `decimal(12,2)`, `varchar`…), as a map or as Auto Loader's string (`"qty int, price decimal(12,2)"`),
- *   and are normalised to Delta names.
+ *   `decimal(12,2)`, `varchar`…, and `date d/M/yyyy`), as a map or as Auto Loader's string
+ *   (`"qty int, price decimal(12,2)"`), and are normalised to Delta names. They name a column as the
+ *   input has it or by its safe name (shared/formats/names.ts), so a name may hold spaces: see
+ *   `parseSchemaHints` for the string forms.
  */
 import { readFile } from 'node:fs/promises';
 import { Document, isMap, isPair, isScalar, LineCounter, parseDocument } from 'yaml';
+import { storableName } from '../formats/names';
+import { DATE_FORMATS, type DateFormat } from '../formats/scalars';
 import type { Compression, InputFormat, ReadOptions } from '../formats/types';
 import { ncrontabProblem } from './ncrontab';
 
@@ -451,21 +455,52 @@ function checkCsv(c: Checker, path: Path, value: unknown): ReadOptions['csv'] | 
 }
 
 function checkHints(c: Checker, path: Path, value: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
   if (typeof value === 'string') {
     const parsed = parseSchemaHints(value);
     for (const problem of parsed.problems) c.fail(path, problem);
     return parsed.hints;
   }
-  const hints = c.object(value, path, 'a map of column → type, or a string "col type, col type"');
-  if (!hints) return out;
-  for (const [column, type] of Object.entries(hints)) {
-    if (!COLUMN_NAME.test(column)) c.fail([...path, column], 'not a usable column name', true);
-    const normalised = typeof type === 'string' ? normaliseTypeName(type) : null;
-    if (!normalised) c.fail([...path, column], `expected a type (${TYPE_WORDS}); got ${describe(type)}`);
-    else out[column] = normalised;
+  const hints = new HintSet();
+  const map = c.object(value, path, 'a map of column → type, or a string "col type, col type"');
+  if (!map) return {};
+  for (const [key, type] of Object.entries(map)) {
+    // A key may be quoted Spark's way too (`Contact Phone Number`), as in the string form.
+    const quoted = /^`((?:[^`]|``)*)`$/.exec(key.trim());
+    const column = quoted ? quoted[1].replace(/``/g, '`') : key.trim();
+    const normalised = typeof type === 'string' ? hintTypeName(type) : null;
+    if (!normalised) c.fail([...path, key], `expected a type (${TYPE_WORDS}); got ${describe(type)}`);
+    else {
+      const problem = hints.add(column, normalised);
+      if (problem) c.fail([...path, key], problem, true);
+    }
   }
-  return out;
+  return hints.toObject();
+}
+
+/**
+ * The hints of one source, keyed as written: the original column name or the stored one (see
+ * shared/formats/names.ts). Two hints that land on the same stored column would silently race, so the
+ * second is a problem.
+ */
+class HintSet {
+  private readonly byStoredName = new Map<string, string>();
+  private readonly hints = new Map<string, string>();
+
+  /** Add a hint; returns a problem in words instead when the column cannot take it. */
+  add(column: string, type: string): string | undefined {
+    if (column.trim() === '') return 'a column name cannot be blank';
+    const stored = storableName(column, 0).toLowerCase();
+    const earlier = this.byStoredName.get(stored);
+    if (earlier !== undefined) return `column "${column}" is already hinted${earlier === column ? '' : ` as "${earlier}"`} (a column is stored as ${storableName(column, 0)}; hints match the original or the stored name, without regard to case)`;
+    this.byStoredName.set(stored, column);
+    this.hints.set(column, type);
+    return undefined;
+  }
+
+  /** The hints as a plain record (own properties only, whatever the names). */
+  toObject(): Record<string, string> {
+    return Object.fromEntries(this.hints);
+  }
 }
 
 const TYPE_WORDS = 'string, int, bigint, smallint, tinyint, double, float, boolean, date, timestamp, timestamp_ntz, binary, decimal(p,s)';
@@ -500,41 +535,107 @@ export function normaliseTypeName(text: string): string | null {
 }
 
 /**
- * Parse schema hints written as a string, Auto Loader style: `qty int, price decimal(12,2)` (also
- * `qty:int,price:decimal(12,2)`).
+ * A hint's type: a Delta primitive as `normaliseTypeName` reads it, or `date <format>` for dates whose
+ * day/month order inference cannot prove (shared/formats reads both).
+ *
+ * @param text the type as written
+ * @returns the normalised type, or null when it is not one
+ */
+function hintTypeName(text: string): string | null {
+  const dated = /^date\s+(\S+)$/i.exec(text.trim());
+  if (dated) return DATE_FORMATS.includes(dated[1] as DateFormat) ? `date ${dated[1]}` : null;
+  return normaliseTypeName(text);
+}
+
+/**
+ * Parse schema hints written as a string, Auto Loader style: `qty int, price decimal(12,2)`, also
+ * `qty:int,price:decimal(12,2)`. A column name may hold spaces and other characters Delta refuses
+ * (the hint names the original column; it is stored under its safe name): quote it Spark's way
+ * (`` `Contact Phone Number` string ``, a backtick inside doubled), or write `Contact Phone Number:string`,
+ * or `Contact Phone Number string` when only one split of the words leaves a type at the end.
  *
  * @param text the hints
- * @returns column → Delta type, and problems in words
+ * @returns column → type (a Delta type name, or `date <format>`), and problems in words, each naming its hint
  */
 export function parseSchemaHints(text: string): { hints: Record<string, string>; problems: string[] } {
-  const hints: Record<string, string> = {};
+  const hints = new HintSet();
   const problems: string[] = [];
-  // Split on commas outside parentheses (decimal(12,2) holds one).
+  for (const raw of splitHints(text)) {
+    const part = raw.trim();
+    if (!part) continue;
+    const parsed = parseOneHint(part);
+    const problem = 'problem' in parsed ? parsed.problem : hints.add(parsed.column, parsed.type);
+    if (problem) problems.push(`hint "${part}": ${problem}`);
+  }
+  return { hints: hints.toObject(), problems };
+}
+
+/** The hints of a string, split on the commas that are neither in parentheses (decimal(12,2)) nor in backticks. */
+function splitHints(text: string): string[] {
   const parts: string[] = [];
   let depth = 0;
+  let quoted = false;
   let current = '';
   for (const ch of text) {
-    if (ch === '(') depth++;
-    if (ch === ')') depth--;
-    if (ch === ',' && depth === 0) {
+    // A doubled backtick inside a quoted name closes and reopens it: the state ends where it was.
+    if (ch === '`') quoted = !quoted;
+    if (!quoted && ch === '(') depth++;
+    if (!quoted && ch === ')') depth--;
+    if (ch === ',' && depth === 0 && !quoted) {
       parts.push(current);
       current = '';
     } else current += ch;
   }
   parts.push(current);
-  for (const raw of parts) {
-    const part = raw.trim();
-    if (!part) continue;
-    const m = /^`?([^`\s:]+)`?\s*(?::|\s)\s*(.+)$/.exec(part);
-    if (!m) {
-      problems.push(`hint "${part}" is not "column type"`);
-      continue;
+  return parts;
+}
+
+/** One hint: `` `name` type ``, `` `name`:type ``, `name:type` or `name type`. */
+function parseOneHint(part: string): { column: string; type: string } | { problem: string } {
+  if (part.startsWith('`')) {
+    let column = '';
+    let i = 1;
+    for (; i < part.length; i++) {
+      if (part[i] !== '`') column += part[i];
+      else if (part[i + 1] === '`') column += part[i++];
+      else break;
     }
-    const type = normaliseTypeName(m[2]);
-    if (!type) problems.push(`hint "${part}": "${m[2].trim()}" is not a type (${TYPE_WORDS})`);
-    else hints[m[1]] = type;
+    if (i >= part.length) return { problem: 'the backtick before the column name is never closed' };
+    const typeText = part.slice(i + 1).replace(/^\s*:?/, '').trim();
+    if (!typeText) return { problem: `no type after the column \`${column}\`` };
+    const type = hintTypeName(typeText);
+    return type ? { column, type } : { problem: notAType(typeText) };
   }
-  return { hints, problems };
+  // A type never holds a colon, so only the last colon can end the name.
+  const colon = part.lastIndexOf(':');
+  if (colon > 0) {
+    const type = hintTypeName(part.slice(colon + 1));
+    if (type && part.slice(0, colon).trim()) return { column: part.slice(0, colon).trim(), type };
+  }
+  // `name type`: every split at a space outside parentheses whose right-hand side is a type.
+  const splits: number[] = [];
+  let depth = 0;
+  for (let i = 0; i < part.length; i++) {
+    if (part[i] === '(') depth++;
+    else if (part[i] === ')') depth--;
+    else if (depth === 0 && /\s/.test(part[i]) && !/\s/.test(part[i - 1])) splits.push(i);
+  }
+  const readings = splits.flatMap((at) => {
+    const type = hintTypeName(part.slice(at));
+    return type ? [{ column: part.slice(0, at).trim(), type }] : [];
+  });
+  if (readings.length === 1) return readings[0];
+  if (readings.length > 1) {
+    const shown = readings.map((r) => `column "${r.column}" of type ${r.type}`).join(' or ');
+    return { problem: `could be ${shown}; quote the column in backticks (\`name\` type)` };
+  }
+  if (colon > 0) return { problem: notAType(part.slice(colon + 1).trim()) };
+  if (splits.length) return { problem: notAType(part.slice(splits[splits.length - 1]).trim()) };
+  return { problem: 'is not "column type" or "column:type"' };
+}
+
+function notAType(text: string): string {
+  return `"${text}" is not a type (${TYPE_WORDS}, date <format>)`;
 }
 
 /**

@@ -16,6 +16,8 @@
 import { existsSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { loadSnapshot, NotATableError, type DeltaField, type DeltaStruct } from '../delta';
+import { storableName } from '../formats/names';
+import { parseHint } from '../formats/options';
 import { FILE_METADATA_FIELDS, RESCUED_FIELD } from '../ingest/columns';
 import { EVENT_METADATA_FIELDS } from '../ingest/event-rows';
 import { PipelineDefinitionError, type DefinitionProblem, type PipelineDefinition, type TableDefinition } from '../pipeline/definition';
@@ -92,7 +94,8 @@ async function sourceSchema(definition: PipelineDefinition, name: string, option
       if (!(err instanceof NotATableError)) throw err;
     }
   }
-  const fields: DeltaField[] = Object.entries(source.schemaHints).map(([column, type]) => ({ name: column, type, nullable: true, metadata: {} }));
+  // A hint may name the original column (`Order Date`, `date d/M/yyyy`): bronze stores it under its safe name, as a date.
+  const fields: DeltaField[] = Object.entries(source.schemaHints).map(([column, hint]) => ({ name: storableName(column, 0), type: parseHint(column, hint).type, nullable: true, metadata: {} }));
   const system = [RESCUED_FIELD, ...(source.eventHub ? EVENT_METADATA_FIELDS : FILE_METADATA_FIELDS)];
   for (const f of system) if (!fields.some((g) => g.name === f.name)) fields.push(f);
   return { schema: { type: 'struct', fields }, exact: false };
