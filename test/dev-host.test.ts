@@ -200,7 +200,7 @@ describe('local host (npm start) end to end', () => {
 
     const gold = await rows('gold/daily_store_sales');
     const cents = (v: JsonValue) => Math.round(Number(v) * 100);
-    expect(new Map(gold.map((r) => [`${r.store_id}|${r.day}`, { cents: cents(r.revenue), units: num(r.units) }]))).toEqual(expectedDailySales(kept));
+    expect(new Map(gold.map((r) => [`${r.store_id}|${r.day}|${r.currency}`, { cents: cents(r.revenue), units: num(r.units) }]))).toEqual(expectedDailySales(kept));
     const stock = await rows('gold/store_stock');
     expect(new Map(stock.map((r) => [`${r.store_id}|${r.sku}`, num(r.units_in_stock)]))).toEqual(expectedStock(deliveries, kept));
   });

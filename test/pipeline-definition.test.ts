@@ -307,6 +307,7 @@ tables:
     expect(checked.schemas['gold.daily_store_sales'].fields.map((f) => [f.name, f.type])).toEqual([
       ['store_id', 'string'],
       ['day', 'date'],
+      ['currency', 'string'],
       ['revenue', 'decimal(38,2)'],
       ['units', 'long'],
     ]);

@@ -27,11 +27,11 @@ function counts(m: TableUpdateMetrics): Record<string, number> {
   return Object.fromEntries(m.expectations.map((e) => [e.name, e.failed]));
 }
 
-/** Daily revenue and units per store from silver rows, as the gold SQL defines them. */
+/** Daily revenue and units per store and currency from silver rows, as the gold SQL defines them. */
 function dailyRevenue(silver: Record<string, JsonValue>[]): Map<string, { revenue: bigint; units: bigint }> {
   const out = new Map<string, { revenue: bigint; units: bigint }>();
   for (const row of silver) {
-    const key = `${row.store_id}|${String(row.event_time).slice(0, 10)}`;
+    const key = `${row.store_id}|${String(row.event_time).slice(0, 10)}|${row.currency}`;
     const entry = out.get(key) ?? { revenue: 0n, units: 0n };
     if (row.status === 'sold') {
       entry.revenue += BigInt(row.quantity as number) * BigInt(String(row.unit_price).replace('.', ''));
@@ -43,7 +43,7 @@ function dailyRevenue(silver: Record<string, JsonValue>[]): Map<string, { revenu
 }
 
 function goldRevenue(gold: Record<string, JsonValue>[]): Map<string, { revenue: bigint; units: bigint }> {
-  return new Map(gold.map((r) => [`${r.store_id}|${r.day}`, { revenue: BigInt(String(r.revenue).replace('.', '')), units: BigInt(r.units as number) }]));
+  return new Map(gold.map((r) => [`${r.store_id}|${r.day}|${r.currency}`, { revenue: BigInt(String(r.revenue).replace('.', '')), units: BigInt(r.units as number) }]));
 }
 
 /** Units in stock per store and SKU: deliveries minus units sold. */
@@ -126,9 +126,11 @@ describe('POS pipeline refresh (local disk)', () => {
     expect(g).toMatchObject({ status: 'updated', full: false, partitionsRecomputed: 2 });
     const gold = await rowsOf(lake('gold/daily_store_sales'));
     expect(goldRevenue(gold)).toEqual(dailyRevenue([...silver.values()]));
-    // 2026-03-01 lost the returned sales' revenue: S01 had T-1001 + T-1002 + T-1010.
-    expect(before.find((r) => r.store_id === 'S01' && r.day === '2026-03-01')!.revenue).toBe('79.48');
-    expect(gold.find((r) => r.store_id === 'S01' && r.day === '2026-03-01')!.revenue).toBe('54.98');
+    // 2026-03-01 lost the returned sale's revenue: S01 had T-1001 + T-1002 in USD and T-1010 in KRW,
+    // each currency on its own row.
+    const s01 = (rows: Record<string, JsonValue>[]) => rows.filter((r) => r.store_id === 'S01' && r.day === '2026-03-01').map((r) => [r.currency, r.revenue, r.units]).sort();
+    expect(s01(before)).toEqual([['KRW', '15.00', 1n], ['USD', '64.48', 3n]]);
+    expect(s01(gold)).toEqual([['KRW', '15.00', 1n], ['USD', '39.98', 2n]]);
 
     await refresh('gold.store_stock');
     const stocked = new Map((await rowsOf(lake('gold/store_stock'))).map((r) => [`${r.store_id}|${r.sku}`, Number(r.units_in_stock)]));

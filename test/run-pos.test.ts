@@ -19,11 +19,11 @@ function expectAccounted(m: TableUpdateMetrics): void {
   expect(m.inserted + m.updated + m.duplicates + m.filteredBySql + m.dropped + m.quarantined, `${m.table}: rows accounted`).toBe(m.rowsRead);
 }
 
-/** Daily revenue per store, as the gold SQL defines it, in cents. */
+/** Daily revenue per store and currency, as the gold SQL defines it, in cents. */
 function dailyRevenue(silver: Record<string, JsonValue>[]): Map<string, bigint> {
   const out = new Map<string, bigint>();
   for (const row of silver) {
-    const key = `${row.store_id}|${String(row.event_time).slice(0, 10)}`;
+    const key = `${row.store_id}|${String(row.event_time).slice(0, 10)}|${row.currency}`;
     const cents = row.status === 'sold' ? BigInt(row.quantity as number) * BigInt(String(row.unit_price).replace('.', '')) : 0n;
     out.set(key, (out.get(key) ?? 0n) + cents);
   }
@@ -70,7 +70,7 @@ describe('refresh orchestration: POS example on Azurite', () => {
     // Gold equals an independent computation over the silver rows.
     const silver = await sortedRows(run.lake, 'silver/sales');
     const gold = await sortedRows(run.lake, 'gold/daily_store_sales');
-    expect(new Map(gold.map((r) => [`${r.store_id}|${r.day}`, BigInt(String(r.revenue).replace('.', ''))]))).toEqual(dailyRevenue(silver));
+    expect(new Map(gold.map((r) => [`${r.store_id}|${r.day}|${r.currency}`, BigInt(String(r.revenue).replace('.', ''))]))).toEqual(dailyRevenue(silver));
 
     // The event log: the run's updates with the same counts, and lineage back to the landing files.
     const events = await run.events.runEvents(output.runId);
@@ -113,7 +113,7 @@ describe('refresh orchestration: POS example on Azurite', () => {
     const silver3 = await sortedRows(run.lake, 'silver/sales');
     expect(silver3).toHaveLength(10);
     const gold3 = await sortedRows(run.lake, 'gold/daily_store_sales');
-    expect(new Map(gold3.map((r) => [`${r.store_id}|${r.day}`, BigInt(String(r.revenue).replace('.', ''))]))).toEqual(dailyRevenue(silver3));
+    expect(new Map(gold3.map((r) => [`${r.store_id}|${r.day}|${r.currency}`, BigInt(String(r.revenue).replace('.', ''))]))).toEqual(dailyRevenue(silver3));
   });
 
   it('a trigger while the run is pending or running queues one catch-up run of the same instance', async () => {

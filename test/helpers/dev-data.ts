@@ -87,15 +87,15 @@ export function keptSales(sales: readonly GeneratedSale[]): GeneratedSale[] {
 }
 
 /**
- * Daily revenue (cents) and units per `store|day` over kept sales, as `gold.daily_store_sales` means it.
+ * Daily revenue (cents) and units per `store|day|currency` over kept sales, as `gold.daily_store_sales` means it.
  *
  * @param sales kept sales
- * @returns store|day → totals
+ * @returns store|day|currency → totals
  */
 export function expectedDailySales(sales: readonly GeneratedSale[]): Map<string, { cents: number; units: number }> {
   const out = new Map<string, { cents: number; units: number }>();
   for (const s of sales) {
-    const key = `${s.store_id}|${s.event_time.slice(0, 10)}`;
+    const key = `${s.store_id}|${s.event_time.slice(0, 10)}|${s.currency}`;
     const entry = out.get(key) ?? { cents: 0, units: 0 };
     entry.cents += s.quantity * s.cents;
     entry.units += s.quantity;
