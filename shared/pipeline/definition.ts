@@ -552,7 +552,7 @@ function hintTypeName(text: string): string | null {
  * `qty:int,price:decimal(12,2)`. A column name may hold spaces and other characters Delta refuses
  * (the hint names the original column; it is stored under its safe name): quote it Spark's way
  * (`` `Contact Phone Number` string ``, a backtick inside doubled), or write `Contact Phone Number:string`,
- * or `Contact Phone Number string` when only one split of the words leaves a type at the end.
+ * or `Contact Phone Number string` (the words after the name are the type).
  *
  * @param text the hints
  * @returns column → type (a Delta type name, or `date <format>`), and problems in words, each naming its hint
@@ -612,7 +612,8 @@ function parseOneHint(part: string): { column: string; type: string } | { proble
     const type = hintTypeName(part.slice(colon + 1));
     if (type && part.slice(0, colon).trim()) return { column: part.slice(0, colon).trim(), type };
   }
-  // `name type`: every split at a space outside parentheses whose right-hand side is a type.
+  // `name type`: the split at a space outside parentheses whose right-hand side is a type. There is at
+  // most one: a type is one word, or `date <format>` where the format alone is no type.
   const splits: number[] = [];
   let depth = 0;
   for (let i = 0; i < part.length; i++) {
@@ -620,14 +621,9 @@ function parseOneHint(part: string): { column: string; type: string } | { proble
     else if (part[i] === ')') depth--;
     else if (depth === 0 && /\s/.test(part[i]) && !/\s/.test(part[i - 1])) splits.push(i);
   }
-  const readings = splits.flatMap((at) => {
+  for (const at of splits) {
     const type = hintTypeName(part.slice(at));
-    return type ? [{ column: part.slice(0, at).trim(), type }] : [];
-  });
-  if (readings.length === 1) return readings[0];
-  if (readings.length > 1) {
-    const shown = readings.map((r) => `column "${r.column}" of type ${r.type}`).join(' or ');
-    return { problem: `could be ${shown}; quote the column in backticks (\`name\` type)` };
+    if (type) return { column: part.slice(0, at).trim(), type };
   }
   if (colon > 0) return { problem: notAType(part.slice(colon + 1).trim()) };
   if (splits.length) return { problem: notAType(part.slice(splits[splits.length - 1]).trim()) };
