@@ -53,9 +53,9 @@ export interface LakeIdentityConnection {
   readonly setting: string;
   /** Account name (`SLUICE_LAKE__accountName`), when given or derivable from the blob endpoint. */
   readonly accountName?: string;
-  /** Blob endpoint (`SLUICE_LAKE__blobServiceUri`) without a trailing slash, e.g. `https://stlake.blob.core.windows.net`. */
+  /** Blob endpoint (`SLUICE_LAKE__blobServiceUri`, else derived from `SLUICE_LAKE__accountName`) without a trailing slash, e.g. `https://stlake.blob.core.windows.net`. */
   readonly blobServiceUri: string;
-  /** Table endpoint (`SLUICE_LAKE__tableServiceUri`) without a trailing slash, when given or derivable. */
+  /** Table endpoint (`SLUICE_LAKE__tableServiceUri`, else derived from the blob endpoint) without a trailing slash, when given or derivable. */
   readonly tableServiceUri?: string;
   /** `SLUICE_LAKE__credential`: `managedidentity` uses the managed identity; `default` the developer credential chain. */
   readonly credential: 'managedidentity' | 'default';
