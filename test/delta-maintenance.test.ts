@@ -8,12 +8,12 @@ import { spawnSync } from 'node:child_process';
 import * as nodePath from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../cli/main';
-import { claimWrites, loadSnapshot, optimizeTable, RetentionTooShortError, tableHistory, vacuumTable, writeTable } from '../shared/delta';
+import { claimWrites, DeltaError, loadSnapshot, optimizeTable, RetentionTooShortError, submitToLane, tableHistory, vacuumTable, writeTable } from '../shared/delta';
 import { writeDataFiles } from '../shared/delta/writer';
 import { openStore } from '../shared/storage/location';
 import type { ObjectStore } from '../shared/storage/types';
 import { azuriteUri, uniqueContainer } from './helpers/azurite';
-import { livePaths, rowsPerBatch, storedDataFiles, WRITER_SCHEMA, writerBatch } from './helpers/tables';
+import { laneIntents, livePaths, rowsPerBatch, storedDataFiles, WRITER_SCHEMA, writerBatch } from './helpers/tables';
 
 const ROWS = 3;
 const HOUR = 3_600_000;
@@ -187,5 +187,21 @@ describe('vacuum and writers at work', () => {
     const expired = await vacuumTable(store, { retentionHours: 1, force: true, now: Date.now() + 25 * HOUR });
     expect(expired.files).toEqual([orphans[0]!.path]);
     expect(await claims()).toEqual([]);
+  });
+
+  it('a lane writer that stalled past the intent age withdraws its intent instead of committing files vacuum may have taken', async () => {
+    const { store } = await smallFilesTable('lane-stall', 1);
+    const snapshot = await loadSnapshot(store);
+    const adds = await writeDataFiles({ store, schema: WRITER_SCHEMA, partitionColumns: [] }, [writerBatch(8, 0, ROWS)]);
+    // Stored 20 minutes ago: other writers delete such an intent as abandoned, and vacuum then treats
+    // its files as orphans (here: retention 1 h forced, two hours ahead).
+    const intent = { created: Date.now() - 20 * 60_000, baseVersion: snapshot.version, tableId: snapshot.metadata.id, partitionColumns: [], adds };
+    const late = submitToLane(store, intent);
+    await expect(late).rejects.toBeInstanceOf(DeltaError);
+    await expect(late).rejects.toMatchObject({ transient: true, message: expect.stringMatching(/not committed within 15 min .* withdrawn and nothing was committed/) });
+    expect((await loadSnapshot(store)).version).toBe(snapshot.version);
+    expect(await laneIntents(store)).toEqual([]);
+    expect((await vacuumTable(store, { retentionHours: 1, force: true, now: Date.now() + 2 * HOUR })).files).toEqual([adds[0]!.path]);
+    expect((await rowsPerBatch(await loadSnapshot(store))).rows).toBe(ROWS);
   });
 });
