@@ -11,8 +11,8 @@
  * or claimed while vacuum ran is never deleted.
  *
  * A retention shorter than the table's own (`delta.deletedFileRetentionDuration`, else the default the
- * caller passes, else 7 days) is refused unless `force` is given, before anything is listed or
- * deleted, as Spark's `retentionDurationCheck` and delta-rs' `enforce_retention_duration` do: readers
+ * caller passes, else 7 days) is refused unless `force` is given, before any data file is listed
+ * or deleted, as Spark's `retentionDurationCheck` and delta-rs' `enforce_retention_duration` do: readers
  * of versions the table promises to keep would lose their files.
  */
 import type { ObjectInfo, ObjectStore } from '../storage/types';
