@@ -17,6 +17,7 @@ import {
   formatDeltaType,
   loadSnapshot,
   optimizeTable,
+  RetentionTooShortError,
   scanTable,
   stringifyJson,
   tableHistory,
@@ -29,6 +30,7 @@ import { PIPELINE_HELP, runPipelineCommand } from './pipeline';
 import { DEV_HELP, runDevCommand } from '../dev/cli';
 import { whenStdoutCloses } from './stdout';
 import { UsageError } from './usage';
+import { loadMaintenanceSettings } from '../shared/config/settings';
 
 const VERSION = packageVersion();
 
@@ -49,9 +51,13 @@ Commands:
   history <table>      commits still in the log, newest first
       --limit N  --json
   optimize <table>     compact small files per partition (dataChange=false)
-      --target-mb N        target file size (default 128)  --json
+      --target-mb N        target file size (default SLUICE_OPTIMIZE_TARGET_MB, else 128)  --json
   vacuum <table>       delete data files no version in the retention window uses
-      --retention-hours H  default: the table's delta.deletedFileRetentionDuration, else 168
+      --retention-hours H  default: the table's retention, i.e. its delta.deletedFileRetentionDuration,
+                           else SLUICE_VACUUM_RETENTION_HOURS, else 168; a shorter one is refused
+                           (exit status 2) unless --force
+      --force              vacuum with a retention shorter than the table's: readers of older
+                           versions and time travel may fail
       --dry-run            list the files, delete nothing  --json
   checkpoint <table>   write a checkpoint for the latest version now  --json
   flush <table>        commit appends left pending in the table's commit lane  --json
@@ -114,6 +120,7 @@ const OPTIONS = {
   format: { type: 'string' },
   json: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
+  force: { type: 'boolean' },
   'retention-hours': { type: 'string' },
   'target-mb': { type: 'string' },
   'partition-time-zone': { type: 'string' },
@@ -131,7 +138,7 @@ const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   describe: ['version', 'timestamp', 'json'],
   history: ['limit', 'json'],
   optimize: ['target-mb', 'json'],
-  vacuum: ['retention-hours', 'dry-run', 'json'],
+  vacuum: ['retention-hours', 'force', 'dry-run', 'json'],
   checkpoint: ['json'],
   flush: ['json'],
   ingest: ['table', 'format', 'schema-evolution', 'schema-hints', 'partition-by', 'ledger', 'dead-letter', 'json'],
@@ -202,7 +209,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       return 0;
     }
     case 'optimize': {
-      const target = values['target-mb'] === undefined ? undefined : count(values['target-mb'], '--target-mb') * 1024 * 1024;
+      const target = values['target-mb'] === undefined ? loadMaintenanceSettings().optimizeTargetBytes : count(values['target-mb'], '--target-mb') * 1024 * 1024;
       const result = await optimizeTable(store, { targetFileBytes: target });
       if (values.json) io.out(JSON.stringify(result) + '\n');
       else io.out(result.version === null ? 'nothing to compact\n' : `version ${result.version}: ${result.filesRemoved} files (${formatBytes(result.bytesRemoved)}) → ${result.filesAdded} files (${formatBytes(result.bytesAdded)}) in ${result.partitionsOptimized} partition(s)\n`);
@@ -211,8 +218,15 @@ async function run(argv: string[], io: Io): Promise<number> {
     case 'vacuum': {
       const hours = values['retention-hours'] === undefined ? undefined : Number(values['retention-hours']);
       if (hours !== undefined && (!Number.isFinite(hours) || hours < 0)) throw new UsageError(`--retention-hours must be a number ≥ 0, not '${values['retention-hours']}'`);
-      const result = await vacuumTable(store, { retentionHours: hours, dryRun: values['dry-run'] });
-      if (hours !== undefined && hours < 168) io.err(`sluice: warning: retention of ${hours} h is below the default 168 h; time travel and readers of older versions may fail\n`);
+      const defaultRetention = { hours: loadMaintenanceSettings().vacuumRetentionHours, source: 'SLUICE_VACUUM_RETENTION_HOURS, default 168' };
+      let result;
+      try {
+        result = await vacuumTable(store, { retentionHours: hours, defaultRetention, force: values.force, dryRun: values['dry-run'] });
+      } catch (err) {
+        // Refused before anything was listed or deleted: a command line to correct, not a failure.
+        if (err instanceof RetentionTooShortError) throw new UsageError(err.message);
+        throw err;
+      }
       if (values.json) io.out(JSON.stringify(result) + '\n');
       else {
         for (const f of result.files) io.out(`${f}\n`);

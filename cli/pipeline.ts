@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadSettings } from '../shared/config/settings';
+import { ConfigError, loadInstanceResources, loadSettings } from '../shared/config/settings';
 import { OrchestrationEngine, type OrchestrationStatus } from '../shared/orchestration';
 import { loadPipelineDefinition, PipelineDefinitionError, type PipelineDefinition } from '../shared/pipeline/definition';
 import { checkPipelineSql, replayQuarantine, type LakeTables, type TableUpdateMetrics } from '../shared/refresh';
@@ -154,7 +154,14 @@ async function run(file: string, fullRefresh: boolean | string[], json: boolean,
   const lake: LakeTables = (path) => openLakeStore(settings, path);
   const events = new EventLog(tables(EVENTS_TABLE));
   const registry = orchestrationRegistry({ pipelines: () => [definition], lake, events, sql: sqlOptionsFromEnv(env), ...(env.SLUICE_PII_KEY ? { piiKey: env.SLUICE_PII_KEY } : {}) });
-  const engine = new OrchestrationEngine(registry, { tableClient: tables, tablePrefix: 'SluiceCli', payloads: openLakeStore(settings, '_sluice/orchestration-payloads'), pollMs: 50 });
+  const engine = new OrchestrationEngine(registry, {
+    tableClient: tables,
+    tablePrefix: 'SluiceCli',
+    payloads: openLakeStore(settings, '_sluice/orchestration-payloads'),
+    pollMs: 50,
+    // The DuckDB memory split (sqlOptionsFromEnv) assumes the app's activity concurrency.
+    maxConcurrentActivities: loadInstanceResources(env).activityConcurrency,
+  });
   // Our run is the one whose input carries this id: a queued start merged with others carries them all.
   const request = randomUUID();
   const runs = new EngineRunClient(engine);

@@ -14,6 +14,7 @@ import { ContainerClient } from '@azure/storage-blob';
 import * as net from 'node:net';
 import * as nodePath from 'node:path';
 import { FUNCTIONS } from '../functions/definitions';
+import { loadInstanceResources } from '../shared/config/settings';
 import { connectionStringTables, OrchestrationEngine } from '../shared/orchestration';
 import { EngineRunClient } from '../shared/run';
 import { appRoot, getRuntime, loadRuntime, resolveSettingReferences, type SluiceRuntime } from '../shared/runtime';
@@ -145,6 +146,8 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
       tablePrefix: 'SluiceDev',
       hostId: 'sluice-dev',
       payloads: openLakeStore(runtime.settings, '_sluice/durable'),
+      // As many at once as the Durable extension runs in Azure: the DuckDB memory split assumes it.
+      maxConcurrentActivities: loadInstanceResources().activityConcurrency,
       // Successful activities are logged with their metrics by registryOf; the rest as the engine says.
       log: (line) => {
         if (!/^activity \S+ \S+ attempt \d+: completed in/.test(line)) log(`[durable] ${line}`);

@@ -44,6 +44,11 @@ param resourceGroupName string = ''
 param instanceMemoryMB int = 2048
 
 @minValue(1)
+@maxValue(64)
+@description('Activities (silver/gold table refreshes) one instance runs at once. Each gets an equal share of the instance memory for DuckDB (shared/sql/engine.ts); set as the app setting that overrides host.json\'s maxConcurrentActivityFunctions.')
+param activityConcurrency int = 4
+
+@minValue(1)
 @maxValue(1000)
 @description('Upper bound of instances the app scales out to.')
 param maximumInstanceCount int = 100
@@ -118,6 +123,9 @@ module lakeStorage 'core/storage/storage-account.bicep' = {
     location: location
     tags: tags
     isHnsEnabled: true
+    // A deleted blob or container of the lake can be restored for 7 days: the last line of defence
+    // behind vacuum's retention (a wrong --force, a mistaken delete outside Sluice).
+    softDeleteRetentionDays: 7
     containers: [
       landingContainerName
       lakeContainerName
@@ -167,6 +175,7 @@ module functionApp 'app/function-app.bicep' = {
     taskHubName: taskHubName
     pipelines: pipelines
     instanceMemoryMB: instanceMemoryMB
+    activityConcurrency: activityConcurrency
     maximumInstanceCount: maximumInstanceCount
   }
 }

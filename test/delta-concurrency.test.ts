@@ -172,9 +172,9 @@ describe('concurrent writer processes on Azurite', () => {
     const vacuumLoop = (async () => {
       while (!stop) {
         try {
-          // Retention 0 expires optimize's tombstones at once; uncommitted files (writers between
-          // writing and committing, optimize's new files) are protected by the min orphan age (1 h).
-          const r = await vacuumTable(store, { retentionHours: 0 });
+          // Retention 0 (forced) expires optimize's tombstones at once; uncommitted files are protected
+          // by optimize's write claim and, for writers between writing and committing, the min orphan age (1 h).
+          const r = await vacuumTable(store, { retentionHours: 0, force: true });
           vacuum.runs++;
           for (const f of r.files) vacuum.deleted.add(f);
         } catch (err) {
@@ -226,7 +226,7 @@ describe('concurrent writer processes on Azurite', () => {
     expect([...live].filter((f) => !stored.has(f))).toEqual([]);
 
     // Two hours later, retention 0: exactly the replaced files not yet deleted, plus those orphans, go.
-    const final = await vacuumTable(store, { now: Date.now() + 2 * 3_600_000, retentionHours: 0 });
+    const final = await vacuumTable(store, { now: Date.now() + 2 * 3_600_000, retentionHours: 0, force: true });
     const expected = [...replaced].filter((f) => !vacuum.deleted.has(f)).concat(orphans).sort();
     expect([...final.files].sort()).toEqual(expected);
     expect(new Set([...final.files, ...vacuum.deleted])).toEqual(new Set([...replaced, ...orphans]));

@@ -161,6 +161,26 @@ describe('infra', () => {
     expect(seen.size).toBeGreaterThan(1);
   });
 
+  it('gives the lake storage account blob and container soft delete for 7 days', () => {
+    const main = readText('infra/main.bicep');
+    const lake = /^module lakeStorage '([^']+)' = \{\n([^]*?)\n\}/m.exec(main);
+    expect(lake, 'module lakeStorage in infra/main.bicep').not.toBeNull();
+    expect(lake![2], 'lakeStorage params').toMatch(/^\s*softDeleteRetentionDays: 7$/m);
+    expect(lake![2], 'lakeStorage params').toMatch(/^\s*isHnsEnabled: true$/m);
+    const moduleFile = path.join('infra', lake![1]!);
+    const account = readText(moduleFile);
+    expect(account, `${moduleFile}: the parameter`).toMatch(/^param softDeleteRetentionDays int = 0$/m);
+    const service = /^resource \w+ 'Microsoft\.Storage\/storageAccounts\/blobServices@[^']+' = \{\n([^]*?)\n\}/m.exec(account);
+    expect(service, `${moduleFile}: the blob service`).not.toBeNull();
+    // Each policy, followed through a variable, turns on with the parameter's days.
+    for (const policy of ['deleteRetentionPolicy', 'containerDeleteRetentionPolicy']) {
+      let value = new RegExp(`^\\s*${policy}: (.+)$`, 'm').exec(service![1]!)?.[1];
+      expect(value, `${moduleFile}: blobServices ${policy}`).toBeDefined();
+      value = new RegExp(`^var ${value} = (.+)$`, 'm').exec(account)?.[1] ?? value;
+      expect(value, `${moduleFile}: ${policy}`).toMatch(/\{ enabled: true, days: softDeleteRetentionDays \}/);
+    }
+  });
+
   it('points azure.yaml at infra/ and deploys the app as the service main.bicep tags', () => {
     const azureYaml = readText('azure.yaml');
     expect(azureYaml).toMatch(/^infra:\n(?:\s+.*\n)*?\s+path: infra\s*$/m);

@@ -76,7 +76,7 @@ describe('sql engine', () => {
   });
 
   it('reads its options from settings, naming a bad one', () => {
-    expect(sqlOptionsFromEnv({ SLUICE_SQL_MEMORY_LIMIT: '512MB', SLUICE_SQL_THREADS: '2', SLUICE_SQL_TEMP_DIR: '/mnt/tmp' })).toEqual({ memoryLimit: '512MB', threads: 2, tempRoot: '/mnt/tmp' });
+    expect(sqlOptionsFromEnv({ SLUICE_SQL_MEMORY_LIMIT: '512MB', SLUICE_SQL_THREADS: '2', SLUICE_SQL_TEMP_DIR: '/mnt/tmp', SLUICE_INSTANCE_MEMORY_MB: '4096' })).toEqual({ memoryLimit: '512MB', threads: 2, tempRoot: '/mnt/tmp' });
     expect(() => sqlOptionsFromEnv({ SLUICE_SQL_MEMORY_LIMIT: 'lots' })).toThrow(/SLUICE_SQL_MEMORY_LIMIT/);
     expect(() => sqlOptionsFromEnv({ SLUICE_SQL_THREADS: '0' })).toThrow(/SLUICE_SQL_THREADS/);
   });

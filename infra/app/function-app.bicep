@@ -36,6 +36,9 @@ param pipelines string
 
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
+@description('Activities one instance runs at once (host.json maxConcurrentActivityFunctions, overridden here).')
+@minValue(1)
+param activityConcurrency int = 4
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 100
@@ -126,6 +129,12 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
 
     // host.json reads the task hub name from this setting (%SLUICE_TASK_HUB%).
     SLUICE_TASK_HUB: taskHubName
+
+    // What one instance shares between its activities. The Functions host applies an
+    // AzureFunctionsJobHost__* setting over host.json, and Sluice reads the concurrency the same way,
+    // so the Durable extension and the DuckDB memory split (shared/sql/engine.ts) use one number.
+    SLUICE_INSTANCE_MEMORY_MB: string(instanceMemoryMB)
+    AzureFunctionsJobHost__extensions__durableTask__maxConcurrentActivityFunctions: string(activityConcurrency)
 
     // Event Hubs trigger connection `SLUICE_EVENTHUB`, resolved by the host.
     SLUICE_EVENTHUB__fullyQualifiedNamespace: eventHubFullyQualifiedNamespace

@@ -1,8 +1,13 @@
 /** Sluice settings from the environment, validated once at start-up. See `settings.ts` for the table. */
 export {
+  ACTIVITY_CONCURRENCY_SETTING,
   ConfigError,
   getSettings,
+  loadInstanceResources,
+  loadMaintenanceSettings,
   loadSettings,
+  type InstanceResources,
+  type MaintenanceSettings,
   type LakeConnection,
   type LakeConnectionString,
   type LakeIdentityConnection,

@@ -20,14 +20,20 @@
  * | `SLUICE_CHECKPOINT_INTERVAL` | `10` | Delta commits between checkpoints; whole number ≥ 1 |
  * | `SLUICE_TASK_HUB` | `SluiceHub` | Durable task hub name: 3–45 letters/digits, starting with a letter. `host.json` reads the same setting (`%SLUICE_TASK_HUB%`), so it must be set as an app setting too |
  * | `SLUICE_PIPELINES` | `pipelines/*.yaml` | path or glob of the pipeline definitions, relative to the app root |
- * | `SLUICE_VACUUM_RETENTION_HOURS` | `168` | hours a removed data file is kept before vacuum deletes it; whole number ≥ 0. Below 168 (7 days) time travel and slow concurrent readers may break |
- * | `SLUICE_SQL_MEMORY_LIMIT` | `1GB` | DuckDB memory limit of one refresh activity (e.g. `512MB`); it spills to disk beyond it (checked by shared/runtime) |
+ * | `SLUICE_SQL_MEMORY_LIMIT` | derived: (instance memory − reserve) ÷ activity concurrency | DuckDB memory limit of one refresh activity (e.g. `512MB`); it spills to disk beyond it. The app refuses to start when this limit × the activity concurrency + the reserve exceeds `SLUICE_INSTANCE_MEMORY_MB` (shared/sql/engine.ts) |
  * | `SLUICE_SQL_THREADS` | CPUs, at most 4 | DuckDB threads of one refresh activity, 1–64 |
  * | `SLUICE_SQL_TEMP_DIR` | OS temp folder | where each refresh's private run folder (staged files, spill) is created |
  * | `SLUICE_SQL_CACHE_SIZE` | `256MB` | local cache of the data files refreshes read (hard-linked into each run folder); `0` turns it off |
  * | `SLUICE_PII_KEY` | unset | HMAC key (≥ 16 characters) for columns tagged `pii: hash`; required when a loaded pipeline has one. Keep it in Key Vault, referenced from the app setting |
- * | `SLUICE_OPTIMIZE_TARGET_MB` | `128` | target size of files written by optimize, in MiB; whole number 1–1024 (a file is assembled in memory) |
+ * | `SLUICE_VACUUM_RETENTION_HOURS` | `168` | retention, in hours, of tables without `delta.deletedFileRetentionDuration`: how long vacuum keeps a removed data file, and the shortest retention `sluice vacuum` accepts without `--force`; whole number ≥ 0. Below 168 (7 days) time travel and slow concurrent readers may break |
+ * | `SLUICE_OPTIMIZE_TARGET_MB` | `128` | default target size of files written by optimize (`sluice optimize` without `--target-mb`), in MiB; whole number 1–1024 (a file is assembled in memory) |
+ * | `SLUICE_INSTANCE_MEMORY_MB` | `2048` | memory of one instance of the app in MB (Flex Consumption: 512, 2048 or 4096; the Bicep sets it from the plan's `instanceMemoryMB`); whole number ≥ 512. Refresh activities share it (see `SLUICE_SQL_MEMORY_LIMIT`) |
+ * | `AzureFunctionsJobHost__extensions__durableTask__maxConcurrentActivityFunctions` | host.json's `maxConcurrentActivityFunctions` | activities one instance runs at once; whole number ≥ 1. The Functions host applies this app setting over host.json, and Sluice reads the value the same way, so the memory split uses the number the Durable extension uses (the Bicep sets it) |
  */
+
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import * as nodePath from 'node:path';
 
 /** The environment shape `loadSettings` reads; `process.env` fits. */
 export type SettingsEnv = Readonly<Record<string, string | undefined>>;
@@ -45,33 +51,61 @@ export interface LakeIdentityConnection {
   readonly kind: 'identity';
   /** The setting prefix the values came from: `SLUICE_LAKE` or `AzureWebJobsStorage`. */
   readonly setting: string;
-  /** Account name, when given or derivable from the blob endpoint. */
+  /** Account name (`SLUICE_LAKE__accountName`), when given or derivable from the blob endpoint. */
   readonly accountName?: string;
-  /** Blob endpoint without a trailing slash, e.g. `https://stlake.blob.core.windows.net`. */
+  /** Blob endpoint (`SLUICE_LAKE__blobServiceUri`, else derived from `SLUICE_LAKE__accountName`) without a trailing slash, e.g. `https://stlake.blob.core.windows.net`. */
   readonly blobServiceUri: string;
-  /** Table endpoint without a trailing slash, when given or derivable. */
+  /** Table endpoint (`SLUICE_LAKE__tableServiceUri`, else derived from the blob endpoint) without a trailing slash, when given or derivable. */
   readonly tableServiceUri?: string;
-  /** `managedidentity`: use the managed identity; `default`: use the developer credential chain. */
+  /** `SLUICE_LAKE__credential`: `managedidentity` uses the managed identity; `default` the developer credential chain. */
   readonly credential: 'managedidentity' | 'default';
-  /** Client ID of a user-assigned managed identity. */
+  /** Client ID of a user-assigned managed identity (`SLUICE_LAKE__clientId`). */
   readonly clientId?: string;
 }
 
 /** How to reach the lake storage account. */
 export type LakeConnection = LakeConnectionString | LakeIdentityConnection;
 
-/** All Sluice settings, validated. See the table at the top of this file. */
-export interface SluiceSettings {
-  readonly lake: LakeConnection;
-  readonly lakeContainer: string;
-  readonly landingContainer: string;
-  readonly checkpointInterval: number;
-  readonly taskHub: string;
-  readonly pipelines: string;
+/**
+ * The settings of table maintenance, the only ones `sluice vacuum` and `sluice optimize` need (they
+ * work on any table location, with or without a lake connection).
+ */
+export interface MaintenanceSettings {
+  /** `SLUICE_VACUUM_RETENTION_HOURS`: the retention of tables without `delta.deletedFileRetentionDuration`. */
   readonly vacuumRetentionHours: number;
+  /** `SLUICE_OPTIMIZE_TARGET_MB`: optimize's default target file size. */
   readonly optimizeTargetMb: number;
-  /** `optimizeTargetMb` in bytes. */
+  /** `SLUICE_OPTIMIZE_TARGET_MB` in bytes. */
   readonly optimizeTargetBytes: number;
+}
+
+/**
+ * What one instance of the app has to share between the activities it runs at once. Each property's
+ * comment names the setting it comes from (test/settings-readers.test.ts relies on that).
+ */
+export interface InstanceResources {
+  /** `SLUICE_INSTANCE_MEMORY_MB`: memory of one instance, in MB. */
+  readonly instanceMemoryMb: number;
+  /** `AzureFunctionsJobHost__extensions__durableTask__maxConcurrentActivityFunctions`, else host.json's value. */
+  readonly activityConcurrency: number;
+  /** Where `activityConcurrency` came from, for messages (the app setting, host.json's path, or the extension's default). */
+  readonly activityConcurrencySource: string;
+}
+
+/** All Sluice settings, validated. See the table at the top of this file. */
+export interface SluiceSettings extends MaintenanceSettings {
+  /** `SLUICE_LAKE`, `SLUICE_LAKE__*`, else `AzureWebJobsStorage`, `AzureWebJobsStorage__*`. */
+  readonly lake: LakeConnection;
+  /** `SLUICE_LAKE_CONTAINER` */
+  readonly lakeContainer: string;
+  /** `SLUICE_LANDING_CONTAINER` */
+  readonly landingContainer: string;
+  /** `SLUICE_CHECKPOINT_INTERVAL` */
+  readonly checkpointInterval: number;
+  /** `SLUICE_TASK_HUB` */
+  readonly taskHub: string;
+  /** `SLUICE_PIPELINES` */
+  readonly pipelines: string;
 }
 
 /** Thrown by `loadSettings` with every problem found, so one start-up shows them all. */
@@ -94,6 +128,7 @@ const DEFAULTS = {
   pipelines: 'pipelines/*.yaml',
   vacuumRetentionHours: 168,
   optimizeTargetMb: 128,
+  instanceMemoryMb: 2048,
 } as const;
 
 /** Keys understood after `SLUICE_LAKE__`; anything else there is reported as a likely typo. */
@@ -126,8 +161,7 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
   const checkpointInterval = readWholeNumber(env, 'SLUICE_CHECKPOINT_INTERVAL', DEFAULTS.checkpointInterval, 1, undefined, problems);
   const taskHub = readTaskHub(env, problems);
   const pipelines = readString(env, 'SLUICE_PIPELINES') ?? DEFAULTS.pipelines;
-  const vacuumRetentionHours = readWholeNumber(env, 'SLUICE_VACUUM_RETENTION_HOURS', DEFAULTS.vacuumRetentionHours, 0, undefined, problems);
-  const optimizeTargetMb = readWholeNumber(env, 'SLUICE_OPTIMIZE_TARGET_MB', DEFAULTS.optimizeTargetMb, 1, 1024, problems);
+  const maintenance = readMaintenanceSettings(env, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -139,10 +173,85 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
     checkpointInterval: checkpointInterval!,
     taskHub: taskHub!,
     pipelines,
-    vacuumRetentionHours: vacuumRetentionHours!,
-    optimizeTargetMb: optimizeTargetMb!,
-    optimizeTargetBytes: optimizeTargetMb! * 1024 * 1024,
+    ...maintenance!,
   });
+}
+
+/**
+ * Read and validate the maintenance settings alone (what `sluice vacuum` and `sluice optimize` use).
+ * @param env variables to read; defaults to `process.env`
+ * @returns the settings, frozen
+ * @throws ConfigError naming every bad setting
+ */
+export function loadMaintenanceSettings(env: SettingsEnv = process.env): MaintenanceSettings {
+  const problems: string[] = [];
+  const maintenance = readMaintenanceSettings(env, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(maintenance!);
+}
+
+function readMaintenanceSettings(env: SettingsEnv, problems: string[]): MaintenanceSettings | undefined {
+  const vacuumRetentionHours = readWholeNumber(env, 'SLUICE_VACUUM_RETENTION_HOURS', DEFAULTS.vacuumRetentionHours, 0, undefined, problems);
+  const optimizeTargetMb = readWholeNumber(env, 'SLUICE_OPTIMIZE_TARGET_MB', DEFAULTS.optimizeTargetMb, 1, 1024, problems);
+  if (vacuumRetentionHours === undefined || optimizeTargetMb === undefined) return undefined;
+  return { vacuumRetentionHours, optimizeTargetMb, optimizeTargetBytes: optimizeTargetMb * 1024 * 1024 };
+}
+
+/** The app setting through which the Functions host overrides host.json's activity concurrency. */
+export const ACTIVITY_CONCURRENCY_SETTING = 'AzureFunctionsJobHost__extensions__durableTask__maxConcurrentActivityFunctions';
+
+/**
+ * Read and validate what one instance has to share: its memory (`SLUICE_INSTANCE_MEMORY_MB`) and how
+ * many activities it runs at once. The Durable extension takes that number from host.json, unless the
+ * app setting `AzureFunctionsJobHost__extensions__durableTask__maxConcurrentActivityFunctions`
+ * overrides it (the host applies such settings over host.json); this reads it in the same order, so
+ * the memory split always uses the number the extension uses and nothing repeats it.
+ * @param env variables to read; defaults to `process.env`
+ * @param hostJsonPath the app's host.json (default: the nearest one above this module)
+ * @returns the resources, frozen
+ * @throws ConfigError naming the bad setting or host.json
+ */
+export function loadInstanceResources(env: SettingsEnv = process.env, hostJsonPath: string | undefined = findHostJson()): InstanceResources {
+  const problems: string[] = [];
+  const instanceMemoryMb = readWholeNumber(env, 'SLUICE_INSTANCE_MEMORY_MB', DEFAULTS.instanceMemoryMb, 512, undefined, problems);
+  let activityConcurrency: number | undefined;
+  let activityConcurrencySource = ACTIVITY_CONCURRENCY_SETTING;
+  if (readString(env, ACTIVITY_CONCURRENCY_SETTING) !== undefined) {
+    activityConcurrency = readWholeNumber(env, ACTIVITY_CONCURRENCY_SETTING, 1, 1, undefined, problems);
+  } else if (hostJsonPath !== undefined) {
+    activityConcurrencySource = `${hostJsonPath} extensions.durableTask.maxConcurrentActivityFunctions`;
+    activityConcurrency = hostJsonActivityConcurrency(hostJsonPath, activityConcurrencySource, problems);
+  } else {
+    // No host.json: what the Durable extension itself would use.
+    activityConcurrencySource = 'the Durable extension default (10 × CPUs; no host.json found)';
+    activityConcurrency = 10 * Math.max(1, availableParallelism());
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({ instanceMemoryMb: instanceMemoryMb!, activityConcurrency: activityConcurrency!, activityConcurrencySource });
+}
+
+function hostJsonActivityConcurrency(file: string, source: string, problems: string[]): number | undefined {
+  let host: { extensions?: { durableTask?: { maxConcurrentActivityFunctions?: unknown } } };
+  try {
+    host = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    problems.push(`${file} cannot be read as JSON (${(err as Error).message}); it sets the activity concurrency`);
+    return undefined;
+  }
+  const value = host.extensions?.durableTask?.maxConcurrentActivityFunctions;
+  if (value === undefined) return 10 * Math.max(1, availableParallelism());
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 1) return value;
+  problems.push(`${source} must be a whole number 1 or more; got ${JSON.stringify(value)}`);
+  return undefined;
+}
+
+/** The host.json of the app this module belongs to: the nearest one in this folder or above. */
+function findHostJson(from: string = __dirname): string | undefined {
+  for (let dir = nodePath.resolve(from); ; dir = nodePath.dirname(dir)) {
+    const candidate = nodePath.join(dir, 'host.json');
+    if (existsSync(candidate)) return candidate;
+    if (existsSync(nodePath.join(dir, 'package.json')) || nodePath.dirname(dir) === dir) return undefined;
+  }
 }
 
 let cached: SluiceSettings | undefined;

@@ -16,7 +16,8 @@
  * bypasses the lane can commit to the same table at the same time. An intent is durable: once it is
  * stored, its rows land even if its writer dies — the next writer (or `flushLane`) commits it. An
  * intent that nobody commits within `maxIntentAgeMs` is abandoned and deleted; its data files become
- * orphans that vacuum removes. Files of pending intents are never vacuumed.
+ * orphans that vacuum removes. Files of pending intents are never vacuumed. A writer that finds its
+ * own intent that old (it stalled) withdraws it instead of committing files vacuum may have taken.
  *
  * Intents with the same id are one request: at most one of them is ever committed (a writer that
  * retries after a crash, or two processes handling the same input, reuse the id), and an id already
@@ -41,6 +42,9 @@ import { applyActions, cloneState, TableState } from './replay';
 import { DeltaField, DeltaStruct, formatDeltaType, parseSchema } from './schema';
 import { loadSnapshot } from './snapshot';
 import { latestSnapshot } from './latest';
+
+/** Pending intents older than this are abandoned by default. */
+const DEFAULT_MAX_INTENT_AGE_MS = 15 * 60_000;
 
 /** Folder of pending intents, relative to the table root. */
 export const LANE_INTENTS = '_sluice_lane/intents/';
@@ -122,6 +126,18 @@ export async function submitToLane(
     if (own.txn && (view.state.txns.get(own.txn.appId)?.version ?? -1) >= own.txn.version) {
       await store.delete(path);
       return { version: view.state.version, skipped: true, batchedWith: 0, attempts: attempt };
+    }
+    // Past this age other writers delete the intent as abandoned and vacuum no longer keeps its
+    // files: committing it now could reference deleted files, so withdraw it and let the caller
+    // write the data again. Its files become orphans.
+    const maxAge = options.maxIntentAgeMs ?? DEFAULT_MAX_INTENT_AGE_MS;
+    if (Date.now() - own.created > maxAge) {
+      await store.delete(path);
+      throw new DeltaError(
+        `delta lane: intent ${own.id} on ${store.url} was not committed within ${maxAge / 60_000} min of its creation, after which it counts as abandoned ` +
+          'and its files may be vacuumed; it was withdrawn and nothing was committed: write the data again',
+        { transient: true },
+      );
     }
     try {
       checkCompatible(own, view.state, store.url);
@@ -237,7 +253,7 @@ async function pendingBatch(
   own: LaneIntent | null,
   options: LaneOptions,
 ): Promise<{ batch: LaneIntent[]; schema: DeltaStruct | null }> {
-  const maxAge = options.maxIntentAgeMs ?? 15 * 60_000;
+  const maxAge = options.maxIntentAgeMs ?? DEFAULT_MAX_INTENT_AGE_MS;
   const now = Date.now();
   const intents = (await readIntents(store)).sort((a, b) => a.created - b.created);
   const minBase = Math.min(...intents.map((i) => i.baseVersion), view.state.version);

@@ -3,14 +3,18 @@
  * committed with `dataChange=false` on both sides, so streaming readers skip it and concurrent appends
  * never conflict with it; a concurrent commit that removes one of the files being compacted does
  * conflict, and the compaction is dropped rather than resurrecting deleted rows.
+ *
+ * Its new files are claimed (claims.ts) before the first is written and until the commit: however
+ * long the rewrite takes, a vacuum with a short retention never deletes them under it.
  */
 import type { ObjectStore } from '../storage/types';
 import type { Action, AddFile } from './actions';
+import { claimWrites } from './claims';
 import { commitTransaction, CommitOptions } from './commit';
 import { CommitConflictError } from './errors';
 import { checkWriteSupport } from './protocol';
 import { scanTable } from './scan';
-import { activeFiles, loadSnapshot } from './snapshot';
+import { activeFiles, loadSnapshot, Snapshot } from './snapshot';
 import { writeDataFiles } from './writer';
 
 /** Options for optimize. */
@@ -73,6 +77,17 @@ export async function optimizeTable(store: ObjectStore, options: OptimizeOptions
   const work = bins.filter((b) => b.length >= 2);
   const result: OptimizeResult = { version: null, filesRemoved: 0, filesAdded: 0, partitionsOptimized: 0, bytesRemoved: 0, bytesAdded: 0 };
   if (work.length === 0) return result;
+  const claim = await claimWrites(store, 'OPTIMIZE');
+  try {
+    result.version = await rewrite(store, snapshot, work, target, result, options);
+  } finally {
+    await claim.release();
+  }
+  return result;
+}
+
+/** Write each bin's rows as new files and commit them in place of the bin's files; the version committed. */
+async function rewrite(store: ObjectStore, snapshot: Snapshot, work: AddFile[][], target: number, result: OptimizeResult, options: OptimizeOptions): Promise<number> {
   const actions: Action[] = [];
   const now = Date.now();
   const partitions = new Set<string>();
@@ -104,12 +119,11 @@ export async function optimizeTable(store: ObjectStore, options: OptimizeOptions
       operationParameters: { predicate: JSON.stringify(options.partitionFilter ? [options.partitionFilter] : []), targetSize: String(target) },
       readPredicate: null,
     }, options);
-    result.version = committed.version;
+    return committed.version;
   } catch (err) {
     if (err instanceof CommitConflictError) {
       throw new CommitConflictError(`${err.message}; optimize wrote nothing that readers see (its new files are orphans for vacuum) — run it again`, err.version);
     }
     throw err;
   }
-  return result;
 }

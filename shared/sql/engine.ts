@@ -3,8 +3,11 @@
  * database per refresh run, with bounded memory and a private working directory.
  *
  * Why it is set up this way:
- * - An activity must fit a 2 GB Flex Consumption instance next to Node's own heap, so DuckDB gets a
- *   memory limit (default 1 GB) and spills to a temp directory inside the run's folder.
+ * - An instance runs several activities at once and each opens its own DuckDB, so the memory limit of
+ *   one (by default) is the instance's memory less a reserve for the Functions host, Node's heap and
+ *   WASM, divided by the activity concurrency (`sqlMemoryPlan`); DuckDB spills to a temp directory
+ *   inside the run's folder beyond it. A limit set by hand that would overcommit the instance is
+ *   refused at start-up rather than found out by the out-of-memory killer.
  * - DuckDB cannot download extensions here (and must not try at run time in Azure either), so
  *   auto-install and auto-load are off. Parquet, JSON and ICU are statically linked in this binary.
  * - User SQL from a pipeline definition runs in a sandbox: after set-up the engine may only touch files
@@ -20,11 +23,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import type { DuckDBConnection, DuckDBInstance, DuckDBType } from '@duckdb/node-api';
+import { ConfigError, loadInstanceResources, type InstanceResources, type SettingsEnv } from '../config/settings';
 import { stagedFileCache, type StagedFileCache } from './file-cache';
 
 /** Options for opening the engine. */
 export interface SqlEngineOptions {
-  /** DuckDB `memory_limit` (default `1GB`). */
+  /** DuckDB `memory_limit` (default: this instance's share, see `sqlMemoryPlan`). */
   memoryLimit?: string;
   /** Worker threads (default: the CPU count, at most 4). */
   threads?: number;
@@ -61,21 +65,46 @@ function sizeBytes(text: string): number {
   return m ? Math.floor(Number(m[1]) * (UNITS[m[2].toLowerCase()] ?? NaN)) : NaN;
 }
 
+const MIB = 2 ** 20;
+/** Below this DuckDB spends its time spilling; an instance that cannot give each activity as much is refused. */
+const MIN_SQL_MEMORY_MIB = 64;
+
+/** How an instance's memory is split between the activities it runs at once. */
+export interface SqlMemoryPlan {
+  /** Kept for the Functions host, Node's heap, parquet-wasm and the orchestrations: a quarter of the instance, at least 256 MiB. */
+  reservedMib: number;
+  /** DuckDB memory limit of one activity when `SLUICE_SQL_MEMORY_LIMIT` does not set one. */
+  perActivityMib: number;
+}
+
 /**
- * Engine options from the environment: `SLUICE_SQL_MEMORY_LIMIT` (e.g. `1GB`), `SLUICE_SQL_THREADS`,
- * `SLUICE_SQL_TEMP_DIR`, `SLUICE_SQL_CACHE_SIZE` (staged-file cache, e.g. `256MB`, `0` for none).
+ * The memory split of an instance: what is reserved, and each concurrent activity's share of the rest.
+ *
+ * @param resources instance memory and activity concurrency (shared/config)
+ * @returns the split
+ */
+export function sqlMemoryPlan(resources: InstanceResources): SqlMemoryPlan {
+  const reservedMib = Math.max(256, Math.floor(resources.instanceMemoryMb / 4));
+  return { reservedMib, perActivityMib: Math.floor((resources.instanceMemoryMb - reservedMib) / resources.activityConcurrency) };
+}
+
+/**
+ * Engine options from the environment: `SLUICE_SQL_MEMORY_LIMIT` (e.g. `512MB`; by default this
+ * instance's share, see `sqlMemoryPlan`, from `SLUICE_INSTANCE_MEMORY_MB` and the activity
+ * concurrency), `SLUICE_SQL_THREADS`, `SLUICE_SQL_TEMP_DIR`, `SLUICE_SQL_CACHE_SIZE` (staged-file
+ * cache, e.g. `256MB`, `0` for none). A memory limit that, times the activity concurrency, plus the
+ * reserve, exceeds the instance's memory is refused.
  *
  * @param env the environment
+ * @param resources instance memory and activity concurrency (default: read from `env` and host.json)
  * @returns the options
- * @throws Error naming the bad setting
+ * @throws Error naming the bad setting, or every setting of a combination that exceeds the instance
  */
-export function sqlOptionsFromEnv(env: Record<string, string | undefined> = process.env): SqlEngineOptions {
+export function sqlOptionsFromEnv(env: SettingsEnv = process.env, resources?: InstanceResources): SqlEngineOptions {
   const out: SqlEngineOptions = {};
   const memory = env.SLUICE_SQL_MEMORY_LIMIT?.trim();
-  if (memory) {
-    if (!MEMORY_LIMIT.test(memory)) throw new Error(`setting SLUICE_SQL_MEMORY_LIMIT: expected a size such as 1GB or 512MB, got ${JSON.stringify(memory)}`);
-    out.memoryLimit = memory;
-  }
+  if (memory && !MEMORY_LIMIT.test(memory)) throw new Error(`setting SLUICE_SQL_MEMORY_LIMIT: expected a size such as 1GB or 512MB, got ${JSON.stringify(memory)}`);
+  out.memoryLimit = checkedMemoryLimit(memory || undefined, resources ?? instanceResources(env));
   const threads = env.SLUICE_SQL_THREADS?.trim();
   if (threads) {
     const n = Number(threads);
@@ -89,6 +118,36 @@ export function sqlOptionsFromEnv(env: Record<string, string | undefined> = proc
     out.fileCache = cache;
   }
   return out;
+}
+
+function instanceResources(env: SettingsEnv): InstanceResources {
+  try {
+    return loadInstanceResources(env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new Error(err.problems.join('; '));
+    throw err;
+  }
+}
+
+/** The memory limit of one activity's DuckDB: the one set, if the instance can give every concurrent activity as much, else its share. */
+function checkedMemoryLimit(memory: string | undefined, resources: InstanceResources): string {
+  const plan = sqlMemoryPlan(resources);
+  const instance = `SLUICE_INSTANCE_MEMORY_MB ${resources.instanceMemoryMb}`;
+  const concurrency = `${resources.activityConcurrency} activities at once (${resources.activityConcurrencySource})`;
+  if (memory === undefined) {
+    if (plan.perActivityMib >= MIN_SQL_MEMORY_MIB) return `${plan.perActivityMib}MiB`;
+    throw new Error(
+      `settings: ${instance} less ${plan.reservedMib} MiB for the host and Node leaves ${plan.perActivityMib} MiB of DuckDB memory to each of ${concurrency}, ` +
+        `below the ${MIN_SQL_MEMORY_MIB} MiB a refresh needs; run fewer activities at once or choose a larger instance`,
+    );
+  }
+  const total = sizeBytes(memory) * resources.activityConcurrency + plan.reservedMib * MIB;
+  if (total <= resources.instanceMemoryMb * MIB) return memory;
+  throw new Error(
+    `settings: SLUICE_SQL_MEMORY_LIMIT ${memory} × ${concurrency} + ${plan.reservedMib} MiB for the host and Node is ${Math.ceil(total / MIB)} MiB, ` +
+      `more than ${instance}; set SLUICE_SQL_MEMORY_LIMIT to at most ${plan.perActivityMib}MiB (or unset it: that share is the default), ` +
+      'run fewer activities at once or choose a larger instance',
+  );
 }
 
 /** An open DuckDB database with its run folder. Close it to free memory and delete the folder. */
@@ -111,7 +170,7 @@ export class SqlEngine {
    * @returns the engine
    */
   static async open(options: SqlEngineOptions = {}, setup?: (connection: DuckDBConnection) => Promise<void> | void): Promise<SqlEngine> {
-    const memoryLimit = options.memoryLimit ?? '1GB';
+    const memoryLimit = options.memoryLimit ?? sqlOptionsFromEnv().memoryLimit!;
     if (!MEMORY_LIMIT.test(memoryLimit)) throw new Error(`sql engine: memory limit ${JSON.stringify(memoryLimit)} is not a size such as 1GB`);
     const threads = options.threads ?? Math.max(1, Math.min(4, cpus().length));
     const cacheBytes = sizeBytes(options.fileCache ?? DEFAULT_FILE_CACHE);

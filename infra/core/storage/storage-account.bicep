@@ -9,6 +9,10 @@ param isHnsEnabled bool = false
 @description('Names of the blob containers to create.')
 param containers array = []
 param skuName string = 'Standard_LRS'
+@description('Days a deleted blob or container can be restored (blob and container soft delete); 0 turns both off.')
+@minValue(0)
+@maxValue(365)
+param softDeleteRetentionDays int = 0
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
@@ -34,9 +38,15 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
 }
 
+var softDelete = softDeleteRetentionDays > 0 ? { enabled: true, days: softDeleteRetentionDays } : { enabled: false }
+
 resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
   parent: storage
   name: 'default'
+  properties: {
+    deleteRetentionPolicy: softDelete
+    containerDeleteRetentionPolicy: softDelete
+  }
 }
 
 resource blobContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [
