@@ -27,6 +27,7 @@
  * | `SLUICE_SQL_CACHE_SIZE` | `256MB` | local cache of the data files refreshes read (hard-linked into each run folder); `0` turns it off |
  * | `SLUICE_PII_KEY` | unset | HMAC key (≥ 16 characters) for columns tagged `pii: hash`; required when a loaded pipeline has one. Keep it in Key Vault, referenced from the app setting |
  * | `SLUICE_OPTIMIZE_TARGET_MB` | `128` | target size of files written by optimize, in MiB; whole number 1–1024 (a file is assembled in memory) |
+ * | `SLUICE_EXPOSE_DURABLE_URLS` | `false` | `true` adds the Durable extension's management URLs to the start-run answer. In Azure they carry the extension's system key, which grants control (status, terminate, purge) of every instance of every pipeline to whoever holds the start function's key |
  */
 
 /** The environment shape `loadSettings` reads; `process.env` fits. */
@@ -72,6 +73,8 @@ export interface SluiceSettings {
   readonly optimizeTargetMb: number;
   /** `optimizeTargetMb` in bytes. */
   readonly optimizeTargetBytes: number;
+  /** Whether the start-run answer includes the Durable management URLs (they hold the system key in Azure). */
+  readonly exposeDurableUrls: boolean;
 }
 
 /** Thrown by `loadSettings` with every problem found, so one start-up shows them all. */
@@ -94,6 +97,7 @@ const DEFAULTS = {
   pipelines: 'pipelines/*.yaml',
   vacuumRetentionHours: 168,
   optimizeTargetMb: 128,
+  exposeDurableUrls: false,
 } as const;
 
 /** Keys understood after `SLUICE_LAKE__`; anything else there is reported as a likely typo. */
@@ -128,6 +132,7 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
   const pipelines = readString(env, 'SLUICE_PIPELINES') ?? DEFAULTS.pipelines;
   const vacuumRetentionHours = readWholeNumber(env, 'SLUICE_VACUUM_RETENTION_HOURS', DEFAULTS.vacuumRetentionHours, 0, undefined, problems);
   const optimizeTargetMb = readWholeNumber(env, 'SLUICE_OPTIMIZE_TARGET_MB', DEFAULTS.optimizeTargetMb, 1, 1024, problems);
+  const exposeDurableUrls = readBoolean(env, 'SLUICE_EXPOSE_DURABLE_URLS', DEFAULTS.exposeDurableUrls, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -142,6 +147,7 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
     vacuumRetentionHours: vacuumRetentionHours!,
     optimizeTargetMb: optimizeTargetMb!,
     optimizeTargetBytes: optimizeTargetMb! * 1024 * 1024,
+    exposeDurableUrls: exposeDurableUrls!,
   });
 }
 
@@ -188,6 +194,16 @@ function readWholeNumber(
   if (Number.isSafeInteger(value) && value >= min && (max === undefined || value <= max)) return value;
   const range = max === undefined ? `${min} or more` : `from ${min} to ${max}`;
   problems.push(`${name} must be a whole number ${range}; got "${raw}"`);
+  return undefined;
+}
+
+function readBoolean(env: SettingsEnv, name: string, fallback: boolean, problems: string[]): boolean | undefined {
+  const raw = readString(env, name);
+  if (raw === undefined) return fallback;
+  // Exactly true or false: a typo such as "ture" must not quietly leave the setting at its default.
+  if (/^true$/i.test(raw)) return true;
+  if (/^false$/i.test(raw)) return false;
+  problems.push(`${name} must be true or false; got "${raw}"`);
   return undefined;
 }
 
