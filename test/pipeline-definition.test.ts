@@ -22,6 +22,7 @@ import { firesAt } from '../shared/run/schedule';
 import { readIngestTriggerSettings } from '../shared/runtime/settings';
 import { writeTable } from '../shared/delta';
 import { checkPipelineSql } from '../shared/refresh';
+import { piiActionOf, protectedColumn } from '../shared/refresh/pii';
 import { deltaBatch, localLake } from './refresh-helpers';
 
 const ROOT = nodePath.join(__dirname, '..');
@@ -218,6 +219,15 @@ tables:
     expect(['__proto__', 'constructor', 'prototype', 'toString'].map((n) => [tableNamed(def, n), sourceNamed(def, n)])).toEqual([[undefined, undefined], [undefined, undefined], [undefined, undefined], [undefined, undefined]]);
     expect(tableNamed(def, 'silver.a')?.name).toBe('silver.a');
     expect(sourceNamed(def, 'a')?.name).toBe('a');
+  });
+
+  it('a column the data names constructor or toString is no PII column and keeps its type', async () => {
+    const def = parsePipelineDefinition(`sources:\n  s: { landing: s/, schemaHints: { n: int } }\ntables:\n  silver.t:\n    from: s\n    sql: SELECT n AS "constructor", n + 1 AS "toString" FROM source\n    pii: { n_unused: mask }\n`);
+    const table = tableNamed(def, 'silver.t')!;
+    expect(['constructor', 'toString', 'n_unused'].map((c) => piiActionOf(table.pii, c))).toEqual([undefined, undefined, 'mask']);
+    expect(protectedColumn('constructor', table.pii)).toBe('"constructor"');
+    const checked = await checkPipelineSql({ ...def, tables: { 'silver.t': { ...table, pii: {} } } });
+    expect(checked.schemas['silver.t'].fields.map((f) => [f.name, f.type])).toEqual([['constructor', 'integer'], ['toString', 'integer']]);
   });
 
   it('publishes a JSON Schema that agrees with the loader', () => {
