@@ -88,6 +88,9 @@ describe('local host (npm start) end to end', () => {
     expect((await api('/api/pipelines/nope/runs', { method: 'POST' })).status).toBe(404);
     expect((await api('/api/dev/eventhubs/unknown-hub', { method: 'POST', body: '[]', headers: JSON_TYPE })).status).toBe(404);
     expect((await api('/runtime/webhooks/EventGrid?functionName=blobCreated', { method: 'POST', body: '{not json', headers: JSON_TYPE })).status).toBe(400);
+    // An orchestrator name is looked up as registered, not as a property every object has.
+    const inherited = await api('/runtime/webhooks/durabletask/orchestrators/constructor', { method: 'POST', body: '{}', headers: JSON_TYPE });
+    expect(inherited).toMatchObject({ status: 400, body: { message: expect.stringMatching(/no orchestrator function named 'constructor'/) } });
   });
 
   it('refuses what a web page the developer visits could send: foreign Host or Origin (403), a body not declared JSON (415), a body over 32 MiB (413)', async () => {
