@@ -125,6 +125,19 @@ describe('run API (HTTP functions)', () => {
     await runs.purge('refresh-pos');
   });
 
+  it('answers an unexpected failure 500 with an error id only, the detail logged under it', async () => {
+    // An engine without the refresh orchestrator: starting fails inside the handler.
+    const broken = new EngineRunClient(runEngine({ orchestrators: {}, activities: {} }));
+    const logged: string[] = [];
+    const request = new HttpRequest({ method: 'POST', url: `${BASE}/api/pipelines/pos/runs`, params: { name: 'pos' } });
+    const context = new InvocationContext({ functionName: 'startPipelineRun', logHandler: (_level, ...args) => logged.push(args.join(' ')) });
+    const response = (await http('startPipelineRun').handler(request, context, broken)) as HttpResponseInit;
+    const body = response.jsonBody as { error: string; errorId: string };
+    expect(response.status).toBe(500);
+    expect(body).toEqual({ error: `internal error; the app's log has the details under id ${body.errorId}`, errorId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    expect(logged.join('\n')).toMatch(new RegExp(`startPipelineRun: internal error ${body.errorId}: orchestration engine: no orchestrator function named 'refresh'`));
+  });
+
   it("a request's URL reports its own run's outcome after the instance has gone on to the next run", async () => {
     // The plan activity records which run serves a request in the event log the handlers read.
     const events = runtimeServices().events!;
