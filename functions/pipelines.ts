@@ -36,7 +36,7 @@ function withRuns(name: string, body: (request: HttpRequest, runs: RunClient) =>
   };
 }
 
-/** `POST /api/pipelines/{name}/runs`: start a run (202 with status URLs) or make the running one catch up. */
+/** `POST /api/pipelines/{name}/runs`: start a run (202 with status URLs) or make the running one catch up; 415 for a body not sent as JSON. */
 export const startRunHttp = withRuns('startPipelineRun', async (request, runs) => {
   const text = await request.text();
   let body: unknown;

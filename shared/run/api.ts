@@ -7,9 +7,6 @@
  *   terminate, purge); the Durable management URLs only when `SLUICE_EXPOSE_DURABLE_URLS` asks for
  *   them, since in Azure they carry the extension's system key, which controls every instance of every
  *   pipeline; 404 for an unknown pipeline; 400 for a bad body or a `fullRefresh` naming unknown tables.
- *
- * Links never carry the caller's function key (`code`): a key in a URL ends up in logs, proxies and
- * browser history. Callers add it themselves (`?code=` or the `x-functions-key` header).
  * - `GET …/requests/{requestId}` → the status of the run serving that request: 202 while it waits or
  *   runs, 200 once it ended, even after the instance has gone on to the next run (the outcome then
  *   comes from the event log); 404 for an unknown request. The instance status below shows whatever
@@ -22,6 +19,9 @@
  *   event ranges; 404 for an unknown pipeline or table.
  * - `POST …/runs/{instanceId}/terminate[?reason=]` → 202, 404, 410 when it is not running.
  * - `DELETE …/runs/{instanceId}` → 200 purged, 404, 409 while running.
+ *
+ * Links never carry the caller's function key (`code`): a key in a URL ends up in logs, proxies and
+ * browser history. Callers add it themselves (`?code=` or the `x-functions-key` header).
  */
 import { randomUUID } from 'node:crypto';
 import { tableNamed, type PipelineDefinition } from '../pipeline/definition';
