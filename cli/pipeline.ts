@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadInstanceResources, loadSettings } from '../shared/config/settings';
 import { OrchestrationEngine, type OrchestrationStatus } from '../shared/orchestration';
-import { loadPipelineDefinition, PipelineDefinitionError, type PipelineDefinition } from '../shared/pipeline/definition';
+import { loadPipelineDefinition, PipelineDefinitionError, tableNamed, type PipelineDefinition } from '../shared/pipeline/definition';
 import { checkPipelineSql, replayQuarantine, type LakeTables, type TableUpdateMetrics } from '../shared/refresh';
 import { EngineRunClient, EVENTS_TABLE, EventLog, isActive, orchestrationRegistry, recordedOutcome, runTotals, pipelineName, planRefresh, type RefreshInput, type RefreshOutput, type RefreshProgress } from '../shared/run';
 import { appRoot, loadPipelines } from '../shared/runtime';
@@ -146,7 +146,7 @@ async function run(file: string, fullRefresh: boolean | string[], json: boolean,
   const definition = await loadPipelineDefinition(file);
   const name = pipelineName(definition);
   if (Array.isArray(fullRefresh)) {
-    const unknown = fullRefresh.filter((t) => !definition.tables[t]);
+    const unknown = fullRefresh.filter((t) => !tableNamed(definition, t));
     if (unknown.length) throw new UsageError(`--full-refresh: no table ${unknown.join(', ')} in ${file} (tables: ${Object.keys(definition.tables).join(', ')})`);
   }
   const settings = lakeSettings(env);
@@ -264,7 +264,7 @@ function describeUpdate(m: TableUpdateMetrics): string {
 async function updates(file: string, table: string, limit: number, json: boolean, io: Io, env: Record<string, string | undefined>): Promise<number> {
   const definition = await loadPipelineDefinition(file);
   const name = pipelineName(definition);
-  if (!definition.tables[table]) throw new UsageError(`no table ${table} in ${file} (tables: ${Object.keys(definition.tables).join(', ')})`);
+  if (!tableNamed(definition, table)) throw new UsageError(`no table ${table} in ${file} (tables: ${Object.keys(definition.tables).join(', ')})`);
   const events = new EventLog(openLakeTables(lakeSettings(env).lake)(EVENTS_TABLE));
   const recorded = await events.tableUpdates(name, table, limit);
   if (json) {
@@ -292,10 +292,10 @@ async function replay(table: string, file: string | undefined, json: boolean, io
   if (file) definition = await loadPipelineDefinition(file);
   else {
     const settings = lakeSettings(env);
-    definition = loadPipelines(settings.pipelines, appRoot(), !!env.SLUICE_PIPELINES?.trim()).find((p) => p.tables[table]);
+    definition = loadPipelines(settings.pipelines, appRoot(), !!env.SLUICE_PIPELINES?.trim()).find((p) => tableNamed(p, table));
     if (!definition) throw new UsageError(`no pipeline of SLUICE_PIPELINES (${settings.pipelines}) has a table ${table}; name the definition with --pipeline <file>`);
   }
-  if (!definition.tables[table]) throw new UsageError(`no table ${table} in ${file} (tables: ${Object.keys(definition.tables).join(', ')})`);
+  if (!tableNamed(definition, table)) throw new UsageError(`no table ${table} in ${file} (tables: ${Object.keys(definition.tables).join(', ')})`);
   const settings = lakeSettings(env);
   const result = await replayQuarantine({ definition, table, lake: (path) => openLakeStore(settings, path), sql: sqlOptionsFromEnv(env) });
   if (json) io.out(JSON.stringify(result, null, 2) + '\n');

@@ -4,11 +4,25 @@
  * `InvocationContext` objects so handlers cannot tell the difference, plus the host's own routes
  * (`/runtime/webhooks/…`, `/admin/…`) and the local host's (`/api/health`, `/api/dev/…`), which
  * dev/routes.ts defines. Function keys are not checked, as under Core Tools.
+ *
+ * Listening on 127.0.0.1 keeps other machines out, not the web pages the developer's browser opens:
+ * a page can POST to 127.0.0.1 (a cross-origin "simple request" is sent, only its answer is hidden),
+ * and a DNS name rebound to 127.0.0.1 reaches the host under a foreign `Host`. So before anything is
+ * read, a request whose `Host` or `Origin` is not loopback is refused (403); a body must declare JSON
+ * (415), which a page cannot do without a CORS preflight that this host never grants; and a body is
+ * read up to MAX_BODY_BYTES only (413), the rest left unread.
  */
 import * as http from 'node:http';
 import { HttpRequest, HttpResponse, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import type { HttpFunctionDefinition } from '../functions/definitions';
+import { internalError, isJsonContentType, notJsonAnswer } from '../shared/runtime/http';
 import { type DevLog, invokeFunction } from './invoke';
+
+/** Most bytes of a request body the host reads: far above any run request or event batch it serves. */
+export const MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+/** Host names that reach this machine's loopback interface only (as `URL.hostname` spells them). */
+const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /** A request to a built-in route. */
 export interface RouteRequest {
@@ -61,6 +75,90 @@ function compile(path: string): Matcher {
   return { pattern: new RegExp(`^${source}${wildcard ? '(?:/(.*))?' : '/?'}$`, 'i'), names };
 }
 
+function isLoopback(hostAndPort: string, scheme = 'http:'): boolean {
+  try {
+    const url = new URL(`${scheme}//${hostAndPort}`);
+    return LOOPBACK_HOSTS.has(url.hostname) && url.username === '' && url.password === '';
+  } catch {
+    return false;
+  }
+}
+
+/** Why a request is refused before its body is read, or null. */
+function refusal(req: http.IncomingMessage): { status: number; error: string } | null {
+  const host = req.headers.host;
+  // HTTP/1.0 clients may send no Host; browsers always send one.
+  if (host !== undefined && !isLoopback(host)) return { status: 403, error: `the local host answers only requests addressed to 127.0.0.1, localhost or [::1], not Host '${host.slice(0, 100)}'` };
+  const origin = req.headers.origin;
+  if (origin !== undefined) {
+    const parsed = /^(https?:)\/\/([^/]+)$/.exec(origin);
+    if (!parsed || !isLoopback(parsed[2], parsed[1])) return { status: 403, error: `the local host answers no cross-origin request (Origin '${origin.slice(0, 100)}'); only pages served from 127.0.0.1, localhost or [::1]` };
+  }
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) return { status: 413, error: `the body (${declared} bytes) is larger than the local host's limit of ${MAX_BODY_BYTES} bytes` };
+  const hasBody = (declared !== undefined && Number(declared) > 0) || req.headers['transfer-encoding'] !== undefined;
+  if (hasBody && !isJsonContentType(req.headers['content-type'])) return { status: 415, error: notJsonAnswer(req.headers['content-type']).body.error };
+  return null;
+}
+
+/**
+ * Read a request's body, at most `limit` bytes.
+ *
+ * @returns the body, or null when it is longer than the limit (reading stops there, the rest is left unread)
+ * @throws Error when the client goes away before the body ends
+ */
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = () => {
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      done();
+      req.pause();
+      resolve(null);
+    };
+    const onEnd = () => {
+      done();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (err: Error) => {
+      done();
+      reject(err);
+    };
+    const onClose = () => {
+      done();
+      reject(new Error('the client closed the connection before the body ended'));
+    };
+    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
+}
+
+/** Time a client still sending a body gets to read the 413 before the connection is dropped. */
+const LINGER_MS = 2000;
+
+/** Answer a request refused before its body was read, and close the connection. */
+function refuse(res: http.ServerResponse, status: number, error: string): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', connection: 'close' }).end(JSON.stringify({ error }));
+}
+
+/**
+ * Answer 413 to a request whose body was read up to the limit, then drop the connection without
+ * reading more. Closing at once would reset it while the client is still sending, and a client that
+ * is writing sees the reset before the answer; so the connection stays open, unread, a moment first.
+ */
+function refuseRestOfBody(req: http.IncomingMessage, res: http.ServerResponse, error: string): void {
+  const socket = req.socket;
+  res.once('finish', () => setTimeout(() => socket.destroy(), LINGER_MS).unref());
+  res.writeHead(413, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify({ error }));
+}
+
 function match(m: Matcher, pathname: string): Record<string, string> | null {
   const found = m.pattern.exec(pathname);
   if (!found) return null;
@@ -87,9 +185,19 @@ export async function serveHttp(options: { port: number; functions: readonly Htt
     let body: Buffer;
     try {
       url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
-      const chunks: Buffer[] = [];
-      for await (const chunk of req) chunks.push(chunk as Buffer);
-      body = Buffer.concat(chunks);
+      const refused = refusal(req);
+      if (refused) {
+        log(`${method} ${url.pathname} → ${refused.status} (${refused.error})`);
+        refuse(res, refused.status, refused.error);
+        return;
+      }
+      const read = await readBody(req, MAX_BODY_BYTES);
+      if (read === null) {
+        log(`${method} ${url.pathname} → 413 (body over ${MAX_BODY_BYTES} bytes)`);
+        refuseRestOfBody(req, res, `the body is larger than the local host's limit of ${MAX_BODY_BYTES} bytes`);
+        return;
+      }
+      body = read;
     } catch (err) {
       log(`${method} ${req.url ?? ''} → 400 (${(err as Error).message})`);
       if (!res.headersSent && res.writable) res.writeHead(400, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify({ error: `bad request: ${(err as Error).message}` }));
@@ -132,8 +240,9 @@ export async function serveHttp(options: { port: number; functions: readonly Htt
       res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify({ error: `nothing serves ${method} ${url.pathname}`, routes: known }, null, 2));
     } catch (err) {
       status = 500;
+      const answer = internalError(`${method} ${url.pathname} [${what}]`, err, log);
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' });
-      res.end(JSON.stringify({ error: (err as Error).message }));
+      res.end(JSON.stringify(answer.body));
     } finally {
       if (!(quiet && status < 400)) log(`${method} ${url.pathname}${url.search} → ${status} (${Date.now() - started} ms) [${what}]`);
     }

@@ -13,6 +13,7 @@
  *   admin API), e.g. the `reconcile` timer.
  */
 import { durableWebhook, type OrchestrationEngine } from '../shared/orchestration';
+import { internalError } from '../shared/runtime/http';
 import type { SluiceRuntime } from '../shared/runtime';
 import type { ObjectStore } from '../shared/storage/types';
 import { EventsBodyError, type LocalEventHubs, parseEventsBody, PartialDeliveryError } from './eventhubs';
@@ -75,7 +76,9 @@ export function builtinRoutes(parts: RouteParts): BuiltinRoute[] {
           return json(200, await parts.eventHubs.post({ namespace: hub.namespace, name: route.source.eventHub!.name, consumerGroup: hub.consumerGroup }, bodies));
         } catch (err) {
           const partial = err instanceof PartialDeliveryError ? { delivered: err.delivered, total: err.total } : { delivered: 0 };
-          return json(503, { error: `events not ingested: ${(err as Error).message}`, ...partial });
+          // The detail (storage URLs included) goes to the log under the id the answer gives.
+          const logged = internalError(`POST /api/dev/eventhubs/${params.hub}`, err, parts.log).body;
+          return json(503, { error: `events not ingested: ${logged.error}`, errorId: logged.errorId, ...partial });
         }
       },
     },

@@ -4,37 +4,45 @@
  * the Durable client of the invocation, the local host one over its engine.
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { getSettings } from '../shared/config';
+import { internalError, isJsonContentType, notJsonAnswer } from '../shared/runtime/http';
 import { purgeRunResponse, requestStatusResponse, runStatusResponse, runtimeServices, tableUpdatesResponse, startOptions, startRunResponse, terminateRunResponse, type ApiOrigin, type ApiResponse, type RunClient } from '../shared/run';
 
 /** An HTTP handler that needs the run client. */
 export type RunHttpHandler = (request: HttpRequest, context: InvocationContext, runs?: RunClient) => Promise<HttpResponseInit>;
 
 function origin(request: HttpRequest): ApiOrigin {
-  return { baseUrl: new URL(request.url).origin, code: request.query.get('code') };
+  return { baseUrl: new URL(request.url).origin, exposeDurableUrls: getSettings().exposeDurableUrls };
 }
 
 function reply(response: ApiResponse): HttpResponseInit {
   return { status: response.status, headers: response.headers, jsonBody: response.body };
 }
 
-/** Wrap a handler: no client → 500 naming the wiring problem; unexpected errors → 500 with the message, logged. */
+/** An unexpected failure: logged with an id, answered with the id only. */
+function failed(name: string, err: unknown, context: InvocationContext): HttpResponseInit {
+  return reply(internalError(name, err, (line) => context.error(line)));
+}
+
+/** Wrap a handler: no client → 500 naming the wiring problem; unexpected errors → 500 with an error id, logged. */
 function withRuns(name: string, body: (request: HttpRequest, runs: RunClient) => Promise<ApiResponse>): RunHttpHandler {
   return async (request, context, runs) => {
     if (!runs) return { status: 500, jsonBody: { error: `${name}: no Durable client was passed to the handler (the function must declare durableClient)` } };
     try {
       return reply(await body(request, runs));
     } catch (err) {
-      context.error(`${name}: ${(err as Error).message}`);
-      return { status: 500, jsonBody: { error: (err as Error).message } };
+      return failed(name, err, context);
     }
   };
 }
 
-/** `POST /api/pipelines/{name}/runs`: start a run (202 with status URLs) or make the running one catch up. */
+/** `POST /api/pipelines/{name}/runs`: start a run (202 with status URLs) or make the running one catch up; 415 for a body not sent as JSON. */
 export const startRunHttp = withRuns('startPipelineRun', async (request, runs) => {
   const text = await request.text();
   let body: unknown;
   if (text.trim()) {
+    const type = request.headers.get('content-type');
+    if (!isJsonContentType(type)) return notJsonAnswer(type);
     try {
       body = JSON.parse(text);
     } catch {
@@ -57,8 +65,7 @@ export async function tableUpdatesHttp(request: HttpRequest, context: Invocation
     const services = runtimeServices();
     return reply(await tableUpdatesResponse(services.events, services.pipelines(), request.params.name, request.params.table, request.query.get('limit')));
   } catch (err) {
-    context.error(`pipelineTableUpdates: ${(err as Error).message}`);
-    return { status: 500, jsonBody: { error: (err as Error).message } };
+    return failed('pipelineTableUpdates', err, context);
   }
 }
 

@@ -35,6 +35,7 @@ describe('loadSettings defaults', () => {
       vacuumRetentionHours: 168,
       optimizeTargetMb: 128,
       optimizeTargetBytes: 128 * 1024 * 1024,
+      exposeDurableUrls: false,
     });
   });
 
@@ -60,6 +61,7 @@ describe('loadSettings defaults', () => {
       SLUICE_PIPELINES: 'defs/**/*.yml',
       SLUICE_VACUUM_RETENTION_HOURS: '0',
       SLUICE_OPTIMIZE_TARGET_MB: '256',
+      SLUICE_EXPOSE_DURABLE_URLS: 'TRUE',
     });
     expect(settings).toMatchObject({
       lakeContainer: 'tables',
@@ -70,6 +72,7 @@ describe('loadSettings defaults', () => {
       vacuumRetentionHours: 0,
       optimizeTargetMb: 256,
       optimizeTargetBytes: 256 * 1024 * 1024,
+      exposeDurableUrls: true,
     });
   });
 });
@@ -84,6 +87,7 @@ describe('loadSettings validation', () => {
     ['SLUICE_VACUUM_RETENTION_HOURS', '7d', 'whole number 0 or more'],
     ['SLUICE_OPTIMIZE_TARGET_MB', '0', 'whole number from 1 to 1024'],
     ['SLUICE_OPTIMIZE_TARGET_MB', '4096', 'whole number from 1 to 1024'],
+    ['SLUICE_EXPOSE_DURABLE_URLS', 'yes', 'true or false'],
   ])('rejects %s=%s, naming the variable and the expected form', (name, value, expected) => {
     const problem = problemOf({ ...AZURITE, [name]: value });
     expect(problem).toContain(name);

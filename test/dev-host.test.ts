@@ -2,7 +2,7 @@
  * The local host end to end, as `npm start` runs it: its own Azurite on free ports, two pipelines
  * (the POS example as shipped, and one reading the real CSV fixtures), files dropped in the landing
  * container the way any storage tool drops them, events posted to the Event Hubs feed, and the runs
- * followed through the Durable status API (statusQueryGetUri) until they complete. Bronze, silver and
+ * followed through their request URLs until they complete. Bronze, silver and
  * gold are then checked against what this test computes from its own input in plain TypeScript:
  * every input row accounted for, gold equal to an independent aggregation.
  */
@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import * as net from 'node:net';
+import * as nodeHttp from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePorts } from '../dev/azurite';
 import { type LocalHost, startLocalHost } from '../dev/host';
@@ -47,6 +48,8 @@ const random = seededRandom(20260301);
 const rows = (path: string) => rowsOf(openLakeStore(host.runtime.settings, path));
 const num = (v: JsonValue) => Number(v as number);
 
+const JSON_TYPE = { 'content-type': 'application/json' };
+
 async function api(path: string, init?: RequestInit): Promise<{ status: number; headers: Headers; body: any }> {
   const response = await fetch(path.startsWith('http') ? path : `${host.url}${path}`, init);
   const text = await response.text();
@@ -83,8 +86,70 @@ describe('local host (npm start) end to end', () => {
     expect(health.body.pipelines.map((p: { name: string }) => p.name).sort()).toEqual(['pos', 'real']);
     expect((await api('/runtime/webhooks/durabletask/instances/nothing-here')).status).toBe(404);
     expect((await api('/api/pipelines/nope/runs', { method: 'POST' })).status).toBe(404);
-    expect((await api('/api/dev/eventhubs/unknown-hub', { method: 'POST', body: '[]' })).status).toBe(404);
-    expect((await api('/runtime/webhooks/EventGrid?functionName=blobCreated', { method: 'POST', body: '{not json' })).status).toBe(400);
+    expect((await api('/api/dev/eventhubs/unknown-hub', { method: 'POST', body: '[]', headers: JSON_TYPE })).status).toBe(404);
+    expect((await api('/runtime/webhooks/EventGrid?functionName=blobCreated', { method: 'POST', body: '{not json', headers: JSON_TYPE })).status).toBe(400);
+    // An orchestrator name is looked up as registered, not as a property every object has.
+    const inherited = await api('/runtime/webhooks/durabletask/orchestrators/constructor', { method: 'POST', body: '{}', headers: JSON_TYPE });
+    expect(inherited).toMatchObject({ status: 400, body: { message: expect.stringMatching(/no orchestrator function named 'constructor'/) } });
+  });
+
+  it('refuses what a web page the developer visits could send: foreign Host or Origin (403), a body not declared JSON (415), a body over 32 MiB (413)', async () => {
+    const { port } = new URL(host.url);
+    type Answer = { status: number; body: string; sent: number };
+    /** A request through node:http, which sends Host and Origin as given (fetch would not let us). */
+    const send = (path: string, headers: Record<string, string>, body?: string | { chunk: Buffer; upTo: number }) =>
+      new Promise<Answer>((resolve, reject) => {
+        let sent = 0;
+        let answered = false;
+        const req = nodeHttp.request({ host: '127.0.0.1', port: Number(port), path, method: 'POST', headers }, (res) => {
+          answered = true;
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, sent }));
+          res.on('error', reject);
+        });
+        req.on('error', (err) => (answered ? undefined : reject(new Error(`${path} ${JSON.stringify(headers)}: ${err.message} after ${sent} bytes`))));
+        if (typeof body === 'string' || body === undefined) {
+          req.end(body);
+          return;
+        }
+        // Streamed in chunks while the host reads them: stops when the answer comes or upTo is reached.
+        const pump = () => {
+          while (!answered && sent < body.upTo) {
+            sent += body.chunk.length;
+            if (!req.write(body.chunk)) return void req.once('drain', pump);
+          }
+          if (!answered) req.end();
+        };
+        pump();
+      });
+    const start = JSON.stringify({ reason: 'a web page' });
+    const crossOrigin = await send('/api/pipelines/pos/runs', { host: `127.0.0.1:${port}`, origin: 'https://evil.example', ...JSON_TYPE }, start);
+    expect(crossOrigin.status).toBe(403);
+    expect(JSON.parse(crossOrigin.body).error).toMatch(/no cross-origin request \(Origin 'https:\/\/evil\.example'\)/);
+    // A simple request a page may send without a preflight: no Content-Type of JSON; and a sandboxed page's Origin.
+    expect((await send('/api/pipelines/pos/runs/refresh-pos/terminate', { host: `127.0.0.1:${port}`, origin: 'null', 'content-type': 'text/plain' }, start)).status).toBe(403);
+    // DNS rebinding: a foreign name resolving to 127.0.0.1 arrives with that name as Host.
+    const rebound = await send('/api/pipelines/pos/runs', { host: `evil.example:${port}`, ...JSON_TYPE }, start);
+    expect(rebound.status).toBe(403);
+    expect(JSON.parse(rebound.body).error).toMatch(/not Host 'evil\.example:\d+'/);
+    const plain = await send('/api/pipelines/pos/runs', { host: `localhost:${port}`, 'content-type': 'text/plain;charset=UTF-8' }, start);
+    expect(plain.status).toBe(415);
+    expect(JSON.parse(plain.body).error).toMatch(/Content-Type: application\/json, not 'text\/plain;charset=UTF-8'/);
+    expect((await send('/runtime/webhooks/durabletask/instances/refresh-pos/terminate', { host: `127.0.0.1:${port}`, 'content-type': 'application/x-www-form-urlencoded' }, 'reason=x')).status).toBe(415);
+    // Declared too large: refused before a byte of the body is read.
+    const declared = await send('/api/dev/eventhubs/network-telemetry', { host: `127.0.0.1:${port}`, ...JSON_TYPE, 'content-length': String(33 * 1024 * 1024) }, '');
+    expect(declared.status).toBe(413);
+    // Streamed without a length: reading stops past 32 MiB, and the answer comes while the client still sends.
+    const streamed = await send('/api/dev/eventhubs/network-telemetry', { host: `127.0.0.1:${port}`, ...JSON_TYPE }, { chunk: Buffer.alloc(1024 * 1024, 0x20), upTo: 96 * 1024 * 1024 });
+    expect(streamed.status).toBe(413);
+    expect(JSON.parse(streamed.body).error).toMatch(/larger than the local host's limit of 33554432 bytes/);
+    expect(streamed.sent).toBeLessThan(96 * 1024 * 1024);
+    // None of it reached a function: no run of pos was started, and a loopback request is still served.
+    expect((await api('/api/pipelines/pos/runs/refresh-pos')).status).toBe(404);
+    const local = await send('/api/pipelines/nope/runs', { host: `localhost:${port}`, origin: `http://localhost:${port}`, ...JSON_TYPE }, start);
+    expect(local.status).toBe(404);
+    expect(lines.filter((l) => / → 40[3]|→ 41[35]/.test(l)).length).toBeGreaterThanOrEqual(7);
   });
 
   it('survives a malformed Host header and a client hanging up mid-body', async () => {
@@ -126,9 +191,9 @@ describe('local host (npm start) end to end', () => {
 
     // Events: a JSON array (three batches of at most 100), then NDJSON continuing the numbering.
     const telemetry = (n: number, from: number) => Array.from({ length: n }, (_, i) => ({ device_id: `POS-${(from + i) % 7}`, latency_ms: (from + i) % 90, seq: from + i }));
-    const first = await api('/api/dev/eventhubs/network-telemetry', { method: 'POST', body: JSON.stringify(telemetry(250, 0)) });
+    const first = await api('/api/dev/eventhubs/network-telemetry', { method: 'POST', body: JSON.stringify(telemetry(250, 0)), headers: JSON_TYPE });
     expect(first).toMatchObject({ status: 200, body: { events: 250, batches: 3, partitionId: '0', sequenceNumbers: [0, 249] } });
-    const second = await api('/api/dev/eventhubs/network-telemetry', { method: 'POST', body: telemetry(50, 250).map((e) => JSON.stringify(e)).join('\n') });
+    const second = await api('/api/dev/eventhubs/network-telemetry', { method: 'POST', body: telemetry(50, 250).map((e) => JSON.stringify(e)).join('\n'), headers: { 'content-type': 'application/x-ndjson' } });
     expect(second).toMatchObject({ status: 200, body: { events: 50, batches: 1, sequenceNumbers: [250, 299] } });
 
     await until('the landing watch to deliver every file', async () => {
@@ -139,9 +204,10 @@ describe('local host (npm start) end to end', () => {
     // Each drop started or queued a run; this request queues the last one, which sees every file.
     for (const pipeline of ['pos', 'real']) {
       const reason = `dev-host test ${pipeline}`;
-      const start = await api(`/api/pipelines/${pipeline}/runs`, { method: 'POST', body: JSON.stringify({ reason }) });
+      const start = await api(`/api/pipelines/${pipeline}/runs`, { method: 'POST', body: JSON.stringify({ reason }), headers: JSON_TYPE });
       expect(start.status).toBe(202);
-      expect(start.body.management.statusQueryGetUri).toMatch(new RegExp(`^${host.url}/runtime/webhooks/durabletask/instances/refresh-${pipeline}`));
+      expect(start.body).toMatchObject({ statusUrl: `${host.url}/api/pipelines/${pipeline}/runs/refresh-${pipeline}`, terminateUrl: `${host.url}/api/pipelines/${pipeline}/runs/refresh-${pipeline}/terminate` });
+      expect(start.body.management).toBeUndefined();
       expect(start.headers.get('location')).toBe(start.body.requestUrl);
       // The request's URL answers for the run serving it, even once the instance has gone on to a later run.
       const done = await until(`run of ${pipeline}`, async () => {
@@ -151,7 +217,8 @@ describe('local host (npm start) end to end', () => {
       });
       expect(done).toMatchObject({ requestId: start.body.requestId, runtimeStatus: 'Completed' });
       expect(done.output.tables.every((m: { status: string }) => m.status !== 'failed')).toBe(true);
-      expect((await api(start.body.management.statusQueryGetUri)).status).toBe(200);
+      // The Durable HTTP API stays where it is on the local host.
+      expect((await api(`/runtime/webhooks/durabletask/instances/refresh-${pipeline}`)).status).toBe(200);
     }
     // What the silver update did, with the landing files its rows came from.
     const updates = await api('/api/pipelines/pos/tables/silver.sales/updates?limit=5');

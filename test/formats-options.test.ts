@@ -90,6 +90,17 @@ describe('column names', () => {
     expect(parquet.rows[0].Ship_To).toBe('Seoul');
   });
 
+  it('keeps a column named __proto__ (renamed __proto___1) and one named constructor, from CSV and JSON', async () => {
+    const csv = await readAll(Buffer.from('id,__proto__,constructor\n1,x,y\n'), 'p.csv');
+    expect(csv.result.schema.fields.map((f) => f.name)).toEqual(['id', '__proto___1', 'constructor', RESCUED_COLUMN]);
+    expect(csv.rows[0]).toMatchObject({ id: 1, __proto___1: 'x', constructor: 'y' });
+    expect(JSON.parse(csv.result.inference['#columns'])).toEqual({ ['__proto__']: '__proto___1' });
+    // A JSON key __proto__ is a field like any other, not the prototype of the record.
+    const json = await readAll(Buffer.from('{"a":1}\n{"a":2,"__proto__":{"b":2}}\n{"a":3,"b":3}\n'), 'p.ndjson');
+    expect(json.result.schema.fields.map((f) => f.name)).toEqual(['a', '__proto___1', 'b', RESCUED_COLUMN]);
+    expect(json.rows.map((r) => [r.a, r.__proto___1, r.b])).toEqual([[1, null, null], [2, '{"b":2}', null], [3, null, 3]]);
+  });
+
   it('matches a target schema by the stored name', async () => {
     const targetSchema = { type: 'struct' as const, fields: [{ name: 'Unit_Price', type: 'double', nullable: true, metadata: {} }] };
     const { result, rows } = await readAll(Buffer.from('Unit Price,Extra Col\n2.5,x\n'), 'p.csv', { targetSchema });

@@ -43,8 +43,35 @@ describe('table HTTP functions', () => {
     expect((response.jsonBody as { version: number }[]).map((e) => e.version)).toEqual([2, 1, 0]);
   });
 
+  it('caps history at 1,000 commits: a larger limit is 400 naming the maximum', async () => {
+    const over = await tableHistoryHttp(request('bronze', 'events', '?limit=1001'), new InvocationContext());
+    expect(over).toMatchObject({ status: 400, jsonBody: { error: "limit must be a whole number from 1 to 1000 (the maximum), not '1001'" } });
+    expect((await tableHistoryHttp(request('bronze', 'events', '?limit=99999999999999999999'), new InvocationContext())).status).toBe(400);
+    expect((await tableHistoryHttp(request('bronze', 'events', '?limit=0'), new InvocationContext())).status).toBe(400);
+    const most = await tableHistoryHttp(request('bronze', 'events', '?limit=1000'), new InvocationContext());
+    expect((most.jsonBody as unknown[]).length).toBe(3);
+  });
+
+  it('answers a damaged table 500 with an error id only; the log has the id and the detail', async () => {
+    // A commit that is not JSON: reading the log fails with a message naming the blob's storage URL.
+    await openStore(azuriteUri(container, 'bronze/damaged')).write('_delta_log/00000000000000000000.json', '{"commitInfo": {"operation": "WRITE"}}\nnot json at all\n');
+    const logged: string[] = [];
+    const context = new InvocationContext({ functionName: 'describeTable', logHandler: (_level, ...args) => logged.push(args.join(' ')) });
+    const response = await describeTableHttp(request('bronze', 'damaged'), context);
+    expect(response.status).toBe(500);
+    const body = response.jsonBody as { error: string; errorId: string };
+    expect(body.errorId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(body.error).toBe(`internal error; the app's log has the details under id ${body.errorId}`);
+    expect(JSON.stringify(body)).not.toMatch(/127\.0\.0\.1|devstoreaccount1|_delta_log/);
+    expect(logged.join('\n')).toMatch(new RegExp(`describeTable: internal error ${body.errorId}: .*devstoreaccount1/${container}/bronze/damaged`));
+  });
+
   it('answers 404 for a missing table and 400 for a bad layer or version', async () => {
-    expect((await describeTableHttp(request('silver', 'nothing'), new InvocationContext())).status).toBe(404);
+    const missing = await describeTableHttp(request('silver', 'nothing'), new InvocationContext());
+    expect(missing.status).toBe(404);
+    // Named by its path in the lake, not by the storage account's URL.
+    expect((missing.jsonBody as { error: string }).error).toMatch(/no Delta table at silver\/nothing /);
+    expect(JSON.stringify(missing.jsonBody)).not.toMatch(/devstoreaccount1/);
     expect((await describeTableHttp(request('platinum', 'events'), new InvocationContext())).status).toBe(400);
     expect((await describeTableHttp(request('bronze', 'events', '?version=x'), new InvocationContext())).status).toBe(400);
     expect((await describeTableHttp(request('bronze', 'events', '?version=9'), new InvocationContext())).status).toBe(404);

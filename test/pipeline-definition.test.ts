@@ -16,12 +16,13 @@ import {
   SOURCE_COMPRESSIONS,
   SOURCE_FORMATS,
 } from '../shared/pipeline';
-import { ON_VIOLATION, PII_ACTIONS, TRIGGER_MODES } from '../shared/pipeline/definition';
+import { isReservedName, ON_VIOLATION, PII_ACTIONS, sourceNamed, tableNamed, TRIGGER_MODES } from '../shared/pipeline/definition';
 import { ncrontabProblem, parseNcrontab } from '../shared/pipeline/ncrontab';
 import { firesAt } from '../shared/run/schedule';
 import { readIngestTriggerSettings } from '../shared/runtime/settings';
 import { writeTable } from '../shared/delta';
 import { checkPipelineSql } from '../shared/refresh';
+import { piiActionOf, protectedColumn } from '../shared/refresh/pii';
 import { deltaBatch, localLake } from './refresh-helpers';
 
 const ROOT = nodePath.join(__dirname, '..');
@@ -189,6 +190,46 @@ extra: 1
     ]);
   });
 
+  it('refuses names that reach an object prototype, with their YAML path, and looks names up as own keys', () => {
+    const found = problems(`sources:
+  __proto__: { landing: a/ }
+  b: { landing: b/, schemaEvolution: constructor, schemaHints: { constructor: int, x: constructor } }
+  c: { landing: c/, schemaHints: "prototype int" }
+tables:
+  constructor: { from: b }
+  silver.t:
+    from: constructor
+    pii: { __proto__: hash }
+    expectations: { prototype: { check: "x > 0" } }
+`);
+    const byPath = new Map(found.map((p) => [p.path, p.message]));
+    expect(byPath.get('sources.__proto__')).toMatch(/source name "__proto__" is reserved/);
+    expect(byPath.get('sources.b.schemaEvolution')).toMatch(/got "constructor"/);
+    expect(byPath.get('sources.b.schemaHints.constructor')).toMatch(/column name "constructor" is reserved/);
+    expect(byPath.get('sources.b.schemaHints.x')).toMatch(/expected a type .*got "constructor"/);
+    expect(byPath.get('sources.c.schemaHints')).toMatch(/column name "prototype" is reserved/);
+    expect(byPath.get('tables.constructor')).toMatch(/table name "constructor" is reserved/);
+    // The refused table is not there to be read: constructor is no table or source, not Object's.
+    expect(byPath.get('tables.silver.t.from')).toMatch(/"constructor" is neither a source nor a table/);
+    expect(byPath.get('tables.silver.t.pii.__proto__')).toMatch(/column name "__proto__" is reserved/);
+    expect(byPath.get('tables.silver.t.expectations.prototype')).toMatch(/expectation name "prototype" is reserved/);
+    expect(found.length).toBe(9);
+
+    const def = parsePipelineDefinition('sources:\n  a: { landing: a/ }\ntables:\n  silver.a: { from: a }\n');
+    expect(['__proto__', 'constructor', 'prototype', 'toString'].map((n) => [tableNamed(def, n), sourceNamed(def, n)])).toEqual([[undefined, undefined], [undefined, undefined], [undefined, undefined], [undefined, undefined]]);
+    expect(tableNamed(def, 'silver.a')?.name).toBe('silver.a');
+    expect(sourceNamed(def, 'a')?.name).toBe('a');
+  });
+
+  it('a column the data names constructor or toString is no PII column and keeps its type', async () => {
+    const def = parsePipelineDefinition(`sources:\n  s: { landing: s/, schemaHints: { n: int } }\ntables:\n  silver.t:\n    from: s\n    sql: SELECT n AS "constructor", n + 1 AS "toString" FROM source\n    pii: { n_unused: mask }\n`);
+    const table = tableNamed(def, 'silver.t')!;
+    expect(['constructor', 'toString', 'n_unused'].map((c) => piiActionOf(table.pii, c))).toEqual([undefined, undefined, 'mask']);
+    expect(protectedColumn('constructor', table.pii)).toBe('"constructor"');
+    const checked = await checkPipelineSql({ ...def, tables: { 'silver.t': { ...table, pii: {} } } });
+    expect(checked.schemas['silver.t'].fields.map((f) => [f.name, f.type])).toEqual([['constructor', 'integer'], ['toString', 'integer']]);
+  });
+
   it('publishes a JSON Schema that agrees with the loader', () => {
     const schema = JSON.parse(readFileSync(nodePath.join(ROOT, 'schemas', 'pipeline.schema.json'), 'utf8'));
     const source = schema.$defs.source.properties;
@@ -201,6 +242,11 @@ extra: 1
     expect(Object.keys(schema.$defs.table.properties).sort()).toEqual(['buckets', 'description', 'expectations', 'from', 'hook', 'keys', 'orderBy', 'partitionBy', 'pii', 'sequenceBy', 'sql', 'table']);
     expect(schema.$defs.table.properties.expectations.additionalProperties.properties.onViolation.enum).toEqual([...ON_VIOLATION]);
     expect(schema.$defs.table.properties.pii.additionalProperties.enum).toEqual([...PII_ACTIONS]);
+    // Reserved names are refused for sources, tables, expectations and hinted or tagged columns alike.
+    const reserved: string[] = schema.$defs.notReserved.not.enum;
+    expect(reserved.every(isReservedName) && ['__proto__', 'constructor', 'prototype'].every((n) => reserved.includes(n))).toBe(true);
+    const refs = [schema.properties.sources.propertyNames, schema.properties.tables.propertyNames, schema.$defs.table.properties.expectations.propertyNames, schema.$defs.table.properties.pii.propertyNames, source.schemaHints.oneOf[2].propertyNames];
+    expect(refs.map((r) => r.$ref)).toEqual(Array(5).fill('#/$defs/notReserved'));
     // Every key the example uses is one the schema declares.
     const example = parsePipelineDefinition(readFileSync(EXAMPLE, 'utf8'));
     for (const s of Object.values(example.sources)) for (const key of Object.keys(s)) if (key !== 'name') expect(Object.keys(source)).toContain(key);

@@ -1,7 +1,7 @@
 /**
  * The run API as the Functions host calls it — the handlers of FUNCTIONS with an HttpRequest, an
  * InvocationContext and a RunClient over the local engine — on Azurite, with the settings and the POS
- * definition read through the real runtime: start (202 with the status and management URLs), status
+ * definition read through the real runtime: start (202 with our pipeline-scoped URLs only), status
  * while pending and once done (metrics in the output), terminate, purge, and the 404/400/409/410
  * answers (in a lake without bronze data yet, where a run completes with every table unchanged).
  * Then the triggers: a BlobCreated event that lands rows starts the afterBronze pipeline's
@@ -14,7 +14,7 @@ import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/fu
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTIONS, type HttpFunctionDefinition } from '../functions/definitions';
 import { parsePipelineDefinition } from '../shared/pipeline/definition';
-import { duePipelines, EngineRunClient, orchestrationRegistry, runtimeServices, type RefreshOutput, type RunClient } from '../shared/run';
+import { duePipelines, EngineRunClient, orchestrationRegistry, runtimeServices, startOptions, startRunResponse, type RefreshOutput, type RunClient } from '../shared/run';
 import { openStore } from '../shared/storage';
 import { azuriteUri, uniqueContainer } from './helpers/azurite';
 import { connectionString, POS_PIPELINE, posLake, runEngine, type RunLake } from './helpers/run-lake';
@@ -30,7 +30,7 @@ function http(name: string): HttpFunctionDefinition {
 }
 
 async function call(name: string, runs: RunClient, method: string, path: string, params: Record<string, string>, body?: unknown): Promise<HttpResponseInit & { json: any }> {
-  const request = new HttpRequest({ method, url: `${BASE}${path}`, params, ...(body !== undefined ? { body: { string: JSON.stringify(body) } } : {}) });
+  const request = new HttpRequest({ method, url: `${BASE}${path}`, params, ...(body !== undefined ? { body: { string: JSON.stringify(body) }, headers: { 'content-type': 'application/json' } } : {}) });
   const context = new InvocationContext({ functionName: name, invocationId: `test-${name}` });
   const response = (await http(name).handler(request, context, runs)) as HttpResponseInit;
   return { ...response, json: response.jsonBody };
@@ -66,9 +66,12 @@ describe('run API (HTTP functions)', () => {
     const started = await call('startPipelineRun', runs, 'POST', '/api/pipelines/pos/runs?code=k3y', { name: 'pos' }, { reason: 'curl' });
     expect(started.status).toBe(202);
     expect(started.json.requestId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(started.headers).toMatchObject({ Location: `${BASE}/api/pipelines/pos/requests/${started.json.requestId}?code=k3y` });
-    expect(started.json).toMatchObject({ id: 'refresh-pos', pipeline: 'pos', created: true, queued: false, statusUrl: `${BASE}/api/pipelines/pos/runs/refresh-pos?code=k3y`, terminateUrl: `${BASE}/api/pipelines/pos/runs/refresh-pos/terminate?code=k3y` });
-    expect(started.json.management.statusQueryGetUri).toBe(`${BASE}/runtime/webhooks/durabletask/instances/refresh-pos`);
+    expect(started.headers).toMatchObject({ Location: `${BASE}/api/pipelines/pos/requests/${started.json.requestId}` });
+    expect(started.json).toMatchObject({ id: 'refresh-pos', pipeline: 'pos', created: true, queued: false, statusUrl: `${BASE}/api/pipelines/pos/runs/refresh-pos`, terminateUrl: `${BASE}/api/pipelines/pos/runs/refresh-pos/terminate`, purgeUrl: `${BASE}/api/pipelines/pos/runs/refresh-pos` });
+    // Only pipeline-scoped URLs: the Durable ones carry the extension's system key in Azure, and the
+    // caller's key is never echoed.
+    expect(started.json.management).toBeUndefined();
+    expect(JSON.stringify(started)).not.toMatch(/k3y|durabletask/);
 
     const pending = await call('pipelineRunStatus', runs, 'GET', '/api/pipelines/pos/runs/refresh-pos', { name: 'pos', instanceId: 'refresh-pos' });
     expect(pending.status).toBe(202);
@@ -93,6 +96,14 @@ describe('run API (HTTP functions)', () => {
     expect(unknown.status).toBe(404);
     expect(unknown.json.error).toMatch(/no pipeline named "nope" \(pipelines: pos\)/);
     expect((await call('startPipelineRun', runs, 'POST', '/api/pipelines/pos/runs', { name: 'pos' }, { fullRefresh: ['gold.nope'] })).status).toBe(400);
+    // A body must say it is JSON: a form or text/plain is what a web page can send without asking first.
+    const form = new HttpRequest({ method: 'POST', url: `${BASE}/api/pipelines/pos/runs`, params: { name: 'pos' }, body: { string: '{"fullRefresh": true}' }, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const refused = (await http('startPipelineRun').handler(form, new InvocationContext(), runs)) as HttpResponseInit;
+    expect(refused).toMatchObject({ status: 415, jsonBody: { error: expect.stringMatching(/Content-Type: application\/json, not 'application\/x-www-form-urlencoded'/) } });
+    // Names an object inherits are no tables either.
+    const inherited = await call('startPipelineRun', runs, 'POST', '/api/pipelines/pos/runs', { name: 'pos' }, { fullRefresh: ['constructor', 'silver.sales', '__proto__'] });
+    expect(inherited).toMatchObject({ status: 400, json: { error: expect.stringMatching(/^fullRefresh names unknown tables constructor, __proto__ \(tables: /) } });
+    expect((await call('pipelineTableUpdates', runs, 'GET', '/api/pipelines/pos/tables/constructor/updates', { name: 'pos', table: 'constructor' })).status).toBe(404);
     expect((await call('startPipelineRun', runs, 'POST', '/api/pipelines/pos/runs', { name: 'pos' }, { everything: true })).json.error).toMatch(/unknown field everything/);
     expect((await call('terminatePipelineRun', runs, 'POST', '/api/pipelines/pos/runs/refresh-pos/terminate', { name: 'pos', instanceId: 'refresh-pos' })).status).toBe(410);
 
@@ -100,6 +111,31 @@ describe('run API (HTTP functions)', () => {
     expect(purged).toMatchObject({ status: 200, json: { instancesDeleted: 1 } });
     expect((await call('purgePipelineRun', runs, 'DELETE', '/api/pipelines/pos/runs/refresh-pos', { name: 'pos', instanceId: 'refresh-pos' })).status).toBe(404);
     expect((await call('pipelineRunStatus', runs, 'GET', '/api/pipelines/pos/runs/refresh-pos', { name: 'pos', instanceId: 'refresh-pos' })).status).toBe(404);
+  });
+
+  it('adds the Durable management URLs only when SLUICE_EXPOSE_DURABLE_URLS asks for them', async () => {
+    const engine = runEngine(orchestrationRegistry(run.services));
+    const runs = new EngineRunClient(engine);
+    const exposed = await startRunResponse(runs, [run.definition], 'pos', startOptions({ reason: 'exposed' }, new URLSearchParams()), { baseUrl: BASE, exposeDurableUrls: true });
+    expect(exposed.status).toBe(202);
+    expect((exposed.body as { management: { statusQueryGetUri: string } }).management.statusQueryGetUri).toBe(`${BASE}/runtime/webhooks/durabletask/instances/refresh-pos`);
+    const hidden = await startRunResponse(runs, [run.definition], 'pos', startOptions({}, new URLSearchParams()), { baseUrl: BASE });
+    expect(hidden.body).not.toHaveProperty('management');
+    await engine.runPending();
+    await runs.purge('refresh-pos');
+  });
+
+  it('answers an unexpected failure 500 with an error id only, the detail logged under it', async () => {
+    // An engine without the refresh orchestrator: starting fails inside the handler.
+    const broken = new EngineRunClient(runEngine({ orchestrators: {}, activities: {} }));
+    const logged: string[] = [];
+    const request = new HttpRequest({ method: 'POST', url: `${BASE}/api/pipelines/pos/runs`, params: { name: 'pos' } });
+    const context = new InvocationContext({ functionName: 'startPipelineRun', logHandler: (_level, ...args) => logged.push(args.join(' ')) });
+    const response = (await http('startPipelineRun').handler(request, context, broken)) as HttpResponseInit;
+    const body = response.jsonBody as { error: string; errorId: string };
+    expect(response.status).toBe(500);
+    expect(body).toEqual({ error: `internal error; the app's log has the details under id ${body.errorId}`, errorId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    expect(logged.join('\n')).toMatch(new RegExp(`startPipelineRun: internal error ${body.errorId}: orchestration engine: no orchestrator function named 'refresh'`));
   });
 
   it("a request's URL reports its own run's outcome after the instance has gone on to the next run", async () => {

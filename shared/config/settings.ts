@@ -29,6 +29,7 @@
  * | `SLUICE_OPTIMIZE_TARGET_MB` | `128` | default target size of files written by optimize (`sluice optimize` without `--target-mb`), in MiB; whole number 1–1024 (a file is assembled in memory) |
  * | `SLUICE_INSTANCE_MEMORY_MB` | `2048` | memory of one instance of the app in MB (Flex Consumption: 512, 2048 or 4096; the Bicep sets it from the plan's `instanceMemoryMB`); whole number ≥ 512. Refresh activities share it (see `SLUICE_SQL_MEMORY_LIMIT`) |
  * | `AzureFunctionsJobHost__extensions__durableTask__maxConcurrentActivityFunctions` | host.json's `maxConcurrentActivityFunctions` | activities one instance runs at once; whole number ≥ 1. The Functions host applies this app setting over host.json, and Sluice reads the value the same way, so the memory split uses the number the Durable extension uses (the Bicep sets it) |
+ * | `SLUICE_EXPOSE_DURABLE_URLS` | `false` | `true` adds the Durable extension's management URLs to the start-run answer. In Azure they carry the extension's system key, which grants control (status, terminate, purge) of every instance of every pipeline to whoever holds the start function's key |
  */
 
 import { existsSync, readFileSync } from 'node:fs';
@@ -106,6 +107,8 @@ export interface SluiceSettings extends MaintenanceSettings {
   readonly taskHub: string;
   /** `SLUICE_PIPELINES` */
   readonly pipelines: string;
+  /** `SLUICE_EXPOSE_DURABLE_URLS`: whether the start-run answer includes the Durable management URLs (they hold the system key in Azure). */
+  readonly exposeDurableUrls: boolean;
 }
 
 /** Thrown by `loadSettings` with every problem found, so one start-up shows them all. */
@@ -129,6 +132,7 @@ const DEFAULTS = {
   vacuumRetentionHours: 168,
   optimizeTargetMb: 128,
   instanceMemoryMb: 2048,
+  exposeDurableUrls: false,
 } as const;
 
 /** Keys understood after `SLUICE_LAKE__`; anything else there is reported as a likely typo. */
@@ -162,6 +166,7 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
   const taskHub = readTaskHub(env, problems);
   const pipelines = readString(env, 'SLUICE_PIPELINES') ?? DEFAULTS.pipelines;
   const maintenance = readMaintenanceSettings(env, problems);
+  const exposeDurableUrls = readBoolean(env, 'SLUICE_EXPOSE_DURABLE_URLS', DEFAULTS.exposeDurableUrls, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -174,6 +179,7 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
     taskHub: taskHub!,
     pipelines,
     ...maintenance!,
+    exposeDurableUrls: exposeDurableUrls!,
   });
 }
 
@@ -297,6 +303,16 @@ function readWholeNumber(
   if (Number.isSafeInteger(value) && value >= min && (max === undefined || value <= max)) return value;
   const range = max === undefined ? `${min} or more` : `from ${min} to ${max}`;
   problems.push(`${name} must be a whole number ${range}; got "${raw}"`);
+  return undefined;
+}
+
+function readBoolean(env: SettingsEnv, name: string, fallback: boolean, problems: string[]): boolean | undefined {
+  const raw = readString(env, name);
+  if (raw === undefined) return fallback;
+  // Exactly true or false: a typo such as "ture" must not quietly leave the setting at its default.
+  if (/^true$/i.test(raw)) return true;
+  if (/^false$/i.test(raw)) return false;
+  problems.push(`${name} must be true or false; got "${raw}"`);
   return undefined;
 }
 

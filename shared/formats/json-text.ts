@@ -186,7 +186,7 @@ class Parser {
 
   object(build: boolean, depth: number): Record<string, unknown> | null {
     this.pos++;
-    const out: Record<string, unknown> | null = build ? {} : null;
+    const out: Record<string, unknown> | null = build ? (Object.create(null) as Record<string, unknown>) : null;
     this.ws();
     if (this.text.charCodeAt(this.pos) === 125) {
       this.pos++;

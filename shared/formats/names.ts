@@ -10,7 +10,9 @@
  *   `ASIN/ISBN (Product Code)` → `ASIN/ISBN_Product_Code_`;
  * - an empty name becomes `_c<index>` (0-based position), as Spark names headerless columns;
  * - names that then collide, case-insensitively (Delta names are case-insensitive), or that collide
- *   with a reserved name (`_rescued_data`, the caller's metadata columns) get `_1`, `_2`… appended.
+ *   with a reserved name (`_rescued_data`, the caller's metadata columns) get `_1`, `_2`… appended;
+ *   so does `__proto__`, which as a key of the JavaScript objects rows pass through would set their
+ *   prototype instead of holding the value.
  *
  * The original → stored mapping of every renamed column is reported in the read's inference under
  * `#columns` (a JSON object), so it is recorded with the ingestion; schema hints may name a column
@@ -50,9 +52,10 @@ export function storableName(raw: string, index: number): string {
  * @returns the names and the renames
  */
 export function columnNames(raw: readonly string[], reserved: Iterable<string> = []): ColumnNames {
-  const taken = new Set<string>();
+  const taken = new Set<string>(['__proto__']);
   for (const name of reserved) taken.add(name.toLowerCase());
-  const renamed: Record<string, string> = {};
+  // Keyed by input names, `__proto__` included.
+  const renamed = Object.create(null) as Record<string, string>;
   const names = raw.map((original, i) => {
     const base = storableName(original, i);
     let name = base;

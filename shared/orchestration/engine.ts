@@ -100,7 +100,7 @@ export class OrchestrationEngine {
    * @returns the instance id, whether a new instance was created, and its status
    */
   async startNew(name: string, options: StartOptions = {}): Promise<{ instanceId: string; created: boolean; queued?: boolean; runtimeStatus: RuntimeStatus }> {
-    if (!this.registry.orchestrators[name]) throw new Error(`orchestration engine: no orchestrator function named '${name}' is registered (registered: ${Object.keys(this.registry.orchestrators).join(', ') || 'none'})`);
+    if (!Object.hasOwn(this.registry.orchestrators, name)) throw new Error(`orchestration engine: no orchestrator function named '${name}' is registered (registered: ${Object.keys(this.registry.orchestrators).join(', ') || 'none'})`);
     const instanceId = options.instanceId ?? randomUUID().replace(/-/g, '');
     if (!instanceId || /[/\\#?\u0000-\u001f\u007f]/.test(instanceId)) throw new Error(`orchestration engine: instance id ${JSON.stringify(instanceId)} is empty or contains / \\ # ? or a control character`);
     const inputText = toJsonText(options.input, `input of orchestration "${name}"`);

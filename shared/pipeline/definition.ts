@@ -202,6 +202,47 @@ const SOURCE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
 const COLUMN_NAME = /^[^\s,:;{}()\n\t=]+$/;
 const TABLE_PATH = /^[A-Za-z0-9_][A-Za-z0-9_.=-]*(\/[A-Za-z0-9_][A-Za-z0-9_.=-]*)*$/;
+/**
+ * Names that, used as keys of a plain object, reach its prototype instead: `sources.__proto__` would
+ * replace the prototype of the sources map, and a lookup of `constructor` finds Object's. They match
+ * the identifier patterns, so they are refused by name.
+ */
+const RESERVED_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+const RESERVED_MESSAGE = `is reserved (${[...RESERVED_NAMES].join(', ')} cannot name anything in a pipeline)`;
+
+/**
+ * Whether a name is one of those that reach an object's prototype (`__proto__`, `constructor`,
+ * `prototype`), which no source, table, expectation or hinted column may have.
+ *
+ * @param name a name as written
+ * @returns true when reserved
+ */
+export function isReservedName(name: string): boolean {
+  return RESERVED_NAMES.has(name);
+}
+
+/**
+ * The source of that name, looked up as an own key so that a name given by a user (an HTTP request,
+ * a command line) never finds an inherited property.
+ *
+ * @param definition the pipeline definition
+ * @param name the source name
+ * @returns the source, or undefined
+ */
+export function sourceNamed(definition: PipelineDefinition, name: string): SourceDefinition | undefined {
+  return Object.hasOwn(definition.sources, name) ? definition.sources[name] : undefined;
+}
+
+/**
+ * The silver/gold table of that name, looked up as an own key (see sourceNamed).
+ *
+ * @param definition the pipeline definition
+ * @param name the table name, e.g. `silver.sales`
+ * @returns the table, or undefined
+ */
+export function tableNamed(definition: PipelineDefinition, name: string): TableDefinition | undefined {
+  return Object.hasOwn(definition.tables, name) ? definition.tables[name] : undefined;
+}
 
 type Path = (string | number)[];
 
@@ -333,7 +374,7 @@ export function validatePipelineDefinition(value: unknown, doc: Document | null 
         if (Object.keys(sources).length === 0) c.fail(['sources'], 'no sources defined');
         for (const [name, entry] of Object.entries(sources)) {
           const source = checkSource(c, name, entry);
-          if (source) out.sources[name] = source;
+          if (source && !isReservedName(name)) out.sources[name] = source;
         }
         checkOverlaps(c, out.sources);
         checkTablePaths(c, out.sources);
@@ -345,7 +386,7 @@ export function validatePipelineDefinition(value: unknown, doc: Document | null 
       if (tables) {
         for (const [name, entry] of Object.entries(tables)) {
           const table = checkTable(c, name, entry);
-          if (table) out.tables[name] = table;
+          if (table && !isReservedName(name)) out.tables[name] = table;
         }
         checkTableReferences(c, out);
         checkCycles(c, out.tables);
@@ -359,7 +400,8 @@ export function validatePipelineDefinition(value: unknown, doc: Document | null 
 
 function checkSource(c: Checker, name: string, value: unknown): SourceDefinition | null {
   const path: Path = ['sources', name];
-  if (!SOURCE_NAME.test(name)) c.fail(path, 'source names are letters, digits and _, not starting with a digit', true);
+  if (isReservedName(name)) c.fail(path, `source name "${name}" ${RESERVED_MESSAGE}`, true);
+  else if (!SOURCE_NAME.test(name)) c.fail(path, 'source names are letters, digits and _, not starting with a digit', true);
   const entry = c.object(value, path, 'a source');
   if (!entry) return null;
   c.keys(entry, path, SOURCE_KEYS);
@@ -489,6 +531,7 @@ class HintSet {
   /** Add a hint; returns a problem in words instead when the column cannot take it. */
   add(column: string, type: string): string | undefined {
     if (column.trim() === '') return 'a column name cannot be blank';
+    if (isReservedName(column)) return `column name "${column}" ${RESERVED_MESSAGE}`;
     const stored = storableName(column, 0).toLowerCase();
     const earlier = this.byStoredName.get(stored);
     if (earlier !== undefined) return `column "${column}" is already hinted${earlier === column ? '' : ` as "${earlier}"`} (a column is stored as ${storableName(column, 0)}; hints match the original or the stored name, without regard to case)`;
@@ -531,7 +574,7 @@ export function normaliseTypeName(text: string): string | null {
   }
   const varchar = /^(?:varchar|char)\s*\(\s*\d+\s*\)$/.exec(t);
   if (varchar) return 'string';
-  return TYPE_ALIASES[t] ?? null;
+  return Object.hasOwn(TYPE_ALIASES, t) ? TYPE_ALIASES[t] : null;
 }
 
 /**
@@ -643,7 +686,7 @@ function notAType(text: string): string {
 export function parseSchemaEvolution(value: unknown): { ok: true; mode: SchemaEvolutionMode } | { ok: false; message: string } {
   if (typeof value === 'string') {
     if ((SCHEMA_EVOLUTION_MODES as readonly string[]).includes(value)) return { ok: true, mode: value as SchemaEvolutionMode };
-    if (value in DLT_EVOLUTION_ALIASES) return { ok: true, mode: DLT_EVOLUTION_ALIASES[value] };
+    if (Object.hasOwn(DLT_EVOLUTION_ALIASES, value)) return { ok: true, mode: DLT_EVOLUTION_ALIASES[value] };
     if (value === 'discard_row') {
       return {
         ok: false,
@@ -659,7 +702,8 @@ export function parseSchemaEvolution(value: unknown): { ok: true; mode: SchemaEv
 
 function checkTable(c: Checker, name: string, value: unknown): TableDefinition | null {
   const path: Path = ['tables', name];
-  if (!TABLE_NAME.test(name)) c.fail(path, 'table names are <layer>.<name> or <name> (letters, digits, _)', true);
+  if (isReservedName(name)) c.fail(path, `table name "${name}" ${RESERVED_MESSAGE}`, true);
+  else if (!TABLE_NAME.test(name)) c.fail(path, 'table names are <layer>.<name> or <name> (letters, digits, _)', true);
   const entry = c.object(value, path, 'a table');
   if (!entry) return null;
   c.keys(entry, path, TABLE_KEYS);
@@ -719,7 +763,8 @@ function checkTable(c: Checker, name: string, value: unknown): TableDefinition |
     const expectations = c.object(entry.expectations, [...path, 'expectations'], 'a map of expectation name → { check, onViolation }');
     for (const [ename, e] of Object.entries(expectations ?? {})) {
       const epath = [...path, 'expectations', ename];
-      if (!EXPECTATION_NAME.test(ename)) c.fail(epath, 'expectation names are letters, digits and _, not starting with a digit', true);
+      if (isReservedName(ename)) c.fail(epath, `expectation name "${ename}" ${RESERVED_MESSAGE}`, true);
+      else if (!EXPECTATION_NAME.test(ename)) c.fail(epath, 'expectation names are letters, digits and _, not starting with a digit', true);
       const expectation = c.object(e, epath, 'an expectation { check, onViolation }');
       if (!expectation) continue;
       c.keys(expectation, epath, EXPECTATION_KEYS);
@@ -732,7 +777,8 @@ function checkTable(c: Checker, name: string, value: unknown): TableDefinition |
   if (entry.pii !== undefined && entry.pii !== null) {
     const pii = c.object(entry.pii, [...path, 'pii'], 'a map of column → hash | mask');
     for (const [column, action] of Object.entries(pii ?? {})) {
-      if (!COLUMN_NAME.test(column)) c.fail([...path, 'pii', column], 'not a usable column name', true);
+      if (isReservedName(column)) c.fail([...path, 'pii', column], `column name "${column}" ${RESERVED_MESSAGE}`, true);
+      else if (!COLUMN_NAME.test(column)) c.fail([...path, 'pii', column], 'not a usable column name', true);
       const protection = c.oneOf(action, [...path, 'pii', column], PII_ACTIONS);
       if (protection) table.pii[column] = protection;
     }
@@ -759,8 +805,8 @@ function checkTableReferences(c: Checker, out: PipelineDefinition): void {
     let tables = 0;
     table.from.forEach((from, i) => {
       if (from === table.name) c.fail(fromPath(i), 'a table cannot read itself');
-      else if (from in out.sources) sources++;
-      else if (from in out.tables) tables++;
+      else if (Object.hasOwn(out.sources, from)) sources++;
+      else if (Object.hasOwn(out.tables, from)) tables++;
       else c.fail(fromPath(i), `"${from}" is neither a source nor a table of this pipeline`);
     });
     if (sources && tables) {
@@ -790,7 +836,7 @@ function checkCycles(c: Checker, tables: Record<string, TableDefinition>): void 
       return;
     }
     state.set(name, 'visiting');
-    for (const from of tables[name].from) if (from in tables && from !== name) visit(from, [...trail, name]);
+    for (const from of tables[name].from) if (Object.hasOwn(tables, from) && from !== name) visit(from, [...trail, name]);
     state.set(name, 'done');
   };
   for (const name of Object.keys(tables)) visit(name, []);

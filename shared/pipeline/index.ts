@@ -2,6 +2,7 @@
 export {
   DEFAULT_PARTITION_BY,
   DLT_EVOLUTION_ALIASES,
+  isReservedName,
   loadPipelineDefinition,
   normaliseLanding,
   normaliseTypeName,
@@ -14,6 +15,8 @@ export {
   SCHEMA_EVOLUTION_MODES,
   SOURCE_COMPRESSIONS,
   SOURCE_FORMATS,
+  sourceNamed,
+  tableNamed,
   validatePipelineDefinition,
 } from './definition';
 export type {

@@ -24,6 +24,7 @@ import { PipelineDefinitionError, type DefinitionProblem, type PipelineDefinitio
 import { deltaSchemaOf, parseQuery, quoteIdent, referencedColumns, registerView, SqlParseError, withSqlEngine, type SqlColumn, type SqlEngine, type SqlEngineOptions } from '../sql';
 import { FILE_ID_COLUMN, ROW_COLUMN } from '../sql/source';
 import type { LakeTables } from './metrics';
+import { piiActionOf } from './pii';
 
 /** Options for the SQL checks. */
 export interface CheckOptions {
@@ -190,7 +191,7 @@ async function checkTable(
   }
   try {
     const schema = deltaSchemaOf(output);
-    for (const field of schema.fields) if (table.pii[field.name]) field.type = 'string';
+    for (const field of schema.fields) if (piiActionOf(table.pii, field.name)) field.type = 'string';
     result.schemas[table.name] = schema;
   } catch (err) {
     fail(`${at}.sql`, (err as Error).message);

@@ -16,6 +16,7 @@ import { formatDeltaType } from '../delta';
 import type { TableDefinition } from '../pipeline/definition';
 import { deltaTypeOf, type SqlColumn } from '../sql';
 import { fullRefreshCommand, RefreshError } from './errors';
+import { piiActionOf } from './pii';
 
 /** Hidden column: 63-bit hash of the key values. */
 export const KEY_HASH = '_key_hash';
@@ -67,7 +68,7 @@ export function deriveContract(table: TableDefinition, output: SqlColumn[], targ
   const typed = (column: SqlColumn): DeltaField => {
     let type;
     try {
-      type = table.pii[column.name] ? 'string' : deltaTypeOf(column.type, column.name);
+      type = piiActionOf(table.pii, column.name) ? 'string' : deltaTypeOf(column.type, column.name);
     } catch (err) {
       return fail('definition', (err as Error).message);
     }

@@ -86,6 +86,18 @@ export function piiExpression(expression: string, action: PiiAction): string {
 }
 
 /**
+ * A column's PII tag. Column names come from the data, so they are looked up as own keys: a column
+ * named `constructor` must not find Object's.
+ *
+ * @param pii the table's tags
+ * @param column column name
+ * @returns the protection, or undefined when the column is not tagged
+ */
+export function piiActionOf(pii: Record<string, PiiAction>, column: string): PiiAction | undefined {
+  return Object.hasOwn(pii, column) ? pii[column] : undefined;
+}
+
+/**
  * The SQL for a column, protected when tagged.
  *
  * @param column column name
@@ -95,6 +107,6 @@ export function piiExpression(expression: string, action: PiiAction): string {
  */
 export function protectedColumn(column: string, pii: Record<string, PiiAction>, qualifier?: string): string {
   const ref = `${qualifier ? `${qualifier}.` : ''}${quoteIdent(column)}`;
-  const action = pii[column];
+  const action = piiActionOf(pii, column);
   return action ? piiExpression(ref, action) : ref;
 }

@@ -20,7 +20,7 @@ import type { ObjectStore } from '../storage/types';
 import { ACTION, BATCH, FAILED, type BatchOutcome } from './batch';
 import { alreadyApplied, commitUpdate, openOrCreate } from './commit';
 import type { Contract } from './contract';
-import { piiExpression } from './pii';
+import { piiActionOf, piiExpression } from './pii';
 import type { PiiAction } from '../pipeline/definition';
 
 /** Suffix of a table's quarantine table path. */
@@ -90,7 +90,8 @@ export async function writeQuarantine(
     if (original) {
       const raw = outcome.rawColumns.get(original.name);
       const value = raw ? `coalesce(${raw}, CAST(b.${quoteIdent(original.name)} AS VARCHAR))` : `b.${quoteIdent(original.name)}`;
-      return `${pii[original.name] ? piiExpression(value, pii[original.name]) : value} AS ${quoteIdent(f.name)}`;
+      const action = piiActionOf(pii, original.name);
+      return `${action ? piiExpression(value, action) : value} AS ${quoteIdent(f.name)}`;
     }
     switch (f.name) {
       case '_failed_expectations': return `b.${FAILED} AS ${quoteIdent(f.name)}`;

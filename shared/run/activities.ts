@@ -19,7 +19,7 @@
  */
 import type { InvocationContext } from '@azure/functions';
 import { errorText, isTransient } from '../errors';
-import type { PipelineDefinition } from '../pipeline/definition';
+import { tableNamed, type PipelineDefinition } from '../pipeline/definition';
 import { loadIfExists } from '../refresh/commit';
 import { refreshTable } from '../refresh/refresh';
 import { emptyMetrics, type LakeTables, type TableUpdateMetrics } from '../refresh/metrics';
@@ -86,7 +86,7 @@ export function planActivity(services: () => RunServices): (input: PlanActivityI
     const definition = resolve(s, input.pipeline);
     const plan = planRefresh(definition);
     if (Array.isArray(input.fullRefresh)) {
-      const unknown = input.fullRefresh.filter((t) => !definition.tables[t]);
+      const unknown = input.fullRefresh.filter((t) => !tableNamed(definition, t));
       if (unknown.length) throw terminal(`full refresh of ${unknown.join(', ')}: no such table in pipeline ${input.pipeline} (tables: ${Object.keys(definition.tables).join(', ')})`);
     }
     const { runId, requests } = input;

@@ -3,8 +3,10 @@
  * serves the same functions):
  * - `POST /api/pipelines/{name}/runs` (JSON body or query: `fullRefresh` true or a list of tables,
  *   `reason`) → 202, `Location` = the request's status URL, body with the request id, the instance id,
- *   whether it was queued behind a running run, our links and the Durable management URLs; 404 for
- *   an unknown pipeline; 400 for a bad body.
+ *   whether it was queued behind a running run and our pipeline-scoped links (request, status,
+ *   terminate, purge); the Durable management URLs only when `SLUICE_EXPOSE_DURABLE_URLS` asks for
+ *   them, since in Azure they carry the extension's system key, which controls every instance of every
+ *   pipeline; 404 for an unknown pipeline; 400 for a bad body or a `fullRefresh` naming unknown tables.
  * - `GET …/requests/{requestId}` → the status of the run serving that request: 202 while it waits or
  *   runs, 200 once it ended, even after the instance has gone on to the next run (the outcome then
  *   comes from the event log); 404 for an unknown request. The instance status below shows whatever
@@ -17,9 +19,12 @@
  *   event ranges; 404 for an unknown pipeline or table.
  * - `POST …/runs/{instanceId}/terminate[?reason=]` → 202, 404, 410 when it is not running.
  * - `DELETE …/runs/{instanceId}` → 200 purged, 404, 409 while running.
+ *
+ * Links never carry the caller's function key (`code`): a key in a URL ends up in logs, proxies and
+ * browser history. Callers add it themselves (`?code=` or the `x-functions-key` header).
  */
 import { randomUUID } from 'node:crypto';
-import type { PipelineDefinition } from '../pipeline/definition';
+import { tableNamed, type PipelineDefinition } from '../pipeline/definition';
 import { isActive, type RunClient, type RunStatus } from './client';
 import type { EventLog } from './event-log';
 import type { RefreshInput, RefreshProgress } from './orchestrator';
@@ -37,21 +42,23 @@ export interface ApiResponse {
 export interface ApiOrigin {
   /** Host root, e.g. `https://app.azurewebsites.net` or `http://127.0.0.1:7071`. */
   baseUrl: string;
-  /** Function key of the request (`code`), carried into links so they work as given. */
-  code?: string | null;
+  /** Add the Durable management URLs to a start's answer (setting `SLUICE_EXPOSE_DURABLE_URLS`). */
+  exposeDurableUrls?: boolean;
 }
 
 const notFound = (message: string): ApiResponse => ({ status: 404, body: { error: message } });
 const unknownPipeline = (pipelines: readonly PipelineDefinition[], name: string): ApiResponse => notFound(`no pipeline named "${name}" (pipelines: ${pipelines.map(pipelineName).join(', ') || 'none'})`);
 
+function pipelineUrl(origin: ApiOrigin, pipeline: string, rest: string): string {
+  return `${origin.baseUrl.replace(/\/+$/, '')}/api/pipelines/${encodeURIComponent(pipeline)}/${rest}`;
+}
+
 function runUrl(origin: ApiOrigin, pipeline: string, instanceId: string, suffix = ''): string {
-  const base = `${origin.baseUrl.replace(/\/+$/, '')}/api/pipelines/${encodeURIComponent(pipeline)}/runs/${encodeURIComponent(instanceId)}${suffix}`;
-  return origin.code ? `${base}?code=${encodeURIComponent(origin.code)}` : base;
+  return pipelineUrl(origin, pipeline, `runs/${encodeURIComponent(instanceId)}${suffix}`);
 }
 
 function requestUrl(origin: ApiOrigin, pipeline: string, requestId: string): string {
-  const base = `${origin.baseUrl.replace(/\/+$/, '')}/api/pipelines/${encodeURIComponent(pipeline)}/requests/${encodeURIComponent(requestId)}`;
-  return origin.code ? `${base}?code=${encodeURIComponent(origin.code)}` : base;
+  return pipelineUrl(origin, pipeline, `requests/${encodeURIComponent(requestId)}`);
 }
 
 /** A request not served after this long, with no run going, was dropped (its queued run terminated). */
@@ -96,7 +103,7 @@ export async function startRunResponse(runs: RunClient, pipelines: readonly Pipe
   const definition = findPipeline(pipelines, name);
   if (!definition) return unknownPipeline(pipelines, name);
   if (Array.isArray(options.fullRefresh)) {
-    const unknown = options.fullRefresh.filter((t) => !definition.tables[t]);
+    const unknown = options.fullRefresh.filter((t) => !tableNamed(definition, t));
     if (unknown.length) return { status: 400, body: { error: `fullRefresh names unknown table${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (tables: ${Object.keys(definition.tables).join(', ')})` } };
   }
   const requestId = randomUUID();
@@ -118,8 +125,9 @@ export async function startRunResponse(runs: RunClient, pipelines: readonly Pipe
       runtimeStatus: started.runtimeStatus,
       statusUrl: status,
       terminateUrl: runUrl(origin, name, started.instanceId, '/terminate'),
+      // DELETE on the status URL.
       purgeUrl: status,
-      management: runs.managementUrls(started.instanceId, origin.baseUrl),
+      ...(origin.exposeDurableUrls ? { management: runs.managementUrls(started.instanceId, origin.baseUrl) } : {}),
     },
   };
 }
@@ -206,7 +214,7 @@ const MAX_UPDATES = 500;
 export async function tableUpdatesResponse(events: EventLog | null, pipelines: readonly PipelineDefinition[], name: string, table: string, limit: string | null): Promise<ApiResponse> {
   const definition = findPipeline(pipelines, name);
   if (!definition) return unknownPipeline(pipelines, name);
-  if (!definition.tables[table]) return notFound(`no table "${table}" in pipeline "${name}" (tables: ${Object.keys(definition.tables).join(', ')})`);
+  if (!tableNamed(definition, table)) return notFound(`no table "${table}" in pipeline "${name}" (tables: ${Object.keys(definition.tables).join(', ')})`);
   if (!events) return notFound('table updates are not recorded here (no event log)');
   const n = limit === null ? 20 : Number(limit);
   if (!Number.isInteger(n) || n < 1 || n > MAX_UPDATES) return { status: 400, body: { error: `limit must be a whole number from 1 to ${MAX_UPDATES}, not '${limit}'` } };
