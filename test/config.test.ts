@@ -35,6 +35,7 @@ describe('loadSettings defaults', () => {
       vacuumRetentionHours: 168,
       optimizeTargetMb: 128,
       optimizeTargetBytes: 128 * 1024 * 1024,
+      poisonAttempts: 5,
     });
   });
 
@@ -60,6 +61,7 @@ describe('loadSettings defaults', () => {
       SLUICE_PIPELINES: 'defs/**/*.yml',
       SLUICE_VACUUM_RETENTION_HOURS: '0',
       SLUICE_OPTIMIZE_TARGET_MB: '256',
+      SLUICE_POISON_ATTEMPTS: '3',
     });
     expect(settings).toMatchObject({
       lakeContainer: 'tables',
@@ -70,6 +72,7 @@ describe('loadSettings defaults', () => {
       vacuumRetentionHours: 0,
       optimizeTargetMb: 256,
       optimizeTargetBytes: 256 * 1024 * 1024,
+      poisonAttempts: 3,
     });
   });
 });
@@ -77,6 +80,7 @@ describe('loadSettings defaults', () => {
 describe('loadSettings validation', () => {
   it.each([
     ['SLUICE_CHECKPOINT_INTERVAL', '0', 'whole number 1 or more'],
+    ['SLUICE_POISON_ATTEMPTS', '0', 'whole number from 1 to 100'],
     ['SLUICE_CHECKPOINT_INTERVAL', '2.5', 'whole number 1 or more'],
     ['SLUICE_CHECKPOINT_INTERVAL', 'ten', 'whole number 1 or more'],
     ['SLUICE_CHECKPOINT_INTERVAL', '-3', 'whole number 1 or more'],

@@ -27,6 +27,7 @@
  * | `SLUICE_SQL_CACHE_SIZE` | `256MB` | local cache of the data files refreshes read (hard-linked into each run folder); `0` turns it off |
  * | `SLUICE_PII_KEY` | unset | HMAC key (≥ 16 characters) for columns tagged `pii: hash`; required when a loaded pipeline has one. Keep it in Key Vault, referenced from the app setting |
  * | `SLUICE_OPTIMIZE_TARGET_MB` | `128` | target size of files written by optimize, in MiB; whole number 1–1024 (a file is assembled in memory) |
+ * | `SLUICE_POISON_ATTEMPTS` | `5` | attempts of a landing file failing for a non-transient reason before it is dead-lettered whole (`poison: <last error>`); whole number 1–100 |
  */
 
 /** The environment shape `loadSettings` reads; `process.env` fits. */
@@ -72,6 +73,8 @@ export interface SluiceSettings {
   readonly optimizeTargetMb: number;
   /** `optimizeTargetMb` in bytes. */
   readonly optimizeTargetBytes: number;
+  /** Failed attempts (non-transient) after which a landing file is dead-lettered whole. */
+  readonly poisonAttempts: number;
 }
 
 /** Thrown by `loadSettings` with every problem found, so one start-up shows them all. */
@@ -94,7 +97,11 @@ const DEFAULTS = {
   pipelines: 'pipelines/*.yaml',
   vacuumRetentionHours: 168,
   optimizeTargetMb: 128,
+  poisonAttempts: 5,
 } as const;
+
+/** Default of `SLUICE_POISON_ATTEMPTS`, also the ingest stage's when no setting is passed (the CLI). */
+export const DEFAULT_POISON_ATTEMPTS = DEFAULTS.poisonAttempts;
 
 /** Keys understood after `SLUICE_LAKE__`; anything else there is reported as a likely typo. */
 const IDENTITY_KEYS = ['accountName', 'blobServiceUri', 'serviceUri', 'tableServiceUri', 'queueServiceUri', 'credential', 'clientId'];
@@ -128,6 +135,7 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
   const pipelines = readString(env, 'SLUICE_PIPELINES') ?? DEFAULTS.pipelines;
   const vacuumRetentionHours = readWholeNumber(env, 'SLUICE_VACUUM_RETENTION_HOURS', DEFAULTS.vacuumRetentionHours, 0, undefined, problems);
   const optimizeTargetMb = readWholeNumber(env, 'SLUICE_OPTIMIZE_TARGET_MB', DEFAULTS.optimizeTargetMb, 1, 1024, problems);
+  const poisonAttempts = readWholeNumber(env, 'SLUICE_POISON_ATTEMPTS', DEFAULTS.poisonAttempts, 1, 100, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -142,6 +150,7 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
     vacuumRetentionHours: vacuumRetentionHours!,
     optimizeTargetMb: optimizeTargetMb!,
     optimizeTargetBytes: optimizeTargetMb! * 1024 * 1024,
+    poisonAttempts: poisonAttempts!,
   });
 }
 
