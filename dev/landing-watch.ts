@@ -16,10 +16,10 @@
  * file or folder right inside a costly folder is found later.
  *
  * Deliveries are durable, as Event Grid's are (dev/deliveries.ts): each event is journaled before the
- * function gets it and forgotten once the function returned, so a host killed mid-delivery delivers
- * it again at its next start. A delivery that fails (the function rethrew) is retried on Event Grid's
- * schedule (10 s, 30 s, 1 min, 5 min, …, at most 30 attempts within 24 h); after that the reconcile
- * timer picks the file up. The first listing at start is a baseline: on the very first start, as for
+ * function gets it and forgotten once the function returned. A delivery that fails (the function
+ * rethrew), or whose host died during it, is retried on Event Grid's schedule (10 s, 30 s, 1 min,
+ * 5 min, …, at most 30 attempts within 24 h), by the next host when this one is gone; after that
+ * the reconcile timer picks the file up. The first listing at start is a baseline: on the very first start, as for
  * a new Event Grid subscription, blobs already there are the reconcile timer's; on later starts the
  * blobs modified since the previous host last listed its folders get their events, as Event Grid
  * would have kept them for a function app that was down.
@@ -179,10 +179,17 @@ export async function startLandingWatch(options: LandingWatchOptions): Promise<L
   // The journal is a safety net: when Azurite refuses a write, the delivery still goes ahead.
   const keep = (d: PendingDelivery) => journal?.keep(d).catch((err) => options.log(`[landing] ${where(d)}: delivery not journaled (${(err as Error).message}); a crash now would leave it to reconcile`));
   const handled = (d: PendingDelivery) => journal?.forget(d).catch((err) => options.log(`[landing] ${where(d)}: handled delivery not removed from the journal (${(err as Error).message}); it may be delivered again`));
+  /**
+   * Journal what follows if this attempt never ends (the host dies in it): as for Event Grid, an
+   * invocation that does not answer is a failed attempt, retried on the schedule, so a file that
+   * kills the host is not delivered again at once at every start, and is given up after the last
+   * attempt.
+   */
+  const beforeAttempt = (d: PendingDelivery) => keep({ ...d, attempt: d.attempt + 1, dueAt: Date.now() + retryDelay(d.attempt) });
   const raise = async (blob: ObjectInfo): Promise<void> => {
     const now = Date.now();
     const delivery: PendingDelivery = { path: blob.path, etag: blob.etag, size: blob.size, attempt: 1, dueAt: now, raisedAt: now };
-    await keep(delivery);
+    await beforeAttempt(delivery);
     queue.push(delivery);
   };
 
@@ -280,19 +287,23 @@ export async function startLandingWatch(options: LandingWatchOptions): Promise<L
     retries.add(handle);
   };
 
+  const giveUp = async (delivery: PendingDelivery, failed: number): Promise<void> => {
+    counts.eventsFailed++;
+    options.log(`[landing] ${where(delivery)}: BlobCreated failed ${failed} times; the reconcile timer will pick the file up`);
+    await handled(delivery);
+  };
+
   const deliver = async (delivery: PendingDelivery): Promise<void> => {
+    // A journaled retry may be past the limits already (attempts that died with their host).
+    if (delivery.attempt > maxAttempts || Date.now() - delivery.raisedAt >= EVENT_GRID_TTL_MS) return giveUp(delivery, delivery.attempt - 1);
+    if (delivery.attempt > 1) await beforeAttempt(delivery);
     try {
       await options.deliver(blobCreatedEvent(options.container, delivery, options.blobEndpoint));
       counts.eventsDelivered++;
       await handled(delivery);
     } catch {
       const now = Date.now();
-      if (delivery.attempt >= maxAttempts || now - delivery.raisedAt >= EVENT_GRID_TTL_MS) {
-        counts.eventsFailed++;
-        options.log(`[landing] ${where(delivery)}: BlobCreated failed ${delivery.attempt} times; the reconcile timer will pick the file up`);
-        await handled(delivery);
-        return;
-      }
+      if (delivery.attempt >= maxAttempts || now - delivery.raisedAt >= EVENT_GRID_TTL_MS) return giveUp(delivery, delivery.attempt);
       const next = { ...delivery, attempt: delivery.attempt + 1, dueAt: now + retryDelay(delivery.attempt) };
       // Journaled even while stopping: the next start delivers it when it falls due.
       await keep(next);
@@ -309,7 +320,7 @@ export async function startLandingWatch(options: LandingWatchOptions): Promise<L
   saveListedUntil();
   pump();
   const known = [...folders.values()].reduce((n, f) => n + f.blobs.size, 0);
-  const resumed = resumeFrom === null ? 'left to the reconcile timer' : `${arrived} of them arrived since the last listing and get their event, ${kept.length} undelivered event${kept.length === 1 ? '' : 's'} delivered again`;
+  const resumed = resumeFrom === null ? 'left to the reconcile timer' : `${arrived} of them arrived since the last listing and get their event, ${kept.length} undelivered event${kept.length === 1 ? '' : 's'} delivered again when due`;
   options.log(`[landing] watching ${roots.map((p) => `${options.container}/${p}`).join(', ') || '(no landing folders)'}: ${known} blobs in ${folders.size} folders already there, ${resumed} (listed in ${Date.now() - started} ms)`);
 
   const loop = (async () => {

@@ -109,8 +109,8 @@ describe('landing watch', () => {
       const deadline = Date.now() + 5_000;
       while (!delivered.includes('in/x.csv') && Date.now() < deadline) await wait(20);
       expect(delivered).toEqual(['in/x.csv']);
-      // Each attempt was journaled before the function got it, and the handled one forgotten.
-      expect(seenInJournal).toEqual([1, 2, 3]);
+      // Before each attempt the journal holds the retry that follows should the host die in it; the handled delivery is forgotten.
+      expect(seenInJournal).toEqual([2, 3, 4]);
       await wait(50);
       expect(journal.rows.size).toBe(0);
     } finally {
@@ -128,7 +128,7 @@ describe('landing watch', () => {
     await journal.setListedUntil(Date.now() - 30_000);
     landing.blobs.set('in/kept.csv', '1');
     landing.modified.set('in/kept.csv', new Date(Date.now() - 40_000));
-    await journal.keep({ path: 'in/kept.csv', etag: '1', size: 1, attempt: 1, dueAt: Date.now() - 31_000, raisedAt: Date.now() - 31_000 });
+    await journal.keep({ path: 'in/kept.csv', etag: '1', size: 1, attempt: 2, dueAt: Date.now() - 21_000, raisedAt: Date.now() - 31_000 });
     landing.blobs.set('in/while-down.csv', '1');
     const delivered: string[] = [];
     const watch = await startLandingWatch({
