@@ -150,5 +150,15 @@ describe('claims on started entries', () => {
     const next = await backfill(options);
     expect(next.outcomes.map((o) => `${o.path}:${o.status}`)).toEqual(['in/orphan.csv:committed']);
     expect((await tableRows(env.table)).map((r) => r.id).sort()).toEqual(['o-0', 'o-1', 's-0', 's-1']);
+    // The attempt that died counts as a failure, in case the file is what kills its process.
+    expect(await ledgerEntry(env, 'in/orphan.csv')).toMatchObject({ status: 'committed', failures: 1 });
+
+    // A file whose every attempt died (say it exhausts memory): the 5th lapsed claim makes it poison, unread.
+    await env.landing.write('in/killer.csv', csv('k', 2));
+    const killer = await env.landing.properties('in/killer.csv');
+    await env.ledger.start({ ...entry(0), table: env.tableKey, path: 'in/killer.csv', etag: killer.etag.replace(/"/g, ''), startedAt: stale, updatedAt: stale, attempts: 4, failures: 4 });
+    const last = await backfill({ ...options, reader: failingReader(/killer/, () => new Error('must not be read')) });
+    expect(last.outcomes.map((o) => `${o.path}:${o.status}`)).toEqual(['in/killer.csv:deadlettered']);
+    expect(await ledgerEntry(env, 'in/killer.csv')).toMatchObject({ status: 'deadlettered', failures: 5, reason: expect.stringMatching(/^poison: the attempt last seen at .* stopped without an outcome/) });
   });
 });

@@ -45,8 +45,10 @@
  * breaks the writer) counts in the entry's `failures`, and is rethrown so the event's redelivery or
  * reconcile tries again; the `poisonAttempts`-th such failure (default 5, `SLUICE_POISON_ATTEMPTS`)
  * dead-letters the file whole, reason `poison: <last error>`, and the entry becomes `deadlettered`, so
- * nothing retries it forever and reconcile's watermark moves on. Transient errors (storage throttling,
- * timeouts, network) count nothing and are retried as long as it takes.
+ * nothing retries it forever and reconcile's watermark moves on. An attempt whose claim lapsed without
+ * a recorded outcome (its process died: a file exhausting memory kills every attempt) counts as a
+ * failure when the next attempt takes over. Transient errors (storage throttling, timeouts, network)
+ * count nothing and are retried as long as it takes.
  *
  * Configuration errors (an unknown format, a bad CSV dialect character, a schema hint of an unknown
  * type, a partition column the file does not have) are not the file's fault: they throw
@@ -78,7 +80,7 @@ import { ObjectInfo, ObjectNotFoundError, ObjectStore } from '../storage/types';
 import { BatchConformer, creationSchema, fileMetadata, newColumns, writeSchema } from './columns';
 import { DeadLetterTarget, deadLetterPath, writeDeadLetter } from './deadletter';
 import { ingestFaultPoint } from './faults';
-import { holdClaim, type FileCounts, type IngestLedger, type LedgerEntry } from './ledger';
+import { claimIsLive, holdClaim, type FileCounts, type IngestLedger, type LedgerEntry } from './ledger';
 import { checkSourceOptions, formatsReader, IngestConfigError, readSource, ReadInput, sourceName } from './reader';
 import { normaliseEtag, readObjectRanges } from './stream';
 
@@ -234,6 +236,10 @@ export async function ingestFile(options: IngestFileOptions): Promise<IngestOutc
     const done = await completedByCommit(table, ledger, entry, intentId, now);
     if (done) return fromEntry('duplicate', done);
   }
+  // Attempts that died (a file that exhausts memory kills its process every time) count too.
+  if ((entry.failures ?? 0) >= (options.poisonAttempts ?? DEFAULT_POISON_ATTEMPTS)) {
+    return setAsidePoison({ ...options, now, tableKey }, entry, etag, info.size, intentId, entry.failures!, entry.lastError ?? 'attempts stopped without an outcome');
+  }
 
   const reader = options.reader ?? formatsReader();
   const claim = holdClaim(ledger, entry);
@@ -296,8 +302,23 @@ async function failedAttempt(
     await ledger.put({ ...entry, failures, lastError, failedAt: at, updatedAt: at });
     throw err;
   }
+  return setAsidePoison(options, entry, etag, size, intentId, failures, lastError);
+}
+
+/** Dead-letter a poison file whole, unless its rows turn out to have been committed after all. */
+async function setAsidePoison(
+  options: IngestFileOptions & { now: Date; tableKey: string },
+  entry: LedgerEntry,
+  etag: string,
+  size: number,
+  intentId: string,
+  failures: number,
+  lastError: string,
+): Promise<IngestOutcome> {
+  const { ledger } = options;
   const committed = await completedByCommit(options.table, ledger, entry, intentId, new Date());
   if (committed) return fromEntry('committed', committed);
+  const at = new Date().toISOString();
   const reason = `poison: ${lastError}`;
   const path = deadLetterPath(options.deadLetter, entry.startedAt, options.path, etag);
   await writeDeadLetter(options.deadLetter, path, {
@@ -538,7 +559,15 @@ function accounting(result: ReadResult, rowsWritten: number): { reason?: string 
 }
 
 async function nextAttempt(ledger: IngestLedger, entry: LedgerEntry, now: Date): Promise<LedgerEntry> {
-  const next = { ...entry, attempts: entry.attempts + 1, updatedAt: now.toISOString() };
+  // A claim that lapsed without a recorded failure: the attempt's process died (or was stopped).
+  const ended = entry.failedAt !== undefined && Date.parse(entry.failedAt) >= Date.parse(entry.updatedAt);
+  const died = entry.status === 'started' && !ended && !claimIsLive(entry, Date.now());
+  const next: LedgerEntry = {
+    ...entry,
+    attempts: entry.attempts + 1,
+    updatedAt: now.toISOString(),
+    ...(died ? { failures: (entry.failures ?? 0) + 1, lastError: `the attempt last seen at ${entry.updatedAt} stopped without an outcome (its process died or was stopped)` } : {}),
+  };
   await ledger.put(next);
   return next;
 }
