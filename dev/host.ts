@@ -20,6 +20,7 @@ import { EngineRunClient } from '../shared/run';
 import { appRoot, getRuntime, loadRuntime, resolveSettingReferences, type SluiceRuntime } from '../shared/runtime';
 import { openContainerStore, openLakeStore } from '../shared/storage/lake';
 import { connectOrStartAzurite, type LocalAzurite } from './azurite';
+import { DELIVERIES_TABLE, tableJournal } from './deliveries';
 import { bindFunctions, registryOf } from './functions';
 import { LocalEventHubs } from './eventhubs';
 import { serveHttp } from './http';
@@ -191,6 +192,8 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
       blobEndpoint: azurite.blobEndpoint,
       prefixes: runtime.fileSources.map((r) => r.source.landing!),
       intervalMs: options.watchIntervalMs,
+      // In Azurite beside the data, so a host killed mid-delivery delivers again at its next start.
+      journal: tableJournal(tables(DELIVERIES_TABLE), runtime.settings.landingContainer),
       deliver: async (event) => {
         for (const f of eventGrid) await invokeFunction(f.name, log, (context) => f.call(event, context));
       },

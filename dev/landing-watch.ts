@@ -13,16 +13,22 @@
  * share the emulator). Cost is not the number of entries: Azurite reads every blob under a prefix to
  * list one level of it, so a level holding just `archive/` and `2026/` costs 220 ms when `archive/`
  * holds 10,000 blobs (8 ms for a folder of a few files beside it), and a crowded folder 4–6 s. A new
- * file or folder right inside a costly folder is found later. The first listing of the folders
- * present at start is a baseline, as a new Event Grid subscription sees no past blobs; files that
- * arrived while the host was down are the reconcile timer's work, as in Azure. A delivery that fails
- * (the handler rethrows transient errors) is retried with back-off like Event Grid's retry policy,
- * a few times; after that the reconcile timer picks the file up.
+ * file or folder right inside a costly folder is found later.
+ *
+ * Deliveries are durable, as Event Grid's are (dev/deliveries.ts): each event is journaled before the
+ * function gets it and forgotten once the function returned. A delivery that fails (the function
+ * rethrew), or whose host died during it, is retried on Event Grid's schedule (10 s, 30 s, 1 min,
+ * 5 min, …, at most 30 attempts within 24 h), by the next host when this one is gone; after that
+ * the reconcile timer picks the file up. The first listing at start is a baseline: on the very first start, as for
+ * a new Event Grid subscription, blobs already there are the reconcile timer's; on later starts the
+ * blobs modified since the previous host last listed its folders get their events, as Event Grid
+ * would have kept them for a function app that was down.
  */
 import { randomUUID } from 'node:crypto';
 import { BLOB_CREATED } from '../shared/runtime';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { ObjectInfo } from '../shared/storage/types';
+import { type DeliveryJournal, EVENT_GRID_MAX_ATTEMPTS, EVENT_GRID_TTL_MS, eventGridRetryDelay, type PendingDelivery } from './deliveries';
 import type { DevLog } from './invoke';
 
 /** Entries per listing request. */
@@ -72,8 +78,12 @@ export interface LandingWatchOptions {
   intervalMs?: number;
   /** Events delivered at once (default 4; Event Grid delivers concurrently too). */
   concurrency?: number;
-  /** Deliveries of a failing event before giving it up to reconcile (default 5). */
-  attempts?: number;
+  /** Deliveries of a failing event before giving it up to reconcile (default 30, as Event Grid). */
+  maxAttempts?: number;
+  /** Pause after a failed attempt (default Event Grid's schedule, `eventGridRetryDelay`). */
+  retryDelayMs?: (failedAttempt: number) => number;
+  /** Where deliveries are kept across restarts (default: in memory only, lost with the process). */
+  journal?: DeliveryJournal;
   /** Hands one event to the `blobCreated` function; rejects when the function failed. */
   deliver: (event: Record<string, unknown>) => Promise<void>;
   log: DevLog;
@@ -82,7 +92,7 @@ export interface LandingWatchOptions {
 /** A running watch. */
 export interface LandingWatch {
   /** Counters for `/api/health`. */
-  stats(): { passes: number; folders: number; blobsSeen: number; eventsDelivered: number; eventsFailed: number; pending: number; lastPassMs: number };
+  stats(): { passes: number; folders: number; blobsSeen: number; eventsDelivered: number; eventsFailed: number; pending: number; resumed: number; lastPassMs: number };
   /** Stop listing; deliveries under way finish. */
   stop(): Promise<void>;
 }
@@ -133,6 +143,8 @@ interface Folder {
   blobs: Map<string, string>;
   subfolders: Set<string>;
   nextDue: number;
+  /** Start of its last completed listing (ms): every blob modified before it was seen. */
+  listedAt: number;
   listing: boolean;
   lastMs: number;
   /** Its last few listing times, the cheapest of which is taken as its cost. */
@@ -140,6 +152,8 @@ interface Folder {
 }
 
 const MAX_WAIT_MS = 60_000;
+/** Blobs modified this long before the previous host's last listing are delivered again at start (clock steps, listing lag). */
+const RESUME_MARGIN_MS = 2_000;
 /** Listings remembered per folder to estimate its cost. */
 const COST_WINDOW = 5;
 
@@ -151,15 +165,61 @@ const COST_WINDOW = 5;
  */
 export async function startLandingWatch(options: LandingWatchOptions): Promise<LandingWatch> {
   const interval = options.intervalMs ?? 500;
-  const attempts = options.attempts ?? 5;
+  const maxAttempts = options.maxAttempts ?? EVENT_GRID_MAX_ATTEMPTS;
+  const retryDelay = options.retryDelayMs ?? eventGridRetryDelay;
+  const journal = options.journal;
   const folders = new Map<string, Folder>();
-  const queue: { blob: ObjectInfo; attempt: number }[] = [];
+  const queue: PendingDelivery[] = [];
   const retries = new Set<NodeJS.Timeout>();
   const inFlight = new Set<Promise<void>>();
-  const counts = { passes: 0, eventsDelivered: 0, eventsFailed: 0, lastPassMs: 0 };
+  const counts = { passes: 0, eventsDelivered: 0, eventsFailed: 0, resumed: 0, lastPassMs: 0 };
   let stopped = false;
+  const where = (d: Pick<PendingDelivery, 'path'>) => `${options.container}/${d.path}`;
 
-  /** List one folder level; new or changed blobs are queued unless this is the baseline. */
+  // The journal is a safety net: when Azurite refuses a write, the delivery still goes ahead.
+  const keep = (d: PendingDelivery) => journal?.keep(d).catch((err) => options.log(`[landing] ${where(d)}: delivery not journaled (${(err as Error).message}); a crash now would leave it to reconcile`));
+  const handled = (d: PendingDelivery) => journal?.forget(d).catch((err) => options.log(`[landing] ${where(d)}: handled delivery not removed from the journal (${(err as Error).message}); it may be delivered again`));
+  /**
+   * Journal what follows if this attempt never ends (the host dies in it): as for Event Grid, an
+   * invocation that does not answer is a failed attempt, retried on the schedule, so a file that
+   * kills the host is not delivered again at once at every start, and is given up after the last
+   * attempt.
+   */
+  const beforeAttempt = (d: PendingDelivery) => keep({ ...d, attempt: d.attempt + 1, dueAt: Date.now() + retryDelay(d.attempt) });
+  const raise = async (blob: ObjectInfo): Promise<void> => {
+    const now = Date.now();
+    const delivery: PendingDelivery = { path: blob.path, etag: blob.etag, size: blob.size, attempt: 1, dueAt: now, raisedAt: now };
+    await beforeAttempt(delivery);
+    queue.push(delivery);
+  };
+
+  // Where the previous host left off, and what it had not delivered yet.
+  const resumeFrom = journal ? await journal.listedUntil() : null;
+  const kept = journal ? await journal.pending() : [];
+  const keptKeys = new Set(kept.map((d) => `${d.path}\n${d.etag}`));
+  let listedUntil = resumeFrom ?? 0;
+  let saving: Promise<void> | undefined;
+
+  /** Record how far every folder has been listed, at most about once a second. */
+  const saveListedUntil = () => {
+    if (!journal || saving || folders.size === 0) return;
+    const time = Math.min(...[...folders.values()].map((f) => f.listedAt));
+    if (time < listedUntil + 1000) return;
+    saving = journal
+      .setListedUntil(time)
+      .then(() => void (listedUntil = time))
+      .catch((err) => options.log(`[landing] listing time not journaled: ${(err as Error).message}`))
+      .finally(() => (saving = undefined));
+  };
+
+  /** Whether a blob present at start arrived while no host was watching (and is young enough for Event Grid to have kept its event). */
+  const arrivedWhileStopped = (info: ObjectInfo): boolean => {
+    if (resumeFrom === null || keptKeys.has(`${info.path}\n${info.etag}`)) return false;
+    const modified = info.lastModified.getTime();
+    return modified >= resumeFrom - RESUME_MARGIN_MS && Date.now() - modified < EVENT_GRID_TTL_MS;
+  };
+
+  /** List one folder level; new or changed blobs get their event (in the baseline, only those that arrived while stopped). */
   const list = async (folder: Folder, baseline: boolean): Promise<void> => {
     const started = Date.now();
     const present = new Map<string, ObjectInfo>();
@@ -173,16 +233,19 @@ export async function startLandingWatch(options: LandingWatchOptions): Promise<L
     } finally {
       folder.listing = false;
     }
+    const fresh: ObjectInfo[] = [];
     for (const [path, info] of present) {
-      if (folder.blobs.get(path) !== info.etag && !baseline) queue.push({ blob: info, attempt: 1 });
+      if (folder.blobs.get(path) !== info.etag && (baseline ? arrivedWhileStopped(info) : true)) fresh.push(info);
       folder.blobs.set(path, info.etag);
     }
+    await Promise.all(fresh.map(raise));
     // Forget deleted blobs and folders, so one written again under the same name is new again.
     for (const path of folder.blobs.keys()) if (!present.has(path)) folder.blobs.delete(path);
     for (const sub of folder.subfolders) if (!subfolders.has(sub)) forget(sub);
     const added = [...subfolders].filter((sub) => !folder.subfolders.has(sub));
     folder.subfolders = subfolders;
     folder.lastMs = Date.now() - started;
+    folder.listedAt = started;
     // The cheapest recent listing is the folder's own cost; a slower one was the emulator busy with
     // something else (another listing, ingestion), and backing off for that would hide new files.
     folder.recentMs = [...folder.recentMs.slice(1 - COST_WINDOW), folder.lastMs];
@@ -195,7 +258,7 @@ export async function startLandingWatch(options: LandingWatchOptions): Promise<L
   };
 
   const track = (prefix: string): Folder => {
-    const folder: Folder = { prefix, blobs: new Map(), subfolders: new Set(), nextDue: 0, listing: false, lastMs: 0, recentMs: [] };
+    const folder: Folder = { prefix, blobs: new Map(), subfolders: new Set(), nextDue: 0, listedAt: 0, listing: false, lastMs: 0, recentMs: [] };
     folders.set(prefix, folder);
     return folder;
   };
@@ -205,8 +268,8 @@ export async function startLandingWatch(options: LandingWatchOptions): Promise<L
 
   const pump = () => {
     while (!stopped && inFlight.size < (options.concurrency ?? 4) && queue.length) {
-      const { blob, attempt } = queue.shift()!;
-      const job = deliver(blob, attempt).finally(() => {
+      const delivery = queue.shift()!;
+      const job = deliver(delivery).finally(() => {
         inFlight.delete(job);
         pump();
       });
@@ -214,31 +277,51 @@ export async function startLandingWatch(options: LandingWatchOptions): Promise<L
     }
   };
 
-  const deliver = async (blob: ObjectInfo, attempt: number): Promise<void> => {
+  /** Queue a delivery when it falls due. */
+  const schedule = (delivery: PendingDelivery) => {
+    const handle = setTimeout(() => {
+      retries.delete(handle);
+      queue.push(delivery);
+      pump();
+    }, Math.max(0, delivery.dueAt - Date.now()));
+    retries.add(handle);
+  };
+
+  const giveUp = async (delivery: PendingDelivery, failed: number): Promise<void> => {
+    counts.eventsFailed++;
+    options.log(`[landing] ${where(delivery)}: BlobCreated failed ${failed} times; the reconcile timer will pick the file up`);
+    await handled(delivery);
+  };
+
+  const deliver = async (delivery: PendingDelivery): Promise<void> => {
+    // A journaled retry may be past the limits already (attempts that died with their host).
+    if (delivery.attempt > maxAttempts || Date.now() - delivery.raisedAt >= EVENT_GRID_TTL_MS) return giveUp(delivery, delivery.attempt - 1);
+    if (delivery.attempt > 1) await beforeAttempt(delivery);
     try {
-      await options.deliver(blobCreatedEvent(options.container, blob, options.blobEndpoint));
+      await options.deliver(blobCreatedEvent(options.container, delivery, options.blobEndpoint));
       counts.eventsDelivered++;
+      await handled(delivery);
     } catch {
-      if (attempt >= attempts || stopped) {
-        counts.eventsFailed++;
-        options.log(`[landing] ${options.container}/${blob.path}: BlobCreated failed ${attempt} times; the reconcile timer will pick the file up`);
-        return;
-      }
-      // Event Grid backs off between deliveries; so does this, more briefly.
-      const handle = setTimeout(() => {
-        retries.delete(handle);
-        queue.push({ blob, attempt: attempt + 1 });
-        pump();
-      }, 1000 * 2 ** (attempt - 1));
-      retries.add(handle);
+      const now = Date.now();
+      if (delivery.attempt >= maxAttempts || now - delivery.raisedAt >= EVENT_GRID_TTL_MS) return giveUp(delivery, delivery.attempt);
+      const next = { ...delivery, attempt: delivery.attempt + 1, dueAt: now + retryDelay(delivery.attempt) };
+      // Journaled even while stopping: the next start delivers it when it falls due.
+      await keep(next);
+      if (!stopped) schedule(next);
     }
   };
 
   const roots = outermost(options.prefixes);
   const started = Date.now();
   await Promise.all(roots.map((prefix) => list(track(prefix), true)));
+  const arrived = queue.length;
+  for (const delivery of kept) schedule(delivery);
+  counts.resumed = kept.length;
+  saveListedUntil();
+  pump();
   const known = [...folders.values()].reduce((n, f) => n + f.blobs.size, 0);
-  options.log(`[landing] watching ${roots.map((p) => `${options.container}/${p}`).join(', ') || '(no landing folders)'}: ${known} blobs in ${folders.size} folders already there, left to the reconcile timer (listed in ${Date.now() - started} ms)`);
+  const resumed = resumeFrom === null ? 'left to the reconcile timer' : `${arrived} of them arrived since the last listing and get their event, ${kept.length} undelivered event${kept.length === 1 ? '' : 's'} delivered again when due`;
+  options.log(`[landing] watching ${roots.map((p) => `${options.container}/${p}`).join(', ') || '(no landing folders)'}: ${known} blobs in ${folders.size} folders already there, ${resumed} (listed in ${Date.now() - started} ms)`);
 
   const loop = (async () => {
     while (!stopped) {
@@ -249,7 +332,10 @@ export async function startLandingWatch(options: LandingWatchOptions): Promise<L
         // Folders are listed side by side: a slow one does not hold the others back.
         void list(folder, false)
           .catch((err) => options.log(`[landing] listing ${options.container}/${folder.prefix} failed (trying again): ${(err as Error).message}`))
-          .finally(pump);
+          .finally(() => {
+            saveListedUntil();
+            pump();
+          });
       }
     }
   })();
@@ -262,6 +348,7 @@ export async function startLandingWatch(options: LandingWatchOptions): Promise<L
       await loop;
       while ([...folders.values()].some((f) => f.listing)) await new Promise((r) => setTimeout(r, 20));
       await Promise.all([...inFlight]);
+      await saving;
     },
   };
 }

@@ -2,10 +2,12 @@
  * Trigger adapters of bronze ingestion. Each reads its binding, calls the runtime (shared/runtime),
  * logs one line naming the file or partition, and decides what a failure means for the trigger:
  *
- * - `blobCreated` (Event Grid): a transient failure is rethrown, so Event Grid delivers the event
- *   again (its retry policy: up to 30 attempts over 24 h, infra/app/event-grid.bicep); a terminal one
- *   is logged with the file named and the invocation succeeds, because a redelivery would fail the
- *   same way (bad input is dead-lettered by the stage itself; reconcile retries the rest).
+ * - `blobCreated` (Event Grid): a failure is rethrown, so Event Grid delivers the event again (its
+ *   retry policy: up to 30 attempts over 24 h, infra/app/event-grid.bicep). A non-transient one counts
+ *   towards the file's poison limit (shared/ingest/ingest.ts), whose last attempt dead-letters the
+ *   file whole and succeeds, so the redeliveries end. A configuration error (the source's settings,
+ *   not the file) is logged with the file named and the invocation succeeds: it leaves no ledger
+ *   entry, and reconcile or a new event ingests the file once the definition is fixed.
  * - `eventHubIngest` (Event Hubs, cardinality many): the host advances the partition's checkpoint
  *   after the invocation even when it throws, so the stage retries transient errors itself; what
  *   still fails is logged with partition and sequence range and rethrown, and the function's retry
@@ -16,7 +18,8 @@
  *
  * After a bronze commit that wrote rows, each adapter starts (or makes catch up) the refresh run of
  * the pipeline reading that source when it is in `afterBronze` mode (shared/run/triggers.ts), through
- * the run client the host passes. For `blobCreated` and `reconcile` a failed start is rethrown so the
+ * the run client the host passes. A redelivered event for a file already ingested starts one only
+ * when its version is neither applied nor seen by a run (shared/run/sweep.ts). For `blobCreated` and `reconcile` a failed start is rethrown so the
  * trigger delivers again (bounded retries): ingestion then finds the file already landed and only the
  * start is repeated. For `eventHubIngest` it is only logged: its retries are unbounded, so a start
  * that keeps failing would stall the partition; `pipelineSchedule`'s sweep (shared/run/sweep.ts)
@@ -25,7 +28,7 @@
  * sweeps `afterBronze` pipelines for bronze versions whose trigger was lost.
  */
 import type { InvocationContext, Timer } from '@azure/functions';
-import type { IngestOutcome } from '../shared/ingest';
+import { IngestConfigError, type IngestOutcome } from '../shared/ingest';
 import { EventBatchError, type EventBatchOutcome } from '../shared/ingest/events';
 import {
   errorText,
@@ -39,7 +42,7 @@ import {
   SourceReconcile,
 } from '../shared/runtime';
 import type { SourceRoute } from '../shared/runtime';
-import { ScheduledStartError, scheduleSince, startRunAfterBronze, startScheduledRuns, sweepUnappliedBronze, type RunClient, type RunStart } from '../shared/run';
+import { ScheduledStartError, scheduleSince, startRunAfterBronze, startScheduledRuns, sweepUnappliedBronze, unservedBronzeVersion, type RunClient, type RunStart } from '../shared/run';
 import { openLakeStore } from '../shared/storage/lake';
 
 /** Start the run a bronze commit calls for (nothing without a run client or when no rows landed). */
@@ -72,16 +75,23 @@ export async function blobCreatedHandler(event: unknown, context: InvocationCont
   try {
     outcome = await ingestRoutedBlob(runtime, routed);
   } catch (err) {
-    if (isTransient(err)) {
-      context.error(`blobCreated: ${file} for ${routed.route.tableKey} failed, will be delivered again: ${errorText(err)}`);
-      throw err;
+    if (err instanceof IngestConfigError) {
+      context.error(`blobCreated: ${file} for ${routed.route.tableKey} not ingested until the source's definition is fixed (then reconcile ingests it): ${errorText(err)}`);
+      return;
     }
-    context.error(`blobCreated: ${file} for ${routed.route.tableKey} failed and is not retried by this event (reconcile will try again): ${errorText(err)}`);
-    return;
+    const why = isTransient(err) ? 'transient' : `counts towards the poison limit of ${runtime.settings.poisonAttempts} attempts`;
+    context.error(`blobCreated: ${file} for ${routed.route.tableKey} failed (${why}), will be delivered again: ${errorText(err)}`);
+    throw err;
   }
   logFile(context, 'blobCreated', file, routed.route.tableKey, outcome);
-  // A duplicate delivery starts the run again: a redelivery after a failed start must not lose it.
-  await afterBronze('blobCreated', routed.route, outcome.version, (outcome.status === 'committed' && outcome.rowsWritten > 0) || outcome.status === 'duplicate', context, runs);
+  let due = outcome.status === 'committed' && outcome.rowsWritten > 0;
+  if (outcome.status === 'duplicate' && outcome.version !== undefined && outcome.rowsWritten > 0 && runs) {
+    // A redelivery after a failed start must still start the run it lost, but not one for a version long applied.
+    const unserved = await unservedBronzeVersion(routed.route.pipeline, routed.route.source.name, outcome.version, (path) => openLakeStore(runtime.settings, path), runs);
+    due = unserved !== null;
+    if (!due) context.log(`blobCreated: ${file}: version ${outcome.version} of ${routed.route.source.name} is already applied or seen by a run; no run started`);
+  }
+  await afterBronze('blobCreated', routed.route, outcome.version, due, context, runs);
 }
 
 /**

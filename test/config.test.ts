@@ -36,6 +36,7 @@ describe('loadSettings defaults', () => {
       optimizeTargetMb: 128,
       optimizeTargetBytes: 128 * 1024 * 1024,
       exposeDurableUrls: false,
+      poisonAttempts: 5,
     });
   });
 
@@ -62,6 +63,7 @@ describe('loadSettings defaults', () => {
       SLUICE_VACUUM_RETENTION_HOURS: '0',
       SLUICE_OPTIMIZE_TARGET_MB: '256',
       SLUICE_EXPOSE_DURABLE_URLS: 'TRUE',
+      SLUICE_POISON_ATTEMPTS: '3',
     });
     expect(settings).toMatchObject({
       lakeContainer: 'tables',
@@ -73,6 +75,7 @@ describe('loadSettings defaults', () => {
       optimizeTargetMb: 256,
       optimizeTargetBytes: 256 * 1024 * 1024,
       exposeDurableUrls: true,
+      poisonAttempts: 3,
     });
   });
 });
@@ -80,6 +83,7 @@ describe('loadSettings defaults', () => {
 describe('loadSettings validation', () => {
   it.each([
     ['SLUICE_CHECKPOINT_INTERVAL', '0', 'whole number 1 or more'],
+    ['SLUICE_POISON_ATTEMPTS', '0', 'whole number from 1 to 100'],
     ['SLUICE_CHECKPOINT_INTERVAL', '2.5', 'whole number 1 or more'],
     ['SLUICE_CHECKPOINT_INTERVAL', 'ten', 'whole number 1 or more'],
     ['SLUICE_CHECKPOINT_INTERVAL', '-3', 'whole number 1 or more'],

@@ -163,6 +163,37 @@ describe('pipelineSchedule sweeps for bronze versions no run applied', () => {
   });
 });
 
+describe('a redelivered BlobCreated event', () => {
+  it('starts the run a failed start lost, and no run for a version already applied', async () => {
+    const landing = openStore(azuriteUri(landingContainer));
+    const info = await landing.write('sales/redelivered.csv', 'sku,qty\nR1,7\nR2,8\n');
+    const event = { subject: `/blobServices/default/containers/${landingContainer}/blobs/sales/redelivered.csv`, eventType: 'Microsoft.Storage.BlobCreated', id: 'e-r', data: { api: 'PutBlob', eTag: info.etag, url: azuriteUri(landingContainer, 'sales/redelivered.csv') } };
+    // The first delivery lands the file, but its start fails (no refresh orchestrator): rethrown, so Event Grid delivers again.
+    const broken = new EngineRunClient(runEngine({ orchestrators: {}, activities: {} }));
+    await expect(handler('blobCreated')(event, invocation('blobCreated').context, broken)).rejects.toThrow(/no orchestrator function named 'refresh'/);
+    const version = await tableVersion('bronze/sales');
+
+    const engine = runEngine(orchestrationRegistry(services));
+    const runs = new EngineRunClient(engine);
+    const again = invocation('blobCreated');
+    await handler('blobCreated')(event, again.context, runs);
+    const text = again.logs.map((l) => l.text).join('\n');
+    expect(text).toMatch(/already ingested/);
+    expect(text).toMatch(new RegExp(`refresh refresh-trig started for sales version ${version}`));
+    await engine.runPending();
+    const done = await engine.getStatus('refresh-trig');
+    expect(done?.runtimeStatus).toBe('Completed');
+    expect((await sortedRows(lake, 'silver/sales')).map((r) => r.sku)).toContain('R2');
+
+    // Once more, long after the run applied it: nothing to do, no run.
+    const late = invocation('blobCreated');
+    await handler('blobCreated')(event, late.context, runs);
+    expect(late.logs.map((l) => l.text).join('\n')).toMatch(new RegExp(`version ${version} of sales is already applied or seen by a run; no run started`));
+    expect(late.logs.filter((l) => /refresh refresh-trig (started|asked to catch up)/.test(l.text))).toEqual([]);
+    expect((await engine.getStatus('refresh-trig'))?.createdTime).toBe(done?.createdTime);
+  });
+});
+
 describe('scheduled pipelines', () => {
   const scheduled = (name: string, schedule: string) => parsePipelineDefinition(`name: ${name}\nschedule: "${schedule}"\nsources:\n  s:\n    landing: ${name}/\n`, `${name}.yaml`);
 

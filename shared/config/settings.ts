@@ -30,6 +30,7 @@
  * | `SLUICE_INSTANCE_MEMORY_MB` | `2048` | memory of one instance of the app in MB (Flex Consumption: 512, 2048 or 4096; the Bicep sets it from the plan's `instanceMemoryMB`); whole number ≥ 512. Refresh activities share it (see `SLUICE_SQL_MEMORY_LIMIT`) |
  * | `AzureFunctionsJobHost__extensions__durableTask__maxConcurrentActivityFunctions` | host.json's `maxConcurrentActivityFunctions` | activities one instance runs at once; whole number ≥ 1. The Functions host applies this app setting over host.json, and Sluice reads the value the same way, so the memory split uses the number the Durable extension uses (the Bicep sets it) |
  * | `SLUICE_EXPOSE_DURABLE_URLS` | `false` | `true` adds the Durable extension's management URLs to the start-run answer. In Azure they carry the extension's system key, which grants control (status, terminate, purge) of every instance of every pipeline to whoever holds the start function's key |
+ * | `SLUICE_POISON_ATTEMPTS` | `5` | attempts of a landing file failing for a non-transient reason before it is dead-lettered whole (`poison: <last error>`); whole number 1–100 |
  */
 
 import { existsSync, readFileSync } from 'node:fs';
@@ -109,6 +110,8 @@ export interface SluiceSettings extends MaintenanceSettings {
   readonly pipelines: string;
   /** `SLUICE_EXPOSE_DURABLE_URLS`: whether the start-run answer includes the Durable management URLs (they hold the system key in Azure). */
   readonly exposeDurableUrls: boolean;
+  /** `SLUICE_POISON_ATTEMPTS`: failed attempts (non-transient) after which a landing file is dead-lettered whole. */
+  readonly poisonAttempts: number;
 }
 
 /** Thrown by `loadSettings` with every problem found, so one start-up shows them all. */
@@ -133,7 +136,11 @@ const DEFAULTS = {
   optimizeTargetMb: 128,
   instanceMemoryMb: 2048,
   exposeDurableUrls: false,
+  poisonAttempts: 5,
 } as const;
+
+/** Default of `SLUICE_POISON_ATTEMPTS`, also the ingest stage's when no setting is passed (the CLI). */
+export const DEFAULT_POISON_ATTEMPTS = DEFAULTS.poisonAttempts;
 
 /** Keys understood after `SLUICE_LAKE__`; anything else there is reported as a likely typo. */
 const IDENTITY_KEYS = ['accountName', 'blobServiceUri', 'serviceUri', 'tableServiceUri', 'queueServiceUri', 'credential', 'clientId'];
@@ -167,6 +174,7 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
   const pipelines = readString(env, 'SLUICE_PIPELINES') ?? DEFAULTS.pipelines;
   const maintenance = readMaintenanceSettings(env, problems);
   const exposeDurableUrls = readBoolean(env, 'SLUICE_EXPOSE_DURABLE_URLS', DEFAULTS.exposeDurableUrls, problems);
+  const poisonAttempts = readWholeNumber(env, 'SLUICE_POISON_ATTEMPTS', DEFAULTS.poisonAttempts, 1, 100, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -180,6 +188,7 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
     pipelines,
     ...maintenance!,
     exposeDurableUrls: exposeDurableUrls!,
+    poisonAttempts: poisonAttempts!,
   });
 }
 

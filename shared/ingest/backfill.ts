@@ -10,9 +10,15 @@
  * folder itself is unavoidable (Blob listing cannot filter by time); the margin (default 15 minutes)
  * covers uploads that finish while the listing runs. A blob that is overwritten gets a new
  * last-modified time and ETag, so its new version is picked up.
+ *
+ * A `started` entry whose claim is live (renewed within a minute, see ledger.ts) is an ingestion
+ * running elsewhere and is left alone; one whose claim expired, or whose last attempt failed, is
+ * attempted again. A file that keeps failing ends dead-lettered as poison (ingest.ts), which is
+ * terminal, so the watermark never stays pinned behind it.
  */
 import type { ObjectInfo } from '../storage/types';
 import { IngestFileOptions, IngestOutcome, ingestFile, tableKeyOf } from './ingest';
+import { CLAIM_EXPIRY_MS, claimIsLive } from './ledger';
 import { normaliseEtag } from './stream';
 
 /** Options of `backfill`: those of `ingestFile` without the file, plus the folder. */
@@ -23,7 +29,7 @@ export interface BackfillOptions extends Omit<IngestFileOptions, 'path' | 'etag'
   filter?: (path: string) => boolean;
   /** Safety margin of the watermark (default 15 minutes). */
   marginMs?: number;
-  /** A `started` entry updated less than this ago is taken as in progress elsewhere and left alone (default 10 minutes). */
+  /** A `started` entry whose claim was renewed less than this ago is taken as in progress elsewhere and left alone (default `CLAIM_EXPIRY_MS`, a minute). */
   inProgressGraceMs?: number;
   /** Files ingested at the same time (default 2). */
   concurrency?: number;
@@ -59,7 +65,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
   const { landing, ledger } = options;
   const tableKey = options.tableKey ?? tableKeyOf(options.table);
   const margin = options.marginMs ?? 15 * 60_000;
-  const grace = options.inProgressGraceMs ?? 10 * 60_000;
+  const grace = options.inProgressGraceMs ?? CLAIM_EXPIRY_MS;
   const stored = await ledger.getWatermark(tableKey, options.prefix);
   const since = stored ? stored.lastModified - margin : -Infinity;
 
@@ -89,7 +95,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
           result.done++;
           continue;
         }
-        if (entry && Date.now() - Date.parse(entry.updatedAt) < grace) {
+        if (entry && claimIsLive(entry, Date.now(), grace)) {
           result.inProgress++;
           notDone.push(modified);
           continue;

@@ -39,6 +39,17 @@
  * Accounting: rows read = rows written + rows dead-lettered, from the reader's counters; a mismatch is
  * recorded as the entry's `reason` rather than hidden.
  *
+ * Claims and poison files: while an attempt runs it renews its `started` entry (ledger.ts,
+ * `holdClaim`), so reconcile recognises a dead attempt within a minute. An attempt that fails for a
+ * non-transient reason (an error no retry would fix: a reader bug, a stack overflow, a file that
+ * breaks the writer) counts in the entry's `failures`, and is rethrown so the event's redelivery or
+ * reconcile tries again; the `poisonAttempts`-th such failure (default 5, `SLUICE_POISON_ATTEMPTS`)
+ * dead-letters the file whole, reason `poison: <last error>`, and the entry becomes `deadlettered`, so
+ * nothing retries it forever and reconcile's watermark moves on. An attempt whose claim lapsed without
+ * a recorded outcome (its process died: a file exhausting memory kills every attempt) counts as a
+ * failure when the next attempt takes over. Transient errors (storage throttling, timeouts, network)
+ * count nothing and are retried as long as it takes.
+ *
  * Configuration errors (an unknown format, a bad CSV dialect character, a schema hint of an unknown
  * type, a partition column the file does not have) are not the file's fault: they throw
  * `IngestConfigError` naming the setting and the file, and leave no trace in the ledger — the reader's
@@ -63,11 +74,13 @@ import { loadSnapshotIfExists } from '../delta/commit';
 import { writeDataFiles, WriteFilesOptions } from '../delta/writer';
 import type { Compression, InputFormat, ReadOptions, ReadResult } from '../formats/types';
 import type { SchemaEvolutionMode } from '../pipeline/definition';
+import { DEFAULT_POISON_ATTEMPTS } from '../config/settings';
+import { errorText, isTransient } from '../errors';
 import { ObjectInfo, ObjectNotFoundError, ObjectStore } from '../storage/types';
 import { BatchConformer, creationSchema, fileMetadata, newColumns, writeSchema } from './columns';
 import { DeadLetterTarget, deadLetterPath, writeDeadLetter } from './deadletter';
 import { ingestFaultPoint } from './faults';
-import type { FileCounts, IngestLedger, LedgerEntry } from './ledger';
+import { claimIsLive, holdClaim, type FileCounts, type IngestLedger, type LedgerEntry } from './ledger';
 import { checkSourceOptions, formatsReader, IngestConfigError, readSource, ReadInput, sourceName } from './reader';
 import { normaliseEtag, readObjectRanges } from './stream';
 
@@ -115,6 +128,8 @@ export interface IngestFileOptions {
   lane?: LaneOptions;
   /** Progress: bytes read of this file, rows written so far. */
   onProgress?: (progress: { bytesRead: number; rowsWritten: number }) => void;
+  /** Non-transient failures after which the file is dead-lettered whole (default `DEFAULT_POISON_ATTEMPTS`). */
+  poisonAttempts?: number;
 }
 
 /** What happened to one file. */
@@ -218,32 +233,128 @@ export async function ingestFile(options: IngestFileOptions): Promise<IngestOutc
   }
   if (entry.attempts > 1 && snapshot) {
     // A previous attempt may have committed and died before recording it.
-    const found = await findIntentCommit(table, entry.startVersion, intentId);
-    if (found) {
-      const counts = countsFrom(found.source);
-      const done: LedgerEntry = { ...entry, ...counts, status: 'committed', version: found.version, updatedAt: now.toISOString() };
-      await ledger.put(done);
-      return fromEntry('duplicate', done);
-    }
+    const done = await completedByCommit(table, ledger, entry, intentId, now);
+    if (done) return fromEntry('duplicate', done);
+  }
+  // Attempts that died (a file that exhausts memory kills its process every time) count too.
+  if ((entry.failures ?? 0) >= (options.poisonAttempts ?? DEFAULT_POISON_ATTEMPTS)) {
+    return setAsidePoison({ ...options, now, tableKey }, entry, etag, info.size, intentId, entry.failures!, entry.lastError ?? 'attempts stopped without an outcome');
   }
 
   const reader = options.reader ?? formatsReader();
-  for (let round = 1; ; round++) {
-    try {
-      return await attempt({ ...options, now, tableKey }, snapshot, entry, etag, info, intentId, reader);
-    } catch (err) {
-      if (err instanceof IngestConfigError) {
-        // Nothing of this file was committed (config errors come before any commit): the file is as
-        // good as never seen, so the next event or backfill ingests it once the setting is fixed.
-        await ledger.remove(entry);
-        throw err;
+  const claim = holdClaim(ledger, entry);
+  const held = { ...options, ledger: claim.ledger, now, tableKey };
+  try {
+    for (let round = 1; ; round++) {
+      try {
+        return await attempt(held, snapshot, entry, etag, info, intentId, reader);
+      } catch (err) {
+        if (err instanceof IngestConfigError) {
+          // Nothing of this file was committed (config errors come before any commit): the file is as
+          // good as never seen, so the next event or backfill ingests it once the setting is fixed.
+          await claim.ledger.remove(entry);
+          throw err;
+        }
+        // The table was created, or a column this file adds was added with another type, concurrently:
+        // read the file again against the table as it is now.
+        if ((err instanceof TableChangedError || err instanceof SchemaChangedError) && round < MAX_ROUNDS) {
+          snapshot = await loadSnapshotIfExists(table);
+          continue;
+        }
+        if (isTransient(err)) {
+          // Give the claim up so the next delivery or reconcile does not wait for it to expire; the
+          // storage that just failed may fail this write too, which only delays the retry.
+          const at = new Date().toISOString();
+          await claim.ledger.put({ ...entry, failedAt: at, updatedAt: at }).catch(() => undefined);
+          throw err;
+        }
+        return await failedAttempt(held, entry, etag, info.size, intentId, err);
       }
-      // The table was created, or a column this file adds was added with another type, concurrently:
-      // read the file again against the table as it is now.
-      if (!(err instanceof TableChangedError || err instanceof SchemaChangedError) || round >= MAX_ROUNDS) throw err;
-      snapshot = await loadSnapshotIfExists(table);
     }
+  } finally {
+    await claim.release();
   }
+}
+
+/**
+ * Record an attempt that failed for a non-transient reason. Below the poison limit the failure is
+ * counted and rethrown (the trigger or reconcile tries again); at the limit the file is dead-lettered
+ * whole, unless its rows turn out to have been committed after all.
+ *
+ * @returns the outcome once the file is poison
+ * @throws the failure, while attempts remain
+ */
+async function failedAttempt(
+  options: IngestFileOptions & { now: Date; tableKey: string },
+  entry: LedgerEntry,
+  etag: string,
+  size: number,
+  intentId: string,
+  err: unknown,
+): Promise<IngestOutcome> {
+  const { ledger } = options;
+  const limit = options.poisonAttempts ?? DEFAULT_POISON_ATTEMPTS;
+  const failures = (entry.failures ?? 0) + 1;
+  // Bounded: a message can carry a whole record or a stack of causes.
+  const lastError = errorText(err).slice(0, 2000);
+  const at = new Date().toISOString();
+  if (failures < limit) {
+    await ledger.put({ ...entry, failures, lastError, failedAt: at, updatedAt: at });
+    throw err;
+  }
+  return setAsidePoison(options, entry, etag, size, intentId, failures, lastError);
+}
+
+/** Dead-letter a poison file whole, unless its rows turn out to have been committed after all. */
+async function setAsidePoison(
+  options: IngestFileOptions & { now: Date; tableKey: string },
+  entry: LedgerEntry,
+  etag: string,
+  size: number,
+  intentId: string,
+  failures: number,
+  lastError: string,
+): Promise<IngestOutcome> {
+  const { ledger } = options;
+  const committed = await completedByCommit(options.table, ledger, entry, intentId, new Date());
+  if (committed) return fromEntry('committed', committed);
+  const at = new Date().toISOString();
+  const reason = `poison: ${lastError}`;
+  const path = deadLetterPath(options.deadLetter, entry.startedAt, options.path, etag);
+  await writeDeadLetter(options.deadLetter, path, {
+    table: options.tableKey,
+    source: { landing: options.landing.url, path: options.path, etag, size },
+    reason: `${reason} (failed ${failures} times; the whole file is set aside, no row of it is in the table)`,
+    counts: { rowsRead: 0, rowsWritten: 0, rowsDeadLettered: 0 },
+    createdAt: at,
+    records: [],
+  });
+  const done: LedgerEntry = {
+    ...entry,
+    status: 'deadlettered',
+    failures,
+    lastError,
+    failedAt: at,
+    updatedAt: at,
+    rowsRead: 0,
+    rowsWritten: 0,
+    rowsRescued: 0,
+    rowsDeadLettered: 0,
+    bytes: size,
+    deadLetter: path,
+    reason,
+  };
+  await ledger.put(done);
+  return fromEntry('deadlettered', done);
+}
+
+/** The ledger entry completed from the commit carrying this file's intent, if an attempt made one. */
+async function completedByCommit(table: ObjectStore, ledger: IngestLedger, entry: LedgerEntry, intentId: string, now: Date): Promise<LedgerEntry | null> {
+  const found = await findIntentCommit(table, entry.startVersion, intentId);
+  if (!found) return null;
+  const done: LedgerEntry = { ...entry, ...countsFrom(found.source), status: 'committed', version: found.version, updatedAt: now.toISOString() };
+  await ledger.put(done);
+  return done;
 }
 
 /** The table appeared (created by a concurrent ingestion) while this one wanted to create it. */
@@ -448,7 +559,15 @@ function accounting(result: ReadResult, rowsWritten: number): { reason?: string 
 }
 
 async function nextAttempt(ledger: IngestLedger, entry: LedgerEntry, now: Date): Promise<LedgerEntry> {
-  const next = { ...entry, attempts: entry.attempts + 1, updatedAt: now.toISOString() };
+  // A claim that lapsed without a recorded failure: the attempt's process died (or was stopped).
+  const ended = entry.failedAt !== undefined && Date.parse(entry.failedAt) >= Date.parse(entry.updatedAt);
+  const died = entry.status === 'started' && !ended && !claimIsLive(entry, Date.now());
+  const next: LedgerEntry = {
+    ...entry,
+    attempts: entry.attempts + 1,
+    updatedAt: now.toISOString(),
+    ...(died ? { failures: (entry.failures ?? 0) + 1, lastError: `the attempt last seen at ${entry.updatedAt} stopped without an outcome (its process died or was stopped)` } : {}),
+  };
   await ledger.put(next);
   return next;
 }

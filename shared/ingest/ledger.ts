@@ -7,6 +7,12 @@
  * carries), so a crash after the commit and before the ledger update is repaired on retry by reading
  * the commits made since the entry's `startVersion`. See ingest.ts.
  *
+ * A `started` entry is a claim: a live ingestion renews it (`updatedAt`) every `CLAIM_RENEW_MS`, so
+ * reconcile can tell an ingestion still running elsewhere from one whose process died, once the
+ * claim is `CLAIM_EXPIRY_MS` old, instead of waiting a fixed grace long enough for any file. An
+ * attempt that failed gives the claim up at once (`failedAt`); a non-transient failure also counts in
+ * `failures`, with its message in `lastError`.
+ *
  * Two implementations:
  * - `TableLedger`: Azure Table Storage table `SluiceLedger` (the Functions app; also Azurite).
  *   PartitionKey = the table key (e.g. `lake/bronze/pos_sales`), RowKey = `file!<path>!<etag>` or
@@ -61,6 +67,12 @@ export interface LedgerEntry extends FileCounts {
   startVersion: number;
   /** Version whose commit carries the rows (status committed with rows). */
   version?: number;
+  /** Attempts that failed for a non-transient reason; at the poison limit the file is dead-lettered whole. */
+  failures?: number;
+  /** The last such failure's message. */
+  lastError?: string;
+  /** When the last attempt failed, transient or not (ISO-8601): its claim ended then. */
+  failedAt?: string;
 }
 
 /** The listing watermark of one landing folder. */
@@ -81,12 +93,91 @@ export interface IngestLedger {
   put(entry: LedgerEntry): Promise<void>;
   /** Delete the entry (no error when it is gone): the file counts as never seen. */
   remove(entry: LedgerEntry): Promise<void>;
+  /**
+   * Renew the claim of a `started` entry: set its `updatedAt`, unless the stored entry is no longer
+   * `started` (another attempt finished it), which is then left as it is.
+   *
+   * @returns whether the entry was renewed
+   */
+  renew(entry: LedgerEntry, at: string): Promise<boolean>;
   getWatermark(table: string, folder: string): Promise<Watermark | null>;
   setWatermark(table: string, folder: string, watermark: Watermark): Promise<void>;
 }
 
 /** Name of the ledger table in Azure Table Storage. */
 export const LEDGER_TABLE = 'SluiceLedger';
+
+/** How often a running ingestion renews its claim on its `started` entry. */
+export const CLAIM_RENEW_MS = 15_000;
+/** A claim not renewed for this long belongs to an ingestion that died (four renewals missed). */
+export const CLAIM_EXPIRY_MS = 60_000;
+
+/**
+ * Whether a `started` entry is held by a live ingestion: renewed within `expiryMs`, and not given up by
+ * a failed attempt since.
+ *
+ * @param entry the ledger entry
+ * @param now the time to judge at (ms)
+ * @param expiryMs how old a claim may be (default `CLAIM_EXPIRY_MS`)
+ * @returns true while another attempt should be left alone
+ */
+export function claimIsLive(entry: LedgerEntry, now: number, expiryMs = CLAIM_EXPIRY_MS): boolean {
+  if (entry.status !== 'started') return false;
+  const renewed = Date.parse(entry.updatedAt);
+  if (entry.failedAt && Date.parse(entry.failedAt) >= renewed) return false;
+  return now - renewed < expiryMs;
+}
+
+/** A claim being renewed in the background; `ledger` writes only after the renewals stopped. */
+export interface HeldClaim {
+  /** The ledger, whose `put` and `remove` first stop the renewals (so none lands after them). */
+  readonly ledger: IngestLedger;
+  /** Stop renewing (waits for a renewal under way). */
+  release(): Promise<void>;
+}
+
+/**
+ * Keep renewing the claim on a `started` entry until the attempt writes its outcome or gives up.
+ * A failed renewal is not fatal: the attempt goes on, and at worst reconcile takes a long attempt
+ * for a dead one and runs it again beside it, which the commit lane makes harmless.
+ *
+ * @param ledger the ledger
+ * @param entry the entry this attempt started or took over
+ * @param everyMs renewal interval (default `CLAIM_RENEW_MS`)
+ * @returns the held claim
+ */
+export function holdClaim(ledger: IngestLedger, entry: LedgerEntry, everyMs = CLAIM_RENEW_MS): HeldClaim {
+  let renewing: Promise<unknown> | undefined;
+  let held = true;
+  const timer = setInterval(() => {
+    if (renewing) return;
+    renewing = ledger.renew(entry, new Date().toISOString()).catch(() => false).finally(() => (renewing = undefined));
+  }, everyMs);
+  // A claim must not keep a CLI process alive after its work is done.
+  timer.unref();
+  const release = async () => {
+    if (held) clearInterval(timer);
+    held = false;
+    await renewing;
+  };
+  const wrapped: IngestLedger = {
+    description: ledger.description,
+    get: (table, path, etag) => ledger.get(table, path, etag),
+    start: (e) => ledger.start(e),
+    put: async (e) => {
+      await release();
+      await ledger.put(e);
+    },
+    remove: async (e) => {
+      await release();
+      await ledger.remove(e);
+    },
+    renew: (e, at) => ledger.renew(e, at),
+    getWatermark: (table, folder) => ledger.getWatermark(table, folder),
+    setWatermark: (table, folder, watermark) => ledger.setWatermark(table, folder, watermark),
+  };
+  return { ledger: wrapped, release };
+}
 
 const KEY_LIMIT = 200;
 
@@ -117,8 +208,8 @@ export function watermarkRowKey(folder: string): string {
   return `wm!${encodeKey(folder)}`;
 }
 
-const NUMBER_FIELDS = ['attempts', 'startVersion', 'version', 'rowsRead', 'rowsWritten', 'rowsRescued', 'rowsDeadLettered', 'bytes'] as const;
-const STRING_FIELDS = ['table', 'path', 'etag', 'status', 'source', 'startedAt', 'updatedAt', 'deadLetter', 'reason'] as const;
+const NUMBER_FIELDS = ['attempts', 'startVersion', 'version', 'rowsRead', 'rowsWritten', 'rowsRescued', 'rowsDeadLettered', 'bytes', 'failures'] as const;
+const STRING_FIELDS = ['table', 'path', 'etag', 'status', 'source', 'startedAt', 'updatedAt', 'deadLetter', 'reason', 'lastError', 'failedAt'] as const;
 
 function num(value: unknown): number | undefined {
   if (value === undefined || value === null) return undefined;
@@ -222,6 +313,21 @@ export class TableLedger implements IngestLedger {
     }
   }
 
+  async renew(entry: LedgerEntry, at: string): Promise<boolean> {
+    const partition = encodeKey(entry.table);
+    const row = fileRowKey(entry.path, entry.etag);
+    const record = await this.read(partition, row);
+    if (!record || record.status !== 'started') return false;
+    try {
+      // If-Match on the entity's own ETag: an outcome written since the read is never overwritten.
+      await this.client.updateEntity({ partitionKey: partition, rowKey: row, updatedAt: at }, 'Merge', { etag: String(record.etag) });
+      return true;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 412 || (err as { statusCode?: number }).statusCode === 404) return false;
+      throw err;
+    }
+  }
+
   async getWatermark(table: string, folder: string): Promise<Watermark | null> {
     const record = await this.read(encodeKey(table), watermarkRowKey(folder));
     if (!record) return null;
@@ -282,6 +388,14 @@ export class StoreLedger implements IngestLedger {
 
   async remove(entry: LedgerEntry): Promise<void> {
     await this.store.delete(this.entryPath(entry.table, entry.path, entry.etag));
+  }
+
+  async renew(entry: LedgerEntry, at: string): Promise<boolean> {
+    // Not atomic (a local ledger is one process's, the CLI's): read, then write only a started entry.
+    const current = await this.get(entry.table, entry.path, entry.etag);
+    if (!current || current.status !== 'started') return false;
+    await this.put({ ...current, updatedAt: at });
+    return true;
   }
 
   async getWatermark(table: string, folder: string): Promise<Watermark | null> {

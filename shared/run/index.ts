@@ -29,7 +29,7 @@ export type { RunTotals } from './totals';
 export { purgeRunResponse, requestStatusResponse, runStatusResponse, startOptions, startRunResponse, tableUpdatesResponse, terminateRunResponse } from './api';
 export type { ApiOrigin, ApiResponse } from './api';
 export { ScheduledStartError, startRunAfterBronze, startScheduledRuns } from './triggers';
-export { sweepUnappliedBronze, unappliedSources, SWEEP_SKEW_MS } from './sweep';
+export { sweepUnappliedBronze, unappliedSources, unservedBronzeVersion, SWEEP_SKEW_MS } from './sweep';
 export type { SweepResult, UnappliedSource } from './sweep';
 export type { BronzeCommit } from './triggers';
 export { duePipelines, firesAt, MAX_SCHEDULE_CATCH_UP_MS, parseNcrontab, SCHEDULE_TICK, scheduleSince } from './schedule';

@@ -58,6 +58,35 @@ function commitFile(version: number): string {
 }
 
 /**
+ * Whether a bronze version of a source still calls for a run: a table reading the source has not
+ * applied it, and the pipeline's last (or current) run was created before it was committed.
+ *
+ * @param definition the pipeline
+ * @param source the source name
+ * @param lake the lake
+ * @param last the pipeline's last run, if any
+ * @param version the bronze version (default: the table's latest)
+ * @returns the tables behind, or null when the version is served
+ */
+async function sourceBehind(definition: PipelineDefinition, source: string, lake: LakeTables, last: RunStatus | undefined, version?: number): Promise<UnappliedSource | null> {
+  const store = lake(definition.sources[source].table);
+  const wanted = version ?? (await loadIfExists(store))?.version;
+  if (wanted === undefined) return null;
+  const tables = tablesReadingSource(definition, source);
+  const applied = await Promise.all(tables.map(async (table) => {
+    const target = await loadIfExists(lake(definition.tables[table].table));
+    return { table, applied: target ? txnVersion(target, refreshAppId(source)) : -1 };
+  }));
+  const behind = applied.filter((a) => a.applied < wanted);
+  if (behind.length === 0) return null;
+  if (last) {
+    const committed = (await store.properties(commitFile(wanted))).lastModified.getTime();
+    if (Date.parse(last.createdTime) - SWEEP_SKEW_MS >= committed) return null;
+  }
+  return { source, version: wanted, behind };
+}
+
+/**
  * Bronze sources of a pipeline that some reading table has not applied, leaving out those the last
  * run started after.
  *
@@ -68,25 +97,27 @@ function commitFile(version: number): string {
  */
 export async function unappliedSources(definition: PipelineDefinition, lake: LakeTables, last: RunStatus | undefined): Promise<UnappliedSource[]> {
   const sources = Object.keys(definition.sources).filter((s) => tablesReadingSource(definition, s).length > 0);
-  const found = await Promise.all(
-    sources.map(async (source): Promise<UnappliedSource | null> => {
-      const bronze = await loadIfExists(lake(definition.sources[source].table));
-      if (!bronze) return null;
-      const tables = tablesReadingSource(definition, source);
-      const applied = await Promise.all(tables.map(async (table) => {
-        const target = await loadIfExists(lake(definition.tables[table].table));
-        return { table, applied: target ? txnVersion(target, refreshAppId(source)) : -1 };
-      }));
-      const behind = applied.filter((a) => a.applied < bronze.version);
-      if (behind.length === 0) return null;
-      if (last) {
-        const committed = (await bronze.store.properties(commitFile(bronze.version))).lastModified.getTime();
-        if (Date.parse(last.createdTime) - SWEEP_SKEW_MS >= committed) return null;
-      }
-      return { source, version: bronze.version, behind };
-    }),
-  );
+  const found = await Promise.all(sources.map((source) => sourceBehind(definition, source, lake, last)));
   return found.filter((f): f is UnappliedSource => f !== null);
+}
+
+/**
+ * For a bronze version landed earlier and announced again (a redelivered BlobCreated event): whether
+ * it still needs a run, because no table reading it applied it and no run was created after it. A
+ * redelivery after a start that failed then starts the run that was lost; one for a version long
+ * applied starts nothing.
+ *
+ * @param definition the pipeline
+ * @param source the source name
+ * @param version the bronze version the file landed in
+ * @param lake the lake
+ * @param runs the run client
+ * @returns the tables behind, or null when nothing is due (also for pipelines not in `afterBronze` mode)
+ */
+export async function unservedBronzeVersion(definition: PipelineDefinition, source: string, version: number, lake: LakeTables, runs: RunClient): Promise<UnappliedSource | null> {
+  if ((definition.trigger?.mode ?? 'afterBronze') !== 'afterBronze' || tablesReadingSource(definition, source).length === 0) return null;
+  const last = await runs.status(runInstanceId(pipelineName(definition)));
+  return sourceBehind(definition, source, lake, last, version);
 }
 
 /**

@@ -68,6 +68,7 @@ export function ingestRoutedBlob(runtime: SluiceRuntime, routed: RoutedBlob): Pr
     ledger: runtime.ledger,
     deadLetter: route.deadLetter,
     lane: runtime.lane,
+    poisonAttempts: runtime.settings.poisonAttempts,
   });
 }
 
@@ -130,6 +131,7 @@ export async function reconcileLanding(runtime: SluiceRuntime, onSource?: (done:
         ledger: runtime.ledger,
         deadLetter: route.deadLetter,
         lane: runtime.lane,
+        poisonAttempts: runtime.settings.poisonAttempts,
       });
       done = { route, result };
     } catch (err) {
