@@ -10,7 +10,6 @@
  * `SluiceDev*`, whose engine serves the app's own definitions), table updates to `SluiceEvents`.
  */
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { ConfigError, loadSettings } from '../shared/config/settings';
 import { OrchestrationEngine, type OrchestrationStatus } from '../shared/orchestration';
 import { loadPipelineDefinition, PipelineDefinitionError, type PipelineDefinition } from '../shared/pipeline/definition';
@@ -20,7 +19,7 @@ import { appRoot, loadPipelines } from '../shared/runtime';
 import { sqlOptionsFromEnv } from '../shared/sql';
 import { openLakeStore, openLakeTables } from '../shared/storage/lake';
 import type { Io } from './ingest';
-import { UsageError } from './usage';
+import { parseCommandLine, UsageError } from './usage';
 
 /** Help text of the pipeline commands (part of `sluice --help`). */
 export const PIPELINE_HELP = `  pipeline validate <file>   check a pipeline definition: structure, references, cycles, and every
@@ -64,13 +63,7 @@ const OPTIONS = {
  * @returns the exit status
  */
 export async function runPipelineCommand(command: 'pipeline' | 'quarantine', argv: string[], io: Io, env: Record<string, string | undefined> = process.env): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandLine(argv, OPTIONS);
   if (values.help) {
     io.out(PIPELINE_HELP);
     return 0;
@@ -106,7 +99,7 @@ export async function runPipelineCommand(command: 'pipeline' | 'quarantine', arg
 }
 
 /** The lake from the settings (a connection string in SLUICE_STORAGE_CONNECTION_STRING as a fallback). */
-function lakeSettings(env: Record<string, string | undefined>) {
+export function lakeSettings(env: Record<string, string | undefined>) {
   const configured = Object.keys(env).some((k) => /^(SLUICE_LAKE|AzureWebJobsStorage)(__|$)/.test(k) && env[k]?.trim());
   const effective = configured || !env.SLUICE_STORAGE_CONNECTION_STRING ? env : { ...env, SLUICE_LAKE: env.SLUICE_STORAGE_CONNECTION_STRING };
   return loadSettings(effective);

@@ -1,0 +1,116 @@
+/**
+ * `sluice deadletter list|show|replay`: the dead-letter records of the lake the app's settings name
+ * (as for `sluice quarantine replay`), under `<lake container>/_sluice/dead-letter/`. The stage
+ * functions are shared/ingest's (deadletter-records.ts, deadletter-replay.ts); the HTTP routes
+ * `GET /api/deadletter[/{id}]` serve the same listing and records.
+ */
+import { deadLetterLocation, listDeadLetters, readDeadLetter, readDeadLetterBytes, type DeadLetterEntry } from '../shared/ingest';
+import { DEAD_LETTER_FOLDER } from '../shared/runtime';
+import { openLakeStore } from '../shared/storage/lake';
+import type { Io } from './ingest';
+import { lakeSettings } from './pipeline';
+import { parseCommandLine, UsageError } from './usage';
+
+/** Help text of the dead-letter commands (part of `sluice --help`). */
+export const DEADLETTER_HELP = `  deadletter list      the dead-letter records of the lake (what ingestion could not read), one line
+                       each: when, id, rows set aside, reason
+      --table <layer>/<table>  only this table's records (e.g. bronze/pos_sales)
+      --since <ISO-8601>   only records written at or after this time
+      --json               { records: [{ id, table, location, url, lastModified, source, reason, counts }] }
+  deadletter show <id> one record: the file or events it came from, the reason, and each bad record
+                       with its row, byte offset or sequence number (<id> as 'list --json' prints it)
+      --json               the record as stored
+  The dead-letter commands use the app's lake settings, as the pipeline commands do.
+`;
+
+const OPTIONS = {
+  table: { type: 'string' },
+  since: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const TABLE_PATH = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)+$/;
+
+/**
+ * Run `sluice deadletter …`.
+ *
+ * @param argv the arguments after `deadletter`
+ * @param io output sinks
+ * @param env the environment (settings)
+ * @returns the exit status
+ */
+export async function runDeadLetterCommand(argv: string[], io: Io, env: Record<string, string | undefined> = process.env): Promise<number> {
+  const { values, positionals } = parseCommandLine(argv, OPTIONS);
+  if (values.help) {
+    io.out(DEADLETTER_HELP);
+    return 0;
+  }
+  const [sub, ...rest] = positionals;
+  const allow = (...names: string[]) => {
+    for (const key of Object.keys(values)) if (key !== 'help' && !names.includes(key)) throw new UsageError(`option --${key} does not apply to 'deadletter ${sub}'`);
+  };
+  const json = values.json === true;
+  if (sub === 'list') {
+    allow('table', 'since', 'json');
+    if (rest.length) throw new UsageError(`'deadletter list' takes no arguments (filter with --table and --since), got ${rest.join(' ')}`);
+    if (values.table !== undefined && !TABLE_PATH.test(values.table)) throw new UsageError(`--table takes a table's path in the lake container, such as bronze/pos_sales, not '${values.table}'`);
+    let since: Date | undefined;
+    if (values.since !== undefined) {
+      since = new Date(values.since);
+      if (Number.isNaN(since.getTime())) throw new UsageError(`--since must be an ISO-8601 time such as 2026-01-31T12:00:00Z, not '${values.since}'`);
+    }
+    return list(deadLetterFolder(env), { table: values.table, since }, json, io);
+  }
+  if (sub === 'show') {
+    allow('json');
+    if (rest.length !== 1) throw new UsageError(`'deadletter ${sub}' takes one record id, as 'sluice deadletter list --json' prints it`);
+    return show(deadLetterFolder(env), rest[0], json, io);
+  }
+  throw new UsageError(`'deadletter' needs list or show, not '${sub ?? ''}'`);
+}
+
+function deadLetterFolder(env: Record<string, string | undefined>) {
+  return openLakeStore(lakeSettings(env), DEAD_LETTER_FOLDER);
+}
+
+async function list(folder: ReturnType<typeof deadLetterFolder>, filter: { table?: string; since?: Date }, json: boolean, io: Io): Promise<number> {
+  let n = 0;
+  // Printed as found: a lake may hold many records, and each costs a read.
+  if (json) io.out('{ "records": [');
+  for await (const entry of listDeadLetters(folder, filter)) {
+    if (json) io.out(`${n ? ',' : ''}\n  ${JSON.stringify(entry)}`);
+    else io.out(describeEntry(entry));
+    n++;
+  }
+  if (json) io.out(`${n ? '\n' : ''}] }\n`);
+  else io.out(`${n} record${n === 1 ? '' : 's'} in ${deadLetterLocation(folder, '').location}${filter.table ? ` for ${filter.table}` : ''}${filter.since ? ` since ${filter.since.toISOString()}` : ''}\n`);
+  return 0;
+}
+
+function describeEntry(e: DeadLetterEntry): string {
+  const { rowsRead, rowsDeadLettered } = e.counts;
+  const why = e.reason ?? 'some rows could not be read';
+  return `${e.lastModified}  ${e.id}\n    ${rowsDeadLettered} of ${rowsRead} rows set aside: ${why}\n`;
+}
+
+async function show(folder: ReturnType<typeof deadLetterFolder>, id: string, json: boolean, io: Io): Promise<number> {
+  if (json) {
+    io.out(new TextDecoder().decode(await readDeadLetterBytes(folder, id)));
+    return 0;
+  }
+  const record = await readDeadLetter(folder, id);
+  const { location, url } = deadLetterLocation(folder, id);
+  const s = record.source as DeadLetterEntry['source'] & { eventHub?: { namespace: string; hub: string; consumerGroup: string; partitionId: string } };
+  io.out(`record   ${location}\n         ${url}\n`);
+  io.out(`table    ${record.table}\n`);
+  io.out(s.eventHub ? `events   ${s.eventHub.namespace}/${s.eventHub.hub} (${s.eventHub.consumerGroup}) partition ${s.eventHub.partitionId}, ${s.etag}\n` : `file     ${s.landing.replace(/\/+$/, '')}/${s.path} (ETag ${s.etag}, ${s.size} bytes)\n`);
+  if (record.reason) io.out(`reason   ${record.reason}\n`);
+  io.out(`rows     ${record.counts.rowsRead} read, ${record.counts.rowsWritten} written, ${record.counts.rowsDeadLettered} dead-lettered\ncreated  ${record.createdAt}\n`);
+  for (const r of record.records as (typeof record.records[number] & { sequenceNumber?: number })[]) {
+    const where = [r.row !== undefined ? `row ${r.row}` : '', r.byteOffset !== undefined ? `byte ${r.byteOffset}` : '', r.sequenceNumber !== undefined ? `sequence number ${r.sequenceNumber}` : '', r.column ? `column ${r.column}` : ''].filter(Boolean).join(', ');
+    io.out(`  ${where || 'input'}: ${r.reason}\n`);
+    if (r.raw !== undefined) io.out(`    ${JSON.stringify(r.raw.length > 200 ? `${r.raw.slice(0, 200)}…` : r.raw)}\n`);
+  }
+  return 0;
+}
