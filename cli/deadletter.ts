@@ -4,11 +4,11 @@
  * functions are shared/ingest's (deadletter-records.ts, deadletter-replay.ts); the HTTP routes
  * `GET /api/deadletter[/{id}]` serve the same listing and records.
  */
-import { deadLetterLocation, listDeadLetters, readDeadLetter, readDeadLetterBytes, type DeadLetterEntry } from '../shared/ingest';
-import { DEAD_LETTER_FOLDER } from '../shared/runtime';
+import { checkDeadLetterId, deadLetterLocation, listDeadLetters, readDeadLetter, readDeadLetterBytes, replayDeadLetter, type DeadLetterEntry } from '../shared/ingest';
+import { appRoot, DEAD_LETTER_FOLDER, loadRuntime } from '../shared/runtime';
 import { openLakeStore } from '../shared/storage/lake';
 import type { Io } from './ingest';
-import { lakeSettings } from './pipeline';
+import { lakeEnv, lakeSettings } from './pipeline';
 import { parseCommandLine, UsageError } from './usage';
 
 /** Help text of the dead-letter commands (part of `sluice --help`). */
@@ -20,6 +20,11 @@ export const DEADLETTER_HELP = `  deadletter list      the dead-letter records o
   deadletter show <id> one record: the file or events it came from, the reason, and each bad record
                        with its row, byte offset or sequence number (<id> as 'list --json' prints it)
       --json               the record as stored
+  deadletter replay <id>  ingest again, with the source's current definition (SLUICE_PIPELINES),
+                       what a file's record set aside: the whole file when none of it landed, else
+                       only the rows the record lists; once only (a second replay adds nothing).
+                       Rows still unreadable go to a new record under <table>/replays/
+      --json               the outcome: rows read = written + dead-lettered again
   The dead-letter commands use the app's lake settings, as the pipeline commands do.
 `;
 
@@ -62,12 +67,12 @@ export async function runDeadLetterCommand(argv: string[], io: Io, env: Record<s
     }
     return list(deadLetterFolder(env), { table: values.table, since }, json, io);
   }
-  if (sub === 'show') {
+  if (sub === 'show' || sub === 'replay') {
     allow('json');
     if (rest.length !== 1) throw new UsageError(`'deadletter ${sub}' takes one record id, as 'sluice deadletter list --json' prints it`);
-    return show(deadLetterFolder(env), rest[0], json, io);
+    return sub === 'show' ? show(deadLetterFolder(env), rest[0], json, io) : replay(rest[0], json, io, env);
   }
-  throw new UsageError(`'deadletter' needs list or show, not '${sub ?? ''}'`);
+  throw new UsageError(`'deadletter' needs list, show or replay, not '${sub ?? ''}'`);
 }
 
 function deadLetterFolder(env: Record<string, string | undefined>) {
@@ -111,6 +116,29 @@ async function show(folder: ReturnType<typeof deadLetterFolder>, id: string, jso
     const where = [r.row !== undefined ? `row ${r.row}` : '', r.byteOffset !== undefined ? `byte ${r.byteOffset}` : '', r.sequenceNumber !== undefined ? `sequence number ${r.sequenceNumber}` : '', r.column ? `column ${r.column}` : ''].filter(Boolean).join(', ');
     io.out(`  ${where || 'input'}: ${r.reason}\n`);
     if (r.raw !== undefined) io.out(`    ${JSON.stringify(r.raw.length > 200 ? `${r.raw.slice(0, 200)}…` : r.raw)}\n`);
+  }
+  return 0;
+}
+
+async function replay(id: string, json: boolean, io: Io, env: Record<string, string | undefined>): Promise<number> {
+  checkDeadLetterId(id);
+  const runtime = loadRuntime(lakeEnv(env), appRoot());
+  const folder = openLakeStore(runtime.settings, DEAD_LETTER_FOLDER);
+  const record = await readDeadLetter(folder, id);
+  const route = runtime.fileSources.find((r) => r.tableKey === record.table);
+  if (!route) throw new Error(`dead-letter record ${id} belongs to ${record.table}, which no file source of the loaded pipelines (SLUICE_PIPELINES=${runtime.settings.pipelines}) writes`);
+  const result = await replayDeadLetter({ folder, id, landing: runtime.landing, table: route.table, tableKey: route.tableKey, source: route.ingest, deadLetter: route.deadLetter, ledger: runtime.ledger, lane: runtime.lane });
+  if (json) {
+    io.out(JSON.stringify(result, null, 2) + '\n');
+    return 0;
+  }
+  const what = result.replayed === 'all' ? `the whole file ${record.source.path}` : `${result.replayed} record(s) of ${record.source.path}`;
+  if (result.status === 'duplicate') io.out(`${id}: already replayed${result.version !== undefined ? ` (${route.tableKey} version ${result.version})` : ''}; nothing added\n`);
+  else {
+    io.out(`${id}: replayed ${what} into ${route.tableKey}: ${result.rowsRead} rows read, ${result.rowsWritten} written, ${result.rowsDeadLettered} dead-lettered again${result.version !== undefined ? ` (version ${result.version})` : ''}\n`);
+    if (result.deadLetter) io.out(`  still unreadable: ${deadLetterLocation(folder, result.deadLetter).location}\n`);
+    // Bronze changed outside an ingestion event: the app's pipelineSchedule sweep starts the run of
+    // the tables reading it (afterBronze pipelines), as for any bronze version no run has applied.
   }
   return 0;
 }

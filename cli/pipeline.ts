@@ -102,9 +102,13 @@ export async function runPipelineCommand(command: 'pipeline' | 'quarantine', arg
 
 /** The lake from the settings (a connection string in SLUICE_STORAGE_CONNECTION_STRING as a fallback). */
 export function lakeSettings(env: Record<string, string | undefined>) {
+  return loadSettings(lakeEnv(env));
+}
+
+/** The environment with SLUICE_STORAGE_CONNECTION_STRING standing in for an unset lake connection. */
+export function lakeEnv(env: Record<string, string | undefined>): Record<string, string | undefined> {
   const configured = Object.keys(env).some((k) => /^(SLUICE_LAKE|AzureWebJobsStorage)(__|$)/.test(k) && env[k]?.trim());
-  const effective = configured || !env.SLUICE_STORAGE_CONNECTION_STRING ? env : { ...env, SLUICE_LAKE: env.SLUICE_STORAGE_CONNECTION_STRING };
-  return loadSettings(effective);
+  return configured || !env.SLUICE_STORAGE_CONNECTION_STRING ? env : { ...env, SLUICE_LAKE: env.SLUICE_STORAGE_CONNECTION_STRING };
 }
 
 async function validate(file: string, json: boolean, io: Io, env: Record<string, string | undefined>): Promise<number> {

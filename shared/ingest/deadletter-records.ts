@@ -4,8 +4,9 @@
  *
  * A record is named by its **id**: its path under the dead-letter folder (`_sluice/dead-letter/` of the
  * lake container), `<table path>/<YYYY-MM-DD>/<blob path>@<etag>.json`, e.g.
- * `bronze/pos_sales/2026-01-31/pos/sales/a.csv@0x8DC….json`. The table of a record is the part of its
- * id before the date folder, so listing one table is one prefix listing.
+ * `bronze/pos_sales/2026-01-31/pos/sales/a.csv@0x8DC….json` (`<table path>/replays/…` for what a
+ * replay set aside again). The table of a record is the part of its id before the date folder (and
+ * `replays/`), so listing one table is one prefix listing.
  *
  * Listing reads only the head of each record (everything before its `records` array, which the writer
  * puts last): a record may hold tens of thousands of bad records, and a listing must not load them.
@@ -45,6 +46,8 @@ export class DeadLetterNotFoundError extends Error {
   override name = 'DeadLetterNotFoundError';
 }
 
+/** Folder, under a table's dead-letter prefix, of the records replays write (deadletter-replay.ts). */
+export const REPLAY_FOLDER = 'replays';
 /** The date folder that follows the table path in an id. */
 const DATE_FOLDER = /\/(\d{4}-\d{2}-\d{2})\//;
 /** Bytes read for a record's head; a longer head (a long reason) is read again whole up to HEAD_LIMIT. */
@@ -76,7 +79,8 @@ export function checkDeadLetterId(id: string): string {
  */
 export function deadLetterTable(id: string): string {
   const m = DATE_FOLDER.exec(`/${id}`);
-  return m ? `/${id}`.slice(1, m.index) : '';
+  const table = m ? `/${id}`.slice(1, m.index) : '';
+  return table.endsWith(`/${REPLAY_FOLDER}`) ? table.slice(0, -REPLAY_FOLDER.length - 1) : table;
 }
 
 /**
