@@ -89,7 +89,7 @@ describe('dead-letter records are reachable', () => {
     expect(sales.id).toMatch(/^bronze\/sales\/\d{4}-\d{2}-\d{2}\/pos\/sales\/day1\.ndjson@.+\.json$/);
     expect(sales.location).toBe(`${lakeContainer}/_sluice/dead-letter/${sales.id}`);
     expect(sales).toMatchObject({ counts: { rowsRead: 4, rowsDeadLettered: 1 }, source: { path: 'pos/sales/day1.ndjson' } });
-    expect(sales.url).toBe(`${azuriteBlobEndpoint()}/${lakeContainer}/_sluice/dead-letter/${sales.id.split('/').map(encodeURIComponent).join('/')}`);
+    expect(sales.url).toBe(`${azuriteBlobEndpoint()}/${lakeContainer}/_sluice/dead-letter/${sales.id}`);
 
     const one = JSON.parse((await cli('list', '--table', 'bronze/sales', '--json')).text) as { records: { id: string }[] };
     expect(one.records.map((r) => r.id)).toEqual([sales.id]);

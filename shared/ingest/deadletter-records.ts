@@ -91,7 +91,9 @@ export function deadLetterTable(id: string): string {
  * @returns `{ location: '<container>/_sluice/dead-letter/<id>', url }`
  */
 export function deadLetterLocation(folder: ObjectStore, id: string): { location: string; url: string } {
-  return { location: `${tableKeyOf(folder)}/${id}`, url: `${folder.url.replace(/\/+$/, '')}/${id.split('/').map(encodeURIComponent).join('/')}` };
+  // `@` (between a file's path and its ETag) is valid in a URL path: kept readable.
+  const path = id.split('/').map((s) => encodeURIComponent(s).replace(/%40/g, '@')).join('/');
+  return { location: `${tableKeyOf(folder)}/${id}`, url: `${folder.url.replace(/\/+$/, '')}/${path}` };
 }
 
 /**
