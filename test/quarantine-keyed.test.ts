@@ -30,11 +30,11 @@ describe('quarantine keyed like its table', () => {
     const ledger = TableLedger.fromConnectionString(connectionString(), uniqueName('Ledger'));
     const source = run.definition.sources.pos_sales;
     const day = readFileSync(nodePath.join(EXAMPLES_DATA, 'pos', 'sales-2026-03-01.csv'));
-    const deliver = async () => {
+    const deliver = async (path = 'pos/sales/day1.csv', content: Buffer | string = day, rows = 11) => {
       // Each upload gets a new ETag: the same rows land in bronze again.
-      await landing.write('pos/sales/day1.csv', day);
-      const landed = await ingestFile({ landing, path: 'pos/sales/day1.csv', table: run.lake(source.table), source: ingestSourceOf(source), ledger, deadLetter: { store: run.lake('_sluice/dead-letter'), prefix: `${source.table}/` } });
-      expect(landed).toMatchObject({ status: 'committed', rowsWritten: 11 });
+      await landing.write(path, content);
+      const landed = await ingestFile({ landing, path, table: run.lake(source.table), source: ingestSourceOf(source), ledger, deadLetter: { store: run.lake('_sluice/dead-letter'), prefix: `${source.table}/` } });
+      expect(landed).toMatchObject({ status: 'committed', rowsWritten: rows });
     };
     const refresh = async (definition = run.definition) => {
       const m = await refreshTable({ definition, table: 'silver.sales', lake: run.lake, sql: SQL });
@@ -51,6 +51,13 @@ describe('quarantine keyed like its table', () => {
     await deliver();
     expect(await refresh()).toMatchObject({ rowsRead: 11, quarantined: 2 });
     expect(await quarantine()).toEqual(['T-1005', 'T-1007']);
+
+    // An older version of T-1005 (by event_time) arriving later does not replace the later one.
+    const header = day.toString('utf8').split('\n')[0];
+    await deliver('pos/sales/late.csv', `${header}\nT-1005,S01,SKU-RED-M,0,19.99,USD,2026-03-01 08:00:00,,4111111111111111\n`, 1);
+    expect(await refresh()).toMatchObject({ rowsRead: 1, quarantined: 1 });
+    const kept = (await sortedRows(run.lake, 'silver/sales__quarantine')).filter((r) => r.transaction_id === 'T-1005');
+    expect(kept.map((r) => String(r.event_time))).toEqual([expect.stringContaining('2026-03-01 11:30:00')]);
 
     // A fixed rule, replayed: T-1005 moves to the table; the running definition still has the old rule.
     const text = readFileSync(POS_PIPELINE, 'utf8');

@@ -14,9 +14,9 @@
  *
  * A keyed table's quarantine is keyed like the table, so a file delivered again (a new ETag, ingested
  * again) does not multiply its failing rows:
- * - one row per key: a key quarantined again replaces the row quarantined before (the latest
- *   quarantining wins; inside one update, the latest by `sequenceBy`, then by arrival, as in the table).
- *   Rows with a null key are not keyed and are all kept.
+ * - one row per key, the latest wins as in the table: the greatest `sequenceBy`, then the latest
+ *   arrival (a row quarantined again replaces the one quarantined before unless that one is later by
+ *   `sequenceBy`). Rows with a null key are not keyed and are all kept.
  * - a row the table already holds with exactly the same values (e.g. moved there by `quarantine replay`
  *   after a fix the running definition does not have yet) is not quarantined again: it is counted as a
  *   duplicate of the stored row, as the upsert counts unchanged rows (`releaseStoredRows`). A row whose
@@ -25,7 +25,7 @@
 import { activeFiles, type DeltaField, type DeltaStruct, type Snapshot } from '../delta';
 import type { AddFile } from '../delta/actions';
 import { writeDataFiles } from '../delta/writer';
-import { quoteIdent, quoteLiteral, queryBatches, registerView, stageFiles, type SqlEngine } from '../sql';
+import { duckType, quoteIdent, quoteLiteral, queryBatches, registerView, stageFiles, type SqlEngine } from '../sql';
 import { FILE_ID_COLUMN, ROW_COLUMN } from '../sql/source';
 import type { ObjectStore } from '../storage/types';
 import { ACTION, BATCH, CONTRACT_RULE, FAILED, type BatchOutcome } from './batch';
@@ -119,7 +119,7 @@ export async function writeQuarantine(
   let sql = `SELECT ${columns.join(', ')} FROM ${from} WHERE b.${ACTION} = 'quarantine' ORDER BY b.${FILE_ID_COLUMN}, b.${ROW_COLUMN}`;
   let removes: AddFile[] = [];
   if (keyed?.keys.length) {
-    const replaced = await latestPerKey(engine, store, snapshot, schema, keyed, `SELECT ${columns.join(', ')}, ${keyed.sequenceBy.map((c, i) => `b.${quoteIdent(c)} AS __seq_${i}, `).join('')}b.${FILE_ID_COLUMN} AS __arrival_file, b.${ROW_COLUMN} AS __arrival_row FROM ${from} WHERE b.${ACTION} = 'quarantine'`);
+    const replaced = await latestPerKey(engine, store, snapshot, schema, contract, keyed, `SELECT ${columns.join(', ')}, ${keyed.sequenceBy.map((c, i) => `b.${quoteIdent(c)} AS __seq_${i}, `).join('')}b.${FILE_ID_COLUMN} AS __arrival_file, b.${ROW_COLUMN} AS __arrival_row FROM ${from} WHERE b.${ACTION} = 'quarantine'`);
     sql = replaced.sql;
     removes = replaced.removes;
   }
@@ -139,37 +139,43 @@ export async function writeQuarantine(
 
 
 /**
- * One row per key in a keyed quarantine: the update's quarantined rows, the latest per key, and the
- * rows of the quarantine files holding one of those keys rewritten without them.
+ * One row per key in a keyed quarantine: per key, the latest by `sequenceBy` among the update's
+ * quarantined rows and the row quarantined before (its text cast back to the column's type), the
+ * latest arrival breaking ties (the stored row arrived first). The quarantine files holding one of the
+ * update's keys are rewritten with the winners.
  *
  * @returns the query of the rows to write (in `schema`) and the files they replace
  */
-async function latestPerKey(engine: SqlEngine, store: ObjectStore, snapshot: Snapshot, schema: DeltaStruct, keyed: Pick<TableDefinition, 'keys' | 'sequenceBy'>, incoming: string): Promise<{ sql: string; removes: AddFile[] }> {
+async function latestPerKey(engine: SqlEngine, store: ObjectStore, snapshot: Snapshot, schema: DeltaStruct, contract: Contract, keyed: Pick<TableDefinition, 'keys' | 'sequenceBy'>, incoming: string): Promise<{ sql: string; removes: AddFile[] }> {
   const keys = keyed.keys.map((k) => quoteIdent(quarantineColumnName(k)));
-  const order = [...keyed.sequenceBy.map((_, i) => `__seq_${i} DESC NULLS LAST`), '__arrival_file DESC', '__arrival_row DESC'].join(', ');
-  const context = 'quarantine: one row per key';
-  await engine.run(
-    `CREATE OR REPLACE TEMP TABLE __quarantine_new AS
-     SELECT ${schema.fields.map((f) => quoteIdent(f.name)).join(', ')} FROM (${incoming})
-     QUALIFY row_number() OVER (PARTITION BY ${keys.join(', ')} ORDER BY ${order}) = 1 OR ${keys.map((k) => `${k} IS NULL`).join(' OR ')}`,
-    context,
-  );
   const columns = schema.fields.map((f) => quoteIdent(f.name)).join(', ');
-  const fresh = `SELECT ${columns} FROM __quarantine_new`;
+  const context = 'quarantine: one row per key';
+  await engine.run(`CREATE OR REPLACE TEMP TABLE __quarantine_new AS ${incoming}`, context);
+  let candidates = 'SELECT * FROM __quarantine_new';
+  let removes: AddFile[] = [];
   const files = activeFiles(snapshot);
-  if (files.length === 0) return { sql: fresh, removes: [] };
-  // Quarantines are small next to their tables: their files are read whole, with no key index.
-  const staged = await stageFiles(engine, store, files, `quarantine ${store.url}`);
-  await registerView(engine, '__quarantine_old', { schema: snapshot.schema, partitionColumns: snapshot.partitionColumns, files: staged, provenance: true });
-  const same = keys.map((k) => `o.${k} = n.${k}`).join(' AND ');
-  const holding = (await engine.rows(`SELECT DISTINCT o.${FILE_ID_COLUMN} AS id FROM __quarantine_old o SEMI JOIN __quarantine_new n ON ${same} ORDER BY 1`, context)).map((r) => Number(r.id));
-  if (holding.length === 0) return { sql: fresh, removes: [] };
-  const known = new Set(snapshot.schema.fields.map((f) => f.name));
-  const old = schema.fields.map((f) => (known.has(f.name) ? `o.${quoteIdent(f.name)}` : `NULL::VARCHAR AS ${quoteIdent(f.name)}`)).join(', ');
-  return {
-    sql: `SELECT ${old} FROM __quarantine_old o WHERE o.${FILE_ID_COLUMN} IN (${holding.join(', ')}) AND NOT EXISTS (SELECT 1 FROM __quarantine_new n WHERE ${same}) UNION ALL ${fresh}`,
-    removes: holding.map((id) => files[id]),
-  };
+  if (files.length) {
+    // Quarantines are small next to their tables: their files are read whole, with no key index.
+    const staged = await stageFiles(engine, store, files, `quarantine ${store.url}`);
+    await registerView(engine, '__quarantine_old', { schema: snapshot.schema, partitionColumns: snapshot.partitionColumns, files: staged, provenance: true });
+    const same = keys.map((k) => `o.${k} = n.${k}`).join(' AND ');
+    const holding = (await engine.rows(`SELECT DISTINCT o.${FILE_ID_COLUMN} AS id FROM __quarantine_old o SEMI JOIN __quarantine_new n ON ${same} ORDER BY 1`, context)).map((r) => Number(r.id));
+    if (holding.length) {
+      const known = new Set(snapshot.schema.fields.map((f) => f.name));
+      const old = schema.fields.map((f) => (known.has(f.name) ? `o.${quoteIdent(f.name)}` : `NULL::VARCHAR AS ${quoteIdent(f.name)}`));
+      const sequence = keyed.sequenceBy.map((c, i) => {
+        const type = contract.columns.find((f) => f.name === c)?.type ?? 'string';
+        const stored = quarantineColumnName(c);
+        return `${known.has(stored) ? `TRY_CAST(o.${quoteIdent(stored)} AS ${duckType(type)})` : 'NULL'} AS __seq_${i}`;
+      });
+      candidates += ` UNION ALL SELECT ${[...old, ...sequence].join(', ')}, -1 AS __arrival_file, -1 AS __arrival_row FROM __quarantine_old o WHERE o.${FILE_ID_COLUMN} IN (${holding.join(', ')})`;
+      removes = holding.map((id) => files[id]);
+    }
+  }
+  const order = [...keyed.sequenceBy.map((_, i) => `__seq_${i} DESC NULLS LAST`), '__arrival_file DESC', '__arrival_row DESC'].join(', ');
+  const sql = `SELECT ${columns} FROM (${candidates})
+    QUALIFY row_number() OVER (PARTITION BY ${keys.join(', ')} ORDER BY ${order}) = 1 OR ${keys.map((k) => `${k} IS NULL`).join(' OR ')}`;
+  return { sql, removes };
 }
 
 /**
