@@ -22,6 +22,7 @@ import * as nodePath from 'node:path';
 import { loadSettings } from '../shared/config/settings';
 import {
   backfill,
+  deadLetterLocation,
   DeadLetterTarget,
   IngestLedger,
   IngestOutcome,
@@ -173,8 +174,10 @@ export async function runIngestCommand(command: 'ingest' | 'backfill', input: st
     }) + '\n');
   } else {
     for (const o of outcomes) {
-      if (o.status === 'deadlettered') io.out(`dead-lettered ${o.path}: ${o.reason ?? ''}${'deadLetter' in o && o.deadLetter ? ` (record ${o.deadLetter})` : ''}\n`);
-      else if ('rowsDeadLettered' in o && o.rowsDeadLettered > 0 && o.status === 'committed') io.out(`${o.path}: ${o.rowsDeadLettered} row(s) dead-lettered (record ${o.deadLetter})\n`);
+      // The full URL: the stage names the record relative to the dead-letter folder only.
+      const record = (id: string) => deadLetterLocation(target.deadLetter.store, id).url;
+      if (o.status === 'deadlettered') io.out(`dead-lettered ${o.path}: ${o.reason ?? ''}${'deadLetter' in o && o.deadLetter ? ` (record ${record(o.deadLetter)})` : ''}\n`);
+      else if ('rowsDeadLettered' in o && o.rowsDeadLettered > 0 && o.status === 'committed' && o.deadLetter) io.out(`${o.path}: ${o.rowsDeadLettered} row(s) dead-lettered (record ${record(o.deadLetter)})\n`);
     }
     const parts = [`${totals.committed} ingested`, `${totals.duplicate} already ingested`, `${totals.deadlettered} dead-lettered`];
     if (totals.skipped) parts.push(`${totals.skipped} skipped (changed or gone)`);

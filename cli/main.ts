@@ -27,6 +27,7 @@ import type { JsonValue } from '../shared/delta/rows';
 import { READ_FORMATS, ReadFormat, rowWriter } from './format';
 import { INGEST_HELP, runIngestCommand } from './ingest';
 import { PIPELINE_HELP, runPipelineCommand } from './pipeline';
+import { DEADLETTER_HELP, runDeadLetterCommand } from './deadletter';
 import { DEV_HELP, runDevCommand } from '../dev/cli';
 import { whenStdoutCloses } from './stdout';
 import { UsageError } from './usage';
@@ -61,7 +62,7 @@ Commands:
       --dry-run            list the files, delete nothing  --json
   checkpoint <table>   write a checkpoint for the latest version now  --json
   flush <table>        commit appends left pending in the table's commit lane  --json
-${INGEST_HELP}${PIPELINE_HELP}${DEV_HELP}
+${INGEST_HELP}${PIPELINE_HELP}${DEADLETTER_HELP}${DEV_HELP}
 <table> is a location:
   ./path or /abs/path or file:///abs/path          local disk
   abfss://<container>@<account>.dfs.core.windows.net/<path>   ADLS Gen2 (signs in with DefaultAzureCredential)
@@ -157,7 +158,8 @@ async function run(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'dev') return runDevCommand(rest, io);
   if (command === 'pipeline' || command === 'quarantine') return runPipelineCommand(command, rest, io);
-  if (!ALLOWED[command]) throw new UsageError(unknownCommand(command, [...Object.keys(ALLOWED), 'pipeline', 'quarantine', 'dev']));
+  if (command === 'deadletter') return runDeadLetterCommand(rest, io);
+  if (!ALLOWED[command]) throw new UsageError(unknownCommand(command, [...Object.keys(ALLOWED), 'pipeline', 'quarantine', 'deadletter', 'dev']));
   let parsed;
   try {
     parsed = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true, strict: true });

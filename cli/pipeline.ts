@@ -14,13 +14,13 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadInstanceResources, loadSettings } from '../shared/config/settings';
 import { OrchestrationEngine, type OrchestrationStatus } from '../shared/orchestration';
 import { loadPipelineDefinition, PipelineDefinitionError, tableNamed, type PipelineDefinition } from '../shared/pipeline/definition';
-import { checkPipelineSql, replayQuarantine, type LakeTables, type TableUpdateMetrics } from '../shared/refresh';
-import { EngineRunClient, EVENTS_TABLE, EventLog, isActive, orchestrationRegistry, recordedOutcome, runTotals, pipelineName, planRefresh, type RefreshInput, type RefreshOutput, type RefreshProgress } from '../shared/run';
+import { checkPipelineSql, replayQuarantine, type LakeTables, type ReplayResult, type TableUpdateMetrics } from '../shared/refresh';
+import { EngineRunClient, EVENTS_TABLE, EventLog, isActive, orchestrationRegistry, recordedOutcome, runTotals, pipelineName, planRefresh, startRunAfterTableCommit, tablesReadingSource, type RefreshInput, type RefreshOutput, type RefreshProgress, type RunStart } from '../shared/run';
 import { appRoot, loadPipelines } from '../shared/runtime';
 import { sqlOptionsFromEnv } from '../shared/sql';
 import { openLakeStore, openLakeTables } from '../shared/storage/lake';
 import type { Io } from './ingest';
-import { UsageError } from './usage';
+import { parseCommandLine, UsageError } from './usage';
 
 /** Help text of the pipeline commands (part of `sluice --help`). */
 export const PIPELINE_HELP = `  pipeline validate <file>   check a pipeline definition: structure, references, cycles, and every
@@ -39,9 +39,11 @@ export const PIPELINE_HELP = `  pipeline validate <file>   check a pipeline defi
       --limit <n>          how many updates (default 10)
       --json               the recorded updates, lineage included
   quarantine replay <table>  run <table>__quarantine through the table's current contract and
-                       expectations again: rows that pass move to the table, the rest stay
+                       expectations again: rows that pass move to the table, the rest stay; then
+                       the tables reading it are refreshed (a run in this process, as for pipeline
+                       run; a pipeline with a schedule trigger takes it in at its next run)
       --pipeline <file>    the definition holding <table> (default: the app's SLUICE_PIPELINES)
-      --json               counts and versions
+      --json               counts and versions, and the refresh run's output under "refresh"
   The pipeline commands use the app's lake settings (SLUICE_LAKE or AzureWebJobsStorage, or
   SLUICE_STORAGE_CONNECTION_STRING, and SLUICE_LAKE_CONTAINER) and its Table Storage.
 `;
@@ -64,13 +66,7 @@ const OPTIONS = {
  * @returns the exit status
  */
 export async function runPipelineCommand(command: 'pipeline' | 'quarantine', argv: string[], io: Io, env: Record<string, string | undefined> = process.env): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandLine(argv, OPTIONS);
   if (values.help) {
     io.out(PIPELINE_HELP);
     return 0;
@@ -106,10 +102,14 @@ export async function runPipelineCommand(command: 'pipeline' | 'quarantine', arg
 }
 
 /** The lake from the settings (a connection string in SLUICE_STORAGE_CONNECTION_STRING as a fallback). */
-function lakeSettings(env: Record<string, string | undefined>) {
+export function lakeSettings(env: Record<string, string | undefined>) {
+  return loadSettings(lakeEnv(env));
+}
+
+/** The environment with SLUICE_STORAGE_CONNECTION_STRING standing in for an unset lake connection. */
+export function lakeEnv(env: Record<string, string | undefined>): Record<string, string | undefined> {
   const configured = Object.keys(env).some((k) => /^(SLUICE_LAKE|AzureWebJobsStorage)(__|$)/.test(k) && env[k]?.trim());
-  const effective = configured || !env.SLUICE_STORAGE_CONNECTION_STRING ? env : { ...env, SLUICE_LAKE: env.SLUICE_STORAGE_CONNECTION_STRING };
-  return loadSettings(effective);
+  return configured || !env.SLUICE_STORAGE_CONNECTION_STRING ? env : { ...env, SLUICE_LAKE: env.SLUICE_STORAGE_CONNECTION_STRING };
 }
 
 async function validate(file: string, json: boolean, io: Io, env: Record<string, string | undefined>): Promise<number> {
@@ -144,11 +144,26 @@ async function validate(file: string, json: boolean, io: Io, env: Record<string,
 
 async function run(file: string, fullRefresh: boolean | string[], json: boolean, io: Io, env: Record<string, string | undefined>): Promise<number> {
   const definition = await loadPipelineDefinition(file);
-  const name = pipelineName(definition);
   if (Array.isArray(fullRefresh)) {
     const unknown = fullRefresh.filter((t) => !tableNamed(definition, t));
     if (unknown.length) throw new UsageError(`--full-refresh: no table ${unknown.join(', ')} in ${file} (tables: ${Object.keys(definition.tables).join(', ')})`);
   }
+  return runHere(definition, { fullRefresh, reason: `sluice pipeline run ${file}` }, (runs, input) => runs.startRun(input), json, io, env);
+}
+
+/**
+ * Run a pipeline in this process on the SluiceCli engine and report the run: the one `start` asks
+ * for (none when it returns null), identified by a request id of its own.
+ */
+async function runHere(
+  definition: PipelineDefinition,
+  options: { fullRefresh: boolean | string[]; reason: string },
+  start: (runs: EngineRunClient, input: RefreshInput & { requests: string[] }) => Promise<RunStart | null>,
+  json: boolean,
+  io: Io,
+  env: Record<string, string | undefined>,
+): Promise<number> {
+  const name = pipelineName(definition);
   const settings = lakeSettings(env);
   const tables = openLakeTables(settings.lake);
   const lake: LakeTables = (path) => openLakeStore(settings, path);
@@ -165,8 +180,9 @@ async function run(file: string, fullRefresh: boolean | string[], json: boolean,
   // Our run is the one whose input carries this id: a queued start merged with others carries them all.
   const request = randomUUID();
   const runs = new EngineRunClient(engine);
-  const input = { pipeline: name, fullRefresh, reason: `sluice pipeline run ${file}`, requests: [request] };
-  const started = await runs.startRun(input);
+  const input = { pipeline: name, fullRefresh: options.fullRefresh, reason: options.reason, requests: [request] };
+  const started = await start(runs, input);
+  if (!started) return 0;
   if (started.queued && !json) io.err(`sluice: a run of ${name} is in progress; this one runs after it\n`);
   engine.start();
   let waited: RunWait;
@@ -298,12 +314,34 @@ async function replay(table: string, file: string | undefined, json: boolean, io
   if (!tableNamed(definition, table)) throw new UsageError(`no table ${table} in ${file} (tables: ${Object.keys(definition.tables).join(', ')})`);
   const settings = lakeSettings(env);
   const result = await replayQuarantine({ definition, table, lake: (path) => openLakeStore(settings, path), sql: sqlOptionsFromEnv(env) });
-  if (json) io.out(JSON.stringify(result, null, 2) + '\n');
-  else if (result.quarantineVersion === null) io.out(`${table}: no quarantine table, nothing to replay\n`);
-  else if (result.resumed) io.out(`${table}: finished an interrupted replay (quarantine version ${result.quarantineVersionAfter})\n`);
-  else {
-    io.out(`${table}: ${result.rowsRead} quarantined rows checked: ${result.replayed} now pass and moved to the table (${result.inserted} inserted, ${result.updated} updated, ${result.duplicates} older than the stored rows), ${result.remaining} still fail and stay\n`);
-    if (result.replayed) io.out(`  table version ${result.targetVersion}, quarantine version ${result.quarantineVersionAfter}\n`);
+  // With --json the replay's counts and the refresh run's output are printed as one document, last.
+  if (!json) io.out(describeReplay(table, result));
+  const readers = tablesReadingSource(definition, table);
+  const afterCommits = (definition.trigger?.mode ?? 'afterBronze') === 'afterBronze';
+  if ((result.replayed === 0 && !result.resumed) || result.targetVersion === null || readers.length === 0 || !afterCommits) {
+    if (json) io.out(JSON.stringify({ ...result, refresh: null }, null, 2) + '\n');
+    else if (result.replayed && readers.length && !afterCommits) io.out(`  ${readers.join(', ')} follow at the pipeline's next scheduled run\n`);
+    return 0;
   }
-  return 0;
+  // The replay's commit starts the run of the tables reading the table, as a bronze commit does.
+  if (!json) io.out(`refreshing the tables that read ${table}: ${readers.join(', ')}\n`);
+  let captured = '';
+  const version = result.targetVersion;
+  const status = await runHere(
+    definition,
+    { fullRefresh: false, reason: `sluice quarantine replay ${table}` },
+    (runs, input) => startRunAfterTableCommit({ pipeline: definition, table, version, by: 'quarantine replay', requests: input.requests }, runs),
+    json,
+    json ? { out: (t) => (captured += t), err: io.err } : io,
+    env,
+  );
+  if (json) io.out(JSON.stringify({ ...result, refresh: captured ? JSON.parse(captured) : null }, null, 2) + '\n');
+  return status;
+}
+
+function describeReplay(table: string, result: ReplayResult): string {
+  if (result.quarantineVersion === null) return `${table}: no quarantine table, nothing to replay\n`;
+  if (result.resumed) return `${table}: finished an interrupted replay (quarantine version ${result.quarantineVersionAfter})\n`;
+  const moved = `${table}: ${result.rowsRead} quarantined rows checked: ${result.replayed} now pass and moved to the table (${result.inserted} inserted, ${result.updated} updated, ${result.duplicates} older than the stored rows), ${result.remaining} still fail and stay\n`;
+  return result.replayed ? `${moved}  table version ${result.targetVersion}, quarantine version ${result.quarantineVersionAfter}\n` : moved;
 }

@@ -65,10 +65,11 @@ function compile(path: string): Matcher {
   const segments = (wildcard ? path.slice(0, -2) : path).split('/');
   const source = segments
     .map((segment) => {
-      const m = /^\{(\w+)\??\}$/.exec(segment);
+      const m = /^\{(\*?)(\w+)\??\}$/.exec(segment);
       if (!m) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-      names.push(m[1]);
-      return '([^/]+)';
+      names.push(m[2]);
+      // `{*name}` is the Functions host's catch-all: the rest of the path, slashes included.
+      return m[1] ? '(.+)' : '([^/]+)';
     })
     .join('/');
   if (wildcard) names.push('rest');

@@ -14,6 +14,7 @@ import { RUN_ACTIVITIES, RUN_ORCHESTRATORS, SCHEDULE_TICK, type RunClient } from
 import { blobCreatedHandler, eventHubIngestHandler, pipelineScheduleHandler, reconcileHandler } from './ingest';
 import { purgeRunHttp, requestStatusHttp, runStatusHttp, startRunHttp, tableUpdatesHttp, terminateRunHttp } from './pipelines';
 import { describeTableHttp, tableHistoryHttp } from './tables';
+import { listDeadLettersHttp, showDeadLetterHttp } from './deadletter';
 
 /**
  * Functions with `durableClient: true` get a `RunClient` as their third argument: over the Durable
@@ -110,6 +111,9 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
     retry: { strategy: 'exponentialBackoff', maxRetryCount: -1, minimumInterval: { seconds: 10 }, maximumInterval: { minutes: 15 } },
     handler: eventHubIngestHandler,
   },
+  // Dead-letter records, read-only (replay is `sluice deadletter replay`).
+  { kind: 'http', name: 'listDeadLetters', route: 'deadletter', methods: ['GET'], handler: listDeadLettersHttp },
+  { kind: 'http', name: 'showDeadLetter', route: 'deadletter/{*id}', methods: ['GET'], handler: showDeadLetterHttp },
   { kind: 'timer', name: 'reconcile', schedule: '%SLUICE_RECONCILE_SCHEDULE%', durableClient: true, handler: reconcileHandler },
   // Pipeline runs (shared/run): the run API, the schedule timer, the orchestration and its activities.
   { kind: 'http', name: 'startPipelineRun', route: 'pipelines/{name}/runs', methods: ['POST'], durableClient: true, handler: startRunHttp },

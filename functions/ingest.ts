@@ -28,9 +28,10 @@
  * sweeps `afterBronze` pipelines for bronze versions whose trigger was lost.
  */
 import type { InvocationContext, Timer } from '@azure/functions';
-import { IngestConfigError, type IngestOutcome } from '../shared/ingest';
+import { deadLetterLocation, IngestConfigError, type IngestOutcome } from '../shared/ingest';
 import { EventBatchError, type EventBatchOutcome } from '../shared/ingest/events';
 import {
+  DEAD_LETTER_FOLDER,
   errorText,
   getRuntime,
   hubBatchFromTrigger,
@@ -123,7 +124,7 @@ export async function eventHubIngestHandler(messages: unknown, context: Invocati
     // A terminal failure already put the batch's events in a dead-letter record: retrying would fail
     // the same way forever and stall the partition, so the checkpoint may move on.
     if (err instanceof EventBatchError && err.deadLetter && !err.transient) {
-      context.error(`eventHubIngest: batch of ${where} not ingested, its events are in the dead-letter record ${err.deadLetter}: ${errorText(err)}`);
+      context.error(`eventHubIngest: batch of ${where} not ingested, its events are in the dead-letter record ${deadLetterAt(err.deadLetter)}: ${errorText(err)}`);
       return;
     }
     const attempt = context.retryContext ? ` (retry ${context.retryContext.retryCount} of ${context.retryContext.maxRetryCount})` : '';
@@ -222,14 +223,20 @@ function logFile(context: InvocationContext, fn: string, file: string, tableKey:
   else context.log(line);
 }
 
+/** A dead-letter record's full place (container path and URL): the stage reports only its id. */
+function deadLetterAt(id: string): string {
+  const { location, url } = deadLetterLocation(openLakeStore(getRuntime().settings, DEAD_LETTER_FOLDER), id);
+  return `${location} (${url})`;
+}
+
 function describeFile(o: IngestOutcome): string {
   const version = o.version !== undefined ? ` (version ${o.version})` : '';
   const counts = `${o.rowsRead} rows read, ${o.rowsWritten} written (${o.rowsRescued} with rescued values), ${o.rowsDeadLettered} dead-lettered`;
   switch (o.status) {
     case 'committed':
-      return `committed${version}: ${counts}${o.deadLetter ? `; record ${o.deadLetter}` : ''}`;
+      return `committed${version}: ${counts}${o.deadLetter ? `; record ${deadLetterAt(o.deadLetter)}` : ''}`;
     case 'deadlettered':
-      return `dead-lettered: ${o.reason ?? ''}${o.deadLetter ? `; record ${o.deadLetter}` : ''}`;
+      return `dead-lettered: ${o.reason ?? ''}${o.deadLetter ? `; record ${deadLetterAt(o.deadLetter)}` : ''}`;
     case 'duplicate':
       return `already ingested${version}`;
     case 'superseded':
@@ -240,7 +247,7 @@ function describeFile(o: IngestOutcome): string {
 }
 
 function describeBatch(o: EventBatchOutcome): string {
-  const counts = `${o.eventsReceived} events, ${o.eventsSkipped} already applied, ${o.rowsWritten} rows written (${o.rowsRescued} with rescued values), ${o.eventsDeadLettered} dead-lettered${o.deadLetter ? ` (record ${o.deadLetter})` : ''}`;
+  const counts = `${o.eventsReceived} events, ${o.eventsSkipped} already applied, ${o.rowsWritten} rows written (${o.rowsRescued} with rescued values), ${o.eventsDeadLettered} dead-lettered${o.deadLetter ? ` (record ${deadLetterAt(o.deadLetter)})` : ''}`;
   return `${o.status}${o.version !== undefined ? ` (version ${o.version})` : ''}: ${counts}`;
 }
 

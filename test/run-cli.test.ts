@@ -90,15 +90,18 @@ describe('sluice pipeline / quarantine', () => {
     expect((await sluice('pipeline', 'run', POS_PIPELINE, '--full-refresh', 'gold.nope')).code).toBe(2);
   });
 
-  it('quarantine replay: after a fix the passing row moves to silver in one commit, the failing one stays; again moves nothing', async () => {
+  it('quarantine replay: after a fix the passing row moves to silver in one commit and gold follows at once; the failing one stays; again moves nothing', async () => {
     const salesBefore = (await loadSnapshot(run.lake('silver/sales'))).version;
     // The fix: a quantity of 0 is now acceptable (a price correction, say); an unparseable time is still not.
     const fixed = nodePath.join(dir, 'pos-fixed.yaml');
     writeFileSync(fixed, readFileSync(POS_PIPELINE, 'utf8').replace(`check: "quantity <> 0 OR status = 'returned'"`, 'check: "quantity >= 0"'));
     const replayed = await sluice('quarantine', 'replay', 'silver.sales', '--pipeline', fixed, '--json');
     expect(replayed.code, replayed.err).toBe(0);
-    const result = JSON.parse(replayed.out) as ReplayResult;
+    const result = JSON.parse(replayed.out) as ReplayResult & { refresh: RefreshOutput };
     expect(result).toMatchObject({ table: 'silver.sales', rowsRead: 2, replayed: 1, remaining: 1, inserted: 1, updated: 0, targetVersion: salesBefore + 1, resumed: false });
+    // The replay's commit starts the refresh of the tables reading silver.sales, as a bronze commit does.
+    expect(result.refresh.tables.find((m) => m.table === 'gold.daily_store_sales')).toMatchObject({ status: 'updated', sources: [{ name: 'silver.sales', toVersion: salesBefore + 1 }] });
+    expect(result.refresh.tables.find((m) => m.table === 'gold.store_stock')).toMatchObject({ status: 'updated' });
     expect(result.quarantineVersionAfter).toBe(result.quarantineVersion! + 1);
     const silver = await sortedRows(run.lake, 'silver/sales');
     expect(silver.find((r) => r.transaction_id === 'T-1005')).toMatchObject({ quantity: 0, card_number: '************1111' });
@@ -112,11 +115,11 @@ describe('sluice pipeline / quarantine', () => {
     expect(again.out).toMatch(/1 quarantined rows checked: 0 now pass .* 1 still fail and stay/);
     expect((await loadSnapshot(run.lake('silver/sales'))).version).toBe(salesBefore + 1);
 
-    // Gold follows the replayed row on the next run.
+    // Gold already follows the replayed row: the next run has nothing to do for it.
     const next = await sluice('pipeline', 'run', fixed, '--json');
     expect(next.code, next.err).toBe(0);
     const out = JSON.parse(next.out) as RefreshOutput;
-    expect(out.tables.find((m) => m.table === 'gold.daily_store_sales')).toMatchObject({ status: 'updated', sources: [{ name: 'silver.sales', toVersion: salesBefore + 1 }] });
+    expect(out.tables.find((m) => m.table === 'gold.daily_store_sales')).toMatchObject({ status: 'unchanged' });
   });
 
   it('run: two runs of one pipeline at once each wait for their own run, not the other one with the same reason', async () => {

@@ -109,6 +109,8 @@ describe('FIRE collateral through the refresh orchestration', () => {
     expect(code, err).toBe(0);
     const replayed = JSON.parse(out) as ReplayResult;
     expect(replayed).toMatchObject({ table: 'silver.collateral', rowsRead: 4, replayed: 3, remaining: 1, inserted: 3, updated: 0, targetVersion: silverBefore + 1, resumed: false });
+    // A scheduled pipeline takes the replayed rows in at its next run, not at once.
+    expect((replayed as ReplayResult & { refresh: unknown }).refresh).toBeNull();
     const afterReplay = await sortedRows(run.lake, 'silver/collateral');
     expect(afterReplay.map((r) => r.id)).toEqual(['COL-0001', 'COL-0002', 'COL-0003', 'COL-0004', 'COL-0005', 'COL-0006', 'COL-0007', 'COL-0009', 'COL-0010']);
     expect(afterReplay.find((r) => r.id === 'COL-0005')).toMatchObject({ currency_code: 'EUR', value: '15000.00', date: '2026-03-31' });

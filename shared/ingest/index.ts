@@ -10,6 +10,10 @@ export { encodeKey, fileRowKey, LEDGER_TABLE, StoreLedger, TableLedger, watermar
 export type { IngestLedger, LedgerEntry, LedgerStatus, Watermark } from './ledger';
 export { deadLetterPath, writeDeadLetter } from './deadletter';
 export type { DeadLetterRecord, DeadLetterTarget } from './deadletter';
+export { checkDeadLetterId, DeadLetterNotFoundError, deadLetterLocation, deadLetterTable, listDeadLetters, readDeadLetter, readDeadLetterBytes, REPLAY_FOLDER } from './deadletter-records';
+export type { DeadLetterEntry, DeadLetterFilter } from './deadletter-records';
+export { DeadLetterReplayError, replayDeadLetter } from './deadletter-replay';
+export type { DeadLetterReplayOptions, DeadLetterReplayResult } from './deadletter-replay';
 export { dataSchema, FILE_METADATA_FIELDS, isSystemColumn, RESCUED_FIELD } from './columns';
 export { formatsReader } from './reader';
 export type { ReadInput } from './reader';

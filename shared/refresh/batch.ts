@@ -28,6 +28,8 @@ export const BATCH = '__batch';
 export const FAILED = '_sluice_failed';
 /** Column holding the row's fate. */
 export const ACTION = '_sluice_action';
+/** SQL: the row violates the schema contract (a value that did not cast, a null key). */
+export const CONTRACT_RULE = `len(list_filter(${FAILED}, x -> x LIKE 'contract:%' OR x LIKE 'not_null:%')) > 0`;
 
 /** Pass/fail counts of one rule. */
 export interface ExpectationCount {
@@ -103,7 +105,7 @@ export async function buildBatch(engine: SqlEngine, spec: BatchSpec): Promise<Ba
   typed.push(spec.provenance ? `__raw.${FILE_ID_COLUMN}, __raw.${ROW_COLUMN}` : `NULL::INTEGER AS ${FILE_ID_COLUMN}, NULL::BIGINT AS ${ROW_COLUMN}`);
 
   const names = (action: OnViolation) => `[${table.expectations.filter((e) => e.onViolation === action).map((e) => quoteLiteral(e.name)).join(', ')}]::VARCHAR[]`;
-  const contractRule = `len(list_filter(${FAILED}, x -> x LIKE 'contract:%' OR x LIKE 'not_null:%')) > 0`;
+  const contractRule = CONTRACT_RULE;
   const action = `CASE WHEN list_has_any(${FAILED}, ${names('fail')}) THEN 'fail' WHEN ${contractRule} OR list_has_any(${FAILED}, ${names('quarantine')}) THEN 'quarantine' WHEN list_has_any(${FAILED}, ${names('drop')}) THEN 'drop' ELSE 'keep' END`;
   await engine.run(
     `CREATE OR REPLACE TEMP TABLE ${BATCH} AS

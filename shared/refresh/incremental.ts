@@ -15,7 +15,7 @@ import { quoteIdent, registerView, stageFiles, type SqlEngine } from '../sql';
 import { commitUpdate, loadIfExists, openOrCreate } from './commit';
 import { BUCKETS_PROPERTY, KEY_BUCKET, KEY_HASH, KEYS_PROPERTY } from './contract';
 import { emptyMetrics, recordTransform, statsRows, type RefreshRequest, type TableUpdateMetrics } from './metrics';
-import { QUARANTINE_SUFFIX, writeQuarantine } from './quarantine';
+import { QUARANTINE_SUFFIX, releaseStoredRows, writeQuarantine } from './quarantine';
 import { planSourceRead } from './source-changes';
 import { loadHook } from './hook';
 import { runTransform } from './transform';
@@ -67,13 +67,15 @@ export async function refreshIncremental(engine: SqlEngine, request: RefreshRequ
   const [{ n }] = await engine.rows('SELECT count(*) AS n FROM source', `refresh ${table.name}: counting source rows`);
   metrics.rowsRead = Number(n);
 
-  const { contract, outcome } = await runTransform(engine, table, { provenance: true, filesTable: '__files_source', target: rebuild ? null : existing, definitionFile: definition.file, hook: table.hook ? await loadHook(definition, table) : undefined });
+  const { contract, outcome, provenance } = await runTransform(engine, table, { provenance: true, filesTable: '__files_source', target: rebuild ? null : existing, definitionFile: definition.file, hook: table.hook ? await loadHook(definition, table) : undefined });
+  // Rows are told apart by their provenance; without it none is released.
+  if (provenance && !rebuild && existing) await releaseStoredRows(engine, store, existing, table, contract, outcome);
   recordTransform(metrics, outcome);
 
   const txns = { [appId]: plan.toVersion };
   const now = request.now?.() ?? new Date();
   const quarantineStore = lake(`${table.table}${QUARANTINE_SUFFIX}`);
-  metrics.quarantineVersion = await writeQuarantine(engine, quarantineStore, contract, outcome, table.pii, { table: sourceName, version: plan.toVersion, filesTable: '__files_source' }, txns, now);
+  metrics.quarantineVersion = await writeQuarantine(engine, quarantineStore, contract, outcome, table.pii, { table: sourceName, version: plan.toVersion, filesTable: '__files_source' }, txns, now, table);
 
   const keyed = table.keys.length > 0;
   const partitionColumns = keyed ? [...table.partitionBy, KEY_BUCKET] : table.partitionBy;

@@ -106,7 +106,7 @@ export function blockedBy(plan: RefreshPlan, failed: Iterable<string>): Set<stri
 }
 
 /**
- * Tables of a pipeline that read a bronze source.
+ * Tables of a pipeline that read a bronze source (or a table: `from` names both).
  *
  * @param definition the definition
  * @param source the source name

@@ -1,5 +1,6 @@
 /**
- * The schedule timer's sweep: bronze versions that no run has applied and no run is coming for.
+ * The schedule timer's sweep: bronze versions (and versions of tables other tables read, committed
+ * outside a run by `quarantine replay`) that no run has applied and no run is coming for.
  *
  * A bronze commit starts (or makes catch up) its pipeline's run, but that request can be lost: in
  * Azure a run that fails ends without reading the `catchUp` events raised during it, an event raised
@@ -27,10 +28,10 @@ import { pipelineName, runInstanceId, tablesReadingSource } from './plan';
 /** A run's creation must follow a commit by this much to count as having seen it (clock skew). */
 export const SWEEP_SKEW_MS = 5_000;
 
-/** A source some table has not applied yet. */
+/** A source (bronze, or a table other tables read) some table has not applied yet. */
 export interface UnappliedSource {
   source: string;
-  /** The bronze table's current version. */
+  /** Its current version. */
   version: number;
   /** Tables reading it, and the version each applied (-1: none). */
   behind: { table: string; applied: number }[];
@@ -69,7 +70,7 @@ function commitFile(version: number): string {
  * @returns the tables behind, or null when the version is served
  */
 async function sourceBehind(definition: PipelineDefinition, source: string, lake: LakeTables, last: RunStatus | undefined, version?: number): Promise<UnappliedSource | null> {
-  const store = lake(definition.sources[source].table);
+  const store = lake((Object.hasOwn(definition.sources, source) ? definition.sources[source] : definition.tables[source]).table);
   const wanted = version ?? (await loadIfExists(store))?.version;
   if (wanted === undefined) return null;
   const tables = tablesReadingSource(definition, source);
@@ -96,7 +97,9 @@ async function sourceBehind(definition: PipelineDefinition, source: string, lake
  * @returns the unapplied sources
  */
 export async function unappliedSources(definition: PipelineDefinition, lake: LakeTables, last: RunStatus | undefined): Promise<UnappliedSource[]> {
-  const sources = Object.keys(definition.sources).filter((s) => tablesReadingSource(definition, s).length > 0);
+  // Tables read by tables count too: a commit made outside a run (`quarantine replay`) whose own
+  // refresh did not happen is caught up the same way.
+  const sources = [...Object.keys(definition.sources), ...Object.keys(definition.tables)].filter((s) => tablesReadingSource(definition, s).length > 0);
   const found = await Promise.all(sources.map((source) => sourceBehind(definition, source, lake, last)));
   return found.filter((f): f is UnappliedSource => f !== null);
 }
@@ -140,7 +143,7 @@ export async function sweepUnappliedBronze(pipelines: readonly PipelineDefinitio
       if (last && isActive(last.runtimeStatus)) continue;
       const unapplied = await unappliedSources(definition, lake, last);
       if (unapplied.length === 0) continue;
-      const reason = `sweep: ${unapplied.map((u) => `bronze ${u.source} version ${u.version} not applied by ${u.behind.map((b) => b.table).join(', ')}`).join('; ')}`;
+      const reason = `sweep: ${unapplied.map((u) => `${definition.sources[u.source] ? 'bronze ' : ''}${u.source} version ${u.version} not applied by ${u.behind.map((b) => b.table).join(', ')}`).join('; ')}`;
       started.push({ pipeline, unapplied, start: await runs.startRun({ pipeline, reason }) });
     } catch (error) {
       failures.push({ pipeline, error });

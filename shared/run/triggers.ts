@@ -1,6 +1,7 @@
 /**
- * What starts a run besides a person: a bronze commit (pipelines in `afterBronze` mode, the default)
- * and the schedule (pipelines in `schedule` mode). Both go through a `RunClient`, so a trigger while a
+ * What starts a run besides a person: a bronze commit (pipelines in `afterBronze` mode, the default),
+ * a commit to a silver/gold table outside a run (`quarantine replay`), which the tables reading it must
+ * follow as they follow bronze, and the schedule (pipelines in `schedule` mode). Both go through a `RunClient`, so a trigger while a
  * run is going makes that run catch up rather than start a second instance.
  */
 import type { PipelineDefinition } from '../pipeline/definition';
@@ -25,9 +26,38 @@ export interface BronzeCommit {
  * @returns the start, or null when nothing was due
  */
 export async function startRunAfterBronze(commit: BronzeCommit, runs: RunClient): Promise<RunStart | null> {
-  const mode = commit.pipeline.trigger?.mode ?? 'afterBronze';
-  if (mode !== 'afterBronze' || tablesReadingSource(commit.pipeline, commit.source).length === 0) return null;
-  return runs.startRun({ pipeline: pipelineName(commit.pipeline), reason: `bronze ${commit.source} version ${commit.version}` });
+  return startRunAfterCommit(commit.pipeline, commit.source, `bronze ${commit.source} version ${commit.version}`, runs);
+}
+
+/** A commit to a silver/gold table made outside a run (`quarantine replay`). */
+export interface TableCommit {
+  pipeline: PipelineDefinition;
+  /** The table's name in that pipeline (`silver.sales`). */
+  table: string;
+  version: number;
+  /** What made it, for the run's reasons. */
+  by: string;
+  /** Request ids the run carries, so that whoever waits for it can tell its run from others. */
+  requests?: string[];
+}
+
+/**
+ * Start (or make catch up) the run of a pipeline whose table changed outside a run, as a bronze
+ * commit does: the tables reading it are refreshed by that run, in `afterBronze` mode (a scheduled
+ * pipeline takes the change in at its next occurrence).
+ *
+ * @param commit the pipeline, table, version and cause
+ * @param runs the run client
+ * @returns the start, or null when nothing reads the table or the pipeline runs on a schedule
+ */
+export async function startRunAfterTableCommit(commit: TableCommit, runs: RunClient): Promise<RunStart | null> {
+  return startRunAfterCommit(commit.pipeline, commit.table, `${commit.by}: ${commit.table} version ${commit.version}`, runs, commit.requests);
+}
+
+async function startRunAfterCommit(pipeline: PipelineDefinition, changed: string, reason: string, runs: RunClient, requests?: string[]): Promise<RunStart | null> {
+  const mode = pipeline.trigger?.mode ?? 'afterBronze';
+  if (mode !== 'afterBronze' || tablesReadingSource(pipeline, changed).length === 0) return null;
+  return runs.startRun({ pipeline: pipelineName(pipeline), reason, ...(requests ? { requests } : {}) });
 }
 
 /** Scheduled pipelines whose start failed; the others were started. */
