@@ -7,6 +7,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { DeadLetterNotFoundError, listDeadLetters, readDeadLetterBytes, type DeadLetterEntry } from '../shared/ingest';
 import { DEAD_LETTER_FOLDER, getRuntime } from '../shared/runtime';
+import { internalError } from '../shared/runtime/http';
 import { openLakeStore } from '../shared/storage/lake';
 
 /** Entries one listing answers at most; the body says when it stopped there. */
@@ -47,8 +48,8 @@ export async function listDeadLettersHttp(request: HttpRequest, context: Invocat
     }
     return { status: 200, jsonBody: { records, truncated } };
   } catch (err) {
-    context.error(`listDeadLetters: ${(err as Error).message}`);
-    return { status: 500, jsonBody: { error: 'the dead-letter records could not be listed; the app log has the reason' } };
+    const answer = internalError('listDeadLetters', err, (line) => context.error(line));
+    return { status: answer.status, jsonBody: answer.body };
   }
 }
 
@@ -66,7 +67,7 @@ export async function showDeadLetterHttp(request: HttpRequest, context: Invocati
     return { status: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: bytes };
   } catch (err) {
     if (err instanceof DeadLetterNotFoundError) return { status: 404, jsonBody: { error: err.message } };
-    context.error(`showDeadLetter: ${id}: ${(err as Error).message}`);
-    return { status: 500, jsonBody: { error: 'the dead-letter record could not be read; the app log has the reason' } };
+    const answer = internalError(`showDeadLetter ${id}`, err, (line) => context.error(line));
+    return { status: answer.status, jsonBody: answer.body };
   }
 }

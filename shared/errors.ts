@@ -1,8 +1,10 @@
 /**
  * Transient or terminal: the one question a trigger adapter asks about a failure. Transient failures
  * are rethrown so the trigger delivers the work again (Event Grid redelivers, the Event Hubs retry
- * policy re-runs the batch); terminal ones would fail the same way again and are logged instead (the
- * ingest stage has already dead-lettered bad input, and reconcile will see the file again).
+ * policy re-runs the batch). Terminal ones would fail the same way again: bad input is dead-lettered
+ * by the ingest stage; a landing file whose attempt failed otherwise is counted in its ledger entry and
+ * redelivered until `SLUICE_POISON_ATTEMPTS`, then dead-lettered whole as poison; an Event Hubs batch
+ * is dead-lettered at once (its checkpoint must move on).
  */
 
 /** HTTP statuses of Azure SDK errors (blob, table) worth retrying. */
