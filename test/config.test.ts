@@ -35,6 +35,8 @@ describe('loadSettings defaults', () => {
       vacuumRetentionHours: 168,
       optimizeTargetMb: 128,
       optimizeTargetBytes: 128 * 1024 * 1024,
+      maxRecordMb: 16,
+      maxRecordBytes: 16 * 1024 * 1024,
     });
   });
 
@@ -60,6 +62,7 @@ describe('loadSettings defaults', () => {
       SLUICE_PIPELINES: 'defs/**/*.yml',
       SLUICE_VACUUM_RETENTION_HOURS: '0',
       SLUICE_OPTIMIZE_TARGET_MB: '256',
+      SLUICE_MAX_RECORD_MB: '64',
     });
     expect(settings).toMatchObject({
       lakeContainer: 'tables',
@@ -70,6 +73,8 @@ describe('loadSettings defaults', () => {
       vacuumRetentionHours: 0,
       optimizeTargetMb: 256,
       optimizeTargetBytes: 256 * 1024 * 1024,
+      maxRecordMb: 64,
+      maxRecordBytes: 64 * 1024 * 1024,
     });
   });
 });
@@ -84,6 +89,9 @@ describe('loadSettings validation', () => {
     ['SLUICE_VACUUM_RETENTION_HOURS', '7d', 'whole number 0 or more'],
     ['SLUICE_OPTIMIZE_TARGET_MB', '0', 'whole number from 1 to 1024'],
     ['SLUICE_OPTIMIZE_TARGET_MB', '4096', 'whole number from 1 to 1024'],
+    ['SLUICE_MAX_RECORD_MB', '0', 'whole number from 1 to 256'],
+    ['SLUICE_MAX_RECORD_MB', '512', 'whole number from 1 to 256'],
+    ['SLUICE_MAX_RECORD_MB', '1.5', 'whole number from 1 to 256'],
   ])('rejects %s=%s, naming the variable and the expected form', (name, value, expected) => {
     const problem = problemOf({ ...AZURITE, [name]: value });
     expect(problem).toContain(name);

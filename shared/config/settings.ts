@@ -27,6 +27,7 @@
  * | `SLUICE_SQL_CACHE_SIZE` | `256MB` | local cache of the data files refreshes read (hard-linked into each run folder); `0` turns it off |
  * | `SLUICE_PII_KEY` | unset | HMAC key (≥ 16 characters) for columns tagged `pii: hash`; required when a loaded pipeline has one. Keep it in Key Vault, referenced from the app setting |
  * | `SLUICE_OPTIMIZE_TARGET_MB` | `128` | target size of files written by optimize, in MiB; whole number 1–1024 (a file is assembled in memory) |
+ * | `SLUICE_MAX_RECORD_MB` | `16` | longest CSV/TSV/JSON/NDJSON record ingestion turns into a row, in MiB of decompressed input; whole number 1–256. A longer one is dead-lettered (offset, first bytes) and reading goes on after it |
  */
 
 /** The environment shape `loadSettings` reads; `process.env` fits. */
@@ -72,6 +73,9 @@ export interface SluiceSettings {
   readonly optimizeTargetMb: number;
   /** `optimizeTargetMb` in bytes. */
   readonly optimizeTargetBytes: number;
+  readonly maxRecordMb: number;
+  /** `maxRecordMb` in bytes. */
+  readonly maxRecordBytes: number;
 }
 
 /** Thrown by `loadSettings` with every problem found, so one start-up shows them all. */
@@ -94,6 +98,7 @@ const DEFAULTS = {
   pipelines: 'pipelines/*.yaml',
   vacuumRetentionHours: 168,
   optimizeTargetMb: 128,
+  maxRecordMb: 16,
 } as const;
 
 /** Keys understood after `SLUICE_LAKE__`; anything else there is reported as a likely typo. */
@@ -128,6 +133,7 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
   const pipelines = readString(env, 'SLUICE_PIPELINES') ?? DEFAULTS.pipelines;
   const vacuumRetentionHours = readWholeNumber(env, 'SLUICE_VACUUM_RETENTION_HOURS', DEFAULTS.vacuumRetentionHours, 0, undefined, problems);
   const optimizeTargetMb = readWholeNumber(env, 'SLUICE_OPTIMIZE_TARGET_MB', DEFAULTS.optimizeTargetMb, 1, 1024, problems);
+  const maxRecordMb = readMaxRecordMb(env, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -142,7 +148,29 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
     vacuumRetentionHours: vacuumRetentionHours!,
     optimizeTargetMb: optimizeTargetMb!,
     optimizeTargetBytes: optimizeTargetMb! * 1024 * 1024,
+    maxRecordMb: maxRecordMb!,
+    maxRecordBytes: maxRecordMb! * 1024 * 1024,
   });
+}
+
+/**
+ * `SLUICE_MAX_RECORD_MB` alone, for the command line, which reads files without the app's other
+ * settings (and checks its `--max-record-mb` by the same rule, passing that name).
+ * @param env variables to read; defaults to `process.env`
+ * @param name the variable holding the value, also the name in the message
+ * @returns the limit in MiB
+ * @throws ConfigError naming the setting when it is not a whole number from 1 to 256
+ */
+export function loadMaxRecordMb(env: SettingsEnv = process.env, name = 'SLUICE_MAX_RECORD_MB'): number {
+  const problems: string[] = [];
+  const value = readMaxRecordMb(env, problems, name);
+  if (value === undefined) throw new ConfigError(problems);
+  return value;
+}
+
+/** A record is held whole in memory (as a string for JSON), so the limit stays far below V8's string limit. */
+function readMaxRecordMb(env: SettingsEnv, problems: string[], name = 'SLUICE_MAX_RECORD_MB'): number | undefined {
+  return readWholeNumber(env, name, DEFAULTS.maxRecordMb, 1, 256, problems);
 }
 
 let cached: SluiceSettings | undefined;

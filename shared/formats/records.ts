@@ -15,7 +15,7 @@ import { createWriter, Rescue } from './convert';
 import type { Inferred } from './infer';
 import { Layout, OutputColumn, planLayout } from './layout';
 import { COLUMNS_INFERENCE_KEY, columnNames } from './names';
-import type { ReadContext } from './reader';
+import { RAW_RECORDS_KEPT, ReadContext } from './reader';
 import { BadRecord, RESCUED_COLUMN } from './types';
 
 /** Pulls chunks from a reader's input; damage (a corrupt or cut archive) ends the input and is kept. */
@@ -125,9 +125,15 @@ export class RecordOutput {
    */
   release(pending: BadRecord[], sort = false): void {
     if (pending.length === 0) return;
-    const records = pending.splice(0);
-    if (sort) records.sort((a, b) => (a.row ?? 0) - (b.row ?? 0) || (a.byteOffset ?? 0) - (b.byteOffset ?? 0));
-    this.ctx.result.badRecords.push(...records);
+    if (sort) pending.sort((a, b) => (a.row ?? 0) - (b.row ?? 0) || (a.byteOffset ?? 0) - (b.byteOffset ?? 0));
+    const released = this.ctx.result.badRecords;
+    // One push per record: spreading a large array into push() overflows the call stack.
+    for (const record of pending) {
+      // Scanners stop making raw text once they have made enough; this keeps it for the first ones in file order.
+      if (released.length >= RAW_RECORDS_KEPT && record.raw !== undefined) delete record.raw;
+      released.push(record);
+    }
+    pending.length = 0;
   }
 
   /**

@@ -46,6 +46,12 @@ export interface ReadOptions {
    * column with one of these names is renamed (`_source_file_1`) instead of being overwritten.
    */
   reservedColumns?: string[];
+  /**
+   * Longest record a text reader (CSV, TSV, NDJSON, JSON) turns into a row, in decompressed bytes
+   * (default 16 MiB, the app's `SLUICE_MAX_RECORD_MB`): a longer one is a bad record and reading
+   * resumes at the next record boundary, so memory never holds more than about this much of a record.
+   */
+  maxRecordBytes?: number;
 }
 
 /** One record that could not become a row, with where it is. */
@@ -58,7 +64,10 @@ export interface BadRecord {
   column?: string;
   /** Why, in words a user understands: "unclosed quote at end of file", "invalid UTF-8 byte 0xff". */
   reason: string;
-  /** The raw record text (truncated to 4 KiB), when there is one. */
+  /**
+   * The raw record text (truncated to 4 KiB), when there is one; only the first `RAW_RECORDS_KEPT`
+   * (1,000) bad records of a read keep it, the others keep their row, offset and reason.
+   */
   raw?: string;
 }
 

@@ -61,7 +61,7 @@ import {
 } from '../delta';
 import { loadSnapshotIfExists } from '../delta/commit';
 import { writeDataFiles, WriteFilesOptions } from '../delta/writer';
-import type { Compression, InputFormat, ReadOptions, ReadResult } from '../formats/types';
+import type { BadRecord, Compression, InputFormat, ReadOptions, ReadResult } from '../formats/types';
 import type { SchemaEvolutionMode } from '../pipeline/definition';
 import { ObjectInfo, ObjectNotFoundError, ObjectStore } from '../storage/types';
 import { BatchConformer, creationSchema, fileMetadata, newColumns, writeSchema } from './columns';
@@ -86,6 +86,8 @@ export interface IngestSource {
   schemaHints?: Record<string, string>;
   /** Partition columns when the file creates the table (default `['_load_date']`). */
   partitionBy?: string[];
+  /** Longest text record turned into a row (default 16 MiB; the app's `SLUICE_MAX_RECORD_MB`). */
+  maxRecordBytes?: number;
 }
 
 /** Everything `ingestFile` needs. */
@@ -428,16 +430,21 @@ async function deadLetterFor(
   const reason = fileReason ?? result.fatal?.reason;
   if (!reason && result.badRecords.length === 0) return undefined;
   const path = deadLetterPath(options.deadLetter, entry.startedAt, options.path, etag);
-  const records = result.fatal ? [...result.badRecords, result.fatal] : result.badRecords;
   await writeDeadLetter(options.deadLetter, path, {
     table: options.tableKey,
     source: { landing: options.landing.url, path: options.path, etag, size },
     ...(reason ? { reason } : {}),
     counts: { rowsRead: result.stats.rowsRead, rowsWritten, rowsDeadLettered: all ? result.stats.rowsRead : result.badRecords.length },
     createdAt: new Date().toISOString(),
-    records,
+    records: withFatal(result),
   });
   return path;
+}
+
+/** The bad records of a read, then its fatal (the input lost from where reading stopped), if any. */
+function* withFatal(result: ReadResult): Generator<BadRecord> {
+  yield* result.badRecords;
+  if (result.fatal) yield result.fatal;
 }
 
 function accounting(result: ReadResult, rowsWritten: number): { reason?: string } {
