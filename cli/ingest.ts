@@ -138,7 +138,9 @@ export async function runIngestCommand(command: 'ingest' | 'backfill', input: st
         else progress.done(o.path, o.bytes, o.rowsWritten);
       },
     });
-    outcomes.push(...result.outcomes, ...result.failures.map((f) => ({ status: 'error' as const, path: f.path, reason: f.error.message })));
+    // One push per file: a landing folder can hold more files than push() takes arguments.
+    for (const outcome of result.outcomes) outcomes.push(outcome);
+    for (const f of result.failures) outcomes.push({ status: 'error', path: f.path, reason: f.error.message });
     progress.backfill = { listed: result.listed, checked: result.checked, done: result.done };
   }
   progress.finish();
