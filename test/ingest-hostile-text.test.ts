@@ -1,7 +1,7 @@
 /**
  * Hostile text files (issue 10, items 2 and 3): each is ingested by `sluice ingest` (the command's
  * function with the real readers, test/helpers/ingest-child.ts) in a child process whose heap is capped
- * at 256 MiB. Every case ends with exit status 0 or 1 and a reason, never a crash; the dead-letter
+ * at 256 MiB (64 MiB where the point is that bad records stay out of the heap). Every case ends with exit status 0 or 1 and a reason, never a crash; the dead-letter
  * record names each bad record (row, byte offset, reason, first bytes); the ledger entry is final; and
  * rows read = written + dead-lettered.
  *
@@ -19,6 +19,7 @@ import * as zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSnapshot, scanTable } from '../shared/delta';
 import { readValues } from '../shared/delta/values';
+import { BadRecordFile } from '../shared/formats/bad-records';
 import type { BadRecord } from '../shared/formats/types';
 import { LocalStore } from '../shared/storage';
 import { IngestChildReport, ingestInChild } from './helpers/ingest-child';
@@ -83,16 +84,21 @@ function* filler(mib: number, fill: string, extra: Record<number, string> = {}):
  * Ingest one generated file in a capped child; check what holds in every case: no crash, RSS bound,
  * accounting identity on the outcome, the dead-letter record and the ledger.
  */
-async function ingestHostile(name: string, parts: Iterable<string | Uint8Array>, options: { gzip?: boolean; env?: Record<string, string>; maxRecordMb?: string } = {}): Promise<Hostile> {
+async function ingestHostile(
+  name: string,
+  parts: Iterable<string | Uint8Array>,
+  options: { gzip?: boolean; env?: Record<string, string>; maxRecordMb?: string; heapMb?: number } = {},
+): Promise<Hostile> {
   const folder = nodePath.join(dir, name.replace(/\W/g, '_'));
   await mkdir(folder);
   const file = nodePath.join(folder, name);
   await writeStreamed(file, parts, options.gzip);
   const table = nodePath.join(folder, 'table');
-  const report = await ingestInChild({ file, table, ...(options.maxRecordMb ? { maxRecordMb: options.maxRecordMb } : {}) }, HEAP_MB, options.env);
+  const heapMb = options.heapMb ?? HEAP_MB;
+  const report = await ingestInChild({ file, table, ...(options.maxRecordMb ? { maxRecordMb: options.maxRecordMb } : {}) }, heapMb, options.env);
   const what = `${name}: ${JSON.stringify(report.result?.files)} ${report.stderr}`;
   console.info(`${name}: peak RSS ${(report.maxRssBytes / MIB).toFixed(0)} MiB, ${report.seconds.toFixed(1)} s`);
-  expect(report.heapLimitBytes, what).toBeLessThan(2 * HEAP_MB * MIB);
+  expect(report.heapLimitBytes, what).toBeLessThan(2 * heapMb * MIB);
   expect(report.maxRssBytes, what).toBeLessThan(RSS_BOUND);
   expect(report.result?.files, what).toHaveLength(1);
   const outcome = report.result!.files[0] as unknown as FileOutcome;
@@ -136,6 +142,15 @@ describe('many bad records: every one counted, the first 1,000 with their text',
     expect(records.filter((r) => r.raw !== undefined)).toHaveLength(1000);
   }, 60_000);
 
+  it('keeps bad records out of the heap: 600,000 bad lines under a 64 MiB heap cap', async () => {
+    // Held as objects (about 170 bytes each with their reasons) they need more than the whole heap.
+    const { outcome, deadLetter } = await ingestHostile('many.ndjson', ['{"ok":1}\n', '[1]\n'.repeat(600_000), '{"ok":2}\n'], { heapMb: 64 });
+    expect(outcome).toMatchObject({ status: 'committed', rowsRead: 600_002, rowsWritten: 2, rowsDeadLettered: 600_000 });
+    const records = deadLetter!.records;
+    expect(records).toHaveLength(600_000);
+    expect(records[599_999]).toEqual({ row: 600_001, byteOffset: 9 + 599_999 * 4, reason: 'not a JSON object (an array)' });
+  }, 60_000);
+
   it('writes the good rows of a CSV whose 300,000 other rows each hold byte 0xff, and dead-letters those', async () => {
     const bad = Buffer.alloc(300_000 * 5);
     for (let i = 0; i < 300_000; i++) bad.write('1,\xff\xff\n', i * 5, 'latin1');
@@ -150,6 +165,23 @@ describe('many bad records: every one counted, the first 1,000 with their text',
     expect(records.filter((r) => r.raw !== undefined)).toHaveLength(1000);
     expect(await columnValues(table, 'b', 'string')).toEqual(['ok', 'ok']);
   }, 60_000);
+});
+
+describe('bad records past the first 10,000', () => {
+  it('come back from their temporary file exactly, in order, whatever characters their reasons hold', () => {
+    const file = new BadRecordFile();
+    try {
+      // Reasons of varying length with multi-byte characters, so that reads of the file end inside lines and characters.
+      const made = (i: number): BadRecord => ({ row: i, byteOffset: i * 7, column: `prix€ ${'é'.repeat(i % 13)}`, reason: `value ${i} 🦆 does not fit` });
+      for (let i = 0; i < 50_000; i++) file.add(made(i));
+      expect(file.count).toBe(50_000);
+      let i = 0;
+      for (const record of file.records()) expect(record).toEqual(made(i++));
+      expect(i).toBe(50_000);
+    } finally {
+      file.dispose();
+    }
+  });
 });
 
 describe('records longer than SLUICE_MAX_RECORD_MB are bad records, and reading goes on after them', () => {

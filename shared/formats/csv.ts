@@ -33,7 +33,7 @@ import { ColumnProfile } from './infer';
 import type { OutputColumn } from './layout';
 import { dialectByte } from './options';
 import { firstInvalidUtf8, invalidUtf8Record, MAX_BATCH_BYTES, maxRecordBytes, rawText, ReadContext, rowsPerBatch, tooLongRecord, wantsRaw } from './reader';
-import { ChunkPuller, RecordOutput } from './records';
+import { ChunkPuller, PENDING_BAD_RECORDS, RecordOutput, releaseBadRecords } from './records';
 import type { BadRecord } from './types';
 
 const QUOTED = 1;
@@ -48,6 +48,8 @@ const DONE = 2;
 const CUT_OFF = 3;
 /** The record being scanned is over the size limit while rows are held: emit them, then skip it. */
 const LONG_RECORD = 4;
+/** `PENDING_BAD_RECORDS` bad records wait: hand them over before scanning on. */
+const BAD_WAITING = 5;
 
 // Where skipping an over-long record is in CSV syntax, to find where it ends.
 const FIELD_START = 0;
@@ -292,7 +294,8 @@ class CsvScanner {
     let rows = this.rows;
     let recStart = pos;
     let incomplete = false;
-    records: while (rows < cap) {
+    const pendingBad = this.pendingBad;
+    records: while (rows < cap && pendingBad.length < PENDING_BAD_RECORDS) {
       if (pos >= len) break;
       recStart = pos;
       const first = buf[pos];
@@ -444,6 +447,7 @@ class CsvScanner {
     this.pos = pos;
     this.rows = rows;
     if (rows >= cap) return FULL;
+    if (pendingBad.length >= PENDING_BAD_RECORDS) return BAD_WAITING;
     return !incomplete && pos >= len && eof ? DONE : NEED_MORE;
   }
 
@@ -589,6 +593,12 @@ export async function readCsv(input: ByteReader, ctx: ReadContext, tsv: boolean)
   const scanOrPull = async (): Promise<number> => {
     const wasEof = puller.eof;
     const status = scanner.scan(puller.complete);
+    if (status === BAD_WAITING) {
+      // Held rows are checked first: their UTF-8 bad records come before the waiting ones.
+      scanner.validate();
+      releaseBadRecords(ctx, scanner.pendingBad, true);
+      return NEED_MORE;
+    }
     if (status !== NEED_MORE) return status;
     if (wasEof) return CUT_OFF;
     while (!puller.eof && scanner.len < scanner.resumeAt) {

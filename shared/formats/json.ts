@@ -22,7 +22,7 @@ import { ColumnWriter, createWriter, Rescue } from './convert';
 import { ColumnProfile } from './infer';
 import { parseJsonRecord, toJsonText } from './json-text';
 import { firstInvalidUtf8, invalidUtf8Record, MAX_BATCH_BYTES, maxRecordBytes, rawText, ReadContext, rowsPerBatch, tooLongRecord, wantsRaw } from './reader';
-import { ChunkPuller, RecordOutput } from './records';
+import { ChunkPuller, PENDING_BAD_RECORDS, RecordOutput, releaseBadRecords } from './records';
 import type { BadRecord } from './types';
 
 const LF = 0x0a;
@@ -388,6 +388,7 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
     const next = await nextRecord();
     if (next === null) break;
     if (next !== 'bad') sample.push(next);
+    else if (pending.length >= PENDING_BAD_RECORDS) releaseBadRecords(ctx, pending);
   }
   if (!sawContent && pending.length === 0) {
     result.stats.bytesRead = ctx.storedBytes();
@@ -501,7 +502,7 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
       if (next !== 'bad') {
         add(next);
         batchBytes += Math.max(0, splitter.pos - before);
-      }
+      } else if (pending.length >= PENDING_BAD_RECORDS) releaseBadRecords(ctx, pending);
       if (rows >= batchRows || batchBytes > MAX_BATCH_BYTES) {
         const batch = flush();
         if (batch) yield batch;

@@ -71,6 +71,16 @@ export interface BadRecord {
   raw?: string;
 }
 
+/** Bad records kept out of memory. */
+export interface MoreBadRecords {
+  /** How many there are. */
+  readonly count: number;
+  /** Read them, in file order. */
+  records(): Iterable<BadRecord>;
+  /** Release what holds them. */
+  dispose(): void;
+}
+
 /** What a reader produces for one input. */
 export interface ReadResult {
   /** Detected or declared format and compression, and the CSV dialect or date formats chosen. */
@@ -93,13 +103,22 @@ export interface ReadResult {
   newFields: DeltaField[];
   /** Batches of rows in `schema`. Consume fully before reading the counters below. */
   batches: AsyncIterable<arrow.RecordBatch>;
-  /** Records that could not become rows (filled while `batches` is consumed). */
+  /**
+   * Records that could not become rows (filled while `batches` is consumed): the first 10,000; any
+   * further ones are in `moreBadRecords`.
+   */
   badRecords: BadRecord[];
+  /**
+   * Bad records past the first 10,000, in file order after `badRecords`, kept out of memory (see
+   * formats/bad-records.ts); absent when there are none. Call `dispose` once they have been read.
+   */
+  moreBadRecords?: MoreBadRecords;
   /**
    * Counters (final once `batches` is exhausted). `rowsRead` counts records found: data records of
    * CSV (not the header, not blank lines), non-blank NDJSON lines, JSON array elements or top-level
    * objects, Avro records, Parquet rows, the one binary row. A record is either emitted or in
-   * `badRecords`, so `rowsRead = rowsEmitted + badRecords.length`; input lost to a `fatal` (after a
+   * `badRecords` (or `moreBadRecords`), so `rowsRead = rowsEmitted + badRecords.length +
+   * (moreBadRecords?.count ?? 0)`; input lost to a `fatal` (after a
    * truncated archive's damage) holds no countable records and is not in `rowsRead`. `bytesRead` counts
    * stored bytes consumed, i.e. compressed bytes for compressed input; it is the whole file unless a
    * `fatal` stopped the read early.

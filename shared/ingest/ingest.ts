@@ -61,6 +61,7 @@ import {
 } from '../delta';
 import { loadSnapshotIfExists } from '../delta/commit';
 import { writeDataFiles, WriteFilesOptions } from '../delta/writer';
+import { allBadRecords, badRecordCount } from '../formats/bad-records';
 import type { BadRecord, Compression, InputFormat, ReadOptions, ReadResult } from '../formats/types';
 import type { SchemaEvolutionMode } from '../pipeline/definition';
 import { ObjectInfo, ObjectNotFoundError, ObjectStore } from '../storage/types';
@@ -203,7 +204,7 @@ export async function ingestFile(options: IngestFileOptions): Promise<IngestOutc
 
   let entry = await ledger.get(tableKey, path, etag);
   if (entry && entry.status !== 'started') return fromEntry('duplicate', entry);
-  let snapshot = await loadSnapshotIfExists(table);
+  const snapshot = await loadSnapshotIfExists(table);
   const intentId = sourceIntentId(tableKey, path, etag);
   if (!entry) {
     const started = await ledger.start({
@@ -229,10 +230,36 @@ export async function ingestFile(options: IngestFileOptions): Promise<IngestOutc
     }
   }
 
-  const reader = options.reader ?? formatsReader();
+  const read = options.reader ?? formatsReader();
+  // Reads may keep bad records in a temporary file: closed once the file's outcome is recorded.
+  const reads: ReadResult[] = [];
+  const reader: ReadInput = async (...args) => {
+    const result = await read(...args);
+    reads.push(result);
+    return result;
+  };
+  try {
+    return await ingestRounds({ ...options, now, tableKey }, snapshot, entry, etag, info, intentId, reader);
+  } finally {
+    for (const result of reads) result.moreBadRecords?.dispose();
+  }
+}
+
+/** Read and ingest the file, again when the table changed under the read (a bounded number of times). */
+async function ingestRounds(
+  options: IngestFileOptions & { now: Date; tableKey: string },
+  first: Snapshot | null,
+  entry: LedgerEntry,
+  etag: string,
+  info: ObjectInfo,
+  intentId: string,
+  reader: ReadInput,
+): Promise<IngestOutcome> {
+  const { table, ledger } = options;
+  let snapshot = first;
   for (let round = 1; ; round++) {
     try {
-      return await attempt({ ...options, now, tableKey }, snapshot, entry, etag, info, intentId, reader);
+      return await attempt(options, snapshot, entry, etag, info, intentId, reader);
     } catch (err) {
       if (err instanceof IngestConfigError) {
         // Nothing of this file was committed (config errors come before any commit): the file is as
@@ -347,7 +374,7 @@ async function attempt(
     rowsRead: result.stats.rowsRead,
     rowsWritten: counts.rowsWritten,
     rowsRescued: counts.rowsRescued,
-    rowsDeadLettered: result.badRecords.length,
+    rowsDeadLettered: badRecordCount(result),
     bytes: size,
     ...(deadLetter ? { deadLetter } : {}),
     // How the reader decided, kept with the rows it describes: each column's type and why (date
@@ -396,7 +423,7 @@ async function finish(
   counts: { rowsWritten: number; rowsRescued: number; files: number; fileReason?: string; deadLetterAll?: boolean },
 ): Promise<IngestOutcome> {
   const deadLetter = await deadLetterFor(options, entry, etag, size, result, counts.rowsWritten, counts.fileReason, counts.deadLetterAll);
-  const rowsDeadLettered = counts.deadLetterAll ? result.stats.rowsRead : result.badRecords.length;
+  const rowsDeadLettered = counts.deadLetterAll ? result.stats.rowsRead : badRecordCount(result);
   const failed = !!deadLetter;
   const done: LedgerEntry = {
     ...entry,
@@ -428,13 +455,13 @@ async function deadLetterFor(
   all = false,
 ): Promise<string | undefined> {
   const reason = fileReason ?? result.fatal?.reason;
-  if (!reason && result.badRecords.length === 0) return undefined;
+  if (!reason && badRecordCount(result) === 0) return undefined;
   const path = deadLetterPath(options.deadLetter, entry.startedAt, options.path, etag);
   await writeDeadLetter(options.deadLetter, path, {
     table: options.tableKey,
     source: { landing: options.landing.url, path: options.path, etag, size },
     ...(reason ? { reason } : {}),
-    counts: { rowsRead: result.stats.rowsRead, rowsWritten, rowsDeadLettered: all ? result.stats.rowsRead : result.badRecords.length },
+    counts: { rowsRead: result.stats.rowsRead, rowsWritten, rowsDeadLettered: all ? result.stats.rowsRead : badRecordCount(result) },
     createdAt: new Date().toISOString(),
     records: withFatal(result),
   });
@@ -443,13 +470,13 @@ async function deadLetterFor(
 
 /** The bad records of a read, then its fatal (the input lost from where reading stopped), if any. */
 function* withFatal(result: ReadResult): Generator<BadRecord> {
-  yield* result.badRecords;
+  yield* allBadRecords(result);
   if (result.fatal) yield result.fatal;
 }
 
 function accounting(result: ReadResult, rowsWritten: number): { reason?: string } {
   const read = result.stats.rowsRead;
-  const dead = result.badRecords.length;
+  const dead = badRecordCount(result);
   if (read === rowsWritten + dead) return result.fatal ? { reason: result.fatal.reason } : {};
   return { reason: `accounting mismatch: reader counted ${read} rows read, ${rowsWritten} were written and ${dead} dead-lettered${result.fatal ? `; ${result.fatal.reason}` : ''}` };
 }
