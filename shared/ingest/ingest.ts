@@ -204,7 +204,7 @@ export async function ingestFile(options: IngestFileOptions): Promise<IngestOutc
 
   let entry = await ledger.get(tableKey, path, etag);
   if (entry && entry.status !== 'started') return fromEntry('duplicate', entry);
-  const snapshot = await loadSnapshotIfExists(table);
+  let snapshot = await loadSnapshotIfExists(table);
   const intentId = sourceIntentId(tableKey, path, etag);
   if (!entry) {
     const started = await ledger.start({
@@ -239,39 +239,24 @@ export async function ingestFile(options: IngestFileOptions): Promise<IngestOutc
     return result;
   };
   try {
-    return await ingestRounds({ ...options, now, tableKey }, snapshot, entry, etag, info, intentId, reader);
+    for (let round = 1; ; round++) {
+      try {
+        return await attempt({ ...options, now, tableKey }, snapshot, entry, etag, info, intentId, reader);
+      } catch (err) {
+        if (err instanceof IngestConfigError) {
+          // Nothing of this file was committed (config errors come before any commit): the file is as
+          // good as never seen, so the next event or backfill ingests it once the setting is fixed.
+          await ledger.remove(entry);
+          throw err;
+        }
+        // The table was created, or a column this file adds was added with another type, concurrently:
+        // read the file again against the table as it is now.
+        if (!(err instanceof TableChangedError || err instanceof SchemaChangedError) || round >= MAX_ROUNDS) throw err;
+        snapshot = await loadSnapshotIfExists(table);
+      }
+    }
   } finally {
     for (const result of reads) result.moreBadRecords?.dispose();
-  }
-}
-
-/** Read and ingest the file, again when the table changed under the read (a bounded number of times). */
-async function ingestRounds(
-  options: IngestFileOptions & { now: Date; tableKey: string },
-  first: Snapshot | null,
-  entry: LedgerEntry,
-  etag: string,
-  info: ObjectInfo,
-  intentId: string,
-  reader: ReadInput,
-): Promise<IngestOutcome> {
-  const { table, ledger } = options;
-  let snapshot = first;
-  for (let round = 1; ; round++) {
-    try {
-      return await attempt(options, snapshot, entry, etag, info, intentId, reader);
-    } catch (err) {
-      if (err instanceof IngestConfigError) {
-        // Nothing of this file was committed (config errors come before any commit): the file is as
-        // good as never seen, so the next event or backfill ingests it once the setting is fixed.
-        await ledger.remove(entry);
-        throw err;
-      }
-      // The table was created, or a column this file adds was added with another type, concurrently:
-      // read the file again against the table as it is now.
-      if (!(err instanceof TableChangedError || err instanceof SchemaChangedError) || round >= MAX_ROUNDS) throw err;
-      snapshot = await loadSnapshotIfExists(table);
-    }
   }
 }
 
