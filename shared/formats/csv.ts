@@ -17,6 +17,9 @@
  *   record (row number, byte offset, raw text): padding or merging would shift values into the wrong
  *   columns without anyone noticing. The rows around it are read normally.
  * - An unclosed quote at the end of the file makes the record it opened a bad record.
+ * - A record longer than `maxRecordBytes` (default 16 MiB) is a bad record with its first 4 KiB; its
+ *   bytes are dropped as they arrive, following its quotes to where it ends, and reading goes on
+ *   there. Rows held before it are emitted first (in the sample, it ends the sample early).
  * - A record with bytes that are not UTF-8 is a bad record naming the offending byte's offset; in the
  *   header it makes the whole file fatal. Bytes are never replaced.
  * - Row numbers count data records from 1 (the header and blank lines are not records); byte offsets

@@ -6,6 +6,8 @@
  * - JSON: the elements of a top-level array (or the top-level objects of the file) are the records,
  *   numbered from 1. Elements are split structurally (brackets and strings), so a malformed element is
  *   one bad record; a file cut inside an element makes that element a bad record.
+ * - A record (line or element) longer than `maxRecordBytes` (default 16 MiB) is a bad record with its
+ *   first 4 KiB; the rest of it is dropped as it arrives, and reading goes on after it.
  * - Columns are the keys seen in the first `sampleRows` records, in order of first appearance. Keys
  *   that first appear later go to `_rescued_data` (the table schema is decided by then), as do values
  *   that do not fit their column's type and repeated keys within one object.
