@@ -2,7 +2,7 @@
  * One `sluice ingest` in a process of its own, so that its memory is its own: the capped-heap test
  * (test/ingest-memory.test.ts) and the ingest benchmark (bench/ingest.ts) start it as
  * `node [--max-old-space-size=N] --import tsx test/helpers/ingest-child.ts '<json>'` with
- * `{ file, table, format?, ledger? }` and read the one JSON line it prints last:
+ * `{ file, table, format?, ledger?, maxRecordMb? }` and read the one JSON line it prints last:
  * `{ exitCode, result, seconds, maxRssBytes, userCpuSeconds, systemCpuSeconds, heapLimitBytes }`,
  * where `result` is the command's own `--json` document and `maxRssBytes` the peak resident set of
  * the whole process (main thread and encoding workers) from `process.resourceUsage()`.
