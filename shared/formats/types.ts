@@ -46,6 +46,12 @@ export interface ReadOptions {
    * column with one of these names is renamed (`_source_file_1`) instead of being overwritten.
    */
   reservedColumns?: string[];
+  /**
+   * Longest record a text reader (CSV, TSV, NDJSON, JSON) turns into a row, in decompressed bytes
+   * (default 16 MiB, the app's `SLUICE_MAX_RECORD_MB`): a longer one is a bad record and reading
+   * resumes at the next record boundary, so memory never holds more than about this much of a record.
+   */
+  maxRecordBytes?: number;
 }
 
 /** One record that could not become a row, with where it is. */
@@ -58,8 +64,21 @@ export interface BadRecord {
   column?: string;
   /** Why, in words a user understands: "unclosed quote at end of file", "invalid UTF-8 byte 0xff". */
   reason: string;
-  /** The raw record text (truncated to 4 KiB), when there is one. */
+  /**
+   * The raw record text (truncated to 4 KiB), when there is one; only the first `RAW_RECORDS_KEPT`
+   * (1,000) bad records of a read keep it, the others keep their row, offset and reason.
+   */
   raw?: string;
+}
+
+/** Bad records kept out of memory. */
+export interface MoreBadRecords {
+  /** How many there are. */
+  readonly count: number;
+  /** Read them, in file order. */
+  records(): Iterable<BadRecord>;
+  /** Release what holds them. */
+  dispose(): void;
 }
 
 /** What a reader produces for one input. */
@@ -84,13 +103,22 @@ export interface ReadResult {
   newFields: DeltaField[];
   /** Batches of rows in `schema`. Consume fully before reading the counters below. */
   batches: AsyncIterable<arrow.RecordBatch>;
-  /** Records that could not become rows (filled while `batches` is consumed). */
+  /**
+   * Records that could not become rows (filled while `batches` is consumed): the first 10,000; any
+   * further ones are in `moreBadRecords`.
+   */
   badRecords: BadRecord[];
+  /**
+   * Bad records past the first 10,000, in file order after `badRecords`, kept out of memory (see
+   * formats/bad-records.ts); absent when there are none. Call `dispose` once they have been read.
+   */
+  moreBadRecords?: MoreBadRecords;
   /**
    * Counters (final once `batches` is exhausted). `rowsRead` counts records found: data records of
    * CSV (not the header, not blank lines), non-blank NDJSON lines, JSON array elements or top-level
    * objects, Avro records, Parquet rows, the one binary row. A record is either emitted or in
-   * `badRecords`, so `rowsRead = rowsEmitted + badRecords.length`; input lost to a `fatal` (after a
+   * `badRecords` (or `moreBadRecords`), so `rowsRead = rowsEmitted + badRecords.length +
+   * (moreBadRecords?.count ?? 0)`; input lost to a `fatal` (after a
    * truncated archive's damage) holds no countable records and is not in `rowsRead`. `bytesRead` counts
    * stored bytes consumed, i.e. compressed bytes for compressed input; it is the whole file unless a
    * `fatal` stopped the read early.
