@@ -3,12 +3,13 @@
  * text for bad records, and UTF-8 checks with the exact offending byte. (The record loop around a
  * format's scanner is records.ts.)
  */
-import type { BadRecord, InputFormat, ReadOptions, ReadResult } from './types';
+import type { BadRecord, InputFormat, RangedInput, ReadOptions, ReadResult } from './types';
 
 /** Defaults of `ReadOptions`. */
 export const DEFAULT_SAMPLE_ROWS = 1000;
 export const DEFAULT_BATCH_ROWS = 65536;
 export const DEFAULT_BINARY_INLINE_LIMIT = 16 * 1024 * 1024;
+export const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024;
 /** A batch is emitted early when its rows hold this many input bytes, to bound memory. */
 export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
 /** At most this many values (rows × columns) are held per batch, so wide inputs get shorter batches. */
@@ -35,6 +36,8 @@ export interface ReadContext {
   result: ReadResult;
   /** Stored bytes consumed so far (before decompression). */
   storedBytes: () => number;
+  /** The stored input by range, when it can be read so and is not compressed (Parquet reads it so). */
+  ranged?: RangedInput;
 }
 
 /**

@@ -39,6 +39,11 @@ export interface ReadOptions {
   batchRows?: number;
   /** Binary files at most this size are stored inline; larger ones by reference only (default 16 MiB). */
   binaryInlineLimit?: number;
+  /**
+   * The most bytes one record may take (default 16 MiB, `SLUICE_MAX_RECORD_MB`). Avro: a block may
+   * take and inflate to at most this much, and so may the header; a block beyond it is a bad record.
+   */
+  maxRecordBytes?: number;
   /** The file's last-modified time, for the `modificationTime` column of `binary` rows (null when not given). */
   modificationTime?: Date;
   /**
@@ -46,6 +51,30 @@ export interface ReadOptions {
    * column with one of these names is renamed (`_source_file_1`) instead of being overwritten.
    */
   reservedColumns?: string[];
+}
+
+/**
+ * An input that can also be read by byte range: a stored file, as the ingest stage hands it over.
+ * `readInput` streams it like any input, except for uncompressed Parquet, which it reads by range
+ * (the footer, then one row group at a time) instead of whole.
+ */
+export interface RangedInput extends AsyncIterable<Uint8Array> {
+  /** Size in bytes. */
+  readonly size: number;
+  /** Bytes [offset, offset + length); rejects when they are not all there. */
+  readRange(offset: number, length: number): Promise<Uint8Array>;
+  /** Called once reading by range is over: rejects when the object changed meanwhile. */
+  verify(): Promise<void>;
+}
+
+/**
+ * Whether an input can be read by range.
+ *
+ * @param input an input
+ * @returns whether it is a `RangedInput`
+ */
+export function isRangedInput(input: AsyncIterable<Uint8Array>): input is RangedInput {
+  return typeof (input as Partial<RangedInput>).readRange === 'function' && typeof (input as Partial<RangedInput>).size === 'number';
 }
 
 /** One record that could not become a row, with where it is. */

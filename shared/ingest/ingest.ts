@@ -69,7 +69,7 @@ import { DeadLetterTarget, deadLetterPath, writeDeadLetter } from './deadletter'
 import { ingestFaultPoint } from './faults';
 import type { FileCounts, IngestLedger, LedgerEntry } from './ledger';
 import { checkSourceOptions, formatsReader, IngestConfigError, readSource, ReadInput, sourceName } from './reader';
-import { normaliseEtag, readObjectRanges } from './stream';
+import { normaliseEtag, rangedObject } from './stream';
 
 // Part of this module's interface since before the reader settings moved to reader.ts.
 export { IngestConfigError, sourceReadOptions } from './reader';
@@ -263,7 +263,7 @@ async function attempt(
   const source = options.source ?? {};
   const mode = source.schemaEvolution ?? 'addNewColumns';
   let bytesRead = 0;
-  const input = readObjectRanges(landing, path, size, {
+  const input = rangedObject(landing, path, size, {
     chunkBytes: options.chunkBytes,
     etag,
     onBytes: (n) => {
