@@ -115,18 +115,3 @@ export function parquetWithFooterLength(file: Uint8Array, declared: number): Buf
   out.writeUInt32LE(declared, out.length - 8);
   return out;
 }
-
-/** A deterministic pseudo-random byte generator (xorshift32), so generated files are the same every run. */
-export function pseudoRandomBytes(length: number, seed = 0x9e3779b9): Buffer {
-  const out = Buffer.alloc(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i += 4) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out.writeUInt32LE(x, Math.min(i, length - 4));
-  }
-  return out;
-}

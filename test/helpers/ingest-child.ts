@@ -5,11 +5,17 @@
  * `{ file, table, format?, ledger? }` and read the one JSON line it prints last:
  * `{ exitCode, result, seconds, maxRssBytes, userCpuSeconds, systemCpuSeconds, heapLimitBytes }`,
  * where `result` is the command's own `--json` document and `maxRssBytes` the peak resident set of
- * the whole process (main thread and encoding workers) from `process.resourceUsage()`.
+ * the whole process (main thread and encoding workers): `VmHWM` of /proc/self/status where there is
+ * one, else `process.resourceUsage()`. Linux keeps `ru_maxrss` across exec, so there it starts at the
+ * parent's resident set at the fork (a test process that built a big input reports that, not the
+ * child's own peak); `VmHWM` belongs to the new program alone.
  *
  * It runs the command's function (cli/ingest.ts `runIngestCommand`) rather than bin/sluice.js so it
  * works from source without a build and can report its resource usage after the command finished.
  */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as nodePath from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { runIngestCommand } from '../../cli/ingest';
 
@@ -28,7 +34,10 @@ export interface IngestChildSpec {
 /** What the child reports. */
 export interface IngestChildReport {
   exitCode: number;
-  result: { totals: { rowsRead: number; rowsWritten: number; rowsDeadLettered: number; bytes: number; errors: number }; files: { status: string; reason?: string }[] } | null;
+  result: {
+    totals: { rowsRead: number; rowsWritten: number; rowsDeadLettered: number; bytes: number; errors: number };
+    files: { status: string; path: string; reason?: string; rowsRead?: number; rowsWritten?: number; rowsDeadLettered?: number; deadLetter?: string }[];
+  } | null;
   seconds: number;
   maxRssBytes: number;
   userCpuSeconds: number;
@@ -39,6 +48,46 @@ export interface IngestChildReport {
 
 /** Marks the report line among whatever else the process prints. */
 export const REPORT_PREFIX = 'ingest-child-report ';
+
+/** This process's own peak resident set (`VmHWM`), or undefined where /proc does not say. */
+function peakResidentBytes(): number | undefined {
+  try {
+    const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Run the ingest child under a capped heap.
+ *
+ * @param spec what to ingest
+ * @param heapMb the child's `--max-old-space-size`
+ * @returns its report; rejects with its output when it ends without one (e.g. out of heap)
+ */
+export function ingestInChild(spec: IngestChildSpec, heapMb: number): Promise<IngestChildReport> {
+  const root = nodePath.resolve(__dirname, '..', '..');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [`--max-old-space-size=${heapMb}`, '--import', 'tsx', nodePath.join(root, 'test', 'helpers', 'ingest-child.ts'), JSON.stringify(spec)], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      const line = stdout.split('\n').find((l) => l.startsWith(REPORT_PREFIX));
+      if (code !== 0 || !line) {
+        reject(new Error(`ingest child for ${spec.file} ended with code ${code} signal ${signal} and no report\nstdout: ${stdout.slice(-2000)}\nstderr: ${stderr.slice(-4000)}`));
+        return;
+      }
+      resolve(JSON.parse(line.slice(REPORT_PREFIX.length)) as IngestChildReport);
+    });
+  });
+}
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? '{}') as IngestChildSpec;
@@ -58,7 +107,7 @@ async function main(): Promise<void> {
     exitCode,
     result: out.trim() ? JSON.parse(out) : null,
     seconds,
-    maxRssBytes: usage.maxRSS * 1024,
+    maxRssBytes: peakResidentBytes() ?? usage.maxRSS * 1024,
     userCpuSeconds: usage.userCPUTime / 1e6,
     systemCpuSeconds: usage.systemCPUTime / 1e6,
     heapLimitBytes: getHeapStatistics().heap_size_limit,
