@@ -9,12 +9,13 @@ import * as zlib from 'node:zlib';
 import * as arrow from 'apache-arrow';
 import { Decompress } from 'fzstd';
 import { describe, expect, it } from 'vitest';
-import { encodeParquetBuffer } from '../shared/delta/parquet';
+import { encodeParquetBuffer, readParquetMetadata } from '../shared/delta/parquet';
 import type { DeltaStruct } from '../shared/delta/schema';
 import { buildVector } from '../shared/delta/values';
 import { readInput, RESCUED_COLUMN } from '../shared/formats';
 import type { ReadOptions, ReadResult } from '../shared/formats';
-import { readAll } from './fixtures/formats/harness';
+import { spool } from '../shared/formats/bytes';
+import { chunked, readAll } from './fixtures/formats/harness';
 import { avroContainer } from './helpers/ingest-inputs';
 
 const DIR = nodePath.join(__dirname, 'fixtures', 'formats');
@@ -562,6 +563,40 @@ describe('Parquet', () => {
     expect(rows.map((r) => [r.name, r.id, r[RESCUED_COLUMN]])).toEqual([
       [null, '1', '{"name":"a"}'], [null, '2', null], [null, '3', '{"name":"c"}'],
     ]);
+  });
+
+  it('makes a row group that fails to decode one bad record and reads the others', async () => {
+    const table = new arrow.Table({ id: buildVector('long', [1n, 2n, 3n, 4n, 5n, 6n]), name: buildVector('string', ['a', 'b', 'c', 'd', 'e', 'f']) });
+    const bytes = Buffer.from(await encodeParquetBuffer(table, { rowGroupRows: 2 }));
+    // Overwrite the middle row group's column chunks (everything but their first byte) with garbage.
+    const metadata = await readParquetMetadata(bytes);
+    const chunks = metadata.row_groups[1].columns.map((c) => c.meta_data!);
+    const start = Math.min(...chunks.map((m) => Number(m.dictionary_page_offset ?? m.data_page_offset)));
+    const end = Math.max(...chunks.map((m) => Number(m.dictionary_page_offset ?? m.data_page_offset) + Number(m.total_compressed_size)));
+    bytes.fill(0xee, start + 1, end);
+    // Before row groups were read one by one, the whole file was unreadable (a fatal, no rows).
+    const { result, rows } = await read('t.parquet', {}, bytes, 100);
+    expect(result.fatal).toBeUndefined();
+    expect(plain(rows)).toEqual([{ id: 1n, name: 'a' }, { id: 2n, name: 'b' }, { id: 5n, name: 'e' }, { id: 6n, name: 'f' }]);
+    expect(result.badRecords).toHaveLength(1);
+    expect(result.badRecords[0].byteOffset).toBe(start);
+    expect(result.badRecords[0].reason).toMatch(/^bad Parquet row group 1 \(of 3, 2 rows declared\) at byte offset \d+: it fails to decode \(/);
+    expect(result.stats).toMatchObject({ rowsRead: 5, rowsEmitted: 4 });
+  });
+
+  it('reads a compressed Parquet file from a spooled copy, in a temporary file beyond the memory bound', async () => {
+    const bytes = await parquetBytes();
+    const { rows } = await read('t.parquet.gz', {}, zlib.gzipSync(bytes), 100);
+    expect(plain(rows).map((r) => r.id)).toEqual([1n, 2n, 3n]);
+    const spooled = await spool(chunked(bytes, 7), 16);
+    try {
+      expect(spooled.size).toBe(bytes.length);
+      expect(Buffer.from(await spooled.read(bytes.length - 4, 4)).toString()).toBe('PAR1');
+      expect(Buffer.from(await spooled.read(0, bytes.length))).toEqual(Buffer.from(bytes));
+      await expect(spooled.read(bytes.length - 2, 4)).rejects.toThrow(/are not within the \d+ bytes of the input/);
+    } finally {
+      await spooled.close();
+    }
   });
 
   it('reports a truncated Parquet file as fatal', async () => {

@@ -23,7 +23,7 @@ import { buildVector, readValues } from '../shared/delta/values';
 import { writeDataFiles } from '../shared/delta/writer';
 import { DeltaStruct } from '../shared/delta/schema';
 import { LocalStore } from '../shared/storage';
-import { IngestChildReport, IngestChildSpec, ingestInChild as ingestCappedChild } from './helpers/ingest-child';
+import { ingestInChild } from './helpers/ingest-child';
 
 const HEAP_MB = 64;
 const RSS_BOUND = 512 * 1024 * 1024;
@@ -35,11 +35,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** Run the ingest child under the capped heap of these tests. */
-function ingestInChild(spec: IngestChildSpec): Promise<IngestChildReport> {
-  return ingestCappedChild(spec, HEAP_MB);
-}
 
 /** Rows in the table's latest version according to its log (the `add` actions' numRecords). */
 async function loggedRows(table: string): Promise<number> {
@@ -56,7 +51,7 @@ async function loggedRows(table: string): Promise<number> {
 async function expectStreamedIngest(format: DatasetFormat, rows: number, minTimesHeap: number): Promise<void> {
   const file = await writeDataset(nodePath.join(dir, `pos.${format}`), rows, format);
   const table = nodePath.join(dir, `table-${format}`);
-  const report = await ingestInChild({ file: file.path, table });
+  const report = await ingestInChild({ file: file.path, table }, HEAP_MB);
   const what = `${format}, ${rows} rows, ${(file.bytes / 2 ** 20).toFixed(0)} MiB; child stderr: ${report.stderr}`;
   console.info(`${format}: ${rows} rows, ${(file.bytes / 2 ** 20).toFixed(0)} MiB under a ${(report.heapLimitBytes / 2 ** 20).toFixed(0)} MiB heap limit: peak RSS ${(report.maxRssBytes / 2 ** 20).toFixed(0)} MiB`);
 

@@ -220,6 +220,45 @@ async function int96Vectors(
   return vectors;
 }
 
+/** parquet-wasm trapped (a Rust panic, e.g. on corrupt page data) while decoding. */
+export class WasmTrapError extends Error {
+  constructor(cause: Error) {
+    super(`the Parquet decoder stopped on corrupt data (WebAssembly trap: ${cause.message})`);
+    this.name = 'WasmTrapError';
+  }
+}
+
+/** Calls into parquet-wasm's async reader that have not settled yet; a trap fails them all. */
+const pendingCalls = new Set<(err: Error) => void>();
+
+/**
+ * A trap inside parquet-wasm's async reader is thrown from a task of its own (an uncaught exception)
+ * and leaves the call's promise pending forever. While calls are pending, such a trap fails them
+ * instead; any other uncaught exception stays fatal, as it would be without this listener.
+ */
+function onUncaught(err: unknown): void {
+  if (err instanceof WebAssembly.RuntimeError && pendingCalls.size) {
+    for (const fail of [...pendingCalls]) fail(new WasmTrapError(err));
+    return;
+  }
+  throw err;
+}
+
+/** `call`, failing with `WasmTrapError` if parquet-wasm traps before it settles. */
+function untilTrap<T>(call: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const settle = (finish: () => void) => {
+      if (!pendingCalls.delete(fail)) return;
+      if (pendingCalls.size === 0) process.off('uncaughtException', onUncaught);
+      finish();
+    };
+    const fail = (err: Error) => settle(() => reject(err));
+    if (pendingCalls.size === 0) process.on('uncaughtException', onUncaught);
+    pendingCalls.add(fail);
+    call.then((value) => settle(() => resolve(value)), (err: unknown) => settle(() => reject(err)));
+  });
+}
+
 /** Random access to the bytes of a Parquet file (a stored object read by range, a spooled stream). */
 export interface ParquetSource {
   /** Size in bytes. */
@@ -260,7 +299,7 @@ export async function openParquetRowGroups(source: ParquetSource, metadata: File
       arrayBuffer: async () => toArrayBuffer(await source.read(start, end - start)),
     }),
   };
-  const file = await wasm.ParquetFile.fromFile(blob as unknown as Blob);
+  let file = await wasm.ParquetFile.fromFile(blob as unknown as Blob);
   const topLevel = topLevelColumns(metadata.schema);
   const int96 = topLevel.filter((c) => c.element.type === 'INT96').map((c) => c.name);
   const others = topLevel.filter((c) => c.element.type !== 'INT96').map((c) => c.name);
@@ -288,12 +327,12 @@ export async function openParquetRowGroups(source: ParquetSource, metadata: File
         }
         return;
       }
-      const stream = await file.stream({ rowGroups: [index], batchSize: batchRows, columns: others });
-      const reader = stream.getReader();
+      let reader: ReadableStreamDefaultReader | undefined;
       let at = 0;
       try {
+        reader = (await untilTrap(file.stream({ rowGroups: [index], batchSize: batchRows, columns: others }))).getReader();
         for (;;) {
-          const { done, value } = await reader.read();
+          const { done, value } = await untilTrap(reader.read());
           if (done) break;
           const table = arrow.tableFromIPC((value as wasm.RecordBatch).intoIPCStream());
           if (int96.length === 0) {
@@ -307,8 +346,13 @@ export async function openParquetRowGroups(source: ParquetSource, metadata: File
           at += table.numRows;
           yield new arrow.Table(Object.fromEntries(topLevel.map((c) => [c.name, vectors[c.name]])));
         }
+      } catch (err) {
+        if (!(err instanceof WasmTrapError)) throw err;
+        // The trapped instance of the file is left mid-call: the next row group gets a fresh one.
+        file = await wasm.ParquetFile.fromFile(blob as unknown as Blob);
+        throw err;
       } finally {
-        reader.releaseLock();
+        reader?.releaseLock();
       }
     },
     close: () => file.free(),

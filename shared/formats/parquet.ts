@@ -186,7 +186,8 @@ export async function readParquet(input: ByteReader, ctx: ReadContext): Promise<
       }
       output.release(pending);
       await file.verify();
-      stats.bytesRead = Math.max(ctx.storedBytes(), size);
+      // Stored bytes: the whole file when read by range, else what the (compressed) stream held.
+      stats.bytesRead = ctx.ranged ? size : ctx.storedBytes();
     } finally {
       reader.close();
       await file.close();

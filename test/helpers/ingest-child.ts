@@ -14,9 +14,9 @@
  * works from source without a build and can report its resource usage after the command finished.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { getHeapStatistics } from 'node:v8';
+import { readFileSync } from 'node:fs';
 import { runIngestCommand } from '../../cli/ingest';
 
 /** What the parent asks for. */
@@ -34,10 +34,7 @@ export interface IngestChildSpec {
 /** What the child reports. */
 export interface IngestChildReport {
   exitCode: number;
-  result: {
-    totals: { rowsRead: number; rowsWritten: number; rowsDeadLettered: number; bytes: number; errors: number };
-    files: { status: string; path: string; reason?: string; rowsRead?: number; rowsWritten?: number; rowsDeadLettered?: number; deadLetter?: string }[];
-  } | null;
+  result: { totals: { rowsRead: number; rowsWritten: number; rowsDeadLettered: number; bytes: number; errors: number }; files: { status: string; reason?: string }[] } | null;
   seconds: number;
   maxRssBytes: number;
   userCpuSeconds: number;
@@ -59,36 +56,6 @@ function peakResidentBytes(): number | undefined {
   }
 }
 
-/**
- * Run the ingest child under a capped heap.
- *
- * @param spec what to ingest
- * @param heapMb the child's `--max-old-space-size`
- * @returns its report; rejects with its output when it ends without one (e.g. out of heap)
- */
-export function ingestInChild(spec: IngestChildSpec, heapMb: number): Promise<IngestChildReport> {
-  const root = nodePath.resolve(__dirname, '..', '..');
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`--max-old-space-size=${heapMb}`, '--import', 'tsx', nodePath.join(root, 'test', 'helpers', 'ingest-child.ts'), JSON.stringify(spec)], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      const line = stdout.split('\n').find((l) => l.startsWith(REPORT_PREFIX));
-      if (code !== 0 || !line) {
-        reject(new Error(`ingest child for ${spec.file} ended with code ${code} signal ${signal} and no report\nstdout: ${stdout.slice(-2000)}\nstderr: ${stderr.slice(-4000)}`));
-        return;
-      }
-      resolve(JSON.parse(line.slice(REPORT_PREFIX.length)) as IngestChildReport);
-    });
-  });
-}
-
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? '{}') as IngestChildSpec;
   let out = '';
@@ -97,7 +64,12 @@ async function main(): Promise<void> {
   const exitCode = await runIngestCommand(
     'ingest',
     spec.file,
-    { table: spec.table, json: true, ...(spec.format ? { format: spec.format } : {}), ...(spec.ledger ? { ledger: spec.ledger } : {}) },
+    {
+      table: spec.table,
+      json: true,
+      ...(spec.format ? { format: spec.format } : {}),
+      ...(spec.ledger ? { ledger: spec.ledger } : {}),
+    },
     { out: (text) => (out += text), err: (text) => (err += text) },
     { tty: false },
   );
@@ -114,6 +86,39 @@ async function main(): Promise<void> {
     stderr: err.slice(0, 4000),
   };
   process.stdout.write(`\n${REPORT_PREFIX}${JSON.stringify(report)}\n`);
+}
+
+const ROOT = nodePath.resolve(__dirname, '..', '..');
+
+/**
+ * Run this file as a child under a capped heap, from the repository root.
+ *
+ * @param spec what to ingest
+ * @param heapMb `--max-old-space-size` of the child
+ * @param env extra environment variables of the child (e.g. `SLUICE_MAX_RECORD_MB`)
+ * @returns its report; rejects with its output when it printed none
+ */
+export function ingestInChild(spec: IngestChildSpec, heapMb: number, env: Record<string, string> = {}): Promise<IngestChildReport> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [`--max-old-space-size=${heapMb}`, '--import', 'tsx', __filename, JSON.stringify(spec)], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      const line = stdout.split('\n').find((l) => l.startsWith(REPORT_PREFIX));
+      if (code !== 0 || !line) {
+        reject(new Error(`ingest child for ${spec.file} ended with code ${code} signal ${signal} and no report\nstdout: ${stdout.slice(-2000)}\nstderr: ${stderr.slice(-4000)}`));
+        return;
+      }
+      resolve(JSON.parse(line.slice(REPORT_PREFIX.length)) as IngestChildReport);
+    });
+  });
 }
 
 // Only as a process of its own: the test imports this file for its types and report prefix.
