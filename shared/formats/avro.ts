@@ -429,6 +429,8 @@ export async function readAvro(input: ByteReader, ctx: ReadContext): Promise<voi
         : `; no sync marker follows, so the rest of the input (from byte offset ${blockOffset}) is skipped`;
     }
     pending.push({ byteOffset: blockOffset, reason: `bad Avro block at byte offset ${blockOffset}: ${why}${where}` });
+    // A file of nothing but bad blocks must not pile them up here until the end.
+    if (pending.length >= 1024) output.release(pending);
   };
 
   result.batches = (async function* () {
