@@ -16,6 +16,7 @@ import { readInput, RESCUED_COLUMN } from '../shared/formats';
 import type { ReadOptions, ReadResult } from '../shared/formats';
 import { spool } from '../shared/formats/bytes';
 import { chunked, readAll } from './fixtures/formats/harness';
+import { avroBlock, avroHeader, person, PERSON_SCHEMA, personBlock, zigzag } from './helpers/hostile-binary';
 import { avroContainer } from './helpers/ingest-inputs';
 
 const DIR = nodePath.join(__dirname, 'fixtures', 'formats');
@@ -507,6 +508,50 @@ describe('Avro (Event Hubs Capture)', () => {
     expect(rows.map((r) => r.SequenceNumber)).toEqual(rows.map((_, i) => BigInt(100 + i)));
     expect(result.fatal?.reason).toBe(`truncated Avro file: the block at byte offset ${result.fatal?.byteOffset} is incomplete`);
     expect(result.badRecords).toEqual([]);
+  });
+});
+
+describe('Avro that lies', () => {
+  it('honours maxRecordBytes for blocks and the header', async () => {
+    const header = avroHeader(PERSON_SCHEMA);
+    const big = avroBlock(40, Buffer.concat(Array.from({ length: 40 }, (_, i) => person(i, 'x'.repeat(30)))));
+    const bytes = Buffer.concat([header, personBlock(1, 2), big, personBlock(3, 2)]);
+    const { result, rows } = await read('people.avro', { maxRecordBytes: 1024 }, bytes, 64);
+    expect(rows.map((r) => r.id)).toEqual([1n, 2n, 3n, 4n]);
+    expect(result.badRecords).toEqual([{
+      byteOffset: header.length + personBlock(1, 2).length,
+      reason: expect.stringMatching(/^bad Avro block at byte offset \d+: it declares 1\d{3} bytes, more than the limit of 1024 bytes; reading resumed after the sync marker ending at byte offset \d+$/),
+    }]);
+    const { result: small } = await read('people.avro', { maxRecordBytes: 64 }, bytes, 64);
+    expect(small.fatal).toEqual({ byteOffset: 0, reason: `corrupt Avro header: the length of metadata value avro.schema is ${JSON.stringify(PERSON_SCHEMA).length}, more than a header of at most 64 bytes can hold` });
+  });
+
+  it('refuses enum and union indexes out of range and values nested deeper than 512 levels, one bad block each', async () => {
+    const schema = {
+      type: 'record', name: 'Node', fields: [
+        { name: 'kind', type: { type: 'enum', name: 'Kind', symbols: ['a', 'b'] } },
+        { name: 'next', type: ['null', 'Node'] },
+      ],
+    };
+    const leaf = Buffer.concat([zigzag(0), zigzag(0)]);
+    // 600 nodes deep: kind a, then branch 1 (a Node) each time, a null at the bottom.
+    const deep = Buffer.concat([...Array.from({ length: 600 }, () => Buffer.concat([zigzag(0), zigzag(1)])), leaf]);
+    const header = avroHeader(schema);
+    const blocks = [
+      avroBlock(1, leaf),
+      avroBlock(1, Buffer.concat([zigzag(5), zigzag(0)])),
+      avroBlock(1, Buffer.concat([zigzag(0), zigzag(2)])),
+      avroBlock(1, deep),
+      avroBlock(1, leaf),
+    ];
+    const { result, rows } = await read('nodes.avro', {}, Buffer.concat([header, ...blocks]), 50);
+    expect(rows).toHaveLength(2);
+    expect(result.badRecords.map((r) => r.reason.replace(/^bad Avro block at byte offset \d+: /, ''))).toEqual([
+      'record 1 of the 1 it declares: enum index 5 is not one of the 2 symbols',
+      'record 1 of the 1 it declares: union index 2 is not one of the 2 branches',
+      'record 1 of the 1 it declares: values nested more than 512 levels deep',
+    ]);
+    expect(result.stats).toMatchObject({ rowsRead: 5, rowsEmitted: 2 });
   });
 });
 
