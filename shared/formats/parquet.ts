@@ -92,7 +92,7 @@ export async function readParquet(input: ByteReader, ctx: ReadContext): Promise<
   };
   const fail = async (byteOffset: number, reason: string) => {
     result.fatal = { byteOffset, reason };
-    result.stats.bytesRead = Math.max(ctx.storedBytes(), fetched);
+    result.stats.bytesRead = ctx.ranged ? Math.min(size, fetched) : ctx.storedBytes();
     await file.close();
   };
 
