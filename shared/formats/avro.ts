@@ -494,7 +494,6 @@ export async function readAvro(input: ByteReader, ctx: ReadContext): Promise<voi
       bytes.pos = offsetInBuf + size + 16;
 
       let block: Buffer;
-      const checked: number[] = [];
       try {
         block = inflateBlock(codec, data, limit);
         // A count the bytes cannot hold is refused before a single record is decoded or allocated.
@@ -509,7 +508,6 @@ export async function readAvro(input: ByteReader, ctx: ReadContext): Promise<voi
             if (err instanceof AvroBlockError) throw new AvroBlockError(`record ${i + 1} of the ${count} it declares: ${err.message}`);
             throw err;
           }
-          checked.push(cursor.pos);
         }
         if (cursor.pos !== block.length) throw new AvroBlockError(`${block.length - cursor.pos} bytes follow the last of the ${count} records it declares`);
       } catch (err) {
@@ -517,9 +515,9 @@ export async function readAvro(input: ByteReader, ctx: ReadContext): Promise<voi
         await badBlock(blockOffset, err.message, null);
         continue;
       }
-      let off = 0;
-      for (const end of checked) {
-        const { value } = type.decode(block, off) as { value: Record<string, unknown>; offset: number };
+      // Checked: every record lies within the block and ends where the next begins.
+      for (let i = 0, off = 0; i < count; i++) {
+        const { value, offset: end } = type.decode(block, off) as { value: Record<string, unknown>; offset: number };
         batchBytes += end - off;
         off = end;
         const record = isRecord ? value : { value };

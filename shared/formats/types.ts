@@ -118,7 +118,8 @@ export interface ReadResult {
   /**
    * Counters (final once `batches` is exhausted). `rowsRead` counts records found: data records of
    * CSV (not the header, not blank lines), non-blank NDJSON lines, JSON array elements or top-level
-   * objects, Avro records, Parquet rows, the one binary row. A record is either emitted or in
+   * objects, Avro records, Parquet rows, the one binary row; an Avro block or Parquet row group that
+   * cannot be read counts as one (its declared count is not to be trusted). A record is either emitted or in
    * `badRecords`, so `rowsRead = rowsEmitted + badRecords.length`; input lost to a `fatal` (after a
    * truncated archive's damage) holds no countable records and is not in `rowsRead`. `bytesRead` counts
    * stored bytes consumed, i.e. compressed bytes for compressed input; it is the whole file unless a
