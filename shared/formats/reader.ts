@@ -9,11 +9,12 @@ import type { BadRecord, InputFormat, RangedInput, ReadOptions, ReadResult } fro
 export const DEFAULT_SAMPLE_ROWS = 1000;
 export const DEFAULT_BATCH_ROWS = 65536;
 export const DEFAULT_BINARY_INLINE_LIMIT = 16 * 1024 * 1024;
-export const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024;
 /** A batch is emitted early when its rows hold this many input bytes, to bound memory. */
 export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
 /** At most this many values (rows × columns) are held per batch, so wide inputs get shorter batches. */
 export const MAX_BATCH_VALUES = 4 * 1024 * 1024;
+/** Default of `ReadOptions.maxRecordBytes` (the app's `SLUICE_MAX_RECORD_MB` default is the same 16). */
+export const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024;
 
 /**
  * Rows per batch for an input of `columns` columns: `batchRows`, fewer for very wide inputs.
