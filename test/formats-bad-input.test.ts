@@ -11,9 +11,9 @@ import { Decompress } from 'fzstd';
 import { describe, expect, it } from 'vitest';
 import { encodeParquetBuffer, readParquetMetadata } from '../shared/delta/parquet';
 import type { DeltaStruct } from '../shared/delta/schema';
-import { buildVector } from '../shared/delta/values';
+import { buildVector, readValues } from '../shared/delta/values';
 import { readInput, RESCUED_COLUMN } from '../shared/formats';
-import type { ReadOptions, ReadResult } from '../shared/formats';
+import type { RangedInput, ReadOptions, ReadResult } from '../shared/formats';
 import { spool } from '../shared/formats/bytes';
 import { chunked, readAll } from './fixtures/formats/harness';
 import { avroBlock, avroHeader, person, PERSON_SCHEMA, personBlock, zigzag } from './helpers/hostile-binary';
@@ -627,6 +627,53 @@ describe('Parquet', () => {
     expect(result.badRecords[0].byteOffset).toBe(start);
     expect(result.badRecords[0].reason).toMatch(/^bad Parquet row group 1 \(of 3, 2 rows declared\) at byte offset \d+: it fails to decode \(/);
     expect(result.stats).toMatchObject({ rowsRead: 5, rowsEmitted: 4 });
+  });
+
+  it('reads a healthy file in full while a corrupt one makes the decoder trap beside it', async () => {
+    const rows = (from: number) => new arrow.Table({ id: buildVector('long', Array.from({ length: 6 }, (_, i) => BigInt(from + i))), name: buildVector('string', ['a', 'b', 'c', 'd', 'e', 'f']) });
+    const healthy = Buffer.from(await encodeParquetBuffer(rows(100), { rowGroupRows: 2 }));
+    const corrupt = Buffer.from(await encodeParquetBuffer(rows(0), { rowGroupRows: 2 }));
+    const chunks = (await readParquetMetadata(corrupt)).row_groups[1].columns.map((c) => c.meta_data!);
+    const start = Math.min(...chunks.map((m) => Number(m.dictionary_page_offset ?? m.data_page_offset)));
+    corrupt.fill(0xee, start + 1, Math.max(...chunks.map((m) => Number(m.dictionary_page_offset ?? m.data_page_offset) + Number(m.total_compressed_size))));
+    // The healthy file's first read of row group data waits at a gate while the corrupt file is read.
+    const firstGroup = (await readParquetMetadata(healthy)).row_groups[0].columns.map((c) => c.meta_data!);
+  const firstData = Math.min(...firstGroup.map((m) => Number(m.dictionary_page_offset ?? m.data_page_offset)));
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let waiting!: () => void;
+    const blocked = new Promise<void>((resolve) => (waiting = resolve));
+    let held = false;
+    const input: RangedInput = {
+      size: healthy.length,
+      [Symbol.asyncIterator]: () => chunked(healthy, 100)[Symbol.asyncIterator](),
+      readRange: async (offset, length) => {
+        if (!held && offset === firstData) {
+          held = true;
+          waiting();
+          await gate;
+        }
+        return healthy.subarray(offset, offset + length);
+      },
+      verify: async () => undefined,
+    };
+    const result = await readInput(input, 'good.parquet', {});
+    const ids: unknown[] = [];
+    const reading = (async () => {
+      for await (const batch of result.batches) ids.push(...readValues(batch.getChild('id')!, 'long'));
+    })();
+    await blocked;
+    // Decoder calls take turns, so the corrupt file waits for the healthy one's call (then the gate
+    // opens after 2 s); were they in flight together, its trap would fail the healthy call too.
+    const badRead = read('bad.parquet', {}, corrupt, 100);
+    await Promise.race([badRead, new Promise((resolve) => setTimeout(resolve, 2000))]);
+    open();
+    const bad = await badRead;
+    await reading;
+    expect(bad.rows.map((r) => r.id)).toEqual([0n, 1n, 4n, 5n]);
+    expect(bad.result.badRecords[0].reason).toMatch(/WebAssembly trap/);
+    expect(result.badRecords).toEqual([]);
+    expect(ids).toEqual([100n, 101n, 102n, 103n, 104n, 105n]);
   });
 
   it('reads a compressed Parquet file from a spooled copy, in a temporary file beyond the memory bound', async () => {

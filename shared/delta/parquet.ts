@@ -228,12 +228,14 @@ export class WasmTrapError extends Error {
   }
 }
 
-/** Calls into parquet-wasm's async reader that have not settled yet; a trap fails them all. */
+/** The call into parquet-wasm's async reader that has not settled yet (at most one: see `untilTrap`). */
 const pendingCalls = new Set<(err: Error) => void>();
+/** Settles when the call in flight has; the next one starts after it. */
+let decoderFree: Promise<void> = Promise.resolve();
 
 /**
  * A trap inside parquet-wasm's async reader is thrown from a task of its own (an uncaught exception)
- * and leaves the call's promise pending forever. While calls are pending, such a trap fails them
+ * and leaves the call's promise pending forever. While a call is pending, such a trap fails it
  * instead; any other uncaught exception stays fatal, as it would be without this listener.
  */
 function onUncaught(err: unknown): void {
@@ -244,19 +246,25 @@ function onUncaught(err: unknown): void {
   throw err;
 }
 
-/** `call`, failing with `WasmTrapError` if parquet-wasm traps before it settles. */
-function untilTrap<T>(call: Promise<T>): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
+/**
+ * Run one call into parquet-wasm's async reader, failing with `WasmTrapError` if it traps. Calls run
+ * one at a time in the process: a trap does not say whose call it ended, so with two in flight a
+ * corrupt file would fail a healthy one's row group too.
+ */
+function untilTrap<T>(start: () => Promise<T>): Promise<T> {
+  const turn = decoderFree.then(() => new Promise<T>((resolve, reject) => {
     const settle = (finish: () => void) => {
       if (!pendingCalls.delete(fail)) return;
-      if (pendingCalls.size === 0) process.off('uncaughtException', onUncaught);
+      process.off('uncaughtException', onUncaught);
       finish();
     };
     const fail = (err: Error) => settle(() => reject(err));
-    if (pendingCalls.size === 0) process.on('uncaughtException', onUncaught);
+    process.on('uncaughtException', onUncaught);
     pendingCalls.add(fail);
-    call.then((value) => settle(() => resolve(value)), (err: unknown) => settle(() => reject(err)));
-  });
+    start().then((value) => settle(() => resolve(value)), (err: unknown) => settle(() => reject(err)));
+  }));
+  decoderFree = turn.then(() => undefined, () => undefined);
+  return turn;
 }
 
 /** Random access to the bytes of a Parquet file (a stored object read by range, a spooled stream). */
@@ -330,9 +338,9 @@ export async function openParquetRowGroups(source: ParquetSource, metadata: File
       let reader: ReadableStreamDefaultReader | undefined;
       let at = 0;
       try {
-        reader = (await untilTrap(file.stream({ rowGroups: [index], batchSize: batchRows, columns: others }))).getReader();
+        reader = (await untilTrap(() => file.stream({ rowGroups: [index], batchSize: batchRows, columns: others }))).getReader();
         for (;;) {
-          const { done, value } = await untilTrap(reader.read());
+          const { done, value } = await untilTrap(() => reader!.read());
           if (done) break;
           const table = arrow.tableFromIPC((value as wasm.RecordBatch).intoIPCStream());
           if (int96.length === 0) {
