@@ -31,7 +31,7 @@
  * | `AzureFunctionsJobHost__extensions__durableTask__maxConcurrentActivityFunctions` | host.json's `maxConcurrentActivityFunctions` | activities one instance runs at once; whole number ≥ 1. The Functions host applies this app setting over host.json, and Sluice reads the value the same way, so the memory split uses the number the Durable extension uses (the Bicep sets it) |
  * | `SLUICE_EXPOSE_DURABLE_URLS` | `false` | `true` adds the Durable extension's management URLs to the start-run answer. In Azure they carry the extension's system key, which grants control (status, terminate, purge) of every instance of every pipeline to whoever holds the start function's key |
  * | `SLUICE_POISON_ATTEMPTS` | `5` | attempts of a landing file failing for a non-transient reason before it is dead-lettered whole (`poison: <last error>`); whole number 1–100 |
- * | `SLUICE_MAX_RECORD_MB` | `16` | longest CSV/TSV/JSON/NDJSON record ingestion turns into a row, in MiB of decompressed input; whole number 1–256. A longer one is dead-lettered (offset, first bytes) and reading goes on after it |
+ * | `SLUICE_MAX_RECORD_MB` | `16` | longest CSV/TSV/JSON/NDJSON record ingestion turns into a row, and most an Avro block (or its header) may take and inflate to, in MiB of decompressed input; whole number 1–256. A longer one is dead-lettered (offset, first bytes) and reading goes on after it |
  */
 
 import { existsSync, readFileSync } from 'node:fs';

@@ -3,7 +3,7 @@
  * text for bad records, and UTF-8 checks with the exact offending byte. (The record loop around a
  * format's scanner is records.ts.)
  */
-import type { BadRecord, InputFormat, ReadOptions, ReadResult } from './types';
+import type { BadRecord, InputFormat, RangedInput, ReadOptions, ReadResult } from './types';
 
 /** Defaults of `ReadOptions`. */
 export const DEFAULT_SAMPLE_ROWS = 1000;
@@ -84,6 +84,8 @@ export interface ReadContext {
   result: ReadResult;
   /** Stored bytes consumed so far (before decompression). */
   storedBytes: () => number;
+  /** The stored input by range, when it can be read so and is not compressed (Parquet reads it so). */
+  ranged?: RangedInput;
 }
 
 /**

@@ -50,8 +50,34 @@ export interface ReadOptions {
    * Longest record a text reader (CSV, TSV, NDJSON, JSON) turns into a row, in decompressed bytes
    * (default 16 MiB, the app's `SLUICE_MAX_RECORD_MB`): a longer one is a bad record and reading
    * resumes at the next record boundary, so memory never holds more than about this much of a record.
+   * Avro: a block may take and inflate to at most this much, and so may the header; a block beyond it
+   * is a bad record.
    */
   maxRecordBytes?: number;
+}
+
+/**
+ * An input that can also be read by byte range: a stored file, as the ingest stage hands it over.
+ * `readInput` streams it like any input, except for uncompressed Parquet, which it reads by range
+ * (the footer, then one row group at a time) instead of whole.
+ */
+export interface RangedInput extends AsyncIterable<Uint8Array> {
+  /** Size in bytes. */
+  readonly size: number;
+  /** Bytes [offset, offset + length); rejects when they are not all there. */
+  readRange(offset: number, length: number): Promise<Uint8Array>;
+  /** Called once reading by range is over: rejects when the object changed meanwhile. */
+  verify(): Promise<void>;
+}
+
+/**
+ * Whether an input can be read by range.
+ *
+ * @param input an input
+ * @returns whether it is a `RangedInput`
+ */
+export function isRangedInput(input: AsyncIterable<Uint8Array>): input is RangedInput {
+  return typeof (input as Partial<RangedInput>).readRange === 'function' && typeof (input as Partial<RangedInput>).size === 'number';
 }
 
 /** One record that could not become a row, with where it is. */
@@ -116,7 +142,8 @@ export interface ReadResult {
   /**
    * Counters (final once `batches` is exhausted). `rowsRead` counts records found: data records of
    * CSV (not the header, not blank lines), non-blank NDJSON lines, JSON array elements or top-level
-   * objects, Avro records, Parquet rows, the one binary row. A record is either emitted or in
+   * objects, Avro records, Parquet rows, the one binary row; an Avro block or Parquet row group that
+   * cannot be read counts as one (its declared count is not to be trusted). A record is either emitted or in
    * `badRecords` (or `moreBadRecords`), so `rowsRead = rowsEmitted + badRecords.length +
    * (moreBadRecords?.count ?? 0)`; input lost to a `fatal` (after a
    * truncated archive's damage) holds no countable records and is not in `rowsRead`. `bytesRead` counts

@@ -83,7 +83,7 @@ import { DeadLetterTarget, deadLetterPath, writeDeadLetter } from './deadletter'
 import { ingestFaultPoint } from './faults';
 import { claimIsLive, holdClaim, type FileCounts, type IngestLedger, type LedgerEntry } from './ledger';
 import { checkSourceOptions, formatsReader, IngestConfigError, readSource, ReadInput, sourceName } from './reader';
-import { normaliseEtag, readObjectRanges } from './stream';
+import { normaliseEtag, rangedObject } from './stream';
 
 // Part of this module's interface since before the reader settings moved to reader.ts.
 export { IngestConfigError, sourceReadOptions } from './reader';
@@ -385,7 +385,7 @@ async function attempt(
   const source = options.source ?? {};
   const mode = source.schemaEvolution ?? 'addNewColumns';
   let bytesRead = 0;
-  const input = readObjectRanges(landing, path, size, {
+  const input = rangedObject(landing, path, size, {
     chunkBytes: options.chunkBytes,
     etag,
     onBytes: (n) => {

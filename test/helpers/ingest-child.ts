@@ -5,7 +5,10 @@
  * `{ file, table, format?, ledger?, maxRecordMb? }` and read the one JSON line it prints last:
  * `{ exitCode, result, seconds, maxRssBytes, userCpuSeconds, systemCpuSeconds, heapLimitBytes }`,
  * where `result` is the command's own `--json` document and `maxRssBytes` the peak resident set of
- * the whole process (main thread and encoding workers) from `process.resourceUsage()`.
+ * the whole process (main thread and encoding workers): `VmHWM` of /proc/self/status where there is
+ * one, else `process.resourceUsage()`. Linux keeps `ru_maxrss` across exec, so there it starts at the
+ * parent's resident set at the fork (a test process that built a big input reports that, not the
+ * child's own peak); `VmHWM` belongs to the new program alone.
  *
  * It runs the command's function (cli/ingest.ts `runIngestCommand`) rather than bin/sluice.js so it
  * works from source without a build and can report its resource usage after the command finished.
@@ -13,6 +16,7 @@
 import { spawn } from 'node:child_process';
 import * as nodePath from 'node:path';
 import { getHeapStatistics } from 'node:v8';
+import { readFileSync } from 'node:fs';
 import { runIngestCommand } from '../../cli/ingest';
 
 /** What the parent asks for. */
@@ -44,6 +48,16 @@ export interface IngestChildReport {
 /** Marks the report line among whatever else the process prints. */
 export const REPORT_PREFIX = 'ingest-child-report ';
 
+/** This process's own peak resident set (`VmHWM`), or undefined where /proc does not say. */
+function peakResidentBytes(): number | undefined {
+  try {
+    const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? '{}') as IngestChildSpec;
   let out = '';
@@ -68,7 +82,7 @@ async function main(): Promise<void> {
     exitCode,
     result: out.trim() ? JSON.parse(out) : null,
     seconds,
-    maxRssBytes: usage.maxRSS * 1024,
+    maxRssBytes: peakResidentBytes() ?? usage.maxRSS * 1024,
     userCpuSeconds: usage.userCPUTime / 1e6,
     systemCpuSeconds: usage.systemCPUTime / 1e6,
     heapLimitBytes: getHeapStatistics().heap_size_limit,
