@@ -168,7 +168,7 @@ async function runHere(
   const tables = openLakeTables(settings.lake);
   const lake: LakeTables = (path) => openLakeStore(settings, path);
   const events = new EventLog(tables(EVENTS_TABLE));
-  const registry = orchestrationRegistry({ pipelines: () => [definition], lake, events, sql: sqlOptionsFromEnv(env), ...(env.SLUICE_PII_KEY ? { piiKey: env.SLUICE_PII_KEY } : {}) });
+  const registry = orchestrationRegistry({ pipelines: () => [definition], lake, events, sql: sqlOptionsFromEnv(env), ...(settings.piiKey ? { piiKey: settings.piiKey } : {}) });
   const engine = new OrchestrationEngine(registry, {
     tableClient: tables,
     tablePrefix: 'SluiceCli',

@@ -64,6 +64,7 @@ describe('loadSettings defaults', () => {
       SLUICE_OPTIMIZE_TARGET_MB: '256',
       SLUICE_EXPOSE_DURABLE_URLS: 'TRUE',
       SLUICE_POISON_ATTEMPTS: '3',
+      SLUICE_PII_KEY: '  a-long-enough-test-key ',
     });
     expect(settings).toMatchObject({
       lakeContainer: 'tables',
@@ -76,6 +77,7 @@ describe('loadSettings defaults', () => {
       optimizeTargetBytes: 256 * 1024 * 1024,
       exposeDurableUrls: true,
       poisonAttempts: 3,
+      piiKey: 'a-long-enough-test-key',
     });
   });
 });

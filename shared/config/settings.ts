@@ -112,6 +112,8 @@ export interface SluiceSettings extends MaintenanceSettings {
   readonly exposeDurableUrls: boolean;
   /** `SLUICE_POISON_ATTEMPTS`: failed attempts (non-transient) after which a landing file is dead-lettered whole. */
   readonly poisonAttempts: number;
+  /** `SLUICE_PII_KEY`: HMAC key of `pii: hash` columns (unset: none; runtime/context.ts requires it when a pipeline hashes a column). */
+  readonly piiKey?: string;
 }
 
 /** Thrown by `loadSettings` with every problem found, so one start-up shows them all. */
@@ -175,6 +177,7 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
   const maintenance = readMaintenanceSettings(env, problems);
   const exposeDurableUrls = readBoolean(env, 'SLUICE_EXPOSE_DURABLE_URLS', DEFAULTS.exposeDurableUrls, problems);
   const poisonAttempts = readWholeNumber(env, 'SLUICE_POISON_ATTEMPTS', DEFAULTS.poisonAttempts, 1, 100, problems);
+  const piiKey = readPiiKey(env);
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -189,6 +192,7 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
     ...maintenance!,
     exposeDurableUrls: exposeDurableUrls!,
     poisonAttempts: poisonAttempts!,
+    ...(piiKey ? { piiKey } : {}),
   });
 }
 
@@ -283,6 +287,16 @@ export function getSettings(): SluiceSettings {
 }
 
 /** Trimmed value of a setting, or `undefined` when unset, empty or whitespace. */
+/**
+ * `SLUICE_PII_KEY` alone: what the start-up check of the refresh settings reads before the lake
+ * settings are known to be complete. Its length is checked where a pipeline needs it (refresh/pii.ts).
+ * @param env variables to read
+ * @returns the key, or undefined when unset
+ */
+export function readPiiKey(env: SettingsEnv = process.env): string | undefined {
+  return readString(env, 'SLUICE_PII_KEY');
+}
+
 function readString(env: SettingsEnv, name: string): string | undefined {
   const value = env[name]?.trim();
   return value === undefined || value === '' ? undefined : value;

@@ -35,7 +35,7 @@ export function runtimeServices(): RunServices {
   if (cached) return cached;
   const runtime = getRuntime();
   const tables = openLakeTables(runtime.settings.lake);
-  const key = process.env.SLUICE_PII_KEY?.trim();
+  const key = runtime.settings.piiKey;
   cached = {
     pipelines: () => runtime.pipelines,
     lake: (path) => openLakeStore(runtime.settings, path),

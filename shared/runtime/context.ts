@@ -12,7 +12,7 @@
  * `createRuntime` takes everything as arguments (tests, other hosts); `loadRuntime` reads the
  * environment and the definition files; `getRuntime` is the process-wide instance the adapters use.
  */
-import { ConfigError, getSettings, loadSettings, SettingsEnv, SluiceSettings } from '../config/settings';
+import { ConfigError, getSettings, loadSettings, readPiiKey, SettingsEnv, SluiceSettings } from '../config/settings';
 import type { LaneOptions } from '../delta';
 import { DeadLetterTarget, IngestLedger, IngestSource, TableLedger, tableKeyOf } from '../ingest';
 import { PipelineDefinition, routeBlob, SourceDefinition } from '../pipeline/definition';
@@ -206,7 +206,7 @@ export function checkRefreshSettings(env: SettingsEnv, pipelines: readonly Pipel
   } catch (err) {
     problems.push((err as Error).message);
   }
-  const key = env.SLUICE_PII_KEY?.trim() || undefined;
+  const key = readPiiKey(env);
   for (const pipeline of pipelines) {
     for (const table of Object.values(pipeline.tables)) {
       const hashed = Object.entries(table.pii).find(([, action]) => action === 'hash');
