@@ -32,4 +32,4 @@ export { ScheduledStartError, startRunAfterBronze, startRunAfterTableCommit, sta
 export { sweepUnappliedBronze, unappliedSources, unservedBronzeVersion, SWEEP_SKEW_MS } from './sweep';
 export type { SweepResult, UnappliedSource } from './sweep';
 export type { BronzeCommit, TableCommit } from './triggers';
-export { duePipelines, firesAt, MAX_SCHEDULE_CATCH_UP_MS, parseNcrontab, SCHEDULE_TICK, scheduleSince } from './schedule';
+export { duePipelines, MAX_SCHEDULE_CATCH_UP_MS, SCHEDULE_TICK, scheduleSince } from './schedule';
