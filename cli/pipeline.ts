@@ -15,7 +15,8 @@ import { ConfigError, loadInstanceResources, loadSettings } from '../shared/conf
 import { OrchestrationEngine, type OrchestrationStatus } from '../shared/orchestration';
 import { loadPipelineDefinition, PipelineDefinitionError, tableNamed, type PipelineDefinition } from '../shared/pipeline/definition';
 import { checkPipelineSql, replayQuarantine, type LakeTables, type ReplayResult, type TableUpdateMetrics } from '../shared/refresh';
-import { EngineRunClient, EVENTS_TABLE, EventLog, isActive, orchestrationRegistry, recordedOutcome, runTotals, pipelineName, planRefresh, startRunAfterTableCommit, tablesReadingSource, type RefreshInput, type RefreshOutput, type RefreshProgress, type RunStart } from '../shared/run';
+import { EngineRunClient, EventLog, isActive, orchestrationRegistry, recordedOutcome, runTotals, pipelineName, planRefresh, startRunAfterTableCommit, tablesReadingSource, type RefreshInput, type RefreshOutput, type RefreshProgress, type RunStart } from '../shared/run';
+import { CLI_ENGINE_TABLES, EVENTS_TABLE, orchestrationPayloadsFolder } from '../shared/storage/lake-layout';
 import { appRoot, loadPipelines } from '../shared/runtime';
 import { sqlOptionsFromEnv } from '../shared/sql';
 import { openLakeStore, openLakeTables } from '../shared/storage/lake';
@@ -171,8 +172,8 @@ async function runHere(
   const registry = orchestrationRegistry({ pipelines: () => [definition], lake, events, sql: sqlOptionsFromEnv(env), ...(settings.piiKey ? { piiKey: settings.piiKey } : {}) });
   const engine = new OrchestrationEngine(registry, {
     tableClient: tables,
-    tablePrefix: 'SluiceCli',
-    payloads: openLakeStore(settings, '_sluice/orchestration-payloads'),
+    tablePrefix: CLI_ENGINE_TABLES,
+    payloads: openLakeStore(settings, orchestrationPayloadsFolder(CLI_ENGINE_TABLES)),
     pollMs: 50,
     // The DuckDB memory split (sqlOptionsFromEnv) assumes the app's activity concurrency.
     maxConcurrentActivities: loadInstanceResources(env).activityConcurrency,

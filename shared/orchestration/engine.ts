@@ -22,6 +22,7 @@ import { ActivityQueue } from './activity-queue';
 import { ActivityPool } from './activity-runner';
 import { OrchestrationStateError, OrchestrationStatus, StatusOptions, toStatus } from './status';
 import { connectionStringTables, createTableIfMissing } from '../storage/lake';
+import { LOCAL_HOST_ENGINE_TABLES } from '../storage/lake-layout';
 import { EngineOptions, InstanceFilter, OrchestrationRegistry, StartOptions, TickResult } from './types';
 import { freshMessageId, QUEUED_START_ID, WorkQueue } from './work-queue';
 
@@ -56,7 +57,7 @@ export class OrchestrationEngine {
     readonly registry: OrchestrationRegistry,
     readonly options: EngineOptions,
   ) {
-    const prefix = options.tablePrefix ?? 'SluiceDev';
+    const prefix = options.tablePrefix ?? LOCAL_HOST_ENGINE_TABLES;
     if (!TABLE_PREFIX.test(prefix)) throw new Error(`orchestration engine: tablePrefix must be 1–53 letters or digits starting with a letter (a Table Storage name part); got "${prefix}"`);
     if (options.hostId !== undefined && !HOST_ID.test(options.hostId)) throw new Error(`orchestration engine: hostId must be 1–100 of letters, digits and _ . : -; got "${options.hostId}"`);
     this.tableNames = { instances: `${prefix}Instances`, history: `${prefix}History`, work: `${prefix}Work` };

@@ -20,10 +20,8 @@
 import type { TableClient } from '@azure/data-tables';
 import type { TableUpdateMetrics } from '../refresh/metrics';
 import { tableCreation } from '../storage/lake';
+import { EVENTS_TABLE } from '../storage/lake-layout';
 import type { TableLineage } from './lineage';
-
-/** Default table name (DESIGN.md §4). */
-export const EVENTS_TABLE = 'SluiceEvents';
 
 /** One table update, as recorded. */
 export interface TableUpdateEvent {

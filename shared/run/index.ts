@@ -16,7 +16,7 @@ export { DurableRunClient, EngineRunClient, isActive } from './client';
 export type { PurgeResult, RunClient, RunRuntimeStatus, RunStart, RunStatus, TerminateResult } from './client';
 export { blockedBy, findPipeline, pipelineName, pipelineOfInstance, planRefresh, runInstanceId, tablesReadingSource } from './plan';
 export type { RefreshPlan } from './plan';
-export { EVENTS_TABLE, EventLog } from './event-log';
+export { EventLog } from './event-log';
 export type { RunRequestRecord, TableUpdateEvent } from './event-log';
 export { recordedOutcome } from './outcome';
 export type { RecordedOutcome } from './outcome';

@@ -9,7 +9,8 @@ import type { LakeTables } from '../refresh/metrics';
 import { getRuntime } from '../runtime/context';
 import { sqlOptionsFromEnv, type SqlEngineOptions } from '../sql';
 import { openLakeStore, openLakeTables } from '../storage/lake';
-import { EVENTS_TABLE, EventLog } from './event-log';
+import { EVENTS_TABLE } from '../storage/lake-layout';
+import { EventLog } from './event-log';
 
 /** The refresh activities' view of their process. */
 export interface RunServices {

@@ -17,6 +17,7 @@ import type { LaneOptions } from '../delta';
 import { DeadLetterTarget, IngestLedger, IngestSource, TableLedger, tableKeyOf } from '../ingest';
 import { PipelineDefinition, routeBlob, SourceDefinition } from '../pipeline/definition';
 import { openContainerStore, openLakeStore } from '../storage/lake';
+import { DEAD_LETTER_FOLDER } from '../storage/lake-layout';
 import type { ObjectStore } from '../storage/types';
 import { requirePiiKey } from '../refresh/pii';
 import { sqlOptionsFromEnv } from '../sql/engine';
@@ -24,7 +25,6 @@ import { appRoot, loadPipelines } from './pipelines';
 import { bindingSettingValues, IngestTriggerSettings, readIngestTriggerSettings } from './settings';
 
 /** Folder of the lake container holding dead-letter records. */
-export const DEAD_LETTER_FOLDER = '_sluice/dead-letter';
 
 /** One bronze source with everything needed to ingest into it. */
 export interface SourceRoute {
