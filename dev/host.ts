@@ -150,7 +150,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
       payloads: openLakeStore(runtime.settings, orchestrationPayloadsFolder(LOCAL_HOST_ENGINE_TABLES)),
       // As many at once as the Durable extension runs in Azure: the DuckDB memory split assumes it.
       maxConcurrentActivities: loadInstanceResources().activityConcurrency,
-      // Successful activities are logged with their metrics by registryOf; the rest as the engine says.
+      // Activities log their own lines (registryOf, e.g. refreshTable's per table); the engine's line per completed attempt would repeat them.
       log: (line) => {
         if (!/^activity \S+ \S+ attempt \d+: completed in/.test(line)) log(`[durable] ${line}`);
       },
