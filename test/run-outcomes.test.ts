@@ -62,7 +62,9 @@ describe('refresh run outcomes', () => {
     const run = await posLake('run-event');
     const ledger = uniqueName('Ledger');
     await ingestExamples(run, [['pos_sales', 'sales-2026-03-01.csv'], ['pos_deliveries', 'deliveries-2026-03-01.csv']], ledger);
-    const engine = runEngine(orchestrationRegistry(run.services));
+    // The engine hands the activities' context.log lines to its log, as the Functions host does in Azure.
+    const lines: string[] = [];
+    const engine = runEngine(orchestrationRegistry(run.services), { log: (line) => lines.push(line) });
     await engine.startNew(REFRESH_ORCHESTRATOR, { instanceId: 'refresh-pos', input: { pipeline: 'pos', reason: 'first' } });
     // The first episode plans; then day 2 lands and its trigger raises the event, as DurableRunClient does.
     await engine.tick();
@@ -88,5 +90,9 @@ describe('refresh run outcomes', () => {
     expect(updates[0].runId).toBe((status!.output as RefreshOutput).runId);
     expect(updates.reduce((n, u) => n + u.metrics!.rowsRead, 0)).toBe(17);
     expect(await sortedRows(run.lake, 'silver/sales')).toHaveLength(10);
+    // refreshTable logs one line per table update itself, so Azure's log has it too, not only the local host's.
+    const logged = lines.filter((l) => /^\[refreshTable\] information: refreshTable: silver\.sales /.test(l));
+    expect(logged).toHaveLength(2);
+    expect(logged).toContainEqual(expect.stringMatching(/silver\.sales updated(?: \(full\))? → version \d+ \(pos_sales [\d→]+\): \d+ rows read, \d+ inserted, \d+ updated, \d+ duplicates, \d+ filtered by the SQL, \d+ dropped, \d+ quarantined.* \(\d+ ms\)$/));
   });
 });
