@@ -131,7 +131,7 @@ describe('sluice pipeline / quarantine', () => {
     expect(a.code, a.err).toBe(0);
     expect(b.code, b.err).toBe(0);
     const [ra, rb] = [JSON.parse(a.out) as RefreshOutput, JSON.parse(b.out) as RefreshOutput];
-    // One instance: one ran first and the other was queued behind it. Each reports its own run.
+    // One instance: one ran first and the other caught up as its next run. Each reports its own run.
     expect([ra.runId, rb.runId].every((id) => id.startsWith(`refresh-${name}@`))).toBe(true);
     expect(ra.runId).not.toBe(rb.runId);
     expect([ra.tables.length, rb.tables.length]).toEqual([4, 4]);
