@@ -6,6 +6,7 @@
 import * as arrow from 'apache-arrow';
 import { ObjectNotFoundError } from '../storage/types';
 import type { AddFile } from './actions';
+import { DeletionVectorError, describeDeletionVector, readDeletionVector } from './deletion-vectors';
 import { DataFileError } from './errors';
 import { decodeParquet } from './parquet';
 import { decodeAddPath, parsePartitionValue, PARTITION_TIME_ZONE_KEY } from './partitions';
@@ -37,8 +38,11 @@ export async function* scanTable(snapshot: Snapshot, options: ScanOptions = {}):
   const files = (options.files ?? activeFiles(snapshot)).slice().sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   for (const file of files) {
     if (remaining <= 0) return;
+    // The DV first: a file whose DV cannot be read yields no row at all.
+    const deleted = file.deletionVector ? await readDeletionVector(snapshot.store, file.deletionVector, decodeAddPath(file.path, snapshot.table)) : null;
     const table = await readDataFile(snapshot, file);
-    for (const batch of conformFile(snapshot, schema, file, table, timeZone)) {
+    for (const whole of conformFile(snapshot, schema, file, table, timeZone)) {
+      const batch = deleted ? dropDeletedRows(snapshot, schema, file, whole, deleted) : whole;
       if (remaining <= 0) return;
       const out = batch.numRows > remaining ? batch.slice(0, remaining) : batch;
       remaining -= out.numRows;
@@ -84,6 +88,37 @@ async function readDataFile(snapshot: Snapshot, file: AddFile): Promise<arrow.Ta
   } catch (err) {
     throw new DataFileError(`delta data: data file ${snapshot.table}/${path} cannot be decoded as Parquet: ${(err as Error).message}`, file.path, { cause: err });
   }
+}
+
+/**
+ * The rows of a whole data file that its deletion vector leaves.
+ *
+ * @param snapshot the table version
+ * @param schema its Arrow schema
+ * @param file the logical file (its DV, for messages)
+ * @param batch every row of the data file, in file order
+ * @param deleted the row indexes the DV marks, ascending
+ * @returns a batch of the remaining rows
+ */
+function dropDeletedRows(snapshot: Snapshot, schema: arrow.Schema, file: AddFile, batch: arrow.RecordBatch, deleted: Float64Array): arrow.RecordBatch {
+  if (deleted.length === 0) return batch;
+  const last = deleted[deleted.length - 1];
+  if (last >= batch.numRows) {
+    throw new DeletionVectorError(
+      `delta data: the ${describeDeletionVector(file.deletionVector!)} of data file ${snapshot.table}/${decodeAddPath(file.path, snapshot.table)} marks row ${last}, but the file has ${batch.numRows} rows`,
+    );
+  }
+  const keep = new Uint8Array(batch.numRows).fill(1);
+  for (const row of deleted) keep[row] = 0;
+  // Rebuilt rather than sliced: scattered deletions would make a batch per surviving run.
+  const columns = snapshot.schema.fields.map((field, i) => buildVector(field.type, readValues(batch.getChildAt(i)!, field.type).filter((_, row) => keep[row])));
+  const data = arrow.makeData({
+    type: new arrow.Struct(schema.fields),
+    length: batch.numRows - deleted.length,
+    nullCount: 0,
+    children: columns.map((c) => c.data[0]),
+  });
+  return new arrow.RecordBatch(schema, data);
 }
 
 function* conformFile(snapshot: Snapshot, schema: arrow.Schema, file: AddFile, table: arrow.Table, timeZone: string): Generator<arrow.RecordBatch> {
