@@ -21,6 +21,8 @@ import { LocalStore } from '../shared/storage/local';
 import { openStore } from '../shared/storage/location';
 import type { ObjectStore } from '../shared/storage/types';
 import { azuriteUri, uniqueContainer } from './helpers/azurite';
+import { activeFiles } from '../shared/delta/snapshot';
+import { stageFiles, withSqlEngine } from '../shared/sql';
 
 const FIXTURES = join(__dirname, 'fixtures', 'delta-dv');
 const CONFORMANCE = join(__dirname, 'fixtures', 'delta-conformance');
@@ -292,6 +294,18 @@ describe('maintenance of tables with deletion vectors', () => {
     const batch = arrow.tableFromArrays({ id: BigInt64Array.from([10n]) }).batches[0];
     await expect(writeTable(store, [batch])).rejects.toThrow(/deletionVectors.*does not write new data/);
     await expect(store.properties('_delta_log/00000000000000000002.json')).rejects.toThrow(/not found/);
+  });
+
+  it('pipeline runs refuse to stage a file with a DV (DuckDB would read its deleted rows), pointing at optimize', async () => {
+    const store = BACKENDS[0].open('dv-stage');
+    await copyTable('table-with-dv-small', store, CONFORMANCE);
+    const files = activeFiles(await loadSnapshot(store));
+    await expect(withSqlEngine({ threads: 1 }, (engine) => stageFiles(engine, store, files, 'table silver.x'))).rejects.toThrow(
+      /table silver.x: data file part-00000-fae5310a.*\.parquet has a deletion vector.*sluice optimize/,
+    );
+    await optimizeTable(store);
+    const staged = await withSqlEngine({ threads: 1 }, async (engine) => (await stageFiles(engine, store, activeFiles(await loadSnapshot(store)), 'table silver.x')).length);
+    expect(staged).toBe(1);
   });
 
   it('a checkpoint carries the DVs: a reader starting from it still drops the marked rows', async () => {
