@@ -6,7 +6,7 @@
  * exactly the rows Spark returns.
  */
 import * as arrow from 'apache-arrow';
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -333,6 +333,20 @@ describe('maintenance of tables with deletion vectors', () => {
     expect(result.files.sort()).toEqual(dvFiles.filter((f) => f !== live).sort());
     await expect(store.properties(live)).resolves.toBeTruthy();
     expectRows(await rows(store), range(0, 50).filter((x) => ![0, 7, 14].includes(x)).map((id) => ({ id })));
+  });
+
+  it('vacuum keeps a DV file named by an absolute URL that spells the table another way (here through a symlink)', async () => {
+    const real = mkdtempSync(join(tmpdir(), 'sluice-dv-real-'));
+    const linked = `${real}-link`;
+    symlinkSync(real, linked);
+    await copyTable('table-with-dv-special-char', new LocalStore(real), FIXTURES, (path, bytes) =>
+      path.endsWith('.json') ? Buffer.from(bytes.toString('utf8').replace('{{FOLDER_WITH_SPECIAL_CHAR}}', `${real}/folder&with%25special%20char`)) : bytes,
+    );
+    const store = new LocalStore(linked);
+    expectRows(await rows(store), [1, 3, 5, 7, 9].map((id) => ({ id })));
+    const result = await vacuumTable(store, { now: Date.now() + 8 * DAY });
+    expect(result.files).toEqual([]);
+    expectRows(await rows(store), [1, 3, 5, 7, 9].map((id) => ({ id })));
   });
 
   for (const backend of BACKENDS) {

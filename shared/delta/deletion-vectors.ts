@@ -310,6 +310,25 @@ export function crc32(bytes: Uint8Array): number {
 }
 
 /**
+ * File names of the DVs stored at absolute URLs that do not start with the table's URL. Such a URL may
+ * still point into the table under another spelling (`abfss://` for a table opened by `https://`), so
+ * vacuum keeps any file of that name.
+ *
+ * @param dvs descriptors (nulls are skipped)
+ * @param tableUrl the table's URL
+ * @returns the file names
+ */
+export function externalDeletionVectorNames(dvs: Iterable<DeletionVector | null | undefined>, tableUrl: string): Set<string> {
+  const out = new Set<string>();
+  for (const dv of dvs) {
+    if (dv?.storageType !== 'p') continue;
+    const location = deletionVectorLocation(dv, tableUrl);
+    if (location.kind === 'external') out.add(decodeURIComponent(posix.basename(new URL(location.url).pathname)));
+  }
+  return out;
+}
+
+/**
  * The storage paths (relative to the table) of the DV files a set of logical files needs; inline DVs
  * and DVs outside the table have none.
  *

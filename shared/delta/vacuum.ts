@@ -18,7 +18,8 @@
  */
 import type { ObjectInfo, ObjectStore } from '../storage/types';
 import { DEFAULT_RETENTION_MS, parseInterval } from './checkpoint';
-import { deletionVectorFiles } from './deletion-vectors';
+import { posix } from 'node:path';
+import { deletionVectorFiles, externalDeletionVectorNames } from './deletion-vectors';
 import { findClaims } from './claims';
 import { DeltaError } from './errors';
 import { checkWriteSupport } from './protocol';
@@ -103,7 +104,7 @@ export async function vacuumTable(store: ObjectStore, options: VacuumOptions = {
   for await (const info of store.list('')) {
     if (isHidden(info.path)) continue;
     scanned++;
-    if (keep.has(info.path)) continue;
+    if (keep.has(info.path) || keep.has(NAME_KEY + posix.basename(info.path))) continue;
     // Tombstoned files expire by their deletion time; never-committed files by their own age,
     // unless a writer still at work claimed them.
     if (tombstoned.has(info.path) || (now - info.lastModified.getTime() > orphanAge && !claimed(info, claims.coversFrom))) candidates.push(info);
@@ -115,7 +116,7 @@ export async function vacuumTable(store: ObjectStore, options: VacuumOptions = {
   for (const path of await pendingIntentFiles(store)) keepNow.add(decodeAddPath(path, latest.table));
   const claimsNow = await findClaims(store, now);
   const latestTombstones = tombstonedFiles(latest);
-  const doomed = candidates.filter((c) => !keepNow.has(c.path) && (latestTombstones.has(c.path) || !claimed(c, claimsNow.coversFrom)));
+  const doomed = candidates.filter((c) => !keepNow.has(c.path) && !keepNow.has(NAME_KEY + posix.basename(c.path)) && (latestTombstones.has(c.path) || !claimed(c, claimsNow.coversFrom)));
 
   if (!options.dryRun) {
     for (let i = 0; i < doomed.length; i += 32) await Promise.all(doomed.slice(i, i + 32).map((f) => store.delete(f.path)));
@@ -145,15 +146,23 @@ function claimed(info: ObjectInfo, coversFrom: number | null): boolean {
   return coversFrom !== null && info.lastModified.getTime() >= coversFrom;
 }
 
-/** Storage paths a version still needs: live files and tombstones newer than the cutoff, with their DV files. */
+/**
+ * Storage paths a version still needs: live files and tombstones newer than the cutoff, with their DV
+ * files; DVs at absolute URLs outside the table's spelling are kept by file name (`NAME_KEY`).
+ */
 function referencedFiles(snapshot: Snapshot, cutoff: number): Set<string> {
   const keep = new Set<string>();
   const files = [...snapshot.state.files.values()];
   const recent = [...snapshot.state.tombstones.values()].filter((remove) => (remove.deletionTimestamp ?? 0) > cutoff);
   for (const file of [...files, ...recent]) keep.add(decodeAddPath(file.path, snapshot.table));
-  for (const path of deletionVectorFiles([...files, ...recent].map((f) => f.deletionVector), snapshot.table)) keep.add(path);
+  const dvs = [...files, ...recent].map((f) => f.deletionVector);
+  for (const path of deletionVectorFiles(dvs, snapshot.table)) keep.add(path);
+  for (const name of externalDeletionVectorNames(dvs, snapshot.table)) keep.add(NAME_KEY + name);
   return keep;
 }
+
+/** Prefix of the entries of a keep set that keep a file by name wherever it is (no store path starts with it). */
+const NAME_KEY = '\u0000name:';
 
 /** Storage paths the tombstones name (data files and DV files): they expire by deletion time, not by age. */
 function tombstonedFiles(snapshot: Snapshot): Set<string> {
