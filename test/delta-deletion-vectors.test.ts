@@ -74,6 +74,16 @@ async function copyTable(name: string, store: ObjectStore, dir = FIXTURES, edit?
   }
 }
 
+/** An edit for `copyTable` that gives the adds of commit 1 another deletion vector. */
+function replaceDeletionVector(dv: object): (path: string, bytes: Buffer) => Buffer | null {
+  return (path, bytes) => {
+    if (!path.endsWith('1.json')) return bytes;
+    const lines = bytes.toString('utf8').trim().split('\n').map((l) => JSON.parse(l));
+    for (const l of lines) if (l.add) l.add.deletionVector = dv;
+    return Buffer.from(lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  };
+}
+
 async function rows(store: ObjectStore, version?: number): Promise<Record<string, unknown>[]> {
   const snapshot = await loadSnapshot(store, version === undefined ? {} : { version });
   const out: Record<string, unknown>[] = [];
@@ -233,13 +243,9 @@ for (const backend of BACKENDS) {
       const dvFile = readFileSync(join(CONFORMANCE, 'table-with-dv-small', 'deletion_vector_61d16c75-6994-46b7-a15b-8b538852e50e.bin'));
       const size = dvFile.readUInt32BE(1);
       const inline = { storageType: 'i', pathOrInlineDv: z85Encode(dvFile.subarray(5, 5 + size)), sizeInBytes: size, cardinality: 2 };
-      await copyTable('table-with-dv-small', store, CONFORMANCE, (path, bytes) => {
-        if (path.endsWith('.bin')) return null; // the inline DV needs no file
-        if (!path.endsWith('1.json')) return bytes;
-        const lines = bytes.toString('utf8').trim().split('\n').map((l) => JSON.parse(l));
-        for (const l of lines) if (l.add) l.add.deletionVector = inline;
-        return Buffer.from(lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
-      });
+      const edit = replaceDeletionVector(inline);
+      // the inline DV needs no file
+      await copyTable('table-with-dv-small', store, CONFORMANCE, (path, bytes) => (path.endsWith('.bin') ? null : edit(path, bytes)));
       expectRows(await rows(store), range(1, 9).map((value) => ({ value })));
       const d = JSON.parse((await cli(['describe', store.url, '--json'])).out);
       expect(d.numRecords).toBe(8);
@@ -371,6 +377,16 @@ describe('a deletion vector that cannot be read is an error naming the data file
       expect(err).toContain('vBn[lx{q8@P<9BNH/isA');
     });
   }
+});
+
+describe('a deletion vector that marks a row its data file does not have', () => {
+  it('is refused, naming the row and the file size', async () => {
+    const store = BACKENDS[0].open('dv-beyond');
+    const bitmap = portableBitmap([0, 12]);
+    const inline = { storageType: 'i', pathOrInlineDv: z85Encode(bitmap), sizeInBytes: bitmap.length, cardinality: 2 };
+    await copyTable('table-with-dv-small', store, CONFORMANCE, replaceDeletionVector(inline));
+    await expect(rows(store)).rejects.toThrow(/deletion vector i:.* of data file .*part-00000-fae5310a.*\.parquet marks row 12, but the file has 10 rows/);
+  });
 });
 
 describe('maintenance of tables with deletion vectors', () => {
