@@ -52,6 +52,9 @@ const TABLES: { name: string; dir?: string; versions: { version?: number; rows: 
   },
   // delta-kernel-rs ffi expected-data/with-short-dv.expected: ids 3..9 (one file with a DV, one without)
   { name: 'with-short-dv', versions: [{ rows: range(3, 10).map((id) => ({ id })) }] },
+  // delta-rs (Databricks 12.2): ids 10..109 written, then DELETE id = 12 and id = 89 (the other DELETE and
+  // the UPDATEs of its log match no row); protocol upgraded 1 → 3 on the way, checkpoints at 10 and 20
+  { name: 'table_with_deletion_logs', versions: [{ rows: range(10, 110).filter((x) => x !== 12 && x !== 89).map((id) => ({ id })) }] },
   // the conformance copy of delta-rs' table: values 0..9, rows 0 and 9 deleted
   { name: 'table-with-dv-small', dir: CONFORMANCE, versions: [{ rows: range(1, 9).map((value) => ({ value })) }] },
 ];
@@ -63,7 +66,7 @@ function walk(dir: string, prefix = ''): string[] {
 type Backend = { name: string; open: (label: string) => ObjectStore };
 const BACKENDS: Backend[] = [
   { name: 'local', open: (label) => new LocalStore(mkdtempSync(join(tmpdir(), `sluice-dv-${label}-`))) },
-  { name: 'azurite', open: (label) => openStore(azuriteUri(uniqueContainer(`dv-${label}`.slice(0, 20)), label)) },
+  { name: 'azurite', open: (label) => openStore(azuriteUri(uniqueContainer(`dv-${label}`.slice(0, 20).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/-$/, '')), label)) },
 ];
 
 /** Copy a fixture table into a store, byte for byte, with an optional edit of each file's bytes. */
