@@ -1,5 +1,5 @@
 /**
- * Deletion vectors: public Delta test tables with DVs (test/fixtures/delta-dv, from delta-io/delta and
+ * Deletion vectors: public Delta test tables with DVs (test/fixtures/delta-dv, from delta-io/delta, delta-rs and
  * delta-io/delta-kernel-rs) read with the rows their own suites expect, through the library and the
  * CLI, on disk and on Azurite; DVs inline, relative (`u`) and by absolute path (`p`); DVs that cannot
  * be read refused naming the file and the DV; and optimize, vacuum and checkpoint on DV tables keeping
@@ -411,6 +411,17 @@ describe('maintenance of tables with deletion vectors', () => {
     await optimizeTable(store);
     const staged = await withSqlEngine({ threads: 1 }, async (engine) => (await stageFiles(engine, store, activeFiles(await loadSnapshot(store)), 'table silver.x')).length);
     expect(staged).toBe(1);
+  });
+
+  it('optimize of a file whose DV deletes every row removes it and adds nothing', async () => {
+    const store = BACKENDS[0].open('dv-all-gone');
+    const bitmap = portableBitmap(range(0, 10));
+    await copyTable('table-with-dv-small', store, CONFORMANCE, replaceDeletionVector({ storageType: 'i', pathOrInlineDv: z85Encode(bitmap), sizeInBytes: bitmap.length, cardinality: 10 }));
+    expect(await rows(store)).toEqual([]);
+    const result = await optimizeTable(store);
+    expect(result).toMatchObject({ version: 2, filesRemoved: 1, filesAdded: 0 });
+    expect(activeFiles(await loadSnapshot(store))).toEqual([]);
+    expect(await rows(store)).toEqual([]);
   });
 
   it('a checkpoint carries the DVs: a reader starting from it still drops the marked rows', async () => {
