@@ -257,14 +257,41 @@ for (const backend of BACKENDS) {
   });
 }
 
-/** Delta's DV file framing, written here from the protocol: version 1, then size (BE), bitmap, CRC-32 (BE). */
-function dvFile(bitmap: Uint8Array): Buffer {
-  const head = Buffer.alloc(5);
-  head[0] = 1;
-  head.writeUInt32BE(bitmap.length, 1);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(zlibCrc32(bitmap));
-  return Buffer.concat([head, bitmap, crc]);
+/** Delta's DV file format, written here from the protocol: version 1, then per DV its size (BE), bitmap, CRC-32 (BE). */
+function dvFile(bitmaps: Uint8Array[]): { bytes: Buffer; offsets: number[] } {
+  const parts: Buffer[] = [Buffer.from([1])];
+  const offsets: number[] = [];
+  let at = 1;
+  for (const bitmap of bitmaps) {
+    const size = Buffer.alloc(4);
+    size.writeUInt32BE(bitmap.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlibCrc32(bitmap));
+    parts.push(size, Buffer.from(bitmap), crc);
+    offsets.push(at);
+    at += 8 + bitmap.length;
+  }
+  return { bytes: Buffer.concat(parts), offsets };
+}
+
+/**
+ * Mark rows of a table's files as deleted the way Spark's DELETE does: one DV file holding a DV per
+ * data file, and a commit (upgrading the protocol to deletion vectors) replacing each logical file.
+ */
+async function deleteRows(store: ObjectStore, rowsByFile: Map<string, number[]>): Promise<void> {
+  const snapshot = await loadSnapshot(store);
+  const uuid = Buffer.from(range(0, 16).map((i) => (i * 37 + snapshot.version * 11) & 0xff));
+  const hex = uuid.toString('hex');
+  const bitmaps = [...rowsByFile.values()].map(portableBitmap);
+  const { bytes, offsets } = dvFile(bitmaps);
+  await store.write(`deletion_vector_${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}.bin`, bytes);
+  const actions: object[] = [{ protocol: { minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ['deletionVectors'], writerFeatures: ['deletionVectors'] } }];
+  [...rowsByFile].forEach(([path, deleted], i) => {
+    const file = activeFiles(snapshot).find((f) => f.path === path)!;
+    const deletionVector = { storageType: 'u', pathOrInlineDv: z85Encode(uuid), offset: offsets[i], sizeInBytes: bitmaps[i].length, cardinality: deleted.length };
+    actions.push({ remove: { path, deletionTimestamp: Date.now(), dataChange: true } }, { add: { ...file, deletionVector } });
+  });
+  await store.createIfAbsent(`_delta_log/${String(snapshot.version + 1).padStart(20, '0')}.json`, actions.map((a) => JSON.stringify(a)).join('\n') + '\n');
 }
 
 /** Delta's portable bitmap of row indexes below 2^32 with array or bitmap containers (no runs). */
@@ -309,17 +336,7 @@ describe('a large deletion vector', () => {
     await writeTable(store, [arrow.tableFromArrays({ id: BigInt64Array.from({ length: N }, (_, i) => BigInt(i)) }).batches[0]]);
     const [file] = activeFiles(await loadSnapshot(store));
     const deleted = range(0, N).filter((i) => i % 3 === 0);
-    const uuid = Buffer.from(range(0, 16).map((i) => (i * 37 + 11) & 0xff));
-    const hex = uuid.toString('hex');
-    const bitmap = portableBitmap(deleted);
-    await store.write(`deletion_vector_${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}.bin`, dvFile(bitmap));
-    const dv = { storageType: 'u', pathOrInlineDv: z85Encode(uuid), offset: 1, sizeInBytes: bitmap.length, cardinality: deleted.length };
-    const commit = [
-      { protocol: { minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ['deletionVectors'], writerFeatures: ['deletionVectors'] } },
-      { remove: { path: file.path, deletionTimestamp: Date.now(), dataChange: true } },
-      { add: { ...file, deletionVector: dv } },
-    ];
-    await store.createIfAbsent('_delta_log/00000000000000000001.json', commit.map((a) => JSON.stringify(a)).join('\n') + '\n');
+    await deleteRows(store, new Map([[file.path, deleted]]));
     const started = Date.now();
     let count = 0;
     let sum = 0n;
@@ -339,6 +356,30 @@ describe('a large deletion vector', () => {
     expect(sum).toBe(BigInt((N * (N - 1)) / 2) - 3n * BigInt(((deleted.length - 1) * deleted.length) / 2));
     expect(seconds).toBeLessThan(20);
     expect(JSON.parse((await cli(['describe', store.url, '--json'])).out).numRecords).toBe(N - deleted.length);
+  });
+});
+
+describe('one DV file holding the DVs of several data files', () => {
+  it('each file reads with its own DV at its offset; optimize and vacuum then leave only the live rows', async () => {
+    const store = BACKENDS[1].open('dv-shared-file');
+    const ids = (from: number) => arrow.tableFromArrays({ id: BigInt64Array.from(range(from, from + 10), BigInt) }).batches[0];
+    await writeTable(store, [ids(0)]);
+    await writeTable(store, [ids(100)]);
+    const files = activeFiles(await loadSnapshot(store)).sort((a, b) => (a.path < b.path ? -1 : 1));
+    // each file holds ten consecutive ids in write order: the id at a row position is its minimum + the position
+    const firstIds = files.map((f) => Number(JSON.parse(f.stats!).minValues.id));
+    await deleteRows(store, new Map([[files[0].path, [1, 2]], [files[1].path, [0, 9]]]));
+    const gone = [...[1, 2].map((r) => firstIds[0] + r), ...[0, 9].map((r) => firstIds[1] + r)];
+    const wanted = [...range(0, 10), ...range(100, 110)].filter((id) => !gone.includes(id)).map((id) => ({ id }));
+    expectRows(await rows(store), wanted);
+    const described = JSON.parse((await cli(['describe', store.url, '--json'])).out);
+    expect(described.files.map((f: { deletionVector: { offset: number } }) => f.deletionVector.offset).sort((a: number, b: number) => a - b)).toEqual([1, 1 + 8 + portableBitmap([1, 2]).length]);
+    expect(described.numRecords).toBe(16);
+
+    await optimizeTable(store);
+    expectRows(await rows(store), wanted);
+    await vacuumTable(store, { now: Date.now() + 2 * DAY, retentionHours: 0, force: true });
+    expectRows(await rows(store), wanted);
   });
 });
 
