@@ -2,8 +2,8 @@
  * VACUUM: delete data files that no table version inside the retention window references.
  *
  * Kept: every live file and the deletion-vector files live files use (one DV file may serve many data
- * files); every tombstoned file, and DV file of a tombstone, removed less than the retention ago (time travel and
- * slow readers still need it); every file named by a pending commit-lane intent; every file never
+ * files); every tombstoned file, and the DV file of a tombstone, removed less than the retention ago
+ * (time travel and slow readers still need it); every file named by a pending commit-lane intent; every file never
  * committed that a live write claim covers (claims.ts: an optimize, or any writer that claims, keeps
  * what it writes until its commit, whatever the retention); and every other never-committed file
  * younger than both the retention and `minOrphanAgeMs` (a writer may be between writing it and
@@ -16,9 +16,9 @@
  * or deleted, as Spark's `retentionDurationCheck` and delta-rs' `enforce_retention_duration` do: readers
  * of versions the table promises to keep would lose their files.
  */
+import { posix } from 'node:path';
 import type { ObjectInfo, ObjectStore } from '../storage/types';
 import { DEFAULT_RETENTION_MS, parseInterval } from './checkpoint';
-import { posix } from 'node:path';
 import { deletionVectorFiles, externalDeletionVectorNames } from './deletion-vectors';
 import { findClaims } from './claims';
 import { DeltaError } from './errors';
