@@ -25,7 +25,7 @@ export interface Metadata {
   createdTime?: number | null;
 }
 
-/** Deletion vector descriptor, only recognised so that tables using one can be refused or keyed. */
+/** Deletion vector descriptor of a logical file (deletion-vectors.ts reads what it points to). */
 export interface DeletionVector {
   storageType: string;
   pathOrInlineDv: string;

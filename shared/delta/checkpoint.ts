@@ -9,7 +9,7 @@
 import * as arrow from 'apache-arrow';
 import type { ObjectStore } from '../storage/types';
 import { ObjectAlreadyExistsError } from '../storage/types';
-import { Action, normaliseAction } from './actions';
+import { Action, DeletionVector, normaliseAction } from './actions';
 import { CorruptLogError } from './errors';
 import { checkpointPath, LAST_CHECKPOINT, readLastCheckpoint } from './log';
 import { decodeParquetObjects, encodeParquetBuffer } from './parquet';
@@ -63,17 +63,19 @@ const stringMap = (): arrow.DataType => {
   return new arrow.Map_(new arrow.Field('key_value', entries, false) as never, false);
 };
 const stringList = () => new arrow.List(f('element', str(), true));
+const deletionVector = () =>
+  new arrow.Struct([f('storageType', str()), f('pathOrInlineDv', str()), f('offset', i32()), f('sizeInBytes', i32()), f('cardinality', i64())]);
 
 /** The checkpoint schema Sluice writes (field order as Spark writes it). */
 export const CHECKPOINT_SCHEMA = new arrow.Schema([
   f('txn', new arrow.Struct([f('appId', str()), f('version', i64()), f('lastUpdated', i64())])),
   f('add', new arrow.Struct([
     f('path', str()), f('partitionValues', stringMap()), f('size', i64()), f('modificationTime', i64()),
-    f('dataChange', bool()), f('stats', str()), f('tags', stringMap()),
+    f('dataChange', bool()), f('stats', str()), f('tags', stringMap()), f('deletionVector', deletionVector()),
   ])),
   f('remove', new arrow.Struct([
     f('path', str()), f('deletionTimestamp', i64()), f('dataChange', bool()), f('extendedFileMetadata', bool()),
-    f('partitionValues', stringMap()), f('size', i64()), f('tags', stringMap()),
+    f('partitionValues', stringMap()), f('size', i64()), f('tags', stringMap()), f('deletionVector', deletionVector()),
   ])),
   f('metaData', new arrow.Struct([
     f('id', str()), f('name', str()), f('description', str()),
@@ -88,6 +90,8 @@ export const CHECKPOINT_SCHEMA = new arrow.Schema([
 
 const big = (v: number | null | undefined) => (v === null || v === undefined ? null : BigInt(Math.trunc(v)));
 const asMap = (v: Record<string, string | null> | null | undefined) => (v ? new Map(Object.entries(v)) : null);
+const asDeletionVector = (dv: DeletionVector | null | undefined) =>
+  dv ? { storageType: dv.storageType, pathOrInlineDv: dv.pathOrInlineDv, offset: dv.offset ?? null, sizeInBytes: dv.sizeInBytes, cardinality: big(dv.cardinality) } : null;
 
 /** Turn actions into checkpoint rows: one row per action, only that action's column set. */
 function actionsToTable(actions: Action[]): arrow.Table {
@@ -101,12 +105,13 @@ function actionsToTable(actions: Action[]): arrow.Table {
       last('add', {
         path: a.add.path, partitionValues: asMap(a.add.partitionValues) ?? new Map(), size: big(a.add.size),
         modificationTime: big(a.add.modificationTime), dataChange: a.add.dataChange, stats: a.add.stats ?? null, tags: asMap(a.add.tags),
+        deletionVector: asDeletionVector(a.add.deletionVector),
       });
     } else if ('remove' in a) {
       last('remove', {
         path: a.remove.path, deletionTimestamp: big(a.remove.deletionTimestamp), dataChange: a.remove.dataChange,
         extendedFileMetadata: a.remove.extendedFileMetadata ?? null, partitionValues: asMap(a.remove.partitionValues),
-        size: big(a.remove.size), tags: asMap(a.remove.tags),
+        size: big(a.remove.size), tags: asMap(a.remove.tags), deletionVector: asDeletionVector(a.remove.deletionVector),
       });
     } else if ('metaData' in a) {
       const m = a.metaData;

@@ -11,9 +11,16 @@ export const MAX_READER_VERSION = 1;
 /** Highest writer version implemented without table features. */
 export const MAX_WRITER_VERSION = 2;
 /** Reader features that need nothing from this reader, or that it implements. */
-export const SUPPORTED_READER_FEATURES = new Set(['timestampNtz', 'vacuumProtocolCheck']);
+export const SUPPORTED_READER_FEATURES = new Set(['timestampNtz', 'vacuumProtocolCheck', 'deletionVectors']);
 /** Writer features this writer honours. */
 export const SUPPORTED_WRITER_FEATURES = new Set(['appendOnly', 'invariants', 'timestampNtz', 'vacuumProtocolCheck']);
+/**
+ * Writer features of tables Sluice maintains (optimize, vacuum, checkpoint) but does not add data to:
+ * maintenance of such tables is implemented, writing new data into them is not.
+ */
+export const MAINTENANCE_ONLY_WRITER_FEATURES = new Set(['deletionVectors']);
+/** What a writer is about to do: add data (appends, overwrites, refreshes), or rearrange and clean up. */
+export type WritePurpose = 'append' | 'maintenance';
 /** The protocol Sluice creates tables with (what Spark creates by default). */
 export const CREATE_PROTOCOL: Protocol = { minReaderVersion: 1, minWriterVersion: 2 };
 
@@ -56,12 +63,21 @@ export function checkReadSupport(protocol: Protocol, metadata: Metadata | undefi
  * @param metadata the table's metadata
  * @param schema the parsed table schema
  * @param table table URL for the message
+ * @param purpose adding data, or maintenance (optimize, vacuum, checkpoint)
  */
-export function checkWriteSupport(protocol: Protocol, metadata: Metadata, schema: DeltaStruct, table: string): void {
+export function checkWriteSupport(protocol: Protocol, metadata: Metadata, schema: DeltaStruct, table: string, purpose: WritePurpose = 'append'): void {
   checkReadSupport(protocol, metadata, table);
   const writer = protocol.minWriterVersion;
   if (writer === 7) {
-    const unknown = (protocol.writerFeatures ?? []).filter((f) => !SUPPORTED_WRITER_FEATURES.has(f));
+    const features = protocol.writerFeatures ?? [];
+    const maintenanceOnly = features.filter((f) => MAINTENANCE_ONLY_WRITER_FEATURES.has(f));
+    if (purpose === 'append' && maintenanceOnly.length) {
+      throw new UnsupportedProtocolError(
+        `delta protocol: table ${table} has writer feature${maintenanceOnly.length > 1 ? 's' : ''} ${maintenanceOnly.join(', ')} (minWriterVersion=7); ` +
+          'Sluice reads, optimizes, vacuums and checkpoints such a table but does not write new data to it; refusing to write',
+      );
+    }
+    const unknown = features.filter((f) => !SUPPORTED_WRITER_FEATURES.has(f) && !MAINTENANCE_ONLY_WRITER_FEATURES.has(f));
     if (unknown.length) {
       throw new UnsupportedProtocolError(
         `delta protocol: table ${table} needs writer feature${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} ` +

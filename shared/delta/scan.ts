@@ -6,6 +6,7 @@
 import * as arrow from 'apache-arrow';
 import { ObjectNotFoundError } from '../storage/types';
 import type { AddFile } from './actions';
+import { DeletionVectorError, describeDeletionVector, readDeletionVector } from './deletion-vectors';
 import { DataFileError } from './errors';
 import { decodeParquet } from './parquet';
 import { decodeAddPath, parsePartitionValue, PARTITION_TIME_ZONE_KEY } from './partitions';
@@ -37,8 +38,14 @@ export async function* scanTable(snapshot: Snapshot, options: ScanOptions = {}):
   const files = (options.files ?? activeFiles(snapshot)).slice().sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   for (const file of files) {
     if (remaining <= 0) return;
+    // The DV first: a file whose DV cannot be read yields no row at all.
+    const deleted = file.deletionVector ? await readDeletionVector(snapshot.store, file.deletionVector, decodeAddPath(file.path, snapshot.table)) : null;
     const table = await readDataFile(snapshot, file);
-    for (const batch of conformFile(snapshot, schema, file, table, timeZone)) {
+    if (deleted) checkDeletedRows(snapshot, file, table.numRows, deleted);
+    let firstRow = 0;
+    for (const whole of conformFile(snapshot, schema, file, table, timeZone)) {
+      const batch = deleted ? dropDeletedRows(snapshot, schema, whole, firstRow, deleted) : whole;
+      firstRow += whole.numRows;
       if (remaining <= 0) return;
       const out = batch.numRows > remaining ? batch.slice(0, remaining) : batch;
       remaining -= out.numRows;
@@ -84,6 +91,57 @@ async function readDataFile(snapshot: Snapshot, file: AddFile): Promise<arrow.Ta
   } catch (err) {
     throw new DataFileError(`delta data: data file ${snapshot.table}/${path} cannot be decoded as Parquet: ${(err as Error).message}`, file.path, { cause: err });
   }
+}
+
+/** A DV marking a row the data file does not have belongs to another file: refuse rather than guess. */
+function checkDeletedRows(snapshot: Snapshot, file: AddFile, rows: number, deleted: Float64Array): void {
+  const last = deleted.length ? deleted[deleted.length - 1] : -1;
+  if (last >= rows) {
+    throw new DeletionVectorError(
+      `delta data: the ${describeDeletionVector(file.deletionVector!)} of data file ${snapshot.table}/${decodeAddPath(file.path, snapshot.table)} marks row ${last}, but the file has ${rows} rows`,
+    );
+  }
+}
+
+/**
+ * The rows of one batch of a data file that the file's deletion vector leaves.
+ *
+ * @param snapshot the table version
+ * @param schema its Arrow schema
+ * @param batch consecutive rows of the data file, in file order
+ * @param firstRow the index in the file of the batch's first row
+ * @param deleted the row indexes of the file the DV marks, ascending
+ * @returns a batch of the remaining rows
+ */
+function dropDeletedRows(snapshot: Snapshot, schema: arrow.Schema, batch: arrow.RecordBatch, firstRow: number, deleted: Float64Array): arrow.RecordBatch {
+  const keep = new Uint8Array(batch.numRows).fill(1);
+  let dropped = 0;
+  for (let i = lowerBound(deleted, firstRow); i < deleted.length && deleted[i] < firstRow + batch.numRows; i++) {
+    keep[deleted[i] - firstRow] = 0;
+    dropped++;
+  }
+  if (dropped === 0) return batch;
+  // Rebuilt rather than sliced: scattered deletions would make a batch per surviving run.
+  const columns = snapshot.schema.fields.map((field, i) => buildVector(field.type, readValues(batch.getChildAt(i)!, field.type).filter((_, row) => keep[row])));
+  const data = arrow.makeData({
+    type: new arrow.Struct(schema.fields),
+    length: batch.numRows - dropped,
+    nullCount: 0,
+    children: columns.map((c) => c.data[0]),
+  });
+  return new arrow.RecordBatch(schema, data);
+}
+
+/** Index of the first value ≥ `value` in an ascending array. */
+function lowerBound(sorted: Float64Array, value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function* conformFile(snapshot: Snapshot, schema: arrow.Schema, file: AddFile, table: arrow.Table, timeZone: string): Generator<arrow.RecordBatch> {
