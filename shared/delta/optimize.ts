@@ -9,10 +9,11 @@
  */
 import type { ObjectStore } from '../storage/types';
 import type { Action, AddFile } from './actions';
+import { columnMappingMode, physicalName, physicalSchema, toPhysicalBatch } from './column-mapping';
 import { claimWrites } from './claims';
 import { commitTransaction, CommitOptions } from './commit';
 import { CommitConflictError } from './errors';
-import { checkWriteSupport } from './protocol';
+import { checkMaintenanceSupport } from './protocol';
 import { scanTable } from './scan';
 import { activeFiles, loadSnapshot, Snapshot } from './snapshot';
 import { writeDataFiles } from './writer';
@@ -47,7 +48,7 @@ export interface OptimizeResult {
  */
 export async function optimizeTable(store: ObjectStore, options: OptimizeOptions = {}): Promise<OptimizeResult> {
   const snapshot = await loadSnapshot(store);
-  checkWriteSupport(snapshot.protocol, snapshot.metadata, snapshot.schema, store.url);
+  checkMaintenanceSupport(snapshot.protocol, snapshot.metadata, store.url);
   const target = options.targetFileBytes ?? 128 * 1024 * 1024;
   const small = options.minFileBytes ?? Math.floor(target * 0.75);
   const byPartition = new Map<string, AddFile[]>();
@@ -91,12 +92,16 @@ async function rewrite(store: ObjectStore, snapshot: Snapshot, work: AddFile[][]
   const actions: Action[] = [];
   const now = Date.now();
   const partitions = new Set<string>();
+  // Files are written as the table's own writers write them: under column mapping, with physical
+  // names (and field ids), partition values and statistics keyed by physical names.
+  const mode = columnMappingMode(snapshot.metadata, snapshot.table);
+  const schema = physicalSchema(snapshot.schema, mode);
+  const partitionColumns = snapshot.partitionColumns.map((c) => physicalName(snapshot.schema.fields.find((f) => f.name === c)!, mode));
+  async function* rows(bin: AddFile[]) {
+    for await (const batch of scanTable(snapshot, { files: bin })) yield mode === 'none' ? batch : toPhysicalBatch(batch, schema);
+  }
   for (const bin of work) {
-    const added = await writeDataFiles(
-      { store, schema: snapshot.schema, partitionColumns: snapshot.partitionColumns },
-      scanTable(snapshot, { files: bin }),
-      { targetFileBytes: target },
-    );
+    const added = await writeDataFiles({ store, schema, partitionColumns }, rows(bin), { targetFileBytes: target });
     for (const add of added) {
       actions.push({ add: { ...add, dataChange: false } });
       result.filesAdded++;

@@ -201,13 +201,18 @@ export function readValue(data: arrow.Data, i: number, type: DeltaType): unknown
       return (((data.values as Uint8Array)[bit >> 3] >> (bit & 7)) & 1) === 1;
     case arrow.Type.Int: {
       const raw = (data.values as ArrayLike<number | bigint>)[at];
-      return type === 'long' ? BigInt(raw) : decimalParams(type) ? BigInt(raw) : Number(raw);
+      if (type === 'long') return BigInt(raw);
+      // An integer read as a decimal: a file written before the column was widened (typeWidening).
+      const decimal = decimalParams(type);
+      return decimal ? BigInt(raw) * 10n ** BigInt(decimal.scale) : Number(raw);
     }
     case arrow.Type.Float:
       return Number((data.values as ArrayLike<number>)[at]);
     case arrow.Type.Date: {
       const raw = Number((data.values as ArrayLike<number | bigint>)[at]);
-      return (t as arrow.Date_).unit === arrow.DateUnit.DAY ? raw : Math.floor(raw / 86_400_000);
+      const days = (t as arrow.Date_).unit === arrow.DateUnit.DAY ? raw : Math.floor(raw / 86_400_000);
+      // A date read as timestamp_ntz: midnight of that day (typeWidening date → timestamp_ntz).
+      return type === 'timestamp_ntz' ? BigInt(days) * 86_400_000_000n : days;
     }
     case arrow.Type.Timestamp: {
       const raw = BigInt((data.values as BigInt64Array)[at]);
