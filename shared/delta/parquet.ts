@@ -167,7 +167,10 @@ export async function decodeParquet(bytes: Uint8Array, columns?: string[], field
   const others = wanted.filter((c) => c.element.type !== 'INT96').map((c) => c.name);
   let table: arrow.Table;
   if (others.length === 0) {
-    table = new arrow.Table({});
+    // No column wanted (all of the table's columns are partition columns) still has the file's rows.
+    const empty = new arrow.Schema([]);
+    const rows = Number(metadata.num_rows);
+    table = new arrow.Table(empty, [new arrow.RecordBatch(empty, arrow.makeData({ type: new arrow.Struct([]), length: rows, nullCount: 0, children: [] }))]);
   } else {
     const wasmTable = wasm.readParquet(bytes, { columns: others, batchSize: 65536 });
     table = arrow.tableFromIPC(wasmTable.intoIPCStream());

@@ -65,13 +65,13 @@ export function checkReadSupport(protocol: Protocol, metadata: Metadata | undefi
  */
 export function checkWriteSupport(protocol: Protocol, metadata: Metadata, schema: DeltaStruct, table: string): void {
   checkReadSupport(protocol, metadata, table);
-  checkWriterProtocol(protocol, table, SUPPORTED_WRITER_FEATURES, MAX_WRITER_VERSION, { who: 'Sluice', does: 'writes', refusal: 'refusing to write' });
   const mode = columnMappingMode(metadata, table);
   if (mode !== 'none') {
     throw new UnsupportedProtocolError(
       `delta protocol: table ${table} uses column mapping (delta.columnMapping.mode=${mode}); Sluice reads, optimizes, checkpoints and vacuums it but does not append to it; refusing to write`,
     );
   }
+  checkWriterProtocol(protocol, table, SUPPORTED_WRITER_FEATURES, MAX_WRITER_VERSION, { who: 'Sluice', does: 'writes', refusal: 'refusing to write' });
   const invariant = findFieldMetadata(schema, 'delta.invariants');
   if (invariant) {
     throw new UnsupportedProtocolError(

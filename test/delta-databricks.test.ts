@@ -1,0 +1,210 @@
+// Golden-file test for what Databricks and current Spark write: every table in
+// test/fixtures/delta-databricks reads as its expected.json entry says, through the library and the
+// CLI, on disk and on Azurite; and maintenance of column-mapped tables keeps their rows.
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../cli/main';
+import { loadSnapshot, Snapshot } from '../shared/delta/snapshot';
+import { scanTable } from '../shared/delta/scan';
+import { batchToRows, stringifyJson } from '../shared/delta/rows';
+import { optimizeTable } from '../shared/delta/optimize';
+import { vacuumTable } from '../shared/delta/vacuum';
+import { checkpointTable } from '../shared/delta/describe';
+import { writeTable } from '../shared/delta/table';
+import { readCheckpoint } from '../shared/delta/checkpoint';
+import { readParquetMetadata } from '../shared/delta/parquet';
+import { decodeAddPath } from '../shared/delta/partitions';
+import { LocalStore } from '../shared/storage/local';
+import { azuriteUri, uniqueContainer } from './helpers/azurite';
+import { scratchCopy, uploadTable } from './helpers/fixture-tables';
+import * as arrow from 'apache-arrow';
+
+const ROOT = join(__dirname, 'fixtures', 'delta-databricks');
+const CONFORMANCE = join(__dirname, 'fixtures', 'delta-conformance');
+
+interface ExpectedVersion {
+  version: number;
+  checkpointVersion: number | null;
+  protocol: Record<string, unknown>;
+  schema: { name: string; type: unknown; nullable: boolean }[];
+  numRows: number;
+  /** Each row exactly as `sluice read` prints it (NDJSON, 64-bit integers exact). */
+  rows: string[];
+}
+interface ExpectedTable {
+  name: string;
+  versions?: ExpectedVersion[];
+  timestamps?: { timestamp: string; version: number }[];
+  refuse?: string;
+}
+const expected: { tables: ExpectedTable[] } = JSON.parse(readFileSync(join(ROOT, 'expected.json'), 'utf8'));
+
+async function readRows(snapshot: Snapshot): Promise<string[]> {
+  const rows: string[] = [];
+  for await (const batch of scanTable(snapshot)) for (const row of batchToRows(batch, snapshot.schema)) rows.push(stringifyJson(row));
+  return rows;
+}
+
+function withoutMetadata(type: unknown): unknown {
+  if (!type || typeof type !== 'object') return type;
+  const t = type as Record<string, unknown>;
+  if (t.type === 'struct') return { type: 'struct', fields: (t.fields as Record<string, unknown>[]).map((f) => ({ name: f.name, type: withoutMetadata(f.type), nullable: f.nullable })) };
+  if (t.type === 'array') return { ...t, elementType: withoutMetadata(t.elementType) };
+  return { ...t, keyType: withoutMetadata(t.keyType), valueType: withoutMetadata(t.valueType) };
+}
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(args, { out: (t) => (out += t), err: (t) => (err += t) });
+  return { code, out, err };
+}
+
+const CONTAINER = uniqueContainer('databricks');
+for (const where of ['local', 'azurite'] as const) {
+  for (const table of expected.tables) {
+    describe(`${table.name} (${where})`, () => {
+      let uri = join(ROOT, table.name);
+      const store = () => (where === 'local' ? new LocalStore(uri) : undefined);
+      if (where === 'azurite') {
+        beforeAll(async () => {
+          uri = await uploadTable(join(ROOT, table.name), azuriteUri(CONTAINER, table.name));
+        });
+      }
+      if (table.refuse) {
+        it('is refused, naming the feature, by the library and the CLI', async () => {
+          const local = store();
+          if (local) await expect(loadSnapshot(local)).rejects.toThrow(table.refuse);
+          const { code, out, err } = await cli(['read', uri]);
+          expect(code).toBe(1);
+          expect(out).toBe('');
+          expect(err).toContain(table.refuse);
+        });
+        return;
+      }
+      for (const want of table.versions!) {
+        if (where === 'local') {
+          it(`library, version ${want.version}: protocol, schema, checkpoint used, rows`, async () => {
+            const snapshot = await loadSnapshot(store()!, { version: want.version });
+            expect(snapshot.protocol).toEqual(want.protocol);
+            expect(snapshot.checkpointVersion).toBe(want.checkpointVersion);
+            expect(snapshot.schema.fields.map((f) => ({ name: f.name, type: withoutMetadata(f.type), nullable: f.nullable }))).toEqual(want.schema);
+            const rows = await readRows(snapshot);
+            expect(rows.length).toBe(want.numRows);
+            expect(rows.sort()).toEqual([...want.rows].sort());
+          });
+        }
+        it(`CLI read --version ${want.version} prints the expected rows`, async () => {
+          const { code, out, err } = await cli(['read', uri, '--version', String(want.version)]);
+          expect(code, err).toBe(0);
+          expect(out.split('\n').filter(Boolean).sort()).toEqual([...want.rows].sort());
+        });
+      }
+      it('CLI describe --json gives the schema and the row count', async () => {
+        const latest = table.versions![0];
+        const { code, out, err } = await cli(['describe', uri, '--json']);
+        expect(code, err).toBe(0);
+        const d = JSON.parse(out);
+        expect(d.version).toBe(latest.version);
+        expect(d.schema.map((f: { name: string }) => f.name)).toEqual(latest.schema.map((f) => f.name));
+        expect(d.numRecords).toBe(latest.numRows);
+      });
+      for (const travel of table.timestamps ?? []) {
+        it(`read --timestamp ${travel.timestamp} gives version ${travel.version} by the in-commit timestamps`, async () => {
+          // The files' own times are those of the copy (today), so only the in-commit timestamps can find these versions.
+          const want = table.versions!.find((v) => v.version === travel.version)!;
+          const { code, out, err } = await cli(['read', uri, '--timestamp', travel.timestamp]);
+          expect(code, err).toBe(0);
+          expect(out.split('\n').filter(Boolean).sort()).toEqual([...want.rows].sort());
+        });
+      }
+    });
+  }
+}
+
+describe('column-mapped tables: maintenance and schema changes', () => {
+  it('optimize writes physical names and field ids, checkpoint carries the mapping, vacuum keeps the rows; appends stay refused', async () => {
+    const dir = scratchCopy(join(ROOT, 'column-mapping-id-nested'));
+    const store = new LocalStore(dir);
+    const before = await loadSnapshot(store);
+    const rows = (await readRows(before)).sort();
+    expect(before.state.files.size).toBe(2);
+
+    const optimized = await optimizeTable(store, { targetFileBytes: 1 << 20, minFileBytes: 1 << 20 });
+    expect(optimized).toMatchObject({ filesRemoved: 2, filesAdded: 1 });
+    const after = await loadSnapshot(store);
+    expect((await readRows(after)).sort()).toEqual(rows);
+    const [add] = [...after.state.files.values()];
+    // The new file is written as Spark writes such a table: physical names, field ids, stats by physical name.
+    const footer = await readParquetMetadata(readFileSync(join(dir, decodeAddPath(add.path))));
+    const top = before.schema.fields.find((f) => f.name === 'nested_struct')!;
+    const physical = top.metadata['delta.columnMapping.physicalName'] as string;
+    const element = footer.schema.find((e) => e.name === physical);
+    expect(element?.field_id).toBe(top.metadata['delta.columnMapping.id']);
+    expect(footer.schema.some((e) => e.name === 'nested_struct' || e.name === 'aa')).toBe(false);
+    expect(Object.keys(JSON.parse(add.stats!).minValues)).toContain(physical);
+
+    expect(await checkpointTable(store)).toMatchObject({ version: after.version, created: true });
+    const fromCheckpoint = await loadSnapshot(store);
+    expect(fromCheckpoint.checkpointVersion).toBe(after.version);
+    expect(fromCheckpoint.schema.fields.find((f) => f.name === 'nested_struct')!.metadata).toEqual(top.metadata);
+    expect((await readRows(fromCheckpoint)).sort()).toEqual(rows);
+
+    const vacuumed = await vacuumTable(store, { retentionHours: 0, force: true, now: Date.now() + 3_600_000 });
+    expect(vacuumed.files.sort()).toEqual([...before.state.files.values()].map((f) => decodeAddPath(f.path)).sort());
+    expect((await readRows(await loadSnapshot(store))).sort()).toEqual(rows);
+
+    const batch = new arrow.Table({ ByteType: arrow.vectorFromArray([1], new arrow.Int8()) }).batches[0];
+    await expect(writeTable(store, [batch])).rejects.toThrow(/column mapping.*does not append/);
+  });
+
+  it('a renamed column keeps its data, a dropped one disappears, one added again under its old name reads null from old files', async () => {
+    const dir = scratchCopy(join(CONFORMANCE, 'table_with_column_mapping'));
+    const store = new LocalStore(dir);
+    const v0 = await loadSnapshot(store);
+    const names = (await readRows(v0)).map((r) => JSON.parse(r)['Super Name']).sort();
+    const commit = (version: number, fields: unknown[]) => {
+      const metaData = { ...v0.metadata, schemaString: JSON.stringify({ type: 'struct', fields }) };
+      writeFileSync(join(dir, '_delta_log', `${String(version).padStart(20, '0')}.json`), JSON.stringify({ metaData }) + '\n');
+    };
+    const [company, name] = v0.schema.fields;
+    // ALTER TABLE … RENAME COLUMN `Super Name` TO hero: only the logical name changes.
+    commit(1, [company, { ...name, name: 'hero' }]);
+    const renamed = (await readRows(await loadSnapshot(store))).map((r) => JSON.parse(r));
+    expect(renamed.map((r) => r.hero).sort()).toEqual(names);
+    expect(renamed.every((r) => !('Super Name' in r))).toBe(true);
+    // DROP COLUMN hero, then ADD COLUMN `Super Name`: a new physical name, so the old values do not come back.
+    commit(2, [company]);
+    expect((await readRows(await loadSnapshot(store))).map((r) => Object.keys(JSON.parse(r)))).toEqual(new Array(5).fill(['Company Very Short']));
+    commit(3, [company, { name: 'Super Name', type: 'string', nullable: true, metadata: { 'delta.columnMapping.id': 3, 'delta.columnMapping.physicalName': 'col-added-again' } }]);
+    const readded = (await readRows(await loadSnapshot(store))).map((r) => JSON.parse(r));
+    expect(readded.map((r) => r['Super Name'])).toEqual(new Array(5).fill(null));
+    // Time travel still reads the names as they were.
+    expect((await readRows(await loadSnapshot(store, { version: 1 }))).map((r) => JSON.parse(r).hero).sort()).toEqual(names);
+  });
+});
+
+describe('what stays refused or corrupt', () => {
+  function tableWith(lines: unknown[]): LocalStore {
+    const dir = scratchCopy(join(ROOT, 'v2-checkpoint-json'));
+    appendFileSync(join(dir, '_delta_log', '00000000000000000003.json'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    return new LocalStore(dir);
+  }
+
+  it('a reader feature no spec defines is refused, naming it', async () => {
+    const store = tableWith([{ protocol: { minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ['v2Checkpoint', 'quantumSuperposition'], writerFeatures: ['v2Checkpoint'] } }]);
+    await expect(loadSnapshot(store)).rejects.toThrow(/needs reader feature quantumSuperposition \(minReaderVersion=3\)/);
+  });
+
+  it('an unknown column mapping mode is refused, naming it', async () => {
+    const v2 = await loadSnapshot(new LocalStore(join(ROOT, 'v2-checkpoint-json')));
+    const store = tableWith([{ metaData: { ...v2.metadata, configuration: { 'delta.columnMapping.mode': 'telepathy' } } }]);
+    await expect(loadSnapshot(store)).rejects.toThrow(/column mapping mode "telepathy"/);
+  });
+
+  it("only a metaData's missing schemaString is forgiven: another missing field still fails with the file and line", async () => {
+    const store = tableWith([{ commitInfo: {} }, { metaData: { format: { provider: 'parquet' }, schemaString: '{"type":"struct","fields":[]}', partitionColumns: [] } }]);
+    await expect(loadSnapshot(store)).rejects.toThrow(/00000000000000000003\.json line 2: metaData action is missing required field "id"/);
+  });
+});
