@@ -197,6 +197,13 @@ describe('what stays refused or corrupt', () => {
     await expect(loadSnapshot(store)).rejects.toThrow(/needs reader feature quantumSuperposition \(minReaderVersion=3\)/);
   });
 
+  it('writer-only features are read, but writing to such a table stays refused, naming them', async () => {
+    const store = new LocalStore(scratchCopy(join(ROOT, 'databricks-v2-checkpoint')));
+    const batch = new arrow.Table({ id: arrow.vectorFromArray([1n], new arrow.Int64()) }).batches[0];
+    await expect(writeTable(store, [batch])).rejects.toThrow(/needs writer features v2Checkpoint, identityColumns \(minWriterVersion=7\).*refusing to write/);
+    expect((await loadSnapshot(store)).version).toBe(9);
+  });
+
   it('an unknown column mapping mode is refused, naming it', async () => {
     const v2 = await loadSnapshot(new LocalStore(join(ROOT, 'v2-checkpoint-json')));
     const store = tableWith([{ metaData: { ...v2.metadata, configuration: { 'delta.columnMapping.mode': 'telepathy' } } }]);
