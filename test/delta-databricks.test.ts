@@ -1,7 +1,7 @@
 // Golden-file test for what Databricks and current Spark write: every table in
 // test/fixtures/delta-databricks reads as its expected.json entry says, through the library and the
 // CLI, on disk and on Azurite; and maintenance of column-mapped tables keeps their rows.
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../cli/main';
@@ -19,6 +19,7 @@ import { LocalStore } from '../shared/storage/local';
 import { azuriteUri, uniqueContainer } from './helpers/azurite';
 import { scratchCopy, uploadTable } from './helpers/fixture-tables';
 import * as arrow from 'apache-arrow';
+import { registerView, SqlEngine } from '../shared/sql';
 
 const ROOT = join(__dirname, 'fixtures', 'delta-databricks');
 const CONFORMANCE = join(__dirname, 'fixtures', 'delta-conformance');
@@ -159,6 +160,27 @@ describe('column-mapped tables: maintenance and schema changes', () => {
     await expect(writeTable(store, [batch])).rejects.toThrow(/column mapping.*does not append/);
   });
 
+  it('optimize of a partitioned name-mode table keys partition values by physical name', async () => {
+    const dir = scratchCopy(join(CONFORMANCE, 'table_with_column_mapping'));
+    const store = new LocalStore(dir);
+    const v0 = await loadSnapshot(store);
+    const bms = [...v0.state.files.values()].find((f) => Object.values(f.partitionValues).includes('BMS'))!;
+    // A second file in partition BMS (a copy of the first), so that there is something to compact.
+    copyFileSync(join(dir, bms.path), join(dir, 'BH', 'part-copy.parquet'));
+    writeFileSync(join(dir, '_delta_log', '00000000000000000001.json'), JSON.stringify({ add: { ...bms, path: 'BH/part-copy.parquet', modificationTime: Date.now() } }) + '\n');
+    const rows = (await readRows(await loadSnapshot(store))).sort();
+    expect(rows).toHaveLength(9);
+    expect(await optimizeTable(store, { targetFileBytes: 1 << 20, minFileBytes: 1 << 20 })).toMatchObject({ filesRemoved: 2, filesAdded: 1 });
+    const after = await loadSnapshot(store);
+    expect((await readRows(after)).sort()).toEqual(rows);
+    const partition = v0.schema.fields[0];
+    const physical = partition.metadata['delta.columnMapping.physicalName'] as string;
+    const added = [...after.state.files.values()].find((f) => f.path !== 'BH/part-copy.parquet' && !f.path.startsWith('8v/'))!;
+    expect(added.partitionValues).toEqual({ [physical]: 'BMS' });
+    expect(added.path.startsWith(`${physical}=BMS/`)).toBe(true);
+    expect(Object.keys(JSON.parse(added.stats!).minValues)).toEqual([v0.schema.fields[1].metadata['delta.columnMapping.physicalName']]);
+  });
+
   it('a renamed column keeps its data, a dropped one disappears, one added again under its old name reads null from old files', async () => {
     const dir = scratchCopy(join(CONFORMANCE, 'table_with_column_mapping'));
     const store = new LocalStore(dir);
@@ -186,6 +208,16 @@ describe('column-mapped tables: maintenance and schema changes', () => {
 });
 
 describe('what stays refused or corrupt', () => {
+  it('a SQL refresh refuses a column-mapped source rather than read its columns as NULL', async () => {
+    const engine = await SqlEngine.open({ memoryLimit: '100MB', threads: 1 });
+    try {
+      const snapshot = await loadSnapshot(new LocalStore(join(ROOT, 'column-mapping-name-nested')));
+      await expect(registerView(engine, 'source', { schema: snapshot.schema, partitionColumns: [], files: [] })).rejects.toThrow(/column mapping \(column "ByteType"\)/);
+    } finally {
+      await engine.close();
+    }
+  });
+
   function tableWith(lines: unknown[]): LocalStore {
     const dir = scratchCopy(join(ROOT, 'v2-checkpoint-json'));
     appendFileSync(join(dir, '_delta_log', '00000000000000000003.json'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');

@@ -51,11 +51,14 @@ export async function optimizeTable(store: ObjectStore, options: OptimizeOptions
   checkMaintenanceSupport(snapshot.protocol, snapshot.metadata, store.url);
   const target = options.targetFileBytes ?? 128 * 1024 * 1024;
   const small = options.minFileBytes ?? Math.floor(target * 0.75);
+  // Partition values are keyed by physical name under column mapping; the filter names logical columns.
+  const physical = physicalPartitionColumns(snapshot);
+  const keyOf = (column: string) => physical[snapshot.partitionColumns.indexOf(column)] ?? column;
   const byPartition = new Map<string, AddFile[]>();
   for (const file of activeFiles(snapshot)) {
     if (file.size >= small || file.deletionVector) continue;
-    if (options.partitionFilter && !Object.entries(options.partitionFilter).every(([c, v]) => (file.partitionValues[c] ?? '') === (v ?? ''))) continue;
-    const key = JSON.stringify(snapshot.partitionColumns.map((c) => file.partitionValues[c] ?? null));
+    if (options.partitionFilter && !Object.entries(options.partitionFilter).every(([c, v]) => (file.partitionValues[keyOf(c)] ?? '') === (v ?? ''))) continue;
+    const key = JSON.stringify(physical.map((c) => file.partitionValues[c] ?? null));
     byPartition.set(key, [...(byPartition.get(key) ?? []), file]);
   }
   const bins: AddFile[][] = [];
@@ -96,7 +99,7 @@ async function rewrite(store: ObjectStore, snapshot: Snapshot, work: AddFile[][]
   // names (and field ids), partition values and statistics keyed by physical names.
   const mode = columnMappingMode(snapshot.metadata, snapshot.table);
   const schema = physicalSchema(snapshot.schema, mode);
-  const partitionColumns = snapshot.partitionColumns.map((c) => physicalName(snapshot.schema.fields.find((f) => f.name === c)!, mode));
+  const partitionColumns = physicalPartitionColumns(snapshot);
   async function* rows(bin: AddFile[]) {
     for await (const batch of scanTable(snapshot, { files: bin })) yield mode === 'none' ? batch : toPhysicalBatch(batch, schema);
   }
@@ -131,4 +134,10 @@ async function rewrite(store: ObjectStore, snapshot: Snapshot, work: AddFile[][]
     }
     throw err;
   }
+}
+
+/** The partition columns under the names partition values and file paths use. */
+function physicalPartitionColumns(snapshot: Snapshot): string[] {
+  const mode = columnMappingMode(snapshot.metadata, snapshot.table);
+  return snapshot.partitionColumns.map((c) => physicalName(snapshot.schema.fields.find((f) => f.name === c)!, mode));
 }
