@@ -20,6 +20,7 @@ import { azuriteUri, uniqueContainer } from './helpers/azurite';
 import { scratchCopy, uploadTable } from './helpers/fixture-tables';
 import * as arrow from 'apache-arrow';
 import { registerView, SqlEngine } from '../shared/sql';
+import { variantToJson } from '../shared/delta/variant';
 
 const ROOT = join(__dirname, 'fixtures', 'delta-databricks');
 const CONFORMANCE = join(__dirname, 'fixtures', 'delta-conformance');
@@ -204,6 +205,32 @@ describe('column-mapped tables: maintenance and schema changes', () => {
     expect(readded.map((r) => r['Super Name'])).toEqual(new Array(5).fill(null));
     // Time travel still reads the names as they were.
     expect((await readRows(await loadSnapshot(store, { version: 1 }))).map((r) => JSON.parse(r).hero).sort()).toEqual(names);
+  });
+});
+
+describe('variant values as JSON text', () => {
+  // Hand-encoded per the Parquet variant specification: metadata with the keys "a" and "b".
+  const metadata = Uint8Array.from([0x01, 2, 0, 1, 2, 0x61, 0x62]);
+  const le = (n: bigint, bytes: number) => Array.from({ length: bytes }, (_, i) => Number((BigInt.asUintN(64, n) >> BigInt(8 * i)) & 0xffn));
+  const elements = [
+    [0x2c, ...le(19000n, 4)], // date
+    [0x20, 2, ...le(-1234n, 4)], // decimal4, scale 2
+    [0x00], // null
+    [0x04], // true
+    [0x18, ...le(9007199254740993n, 8)], // int64 beyond 2^53
+    [0x30, ...le(1_641_038_400_123_456n, 8)], // timestamp (UTC, microseconds)
+  ];
+  const offsets = elements.reduce((acc, e) => [...acc, acc[acc.length - 1] + e.length], [0]);
+  const array = [0x03, elements.length, ...offsets, ...elements.flat()];
+  const hi = [0x09, 0x68, 0x69]; // short string "hi"
+  const object = Uint8Array.from([0x02, 2, 0, 1, 0, hi.length, hi.length + array.length, ...hi, ...array]);
+
+  it('decodes objects, arrays, short strings and primitives exactly', () => {
+    expect(variantToJson(metadata, object)).toBe('{"a":"hi","b":["2022-01-08",-12.34,null,true,9007199254740993,"2022-01-01T12:00:00.123456Z"]}');
+  });
+
+  it('a truncated value is an error naming the offset', () => {
+    expect(() => variantToJson(metadata, object.subarray(0, object.length - 3))).toThrow(/variant: 8-byte value at offset \d+ runs past the end/);
   });
 });
 

@@ -12,11 +12,12 @@ export const MAX_READER_VERSION = 2;
 /** Highest writer version implemented without table features. */
 export const MAX_WRITER_VERSION = 2;
 /**
- * Reader features this reader implements, or that change nothing for a reader. `variantType` is not
- * among them: a variant column is binary-encoded and Sluice refuses it rather than show bytes.
+ * Reader features this reader implements, or that change nothing for a reader. Variant columns are
+ * read as their JSON text when stored unshredded; shredding is its own feature, not among these.
  */
 export const SUPPORTED_READER_FEATURES = new Set([
   'columnMapping', 'timestampNtz', 'typeWidening', 'typeWidening-preview', 'v2Checkpoint', 'vacuumProtocolCheck',
+  'variantType', 'variantType-preview',
 ]);
 /** Writer features this writer honours. */
 export const SUPPORTED_WRITER_FEATURES = new Set(['appendOnly', 'invariants', 'timestampNtz', 'vacuumProtocolCheck']);

@@ -42,7 +42,7 @@ export interface DeltaField {
 
 const PRIMITIVES = new Set([
   'string', 'long', 'integer', 'short', 'byte', 'float', 'double', 'boolean', 'binary', 'date', 'timestamp',
-  'timestamp_ntz', 'void',
+  'timestamp_ntz', 'void', 'variant',
 ]);
 const DECIMAL = /^decimal\(\s*(\d+)\s*,\s*(-?\d+)\s*\)$/;
 
@@ -143,6 +143,8 @@ export function deltaToArrowType(type: DeltaType): arrow.DataType {
       case 'timestamp': return new arrow.TimestampMicrosecond('UTC');
       case 'timestamp_ntz': return new arrow.TimestampMicrosecond();
       case 'void': return new arrow.Null();
+      // Read as its JSON text (variant.ts); Sluice never writes variant columns.
+      case 'variant': return new arrow.Utf8();
     }
     const dec = decimalParams(type);
     if (dec) return new arrow.Decimal(dec.scale, dec.precision, 128);
