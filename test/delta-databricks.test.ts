@@ -1,7 +1,7 @@
 // Golden-file test for what Databricks and current Spark write: every table in
 // test/fixtures/delta-databricks reads as its expected.json entry says, through the library and the
 // CLI, on disk and on Azurite; and maintenance of column-mapped tables keeps their rows.
-import { appendFileSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../cli/main';
@@ -205,6 +205,37 @@ describe('column-mapped tables: maintenance and schema changes', () => {
     expect(readded.map((r) => r['Super Name'])).toEqual(new Array(5).fill(null));
     // Time travel still reads the names as they were.
     expect((await readRows(await loadSnapshot(store, { version: 1 }))).map((r) => JSON.parse(r).hero).sort()).toEqual(names);
+  });
+});
+
+describe('timestamp time travel with in-commit timestamps enabled at a later version', () => {
+  it('dates versions before the enablement by file times, and from it on by inCommitTimestamp', async () => {
+    const dir = scratchCopy(join(CONFORMANCE, 'simple_table'));
+    const log = (v: number) => join(dir, '_delta_log', `${String(v).padStart(20, '0')}.json`);
+    const day = (d: string) => new Date(`${d}T00:00:00Z`);
+    const lines = (v: number) => readFileSync(log(v), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const metaData = lines(0).find((a) => 'metaData' in a).metaData;
+    const stamps: Record<number, Date> = { 2: day('2021-01-01'), 3: day('2021-01-02'), 4: day('2021-01-03') };
+    for (const v of [2, 3, 4]) {
+      const actions = lines(v);
+      const info = actions.find((a) => 'commitInfo' in a).commitInfo;
+      // The commitInfo with the timestamp comes first, as the protocol requires.
+      const rest = actions.filter((a) => !('commitInfo' in a));
+      const enable = v === 2
+        ? [{ metaData: { ...metaData, configuration: { ...metaData.configuration, 'delta.enableInCommitTimestamps': 'true', 'delta.inCommitTimestampEnablementVersion': '2', 'delta.inCommitTimestampEnablementTimestamp': String(stamps[2].getTime()) } } }]
+        : [];
+      writeFileSync(log(v), [{ commitInfo: { ...info, inCommitTimestamp: stamps[v].getTime() } }, ...enable, ...rest].map((a) => JSON.stringify(a)).join('\n') + '\n');
+    }
+    // Versions 0 and 1 keep file times in 2020; 2–4 were written today, so only their in-commit timestamps date them in 2021.
+    utimesSync(log(0), day('2020-01-01'), day('2020-01-01'));
+    utimesSync(log(1), day('2020-01-02'), day('2020-01-02'));
+    const store = new LocalStore(dir);
+    const at = async (t: string) => (await loadSnapshot(store, { timestamp: new Date(t) })).version;
+    expect(await at('2020-01-01T12:00:00Z')).toBe(0);
+    expect(await at('2020-06-01T00:00:00Z')).toBe(1);
+    expect(await at('2021-01-01T00:00:00Z')).toBe(2);
+    expect(await at('2021-01-02T12:00:00Z')).toBe(3);
+    expect(await at('2022-01-01T00:00:00Z')).toBe(4);
   });
 });
 
