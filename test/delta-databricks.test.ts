@@ -112,6 +112,15 @@ for (const where of ['local', 'azurite'] as const) {
         expect(d.schema.map((f: { name: string }) => f.name)).toEqual(latest.schema.map((f) => f.name));
         expect(d.numRecords).toBe(latest.numRows);
       });
+      if (table.timestamps) {
+        it('history --json dates each commit by its in-commit timestamp', async () => {
+          const { code, out, err } = await cli(['history', uri, '--json']);
+          expect(code, err).toBe(0);
+          const byVersion = new Map(JSON.parse(out).map((e: { version: number; timestamp: string }) => [e.version, e.timestamp]));
+          for (const travel of table.timestamps!) expect(Date.parse(byVersion.get(travel.version) as string)).toBeLessThanOrEqual(Date.parse(travel.timestamp));
+          expect(byVersion.get(2)).toBe('2026-07-12T16:36:52.175Z');
+        });
+      }
       for (const travel of table.timestamps ?? []) {
         it(`read --timestamp ${travel.timestamp} gives version ${travel.version} by the in-commit timestamps`, async () => {
           // The files' own times are those of the copy (today), so only the in-commit timestamps can find these versions.
