@@ -1,7 +1,7 @@
 // Golden-file test for what Databricks and current Spark write: every table in
 // test/fixtures/delta-databricks reads as its expected.json entry says, through the library and the
 // CLI, on disk and on Azurite; and maintenance of column-mapped tables keeps their rows.
-import { appendFileSync, copyFileSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../cli/main';
@@ -12,7 +12,6 @@ import { optimizeTable } from '../shared/delta/optimize';
 import { vacuumTable } from '../shared/delta/vacuum';
 import { checkpointTable } from '../shared/delta/describe';
 import { writeTable } from '../shared/delta/table';
-import { readCheckpoint } from '../shared/delta/checkpoint';
 import { readParquetMetadata } from '../shared/delta/parquet';
 import { decodeAddPath } from '../shared/delta/partitions';
 import { LocalStore } from '../shared/storage/local';
@@ -290,6 +289,14 @@ describe('what stays refused or corrupt', () => {
     appendFileSync(join(dir, '_delta_log', '00000000000000000003.json'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
     return new LocalStore(dir);
   }
+
+  it('a V2 checkpoint whose sidecar is gone is an error naming the sidecar', async () => {
+    const dir = scratchCopy(join(ROOT, 'v2-checkpoint-parquet'));
+    const sidecars = join(dir, '_delta_log', '_sidecars');
+    const [gone] = readdirSync(sidecars).filter((f) => f.endsWith('.parquet'));
+    rmSync(join(sidecars, gone));
+    await expect(loadSnapshot(new LocalStore(dir))).rejects.toThrow(new RegExp(`checkpoint file .*_sidecars/${gone.replace(/\./g, '\\.')} cannot be read`));
+  });
 
   it('a reader feature no spec defines is refused, naming it', async () => {
     const store = tableWith([{ protocol: { minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ['v2Checkpoint', 'quantumSuperposition'], writerFeatures: ['v2Checkpoint'] } }]);

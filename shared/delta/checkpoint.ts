@@ -35,7 +35,7 @@ export async function readCheckpoint(store: ObjectStore, paths: string[]): Promi
       const sidecar = value.sidecar as { path?: unknown } | null | undefined;
       if (sidecar) {
         if (typeof sidecar.path !== 'string') throw new CorruptLogError(`delta log: ${where}: sidecar action is missing required field "path"`);
-        sidecars.push(sidecarPath(sidecar.path));
+        sidecars.push(sidecarPath(sidecar.path, where));
         continue;
       }
       const action = normaliseAction(value, where);
@@ -48,9 +48,12 @@ export async function readCheckpoint(store: ObjectStore, paths: string[]): Promi
 }
 
 /** Where a sidecar action's path points: a file of `_delta_log/_sidecars/`, however the path is written. */
-function sidecarPath(path: string): string {
-  const name = decodeURIComponent(path.slice(path.lastIndexOf('/') + 1));
-  return `${SIDECARS_DIR}${name}`;
+function sidecarPath(path: string, where: string): string {
+  try {
+    return `${SIDECARS_DIR}${decodeURIComponent(path.slice(path.lastIndexOf('/') + 1))}`;
+  } catch (err) {
+    throw new CorruptLogError(`delta log: ${where}: sidecar path "${path}" is not a valid URI`, { cause: err });
+  }
 }
 
 async function readCheckpointRows(store: ObjectStore, path: string, columns: string[]): Promise<{ value: Record<string, unknown>; where: string }[]> {
