@@ -9,16 +9,19 @@
 import * as arrow from 'apache-arrow';
 import type { ObjectStore } from '../storage/types';
 import { ObjectAlreadyExistsError } from '../storage/types';
-import { Action, DeletionVector, normaliseAction } from './actions';
+import { Action, DeletionVector, normaliseAction, parseActionLines } from './actions';
 import { CorruptLogError } from './errors';
-import { checkpointPath, LAST_CHECKPOINT, readLastCheckpoint } from './log';
+import { checkpointPath, LAST_CHECKPOINT, readLastCheckpoint, SIDECARS_DIR } from './log';
 import { decodeParquetObjects, encodeParquetBuffer } from './parquet';
 import { stateToActions, TableState } from './replay';
 
-const ACTION_COLUMNS = ['txn', 'add', 'remove', 'metaData', 'protocol', 'domainMetadata'];
+const ACTION_COLUMNS = ['txn', 'add', 'remove', 'metaData', 'protocol', 'domainMetadata', 'sidecar'];
+/** A sidecar holds only file actions. */
+const SIDECAR_COLUMNS = ['add', 'remove'];
 
 /**
- * Read the actions stored in a checkpoint (all parts).
+ * Read the actions stored in a checkpoint: all parts of a classic or multi-part one, or a V2
+ * checkpoint (JSON or Parquet) with the sidecar files it names.
  *
  * @param store store rooted at the table
  * @param paths the checkpoint's part files
@@ -26,20 +29,52 @@ const ACTION_COLUMNS = ['txn', 'add', 'remove', 'metaData', 'protocol', 'domainM
  */
 export async function readCheckpoint(store: ObjectStore, paths: string[]): Promise<Action[]> {
   const actions: Action[] = [];
-  for (const path of paths) {
-    const where = `${store.url}/${path}`;
-    let rows: Record<string, unknown>[];
-    try {
-      rows = await decodeParquetObjects(await store.read(path), ACTION_COLUMNS);
-    } catch (err) {
-      throw new CorruptLogError(`delta log: checkpoint ${where} cannot be read: ${(err as Error).message}`, { cause: err });
-    }
-    rows.forEach((row, i) => {
-      const action = normaliseAction(bigintsToNumbers(row) as Record<string, unknown>, `${where} row ${i}`);
+  const sidecars: string[] = [];
+  const take = (rows: { value: Record<string, unknown>; where: string }[]) => {
+    for (const { value, where } of rows) {
+      const sidecar = value.sidecar as { path?: unknown } | null | undefined;
+      if (sidecar) {
+        if (typeof sidecar.path !== 'string') throw new CorruptLogError(`delta log: ${where}: sidecar action is missing required field "path"`);
+        sidecars.push(sidecarPath(sidecar.path, where));
+        continue;
+      }
+      const action = normaliseAction(value, where);
       if (action) actions.push(action);
-    });
-  }
+    }
+  };
+  for (const path of paths) take(await readCheckpointRows(store, path, ACTION_COLUMNS));
+  for (const path of sidecars) take(await readCheckpointRows(store, path, SIDECAR_COLUMNS));
   return actions;
+}
+
+/** Where a sidecar action's path points: a file of `_delta_log/_sidecars/`, however the path is written. */
+function sidecarPath(path: string, where: string): string {
+  try {
+    return `${SIDECARS_DIR}${decodeURIComponent(path.slice(path.lastIndexOf('/') + 1))}`;
+  } catch (err) {
+    throw new CorruptLogError(`delta log: ${where}: sidecar path "${path}" is not a valid URI`, { cause: err });
+  }
+}
+
+async function readCheckpointRows(store: ObjectStore, path: string, columns: string[]): Promise<{ value: Record<string, unknown>; where: string }[]> {
+  const where = `${store.url}/${path}`;
+  let bytes: Uint8Array;
+  try {
+    bytes = await store.read(path);
+  } catch (err) {
+    throw new CorruptLogError(`delta log: checkpoint file ${where} cannot be read: ${(err as Error).message}`, { cause: err });
+  }
+  if (path.endsWith('.json')) {
+    const text = new TextDecoder().decode(bytes);
+    return parseActionLines(text, where).map(({ value, line }) => ({ value, where: `${where} line ${line}` }));
+  }
+  let rows: Record<string, unknown>[];
+  try {
+    rows = await decodeParquetObjects(bytes, columns);
+  } catch (err) {
+    throw new CorruptLogError(`delta log: checkpoint ${where} cannot be read: ${(err as Error).message}`, { cause: err });
+  }
+  return rows.map((row, i) => ({ value: bigintsToNumbers(row) as Record<string, unknown>, where: `${where} row ${i}` }));
 }
 
 function bigintsToNumbers(value: unknown): unknown {

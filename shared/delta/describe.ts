@@ -10,7 +10,7 @@ import { DEFAULT_RETENTION_MS, parseInterval, writeCheckpoint } from './checkpoi
 import { deletionVectorLocation } from './deletion-vectors';
 import { readParquetMetadata } from './parquet';
 import { decodeAddPath } from './partitions';
-import { checkWriteSupport } from './protocol';
+import { checkMaintenanceSupport } from './protocol';
 import { DeltaType } from './schema';
 import { activeFiles, loadSnapshot, Snapshot } from './snapshot';
 import { parseStats } from './stats';
@@ -146,7 +146,7 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
  */
 export async function checkpointTable(store: ObjectStore): Promise<{ version: number; created: boolean }> {
   const snapshot = await loadSnapshot(store);
-  checkWriteSupport(snapshot.protocol, snapshot.metadata, snapshot.schema, store.url, 'maintenance');
+  checkMaintenanceSupport(snapshot.protocol, snapshot.metadata, store.url);
   const retention = parseInterval(snapshot.metadata.configuration['delta.deletedFileRetentionDuration']) ?? DEFAULT_RETENTION_MS;
   const created = await writeCheckpoint(store, snapshot.state, { tombstoneCutoff: Date.now() - retention });
   return { version: snapshot.version, created };

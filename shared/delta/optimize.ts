@@ -10,10 +10,11 @@
  */
 import type { ObjectStore } from '../storage/types';
 import type { Action, AddFile } from './actions';
+import { columnMappingMode, physicalName, physicalSchema, toPhysicalBatch } from './column-mapping';
 import { claimWrites } from './claims';
 import { commitTransaction, CommitOptions } from './commit';
 import { CommitConflictError } from './errors';
-import { checkWriteSupport } from './protocol';
+import { checkMaintenanceSupport } from './protocol';
 import { scanTable } from './scan';
 import { activeFiles, loadSnapshot, Snapshot } from './snapshot';
 import { writeDataFiles } from './writer';
@@ -48,15 +49,18 @@ export interface OptimizeResult {
  */
 export async function optimizeTable(store: ObjectStore, options: OptimizeOptions = {}): Promise<OptimizeResult> {
   const snapshot = await loadSnapshot(store);
-  checkWriteSupport(snapshot.protocol, snapshot.metadata, snapshot.schema, store.url, 'maintenance');
+  checkMaintenanceSupport(snapshot.protocol, snapshot.metadata, store.url);
   const target = options.targetFileBytes ?? 128 * 1024 * 1024;
   const small = options.minFileBytes ?? Math.floor(target * 0.75);
+  // Partition values are keyed by physical name under column mapping; the filter names logical columns.
+  const physical = physicalPartitionColumns(snapshot);
+  const keyOf = (column: string) => physical[snapshot.partitionColumns.indexOf(column)] ?? column;
   const byPartition = new Map<string, AddFile[]>();
   for (const file of activeFiles(snapshot)) {
     // A file with a deletion vector is rewritten whatever its size: that is what drops its deleted rows.
     if (file.size >= small && !file.deletionVector) continue;
-    if (options.partitionFilter && !Object.entries(options.partitionFilter).every(([c, v]) => (file.partitionValues[c] ?? '') === (v ?? ''))) continue;
-    const key = JSON.stringify(snapshot.partitionColumns.map((c) => file.partitionValues[c] ?? null));
+    if (options.partitionFilter && !Object.entries(options.partitionFilter).every(([c, v]) => (file.partitionValues[keyOf(c)] ?? '') === (v ?? ''))) continue;
+    const key = JSON.stringify(physical.map((c) => file.partitionValues[c] ?? null));
     byPartition.set(key, [...(byPartition.get(key) ?? []), file]);
   }
   const bins: AddFile[][] = [];
@@ -93,12 +97,16 @@ async function rewrite(store: ObjectStore, snapshot: Snapshot, work: AddFile[][]
   const actions: Action[] = [];
   const now = Date.now();
   const partitions = new Set<string>();
+  // Files are written as the table's own writers write them: under column mapping, with physical
+  // names (and field ids), partition values and statistics keyed by physical names.
+  const mode = columnMappingMode(snapshot.metadata, snapshot.table);
+  const schema = physicalSchema(snapshot.schema, mode);
+  const partitionColumns = physicalPartitionColumns(snapshot);
+  async function* rows(bin: AddFile[]) {
+    for await (const batch of scanTable(snapshot, { files: bin })) yield mode === 'none' ? batch : toPhysicalBatch(batch, schema);
+  }
   for (const bin of work) {
-    const added = await writeDataFiles(
-      { store, schema: snapshot.schema, partitionColumns: snapshot.partitionColumns },
-      scanTable(snapshot, { files: bin }),
-      { targetFileBytes: target },
-    );
+    const added = await writeDataFiles({ store, schema, partitionColumns }, rows(bin), { targetFileBytes: target });
     for (const add of added) {
       actions.push({ add: { ...add, dataChange: false } });
       result.filesAdded++;
@@ -130,4 +138,10 @@ async function rewrite(store: ObjectStore, snapshot: Snapshot, work: AddFile[][]
     }
     throw err;
   }
+}
+
+/** The partition columns under the names partition values and file paths use. */
+function physicalPartitionColumns(snapshot: Snapshot): string[] {
+  const mode = columnMappingMode(snapshot.metadata, snapshot.table);
+  return snapshot.partitionColumns.map((c) => physicalName(snapshot.schema.fields.find((f) => f.name === c)!, mode));
 }

@@ -22,7 +22,7 @@ import { DEFAULT_RETENTION_MS, parseInterval } from './checkpoint';
 import { deletionVectorFiles, externalDeletionVectorNames } from './deletion-vectors';
 import { findClaims } from './claims';
 import { DeltaError } from './errors';
-import { checkWriteSupport } from './protocol';
+import { checkMaintenanceSupport } from './protocol';
 import { pendingIntentFiles } from './lane';
 import { decodeAddPath } from './partitions';
 import { loadSnapshot, Snapshot } from './snapshot';
@@ -79,7 +79,7 @@ export interface VacuumResult {
 export async function vacuumTable(store: ObjectStore, options: VacuumOptions = {}): Promise<VacuumResult> {
   const now = options.now ?? Date.now();
   const snapshot = await loadSnapshot(store);
-  checkWriteSupport(snapshot.protocol, snapshot.metadata, snapshot.schema, store.url, 'maintenance');
+  checkMaintenanceSupport(snapshot.protocol, snapshot.metadata, store.url);
   const table = tableRetention(snapshot, options.defaultRetention);
   const retentionMs = options.retentionHours !== undefined ? options.retentionHours * 3_600_000 : table.ms;
   if (retentionMs < table.ms && !options.force) {
