@@ -5,7 +5,7 @@
  * comma list of those; months and weekdays also by their three-letter English names. Times are UTC, as in Azure unless `WEBSITE_TIME_ZONE` is set.
  *
  * Day of month and day of week must both match (NCrontab's rule, unlike Vixie cron's "either").
- * Validation is shared/pipeline/definition.ts's `ncrontabProblem` and parsing shared/run/schedule.ts's
+ * Validation is shared/pipeline/ncrontab.ts's `ncrontabProblem` and parsing shared/run/schedule.ts's
  * `parseNcrontab`; this module adds when a schedule fires next, for the local host's timers.
  */
 import { ncrontabProblem, parseNcrontab } from '../shared/pipeline/ncrontab';

@@ -11,7 +11,7 @@
  * must both match. Times are UTC.
  */
 import { parseNcrontab } from '../pipeline/ncrontab';
-import type { PipelineDefinition } from '../pipeline/definition';
+import type { PipelineDefinition } from '../pipeline';
 import { pipelineName } from './plan';
 
 export { parseNcrontab } from '../pipeline/ncrontab';

@@ -15,7 +15,7 @@
 import { ConfigError, getSettings, loadSettings, SettingsEnv, SluiceSettings } from '../config/settings';
 import type { LaneOptions } from '../delta';
 import { DeadLetterTarget, IngestLedger, IngestSource, TableLedger, tableKeyOf } from '../ingest';
-import { PipelineDefinition, routeBlob, SourceDefinition } from '../pipeline/definition';
+import { PipelineDefinition, routeBlob, SourceDefinition } from '../pipeline';
 import { openContainerStore, openLakeStore } from '../storage/lake';
 import type { ObjectStore } from '../storage/types';
 import { requirePiiKey } from '../refresh/pii';
