@@ -20,7 +20,8 @@
 import { isUtf8 } from 'node:buffer';
 import type * as arrow from 'apache-arrow';
 import type { ByteReader } from './bytes';
-import { ColumnWriter, createWriter, Rescue } from './convert';
+import { ColumnWriter, createWriter } from './column-writers';
+import { Rescue } from './rescue';
 import { ColumnProfile } from './infer';
 import { parseJsonRecord, toJsonText } from './json-text';
 import { firstInvalidUtf8, invalidUtf8Record, MAX_BATCH_BYTES, maxRecordBytes, rawText, ReadContext, rowsPerBatch, tooLongRecord, wantsRaw } from './reader';
