@@ -17,8 +17,13 @@ import {
   SCHEMA_EVOLUTION_MODES,
   SOURCE_COMPRESSIONS,
   SOURCE_FORMATS,
+  isReservedName,
+  ON_VIOLATION,
+  PII_ACTIONS,
+  sourceNamed,
+  tableNamed,
+  TRIGGER_MODES,
 } from '../shared/pipeline';
-import { isReservedName, ON_VIOLATION, PII_ACTIONS, sourceNamed, tableNamed, TRIGGER_MODES } from '../shared/pipeline';
 import { ncrontabProblem, parseNcrontab } from '../shared/pipeline/ncrontab';
 import { firesAt } from '../shared/run/schedule';
 import { readIngestTriggerSettings } from '../shared/runtime/settings';
