@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  CSV_ENCODINGS,
+  DEFINITION_KEYS,
   DLT_EVOLUTION_ALIASES,
   loadPipelineDefinition,
   parsePipelineDefinition,
@@ -15,8 +17,13 @@ import {
   SCHEMA_EVOLUTION_MODES,
   SOURCE_COMPRESSIONS,
   SOURCE_FORMATS,
+  isReservedName,
+  ON_VIOLATION,
+  PII_ACTIONS,
+  sourceNamed,
+  tableNamed,
+  TRIGGER_MODES,
 } from '../shared/pipeline';
-import { isReservedName, ON_VIOLATION, PII_ACTIONS, sourceNamed, tableNamed, TRIGGER_MODES } from '../shared/pipeline/definition';
 import { ncrontabProblem, nextOccurrence, parseSchedule } from '../shared/pipeline/ncrontab';
 import { readIngestTriggerSettings } from '../shared/runtime/settings';
 import { writeTable } from '../shared/delta';
@@ -235,10 +242,24 @@ tables:
     expect(source.format.enum).toEqual([...SOURCE_FORMATS]);
     expect(source.compression.enum).toEqual([...SOURCE_COMPRESSIONS]);
     expect(source.schemaEvolution.enum).toEqual([...SCHEMA_EVOLUTION_MODES, ...Object.keys(DLT_EVOLUTION_ALIASES)]);
-    expect(Object.keys(schema.properties).sort()).toEqual(['description', 'name', 'schedule', 'sources', 'tables', 'trigger']);
     expect(schema.properties.trigger.enum).toEqual([...TRIGGER_MODES]);
-    expect(Object.keys(source).sort()).toEqual(['compression', 'csv', 'description', 'eventHub', 'format', 'landing', 'partitionBy', 'schemaEvolution', 'schemaHints', 'table']);
-    expect(Object.keys(schema.$defs.table.properties).sort()).toEqual(['buckets', 'description', 'expectations', 'from', 'hook', 'keys', 'orderBy', 'partitionBy', 'pii', 'sequenceBy', 'sql', 'table']);
+    // Each mapping the loader checks declares exactly the loader's own keys and, like the loader,
+    // refuses any other: a key added to one side only fails here.
+    const hub = source.eventHub.oneOf.find((o: { type?: string }) => o.type === 'object');
+    const expectation = schema.$defs.table.properties.expectations.additionalProperties;
+    const mappings: [keyof typeof DEFINITION_KEYS, { properties: object; additionalProperties?: unknown }][] = [
+      ['top', schema],
+      ['source', schema.$defs.source],
+      ['csv', source.csv],
+      ['eventHub', hub],
+      ['table', schema.$defs.table],
+      ['expectation', expectation],
+    ];
+    expect(mappings.map(([name]) => name).sort()).toEqual(Object.keys(DEFINITION_KEYS).sort());
+    for (const [name, mapping] of mappings) {
+      expect({ name, keys: Object.keys(mapping.properties).sort(), closed: mapping.additionalProperties }).toEqual({ name, keys: [...DEFINITION_KEYS[name]].sort(), closed: false });
+    }
+    expect(source.csv.properties.encoding.enum).toEqual([...CSV_ENCODINGS]);
     expect(schema.$defs.table.properties.expectations.additionalProperties.properties.onViolation.enum).toEqual([...ON_VIOLATION]);
     expect(schema.$defs.table.properties.pii.additionalProperties.enum).toEqual([...PII_ACTIONS]);
     // Reserved names are refused for sources, tables, expectations and hinted or tagged columns alike.

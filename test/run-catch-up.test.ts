@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import type { DurableClient } from 'durable-functions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parsePipelineDefinition, type PipelineDefinition } from '../shared/pipeline/definition';
+import { parsePipelineDefinition, type PipelineDefinition } from '../shared/pipeline';
 import {
   CATCH_UP_EVENT,
   DurableRunClient,

@@ -13,7 +13,7 @@ import * as nodePath from 'node:path';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTIONS, type HttpFunctionDefinition } from '../functions/definitions';
-import { parsePipelineDefinition } from '../shared/pipeline/definition';
+import { parsePipelineDefinition } from '../shared/pipeline';
 import { duePipelines, EngineRunClient, orchestrationRegistry, requestProgress, runtimeServices, startOptions, startRunResponse, type RefreshOutput, type RunClient } from '../shared/run';
 import { openStore } from '../shared/storage';
 import { azuriteUri, uniqueContainer } from './helpers/azurite';

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadSnapshot } from '../shared/delta';
-import { parsePipelineDefinition } from '../shared/pipeline/definition';
+import { parsePipelineDefinition } from '../shared/pipeline';
 import { CATCH_UP_EVENT, orchestrationRegistry, REFRESH_ORCHESTRATOR, TABLE_ACTIVITY, type RefreshOutput, type RefreshProgress, type TableActivityInput } from '../shared/run';
 import { ingestExamples, POS_PIPELINE, posLake, runEngine, sortedRows, uniqueName } from './helpers/run-lake';
 

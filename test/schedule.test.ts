@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { firesBetween, nextOccurrence, parseSchedule, type Schedule } from '../shared/pipeline/ncrontab';
-import type { PipelineDefinition } from '../shared/pipeline/definition';
+import type { PipelineDefinition } from '../shared/pipeline';
 import { duePipelines } from '../shared/run/schedule';
 
 const next = (schedule: string, after: string) => nextOccurrence(parseSchedule(schedule), new Date(after)).toISOString();

@@ -20,7 +20,8 @@ import { openParquetRowGroups, ParquetRowGroupReader, ParquetSource, readParquet
 import { arrowToDeltaType, DeltaType, formatDeltaType } from '../delta/schema';
 import { isCanonicalArrowType, readValues } from '../delta/values';
 import { ByteReader, DamagedInputError, spool } from './bytes';
-import { Rescue, typedColumn } from './convert';
+import { typedColumn } from './convert';
+import { Rescue } from './rescue';
 import type { ReadContext } from './reader';
 import { RecordOutput } from './records';
 import type { BadRecord } from './types';

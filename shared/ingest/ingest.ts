@@ -74,7 +74,7 @@ import { loadSnapshotIfExists } from '../delta/commit';
 import { writeDataFiles, WriteFilesOptions } from '../delta/writer';
 import { allBadRecords, badRecordCount } from '../formats/bad-records';
 import type { BadRecord, Compression, InputFormat, ReadOptions, ReadResult } from '../formats/types';
-import type { SchemaEvolutionMode } from '../pipeline/definition';
+import type { SchemaEvolutionMode } from '../pipeline';
 import { DEFAULT_POISON_ATTEMPTS } from '../config/settings';
 import { errorText, isTransient } from '../errors';
 import { ObjectInfo, ObjectNotFoundError, ObjectStore } from '../storage/types';

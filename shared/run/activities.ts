@@ -19,7 +19,7 @@
  */
 import type { InvocationContext } from '@azure/functions';
 import { errorText, isTransient } from '../errors';
-import { tableNamed, type PipelineDefinition } from '../pipeline/definition';
+import { tableNamed, type PipelineDefinition } from '../pipeline';
 import { loadIfExists } from '../refresh/commit';
 import { refreshTable } from '../refresh/refresh';
 import { emptyMetrics, type LakeTables, type TableUpdateMetrics } from '../refresh/metrics';

@@ -24,7 +24,7 @@
  * browser history. Callers add it themselves (`?code=` or the `x-functions-key` header).
  */
 import { randomUUID } from 'node:crypto';
-import { tableNamed, type PipelineDefinition } from '../pipeline/definition';
+import { tableNamed, type PipelineDefinition } from '../pipeline';
 import { isActive, type RunClient } from './client';
 import type { EventLog } from './event-log';
 import type { RefreshInput } from './orchestrator';

@@ -11,7 +11,7 @@
  * history would otherwise read the whole log); `truncated` says how many were left out.
  */
 import { laneCommitRecord, readCommitIfExists } from '../delta';
-import type { PipelineDefinition } from '../pipeline/definition';
+import type { PipelineDefinition } from '../pipeline';
 import type { LakeTables, TableUpdateMetrics } from '../refresh/metrics';
 
 /** Commits read per source and update, at most. */

@@ -10,7 +10,7 @@
  * When a schedule fires is shared/pipeline/ncrontab.ts's answer, the same the local host's timers use.
  */
 import { firesBetween, parseSchedule } from '../pipeline/ncrontab';
-import type { PipelineDefinition } from '../pipeline/definition';
+import type { PipelineDefinition } from '../pipeline';
 import { pipelineName } from './plan';
 
 /** NCRONTAB of the timer that starts scheduled pipelines. */

@@ -4,7 +4,7 @@
  * from the runtime context (settings and `SLUICE_PIPELINES`, validated at start-up); the CLI and tests
  * pass their own.
  */
-import type { PipelineDefinition } from '../pipeline/definition';
+import type { PipelineDefinition } from '../pipeline';
 import type { LakeTables } from '../refresh/metrics';
 import { getRuntime } from '../runtime/context';
 import { sqlOptionsFromEnv, type SqlEngineOptions } from '../sql';

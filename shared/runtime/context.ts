@@ -15,7 +15,7 @@
 import { ConfigError, getSettings, loadSettings, readPiiKey, SettingsEnv, SluiceSettings } from '../config/settings';
 import type { LaneOptions } from '../delta';
 import { DeadLetterTarget, IngestLedger, IngestSource, TableLedger, tableKeyOf } from '../ingest';
-import { PipelineDefinition, routeBlob, SourceDefinition } from '../pipeline/definition';
+import { PipelineDefinition, routeBlob, SourceDefinition } from '../pipeline';
 import { openContainerStore, openLakeStore } from '../storage/lake';
 import { DEAD_LETTER_FOLDER } from '../storage/lake-layout';
 import type { ObjectStore } from '../storage/types';
