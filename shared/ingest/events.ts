@@ -53,28 +53,9 @@ import { ObjectAlreadyExistsError, ObjectStore } from '../storage/types';
 import { BatchConformer, dataSchema, fileMetadata, newColumns } from './columns';
 import type { DeadLetterTarget } from './deadletter';
 import { decodeBody, BodyRow, EventRead, EventRow, eventCreationSchema, eventWriteSchema, rawBody, readEventRows, stampEventColumns, writeEventDeadLetter } from './event-rows';
-import { findIntentCommit, IngestConfigError, IngestSource, tableKeyOf } from './ingest';
+import { findIntentCommit, IngestConfigError, tableKeyOf } from './ingest';
 import { formatsReader, ReadInput } from './reader';
-
-/** One event as the Functions Event Hubs trigger (cardinality many) delivers it, metadata already zipped per event. */
-export interface HubEvent {
-  /** Object (already JSON-decoded by the host), string, Buffer/Uint8Array, or null. */
-  body: unknown;
-  sequenceNumber: number;
-  /** String form (the host gives numbers or strings; the adapter passes String(x)). */
-  offset: string;
-  enqueuedTime: Date;
-  partitionKey?: string | null;
-  properties?: Record<string, unknown>;
-}
-
-/** Identity of the stream position a Delta txn is kept for. */
-export interface HubPartition {
-  namespace: string;
-  hub: string;
-  consumerGroup: string;
-  partitionId: string;
-}
+import type { HubEvent, HubPartition, IngestSource } from './types';
 
 /** Everything `ingestEvents` needs. */
 export interface IngestEventsOptions {

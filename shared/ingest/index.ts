@@ -3,7 +3,8 @@
  * Delta table, exactly once, with metadata columns, schema evolution, rescued data and dead-lettering.
  */
 export { ingestFile, findIntentCommit, IngestConfigError, sourceIntentId, tableKeyOf } from './ingest';
-export type { IngestFileOptions, IngestOutcome, IngestSource, IngestStatus } from './ingest';
+export type { IngestFileOptions, IngestOutcome, IngestStatus } from './ingest';
+export type { HubEvent, HubPartition, IngestSource } from './types';
 export { backfill } from './backfill';
 export type { BackfillOptions, BackfillResult } from './backfill';
 export { encodeKey, fileRowKey, LEDGER_TABLE, StoreLedger, TableLedger, watermarkRowKey } from './ledger';
@@ -21,5 +22,5 @@ export { DEFAULT_CHUNK_BYTES, normaliseEtag, readObjectRanges, SourceChangedErro
 export { ingestFaultPoint } from './faults';
 export type { IngestFaultPoint } from './faults';
 export { EventBatchError, hubAppId, ingestEvents } from './events';
-export type { EventBatchOutcome, HubEvent, HubPartition, IngestEventsOptions } from './events';
+export type { EventBatchOutcome, IngestEventsOptions } from './events';
 export { EVENT_METADATA_FIELDS } from './event-rows';

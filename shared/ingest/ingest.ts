@@ -73,8 +73,7 @@ import {
 import { loadSnapshotIfExists } from '../delta/commit';
 import { writeDataFiles, WriteFilesOptions } from '../delta/writer';
 import { allBadRecords, badRecordCount } from '../formats/bad-records';
-import type { BadRecord, Compression, InputFormat, ReadOptions, ReadResult } from '../formats/types';
-import type { SchemaEvolutionMode } from '../pipeline/definition';
+import type { BadRecord, ReadResult } from '../formats/types';
 import { DEFAULT_POISON_ATTEMPTS } from '../config/settings';
 import { errorText, isTransient } from '../errors';
 import { ObjectInfo, ObjectNotFoundError, ObjectStore } from '../storage/types';
@@ -84,25 +83,10 @@ import { ingestFaultPoint } from './faults';
 import { claimIsLive, holdClaim, type FileCounts, type IngestLedger, type LedgerEntry } from './ledger';
 import { checkSourceOptions, formatsReader, IngestConfigError, readSource, ReadInput, sourceName } from './reader';
 import { normaliseEtag, rangedObject } from './stream';
+import type { IngestSource } from './types';
 
 // Part of this module's interface since before the reader settings moved to reader.ts.
 export { IngestConfigError, sourceReadOptions } from './reader';
-
-/** How a source's files are read and evolve; defaults as in the pipeline definition. */
-export interface IngestSource {
-  /** Source name (recorded in the ledger and the commit). */
-  name?: string;
-  format?: InputFormat;
-  compression?: Compression | 'auto';
-  csv?: ReadOptions['csv'];
-  schemaEvolution?: SchemaEvolutionMode;
-  /** Column → Delta type name. */
-  schemaHints?: Record<string, string>;
-  /** Partition columns when the file creates the table (default `['_load_date']`). */
-  partitionBy?: string[];
-  /** Longest text record turned into a row (default 16 MiB; the app's `SLUICE_MAX_RECORD_MB`). */
-  maxRecordBytes?: number;
-}
 
 /** Everything `ingestFile` needs. */
 export interface IngestFileOptions {

@@ -16,13 +16,13 @@ import { availableParallelism, hostname } from 'node:os';
 import type { LogHandler } from '@azure/functions';
 import { EpisodeRunner } from './episode-runner';
 import { WireEvent } from './history';
-import { ACTIVE_STATUSES, ConcurrencyError, HistoryStore, InstanceRecord, RuntimeStatus } from './history-store';
+import { ACTIVE_STATUSES, ConcurrencyError, HistoryStore, InstanceRecord } from './history-store';
 import { parseJson, toJsonText } from './payload';
 import { ActivityQueue } from './activity-queue';
 import { ActivityPool } from './activity-runner';
 import { OrchestrationStateError, OrchestrationStatus, StatusOptions, toStatus } from './status';
 import { connectionStringTables, createTableIfMissing } from '../storage/lake';
-import { EngineOptions, InstanceFilter, OrchestrationRegistry, StartOptions, TickResult } from './types';
+import { EngineOptions, InstanceFilter, OrchestrationRegistry, RuntimeStatus, StartOptions, TickResult } from './types';
 import { freshMessageId, QUEUED_START_ID, WorkQueue } from './work-queue';
 
 /** DueAt of a message that only an episode asks for (year 275760, the largest Date). */

@@ -16,10 +16,8 @@ import { encodeKey } from '../ingest/ledger';
 import type { ObjectStore } from '../storage/types';
 import type { WireEvent } from './history';
 import { decodePayload, encodePayload } from './payload';
+import type { RuntimeStatus } from './types';
 import { deleteRows, int64, numberOf, statusOf, submitBatched } from './table-rows';
-
-/** Durable runtime status, as the HTTP API names it. */
-export type RuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'Failed' | 'Terminated' | 'ContinuedAsNew';
 
 /** Statuses of an instance that has not finished (one that a new start would collide with). */
 export const ACTIVE_STATUSES: readonly RuntimeStatus[] = ['Pending', 'Running', 'ContinuedAsNew'];

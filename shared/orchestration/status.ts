@@ -6,7 +6,8 @@
  * 404/409/410.
  */
 import { EventType, eventTypeName, WireEvent } from './history';
-import { ACTIVE_STATUSES, InstanceRecord, RuntimeStatus } from './history-store';
+import { ACTIVE_STATUSES, InstanceRecord } from './history-store';
+import type { RuntimeStatus } from './types';
 import { parseJson } from './payload';
 
 /** Instance status as `GET /runtime/webhooks/durabletask/instances/{id}` returns it. */

@@ -1,13 +1,11 @@
 /**
- * The engine's public types: the registry of functions it runs, its options, and how it reaches
- * Table Storage.
+ * The engine's public types: the registry of functions it runs, its options, how it reaches
+ * Table Storage, the statuses it reports and the crash points its tests inject.
  */
 import type { InvocationContext } from '@azure/functions';
 import type { TableClient } from '@azure/data-tables';
 import type { OrchestrationHandler } from 'durable-functions';
 import type { ObjectStore } from '../storage/types';
-import type { EpisodeFaultPoint } from './episode-runner';
-import type { RuntimeStatus } from './history-store';
 
 /**
  * An activity function, as given to `df.app.activity` (`handler`). The input is `any` so that
@@ -82,3 +80,9 @@ export interface TickResult {
   episodes: number;
   activities: number;
 }
+
+/** Points of an episode where a crash leaves partial work behind. */
+export type EpisodeFaultPoint = 'afterAppend' | 'afterCommit' | 'afterOutbox';
+
+/** Durable runtime status, as the HTTP API names it. */
+export type RuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'Failed' | 'Terminated' | 'ContinuedAsNew';

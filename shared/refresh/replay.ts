@@ -29,7 +29,7 @@ import { ACTION, BATCH, buildBatch, FAILED } from './batch';
 import { commitUpdate, loadIfExists } from './commit';
 import { BUCKETS_PROPERTY, deriveContract, KEY_BUCKET } from './contract';
 import { RefreshError } from './errors';
-import type { LakeTables } from './metrics';
+import type { LakeTables } from './types';
 import { QUARANTINE_SUFFIX } from './quarantine';
 import { appendRows, upsertRows } from './upsert';
 

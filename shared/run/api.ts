@@ -27,7 +27,8 @@ import { randomUUID } from 'node:crypto';
 import { tableNamed, type PipelineDefinition } from '../pipeline/definition';
 import { isActive, type RunClient, type RunStatus } from './client';
 import type { EventLog } from './event-log';
-import type { RefreshInput, RefreshProgress } from './orchestrator';
+import type { RefreshProgress } from './orchestrator';
+import type { RefreshInput } from './types';
 import { recordedOutcome } from './outcome';
 import { findPipeline, pipelineName, runInstanceId } from './plan';
 

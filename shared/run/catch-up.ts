@@ -10,7 +10,7 @@
  * queued start (`StartOptions.mergeQueued`); the orchestrator applies it to the `catchUp` events it
  * finds buffered before it continues as new (Azure).
  */
-import type { RefreshInput } from './orchestrator';
+import type { RefreshInput } from './types';
 
 /** What a trigger asks of a running refresh (the `catchUp` event's data). */
 export interface CatchUpRequest {

@@ -17,7 +17,8 @@ import type { DurableClient } from 'durable-functions';
 import type { OrchestrationEngine } from '../orchestration/engine';
 import { managementUrls, OrchestrationStateError, type HttpManagementPayload } from '../orchestration/status';
 import { mergeQueuedRefresh, type CatchUpRequest } from './catch-up';
-import { CATCH_UP_EVENT, REFRESH_ORCHESTRATOR, type RefreshInput } from './orchestrator';
+import { CATCH_UP_EVENT, REFRESH_ORCHESTRATOR } from './orchestrator';
+import type { RefreshInput } from './types';
 import { runInstanceId } from './plan';
 
 /** Durable runtime statuses. */

@@ -6,7 +6,8 @@
 export { refreshOrchestrator, REFRESH_ORCHESTRATOR, PLAN_ACTIVITY, CATCH_UP_EVENT, CATCH_UP_WINDOW_MS } from './orchestrator';
 export { mergeCatchUp, mergeFullRefresh, mergeQueuedRefresh } from './catch-up';
 export type { CatchUpRequest } from './catch-up';
-export type { RefreshInput, RefreshOutput, RefreshProgress, TableFailure, TableProgress } from './orchestrator';
+export type { RefreshOutput, RefreshProgress, TableFailure, TableProgress } from './orchestrator';
+export type { RefreshInput } from './types';
 export { chunkTables, failureReason, fanOutLimit, MAX_FAN_OUT, REFRESH_TABLES_ORCHESTRATOR, refreshTablesOrchestrator, TABLE_ACTIVITY } from './fan-out';
 export type { RefreshTablesInput, RefreshTablesOutput, TableActivityInput, TableOutcome } from './fan-out';
 export { planActivity, tableActivity } from './activities';

@@ -5,7 +5,7 @@
  * pass their own.
  */
 import type { PipelineDefinition } from '../pipeline/definition';
-import type { LakeTables } from '../refresh/metrics';
+import type { LakeTables } from '../refresh/types';
 import { getRuntime } from '../runtime/context';
 import { sqlOptionsFromEnv, type SqlEngineOptions } from '../sql';
 import { openLakeStore, openLakeTables } from '../storage/lake';

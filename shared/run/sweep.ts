@@ -20,7 +20,7 @@
 import { loadSnapshot, NotATableError, txnVersion, type Snapshot } from '../delta';
 import type { PipelineDefinition } from '../pipeline/definition';
 import { refreshAppId } from '../refresh/incremental';
-import type { LakeTables } from '../refresh/metrics';
+import type { LakeTables } from '../refresh/types';
 import type { ObjectStore } from '../storage/types';
 import { isActive, type RunClient, type RunStart, type RunStatus } from './client';
 import { pipelineName, runInstanceId, tablesReadingSource } from './plan';
