@@ -7,7 +7,7 @@ export type { IngestFileOptions, IngestOutcome, IngestStatus } from './ingest';
 export type { HubEvent, HubPartition, IngestSource } from './types';
 export { backfill } from './backfill';
 export type { BackfillOptions, BackfillResult } from './backfill';
-export { encodeKey, fileRowKey, LEDGER_TABLE, StoreLedger, TableLedger, watermarkRowKey } from './ledger';
+export { fileRowKey, LEDGER_TABLE, StoreLedger, TableLedger, watermarkRowKey } from './ledger';
 export type { IngestLedger, LedgerEntry, LedgerStatus, Watermark } from './ledger';
 export { deadLetterPath, writeDeadLetter } from './deadletter';
 export type { DeadLetterRecord, DeadLetterTarget } from './deadletter';

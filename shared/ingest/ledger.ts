@@ -23,10 +23,10 @@
  *   `<encoded table key>/<row key>.json`; creation is create-if-absent, so it is as safe under
  *   concurrency as the table.
  */
-import { createHash } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import type { LakeConnection } from '../config/settings';
 import { connectionStringTables, openLakeTables, tableCreation } from '../storage/lake';
+import { encodeKey } from '../storage/table-keys';
 import { ObjectAlreadyExistsError, ObjectNotFoundError, ObjectStore } from '../storage/types';
 
 /** Where an ingestion stands. */
@@ -177,25 +177,6 @@ export function holdClaim(ledger: IngestLedger, entry: LedgerEntry, everyMs = CL
     setWatermark: (table, folder, watermark) => ledger.setWatermark(table, folder, watermark),
   };
   return { ledger: wrapped, release };
-}
-
-const KEY_LIMIT = 200;
-
-/**
- * Encode text for a Table Storage key or a file name: letters, digits, `_ . -` stay; every other
- * UTF-8 byte becomes `~XX`. Order-preserving for prefixes; long keys end in a SHA-256 of the text.
- *
- * @param text any text
- * @returns the key
- */
-export function encodeKey(text: string): string {
-  let out = '';
-  for (const byte of Buffer.from(text, 'utf8')) {
-    const ch = String.fromCharCode(byte);
-    out += /[A-Za-z0-9_.-]/.test(ch) ? ch : `~${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-  }
-  if (out.length <= KEY_LIMIT) return out;
-  return `${out.slice(0, KEY_LIMIT - 42)}~~${createHash('sha256').update(text).digest('hex').slice(0, 40)}`;
 }
 
 /** RowKey of a file entry. */

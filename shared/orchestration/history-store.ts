@@ -12,7 +12,7 @@
  * instance row with its ETag, so a crash in between leaves rows the next episode overwrites.
  */
 import type { TableClient, TransactionAction } from '@azure/data-tables';
-import { encodeKey } from '../ingest/ledger';
+import { encodeKey } from '../storage/table-keys';
 import type { ObjectStore } from '../storage/types';
 import type { WireEvent } from './history';
 import { decodePayload, encodePayload } from './payload';
