@@ -19,6 +19,7 @@ export {
   tableNamed,
   validatePipelineDefinition,
 } from './definition';
+export { pipelineName } from './name';
 export type {
   DefinitionProblem,
   EventHubSource,

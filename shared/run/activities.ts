@@ -27,7 +27,8 @@ import type { LakeTables, TableUpdateMetrics } from '../refresh/types';
 import type { TableUpdateEvent } from './event-log';
 import { tableLineage } from './lineage';
 import type { TableActivityInput } from './fan-out';
-import { findPipeline, pipelineName, planRefresh, type RefreshPlan } from './plan';
+import { pipelineName } from '../pipeline/name';
+import { findPipeline, planRefresh, type RefreshPlan } from './plan';
 import type { RunServices } from './services';
 
 /** Input of `refreshPlan`. */

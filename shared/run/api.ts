@@ -30,7 +30,8 @@ import type { EventLog } from './event-log';
 import type { RefreshProgress } from './orchestrator';
 import type { RefreshInput } from './types';
 import { recordedOutcome } from './outcome';
-import { findPipeline, pipelineName, runInstanceId } from './plan';
+import { pipelineName } from '../pipeline/name';
+import { findPipeline, runInstanceId } from './plan';
 
 /** A response to write. */
 export interface ApiResponse {

@@ -15,7 +15,7 @@ export type { PlanActivityInput } from './activities';
 export { orchestrationRegistry, refreshPlanActivity, refreshTableActivity, RUN_ACTIVITIES, RUN_ORCHESTRATORS } from './registry';
 export { DurableRunClient, EngineRunClient, isActive } from './client';
 export type { PurgeResult, RunClient, RunRuntimeStatus, RunStart, RunStatus, TerminateResult } from './client';
-export { blockedBy, findPipeline, pipelineName, pipelineOfInstance, planRefresh, runInstanceId, tablesReadingSource } from './plan';
+export { blockedBy, findPipeline, pipelineOfInstance, planRefresh, runInstanceId, tablesReadingSource } from './plan';
 export type { RefreshPlan } from './plan';
 export { EVENTS_TABLE, EventLog } from './event-log';
 export type { RunRequestRecord, TableUpdateEvent } from './event-log';

@@ -12,7 +12,7 @@
  */
 import { parseNcrontab } from '../pipeline/ncrontab';
 import type { PipelineDefinition } from '../pipeline/definition';
-import { pipelineName } from './plan';
+import { pipelineName } from '../pipeline/name';
 
 export { parseNcrontab } from '../pipeline/ncrontab';
 
