@@ -9,7 +9,7 @@ import { appRoot, DEAD_LETTER_FOLDER, loadRuntime } from '../shared/runtime';
 import { openLakeStore } from '../shared/storage/lake';
 import type { Io } from './ingest';
 import { lakeEnv, lakeSettings } from './pipeline';
-import { parseCommandLine, UsageError } from './usage';
+import { parseCommandLine, UsageError } from '../shared/command-line/usage';
 
 /** Help text of the dead-letter commands (part of `sluice --help`). */
 export const DEADLETTER_HELP = `  deadletter list      the dead-letter records of the lake (what ingestion could not read), one line

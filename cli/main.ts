@@ -29,8 +29,8 @@ import { INGEST_HELP, runIngestCommand } from './ingest';
 import { PIPELINE_HELP, runPipelineCommand } from './pipeline';
 import { DEADLETTER_HELP, runDeadLetterCommand } from './deadletter';
 import { DEV_HELP, runDevCommand } from '../dev/cli';
-import { whenStdoutCloses } from './stdout';
-import { UsageError } from './usage';
+import { whenStdoutCloses } from '../shared/command-line/stdout';
+import { UsageError } from '../shared/command-line/usage';
 import { loadMaintenanceSettings } from '../shared/config/settings';
 
 const VERSION = packageVersion();

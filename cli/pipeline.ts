@@ -21,7 +21,7 @@ import { appRoot, loadPipelines } from '../shared/runtime';
 import { sqlOptionsFromEnv } from '../shared/sql';
 import { openLakeStore, openLakeTables } from '../shared/storage/lake';
 import type { Io } from './ingest';
-import { parseCommandLine, UsageError } from './usage';
+import { parseCommandLine, UsageError } from '../shared/command-line/usage';
 
 /** Help text of the pipeline commands (part of `sluice --help`). */
 export const PIPELINE_HELP = `  pipeline validate <file>   check a pipeline definition: structure, references, cycles, and every

@@ -15,7 +15,7 @@ import * as nodePath from 'node:path';
 import { parseArgs } from 'node:util';
 import { openStore } from '../shared/storage/location';
 import { runDev } from './start';
-import { UsageError } from '../cli/usage';
+import { UsageError } from '../shared/command-line/usage';
 
 /** Help of the `dev` commands, for `sluice --help`. */
 export const DEV_HELP = `  dev [options]        run the whole pipeline locally (same as npm start; sluice dev --help)
