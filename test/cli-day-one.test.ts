@@ -55,6 +55,17 @@ describe('an unknown command', () => {
   });
 });
 
+describe('sluice dev', () => {
+  it('reaches the local host\'s command line, which answers a wrong one as sluice does', () => {
+    const drop = sluice(['dev', 'drop']);
+    expect(drop.status).toBe(2);
+    expect(drop.stdout).toBe('');
+    expect(drop.stderr).toBe("sluice: 'dev drop' needs at least one file\nRun 'sluice --help' for usage.\n");
+    expect(sluice(['dev', 'events']).stderr.split('\n')[0]).toMatch(/^sluice: 'dev events' needs the hub name/);
+    expect(sluice(['--help']).stdout).toMatch(/^  dev drop <file>… --to <folder>/m);
+  });
+});
+
 describe('output piped into a reader that stops early', () => {
   it('sluice read <table> | head -1 ends quietly with status 0', async () => {
     // ~2 MB of NDJSON: far beyond a pipe's buffer, so the command is still writing when the reader leaves.
