@@ -10,7 +10,7 @@ import * as nodePath from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTable, writeTable } from '../shared/delta/table';
 import { openStore } from '../shared/storage';
-import { WRITER_SCHEMA, writerBatch } from './helpers/tables';
+import { WRITER_SCHEMA, writerBatch } from '../bench/writers';
 
 const ROOT = nodePath.resolve(__dirname, '..');
 const BIN = nodePath.join(ROOT, 'bin', 'sluice.js');
