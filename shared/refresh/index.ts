@@ -13,5 +13,5 @@ export { CHANGE_TYPE, CHANGES_DIR } from './upsert';
 export { piiHash } from './pii';
 export { checkPipelineSql } from './check';
 export type { CheckOptions, CheckResult } from './check';
-export { replayAppId, replayQuarantine } from './replay';
-export type { ReplayRequest, ReplayResult } from './replay';
+export { replayAppId, replayQuarantine } from './quarantine-replay';
+export type { ReplayRequest, ReplayResult } from './quarantine-replay';
