@@ -31,7 +31,7 @@ import type { RefreshRequest, TableUpdateMetrics } from './types';
 import { protectedColumn } from './pii';
 import { QUARANTINE_SUFFIX, writeQuarantine } from './quarantine';
 import { loadHook } from './hook';
-import { partitionRuns } from './runs';
+import { partitionRuns } from './partition-slices';
 import { runTransform } from './transform';
 
 /**
