@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { parseArgs } from 'node:util';
-import { appRoot } from '../shared/runtime/pipelines';
+import { appRoot } from '../shared/host/pipelines';
 import { openStore } from '../shared/storage/location';
 import {
   batchToRows,

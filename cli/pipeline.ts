@@ -17,7 +17,7 @@ import { loadPipelineDefinition, PipelineDefinitionError, tableNamed, type Pipel
 import { pipelineName } from '../shared/pipeline/name';
 import { checkPipelineSql, replayQuarantine, type LakeTables, type ReplayResult, type TableUpdateMetrics } from '../shared/refresh';
 import { EngineRunClient, EVENTS_TABLE, EventLog, isActive, orchestrationRegistry, recordedOutcome, runTotals, planRefresh, startRunAfterTableCommit, tablesReadingSource, type RefreshInput, type RefreshOutput, type RefreshProgress, type RunStart } from '../shared/run';
-import { appRoot, loadPipelines } from '../shared/runtime';
+import { appRoot, loadPipelines } from '../shared/host';
 import { sqlOptionsFromEnv } from '../shared/sql';
 import { openLakeStore, openLakeTables } from '../shared/storage/lake';
 import type { Io } from './ingest';

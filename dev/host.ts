@@ -17,7 +17,7 @@ import { FUNCTIONS } from '../functions/definitions';
 import { loadInstanceResources } from '../shared/config/settings';
 import { connectionStringTables, OrchestrationEngine } from '../shared/orchestration';
 import { EngineRunClient } from '../shared/run';
-import { appRoot, getRuntime, loadRuntime, resolveSettingReferences, type SluiceRuntime } from '../shared/runtime';
+import { appRoot, getRuntime, loadRuntime, resolveSettingReferences, type SluiceRuntime } from '../shared/host';
 import { openContainerStore, openLakeStore } from '../shared/storage/lake';
 import { connectOrStartAzurite, type LocalAzurite } from './azurite';
 import { DELIVERIES_TABLE, tableJournal } from './deliveries';

@@ -6,8 +6,8 @@
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { DeadLetterNotFoundError, listDeadLetters, readDeadLetterBytes, type DeadLetterEntry } from '../shared/ingest';
-import { DEAD_LETTER_FOLDER, getRuntime } from '../shared/runtime';
-import { internalError } from '../shared/runtime/http';
+import { DEAD_LETTER_FOLDER, getRuntime } from '../shared/host';
+import { internalError } from '../shared/host/http';
 import { openLakeStore } from '../shared/storage/lake';
 
 /** Entries one listing answers at most; the body says when it stopped there. */

@@ -12,7 +12,7 @@
 import { app, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { DurableRunClient, RunClient } from '../shared/run';
-import { getRuntime, resolveSettingReferences } from '../shared/runtime';
+import { getRuntime, resolveSettingReferences } from '../shared/host';
 import { FUNCTIONS, FunctionDefinition } from './definitions';
 
 const runtime = getRuntime();

@@ -41,8 +41,8 @@ import {
   reconcileLanding,
   routeBlobCreatedEvent,
   SourceReconcile,
-} from '../shared/runtime';
-import type { SourceRoute } from '../shared/runtime';
+} from '../shared/host';
+import type { SourceRoute } from '../shared/host';
 import { ScheduledStartError, scheduleSince, startRunAfterBronze, startScheduledRuns, sweepUnappliedBronze, unservedBronzeVersion, type RunClient, type RunStart } from '../shared/run';
 import { openLakeStore } from '../shared/storage/lake';
 

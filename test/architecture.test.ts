@@ -26,7 +26,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['cli', 'dev'],
   ['functions'],
   ['shared/run'],
-  ['shared/runtime'],
+  ['shared/host'],
   ['shared/refresh'],
   ['shared/ingest'],
   ['shared/sql'],

@@ -19,7 +19,7 @@ import {
 import { isReservedName, ON_VIOLATION, PII_ACTIONS, sourceNamed, tableNamed, TRIGGER_MODES } from '../shared/pipeline/definition';
 import { ncrontabProblem, parseNcrontab } from '../shared/pipeline/ncrontab';
 import { firesAt } from '../shared/run/schedule';
-import { readIngestTriggerSettings } from '../shared/runtime/settings';
+import { readIngestTriggerSettings } from '../shared/host/settings';
 import { writeTable } from '../shared/delta';
 import { checkPipelineSql } from '../shared/refresh';
 import { piiActionOf, protectedColumn } from '../shared/refresh/pii';

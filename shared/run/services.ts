@@ -6,7 +6,7 @@
  */
 import type { PipelineDefinition } from '../pipeline/definition';
 import type { LakeTables } from '../refresh/types';
-import { getRuntime } from '../runtime/context';
+import { getRuntime } from '../host/context';
 import { sqlOptionsFromEnv, type SqlEngineOptions } from '../sql';
 import { openLakeStore, openLakeTables } from '../storage/lake';
 import { EVENTS_TABLE, EventLog } from './event-log';
