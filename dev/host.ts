@@ -6,7 +6,7 @@
  * watch (BlobCreated events), the timers, and the Event Hubs feed. `npm start` (dev/start.ts), the
  * end-to-end tests and the freshness benchmark all start it this way.
  *
- * The app reads its settings from `process.env` once per process (shared/runtime), so this function
+ * The app reads its settings from `process.env` once per process (shared/host), so this function
  * writes the settings it decides there, and one process runs one local host.
  */
 import { readFileSync } from 'node:fs';

@@ -1,7 +1,7 @@
 /**
  * Entry point the Functions host loads (`main` in package.json): registers every definition of
  * `definitions.ts` with the v4 programming model. The settings and the pipeline definitions are
- * validated here, once (shared/runtime), so a bad app setting or YAML file stops the app at start-up
+ * validated here, once (shared/host), so a bad app setting or YAML file stops the app at start-up
  * with a message naming it.
  *
  * `%SETTING%` references in binding options are resolved here with the runtime's validated values,

@@ -1,5 +1,5 @@
 /**
- * Trigger adapters of bronze ingestion. Each reads its binding, calls the runtime (shared/runtime),
+ * Trigger adapters of bronze ingestion. Each reads its binding, calls the host context (shared/host),
  * logs one line naming the file or partition, and decides what a failure means for the trigger:
  *
  * - `blobCreated` (Event Grid): a failure is rethrown, so Event Grid delivers the event again (its
