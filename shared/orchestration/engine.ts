@@ -20,9 +20,9 @@ import { ACTIVE_STATUSES, ConcurrencyError, HistoryStore, InstanceRecord } from 
 import { parseJson, toJsonText } from './payload';
 import { ActivityQueue } from './activity-queue';
 import { ActivityPool } from './activity-runner';
-import { OrchestrationStateError, OrchestrationStatus, StatusOptions, toStatus } from './status';
+import { OrchestrationStateError, toStatus } from './status';
 import { connectionStringTables, createTableIfMissing } from '../storage/lake';
-import { EngineOptions, InstanceFilter, OrchestrationRegistry, RuntimeStatus, StartOptions, TickResult } from './types';
+import { EngineOptions, InstanceFilter, OrchestrationRegistry, OrchestrationStatus, RuntimeStatus, StartOptions, StatusOptions, TickResult } from './types';
 import { freshMessageId, QUEUED_START_ID, WorkQueue } from './work-queue';
 
 /** DueAt of a message that only an episode asks for (year 275760, the largest Date). */

@@ -86,3 +86,39 @@ export type EpisodeFaultPoint = 'afterAppend' | 'afterCommit' | 'afterOutbox';
 
 /** Durable runtime status, as the HTTP API names it. */
 export type RuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'Failed' | 'Terminated' | 'ContinuedAsNew';
+
+/** Instance status as `GET /runtime/webhooks/durabletask/instances/{id}` returns it. */
+export interface OrchestrationStatus {
+  name: string;
+  instanceId: string;
+  runtimeStatus: RuntimeStatus;
+  input: unknown;
+  customStatus: unknown;
+  output: unknown;
+  createdTime: string;
+  lastUpdatedTime: string;
+  historyEvents?: Record<string, unknown>[];
+}
+
+/** What `getStatus` includes. */
+export interface StatusOptions {
+  /** Include `historyEvents` (default false). */
+  showHistory?: boolean;
+  /** Include results and event data in `historyEvents` (default false). */
+  showHistoryOutput?: boolean;
+  /** Include the input (default true). */
+  showInput?: boolean;
+}
+
+/** The management URLs of a "check status" response (`HttpManagementPayload`). */
+export interface HttpManagementPayload {
+  id: string;
+  statusQueryGetUri: string;
+  sendEventPostUri: string;
+  terminatePostUri: string;
+  purgeHistoryDeleteUri: string;
+  restartPostUri: string;
+  suspendPostUri: string;
+  resumePostUri: string;
+  rewindPostUri: string;
+}

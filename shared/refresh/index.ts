@@ -14,4 +14,4 @@ export { piiHash } from './pii';
 export { checkPipelineSql } from './check';
 export type { CheckOptions, CheckResult } from './check';
 export { replayAppId, replayQuarantine } from './quarantine-replay';
-export type { ReplayRequest, ReplayResult } from './quarantine-replay';
+export type { ReplayRequest, ReplayResult } from './types';

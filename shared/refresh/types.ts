@@ -121,3 +121,34 @@ export interface BatchOutcome {
   /** Rows passing every mandatory rule (see metrics.ts), when the table has any. */
   completeness?: Completeness;
 }
+
+/** What to replay. */
+export interface ReplayRequest {
+  definition: PipelineDefinition;
+  /** Table name in the definition, e.g. `silver.sales`. */
+  table: string;
+  lake: LakeTables;
+  sql?: SqlEngineOptions;
+}
+
+/** What a replay did. */
+export interface ReplayResult {
+  table: string;
+  /** The quarantine version read (null: no quarantine table). */
+  quarantineVersion: number | null;
+  /** Rows in the quarantine before. */
+  rowsRead: number;
+  /** Rows that passed and left the quarantine. */
+  replayed: number;
+  /** Rows still failing, kept in the quarantine. */
+  remaining: number;
+  inserted: number;
+  updated: number;
+  duplicates: number;
+  /** The table's version after the replay (its current version when nothing moved). */
+  targetVersion: number | null;
+  /** The quarantine's version after the replay. */
+  quarantineVersionAfter: number | null;
+  /** True when this call only finished an earlier replay interrupted between its two commits. */
+  resumed: boolean;
+}

@@ -15,7 +15,8 @@
  */
 import type { DurableClient } from 'durable-functions';
 import type { OrchestrationEngine } from '../orchestration/engine';
-import { managementUrls, OrchestrationStateError, type HttpManagementPayload } from '../orchestration/status';
+import { managementUrls, OrchestrationStateError } from '../orchestration/status';
+import type { HttpManagementPayload } from '../orchestration/types';
 import { mergeQueuedRefresh, type CatchUpRequest } from './catch-up';
 import { CATCH_UP_EVENT, REFRESH_ORCHESTRATOR } from './orchestrator';
 import type { RefreshInput } from './types';
