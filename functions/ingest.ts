@@ -28,8 +28,8 @@
  * sweeps `afterBronze` pipelines for bronze versions whose trigger was lost.
  */
 import type { InvocationContext, Timer } from '@azure/functions';
-import { deadLetterLocation, IngestConfigError, type IngestOutcome } from '../shared/ingest';
-import { EventBatchError, type EventBatchOutcome } from '../shared/ingest/events';
+import { deadLetterLocation, IngestConfigError } from '../shared/ingest';
+import { EventBatchError } from '../shared/ingest/events';
 import {
   DEAD_LETTER_FOLDER,
   errorText,
@@ -45,6 +45,7 @@ import {
 import type { SourceRoute } from '../shared/host';
 import { ScheduledStartError, scheduleSince, startRunAfterBronze, startScheduledRuns, sweepUnappliedBronze, unservedBronzeVersion, type RunClient, type RunStart } from '../shared/run';
 import { openLakeStore } from '../shared/storage/lake';
+import type { EventBatchOutcome, IngestOutcome } from '../shared/ingest/types';
 
 /** Start the run a bronze commit calls for (nothing without a run client or when no rows landed). */
 async function afterBronze(name: string, route: SourceRoute, version: number | undefined, wroteRows: boolean, context: InvocationContext, runs?: RunClient): Promise<void> {
