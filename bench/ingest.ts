@@ -5,7 +5,7 @@
  * with one and with two threads, in the same run. Then the CSV once more into a table on Azurite.
  *
  * Every engine runs in a child process of its own, so the peak resident set it reports is its own:
- * Sluice through test/helpers/ingest-child.ts (the command's function, all of the stage: ledger,
+ * Sluice through bench/ingest-child.ts (the command's function, all of the stage: ledger,
  * table creation, commit), DuckDB through this file run as a script (`duckdb <json>`). Times are taken
  * inside the children around the work itself (not process start-up); each figure is the fastest of
  * `repeat` runs and the peak RSS the highest, as in the perf notes.
@@ -17,13 +17,13 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
-import type { IngestChildReport } from '../test/helpers/ingest-child';
-import { REPORT_PREFIX } from '../test/helpers/ingest-child';
+import type { IngestChildReport } from './ingest-child';
+import { REPORT_PREFIX } from './ingest-child';
 import { cachedDataset, DatasetFormat } from './dataset';
 
 const ROOT = nodePath.resolve(__dirname, '..');
 const DATA_DIR = nodePath.join(ROOT, 'bench', 'data');
-const INGEST_CHILD = nodePath.join(ROOT, 'test', 'helpers', 'ingest-child.ts');
+const INGEST_CHILD = nodePath.join(ROOT, 'bench', 'ingest-child.ts');
 const MIB = 2 ** 20;
 
 /** Options of the ingest section. */

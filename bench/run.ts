@@ -2,7 +2,7 @@
  * Benchmark (never part of `npm test`): `npm run bench`, i.e. `node --import tsx bench/run.ts`.
  *
  * 1. Commit throughput on Azurite: 1, 8 and 32 concurrent writer *processes*
- *    (test/fixtures/writer-process.ts) each appending BENCH_BATCHES (default 10) small batches to one
+ *    (bench/writer-process.ts) each appending BENCH_BATCHES (default 10) small batches to one
  *    table, through the commit lane and with direct optimistic commits. Timed from the moment all
  *    processes are loaded and released together to the last exit.
  * 2. Snapshot load time (`loadSnapshot`, fastest and median of 3) of tables with 10, 1,000 and 10,000
@@ -43,8 +43,7 @@ import { applyActions, cloneState, TableState } from '../shared/delta/replay';
 import { openStore } from '../shared/storage/location';
 import type { ObjectStore } from '../shared/storage/types';
 import { startAzurite } from '../dev/azurite';
-import { WRITER_SCHEMA, writerBatch } from '../test/helpers/tables';
-import { assertAllSucceeded, runWriters } from '../test/helpers/writers';
+import { assertAllSucceeded, runWriters, WRITER_SCHEMA, writerBatch } from './writers';
 import type { DatasetFormat } from './dataset';
 import { type FreshnessResult, runFreshnessBench } from './freshness';
 import { IngestBenchResult, printIngestResults, runIngestBench } from './ingest';

@@ -5,12 +5,12 @@
  * `GET /api/deadletter[/{id}]` serve the same listing and records.
  */
 import { checkDeadLetterId, deadLetterLocation, listDeadLetters, readDeadLetter, readDeadLetterBytes, replayDeadLetter, type DeadLetterEntry } from '../shared/ingest';
-import { appRoot, loadRuntime } from '../shared/runtime';
+import { appRoot, loadRuntime } from '../shared/host';
 import { DEAD_LETTER_FOLDER } from '../shared/storage/lake-layout';
 import { openLakeStore } from '../shared/storage/lake';
 import type { Io } from './ingest';
 import { lakeEnv, lakeSettings } from './pipeline';
-import { parseCommandLine, UsageError } from './usage';
+import { parseCommandLine, UsageError } from '../shared/command-line/usage';
 
 /** Help text of the dead-letter commands (part of `sluice --help`). */
 export const DEADLETTER_HELP = `  deadletter list      the dead-letter records of the lake (what ingestion could not read), one line

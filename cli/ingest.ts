@@ -37,7 +37,7 @@ import { AZURITE_ACCOUNT, AZURITE_ACCOUNT_KEY, LocalStore, openStore, parseLocat
 import type { BlobLocation, Env } from '../shared/storage';
 import type { ObjectStore } from '../shared/storage/types';
 import type { InputFormat } from '../shared/formats/types';
-import { UsageError } from './usage';
+import { UsageError } from '../shared/command-line/usage';
 import { DEAD_LETTER_FOLDER, LOCAL_LEDGER_FOLDER, SLUICE_FOLDER } from '../shared/storage/lake-layout';
 
 /** A wrong command line (exit status 2). */

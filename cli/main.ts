@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { parseArgs } from 'node:util';
-import { appRoot } from '../shared/runtime/pipelines';
+import { appRoot } from '../shared/host/pipelines';
 import { openStore } from '../shared/storage/location';
 import {
   batchToRows,
@@ -28,12 +28,20 @@ import { READ_FORMATS, ReadFormat, rowWriter } from './format';
 import { INGEST_HELP, runIngestCommand } from './ingest';
 import { PIPELINE_HELP, runPipelineCommand } from './pipeline';
 import { DEADLETTER_HELP, runDeadLetterCommand } from './deadletter';
-import { DEV_HELP, runDevCommand } from '../dev/cli';
-import { whenStdoutCloses } from './stdout';
-import { UsageError } from './usage';
+import { processIo } from '../shared/command-line/stdout';
+import { runCommandLine, UsageError, type CommandIo as Io } from '../shared/command-line/usage';
 import { loadMaintenanceSettings } from '../shared/config/settings';
 
 const VERSION = packageVersion();
+
+/** Help of the `dev` commands (dev/cli.ts runs them; bin/sluice.js hands it `sluice dev …`). */
+const DEV_HELP = `  dev [options]        run the whole pipeline locally (same as npm start; sluice dev --help)
+  dev events --hub <hub> <file.json|file.ndjson> [--url U]  send events to the local Event Hubs feed
+  dev events --hub <hub> --rate N --duration S [--url U]    send generated telemetry events
+                       (the hub may also be given as the first word: dev events <hub> …)
+  dev drop <file>… --to <folder> [--container C]            upload files to the local landing container
+                       (Azurite on :10000; set AZURITE_BLOB_ENDPOINT when it listens elsewhere)
+`;
 
 const HELP = `sluice ${VERSION} — Delta Lake tables on Azure Blob Storage, ADLS Gen2, Azurite or local disk
 
@@ -76,13 +84,6 @@ Values in ndjson/csv: 64-bit integers exact, decimals as strings with their scal
 dates YYYY-MM-DD, timestamps ISO-8601 UTC with microseconds.
 `;
 
-/** Raised for a wrong command line: exit status 2. */
-
-interface Io {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
-
 /**
  * Run the command line.
  *
@@ -90,23 +91,8 @@ interface Io {
  * @param io output sinks (stdout/stderr by default)
  * @returns the exit status
  */
-export async function main(argv: string[], io: Io = processIo()): Promise<number> {
-  try {
-    return await run(argv, io);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      io.err(`sluice: ${(err as Error).message}\nRun 'sluice --help' for usage.\n`);
-      return 2;
-    }
-    io.err(`sluice: ${(err as Error)?.message ?? String(err)}\n`);
-    if (process.env.SLUICE_DEBUG) io.err(`${(err as Error)?.stack}\n`);
-    return 1;
-  }
-}
-
-function processIo(): Io {
-  whenStdoutCloses();
-  return { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+export function main(argv: string[], io: Io = processIo()): Promise<number> {
+  return runCommandLine(run, argv, io);
 }
 
 /** The version of the installed package, so that `--version` and the help never drift from a release. */
@@ -158,7 +144,8 @@ async function run(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   const [command, ...rest] = argv;
-  if (command === 'dev') return runDevCommand(rest, io);
+  // bin/sluice.js hands `sluice dev …` to the local host's command line (dev/cli.ts) before it gets here.
+  if (command === 'dev') throw new UsageError("'sluice dev' runs the local host; start it with the sluice command (bin/sluice.js) or npm start");
   if (command === 'pipeline' || command === 'quarantine') return runPipelineCommand(command, rest, io);
   if (command === 'deadletter') return runDeadLetterCommand(rest, io);
   if (!ALLOWED[command]) throw new UsageError(unknownCommand(command, [...Object.keys(ALLOWED), 'pipeline', 'quarantine', 'deadletter', 'dev']));

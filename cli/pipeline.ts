@@ -15,13 +15,14 @@ import { ConfigError, loadInstanceResources, loadSettings } from '../shared/conf
 import { OrchestrationEngine } from '../shared/orchestration';
 import { loadPipelineDefinition, PipelineDefinitionError, tableNamed, type PipelineDefinition } from '../shared/pipeline';
 import { checkPipelineSql, replayQuarantine, type LakeTables, type ReplayResult, type TableUpdateMetrics } from '../shared/refresh';
-import { EngineRunClient, EventLog, orchestrationRegistry, requestProgress, runTotals, tableUpdateReport, pipelineName, planRefresh, startRunAfterTableCommit, tablesReadingSource, type RefreshInput, type RefreshOutput, type RefreshProgress, type RunStart, type RunStatus } from '../shared/run';
+import { EngineRunClient, EventLog, orchestrationRegistry, requestProgress, runTotals, tableUpdateReport, planRefresh, startRunAfterTableCommit, tablesReadingSource, type RefreshInput, type RefreshOutput, type RefreshProgress, type RunStart, type RunStatus } from '../shared/run';
+import { pipelineName } from '../shared/pipeline';
 import { CLI_ENGINE_TABLES, EVENTS_TABLE, orchestrationPayloadsFolder } from '../shared/storage/lake-layout';
-import { appRoot, loadPipelines } from '../shared/runtime';
+import { appRoot, loadPipelines } from '../shared/host';
 import { sqlOptionsFromEnv } from '../shared/sql';
 import { openLakeStore, openLakeTables } from '../shared/storage/lake';
 import type { Io } from './ingest';
-import { parseCommandLine, UsageError } from './usage';
+import { parseCommandLine, UsageError } from '../shared/command-line/usage';
 
 /** Help text of the pipeline commands (part of `sluice --help`). */
 export const PIPELINE_HELP = `  pipeline validate <file>   check a pipeline definition: structure, references, cycles, and every

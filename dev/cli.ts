@@ -15,22 +15,22 @@ import * as nodePath from 'node:path';
 import { parseArgs } from 'node:util';
 import { openStore } from '../shared/storage/location';
 import { runDev } from './start';
-import { UsageError } from '../cli/usage';
+import { processIo } from '../shared/command-line/stdout';
+import { runCommandLine, UsageError, type CommandIo as Io } from '../shared/command-line/usage';
 
-/** Help of the `dev` commands, for `sluice --help`. */
-export const DEV_HELP = `  dev [options]        run the whole pipeline locally (same as npm start; sluice dev --help)
-  dev events --hub <hub> <file.json|file.ndjson> [--url U]  send events to the local Event Hubs feed
-  dev events --hub <hub> --rate N --duration S [--url U]    send generated telemetry events
-                       (the hub may also be given as the first word: dev events <hub> …)
-  dev drop <file>… --to <folder> [--container C]            upload files to the local landing container
-                       (Azurite on :10000; set AZURITE_BLOB_ENDPOINT when it listens elsewhere)
-`;
 
-interface Io {
-  out: (text: string) => void;
-  err: (text: string) => void;
+
+/**
+ * The `sluice dev …` command line: bin/sluice.js hands it every command line starting with `dev` (the
+ * CLI itself does not import the local host).
+ *
+ * @param argv the arguments after `dev`
+ * @param io output sinks (stdout/stderr by default)
+ * @returns the exit status
+ */
+export function main(argv: string[], io: Io = processIo()): Promise<number> {
+  return runCommandLine(runDevCommand, argv, io);
 }
-
 
 /**
  * Run `sluice dev …`.

@@ -17,7 +17,7 @@
  * randomisation, for at most 30 attempts within 24 hours (the subscription defaults).
  */
 import type { TableClient } from '@azure/data-tables';
-import { encodeKey } from '../shared/ingest/ledger';
+import { encodeKey } from '../shared/storage/table-keys';
 import { tableCreation } from '../shared/storage/lake';
 
 /** Event Grid's pause before each retry: the n-th entry follows the n-th failed attempt. */

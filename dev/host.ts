@@ -6,7 +6,7 @@
  * watch (BlobCreated events), the timers, and the Event Hubs feed. `npm start` (dev/start.ts), the
  * end-to-end tests and the freshness benchmark all start it this way.
  *
- * The app reads its settings from `process.env` once per process (shared/runtime), so this function
+ * The app reads its settings from `process.env` once per process (shared/host), so this function
  * writes the settings it decides there, and one process runs one local host.
  */
 import { readFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { FUNCTIONS } from '../functions/definitions';
 import { loadInstanceResources } from '../shared/config/settings';
 import { connectionStringTables, OrchestrationEngine } from '../shared/orchestration';
 import { EngineRunClient } from '../shared/run';
-import { appRoot, getRuntime, loadRuntime, resolveSettingReferences, type SluiceRuntime } from '../shared/runtime';
+import { appRoot, getRuntime, loadRuntime, resolveSettingReferences, type SluiceRuntime } from '../shared/host';
 import { openContainerStore, openLakeStore } from '../shared/storage/lake';
 import { connectOrStartAzurite, type LocalAzurite } from './azurite';
 import { tableJournal } from './deliveries';

@@ -15,7 +15,7 @@
 import * as http from 'node:http';
 import { HttpRequest, HttpResponse, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import type { HttpFunctionDefinition } from '../functions/definitions';
-import { internalError, isJsonContentType, notJsonAnswer } from '../shared/runtime/http';
+import { internalError, isJsonContentType, notJsonAnswer } from '../shared/host/http';
 import { type DevLog, invokeFunction } from './invoke';
 
 /** Most bytes of a request body the host reads: far above any run request or event batch it serves. */

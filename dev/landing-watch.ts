@@ -25,7 +25,7 @@
  * would have kept them for a function app that was down.
  */
 import { randomUUID } from 'node:crypto';
-import { BLOB_CREATED } from '../shared/runtime';
+import { BLOB_CREATED } from '../shared/host';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { ObjectInfo } from '../shared/storage/types';
 import { type DeliveryJournal, EVENT_GRID_MAX_ATTEMPTS, EVENT_GRID_TTL_MS, eventGridRetryDelay, type PendingDelivery } from './deliveries';

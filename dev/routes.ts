@@ -13,8 +13,8 @@
  *   admin API), e.g. the `reconcile` timer.
  */
 import { durableWebhook, type OrchestrationEngine } from '../shared/orchestration';
-import { internalError } from '../shared/runtime/http';
-import type { SluiceRuntime } from '../shared/runtime';
+import { internalError } from '../shared/host/http';
+import type { SluiceRuntime } from '../shared/host';
 import type { ObjectStore } from '../shared/storage/types';
 import { EventsBodyError, type LocalEventHubs, parseEventsBody, PartialDeliveryError } from './eventhubs';
 import type { BoundFunction } from './functions';

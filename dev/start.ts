@@ -9,8 +9,8 @@
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_DEV_PIPELINE, type LocalHost, startLocalHost } from './host';
-import { whenStdoutCloses } from '../cli/stdout';
-import { UsageError } from '../cli/usage';
+import { whenStdoutCloses } from '../shared/command-line/stdout';
+import { UsageError } from '../shared/command-line/usage';
 
 /** `sluice dev --help` / `npm start -- --help`. */
 export const DEV_USAGE = `Usage: npm start -- [options]      (or: sluice dev [options])

@@ -6,9 +6,9 @@
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { DeadLetterNotFoundError, listDeadLetters, readDeadLetterBytes, type DeadLetterEntry } from '../shared/ingest';
-import { getRuntime } from '../shared/runtime';
+import { getRuntime } from '../shared/host';
 import { DEAD_LETTER_FOLDER } from '../shared/storage/lake-layout';
-import { internalError } from '../shared/runtime/http';
+import { internalError } from '../shared/host/http';
 import { openLakeStore } from '../shared/storage/lake';
 
 /** Entries one listing answers at most; the body says when it stopped there. */

@@ -1,7 +1,7 @@
 /**
  * Entry point the Functions host loads (`main` in package.json): registers every definition of
  * `definitions.ts` with the v4 programming model. The settings and the pipeline definitions are
- * validated here, once (shared/runtime), so a bad app setting or YAML file stops the app at start-up
+ * validated here, once (shared/host), so a bad app setting or YAML file stops the app at start-up
  * with a message naming it.
  *
  * `%SETTING%` references in binding options are resolved here with the runtime's validated values,
@@ -12,7 +12,7 @@
 import { app, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { DurableRunClient, RunClient } from '../shared/run';
-import { getRuntime, resolveSettingReferences } from '../shared/runtime';
+import { getRuntime, resolveSettingReferences } from '../shared/host';
 import { FUNCTIONS, FunctionDefinition } from './definitions';
 
 const runtime = getRuntime();

@@ -1,5 +1,5 @@
 /**
- * Trigger adapters of bronze ingestion. Each reads its binding, calls the runtime (shared/runtime),
+ * Trigger adapters of bronze ingestion. Each reads its binding, calls the host context (shared/host),
  * logs one line naming the file or partition, and decides what a failure means for the trigger:
  *
  * - `blobCreated` (Event Grid): a failure is rethrown, so Event Grid delivers the event again (its
@@ -28,8 +28,8 @@
  * sweeps `afterBronze` pipelines for bronze versions whose trigger was lost.
  */
 import type { InvocationContext, Timer } from '@azure/functions';
-import { deadLetterLocation, IngestConfigError, type IngestOutcome } from '../shared/ingest';
-import { EventBatchError, type EventBatchOutcome } from '../shared/ingest/events';
+import { deadLetterLocation, IngestConfigError } from '../shared/ingest';
+import { EventBatchError } from '../shared/ingest/events';
 import {
   errorText,
   getRuntime,
@@ -40,11 +40,12 @@ import {
   reconcileLanding,
   routeBlobCreatedEvent,
   SourceReconcile,
-} from '../shared/runtime';
+} from '../shared/host';
 import { DEAD_LETTER_FOLDER } from '../shared/storage/lake-layout';
-import type { SourceRoute } from '../shared/runtime';
+import type { SourceRoute } from '../shared/host';
 import { ScheduledStartError, scheduleSince, startRunAfterBronze, startScheduledRuns, sweepUnappliedBronze, unservedBronzeVersion, type RunClient, type RunStart } from '../shared/run';
 import { openLakeStore } from '../shared/storage/lake';
+import type { EventBatchOutcome, IngestOutcome } from '../shared/ingest/types';
 
 /** Start the run a bronze commit calls for (nothing without a run client or when no rows landed). */
 async function afterBronze(name: string, route: SourceRoute, version: number | undefined, wroteRows: boolean, context: InvocationContext, runs?: RunClient): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { getSettings } from '../shared/config';
-import { internalError, isJsonContentType, notJsonAnswer } from '../shared/runtime/http';
+import { internalError, isJsonContentType, notJsonAnswer } from '../shared/host/http';
 import { purgeRunResponse, requestStatusResponse, runStatusResponse, runtimeServices, tableUpdatesResponse, startOptions, startRunResponse, terminateRunResponse, type ApiOrigin, type ApiResponse, type RunClient } from '../shared/run';
 
 /** An HTTP handler that needs the run client. */

@@ -6,7 +6,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { getSettings } from '../shared/config';
 import { describeSnapshot, loadSnapshot, tableHistory } from '../shared/delta';
-import { internalError } from '../shared/runtime/http';
+import { internalError } from '../shared/host/http';
 import { openLakeStore } from '../shared/storage/lake';
 import type { ObjectStore } from '../shared/storage/types';
 

@@ -10,7 +10,7 @@ import * as nodePath from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTable, writeTable } from '../shared/delta/table';
 import { openStore } from '../shared/storage';
-import { WRITER_SCHEMA, writerBatch } from './helpers/tables';
+import { WRITER_SCHEMA, writerBatch } from '../bench/writers';
 
 const ROOT = nodePath.resolve(__dirname, '..');
 const BIN = nodePath.join(ROOT, 'bin', 'sluice.js');
@@ -52,6 +52,17 @@ describe('an unknown command', () => {
     }
     // Nothing is close to a word that is no command at all: no guess.
     expect(sluice(['xyzzy']).stderr.split('\n')[0]).toBe("sluice: unknown command 'xyzzy'");
+  });
+});
+
+describe('sluice dev', () => {
+  it('reaches the local host\'s command line, which answers a wrong one as sluice does', () => {
+    const drop = sluice(['dev', 'drop']);
+    expect(drop.status).toBe(2);
+    expect(drop.stdout).toBe('');
+    expect(drop.stderr).toBe("sluice: 'dev drop' needs at least one file\nRun 'sluice --help' for usage.\n");
+    expect(sluice(['dev', 'events']).stderr.split('\n')[0]).toMatch(/^sluice: 'dev events' needs the hub name/);
+    expect(sluice(['--help']).stdout).toMatch(/^  dev drop <file>… --to <folder>/m);
   });
 });
 

@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { runDeadLetterCommand } from '../cli/deadletter';
 import { batchToRows, loadSnapshot, readTable } from '../shared/delta';
 import { ingestFile, type DeadLetterReplayResult } from '../shared/ingest';
-import { loadRuntime } from '../shared/runtime';
+import { loadRuntime } from '../shared/host';
 import { openStore } from '../shared/storage/location';
 import { azuriteUri, uniqueContainer } from './helpers/azurite';
 

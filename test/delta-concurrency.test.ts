@@ -1,11 +1,11 @@
 /**
- * Concurrent appends from many real processes (test/fixtures/writer-process.ts, spawned with
+ * Concurrent appends from many real processes (bench/writer-process.ts, spawned with
  * `node --import tsx`) to one table on Azurite, through the commit lane and with direct optimistic
  * commits, and lane appends while OPTIMIZE and VACUUM loops run in this process. Afterwards every batch
  * must be in the table exactly once, the log contiguous, checkpoints in place and nothing lost or
  * deleted that a reader needs.
  *
- * Measured on 2 idle cores (writers niced below Azurite, see test/helpers/writers.ts): 32×20 lane
+ * Measured on 2 idle cores (writers niced below Azurite, see bench/writers.ts): 32×20 lane
  * appends take about 70 s of writing plus ~20 s to start 32 tsx processes and check the table; the
  * same with the maintenance loops about 100 s + 20 s; 32×20 direct commits took 104 s (640 contending
  * commits), 8×10 direct 13 s — so the direct case runs 8 writers × 10 batches and the lane cases
@@ -38,9 +38,8 @@ import {
   readAllCommits,
   rowsPerBatch,
   storedDataFiles,
-  WRITER_SCHEMA,
 } from './helpers/tables';
-import { assertAllSucceeded, runWriters, WriterOutcome, WriterSpec } from './helpers/writers';
+import { assertAllSucceeded, runWriters, WRITER_SCHEMA, WriterOutcome, WriterSpec } from '../bench/writers';
 
 const ROWS = 3;
 // 16 writers still keep the lane's single committer contended at every version; 32×20 (in

@@ -1,5 +1,5 @@
 /**
- * Crash safety with real SIGKILL: a writer process (test/fixtures/writer-process.ts) is killed at a
+ * Crash safety with real SIGKILL: a writer process (bench/writer-process.ts) is killed at a
  * named fault point (SLUICE_FAULT_KILL_AT, shared/delta/faults.ts) while appending to a table on
  * Azurite. Whatever the point, the table stays readable; a write killed before its commit leaves the
  * table unchanged and its data files as orphans that vacuum removes only after the retention; an
@@ -21,9 +21,8 @@ import {
   readAllCommits,
   rowsPerBatch,
   storedDataFiles,
-  writerBatch,
 } from './helpers/tables';
-import { startWriter, WriterOutcome, WriterSpec } from './helpers/writers';
+import { startWriter, writerBatch, WriterOutcome, WriterSpec } from '../bench/writers';
 
 const ROWS = 3;
 const DAY = 24 * 3_600_000;

@@ -13,7 +13,8 @@ import { writeDataFiles } from '../shared/delta/writer';
 import { openStore } from '../shared/storage/location';
 import type { ObjectStore } from '../shared/storage/types';
 import { azuriteUri, uniqueContainer } from './helpers/azurite';
-import { laneIntents, livePaths, rowsPerBatch, storedDataFiles, WRITER_SCHEMA, writerBatch } from './helpers/tables';
+import { WRITER_SCHEMA, writerBatch } from '../bench/writers';
+import { laneIntents, livePaths, rowsPerBatch, storedDataFiles } from './helpers/tables';
 
 const ROWS = 3;
 const HOUR = 3_600_000;

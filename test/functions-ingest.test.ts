@@ -15,7 +15,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings } from '../shared/config';
 import { batchToRows, loadSnapshot, scanTable } from '../shared/delta';
 import { parsePipelineDefinition } from '../shared/pipeline';
-import { checkRefreshSettings, createRuntime, loadPipelines, readIngestTriggerSettings } from '../shared/runtime';
+import { checkRefreshSettings, createRuntime, loadPipelines, readIngestTriggerSettings } from '../shared/host';
 import type { JsonValue } from '../shared/delta/rows';
 import { openStore } from '../shared/storage/location';
 import type { ObjectStore } from '../shared/storage/types';

@@ -21,7 +21,7 @@ import {
   avroBlock, avroHeader, deflate, parquetWithFooterLength, person, PERSON_SCHEMA, personBlock, snappyDeclaring, SYNC,
   zigzag, zstdRaw, zstdZeros,
 } from './helpers/hostile-binary';
-import { IngestChildReport, ingestInChild } from './helpers/ingest-child';
+import { IngestChildReport, ingestInChild } from '../bench/ingest-child';
 
 const HEAP_MB = 256;
 

@@ -1,6 +1,6 @@
 /**
  * Hostile text files (issue 10, items 2 and 3): each is ingested by `sluice ingest` (the command's
- * function with the real readers, test/helpers/ingest-child.ts) in a child process whose heap is capped
+ * function with the real readers, bench/ingest-child.ts) in a child process whose heap is capped
  * at 256 MiB (64 MiB where the point is that bad records stay out of the heap). Every case ends with exit status 0 or 1 and a reason, never a crash; the dead-letter
  * record names each bad record (row, byte offset, reason, first bytes); the ledger entry is final; and
  * rows read = written + dead-lettered.
@@ -22,7 +22,7 @@ import { readValues } from '../shared/delta/values';
 import { BadRecordFile } from '../shared/formats/bad-records';
 import type { BadRecord } from '../shared/formats/types';
 import { LocalStore } from '../shared/storage';
-import { IngestChildReport, ingestInChild } from './helpers/ingest-child';
+import { IngestChildReport, ingestInChild } from '../bench/ingest-child';
 
 const HEAP_MB = 256;
 const RSS_BOUND = 768 * 1024 * 1024;

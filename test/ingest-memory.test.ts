@@ -23,7 +23,7 @@ import { buildVector, readValues } from '../shared/delta/values';
 import { writeDataFiles } from '../shared/delta/writer';
 import { DeltaStruct } from '../shared/delta/schema';
 import { LocalStore } from '../shared/storage';
-import { ingestInChild } from './helpers/ingest-child';
+import { ingestInChild } from '../bench/ingest-child';
 
 const HEAP_MB = 64;
 const RSS_BOUND = 512 * 1024 * 1024;

@@ -8,8 +8,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { backfill, formatsReader, type ReadInput } from '../shared/ingest';
-import { CLAIM_EXPIRY_MS, claimIsLive, holdClaim, type LedgerEntry } from '../shared/ingest/ledger';
+import { CLAIM_EXPIRY_MS, claimIsLive, holdClaim } from '../shared/ingest/ledger';
 import { ingestEnv, ledgerEntry, tableRows } from './helpers/ingest';
+import type { LedgerEntry } from '../shared/ingest/types';
 
 const csv = (prefix: string, n: number) => ['id,qty', ...Array.from({ length: n }, (_, i) => `${prefix}-${i},${i}`)].join('\n') + '\n';
 /** Last-Modified has one-second resolution: files written a second apart order the watermark. */

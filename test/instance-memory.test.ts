@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ACTIVITY_CONCURRENCY_SETTING, ConfigError, loadInstanceResources } from '../shared/config';
-import { checkRefreshSettings } from '../shared/runtime';
+import { checkRefreshSettings } from '../shared/host';
 import { sqlOptionsFromEnv } from '../shared/sql';
 
 const ROOT = nodePath.resolve(__dirname, '..');

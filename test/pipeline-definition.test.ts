@@ -25,7 +25,7 @@ import {
   TRIGGER_MODES,
 } from '../shared/pipeline';
 import { ncrontabProblem, nextOccurrence, parseSchedule } from '../shared/pipeline/ncrontab';
-import { readIngestTriggerSettings } from '../shared/runtime/settings';
+import { readIngestTriggerSettings } from '../shared/host/settings';
 import { writeTable } from '../shared/delta';
 import { checkPipelineSql } from '../shared/refresh';
 import { piiActionOf, protectedColumn } from '../shared/refresh/pii';

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { ingestFile, TableLedger } from '../shared/ingest';
 import { parsePipelineDefinition } from '../shared/pipeline';
 import { refreshTable, replayQuarantine, type TableUpdateMetrics } from '../shared/refresh';
-import { ingestSourceOf } from '../shared/runtime';
+import { ingestSourceOf } from '../shared/host';
 import { openStore } from '../shared/storage/location';
 import { azuriteUri, uniqueContainer } from './helpers/azurite';
 import { connectionString, EXAMPLES_DATA, POS_PIPELINE, posLake, sortedRows, uniqueName } from './helpers/run-lake';

@@ -17,9 +17,10 @@
  * terminal, so the watermark never stays pinned behind it.
  */
 import type { ObjectInfo } from '../storage/types';
-import { IngestFileOptions, IngestOutcome, ingestFile, tableKeyOf } from './ingest';
+import { IngestFileOptions, ingestFile, tableKeyOf } from './ingest';
 import { CLAIM_EXPIRY_MS, claimIsLive } from './ledger';
 import { normaliseEtag } from './stream';
+import type { BackfillResult, IngestOutcome } from './types';
 
 /** Options of `backfill`: those of `ingestFile` without the file, plus the folder. */
 export interface BackfillOptions extends Omit<IngestFileOptions, 'path' | 'etag' | 'onProgress'> {
@@ -37,22 +38,6 @@ export interface BackfillOptions extends Omit<IngestFileOptions, 'path' | 'etag'
   onFile?: (outcome: IngestOutcome | { status: 'error'; path: string; error: Error }) => void;
   /** Called with progress of the file being ingested. */
   onProgress?: (path: string, progress: { bytesRead: number; rowsWritten: number }) => void;
-}
-
-/** What a backfill run did. */
-export interface BackfillResult {
-  /** Blobs listed under the prefix (after the filter). */
-  listed: number;
-  /** Blobs at or after the watermark, looked up in the ledger. */
-  checked: number;
-  /** Of those, already committed or dead-lettered. */
-  done: number;
-  /** Started recently by someone else: left alone this time. */
-  inProgress: number;
-  /** Ingestions run. */
-  outcomes: IngestOutcome[];
-  failures: { path: string; error: Error }[];
-  watermark: { before: number | null; after: number | null };
 }
 
 /**

@@ -13,26 +13,8 @@
  */
 import { ObjectNotFoundError, type ObjectStore } from '../storage/types';
 import { DEAD_LETTER_FOLDER } from '../storage/lake-layout';
-import type { DeadLetterRecord } from './deadletter';
 import { tableKeyOf } from './ingest';
-
-/** One record as a listing gives it: where it is, and its head (no bad records). */
-export interface DeadLetterEntry {
-  /** Path under the dead-letter folder: what `show` and `replay` take. */
-  id: string;
-  /** The table's path in the lake container (`bronze/pos_sales`). */
-  table: string;
-  /** `<container>/<folder>/<id>`, the record's place in the lake. */
-  location: string;
-  url: string;
-  /** When the record was last written. */
-  lastModified: string;
-  size: number;
-  source: DeadLetterRecord['source'];
-  reason?: string;
-  counts: DeadLetterRecord['counts'];
-  createdAt: string;
-}
+import type { DeadLetterEntry, DeadLetterRecord } from './types';
 
 /** Which records to list. */
 export interface DeadLetterFilter {

@@ -22,10 +22,9 @@ import type { RecordBatch } from 'apache-arrow';
 import type { LaneOptions } from '../delta';
 import type { BadRecord, ReadResult } from '../formats/types';
 import type { ObjectStore } from '../storage/types';
-import type { DeadLetterRecord, DeadLetterTarget } from './deadletter';
 import { readDeadLetter, REPLAY_FOLDER } from './deadletter-records';
-import { ingestFile, IngestOutcome, IngestSource } from './ingest';
-import type { IngestLedger } from './ledger';
+import { ingestFile } from './ingest';
+import type { DeadLetterRecord, DeadLetterTarget, IngestLedger, IngestOutcome, IngestSource } from './types';
 import { formatsReader, ReadInput } from './reader';
 import { readObjectRanges } from './stream';
 

@@ -20,25 +20,7 @@
  */
 import { concatBytes } from '../delta/parquet';
 import type { BadRecord } from '../formats/types';
-import type { ObjectStore } from '../storage/types';
-
-/** Where dead-letter records of one table go. */
-export interface DeadLetterTarget {
-  store: ObjectStore;
-  /** Path prefix inside the store, `''` or ending with `/` (e.g. `bronze/pos_sales/`). */
-  prefix: string;
-}
-
-/** One dead-letter document. */
-export interface DeadLetterRecord {
-  table: string;
-  source: { landing: string; path: string; etag: string; size: number };
-  /** File-level reason (unreadable input, new columns in failOnNewColumns mode, …). */
-  reason?: string;
-  counts: { rowsRead: number; rowsWritten: number; rowsDeadLettered: number };
-  createdAt: string;
-  records: BadRecord[];
-}
+import type { DeadLetterRecord, DeadLetterTarget } from './types';
 
 /** A dead-letter document as `writeDeadLetter` takes it: the records may be any iterable. */
 export type DeadLetterDocument = Omit<DeadLetterRecord, 'records'> & { records: Iterable<BadRecord> };

@@ -25,8 +25,8 @@ import { allBadRecords, badRecordCount } from '../formats/bad-records';
 import { firstInvalidUtf8 } from '../formats/reader';
 import type { BadRecord, ReadOptions } from '../formats/types';
 import { creationSchema, isSystemColumn, RESCUED_FIELD, SYSTEM_COLUMN_NAMES } from './columns';
-import { DeadLetterRecord, DeadLetterTarget, deadLetterPath, writeDeadLetter } from './deadletter';
-import type { HubEvent, HubPartition } from './events';
+import { deadLetterPath, writeDeadLetter } from './deadletter';
+import type { DeadLetterRecord, DeadLetterTarget, HubEvent, HubPartition } from './types';
 import type { ReadInput } from './reader';
 
 /** Metadata columns added to every row of an event, in table order. */

@@ -51,30 +51,10 @@ import { LANE_INTENTS } from '../delta/lane';
 import { writeDataFiles, WriteFilesOptions } from '../delta/writer';
 import { ObjectAlreadyExistsError, ObjectStore } from '../storage/types';
 import { BatchConformer, dataSchema, fileMetadata, newColumns } from './columns';
-import type { DeadLetterTarget } from './deadletter';
 import { decodeBody, BodyRow, EventRead, EventRow, eventCreationSchema, eventWriteSchema, rawBody, readEventRows, stampEventColumns, writeEventDeadLetter } from './event-rows';
-import { findIntentCommit, IngestConfigError, IngestSource, tableKeyOf } from './ingest';
+import { findIntentCommit, IngestConfigError, tableKeyOf } from './ingest';
 import { formatsReader, ReadInput } from './reader';
-
-/** One event as the Functions Event Hubs trigger (cardinality many) delivers it, metadata already zipped per event. */
-export interface HubEvent {
-  /** Object (already JSON-decoded by the host), string, Buffer/Uint8Array, or null. */
-  body: unknown;
-  sequenceNumber: number;
-  /** String form (the host gives numbers or strings; the adapter passes String(x)). */
-  offset: string;
-  enqueuedTime: Date;
-  partitionKey?: string | null;
-  properties?: Record<string, unknown>;
-}
-
-/** Identity of the stream position a Delta txn is kept for. */
-export interface HubPartition {
-  namespace: string;
-  hub: string;
-  consumerGroup: string;
-  partitionId: string;
-}
+import type { DeadLetterTarget, EventBatchOutcome, HubEvent, HubPartition, IngestSource } from './types';
 
 /** Everything `ingestEvents` needs. */
 export interface IngestEventsOptions {
@@ -104,41 +84,6 @@ export interface IngestEventsOptions {
    * events are kept in one record and the host can let the checkpoint move on.
    */
   deadLetterOnFailure?: boolean | 'terminal';
-}
-
-/** What happened to one batch (see the module doc for how the counts add up). */
-export interface EventBatchOutcome {
-  /**
-   * `committed`: a commit carries the batch's new events (rows and/or the txn); `duplicate`: every
-   * event was already applied; `empty`: nothing to commit (no events, or no event yielded a row while
-   * the table does not exist yet: they are dead-lettered).
-   */
-  status: 'committed' | 'duplicate' | 'empty';
-  /** Table version carrying the rows. */
-  version?: number;
-  eventsReceived: number;
-  /** At or below the txn's last applied sequence number (or repeated within the batch). */
-  eventsSkipped: number;
-  /** Events with at least one row in the table. */
-  eventsWritten: number;
-  /** Events none of whose rows are in the table. */
-  eventsDeadLettered: number;
-  rowsRead: number;
-  rowsWritten: number;
-  /** Rows written with a non-null `_rescued_data`. */
-  rowsRescued: number;
-  rowsDeadLettered: number;
-  /** Path of the dead-letter record (in the dead-letter store), when any. */
-  deadLetter?: string;
-  /** Highest sequence number applied. */
-  lastSequenceNumber?: number;
-  /**
-   * Sequence numbers between the last one applied before and the first new one of this batch, which
-   * this table never received (expired from the hub before they were read, or delivered out of
-   * order); the adapter should log it.
-   */
-  sequenceGap?: { from: number; to: number };
-  newColumns?: string[];
 }
 
 /** The batch could not be ingested; `deadLetter` names the record of its events when one was written. */

@@ -3,15 +3,30 @@
  * Delta table, exactly once, with metadata columns, schema evolution, rescued data and dead-lettering.
  */
 export { ingestFile, findIntentCommit, IngestConfigError, sourceIntentId, tableKeyOf } from './ingest';
-export type { IngestFileOptions, IngestOutcome, IngestSource, IngestStatus } from './ingest';
+export type { IngestFileOptions } from './ingest';
+export type {
+  BackfillResult,
+  DeadLetterEntry,
+  DeadLetterRecord,
+  DeadLetterTarget,
+  EventBatchOutcome,
+  FileCounts,
+  HubEvent,
+  HubPartition,
+  IngestLedger,
+  IngestOutcome,
+  IngestSource,
+  IngestStatus,
+  LedgerEntry,
+  LedgerStatus,
+  Watermark,
+} from './types';
 export { backfill } from './backfill';
-export type { BackfillOptions, BackfillResult } from './backfill';
-export { encodeKey, fileRowKey, StoreLedger, TableLedger, watermarkRowKey } from './ledger';
-export type { IngestLedger, LedgerEntry, LedgerStatus, Watermark } from './ledger';
+export type { BackfillOptions } from './backfill';
+export { fileRowKey, StoreLedger, TableLedger, watermarkRowKey } from './ledger';
 export { deadLetterPath, writeDeadLetter } from './deadletter';
-export type { DeadLetterRecord, DeadLetterTarget } from './deadletter';
 export { checkDeadLetterId, DeadLetterNotFoundError, deadLetterLocation, deadLetterTable, listDeadLetters, readDeadLetter, readDeadLetterBytes, REPLAY_FOLDER } from './deadletter-records';
-export type { DeadLetterEntry, DeadLetterFilter } from './deadletter-records';
+export type { DeadLetterFilter } from './deadletter-records';
 export { DeadLetterReplayError, replayDeadLetter } from './deadletter-replay';
 export type { DeadLetterReplayOptions, DeadLetterReplayResult } from './deadletter-replay';
 export { dataSchema, FILE_METADATA_FIELDS, isSystemColumn, RESCUED_FIELD } from './columns';
@@ -21,5 +36,5 @@ export { DEFAULT_CHUNK_BYTES, normaliseEtag, readObjectRanges, SourceChangedErro
 export { ingestFaultPoint } from './faults';
 export type { IngestFaultPoint } from './faults';
 export { EventBatchError, hubAppId, ingestEvents } from './events';
-export type { EventBatchOutcome, HubEvent, HubPartition, IngestEventsOptions } from './events';
+export type { IngestEventsOptions } from './events';
 export { EVENT_METADATA_FIELDS } from './event-rows';

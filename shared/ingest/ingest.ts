@@ -79,30 +79,15 @@ import { DEFAULT_POISON_ATTEMPTS } from '../config/settings';
 import { errorText, isTransient } from '../errors';
 import { ObjectInfo, ObjectNotFoundError, ObjectStore } from '../storage/types';
 import { BatchConformer, creationSchema, fileMetadata, newColumns, writeSchema } from './columns';
-import { DeadLetterTarget, deadLetterPath, writeDeadLetter } from './deadletter';
+import { deadLetterPath, writeDeadLetter } from './deadletter';
 import { ingestFaultPoint } from './faults';
-import { claimIsLive, holdClaim, type FileCounts, type IngestLedger, type LedgerEntry } from './ledger';
+import { claimIsLive, holdClaim } from './ledger';
 import { checkSourceOptions, formatsReader, IngestConfigError, readSource, ReadInput, sourceName } from './reader';
 import { normaliseEtag, rangedObject } from './stream';
+import type { DeadLetterTarget, IngestLedger, IngestOutcome, IngestSource, IngestStatus, LedgerEntry } from './types';
 
 // Part of this module's interface since before the reader settings moved to reader.ts.
 export { IngestConfigError, sourceReadOptions } from './reader';
-
-/** How a source's files are read and evolve; defaults as in the pipeline definition. */
-export interface IngestSource {
-  /** Source name (recorded in the ledger and the commit). */
-  name?: string;
-  format?: InputFormat;
-  compression?: Compression | 'auto';
-  csv?: ReadOptions['csv'];
-  schemaEvolution?: SchemaEvolutionMode;
-  /** Column → Delta type name. */
-  schemaHints?: Record<string, string>;
-  /** Partition columns when the file creates the table (default `['_load_date']`). */
-  partitionBy?: string[];
-  /** Longest text record turned into a row (default 16 MiB; the app's `SLUICE_MAX_RECORD_MB`). */
-  maxRecordBytes?: number;
-}
 
 /** Everything `ingestFile` needs. */
 export interface IngestFileOptions {
@@ -133,32 +118,6 @@ export interface IngestFileOptions {
   onProgress?: (progress: { bytesRead: number; rowsWritten: number }) => void;
   /** Non-transient failures after which the file is dead-lettered whole (default `DEFAULT_POISON_ATTEMPTS`). */
   poisonAttempts?: number;
-}
-
-/** What happened to one file. */
-export type IngestStatus =
-  /** Rows committed (possibly with some dead-lettered), or an input without rows. */
-  | 'committed'
-  /** Nothing could be ingested; the dead-letter record says why. */
-  | 'deadlettered'
-  /** This (path, ETag) was already ingested (or dead-lettered) before: nothing done. */
-  | 'duplicate'
-  /** The blob has a newer ETag than the event named: that version has its own event. */
-  | 'superseded'
-  /** The blob no longer exists. */
-  | 'missing';
-
-/** Outcome of `ingestFile`. */
-export interface IngestOutcome extends FileCounts {
-  status: IngestStatus;
-  path: string;
-  etag?: string;
-  /** Table version carrying the rows (committed or duplicate of a commit). */
-  version?: number;
-  /** Columns this file added to the table schema. */
-  newColumns?: string[];
-  /** Attempt number recorded in the ledger. */
-  attempts?: number;
 }
 
 const MAX_ROUNDS = 8;

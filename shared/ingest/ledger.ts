@@ -23,87 +23,13 @@
  *   `<encoded table key>/<row key>.json`; creation is create-if-absent, so it is as safe under
  *   concurrency as the table.
  */
-import { createHash } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import type { LakeConnection } from '../config/settings';
 import { connectionStringTables, openLakeTables, tableCreation } from '../storage/lake';
+import { encodeKey } from '../storage/table-keys';
 import { ObjectAlreadyExistsError, ObjectNotFoundError, ObjectStore } from '../storage/types';
 import { LEDGER_TABLE } from '../storage/lake-layout';
-
-/** Where an ingestion stands. */
-export type LedgerStatus = 'started' | 'committed' | 'deadlettered';
-
-/** What happened to the rows of one file: read = written + dead-lettered. */
-export interface FileCounts {
-  rowsRead: number;
-  rowsWritten: number;
-  /** Rows written with at least one value in `_rescued_data`. */
-  rowsRescued: number;
-  rowsDeadLettered: number;
-  /** Bytes of the input file. */
-  bytes: number;
-  /** Path of the dead-letter record (in the dead-letter store), when one was written. */
-  deadLetter?: string;
-  /** Why the file (or part of it) was dead-lettered, or what went wrong with the accounting. */
-  reason?: string;
-}
-
-/** One landing file version (path + ETag) of one table. */
-export interface LedgerEntry extends FileCounts {
-  /** Table key (PartitionKey). */
-  table: string;
-  /** Blob path in the landing container. */
-  path: string;
-  /** ETag, normalised (no quotes). */
-  etag: string;
-  status: LedgerStatus;
-  /** Source name from the pipeline definition, when known. */
-  source?: string;
-  /** Attempts made (1 for the first). */
-  attempts: number;
-  /** First attempt (ISO-8601); also dates the dead-letter record. */
-  startedAt: string;
-  updatedAt: string;
-  /** Table version when the first attempt started (-1: no table yet): commits for this file can only be later. */
-  startVersion: number;
-  /** Version whose commit carries the rows (status committed with rows). */
-  version?: number;
-  /** Attempts that failed for a non-transient reason; at the poison limit the file is dead-lettered whole. */
-  failures?: number;
-  /** The last such failure's message. */
-  lastError?: string;
-  /** When the last attempt failed, transient or not (ISO-8601): its claim ended then. */
-  failedAt?: string;
-}
-
-/** The listing watermark of one landing folder. */
-export interface Watermark {
-  /** Every blob last modified before this time (ms), minus the safety margin, is done. */
-  lastModified: number;
-  updatedAt: string;
-}
-
-/** The ledger operations the stage needs. */
-export interface IngestLedger {
-  /** For messages, e.g. `Azure Table SluiceLedger` or a folder URL. */
-  readonly description: string;
-  get(table: string, path: string, etag: string): Promise<LedgerEntry | null>;
-  /** Create the entry if none exists; returns the stored entry and whether this call created it. */
-  start(entry: LedgerEntry): Promise<{ entry: LedgerEntry; created: boolean }>;
-  /** Replace the entry. */
-  put(entry: LedgerEntry): Promise<void>;
-  /** Delete the entry (no error when it is gone): the file counts as never seen. */
-  remove(entry: LedgerEntry): Promise<void>;
-  /**
-   * Renew the claim of a `started` entry: set its `updatedAt`, unless the stored entry is no longer
-   * `started` (another attempt finished it), which is then left as it is.
-   *
-   * @returns whether the entry was renewed
-   */
-  renew(entry: LedgerEntry, at: string): Promise<boolean>;
-  getWatermark(table: string, folder: string): Promise<Watermark | null>;
-  setWatermark(table: string, folder: string, watermark: Watermark): Promise<void>;
-}
+import type { IngestLedger, LedgerEntry, Watermark } from './types';
 
 /** How often a running ingestion renews its claim on its `started` entry. */
 export const CLAIM_RENEW_MS = 15_000;
@@ -175,25 +101,6 @@ export function holdClaim(ledger: IngestLedger, entry: LedgerEntry, everyMs = CL
     setWatermark: (table, folder, watermark) => ledger.setWatermark(table, folder, watermark),
   };
   return { ledger: wrapped, release };
-}
-
-const KEY_LIMIT = 200;
-
-/**
- * Encode text for a Table Storage key or a file name: letters, digits, `_ . -` stay; every other
- * UTF-8 byte becomes `~XX`. Order-preserving for prefixes; long keys end in a SHA-256 of the text.
- *
- * @param text any text
- * @returns the key
- */
-export function encodeKey(text: string): string {
-  let out = '';
-  for (const byte of Buffer.from(text, 'utf8')) {
-    const ch = String.fromCharCode(byte);
-    out += /[A-Za-z0-9_.-]/.test(ch) ? ch : `~${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-  }
-  if (out.length <= KEY_LIMIT) return out;
-  return `${out.slice(0, KEY_LIMIT - 42)}~~${createHash('sha256').update(text).digest('hex').slice(0, 40)}`;
 }
 
 /** RowKey of a file entry. */

@@ -10,7 +10,7 @@ import { checkReadOptions, ReadOptionsError } from '../formats/options';
 import type { ReadOptions, ReadResult } from '../formats/types';
 import type { ObjectStore } from '../storage/types';
 import { dataSchema, SYSTEM_COLUMN_NAMES } from './columns';
-import type { IngestSource } from './ingest';
+import type { IngestSource } from './types';
 
 /** `readInput` of shared/formats: bytes of one input (streamed) and its name → rows and bad records. */
 export type ReadInput = (input: AsyncIterable<Uint8Array>, name: string, options: ReadOptions) => Promise<ReadResult>;

@@ -16,14 +16,14 @@ import { availableParallelism, hostname } from 'node:os';
 import type { LogHandler } from '@azure/functions';
 import { EpisodeRunner } from './episode-runner';
 import { WireEvent } from './history';
-import { ACTIVE_STATUSES, ConcurrencyError, HistoryStore, InstanceRecord, RuntimeStatus } from './history-store';
+import { ACTIVE_STATUSES, ConcurrencyError, HistoryStore, InstanceRecord } from './history-store';
 import { toJsonText } from './payload';
 import { ActivityQueue } from './activity-queue';
 import { ActivityPool } from './activity-runner';
-import { OrchestrationStateError, OrchestrationStatus, StatusOptions, toStatus } from './status';
+import { OrchestrationStateError, toStatus } from './status';
 import { connectionStringTables, createTableIfMissing } from '../storage/lake';
 import { LOCAL_HOST_ENGINE_TABLES } from '../storage/lake-layout';
-import { EngineOptions, InstanceFilter, OrchestrationRegistry, StartOptions, TickResult } from './types';
+import { EngineOptions, InstanceFilter, OrchestrationRegistry, OrchestrationStatus, RuntimeStatus, StartOptions, StatusOptions, TickResult } from './types';
 import { freshMessageId, WorkQueue } from './work-queue';
 
 const TABLE_PREFIX = /^[A-Za-z][A-Za-z0-9]{0,52}$/;

@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { LogHandler } from '@azure/functions';
-import type { OrchestrationRegistry } from './types';
+import type { EpisodeFaultPoint, OrchestrationRegistry } from './types';
 import { EpisodePlan, failedPlan, planEpisode } from './episode';
 import type { WireEvent } from './history';
 import { ACTIVE_STATUSES, ConcurrencyError, HistoryStore, InstanceRecord } from './history-store';
@@ -40,9 +40,6 @@ export interface EpisodeContext {
   /** Test hook called at each point where a crash leaves partial work; throwing simulates the crash. */
   fault?: (point: EpisodeFaultPoint, instanceId: string) => void;
 }
-
-/** Points of an episode where a crash leaves partial work behind. */
-export type EpisodeFaultPoint = 'afterAppend' | 'afterCommit' | 'afterOutbox';
 
 /** Thrown at the next write once the engine is halted: a crashed process writes nothing more. */
 class Halted extends Error {}

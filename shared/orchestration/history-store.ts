@@ -12,14 +12,12 @@
  * instance row with its ETag, so a crash in between leaves rows the next episode overwrites.
  */
 import type { TableClient, TransactionAction } from '@azure/data-tables';
-import { encodeKey } from '../ingest/ledger';
+import { encodeKey } from '../storage/table-keys';
 import type { ObjectStore } from '../storage/types';
 import type { WireEvent } from './history';
 import { decodePayload, encodePayload } from './payload';
+import type { RuntimeStatus } from './types';
 import { deleteRows, int64, numberOf, statusOf, submitBatched } from './table-rows';
-
-/** Durable runtime status, as the HTTP API names it. */
-export type RuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'Failed' | 'Terminated' | 'ContinuedAsNew';
 
 /** Statuses of an instance that has not finished (one that a new start would collide with). */
 export const ACTIVE_STATUSES: readonly RuntimeStatus[] = ['Pending', 'Running', 'ContinuedAsNew'];

@@ -41,11 +41,10 @@
  */
 export { OrchestrationEngine } from './engine';
 export { connectionStringTables } from '../storage/lake';
-export type { EpisodeFaultPoint } from './episode-runner';
+export type { EpisodeFaultPoint, RuntimeStatus } from './types';
 export type { ActivityFunction, EngineOptions, InstanceFilter, OrchestrationRegistry, StartOptions, TickResult } from './types';
 export { managementUrls, OrchestrationStateError, statusHttpCode, apiHistory } from './status';
-export type { HttpManagementPayload, OrchestrationStatus, StatusOptions } from './status';
-export type { RuntimeStatus } from './history-store';
+export type { HttpManagementPayload, OrchestrationStatus, StatusOptions } from './types';
 export { EventType, eventTypeName } from './history';
 export type { WireEvent, WireFailureDetails } from './history';
 export { PINNED_DURABLE_FUNCTIONS } from './worker';

@@ -6,31 +6,9 @@
  * 404/409/410.
  */
 import { EventType, eventTypeName, WireEvent } from './history';
-import { ACTIVE_STATUSES, InstanceRecord, RuntimeStatus } from './history-store';
+import { ACTIVE_STATUSES, InstanceRecord } from './history-store';
+import type { HttpManagementPayload, OrchestrationStatus, StatusOptions } from './types';
 import { parseJson } from './payload';
-
-/** Instance status as `GET /runtime/webhooks/durabletask/instances/{id}` returns it. */
-export interface OrchestrationStatus {
-  name: string;
-  instanceId: string;
-  runtimeStatus: RuntimeStatus;
-  input: unknown;
-  customStatus: unknown;
-  output: unknown;
-  createdTime: string;
-  lastUpdatedTime: string;
-  historyEvents?: Record<string, unknown>[];
-}
-
-/** What `getStatus` includes. */
-export interface StatusOptions {
-  /** Include `historyEvents` (default false). */
-  showHistory?: boolean;
-  /** Include results and event data in `historyEvents` (default false). */
-  showHistoryOutput?: boolean;
-  /** Include the input (default true). */
-  showInput?: boolean;
-}
 
 /** Timestamps at second precision, as the real API prints them. */
 function apiTime(ms: number): string {
@@ -106,19 +84,6 @@ export function apiHistory(history: readonly WireEvent[], withOutput: boolean): 
 /** HTTP status of a status query: 202 while the instance runs, 200 once it has finished. */
 export function statusHttpCode(status: OrchestrationStatus): 200 | 202 {
   return ACTIVE_STATUSES.includes(status.runtimeStatus) ? 202 : 200;
-}
-
-/** The management URLs of a "check status" response (`HttpManagementPayload`). */
-export interface HttpManagementPayload {
-  id: string;
-  statusQueryGetUri: string;
-  sendEventPostUri: string;
-  terminatePostUri: string;
-  purgeHistoryDeleteUri: string;
-  restartPostUri: string;
-  suspendPostUri: string;
-  resumePostUri: string;
-  rewindPostUri: string;
 }
 
 /**

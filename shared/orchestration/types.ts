@@ -1,13 +1,11 @@
 /**
- * The engine's public types: the registry of functions it runs, its options, and how it reaches
- * Table Storage.
+ * The engine's public types: the registry of functions it runs, its options, how it reaches
+ * Table Storage, the statuses it reports and the crash points its tests inject.
  */
 import type { InvocationContext } from '@azure/functions';
 import type { TableClient } from '@azure/data-tables';
 import type { OrchestrationHandler } from 'durable-functions';
 import type { ObjectStore } from '../storage/types';
-import type { EpisodeFaultPoint } from './episode-runner';
-import type { RuntimeStatus } from './history-store';
 
 /**
  * An activity function, as given to `df.app.activity` (`handler`). The input is `any` so that
@@ -74,4 +72,46 @@ export interface InstanceFilter {
 export interface TickResult {
   episodes: number;
   activities: number;
+}
+
+/** Points of an episode where a crash leaves partial work behind. */
+export type EpisodeFaultPoint = 'afterAppend' | 'afterCommit' | 'afterOutbox';
+
+/** Durable runtime status, as the HTTP API names it. */
+export type RuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'Failed' | 'Terminated' | 'ContinuedAsNew';
+
+/** Instance status as `GET /runtime/webhooks/durabletask/instances/{id}` returns it. */
+export interface OrchestrationStatus {
+  name: string;
+  instanceId: string;
+  runtimeStatus: RuntimeStatus;
+  input: unknown;
+  customStatus: unknown;
+  output: unknown;
+  createdTime: string;
+  lastUpdatedTime: string;
+  historyEvents?: Record<string, unknown>[];
+}
+
+/** What `getStatus` includes. */
+export interface StatusOptions {
+  /** Include `historyEvents` (default false). */
+  showHistory?: boolean;
+  /** Include results and event data in `historyEvents` (default false). */
+  showHistoryOutput?: boolean;
+  /** Include the input (default true). */
+  showInput?: boolean;
+}
+
+/** The management URLs of a "check status" response (`HttpManagementPayload`). */
+export interface HttpManagementPayload {
+  id: string;
+  statusQueryGetUri: string;
+  sendEventPostUri: string;
+  terminatePostUri: string;
+  purgeHistoryDeleteUri: string;
+  restartPostUri: string;
+  suspendPostUri: string;
+  resumePostUri: string;
+  rewindPostUri: string;
 }

@@ -13,7 +13,7 @@
  * Function-key checks are the host's business.
  */
 import type { OrchestrationEngine } from './engine';
-import type { RuntimeStatus } from './history-store';
+import type { RuntimeStatus } from './types';
 import { managementUrls, OrchestrationStateError, statusHttpCode } from './status';
 
 /** A webhook request as the host parsed it. */

@@ -5,3 +5,4 @@ export { isReservedName, sourceNamed, tableNamed } from './names';
 export { normaliseLanding, routeBlob } from './routing';
 // The model and its vocabularies are the folder's contract: all of it is public.
 export * from './types';
+export { pipelineName } from './name';

@@ -18,7 +18,8 @@ import type { ExpectationDefinition, OnViolation, TableDefinition } from '../pip
 import { quoteIdent, quoteLiteral, type SqlColumn, type SqlEngine, duckType } from '../sql';
 import { FILE_ID_COLUMN, ROW_COLUMN } from '../sql/source';
 import type { Contract } from './contract';
-import { completenessOf, mandatoryRules, type Completeness } from './metrics';
+import { completenessOf, mandatoryRules } from './metrics';
+import type { BatchOutcome } from './types';
 import { ExpectationFailedError } from './errors';
 import { protectedColumn } from './pii';
 
@@ -30,33 +31,6 @@ export const FAILED = '_sluice_failed';
 export const ACTION = '_sluice_action';
 /** SQL: the row violates the schema contract (a value that did not cast, a null key). */
 export const CONTRACT_RULE = `len(list_filter(${FAILED}, x -> x LIKE 'contract:%' OR x LIKE 'not_null:%')) > 0`;
-
-/** Pass/fail counts of one rule. */
-export interface ExpectationCount {
-  name: string;
-  check: string;
-  onViolation: OnViolation;
-  passed: number;
-  failed: number;
-}
-
-/** What the batch holds. */
-export interface BatchOutcome {
-  /** Rows the SQL produced. */
-  rows: number;
-  expectations: ExpectationCount[];
-  /** Rows violating the schema contract (cast failures, null keys); all quarantined. */
-  contractViolations: number;
-  quarantined: number;
-  dropped: number;
-  /** Rows kept that violate at least one `warn` expectation. */
-  warned: number;
-  kept: number;
-  /** Raw-text column of each contract column whose values are cast (index in contract.columns → name). */
-  rawColumns: Map<string, string>;
-  /** Rows passing every mandatory rule (see metrics.ts), when the table has any. */
-  completeness?: Completeness;
-}
 
 /** What to build the batch from. */
 export interface BatchSpec {

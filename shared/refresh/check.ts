@@ -23,7 +23,7 @@ import { EVENT_METADATA_FIELDS } from '../ingest/event-rows';
 import { PipelineDefinitionError, type DefinitionProblem, type PipelineDefinition, type TableDefinition } from '../pipeline';
 import { deltaSchemaOf, parseQuery, quoteIdent, referencedColumns, registerView, SqlParseError, withSqlEngine, type SqlColumn, type SqlEngine, type SqlEngineOptions } from '../sql';
 import { FILE_ID_COLUMN, ROW_COLUMN } from '../sql/source';
-import type { LakeTables } from './metrics';
+import type { LakeTables } from './types';
 import { piiActionOf } from './pii';
 
 /** Options for the SQL checks. */

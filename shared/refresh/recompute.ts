@@ -26,11 +26,12 @@ import { changedRows } from './changes';
 import { commitUpdate, loadIfExists, openOrCreate } from './commit';
 import { HIDDEN_COLUMNS } from './contract';
 import { refreshAppId } from './incremental';
-import { emptyMetrics, recordTransform, statsRows, type RefreshRequest, type TableUpdateMetrics } from './metrics';
+import { emptyMetrics, recordTransform, statsRows } from './metrics';
+import type { RefreshRequest, TableUpdateMetrics } from './types';
 import { protectedColumn } from './pii';
 import { QUARANTINE_SUFFIX, writeQuarantine } from './quarantine';
 import { loadHook } from './hook';
-import { partitionRuns } from './runs';
+import { partitionRuns } from './partition-slices';
 import { runTransform } from './transform';
 
 /**

@@ -11,7 +11,7 @@
 import { withSqlEngine } from '../sql';
 import { RefreshError } from './errors';
 import { refreshIncremental } from './incremental';
-import type { RefreshRequest, TableUpdateMetrics } from './metrics';
+import type { RefreshRequest, TableUpdateMetrics } from './types';
 import { registerPiiHash, requirePiiKey } from './pii';
 import { refreshRecompute } from './recompute';
 

@@ -30,7 +30,7 @@ import { ACTION, BATCH } from './batch';
 import { KEY_BUCKET, KEY_HASH } from './contract';
 import { fileBucket, filesHoldingKeys, keyHashSql, keysMatchSql } from './key-index';
 import { protectedColumn } from './pii';
-import { partitionRuns } from './runs';
+import { partitionRuns } from './partition-slices';
 
 /** Folder (inside the table, ignored by Delta readers and vacuum) of change files. */
 export const CHANGES_DIR = '_sluice_changes';

@@ -22,12 +22,14 @@ import { errorText, isTransient } from '../errors';
 import { tableNamed, type PipelineDefinition } from '../pipeline';
 import { loadIfExists } from '../refresh/commit';
 import { refreshTable } from '../refresh/refresh';
-import { emptyMetrics, type LakeTables, type TableUpdateMetrics } from '../refresh/metrics';
+import { emptyMetrics } from '../refresh/metrics';
+import type { LakeTables, TableUpdateMetrics } from '../refresh/types';
 import type { TableUpdateEvent } from './event-log';
 import { tableLineage } from './lineage';
 import { TABLE_ACTIVITY, type TableActivityInput } from './fan-out';
 import { tableUpdateLine } from './describe-update';
-import { findPipeline, pipelineName, planRefresh, type RefreshPlan } from './plan';
+import { pipelineName } from '../pipeline/name';
+import { findPipeline, planRefresh, type RefreshPlan } from './plan';
 import type { RunServices } from './services';
 
 /** Input of `refreshPlan`. */

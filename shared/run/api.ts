@@ -27,9 +27,10 @@ import { randomUUID } from 'node:crypto';
 import { tableNamed, type PipelineDefinition } from '../pipeline';
 import { isActive, type RunClient } from './client';
 import type { EventLog } from './event-log';
-import type { RefreshInput } from './orchestrator';
+import type { RefreshInput } from './types';
 import { requestProgress } from './outcome';
-import { findPipeline, pipelineName, runInstanceId } from './plan';
+import { pipelineName } from '../pipeline/name';
+import { findPipeline, runInstanceId } from './plan';
 
 /** A response to write. */
 export interface ApiResponse {

@@ -18,9 +18,11 @@
  */
 import type { DurableClient } from 'durable-functions';
 import type { OrchestrationEngine } from '../orchestration/engine';
-import { managementUrls, OrchestrationStateError, type HttpManagementPayload } from '../orchestration/status';
+import { managementUrls, OrchestrationStateError } from '../orchestration/status';
+import type { HttpManagementPayload } from '../orchestration/types';
 import type { CatchUpRequest } from './catch-up';
-import { CATCH_UP_EVENT, REFRESH_ORCHESTRATOR, type RefreshInput, type RefreshProgress } from './orchestrator';
+import { CATCH_UP_EVENT, REFRESH_ORCHESTRATOR, type RefreshProgress } from './orchestrator';
+import type { RefreshInput } from './types';
 import { runInstanceId } from './plan';
 
 /** Durable runtime statuses. */

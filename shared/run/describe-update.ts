@@ -4,7 +4,7 @@
  * `sluice pipeline updates` print. Both are built from the same pieces, so they never disagree on
  * what a source version range or a row's fate is called.
  */
-import type { TableUpdateMetrics } from '../refresh/metrics';
+import type { TableUpdateMetrics } from '../refresh/types';
 
 /** `pos_sales 1` for a first read, `pos_sales 1→2` otherwise. */
 function sourceVersions(m: TableUpdateMetrics): string {

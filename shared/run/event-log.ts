@@ -18,7 +18,7 @@
  * the instance alone cannot answer "how did my run end"; this record and the run's table updates can.
  */
 import type { TableClient } from '@azure/data-tables';
-import type { TableUpdateMetrics } from '../refresh/metrics';
+import type { TableUpdateMetrics } from '../refresh/types';
 import { tableCreation } from '../storage/lake';
 import { EVENTS_TABLE } from '../storage/lake-layout';
 import type { TableLineage } from './lineage';

@@ -25,7 +25,7 @@
  */
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
-import type { TableUpdateMetrics } from '../refresh/metrics';
+import type { TableUpdateMetrics } from '../refresh/types';
 
 /** Tables of one level refreshed directly by one instance; beyond this, sub-orchestrations. */
 export const MAX_FAN_OUT = 16;

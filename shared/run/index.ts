@@ -6,7 +6,8 @@
 export { refreshOrchestrator, REFRESH_ORCHESTRATOR, PLAN_ACTIVITY, CATCH_UP_EVENT } from './orchestrator';
 export { mergeCatchUp, mergeFullRefresh } from './catch-up';
 export type { CatchUpRequest } from './catch-up';
-export type { RefreshInput, RefreshOutput, RefreshProgress, TableFailure, TableProgress } from './orchestrator';
+export type { RefreshOutput, RefreshProgress, TableFailure, TableProgress } from './orchestrator';
+export type { RefreshInput } from './types';
 export { chunkTables, failureReason, fanOutLimit, MAX_FAN_OUT, REFRESH_TABLES_ORCHESTRATOR, refreshTablesOrchestrator, TABLE_ACTIVITY } from './fan-out';
 export type { RefreshTablesInput, RefreshTablesOutput, TableActivityInput, TableOutcome } from './fan-out';
 export { planActivity, tableActivity } from './activities';
@@ -14,7 +15,7 @@ export type { PlanActivityInput } from './activities';
 export { orchestrationRegistry, refreshPlanActivity, refreshTableActivity, RUN_ACTIVITIES, RUN_ORCHESTRATORS } from './registry';
 export { DurableRunClient, EngineRunClient, isActive } from './client';
 export type { PurgeResult, RunClient, RunRuntimeStatus, RunStart, RunStatus, TerminateResult } from './client';
-export { blockedBy, findPipeline, pipelineName, pipelineOfInstance, planRefresh, runInstanceId, tablesReadingSource } from './plan';
+export { blockedBy, findPipeline, pipelineOfInstance, planRefresh, runInstanceId, tablesReadingSource } from './plan';
 export type { RefreshPlan } from './plan';
 export { EventLog } from './event-log';
 export type { RunRequestRecord, TableUpdateEvent } from './event-log';

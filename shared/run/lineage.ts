@@ -12,7 +12,7 @@
  */
 import { laneCommitRecord, readCommitIfExists } from '../delta';
 import type { PipelineDefinition } from '../pipeline';
-import type { LakeTables, TableUpdateMetrics } from '../refresh/metrics';
+import type { LakeTables, TableUpdateMetrics } from '../refresh/types';
 
 /** Commits read per source and update, at most. */
 export const MAX_COMMITS = 64;

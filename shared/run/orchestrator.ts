@@ -34,12 +34,13 @@
  * mandatory fields).
  */
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
-import type { TableUpdateMetrics } from '../refresh/metrics';
+import type { TableUpdateMetrics } from '../refresh/types';
 import { fanOutLimit, failureReason, refreshTablesFanOut, tableRetry, type TableActivityInput, type TableOutcome } from './fan-out';
 import { mergeCatchUp, type CatchUpRequest } from './catch-up';
 import type { PlanActivityInput } from './activities';
 import { blockedBy, type RefreshPlan } from './plan';
 import { runTotals, type RunTotals } from './totals';
+import type { RefreshInput } from './types';
 
 /** Orchestrator name. */
 export const REFRESH_ORCHESTRATOR = 'refresh';
@@ -49,22 +50,6 @@ export const PLAN_ACTIVITY = 'refreshPlan';
 export const CATCH_UP_EVENT = 'catchUp';
 /** Most buffered `catchUp` events merged into one continuation (the rest wait for the next run). */
 const MAX_DRAINED_EVENTS = 50;
-
-/** Input of the `refresh` orchestration. */
-export interface RefreshInput {
-  pipeline: string;
-  /** Rebuild every table (true) or the tables named from their sources' current versions. */
-  fullRefresh?: boolean | string[];
-  /** Why the run started (shown in status and event log), e.g. `bronze pos_sales version 3`. */
-  reason?: string;
-  /** Ids of the requests this run serves (merged runs carry all of them; the CLI waits for its own). */
-  requests?: string[];
-  /**
-   * Most tables one instance refreshes at once in a level (default `MAX_FAN_OUT`); larger levels are
-   * split into sub-orchestrations. An integer of at least 2; tests lower it to see the split.
-   */
-  maxFanOut?: number;
-}
 
 /** A table that failed, and why. */
 export interface TableFailure {

@@ -7,7 +7,8 @@
  */
 import { isActive, type RunClient, type RunStatus } from './client';
 import type { EventLog } from './event-log';
-import type { RefreshInput, RefreshOutput, RefreshProgress } from './orchestrator';
+import type { RefreshOutput, RefreshProgress } from './orchestrator';
+import type { RefreshInput } from './types';
 import { runInstanceId } from './plan';
 import { runTotals } from './totals';
 

@@ -6,8 +6,8 @@
  * Levels: a table reading only bronze sources is level 0; a table reading tables is one level above
  * the highest of them. Tables of one level never read each other, so they run in parallel.
  */
-import * as nodePath from 'node:path';
 import type { PipelineDefinition } from '../pipeline';
+import { pipelineName } from '../pipeline/name';
 
 /** The plan an orchestrator works through. */
 export interface RefreshPlan {
@@ -19,18 +19,6 @@ export interface RefreshPlan {
 }
 
 const INSTANCE_PREFIX = 'refresh-';
-
-/**
- * The name a pipeline is addressed by: its `name:`, else its file name without the extension.
- *
- * @param definition the definition
- * @returns the name
- */
-export function pipelineName(definition: PipelineDefinition): string {
-  if (definition.name) return definition.name;
-  if (definition.file) return nodePath.basename(definition.file).replace(/\.(ya?ml|json)$/i, '');
-  throw new Error('pipeline definition has neither a name nor a file; give it `name:`');
-}
 
 /**
  * The one orchestration instance id of a pipeline's refresh (one running instance per pipeline).

@@ -11,7 +11,7 @@
  */
 import { firesBetween, parseSchedule } from '../pipeline/ncrontab';
 import type { PipelineDefinition } from '../pipeline';
-import { pipelineName } from './plan';
+import { pipelineName } from '../pipeline/name';
 
 /** NCRONTAB of the timer that starts scheduled pipelines. */
 export const SCHEDULE_TICK = '0 * * * * *';

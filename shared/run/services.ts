@@ -5,8 +5,8 @@
  * pass their own.
  */
 import type { PipelineDefinition } from '../pipeline';
-import type { LakeTables } from '../refresh/metrics';
-import { getRuntime } from '../runtime/context';
+import type { LakeTables } from '../refresh/types';
+import { getRuntime } from '../host/context';
 import { sqlOptionsFromEnv, type SqlEngineOptions } from '../sql';
 import { openLakeStore, openLakeTables } from '../storage/lake';
 import { EVENTS_TABLE } from '../storage/lake-layout';

@@ -20,10 +20,11 @@
 import { loadSnapshot, NotATableError, txnVersion, type Snapshot } from '../delta';
 import type { PipelineDefinition } from '../pipeline';
 import { refreshAppId } from '../refresh/incremental';
-import type { LakeTables } from '../refresh/metrics';
+import type { LakeTables } from '../refresh/types';
 import type { ObjectStore } from '../storage/types';
 import { isActive, type RunClient, type RunStart, type RunStatus } from './client';
-import { pipelineName, runInstanceId, tablesReadingSource } from './plan';
+import { pipelineName } from '../pipeline/name';
+import { runInstanceId, tablesReadingSource } from './plan';
 
 /** A run's creation must follow a commit by this much to count as having seen it (clock skew). */
 export const SWEEP_SKEW_MS = 5_000;

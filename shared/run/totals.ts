@@ -4,7 +4,7 @@
  * incremental table: `rowsRead = rowsOut + filteredBySql` and
  * `rowsOut = inserted + updated + duplicates + dropped + quarantined`.
  */
-import type { TableUpdateMetrics } from '../refresh/metrics';
+import type { TableUpdateMetrics } from '../refresh/types';
 
 /** Counts of a run. */
 export interface RunTotals {

@@ -6,7 +6,8 @@
  */
 import type { PipelineDefinition } from '../pipeline';
 import type { RunClient, RunStart } from './client';
-import { pipelineName, tablesReadingSource } from './plan';
+import { pipelineName } from '../pipeline/name';
+import { tablesReadingSource } from './plan';
 import { duePipelines } from './schedule';
 
 /** A bronze commit that wrote rows. */

@@ -10,4 +10,5 @@ export {
   openStore,
   parseLocation,
 } from './location';
+export { encodeKey } from './table-keys';
 export type { BlobLocation, Env, LocalLocation, Location, OpenStoreOptions } from './location';

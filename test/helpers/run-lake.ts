@@ -15,7 +15,7 @@ import { loadPipelineDefinition, type PipelineDefinition } from '../../shared/pi
 import type { LakeTables } from '../../shared/refresh';
 import { EventLog, type RunServices } from '../../shared/run';
 import { connectionStringTables } from '../../shared/storage/lake';
-import { ingestSourceOf } from '../../shared/runtime';
+import { ingestSourceOf } from '../../shared/host';
 import { LocalStore, openStore } from '../../shared/storage';
 import { azuriteUri, uniqueContainer } from './azurite';
 

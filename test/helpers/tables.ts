@@ -1,35 +1,13 @@
 /**
- * Inspection helpers for the tables test/fixtures/writer-process.ts writes (columns writer:int,
+ * Inspection helpers for the tables bench/writer-process.ts writes (columns writer:int,
  * batch:int, value:long = writer*1000+batch): rows per batch, the log's versions and checkpoints,
- * data files in storage. They only gather facts; the tests assert. No vitest import (the benchmark
- * uses the schema too).
+ * data files in storage. They only gather facts; the tests assert.
  */
-import * as arrow from 'apache-arrow';
-import { Action, DeltaStruct, readTable, Snapshot } from '../../shared/delta';
+import { Action, readTable, Snapshot } from '../../shared/delta';
 import { LOG_DIR, readCommit } from '../../shared/delta/log';
 import { decodeAddPath } from '../../shared/delta/partitions';
 import { LANE_INTENTS } from '../../shared/delta/lane';
 import type { ObjectStore } from '../../shared/storage/types';
-
-/** The writer-process table schema (what arrowToDeltaSchema makes of its batches). */
-export const WRITER_SCHEMA: DeltaStruct = {
-  type: 'struct',
-  fields: [
-    { name: 'writer', type: 'integer', nullable: true, metadata: {} },
-    { name: 'batch', type: 'integer', nullable: true, metadata: {} },
-    { name: 'value', type: 'long', nullable: true, metadata: {} },
-  ],
-};
-
-/** One batch of the writer-process table: `rows` rows, all with the same writer, batch and value. */
-export function writerBatch(writer: number, batch: number, rows: number): arrow.RecordBatch {
-  const table = arrow.tableFromArrays({
-    writer: Int32Array.from({ length: rows }, () => writer),
-    batch: Int32Array.from({ length: rows }, () => batch),
-    value: BigInt64Array.from({ length: rows }, () => BigInt(writer * 1000 + batch)),
-  });
-  return table.batches[0];
-}
 
 /** `writer:batch` key. */
 export const batchKey = (writer: number, batch: number) => `${writer}:${batch}`;

@@ -1,14 +1,37 @@
 /**
- * Run test/fixtures/writer-process.ts as real, separate processes (`node --import tsx`), each with its
+ * Run bench/writer-process.ts as real, separate processes (`node --import tsx`), each with its
  * own connection pool, module state and clock reads, sharing nothing but storage. Used by the
- * concurrency and crash tests and by bench/run.ts, so it imports nothing from vitest.
+ * concurrency and crash tests and by bench/run.ts, so it imports nothing from vitest; with the schema
+ * and batches those processes write.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import * as nodePath from 'node:path';
 import * as os from 'node:os';
+import * as arrow from 'apache-arrow';
+import type { DeltaStruct } from '../shared/delta';
+
+/** The writer-process table schema (what arrowToDeltaSchema makes of its batches). */
+export const WRITER_SCHEMA: DeltaStruct = {
+  type: 'struct',
+  fields: [
+    { name: 'writer', type: 'integer', nullable: true, metadata: {} },
+    { name: 'batch', type: 'integer', nullable: true, metadata: {} },
+    { name: 'value', type: 'long', nullable: true, metadata: {} },
+  ],
+};
+
+/** One batch of the writer-process table: `rows` rows, all with the same writer, batch and value. */
+export function writerBatch(writer: number, batch: number, rows: number): arrow.RecordBatch {
+  const table = arrow.tableFromArrays({
+    writer: Int32Array.from({ length: rows }, () => writer),
+    batch: Int32Array.from({ length: rows }, () => batch),
+    value: BigInt64Array.from({ length: rows }, () => BigInt(writer * 1000 + batch)),
+  });
+  return table.batches[0];
+}
 
 /** The writer script. */
-export const WRITER_SCRIPT = nodePath.join(__dirname, '..', 'fixtures', 'writer-process.ts');
+export const WRITER_SCRIPT = nodePath.join(__dirname, 'writer-process.ts');
 
 /** What one writer process is asked to do. */
 export interface WriterSpec {

@@ -22,47 +22,16 @@
 import type { AddFile } from '../delta/actions';
 import { activeFiles, readCommitIfExists, txnVersion, type DeltaStruct, type Snapshot } from '../delta';
 import { writeDataFiles } from '../delta/writer';
-import { quoteIdent, queryBatches, registerView, stageFiles, withSqlEngine, type SqlEngine, type SqlEngineOptions } from '../sql';
+import { quoteIdent, queryBatches, registerView, stageFiles, withSqlEngine, type SqlEngine } from '../sql';
 import { FILE_ID_COLUMN, ROW_COLUMN } from '../sql/source';
 import type { PipelineDefinition, TableDefinition } from '../pipeline';
 import { ACTION, BATCH, buildBatch, FAILED } from './batch';
 import { commitUpdate, loadIfExists } from './commit';
 import { BUCKETS_PROPERTY, deriveContract, KEY_BUCKET } from './contract';
 import { RefreshError } from './errors';
-import type { LakeTables } from './metrics';
+import type { LakeTables, ReplayRequest, ReplayResult } from './types';
 import { QUARANTINE_SUFFIX } from './quarantine';
 import { appendRows, upsertRows } from './upsert';
-
-/** What to replay. */
-export interface ReplayRequest {
-  definition: PipelineDefinition;
-  /** Table name in the definition, e.g. `silver.sales`. */
-  table: string;
-  lake: LakeTables;
-  sql?: SqlEngineOptions;
-}
-
-/** What a replay did. */
-export interface ReplayResult {
-  table: string;
-  /** The quarantine version read (null: no quarantine table). */
-  quarantineVersion: number | null;
-  /** Rows in the quarantine before. */
-  rowsRead: number;
-  /** Rows that passed and left the quarantine. */
-  replayed: number;
-  /** Rows still failing, kept in the quarantine. */
-  remaining: number;
-  inserted: number;
-  updated: number;
-  duplicates: number;
-  /** The table's version after the replay (its current version when nothing moved). */
-  targetVersion: number | null;
-  /** The quarantine's version after the replay. */
-  quarantineVersionAfter: number | null;
-  /** True when this call only finished an earlier replay interrupted between its two commits. */
-  resumed: boolean;
-}
 
 const META = ['_failed_expectations', '_source_table', '_source_version', '_source_file', '_quarantined_at'];
 

@@ -9,11 +9,12 @@
  * - the reconcile pass: `backfill` over every file source's landing folder, which ingests what the
  *   event path missed and moves each folder's watermark so the next pass checks only newer blobs.
  */
-import { backfill, BackfillResult, ingestFile, IngestOutcome } from '../ingest';
-import { EventBatchOutcome, ingestEvents } from '../ingest/events';
+import { backfill, ingestFile } from '../ingest';
+import { ingestEvents } from '../ingest/events';
 import { BlobCreated, parseBlobCreatedEvent } from './blob-event';
 import type { SluiceRuntime, SourceRoute } from './context';
 import type { HubBatch } from './hub-batch';
+import type { BackfillResult, EventBatchOutcome, IngestOutcome } from '../ingest/types';
 
 /** A BlobCreated event that names a landing blob of a source. */
 export interface RoutedBlob {

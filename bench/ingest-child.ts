@@ -1,7 +1,7 @@
 /**
  * One `sluice ingest` in a process of its own, so that its memory is its own: the capped-heap test
  * (test/ingest-memory.test.ts) and the ingest benchmark (bench/ingest.ts) start it as
- * `node [--max-old-space-size=N] --import tsx test/helpers/ingest-child.ts '<json>'` with
+ * `node [--max-old-space-size=N] --import tsx bench/ingest-child.ts '<json>'` with
  * `{ file, table, format?, ledger?, maxRecordMb? }` and read the one JSON line it prints last:
  * `{ exitCode, result, seconds, maxRssBytes, userCpuSeconds, systemCpuSeconds, heapLimitBytes }`,
  * where `result` is the command's own `--json` document and `maxRssBytes` the peak resident set of
@@ -17,7 +17,7 @@ import { spawn } from 'node:child_process';
 import * as nodePath from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { readFileSync } from 'node:fs';
-import { runIngestCommand } from '../../cli/ingest';
+import { runIngestCommand } from '../cli/ingest';
 
 /** What the parent asks for. */
 export interface IngestChildSpec {
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${REPORT_PREFIX}${JSON.stringify(report)}\n`);
 }
 
-const ROOT = nodePath.resolve(__dirname, '..', '..');
+const ROOT = nodePath.resolve(__dirname, '..');
 
 /**
  * Run this file as a child under a capped heap, from the repository root.

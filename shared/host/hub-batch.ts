@@ -11,7 +11,7 @@
  * cannot undo), and JSON-decodes what it can, so numbers may arrive as numbers or as strings, and
  * times as ISO strings with or without a zone (UTC either way).
  */
-import type { HubEvent, HubPartition } from '../ingest/events';
+import type { HubEvent, HubPartition } from '../ingest/types';
 import type { EventHubSettings } from './settings';
 
 /** A batch ready for `ingestEvents`. */

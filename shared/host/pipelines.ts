@@ -11,7 +11,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { ConfigError } from '../config/settings';
 import { parsePipelineDefinition, PipelineDefinition, SourceDefinition } from '../pipeline';
-import { pipelineName } from '../run/plan';
+import { pipelineName } from '../pipeline/name';
 
 /** Default of `SLUICE_PIPELINES`, matching shared/config. */
 export const DEFAULT_PIPELINES = 'pipelines/*.yaml';

@@ -29,3 +29,14 @@ export function whenStdoutCloses(onClosed: () => void = () => process.exit(0)): 
     action();
   });
 }
+
+/**
+ * The process's own output streams, for a command run from a terminal or a pipe; a reader that goes
+ * away early ends the command quietly (see `whenStdoutCloses`).
+ *
+ * @returns sinks writing to process.stdout and process.stderr
+ */
+export function processIo(): { out: (text: string) => void; err: (text: string) => void } {
+  whenStdoutCloses();
+  return { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+}
