@@ -156,6 +156,30 @@ for (const backend of BACKENDS) {
       });
     }
 
+    it('table_with_partitioning_mapping: a checkpoint keeps the renamed partition column readable (value keyed by physical name id)', async () => {
+      const { files, fields } = replayLogJson('table_with_partitioning_mapping');
+      const store = backend.open('part-mapping-ckpt');
+      await copyFixture('table_with_partitioning_mapping', store);
+      await checkpointTable(store);
+      expect(JSON.parse(Buffer.from(await store.read('_delta_log/_last_checkpoint')).toString('utf8')).version).toBe(4);
+      expect(sortedText(await cliRows(store))).toEqual(sortedText(rowsFromSingleRowFiles(files, fields)));
+    });
+
+    it('maintenance of the liquid-clustering and V2-checkpoint tables is refused, naming the writer features it would break', async () => {
+      for (const [name, features] of [
+        ['table_with_liquid_clustering', /domainMetadata, rowTracking, liquid/],
+        ['v2-json-sidecars-struct-stats-only', /v2Checkpoint/],
+      ] as const) {
+        const store = backend.open(name.slice(0, 12));
+        await copyFixture(name, store);
+        const { code, err } = await runCli(['optimize', store.url]);
+        expect(code).not.toBe(0);
+        expect(err).toMatch(features);
+        const { files, fields } = replayLogJson(name);
+        expect(sortedText(await libraryRows(store))).toEqual(sortedText(rowsFromSingleRowFiles(files, fields)));
+      }
+    });
+
     it('dv-with-columnmapping: time travel before and after its checkpoint (version 10) drops the rows each version deleted', async () => {
       const store = backend.open('dv-cm-versions');
       await copyFixture('dv-with-columnmapping', store);
