@@ -19,7 +19,7 @@
  */
 import { stat } from 'node:fs/promises';
 import * as nodePath from 'node:path';
-import { loadSettings } from '../shared/config/settings';
+import { ConfigError, loadMaxRecordMb, loadSettings } from '../shared/config/settings';
 import {
   backfill,
   deadLetterLocation,
@@ -56,6 +56,7 @@ export interface IngestCommandOptions {
   'partition-by'?: string;
   ledger?: string;
   'dead-letter'?: string;
+  'max-record-mb'?: string;
   json?: boolean;
 }
 
@@ -79,6 +80,9 @@ export const INGEST_HELP = `  ingest <file-or-dir>  ingest landing files into a 
                            table, <table>/_sluice/ledger/ for a local one)
       --dead-letter D      where dead-letter records go (default: <container>/_sluice/dead-letter/
                            <table path>/ for a Blob table, <table>/_sluice/dead-letter/ locally)
+      --max-record-mb N    longest CSV/TSV/JSON/NDJSON record made a row, in MiB (1-256; default
+                           SLUICE_MAX_RECORD_MB, else 16); a longer one is dead-lettered and
+                           reading goes on after it
       --json               one JSON document: per-file outcomes and totals
   backfill <landing>   ingest what the ledger does not have yet from a landing folder (the
                        reconcile pass of the event path); same options as ingest
@@ -97,7 +101,7 @@ export const INGEST_HELP = `  ingest <file-or-dir>  ingest landing files into a 
 export async function runIngestCommand(command: 'ingest' | 'backfill', input: string, options: IngestCommandOptions, io: Io, deps: IngestCommandDeps = {}): Promise<number> {
   const env = deps.env ?? process.env;
   if (!options.table) throw new UsageError(`'${command}' needs --table <table>`);
-  const source = sourceOptions(options);
+  const source = { ...sourceOptions(options), maxRecordBytes: maxRecordMb(options, env) * 1024 * 1024 };
   const target = tableTarget(options.table, options, env);
   const progress = new Progress(io, !options.json && (deps.tty ?? !!process.stderr.isTTY));
   const started = Date.now();
@@ -137,7 +141,9 @@ export async function runIngestCommand(command: 'ingest' | 'backfill', input: st
         else progress.done(o.path, o.bytes, o.rowsWritten);
       },
     });
-    outcomes.push(...result.outcomes, ...result.failures.map((f) => ({ status: 'error' as const, path: f.path, reason: f.error.message })));
+    // One push per file: a landing folder can hold more files than push() takes arguments.
+    for (const outcome of result.outcomes) outcomes.push(outcome);
+    for (const f of result.failures) outcomes.push({ status: 'error', path: f.path, reason: f.error.message });
     progress.backfill = { listed: result.listed, checked: result.checked, done: result.done };
   }
   progress.finish();
@@ -213,6 +219,17 @@ function sourceOptions(options: IngestCommandOptions): IngestSource {
   }
   if (options['partition-by'] !== undefined) source.partitionBy = options['partition-by'].split(',').map((c) => c.trim()).filter(Boolean);
   return source;
+}
+
+/** `--max-record-mb`, else `SLUICE_MAX_RECORD_MB`, else the default; both checked by the settings' rule. */
+function maxRecordMb(options: IngestCommandOptions, env: Env): number {
+  const flag = options['max-record-mb'];
+  if (flag === undefined) return loadMaxRecordMb(env);
+  try {
+    return loadMaxRecordMb({ '--max-record-mb': flag }, '--max-record-mb');
+  } catch (err) {
+    throw err instanceof ConfigError ? new UsageError(err.problems.join('; ')) : err;
+  }
 }
 
 interface TableTarget {

@@ -131,6 +131,7 @@ const OPTIONS = {
   'partition-by': { type: 'string' },
   ledger: { type: 'string' },
   'dead-letter': { type: 'string' },
+  'max-record-mb': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -142,8 +143,8 @@ const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   vacuum: ['retention-hours', 'force', 'dry-run', 'json'],
   checkpoint: ['json'],
   flush: ['json'],
-  ingest: ['table', 'format', 'schema-evolution', 'schema-hints', 'partition-by', 'ledger', 'dead-letter', 'json'],
-  backfill: ['table', 'format', 'schema-evolution', 'schema-hints', 'partition-by', 'ledger', 'dead-letter', 'json'],
+  ingest: ['table', 'format', 'schema-evolution', 'schema-hints', 'partition-by', 'ledger', 'dead-letter', 'max-record-mb', 'json'],
+  backfill: ['table', 'format', 'schema-evolution', 'schema-hints', 'partition-by', 'ledger', 'dead-letter', 'max-record-mb', 'json'],
 };
 
 async function run(argv: string[], io: Io): Promise<number> {

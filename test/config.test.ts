@@ -37,6 +37,8 @@ describe('loadSettings defaults', () => {
       optimizeTargetBytes: 128 * 1024 * 1024,
       exposeDurableUrls: false,
       poisonAttempts: 5,
+      maxRecordMb: 16,
+      maxRecordBytes: 16 * 1024 * 1024,
     });
   });
 
@@ -64,6 +66,7 @@ describe('loadSettings defaults', () => {
       SLUICE_OPTIMIZE_TARGET_MB: '256',
       SLUICE_EXPOSE_DURABLE_URLS: 'TRUE',
       SLUICE_POISON_ATTEMPTS: '3',
+      SLUICE_MAX_RECORD_MB: '64',
     });
     expect(settings).toMatchObject({
       lakeContainer: 'tables',
@@ -76,6 +79,8 @@ describe('loadSettings defaults', () => {
       optimizeTargetBytes: 256 * 1024 * 1024,
       exposeDurableUrls: true,
       poisonAttempts: 3,
+      maxRecordMb: 64,
+      maxRecordBytes: 64 * 1024 * 1024,
     });
   });
 });
@@ -92,6 +97,9 @@ describe('loadSettings validation', () => {
     ['SLUICE_OPTIMIZE_TARGET_MB', '0', 'whole number from 1 to 1024'],
     ['SLUICE_OPTIMIZE_TARGET_MB', '4096', 'whole number from 1 to 1024'],
     ['SLUICE_EXPOSE_DURABLE_URLS', 'yes', 'true or false'],
+    ['SLUICE_MAX_RECORD_MB', '0', 'whole number from 1 to 256'],
+    ['SLUICE_MAX_RECORD_MB', '512', 'whole number from 1 to 256'],
+    ['SLUICE_MAX_RECORD_MB', '1.5', 'whole number from 1 to 256'],
   ])('rejects %s=%s, naming the variable and the expected form', (name, value, expected) => {
     const problem = problemOf({ ...AZURITE, [name]: value });
     expect(problem).toContain(name);

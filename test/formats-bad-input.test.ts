@@ -9,12 +9,14 @@ import * as zlib from 'node:zlib';
 import * as arrow from 'apache-arrow';
 import { Decompress } from 'fzstd';
 import { describe, expect, it } from 'vitest';
-import { encodeParquetBuffer } from '../shared/delta/parquet';
+import { encodeParquetBuffer, readParquetMetadata } from '../shared/delta/parquet';
 import type { DeltaStruct } from '../shared/delta/schema';
-import { buildVector } from '../shared/delta/values';
+import { buildVector, readValues } from '../shared/delta/values';
 import { readInput, RESCUED_COLUMN } from '../shared/formats';
-import type { ReadOptions, ReadResult } from '../shared/formats';
-import { readAll } from './fixtures/formats/harness';
+import type { RangedInput, ReadOptions, ReadResult } from '../shared/formats';
+import { spool } from '../shared/formats/bytes';
+import { chunked, readAll } from './fixtures/formats/harness';
+import { avroBlock, avroHeader, person, PERSON_SCHEMA, personBlock, zigzag } from './helpers/hostile-binary';
 import { avroContainer } from './helpers/ingest-inputs';
 
 const DIR = nodePath.join(__dirname, 'fixtures', 'formats');
@@ -509,6 +511,50 @@ describe('Avro (Event Hubs Capture)', () => {
   });
 });
 
+describe('Avro that lies', () => {
+  it('honours maxRecordBytes for blocks and the header', async () => {
+    const header = avroHeader(PERSON_SCHEMA);
+    const big = avroBlock(40, Buffer.concat(Array.from({ length: 40 }, (_, i) => person(i, 'x'.repeat(30)))));
+    const bytes = Buffer.concat([header, personBlock(1, 2), big, personBlock(3, 2)]);
+    const { result, rows } = await read('people.avro', { maxRecordBytes: 1024 }, bytes, 64);
+    expect(rows.map((r) => r.id)).toEqual([1n, 2n, 3n, 4n]);
+    expect(result.badRecords).toEqual([{
+      byteOffset: header.length + personBlock(1, 2).length,
+      reason: expect.stringMatching(/^bad Avro block at byte offset \d+: it declares 1\d{3} bytes, more than the limit of 1024 bytes; reading resumed after the sync marker ending at byte offset \d+$/),
+    }]);
+    const { result: small } = await read('people.avro', { maxRecordBytes: 64 }, bytes, 64);
+    expect(small.fatal).toEqual({ byteOffset: 0, reason: `corrupt Avro header: the length of metadata value avro.schema is ${JSON.stringify(PERSON_SCHEMA).length}, more than a header of at most 64 bytes can hold` });
+  });
+
+  it('refuses enum and union indexes out of range and values nested deeper than 512 levels, one bad block each', async () => {
+    const schema = {
+      type: 'record', name: 'Node', fields: [
+        { name: 'kind', type: { type: 'enum', name: 'Kind', symbols: ['a', 'b'] } },
+        { name: 'next', type: ['null', 'Node'] },
+      ],
+    };
+    const leaf = Buffer.concat([zigzag(0), zigzag(0)]);
+    // 600 nodes deep: kind a, then branch 1 (a Node) each time, a null at the bottom.
+    const deep = Buffer.concat([...Array.from({ length: 600 }, () => Buffer.concat([zigzag(0), zigzag(1)])), leaf]);
+    const header = avroHeader(schema);
+    const blocks = [
+      avroBlock(1, leaf),
+      avroBlock(1, Buffer.concat([zigzag(5), zigzag(0)])),
+      avroBlock(1, Buffer.concat([zigzag(0), zigzag(2)])),
+      avroBlock(1, deep),
+      avroBlock(1, leaf),
+    ];
+    const { result, rows } = await read('nodes.avro', {}, Buffer.concat([header, ...blocks]), 50);
+    expect(rows).toHaveLength(2);
+    expect(result.badRecords.map((r) => r.reason.replace(/^bad Avro block at byte offset \d+: /, ''))).toEqual([
+      'record 1 of the 1 it declares: enum index 5 is not one of the 2 symbols',
+      'record 1 of the 1 it declares: union index 2 is not one of the 2 branches',
+      'record 1 of the 1 it declares: values nested more than 512 levels deep',
+    ]);
+    expect(result.stats).toMatchObject({ rowsRead: 5, rowsEmitted: 2 });
+  });
+});
+
 describe('Avro logical types', () => {
   it('decodes primitives written in object form exactly, with their logical types', async () => {
     const schema = {
@@ -562,6 +608,87 @@ describe('Parquet', () => {
     expect(rows.map((r) => [r.name, r.id, r[RESCUED_COLUMN]])).toEqual([
       [null, '1', '{"name":"a"}'], [null, '2', null], [null, '3', '{"name":"c"}'],
     ]);
+  });
+
+  it('makes a row group that fails to decode one bad record and reads the others', async () => {
+    const table = new arrow.Table({ id: buildVector('long', [1n, 2n, 3n, 4n, 5n, 6n]), name: buildVector('string', ['a', 'b', 'c', 'd', 'e', 'f']) });
+    const bytes = Buffer.from(await encodeParquetBuffer(table, { rowGroupRows: 2 }));
+    // Overwrite the middle row group's column chunks (everything but their first byte) with garbage.
+    const metadata = await readParquetMetadata(bytes);
+    const chunks = metadata.row_groups[1].columns.map((c) => c.meta_data!);
+    const start = Math.min(...chunks.map((m) => Number(m.dictionary_page_offset ?? m.data_page_offset)));
+    const end = Math.max(...chunks.map((m) => Number(m.dictionary_page_offset ?? m.data_page_offset) + Number(m.total_compressed_size)));
+    bytes.fill(0xee, start + 1, end);
+    // Before row groups were read one by one, the whole file was unreadable (a fatal, no rows).
+    const { result, rows } = await read('t.parquet', {}, bytes, 100);
+    expect(result.fatal).toBeUndefined();
+    expect(plain(rows)).toEqual([{ id: 1n, name: 'a' }, { id: 2n, name: 'b' }, { id: 5n, name: 'e' }, { id: 6n, name: 'f' }]);
+    expect(result.badRecords).toHaveLength(1);
+    expect(result.badRecords[0].byteOffset).toBe(start);
+    expect(result.badRecords[0].reason).toMatch(/^bad Parquet row group 1 \(of 3, 2 rows declared\) at byte offset \d+: it fails to decode \(/);
+    expect(result.stats).toMatchObject({ rowsRead: 5, rowsEmitted: 4 });
+  });
+
+  it('reads a healthy file in full while a corrupt one makes the decoder trap beside it', async () => {
+    const rows = (from: number) => new arrow.Table({ id: buildVector('long', Array.from({ length: 6 }, (_, i) => BigInt(from + i))), name: buildVector('string', ['a', 'b', 'c', 'd', 'e', 'f']) });
+    const healthy = Buffer.from(await encodeParquetBuffer(rows(100), { rowGroupRows: 2 }));
+    const corrupt = Buffer.from(await encodeParquetBuffer(rows(0), { rowGroupRows: 2 }));
+    const chunks = (await readParquetMetadata(corrupt)).row_groups[1].columns.map((c) => c.meta_data!);
+    const start = Math.min(...chunks.map((m) => Number(m.dictionary_page_offset ?? m.data_page_offset)));
+    corrupt.fill(0xee, start + 1, Math.max(...chunks.map((m) => Number(m.dictionary_page_offset ?? m.data_page_offset) + Number(m.total_compressed_size))));
+    // The healthy file's first read of row group data waits at a gate while the corrupt file is read.
+    const firstGroup = (await readParquetMetadata(healthy)).row_groups[0].columns.map((c) => c.meta_data!);
+  const firstData = Math.min(...firstGroup.map((m) => Number(m.dictionary_page_offset ?? m.data_page_offset)));
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let waiting!: () => void;
+    const blocked = new Promise<void>((resolve) => (waiting = resolve));
+    let held = false;
+    const input: RangedInput = {
+      size: healthy.length,
+      [Symbol.asyncIterator]: () => chunked(healthy, 100)[Symbol.asyncIterator](),
+      readRange: async (offset, length) => {
+        if (!held && offset === firstData) {
+          held = true;
+          waiting();
+          await gate;
+        }
+        return healthy.subarray(offset, offset + length);
+      },
+      verify: async () => undefined,
+    };
+    const result = await readInput(input, 'good.parquet', {});
+    const ids: unknown[] = [];
+    const reading = (async () => {
+      for await (const batch of result.batches) ids.push(...readValues(batch.getChild('id')!, 'long'));
+    })();
+    await blocked;
+    // Decoder calls take turns, so the corrupt file waits for the healthy one's call (then the gate
+    // opens after 2 s); were they in flight together, its trap would fail the healthy call too.
+    const badRead = read('bad.parquet', {}, corrupt, 100);
+    await Promise.race([badRead, new Promise((resolve) => setTimeout(resolve, 2000))]);
+    open();
+    const bad = await badRead;
+    await reading;
+    expect(bad.rows.map((r) => r.id)).toEqual([0n, 1n, 4n, 5n]);
+    expect(bad.result.badRecords[0].reason).toMatch(/WebAssembly trap/);
+    expect(result.badRecords).toEqual([]);
+    expect(ids).toEqual([100n, 101n, 102n, 103n, 104n, 105n]);
+  });
+
+  it('reads a compressed Parquet file from a spooled copy, in a temporary file beyond the memory bound', async () => {
+    const bytes = await parquetBytes();
+    const { rows } = await read('t.parquet.gz', {}, zlib.gzipSync(bytes), 100);
+    expect(plain(rows).map((r) => r.id)).toEqual([1n, 2n, 3n]);
+    const spooled = await spool(chunked(bytes, 7), 16);
+    try {
+      expect(spooled.size).toBe(bytes.length);
+      expect(Buffer.from(await spooled.read(bytes.length - 4, 4)).toString()).toBe('PAR1');
+      expect(Buffer.from(await spooled.read(0, bytes.length))).toEqual(Buffer.from(bytes));
+      await expect(spooled.read(bytes.length - 2, 4)).rejects.toThrow(/are not within the \d+ bytes of the input/);
+    } finally {
+      await spooled.close();
+    }
   });
 
   it('reports a truncated Parquet file as fatal', async () => {

@@ -348,6 +348,15 @@ describe('runtime configuration', () => {
     expect(checkRefreshSettings({ SLUICE_PII_KEY: 'a-long-enough-test-key', SLUICE_SQL_THREADS: '2' }, [hashing])).toEqual([]);
   });
 
+  it('reads landing files with the record-size limit of SLUICE_MAX_RECORD_MB', () => {
+    const files = parsePipelineDefinition('sources:\n  sales:\n    landing: pos/sales/\n', 'files.yaml');
+    const triggers = readIngestTriggerSettings({})!;
+    const limited = createRuntime({ settings: loadSettings({ SLUICE_LAKE: 'UseDevelopmentStorage=true', SLUICE_MAX_RECORD_MB: '2' }), triggers, pipelines: [files] });
+    expect(limited.routeBlob('pos/sales/x.csv')?.ingest.maxRecordBytes).toBe(2 * 1024 * 1024);
+    const byDefault = createRuntime({ settings: loadSettings({ SLUICE_LAKE: 'UseDevelopmentStorage=true' }), triggers, pipelines: [files] });
+    expect(byDefault.routeBlob('pos/sales/x.csv')?.ingest.maxRecordBytes).toBe(16 * 1024 * 1024);
+  });
+
   it('warns rather than reads a hub no source takes, and refuses a consumer group the source does not want', () => {
     const settings = loadSettings({ SLUICE_LAKE: 'UseDevelopmentStorage=true' });
     const triggers = readIngestTriggerSettings({ SLUICE_EVENTHUB: env.SLUICE_EVENTHUB, SLUICE_EVENTHUB_NAME: 'telemetry' })!;

@@ -106,9 +106,20 @@ describe('sluice ingest / backfill', () => {
     const f = capture();
     expect(await main(['ingest', '.', '--table', UNUSED_TABLE, '--schema-hints', 'qty:integr'], f.io)).toBe(2);
     expect(f.err()).toMatch(/--schema-hints: hint "qty:integr"/);
+    const g = capture();
+    expect(await main(['ingest', '.', '--table', UNUSED_TABLE, '--max-record-mb', '0'], g.io)).toBe(2);
+    expect(g.err()).toMatch(/--max-record-mb must be a whole number from 1 to 256; got "0"/);
     const h = capture();
     expect(await main(['--help'], h.io)).toBe(0);
     expect(h.out()).toMatch(/ingest <file-or-dir>/);
     expect(h.out()).toMatch(/backfill <landing>/);
+    expect(h.out()).toMatch(/--max-record-mb N/);
+  });
+
+  it('checks SLUICE_MAX_RECORD_MB by the rule the app applies at start-up', async () => {
+    const c = capture();
+    await expect(runIngestCommand('ingest', '.', { table: UNUSED_TABLE }, c.io, { env: { SLUICE_MAX_RECORD_MB: 'lots' } })).rejects.toThrow(
+      /SLUICE_MAX_RECORD_MB must be a whole number from 1 to 256; got "lots"/,
+    );
   });
 });

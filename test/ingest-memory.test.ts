@@ -9,7 +9,6 @@
  * (shared/delta/encode-worker.ts) is the same data with the same statistics as Parquet encoded on the
  * main thread, and batches split by partition without per-row work still put every row where it belongs.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
@@ -24,10 +23,8 @@ import { buildVector, readValues } from '../shared/delta/values';
 import { writeDataFiles } from '../shared/delta/writer';
 import { DeltaStruct } from '../shared/delta/schema';
 import { LocalStore } from '../shared/storage';
-import { IngestChildReport, IngestChildSpec, REPORT_PREFIX } from './helpers/ingest-child';
+import { ingestInChild } from './helpers/ingest-child';
 
-const ROOT = nodePath.resolve(__dirname, '..');
-const CHILD = nodePath.join(ROOT, 'test', 'helpers', 'ingest-child.ts');
 const HEAP_MB = 64;
 const RSS_BOUND = 512 * 1024 * 1024;
 
@@ -38,29 +35,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** Run the ingest child under a capped heap; resolves with its report (throws with its output if it has none). */
-function ingestInChild(spec: IngestChildSpec): Promise<IngestChildReport> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`--max-old-space-size=${HEAP_MB}`, '--import', 'tsx', CHILD, JSON.stringify(spec)], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      const line = stdout.split('\n').find((l) => l.startsWith(REPORT_PREFIX));
-      if (code !== 0 || !line) {
-        reject(new Error(`ingest child for ${spec.file} ended with code ${code} signal ${signal} and no report\nstdout: ${stdout.slice(-2000)}\nstderr: ${stderr.slice(-4000)}`));
-        return;
-      }
-      resolve(JSON.parse(line.slice(REPORT_PREFIX.length)) as IngestChildReport);
-    });
-  });
-}
 
 /** Rows in the table's latest version according to its log (the `add` actions' numRecords). */
 async function loggedRows(table: string): Promise<number> {
@@ -77,7 +51,7 @@ async function loggedRows(table: string): Promise<number> {
 async function expectStreamedIngest(format: DatasetFormat, rows: number, minTimesHeap: number): Promise<void> {
   const file = await writeDataset(nodePath.join(dir, `pos.${format}`), rows, format);
   const table = nodePath.join(dir, `table-${format}`);
-  const report = await ingestInChild({ file: file.path, table });
+  const report = await ingestInChild({ file: file.path, table }, HEAP_MB);
   const what = `${format}, ${rows} rows, ${(file.bytes / 2 ** 20).toFixed(0)} MiB; child stderr: ${report.stderr}`;
   console.info(`${format}: ${rows} rows, ${(file.bytes / 2 ** 20).toFixed(0)} MiB under a ${(report.heapLimitBytes / 2 ** 20).toFixed(0)} MiB heap limit: peak RSS ${(report.maxRssBytes / 2 ** 20).toFixed(0)} MiB`);
 

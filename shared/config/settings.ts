@@ -31,6 +31,7 @@
  * | `AzureFunctionsJobHost__extensions__durableTask__maxConcurrentActivityFunctions` | host.json's `maxConcurrentActivityFunctions` | activities one instance runs at once; whole number ≥ 1. The Functions host applies this app setting over host.json, and Sluice reads the value the same way, so the memory split uses the number the Durable extension uses (the Bicep sets it) |
  * | `SLUICE_EXPOSE_DURABLE_URLS` | `false` | `true` adds the Durable extension's management URLs to the start-run answer. In Azure they carry the extension's system key, which grants control (status, terminate, purge) of every instance of every pipeline to whoever holds the start function's key |
  * | `SLUICE_POISON_ATTEMPTS` | `5` | attempts of a landing file failing for a non-transient reason before it is dead-lettered whole (`poison: <last error>`); whole number 1–100 |
+ * | `SLUICE_MAX_RECORD_MB` | `16` | longest CSV/TSV/JSON/NDJSON record ingestion turns into a row, and most an Avro block (or its header) may take and inflate to, in MiB of decompressed input; whole number 1–256. A longer one is dead-lettered (offset, first bytes) and reading goes on after it |
  */
 
 import { existsSync, readFileSync } from 'node:fs';
@@ -112,6 +113,10 @@ export interface SluiceSettings extends MaintenanceSettings {
   readonly exposeDurableUrls: boolean;
   /** `SLUICE_POISON_ATTEMPTS`: failed attempts (non-transient) after which a landing file is dead-lettered whole. */
   readonly poisonAttempts: number;
+  /** `SLUICE_MAX_RECORD_MB`: the longest text record ingestion turns into a row. */
+  readonly maxRecordMb: number;
+  /** `SLUICE_MAX_RECORD_MB` in bytes. */
+  readonly maxRecordBytes: number;
 }
 
 /** Thrown by `loadSettings` with every problem found, so one start-up shows them all. */
@@ -137,6 +142,7 @@ const DEFAULTS = {
   instanceMemoryMb: 2048,
   exposeDurableUrls: false,
   poisonAttempts: 5,
+  maxRecordMb: 16,
 } as const;
 
 /** Default of `SLUICE_POISON_ATTEMPTS`, also the ingest stage's when no setting is passed (the CLI). */
@@ -175,6 +181,7 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
   const maintenance = readMaintenanceSettings(env, problems);
   const exposeDurableUrls = readBoolean(env, 'SLUICE_EXPOSE_DURABLE_URLS', DEFAULTS.exposeDurableUrls, problems);
   const poisonAttempts = readWholeNumber(env, 'SLUICE_POISON_ATTEMPTS', DEFAULTS.poisonAttempts, 1, 100, problems);
+  const maxRecordMb = readMaxRecordMb(env, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -189,6 +196,8 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
     ...maintenance!,
     exposeDurableUrls: exposeDurableUrls!,
     poisonAttempts: poisonAttempts!,
+    maxRecordMb: maxRecordMb!,
+    maxRecordBytes: maxRecordMb! * 1024 * 1024,
   });
 }
 
@@ -267,6 +276,26 @@ function findHostJson(from: string = __dirname): string | undefined {
     if (existsSync(candidate)) return candidate;
     if (existsSync(nodePath.join(dir, 'package.json')) || nodePath.dirname(dir) === dir) return undefined;
   }
+}
+
+/**
+ * `SLUICE_MAX_RECORD_MB` alone, for the command line, which reads files without the app's other
+ * settings (and checks its `--max-record-mb` by the same rule, passing that name).
+ * @param env variables to read; defaults to `process.env`
+ * @param name the variable holding the value, also the name in the message
+ * @returns the limit in MiB
+ * @throws ConfigError naming the setting when it is not a whole number from 1 to 256
+ */
+export function loadMaxRecordMb(env: SettingsEnv = process.env, name = 'SLUICE_MAX_RECORD_MB'): number {
+  const problems: string[] = [];
+  const value = readMaxRecordMb(env, problems, name);
+  if (value === undefined) throw new ConfigError(problems);
+  return value;
+}
+
+/** A record is held whole in memory (as a string for JSON), so the limit stays far below V8's string limit. */
+function readMaxRecordMb(env: SettingsEnv, problems: string[], name = 'SLUICE_MAX_RECORD_MB'): number | undefined {
+  return readWholeNumber(env, name, DEFAULTS.maxRecordMb, 1, 256, problems);
 }
 
 let cached: SluiceSettings | undefined;

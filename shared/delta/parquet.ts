@@ -172,18 +172,37 @@ export async function decodeParquet(bytes: Uint8Array, columns?: string[]): Prom
     table = arrow.tableFromIPC(wasmTable.intoIPCStream());
   }
   if (int96.length === 0) return table;
+  const vectors: Record<string, arrow.Vector> = {};
+  for (const field of table.schema.fields) vectors[field.name] = table.getChild(field.name)!;
+  Object.assign(vectors, await int96Vectors(toArrayBuffer(bytes), metadata, int96, 0, Number(metadata.num_rows)));
+  // Keep the file's column order.
+  const ordered: Record<string, arrow.Vector> = {};
+  for (const c of wanted) ordered[c.name] = vectors[c.name];
+  return new arrow.Table(ordered);
+}
+
+/** INT96 columns of rows [rowStart, rowEnd), decoded by hyparquet as microsecond UTC timestamps. */
+async function int96Vectors(
+  file: ArrayBuffer | { byteLength: number; slice(start: number, end?: number): Promise<ArrayBuffer> },
+  metadata: FileMetaData,
+  names: string[],
+  rowStart: number,
+  rowEnd: number,
+): Promise<Record<string, arrow.Vector>> {
+  if (names.length === 0) return {};
   const [hp, { compressors }] = await loadHyparquet();
   const rows = (await hp.parquetReadObjects({
-    file: toArrayBuffer(bytes),
+    file,
     metadata,
-    columns: int96,
+    columns: names,
+    rowStart,
+    rowEnd,
     compressors,
     parsers: { timestampFromNanoseconds: (nanos: bigint) => nanos / 1000n - (nanos < 0n && nanos % 1000n !== 0n ? 1n : 0n) },
   })) as Record<string, bigint | null>[];
-  const length = Number(metadata.num_rows);
+  const length = rowEnd - rowStart;
   const vectors: Record<string, arrow.Vector> = {};
-  for (const field of table.schema.fields) vectors[field.name] = table.getChild(field.name)!;
-  for (const name of int96) {
+  for (const name of names) {
     const values = new BigInt64Array(length);
     const valid = new Uint8Array(Math.ceil(length / 8));
     let nulls = 0;
@@ -198,10 +217,154 @@ export async function decodeParquet(bytes: Uint8Array, columns?: string[]): Prom
     const type = new arrow.TimestampMicrosecond('UTC');
     vectors[name] = arrow.makeVector(arrow.makeData({ type, length, nullCount: nulls, nullBitmap: nulls ? valid : undefined, data: values }));
   }
-  // Keep the file's column order.
-  const ordered: Record<string, arrow.Vector> = {};
-  for (const c of wanted) ordered[c.name] = vectors[c.name];
-  return new arrow.Table(ordered);
+  return vectors;
+}
+
+/** parquet-wasm trapped (a Rust panic, e.g. on corrupt page data) while decoding. */
+export class WasmTrapError extends Error {
+  constructor(cause: Error) {
+    super(`the Parquet decoder stopped on corrupt data (WebAssembly trap: ${cause.message})`);
+    this.name = 'WasmTrapError';
+  }
+}
+
+/** The call into parquet-wasm's async reader that has not settled yet (at most one: see `untilTrap`). */
+const pendingCalls = new Set<(err: Error) => void>();
+/** Settles when the call in flight has; the next one starts after it. */
+let decoderFree: Promise<void> = Promise.resolve();
+
+/**
+ * A trap inside parquet-wasm's async reader is thrown from a task of its own (an uncaught exception)
+ * and leaves the call's promise pending forever. While a call is pending, such a trap fails it
+ * instead; any other uncaught exception stays fatal, as it would be without this listener.
+ */
+function onUncaught(err: unknown): void {
+  if (err instanceof WebAssembly.RuntimeError && pendingCalls.size) {
+    for (const fail of [...pendingCalls]) fail(new WasmTrapError(err));
+    return;
+  }
+  throw err;
+}
+
+/**
+ * Run one call into parquet-wasm's async reader, failing with `WasmTrapError` if it traps. Calls run
+ * one at a time in the process: a trap does not say whose call it ended, so with two in flight a
+ * corrupt file would fail a healthy one's row group too.
+ */
+function untilTrap<T>(start: () => Promise<T>): Promise<T> {
+  const turn = decoderFree.then(() => new Promise<T>((resolve, reject) => {
+    const settle = (finish: () => void) => {
+      if (!pendingCalls.delete(fail)) return;
+      process.off('uncaughtException', onUncaught);
+      finish();
+    };
+    const fail = (err: Error) => settle(() => reject(err));
+    process.on('uncaughtException', onUncaught);
+    pendingCalls.add(fail);
+    start().then((value) => settle(() => resolve(value)), (err: unknown) => settle(() => reject(err)));
+  }));
+  decoderFree = turn.then(() => undefined, () => undefined);
+  return turn;
+}
+
+/** Random access to the bytes of a Parquet file (a stored object read by range, a spooled stream). */
+export interface ParquetSource {
+  /** Size in bytes. */
+  readonly size: number;
+  /** Bytes [offset, offset + length); rejects when they are not all there. */
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+
+/** A Parquet file opened for reading one row group at a time. */
+export interface ParquetRowGroupReader {
+  /** The footer, as hyparquet parses it (row groups, their rows and column chunks). */
+  readonly metadata: FileMetaData;
+  /** The file's columns as Arrow fields, in file order (INT96 ones as microsecond UTC timestamps). */
+  readonly schema: arrow.Schema;
+  /**
+   * Decode one row group in tables of at most `batchRows` rows (INT96 columns as microsecond
+   * timestamps). Only that row group's column chunks are fetched, with one ranged read each.
+   */
+  rowGroup(index: number, batchRows: number): AsyncGenerator<arrow.Table>;
+  /** Free the decoder's WASM memory. */
+  close(): void;
+}
+
+/**
+ * Open a Parquet file whose footer has been checked (`footer`) for reading by row group: parquet-wasm
+ * reads through `source` (its async reader asks for the footer, then for each row group's column
+ * chunks), so memory holds one row group, not the file.
+ *
+ * @param source the file's bytes, by range
+ * @param metadata the footer, parsed
+ * @returns the reader
+ */
+export async function openParquetRowGroups(source: ParquetSource, metadata: FileMetaData): Promise<ParquetRowGroupReader> {
+  // parquet-wasm takes a Blob; it only calls `size`, `slice` and `arrayBuffer`, so this one reads by range.
+  const blob = {
+    size: source.size,
+    slice: (start: number, end: number) => ({
+      arrayBuffer: async () => toArrayBuffer(await source.read(start, end - start)),
+    }),
+  };
+  let file = await wasm.ParquetFile.fromFile(blob as unknown as Blob);
+  const topLevel = topLevelColumns(metadata.schema);
+  const int96 = topLevel.filter((c) => c.element.type === 'INT96').map((c) => c.name);
+  const others = topLevel.filter((c) => c.element.type !== 'INT96').map((c) => c.name);
+  const asyncBuffer = {
+    byteLength: source.size,
+    slice: async (start: number, end?: number) => toArrayBuffer(await source.read(start, (end ?? source.size) - start)),
+  };
+  const groupStart = (index: number) => metadata.row_groups.slice(0, index).reduce((n, g) => n + Number(g.num_rows), 0);
+  const wasmSchema = file.schema();
+  const decoded = arrow.tableFromIPC(wasmSchema.intoIPCStream()).schema;
+  const schema = new arrow.Schema(
+    decoded.fields.map((f) => (int96.includes(f.name) ? new arrow.Field(f.name, new arrow.TimestampMicrosecond('UTC'), f.nullable, f.metadata) : f)),
+    decoded.metadata,
+  );
+  return {
+    metadata,
+    schema,
+    async *rowGroup(index: number, batchRows: number): AsyncGenerator<arrow.Table> {
+      const first = groupStart(index);
+      const rows = Number(metadata.row_groups[index].num_rows);
+      if (others.length === 0) {
+        for (let at = 0; at < rows; at += batchRows) {
+          const vectors = await int96Vectors(asyncBuffer, metadata, int96, first + at, first + Math.min(rows, at + batchRows));
+          yield new arrow.Table(Object.fromEntries(topLevel.map((c) => [c.name, vectors[c.name]])));
+        }
+        return;
+      }
+      let reader: ReadableStreamDefaultReader | undefined;
+      let at = 0;
+      try {
+        reader = (await untilTrap(() => file.stream({ rowGroups: [index], batchSize: batchRows, columns: others }))).getReader();
+        for (;;) {
+          const { done, value } = await untilTrap(() => reader!.read());
+          if (done) break;
+          const table = arrow.tableFromIPC((value as wasm.RecordBatch).intoIPCStream());
+          if (int96.length === 0) {
+            at += table.numRows;
+            yield table;
+            continue;
+          }
+          const vectors: Record<string, arrow.Vector> = {};
+          for (const field of table.schema.fields) vectors[field.name] = table.getChild(field.name)!;
+          Object.assign(vectors, await int96Vectors(asyncBuffer, metadata, int96, first + at, first + at + table.numRows));
+          at += table.numRows;
+          yield new arrow.Table(Object.fromEntries(topLevel.map((c) => [c.name, vectors[c.name]])));
+        }
+      } catch (err) {
+        if (!(err instanceof WasmTrapError)) throw err;
+        // The trapped instance of the file is left mid-call: the next row group gets a fresh one.
+        file = await wasm.ParquetFile.fromFile(blob as unknown as Blob);
+        throw err;
+      } finally {
+        reader?.releaseLock();
+      }
+    },
+    close: () => file.free(),
+  };
 }
 
 /**

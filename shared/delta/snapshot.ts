@@ -64,7 +64,7 @@ export async function loadSnapshot(store: ObjectStore, options: SnapshotOptions 
   } else if (options.timestamp) {
     target = versionAtTimestamp(listing, options.timestamp, store.url);
   } else {
-    target = Math.max(...listing.commits.keys(), ...listing.checkpoints.keys());
+    target = latestVersion(listing);
   }
   const state = await buildState(store, listing, target);
   return toSnapshot(store, state, options.skipProtocolCheck);
@@ -118,15 +118,24 @@ function toSnapshot(store: ObjectStore, state: TableState, skipProtocolCheck = f
   };
 }
 
+/** The newest version the log lists (a loop: a long log has more versions than a call takes arguments). */
+function latestVersion(listing: LogListing): number {
+  let latest = -Infinity;
+  for (const v of listing.commits.keys()) latest = Math.max(latest, v);
+  for (const v of listing.checkpoints.keys()) latest = Math.max(latest, v);
+  return latest;
+}
+
 async function buildState(store: ObjectStore, listing: LogListing, target: number): Promise<TableState> {
   const table = store.url;
-  const latest = Math.max(...listing.commits.keys(), ...listing.checkpoints.keys());
+  const latest = latestVersion(listing);
   if (!Number.isInteger(target) || target < 0 || target > latest) {
     throw new VersionNotFoundError(`delta: version ${target} of ${table} does not exist (latest is ${latest})`);
   }
   const start = [...listing.checkpoints.keys()].filter((v) => v <= target).sort((a, b) => b - a)[0];
   if (start === undefined) {
-    const earliest = Math.min(...listing.commits.keys());
+    let earliest = Infinity;
+    for (const v of listing.commits.keys()) earliest = Math.min(earliest, v);
     if (earliest > 0) {
       throw new VersionNotFoundError(
         `delta: version ${target} of ${table} cannot be reconstructed: the log starts at version ${earliest} and has no checkpoint at or below ${target}`,

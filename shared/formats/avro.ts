@@ -19,18 +19,21 @@
  * as sent, because Capture does not say what the producer put in it (JSON, Avro, text) and bronze does
  * not interpret payloads; `SystemProperties` and `Properties` are JSON text.
  *
- * Codecs: null, deflate, snappy (with its CRC32C check) and zstandard. A block that fails to decode
- * makes each of its records a bad record and reading resumes at the next block; a file cut inside a
- * block ends with a `fatal` at that block.
+ * Codecs: null, deflate, snappy (with its CRC32C check) and zstandard. The container is read
+ * defensively (avro-container.ts): every count and length a block declares is checked against the
+ * bytes there before avsc decodes anything, and a block may take and inflate to at most the record-size
+ * limit (`ReadOptions.maxRecordBytes`). A block that does not hold what it declares, or fails to
+ * decompress, is ONE bad record (its byte offset and why; it counts as one record read, since its
+ * declared count cannot be trusted) and reading resumes after the next sync marker. A file cut inside
+ * a block ends with a `fatal` at that block.
  */
-import * as zlib from 'node:zlib';
 import * as avro from 'avsc';
-import { decompress as zstdDecompress } from 'fzstd';
 import type { DeltaType } from '../delta/schema';
+import { AvroBlockError, AvroHeader, Cursor, inflateBlock, MAX_EMPTY_ITEMS, parseHeader, recordChecker } from './avro-container';
 import type { ByteReader } from './bytes';
 import { Rescue, typedColumn } from './convert';
 import { toJsonText } from './json-text';
-import type { ReadContext } from './reader';
+import { MAX_BATCH_BYTES, maxRecordBytes, ReadContext } from './reader';
 import { ChunkPuller, RecordOutput } from './records';
 import type { BadRecord } from './types';
 
@@ -46,16 +49,6 @@ const bigLong = avro.types.LongType.__with({
   toJSON: (n: bigint) => Number(n),
   isValid: (n: unknown) => typeof n === 'bigint',
   compare: (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0),
-});
-
-const HEADER = avro.Type.forSchema({
-  type: 'record',
-  name: 'org.apache.avro.file.Header',
-  fields: [
-    { name: 'magic', type: { type: 'fixed', name: 'Magic', size: 4 } },
-    { name: 'meta', type: { type: 'map', values: 'bytes' } },
-    { name: 'sync', type: { type: 'fixed', name: 'Sync', size: 16 } },
-  ],
 });
 
 /** A value that does not convert; the original goes to `_rescued_data`. */
@@ -249,99 +242,77 @@ export function parseCaptureTime(text: string): bigint | null {
   return BigInt(ms) * 1000n + BigInt(frac.padEnd(6, '0'));
 }
 
-function readVarLong(buf: Uint8Array, pos: number, end: number): [number, number] | null {
-  let n = 0;
-  let mul = 1;
-  for (let p = pos; p < end && p < pos + 10; p++) {
-    const b = buf[p];
-    n += (b & 0x7f) * mul;
-    mul *= 128;
-    if (!(b & 0x80)) return [n % 2 === 0 ? n / 2 : -(n + 1) / 2, p + 1];
-  }
-  return null;
-}
+/**
+ * The input from the block being read on: bytes are pulled in as a block needs them, one copy per
+ * pull (never the quadratic re-concatenation of growing buffers), and dropped once consumed.
+ */
+class BlockInput {
+  buf = Buffer.alloc(0);
+  pos = 0;
+  /** Offset in the (decompressed) input of `buf[0]`. */
+  base = 0;
 
-const CRC32C_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let i = 0; i < 256; i++) {
-    let c = i;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
-    t[i] = c >>> 0;
-  }
-  return t;
-})();
+  constructor(readonly puller: ChunkPuller) {}
 
-function crc32c(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC32C_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-/** Raw Snappy block decompression (the format Avro's snappy codec uses, minus its CRC suffix). */
-function snappyUncompress(input: Uint8Array): Uint8Array {
-  let pos = 0;
-  let length = 0;
-  let mul = 1;
-  for (;;) {
-    if (pos >= input.length) throw new Error('snappy: truncated length');
-    const b = input[pos++];
-    length += (b & 0x7f) * mul;
-    mul *= 128;
-    if (!(b & 0x80)) break;
+  /** Offset in the input of the next unread byte. */
+  get offset(): number {
+    return this.base + this.pos;
   }
-  const out = new Uint8Array(length);
-  let op = 0;
-  while (pos < input.length) {
-    const tag = input[pos++];
-    const kind = tag & 3;
-    if (kind === 0) {
-      let n = tag >>> 2;
-      if (n >= 60) {
-        const bytes = n - 59;
-        n = 0;
-        for (let i = 0; i < bytes; i++) n += input[pos++] * 2 ** (8 * i);
+
+  get available(): number {
+    return this.buf.length - this.pos;
+  }
+
+  /**
+   * Have at least `n` unread bytes in `buf` (fewer only when the input ends first).
+   *
+   * @param n bytes wanted
+   * @returns whether they are there
+   */
+  async ensure(n: number): Promise<boolean> {
+    if (this.available >= n) return true;
+    const parts: Uint8Array[] = [this.buf.subarray(this.pos)];
+    let have = this.available;
+    while (have < n) {
+      const chunk = await this.puller.next();
+      if (!chunk) break;
+      parts.push(chunk);
+      have += chunk.length;
+    }
+    this.base += this.pos;
+    this.buf = Buffer.concat(parts, have);
+    this.pos = 0;
+    return have >= n;
+  }
+
+  /**
+   * Move past the next occurrence of `marker` at or after `from` (an offset in the input), discarding
+   * what comes before it, in bounded memory.
+   *
+   * @param marker the sync marker
+   * @param from input offset to search from
+   * @returns whether it was found (when not, everything to the end was discarded)
+   */
+  async skipPast(marker: Buffer, from: number): Promise<boolean> {
+    this.pos = Math.max(this.pos, from - this.base);
+    for (;;) {
+      const at = this.buf.indexOf(marker, this.pos);
+      if (at >= 0) {
+        this.pos = at + marker.length;
+        return true;
       }
-      n += 1;
-      if (pos + n > input.length || op + n > length) throw new Error('snappy: literal out of range');
-      out.set(input.subarray(pos, pos + n), op);
-      pos += n;
-      op += n;
-      continue;
-    }
-    let n: number;
-    let offset: number;
-    if (kind === 1) {
-      n = ((tag >>> 2) & 7) + 4;
-      offset = ((tag >>> 5) << 8) | input[pos++];
-    } else if (kind === 2) {
-      n = (tag >>> 2) + 1;
-      offset = input[pos] | (input[pos + 1] << 8);
-      pos += 2;
-    } else {
-      n = (tag >>> 2) + 1;
-      offset = (input[pos] | (input[pos + 1] << 8) | (input[pos + 2] << 16) | (input[pos + 3] << 24)) >>> 0;
-      pos += 4;
-    }
-    if (offset === 0 || offset > op || op + n > length) throw new Error('snappy: copy out of range');
-    for (let i = 0; i < n; i++, op++) out[op] = out[op - offset];
-  }
-  if (op !== length) throw new Error('snappy: length mismatch');
-  return out;
-}
-
-function decompressBlock(codec: string, data: Buffer): Buffer {
-  switch (codec) {
-    case 'null': return data;
-    case 'deflate': return zlib.inflateRawSync(data);
-    case 'zstandard': return Buffer.from(zstdDecompress(data));
-    case 'snappy': {
-      const body = snappyUncompress(data.subarray(0, data.length - 4));
-      const expected = data.readUInt32BE(data.length - 4);
-      if (crc32c(body) !== expected) throw new Error('snappy block checksum mismatch');
-      return Buffer.from(body.buffer, body.byteOffset, body.length);
+      // A marker may straddle two chunks: keep its length minus one.
+      this.pos = Math.max(this.pos, this.buf.length - (marker.length - 1));
+      const chunk = await this.puller.next();
+      if (!chunk) {
+        this.pos = this.buf.length;
+        return false;
+      }
+      this.base += this.pos;
+      this.buf = Buffer.concat([this.buf.subarray(this.pos), chunk]);
+      this.pos = 0;
     }
   }
-  throw new Error(`unsupported Avro codec ${codec}`);
 }
 
 /**
@@ -352,50 +323,42 @@ function decompressBlock(codec: string, data: Buffer): Buffer {
  */
 export async function readAvro(input: ByteReader, ctx: ReadContext): Promise<void> {
   const { result } = ctx;
-  let buf = Buffer.alloc(0);
-  let base = 0;
-  let pos = 0;
+  const limit = maxRecordBytes(ctx);
   const puller = new ChunkPuller(input);
-  const pull = async (): Promise<boolean> => {
-    const chunk = await puller.next();
-    if (!chunk) return false;
-    buf = pos > 0 ? Buffer.concat([buf.subarray(pos), chunk]) : Buffer.concat([buf, chunk]);
-    base += pos;
-    pos = 0;
-    return true;
-  };
+  const bytes = new BlockInput(puller);
 
-  // Header.
-  let header: { meta: Record<string, Buffer>; sync: Buffer } | undefined;
-  for (;;) {
-    if (buf.length >= 4 && !(buf[0] === 0x4f && buf[1] === 0x62 && buf[2] === 0x6a && buf[3] === 0x01)) {
-      result.fatal = { byteOffset: 0, reason: 'not an Avro container file (no Obj\\x01 magic)' };
-      return;
-    }
-    if (buf.length >= 4) {
-      const decoded = HEADER.decode(buf, 0) as { value?: { meta: Record<string, Buffer>; sync: Buffer }; offset: number };
-      if (decoded.offset >= 0) {
-        header = decoded.value!;
-        pos = decoded.offset;
+  // Header: pulled in until it parses, never beyond the limit whatever lengths it declares.
+  let header: AvroHeader;
+  try {
+    for (;;) {
+      const parsed = parseHeader(bytes.buf, puller.eof, limit);
+      if (parsed !== 'more') {
+        header = parsed;
         break;
       }
+      if (bytes.buf.length >= limit) throw new AvroBlockError(`the header is longer than the limit of ${limit} bytes`);
+      await bytes.ensure(Math.min(limit, Math.max(2 * bytes.buf.length, 64 * 1024)));
     }
-    if (!(await pull())) {
-      result.fatal = { byteOffset: 0, reason: puller.damage ? puller.damage.message : 'truncated Avro file (incomplete header)' };
-      result.stats.bytesRead = ctx.storedBytes();
-      return;
-    }
+  } catch (err) {
+    if (!(err instanceof AvroBlockError)) throw err;
+    const reason = puller.damage ? puller.damage.message : /runs past the end|only \d+ remain/.test(err.message) ? 'truncated Avro file (incomplete header)' : err.message;
+    result.fatal = { byteOffset: 0, reason: /^not an Avro|^truncated/.test(reason) || puller.damage ? reason : `corrupt Avro header: ${reason}` };
+    result.stats.bytesRead = ctx.storedBytes();
+    return;
   }
-  const codec = header.meta['avro.codec']?.toString() || 'null';
+  bytes.pos = header.length;
+  const codec = header.meta.get('avro.codec')?.toString() || 'null';
   if (!['null', 'deflate', 'snappy', 'zstandard'].includes(codec)) {
     result.fatal = { byteOffset: 0, reason: `unsupported Avro codec "${codec}"` };
     return;
   }
   let schemaJson: AvroSchema;
   let type: avro.Type;
+  let checker: ReturnType<typeof recordChecker>;
   try {
-    schemaJson = JSON.parse(header.meta['avro.schema'].toString()) as AvroSchema;
+    schemaJson = JSON.parse(header.meta.get('avro.schema')?.toString() ?? 'null') as AvroSchema;
     type = avro.Type.forSchema(decodingSchema(schemaJson) as never, { registry: { long: bigLong }, wrapUnions: true } as never);
+    checker = recordChecker(type);
   } catch (err) {
     result.fatal = { byteOffset: 0, reason: `invalid Avro schema: ${err instanceof Error ? err.message : String(err)}` };
     return;
@@ -427,13 +390,16 @@ export async function readAvro(input: ByteReader, ctx: ReadContext): Promise<voi
 
   let columns: unknown[][] = [];
   let rows = 0;
+  let batchBytes = 0;
   const start = () => {
     columns = avroFields.map(() => []);
     rows = 0;
+    batchBytes = 0;
   };
   start();
   const pending: BadRecord[] = [];
   let recordNo = 0;
+  let badBlocks = 0;
   const flush = () => {
     const m = rows;
     const rescue = new Rescue();
@@ -453,71 +419,132 @@ export async function readAvro(input: ByteReader, ctx: ReadContext): Promise<voi
     return output.batch(children, rescue, m);
   };
 
+  /** One bad block (it counts as one record read); reading resumes after the next sync marker from `resumeFrom`. */
+  const badBlock = async (blockOffset: number, why: string, resumeFrom: number | null) => {
+    badBlocks++;
+    let where = '';
+    if (resumeFrom !== null) {
+      where = (await bytes.skipPast(sync, resumeFrom))
+        ? `; reading resumed after the sync marker ending at byte offset ${bytes.offset}`
+        : `; no sync marker follows, so the rest of the input (from byte offset ${blockOffset}) is skipped`;
+    }
+    pending.push({ byteOffset: blockOffset, reason: `bad Avro block at byte offset ${blockOffset}: ${why}${where}` });
+    // A file of nothing but bad blocks must not pile them up here until the end.
+    if (pending.length >= 1024) output.release(pending);
+  };
+
   result.batches = (async function* () {
     // Where the input stops being records when it ends early: set when the last block is incomplete.
     let lostFrom = -1;
     for (;;) {
-      // One block: count, size, data, sync.
-      const count = readVarLong(buf, pos, buf.length);
-      const size = count ? readVarLong(buf, count[1], buf.length) : null;
-      const dataStart = size ? size[1] : 0;
-      if (!count || !size || dataStart + size[0] + 16 > buf.length) {
-        if (!puller.eof && (await pull())) continue;
-        if (!puller.eof) continue;
-        if (puller.damage) lostFrom = base + pos;
-        else if (pos < buf.length) result.fatal = { byteOffset: base + pos, reason: `truncated Avro file: the block at byte offset ${base + pos} is incomplete` };
+      if (!(await bytes.ensure(1))) {
+        if (puller.damage) lostFrom = bytes.offset;
         break;
       }
-      const blockOffset = base + pos;
-      const n = count[0];
-      const data = buf.subarray(dataStart, dataStart + size[0]);
-      const marker = buf.subarray(dataStart + size[0], dataStart + size[0] + 16);
-      if (n < 0 || size[0] < 0 || !marker.equals(sync)) {
-        result.fatal = { byteOffset: blockOffset, reason: `corrupt Avro file: no sync marker after the block at byte offset ${blockOffset}` };
-        break;
-      }
-      pos = dataStart + size[0] + 16;
-      let decodedCount = 0;
-      let failure = '';
+      const blockOffset = bytes.offset;
+      await bytes.ensure(20);
+      // Count and size: two varints at most 10 bytes each.
+      const head = new Cursor(bytes.buf, bytes.pos, bytes.buf.length);
+      let count: number;
+      let size: number;
       try {
-        const block = decompressBlock(codec, data);
-        let off = 0;
-        for (; decodedCount < n; decodedCount++) {
-          const { value, offset } = type.decode(block, off) as { value: Record<string, unknown>; offset: number };
-          if (offset < 0) throw new Error('record runs past the end of its block');
-          off = offset;
-          const record = isRecord ? value : { value };
-          recordNo++;
-          // Converted whole before it joins the batch: a record is a row or a bad record, never half of one.
-          let converted: unknown[];
+        count = head.long('the record count');
+        size = head.long('the block size');
+      } catch (err) {
+        if (!(err instanceof AvroBlockError)) throw err;
+        if (bytes.available < 20 && puller.eof) {
+          if (puller.damage) lostFrom = blockOffset;
+          else result.fatal = { byteOffset: blockOffset, reason: `truncated Avro file: the block at byte offset ${blockOffset} is incomplete` };
+          break;
+        }
+        await badBlock(blockOffset, err.message, blockOffset + 1);
+        continue;
+      }
+      if (count < 0 || size < 0) {
+        await badBlock(blockOffset, `it declares a negative ${count < 0 ? `record count (${count})` : `size (${size})`}`, blockOffset + 1);
+        continue;
+      }
+      if (size > limit) {
+        await badBlock(blockOffset, `it declares ${size} bytes, more than the limit of ${limit} bytes`, blockOffset + 1);
+        continue;
+      }
+      // Positions relative to `bytes.pos`: `ensure` may move the bytes to a new buffer.
+      const headerBytes = head.pos - bytes.pos;
+      if (!(await bytes.ensure(headerBytes + size + 16))) {
+        if (puller.damage) {
+          lostFrom = blockOffset;
+          break;
+        }
+        // A cut file, unless a sync marker follows: then the size lied.
+        const resumed = await bytes.skipPast(sync, blockOffset + 1);
+        if (!resumed) {
+          result.fatal = { byteOffset: blockOffset, reason: `truncated Avro file: the block at byte offset ${blockOffset} is incomplete` };
+          break;
+        }
+        badBlocks++;
+        pending.push({ byteOffset: blockOffset, reason: `bad Avro block at byte offset ${blockOffset}: it declares ${size} bytes, more than the input holds before the next sync marker (ending at byte offset ${bytes.offset}), where reading resumed` });
+        continue;
+      }
+      const offsetInBuf = bytes.pos + headerBytes;
+      const data = bytes.buf.subarray(offsetInBuf, offsetInBuf + size);
+      if (!bytes.buf.subarray(offsetInBuf + size, offsetInBuf + size + 16).equals(sync)) {
+        await badBlock(blockOffset, `no sync marker after the ${size} bytes it declares`, blockOffset + 1);
+        continue;
+      }
+      bytes.pos = offsetInBuf + size + 16;
+
+      let block: Buffer;
+      try {
+        block = inflateBlock(codec, data, limit);
+        // A count the bytes cannot hold is refused before a single record is decoded or allocated.
+        if (checker.minBytes > 0 ? count * checker.minBytes > block.length : count > MAX_EMPTY_ITEMS) {
+          throw new AvroBlockError(`it declares ${count} records in ${block.length} bytes, and a record takes at least ${checker.minBytes} byte${checker.minBytes === 1 ? '' : 's'}`);
+        }
+        const cursor = new Cursor(block, 0, block.length);
+        for (let i = 0; i < count; i++) {
           try {
-            converted = avroFields.map((f, i) => {
-              const v = record[f.name];
-              return v === null || v === undefined ? null : mappings[i].convert(v);
-            });
+            checker.skip(cursor);
           } catch (err) {
-            pending.push({ row: recordNo, byteOffset: blockOffset, reason: `Avro record ${recordNo} in the block at byte offset ${blockOffset} does not convert: ${err instanceof Error ? err.message : String(err)}` });
-            continue;
-          }
-          const r = rows++;
-          converted.forEach((v, i) => {
-            columns[i][r] = v;
-          });
-          if (rows >= ctx.batchRows) {
-            output.release(pending);
-            yield flush();
+            if (err instanceof AvroBlockError) throw new AvroBlockError(`record ${i + 1} of the ${count} it declares: ${err.message}`);
+            throw err;
           }
         }
+        if (cursor.pos !== block.length) throw new AvroBlockError(`${block.length - cursor.pos} bytes follow the last of the ${count} records it declares`);
       } catch (err) {
-        failure = err instanceof Error ? err.message : String(err);
+        if (!(err instanceof AvroBlockError)) throw err;
+        await badBlock(blockOffset, err.message, null);
+        continue;
       }
-      for (let i = decodedCount; i < n; i++) {
+      // Checked: every record lies within the block and ends where the next begins.
+      for (let i = 0, off = 0; i < count; i++) {
+        const { value, offset: end } = type.decode(block, off) as { value: Record<string, unknown>; offset: number };
+        batchBytes += end - off;
+        off = end;
+        const record = isRecord ? value : { value };
         recordNo++;
-        pending.push({ row: recordNo, byteOffset: blockOffset, reason: `undecodable Avro record in the block at byte offset ${blockOffset}: ${failure}` });
+        // Converted whole before it joins the batch: a record is a row or a bad record, never half of one.
+        let converted: unknown[];
+        try {
+          converted = avroFields.map((f, i) => {
+            const v = record[f.name];
+            return v === null || v === undefined ? null : mappings[i].convert(v);
+          });
+        } catch (err) {
+          pending.push({ row: recordNo, byteOffset: blockOffset, reason: `Avro record ${recordNo} in the block at byte offset ${blockOffset} does not convert: ${err instanceof Error ? err.message : String(err)}` });
+          continue;
+        }
+        const r = rows++;
+        converted.forEach((v, i) => {
+          columns[i][r] = v;
+        });
+        if (rows >= ctx.batchRows || batchBytes >= MAX_BATCH_BYTES) {
+          output.release(pending);
+          yield flush();
+        }
       }
     }
     if (rows > 0) yield flush();
     output.release(pending);
-    output.end(recordNo, lostFrom >= 0 ? puller.damage : null, lostFrom);
+    output.end(recordNo + badBlocks, lostFrom >= 0 ? puller.damage : null, lostFrom);
   })();
 }

@@ -1,7 +1,13 @@
 /**
  * Pulling bytes from an input stream with look-ahead: format detection needs the first bytes before a
- * reader is chosen, and the chosen reader must still see them.
+ * reader is chosen, and the chosen reader must still see them. And, for a format that needs random
+ * access (Parquet) but arrives as a stream (compressed, an event body), a spooled copy.
  */
+import { open, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import * as nodePath from 'node:path';
 
 /** The input is damaged (corrupt or truncated archive): nothing after `compressedOffset` can be decoded. */
 export class DamagedInputError extends Error {
@@ -108,4 +114,75 @@ export function concatBytes(chunks: Uint8Array[], limit = Infinity): Uint8Array 
     at += part.length;
   }
   return out;
+}
+
+/** A stream spooled for random access. */
+export interface SpooledBytes {
+  readonly size: number;
+  /** Bytes [offset, offset + length); rejects when they are not all there. */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /** Release the copy (the temporary file, if any). */
+  close(): Promise<void>;
+}
+
+/** Spooled input beyond this size goes to a temporary file rather than memory. */
+export const SPOOL_MEMORY_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Copy a stream where it can be read by range: in memory while small, else in a temporary file that
+ * is unlinked as soon as it is open (so nothing is left behind if the process dies).
+ *
+ * @param input the bytes
+ * @param memoryBytes the most bytes kept in memory
+ * @returns the copy; rejects with the stream's error (e.g. `DamagedInputError`) after cleaning up
+ */
+export async function spool(input: AsyncIterable<Uint8Array>, memoryBytes = SPOOL_MEMORY_BYTES): Promise<SpooledBytes> {
+  const held: Uint8Array[] = [];
+  let size = 0;
+  let file: FileHandle | undefined;
+  try {
+    for await (const chunk of input) {
+      if (!file && size + chunk.length > memoryBytes) {
+        const path = nodePath.join(tmpdir(), `sluice-spool-${randomUUID()}`);
+        file = await open(path, 'w+', 0o600);
+        await unlink(path);
+        for (const part of held.splice(0)) await file.write(part);
+      }
+      if (file) await file.write(chunk);
+      else held.push(chunk);
+      size += chunk.length;
+    }
+  } catch (err) {
+    await file?.close();
+    throw err;
+  }
+  const check = (offset: number, length: number) => {
+    if (offset < 0 || length < 0 || offset + length > size) throw new RangeError(`bytes ${offset}..${offset + length} are not within the ${size} bytes of the input`);
+  };
+  if (!file) {
+    const bytes = concatBytes(held);
+    return {
+      size,
+      read: async (offset, length) => {
+        check(offset, length);
+        return bytes.subarray(offset, offset + length);
+      },
+      close: async () => undefined,
+    };
+  }
+  const handle = file;
+  return {
+    size,
+    read: async (offset, length) => {
+      check(offset, length);
+      const out = new Uint8Array(length);
+      for (let at = 0; at < length;) {
+        const { bytesRead } = await handle.read(out, at, length - at, offset + at);
+        if (bytesRead === 0) throw new RangeError(`the spooled input ended at byte ${offset + at}`);
+        at += bytesRead;
+      }
+      return out;
+    },
+    close: () => handle.close(),
+  };
 }

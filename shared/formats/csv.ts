@@ -17,6 +17,9 @@
  *   record (row number, byte offset, raw text): padding or merging would shift values into the wrong
  *   columns without anyone noticing. The rows around it are read normally.
  * - An unclosed quote at the end of the file makes the record it opened a bad record.
+ * - A record longer than `maxRecordBytes` (default 16 MiB) is a bad record with its first 4 KiB; its
+ *   bytes are dropped as they arrive, following its quotes to where it ends, and reading goes on
+ *   there. Rows held before it are emitted first (in the sample, it ends the sample early).
  * - A record with bytes that are not UTF-8 is a bad record naming the offending byte's offset; in the
  *   header it makes the whole file fatal. Bytes are never replaced.
  * - Row numbers count data records from 1 (the header and blank lines are not records); byte offsets
@@ -32,8 +35,8 @@ import { CsvDialect, describeDialect, sniffDialect } from './csv-dialect';
 import { ColumnProfile } from './infer';
 import type { OutputColumn } from './layout';
 import { dialectByte } from './options';
-import { firstInvalidUtf8, invalidUtf8Record, MAX_BATCH_BYTES, rawText, ReadContext, rowsPerBatch } from './reader';
-import { ChunkPuller, RecordOutput } from './records';
+import { firstInvalidUtf8, invalidUtf8Record, MAX_BATCH_BYTES, maxRecordBytes, rawText, ReadContext, rowsPerBatch, tooLongRecord, wantsRaw } from './reader';
+import { ChunkPuller, PENDING_BAD_RECORDS, RecordOutput, releaseBadRecords } from './records';
 import type { BadRecord } from './types';
 
 const QUOTED = 1;
@@ -46,6 +49,19 @@ const FULL = 1;
 const DONE = 2;
 /** Nothing more will come, but the window ends inside a record: the input was damaged there. */
 const CUT_OFF = 3;
+/** The record being scanned is over the size limit while rows are held: emit them, then skip it. */
+const LONG_RECORD = 4;
+/** `PENDING_BAD_RECORDS` bad records wait: hand them over before scanning on. */
+const BAD_WAITING = 5;
+
+// Where skipping an over-long record is in CSV syntax, to find where it ends.
+const FIELD_START = 0;
+const UNQUOTED = 1;
+const IN_QUOTES = 2;
+/** In quotes, after the escape character (when it is not the quote). */
+const IN_QUOTES_ESCAPE = 3;
+/** In quotes, after a quote (when quotes are escaped by doubling): a closing quote or half of a pair. */
+const IN_QUOTES_QUOTE = 4;
 
 /** How much of the file dialect sniffing looks at first. */
 const HEAD_BYTES = 64 * 1024;
@@ -80,6 +96,12 @@ class CsvScanner {
   headerInvalidByte = 0;
   /** Bad records found while scanning, not yet handed to the output. */
   readonly pendingBad: BadRecord[] = [];
+  /**
+   * Skipping the rest of an over-long record: appended bytes are dropped (and counted in `base`)
+   * until its end, with the position in its syntax in `skipState`.
+   */
+  skipping = false;
+  private skipState = FIELD_START;
 
   private readonly special = new Uint8Array(256);
   starts: Int32Array;
@@ -89,7 +111,7 @@ class CsvScanner {
   recEnds: Int32Array;
   recNos: Float64Array;
 
-  constructor(readonly dialect: CsvDialect, readonly ncols: number, readonly capacity: number) {
+  constructor(readonly dialect: CsvDialect, readonly ncols: number, readonly capacity: number, private readonly ctx: ReadContext) {
     this.special[dialect.delimiter] = 1;
     this.special[LF] = 1;
     this.special[CR] = 1;
@@ -103,6 +125,17 @@ class CsvScanner {
   }
 
   append(chunk: Uint8Array): void {
+    if (this.skipping) {
+      // The window is empty while skipping, so `base` is the offset of whatever is appended next.
+      const end = this.skipRecord(chunk, 0, chunk.length);
+      if (end < 0) {
+        this.base += chunk.length;
+        return;
+      }
+      this.skipping = false;
+      this.base += end;
+      chunk = chunk.subarray(end);
+    }
     if (this.len + chunk.length > this.buf.length) {
       const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + chunk.length));
       this.buf.copy(grown, 0, 0, this.len);
@@ -141,6 +174,90 @@ class CsvScanner {
     this.validated = kept;
   }
 
+  /** Raw text for a bad record, while records still keep it (see `RAW_RECORDS_KEPT`). */
+  private raw(s: number, e: number): { raw?: string } {
+    return wantsRaw(this.ctx, this.pendingBad.length) ? { raw: rawText(this.buf, s, e) } : {};
+  }
+
+  /**
+   * Make the record at `pos`, which has grown past the size limit without ending, a bad record and
+   * drop its bytes up to its end (the rest as they arrive). No rows may be held: they would lose the
+   * bytes behind them.
+   */
+  skipLongRecord(): void {
+    const start = this.pos;
+    this.pendingBad.push(tooLongRecord(this.ctx, this.buf, start, this.len, this.base, ++this.records, wantsRaw(this.ctx, this.pendingBad.length)));
+    this.skipState = FIELD_START;
+    const end = this.skipRecord(this.buf, start, this.len);
+    if (end >= 0) {
+      this.pos = end;
+      return;
+    }
+    this.base += this.len;
+    this.len = 0;
+    this.pos = 0;
+    this.resumeAt = 0;
+    this.rows = 0;
+    this.validated = 0;
+    this.skipping = true;
+  }
+
+  /**
+   * Follow CSV syntax (as `scan` reads it) from `skipState` over buf[s, e) to the end of the record
+   * being skipped.
+   *
+   * @returns the index after the record's line break, or -1 when it does not end before `e`
+   */
+  private skipRecord(buf: Uint8Array, s: number, e: number): number {
+    const { delimiter, quote, escape } = this.dialect;
+    const doubled = escape === quote;
+    const special = this.special;
+    let state = this.skipState;
+    let p = s;
+    while (p < e) {
+      if (state === IN_QUOTES) {
+        if (doubled) {
+          const q = buf.indexOf(quote, p);
+          if (q < 0 || q >= e) break;
+          state = IN_QUOTES_QUOTE;
+          p = q + 1;
+        } else {
+          const b = buf[p++];
+          if (b === quote) state = UNQUOTED;
+          else if (b === escape) state = IN_QUOTES_ESCAPE;
+        }
+        continue;
+      }
+      if (state === IN_QUOTES_ESCAPE) {
+        state = IN_QUOTES;
+        p++;
+        continue;
+      }
+      const b = buf[p];
+      if (b === quote && (state === FIELD_START || state === IN_QUOTES_QUOTE)) {
+        // Opening a quoted field, or the second quote of a doubled pair.
+        state = IN_QUOTES;
+        p++;
+        continue;
+      }
+      // Outside quotes (a quote in an unquoted field, or after a closing quote, is text).
+      if (b === LF || b === CR) {
+        this.skipState = FIELD_START;
+        return p + 1;
+      }
+      if (b === delimiter) {
+        state = FIELD_START;
+        p++;
+        continue;
+      }
+      p++;
+      while (p < e && special[buf[p]] === 0) p++;
+      state = UNQUOTED;
+    }
+    this.skipState = state;
+    return -1;
+  }
+
   /** Drop everything before the next record (all rows have been emitted). */
   compact(): void {
     const keep = this.pos;
@@ -175,11 +292,13 @@ class CsvScanner {
     const ends = this.ends;
     const flags = this.flags;
     const cap = this.limit;
+    const maxRecord = maxRecordBytes(this.ctx);
     let pos = this.pos;
     let rows = this.rows;
     let recStart = pos;
     let incomplete = false;
-    records: while (rows < cap) {
+    const pendingBad = this.pendingBad;
+    records: while (rows < cap && pendingBad.length < PENDING_BAD_RECORDS) {
       if (pos >= len) break;
       recStart = pos;
       const first = buf[pos];
@@ -244,7 +363,7 @@ class CsvScanner {
               break records;
             }
             this.records++;
-            this.pendingBad.push({ row: this.records, byteOffset: this.base + recStart, reason: 'unclosed quote at end of file', raw: rawText(buf, recStart, len) });
+            this.pendingBad.push({ row: this.records, byteOffset: this.base + recStart, reason: 'unclosed quote at end of file', ...this.raw(recStart, len) });
             pos = len;
             continue records;
           }
@@ -310,9 +429,13 @@ class CsvScanner {
         continue;
       }
       const recNo = ++this.records;
+      if (pos - recStart > maxRecord) {
+        this.pendingBad.push(tooLongRecord(this.ctx, buf, recStart, pos, this.base, recNo, wantsRaw(this.ctx, this.pendingBad.length)));
+        continue;
+      }
       if (junkAfterQuote || col !== ncols) {
         const reason = junkAfterQuote ? 'unexpected character after closing quote' : `expected ${ncols} field${ncols === 1 ? '' : 's'}, found ${col}`;
-        this.pendingBad.push({ row: recNo, byteOffset: this.base + recStart, reason, raw: rawText(buf, recStart, trimEol(buf, recStart, pos)) });
+        this.pendingBad.push({ row: recNo, byteOffset: this.base + recStart, reason, ...this.raw(recStart, trimEol(buf, recStart, pos)) });
         continue;
       }
       this.recStarts[rows] = recStart;
@@ -327,6 +450,7 @@ class CsvScanner {
     this.pos = pos;
     this.rows = rows;
     if (rows >= cap) return FULL;
+    if (pendingBad.length >= PENDING_BAD_RECORDS) return BAD_WAITING;
     return !incomplete && pos >= len && eof ? DONE : NEED_MORE;
   }
 
@@ -348,7 +472,7 @@ class CsvScanner {
       const e = this.recEnds[r];
       const bad = firstInvalidUtf8(this.buf, s, e);
       if (bad >= 0) {
-        this.pendingBad.push(invalidUtf8Record(this.buf, s, trimEol(this.buf, s, e), bad, this.base, this.recNos[r]));
+        this.pendingBad.push(invalidUtf8Record(this.buf, s, trimEol(this.buf, s, e), bad, this.base, this.recNos[r], wantsRaw(this.ctx, this.pendingBad.length)));
         continue;
       }
       if (keep !== r) {
@@ -458,18 +582,36 @@ export async function readCsv(input: ByteReader, ctx: ReadContext, tsv: boolean)
 
   const batchRows = rowsPerBatch(ctx.batchRows, ncols);
   const capacity = Math.max(batchRows, ctx.sampleRows);
-  const scanner = new CsvScanner(dialect, ncols, capacity);
+  const scanner = new CsvScanner(dialect, ncols, capacity, ctx);
+  const maxRecord = maxRecordBytes(ctx);
   scanner.append(window);
   scanner.pos = start;
   scanner.skipHeader = dialect.header && first !== null;
 
-  /** Scan what the window holds; when that is not enough, pull more bytes (returns NEED_MORE). */
+  /**
+   * Scan what the window holds; when that is not enough, pull more bytes (returns NEED_MORE). A
+   * record that outgrows the size limit is skipped here, or LONG_RECORD asks for the held rows to
+   * be emitted first.
+   */
   const scanOrPull = async (): Promise<number> => {
     const wasEof = puller.eof;
     const status = scanner.scan(puller.complete);
+    if (status === BAD_WAITING) {
+      // Held rows are checked first: their UTF-8 bad records come before the waiting ones.
+      scanner.validate();
+      releaseBadRecords(ctx, scanner.pendingBad, true);
+      return NEED_MORE;
+    }
     if (status !== NEED_MORE) return status;
     if (wasEof) return CUT_OFF;
     while (!puller.eof && scanner.len < scanner.resumeAt) {
+      if (scanner.len - scanner.pos > maxRecord) {
+        if (scanner.rows > 0) return LONG_RECORD;
+        scanner.skipLongRecord();
+        return NEED_MORE;
+      }
+      // Nothing held before the record being scanned (e.g. only bad records so far): drop those bytes.
+      if (scanner.rows === 0 && scanner.pos >= 1 << 20) scanner.compact();
       const chunk = await pullChunk();
       if (chunk) scanner.append(chunk);
     }
@@ -539,6 +681,10 @@ export async function readCsv(input: ByteReader, ctx: ReadContext, tsv: boolean)
         continue;
       }
       const status = await scanOrPull();
+      if (status === LONG_RECORD) {
+        yield* flush(true);
+        continue;
+      }
       // CUT_OFF: the unfinished record at the damage is part of the fatal, not a record.
       if (status === DONE || status === CUT_OFF) break;
     }

@@ -2,16 +2,24 @@
  * Streaming gzip and zstd decompression.
  *
  * Both decoders hand over every byte they could decode before reporting damage, so a reader can emit
- * the rows before a corrupt or truncated spot and report the rest as one `DamagedInputError`. Input is
- * fed in slices of at most 64 KiB, which bounds the decompressed bytes held at once to what one slice
- * expands to.
+ * the rows before a corrupt or truncated spot and report the rest as one `DamagedInputError`.
+ *
+ * The decompressed bytes held at once are what one slice of input expands to, so slices are sized
+ * for the worst case rather than the usual one: deflate expands at most about 1032:1, so 16 KiB of
+ * gzip input makes at most about 16 MiB. A zstd block of a few bytes can expand to 128 KiB, so zstd
+ * slices start small and follow the ratio seen so far, aiming at a few MiB of output per slice.
  */
 import * as zlib from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { DamagedInputError } from './bytes';
 import type { Compression } from './types';
 
-const SLICE = 64 * 1024;
+/** Gzip input per write: at most ~16 MiB of output whatever the data. */
+const GZIP_SLICE = 16 * 1024;
+/** Zstd input per push: from 1 to 64 KiB, chosen so that one push makes about ZSTD_OUTPUT bytes. */
+const ZSTD_MIN_SLICE = 1024;
+const ZSTD_MAX_SLICE = 64 * 1024;
+const ZSTD_OUTPUT = 4 * 1024 * 1024;
 
 /**
  * Decompress a stream.
@@ -26,8 +34,12 @@ export function decompress(source: AsyncIterable<Uint8Array>, compression: Compr
   return source;
 }
 
-function* slices(chunk: Uint8Array): Generator<Uint8Array> {
-  for (let at = 0; at < chunk.length; at += SLICE) yield chunk.subarray(at, at + SLICE);
+function* slices(chunk: Uint8Array, size: () => number): Generator<Uint8Array> {
+  for (let at = 0; at < chunk.length; ) {
+    const end = at + size();
+    yield chunk.subarray(at, end);
+    at = end;
+  }
 }
 
 async function* gunzip(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
@@ -50,7 +62,7 @@ async function* gunzip(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8A
   const damaged = (e: Error) => new DamagedInputError(`corrupt or truncated gzip data (${e.message}) at compressed byte ${fed}`, fed);
   try {
     for await (const chunk of source) {
-      for (const slice of slices(chunk)) {
+      for (const slice of slices(chunk, () => GZIP_SLICE)) {
         // The callback runs once zlib has processed the slice, so its output is queued by then; after
         // an error it may never run, so the error ends the wait too.
         await new Promise<void>((resolve) => {
@@ -84,17 +96,21 @@ async function* unzstd(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8A
     if (data.length) out.push(data);
   });
   let fed = 0;
+  let slice = ZSTD_MIN_SLICE;
   const damaged = (e: unknown) =>
     new DamagedInputError(`corrupt or truncated zstd data (${e instanceof Error ? e.message : String(e)}) at compressed byte ${fed}`, fed);
   for await (const chunk of source) {
-    for (const slice of slices(chunk)) {
+    for (const part of slices(chunk, () => slice)) {
       try {
-        z.push(slice);
+        z.push(part);
       } catch (e) {
         while (out.length) yield out.shift()!;
         throw damaged(e);
       }
-      fed += slice.length;
+      fed += part.length;
+      let made = 0;
+      for (const block of out) made += block.length;
+      slice = Math.max(ZSTD_MIN_SLICE, Math.min(ZSTD_MAX_SLICE, Math.floor((part.length * ZSTD_OUTPUT) / Math.max(1, made))));
       while (out.length) yield out.shift()!;
     }
   }

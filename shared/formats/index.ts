@@ -15,9 +15,10 @@ import { readJson } from './json';
 import { checkReadOptions } from './options';
 import { readParquet } from './parquet';
 import { DEFAULT_BATCH_ROWS, DEFAULT_SAMPLE_ROWS, emptyResult, ReadContext } from './reader';
+import { isRangedInput } from './types';
 import type { Compression, InputFormat, ReadOptions, ReadResult } from './types';
 
-export type { BadRecord, Compression, InputFormat, ReadOptions, ReadResult } from './types';
+export type { BadRecord, Compression, InputFormat, RangedInput, ReadOptions, ReadResult } from './types';
 export { RESCUED_COLUMN } from './types';
 export { checkReadOptions, ReadOptionsError } from './options';
 export { COLUMNS_INFERENCE_KEY, columnNames, isStorableName } from './names';
@@ -29,7 +30,8 @@ const DETECT_BYTES = 4096;
  * Read one input (a landing file or an event body) into Arrow batches.
  *
  * Text formats stream: memory holds the inference sample and one batch, whatever the file size.
- * Parquet needs the whole file in memory (its footer is at the end).
+ * Parquet is read by row group: by range when `bytes` is a `RangedInput` (and not compressed), else
+ * from a spooled copy (a temporary file beyond a few MiB).
  *
  * @param bytes the stored bytes, chunk by chunk
  * @param name the file name or path (its extension helps detection; binary rows carry it as `path`)
@@ -79,6 +81,7 @@ export async function readInput(bytes: AsyncIterable<Uint8Array>, name: string, 
     batchRows: Math.max(1, options.batchRows ?? DEFAULT_BATCH_ROWS),
     result,
     storedBytes: () => stored.count,
+    ...(compression === 'none' && isRangedInput(bytes) ? { ranged: bytes } : {}),
   };
   switch (format) {
     case 'csv':

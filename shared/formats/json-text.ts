@@ -38,7 +38,13 @@ class Parser {
   constructor(readonly text: string) {}
 
   fail(message: string): never {
-    throw new JsonSyntaxError(message, this.pos);
+    // Without a stack: the error becomes a bad record's reason, and capturing stacks was most of the
+    // time spent on a file of a million malformed lines.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    const error = new JsonSyntaxError(message, this.pos);
+    Error.stackTraceLimit = limit;
+    throw error;
   }
 
   ws(): void {

@@ -6,6 +6,8 @@
  * - JSON: the elements of a top-level array (or the top-level objects of the file) are the records,
  *   numbered from 1. Elements are split structurally (brackets and strings), so a malformed element is
  *   one bad record; a file cut inside an element makes that element a bad record.
+ * - A record (line or element) longer than `maxRecordBytes` (default 16 MiB) is a bad record with its
+ *   first 4 KiB; the rest of it is dropped as it arrives, and reading goes on after it.
  * - Columns are the keys seen in the first `sampleRows` records, in order of first appearance. Keys
  *   that first appear later go to `_rescued_data` (the table schema is decided by then), as do values
  *   that do not fit their column's type and repeated keys within one object.
@@ -21,8 +23,8 @@ import type { ByteReader } from './bytes';
 import { ColumnWriter, createWriter, Rescue } from './convert';
 import { ColumnProfile } from './infer';
 import { parseJsonRecord, toJsonText } from './json-text';
-import { firstInvalidUtf8, invalidUtf8Record, MAX_BATCH_BYTES, rawText, ReadContext, rowsPerBatch } from './reader';
-import { ChunkPuller, RecordOutput } from './records';
+import { firstInvalidUtf8, invalidUtf8Record, MAX_BATCH_BYTES, maxRecordBytes, rawText, ReadContext, rowsPerBatch, tooLongRecord, wantsRaw } from './reader';
+import { ChunkPuller, PENDING_BAD_RECORDS, RecordOutput, releaseBadRecords } from './records';
 import type { BadRecord } from './types';
 
 const LF = 0x0a;
@@ -58,10 +60,26 @@ class RecordSplitter {
   trailing = false;
   /** JSON mode: the input does not start with `[` or `{`. */
   notJson = false;
+  /**
+   * The rest of an over-long record is being dropped: NDJSON until the next line break (appended
+   * bytes are counted in `base` only), JSON until the element's end (scanned, then compacted away).
+   */
+  private dropping = false;
 
   constructor(readonly ndjson: boolean) {}
 
   append(chunk: Uint8Array): void {
+    if (this.dropping && this.ndjson) {
+      // The window is empty while dropping, so `base` is the offset of whatever is appended next.
+      const lf = chunk.indexOf(LF);
+      if (lf < 0) {
+        this.base += chunk.length;
+        return;
+      }
+      this.dropping = false;
+      this.base += lf + 1;
+      chunk = chunk.subarray(lf + 1);
+    }
     if (this.len + chunk.length > this.buf.length) {
       const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + chunk.length));
       this.buf.copy(grown, 0, 0, this.len);
@@ -69,6 +87,38 @@ class RecordSplitter {
     }
     this.buf.set(chunk, this.len);
     this.len += chunk.length;
+  }
+
+  /**
+   * Give up the record the window ends inside (it has outgrown the size limit): its bytes are
+   * dropped, now and as they arrive, up to its end, and reading goes on after it.
+   *
+   * @returns the record number and window position of its start (valid until the next call)
+   */
+  dropPartial(): { row: number; start: number } {
+    const start = this.pos;
+    this.ordinal++;
+    this.dropping = true;
+    return { row: this.ordinal, start };
+  }
+
+  /** Whether the rest of an over-long record is being dropped. */
+  get isDropping(): boolean {
+    return this.dropping;
+  }
+
+  /** After `dropPartial` and reporting: release the dropped bytes of the window. */
+  releaseDropped(): void {
+    if (this.ndjson) {
+      this.base += this.len;
+      this.len = 0;
+      this.pos = 0;
+      this.scanAt = 0;
+      return;
+    }
+    // JSON: the structural state is kept; the bytes scanned so far are no longer needed.
+    this.pos = this.scanAt;
+    this.compact();
   }
 
   compact(): void {
@@ -210,15 +260,23 @@ class RecordSplitter {
         this.inElement = false;
         this.scanAt = len;
         this.pos = len;
-        this.ordinal++;
         this.closed = true;
-        this.cutOff = [start, len];
+        // A dropped element was counted (and reported) when it was dropped.
+        if (!this.dropping) {
+          this.ordinal++;
+          this.cutOff = [start, len];
+        }
+        this.dropping = false;
         return null;
       }
       this.inElement = false;
       this.needComma = this.topArray === true;
       this.pos = p;
       this.scanAt = p;
+      if (this.dropping) {
+        this.dropping = false;
+        continue;
+      }
       this.ordinal++;
       return [start, p];
     }
@@ -251,6 +309,9 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
   };
 
   const pending: BadRecord[] = [];
+  const maxRecord = maxRecordBytes(ctx);
+  /** Raw text of a bad record in the window, while records still keep it (see `RAW_RECORDS_KEPT`). */
+  const rawOf = (s: number, e: number): { raw?: string } => (wantsRaw(ctx, pending.length) ? { raw: rawText(splitter.buf, s, e) } : {});
   /**
    * The next record from the window: parsed members, 'bad' (recorded in `pending`), 'more' when the
    * window must be refilled first, or null at the end. Synchronous, so the per-record path makes no
@@ -264,7 +325,7 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
           const [s, e] = splitter.cutOff;
           splitter.cutOff = null;
           records++;
-          pending.push({ row: splitter.ordinal, byteOffset: splitter.base + s, reason: 'unexpected end of file inside a JSON value', raw: rawText(splitter.buf, s, e) });
+          pending.push({ row: splitter.ordinal, byteOffset: splitter.base + s, reason: 'unexpected end of file inside a JSON value', ...rawOf(s, e) });
           return 'bad';
         }
         if (puller.eof || splitter.trailing || splitter.notJson) return null;
@@ -273,6 +334,19 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
           splitter.pos = splitter.len;
           splitter.compact();
         }
+        if (splitter.len - splitter.pos > maxRecord) {
+          // The window ends inside a record that has outgrown the limit: report it once, drop its bytes.
+          if (splitter.isDropping) {
+            splitter.releaseDropped();
+            return 'more';
+          }
+          const { row, start } = splitter.dropPartial();
+          sawContent = true;
+          records++;
+          pending.push(tooLongRecord(ctx, splitter.buf, start, splitter.len, splitter.base, row, wantsRaw(ctx, pending.length)));
+          splitter.releaseDropped();
+          return 'bad';
+        }
         return 'more';
       }
       const [s, e] = range;
@@ -280,9 +354,13 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
       records++;
       const row = splitter.ordinal;
       const offset = splitter.base + s;
+      if (e - s > maxRecord) {
+        pending.push(tooLongRecord(ctx, splitter.buf, s, e, splitter.base, row, wantsRaw(ctx, pending.length)));
+        return 'bad';
+      }
       const bytes = splitter.buf.subarray(s, e);
       if (!isUtf8(bytes)) {
-        pending.push(invalidUtf8Record(splitter.buf, s, e, firstInvalidUtf8(splitter.buf, s, e), splitter.base, row));
+        pending.push(invalidUtf8Record(splitter.buf, s, e, firstInvalidUtf8(splitter.buf, s, e), splitter.base, row, wantsRaw(ctx, pending.length)));
         return 'bad';
       }
       const text = splitter.buf.toString('utf8', s, e);
@@ -292,7 +370,7 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
         record.values.push(v);
       });
       if (error) {
-        pending.push({ row, byteOffset: offset, reason: error, raw: rawText(splitter.buf, s, e) });
+        pending.push({ row, byteOffset: offset, reason: error, ...rawOf(s, e) });
         return 'bad';
       }
       return record;
@@ -312,6 +390,7 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
     const next = await nextRecord();
     if (next === null) break;
     if (next !== 'bad') sample.push(next);
+    else if (pending.length >= PENDING_BAD_RECORDS) releaseBadRecords(ctx, pending);
   }
   if (!sawContent && pending.length === 0) {
     result.stats.bytesRead = ctx.storedBytes();
@@ -425,7 +504,7 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
       if (next !== 'bad') {
         add(next);
         batchBytes += Math.max(0, splitter.pos - before);
-      }
+      } else if (pending.length >= PENDING_BAD_RECORDS) releaseBadRecords(ctx, pending);
       if (rows >= batchRows || batchBytes > MAX_BATCH_BYTES) {
         const batch = flush();
         if (batch) yield batch;
@@ -437,7 +516,7 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
     if (batch) yield batch;
     if (splitter.trailing) {
       const s = splitter.pos;
-      pending.push({ byteOffset: splitter.base + s, reason: 'unexpected data after the end of the JSON array', raw: rawText(splitter.buf, s, splitter.len) });
+      pending.push({ byteOffset: splitter.base + s, reason: 'unexpected data after the end of the JSON array', ...rawOf(s, splitter.len) });
     }
     output.release(pending);
     output.end(records + (splitter.trailing ? 1 : 0), puller.damage, splitter.base + splitter.pos);

@@ -96,7 +96,7 @@ export function checkReadOptions(options: ReadOptions): void {
     throw new ReadOptionsError('csv.encoding', `unknown encoding ${JSON.stringify(csv.encoding)} (known: ${ENCODINGS.join(', ')})`);
   }
   for (const [column, hint] of Object.entries(options.schemaHints ?? {})) parseHint(column, hint);
-  for (const setting of ['sampleRows', 'batchRows', 'binaryInlineLimit'] as const) {
+  for (const setting of ['sampleRows', 'batchRows', 'binaryInlineLimit', 'maxRecordBytes'] as const) {
     const value = options[setting];
     if (value !== undefined && !(Number.isInteger(value) && value > 0)) throw new ReadOptionsError(setting, `must be a positive integer, got ${JSON.stringify(value)}`);
   }

@@ -3,7 +3,7 @@
  * text for bad records, and UTF-8 checks with the exact offending byte. (The record loop around a
  * format's scanner is records.ts.)
  */
-import type { BadRecord, InputFormat, ReadOptions, ReadResult } from './types';
+import type { BadRecord, InputFormat, RangedInput, ReadOptions, ReadResult } from './types';
 
 /** Defaults of `ReadOptions`. */
 export const DEFAULT_SAMPLE_ROWS = 1000;
@@ -13,6 +13,14 @@ export const DEFAULT_BINARY_INLINE_LIMIT = 16 * 1024 * 1024;
 export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
 /** At most this many values (rows × columns) are held per batch, so wide inputs get shorter batches. */
 export const MAX_BATCH_VALUES = 4 * 1024 * 1024;
+/** Default of `ReadOptions.maxRecordBytes` (the app's `SLUICE_MAX_RECORD_MB` default is the same 16). */
+export const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024;
+/**
+ * Bad records of one read that keep their raw text. A file of millions of bad lines would otherwise
+ * hold (and dead-letter) up to 4 KiB of text for each; the first thousand show what is wrong, and the
+ * rest keep row, offset and reason, so each is still counted and can be found in the file.
+ */
+export const RAW_RECORDS_KEPT = 1000;
 
 /**
  * Rows per batch for an input of `columns` columns: `batchRows`, fewer for very wide inputs.
@@ -25,6 +33,47 @@ export function rowsPerBatch(batchRows: number, columns: number): number {
   return Math.max(1, Math.min(batchRows, Math.floor(MAX_BATCH_VALUES / Math.max(1, columns))));
 }
 
+/**
+ * The record-size limit of a read.
+ *
+ * @param ctx the read in progress
+ * @returns `options.maxRecordBytes`, or the default
+ */
+export function maxRecordBytes(ctx: ReadContext): number {
+  return ctx.options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+}
+
+/**
+ * The bad record for a record longer than the limit (its first bytes as raw text).
+ *
+ * @param ctx the read in progress
+ * @param buf bytes holding the start of the record
+ * @param s record start in buf
+ * @param e end of what buf holds of the record
+ * @param base absolute offset of buf[0] in the input
+ * @param row record number
+ * @param withRaw whether the record keeps its raw text (see `RAW_RECORDS_KEPT`)
+ * @returns the bad record
+ */
+export function tooLongRecord(ctx: ReadContext, buf: Uint8Array, s: number, e: number, base: number, row: number | undefined, withRaw: boolean): BadRecord {
+  const limit = maxRecordBytes(ctx);
+  const mib = limit / (1024 * 1024);
+  const size = Number.isInteger(mib) ? `${mib} MiB` : `${limit} bytes`;
+  return badRecord(row, base + s, `record longer than the limit of ${size} (SLUICE_MAX_RECORD_MB); skipped to the next record`, withRaw ? rawText(buf, s, e) : undefined);
+}
+
+/**
+ * Whether a bad record found now keeps its raw text: true while fewer than `RAW_RECORDS_KEPT` are
+ * on the result or waiting to be released.
+ *
+ * @param ctx the read in progress
+ * @param pending bad records found but not yet released
+ * @returns whether to make its raw text
+ */
+export function wantsRaw(ctx: ReadContext, pending: number): boolean {
+  return ctx.result.badRecords.length + pending < RAW_RECORDS_KEPT;
+}
+
 /** The read in progress: options and the result object readers fill in. */
 export interface ReadContext {
   name: string;
@@ -35,6 +84,8 @@ export interface ReadContext {
   result: ReadResult;
   /** Stored bytes consumed so far (before decompression). */
   storedBytes: () => number;
+  /** The stored input by range, when it can be read so and is not compressed (Parquet reads it so). */
+  ranged?: RangedInput;
 }
 
 /**
@@ -123,14 +174,26 @@ export function firstInvalidUtf8(buf: Uint8Array, s: number, e: number): number 
  * @param bad index of the offending byte in buf
  * @param base absolute offset of buf[0] in the input
  * @param row record number
+ * @param withRaw whether the record keeps its raw text (see `RAW_RECORDS_KEPT`)
  * @returns the bad record
  */
-export function invalidUtf8Record(buf: Uint8Array, s: number, e: number, bad: number, base: number, row: number | undefined): BadRecord {
+export function invalidUtf8Record(buf: Uint8Array, s: number, e: number, bad: number, base: number, row: number | undefined, withRaw = true): BadRecord {
   const hex = buf[bad].toString(16).padStart(2, '0');
-  return {
-    ...(row !== undefined ? { row } : {}),
-    byteOffset: base + s,
-    reason: `invalid UTF-8 byte 0x${hex} at byte offset ${base + bad}`,
-    raw: rawText(buf, s, e),
-  };
+  return badRecord(row, base + s, `invalid UTF-8 byte 0x${hex} at byte offset ${base + bad}`, withRaw ? rawText(buf, s, e) : undefined);
+}
+
+/**
+ * A bad record with only the fields that are known. Files can have millions: a plain literal per
+ * shape (no object spreads) keeps making them cheap.
+ *
+ * @param row record number, when known
+ * @param byteOffset where the record starts in the decompressed input
+ * @param reason why it is bad
+ * @param raw its text, when it keeps it
+ * @returns the bad record
+ */
+export function badRecord(row: number | undefined, byteOffset: number, reason: string, raw: string | undefined): BadRecord {
+  const record: BadRecord = row === undefined ? { byteOffset, reason } : { row, byteOffset, reason };
+  if (raw !== undefined) record.raw = raw;
+  return record;
 }

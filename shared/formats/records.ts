@@ -10,12 +10,13 @@
  */
 import * as arrow from 'apache-arrow';
 import { deltaToArrowSchema } from '../delta/schema';
+import { keepBadRecord } from './bad-records';
 import { ByteReader, DamagedInputError } from './bytes';
 import { createWriter, Rescue } from './convert';
 import type { Inferred } from './infer';
 import { Layout, OutputColumn, planLayout } from './layout';
 import { COLUMNS_INFERENCE_KEY, columnNames } from './names';
-import type { ReadContext } from './reader';
+import { RAW_RECORDS_KEPT, ReadContext } from './reader';
 import { BadRecord, RESCUED_COLUMN } from './types';
 
 /** Pulls chunks from a reader's input; damage (a corrupt or cut archive) ends the input and is kept. */
@@ -50,6 +51,31 @@ export class ChunkPuller {
   get complete(): boolean {
     return this.eof && !this.damage;
   }
+}
+
+/** Scanners hand bad records over once this many are waiting, so that waiting ones stay few. */
+export const PENDING_BAD_RECORDS = 1024;
+
+/**
+ * Move bad records a scanner collected to the result (emptying `pending`), in file order. Also for
+ * scanners that must let go of bad records before the output exists (a sample of nothing but bad
+ * records reads the whole input).
+ *
+ * @param ctx the read in progress
+ * @param pending the scanner's bad records
+ * @param sort whether they may have been found out of file order (then sorted by row, then offset)
+ */
+export function releaseBadRecords(ctx: ReadContext, pending: BadRecord[], sort = false): void {
+  if (pending.length === 0) return;
+  if (sort) pending.sort((a, b) => (a.row ?? 0) - (b.row ?? 0) || (a.byteOffset ?? 0) - (b.byteOffset ?? 0));
+  const { result } = ctx;
+  // One record at a time: spreading a large array into push() overflows the call stack.
+  for (const record of pending) {
+    // Scanners stop making raw text once they have made enough; this keeps it for the first ones in file order.
+    if (result.badRecords.length >= RAW_RECORDS_KEPT && record.raw !== undefined) delete record.raw;
+    keepBadRecord(result, record);
+  }
+  pending.length = 0;
 }
 
 /** One input column as the format found it: its name in the input and its inferred or source type. */
@@ -124,10 +150,7 @@ export class RecordOutput {
    * @param sort whether they may have been found out of file order (then sorted by row, then offset)
    */
   release(pending: BadRecord[], sort = false): void {
-    if (pending.length === 0) return;
-    const records = pending.splice(0);
-    if (sort) records.sort((a, b) => (a.row ?? 0) - (b.row ?? 0) || (a.byteOffset ?? 0) - (b.byteOffset ?? 0));
-    this.ctx.result.badRecords.push(...records);
+    releaseBadRecords(this.ctx, pending, sort);
   }
 
   /**

@@ -46,6 +46,38 @@ export interface ReadOptions {
    * column with one of these names is renamed (`_source_file_1`) instead of being overwritten.
    */
   reservedColumns?: string[];
+  /**
+   * Longest record a text reader (CSV, TSV, NDJSON, JSON) turns into a row, in decompressed bytes
+   * (default 16 MiB, the app's `SLUICE_MAX_RECORD_MB`): a longer one is a bad record and reading
+   * resumes at the next record boundary, so memory never holds more than about this much of a record.
+   * Avro: a block may take and inflate to at most this much, and so may the header; a block beyond it
+   * is a bad record.
+   */
+  maxRecordBytes?: number;
+}
+
+/**
+ * An input that can also be read by byte range: a stored file, as the ingest stage hands it over.
+ * `readInput` streams it like any input, except for uncompressed Parquet, which it reads by range
+ * (the footer, then one row group at a time) instead of whole.
+ */
+export interface RangedInput extends AsyncIterable<Uint8Array> {
+  /** Size in bytes. */
+  readonly size: number;
+  /** Bytes [offset, offset + length); rejects when they are not all there. */
+  readRange(offset: number, length: number): Promise<Uint8Array>;
+  /** Called once reading by range is over: rejects when the object changed meanwhile. */
+  verify(): Promise<void>;
+}
+
+/**
+ * Whether an input can be read by range.
+ *
+ * @param input an input
+ * @returns whether it is a `RangedInput`
+ */
+export function isRangedInput(input: AsyncIterable<Uint8Array>): input is RangedInput {
+  return typeof (input as Partial<RangedInput>).readRange === 'function' && typeof (input as Partial<RangedInput>).size === 'number';
 }
 
 /** One record that could not become a row, with where it is. */
@@ -58,8 +90,21 @@ export interface BadRecord {
   column?: string;
   /** Why, in words a user understands: "unclosed quote at end of file", "invalid UTF-8 byte 0xff". */
   reason: string;
-  /** The raw record text (truncated to 4 KiB), when there is one. */
+  /**
+   * The raw record text (truncated to 4 KiB), when there is one; only the first `RAW_RECORDS_KEPT`
+   * (1,000) bad records of a read keep it, the others keep their row, offset and reason.
+   */
   raw?: string;
+}
+
+/** Bad records kept out of memory. */
+export interface MoreBadRecords {
+  /** How many there are. */
+  readonly count: number;
+  /** Read them, in file order. */
+  records(): Iterable<BadRecord>;
+  /** Release what holds them. */
+  dispose(): void;
 }
 
 /** What a reader produces for one input. */
@@ -84,13 +129,23 @@ export interface ReadResult {
   newFields: DeltaField[];
   /** Batches of rows in `schema`. Consume fully before reading the counters below. */
   batches: AsyncIterable<arrow.RecordBatch>;
-  /** Records that could not become rows (filled while `batches` is consumed). */
+  /**
+   * Records that could not become rows (filled while `batches` is consumed): the first 10,000; any
+   * further ones are in `moreBadRecords`.
+   */
   badRecords: BadRecord[];
+  /**
+   * Bad records past the first 10,000, in file order after `badRecords`, kept out of memory (see
+   * formats/bad-records.ts); absent when there are none. Call `dispose` once they have been read.
+   */
+  moreBadRecords?: MoreBadRecords;
   /**
    * Counters (final once `batches` is exhausted). `rowsRead` counts records found: data records of
    * CSV (not the header, not blank lines), non-blank NDJSON lines, JSON array elements or top-level
-   * objects, Avro records, Parquet rows, the one binary row. A record is either emitted or in
-   * `badRecords`, so `rowsRead = rowsEmitted + badRecords.length`; input lost to a `fatal` (after a
+   * objects, Avro records, Parquet rows, the one binary row; an Avro block or Parquet row group that
+   * cannot be read counts as one (its declared count is not to be trusted). A record is either emitted or in
+   * `badRecords` (or `moreBadRecords`), so `rowsRead = rowsEmitted + badRecords.length +
+   * (moreBadRecords?.count ?? 0)`; input lost to a `fatal` (after a
    * truncated archive's damage) holds no countable records and is not in `rowsRead`. `bytesRead` counts
    * stored bytes consumed, i.e. compressed bytes for compressed input; it is the whole file unless a
    * `fatal` stopped the read early.

@@ -119,7 +119,8 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 2) }, worker));
 
-  const after = notDone.length ? Math.min(...notDone) : newest ?? stored?.lastModified ?? null;
+  // Not Math.min(...notDone): a folder can hold more files than a call takes arguments.
+  const after = notDone.length ? notDone.reduce((a, b) => Math.min(a, b)) : newest ?? stored?.lastModified ?? null;
   if (after !== null && after !== stored?.lastModified) {
     await ledger.setWatermark(tableKey, options.prefix, { lastModified: after, updatedAt: new Date().toISOString() });
   }

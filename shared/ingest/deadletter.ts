@@ -5,8 +5,9 @@
  * `lake/_sluice/dead-letter/bronze/pos_sales/2026-01-31/pos/sales/a.csv@0x8DC….json`).
  *
  * The record references the input (landing URL, path, ETag, size) instead of copying it: a file may be
- * gigabytes. Each bad record keeps its row number and byte offset and up to 4 KiB of raw text (the
- * reader truncates). The date is that of the first attempt and the name is fixed per (path, ETag), so
+ * gigabytes. Each bad record keeps its row number, byte offset and reason; the first 1,000 of a file
+ * also keep up to 4 KiB of raw text (the reader truncates, and drops the text of later ones so that a
+ * file of millions of bad lines makes a record of bounded size per line). The date is that of the first attempt and the name is fixed per (path, ETag), so
  * a retry rewrites the same record instead of adding another.
  *
  * ```json
@@ -17,6 +18,7 @@
  *   "createdAt": "…", "records": [ { "row": 3, "byteOffset": 120, "reason": "…", "raw": "…" } ] }
  * ```
  */
+import { concatBytes } from '../delta/parquet';
 import type { BadRecord } from '../formats/types';
 import type { ObjectStore } from '../storage/types';
 
@@ -37,6 +39,9 @@ export interface DeadLetterRecord {
   createdAt: string;
   records: BadRecord[];
 }
+
+/** A dead-letter document as `writeDeadLetter` takes it: the records may be any iterable. */
+export type DeadLetterDocument = Omit<DeadLetterRecord, 'records'> & { records: Iterable<BadRecord> };
 
 /**
  * Path of the record for one file version.
@@ -69,35 +74,54 @@ const SINGLE_WRITE_LIMIT = 32 * 1024 * 1024;
  *
  * @param target dead-letter store
  * @param path path from `deadLetterPath`
- * @param record the document
+ * @param record the document (its records are encoded as they are written, a thousand at a time)
  * @returns the path written
  */
-export async function writeDeadLetter(target: DeadLetterTarget, path: string, record: DeadLetterRecord): Promise<string> {
-  const { records, ...head } = record;
-  const encoder = new TextEncoder();
-  const parts: Uint8Array[] = [];
+export async function writeDeadLetter(target: DeadLetterTarget, path: string, record: DeadLetterDocument): Promise<string> {
+  const parts = documentParts(record);
+  // Encode up to the single-write limit; whatever does not fit follows as a stream, encoded as it is
+  // uploaded, so memory holds at most the limit whatever the number of records.
+  const head: Uint8Array[] = [];
   let size = 0;
-  const add = (text: string) => {
-    const bytes = encoder.encode(text);
-    parts.push(bytes);
-    size += bytes.length;
-  };
-  const opening = JSON.stringify({ kind: 'sluice.deadLetter', version: 1, ...head });
-  add(`${opening.slice(0, -1)},"records":[`);
-  for (let i = 0; i < records.length; i += 1000) {
-    add(`${i ? ',\n' : '\n'}${records.slice(i, i + 1000).map((r) => JSON.stringify(r)).join(',\n')}`);
+  let next = parts.next();
+  while (!next.done && size <= SINGLE_WRITE_LIMIT) {
+    head.push(next.value);
+    size += next.value.length;
+    next = parts.next();
   }
-  add(']}\n');
-  if (size <= SINGLE_WRITE_LIMIT) {
-    const whole = new Uint8Array(size);
-    let at = 0;
-    for (const part of parts) {
-      whole.set(part, at);
-      at += part.length;
-    }
-    await target.store.write(path, whole, { contentType: 'application/json' });
+  if (next.done) {
+    await target.store.write(path, concatBytes(head), { contentType: 'application/json' });
   } else {
-    await target.store.write(path, (async function* () { yield* parts; })(), { contentType: 'application/json' });
+    const pending = next.value;
+    const rest = (async function* () {
+      yield* head.splice(0);
+      yield pending;
+      for (let part = parts.next(); !part.done; part = parts.next()) yield part.value;
+    })();
+    await target.store.write(path, rest, { contentType: 'application/json' });
   }
   return path;
+}
+
+/** Records per encoded part of a document. */
+const RECORDS_PER_PART = 1000;
+
+/** The document's JSON, as UTF-8 parts of up to `RECORDS_PER_PART` records each. */
+function* documentParts(record: DeadLetterDocument): Generator<Uint8Array> {
+  const { records, ...head } = record;
+  const encoder = new TextEncoder();
+  const opening = JSON.stringify({ kind: 'sluice.deadLetter', version: 1, ...head });
+  let text = `${opening.slice(0, -1)},"records":[`;
+  let inPart = 0;
+  let first = true;
+  for (const r of records) {
+    text += `${first ? '\n' : ',\n'}${JSON.stringify(r)}`;
+    first = false;
+    if (++inPart === RECORDS_PER_PART) {
+      yield encoder.encode(text);
+      text = '';
+      inPart = 0;
+    }
+  }
+  yield encoder.encode(`${text}]}\n`);
 }

@@ -21,6 +21,7 @@
 import * as arrow from 'apache-arrow';
 import type { DeltaField, DeltaStruct } from '../delta/schema';
 import { buildVector } from '../delta/values';
+import { allBadRecords, badRecordCount } from '../formats/bad-records';
 import { firstInvalidUtf8 } from '../formats/reader';
 import type { BadRecord, ReadOptions } from '../formats/types';
 import { creationSchema, isSystemColumn, RESCUED_FIELD, SYSTEM_COLUMN_NAMES } from './columns';
@@ -267,7 +268,9 @@ export async function readEventRows(reader: ReadInput, rows: EventRow[], name: s
   const batches: arrow.RecordBatch[] = [];
   for await (const batch of result.batches) batches.push(batch);
   const rejected = new Map<number, BadRecord>();
-  for (const bad of result.badRecords) if (bad.row !== undefined) rejected.set(bad.row, bad);
+  for (const bad of allBadRecords(result)) if (bad.row !== undefined) rejected.set(bad.row, bad);
+  result.moreBadRecords?.dispose();
+  const badCount = badRecordCount(result);
   const rowEvents: number[] = [];
   lines.forEach((row, i) => {
     const bad = rejected.get(i + 1);
@@ -278,10 +281,10 @@ export async function readEventRows(reader: ReadInput, rows: EventRow[], name: s
     if (bad.column) row.column = bad.column;
   });
   const emitted = batches.reduce((n, b) => n + b.numRows, 0);
-  if (result.stats.rowsRead !== lines.length || emitted !== rowEvents.length || result.badRecords.length !== rejected.size) {
+  if (result.stats.rowsRead !== lines.length || emitted !== rowEvents.length || badCount !== rejected.size) {
     throw new Error(
       `ingest events: accounting mismatch reading ${name}: ${lines.length} rows given, the reader read ${result.stats.rowsRead}, ` +
-        `emitted ${emitted} and rejected ${result.badRecords.length}${result.fatal ? ` (${result.fatal.reason})` : ''}`,
+        `emitted ${emitted} and rejected ${badCount}${result.fatal ? ` (${result.fatal.reason})` : ''}`,
     );
   }
   return { schema: result.schema, batches, rowEvents };

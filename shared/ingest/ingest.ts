@@ -72,7 +72,8 @@ import {
 } from '../delta';
 import { loadSnapshotIfExists } from '../delta/commit';
 import { writeDataFiles, WriteFilesOptions } from '../delta/writer';
-import type { Compression, InputFormat, ReadOptions, ReadResult } from '../formats/types';
+import { allBadRecords, badRecordCount } from '../formats/bad-records';
+import type { BadRecord, Compression, InputFormat, ReadOptions, ReadResult } from '../formats/types';
 import type { SchemaEvolutionMode } from '../pipeline/definition';
 import { DEFAULT_POISON_ATTEMPTS } from '../config/settings';
 import { errorText, isTransient } from '../errors';
@@ -82,7 +83,7 @@ import { DeadLetterTarget, deadLetterPath, writeDeadLetter } from './deadletter'
 import { ingestFaultPoint } from './faults';
 import { claimIsLive, holdClaim, type FileCounts, type IngestLedger, type LedgerEntry } from './ledger';
 import { checkSourceOptions, formatsReader, IngestConfigError, readSource, ReadInput, sourceName } from './reader';
-import { normaliseEtag, readObjectRanges } from './stream';
+import { normaliseEtag, rangedObject } from './stream';
 
 // Part of this module's interface since before the reader settings moved to reader.ts.
 export { IngestConfigError, sourceReadOptions } from './reader';
@@ -99,6 +100,8 @@ export interface IngestSource {
   schemaHints?: Record<string, string>;
   /** Partition columns when the file creates the table (default `['_load_date']`). */
   partitionBy?: string[];
+  /** Longest text record turned into a row (default 16 MiB; the app's `SLUICE_MAX_RECORD_MB`). */
+  maxRecordBytes?: number;
 }
 
 /** Everything `ingestFile` needs. */
@@ -241,7 +244,14 @@ export async function ingestFile(options: IngestFileOptions): Promise<IngestOutc
     return setAsidePoison({ ...options, now, tableKey }, entry, etag, info.size, intentId, entry.failures!, entry.lastError ?? 'attempts stopped without an outcome');
   }
 
-  const reader = options.reader ?? formatsReader();
+  const read = options.reader ?? formatsReader();
+  // Reads may keep bad records in a temporary file: closed once the file's outcome is recorded.
+  const reads: ReadResult[] = [];
+  const reader: ReadInput = async (...args) => {
+    const result = await read(...args);
+    reads.push(result);
+    return result;
+  };
   const claim = holdClaim(ledger, entry);
   const held = { ...options, ledger: claim.ledger, now, tableKey };
   try {
@@ -273,6 +283,7 @@ export async function ingestFile(options: IngestFileOptions): Promise<IngestOutc
     }
   } finally {
     await claim.release();
+    for (const result of reads) result.moreBadRecords?.dispose();
   }
 }
 
@@ -374,7 +385,7 @@ async function attempt(
   const source = options.source ?? {};
   const mode = source.schemaEvolution ?? 'addNewColumns';
   let bytesRead = 0;
-  const input = readObjectRanges(landing, path, size, {
+  const input = rangedObject(landing, path, size, {
     chunkBytes: options.chunkBytes,
     etag,
     onBytes: (n) => {
@@ -456,7 +467,7 @@ async function attempt(
     rowsRead: result.stats.rowsRead,
     rowsWritten: counts.rowsWritten,
     rowsRescued: counts.rowsRescued,
-    rowsDeadLettered: result.badRecords.length,
+    rowsDeadLettered: badRecordCount(result),
     bytes: size,
     ...(deadLetter ? { deadLetter } : {}),
     // How the reader decided, kept with the rows it describes: each column's type and why (date
@@ -505,7 +516,7 @@ async function finish(
   counts: { rowsWritten: number; rowsRescued: number; files: number; fileReason?: string; deadLetterAll?: boolean },
 ): Promise<IngestOutcome> {
   const deadLetter = await deadLetterFor(options, entry, etag, size, result, counts.rowsWritten, counts.fileReason, counts.deadLetterAll);
-  const rowsDeadLettered = counts.deadLetterAll ? result.stats.rowsRead : result.badRecords.length;
+  const rowsDeadLettered = counts.deadLetterAll ? result.stats.rowsRead : badRecordCount(result);
   const failed = !!deadLetter;
   const done: LedgerEntry = {
     ...entry,
@@ -537,23 +548,28 @@ async function deadLetterFor(
   all = false,
 ): Promise<string | undefined> {
   const reason = fileReason ?? result.fatal?.reason;
-  if (!reason && result.badRecords.length === 0) return undefined;
+  if (!reason && badRecordCount(result) === 0) return undefined;
   const path = deadLetterPath(options.deadLetter, entry.startedAt, options.path, etag);
-  const records = result.fatal ? [...result.badRecords, result.fatal] : result.badRecords;
   await writeDeadLetter(options.deadLetter, path, {
     table: options.tableKey,
     source: { landing: options.landing.url, path: options.path, etag, size },
     ...(reason ? { reason } : {}),
-    counts: { rowsRead: result.stats.rowsRead, rowsWritten, rowsDeadLettered: all ? result.stats.rowsRead : result.badRecords.length },
+    counts: { rowsRead: result.stats.rowsRead, rowsWritten, rowsDeadLettered: all ? result.stats.rowsRead : badRecordCount(result) },
     createdAt: new Date().toISOString(),
-    records,
+    records: withFatal(result),
   });
   return path;
 }
 
+/** The bad records of a read, then its fatal (the input lost from where reading stopped), if any. */
+function* withFatal(result: ReadResult): Generator<BadRecord> {
+  yield* allBadRecords(result);
+  if (result.fatal) yield result.fatal;
+}
+
 function accounting(result: ReadResult, rowsWritten: number): { reason?: string } {
   const read = result.stats.rowsRead;
-  const dead = result.badRecords.length;
+  const dead = badRecordCount(result);
   if (read === rowsWritten + dead) return result.fatal ? { reason: result.fatal.reason } : {};
   return { reason: `accounting mismatch: reader counted ${read} rows read, ${rowsWritten} were written and ${dead} dead-lettered${result.fatal ? `; ${result.fatal.reason}` : ''}` };
 }

@@ -59,6 +59,7 @@ export function sourceReadOptions(source: IngestSource, lastModified?: Date, sna
     reservedColumns: [...SYSTEM_COLUMN_NAMES],
     ...(lastModified ? { modificationTime: lastModified } : {}),
     ...(snapshot ? { targetSchema: dataSchema(snapshot.schema) } : {}),
+    ...(source.maxRecordBytes !== undefined ? { maxRecordBytes: source.maxRecordBytes } : {}),
   };
 }
 

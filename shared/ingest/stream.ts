@@ -2,6 +2,7 @@
  * Streaming one stored object by byte ranges, so the stage never holds a whole input file: one range
  * is being consumed while the next one is fetched.
  */
+import type { RangedInput } from '../formats/types';
 import type { ObjectStore } from '../storage/types';
 import { StorageError } from '../storage/types';
 
@@ -54,12 +55,44 @@ export async function* readObjectRanges(store: ObjectStore, path: string, size: 
     options.onBytes?.(offset);
     yield bytes;
   }
-  if (options.etag !== undefined) {
-    const now = await store.properties(path);
-    if (normaliseEtag(now.etag) !== options.etag || now.size !== size) {
-      throw new SourceChangedError(`ingest: ${store.url}/${path} was replaced while being read (ETag ${options.etag} → ${normaliseEtag(now.etag)})`);
-    }
+  await checkUnchanged(store, path, size, options.etag);
+}
+
+/** Throw `SourceChangedError` when the object no longer has the ETag (and size) it was read with. */
+async function checkUnchanged(store: ObjectStore, path: string, size: number, etag: string | undefined): Promise<void> {
+  if (etag === undefined) return;
+  const now = await store.properties(path);
+  if (normaliseEtag(now.etag) !== etag || now.size !== size) {
+    throw new SourceChangedError(`ingest: ${store.url}/${path} was replaced while being read (ETag ${etag} → ${normaliseEtag(now.etag)})`);
   }
+}
+
+/**
+ * A stored object as the readers take it: a stream of byte ranges (`readObjectRanges`) that can also
+ * be read by range, as Parquet is (footer first, then one row group at a time).
+ *
+ * @param store the store holding it
+ * @param path its path
+ * @param size its size in bytes (from `properties`)
+ * @param options range size, expected ETag, progress callback (called with the bytes read by range too)
+ * @returns the input
+ */
+export function rangedObject(store: ObjectStore, path: string, size: number, options: RangeReadOptions = {}): RangedInput {
+  let rangeBytes = 0;
+  return {
+    size,
+    [Symbol.asyncIterator]: () => readObjectRanges(store, path, size, options),
+    readRange: async (offset, length) => {
+      const bytes = await store.read(path, { offset, length });
+      if (bytes.length !== length) {
+        throw new SourceChangedError(`ingest: ${store.url}/${path} changed while being read (range at ${offset} returned ${bytes.length} of ${length} bytes)`);
+      }
+      rangeBytes += length;
+      options.onBytes?.(Math.min(size, rangeBytes));
+      return bytes;
+    },
+    verify: () => checkUnchanged(store, path, size, options.etag),
+  };
 }
 
 /**

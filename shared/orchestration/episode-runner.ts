@@ -110,7 +110,8 @@ export class EpisodeRunner {
   private async pastEvents(record: InstanceRecord): Promise<string[]> {
     let cached = this.cache.get(record.instanceId);
     if (!cached || cached.executionId !== record.executionId || cached.events.length > record.historyCount) cached = { executionId: record.executionId, events: [] };
-    cached.events.push(...(await this.ctx.store.read(record.instanceId, record.executionId, cached.events.length, record.historyCount)));
+    // One push per event: a long history spread into push() would overflow the call stack.
+    for (const event of await this.ctx.store.read(record.instanceId, record.executionId, cached.events.length, record.historyCount)) cached.events.push(event);
     this.cache.set(record.instanceId, cached);
     return cached.events.slice(0, record.historyCount);
   }
@@ -221,7 +222,7 @@ export class EpisodeRunner {
     await this.ctx.store.replace(record);
     this.ctx.fault?.('afterCommit', record.instanceId);
     const cached = this.cache.get(record.instanceId);
-    if (cached?.executionId === executionId && cached.events.length === from) cached.events.push(...texts);
+    if (cached?.executionId === executionId && cached.events.length === from) for (const text of texts) cached.events.push(text);
     if (from === 0 && record.runtimeStatus === 'Running') this.ctx.log(`orchestration ${record.name} ${record.instanceId}: started`);
   }
 

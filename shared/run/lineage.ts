@@ -77,7 +77,10 @@ export async function tableLineage(definition: PipelineDefinition, metrics: Tabl
     const store = lake(bronze.table);
     const commits = await Promise.all(versions.map((v) => readCommitIfExists(store, v)));
     const inputs: BronzeInput[] = [];
-    versions.forEach((version, i) => inputs.push(...commitInputs(version, commits[i] ?? [])));
+    // One push per input: a commit can add thousands of files, too many to spread into push().
+    versions.forEach((version, i) => {
+      for (const input of commitInputs(version, commits[i] ?? [])) inputs.push(input);
+    });
     const skipped = first - Math.max(s.fromVersion + 1, 0);
     sources.push({ name: s.name, kind: 'bronze', path: bronze.table, fromVersion: s.fromVersion, toVersion: s.toVersion, inputs, ...(skipped > 0 ? { truncated: skipped } : {}) });
   }

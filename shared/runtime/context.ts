@@ -107,7 +107,7 @@ export function createRuntime(options: RuntimeOptions): SluiceRuntime {
   for (const pipeline of pipelines) {
     for (const source of Object.values(pipeline.sources)) {
       const table = openLakeStore(settings, source.table);
-      routes.set(source, { pipeline, source, table, tableKey: tableKeyOf(table), ingest: ingestSourceOf(source), deadLetter: { store: deadLetterStore, prefix: `${source.table}/` } });
+      routes.set(source, { pipeline, source, table, tableKey: tableKeyOf(table), ingest: { ...ingestSourceOf(source), maxRecordBytes: settings.maxRecordBytes }, deadLetter: { store: deadLetterStore, prefix: `${source.table}/` } });
     }
   }
   const all = [...routes.values()];

@@ -786,7 +786,7 @@ export async function duckdbCheck(store: ObjectStore, snapshot: Snapshot): Promi
       let ourRows = 0;
       for await (const batch of scanTable(snapshot, { files: [file as AddFile] })) {
         ourRows += batch.numRows;
-        for (const f of present) ours[f.name].push(...readValues(batch.getChild(f.name)!, f.type));
+        for (const f of present) for (const value of readValues(batch.getChild(f.name)!, f.type)) ours[f.name].push(value);
       }
       if (ourRows !== duckRows) problems.push(`${where}: DuckDB reads ${duckRows} rows, Sluice's reader ${ourRows}`);
       const stats = parseStatsText(file.stats);
