@@ -1,7 +1,7 @@
 /**
- * The synthetic point-of-sale dataset of ../shared/perf-notes.md, generated deterministically (a seeded
- * PRNG, no clock) and streamed to disk a block of rows at a time, so a file of any size costs a few MiB
- * of memory to make. The same rows come out as CSV (header, RFC 4180 quoting) or NDJSON.
+ * The synthetic point-of-sale dataset of the ingest benchmark (docs/benchmarks.md), generated
+ * deterministically (a seeded PRNG, no clock) and streamed to disk a block of rows at a time, so a file
+ * of any size costs a few MiB of memory to make. The same rows come out as CSV (header, RFC 4180 quoting) or NDJSON.
  *
  * Columns: transaction_id (uuid-like), store_id (int), sku (string with leading zeros), quantity (int,
  * negative for returns), unit_price (2 decimals), currency (3-letter code), event_time (ISO-8601 UTC),

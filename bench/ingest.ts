@@ -1,6 +1,6 @@
 /**
- * The ingest benchmark (issue 3, item 9), a section of `npm run bench`: the point-of-sale dataset of
- * ../shared/perf-notes.md (bench/dataset.ts; cached under bench/data/) as CSV and NDJSON, ingested by
+ * The ingest benchmark (issue 3, item 9), a section of `npm run bench`: the point-of-sale dataset
+ * (bench/dataset.ts; cached under bench/data/) as CSV and NDJSON, ingested by
  * `sluice ingest` into a fresh local table, beside DuckDB converting the same file to Parquet (zstd)
  * with one and with two threads, in the same run. Then the CSV once more into a table on Azurite.
  *

@@ -10,7 +10,7 @@
  *    commit files with create-if-absent, each re-adding one existing data file, and a checkpoint
  *    (`writeCheckpoint`) every 10 versions, so the only thing that grows is the log itself.
  *
- * 3. Ingest speed and memory (bench/ingest.ts): `sluice ingest` of the perf-notes dataset as CSV and
+ * 3. Ingest speed and memory (bench/ingest.ts): `sluice ingest` of the point-of-sale dataset as CSV and
  *    NDJSON beside DuckDB's conversion of the same files, and the CSV into a table on Azurite.
  *
  * 5. Freshness (bench/freshness.ts): on the local host, seconds from a POS file dropped in a landing

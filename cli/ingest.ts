@@ -14,7 +14,7 @@
  *   JSON entries under `<table>/_sluice/ledger/` (no Table Storage needed; Delta readers and vacuum
  *   ignore `_` folders). `--ledger <location>` puts the ledger in any folder instead.
  * - Dead-letter records: `<container>/_sluice/dead-letter/<table path>/…` for a Blob table (the
- *   layout of DESIGN.md), `<table>/_sluice/dead-letter/…` for a local one; `--dead-letter <location>`
+ *   app's layout, docs/lake-layout.md), `<table>/_sluice/dead-letter/…` for a local one; `--dead-letter <location>`
  *   overrides.
  */
 import { stat } from 'node:fs/promises';

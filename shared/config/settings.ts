@@ -11,7 +11,7 @@
  * | `SLUICE_LAKE` | — | connection string of the lake storage account (`UseDevelopmentStorage=true` for Azurite, or `DefaultEndpointsProtocol=…;AccountName=…;AccountKey=…`). Use this **or** the identity form below, not both. |
  * | `SLUICE_LAKE__accountName` | — | identity-based: storage account name (3–24 lowercase letters/digits); endpoints are derived as `https://<name>.blob.core.windows.net` and `…table…` |
  * | `SLUICE_LAKE__blobServiceUri` | derived | identity-based: blob endpoint URL (`https://`; `http://` only for loopback); wins over `__accountName`. `SLUICE_LAKE__serviceUri` is accepted as an alias |
- * | `SLUICE_LAKE__tableServiceUri` | derived | identity-based: table endpoint for the Sluice tables (`SluiceLedger`, `SluiceCatalog`, …), which live on the lake account |
+ * | `SLUICE_LAKE__tableServiceUri` | derived | identity-based: table endpoint for the Sluice tables (`SluiceLedger`, `SluiceEvents`, …), which live on the lake account |
  * | `SLUICE_LAKE__credential` | unset | `managedidentity` in Azure; unset means the developer credential chain (environment, Azure CLI, …) |
  * | `SLUICE_LAKE__clientId` | unset | client ID (GUID) of the user-assigned managed identity |
  * | `AzureWebJobsStorage`, `AzureWebJobsStorage__*` | — | fallback for the lake connection when no `SLUICE_LAKE` / `SLUICE_LAKE__*` setting exists at all (same two forms) |

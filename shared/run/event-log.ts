@@ -22,7 +22,7 @@ import type { TableUpdateMetrics } from '../refresh/metrics';
 import { tableCreation } from '../storage/lake';
 import type { TableLineage } from './lineage';
 
-/** Default table name (DESIGN.md §4). */
+/** Default table name (docs/lake-layout.md). */
 export const EVENTS_TABLE = 'SluiceEvents';
 
 /** One table update, as recorded. */

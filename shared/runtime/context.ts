@@ -4,7 +4,7 @@
  * the landing store, the ledger, and per source its bronze table, ledger key, dead-letter target and
  * read options — plus the routing of a landing blob or an Event Hub to its source.
  *
- * Where things are (DESIGN.md §4): tables at `<lake>/<source.table>` (default `bronze/<source>`),
+ * Where things are (docs/lake-layout.md): tables at `<lake>/<source.table>` (default `bronze/<source>`),
  * dead-letter records under `<lake>/_sluice/dead-letter/<source.table>/`, the ledger in the Azure
  * Table `SluiceLedger` of the lake account. These are the places `sluice ingest --table` uses by
  * default for the same table, so the CLI and the app never ingest one file twice.
