@@ -10,12 +10,11 @@
  * `SluiceDev*`, whose engine serves the app's own definitions), table updates to `SluiceEvents`.
  */
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { ConfigError, loadInstanceResources, loadSettings } from '../shared/config/settings';
 import { OrchestrationEngine, type OrchestrationStatus } from '../shared/orchestration';
 import { loadPipelineDefinition, PipelineDefinitionError, tableNamed, type PipelineDefinition } from '../shared/pipeline/definition';
 import { checkPipelineSql, replayQuarantine, type LakeTables, type ReplayResult, type TableUpdateMetrics } from '../shared/refresh';
-import { EngineRunClient, EVENTS_TABLE, EventLog, isActive, orchestrationRegistry, recordedOutcome, runTotals, pipelineName, planRefresh, startRunAfterTableCommit, tablesReadingSource, type RefreshInput, type RefreshOutput, type RefreshProgress, type RunStart } from '../shared/run';
+import { EngineRunClient, EVENTS_TABLE, EventLog, isActive, orchestrationRegistry, recordedOutcome, pipelineName, planRefresh, startRunAfterTableCommit, tablesReadingSource, type RefreshInput, type RefreshOutput, type RefreshProgress, type RunStart } from '../shared/run';
 import { appRoot, loadPipelines } from '../shared/runtime';
 import { sqlOptionsFromEnv } from '../shared/sql';
 import { openLakeStore, openLakeTables } from '../shared/storage/lake';

@@ -34,7 +34,7 @@
  */
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import type { TableUpdateMetrics } from '../refresh/metrics';
-import { fanOutLimit, failureReason, refreshTablesFanOut, tableRetry, type TableActivityInput, type TableOutcome } from './fan-out';
+import { fanOutLimit, refreshTablesFanOut, tableRetry, type TableActivityInput, type TableOutcome } from './fan-out';
 import { mergeCatchUp, type CatchUpRequest } from './catch-up';
 import type { PlanActivityInput } from './activities';
 import { blockedBy, type RefreshPlan } from './plan';
