@@ -16,7 +16,7 @@ import * as nodePath from 'node:path';
 import * as arrow from 'apache-arrow';
 import { writeTable, type DeltaStruct } from '../shared/delta';
 import { buildVector } from '../shared/delta/values';
-import { parsePipelineDefinition } from '../shared/pipeline/definition';
+import { parsePipelineDefinition } from '../shared/pipeline';
 import { refreshTable, type LakeTables, type TableUpdateMetrics } from '../shared/refresh';
 import { LocalStore } from '../shared/storage';
 import { seededRandom } from './dataset';

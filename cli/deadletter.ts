@@ -5,7 +5,8 @@
  * `GET /api/deadletter[/{id}]` serve the same listing and records.
  */
 import { checkDeadLetterId, deadLetterLocation, listDeadLetters, readDeadLetter, readDeadLetterBytes, replayDeadLetter, type DeadLetterEntry } from '../shared/ingest';
-import { appRoot, DEAD_LETTER_FOLDER, loadRuntime } from '../shared/runtime';
+import { appRoot, loadRuntime } from '../shared/runtime';
+import { DEAD_LETTER_FOLDER } from '../shared/storage/lake-layout';
 import { openLakeStore } from '../shared/storage/lake';
 import type { Io } from './ingest';
 import { lakeEnv, lakeSettings } from './pipeline';

@@ -38,6 +38,7 @@ import type { BlobLocation, Env } from '../shared/storage';
 import type { ObjectStore } from '../shared/storage/types';
 import type { InputFormat } from '../shared/formats/types';
 import { UsageError } from './usage';
+import { DEAD_LETTER_FOLDER, LOCAL_LEDGER_FOLDER, SLUICE_FOLDER } from '../shared/storage/lake-layout';
 
 /** A wrong command line (exit status 2). */
 
@@ -248,8 +249,8 @@ function tableTarget(uri: string, options: IngestCommandOptions, env: Env): Tabl
     return {
       store,
       key: tableKeyOf(store),
-      ledger: ledgerOverride ?? new StoreLedger(new LocalStore(nodePath.join(location.path, '_sluice', 'ledger'))),
-      deadLetter: deadLetterOverride ?? { store: new LocalStore(location.path), prefix: '_sluice/dead-letter/' },
+      ledger: ledgerOverride ?? new StoreLedger(new LocalStore(nodePath.join(location.path, LOCAL_LEDGER_FOLDER))),
+      deadLetter: deadLetterOverride ?? { store: new LocalStore(location.path), prefix: `${DEAD_LETTER_FOLDER}/` },
     };
   }
   if (!location.prefix) throw new UsageError(`--table ${uri} names a whole container; give the table's folder, e.g. ${uri.replace(/\/+$/, '')}/bronze/<name>`);
@@ -258,7 +259,7 @@ function tableTarget(uri: string, options: IngestCommandOptions, env: Env): Tabl
     store,
     key: `${location.container}/${location.prefix}`,
     ledger: ledgerOverride ?? tableLedger(location, env),
-    deadLetter: deadLetterOverride ?? { store: openStore(`${container}/_sluice/dead-letter`, { env }), prefix: `${location.prefix}/` },
+    deadLetter: deadLetterOverride ?? { store: openStore(`${container}/${DEAD_LETTER_FOLDER}`, { env }), prefix: `${location.prefix}/` },
   };
 }
 
@@ -289,7 +290,7 @@ async function resolveInputs(input: string, env: Env): Promise<{ landing: Object
     if (info.isFile()) return { landing: new LocalStore(nodePath.dirname(location.path)), files: [nodePath.basename(location.path)] };
     const landing = new LocalStore(location.path);
     const files: string[] = [];
-    for await (const o of landing.list('')) if (!o.path.split('/').some((s) => s.startsWith('.') || s === '_sluice')) files.push(o.path);
+    for await (const o of landing.list('')) if (!o.path.split('/').some((s) => s.startsWith('.') || s === SLUICE_FOLDER)) files.push(o.path);
     return { landing, files };
   }
   const landing = openStore(`${location.blobEndpoint}/${location.container}`, { env });

@@ -51,9 +51,10 @@ Commands:
       --json               the stable machine-readable form
   history <table>      commits still in the log, newest first
       --limit N  --json
-  optimize <table>     compact small files per partition (dataChange=false)
+  optimize <table>     compact small files per partition, and rewrite files with deletion vectors
+                       without their deleted rows (dataChange=false)
       --target-mb N        target file size (default SLUICE_OPTIMIZE_TARGET_MB, else 128)  --json
-  vacuum <table>       delete data files no version in the retention window uses
+  vacuum <table>       delete data and deletion-vector files no version in the retention window uses
       --retention-hours H  default: the table's retention, i.e. its delta.deletedFileRetentionDuration,
                            else SLUICE_VACUUM_RETENTION_HOURS, else 168; a shorter one is refused
                            (exit status 2) unless --force
@@ -199,7 +200,8 @@ async function run(argv: string[], io: Io): Promise<number> {
       if (values.json) io.out(JSON.stringify(description, null, 2) + '\n');
       else {
         io.out(`table      ${description.table}\nversion    ${description.version}\nprotocol   reader ${description.protocol.minReaderVersion}, writer ${description.protocol.minWriterVersion}\n`);
-        io.out(`files      ${description.numFiles} (${formatBytes(description.sizeBytes)})\nrows       ${description.numRecords ?? 'unknown'}\n`);
+        const deleted = description.numDeletedRecords ? ` (${description.numDeletedRecords} more deleted by deletion vectors of ${description.numDeletionVectors} file(s))` : '';
+        io.out(`files      ${description.numFiles} (${formatBytes(description.sizeBytes)})\nrows       ${description.numRecords ?? 'unknown'}${deleted}\n`);
         io.out(`partitions ${description.partitionColumns.join(', ') || '(none)'}\ncheckpoint ${description.checkpointVersion ?? '(none)'}\nschema\n`);
         for (const f of description.schema) io.out(`  ${f.name}  ${formatDeltaType(f.type)}${f.nullable ? '' : ' NOT NULL'}\n`);
       }

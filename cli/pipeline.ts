@@ -11,10 +11,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ConfigError, loadInstanceResources, loadSettings } from '../shared/config/settings';
-import { OrchestrationEngine, type OrchestrationStatus } from '../shared/orchestration';
-import { loadPipelineDefinition, PipelineDefinitionError, tableNamed, type PipelineDefinition } from '../shared/pipeline/definition';
-import { checkPipelineSql, replayQuarantine, type LakeTables, type ReplayResult, type TableUpdateMetrics } from '../shared/refresh';
-import { EngineRunClient, EVENTS_TABLE, EventLog, isActive, orchestrationRegistry, recordedOutcome, pipelineName, planRefresh, startRunAfterTableCommit, tablesReadingSource, type RefreshInput, type RefreshOutput, type RefreshProgress, type RunStart } from '../shared/run';
+import { OrchestrationEngine } from '../shared/orchestration';
+import { loadPipelineDefinition, PipelineDefinitionError, tableNamed, type PipelineDefinition } from '../shared/pipeline';
+import { checkPipelineSql, replayQuarantine, type LakeTables, type ReplayResult } from '../shared/refresh';
+import { EngineRunClient, EventLog, orchestrationRegistry, requestProgress, tableUpdateReport, pipelineName, planRefresh, startRunAfterTableCommit, tablesReadingSource, type RefreshInput, type RefreshOutput, type RefreshProgress, type RunStart, type RunStatus } from '../shared/run';
+import { CLI_ENGINE_TABLES, EVENTS_TABLE, orchestrationPayloadsFolder } from '../shared/storage/lake-layout';
 import { appRoot, loadPipelines } from '../shared/runtime';
 import { sqlOptionsFromEnv } from '../shared/sql';
 import { openLakeStore, openLakeTables } from '../shared/storage/lake';
@@ -167,54 +168,50 @@ async function runHere(
   const tables = openLakeTables(settings.lake);
   const lake: LakeTables = (path) => openLakeStore(settings, path);
   const events = new EventLog(tables(EVENTS_TABLE));
-  const registry = orchestrationRegistry({ pipelines: () => [definition], lake, events, sql: sqlOptionsFromEnv(env), ...(env.SLUICE_PII_KEY ? { piiKey: env.SLUICE_PII_KEY } : {}) });
+  const registry = orchestrationRegistry({ pipelines: () => [definition], lake, events, sql: sqlOptionsFromEnv(env), ...(settings.piiKey ? { piiKey: settings.piiKey } : {}) });
   const engine = new OrchestrationEngine(registry, {
     tableClient: tables,
-    tablePrefix: 'SluiceCli',
-    payloads: openLakeStore(settings, '_sluice/orchestration-payloads'),
+    tablePrefix: CLI_ENGINE_TABLES,
+    payloads: openLakeStore(settings, orchestrationPayloadsFolder(CLI_ENGINE_TABLES)),
     pollMs: 50,
     // The DuckDB memory split (sqlOptionsFromEnv) assumes the app's activity concurrency.
     maxConcurrentActivities: loadInstanceResources(env).activityConcurrency,
   });
-  // Our run is the one whose input carries this id: a queued start merged with others carries them all.
+  // Our run is the one whose input carries this id (a run serving several requests carries them all).
   const request = randomUUID();
   const runs = new EngineRunClient(engine);
   const input = { pipeline: name, fullRefresh: options.fullRefresh, reason: options.reason, requests: [request] };
-  const started = await start(runs, input);
-  if (!started) return 0;
-  if (started.queued && !json) io.err(`sluice: a run of ${name} is in progress; this one runs after it\n`);
+  // Recorded first, as the HTTP API does, so the wait below reads it the same way.
+  await events.recordRequest({ requestId: request, pipeline: name, requestedAt: new Date().toISOString() });
+  // Started before asking: a run of this instance left by another process goes on here, and the
+  // start may wait for such a run's last look at its catch-up events.
   engine.start();
   let waited: RunWait;
+  let started: RunStart | null;
   try {
-    waited = await waitForRequest(engine, started.instanceId, request, RUN_WAIT_MS);
-    // Our run may finish and be replaced by the next queued one between two polls (a finished
-    // execution's status lasts only until the engine starts the queued run, sometimes tens of ms).
-    // Its table updates are in the event log under its run id, which the run recorded for our request
-    // when it planned (or which we saw while it ran); failing both, asking again is safe, because a
-    // refresh applies each source version once.
-    const runId = waited.outcome === 'lost' ? (waited.runId ?? (await events.request(name, request).catch(() => undefined))?.runId) : undefined;
-    if (waited.outcome === 'lost' && runId) {
-      const recorded = await recordedOutcome(events, name, runId, input.reason, Object.keys(definition.tables).length);
-      if (recorded.state !== 'incomplete') waited = { outcome: 'finished', status: { ...waited.status!, runtimeStatus: recorded.state === 'failed' ? 'Failed' : 'Completed', input, output: recorded.state === 'failed' ? recorded.error : recorded.output } };
-    }
+    started = await start(runs, input);
+    if (!started) return 0;
+    if (started.queued && !json) io.err(`sluice: a run of ${name} is in progress; it runs again for this request when it ends\n`);
+    waited = await waitForRequest(runs, events, definition, request, RUN_WAIT_MS);
+    // The run this request was raised on ended without taking it (terminated or failed): ask once more.
     if (waited.outcome === 'lost') {
       await runs.startRun(input);
-      waited = await waitForRequest(engine, started.instanceId, request, RUN_WAIT_MS);
+      waited = await waitForRequest(runs, events, definition, request, RUN_WAIT_MS);
     }
   } finally {
     await engine.stop();
   }
-  const status = waited.status;
   if (waited.outcome !== 'finished') {
-    const why = waited.outcome === 'timeout' ? `did not finish within ${RUN_WAIT_MS / 60_000} minutes (it goes on when a sluice command or host runs the SluiceCli engine again)` : 'was cancelled (the instance was terminated before it started) or replaced before its result could be read';
-    if (json) io.out(JSON.stringify({ runtimeStatus: status?.runtimeStatus, error: why }, null, 2) + '\n');
+    const why = waited.outcome === 'timeout' ? `did not finish within ${RUN_WAIT_MS / 60_000} minutes (it goes on when a sluice command or host runs the ${CLI_ENGINE_TABLES} engine again)` : waited.why;
+    if (json) io.out(JSON.stringify({ runtimeStatus: waited.status?.runtimeStatus, error: why }, null, 2) + '\n');
     io.err(`sluice: run ${started.instanceId} of request ${request} ${why}\n`);
     return 1;
   }
-  if (!status || status.runtimeStatus !== 'Completed') {
-    const progress = status?.customStatus as RefreshProgress | undefined;
-    if (json) io.out(JSON.stringify({ runtimeStatus: status?.runtimeStatus, error: status?.output, progress }, null, 2) + '\n');
-    io.err(`sluice: ${typeof status?.output === 'string' ? status.output : `run ${started.instanceId} ended ${status?.runtimeStatus ?? 'without a status'}`}\n`);
+  const status = waited.status;
+  if (status.runtimeStatus !== 'Completed') {
+    const progress = status.customStatus as RefreshProgress | undefined;
+    if (json) io.out(JSON.stringify({ runtimeStatus: status.runtimeStatus, error: status.output, progress }, null, 2) + '\n');
+    io.err(`sluice: ${typeof status.output === 'string' ? status.output : `run ${started.instanceId} ended ${status.runtimeStatus}`}\n`);
     return 1;
   }
   const output = status.output as RefreshOutput;
@@ -223,7 +220,7 @@ async function runHere(
     return 0;
   }
   io.out(`pipeline ${name}, run ${output.runId}\n`);
-  for (const m of output.tables) io.out(describeUpdate(m));
+  for (const m of output.tables) io.out(tableUpdateReport(m));
   const t = output.totals;
   io.out(`total: ${t.tables} tables (${t.tablesUpdated} updated, ${t.tablesUnchanged} unchanged), ${t.rowsRead} rows read, ${t.inserted} inserted, ${t.updated} updated, ${t.duplicates} duplicates, ${t.filteredBySql} filtered, ${t.dropped} dropped, ${t.quarantined} quarantined\n`);
   return 0;
@@ -231,49 +228,38 @@ async function runHere(
 
 /** How long `pipeline run` waits for its run. */
 const RUN_WAIT_MS = 60 * 60_000;
-/** How long the instance may stay finished with another request's run before ours counts as lost. */
-const RESTART_GRACE_MS = 5_000;
 
-/** The end of a wait for one request's run. */
-interface RunWait {
-  outcome: 'finished' | 'timeout' | 'lost';
-  status: OrchestrationStatus | undefined;
-  /** Id of our run, when it was seen running (its table updates are in the event log under it). */
-  runId?: string;
-}
+/** The end of a wait for one request's run (its final status, from the instance or the event log). */
+type RunWait = { outcome: 'finished'; status: Pick<RunStatus, 'runtimeStatus' | 'output' | 'customStatus'> } | { outcome: 'timeout'; status: RunStatus | undefined } | { outcome: 'lost'; why: string; status?: undefined };
 
 /**
- * Wait for the run serving a request: the instance may first finish runs of other requests (ours
- * queued behind them), and a queued start begins as a new execution of the same id.
+ * Wait for the run serving a request, as `GET …/requests/{id}` judges it (requestProgress): the
+ * instance may first finish the run going on, then continue as new with ours.
  */
-async function waitForRequest(engine: OrchestrationEngine, instanceId: string, request: string, timeoutMs: number): Promise<RunWait> {
+async function waitForRequest(runs: EngineRunClient, events: EventLog, definition: PipelineDefinition, request: string, timeoutMs: number): Promise<RunWait> {
   const deadline = Date.now() + timeoutMs;
-  const ours = (s: OrchestrationStatus) => Array.isArray((s.input as RefreshInput | undefined)?.requests) && (s.input as RefreshInput).requests!.includes(request);
-  let otherSince: number | undefined;
-  let runId: string | undefined;
+  const name = pipelineName(definition);
   for (;;) {
-    // Polled rather than waited for: the run's id is only visible while it runs.
-    const status = await engine.getStatus(instanceId);
-    if (!status) return { outcome: 'lost', status, ...(runId ? { runId } : {}) };
-    const finished = !isActive(status.runtimeStatus);
-    if (finished && ours(status)) return { outcome: 'finished', status };
-    if (!finished && ours(status)) runId = (status.customStatus as RefreshProgress | undefined)?.runId ?? runId;
-    if (Date.now() >= deadline) return { outcome: 'timeout', status };
-    // Finished with another request's run: ours starts in the same episode, unless it was cancelled.
-    otherSince = finished ? (otherSince ?? Date.now()) : undefined;
-    if (otherSince !== undefined && Date.now() - otherSince > RESTART_GRACE_MS) return { outcome: 'lost', status, ...(runId ? { runId } : {}) };
-    await new Promise((r) => setTimeout(r, 100));
+    const progress = await requestProgress(runs, events, name, request, Object.keys(definition.tables).length);
+    switch (progress.state) {
+      case 'ended':
+        return { outcome: 'finished', status: progress.status };
+      case 'recorded': {
+        const { outcome } = progress;
+        return { outcome: 'finished', status: outcome.state === 'failed' ? { runtimeStatus: 'Failed', output: outcome.error, customStatus: undefined } : { runtimeStatus: 'Completed', output: outcome.output, customStatus: undefined } };
+      }
+      case 'stopped':
+        return { outcome: 'lost', why: `was stopped with ${progress.recorded} tables recorded (the instance was terminated)` };
+      case 'lost':
+        return { outcome: 'lost', why: progress.why };
+      case 'unknown':
+        return { outcome: 'lost', why: 'is not recorded in the event log' };
+      default:
+        if (Date.now() >= deadline) return { outcome: 'timeout', status: progress.status };
+        // Polled rather than waited for: the instance moves on to the next run at once.
+        await new Promise((r) => setTimeout(r, 100));
+    }
   }
-}
-
-function describeUpdate(m: TableUpdateMetrics): string {
-  const sources = m.sources.map((s) => `${s.name} ${s.fromVersion < 0 ? '' : `${s.fromVersion}→`}${s.toVersion}`).join(', ');
-  const head = `${m.table.padEnd(24)} ${m.status.padEnd(9)} v${m.targetVersion ?? '-'}  (${sources})`;
-  if (m.status !== 'updated') return `${head}\n`;
-  const rules = m.expectations.filter((e) => e.failed > 0).map((e) => `${e.name} ${e.failed} failed (${e.onViolation})`);
-  const c = m.completeness;
-  const complete = c && c.pct !== null ? `    complete: ${c.complete} of ${c.checked} rows (${c.pct}%) have every mandatory field (${c.rules.join(', ')})\n` : '';
-  return `${head}\n    read ${m.rowsRead}: ${m.inserted} inserted, ${m.updated} updated, ${m.duplicates} duplicates, ${m.filteredBySql} filtered by the SQL, ${m.dropped} dropped, ${m.quarantined} quarantined${m.warned ? ` (${m.warned} kept with warnings)` : ''} — ${(m.durationMs / 1000).toFixed(1)} s\n${rules.length ? `    ${rules.join('; ')}\n` : ''}${complete}`;
 }
 
 async function updates(file: string, table: string, limit: number, json: boolean, io: Io, env: Record<string, string | undefined>): Promise<number> {
@@ -293,7 +279,7 @@ async function updates(file: string, table: string, limit: number, json: boolean
       io.out(`  failed: ${e.error ?? ''}\n`);
       continue;
     }
-    if (e.metrics) io.out(describeUpdate(e.metrics).replace(/^(?=.)/gm, '  '));
+    if (e.metrics) io.out(tableUpdateReport(e.metrics).replace(/^(?=.)/gm, '  '));
     for (const s of e.lineage?.sources ?? []) {
       const inputs = (s.inputs ?? []).map((i) => (i.file ? `${i.file}${i.rowsWritten !== undefined ? ` (${i.rowsWritten} rows)` : ''}` : i.eventHub ? `${i.eventHub} partition ${i.partitionId} #${i.firstSequenceNumber}–${i.lastSequenceNumber}` : `version ${i.version}: ${i.operation ?? 'commit'}`));
       io.out(`    from ${s.kind} ${s.name} ${s.fromVersion}→${s.toVersion}${inputs.length ? `: ${inputs.join(', ')}` : ''}${s.truncated ? ` (+${s.truncated} commits not listed)` : ''}\n`);

@@ -20,9 +20,6 @@ import type { TableClient } from '@azure/data-tables';
 import { encodeKey } from '../shared/ingest/ledger';
 import { tableCreation } from '../shared/storage/lake';
 
-/** Name of the journal's table in the local Azurite. */
-export const DELIVERIES_TABLE = 'SluiceDevDeliveries';
-
 /** Event Grid's pause before each retry: the n-th entry follows the n-th failed attempt. */
 export const EVENT_GRID_RETRY_MS: readonly number[] = [10_000, 30_000, 60_000, 300_000, 600_000, 1_800_000, 3_600_000, 10_800_000, 21_600_000, 43_200_000];
 /** Event Grid's default maximum number of delivery attempts of one event. */

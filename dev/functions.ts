@@ -4,12 +4,11 @@
  * for functions that declare the durable client (in Azure, index.ts adds that binding and wraps
  * `df.getClient`), and the orchestrations and activities as the engine's registry.
  */
-import type { InvocationContext, Timer } from '@azure/functions';
+import { InvocationContext, type Timer } from '@azure/functions';
 import type { FunctionDefinition, HttpFunctionDefinition } from '../functions/definitions';
 import type { OrchestrationRegistry } from '../shared/orchestration';
-import type { TableUpdateMetrics } from '../shared/refresh';
 import type { RunClient } from '../shared/run';
-import type { DevLog } from './invoke';
+import { invocationLogLine, type DevLog } from './invoke';
 
 /** A non-HTTP function ready to be invoked with its trigger input. */
 export interface BoundFunction<I> {
@@ -34,9 +33,8 @@ export interface LocalFunctions {
 }
 
 /**
- * The engine's registry: every orchestration and activity definition, by name. An activity that
- * returns a table update's metrics gets one log line with the table, its new version, the source
- * versions applied, the row counts and the duration.
+ * The engine's registry: every orchestration and activity definition, by name. Activities log to the
+ * host's log as the other functions do (invoke.ts), e.g. `refreshTable`'s line per table update.
  *
  * @param functions the function list
  * @param log the host's log
@@ -47,31 +45,11 @@ export function registryOf(functions: readonly FunctionDefinition[], log: DevLog
   for (const f of functions) {
     if (f.kind === 'orchestration') registry.orchestrators[f.name] = f.handler;
     else if (f.kind === 'activity') {
-      registry.activities[f.name] = async (input: unknown, context: InvocationContext) => {
-        const result = await f.handler(input, context);
-        if (isTableUpdate(result)) log(`${f.name}: ${describeUpdate(result)}`);
-        return result;
-      };
+      registry.activities[f.name] = (input: unknown, context: InvocationContext) =>
+        f.handler(input, new InvocationContext({ invocationId: context.invocationId, functionName: f.name, logHandler: (level, ...args) => log(invocationLogLine(f.name, level, args)) }));
     }
   }
   return registry;
-}
-
-function isTableUpdate(value: unknown): value is TableUpdateMetrics {
-  return typeof value === 'object' && value !== null && typeof (value as TableUpdateMetrics).table === 'string' && typeof (value as TableUpdateMetrics).rowsRead === 'number';
-}
-
-/**
- * One line for a table update: `silver.sales updated → version 3 (pos_sales 0→1): 11 rows read, …`.
- *
- * @param m the update's metrics
- * @returns the line
- */
-export function describeUpdate(m: TableUpdateMetrics): string {
-  const sources = m.sources.map((s) => `${s.name} ${s.fromVersion}→${s.toVersion}`).join(', ');
-  const version = m.targetVersion === null ? 'no version yet' : `version ${m.targetVersion}`;
-  const counts = [`${m.rowsRead} rows read`, `${m.inserted} inserted`, `${m.updated} updated`, `${m.duplicates} duplicates`, `${m.filteredBySql} filtered`, `${m.dropped} dropped`, `${m.quarantined} quarantined`];
-  return `${m.table} ${m.status}${m.full ? ' (full)' : ''} → ${version}${sources ? ` (${sources})` : ''}: ${counts.join(', ')} (${m.durationMs} ms)`;
 }
 
 /**

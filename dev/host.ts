@@ -20,7 +20,8 @@ import { EngineRunClient } from '../shared/run';
 import { appRoot, getRuntime, loadRuntime, resolveSettingReferences, type SluiceRuntime } from '../shared/runtime';
 import { openContainerStore, openLakeStore } from '../shared/storage/lake';
 import { connectOrStartAzurite, type LocalAzurite } from './azurite';
-import { DELIVERIES_TABLE, tableJournal } from './deliveries';
+import { tableJournal } from './deliveries';
+import { LOCAL_HOST_DELIVERIES_TABLE, LOCAL_HOST_ENGINE_TABLES, LOCAL_HOST_EVENT_HUBS_TABLE, LOCAL_HOST_TIMERS_TABLE, orchestrationPayloadsFolder } from '../shared/storage/lake-layout';
 import { bindFunctions, registryOf } from './functions';
 import { LocalEventHubs } from './eventhubs';
 import { serveHttp } from './http';
@@ -144,12 +145,12 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     const tables = connectionStringTables(azurite.connectionString);
     const engine = new OrchestrationEngine(registryOf(FUNCTIONS, log), {
       connectionString: azurite.connectionString,
-      tablePrefix: 'SluiceDev',
+      tablePrefix: LOCAL_HOST_ENGINE_TABLES,
       hostId: 'sluice-dev',
-      payloads: openLakeStore(runtime.settings, '_sluice/durable'),
+      payloads: openLakeStore(runtime.settings, orchestrationPayloadsFolder(LOCAL_HOST_ENGINE_TABLES)),
       // As many at once as the Durable extension runs in Azure: the DuckDB memory split assumes it.
       maxConcurrentActivities: loadInstanceResources().activityConcurrency,
-      // Successful activities are logged with their metrics by registryOf; the rest as the engine says.
+      // Activities log their own lines (registryOf, e.g. refreshTable's per table); the engine's line per completed attempt would repeat them.
       log: (line) => {
         if (!/^activity \S+ \S+ attempt \d+: completed in/.test(line)) log(`[durable] ${line}`);
       },
@@ -167,7 +168,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     let baseUrl = `http://127.0.0.1:${port}`;
     const functions = bindFunctions(FUNCTIONS, new EngineRunClient(engine));
     const eventGrid = functions.eventGrid;
-    const eventHubs = functions.eventHub ? new LocalEventHubs(tables('SluiceDevEventHubs'), functions.eventHub, hostJsonBatchSize(root), log) : undefined;
+    const eventHubs = functions.eventHub ? new LocalEventHubs(tables(LOCAL_HOST_EVENT_HUBS_TABLE), functions.eventHub, hostJsonBatchSize(root), log) : undefined;
 
     let watch: LandingWatch | undefined;
     let timers: TimerScheduler | undefined;
@@ -193,7 +194,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
       prefixes: runtime.fileSources.map((r) => r.source.landing!),
       intervalMs: options.watchIntervalMs,
       // In Azurite beside the data, so a host killed mid-delivery delivers again at its next start.
-      journal: tableJournal(tables(DELIVERIES_TABLE), runtime.settings.landingContainer),
+      journal: tableJournal(tables(LOCAL_HOST_DELIVERIES_TABLE), runtime.settings.landingContainer),
       deliver: async (event) => {
         for (const f of eventGrid) await invokeFunction(f.name, log, (context) => f.call(event, context));
       },
@@ -202,7 +203,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     stops.push(() => watch!.stop());
 
     const resolve = (text: string) => resolveSettingReferences(text, runtime.bindingSettings);
-    timers = await startTimers(functions.timers, resolve, tables('SluiceDevTimers'), log);
+    timers = await startTimers(functions.timers, resolve, tables(LOCAL_HOST_TIMERS_TABLE), log);
     stops.push(() => timers!.stop());
 
     return { url: baseUrl, port: http.port, azurite, runtime, engine, stop: stopAll };

@@ -47,7 +47,7 @@ export async function invokeFunction<T>(name: string, log: DevLog, run: (context
   const context = new InvocationContext({
     invocationId: randomUUID(),
     functionName: name,
-    logHandler: (level: LogLevel, ...args: unknown[]) => emit(formatLine(name, level, args)),
+    logHandler: (level: LogLevel, ...args: unknown[]) => emit(invocationLogLine(name, level, args)),
     ...(extras.triggerMetadata ? { triggerMetadata: extras.triggerMetadata } : {}),
     ...(extras.retryContext ? { retryContext: extras.retryContext } : {}),
   });
@@ -68,7 +68,16 @@ export async function invokeFunction<T>(name: string, log: DevLog, run: (context
   }
 }
 
-function formatLine(name: string, level: LogLevel, args: unknown[]): string {
+/**
+ * A `context.log` call as a line of the host's log: `[name] text`, or the text alone when it starts
+ * with the function's name, tagged `ERROR`/`WARN` by level.
+ *
+ * @param name the function's name
+ * @param level the log level
+ * @param args what was logged
+ * @returns the line
+ */
+export function invocationLogLine(name: string, level: LogLevel, args: unknown[]): string {
   const text = args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : JSON.stringify(a))).join(' ');
   const tag = level === 'error' ? 'ERROR ' : level === 'warning' ? 'WARN ' : '';
   // Handlers start their lines with their own name; do not say it twice.

@@ -13,7 +13,7 @@ import { createTableIfMissing } from '../shared/storage/lake';
 import type { Timer } from '@azure/functions';
 import type { BoundTimer } from './functions';
 import { type DevLog, invokeFunction } from './invoke';
-import { nextOccurrence, parseSchedule, type Schedule } from './ncrontab';
+import { nextOccurrence, parseSchedule, type Schedule } from '../shared/pipeline/ncrontab';
 
 /** The longest a Node timer can wait; longer waits are re-armed. */
 const MAX_WAIT_MS = 2 ** 31 - 1;

@@ -6,7 +6,8 @@
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { DeadLetterNotFoundError, listDeadLetters, readDeadLetterBytes, type DeadLetterEntry } from '../shared/ingest';
-import { DEAD_LETTER_FOLDER, getRuntime } from '../shared/runtime';
+import { getRuntime } from '../shared/runtime';
+import { DEAD_LETTER_FOLDER } from '../shared/storage/lake-layout';
 import { internalError } from '../shared/runtime/http';
 import { openLakeStore } from '../shared/storage/lake';
 

@@ -31,7 +31,6 @@ import type { InvocationContext, Timer } from '@azure/functions';
 import { deadLetterLocation, IngestConfigError, type IngestOutcome } from '../shared/ingest';
 import { EventBatchError, type EventBatchOutcome } from '../shared/ingest/events';
 import {
-  DEAD_LETTER_FOLDER,
   errorText,
   getRuntime,
   hubBatchFromTrigger,
@@ -42,6 +41,7 @@ import {
   routeBlobCreatedEvent,
   SourceReconcile,
 } from '../shared/runtime';
+import { DEAD_LETTER_FOLDER } from '../shared/storage/lake-layout';
 import type { SourceRoute } from '../shared/runtime';
 import { ScheduledStartError, scheduleSince, startRunAfterBronze, startScheduledRuns, sweepUnappliedBronze, unservedBronzeVersion, type RunClient, type RunStart } from '../shared/run';
 import { openLakeStore } from '../shared/storage/lake';

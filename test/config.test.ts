@@ -67,6 +67,7 @@ describe('loadSettings defaults', () => {
       SLUICE_EXPOSE_DURABLE_URLS: 'TRUE',
       SLUICE_POISON_ATTEMPTS: '3',
       SLUICE_MAX_RECORD_MB: '64',
+      SLUICE_PII_KEY: '  a-long-enough-test-key ',
     });
     expect(settings).toMatchObject({
       lakeContainer: 'tables',
@@ -81,6 +82,7 @@ describe('loadSettings defaults', () => {
       poisonAttempts: 3,
       maxRecordMb: 64,
       maxRecordBytes: 64 * 1024 * 1024,
+      piiKey: 'a-long-enough-test-key',
     });
   });
 });

@@ -225,8 +225,8 @@ describe('sluice CLI behaviour', () => {
     const ok = spawnSync(process.execPath, [bin, 'read', dir, '--limit', '1'], { encoding: 'utf8' });
     expect(ok.status, ok.stderr).toBe(0);
     expect(JSON.parse(ok.stdout.trim())).toHaveProperty('version');
-    const refused = spawnSync(process.execPath, [bin, 'read', join(ROOT, 'table_with_column_mapping')], { encoding: 'utf8' });
+    const refused = spawnSync(process.execPath, [bin, 'read', join(ROOT, 'deltalog-invalid-protocol-version')], { encoding: 'utf8' });
     expect(refused.status).toBe(1);
-    expect(refused.stderr).toMatch(/column mapping/);
+    expect(refused.stderr).toMatch(/minReaderVersion=99/);
   });
 });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Action, serialiseCommit } from '../shared/delta/actions';
 import { writeCheckpoint } from '../shared/delta/checkpoint';
+import { laneCommitRecord } from '../shared/delta/lane';
 import { commitPath, LAST_CHECKPOINT } from '../shared/delta/log';
 import { CREATE_PROTOCOL } from '../shared/delta/protocol';
 import { applyActions, cloneState, emptyState } from '../shared/delta/replay';
@@ -65,5 +66,15 @@ describe('snapshot loading from the checkpoint hint', () => {
     // Windows from 190 stop at 198 (199 is missing); commit 200 exists, so the full listing is used,
     // which sees the gap between checkpoint 190 and version 204.
     await expect(loadSnapshot(store)).rejects.toThrow(/gap in the log .* version 199 missing/);
+  });
+});
+
+describe('lane commit record (commitInfo.sluiceLane)', () => {
+  it('reads the intents and sources a lane commit carries, and nothing from other commits', () => {
+    const source = { intent: 'i-1', file: 'pos/sales.csv', etag: '"0x1"', rowsWritten: 3 };
+    const lane = [{ add: { path: 'a.parquet' } }, { commitInfo: { operation: 'WRITE', sluiceLane: { intents: ['i-1', 'i-2'], sources: [source, null, 'junk'] } } }];
+    expect(laneCommitRecord(lane)).toEqual({ intents: ['i-1', 'i-2'], sources: [source] });
+    expect(laneCommitRecord([{ commitInfo: { operation: 'OPTIMIZE' } }])).toBeUndefined();
+    expect(laneCommitRecord([{ commitInfo: { sluiceLane: { intents: 'i-1' } } }])).toEqual({ intents: [], sources: [] });
   });
 });

@@ -10,7 +10,6 @@ import * as nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePorts } from '../dev/azurite';
 import { EventsBodyError, parseEventsBody } from '../dev/eventhubs';
-import { nextOccurrence, parseSchedule } from '../dev/ncrontab';
 import { FUNCTIONS } from '../functions/definitions';
 import { registerUnderStandInHost } from './helpers/functions-host';
 
@@ -74,30 +73,6 @@ describe('npm start / sluice dev command line', () => {
     } finally {
       server.close();
     }
-  });
-});
-
-describe('NCRONTAB next occurrence (timers of the local host)', () => {
-  const next = (schedule: string, after: string) => nextOccurrence(parseSchedule(schedule), new Date(after)).toISOString();
-
-  it('finds the next second, minute, hour, day and month that match', () => {
-    expect(next('0 */5 * * * *', '2026-03-01T10:02:30Z')).toBe('2026-03-01T10:05:00.000Z');
-    expect(next('0 */5 * * * *', '2026-03-01T10:05:00Z')).toBe('2026-03-01T10:10:00.000Z');
-    expect(next('*/10 * * * * *', '2026-03-01T10:00:55.500Z')).toBe('2026-03-01T10:01:00.000Z');
-    expect(next('0 30 9 * * MON-FRI', '2026-03-06T10:00:00Z')).toBe('2026-03-09T09:30:00.000Z'); // Friday → Monday
-    expect(next('0 0 0 1 JAN *', '2026-03-01T00:00:00Z')).toBe('2027-01-01T00:00:00.000Z');
-    expect(next('0 0 12 29 2 *', '2026-03-01T00:00:00Z')).toBe('2028-02-29T12:00:00.000Z');
-  });
-
-  it('requires day of month and day of week both to match, as NCrontab does', () => {
-    // Fridays the 13th: March and November 2026 (Vixie cron's "either" would give Friday 6 March).
-    expect(next('0 0 0 13 * FRI', '2026-03-01T00:00:00Z')).toBe('2026-03-13T00:00:00.000Z');
-    expect(next('0 0 0 13 * FRI', '2026-03-13T00:00:00Z')).toBe('2026-11-13T00:00:00.000Z');
-  });
-
-  it('rejects what is not NCRONTAB, and what never fires', () => {
-    expect(() => parseSchedule('*/5 * * * *')).toThrow(/6 fields/);
-    expect(() => nextOccurrence(parseSchedule('0 0 0 31 2 *'), new Date())).toThrow(/never fires/);
   });
 });
 

@@ -50,6 +50,7 @@ const num = (v: JsonValue) => Number(v as number);
 
 const JSON_TYPE = { 'content-type': 'application/json' };
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON, checked by the assertions that read it
 async function api(path: string, init?: RequestInit): Promise<{ status: number; headers: Headers; body: any }> {
   const response = await fetch(path.startsWith('http') ? path : `${host.url}${path}`, init);
   const text = await response.text();
@@ -201,7 +202,7 @@ describe('local host (npm start) end to end', () => {
       return body.landing.watch.eventsDelivered >= files && body.landing.watch.pending === 0 ? true : undefined;
     });
 
-    // Each drop started or queued a run; this request queues the last one, which sees every file.
+    // Each drop started a run or made the running one catch up; this request makes the last one, which sees every file.
     for (const pipeline of ['pos', 'real']) {
       const reason = `dev-host test ${pipeline}`;
       const start = await api(`/api/pipelines/${pipeline}/runs`, { method: 'POST', body: JSON.stringify({ reason }), headers: JSON_TYPE });

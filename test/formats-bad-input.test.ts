@@ -453,6 +453,18 @@ function avroFile(records: unknown[], codec: string, blockSize?: number, codecs?
   return avroContainer(CAPTURE_SCHEMA, records, { codec, blockSize, codecs });
 }
 
+/** The CRC32C that Avro appends to a snappy block, computed bit by bit (independently of the reader's table). */
+function avroSnappyChecksum(buf: Buffer): Buffer {
+  let c = 0xffffffff;
+  for (const b of buf) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
+  }
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE((c ^ 0xffffffff) >>> 0);
+  return crc;
+}
+
 /** Snappy "compression" using literals only (valid Snappy), with Avro's CRC32C suffix. */
 function snappyLiteral(buf: Buffer, cb: (err: Error | null, out?: Buffer) => void): void {
   const header: number[] = [];
@@ -465,14 +477,50 @@ function snappyLiteral(buf: Buffer, cb: (err: Error | null, out?: Buffer) => voi
     const piece = buf.subarray(at, at + 60);
     parts.push(Buffer.from([(piece.length - 1) << 2]), piece);
   }
-  let c = 0xffffffff;
-  for (const b of buf) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
-  }
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE((c ^ 0xffffffff) >>> 0);
-  cb(null, Buffer.concat([...parts, crc]));
+  cb(null, Buffer.concat([...parts, avroSnappyChecksum(buf)]));
+}
+
+/**
+ * Snappy compression that back-references repeats (copy elements with 1- and 2-byte offsets, found by
+ * a naive search), with Avro's CRC32C suffix; `copies` counts the copy elements written.
+ */
+function snappyWithCopies(copies: { count: number }) {
+  return (buf: Buffer, cb: (err: Error | null, out?: Buffer) => void): void => {
+    const out: number[] = [];
+    for (let n = buf.length; ; n = Math.floor(n / 128)) {
+      out.push(n >= 128 ? (n & 0x7f) | 0x80 : n);
+      if (n < 128) break;
+    }
+    let literal: number[] = [];
+    const flush = () => {
+      for (let at = 0; at < literal.length; at += 60) {
+        const piece = literal.slice(at, at + 60);
+        out.push((piece.length - 1) << 2, ...piece);
+      }
+      literal = [];
+    };
+    for (let p = 0; p < buf.length;) {
+      let best = 0;
+      let offset = 0;
+      for (let q = Math.max(0, p - 2047); q < p; q++) {
+        let n = 0;
+        while (n < 64 && p + n < buf.length && buf[q + n] === buf[p + n]) n++;
+        if (n > best) [best, offset] = [n, p - q];
+      }
+      if (best < 4) {
+        literal.push(buf[p++]);
+        continue;
+      }
+      flush();
+      copies.count++;
+      // Short copies take the 1-byte-offset form (length 4-11, offset < 2048), longer ones 2 bytes.
+      if (best <= 11) out.push(1 | ((best - 4) << 2) | ((offset >> 8) << 5), offset & 0xff);
+      else out.push(2 | ((best - 1) << 2), offset & 0xff, offset >> 8);
+      p += best;
+    }
+    flush();
+    cb(null, Buffer.concat([Buffer.from(out), avroSnappyChecksum(buf)]));
+  };
 }
 
 describe('Avro (Event Hubs Capture)', () => {
@@ -497,6 +545,21 @@ describe('Avro (Event Hubs Capture)', () => {
     });
     expect(rows).toEqual(expectedRows(4));
     expect(result.stats).toMatchObject({ rowsRead: 4, rowsEmitted: 4, rowsWithRescued: 1 });
+  });
+
+  it('reads snappy blocks that back-reference earlier bytes, and makes a corrupt back-reference one bad block', async () => {
+    const copies = { count: 0 };
+    const bytes = await avroFile(captureEvents(4), 'snappy', undefined, { snappy: snappyWithCopies(copies) });
+    expect(copies.count).toBeGreaterThan(5);
+    const { result, rows } = await read('capture.avro', {}, bytes, 50);
+    expect(rows).toEqual(expectedRows(4));
+    expect(result.stats).toMatchObject({ rowsRead: 4, rowsEmitted: 4 });
+    // 6 bytes declared: a literal "ab", then a 4-byte copy from 3 bytes back, before the start of the output.
+    const badCopy = (_buf: Buffer, cb: (err: Error | null, out?: Buffer) => void) => cb(null, Buffer.from([6, 1 << 2, 0x61, 0x62, 1, 3, 0, 0, 0, 0]));
+    const corrupt = await avroFile(captureEvents(2), 'snappy', undefined, { snappy: badCopy });
+    const bad = await read('corrupt.avro', {}, corrupt, 50);
+    expect(bad.rows).toEqual([]);
+    expect(bad.result.badRecords).toEqual([expect.objectContaining({ reason: expect.stringMatching(/bad Avro block at byte offset \d+: corrupt snappy data \(cannot copy from before start of buffer\)/) })]);
   });
 
   it('emits the complete blocks of a truncated file and reports the cut block as fatal', async () => {

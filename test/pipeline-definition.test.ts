@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  CSV_ENCODINGS,
+  DEFINITION_KEYS,
   DLT_EVOLUTION_ALIASES,
   loadPipelineDefinition,
   parsePipelineDefinition,
@@ -15,10 +17,14 @@ import {
   SCHEMA_EVOLUTION_MODES,
   SOURCE_COMPRESSIONS,
   SOURCE_FORMATS,
+  isReservedName,
+  ON_VIOLATION,
+  PII_ACTIONS,
+  sourceNamed,
+  tableNamed,
+  TRIGGER_MODES,
 } from '../shared/pipeline';
-import { isReservedName, ON_VIOLATION, PII_ACTIONS, sourceNamed, tableNamed, TRIGGER_MODES } from '../shared/pipeline/definition';
-import { ncrontabProblem, parseNcrontab } from '../shared/pipeline/ncrontab';
-import { firesAt } from '../shared/run/schedule';
+import { ncrontabProblem, nextOccurrence, parseSchedule } from '../shared/pipeline/ncrontab';
 import { readIngestTriggerSettings } from '../shared/runtime/settings';
 import { writeTable } from '../shared/delta';
 import { checkPipelineSql } from '../shared/refresh';
@@ -236,10 +242,24 @@ tables:
     expect(source.format.enum).toEqual([...SOURCE_FORMATS]);
     expect(source.compression.enum).toEqual([...SOURCE_COMPRESSIONS]);
     expect(source.schemaEvolution.enum).toEqual([...SCHEMA_EVOLUTION_MODES, ...Object.keys(DLT_EVOLUTION_ALIASES)]);
-    expect(Object.keys(schema.properties).sort()).toEqual(['description', 'name', 'schedule', 'sources', 'tables', 'trigger']);
     expect(schema.properties.trigger.enum).toEqual([...TRIGGER_MODES]);
-    expect(Object.keys(source).sort()).toEqual(['compression', 'csv', 'description', 'eventHub', 'format', 'landing', 'partitionBy', 'schemaEvolution', 'schemaHints', 'table']);
-    expect(Object.keys(schema.$defs.table.properties).sort()).toEqual(['buckets', 'description', 'expectations', 'from', 'hook', 'keys', 'orderBy', 'partitionBy', 'pii', 'sequenceBy', 'sql', 'table']);
+    // Each mapping the loader checks declares exactly the loader's own keys and, like the loader,
+    // refuses any other: a key added to one side only fails here.
+    const hub = source.eventHub.oneOf.find((o: { type?: string }) => o.type === 'object');
+    const expectation = schema.$defs.table.properties.expectations.additionalProperties;
+    const mappings: [keyof typeof DEFINITION_KEYS, { properties: object; additionalProperties?: unknown }][] = [
+      ['top', schema],
+      ['source', schema.$defs.source],
+      ['csv', source.csv],
+      ['eventHub', hub],
+      ['table', schema.$defs.table],
+      ['expectation', expectation],
+    ];
+    expect(mappings.map(([name]) => name).sort()).toEqual(Object.keys(DEFINITION_KEYS).sort());
+    for (const [name, mapping] of mappings) {
+      expect({ name, keys: Object.keys(mapping.properties).sort(), closed: mapping.additionalProperties }).toEqual({ name, keys: [...DEFINITION_KEYS[name]].sort(), closed: false });
+    }
+    expect(source.csv.properties.encoding.enum).toEqual([...CSV_ENCODINGS]);
     expect(schema.$defs.table.properties.expectations.additionalProperties.properties.onViolation.enum).toEqual([...ON_VIOLATION]);
     expect(schema.$defs.table.properties.pii.additionalProperties.enum).toEqual([...PII_ACTIONS]);
     // Reserved names are refused for sources, tables, expectations and hinted or tagged columns alike.
@@ -329,16 +349,15 @@ tables:
     const base = 'sources:\n  a: { landing: a/ }\n';
     expect(parsePipelineDefinition(`schedule: "0 0 6 * * 7"\n${base}`).trigger).toEqual({ mode: 'schedule', schedule: '0 0 6 * * 7' });
     expect(problems(`schedule: "0 0 6 * * 8"\n${base}`)[0].message).toMatch(/day of week field "8": values must be 0–7/);
-    const weekdays = (text: string) => [...parseNcrontab(text)[5]].sort();
+    const weekdays = (text: string) => [...parseSchedule(text).weekdays];
     expect(weekdays('0 0 6 * * 7')).toEqual([0]);
     expect(weekdays('0 0 6 * * 5-7')).toEqual([0, 5, 6]);
     expect(weekdays('0 0 6 * * *')).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect(weekdays('0 0 6 * * 1/2')).toEqual([1, 3, 5]);
     expect(weekdays('0 0 6 * * SAT,SUN')).toEqual([0, 6]);
     // Sunday 2026-03-01 06:00 UTC fires for both spellings of Sunday.
-    expect(firesAt(parseNcrontab('0 0 6 * * 7'), new Date('2026-03-01T06:00:00Z'))).toBe(true);
-    expect(firesAt(parseNcrontab('0 0 6 * * 0'), new Date('2026-03-01T06:00:00Z'))).toBe(true);
-    expect(() => parseNcrontab('0 0 6 * * 8')).toThrow(/values must be 0–7/);
+    for (const sunday of ['0 0 6 * * 7', '0 0 6 * * 0']) expect(nextOccurrence(parseSchedule(sunday), new Date('2026-03-01T05:59:59Z')).toISOString()).toBe('2026-03-01T06:00:00.000Z');
+    expect(() => parseSchedule('0 0 6 * * 8')).toThrow(/values must be 0–7/);
     expect(ncrontabProblem('0 */5 * * * *')).toBeNull();
     // The reconcile timer's setting is checked by the same validator, not a looser pattern.
     expect(readIngestTriggerSettings({ SLUICE_RECONCILE_SCHEDULE: '0 0 6 * * 7' })?.reconcileSchedule).toBe('0 0 6 * * 7');

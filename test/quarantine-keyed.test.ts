@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ingestFile, TableLedger } from '../shared/ingest';
-import { parsePipelineDefinition } from '../shared/pipeline/definition';
+import { parsePipelineDefinition } from '../shared/pipeline';
 import { refreshTable, replayQuarantine, type TableUpdateMetrics } from '../shared/refresh';
 import { ingestSourceOf } from '../shared/runtime';
 import { openStore } from '../shared/storage/location';

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { activeFiles, loadSnapshot } from '../shared/delta';
 import type { JsonValue } from '../shared/delta/rows';
-import { loadPipelineDefinition } from '../shared/pipeline/definition';
+import { loadPipelineDefinition } from '../shared/pipeline';
 import { refreshTable, type LakeTables, type TableUpdateMetrics } from '../shared/refresh';
 import { appendCsv, azuriteLake, localLake, POS_PIPELINE, ROOT, rowsOf, SALES_SCHEMA } from './refresh-helpers';
 

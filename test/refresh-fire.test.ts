@@ -6,7 +6,7 @@
 import * as nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeTable, type DeltaStruct } from '../shared/delta';
-import { loadPipelineDefinition } from '../shared/pipeline/definition';
+import { loadPipelineDefinition } from '../shared/pipeline';
 import { checkPipelineSql, refreshTable } from '../shared/refresh';
 import { csvRows, deltaBatch, FIRE_DATA, localLake, ROOT, rowsOf } from './refresh-helpers';
 

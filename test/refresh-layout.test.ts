@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { activeFiles, loadSnapshot, writeTable, type DeltaStruct } from '../shared/delta';
-import { parsePipelineDefinition } from '../shared/pipeline/definition';
+import { parsePipelineDefinition } from '../shared/pipeline';
 import { piiHash, refreshTable, type TableUpdateMetrics } from '../shared/refresh';
 import { byKey, deltaBatch, localLake, rowsOf } from './refresh-helpers';
 

@@ -9,7 +9,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { activeFiles, commitTransaction, loadSnapshot, optimizeTable, writeTable } from '../shared/delta';
 import type { JsonValue } from '../shared/delta/rows';
-import { loadPipelineDefinition, type PipelineDefinition } from '../shared/pipeline/definition';
+import { loadPipelineDefinition, type PipelineDefinition } from '../shared/pipeline';
 import { checkPipelineSql, refreshTable, RefreshError, type TableUpdateMetrics } from '../shared/refresh';
 import { duckdbCheck, validateTable } from './helpers/delta-validate';
 import { appendCsv, byKey, deltaBatch, DELIVERIES_SCHEMA, localLake, POS_PIPELINE, rowsOf, SALES_SCHEMA } from './refresh-helpers';

@@ -8,7 +8,7 @@
  * table paths are appended to it. Prints the metrics as one JSON line; errors go to stderr, exit 1.
  */
 import * as nodePath from 'node:path';
-import { loadPipelineDefinition } from '../shared/pipeline/definition';
+import { loadPipelineDefinition } from '../shared/pipeline';
 import { refreshTable } from '../shared/refresh';
 import { LocalStore, openStore } from '../shared/storage';
 

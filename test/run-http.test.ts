@@ -13,8 +13,8 @@ import * as nodePath from 'node:path';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTIONS, type HttpFunctionDefinition } from '../functions/definitions';
-import { parsePipelineDefinition } from '../shared/pipeline/definition';
-import { duePipelines, EngineRunClient, orchestrationRegistry, runtimeServices, startOptions, startRunResponse, type RefreshOutput, type RunClient } from '../shared/run';
+import { parsePipelineDefinition } from '../shared/pipeline';
+import { duePipelines, EngineRunClient, orchestrationRegistry, requestProgress, runtimeServices, startOptions, startRunResponse, type RefreshOutput, type RunClient } from '../shared/run';
 import { openStore } from '../shared/storage';
 import { azuriteUri, uniqueContainer } from './helpers/azurite';
 import { connectionString, POS_PIPELINE, posLake, runEngine, type RunLake } from './helpers/run-lake';
@@ -29,6 +29,7 @@ function http(name: string): HttpFunctionDefinition {
   return f;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON, checked by the assertions that read it
 async function call(name: string, runs: RunClient, method: string, path: string, params: Record<string, string>, body?: unknown): Promise<HttpResponseInit & { json: any }> {
   const request = new HttpRequest({ method, url: `${BASE}${path}`, params, ...(body !== undefined ? { body: { string: JSON.stringify(body) }, headers: { 'content-type': 'application/json' } } : {}) });
   const context = new InvocationContext({ functionName: name, invocationId: `test-${name}` });
@@ -76,7 +77,7 @@ describe('run API (HTTP functions)', () => {
     const pending = await call('pipelineRunStatus', runs, 'GET', '/api/pipelines/pos/runs/refresh-pos', { name: 'pos', instanceId: 'refresh-pos' });
     expect(pending.status).toBe(202);
     expect(pending.json).toMatchObject({ pipeline: 'pos', instanceId: 'refresh-pos', runtimeStatus: 'Pending', input: { pipeline: 'pos', reason: 'curl' } });
-    // The second POST while it is pending: queued behind it, same instance.
+    // The second POST while it is pending: it raises catchUp on the same instance.
     const again = await call('startPipelineRun', runs, 'POST', '/api/pipelines/pos/runs', { name: 'pos' });
     expect(again.json).toMatchObject({ id: 'refresh-pos', created: false, queued: true });
 
@@ -167,14 +168,19 @@ describe('run API (HTTP functions)', () => {
     const unknown = await call('pipelineRequestStatus', runs, 'GET', '/api/pipelines/pos/requests/nope', { name: 'pos', requestId: 'nope' });
     expect(unknown).toMatchObject({ status: 404, json: { error: 'no request "nope" of pipeline "pos"' } });
     expect((await call('pipelineRequestStatus', runs, 'GET', `/api/pipelines/fire/requests/${first.json.requestId}`, { name: 'fire', requestId: first.json.requestId })).status).toBe(404);
+    // A request made before the run ended that it did not take (raised on it, then the run failed or
+    // was terminated): waiting while its starter may still start the next run, lost after that.
+    await events.recordRequest({ requestId: 'dropped', pipeline: 'pos', requestedAt: new Date(Date.now() - 30_000).toISOString() });
+    expect((await requestProgress(runs, events, 'pos', 'dropped', 4)).state).toBe('waiting');
+    expect(await requestProgress(runs, events, 'pos', 'dropped', 4, Date.now() + 11_000)).toMatchObject({ state: 'lost', why: expect.stringMatching(/ended \(Completed\) after the request without serving it/) });
     await call('purgePipelineRun', runs, 'DELETE', '/api/pipelines/pos/runs/refresh-pos', { name: 'pos', instanceId: 'refresh-pos' });
 
-    // A request no run served, long ago, with nothing running (its queued run was terminated or purged
-    // before it started): reported as canceled rather than pending for ever.
+    // A request no run served, long ago, with nothing running (the run it was raised on was
+    // terminated or purged first): reported as canceled rather than pending for ever.
     await events.recordRequest({ requestId: 'forgotten', pipeline: 'pos', requestedAt: new Date(Date.now() - 10 * 60_000).toISOString() });
     const forgotten = await call('pipelineRequestStatus', runs, 'GET', '/api/pipelines/pos/requests/forgotten', { name: 'pos', requestId: 'forgotten' });
     expect(forgotten).toMatchObject({ status: 200, json: { runtimeStatus: 'Canceled' } });
-    expect(forgotten.json.error).toMatch(/terminated or purged before it started; ask again/);
+    expect(forgotten.json.error).toMatch(/terminated, failed or purged before taking it; ask again/);
   });
 
   it('terminates a running run; purge refuses while it runs (409)', async () => {

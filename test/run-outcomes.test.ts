@@ -4,13 +4,13 @@
  * - a `fail` expectation stops its table (terminal: tried once, not retried), the tables that do not
  *   read it still run, the ones that do are held back, and the run fails naming the table and why;
  *   the failure is in the event log;
- * - `catchUp: 'event'` (what the Durable client in Azure uses): a `catchUp` event raised during the
+ * - the catch-up event (what the Durable client in Azure and the local engine both use): a `catchUp` event raised during the
  *   run makes the instance continue as new and apply the bronze versions that arrived meanwhile.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadSnapshot } from '../shared/delta';
-import { parsePipelineDefinition } from '../shared/pipeline/definition';
+import { parsePipelineDefinition } from '../shared/pipeline';
 import { CATCH_UP_EVENT, orchestrationRegistry, REFRESH_ORCHESTRATOR, TABLE_ACTIVITY, type RefreshOutput, type RefreshProgress, type TableActivityInput } from '../shared/run';
 import { ingestExamples, POS_PIPELINE, posLake, runEngine, sortedRows, uniqueName } from './helpers/run-lake';
 
@@ -58,12 +58,14 @@ describe('refresh run outcomes', () => {
     await expect(loadSnapshot(run.lake('silver/deliveries'))).rejects.toMatchObject({ name: 'NotATableError' });
   });
 
-  it("catchUp 'event': a catchUp event raised during the run continues the instance as new, which applies the newer bronze versions", async () => {
+  it("a catchUp event raised during the run continues the instance as new, which applies the newer bronze versions", async () => {
     const run = await posLake('run-event');
     const ledger = uniqueName('Ledger');
     await ingestExamples(run, [['pos_sales', 'sales-2026-03-01.csv'], ['pos_deliveries', 'deliveries-2026-03-01.csv']], ledger);
-    const engine = runEngine(orchestrationRegistry(run.services));
-    await engine.startNew(REFRESH_ORCHESTRATOR, { instanceId: 'refresh-pos', input: { pipeline: 'pos', catchUp: 'event', reason: 'first' } });
+    // The engine hands the activities' context.log lines to its log, as the Functions host does in Azure.
+    const lines: string[] = [];
+    const engine = runEngine(orchestrationRegistry(run.services), { log: (line) => lines.push(line) });
+    await engine.startNew(REFRESH_ORCHESTRATOR, { instanceId: 'refresh-pos', input: { pipeline: 'pos', reason: 'first' } });
     // The first episode plans; then day 2 lands and its trigger raises the event, as DurableRunClient does.
     await engine.tick();
     await ingestExamples(run, [['pos_sales', 'sales-2026-03-02.csv']], ledger);
@@ -81,12 +83,16 @@ describe('refresh run outcomes', () => {
       await engine.stop();
     }
     expect(status?.runtimeStatus, JSON.stringify(status?.output)).toBe('Completed');
-    expect(status?.input).toMatchObject({ pipeline: 'pos', reason: 'bronze pos_sales version 2', catchUp: 'event' });
+    expect(status?.input).toMatchObject({ pipeline: 'pos', reason: 'bronze pos_sales version 2' });
     const updates = await run.events.tableUpdates('pos', 'silver.sales');
     // Two executions of one instance, newest first; together they read every sales row once.
     expect(updates).toHaveLength(2);
     expect(updates[0].runId).toBe((status!.output as RefreshOutput).runId);
     expect(updates.reduce((n, u) => n + u.metrics!.rowsRead, 0)).toBe(17);
     expect(await sortedRows(run.lake, 'silver/sales')).toHaveLength(10);
+    // refreshTable logs one line per table update itself, so Azure's log has it too, not only the local host's.
+    const logged = lines.filter((l) => /^\[refreshTable\] information: refreshTable: silver\.sales /.test(l));
+    expect(logged).toHaveLength(2);
+    expect(logged).toContainEqual(expect.stringMatching(/silver\.sales updated(?: \(full\))? → version \d+ \(pos_sales [\d→]+\): \d+ rows read, \d+ inserted, \d+ updated, \d+ duplicates, \d+ filtered by the SQL, \d+ dropped, \d+ quarantined.* \(\d+ ms\)$/));
   });
 });

@@ -4,7 +4,7 @@
  * generator and activities, per-table metrics that account for every bronze row (in the status output
  * and in the event log, with lineage back to the landing files), gold equal to an independent
  * computation over silver, a second run that changes nothing, and the next day's files applied as
- * updates. Then the catch-up rule: a trigger while the run is pending or running queues one more run
+ * updates. Then the catch-up rule: a trigger while the run is pending or running raises its catchUp event: one more run
  * of the same single instance.
  */
 import { describe, expect, it } from 'vitest';
@@ -116,7 +116,7 @@ describe('refresh orchestration: POS example on Azurite', () => {
     expect(new Map(gold3.map((r) => [`${r.store_id}|${r.day}|${r.currency}`, BigInt(String(r.revenue).replace('.', ''))]))).toEqual(dailyRevenue(silver3));
   });
 
-  it('a trigger while the run is pending or running queues one catch-up run of the same instance', async () => {
+  it('a trigger while the run is pending or running makes it catch up: one more run of the same instance', async () => {
     const run = await posLake('run-catchup');
     const ledger = uniqueName('Ledger');
     await ingestExamples(run, [['pos_sales', 'sales-2026-03-01.csv'], ['pos_deliveries', 'deliveries-2026-03-01.csv']], ledger);
@@ -136,7 +136,7 @@ describe('refresh orchestration: POS example on Azurite', () => {
     expect(instances.map((i) => i.instanceId)).toEqual(['refresh-pos']);
     const final = (await engine.getStatus('refresh-pos'))!;
     expect(final.runtimeStatus).toBe('Completed');
-    // The queued starts merged into one run carrying both reasons; it applied what the first did not see.
+    // The catch-up events merged into one run carrying both reasons; it applied what the first did not see.
     expect(final.input).toMatchObject({ reason: 'bronze pos_sales version 1; bronze pos_sales version 1 (again)', fullRefresh: false });
     const updates = await run.events.tableUpdates('pos', 'silver.sales');
     expect(updates).toHaveLength(2);

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSnapshot, readCommitIfExists, txnVersion } from '../shared/delta';
-import { loadPipelineDefinition, type PipelineDefinition } from '../shared/pipeline/definition';
+import { loadPipelineDefinition, type PipelineDefinition } from '../shared/pipeline';
 import { refreshTable, replayAppId, replayQuarantine, type ReplayResult } from '../shared/refresh';
 import { azuriteBlobEndpoint } from './helpers/azurite';
 import { ingestExamples, POS_PIPELINE, posLake, ROOT, sortedRows, uniqueName, type RunLake } from './helpers/run-lake';

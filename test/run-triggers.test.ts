@@ -17,7 +17,7 @@ import { InvocationContext, type Timer } from '@azure/functions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTIONS } from '../functions/definitions';
 import { loadSnapshot } from '../shared/delta';
-import { parsePipelineDefinition, type PipelineDefinition } from '../shared/pipeline/definition';
+import { parsePipelineDefinition, type PipelineDefinition } from '../shared/pipeline';
 import type { LakeTables } from '../shared/refresh';
 import {
   duePipelines,

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadSnapshot } from '../shared/delta';
-import { parsePipelineDefinition } from '../shared/pipeline/definition';
+import { parsePipelineDefinition } from '../shared/pipeline';
 import { refreshTable, replayQuarantine } from '../shared/refresh';
 import { SWEEP_SKEW_MS, unappliedSources, type RunStatus } from '../shared/run';
 import { ingestExamples, POS_PIPELINE, posLake, uniqueName } from './helpers/run-lake';

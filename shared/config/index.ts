@@ -6,6 +6,7 @@ export {
   loadInstanceResources,
   loadMaintenanceSettings,
   loadSettings,
+  readPiiKey,
   type InstanceResources,
   type MaintenanceSettings,
   type LakeConnection,

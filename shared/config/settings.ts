@@ -117,6 +117,8 @@ export interface SluiceSettings extends MaintenanceSettings {
   readonly maxRecordMb: number;
   /** `SLUICE_MAX_RECORD_MB` in bytes. */
   readonly maxRecordBytes: number;
+  /** `SLUICE_PII_KEY`: HMAC key of `pii: hash` columns (unset: none; runtime/context.ts requires it when a pipeline hashes a column). */
+  readonly piiKey?: string;
 }
 
 /** Thrown by `loadSettings` with every problem found, so one start-up shows them all. */
@@ -182,6 +184,7 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
   const exposeDurableUrls = readBoolean(env, 'SLUICE_EXPOSE_DURABLE_URLS', DEFAULTS.exposeDurableUrls, problems);
   const poisonAttempts = readWholeNumber(env, 'SLUICE_POISON_ATTEMPTS', DEFAULTS.poisonAttempts, 1, 100, problems);
   const maxRecordMb = readMaxRecordMb(env, problems);
+  const piiKey = readPiiKey(env);
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -198,6 +201,7 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
     poisonAttempts: poisonAttempts!,
     maxRecordMb: maxRecordMb!,
     maxRecordBytes: maxRecordMb! * 1024 * 1024,
+    ...(piiKey ? { piiKey } : {}),
   });
 }
 
@@ -312,6 +316,16 @@ export function getSettings(): SluiceSettings {
 }
 
 /** Trimmed value of a setting, or `undefined` when unset, empty or whitespace. */
+/**
+ * `SLUICE_PII_KEY` alone: what the start-up check of the refresh settings reads before the lake
+ * settings are known to be complete. Its length is checked where a pipeline needs it (refresh/pii.ts).
+ * @param env variables to read
+ * @returns the key, or undefined when unset
+ */
+export function readPiiKey(env: SettingsEnv = process.env): string | undefined {
+  return readString(env, 'SLUICE_PII_KEY');
+}
+
 function readString(env: SettingsEnv, name: string): string | undefined {
   const value = env[name]?.trim();
   return value === undefined || value === '' ? undefined : value;

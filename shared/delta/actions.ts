@@ -25,7 +25,7 @@ export interface Metadata {
   createdTime?: number | null;
 }
 
-/** Deletion vector descriptor, only recognised so that tables using one can be refused or keyed. */
+/** Deletion vector descriptor of a logical file (deletion-vectors.ts reads what it points to). */
 export interface DeletionVector {
   storageType: string;
   pathOrInlineDv: string;
@@ -102,12 +102,15 @@ export type Action =
 
 const REQUIRED: Record<string, string[]> = {
   protocol: ['minReaderVersion', 'minWriterVersion'],
-  metaData: ['id', 'format', 'schemaString', 'partitionColumns'],
+  metaData: ['id', 'format', 'partitionColumns'],
   add: ['path', 'partitionValues', 'size', 'modificationTime', 'dataChange'],
   remove: ['path', 'dataChange'],
   txn: ['appId', 'version'],
   domainMetadata: ['domain', 'configuration', 'removed'],
 };
+
+/** `schemaString` of a table without columns. */
+const EMPTY_SCHEMA = '{"type":"struct","fields":[]}';
 
 /**
  * Parse the text of one commit file into its known actions.
@@ -118,6 +121,22 @@ const REQUIRED: Record<string, string[]> = {
  */
 export function parseCommit(text: string, where: string): Action[] {
   const actions: Action[] = [];
+  for (const { value, line } of parseActionLines(text, where)) {
+    const action = normaliseAction(value, `${where} line ${line}`);
+    if (action) actions.push(action);
+  }
+  return actions;
+}
+
+/**
+ * Split newline-delimited JSON (a commit, a JSON checkpoint) into its objects, unchecked.
+ *
+ * @param text file content
+ * @param where file name or URL, for error messages
+ * @returns each object with its 1-based line number
+ */
+export function parseActionLines(text: string, where: string): { value: Record<string, unknown>; line: number }[] {
+  const out: { value: Record<string, unknown>; line: number }[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
@@ -134,10 +153,9 @@ export function parseCommit(text: string, where: string): Action[] {
     if (!value || typeof value !== 'object' || Array.isArray(value)) {
       throw new CorruptLogError(`delta log: ${where} line ${i + 1} is not a JSON object`);
     }
-    const action = normaliseAction(value as Record<string, unknown>, `${where} line ${i + 1}`);
-    if (action) actions.push(action);
+    out.push({ value: value as Record<string, unknown>, line: i + 1 });
   }
-  return actions;
+  return out;
 }
 
 /**
@@ -164,6 +182,10 @@ export function normaliseAction(value: Record<string, unknown>, where: string): 
     if (kind === 'metaData') {
       const md = fields as unknown as Metadata;
       md.configuration ??= {};
+      // Delta Live Tables creates a table with a placeholder metaData that has no schema and replaces
+      // it one commit later; delta-rs and Spark read that version as having no columns.
+      if (md.schemaString === undefined || md.schemaString === null) md.schemaString = EMPTY_SCHEMA;
+      if (typeof md.schemaString !== 'string') throw new CorruptLogError(`delta log: ${where}: metaData.schemaString is not a string`);
       if (!Array.isArray(md.partitionColumns)) {
         throw new CorruptLogError(`delta log: ${where}: metaData.partitionColumns is not an array`);
       }

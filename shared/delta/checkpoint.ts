@@ -9,16 +9,19 @@
 import * as arrow from 'apache-arrow';
 import type { ObjectStore } from '../storage/types';
 import { ObjectAlreadyExistsError } from '../storage/types';
-import { Action, normaliseAction } from './actions';
+import { Action, DeletionVector, normaliseAction, parseActionLines } from './actions';
 import { CorruptLogError } from './errors';
-import { checkpointPath, LAST_CHECKPOINT, readLastCheckpoint } from './log';
+import { checkpointPath, LAST_CHECKPOINT, readLastCheckpoint, SIDECARS_DIR } from './log';
 import { decodeParquetObjects, encodeParquetBuffer } from './parquet';
 import { stateToActions, TableState } from './replay';
 
-const ACTION_COLUMNS = ['txn', 'add', 'remove', 'metaData', 'protocol', 'domainMetadata'];
+const ACTION_COLUMNS = ['txn', 'add', 'remove', 'metaData', 'protocol', 'domainMetadata', 'sidecar'];
+/** A sidecar holds only file actions. */
+const SIDECAR_COLUMNS = ['add', 'remove'];
 
 /**
- * Read the actions stored in a checkpoint (all parts).
+ * Read the actions stored in a checkpoint: all parts of a classic or multi-part one, or a V2
+ * checkpoint (JSON or Parquet) with the sidecar files it names.
  *
  * @param store store rooted at the table
  * @param paths the checkpoint's part files
@@ -26,20 +29,52 @@ const ACTION_COLUMNS = ['txn', 'add', 'remove', 'metaData', 'protocol', 'domainM
  */
 export async function readCheckpoint(store: ObjectStore, paths: string[]): Promise<Action[]> {
   const actions: Action[] = [];
-  for (const path of paths) {
-    const where = `${store.url}/${path}`;
-    let rows: Record<string, unknown>[];
-    try {
-      rows = await decodeParquetObjects(await store.read(path), ACTION_COLUMNS);
-    } catch (err) {
-      throw new CorruptLogError(`delta log: checkpoint ${where} cannot be read: ${(err as Error).message}`, { cause: err });
-    }
-    rows.forEach((row, i) => {
-      const action = normaliseAction(bigintsToNumbers(row) as Record<string, unknown>, `${where} row ${i}`);
+  const sidecars: string[] = [];
+  const take = (rows: { value: Record<string, unknown>; where: string }[]) => {
+    for (const { value, where } of rows) {
+      const sidecar = value.sidecar as { path?: unknown } | null | undefined;
+      if (sidecar) {
+        if (typeof sidecar.path !== 'string') throw new CorruptLogError(`delta log: ${where}: sidecar action is missing required field "path"`);
+        sidecars.push(sidecarPath(sidecar.path, where));
+        continue;
+      }
+      const action = normaliseAction(value, where);
       if (action) actions.push(action);
-    });
-  }
+    }
+  };
+  for (const path of paths) take(await readCheckpointRows(store, path, ACTION_COLUMNS));
+  for (const path of sidecars) take(await readCheckpointRows(store, path, SIDECAR_COLUMNS));
   return actions;
+}
+
+/** Where a sidecar action's path points: a file of `_delta_log/_sidecars/`, however the path is written. */
+function sidecarPath(path: string, where: string): string {
+  try {
+    return `${SIDECARS_DIR}${decodeURIComponent(path.slice(path.lastIndexOf('/') + 1))}`;
+  } catch (err) {
+    throw new CorruptLogError(`delta log: ${where}: sidecar path "${path}" is not a valid URI`, { cause: err });
+  }
+}
+
+async function readCheckpointRows(store: ObjectStore, path: string, columns: string[]): Promise<{ value: Record<string, unknown>; where: string }[]> {
+  const where = `${store.url}/${path}`;
+  let bytes: Uint8Array;
+  try {
+    bytes = await store.read(path);
+  } catch (err) {
+    throw new CorruptLogError(`delta log: checkpoint file ${where} cannot be read: ${(err as Error).message}`, { cause: err });
+  }
+  if (path.endsWith('.json')) {
+    const text = new TextDecoder().decode(bytes);
+    return parseActionLines(text, where).map(({ value, line }) => ({ value, where: `${where} line ${line}` }));
+  }
+  let rows: Record<string, unknown>[];
+  try {
+    rows = await decodeParquetObjects(bytes, columns);
+  } catch (err) {
+    throw new CorruptLogError(`delta log: checkpoint ${where} cannot be read: ${(err as Error).message}`, { cause: err });
+  }
+  return rows.map((row, i) => ({ value: bigintsToNumbers(row) as Record<string, unknown>, where: `${where} row ${i}` }));
 }
 
 function bigintsToNumbers(value: unknown): unknown {
@@ -63,17 +98,19 @@ const stringMap = (): arrow.DataType => {
   return new arrow.Map_(new arrow.Field('key_value', entries, false) as never, false);
 };
 const stringList = () => new arrow.List(f('element', str(), true));
+const deletionVector = () =>
+  new arrow.Struct([f('storageType', str()), f('pathOrInlineDv', str()), f('offset', i32()), f('sizeInBytes', i32()), f('cardinality', i64())]);
 
 /** The checkpoint schema Sluice writes (field order as Spark writes it). */
 export const CHECKPOINT_SCHEMA = new arrow.Schema([
   f('txn', new arrow.Struct([f('appId', str()), f('version', i64()), f('lastUpdated', i64())])),
   f('add', new arrow.Struct([
     f('path', str()), f('partitionValues', stringMap()), f('size', i64()), f('modificationTime', i64()),
-    f('dataChange', bool()), f('stats', str()), f('tags', stringMap()),
+    f('dataChange', bool()), f('stats', str()), f('tags', stringMap()), f('deletionVector', deletionVector()),
   ])),
   f('remove', new arrow.Struct([
     f('path', str()), f('deletionTimestamp', i64()), f('dataChange', bool()), f('extendedFileMetadata', bool()),
-    f('partitionValues', stringMap()), f('size', i64()), f('tags', stringMap()),
+    f('partitionValues', stringMap()), f('size', i64()), f('tags', stringMap()), f('deletionVector', deletionVector()),
   ])),
   f('metaData', new arrow.Struct([
     f('id', str()), f('name', str()), f('description', str()),
@@ -88,6 +125,8 @@ export const CHECKPOINT_SCHEMA = new arrow.Schema([
 
 const big = (v: number | null | undefined) => (v === null || v === undefined ? null : BigInt(Math.trunc(v)));
 const asMap = (v: Record<string, string | null> | null | undefined) => (v ? new Map(Object.entries(v)) : null);
+const asDeletionVector = (dv: DeletionVector | null | undefined) =>
+  dv ? { storageType: dv.storageType, pathOrInlineDv: dv.pathOrInlineDv, offset: dv.offset ?? null, sizeInBytes: dv.sizeInBytes, cardinality: big(dv.cardinality) } : null;
 
 /** Turn actions into checkpoint rows: one row per action, only that action's column set. */
 function actionsToTable(actions: Action[]): arrow.Table {
@@ -101,12 +140,13 @@ function actionsToTable(actions: Action[]): arrow.Table {
       last('add', {
         path: a.add.path, partitionValues: asMap(a.add.partitionValues) ?? new Map(), size: big(a.add.size),
         modificationTime: big(a.add.modificationTime), dataChange: a.add.dataChange, stats: a.add.stats ?? null, tags: asMap(a.add.tags),
+        deletionVector: asDeletionVector(a.add.deletionVector),
       });
     } else if ('remove' in a) {
       last('remove', {
         path: a.remove.path, deletionTimestamp: big(a.remove.deletionTimestamp), dataChange: a.remove.dataChange,
         extendedFileMetadata: a.remove.extendedFileMetadata ?? null, partitionValues: asMap(a.remove.partitionValues),
-        size: big(a.remove.size), tags: asMap(a.remove.tags),
+        size: big(a.remove.size), tags: asMap(a.remove.tags), deletionVector: asDeletionVector(a.remove.deletionVector),
       });
     } else if ('metaData' in a) {
       const m = a.metaData;

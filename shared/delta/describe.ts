@@ -5,11 +5,12 @@
  */
 import type { ObjectStore } from '../storage/types';
 import { ObjectNotFoundError } from '../storage/types';
-import type { AddFile } from './actions';
+import type { AddFile, DeletionVector } from './actions';
 import { DEFAULT_RETENTION_MS, parseInterval, writeCheckpoint } from './checkpoint';
+import { deletionVectorLocation } from './deletion-vectors';
 import { readParquetMetadata } from './parquet';
 import { decodeAddPath } from './partitions';
-import { checkWriteSupport } from './protocol';
+import { checkMaintenanceSupport } from './protocol';
 import { DeltaType } from './schema';
 import { activeFiles, loadSnapshot, Snapshot } from './snapshot';
 import { parseStats } from './stats';
@@ -28,12 +29,25 @@ export interface TableDescription {
   createdTime: number | null;
   checkpointVersion: number | null;
   numFiles: number;
-  /** Rows in the live files; null when some file has no stats and its footer cannot be read. */
+  /** Rows in the live files net of deletion vectors; null when some file has no stats and its footer cannot be read. */
   numRecords: number | null;
+  /** Rows the live files' deletion vectors mark as deleted (their cardinalities). */
+  numDeletedRecords: number;
+  /** Live files with a deletion vector. */
+  numDeletionVectors: number;
   sizeBytes: number;
   tombstones: number;
   txns: { appId: string; version: number; lastUpdated: number | null }[];
-  files: { path: string; size: number; numRecords: number | null; partitionValues: Record<string, string | null>; modificationTime: number }[];
+  files: {
+    path: string;
+    size: number;
+    /** Rows of the logical file: the data file's rows less those its deletion vector marks. */
+    numRecords: number | null;
+    partitionValues: Record<string, string | null>;
+    modificationTime: number;
+    /** The file's deletion vector as logged, with `file`, where it is stored (null when inline), or null. */
+    deletionVector: (DeletionVector & { file: string | null }) | null;
+  }[];
 }
 
 /**
@@ -44,7 +58,8 @@ export interface TableDescription {
  */
 export async function describeSnapshot(snapshot: Snapshot): Promise<TableDescription> {
   const files = activeFiles(snapshot).sort((a, b) => (a.path < b.path ? -1 : 1));
-  const counts = await mapLimit(files, 16, (f) => fileRecords(snapshot, f));
+  const physical = await mapLimit(files, 16, (f) => fileRecords(snapshot, f));
+  const counts = physical.map((n, i) => (n === null ? null : n - deletedRows(files[i].deletionVector)));
   const known = counts.every((c) => c !== null);
   return {
     table: snapshot.table,
@@ -60,11 +75,35 @@ export async function describeSnapshot(snapshot: Snapshot): Promise<TableDescrip
     checkpointVersion: snapshot.checkpointVersion,
     numFiles: files.length,
     numRecords: known ? counts.reduce((n: number, c) => n + (c as number), 0) : null,
+    numDeletedRecords: files.reduce((n, f) => n + deletedRows(f.deletionVector), 0),
+    numDeletionVectors: files.filter((f) => f.deletionVector).length,
     sizeBytes: files.reduce((n, f) => n + f.size, 0),
     tombstones: snapshot.state.tombstones.size,
     txns: [...snapshot.state.txns.values()].map((t) => ({ appId: t.appId, version: t.version, lastUpdated: t.lastUpdated ?? null })),
-    files: files.map((f, i) => ({ path: f.path, size: f.size, numRecords: counts[i], partitionValues: f.partitionValues, modificationTime: f.modificationTime })),
+    files: files.map((f, i) => ({
+      path: f.path,
+      size: f.size,
+      numRecords: counts[i],
+      partitionValues: f.partitionValues,
+      modificationTime: f.modificationTime,
+      deletionVector: f.deletionVector ? { ...f.deletionVector, file: deletionVectorFile(f.deletionVector, snapshot.table) } : null,
+    })),
   };
+}
+
+function deletedRows(dv: DeletionVector | null | undefined): number {
+  return dv ? Number(dv.cardinality) : 0;
+}
+
+/** Where a DV is stored, for people: a path relative to the table, a URL, or null when inline. */
+function deletionVectorFile(dv: DeletionVector, table: string): string | null {
+  try {
+    const location = deletionVectorLocation(dv, table);
+    return location.kind === 'table' ? location.path : location.kind === 'external' ? location.url : null;
+  } catch (err) {
+    // Describing must work on a table whose DV a read would refuse; the reason is the answer.
+    return `unreadable: ${(err as Error).message}`;
+  }
 }
 
 async function fileRecords(snapshot: Snapshot, file: AddFile): Promise<number | null> {
@@ -107,7 +146,7 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
  */
 export async function checkpointTable(store: ObjectStore): Promise<{ version: number; created: boolean }> {
   const snapshot = await loadSnapshot(store);
-  checkWriteSupport(snapshot.protocol, snapshot.metadata, snapshot.schema, store.url);
+  checkMaintenanceSupport(snapshot.protocol, snapshot.metadata, store.url);
   const retention = parseInterval(snapshot.metadata.configuration['delta.deletedFileRetentionDuration']) ?? DEFAULT_RETENTION_MS;
   const created = await writeCheckpoint(store, snapshot.state, { tombstoneCutoff: Date.now() - retention });
   return { version: snapshot.version, created };

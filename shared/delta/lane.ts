@@ -49,6 +49,33 @@ const DEFAULT_MAX_INTENT_AGE_MS = 15 * 60_000;
 /** Folder of pending intents, relative to the table root. */
 export const LANE_INTENTS = '_sluice_lane/intents/';
 
+/** What a lane commit records in `commitInfo.sluiceLane`. */
+export interface LaneCommitRecord {
+  /** Ids of the intents the commit carries. */
+  intents: string[];
+  /** Provenance of each intent that had some (`LaneIntent.source`), each with its `intent` id. */
+  sources: Record<string, unknown>[];
+}
+
+/**
+ * The lane record of a commit, read from its actions: the one reader of `commitInfo.sluiceLane`
+ * for every stage that asks which intents or sources a commit carried.
+ *
+ * @param actions the commit's actions (as read from the log)
+ * @returns the record, or undefined when the commit was not made by the lane
+ */
+export function laneCommitRecord(actions: readonly unknown[]): LaneCommitRecord | undefined {
+  for (const a of actions as Record<string, unknown>[]) {
+    const info = a && typeof a === 'object' ? (a.commitInfo as { sluiceLane?: { intents?: unknown; sources?: unknown } } | undefined) : undefined;
+    const lane = info?.sluiceLane;
+    if (!lane || typeof lane !== 'object') continue;
+    const intents = Array.isArray(lane.intents) ? lane.intents.filter((i): i is string => typeof i === 'string') : [];
+    const sources = Array.isArray(lane.sources) ? lane.sources.filter((x): x is Record<string, unknown> => !!x && typeof x === 'object') : [];
+    return { intents, sources };
+  }
+  return undefined;
+}
+
 /** A writer's request to append files. */
 export interface LaneIntent {
   id: string;
@@ -314,12 +341,10 @@ class LaneView {
   }
 
   private record(actions: Action[], version: number): void {
-    for (const a of actions) {
-      const ids = 'commitInfo' in a ? (a.commitInfo as { sluiceLane?: { intents?: string[] } }).sluiceLane?.intents : undefined;
-      if (ids) {
-        for (const id of ids) this.carried.set(id, version);
-        this.sizes.set(version, ids.length);
-      }
+    const ids = laneCommitRecord(actions)?.intents;
+    if (ids) {
+      for (const id of ids) this.carried.set(id, version);
+      this.sizes.set(version, ids.length);
     }
   }
 

@@ -16,6 +16,10 @@ export const LAST_CHECKPOINT = `${LOG_DIR}_last_checkpoint`;
 const COMMIT_RE = /^(\d{20})\.json$/;
 const CLASSIC_CHECKPOINT_RE = /^(\d{20})\.checkpoint\.parquet$/;
 const MULTIPART_CHECKPOINT_RE = /^(\d{20})\.checkpoint\.(\d{10})\.(\d{10})\.parquet$/;
+/** V2 checkpoint with a unique name, JSON or Parquet (it may point to sidecar files). */
+const UUID_CHECKPOINT_RE = /^(\d{20})\.checkpoint\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.(json|parquet)$/i;
+/** Folder of V2 checkpoints' sidecar files. */
+export const SIDECARS_DIR = `${LOG_DIR}_sidecars/`;
 
 /** A checkpoint usable for a version: one file (classic) or all parts (multi-part). */
 export interface CheckpointFiles {
@@ -123,6 +127,7 @@ async function collectListing(store: ObjectStore, infos: AsyncIterable<ObjectInf
   const commits = new Map<number, ObjectInfo>();
   const multipart = new Map<number, Map<number, string[]>>();
   const checkpoints = new Map<number, CheckpointFiles>();
+  const uuidNamed = new Map<number, CheckpointFiles>();
   for await (const info of infos) {
     const name = info.path.slice(LOG_DIR.length);
     if (name.includes('/')) continue; // sub-folders: .tmp/, _sidecars/, _staged_commits/
@@ -136,6 +141,12 @@ async function collectListing(store: ObjectStore, infos: AsyncIterable<ObjectInf
       checkpoints.set(Number(m[1]), { version: Number(m[1]), paths: [info.path] });
       continue;
     }
+    m = UUID_CHECKPOINT_RE.exec(name);
+    if (m) {
+      // Written in one piece, so complete; several for one version are equivalent, the first listed is used.
+      if (!uuidNamed.has(Number(m[1]))) uuidNamed.set(Number(m[1]), { version: Number(m[1]), paths: [info.path] });
+      continue;
+    }
     m = MULTIPART_CHECKPOINT_RE.exec(name);
     if (m) {
       const version = Number(m[1]);
@@ -147,6 +158,7 @@ async function collectListing(store: ObjectStore, infos: AsyncIterable<ObjectInf
       byParts.set(parts, list);
     }
   }
+  for (const [version, files] of uuidNamed) if (!checkpoints.has(version)) checkpoints.set(version, files);
   for (const [version, byParts] of multipart) {
     if (checkpoints.has(version)) continue;
     for (const [parts, paths] of byParts) {

@@ -1,5 +1,6 @@
 /**
- * OPTIMIZE: bin-pack small files of each partition into files near a target size. The rewrite is
+ * OPTIMIZE: bin-pack small files of each partition into files near a target size, and rewrite every
+ * file with a deletion vector without the rows it marks (its `remove` carries the DV). The rewrite is
  * committed with `dataChange=false` on both sides, so streaming readers skip it and concurrent appends
  * never conflict with it; a concurrent commit that removes one of the files being compacted does
  * conflict, and the compaction is dropped rather than resurrecting deleted rows.
@@ -9,10 +10,11 @@
  */
 import type { ObjectStore } from '../storage/types';
 import type { Action, AddFile } from './actions';
+import { columnMappingMode, physicalName, physicalSchema, toPhysicalBatch } from './column-mapping';
 import { claimWrites } from './claims';
 import { commitTransaction, CommitOptions } from './commit';
 import { CommitConflictError } from './errors';
-import { checkWriteSupport } from './protocol';
+import { checkMaintenanceSupport } from './protocol';
 import { scanTable } from './scan';
 import { activeFiles, loadSnapshot, Snapshot } from './snapshot';
 import { writeDataFiles } from './writer';
@@ -47,19 +49,23 @@ export interface OptimizeResult {
  */
 export async function optimizeTable(store: ObjectStore, options: OptimizeOptions = {}): Promise<OptimizeResult> {
   const snapshot = await loadSnapshot(store);
-  checkWriteSupport(snapshot.protocol, snapshot.metadata, snapshot.schema, store.url);
+  checkMaintenanceSupport(snapshot.protocol, snapshot.metadata, store.url);
   const target = options.targetFileBytes ?? 128 * 1024 * 1024;
   const small = options.minFileBytes ?? Math.floor(target * 0.75);
+  // Partition values are keyed by physical name under column mapping; the filter names logical columns.
+  const physical = physicalPartitionColumns(snapshot);
+  const keyOf = (column: string) => physical[snapshot.partitionColumns.indexOf(column)] ?? column;
   const byPartition = new Map<string, AddFile[]>();
   for (const file of activeFiles(snapshot)) {
-    if (file.size >= small || file.deletionVector) continue;
-    if (options.partitionFilter && !Object.entries(options.partitionFilter).every(([c, v]) => (file.partitionValues[c] ?? '') === (v ?? ''))) continue;
-    const key = JSON.stringify(snapshot.partitionColumns.map((c) => file.partitionValues[c] ?? null));
+    // A file with a deletion vector is rewritten whatever its size: that is what drops its deleted rows.
+    if (file.size >= small && !file.deletionVector) continue;
+    if (options.partitionFilter && !Object.entries(options.partitionFilter).every(([c, v]) => (file.partitionValues[keyOf(c)] ?? '') === (v ?? ''))) continue;
+    const key = JSON.stringify(physical.map((c) => file.partitionValues[c] ?? null));
     byPartition.set(key, [...(byPartition.get(key) ?? []), file]);
   }
   const bins: AddFile[][] = [];
   for (const files of byPartition.values()) {
-    if (files.length < 2) continue;
+    if (files.length < 2 && !files[0].deletionVector) continue;
     files.sort((a, b) => a.size - b.size);
     let bin: AddFile[] = [];
     let size = 0;
@@ -74,7 +80,7 @@ export async function optimizeTable(store: ObjectStore, options: OptimizeOptions
     }
     bins.push(bin);
   }
-  const work = bins.filter((b) => b.length >= 2);
+  const work = bins.filter((b) => b.length >= 2 || b.some((f) => f.deletionVector));
   const result: OptimizeResult = { version: null, filesRemoved: 0, filesAdded: 0, partitionsOptimized: 0, bytesRemoved: 0, bytesAdded: 0 };
   if (work.length === 0) return result;
   const claim = await claimWrites(store, 'OPTIMIZE');
@@ -91,20 +97,26 @@ async function rewrite(store: ObjectStore, snapshot: Snapshot, work: AddFile[][]
   const actions: Action[] = [];
   const now = Date.now();
   const partitions = new Set<string>();
+  // Files are written as the table's own writers write them: under column mapping, with physical
+  // names (and field ids), partition values and statistics keyed by physical names.
+  const mode = columnMappingMode(snapshot.metadata, snapshot.table);
+  const schema = physicalSchema(snapshot.schema, mode);
+  const partitionColumns = physicalPartitionColumns(snapshot);
+  async function* rows(bin: AddFile[]) {
+    for await (const batch of scanTable(snapshot, { files: bin })) yield mode === 'none' ? batch : toPhysicalBatch(batch, schema);
+  }
   for (const bin of work) {
-    const added = await writeDataFiles(
-      { store, schema: snapshot.schema, partitionColumns: snapshot.partitionColumns },
-      scanTable(snapshot, { files: bin }),
-      { targetFileBytes: target },
-    );
+    const added = await writeDataFiles({ store, schema, partitionColumns }, rows(bin), { targetFileBytes: target });
     for (const add of added) {
       actions.push({ add: { ...add, dataChange: false } });
       result.filesAdded++;
       result.bytesAdded += add.size;
     }
     for (const file of bin) {
+      // The DV is part of the logical file's key: without it the remove would not match the add.
+      const dv = file.deletionVector ? { deletionVector: file.deletionVector } : {};
       actions.push({
-        remove: { path: file.path, dataChange: false, deletionTimestamp: now, extendedFileMetadata: true, partitionValues: file.partitionValues, size: file.size, stats: file.stats ?? null },
+        remove: { path: file.path, dataChange: false, deletionTimestamp: now, extendedFileMetadata: true, partitionValues: file.partitionValues, size: file.size, stats: file.stats ?? null, ...dv },
       });
       result.filesRemoved++;
       result.bytesRemoved += file.size;
@@ -126,4 +138,10 @@ async function rewrite(store: ObjectStore, snapshot: Snapshot, work: AddFile[][]
     }
     throw err;
   }
+}
+
+/** The partition columns under the names partition values and file paths use. */
+function physicalPartitionColumns(snapshot: Snapshot): string[] {
+  const mode = columnMappingMode(snapshot.metadata, snapshot.table);
+  return snapshot.partitionColumns.map((c) => physicalName(snapshot.schema.fields.find((f) => f.name === c)!, mode));
 }

@@ -156,17 +156,21 @@ export async function readParquetMetadata(bytes: Uint8Array): Promise<FileMetaDa
  *
  * @param bytes the whole file
  * @param columns top-level columns to read (all when omitted)
+ * @param fieldIds top-level columns to read by Parquet field id too (column mapping `id` mode)
  * @returns the Arrow table
  */
-export async function decodeParquet(bytes: Uint8Array, columns?: string[]): Promise<arrow.Table> {
+export async function decodeParquet(bytes: Uint8Array, columns?: string[], fieldIds: number[] = []): Promise<arrow.Table> {
   const metadata = await readParquetMetadata(bytes);
   const topLevel = topLevelColumns(metadata.schema);
-  const wanted = columns ? topLevel.filter((c) => columns.includes(c.name)) : topLevel;
+  const wanted = columns ? topLevel.filter((c) => columns.includes(c.name) || (c.element.field_id !== undefined && fieldIds.includes(c.element.field_id))) : topLevel;
   const int96 = wanted.filter((c) => c.element.type === 'INT96').map((c) => c.name);
   const others = wanted.filter((c) => c.element.type !== 'INT96').map((c) => c.name);
   let table: arrow.Table;
   if (others.length === 0) {
-    table = new arrow.Table({});
+    // No column wanted (all of the table's columns are partition columns) still has the file's rows.
+    const empty = new arrow.Schema([]);
+    const rows = Number(metadata.num_rows);
+    table = new arrow.Table(empty, [new arrow.RecordBatch(empty, arrow.makeData({ type: new arrow.Struct([]), length: rows, nullCount: 0, children: [] }))]);
   } else {
     const wasmTable = wasm.readParquet(bytes, { columns: others, batchSize: 65536 });
     table = arrow.tableFromIPC(wasmTable.intoIPCStream());

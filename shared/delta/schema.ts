@@ -42,7 +42,7 @@ export interface DeltaField {
 
 const PRIMITIVES = new Set([
   'string', 'long', 'integer', 'short', 'byte', 'float', 'double', 'boolean', 'binary', 'date', 'timestamp',
-  'timestamp_ntz', 'void',
+  'timestamp_ntz', 'void', 'variant',
 ]);
 const DECIMAL = /^decimal\(\s*(\d+)\s*,\s*(-?\d+)\s*\)$/;
 
@@ -143,6 +143,8 @@ export function deltaToArrowType(type: DeltaType): arrow.DataType {
       case 'timestamp': return new arrow.TimestampMicrosecond('UTC');
       case 'timestamp_ntz': return new arrow.TimestampMicrosecond();
       case 'void': return new arrow.Null();
+      // Read as its JSON text (variant.ts); Sluice never writes variant columns.
+      case 'variant': return new arrow.Utf8();
     }
     const dec = decimalParams(type);
     if (dec) return new arrow.Decimal(dec.scale, dec.precision, 128);
@@ -164,8 +166,16 @@ export function deltaToArrowType(type: DeltaType): arrow.DataType {
  * @returns an Arrow field with the same name and nullability
  */
 export function deltaFieldToArrow(field: DeltaField): arrow.Field {
-  return new arrow.Field(field.name, deltaToArrowType(field.type), field.nullable);
+  // Under column mapping `id` mode the field id travels with the field, and the Parquet writer stores it.
+  const id = field.metadata?.[COLUMN_MAPPING_ID];
+  const metadata = typeof id === 'number' ? new Map([[PARQUET_FIELD_ID, String(id)]]) : undefined;
+  return new arrow.Field(field.name, deltaToArrowType(field.type), field.nullable, metadata);
 }
+
+/** Field metadata key of a column's id under column mapping. */
+export const COLUMN_MAPPING_ID = 'delta.columnMapping.id';
+/** Field metadata key under which arrow-rs (parquet-wasm) reads and writes a Parquet field id. */
+export const PARQUET_FIELD_ID = 'PARQUET:field_id';
 
 /**
  * The Arrow schema for a Delta struct.

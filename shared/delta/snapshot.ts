@@ -11,7 +11,7 @@ import type { ObjectStore } from '../storage/types';
 import type { AddFile, Metadata, Protocol, RemoveFile, Txn } from './actions';
 import { readCheckpoint } from './checkpoint';
 import { CorruptLogError, VersionNotFoundError } from './errors';
-import { listLog, listLogFrom, LogListing, readCommit, readLastCheckpoint, requireContiguous } from './log';
+import { commitPath, listLog, listLogFrom, LogListing, readCommit, readLastCheckpoint, requireContiguous } from './log';
 import { checkReadSupport } from './protocol';
 import { applyActions, cloneState, emptyState, TableState } from './replay';
 import { DeltaStruct, parseSchema } from './schema';
@@ -62,7 +62,7 @@ export async function loadSnapshot(store: ObjectStore, options: SnapshotOptions 
   if (options.version !== undefined) {
     target = options.version;
   } else if (options.timestamp) {
-    target = versionAtTimestamp(listing, options.timestamp, store.url);
+    target = await versionAtTimestamp(store, listing, options.timestamp);
   } else {
     target = latestVersion(listing);
   }
@@ -180,7 +180,44 @@ export function commitTimestamps(listing: LogListing): Map<number, number> {
   return out;
 }
 
-function versionAtTimestamp(listing: LogListing, at: Date, table: string): number {
+/**
+ * The latest version committed at or before an instant. With in-commit timestamps enabled
+ * (`delta.enableInCommitTimestamps`), the versions from the enablement version on are dated by their
+ * `commitInfo.inCommitTimestamp` (the writer's clock, which survives copies), found by binary search
+ * since they increase; earlier versions, and tables without them, by the commit files' times.
+ */
+async function versionAtTimestamp(store: ObjectStore, listing: LogListing, at: Date): Promise<number> {
+  const latest = Math.max(...listing.commits.keys(), ...listing.checkpoints.keys());
+  const config = (await buildState(store, listing, latest)).metadata?.configuration ?? {};
+  if (config['delta.enableInCommitTimestamps'] === 'true') {
+    const enabledFrom = Math.max(Number(config['delta.inCommitTimestampEnablementVersion'] ?? 0), Math.min(...listing.commits.keys()));
+    const enabledAt = await inCommitTimestamp(store, enabledFrom);
+    if (at.getTime() >= enabledAt) {
+      let found = enabledFrom;
+      let high = latest;
+      while (found < high) {
+        const mid = Math.ceil((found + high) / 2);
+        if ((await inCommitTimestamp(store, mid)) <= at.getTime()) found = mid;
+        else high = mid - 1;
+      }
+      return found;
+    }
+    const before = new Map([...listing.commits].filter(([v]) => v < enabledFrom));
+    return versionByFileTimes({ commits: before, checkpoints: listing.checkpoints }, at, store.url);
+  }
+  return versionByFileTimes(listing, at, store.url);
+}
+
+async function inCommitTimestamp(store: ObjectStore, version: number): Promise<number> {
+  const info = (await readCommit(store, version)).find((a) => 'commitInfo' in a) as { commitInfo: { inCommitTimestamp?: unknown } } | undefined;
+  const ict = info?.commitInfo.inCommitTimestamp;
+  if (typeof ict !== 'number') {
+    throw new CorruptLogError(`delta log: ${store.url}/${commitPath(version)} has no commitInfo.inCommitTimestamp, though the table has delta.enableInCommitTimestamps=true`);
+  }
+  return ict;
+}
+
+function versionByFileTimes(listing: LogListing, at: Date, table: string): number {
   const stamps = commitTimestamps(listing);
   let found: number | undefined;
   for (const [version, ts] of stamps) if (ts <= at.getTime()) found = version;

@@ -239,7 +239,10 @@ async function peek<T>(items: AsyncIterable<T> | Iterable<T>): Promise<[T | unde
 /** One entry of a table's history. */
 export interface HistoryEntry {
   version: number;
-  /** Commit time used for time travel (storage last-modified, made monotonic), ISO-8601. */
+  /**
+   * Commit time used for time travel, ISO-8601: the commit's `inCommitTimestamp` when it has one,
+   * else the storage last-modified time, made monotonic.
+   */
   timestamp: string;
   operation?: string;
   operationParameters?: Record<string, unknown>;
@@ -281,7 +284,7 @@ export async function tableHistory(store: ObjectStore, limit = Infinity): Promis
       }
       out.push({
         version,
-        timestamp: new Date(stamps.get(version)!).toISOString(),
+        timestamp: new Date(typeof info.inCommitTimestamp === 'number' ? info.inCommitTimestamp : stamps.get(version)!).toISOString(),
         operation: info.operation,
         operationParameters: info.operationParameters,
         readVersion: info.readVersion,

@@ -1,8 +1,9 @@
 /**
  * VACUUM: delete data files that no table version inside the retention window references.
  *
- * Kept: every live file; every tombstoned file removed less than the retention ago (time travel and
- * slow readers still need it); every file named by a pending commit-lane intent; every file never
+ * Kept: every live file and the deletion-vector files live files use (one DV file may serve many data
+ * files); every tombstoned file, and the DV file of a tombstone, removed less than the retention ago
+ * (time travel and slow readers still need it); every file named by a pending commit-lane intent; every file never
  * committed that a live write claim covers (claims.ts: an optimize, or any writer that claims, keeps
  * what it writes until its commit, whatever the retention); and every other never-committed file
  * younger than both the retention and `minOrphanAgeMs` (a writer may be between writing it and
@@ -15,11 +16,13 @@
  * or deleted, as Spark's `retentionDurationCheck` and delta-rs' `enforce_retention_duration` do: readers
  * of versions the table promises to keep would lose their files.
  */
+import { posix } from 'node:path';
 import type { ObjectInfo, ObjectStore } from '../storage/types';
 import { DEFAULT_RETENTION_MS, parseInterval } from './checkpoint';
+import { deletionVectorFiles, externalDeletionVectorNames } from './deletion-vectors';
 import { findClaims } from './claims';
 import { DeltaError } from './errors';
-import { checkWriteSupport } from './protocol';
+import { checkMaintenanceSupport } from './protocol';
 import { pendingIntentFiles } from './lane';
 import { decodeAddPath } from './partitions';
 import { loadSnapshot, Snapshot } from './snapshot';
@@ -76,7 +79,7 @@ export interface VacuumResult {
 export async function vacuumTable(store: ObjectStore, options: VacuumOptions = {}): Promise<VacuumResult> {
   const now = options.now ?? Date.now();
   const snapshot = await loadSnapshot(store);
-  checkWriteSupport(snapshot.protocol, snapshot.metadata, snapshot.schema, store.url);
+  checkMaintenanceSupport(snapshot.protocol, snapshot.metadata, store.url);
   const table = tableRetention(snapshot, options.defaultRetention);
   const retentionMs = options.retentionHours !== undefined ? options.retentionHours * 3_600_000 : table.ms;
   if (retentionMs < table.ms && !options.force) {
@@ -92,7 +95,7 @@ export async function vacuumTable(store: ObjectStore, options: VacuumOptions = {
   const cutoff = now - retentionMs;
 
   const keep = referencedFiles(snapshot, cutoff);
-  const tombstoned = new Set([...snapshot.state.tombstones.values()].map((r) => decodeAddPath(r.path, snapshot.table)));
+  const tombstoned = tombstonedFiles(snapshot);
   for (const path of await pendingIntentFiles(store)) keep.add(decodeAddPath(path, snapshot.table));
   const claims = await findClaims(store, now);
 
@@ -101,7 +104,7 @@ export async function vacuumTable(store: ObjectStore, options: VacuumOptions = {
   for await (const info of store.list('')) {
     if (isHidden(info.path)) continue;
     scanned++;
-    if (keep.has(info.path)) continue;
+    if (keep.has(info.path) || keep.has(NAME_KEY + posix.basename(info.path))) continue;
     // Tombstoned files expire by their deletion time; never-committed files by their own age,
     // unless a writer still at work claimed them.
     if (tombstoned.has(info.path) || (now - info.lastModified.getTime() > orphanAge && !claimed(info, claims.coversFrom))) candidates.push(info);
@@ -112,8 +115,8 @@ export async function vacuumTable(store: ObjectStore, options: VacuumOptions = {
   const keepNow = referencedFiles(latest, cutoff);
   for (const path of await pendingIntentFiles(store)) keepNow.add(decodeAddPath(path, latest.table));
   const claimsNow = await findClaims(store, now);
-  const latestTombstones = new Set([...latest.state.tombstones.values()].map((r) => decodeAddPath(r.path, latest.table)));
-  const doomed = candidates.filter((c) => !keepNow.has(c.path) && (latestTombstones.has(c.path) || !claimed(c, claimsNow.coversFrom)));
+  const latestTombstones = tombstonedFiles(latest);
+  const doomed = candidates.filter((c) => !keepNow.has(c.path) && !keepNow.has(NAME_KEY + posix.basename(c.path)) && (latestTombstones.has(c.path) || !claimed(c, claimsNow.coversFrom)));
 
   if (!options.dryRun) {
     for (let i = 0; i < doomed.length; i += 32) await Promise.all(doomed.slice(i, i + 32).map((f) => store.delete(f.path)));
@@ -143,14 +146,30 @@ function claimed(info: ObjectInfo, coversFrom: number | null): boolean {
   return coversFrom !== null && info.lastModified.getTime() >= coversFrom;
 }
 
-/** Storage paths a version still needs: live files and tombstones newer than the cutoff. */
+/**
+ * Storage paths a version still needs: live files and tombstones newer than the cutoff, with their DV
+ * files; DVs at absolute URLs outside the table's spelling are kept by file name (`NAME_KEY`).
+ */
 function referencedFiles(snapshot: Snapshot, cutoff: number): Set<string> {
   const keep = new Set<string>();
-  for (const add of snapshot.state.files.values()) keep.add(decodeAddPath(add.path, snapshot.table));
-  for (const remove of snapshot.state.tombstones.values()) {
-    if ((remove.deletionTimestamp ?? 0) > cutoff) keep.add(decodeAddPath(remove.path, snapshot.table));
-  }
+  const files = [...snapshot.state.files.values()];
+  const recent = [...snapshot.state.tombstones.values()].filter((remove) => (remove.deletionTimestamp ?? 0) > cutoff);
+  for (const file of [...files, ...recent]) keep.add(decodeAddPath(file.path, snapshot.table));
+  const dvs = [...files, ...recent].map((f) => f.deletionVector);
+  for (const path of deletionVectorFiles(dvs, snapshot.table)) keep.add(path);
+  for (const name of externalDeletionVectorNames(dvs, snapshot.table)) keep.add(NAME_KEY + name);
   return keep;
+}
+
+/** Prefix of the entries of a keep set that keep a file by name wherever it is (no store path starts with it). */
+const NAME_KEY = '\u0000name:';
+
+/** Storage paths the tombstones name (data files and DV files): they expire by deletion time, not by age. */
+function tombstonedFiles(snapshot: Snapshot): Set<string> {
+  const removes = [...snapshot.state.tombstones.values()];
+  const paths = new Set(removes.map((r) => decodeAddPath(r.path, snapshot.table)));
+  for (const path of deletionVectorFiles(removes.map((r) => r.deletionVector), snapshot.table)) paths.add(path);
+  return paths;
 }
 
 /** Paths under folders (or files) whose name starts with `_` or `.` are not data files. */

@@ -21,6 +21,7 @@
  * | void | null |
  */
 import * as arrow from 'apache-arrow';
+import { variantToJson } from './variant';
 import { decimalParams, DeltaType, deltaToArrowType } from './schema';
 
 /**
@@ -52,6 +53,7 @@ function buildData(type: DeltaType, values: readonly unknown[]): arrow.Data {
   if (typeof type === 'string') {
     switch (type) {
       case 'string':
+      case 'variant':
       case 'binary': {
         const encoder = new TextEncoder();
         const parts = values.map((v) => (v === null || v === undefined ? new Uint8Array(0) : typeof v === 'string' ? encoder.encode(v) : (v as Uint8Array)));
@@ -201,13 +203,18 @@ export function readValue(data: arrow.Data, i: number, type: DeltaType): unknown
       return (((data.values as Uint8Array)[bit >> 3] >> (bit & 7)) & 1) === 1;
     case arrow.Type.Int: {
       const raw = (data.values as ArrayLike<number | bigint>)[at];
-      return type === 'long' ? BigInt(raw) : decimalParams(type) ? BigInt(raw) : Number(raw);
+      if (type === 'long') return BigInt(raw);
+      // An integer read as a decimal: a file written before the column was widened (typeWidening).
+      const decimal = decimalParams(type);
+      return decimal ? BigInt(raw) * 10n ** BigInt(decimal.scale) : Number(raw);
     }
     case arrow.Type.Float:
       return Number((data.values as ArrayLike<number>)[at]);
     case arrow.Type.Date: {
       const raw = Number((data.values as ArrayLike<number | bigint>)[at]);
-      return (t as arrow.Date_).unit === arrow.DateUnit.DAY ? raw : Math.floor(raw / 86_400_000);
+      const days = (t as arrow.Date_).unit === arrow.DateUnit.DAY ? raw : Math.floor(raw / 86_400_000);
+      // A date read as timestamp_ntz: midnight of that day (typeWidening date → timestamp_ntz).
+      return type === 'timestamp_ntz' ? BigInt(days) * 86_400_000_000n : days;
     }
     case arrow.Type.Timestamp: {
       const raw = BigInt((data.values as BigInt64Array)[at]);
@@ -227,6 +234,7 @@ export function readValue(data: arrow.Data, i: number, type: DeltaType): unknown
       return want.scale > dt.scale ? n * 10n ** BigInt(want.scale - dt.scale) : n / 10n ** BigInt(dt.scale - want.scale);
     }
     case arrow.Type.Struct: {
+      if (type === 'variant') return variantText(data, at);
       if (typeof type === 'string' || type.type !== 'struct') return null;
       const obj: Record<string, unknown> = {};
       const children = (t as arrow.Struct).children;
@@ -292,4 +300,15 @@ function sameType(a: arrow.DataType, b: arrow.DataType): boolean {
     }
   }
   return true;
+}
+
+/** An unshredded variant (a struct of the binaries `metadata` and `value`) as its JSON text. */
+function variantText(data: arrow.Data, at: number): string {
+  const children = (data.type as arrow.Struct).children;
+  const metadata = children.findIndex((c) => c.name === 'metadata');
+  const value = children.findIndex((c) => c.name === 'value');
+  if (metadata < 0 || value < 0 || children.some((c) => c.name === 'typed_value')) {
+    throw new Error(`values: a variant stored as ${data.type} is not an unshredded variant (binary metadata and value), which is all Sluice reads`);
+  }
+  return variantToJson(readValue(data.children[metadata], at, 'binary') as Uint8Array, readValue(data.children[value], at, 'binary') as Uint8Array);
 }

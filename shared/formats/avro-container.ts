@@ -12,6 +12,7 @@
 import * as zlib from 'node:zlib';
 import type * as avro from 'avsc';
 import { Decompress as ZstdDecompress } from 'fzstd';
+import { crc32c } from './crc32c';
 
 /** A block (or the header) declares something its bytes do not hold. */
 export class AvroBlockError extends Error {
@@ -271,33 +272,42 @@ export function parseHeader(buf: Buffer, complete: boolean, limit: number): Avro
   return { meta, sync: buf.subarray(c.pos - 16, c.pos), length: c.pos };
 }
 
+/** Uncompresses one block's data, refusing to produce more than `limit` bytes. */
+export type BlockInflater = (data: Buffer, limit: number) => Buffer;
+
 /**
- * Uncompress a block's data, refusing to produce more than `limit` bytes.
+ * The block decompression of a file's codec. Throws `AvroBlockError` for data that is corrupt or
+ * inflates past the limit.
  *
- * @param codec the file's codec
- * @param data the block's data as stored
- * @param limit the most bytes a block may inflate to
- * @returns the records' bytes; throws `AvroBlockError` for data that is corrupt or inflates past `limit`
+ * @param codec the file's codec (`avro.codec`)
+ * @returns the inflater, or undefined when the codec is not one Sluice reads
  */
-export function inflateBlock(codec: string, data: Buffer, limit: number): Buffer {
+export async function blockInflater(codec: string): Promise<BlockInflater | undefined> {
   switch (codec) {
-    case 'null': return data;
-    case 'deflate':
-      try {
-        return zlib.inflateRawSync(data, { maxOutputLength: limit });
-      } catch (err) {
-        if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new AvroBlockError(`its deflate data inflates past the limit of ${limit} bytes`);
-        throw new AvroBlockError(`corrupt deflate data (${(err as Error).message})`);
-      }
-    case 'zstandard': return unzstd(data, limit);
+    case 'null': return (data) => data;
+    case 'deflate': return inflateDeflate;
+    case 'zstandard': return unzstd;
     case 'snappy': {
-      if (data.length < 4) throw new AvroBlockError('snappy data without its checksum');
-      const body = snappyUncompress(data.subarray(0, data.length - 4), limit);
-      if (crc32c(body) !== data.readUInt32BE(data.length - 4)) throw new AvroBlockError('snappy block checksum mismatch');
-      return Buffer.from(body.buffer, body.byteOffset, body.length);
+      snappyDecoder ??= import('hyparquet').then((m) => m.snappyUncompress);
+      const decode = await snappyDecoder;
+      return (data, limit) => {
+        if (data.length < 4) throw new AvroBlockError('snappy data without its checksum');
+        const body = snappyUncompress(data.subarray(0, data.length - 4), limit, decode);
+        if (crc32c(body) !== data.readUInt32BE(data.length - 4)) throw new AvroBlockError('snappy block checksum mismatch');
+        return Buffer.from(body.buffer, body.byteOffset, body.length);
+      };
     }
   }
-  throw new AvroBlockError(`unsupported Avro codec ${codec}`);
+  return undefined;
+}
+
+function inflateDeflate(data: Buffer, limit: number): Buffer {
+  try {
+    return zlib.inflateRawSync(data, { maxOutputLength: limit });
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new AvroBlockError(`its deflate data inflates past the limit of ${limit} bytes`);
+    throw new AvroBlockError(`corrupt deflate data (${(err as Error).message})`);
+  }
 }
 
 /**
@@ -354,78 +364,38 @@ function unzstd(data: Buffer, limit: number): Buffer {
   return Buffer.concat(parts, total);
 }
 
-const CRC32C_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let i = 0; i < 256; i++) {
-    let c = i;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
-    t[i] = c >>> 0;
-  }
-  return t;
-})();
-
-function crc32c(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC32C_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
 /** Snappy's best ratio: a 3-byte copy element writes at most 64 bytes. */
 const SNAPPY_MAX_RATIO = 22;
 
-/** Raw Snappy block decompression (the format Avro's snappy codec uses, minus its CRC suffix). */
-function snappyUncompress(input: Uint8Array, limit: number): Uint8Array {
-  const c = new Cursor(input, 0, input.length);
-  // The length is an unsigned varint; Cursor reads zig-zag, so read it by hand with the same bound.
+/** hyparquet's raw Snappy decoder, loaded once (hyparquet is an ES module). */
+let snappyDecoder: Promise<SnappyUncompress> | undefined;
+type SnappyUncompress = (input: Uint8Array, output: Uint8Array) => void;
+
+/**
+ * Raw Snappy block decompression (the format Avro's snappy codec uses, minus its CRC suffix). The
+ * length the data declares is checked before anything is allocated: against the limit, and against
+ * what its bytes could hold at Snappy's best ratio. hyparquet's decoder then fills exactly that many
+ * bytes, or fails.
+ */
+function snappyUncompress(input: Uint8Array, limit: number, decode: SnappyUncompress): Uint8Array {
+  // The length is an unsigned varint of at most 10 bytes.
   let length = 0;
   let mul = 1;
-  for (let i = 0; ; i++) {
+  for (let i = 0, pos = 0; ; i++) {
     if (i === 10) throw new AvroBlockError('snappy length is a varint longer than 10 bytes');
-    if (c.pos >= input.length) throw new AvroBlockError('snappy: truncated length');
-    const b = input[c.pos++];
+    if (pos >= input.length) throw new AvroBlockError('snappy: truncated length');
+    const b = input[pos++];
     length += (b & 0x7f) * mul;
     mul *= 128;
     if (!(b & 0x80)) break;
   }
   if (length > limit) throw new AvroBlockError(`its snappy data declares ${length} bytes, more than the limit of ${limit} bytes`);
   if (length > input.length * SNAPPY_MAX_RATIO) throw new AvroBlockError(`its snappy data declares ${length} bytes, more than its ${input.length} bytes can hold`);
-  let pos = c.pos;
   const out = new Uint8Array(length);
-  let op = 0;
-  while (pos < input.length) {
-    const tag = input[pos++];
-    const kind = tag & 3;
-    if (kind === 0) {
-      let n = tag >>> 2;
-      if (n >= 60) {
-        const bytes = n - 59;
-        n = 0;
-        for (let i = 0; i < bytes; i++) n += input[pos++] * 2 ** (8 * i);
-      }
-      n += 1;
-      if (pos + n > input.length || op + n > length) throw new AvroBlockError('snappy: literal out of range');
-      out.set(input.subarray(pos, pos + n), op);
-      pos += n;
-      op += n;
-      continue;
-    }
-    let n: number;
-    let offset: number;
-    if (kind === 1) {
-      n = ((tag >>> 2) & 7) + 4;
-      offset = ((tag >>> 5) << 8) | input[pos++];
-    } else if (kind === 2) {
-      n = (tag >>> 2) + 1;
-      offset = input[pos] | (input[pos + 1] << 8);
-      pos += 2;
-    } else {
-      n = (tag >>> 2) + 1;
-      offset = (input[pos] | (input[pos + 1] << 8) | (input[pos + 2] << 16) | (input[pos + 3] << 24)) >>> 0;
-      pos += 4;
-    }
-    if (offset === 0 || offset > op || op + n > length) throw new AvroBlockError('snappy: copy out of range');
-    for (let i = 0; i < n; i++, op++) out[op] = out[op - offset];
+  try {
+    decode(input, out);
+  } catch (err) {
+    throw new AvroBlockError(`corrupt snappy data (${(err as Error).message})`);
   }
-  if (op !== length) throw new AvroBlockError(`snappy: ${op} bytes decoded, ${length} declared`);
   return out;
 }

@@ -29,9 +29,10 @@
  */
 import * as avro from 'avsc';
 import type { DeltaType } from '../delta/schema';
-import { AvroBlockError, AvroHeader, Cursor, inflateBlock, MAX_EMPTY_ITEMS, parseHeader, recordChecker } from './avro-container';
+import { AvroBlockError, AvroHeader, blockInflater, Cursor, MAX_EMPTY_ITEMS, parseHeader, recordChecker } from './avro-container';
 import type { ByteReader } from './bytes';
-import { Rescue, typedColumn } from './convert';
+import { typedColumn } from './convert';
+import { Rescue } from './rescue';
 import { toJsonText } from './json-text';
 import { MAX_BATCH_BYTES, maxRecordBytes, ReadContext } from './reader';
 import { ChunkPuller, RecordOutput } from './records';
@@ -348,7 +349,8 @@ export async function readAvro(input: ByteReader, ctx: ReadContext): Promise<voi
   }
   bytes.pos = header.length;
   const codec = header.meta.get('avro.codec')?.toString() || 'null';
-  if (!['null', 'deflate', 'snappy', 'zstandard'].includes(codec)) {
+  const inflate = await blockInflater(codec);
+  if (!inflate) {
     result.fatal = { byteOffset: 0, reason: `unsupported Avro codec "${codec}"` };
     return;
   }
@@ -495,7 +497,7 @@ export async function readAvro(input: ByteReader, ctx: ReadContext): Promise<voi
 
       let block: Buffer;
       try {
-        block = inflateBlock(codec, data, limit);
+        block = inflate(data, limit);
         // A count the bytes cannot hold is refused before a single record is decoded or allocated.
         if (checker.minBytes > 0 ? count * checker.minBytes > block.length : count > MAX_EMPTY_ITEMS) {
           throw new AvroBlockError(`it declares ${count} records in ${block.length} bytes, and a record takes at least ${checker.minBytes} byte${checker.minBytes === 1 ? '' : 's'}`);

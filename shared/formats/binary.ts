@@ -8,7 +8,8 @@
  * length, holding at most the limit in memory.
  */
 import { ByteReader, concatBytes, DamagedInputError } from './bytes';
-import { Rescue, typedColumn } from './convert';
+import { typedColumn } from './convert';
+import { Rescue } from './rescue';
 import { detectContentType } from './detect';
 import { DEFAULT_BINARY_INLINE_LIMIT, ReadContext } from './reader';
 import { RecordOutput } from './records';

@@ -116,6 +116,25 @@ export function concatBytes(chunks: Uint8Array[], limit = Infinity): Uint8Array 
   return out;
 }
 
+/**
+ * Append a chunk to a scanning window, doubling the window when it is full (the text readers keep one
+ * window that grows to the longest record and is then reused).
+ *
+ * @param window the window
+ * @param used bytes of the window in use
+ * @param chunk the bytes to append after them
+ * @returns the window holding the chunk at `used`: the same one, or a larger copy
+ */
+export function appendToWindow(window: Buffer, used: number, chunk: Uint8Array): Buffer {
+  let out = window;
+  if (used + chunk.length > window.length) {
+    out = Buffer.allocUnsafe(Math.max(window.length * 2, used + chunk.length));
+    window.copy(out, 0, 0, used);
+  }
+  out.set(chunk, used);
+  return out;
+}
+
 /** A stream spooled for random access. */
 export interface SpooledBytes {
   readonly size: number;

@@ -19,8 +19,9 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type * as arrow from 'apache-arrow';
-import type { ByteReader } from './bytes';
-import { ColumnWriter, createWriter, Rescue } from './convert';
+import { appendToWindow, type ByteReader } from './bytes';
+import { ColumnWriter, createWriter } from './column-writers';
+import { Rescue } from './rescue';
 import { ColumnProfile } from './infer';
 import { parseJsonRecord, toJsonText } from './json-text';
 import { firstInvalidUtf8, invalidUtf8Record, MAX_BATCH_BYTES, maxRecordBytes, rawText, ReadContext, rowsPerBatch, tooLongRecord, wantsRaw } from './reader';
@@ -80,12 +81,7 @@ class RecordSplitter {
       this.base += lf + 1;
       chunk = chunk.subarray(lf + 1);
     }
-    if (this.len + chunk.length > this.buf.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + chunk.length));
-      this.buf.copy(grown, 0, 0, this.len);
-      this.buf = grown;
-    }
-    this.buf.set(chunk, this.len);
+    this.buf = appendToWindow(this.buf, this.len, chunk);
     this.len += chunk.length;
   }
 
@@ -294,7 +290,7 @@ class RecordSplitter {
  * @param format `ndjson` or `json`
  */
 export async function readJson(input: ByteReader, ctx: ReadContext, format: 'json' | 'ndjson'): Promise<void> {
-  const { result, options } = ctx;
+  const { result } = ctx;
   const splitter = new RecordSplitter(format === 'ndjson');
   const puller = new ChunkPuller(input);
   let records = 0;

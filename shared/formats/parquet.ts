@@ -20,7 +20,8 @@ import { openParquetRowGroups, ParquetRowGroupReader, ParquetSource, readParquet
 import { arrowToDeltaType, DeltaType, formatDeltaType } from '../delta/schema';
 import { isCanonicalArrowType, readValues } from '../delta/values';
 import { ByteReader, DamagedInputError, spool } from './bytes';
-import { Rescue, typedColumn } from './convert';
+import { typedColumn } from './convert';
+import { Rescue } from './rescue';
 import type { ReadContext } from './reader';
 import { RecordOutput } from './records';
 import type { BadRecord } from './types';
@@ -97,7 +98,7 @@ export async function readParquet(input: ByteReader, ctx: ReadContext): Promise<
   };
 
   let metadata: FileMetaData;
-  let footerLength = 0;
+  let footerLength: number;
   try {
     if (size === 0) return await fail(0, 'empty file (zero-byte Parquet)');
     if (!hasMagic(await source.read(0, Math.min(4, size)), 0)) return await fail(0, 'not a Parquet file (no PAR1 magic at the start)');

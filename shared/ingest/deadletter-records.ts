@@ -12,6 +12,7 @@
  * puts last): a record may hold tens of thousands of bad records, and a listing must not load them.
  */
 import { ObjectNotFoundError, type ObjectStore } from '../storage/types';
+import { DEAD_LETTER_FOLDER } from '../storage/lake-layout';
 import type { DeadLetterRecord } from './deadletter';
 import { tableKeyOf } from './ingest';
 
@@ -66,7 +67,7 @@ const RECORDS_KEY = ',"records":[';
 export function checkDeadLetterId(id: string): string {
   const segments = id.split('/');
   if (!id.endsWith('.json') || id.startsWith('/') || segments.some((s) => s === '' || s === '.' || s === '..') || !DATE_FOLDER.test(`/${id}`)) {
-    throw new DeadLetterNotFoundError(`'${id}' is not a dead-letter record id: ids are paths under _sluice/dead-letter/ as 'sluice deadletter list --json' prints them, e.g. bronze/pos_sales/2026-01-31/pos/sales/a.csv@0x8DC….json`);
+    throw new DeadLetterNotFoundError(`'${id}' is not a dead-letter record id: ids are paths under ${DEAD_LETTER_FOLDER}/ as 'sluice deadletter list --json' prints them, e.g. bronze/pos_sales/2026-01-31/pos/sales/a.csv@0x8DC….json`);
   }
   return id;
 }

@@ -46,7 +46,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { loadSnapshotIfExists } from '../delta/commit';
 import { isTransient } from '../errors';
-import { createTable, LaneOptions, readCommitIfExists, SchemaChangedError, Snapshot, submitToLane, txnVersion, WriteRejectedError } from '../delta';
+import { createTable, laneCommitRecord, LaneOptions, readCommitIfExists, SchemaChangedError, Snapshot, submitToLane, txnVersion, WriteRejectedError } from '../delta';
 import { LANE_INTENTS } from '../delta/lane';
 import { writeDataFiles, WriteFilesOptions } from '../delta/writer';
 import { ObjectAlreadyExistsError, ObjectStore } from '../storage/types';
@@ -414,13 +414,10 @@ class EventBatch {
 
   /** The attempt of this call whose source the commit at `version` lists for `intentId`, if any. */
   private async carrier(version: number, intentId: string): Promise<Attempt | undefined> {
-    for (const action of (await readCommitIfExists(this.options.table, version)) ?? []) {
-      if (!('commitInfo' in action)) continue;
-      const lane = action.commitInfo.sluiceLane as { sources?: Record<string, unknown>[] } | undefined;
-      const source = lane?.sources?.find((s) => s.intent === intentId);
-      return this.attempts.find((a) => a.id === source?.attempt);
-    }
-    return undefined;
+    const lane = laneCommitRecord((await readCommitIfExists(this.options.table, version)) ?? []);
+    if (!lane) return undefined;
+    const source = lane.sources.find((s) => s.intent === intentId);
+    return this.attempts.find((a) => a.id === source?.attempt);
   }
 
   /** After a failure: an attempt of this call whose intent was stored may have landed anyway. */
@@ -455,7 +452,7 @@ class EventBatch {
     const keep = this.options.deadLetterOnFailure ?? true;
     if (keep === false || (keep === 'terminal' && isTransient(err))) return new EventBatchError(`ingest events: ${this.label()} into ${this.options.table.url} failed: ${message}`, undefined, err);
     const pending = this.options.events.map((e, i) => ({ e, i })).filter(({ e }) => !(Number.isSafeInteger(e.sequenceNumber) && e.sequenceNumber <= this.applied));
-    let where = '';
+    let where: string;
     let path: string | undefined;
     try {
       const rows: EventRow[] = pending.map(({ e, i }) => ({ event: i, reason: `not ingested: ${message}`, ...rawBody(e.body) }));

@@ -6,7 +6,7 @@ export { ingestFile, findIntentCommit, IngestConfigError, sourceIntentId, tableK
 export type { IngestFileOptions, IngestOutcome, IngestSource, IngestStatus } from './ingest';
 export { backfill } from './backfill';
 export type { BackfillOptions, BackfillResult } from './backfill';
-export { encodeKey, fileRowKey, LEDGER_TABLE, StoreLedger, TableLedger, watermarkRowKey } from './ledger';
+export { encodeKey, fileRowKey, StoreLedger, TableLedger, watermarkRowKey } from './ledger';
 export type { IngestLedger, LedgerEntry, LedgerStatus, Watermark } from './ledger';
 export { deadLetterPath, writeDeadLetter } from './deadletter';
 export type { DeadLetterRecord, DeadLetterTarget } from './deadletter';

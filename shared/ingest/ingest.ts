@@ -61,7 +61,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type * as arrow from 'apache-arrow';
 import {
-  CommitInfo,
+  laneCommitRecord,
   LaneOptions,
   readCommitIfExists,
   SchemaChangedError,
@@ -74,7 +74,7 @@ import { loadSnapshotIfExists } from '../delta/commit';
 import { writeDataFiles, WriteFilesOptions } from '../delta/writer';
 import { allBadRecords, badRecordCount } from '../formats/bad-records';
 import type { BadRecord, Compression, InputFormat, ReadOptions, ReadResult } from '../formats/types';
-import type { SchemaEvolutionMode } from '../pipeline/definition';
+import type { SchemaEvolutionMode } from '../pipeline';
 import { DEFAULT_POISON_ATTEMPTS } from '../config/settings';
 import { errorText, isTransient } from '../errors';
 import { ObjectInfo, ObjectNotFoundError, ObjectStore } from '../storage/types';
@@ -491,7 +491,7 @@ async function attempt(
   // The rows that landed may be another attempt's (same file, same counts): take the commit's word.
   let committed: Record<string, unknown> = sourceInfo;
   const carried = await readCommitIfExists(table, landed.version);
-  const recorded = carried && laneSources(carried).find((s) => s.intent === intentId);
+  const recorded = carried && laneCommitRecord(carried)?.sources.find((s) => s.intent === intentId);
   if (recorded) committed = recorded;
   const done: LedgerEntry = {
     ...entry,
@@ -619,15 +619,6 @@ function fromEntry(status: IngestStatus, entry: LedgerEntry): IngestOutcome {
   };
 }
 
-/** The `sources` a lane commit lists. */
-function laneSources(actions: { commitInfo?: CommitInfo }[] | unknown[]): Record<string, unknown>[] {
-  for (const a of actions as Record<string, unknown>[]) {
-    const info = a.commitInfo as { sluiceLane?: { sources?: Record<string, unknown>[] } } | undefined;
-    if (info?.sluiceLane?.sources) return info.sluiceLane.sources;
-  }
-  return [];
-}
-
 /**
  * Find the commit after `fromVersion` that carries an intent (reads only the commits since then).
  *
@@ -643,12 +634,8 @@ export async function findIntentCommit(table: ObjectStore, fromVersion: number, 
     for (let i = 0; i < versions.length; i++) {
       const actions = commits[i];
       if (!actions) return null;
-      for (const a of actions) {
-        const lane = 'commitInfo' in a ? (a.commitInfo as { sluiceLane?: { intents?: string[]; sources?: Record<string, unknown>[] } }).sluiceLane : undefined;
-        if (lane?.intents?.includes(intentId)) {
-          return { version: versions[i], source: lane.sources?.find((s) => s.intent === intentId) ?? {} };
-        }
-      }
+      const lane = laneCommitRecord(actions);
+      if (lane?.intents.includes(intentId)) return { version: versions[i], source: lane.sources.find((s) => s.intent === intentId) ?? {} };
     }
   }
 }

@@ -28,6 +28,7 @@ import type { TableClient } from '@azure/data-tables';
 import type { LakeConnection } from '../config/settings';
 import { connectionStringTables, openLakeTables, tableCreation } from '../storage/lake';
 import { ObjectAlreadyExistsError, ObjectNotFoundError, ObjectStore } from '../storage/types';
+import { LEDGER_TABLE } from '../storage/lake-layout';
 
 /** Where an ingestion stands. */
 export type LedgerStatus = 'started' | 'committed' | 'deadlettered';
@@ -103,9 +104,6 @@ export interface IngestLedger {
   getWatermark(table: string, folder: string): Promise<Watermark | null>;
   setWatermark(table: string, folder: string, watermark: Watermark): Promise<void>;
 }
-
-/** Name of the ledger table in Azure Table Storage. */
-export const LEDGER_TABLE = 'SluiceLedger';
 
 /** How often a running ingestion renews its claim on its `started` entry. */
 export const CLAIM_RENEW_MS = 15_000;

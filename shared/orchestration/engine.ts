@@ -17,16 +17,15 @@ import type { LogHandler } from '@azure/functions';
 import { EpisodeRunner } from './episode-runner';
 import { WireEvent } from './history';
 import { ACTIVE_STATUSES, ConcurrencyError, HistoryStore, InstanceRecord, RuntimeStatus } from './history-store';
-import { parseJson, toJsonText } from './payload';
+import { toJsonText } from './payload';
 import { ActivityQueue } from './activity-queue';
 import { ActivityPool } from './activity-runner';
 import { OrchestrationStateError, OrchestrationStatus, StatusOptions, toStatus } from './status';
 import { connectionStringTables, createTableIfMissing } from '../storage/lake';
+import { LOCAL_HOST_ENGINE_TABLES } from '../storage/lake-layout';
 import { EngineOptions, InstanceFilter, OrchestrationRegistry, StartOptions, TickResult } from './types';
-import { freshMessageId, QUEUED_START_ID, WorkQueue } from './work-queue';
+import { freshMessageId, WorkQueue } from './work-queue';
 
-/** DueAt of a message that only an episode asks for (year 275760, the largest Date). */
-const NEVER = 8.64e15;
 const TABLE_PREFIX = /^[A-Za-z][A-Za-z0-9]{0,52}$/;
 const HOST_ID = /^[A-Za-z0-9_.:-]{1,100}$/;
 
@@ -56,7 +55,7 @@ export class OrchestrationEngine {
     readonly registry: OrchestrationRegistry,
     readonly options: EngineOptions,
   ) {
-    const prefix = options.tablePrefix ?? 'SluiceDev';
+    const prefix = options.tablePrefix ?? LOCAL_HOST_ENGINE_TABLES;
     if (!TABLE_PREFIX.test(prefix)) throw new Error(`orchestration engine: tablePrefix must be 1–53 letters or digits starting with a letter (a Table Storage name part); got "${prefix}"`);
     if (options.hostId !== undefined && !HOST_ID.test(options.hostId)) throw new Error(`orchestration engine: hostId must be 1–100 of letters, digits and _ . : -; got "${options.hostId}"`);
     this.tableNames = { instances: `${prefix}Instances`, history: `${prefix}History`, work: `${prefix}Work` };
@@ -99,7 +98,7 @@ export class OrchestrationEngine {
    * @param options instance id, input, what to do when the id is already running
    * @returns the instance id, whether a new instance was created, and its status
    */
-  async startNew(name: string, options: StartOptions = {}): Promise<{ instanceId: string; created: boolean; queued?: boolean; runtimeStatus: RuntimeStatus }> {
+  async startNew(name: string, options: StartOptions = {}): Promise<{ instanceId: string; created: boolean; runtimeStatus: RuntimeStatus }> {
     if (!Object.hasOwn(this.registry.orchestrators, name)) throw new Error(`orchestration engine: no orchestrator function named '${name}' is registered (registered: ${Object.keys(this.registry.orchestrators).join(', ') || 'none'})`);
     const instanceId = options.instanceId ?? randomUUID().replace(/-/g, '');
     if (!instanceId || /[/\\#?\u0000-\u001f\u007f]/.test(instanceId)) throw new Error(`orchestration engine: instance id ${JSON.stringify(instanceId)} is empty or contains / \\ # ? or a control character`);
@@ -109,7 +108,6 @@ export class OrchestrationEngine {
       const existing = await this.store.get(instanceId);
       if (existing && ACTIVE_STATUSES.includes(existing.runtimeStatus)) {
         if (options.ifRunning === 'throw') throw new OrchestrationStateError(`orchestration instance "${instanceId}" already exists and is ${existing.runtimeStatus}`, 409, instanceId);
-        if (options.ifRunning === 'queue') return { ...(await this.queueStart(name, instanceId, inputText, options)), created: false, queued: true };
         return { instanceId, created: false, runtimeStatus: existing.runtimeStatus };
       }
       const now = this.clock();
@@ -133,35 +131,6 @@ export class OrchestrationEngine {
       return { instanceId, created: true, runtimeStatus: 'Pending' };
     }
     throw new Error(`orchestration engine: could not start "${instanceId}": its row kept changing`);
-  }
-
-  private async queueStart(name: string, instanceId: string, inputText: string | undefined, options: StartOptions): Promise<{ instanceId: string; runtimeStatus: RuntimeStatus }> {
-    let start = { instanceId, kind: 'start' as const, id: QUEUED_START_ID, name, createdAt: this.clock(), payloadText: inputText };
-    // Not due while the instance runs: the episode that finishes it picks it up.
-    if (!options.mergeQueued) await this.queue.put({ ...start, dueAt: NEVER });
-    else {
-      // Merge with the waiting request: replace it only as read (delete by ETag, then create), and
-      // read back, so of two concurrent starts neither overwrites the other unmerged.
-      for (let attempt = 0; ; attempt++) {
-        if (attempt === 10) throw new Error(`orchestration engine: could not queue a start of "${instanceId}": its queued start kept changing`);
-        const waiting = await this.queue.get(instanceId, QUEUED_START_ID);
-        if (waiting && !(await this.queue.deleteIfUnchanged(waiting))) continue;
-        const merged = waiting ? options.mergeQueued(parseJson(waiting.payloadText), parseJson(inputText)) : parseJson(inputText);
-        start = { ...start, createdAt: this.clock(), payloadText: toJsonText(merged, `input of orchestration "${name}"`) };
-        await this.queue.send({ ...start, dueAt: waiting?.dueAt ?? NEVER });
-        const stored = await this.queue.get(instanceId, QUEUED_START_ID);
-        if (!stored || (stored.payloadText === start.payloadText && stored.createdAt === start.createdAt)) break;
-        // Another start created its own in the gap: the next attempt merges with it.
-        inputText = start.payloadText;
-      }
-    }
-    const current = await this.store.get(instanceId);
-    // It finished between the check and the write: make the request due so the loop starts it.
-    if (!current || !ACTIVE_STATUSES.includes(current.runtimeStatus)) {
-      await this.queue.put({ ...start, dueAt: 0 });
-      this.wake();
-    }
-    return { instanceId, runtimeStatus: current?.runtimeStatus ?? 'Pending' };
   }
 
   private async active(instanceId: string, operation: string): Promise<InstanceRecord> {

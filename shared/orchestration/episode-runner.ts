@@ -18,7 +18,7 @@ import { ACTIVE_STATUSES, ConcurrencyError, HistoryStore, InstanceRecord } from 
 import { sendOutbox } from './outbox';
 import { PayloadTooLargeError } from './payload';
 import type { ActivityQueue } from './activity-queue';
-import { OrchestratorMessage, QUEUED_START_ID, WorkQueue } from './work-queue';
+import { WorkQueue } from './work-queue';
 
 /** The engine parts an episode needs. */
 export interface EpisodeContext {
@@ -171,29 +171,10 @@ export class EpisodeRunner {
     this.live();
     await queue.deleteMessages(instanceId, plan.consumed);
     const finished = !ACTIVE_STATUSES.includes(record.runtimeStatus);
-    const queued = finished ? await queue.get(instanceId, QUEUED_START_ID) : undefined;
-    if (queued && record.runtimeStatus !== 'Terminated') await this.restart(record, queued);
-    else {
-      // Terminating an instance also cancels the run queued behind it.
-      if (queued) await queue.deleteIfUnchanged(queued);
-      await this.release(record);
-    }
+    await this.release(record);
     if (finished || record.executionId !== executionId) this.cache.delete(instanceId);
     if (events.length) this.ctx.wake();
-    return events.length > 0 || plan.consumed.length > 0 || queued !== undefined;
-  }
-
-  /** Start the run queued behind a finished instance: a new execution of the same id (the lock goes with the old row). */
-  private async restart(record: InstanceRecord, queued: OrchestratorMessage): Promise<void> {
-    this.live();
-    await this.ctx.store.deleteHistory(record.instanceId, record.executionId);
-    const now = this.ctx.clock();
-    const name = queued.name ?? record.name;
-    await this.ctx.store.replace({ instanceId: record.instanceId, name, runtimeStatus: 'Pending', executionId: randomUUID(), createdTime: now, lastUpdatedTime: now, inputText: queued.payloadText, historyCount: 0, etag: record.etag });
-    // A request that came after this one was read stays queued for after the new run.
-    await this.ctx.queue.deleteIfUnchanged(queued);
-    this.ctx.log(`orchestration ${name} ${record.instanceId}: queued run scheduled`);
-    this.ctx.wake();
+    return events.length > 0 || plan.consumed.length > 0;
   }
 
   /**

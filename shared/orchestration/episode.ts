@@ -69,8 +69,7 @@ function actionProblem(actions: readonly AtomicAction[], book: Book): string | u
 export async function planEpisode(input: EpisodeInput): Promise<EpisodePlan> {
   const instance = input.instance;
   const next: InstanceRecord = { ...instance };
-  // A queued start waits for the instance to finish; the runner acts on it then.
-  const messages = input.messages.filter((m) => m.kind !== 'start');
+  const messages = input.messages;
   const consumed = messages.map((m) => m.id);
   const append = { executionId: instance.executionId, from: instance.historyCount, events: [] as WireEvent[] };
   const plan: EpisodePlan = { append, instance: next, consumed, inputEvents: 0 };

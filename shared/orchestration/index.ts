@@ -23,11 +23,6 @@
  *   (`startNew` with a running id returns it, or throws with `ifRunning: 'throw'`); detection of
  *   non-deterministic orchestrators (a replay that schedules something else than before fails the
  *   instance, as DTFx does).
- * - Catching up (a Sluice addition the extension lacks): `startNew(name, { instanceId, input,
- *   ifRunning: 'queue' })` on a running singleton queues one more run of the same id, started when
- *   the current run finishes (the latest queued input wins; terminate cancels it), so a trigger is
- *   neither lost nor the cause of a second instance. On Azure the same effect needs an external
- *   event the orchestrator checks before finishing.
  * - State lives in Azure Table Storage (Azurite locally): `<prefix>Instances`, `<prefix>History` and
  *   `<prefix>Work` (default prefix `SluiceDev`), never the extension's `<hub>Instances`/`<hub>History`;
  *   values over Table Storage's limits go to a payload blob store. Activities run at least once:

@@ -56,18 +56,11 @@ export interface StartOptions {
   instanceId?: string;
   input?: unknown;
   /**
-   * When the id is Pending/Running: return the existing instance (default), throw (HTTP 409), or
-   * queue this start to run as a new execution of the same id once the current one finishes (one
-   * queued start per instance, the latest input wins unless `mergeQueued` merges them; terminating
-   * the instance cancels it). `queue`
-   * is how a trigger makes a running singleton catch up without a second instance.
+   * When the id is Pending/Running: return the existing instance (default) or throw (HTTP 409), as
+   * the extension refuses a start under `overridableExistingInstanceStates: NonRunningStates`. A
+   * running singleton is made to catch up with an external event (`raiseEvent`), as in Azure.
    */
-  ifRunning?: 'return' | 'throw' | 'queue';
-  /**
-   * With `ifRunning: 'queue'`: how a start merges with the one already queued (inputs as parsed JSON;
-   * the result is the queued input). Without it the latest input replaces the queued one.
-   */
-  mergeQueued?(previous: unknown, next: unknown): unknown;
+  ifRunning?: 'return' | 'throw';
 }
 
 /** Filter of `listInstances`. */

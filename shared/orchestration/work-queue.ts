@@ -2,8 +2,7 @@
  * The engine's queues, in one table `<prefix>Work` (default `SluiceDevWork`), playing the parts of the
  * real extension's control queues and work-item queue:
  * - PartitionKey `message`: messages to orchestration instances (activity results, sub-orchestration
- *   results, timers, raised events, terminate requests, and at most one queued start: a new run
- *   requested while one is going, started when it finishes). `DueAt` makes timers invisible until
+ *   results, timers, raised events and terminate requests). `DueAt` makes timers invisible until
  *   they fire, like a queue message's visibility delay.
  * - PartitionKey `activity`: activity work items (activity-queue.ts).
  * RowKeys start with the encoded instance id and `!` (a character `encodeKey` never emits), so one
@@ -14,10 +13,10 @@ import { randomUUID } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import type { ObjectStore } from '../storage/types';
 import { decodePayload, encodePayload } from './payload';
-import { createRow, createRows, deleteRows, Entity, instanceRange, int64, numberOf, pad, statusOf } from './table-rows';
+import { createRow, createRows, deleteRows, Entity, instanceRange, int64, numberOf, pad } from './table-rows';
 
 /** What a message carries. */
-export type MessageKind = 'activityResult' | 'subResult' | 'timer' | 'event' | 'terminate' | 'start';
+export type MessageKind = 'activityResult' | 'subResult' | 'timer' | 'event' | 'terminate';
 
 /** A message to an orchestration instance. */
 export interface OrchestratorMessage {
@@ -35,14 +34,11 @@ export interface OrchestratorMessage {
   name?: string;
   /** Success (results). */
   ok?: boolean;
-  /** JSON text: result, event data, Failure, terminate reason, or the input of a queued start. */
+  /** JSON text: result, event data, Failure or terminate reason. */
   payloadText?: string;
   /** ETag of the stored message (as read). */
   etag?: string;
 }
-
-/** Id of the one queued start of an instance (a later request replaces an earlier one). */
-export const QUEUED_START_ID = 'q!start';
 
 /** Id of a result or timer message: one per execution and task, so duplicates collapse. */
 export function taskMessageId(kind: 'activityResult' | 'subResult' | 'timer', executionId: string, taskId: number): string {
@@ -65,29 +61,6 @@ export class WorkQueue {
   /** Send a message (a second send of the same id is ignored); `what` names its payload in errors. */
   async send(message: OrchestratorMessage, what?: string): Promise<void> {
     await createRow(this.work, await this.messageEntity(message, what));
-  }
-
-  /** Write a message whatever is there (the queued start: the latest request wins). */
-  async put(message: OrchestratorMessage): Promise<void> {
-    await this.work.upsertEntity(await this.messageEntity(message), 'Replace');
-  }
-
-  /** One message of an instance, or undefined. */
-  async get(instanceId: string, id: string): Promise<OrchestratorMessage | undefined> {
-    for await (const e of this.work.listEntities({ queryOptions: { filter: `PartitionKey eq 'message' and RowKey eq '${this.keyOf(instanceId)}!${id}'` } })) return this.decode(instanceId, e as Record<string, unknown>);
-    return undefined;
-  }
-
-  /** Delete one message if it is still the version read; false when it changed meanwhile. */
-  async deleteIfUnchanged(message: OrchestratorMessage): Promise<boolean> {
-    try {
-      await this.work.deleteEntity('message', `${this.keyOf(message.instanceId)}!${message.id}`, { etag: message.etag });
-      return true;
-    } catch (err) {
-      if (statusOf(err) === 412) return false;
-      if (statusOf(err) === 404) return true;
-      throw err;
-    }
   }
 
   /** Send many messages, in transactions where possible. */

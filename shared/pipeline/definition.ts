@@ -1,248 +1,68 @@
 /**
- * The pipeline definition (`pipelines/*.yaml`): which landing prefixes and Event Hubs feed which
- * bronze tables, how their input is read and how their schema may evolve; the silver/gold `tables:`
- * (what each reads, its SQL, keys and ordering, partitioning, expectations, PII tags, hook); and when the
- * refresh runs (`trigger: afterBronze`, the default, or `schedule: "<NCRONTAB>"`).
- *
- * This module checks the structure, which needs nothing but the text: keys, types, names, references
- * between tables and sources, cycles, table paths, NCRONTAB. The SQL itself (does it parse, which
- * columns does it produce, do expectations, keys, partition and PII columns name those columns) is
- * checked by `checkPipelineSql` in shared/refresh, which needs the SQL engine and, for exact bronze
+ * Loading and validating a pipeline definition (`pipelines/*.yaml`; the model it yields is in
+ * ./types.ts). This module checks the structure, which needs nothing but the text: keys, types, names,
+ * references between tables and sources, cycles, table paths, NCRONTAB. The SQL itself (does it parse,
+ * which columns does it produce, do expectations, keys, partition and PII columns name those columns)
+ * is checked by `checkPipelineSql` in shared/refresh, which needs the SQL engine and, for exact bronze
  * schemas, the lake.
- *
- * Table rules:
- * - A table reading one bronze source is `incremental`: each refresh reads only the bronze rows not yet
- *   applied. With `keys` it is upserted (SCD type 1; `sequenceBy` columns or an `orderBy` list choose the
- *   winning version of a key, later arrival breaks ties); without keys rows are appended.
- * - A table reading other tables is `recompute`: it is rebuilt from them, only the `partitionBy`
- *   partitions touched by changed rows when partitioned. It has no keys.
- * - Expectations default to `onViolation: warn`.
  *
  * Loading validates everything at once and reports every problem with its YAML path and line, e.g.
  * `sources.pos_sales.schemaEvolution (line 7): expected one of addNewColumns, rescue, …; got "evolv"`.
  * Unknown keys are errors (a typo must not silently fall back to a default). The JSON Schema in
- * `schemas/pipeline.schema.json` describes the same shape for editors.
+ * `schemas/pipeline.schema.json` describes the same shape for editors; its keys are tested against
+ * `DEFINITION_KEYS`.
  *
- * Decisions:
- * - `landing` is a folder of the landing container: it is normalised to end with `/` (no leading
- *   `/`; `''` or `/` means the whole container). Two sources whose folders overlap (equal, or one
- *   inside the other) are rejected: every landing blob belongs to exactly one source, so the event path
- *   and the reconcile listing agree. `routeBlob` still picks the longest matching prefix.
- * - Schema evolution modes are Auto Loader's: `addNewColumns` (default), `rescue`, `failOnNewColumns`,
- *   `none`. dlt's schema-contract words are accepted where they mean the same: `evolve` →
- *   `addNewColumns`, `freeze` (raise on new columns) → `failOnNewColumns`, `discard_value` (keep the
- *   row, drop the new columns' values) → `none`. `discard_row` is refused: it would drop whole rows
- *   without a trace, which Sluice never does; use `rescue` (the values go to `_rescued_data`) or
- *   `failOnNewColumns`.
- * - Schema hints take Delta type names and the Spark SQL spellings people write (`int`, `bigint`,
- *   `decimal(12,2)`, `varchar`…, and `date d/M/yyyy`), as a map or as Auto Loader's string
- *   (`"qty int, price decimal(12,2)"`), and are normalised to Delta names. They name a column as the
- *   input has it or by its safe name (shared/formats/names.ts), so a name may hold spaces: see
- *   `parseSchemaHints` for the string forms.
+ * Two sources whose landing folders overlap (equal, or one inside the other) are rejected: every
+ * landing blob belongs to exactly one source (see ./routing.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { Document, isMap, isPair, isScalar, LineCounter, parseDocument } from 'yaml';
-import { storableName } from '../formats/names';
-import { DATE_FORMATS, type DateFormat } from '../formats/scalars';
-import type { Compression, InputFormat, ReadOptions } from '../formats/types';
+import type { ReadOptions } from '../formats/types';
+import { HintSet, hintTypeName, parseSchemaHints, TYPE_WORDS } from './hints';
+import { isReservedName, RESERVED_MESSAGE } from './names';
 import { ncrontabProblem } from './ncrontab';
-
-export { ncrontabProblem } from './ncrontab';
-
-/** How new input columns are treated (Auto Loader's `cloudFiles.schemaEvolutionMode`). */
-export type SchemaEvolutionMode = 'addNewColumns' | 'rescue' | 'failOnNewColumns' | 'none';
-
-/** The canonical evolution modes. */
-export const SCHEMA_EVOLUTION_MODES: readonly SchemaEvolutionMode[] = ['addNewColumns', 'rescue', 'failOnNewColumns', 'none'];
-/** dlt schema-contract words accepted, and what they become. */
-export const DLT_EVOLUTION_ALIASES: Readonly<Record<string, SchemaEvolutionMode>> = { evolve: 'addNewColumns', freeze: 'failOnNewColumns', discard_value: 'none' };
-/** Input formats a source may declare. */
-export const SOURCE_FORMATS: readonly InputFormat[] = ['auto', 'csv', 'tsv', 'json', 'ndjson', 'parquet', 'avro', 'binary'];
-/** Compression values a source may declare. */
-export const SOURCE_COMPRESSIONS: readonly (Compression | 'auto')[] = ['auto', 'none', 'gzip', 'zstd'];
-/** What a violated expectation does (silver/gold; checked here, applied by the pipeline stage). */
-export const ON_VIOLATION: readonly OnViolation[] = ['warn', 'drop', 'fail', 'quarantine'];
-/** Default partition columns of bronze tables. */
-export const DEFAULT_PARTITION_BY: readonly string[] = ['_load_date'];
-
-/** An Event Hub feeding a source. */
-export interface EventHubSource {
-  /** Event Hub name. */
-  name: string;
-  /** Consumer group (default `$Default`). */
-  consumerGroup?: string;
-  /** Name of the connection setting (default: the app's). */
-  connection?: string;
-}
-
-/** One bronze source. */
-export interface SourceDefinition {
-  /** Source name (the key under `sources:`). */
-  name: string;
-  /** Folder of the landing container, `''` or ending with `/`. Exactly one of `landing`, `eventHub`. */
-  landing?: string;
-  eventHub?: EventHubSource;
-  format: InputFormat;
-  compression: Compression | 'auto';
-  csv?: ReadOptions['csv'];
-  schemaEvolution: SchemaEvolutionMode;
-  /** Column → Delta type name. */
-  schemaHints: Record<string, string>;
-  partitionBy: string[];
-  /** Table path in the lake container (default `bronze/<name>`). */
-  table: string;
-  description?: string;
-}
-
-/** What a violated expectation does. */
-export type OnViolation = 'warn' | 'drop' | 'fail' | 'quarantine';
-
-/** One expectation of a silver/gold table: a SQL predicate over the table's output columns. */
-export interface ExpectationDefinition {
-  /** The key under `expectations:`; it names the rule in metrics and in `_failed_expectations`. */
-  name: string;
-  /** SQL boolean expression; a row violates it when it is false (NULL passes, as in a CHECK constraint). */
-  check: string;
-  onViolation: OnViolation;
-}
-
-/** How a PII column is protected before it is stored. */
-export type PiiAction = 'hash' | 'mask';
+import { normaliseLanding } from './routing';
+import {
+  DEFAULT_KEY_BUCKETS,
+  DEFAULT_PARTITION_BY,
+  DLT_EVOLUTION_ALIASES,
+  ON_VIOLATION,
+  PII_ACTIONS,
+  PipelineDefinitionError,
+  SCHEMA_EVOLUTION_MODES,
+  SOURCE_COMPRESSIONS,
+  SOURCE_FORMATS,
+  TRIGGER_MODES,
+  type DefinitionProblem,
+  type OnViolation,
+  type PipelineDefinition,
+  type SchemaEvolutionMode,
+  type SourceDefinition,
+  type TableDefinition,
+  type TriggerDefinition,
+} from './types';
 
 /**
- * How a table is kept current: `incremental` tables read only the bronze rows not yet applied (and
- * upsert them by key, or append them); `recompute` tables are rebuilt from the tables they read —
- * only the partitions touched by changed rows when the table is partitioned.
+ * The keys each mapping of a definition may hold; any other key is refused. Exported so that the JSON
+ * Schema for editors is tested against the very lists the loader uses.
  */
-export type RefreshKind = 'incremental' | 'recompute';
+export const DEFINITION_KEYS = {
+  top: ['name', 'description', 'trigger', 'schedule', 'sources', 'tables'],
+  source: ['landing', 'eventHub', 'format', 'compression', 'csv', 'schemaEvolution', 'schemaHints', 'partitionBy', 'table', 'description'],
+  csv: ['delimiter', 'quote', 'escape', 'header', 'encoding'],
+  eventHub: ['name', 'consumerGroup', 'connection'],
+  table: ['from', 'sql', 'keys', 'sequenceBy', 'orderBy', 'partitionBy', 'buckets', 'expectations', 'pii', 'hook', 'table', 'description'],
+  expectation: ['check', 'onViolation'],
+} as const satisfies Record<string, readonly string[]>;
 
-/** One silver/gold table. */
-export interface TableDefinition {
-  /** Table name (the key under `tables:`), e.g. `silver.sales`. */
-  name: string;
-  /** Sources or tables it reads. */
-  from: string[];
-  /** The SELECT producing the table (default `SELECT * FROM source`). */
-  sql: string;
-  /** `incremental` when it reads a bronze source, `recompute` when it reads tables. */
-  refresh: RefreshKind;
-  /** Upsert keys (SCD type 1); empty: rows are appended (incremental) or replaced (recompute). */
-  keys: string[];
-  /** With keys: columns ordering versions of a key; the greatest wins (later arrival breaks ties). */
-  sequenceBy: string[];
-  /** With keys, instead of sequenceBy: a SQL ORDER BY list; the first row per key wins. */
-  orderBy?: string;
-  partitionBy: string[];
-  expectations: ExpectationDefinition[];
-  /** Column → protection, applied before rows are stored (table, quarantine, change records). */
-  pii: Record<string, PiiAction>;
-  /** TypeScript/JavaScript module exporting a function over Arrow record batches (path as written). */
-  hook?: string;
-  /** Table path in the lake container (default: the name with `.` → `/`, e.g. `silver/sales`). */
-  table: string;
-  /** Key buckets of an upserted table (its `_key_bucket` partitions; default 16). */
-  buckets: number;
-  description?: string;
-  /** The entry exactly as written in the YAML. */
-  raw: Record<string, unknown>;
-}
+/** CSV encodings a source may declare. */
+export const CSV_ENCODINGS = ['utf-8', 'latin1'] as const;
 
-/** When the pipeline's silver/gold refresh runs. */
-export type TriggerDefinition = { mode: 'afterBronze' } | { mode: 'schedule'; schedule: string };
-
-/** A loaded, validated pipeline definition. */
-export interface PipelineDefinition {
-  name?: string;
-  description?: string;
-  sources: Record<string, SourceDefinition>;
-  tables: Record<string, TableDefinition>;
-  /** Default: after each bronze commit. */
-  trigger?: TriggerDefinition;
-  /** File it was loaded from, when loaded from a file. */
-  file?: string;
-  /** Line of each YAML path under `tables` (e.g. `tables.silver.sales.sql`), for later checks' messages. */
-  lines?: Record<string, number>;
-}
-
-/** One validation problem. */
-export interface DefinitionProblem {
-  /** YAML path, e.g. `sources.pos_sales.schemaEvolution`. */
-  path: string;
-  message: string;
-  /** 1-based line, when known. */
-  line?: number;
-}
-
-/** The definition is invalid; `problems` lists every problem found. */
-export class PipelineDefinitionError extends Error {
-  readonly problems: readonly DefinitionProblem[];
-  constructor(problems: DefinitionProblem[], file?: string) {
-    const where = file ? ` ${file}` : '';
-    const lines = problems.map((p) => `  - ${p.path || '(document)'}${p.line ? ` (line ${p.line})` : ''}: ${p.message}`);
-    super(`pipeline definition${where}: ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${lines.join('\n')}`);
-    this.name = 'PipelineDefinitionError';
-    this.problems = problems;
-  }
-}
-
-const TOP_KEYS = ['name', 'description', 'trigger', 'schedule', 'sources', 'tables'];
-const SOURCE_KEYS = ['landing', 'eventHub', 'format', 'compression', 'csv', 'schemaEvolution', 'schemaHints', 'partitionBy', 'table', 'description'];
-const CSV_KEYS = ['delimiter', 'quote', 'escape', 'header', 'encoding'];
-const EVENT_HUB_KEYS = ['name', 'consumerGroup', 'connection'];
-const TABLE_KEYS = ['from', 'sql', 'keys', 'sequenceBy', 'orderBy', 'partitionBy', 'buckets', 'expectations', 'pii', 'hook', 'table', 'description'];
 const EXPECTATION_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** Default number of key buckets of an upserted table. */
-export const DEFAULT_KEY_BUCKETS = 16;
-/** PII protections a column may be tagged with. */
-export const PII_ACTIONS: readonly PiiAction[] = ['hash', 'mask'];
-/** Trigger modes. */
-export const TRIGGER_MODES: readonly TriggerDefinition['mode'][] = ['afterBronze', 'schedule'];
-const EXPECTATION_KEYS = ['check', 'onViolation'];
 const SOURCE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
 const COLUMN_NAME = /^[^\s,:;{}()\n\t=]+$/;
 const TABLE_PATH = /^[A-Za-z0-9_][A-Za-z0-9_.=-]*(\/[A-Za-z0-9_][A-Za-z0-9_.=-]*)*$/;
-/**
- * Names that, used as keys of a plain object, reach its prototype instead: `sources.__proto__` would
- * replace the prototype of the sources map, and a lookup of `constructor` finds Object's. They match
- * the identifier patterns, so they are refused by name.
- */
-const RESERVED_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
-const RESERVED_MESSAGE = `is reserved (${[...RESERVED_NAMES].join(', ')} cannot name anything in a pipeline)`;
-
-/**
- * Whether a name is one of those that reach an object's prototype (`__proto__`, `constructor`,
- * `prototype`), which no source, table, expectation or hinted column may have.
- *
- * @param name a name as written
- * @returns true when reserved
- */
-export function isReservedName(name: string): boolean {
-  return RESERVED_NAMES.has(name);
-}
-
-/**
- * The source of that name, looked up as an own key so that a name given by a user (an HTTP request,
- * a command line) never finds an inherited property.
- *
- * @param definition the pipeline definition
- * @param name the source name
- * @returns the source, or undefined
- */
-export function sourceNamed(definition: PipelineDefinition, name: string): SourceDefinition | undefined {
-  return Object.hasOwn(definition.sources, name) ? definition.sources[name] : undefined;
-}
-
-/**
- * The silver/gold table of that name, looked up as an own key (see sourceNamed).
- *
- * @param definition the pipeline definition
- * @param name the table name, e.g. `silver.sales`
- * @returns the table, or undefined
- */
-export function tableNamed(definition: PipelineDefinition, name: string): TableDefinition | undefined {
-  return Object.hasOwn(definition.tables, name) ? definition.tables[name] : undefined;
-}
 
 type Path = (string | number)[];
 
@@ -277,7 +97,7 @@ class Checker {
     return null;
   }
 
-  keys(object: Record<string, unknown>, path: Path, allowed: string[]): void {
+  keys(object: Record<string, unknown>, path: Path, allowed: readonly string[]): void {
     for (const key of Object.keys(object)) {
       if (!allowed.includes(key)) {
         const near = allowed.find((k) => k.toLowerCase() === key.toLowerCase());
@@ -364,7 +184,7 @@ export function validatePipelineDefinition(value: unknown, doc: Document | null 
   const out: PipelineDefinition = { sources: {}, tables: {} };
   const top = c.object(value ?? null, [], 'a pipeline definition with a sources: section');
   if (top) {
-    c.keys(top, [], TOP_KEYS);
+    c.keys(top, [], DEFINITION_KEYS.top);
     if (top.name !== undefined) out.name = c.string(top.name, ['name'], { nonEmpty: true });
     if (top.description !== undefined) out.description = c.string(top.description, ['description']);
     if (top.sources === undefined) c.fail(['sources'], 'missing; a pipeline needs at least one source');
@@ -404,7 +224,7 @@ function checkSource(c: Checker, name: string, value: unknown): SourceDefinition
   else if (!SOURCE_NAME.test(name)) c.fail(path, 'source names are letters, digits and _, not starting with a digit', true);
   const entry = c.object(value, path, 'a source');
   if (!entry) return null;
-  c.keys(entry, path, SOURCE_KEYS);
+  c.keys(entry, path, DEFINITION_KEYS.source);
   const source: SourceDefinition = {
     name,
     format: 'auto',
@@ -434,7 +254,7 @@ function checkSource(c: Checker, name: string, value: unknown): SourceDefinition
     } else {
       const hub = c.object(entry.eventHub, hubPath, 'an Event Hub name or { name, consumerGroup, connection }');
       if (hub) {
-        c.keys(hub, hubPath, EVENT_HUB_KEYS);
+        c.keys(hub, hubPath, DEFINITION_KEYS.eventHub);
         const hubName = c.string(hub.name, [...hubPath, 'name'], { nonEmpty: true });
         if (hubName !== undefined) {
           source.eventHub = { name: hubName };
@@ -480,7 +300,7 @@ function checkSource(c: Checker, name: string, value: unknown): SourceDefinition
 function checkCsv(c: Checker, path: Path, value: unknown): ReadOptions['csv'] | undefined {
   const csv = c.object(value, path, 'CSV options');
   if (!csv) return undefined;
-  c.keys(csv, path, CSV_KEYS);
+  c.keys(csv, path, DEFINITION_KEYS.csv);
   const out: NonNullable<ReadOptions['csv']> = {};
   for (const key of ['delimiter', 'quote', 'escape'] as const) {
     if (csv[key] === undefined) continue;
@@ -492,7 +312,7 @@ function checkCsv(c: Checker, path: Path, value: unknown): ReadOptions['csv'] | 
     if (typeof csv.header !== 'boolean') c.fail([...path, 'header'], `expected true or false, got ${describe(csv.header)}`);
     else out.header = csv.header;
   }
-  if (csv.encoding !== undefined) out.encoding = c.oneOf(csv.encoding, [...path, 'encoding'], ['utf-8', 'latin1'] as const);
+  if (csv.encoding !== undefined) out.encoding = c.oneOf(csv.encoding, [...path, 'encoding'], CSV_ENCODINGS);
   return out;
 }
 
@@ -517,164 +337,6 @@ function checkHints(c: Checker, path: Path, value: unknown): Record<string, stri
     }
   }
   return hints.toObject();
-}
-
-/**
- * The hints of one source, keyed as written: the original column name or the stored one (see
- * shared/formats/names.ts). Two hints that land on the same stored column would silently race, so the
- * second is a problem.
- */
-class HintSet {
-  private readonly byStoredName = new Map<string, string>();
-  private readonly hints = new Map<string, string>();
-
-  /** Add a hint; returns a problem in words instead when the column cannot take it. */
-  add(column: string, type: string): string | undefined {
-    if (column.trim() === '') return 'a column name cannot be blank';
-    if (isReservedName(column)) return `column name "${column}" ${RESERVED_MESSAGE}`;
-    const stored = storableName(column, 0).toLowerCase();
-    const earlier = this.byStoredName.get(stored);
-    if (earlier !== undefined) return `column "${column}" is already hinted${earlier === column ? '' : ` as "${earlier}"`} (a column is stored as ${storableName(column, 0)}; hints match the original or the stored name, without regard to case)`;
-    this.byStoredName.set(stored, column);
-    this.hints.set(column, type);
-    return undefined;
-  }
-
-  /** The hints as a plain record (own properties only, whatever the names). */
-  toObject(): Record<string, string> {
-    return Object.fromEntries(this.hints);
-  }
-}
-
-const TYPE_WORDS = 'string, int, bigint, smallint, tinyint, double, float, boolean, date, timestamp, timestamp_ntz, binary, decimal(p,s)';
-
-const TYPE_ALIASES: Record<string, string> = {
-  string: 'string', varchar: 'string', text: 'string', char: 'string',
-  int: 'integer', integer: 'integer', bigint: 'long', long: 'long', smallint: 'short', short: 'short', tinyint: 'byte', byte: 'byte',
-  double: 'double', float: 'float', real: 'float',
-  boolean: 'boolean', bool: 'boolean',
-  date: 'date', timestamp: 'timestamp', timestamp_ltz: 'timestamp', timestamp_ntz: 'timestamp_ntz', binary: 'binary',
-};
-
-/**
- * A type as people write it (`int`, `BIGINT`, `decimal(12, 2)`, `varchar(20)`) as a Delta primitive
- * type name, or null when it is not one.
- *
- * @param text the type text
- * @returns the Delta type name, or null
- */
-export function normaliseTypeName(text: string): string | null {
-  const t = text.trim().toLowerCase();
-  const dec = /^(?:decimal|numeric|dec)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?$/.exec(t);
-  if (dec) {
-    const precision = dec[1] === undefined ? 10 : Number(dec[1]);
-    const scale = dec[2] === undefined ? 0 : Number(dec[2]);
-    if (precision < 1 || precision > 38 || scale > precision) return null;
-    return `decimal(${precision},${scale})`;
-  }
-  const varchar = /^(?:varchar|char)\s*\(\s*\d+\s*\)$/.exec(t);
-  if (varchar) return 'string';
-  return Object.hasOwn(TYPE_ALIASES, t) ? TYPE_ALIASES[t] : null;
-}
-
-/**
- * A hint's type: a Delta primitive as `normaliseTypeName` reads it, or `date <format>` for dates whose
- * day/month order inference cannot prove (shared/formats reads both).
- *
- * @param text the type as written
- * @returns the normalised type, or null when it is not one
- */
-function hintTypeName(text: string): string | null {
-  const dated = /^date\s+(\S+)$/i.exec(text.trim());
-  if (dated) return DATE_FORMATS.includes(dated[1] as DateFormat) ? `date ${dated[1]}` : null;
-  return normaliseTypeName(text);
-}
-
-/**
- * Parse schema hints written as a string, Auto Loader style: `qty int, price decimal(12,2)`, also
- * `qty:int,price:decimal(12,2)`. A column name may hold spaces and other characters Delta refuses
- * (the hint names the original column; it is stored under its safe name): quote it Spark's way
- * (`` `Contact Phone Number` string ``, a backtick inside doubled), or write `Contact Phone Number:string`,
- * or `Contact Phone Number string` (the words after the name are the type).
- *
- * @param text the hints
- * @returns column → type (a Delta type name, or `date <format>`), and problems in words, each naming its hint
- */
-export function parseSchemaHints(text: string): { hints: Record<string, string>; problems: string[] } {
-  const hints = new HintSet();
-  const problems: string[] = [];
-  for (const raw of splitHints(text)) {
-    const part = raw.trim();
-    if (!part) continue;
-    const parsed = parseOneHint(part);
-    const problem = 'problem' in parsed ? parsed.problem : hints.add(parsed.column, parsed.type);
-    if (problem) problems.push(`hint "${part}": ${problem}`);
-  }
-  return { hints: hints.toObject(), problems };
-}
-
-/** The hints of a string, split on the commas that are neither in parentheses (decimal(12,2)) nor in backticks. */
-function splitHints(text: string): string[] {
-  const parts: string[] = [];
-  let depth = 0;
-  let quoted = false;
-  let current = '';
-  for (const ch of text) {
-    // A doubled backtick inside a quoted name closes and reopens it: the state ends where it was.
-    if (ch === '`') quoted = !quoted;
-    if (!quoted && ch === '(') depth++;
-    if (!quoted && ch === ')') depth--;
-    if (ch === ',' && depth === 0 && !quoted) {
-      parts.push(current);
-      current = '';
-    } else current += ch;
-  }
-  parts.push(current);
-  return parts;
-}
-
-/** One hint: `` `name` type ``, `` `name`:type ``, `name:type` or `name type`. */
-function parseOneHint(part: string): { column: string; type: string } | { problem: string } {
-  if (part.startsWith('`')) {
-    let column = '';
-    let i = 1;
-    for (; i < part.length; i++) {
-      if (part[i] !== '`') column += part[i];
-      else if (part[i + 1] === '`') column += part[i++];
-      else break;
-    }
-    if (i >= part.length) return { problem: 'the backtick before the column name is never closed' };
-    const typeText = part.slice(i + 1).replace(/^\s*:?/, '').trim();
-    if (!typeText) return { problem: `no type after the column \`${column}\`` };
-    const type = hintTypeName(typeText);
-    return type ? { column, type } : { problem: notAType(typeText) };
-  }
-  // A type never holds a colon, so only the last colon can end the name.
-  const colon = part.lastIndexOf(':');
-  if (colon > 0) {
-    const type = hintTypeName(part.slice(colon + 1));
-    if (type && part.slice(0, colon).trim()) return { column: part.slice(0, colon).trim(), type };
-  }
-  // `name type`: the split at a space outside parentheses whose right-hand side is a type. There is at
-  // most one: a type is one word, or `date <format>` where the format alone is no type.
-  const splits: number[] = [];
-  let depth = 0;
-  for (let i = 0; i < part.length; i++) {
-    if (part[i] === '(') depth++;
-    else if (part[i] === ')') depth--;
-    else if (depth === 0 && /\s/.test(part[i]) && !/\s/.test(part[i - 1])) splits.push(i);
-  }
-  for (const at of splits) {
-    const type = hintTypeName(part.slice(at));
-    if (type) return { column: part.slice(0, at).trim(), type };
-  }
-  if (colon > 0) return { problem: notAType(part.slice(colon + 1).trim()) };
-  if (splits.length) return { problem: notAType(part.slice(splits[splits.length - 1]).trim()) };
-  return { problem: 'is not "column type" or "column:type"' };
-}
-
-function notAType(text: string): string {
-  return `"${text}" is not a type (${TYPE_WORDS}, date <format>)`;
 }
 
 /**
@@ -706,7 +368,7 @@ function checkTable(c: Checker, name: string, value: unknown): TableDefinition |
   else if (!TABLE_NAME.test(name)) c.fail(path, 'table names are <layer>.<name> or <name> (letters, digits, _)', true);
   const entry = c.object(value, path, 'a table');
   if (!entry) return null;
-  c.keys(entry, path, TABLE_KEYS);
+  c.keys(entry, path, DEFINITION_KEYS.table);
   const table: TableDefinition = {
     name,
     from: [],
@@ -767,7 +429,7 @@ function checkTable(c: Checker, name: string, value: unknown): TableDefinition |
       else if (!EXPECTATION_NAME.test(ename)) c.fail(epath, 'expectation names are letters, digits and _, not starting with a digit', true);
       const expectation = c.object(e, epath, 'an expectation { check, onViolation }');
       if (!expectation) continue;
-      c.keys(expectation, epath, EXPECTATION_KEYS);
+      c.keys(expectation, epath, DEFINITION_KEYS.expectation);
       const check = c.string(expectation.check, [...epath, 'check'], { nonEmpty: true });
       let onViolation: OnViolation = 'warn';
       if (expectation.onViolation !== undefined) onViolation = c.oneOf(expectation.onViolation, [...epath, 'onViolation'], ON_VIOLATION) ?? 'warn';
@@ -896,36 +558,6 @@ function checkTablePaths(c: Checker, sources: Record<string, SourceDefinition>):
     if (other) c.fail(['sources', source.name, 'table'], `table ${source.table} is already written by sources.${other}; each source needs its own bronze table`);
     else seen.set(source.table, source.name);
   }
-}
-
-/**
- * Normalise a landing folder: no leading `/`, a trailing `/` unless empty.
- *
- * @param prefix as written
- * @returns the folder prefix
- */
-export function normaliseLanding(prefix: string): string {
-  const trimmed = prefix.trim().replace(/^\/+/, '').replace(/\/+$/, '');
-  return trimmed ? `${trimmed}/` : '';
-}
-
-/**
- * The source a landing blob belongs to: the one whose landing folder is the longest prefix of the
- * blob's path.
- *
- * @param definition the pipeline definition
- * @param blobPath path of the blob inside the landing container
- * @returns the source, or null when no source takes the blob (or it is a folder marker)
- */
-export function routeBlob(definition: PipelineDefinition, blobPath: string): SourceDefinition | null {
-  const path = blobPath.replace(/^\/+/, '');
-  if (!path || path.endsWith('/')) return null;
-  let best: SourceDefinition | null = null;
-  for (const source of Object.values(definition.sources)) {
-    if (source.landing === undefined || !path.startsWith(source.landing)) continue;
-    if (!best || source.landing.length > best.landing!.length) best = source;
-  }
-  return best;
 }
 
 /** The line of every key below a YAML node, by formatted path. */

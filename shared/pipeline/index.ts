@@ -1,29 +1,7 @@
-/** Pipeline definitions: load and validate `pipelines/*.yaml`, route landing blobs to their source. */
-export {
-  DEFAULT_PARTITION_BY,
-  DLT_EVOLUTION_ALIASES,
-  isReservedName,
-  loadPipelineDefinition,
-  normaliseLanding,
-  normaliseTypeName,
-  ON_VIOLATION,
-  parsePipelineDefinition,
-  parseSchemaEvolution,
-  parseSchemaHints,
-  PipelineDefinitionError,
-  routeBlob,
-  SCHEMA_EVOLUTION_MODES,
-  SOURCE_COMPRESSIONS,
-  SOURCE_FORMATS,
-  sourceNamed,
-  tableNamed,
-  validatePipelineDefinition,
-} from './definition';
-export type {
-  DefinitionProblem,
-  EventHubSource,
-  PipelineDefinition,
-  SchemaEvolutionMode,
-  SourceDefinition,
-  TableDefinition,
-} from './definition';
+/** Pipeline definitions: the model, loading and validation of `pipelines/*.yaml`, schema hints, blob routing. */
+export { CSV_ENCODINGS, DEFINITION_KEYS, loadPipelineDefinition, parsePipelineDefinition, parseSchemaEvolution, validatePipelineDefinition } from './definition';
+export { normaliseTypeName, parseSchemaHints } from './hints';
+export { isReservedName, sourceNamed, tableNamed } from './names';
+export { normaliseLanding, routeBlob } from './routing';
+// The model and its vocabularies are the folder's contract: all of it is public.
+export * from './types';

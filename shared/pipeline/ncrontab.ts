@@ -1,13 +1,15 @@
 /**
  * NCRONTAB, the schedule syntax of Azure Functions timers, in one place: the pipeline loader
  * (`schedule:`), the settings (`SLUICE_RECONCILE_SCHEDULE`), the schedule timer (shared/run) and the
- * local host's timers (dev/) all validate and parse with these two functions, so a schedule accepted
- * anywhere fires the same everywhere.
+ * local host's timers (dev/) all validate, parse and ask "when does it fire next" here, so a schedule
+ * accepted anywhere fires the same everywhere.
  *
  * Six fields `{second} {minute} {hour} {day} {month} {day-of-week}`, each `*`, a value, a range `a-b`,
  * any of those followed by `/n` (every n-th value; a lone value with a step runs to the field's end),
  * or a comma list of those; months and weekdays also by their three-letter English names. Day of
- * week runs 0–6 from Sunday, and 7 is Sunday too (as in NCrontab and cron). Times are UTC.
+ * week runs 0–6 from Sunday, and 7 is Sunday too (as in NCrontab and cron). Day of month and day of
+ * week must both match (NCrontab's rule, unlike Vixie cron's "either"). Times are UTC, as in Azure
+ * unless `WEBSITE_TIME_ZONE` is set, so there are no daylight-saving gaps or repeats.
  */
 
 interface CronField {
@@ -23,7 +25,7 @@ const FIELDS: readonly CronField[] = [
   { name: 'hour', min: 0, max: 23 },
   { name: 'day of month', min: 1, max: 31 },
   { name: 'month', min: 1, max: 12, names: ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'] },
-  // 7 is accepted for Sunday; parseNcrontab folds it into 0.
+  // 7 is accepted for Sunday; parseSchedule folds it into 0.
   { name: 'day of week', min: 0, max: 7, names: ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'] },
 ];
 const DAY_OF_WEEK = 5;
@@ -59,17 +61,31 @@ export function ncrontabProblem(text: string): string | null {
   return null;
 }
 
+/** A parsed schedule: the allowed values of each field, ascending. */
+export interface Schedule {
+  readonly text: string;
+  readonly seconds: readonly number[];
+  readonly minutes: readonly number[];
+  readonly hours: readonly number[];
+  /** Days of the month, 1–31. */
+  readonly days: readonly number[];
+  /** Months, 1–12. */
+  readonly months: readonly number[];
+  /** Days of the week, 0–6 from Sunday (7 folded into 0). */
+  readonly weekdays: readonly number[];
+}
+
 /**
- * The allowed values of each field of an NCRONTAB expression (day of week 0–6, Sunday 0).
+ * Parse an NCRONTAB expression.
  *
- * @param text the expression
- * @returns six sets: seconds, minutes, hours, days, months, weekdays
+ * @param text the expression, e.g. `0 0 * * * *` (hourly)
+ * @returns the schedule
  * @throws Error with ncrontabProblem's explanation when the expression is not valid
  */
-export function parseNcrontab(text: string): Set<number>[] {
+export function parseSchedule(text: string): Schedule {
   const problem = ncrontabProblem(text);
   if (problem) throw new Error(`NCRONTAB "${text}": ${problem}`);
-  return text.trim().split(/\s+/).map((field, i) => {
+  const [seconds, minutes, hours, days, months, weekdays] = text.trim().split(/\s+/).map((field, i) => {
     const spec = FIELDS[i];
     const out = new Set<number>();
     for (const item of field.split(',')) {
@@ -86,6 +102,93 @@ export function parseNcrontab(text: string): Set<number>[] {
       }
       for (let v = from; v <= to; v += step) out.add(i === DAY_OF_WEEK && v === 7 ? 0 : v);
     }
-    return out;
+    return [...out].sort((a, b) => a - b);
   });
+  return { text, seconds, minutes, hours, days, months, weekdays };
+}
+
+/** How far ahead a schedule is searched: 8 years holds a leap day whatever the start (2096 → 2104). */
+const HORIZON_YEARS = 8;
+
+/** The least allowed value ≥ `from`, or undefined. */
+function atOrAfter(values: readonly number[], from: number): number | undefined {
+  return values.find((v) => v >= from);
+}
+
+/**
+ * The first occurrence after `after` and not after `notAfter`, found field by field (month, day,
+ * hour, minute, second), each jumping to its next allowed value: a few steps per occurrence whatever
+ * the schedule, instead of one per second.
+ */
+function firstOccurrence(schedule: Schedule, after: Date, notAfter: number): Date | null {
+  const t = new Date(Math.floor(after.getTime() / 1000) * 1000 + 1000);
+  let [year, month, day, hour, minute, second] = [t.getUTCFullYear(), t.getUTCMonth() + 1, t.getUTCDate(), t.getUTCHours(), t.getUTCMinutes(), t.getUTCSeconds()];
+  const nextMonth = () => {
+    [month, day, hour, minute, second] = [month + 1, 1, 0, 0, 0];
+    if (month > 12) [year, month] = [year + 1, 1];
+  };
+  while (Date.UTC(year, month - 1, 1) <= notAfter) {
+    const m = atOrAfter(schedule.months, month);
+    if (m === undefined) {
+      [year, month, day, hour, minute, second] = [year + 1, 1, 1, 0, 0, 0];
+      continue;
+    }
+    if (m !== month) [month, day, hour, minute, second] = [m, 1, 0, 0, 0];
+    const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+    let d = atOrAfter(schedule.days, day);
+    while (d !== undefined && d <= daysInMonth && !schedule.weekdays.includes(new Date(Date.UTC(year, month - 1, d)).getUTCDay())) d = atOrAfter(schedule.days, d + 1);
+    if (d === undefined || d > daysInMonth) {
+      nextMonth();
+      continue;
+    }
+    if (d !== day) [day, hour, minute, second] = [d, 0, 0, 0];
+    const h = atOrAfter(schedule.hours, hour);
+    if (h === undefined) {
+      [day, hour, minute, second] = [day + 1, 0, 0, 0];
+      continue;
+    }
+    if (h !== hour) [hour, minute, second] = [h, 0, 0];
+    const min = atOrAfter(schedule.minutes, minute);
+    if (min === undefined) {
+      [hour, minute, second] = [hour + 1, 0, 0];
+      continue;
+    }
+    if (min !== minute) [minute, second] = [min, 0];
+    const s = atOrAfter(schedule.seconds, second);
+    if (s === undefined) {
+      [minute, second] = [minute + 1, 0];
+      continue;
+    }
+    const at = Date.UTC(year, month - 1, day, hour, minute, s);
+    return at <= notAfter ? new Date(at) : null;
+  }
+  return null;
+}
+
+/**
+ * The first time strictly after `after` at which the schedule fires.
+ *
+ * @param schedule a parsed schedule
+ * @param after the reference time
+ * @returns the next occurrence (whole seconds, UTC)
+ * @throws Error when nothing matches within eight years (e.g. 31 February)
+ */
+export function nextOccurrence(schedule: Schedule, after: Date): Date {
+  const limit = new Date(after.getTime());
+  limit.setUTCFullYear(limit.getUTCFullYear() + HORIZON_YEARS);
+  const next = firstOccurrence(schedule, after, limit.getTime());
+  if (!next) throw new Error(`schedule "${schedule.text}" never fires (no matching date within ${HORIZON_YEARS} years)`);
+  return next;
+}
+
+/**
+ * Whether the schedule fires in `(after, until]`.
+ *
+ * @param schedule a parsed schedule
+ * @param after exclusive start (milliseconds ignored)
+ * @param until inclusive end
+ * @returns true when an occurrence falls in the window
+ */
+export function firesBetween(schedule: Schedule, after: Date, until: Date): boolean {
+  return firstOccurrence(schedule, after, until.getTime()) !== null;
 }

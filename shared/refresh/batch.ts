@@ -14,7 +14,7 @@
  * A `fail` violation throws before anything is written, naming the expectation and one sample row
  * (PII protected) with the file and version it came from.
  */
-import type { ExpectationDefinition, OnViolation, TableDefinition } from '../pipeline/definition';
+import type { ExpectationDefinition, OnViolation, TableDefinition } from '../pipeline';
 import { quoteIdent, quoteLiteral, type SqlColumn, type SqlEngine, duckType } from '../sql';
 import { FILE_ID_COLUMN, ROW_COLUMN } from '../sql/source';
 import type { Contract } from './contract';

@@ -20,7 +20,7 @@ import { storableName } from '../formats/names';
 import { parseHint } from '../formats/options';
 import { FILE_METADATA_FIELDS, RESCUED_FIELD } from '../ingest/columns';
 import { EVENT_METADATA_FIELDS } from '../ingest/event-rows';
-import { PipelineDefinitionError, type DefinitionProblem, type PipelineDefinition, type TableDefinition } from '../pipeline/definition';
+import { PipelineDefinitionError, type DefinitionProblem, type PipelineDefinition, type TableDefinition } from '../pipeline';
 import { deltaSchemaOf, parseQuery, quoteIdent, referencedColumns, registerView, SqlParseError, withSqlEngine, type SqlColumn, type SqlEngine, type SqlEngineOptions } from '../sql';
 import { FILE_ID_COLUMN, ROW_COLUMN } from '../sql/source';
 import type { LakeTables } from './metrics';

@@ -13,7 +13,7 @@
  */
 import type { DeltaField, Snapshot } from '../delta';
 import { formatDeltaType } from '../delta';
-import type { TableDefinition } from '../pipeline/definition';
+import type { TableDefinition } from '../pipeline';
 import { deltaTypeOf, type SqlColumn } from '../sql';
 import { fullRefreshCommand, RefreshError } from './errors';
 import { piiActionOf } from './pii';

@@ -20,7 +20,7 @@ import { pathToFileURL } from 'node:url';
 import * as arrow from 'apache-arrow';
 import { deltaToArrowSchema } from '../delta';
 import { encodeParquet } from '../delta/parquet';
-import type { PipelineDefinition, TableDefinition } from '../pipeline/definition';
+import type { PipelineDefinition, TableDefinition } from '../pipeline';
 import { deltaSchemaOf, queryBatches, quoteLiteral, type SqlEngine } from '../sql';
 import { RefreshError } from './errors';
 

@@ -14,7 +14,7 @@
  * the SQL filtered out was never checked. A row failing other rules (a bad currency code) still counts
  * as complete: completeness is about fields being present, not valid.
  */
-import type { PipelineDefinition, RefreshKind, TableDefinition } from '../pipeline/definition';
+import type { PipelineDefinition, RefreshKind, TableDefinition } from '../pipeline';
 import type { SqlEngineOptions } from '../sql';
 import type { ObjectStore } from '../storage/types';
 import type { BatchOutcome, ExpectationCount } from './batch';

@@ -13,7 +13,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { PiiAction } from '../pipeline/definition';
+import type { PiiAction } from '../pipeline';
 import { quoteIdent } from '../sql/engine';
 
 /** Name of the SQL function that hashes a value. */

@@ -33,7 +33,7 @@ import { alreadyApplied, commitUpdate, openOrCreate } from './commit';
 import { BUCKETS_PROPERTY, HIDDEN_COLUMNS, KEY_BUCKET, KEY_HASH, type Contract } from './contract';
 import { fileBucket, filesHoldingKeys, keyHashSql, keysMatchSql } from './key-index';
 import { piiActionOf, piiExpression, protectedColumn } from './pii';
-import type { PiiAction, TableDefinition } from '../pipeline/definition';
+import type { PiiAction, TableDefinition } from '../pipeline';
 
 /** Suffix of a table's quarantine table path. */
 export const QUARANTINE_SUFFIX = '__quarantine';

@@ -93,7 +93,7 @@ export async function planSourceRead(source: string, store: ObjectStore, applied
 }
 
 function toSourceFile(add: AddFile, version: number | undefined): SourceFile {
-  return { path: add.path, partitionValues: add.partitionValues ?? {}, size: add.size, version };
+  return { path: add.path, partitionValues: add.partitionValues ?? {}, size: add.size, version, ...(add.deletionVector ? { deletionVector: add.deletionVector } : {}) };
 }
 
 /**

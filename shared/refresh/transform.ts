@@ -4,7 +4,7 @@
  * contract, and build the checked batch.
  */
 import type { Snapshot } from '../delta';
-import type { TableDefinition } from '../pipeline/definition';
+import type { TableDefinition } from '../pipeline';
 import { addColumns, aggregateFunctions, isRowLevel, parseQuery, SqlError, SqlParseError, toSql, withoutTopLevelCasts, type SqlEngine } from '../sql';
 import { FILE_ID_COLUMN, ROW_COLUMN } from '../sql/source';
 import { buildBatch, type BatchOutcome } from './batch';
@@ -44,7 +44,7 @@ export interface TransformOptions {
 export async function runTransform(engine: SqlEngine, table: TableDefinition, options: TransformOptions): Promise<Transform> {
   const where = `refresh ${table.name}: tables.${table.name}.sql`;
   let sql = table.sql;
-  let provenance = false;
+  let provenance: boolean;
   let declared;
   let output;
   try {

@@ -22,7 +22,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddFile } from '../delta/actions';
 import type { DeltaStruct } from '../delta';
 import { writeDataFiles } from '../delta/writer';
-import type { TableDefinition } from '../pipeline/definition';
+import type { TableDefinition } from '../pipeline';
 import { quoteIdent, quoteLiteral, queryBatches, registerView, stageFiles, type SqlEngine } from '../sql';
 import { FILE_ID_COLUMN, ROW_COLUMN } from '../sql/source';
 import type { ObjectStore } from '../storage/types';

@@ -19,13 +19,14 @@
  */
 import type { InvocationContext } from '@azure/functions';
 import { errorText, isTransient } from '../errors';
-import { tableNamed, type PipelineDefinition } from '../pipeline/definition';
+import { tableNamed, type PipelineDefinition } from '../pipeline';
 import { loadIfExists } from '../refresh/commit';
 import { refreshTable } from '../refresh/refresh';
 import { emptyMetrics, type LakeTables, type TableUpdateMetrics } from '../refresh/metrics';
 import type { TableUpdateEvent } from './event-log';
 import { tableLineage } from './lineage';
-import type { TableActivityInput } from './fan-out';
+import { TABLE_ACTIVITY, type TableActivityInput } from './fan-out';
+import { tableUpdateLine } from './describe-update';
 import { findPipeline, pipelineName, planRefresh, type RefreshPlan } from './plan';
 import type { RunServices } from './services';
 
@@ -144,6 +145,7 @@ export function tableActivity(services: () => RunServices): (input: TableActivit
         context.error(`refreshTable ${input.table} (run ${input.runId}): the update is committed but its event was not recorded: ${errorText(err)}`);
       }
     }
+    context.log(`${TABLE_ACTIVITY}: ${tableUpdateLine(metrics)}`);
     return metrics;
   };
 }

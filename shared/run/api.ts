@@ -3,7 +3,7 @@
  * serves the same functions):
  * - `POST /api/pipelines/{name}/runs` (JSON body or query: `fullRefresh` true or a list of tables,
  *   `reason`) → 202, `Location` = the request's status URL, body with the request id, the instance id,
- *   whether it was queued behind a running run and our pipeline-scoped links (request, status,
+ *   whether a running run was asked to catch up instead (`queued`) and our pipeline-scoped links (request, status,
  *   terminate, purge); the Durable management URLs only when `SLUICE_EXPOSE_DURABLE_URLS` asks for
  *   them, since in Azure they carry the extension's system key, which controls every instance of every
  *   pipeline; 404 for an unknown pipeline; 400 for a bad body or a `fullRefresh` naming unknown tables.
@@ -24,11 +24,11 @@
  * browser history. Callers add it themselves (`?code=` or the `x-functions-key` header).
  */
 import { randomUUID } from 'node:crypto';
-import { tableNamed, type PipelineDefinition } from '../pipeline/definition';
-import { isActive, type RunClient, type RunStatus } from './client';
+import { tableNamed, type PipelineDefinition } from '../pipeline';
+import { isActive, type RunClient } from './client';
 import type { EventLog } from './event-log';
-import type { RefreshInput, RefreshProgress } from './orchestrator';
-import { recordedOutcome } from './outcome';
+import type { RefreshInput } from './orchestrator';
+import { requestProgress } from './outcome';
 import { findPipeline, pipelineName, runInstanceId } from './plan';
 
 /** A response to write. */
@@ -60,9 +60,6 @@ function runUrl(origin: ApiOrigin, pipeline: string, instanceId: string, suffix 
 function requestUrl(origin: ApiOrigin, pipeline: string, requestId: string): string {
   return pipelineUrl(origin, pipeline, `requests/${encodeURIComponent(requestId)}`);
 }
-
-/** A request not served after this long, with no run going, was dropped (its queued run terminated). */
-const REQUEST_LOST_MS = 5 * 60_000;
 
 /**
  * Read a start request's options from the JSON body and the query.
@@ -171,31 +168,30 @@ export async function requestStatusResponse(runs: RunClient, events: EventLog | 
   const definition = findPipeline(pipelines, name);
   if (!definition) return unknownPipeline(pipelines, name);
   if (!events) return notFound('requests are not recorded here (no event log)');
-  const record = await events.request(name, requestId);
-  if (!record) return notFound(`no request "${requestId}" of pipeline "${name}"`);
-  const status = await runs.status(runInstanceId(name));
+  const tables = Object.keys(definition.tables).length;
+  const progress = await requestProgress(runs, events, name, requestId, tables);
+  const known = { pipeline: name, requestId, instanceId: runInstanceId(name) };
   const waiting = (body: Record<string, unknown>): ApiResponse => ({ status: 202, headers: { Location: requestUrl(origin, name, requestId), 'Retry-After': '5' }, body: { pipeline: name, requestId, ...body } });
-  const servedNow = status && ((status.input as RefreshInput | undefined)?.requests ?? []).includes(requestId);
-  if (status && servedNow) {
-    if (isActive(status.runtimeStatus)) return waiting({ ...status });
-    return { status: 200, body: { pipeline: name, requestId, ...status } };
-  }
-  const active = !!status && isActive(status.runtimeStatus);
-  if (!record.runId) {
-    const age = record.requestedAt ? Date.now() - Date.parse(record.requestedAt) : 0;
-    if (!active && age > REQUEST_LOST_MS) {
-      return { status: 200, body: { pipeline: name, requestId, runtimeStatus: 'Canceled', error: `no run served the request within ${REQUEST_LOST_MS / 60_000} minutes and none is going: the run it was queued for was terminated or purged before it started; ask again` } };
+  switch (progress.state) {
+    case 'unknown':
+      return notFound(`no request "${requestId}" of pipeline "${name}"`);
+    case 'running':
+      return waiting({ ...progress.status });
+    case 'ended':
+      return { status: 200, body: { pipeline: name, requestId, ...progress.status } };
+    case 'waiting':
+      return waiting({ runtimeStatus: 'Pending', instanceId: runInstanceId(name) });
+    case 'lost':
+      return { status: 200, body: { ...known, runtimeStatus: 'Canceled', error: `${progress.why}: the run it was raised on was terminated, failed or purged before taking it; ask again` } };
+    case 'recorded': {
+      const fromLog = { ...known, runId: progress.runId, source: 'eventLog' };
+      const { outcome } = progress;
+      if (outcome.state === 'completed') return { status: 200, body: { ...fromLog, runtimeStatus: 'Completed', output: outcome.output } };
+      return { status: 200, body: { ...fromLog, runtimeStatus: 'Failed', output: outcome.error, tables: outcome.output.tables } };
     }
-    // Queued behind the run going now, or about to start.
-    return waiting({ runtimeStatus: 'Pending', instanceId: runInstanceId(name) });
+    case 'stopped':
+      return { status: 200, body: { ...known, runId: progress.runId, source: 'eventLog', runtimeStatus: 'Terminated', error: `run ${progress.runId} ended with ${progress.recorded} of ${tables} tables recorded: it was terminated, or stopped before the others` } };
   }
-  const outcome = await recordedOutcome(events, name, record.runId, null, Object.keys(definition.tables).length);
-  const known = { pipeline: name, requestId, instanceId: runInstanceId(name), runId: record.runId, source: 'eventLog' };
-  if (outcome.state === 'completed') return { status: 200, body: { ...known, runtimeStatus: 'Completed', output: outcome.output } };
-  if (outcome.state === 'failed') return { status: 200, body: { ...known, runtimeStatus: 'Failed', output: outcome.error, tables: outcome.output.tables } };
-  // Tables are still being recorded by the run going now, or the run stopped before reaching them.
-  if (active && runIdOf(status) === record.runId) return waiting({ ...status });
-  return { status: 200, body: { ...known, runtimeStatus: 'Terminated', error: `run ${record.runId} ended with ${outcome.recorded} of ${Object.keys(definition.tables).length} tables recorded: it was terminated, or stopped before the others` } };
 }
 
 /** Most updates one request returns. */
@@ -219,10 +215,6 @@ export async function tableUpdatesResponse(events: EventLog | null, pipelines: r
   const n = limit === null ? 20 : Number(limit);
   if (!Number.isInteger(n) || n < 1 || n > MAX_UPDATES) return { status: 400, body: { error: `limit must be a whole number from 1 to ${MAX_UPDATES}, not '${limit}'` } };
   return { status: 200, body: { pipeline: name, table, updates: await events.tableUpdates(name, table, n) } };
-}
-
-function runIdOf(status: RunStatus | undefined): string | undefined {
-  return (status?.customStatus as RefreshProgress | undefined)?.runId;
 }
 
 /**

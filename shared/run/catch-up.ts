@@ -1,16 +1,14 @@
 /**
  * Merging the requests that reach a running refresh. A pipeline has one instance, so every trigger
  * while it runs becomes one more run of it; several triggers must then collapse into ONE run that
- * does what each of them asked. Without merging, the last request wins and a queued full refresh can
- * be replaced by a plain catch-up, silently dropping the rebuild someone asked for.
+ * does what each of them asked. Without merging, the last request wins and a full refresh asked
+ * during a run can be replaced by a plain catch-up, silently dropping the rebuild someone asked for.
  *
  * The merged request rebuilds every table any of them asked to rebuild (`true` wins, table lists are
  * united), keeps their reasons (distinct, bounded) and carries every request id, so a caller waiting
- * for "its" run (the CLI) recognises the merged run as its own. The local engine applies it to its
- * queued start (`StartOptions.mergeQueued`); the orchestrator applies it to the `catchUp` events it
- * finds buffered before it continues as new (Azure).
+ * for "its" run recognises the merged run as its own. The orchestrator applies it to the `catchUp`
+ * events it finds buffered before it continues as new.
  */
-import type { RefreshInput } from './orchestrator';
 
 /** What a trigger asks of a running refresh (the `catchUp` event's data). */
 export interface CatchUpRequest {
@@ -60,20 +58,4 @@ export function mergeCatchUp<T extends CatchUpRequest>(previous: CatchUpRequest 
   if (reason !== undefined) merged.reason = reason;
   if (requests.length) merged.requests = requests;
   return merged;
-}
-
-/**
- * Merge a queued refresh input with a new start's (the engine's `mergeQueued` for `refresh`).
- *
- * @param previous the queued input (unknown: it was read back from storage)
- * @param next the new start's input
- * @returns the input of the one run that serves both
- */
-export function mergeQueuedRefresh(previous: unknown, next: unknown): unknown {
-  const prev = previous && typeof previous === 'object' ? (previous as RefreshInput) : undefined;
-  if (!next || typeof next !== 'object') return next;
-  const input = next as RefreshInput;
-  // A queued start of another pipeline cannot share the instance id; merge only like with like.
-  if (prev && prev.pipeline !== input.pipeline) return next;
-  return mergeCatchUp(prev, input);
 }

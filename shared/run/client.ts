@@ -3,21 +3,24 @@
  * - `DurableRunClient` over the `durable-functions` client (`df.getClient(context)`) in Azure;
  * - `EngineRunClient` over Sluice's local `OrchestrationEngine` (local host, CLI, tests).
  *
- * Both keep one instance per pipeline (`refresh-<pipeline>`), and a start while that instance runs
- * makes it catch up instead of starting a second one: the engine queues one more run of the same id
- * (`ifRunning: 'queue'`); in Azure the client raises the `catchUp` event, which the orchestrator
- * checks before it finishes (see orchestrator.ts). Two triggers racing to start a finished instance
- * cannot both start it: host.json's `overridableExistingInstanceStates: NonRunningStates` makes the
- * extension refuse a start while the instance runs, and the refused one raises `catchUp` instead.
- * The gaps in Azure: an event raised in the instant between the status read and the instance
- * completing is dropped by the extension, and a run that fails ends without reading its events; the
- * schedule timer's sweep (sweep.ts) starts a run for bronze versions no run has applied.
+ * Both start runs the same way (`startOrCatchUp`), so `npm start` and `sluice pipeline run` take the
+ * path Azure takes. One instance per pipeline (`refresh-<pipeline>`): a start while it runs raises
+ * the `catchUp` event instead, which the orchestrator reads before it finishes and continues as new
+ * (orchestrator.ts). Two triggers racing to start a finished instance cannot both start it: host.json's
+ * `overridableExistingInstanceStates: NonRunningStates` (and the engine's `ifRunning: 'throw'`)
+ * refuses one, which then raises `catchUp` instead.
+ *
+ * The gap of the event path, closed here: Durable drops an event raised on an instance that has
+ * finished (the extension answers 410 and the client returns as if delivered), and a run past its
+ * last look at its events finishes without them. So after raising, the starter reads the instance
+ * again: while the run is at its last look (`stage: catching-up`) or failing, it waits to see it
+ * continue or end; when it ended without taking the event, the starter starts the run itself.
  */
 import type { DurableClient } from 'durable-functions';
 import type { OrchestrationEngine } from '../orchestration/engine';
 import { managementUrls, OrchestrationStateError, type HttpManagementPayload } from '../orchestration/status';
-import { mergeQueuedRefresh, type CatchUpRequest } from './catch-up';
-import { CATCH_UP_EVENT, REFRESH_ORCHESTRATOR, type RefreshInput } from './orchestrator';
+import type { CatchUpRequest } from './catch-up';
+import { CATCH_UP_EVENT, REFRESH_ORCHESTRATOR, type RefreshInput, type RefreshProgress } from './orchestrator';
 import { runInstanceId } from './plan';
 
 /** Durable runtime statuses. */
@@ -28,7 +31,7 @@ export interface RunStart {
   instanceId: string;
   /** A new instance (execution) was created. */
   created: boolean;
-  /** The running instance was asked to catch up instead. */
+  /** The running instance was asked to catch up instead (its `catchUp` event was taken). */
   queued: boolean;
   runtimeStatus: RunRuntimeStatus;
 }
@@ -76,17 +79,100 @@ export function isActive(status: string): boolean {
   return ACTIVE.includes(status);
 }
 
+/** What starting a run asks of a back end: the three calls the Durable client has. */
+interface InstanceControl {
+  status(instanceId: string): Promise<RunStatus | undefined>;
+  /** Create a new execution; rejects when the instance is running. */
+  create(instanceId: string, input: RefreshInput): Promise<void>;
+  /** Raise an event; may resolve (Durable) or reject (the engine) when the instance has finished. */
+  raise(instanceId: string, event: string, data: CatchUpRequest): Promise<void>;
+}
+
+/** Stages of a run that will not look at its `catchUp` events again (orchestrator.ts). */
+const PAST_LAST_LOOK: readonly string[] = ['catching-up', 'failed', 'completed'];
+/** Most rounds of start-or-raise before giving up (each ends by a finished run restarting the race). */
+const MAX_START_ROUNDS = 5;
+/** How long a starter waits for a run at its last look to continue or end. */
+const LAST_LOOK_WAIT_MS = 30_000;
+
+/**
+ * Start a pipeline's run, or make the running one catch up; see this file's header.
+ *
+ * @param control the back end
+ * @param input the run's input
+ * @param pollMs how often to read the instance while waiting for a run's last look
+ * @returns what happened
+ */
+async function startOrCatchUp(control: InstanceControl, input: RefreshInput, pollMs: number): Promise<RunStart> {
+  const instanceId = runInstanceId(input.pipeline);
+  const asked: CatchUpRequest = { fullRefresh: input.fullRefresh ?? false, ...(input.reason !== undefined ? { reason: input.reason } : {}), ...(input.requests ? { requests: input.requests } : {}) };
+  for (let round = 0; round < MAX_START_ROUNDS; round++) {
+    const current = await control.status(instanceId);
+    if (!current || !isActive(current.runtimeStatus)) {
+      try {
+        await control.create(instanceId, input);
+        return { instanceId, created: true, queued: false, runtimeStatus: 'Pending' };
+      } catch (err) {
+        // Refused because another trigger started it in the meantime: that run catches up instead.
+        const now = await control.status(instanceId);
+        if (now && isActive(now.runtimeStatus)) continue;
+        throw err;
+      }
+    }
+    try {
+      await control.raise(instanceId, CATCH_UP_EVENT, asked);
+    } catch (err) {
+      const now = await control.status(instanceId);
+      if (now && isActive(now.runtimeStatus)) throw err;
+      continue; // it finished before the event reached it: start it anew
+    }
+    const taken = await catchUpTaken(control, instanceId, input, pollMs);
+    if (taken) return { instanceId, created: false, queued: true, runtimeStatus: taken.runtimeStatus };
+  }
+  throw new Error(`could not start or catch up run ${instanceId}: it kept finishing between ${MAX_START_ROUNDS} starts and catch-up events`);
+}
+
+/**
+ * Whether a raised `catchUp` event will be (or was) taken by the run: yes while the run has not
+ * reached its last look at its events; if it has, wait until it continues as new (taking the event)
+ * or ends (dropping it).
+ *
+ * @returns the status the run was seen in when it took (or will take) the event, or null when it ended without it
+ */
+async function catchUpTaken(control: InstanceControl, instanceId: string, input: RefreshInput, pollMs: number): Promise<RunStatus | null> {
+  const deadline = Date.now() + LAST_LOOK_WAIT_MS;
+  for (;;) {
+    const status = await control.status(instanceId);
+    if (!status) return null;
+    const carries = (input.requests ?? []).some((r) => ((status.input as RefreshInput | undefined)?.requests ?? []).includes(r));
+    if (!isActive(status.runtimeStatus)) return carries ? status : null;
+    const stage = (status.customStatus as Partial<RefreshProgress> | undefined)?.stage;
+    // Still before its last look, or already continued (a new execution starts at `planning`).
+    if (carries || stage === undefined || !PAST_LAST_LOOK.includes(stage)) return status;
+    // A run stuck at its last look (no engine driving it) is left to take the event when it resumes.
+    if (Date.now() >= deadline) return status;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
 /** Runs on the local engine. */
 export class EngineRunClient implements RunClient {
-  /** @param engine the engine (its registry must hold the refresh orchestrator and activities) */
-  constructor(readonly engine: OrchestrationEngine) {}
+  private readonly control: InstanceControl;
 
-  async startRun(input: RefreshInput): Promise<RunStart> {
-    // Starts queued behind a running one merge: rebuilds, reasons and request ids all survive.
-    const started = await this.engine.startNew(REFRESH_ORCHESTRATOR, { instanceId: runInstanceId(input.pipeline), input: { ...input, catchUp: 'queue' }, ifRunning: 'queue', mergeQueued: mergeQueuedRefresh });
-    return { instanceId: started.instanceId, created: started.created, queued: started.queued === true, runtimeStatus: started.runtimeStatus };
+  /** @param engine the engine (its registry must hold the refresh orchestrator and activities) */
+  constructor(readonly engine: OrchestrationEngine) {
+    this.control = {
+      status: (id) => this.status(id),
+      create: async (id, input) => {
+        await engine.startNew(REFRESH_ORCHESTRATOR, { instanceId: id, input, ifRunning: 'throw' });
+      },
+      raise: (id, event, data) => engine.raiseEvent(id, event, data),
+    };
   }
 
+  startRun(input: RefreshInput): Promise<RunStart> {
+    return startOrCatchUp(this.control, input, 50);
+  }
   async status(instanceId: string): Promise<RunStatus | undefined> {
     const s = await this.engine.getStatus(instanceId);
     return s && { instanceId: s.instanceId, name: s.name, runtimeStatus: s.runtimeStatus, input: s.input, customStatus: s.customStatus, output: s.output, createdTime: s.createdTime, lastUpdatedTime: s.lastUpdatedTime };
@@ -118,29 +204,21 @@ export class EngineRunClient implements RunClient {
 
 /** Runs on the Durable Functions extension (Azure, or `func start`). */
 export class DurableRunClient implements RunClient {
-  /** @param client `df.getClient(context)` of a function declaring the durable client input */
-  constructor(readonly client: DurableClient) {}
+  private readonly control: InstanceControl;
 
-  async startRun(input: RefreshInput): Promise<RunStart> {
-    const instanceId = runInstanceId(input.pipeline);
-    const current = await this.status(instanceId);
-    if (current && isActive(current.runtimeStatus)) return this.catchUp(instanceId, input, current.runtimeStatus);
-    try {
-      await this.client.startNew(REFRESH_ORCHESTRATOR, { instanceId, input: { ...input, catchUp: 'event' } satisfies RefreshInput });
-    } catch (err) {
-      // host.json sets overridableExistingInstanceStates: NonRunningStates, so of two triggers that
-      // both read "not running", the extension starts one and refuses the other: that one catches up.
-      const now = await this.status(instanceId);
-      if (now && isActive(now.runtimeStatus)) return this.catchUp(instanceId, input, now.runtimeStatus);
-      throw err;
-    }
-    return { instanceId, created: true, queued: false, runtimeStatus: 'Pending' };
+  /** @param client `df.getClient(context)` of a function declaring the durable client input */
+  constructor(readonly client: DurableClient) {
+    this.control = {
+      status: (id) => this.status(id),
+      create: async (id, input) => {
+        await client.startNew(REFRESH_ORCHESTRATOR, { instanceId: id, input });
+      },
+      raise: (id, event, data) => client.raiseEvent(id, event, data),
+    };
   }
 
-  private async catchUp(instanceId: string, input: RefreshInput, runtimeStatus: RunRuntimeStatus): Promise<RunStart> {
-    const asked: CatchUpRequest = { fullRefresh: input.fullRefresh ?? false, reason: input.reason, ...(input.requests ? { requests: input.requests } : {}) };
-    await this.client.raiseEvent(instanceId, CATCH_UP_EVENT, asked);
-    return { instanceId, created: false, queued: true, runtimeStatus };
+  startRun(input: RefreshInput): Promise<RunStart> {
+    return startOrCatchUp(this.control, input, 500);
   }
 
   async status(instanceId: string): Promise<RunStatus | undefined> {

@@ -14,16 +14,13 @@
  *
  * Requests to run a pipeline (`POST /api/pipelines/{name}/runs`) are recorded under PartitionKey
  * `request|<pipeline>`, RowKey `<request id>`: when asked, then which run served them (the run's plan
- * step records it). A run ends and its instance is reused by the next queued run, so the status of
+ * step records it). A run ends and its instance continues as the next run at once, so the status of
  * the instance alone cannot answer "how did my run end"; this record and the run's table updates can.
  */
 import type { TableClient } from '@azure/data-tables';
 import type { TableUpdateMetrics } from '../refresh/metrics';
 import { tableCreation } from '../storage/lake';
 import type { TableLineage } from './lineage';
-
-/** Default table name (docs/lake-layout.md). */
-export const EVENTS_TABLE = 'SluiceEvents';
 
 /** One table update, as recorded. */
 export interface TableUpdateEvent {

@@ -3,8 +3,8 @@
  * Durable client or the local engine behind one interface), the event log of table updates with
  * lineage, the run API, and the triggers (after a bronze commit, on a schedule).
  */
-export { refreshOrchestrator, REFRESH_ORCHESTRATOR, PLAN_ACTIVITY, CATCH_UP_EVENT, CATCH_UP_WINDOW_MS } from './orchestrator';
-export { mergeCatchUp, mergeFullRefresh, mergeQueuedRefresh } from './catch-up';
+export { refreshOrchestrator, REFRESH_ORCHESTRATOR, PLAN_ACTIVITY, CATCH_UP_EVENT } from './orchestrator';
+export { mergeCatchUp, mergeFullRefresh } from './catch-up';
 export type { CatchUpRequest } from './catch-up';
 export type { RefreshInput, RefreshOutput, RefreshProgress, TableFailure, TableProgress } from './orchestrator';
 export { chunkTables, failureReason, fanOutLimit, MAX_FAN_OUT, REFRESH_TABLES_ORCHESTRATOR, refreshTablesOrchestrator, TABLE_ACTIVITY } from './fan-out';
@@ -16,10 +16,11 @@ export { DurableRunClient, EngineRunClient, isActive } from './client';
 export type { PurgeResult, RunClient, RunRuntimeStatus, RunStart, RunStatus, TerminateResult } from './client';
 export { blockedBy, findPipeline, pipelineName, pipelineOfInstance, planRefresh, runInstanceId, tablesReadingSource } from './plan';
 export type { RefreshPlan } from './plan';
-export { EVENTS_TABLE, EventLog } from './event-log';
+export { EventLog } from './event-log';
 export type { RunRequestRecord, TableUpdateEvent } from './event-log';
-export { recordedOutcome } from './outcome';
-export type { RecordedOutcome } from './outcome';
+export { recordedOutcome, requestProgress } from './outcome';
+export { tableUpdateLine, tableUpdateReport } from './describe-update';
+export type { RecordedOutcome, RequestProgress } from './outcome';
 export { tableLineage, MAX_COMMITS } from './lineage';
 export type { BronzeInput, SourceLineage, TableLineage } from './lineage';
 export { runtimeServices } from './services';
@@ -32,4 +33,4 @@ export { ScheduledStartError, startRunAfterBronze, startRunAfterTableCommit, sta
 export { sweepUnappliedBronze, unappliedSources, unservedBronzeVersion, SWEEP_SKEW_MS } from './sweep';
 export type { SweepResult, UnappliedSource } from './sweep';
 export type { BronzeCommit, TableCommit } from './triggers';
-export { duePipelines, firesAt, MAX_SCHEDULE_CATCH_UP_MS, parseNcrontab, SCHEDULE_TICK, scheduleSince } from './schedule';
+export { duePipelines, MAX_SCHEDULE_CATCH_UP_MS, SCHEDULE_TICK, scheduleSince } from './schedule';

@@ -10,8 +10,8 @@
  * Only the newest `MAX_COMMITS` commits of a range are read (a first build over a long bronze
  * history would otherwise read the whole log); `truncated` says how many were left out.
  */
-import { readCommitIfExists } from '../delta';
-import type { PipelineDefinition } from '../pipeline/definition';
+import { laneCommitRecord, readCommitIfExists } from '../delta';
+import type { PipelineDefinition } from '../pipeline';
 import type { LakeTables, TableUpdateMetrics } from '../refresh/metrics';
 
 /** Commits read per source and update, at most. */
@@ -88,10 +88,8 @@ export async function tableLineage(definition: PipelineDefinition, metrics: Tabl
 }
 
 function commitInputs(version: number, actions: readonly unknown[]): BronzeInput[] {
-  const info = (actions as Record<string, unknown>[]).find((a) => 'commitInfo' in a)?.commitInfo as
-    | { operation?: string; sluiceLane?: { sources?: Record<string, unknown>[] } }
-    | undefined;
-  const lane = info?.sluiceLane?.sources ?? [];
+  const info = (actions as Record<string, unknown>[]).find((a) => 'commitInfo' in a)?.commitInfo as { operation?: string } | undefined;
+  const lane = laneCommitRecord(actions)?.sources ?? [];
   if (lane.length === 0) {
     // Commits that add no data (table creation, compaction) fed nothing into the update.
     const adds = (actions as Record<string, { dataChange?: boolean }>[]).some((a) => 'add' in a && a.add.dataChange !== false);

@@ -21,12 +21,13 @@
  *    retry them anyway up to `maxNumberOfAttempts`: harmless, because a refresh commits nothing when it
  *    fails and is exactly once per source version, only wasteful (a few more minutes before the run
  *    reports the failure).
- * 5. Catching up: one instance per pipeline (`refresh-<pipeline>`). With the local engine a trigger
- *    during a run is queued by the engine itself (`ifRunning: 'queue'`, input `catchUp: 'queue'`). In
- *    Azure (`catchUp: 'event'`) a trigger raises the external event `catchUp`; before finishing, the
- *    run waits briefly for that event (events raised during the run are buffered, so none is missed)
- *    and, when it came, continues as new so the new bronze versions are applied by the same instance;
- *    the other `catchUp` events buffered by then are merged into that one continuation (catch-up.ts).
+ * 5. Catching up: one instance per pipeline (`refresh-<pipeline>`), on the local engine as in Azure.
+ *    A trigger during a run raises the external event `catchUp` (client.ts). Events raised during the
+ *    run are buffered, so before finishing the run takes a last look (`stage: catching-up`): every
+ *    `catchUp` event buffered by then is merged into one continuation (catch-up.ts), and the run
+ *    continues as new so the new bronze versions are applied by the same instance. An event raised
+ *    after that look is not lost: its starter sees the run end without it and starts the next run.
+ *    The look is a timer due at once: a buffered event is delivered before it, so no wait is needed.
  *
  * Custom status: `{ stage, level, levels, done, running, failed, total, tables }` where `tables` maps
  * each table to its state and, once done, its main counts (and completeness, for tables declaring
@@ -44,10 +45,8 @@ import { runTotals, type RunTotals } from './totals';
 export const REFRESH_ORCHESTRATOR = 'refresh';
 /** Activity that plans the run. */
 export const PLAN_ACTIVITY = 'refreshPlan';
-/** External event that makes a running refresh catch up (Azure). */
+/** External event that makes a running refresh catch up. */
 export const CATCH_UP_EVENT = 'catchUp';
-/** How long a finishing run waits for a `catchUp` event (Azure mode). */
-export const CATCH_UP_WINDOW_MS = 5_000;
 /** Most buffered `catchUp` events merged into one continuation (the rest wait for the next run). */
 const MAX_DRAINED_EVENTS = 50;
 
@@ -60,8 +59,6 @@ export interface RefreshInput {
   reason?: string;
   /** Ids of the requests this run serves (merged runs carry all of them; the CLI waits for its own). */
   requests?: string[];
-  /** How triggers during the run reach it: queued by the engine (default) or the `catchUp` event. */
-  catchUp?: 'queue' | 'event';
   /**
    * Most tables one instance refreshes at once in a level (default `MAX_FAN_OUT`); larger levels are
    * split into sub-orchestrations. An integer of at least 2; tests lower it to see the split.
@@ -177,27 +174,23 @@ export const refreshOrchestrator: OrchestrationHandler = function* (context: Orc
   const tables = order.map((t) => results.get(t)!);
   const output: RefreshOutput = { pipeline: input.pipeline, runId, reason: input.reason ?? null, tables, totals: runTotals(tables) };
 
-  if (input.catchUp === 'event') {
-    progress.stage = 'catching-up';
-    show();
+  progress.stage = 'catching-up';
+  show();
+  // Several triggers during the run: their events are buffered; one run serves them all, merged.
+  let asked: CatchUpRequest | undefined;
+  for (let drained = 0; drained < MAX_DRAINED_EVENTS; drained++) {
     const event = context.df.waitForExternalEvent(CATCH_UP_EVENT);
-    const timer = context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + CATCH_UP_WINDOW_MS));
-    const winner = (yield context.df.Task.any([event, timer])) as Task;
-    if (winner === event) {
-      if (!timer.isCompleted) timer.cancel();
-      let asked: CatchUpRequest = { fullRefresh: false, reason: 'catch-up after a trigger during the run', ...((event.result ?? {}) as CatchUpRequest) };
-      // Several triggers during the run: their events are buffered; one run serves them all, merged.
-      for (let drained = 0; drained < MAX_DRAINED_EVENTS; drained++) {
-        const more = context.df.waitForExternalEvent(CATCH_UP_EVENT);
-        const now = context.df.createTimer(context.df.currentUtcDateTime);
-        if (((yield context.df.Task.any([more, now])) as Task) !== more) break;
-        if (!now.isCompleted) now.cancel();
-        asked = mergeCatchUp(asked, { fullRefresh: false, ...((more.result ?? {}) as CatchUpRequest) });
-      }
-      const { fullRefresh, reason, requests } = asked;
-      context.df.continueAsNew({ ...input, fullRefresh, reason, ...(requests ? { requests } : {}) } satisfies RefreshInput);
-      return output;
-    }
+    const now = context.df.createTimer(context.df.currentUtcDateTime);
+    if (((yield context.df.Task.any([event, now])) as Task) !== event) break;
+    if (!now.isCompleted) now.cancel();
+    const data: CatchUpRequest = { fullRefresh: false, ...((event.result ?? {}) as CatchUpRequest) };
+    asked = asked ? mergeCatchUp(asked, data) : { reason: 'catch-up after a trigger during the run', ...data };
+  }
+  if (asked) {
+    const { fullRefresh, reason, requests } = asked;
+    const { pipeline, maxFanOut } = input;
+    context.df.continueAsNew({ pipeline, fullRefresh, ...(reason !== undefined ? { reason } : {}), ...(requests ? { requests } : {}), ...(maxFanOut !== undefined ? { maxFanOut } : {}) } satisfies RefreshInput);
+    return output;
   }
   progress.stage = 'completed';
   show();

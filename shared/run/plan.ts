@@ -7,7 +7,7 @@
  * the highest of them. Tables of one level never read each other, so they run in parallel.
  */
 import * as nodePath from 'node:path';
-import type { PipelineDefinition } from '../pipeline/definition';
+import type { PipelineDefinition } from '../pipeline';
 
 /** The plan an orchestrator works through. */
 export interface RefreshPlan {

@@ -7,35 +7,14 @@
  * minute still runs at most once a minute, which a refresh (itself minutes long) cannot beat anyway.
  * A start while a run is going makes that run catch up, so a slow run never piles up instances.
  *
- * NCRONTAB is validated and parsed by shared/pipeline/ncrontab.ts. Day of month and day of week
- * must both match. Times are UTC.
+ * When a schedule fires is shared/pipeline/ncrontab.ts's answer, the same the local host's timers use.
  */
-import { parseNcrontab } from '../pipeline/ncrontab';
-import type { PipelineDefinition } from '../pipeline/definition';
+import { firesBetween, parseSchedule } from '../pipeline/ncrontab';
+import type { PipelineDefinition } from '../pipeline';
 import { pipelineName } from './plan';
-
-export { parseNcrontab } from '../pipeline/ncrontab';
 
 /** NCRONTAB of the timer that starts scheduled pipelines. */
 export const SCHEDULE_TICK = '0 * * * * *';
-
-/**
- * Whether a schedule fires at a second (UTC).
- *
- * @param fields what parseNcrontab returned
- * @param at the time (milliseconds ignored)
- * @returns true when every field matches
- */
-export function firesAt(fields: Set<number>[], at: Date): boolean {
-  return (
-    fields[0].has(at.getUTCSeconds()) &&
-    fields[1].has(at.getUTCMinutes()) &&
-    fields[2].has(at.getUTCHours()) &&
-    fields[3].has(at.getUTCDate()) &&
-    fields[4].has(at.getUTCMonth() + 1) &&
-    fields[5].has(at.getUTCDay())
-  );
-}
 
 /** The longest span a late or restarted timer catches up on (older occurrences are not started). */
 export const MAX_SCHEDULE_CATCH_UP_MS = 24 * 60 * 60_000;
@@ -65,18 +44,7 @@ export function scheduleSince(last: string | undefined, tick: Date): Date {
  * @returns the names of the pipelines due
  */
 export function duePipelines(pipelines: readonly PipelineDefinition[], tick: Date, since?: Date): string[] {
-  const end = Math.floor(tick.getTime() / 1000) * 1000;
-  const start = Math.floor((since?.getTime() ?? end - 60_000) / 1000) * 1000 + 1000;
-  const due: string[] = [];
-  for (const p of pipelines) {
-    if (p.trigger?.mode !== 'schedule') continue;
-    const fields = parseNcrontab(p.trigger.schedule);
-    for (let t = start; t <= end; t += 1000) {
-      if (firesAt(fields, new Date(t))) {
-        due.push(pipelineName(p));
-        break;
-      }
-    }
-  }
-  return due;
+  const end = new Date(Math.floor(tick.getTime() / 1000) * 1000);
+  const start = since ?? new Date(end.getTime() - 60_000);
+  return pipelines.filter((p) => p.trigger?.mode === 'schedule' && firesBetween(parseSchedule(p.trigger.schedule), start, end)).map(pipelineName);
 }

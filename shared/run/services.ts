@@ -4,12 +4,13 @@
  * from the runtime context (settings and `SLUICE_PIPELINES`, validated at start-up); the CLI and tests
  * pass their own.
  */
-import type { PipelineDefinition } from '../pipeline/definition';
+import type { PipelineDefinition } from '../pipeline';
 import type { LakeTables } from '../refresh/metrics';
 import { getRuntime } from '../runtime/context';
 import { sqlOptionsFromEnv, type SqlEngineOptions } from '../sql';
 import { openLakeStore, openLakeTables } from '../storage/lake';
-import { EVENTS_TABLE, EventLog } from './event-log';
+import { EVENTS_TABLE } from '../storage/lake-layout';
+import { EventLog } from './event-log';
 
 /** The refresh activities' view of their process. */
 export interface RunServices {
@@ -35,7 +36,7 @@ export function runtimeServices(): RunServices {
   if (cached) return cached;
   const runtime = getRuntime();
   const tables = openLakeTables(runtime.settings.lake);
-  const key = process.env.SLUICE_PII_KEY?.trim();
+  const key = runtime.settings.piiKey;
   cached = {
     pipelines: () => runtime.pipelines,
     lake: (path) => openLakeStore(runtime.settings, path),

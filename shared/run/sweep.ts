@@ -18,7 +18,7 @@
  * source and per table reading one, and one blob properties read per source that is behind.
  */
 import { loadSnapshot, NotATableError, txnVersion, type Snapshot } from '../delta';
-import type { PipelineDefinition } from '../pipeline/definition';
+import type { PipelineDefinition } from '../pipeline';
 import { refreshAppId } from '../refresh/incremental';
 import type { LakeTables } from '../refresh/metrics';
 import type { ObjectStore } from '../storage/types';

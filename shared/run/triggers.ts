@@ -4,7 +4,7 @@
  * follow as they follow bronze, and the schedule (pipelines in `schedule` mode). Both go through a `RunClient`, so a trigger while a
  * run is going makes that run catch up rather than start a second instance.
  */
-import type { PipelineDefinition } from '../pipeline/definition';
+import type { PipelineDefinition } from '../pipeline';
 import type { RunClient, RunStart } from './client';
 import { pipelineName, tablesReadingSource } from './plan';
 import { duePipelines } from './schedule';

@@ -12,11 +12,12 @@
  * `createRuntime` takes everything as arguments (tests, other hosts); `loadRuntime` reads the
  * environment and the definition files; `getRuntime` is the process-wide instance the adapters use.
  */
-import { ConfigError, getSettings, loadSettings, SettingsEnv, SluiceSettings } from '../config/settings';
+import { ConfigError, getSettings, loadSettings, readPiiKey, SettingsEnv, SluiceSettings } from '../config/settings';
 import type { LaneOptions } from '../delta';
 import { DeadLetterTarget, IngestLedger, IngestSource, TableLedger, tableKeyOf } from '../ingest';
-import { PipelineDefinition, routeBlob, SourceDefinition } from '../pipeline/definition';
+import { PipelineDefinition, routeBlob, SourceDefinition } from '../pipeline';
 import { openContainerStore, openLakeStore } from '../storage/lake';
+import { DEAD_LETTER_FOLDER } from '../storage/lake-layout';
 import type { ObjectStore } from '../storage/types';
 import { requirePiiKey } from '../refresh/pii';
 import { sqlOptionsFromEnv } from '../sql/engine';
@@ -24,7 +25,6 @@ import { appRoot, loadPipelines } from './pipelines';
 import { bindingSettingValues, IngestTriggerSettings, readIngestTriggerSettings } from './settings';
 
 /** Folder of the lake container holding dead-letter records. */
-export const DEAD_LETTER_FOLDER = '_sluice/dead-letter';
 
 /** One bronze source with everything needed to ingest into it. */
 export interface SourceRoute {
@@ -206,7 +206,7 @@ export function checkRefreshSettings(env: SettingsEnv, pipelines: readonly Pipel
   } catch (err) {
     problems.push((err as Error).message);
   }
-  const key = env.SLUICE_PII_KEY?.trim() || undefined;
+  const key = readPiiKey(env);
   for (const pipeline of pipelines) {
     for (const table of Object.values(pipeline.tables)) {
       const hashed = Object.entries(table.pii).find(([, action]) => action === 'hash');

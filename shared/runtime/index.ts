@@ -2,7 +2,7 @@
  * The runtime context of a Sluice process (settings → stores, ledger, dead-letter targets, loaded
  * pipelines, routing) and the ingestion work the triggers hand it.
  */
-export { checkRefreshSettings, createRuntime, DEAD_LETTER_FOLDER, getRuntime, ingestSourceOf, loadRuntime } from './context';
+export { checkRefreshSettings, createRuntime, getRuntime, ingestSourceOf, loadRuntime } from './context';
 export type { RuntimeOptions, SluiceRuntime, SourceRoute } from './context';
 export { appRoot, checkPipelines, DEFAULT_PIPELINES, loadPipelines, matchFiles } from './pipelines';
 export {

@@ -10,7 +10,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { ConfigError } from '../config/settings';
-import { parsePipelineDefinition, PipelineDefinition, SourceDefinition } from '../pipeline/definition';
+import { parsePipelineDefinition, PipelineDefinition, SourceDefinition } from '../pipeline';
 import { pipelineName } from '../run/plan';
 
 /** Default of `SLUICE_PIPELINES`, matching shared/config. */

@@ -43,6 +43,10 @@ export interface ViewSpec {
 export async function registerView(engine: SqlEngine, name: string, spec: ViewSpec): Promise<void> {
   const hidden = new Set(spec.hidden ?? []);
   const fields = spec.schema.fields.filter((f) => !hidden.has(f.name));
+  // DuckDB reads the files by column name; a column-mapped table (written by Spark) stores other
+  // names, which would read as NULL: refuse it rather than compute from wrong rows.
+  const mapped = spec.schema.fields.find((f) => typeof f.metadata?.['delta.columnMapping.physicalName'] === 'string');
+  if (mapped) throw new Error(`registering ${name}: the table uses column mapping (column "${mapped.name}"), which SQL refreshes do not read`);
   const filesTable = `__files_${name}`;
   const partitionFields = spec.partitionColumns.map((c) => spec.schema.fields.find((f) => f.name === c)!);
   await engine.run(

@@ -7,7 +7,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import type { AddFile } from '../delta/actions';
+import type { AddFile, DeletionVector } from '../delta/actions';
 import { decodeAddPath } from '../delta/partitions';
 import type { ObjectStore } from '../storage/types';
 import { ObjectNotFoundError } from '../storage/types';
@@ -22,6 +22,8 @@ export interface SourceFile {
   size?: number;
   /** Table version whose commit added the file (lineage), when known. */
   version?: number;
+  /** The logical file's deletion vector, if it has one (such files are refused, see `stageFiles`). */
+  deletionVector?: DeletionVector | null;
 }
 
 /** A file copied into the run folder. */
@@ -55,6 +57,14 @@ let staged = 0;
  * @returns the staged files, ids 0… in input order
  */
 export async function stageFiles(engine: SqlEngine, store: ObjectStore, files: (SourceFile | AddFile)[], what: string): Promise<StagedFile[]> {
+  // DuckDB would read every row of the file, the deleted ones too: refuse rather than resurrect them.
+  const withDv = files.find((f) => f.deletionVector);
+  if (withDv) {
+    throw new StagingError(
+      `${what}: data file ${decodeAddPath(withDv.path, store.url)} has a deletion vector (rows deleted by another engine's DELETE, UPDATE or MERGE), ` +
+        `which pipeline runs do not apply; rewrite the table's files without them with \`sluice optimize ${store.url}\` and run again`,
+    );
+  }
   const dir = engine.path(`staged-${++staged}`);
   await mkdir(dir, { recursive: true });
   const out: StagedFile[] = files.map((f, id) => ({

@@ -8,7 +8,7 @@
  *        RUN_PREFIX, RUN_SLOW_MS, RUN_START (1: start the run first)
  */
 import { OrchestrationEngine } from '../../shared/orchestration';
-import { loadPipelineDefinition } from '../../shared/pipeline/definition';
+import { loadPipelineDefinition } from '../../shared/pipeline';
 import { EngineRunClient, EventLog, orchestrationRegistry, TABLE_ACTIVITY } from '../../shared/run';
 import { connectionStringTables } from '../../shared/storage/lake';
 import { openStore } from '../../shared/storage';

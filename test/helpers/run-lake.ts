@@ -11,7 +11,7 @@ import { batchToRows, loadSnapshot, readTable } from '../../shared/delta';
 import type { JsonValue } from '../../shared/delta/rows';
 import { ingestFile, TableLedger, type IngestOutcome } from '../../shared/ingest';
 import { OrchestrationEngine, type EngineOptions, type OrchestrationRegistry } from '../../shared/orchestration';
-import { loadPipelineDefinition, type PipelineDefinition } from '../../shared/pipeline/definition';
+import { loadPipelineDefinition, type PipelineDefinition } from '../../shared/pipeline';
 import type { LakeTables } from '../../shared/refresh';
 import { EventLog, type RunServices } from '../../shared/run';
 import { connectionStringTables } from '../../shared/storage/lake';

@@ -6,7 +6,7 @@
  *   node --import tsx test/helpers/run-replay-child.ts
  *   env: AZURITE_BLOB_ENDPOINT, REPLAY_CONTAINER, REPLAY_PIPELINE (a definition file), REPLAY_TABLE
  */
-import { loadPipelineDefinition } from '../../shared/pipeline/definition';
+import { loadPipelineDefinition } from '../../shared/pipeline';
 import { replayQuarantine } from '../../shared/refresh';
 import { openStore } from '../../shared/storage';
 

@@ -5,7 +5,7 @@
  * The helpers build the lake on Azurite and gather table facts; the tests assert.
  */
 import { loadSnapshot, writeTable, type DeltaStruct } from '../../shared/delta';
-import { parsePipelineDefinition, type PipelineDefinition } from '../../shared/pipeline/definition';
+import { parsePipelineDefinition, type PipelineDefinition } from '../../shared/pipeline';
 import type { LakeTables } from '../../shared/refresh';
 import { EventLog, type RunServices } from '../../shared/run';
 import { connectionStringTables } from '../../shared/storage/lake';
