@@ -19,6 +19,7 @@
  * process. `node --import tsx bench/freshness.ts` runs it alone and prints the JSON result.
  */
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { connectOrStartAzurite, freePorts } from '../dev/azurite';
 import { startLocalHost } from '../dev/host';
@@ -168,7 +169,7 @@ export async function measureFreshness(options: { prefill: number; files: number
         prefillSeconds: round(prefillSeconds),
       };
     } finally {
-      if (process.env.FRESHNESS_LOG) require('node:fs').writeFileSync(process.env.FRESHNESS_LOG, lines.join('\n'));
+      if (process.env.FRESHNESS_LOG) writeFileSync(process.env.FRESHNESS_LOG, lines.join('\n'));
       await host.stop();
     }
   } finally {

@@ -355,7 +355,7 @@ async function main(): Promise<void> {
 
   const resultsPath = nodePath.join(ROOT, 'bench', 'results', 'latest.json');
   // Sections not run this time keep the figures of the run that last had them.
-  let previous: Record<string, unknown> = {};
+  let previous: Record<string, unknown>;
   try {
     previous = JSON.parse(await readFile(resultsPath, 'utf8'));
   } catch {

@@ -10,12 +10,11 @@
  * `SluiceDev*`, whose engine serves the app's own definitions), table updates to `SluiceEvents`.
  */
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { ConfigError, loadInstanceResources, loadSettings } from '../shared/config/settings';
 import { OrchestrationEngine } from '../shared/orchestration';
 import { loadPipelineDefinition, PipelineDefinitionError, tableNamed, type PipelineDefinition } from '../shared/pipeline';
-import { checkPipelineSql, replayQuarantine, type LakeTables, type ReplayResult, type TableUpdateMetrics } from '../shared/refresh';
-import { EngineRunClient, EventLog, orchestrationRegistry, requestProgress, runTotals, tableUpdateReport, planRefresh, startRunAfterTableCommit, tablesReadingSource, type RefreshInput, type RefreshOutput, type RefreshProgress, type RunStart, type RunStatus } from '../shared/run';
+import { checkPipelineSql, replayQuarantine, type LakeTables, type ReplayResult } from '../shared/refresh';
+import { EngineRunClient, EventLog, orchestrationRegistry, requestProgress, tableUpdateReport, planRefresh, startRunAfterTableCommit, tablesReadingSource, type RefreshInput, type RefreshOutput, type RefreshProgress, type RunStart, type RunStatus } from '../shared/run';
 import { pipelineName } from '../shared/pipeline';
 import { CLI_ENGINE_TABLES, EVENTS_TABLE, orchestrationPayloadsFolder } from '../shared/storage/lake-layout';
 import { appRoot, loadPipelines } from '../shared/host';

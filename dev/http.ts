@@ -178,7 +178,7 @@ export async function serveHttp(options: { port: number; functions: readonly Htt
   const functions = options.functions.map((definition) => ({ definition, matcher: compile(`/api/${definition.route}`) }));
   const builtins = options.routes.map((route) => ({ route, matcher: compile(route.path) }));
 
-  const server = http.createServer(async (req, res) => {
+  const answer = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const started = Date.now();
     const method = (req.method ?? 'GET').toUpperCase();
     // A malformed Host header or a client that hangs up mid-body must cost one request, not the host.
@@ -247,6 +247,14 @@ export async function serveHttp(options: { port: number; functions: readonly Htt
     } finally {
       if (!(quiet && status < 400)) log(`${method} ${url.pathname}${url.search} → ${status} (${Date.now() - started} ms) [${what}]`);
     }
+  };
+  // `answer` catches what the request's handling throws; a throw from its own last resort (a log line
+  // or a write to a socket already gone) must still not become an unhandled rejection of the host.
+  const server = http.createServer((req, res) => {
+    answer(req, res).catch((err: unknown) => {
+      log(`${req.method ?? 'GET'} ${req.url ?? '/'}: could not answer: ${(err as Error).message}`);
+      res.destroy();
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {

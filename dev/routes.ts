@@ -144,7 +144,7 @@ async function health(parts: RouteParts): Promise<RouteResponse> {
   } catch (err) {
     azurite = { reachable: false, error: (err as Error).message };
   }
-  let instances: Record<string, number> | { error: string } = {};
+  let instances: Record<string, number> | { error: string };
   try {
     const all = await parts.engine.listInstances();
     instances = all.reduce<Record<string, number>>((acc, i) => ({ ...acc, [i.runtimeStatus]: (acc[i.runtimeStatus] ?? 0) + 1 }), {});

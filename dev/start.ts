@@ -165,5 +165,5 @@ Ctrl-C stops it.
 }
 
 if (require.main === module) {
-  runDev(process.argv.slice(2)).then((code) => process.exit(code));
+  void runDev(process.argv.slice(2)).then((code) => process.exit(code));
 }

@@ -58,7 +58,7 @@ export async function startTimers(definitions: readonly BoundTimer[], resolve: (
     try {
       schedule = parseSchedule(resolve(definition.schedule));
     } catch (err) {
-      throw new Error(`timer ${definition.name} (schedule ${definition.schedule}): ${(err as Error).message}`);
+      throw new Error(`timer ${definition.name} (schedule ${definition.schedule}): ${(err as Error).message}`, { cause: err });
     }
     const saved = await monitor.getEntity<{ last?: string; next?: string }>(PARTITION, definition.name).catch(() => undefined);
     const missed = saved?.next !== undefined && new Date(saved.next) <= now;

@@ -149,8 +149,8 @@ function craftedBitmap(): { bytes: Uint8Array; values: number[] } {
   u32(2);
   const array = [1, 2, 10];
   const dense = range(0, 5000).map((i) => 2 * i);
-  u16(0), u16(array.length - 1), u16(1), u16(dense.length - 1);
-  u32(0), u32(0); // offset header (not used by readers that read sequentially)
+  u16(0); u16(array.length - 1); u16(1); u16(dense.length - 1);
+  u32(0); u32(0); // offset header (not used by readers that read sequentially)
   for (const v of array) u16(v);
   const words = new Uint8Array(8192);
   for (const v of dense) words[v >> 3] |= 1 << (v & 7);
@@ -159,8 +159,8 @@ function craftedBitmap(): { bytes: Uint8Array; values: number[] } {
   u32(1);
   u32(12347 | (0 << 16));
   parts.push(0b1);
-  u16(0), u16(99);
-  u16(1), u16(100), u16(99);
+  u16(0); u16(99);
+  u16(1); u16(100); u16(99);
   const values = [...array, ...dense.map((v) => 65536 + v), ...range(100, 200).map((v) => 2 ** 32 + v)];
   return { bytes: Uint8Array.from(parts), values };
 }
@@ -314,8 +314,8 @@ function portableBitmap(sorted: number[]): Uint8Array {
     parts.push(b);
   };
   u32(1681511377);
-  u32(1), u32(0), u32(0); // one bucket, key 0
-  u32(12346), u32(containers.size);
+  u32(1); u32(0); u32(0); // one bucket, key 0
+  u32(12346); u32(containers.size);
   for (const [key, values] of containers) u16s([key, values.length - 1]);
   for (let i = 0; i < containers.size; i++) u32(0);
   for (const values of containers.values()) {

@@ -50,6 +50,7 @@ const num = (v: JsonValue) => Number(v as number);
 
 const JSON_TYPE = { 'content-type': 'application/json' };
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON, checked by the assertions that read it
 async function api(path: string, init?: RequestInit): Promise<{ status: number; headers: Headers; body: any }> {
   const response = await fetch(path.startsWith('http') ? path : `${host.url}${path}`, init);
   const text = await response.text();

@@ -54,6 +54,7 @@ async function appliedTxn(env: IngestEnv): Promise<number> {
   return txnVersion(await loadSnapshot(env.table), APP);
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON, checked by the assertions that read it
 async function readRecord(env: IngestEnv, path: string): Promise<Record<string, any>> {
   return JSON.parse(new TextDecoder().decode(await env.deadLetter.store.read(path)));
 }

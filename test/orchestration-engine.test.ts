@@ -281,6 +281,7 @@ describe('local orchestration engine', () => {
           context.df.setCustomStatus(`child of ${context.df.parentInstanceId}`);
           return yield context.df.callActivity('square', n);
         },
+        // eslint-disable-next-line require-yield -- an orchestrator that fails before its first yield
         badChild: function* () {
           throw new Error('child cannot go on');
         },

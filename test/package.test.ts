@@ -13,6 +13,7 @@ function readText(relative: string): string {
   return readFileSync(path.join(root, relative), 'utf8');
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON, checked by the assertions that read it
 function readJson(relative: string): any {
   return JSON.parse(readText(relative));
 }

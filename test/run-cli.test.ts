@@ -37,7 +37,7 @@ describe('sluice pipeline / quarantine', () => {
     const ok = await sluice('pipeline', 'validate', POS_PIPELINE);
     expect(ok.code, ok.err).toBe(0);
     expect(ok.out).toMatch(/valid — pipeline pos, 5 sources, 4 tables/);
-    expect(ok.out).toMatch(/refresh step 1: silver\.sales, silver\.deliveries\n  refresh step 2: gold\.daily_store_sales, gold\.store_stock/);
+    expect(ok.out).toMatch(/refresh step 1: silver\.sales, silver\.deliveries\n {2}refresh step 2: gold\.daily_store_sales, gold\.store_stock/);
 
     const broken = readFileSync(POS_PIPELINE, 'utf8')
       .replace('keys: [transaction_id]            # upsert by key …', 'keys: [transaction_id]\n    color: blue')
@@ -77,8 +77,8 @@ describe('sluice pipeline / quarantine', () => {
     expect(recorded.code, recorded.err).toBe(0);
     const ours = recorded.out.slice(recorded.out.indexOf(`run ${output.runId}`));
     expect(ours.startsWith(`run ${output.runId}\n`)).toBe(true);
-    expect(ours).toMatch(/^run \S+\n  silver\.sales\s+updated\s+v\d+[^\n]*\n\s+read 11: 7 inserted, 0 updated, 1 duplicates, 0 filtered by the SQL, 1 dropped, 2 quarantined/);
-    expect(ours).toMatch(/\n    from bronze pos_sales -1→\d+: \S*sales-2026-03-01\.csv \(11 rows\)\n/);
+    expect(ours).toMatch(/^run \S+\n {2}silver\.sales\s+updated\s+v\d+[^\n]*\n\s+read 11: 7 inserted, 0 updated, 1 duplicates, 0 filtered by the SQL, 1 dropped, 2 quarantined/);
+    expect(ours).toMatch(/\n {4}from bronze pos_sales -1→\d+: \S*sales-2026-03-01\.csv \(11 rows\)\n/);
     const asJson = JSON.parse((await sluice('pipeline', 'updates', POS_PIPELINE, 'silver.sales', '--limit', '50', '--json')).out) as { runId: string; metrics: { inserted: number } }[];
     expect(asJson.find((e) => e.runId === output.runId)?.metrics.inserted).toBe(7);
     expect((await sluice('pipeline', 'updates', POS_PIPELINE, 'silver.nope')).code).toBe(2);

@@ -138,6 +138,6 @@ describe('FIRE collateral through the refresh orchestration', () => {
     let err = '';
     const code = await main(['pipeline', 'run', FIRE_PIPELINE], { out: (t) => (out += t), err: (t) => (err += t) });
     expect(code, err).toBe(0);
-    expect(out).toMatch(/silver\.collateral\s+updated[\s\S]*\n    complete: 7 of 10 rows \(70%\) have every mandatory field \(/);
+    expect(out).toMatch(/silver\.collateral\s+updated[\s\S]*\n {4}complete: 7 of 10 rows \(70%\) have every mandatory field \(/);
   });
 });

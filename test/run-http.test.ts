@@ -29,6 +29,7 @@ function http(name: string): HttpFunctionDefinition {
   return f;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON, checked by the assertions that read it
 async function call(name: string, runs: RunClient, method: string, path: string, params: Record<string, string>, body?: unknown): Promise<HttpResponseInit & { json: any }> {
   const request = new HttpRequest({ method, url: `${BASE}${path}`, params, ...(body !== undefined ? { body: { string: JSON.stringify(body) }, headers: { 'content-type': 'application/json' } } : {}) });
   const context = new InvocationContext({ functionName: name, invocationId: `test-${name}` });

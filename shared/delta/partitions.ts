@@ -79,14 +79,13 @@ export function parseDecimal(text: string, scale: number): bigint | null {
   if (!m || (m[2] === '' && (m[3] ?? '') === '')) return null;
   const negative = m[1] === '-';
   let digits = (m[2] || '') + (m[3] || '');
-  let exponent = Number(m[4] || 0) - (m[3] || '').length + scale;
+  const exponent = Number(m[4] || 0) - (m[3] || '').length + scale;
   if (exponent >= 0) digits += '0'.repeat(exponent);
   else {
     const keep = digits.length + exponent;
     const dropped = keep > 0 ? digits.slice(keep) : digits.padStart(-exponent, '0');
     digits = keep > 0 ? digits.slice(0, keep) : '0';
     if (dropped && dropped[0] >= '5') digits = (BigInt(digits || '0') + 1n).toString();
-    exponent = 0;
   }
   const n = BigInt(digits || '0');
   return negative ? -n : n;

@@ -95,7 +95,7 @@ export function addBatchStats(stats: StatsCollector, batch: arrow.RecordBatch): 
     const skipBounds = col.type === 'binary' || col.type === 'boolean' || col.type === 'void';
     for (let i = 0; i < batch.numRows; i++) {
       // A null parent struct makes the leaf null too.
-      let value = parents.some((p) => readValue(p, i, { type: 'struct', fields: [] }) === null) ? null : readValue(data, i, col.type);
+      const value = parents.some((p) => readValue(p, i, { type: 'struct', fields: [] }) === null) ? null : readValue(data, i, col.type);
       if (value === null) {
         col.nullCount++;
         continue;
@@ -103,7 +103,6 @@ export function addBatchStats(stats: StatsCollector, batch: arrow.RecordBatch): 
       if (skipBounds || (typeof value === 'number' && Number.isNaN(value))) continue;
       if (col.min === undefined || compare(value, col.min) < 0) col.min = value;
       if (col.max === undefined || compare(value, col.max) > 0) col.max = value;
-      value = null;
     }
   }
 }

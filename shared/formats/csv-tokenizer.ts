@@ -313,15 +313,11 @@ export class CsvTokenizer {
           for (;;) {
             if (doubled) {
               const q = view.indexOf(quote, p);
-              if (q < 0) {
-                p = len;
-              } else if (q + 1 < len && buf[q + 1] === quote) {
+              if (q + 1 < len && q >= 0 && buf[q + 1] === quote) {
                 fl |= ESCAPED;
                 p = q + 2;
                 continue;
-              } else if (q + 1 >= len && !eof) {
-                p = len;
-              } else {
+              } else if (q >= 0 && (q + 1 < len || eof)) {
                 fe = q;
                 p = q + 1;
                 break;
@@ -340,7 +336,6 @@ export class CsvTokenizer {
                 p++;
                 break;
               }
-              p = len;
             }
             // The closing quote is not in the window.
             if (!eof) {

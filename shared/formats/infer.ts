@@ -28,7 +28,7 @@ import type { DeltaType } from '../delta/schema';
 import { JsonNumber, JsonRaw } from './json-text';
 import {
   DateFormat, NUM_DEC, NUM_INT, NUM_NONE, parseBoolean, parseDoubleExact, parseInt64, parseTimestamp, scanDate, scanNumber,
-  SHAPE_DOT, SHAPE_ISO, SHAPE_NONE, SHAPE_SLASH, SHAPE_YMD_SLASH, validDate,
+  SHAPE_ISO, SHAPE_NONE, SHAPE_SLASH, SHAPE_YMD_SLASH, validDate,
 } from './scalars';
 
 const K_STRING = 1;

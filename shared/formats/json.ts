@@ -290,7 +290,7 @@ class RecordSplitter {
  * @param format `ndjson` or `json`
  */
 export async function readJson(input: ByteReader, ctx: ReadContext, format: 'json' | 'ndjson'): Promise<void> {
-  const { result, options } = ctx;
+  const { result } = ctx;
   const splitter = new RecordSplitter(format === 'ndjson');
   const puller = new ChunkPuller(input);
   let records = 0;

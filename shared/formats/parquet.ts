@@ -98,7 +98,7 @@ export async function readParquet(input: ByteReader, ctx: ReadContext): Promise<
   };
 
   let metadata: FileMetaData;
-  let footerLength = 0;
+  let footerLength: number;
   try {
     if (size === 0) return await fail(0, 'empty file (zero-byte Parquet)');
     if (!hasMagic(await source.read(0, Math.min(4, size)), 0)) return await fail(0, 'not a Parquet file (no PAR1 magic at the start)');

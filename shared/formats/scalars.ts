@@ -417,7 +417,7 @@ export function daysFromCivil(y: number, m: number, d: number): number {
  */
 export function parseDate(buf: Uint8Array, s: number, e: number, format: DateFormat): number {
   const sh = scanDate(buf, s, e);
-  let y = sh.year;
+  const y = sh.year;
   let m: number;
   let d: number;
   switch (sh.shape) {
@@ -512,7 +512,7 @@ export function parseTimestamp(buf: Uint8Array, s: number, e: number, allowZone:
       } else if (z === 43 || z === 45) {
         const rest = e - p - 1;
         const oh = digitsAt(buf, p + 1, 2);
-        let om = 0;
+        let om: number;
         if (rest === 2) om = 0;
         else if (rest === 4) om = digitsAt(buf, p + 3, 2);
         else if (rest === 5 && buf[p + 3] === 58) om = digitsAt(buf, p + 4, 2);

@@ -147,7 +147,7 @@ export async function readDeadLetter(folder: ObjectStore, id: string): Promise<D
   try {
     parsed = JSON.parse(new TextDecoder().decode(bytes));
   } catch (err) {
-    throw new Error(`dead-letter record ${deadLetterLocation(folder, id).location} is not JSON: ${(err as Error).message}`);
+    throw new Error(`dead-letter record ${deadLetterLocation(folder, id).location} is not JSON: ${(err as Error).message}`, { cause: err });
   }
   return checkRecord(parsed, folder, id) as DeadLetterRecord;
 }
@@ -161,7 +161,7 @@ async function readHead(folder: ObjectStore, id: string, size: number): Promise<
       try {
         parsed = JSON.parse(`${text.slice(0, at)}}`);
       } catch (err) {
-        throw new Error(`dead-letter record ${deadLetterLocation(folder, id).location}: its head is not JSON: ${(err as Error).message}`);
+        throw new Error(`dead-letter record ${deadLetterLocation(folder, id).location}: its head is not JSON: ${(err as Error).message}`, { cause: err });
       }
       return checkRecord(parsed, folder, id);
     }

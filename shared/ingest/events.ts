@@ -397,7 +397,7 @@ class EventBatch {
     const keep = this.options.deadLetterOnFailure ?? true;
     if (keep === false || (keep === 'terminal' && isTransient(err))) return new EventBatchError(`ingest events: ${this.label()} into ${this.options.table.url} failed: ${message}`, undefined, err);
     const pending = this.options.events.map((e, i) => ({ e, i })).filter(({ e }) => !(Number.isSafeInteger(e.sequenceNumber) && e.sequenceNumber <= this.applied));
-    let where = '';
+    let where: string;
     let path: string | undefined;
     try {
       const rows: EventRow[] = pending.map(({ e, i }) => ({ event: i, reason: `not ingested: ${message}`, ...rawBody(e.body) }));

@@ -18,7 +18,7 @@ import { ACTIVE_STATUSES, ConcurrencyError, HistoryStore, InstanceRecord } from 
 import { sendOutbox } from './outbox';
 import { PayloadTooLargeError } from './payload';
 import type { ActivityQueue } from './activity-queue';
-import { OrchestratorMessage, WorkQueue } from './work-queue';
+import { WorkQueue } from './work-queue';
 
 /** The engine parts an episode needs. */
 export interface EpisodeContext {

@@ -89,6 +89,6 @@ export function toJsonText(value: unknown, what: string): string | undefined {
   try {
     return JSON.stringify(value);
   } catch (err) {
-    throw new Error(`the ${what} cannot be serialized to JSON: ${(err as Error).message}`);
+    throw new Error(`the ${what} cannot be serialized to JSON: ${(err as Error).message}`, { cause: err });
   }
 }

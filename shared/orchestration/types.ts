@@ -11,6 +11,7 @@ import type { ObjectStore } from '../storage/types';
  * An activity function, as given to `df.app.activity` (`handler`). The input is `any` so that
  * functions declaring their input type (`(n: number) => …`) can be registered as they are.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above: a declared input type must fit
 export type ActivityFunction = (input: any, context: InvocationContext) => unknown;
 
 /** The functions the engine can run, by name. */

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import type { ObjectStore } from '../storage/types';
 import { decodePayload, encodePayload } from './payload';
-import { createRow, createRows, deleteRows, Entity, instanceRange, int64, numberOf, pad, statusOf } from './table-rows';
+import { createRow, createRows, deleteRows, Entity, instanceRange, int64, numberOf, pad } from './table-rows';
 
 /** What a message carries. */
 export type MessageKind = 'activityResult' | 'subResult' | 'timer' | 'event' | 'terminate';

@@ -45,7 +45,7 @@ export interface TransformOptions {
 export async function runTransform(engine: SqlEngine, table: TableDefinition, options: TransformOptions): Promise<Transform> {
   const where = `refresh ${table.name}: tables.${table.name}.sql`;
   let sql = table.sql;
-  let provenance = false;
+  let provenance: boolean;
   let declared;
   let output;
   try {

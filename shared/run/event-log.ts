@@ -20,7 +20,6 @@
 import type { TableClient } from '@azure/data-tables';
 import type { TableUpdateMetrics } from '../refresh/types';
 import { tableCreation } from '../storage/lake';
-import { EVENTS_TABLE } from '../storage/lake-layout';
 import type { TableLineage } from './lineage';
 
 /** One table update, as recorded. */

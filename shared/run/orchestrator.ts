@@ -35,7 +35,7 @@
  */
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import type { TableUpdateMetrics } from '../refresh/types';
-import { fanOutLimit, failureReason, refreshTablesFanOut, tableRetry, type TableActivityInput, type TableOutcome } from './fan-out';
+import { fanOutLimit, refreshTablesFanOut, tableRetry, type TableActivityInput, type TableOutcome } from './fan-out';
 import { mergeCatchUp, type CatchUpRequest } from './catch-up';
 import type { PlanActivityInput } from './activities';
 import { blockedBy, type RefreshPlan } from './plan';

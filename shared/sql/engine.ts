@@ -124,7 +124,7 @@ function instanceResources(env: SettingsEnv): InstanceResources {
   try {
     return loadInstanceResources(env);
   } catch (err) {
-    if (err instanceof ConfigError) throw new Error(err.problems.join('; '));
+    if (err instanceof ConfigError) throw new Error(err.problems.join('; '), { cause: err });
     throw err;
   }
 }
