@@ -62,7 +62,7 @@ describe('sluice dev', () => {
     expect(drop.stdout).toBe('');
     expect(drop.stderr).toBe("sluice: 'dev drop' needs at least one file\nRun 'sluice --help' for usage.\n");
     expect(sluice(['dev', 'events']).stderr.split('\n')[0]).toMatch(/^sluice: 'dev events' needs the hub name/);
-    expect(sluice(['--help']).stdout).toMatch(/^  dev drop <file>… --to <folder>/m);
+    expect(sluice(['--help']).stdout).toMatch(/^ {2}dev drop <file>… --to <folder>/m);
   });
 });
 

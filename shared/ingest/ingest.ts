@@ -73,8 +73,7 @@ import {
 import { loadSnapshotIfExists } from '../delta/commit';
 import { writeDataFiles, WriteFilesOptions } from '../delta/writer';
 import { allBadRecords, badRecordCount } from '../formats/bad-records';
-import type { BadRecord, Compression, InputFormat, ReadOptions, ReadResult } from '../formats/types';
-import type { SchemaEvolutionMode } from '../pipeline';
+import type { BadRecord, ReadResult } from '../formats/types';
 import { DEFAULT_POISON_ATTEMPTS } from '../config/settings';
 import { errorText, isTransient } from '../errors';
 import { ObjectInfo, ObjectNotFoundError, ObjectStore } from '../storage/types';

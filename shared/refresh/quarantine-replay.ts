@@ -24,7 +24,7 @@ import { activeFiles, readCommitIfExists, txnVersion, type DeltaStruct, type Sna
 import { writeDataFiles } from '../delta/writer';
 import { quoteIdent, queryBatches, registerView, stageFiles, withSqlEngine, type SqlEngine } from '../sql';
 import { FILE_ID_COLUMN, ROW_COLUMN } from '../sql/source';
-import type { PipelineDefinition, TableDefinition } from '../pipeline';
+import type { TableDefinition } from '../pipeline';
 import { ACTION, BATCH, buildBatch, FAILED } from './batch';
 import { commitUpdate, loadIfExists } from './commit';
 import { BUCKETS_PROPERTY, deriveContract, KEY_BUCKET } from './contract';
