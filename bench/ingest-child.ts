@@ -1,6 +1,6 @@
 /**
  * One `sluice ingest` in a process of its own, so that its memory is its own: the capped-heap test
- * (test/ingest-memory.test.ts) and the ingest benchmark (bench/ingest.ts) start it as
+ * (test/ingest/ingest-memory.test.ts) and the ingest benchmark (bench/ingest.ts) start it as
  * `node [--max-old-space-size=N] --import tsx bench/ingest-child.ts '<json>'` with
  * `{ file, table, format?, ledger?, maxRecordMb? }` and read the one JSON line it prints last:
  * `{ exitCode, result, seconds, maxRssBytes, userCpuSeconds, systemCpuSeconds, heapLimitBytes }`,

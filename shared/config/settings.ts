@@ -84,7 +84,7 @@ export interface MaintenanceSettings {
 
 /**
  * What one instance of the app has to share between the activities it runs at once. Each property's
- * comment names the setting it comes from (test/settings-readers.test.ts relies on that).
+ * comment names the setting it comes from (test/config/settings-readers.test.ts relies on that).
  */
 export interface InstanceResources {
   /** `SLUICE_INSTANCE_MEMORY_MB`: memory of one instance, in MB. */
