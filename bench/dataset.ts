@@ -15,7 +15,16 @@ export type DatasetFormat = 'csv' | 'ndjson';
 
 /** The column names, in file order. */
 export const POS_COLUMNS = [
-  'transaction_id', 'store_id', 'sku', 'quantity', 'unit_price', 'currency', 'event_time', 'channel', 'customer_email', 'note',
+  'transaction_id',
+  'store_id',
+  'sku',
+  'quantity',
+  'unit_price',
+  'currency',
+  'event_time',
+  'channel',
+  'customer_email',
+  'note',
 ] as const;
 
 const CURRENCIES = ['USD', 'EUR', 'GBP', 'CAD', 'JPY', 'CHF'];
@@ -144,8 +153,10 @@ function ndjsonLine(r: PosRow): string {
   // Built by hand rather than with JSON.stringify so unit_price keeps exactly two decimals ("12.50").
   const email = r.customerEmail === '' ? 'null' : `"${r.customerEmail}"`;
   const note = r.note === '' ? 'null' : JSON.stringify(r.note);
-  return `{"transaction_id":"${r.transactionId}","store_id":${r.storeId},"sku":"${r.sku}","quantity":${r.quantity},"unit_price":${r.unitPrice},` +
-    `"currency":"${r.currency}","event_time":"${r.eventTime}","channel":"${r.channel}","customer_email":${email},"note":${note}}\n`;
+  return (
+    `{"transaction_id":"${r.transactionId}","store_id":${r.storeId},"sku":"${r.sku}","quantity":${r.quantity},"unit_price":${r.unitPrice},` +
+    `"currency":"${r.currency}","event_time":"${r.eventTime}","channel":"${r.channel}","customer_email":${email},"note":${note}}\n`
+  );
 }
 
 /** What `writeDataset` produced. */

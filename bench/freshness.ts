@@ -52,7 +52,10 @@ export interface FreshnessResult {
 const SALES_HEADER = 'transaction_id,store_id,sku,quantity,unit_price,currency,event_time,status,card_number';
 
 function salesCsv(id: string, store: string, rows: number): string {
-  const lines = Array.from({ length: rows }, (_, i) => `${id}-${i},${store},SKU-RED-M,${1 + (i % 3)},19.99,USD,2026-03-05 10:${String(i % 60).padStart(2, '0')}:00,,4111111111111111`);
+  const lines = Array.from(
+    { length: rows },
+    (_, i) => `${id}-${i},${store},SKU-RED-M,${1 + (i % 3)},19.99,USD,2026-03-05 10:${String(i % 60).padStart(2, '0')}:00,,4111111111111111`,
+  );
   return `${SALES_HEADER}\n${lines.join('\n')}\n`;
 }
 
@@ -78,21 +81,30 @@ export async function measureFreshness(options: { prefill: number; files: number
     const prefillStarted = Date.now();
     const landing = openContainerStore({ kind: 'connectionString', setting: 'AzureWebJobsStorage', connectionString: azurite.connectionString }, 'landing', '');
     let next = 0;
-    await Promise.all(Array.from({ length: 32 }, async () => {
-      for (let i = next++; i < options.prefill; i = next++) await landing.write(`pos/sales/archive/2025/old-${String(i).padStart(5, '0')}.csv`, salesCsv(`OLD${i}`, 'S01', 2));
-    }));
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        for (let i = next++; i < options.prefill; i = next++)
+          await landing.write(`pos/sales/archive/2025/old-${String(i).padStart(5, '0')}.csv`, salesCsv(`OLD${i}`, 'S01', 2));
+      }),
+    );
     const prefillSeconds = (Date.now() - prefillStarted) / 1000;
 
     // The prefilled blobs stand for files ingested long ago. The reconcile timer (every 5 minutes by
     // default) would take them for missed files and ingest all 10,000 in the middle of the
     // measurement whenever a five-minute mark falls inside it, so it fires only at New Year here.
     process.env.SLUICE_RECONCILE_SCHEDULE = '0 0 0 1 1 *';
-    const host = await startLocalHost({ root: ROOT, port, azuritePorts: [blob, queue, table], inMemory: true, log: (line) => {
+    const host = await startLocalHost({
+      root: ROOT,
+      port,
+      azuritePorts: [blob, queue, table],
+      inMemory: true,
+      log: (line) => {
         lines.push(`${new Date().toISOString().slice(11, 23)} ${line}`);
         const ingested = /^blobCreated: landing\/pos\/sales\/2026\/03\/05\/drop-(\d+)\.csv .*committed/.exec(line);
         if (ingested) ingestedAt.set(Number(ingested[1]), Date.now());
         if (/orchestration refresh refresh-pos: Completed/.test(line)) runsCompleted++;
-      } });
+      },
+    });
     try {
       const gold = openLakeStore(host.runtime.settings, 'gold/daily_store_sales');
       // One poller for every waiter: 20 waiters each loading the gold snapshot every 100 ms would put
@@ -120,7 +132,8 @@ export async function measureFreshness(options: { prefill: number; files: number
           const now = Date.now();
           for (const [store, waiter] of waiting) {
             if (stores.has(store)) waiter.resolve(now);
-            else if (now > waiter.deadline) waiter.reject(new Error(`gold has no row for store ${store} after the time allowed; last lines:\n${lines.slice(-20).join('\n')}`));
+            else if (now > waiter.deadline)
+              waiter.reject(new Error(`gold has no row for store ${store} after the time allowed; last lines:\n${lines.slice(-20).join('\n')}`));
             else continue;
             waiting.delete(store);
           }
@@ -136,7 +149,10 @@ export async function measureFreshness(options: { prefill: number; files: number
         });
 
       // Warm-up: deliveries (so silver.deliveries exists) and one sales file through to gold.
-      await host.runtime.landing.write('pos/deliveries/warmup.csv', 'delivery_id,store_id,sku,quantity,delivered_at\nD-1,S01,SKU-RED-M,100,2026-03-05 06:00:00\n');
+      await host.runtime.landing.write(
+        'pos/deliveries/warmup.csv',
+        'delivery_id,store_id,sku,quantity,delivered_at\nD-1,S01,SKU-RED-M,100,2026-03-05 06:00:00\n',
+      );
       await host.runtime.landing.write('pos/sales/warmup.csv', salesCsv('WARM', 'WARM', 5));
       await waitFor('WARM', 120_000);
       const health = (await (await fetch(`${host.url}/api/health`)).json()) as { landing: { watch: { lastPassMs: number } } };
@@ -163,7 +179,10 @@ export async function measureFreshness(options: { prefill: number; files: number
         p95Seconds: percentile(sorted, 95),
         maxSeconds: sorted[sorted.length - 1],
         bronzeSecondsPerFile: bronze,
-        p50BronzeSeconds: percentile([...bronze].sort((a, b) => a - b), 50),
+        p50BronzeSeconds: percentile(
+          [...bronze].sort((a, b) => a - b),
+          50,
+        ),
         runs: runsCompleted - runsBefore,
         watchPassMs: health.landing.watch.lastPassMs,
         prefillSeconds: round(prefillSeconds),
@@ -185,7 +204,10 @@ export async function measureFreshness(options: { prefill: number; files: number
  */
 export function runFreshnessBench(options: { prefill: number; files: number }): Promise<FreshnessResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', nodePath.join(__dirname, 'freshness.ts'), String(options.prefill), String(options.files)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', nodePath.join(__dirname, 'freshness.ts'), String(options.prefill), String(options.files)], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.on('exit', (code) => {
@@ -193,7 +215,20 @@ export function runFreshnessBench(options: { prefill: number; files: number }): 
       try {
         resolve(JSON.parse(last) as FreshnessResult);
       } catch {
-        resolve({ prefilledBlobs: options.prefill, files: options.files, secondsPerFile: [], p50Seconds: NaN, p95Seconds: NaN, maxSeconds: NaN, bronzeSecondsPerFile: [], p50BronzeSeconds: NaN, runs: NaN, watchPassMs: NaN, prefillSeconds: NaN, error: `child exited ${code}: ${out.slice(-2000)}` });
+        resolve({
+          prefilledBlobs: options.prefill,
+          files: options.files,
+          secondsPerFile: [],
+          p50Seconds: NaN,
+          p95Seconds: NaN,
+          maxSeconds: NaN,
+          bronzeSecondsPerFile: [],
+          p50BronzeSeconds: NaN,
+          runs: NaN,
+          watchPassMs: NaN,
+          prefillSeconds: NaN,
+          error: `child exited ${code}: ${out.slice(-2000)}`,
+        });
       }
     });
   });

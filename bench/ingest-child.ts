@@ -36,7 +36,10 @@ export interface IngestChildSpec {
 /** What the child reports. */
 export interface IngestChildReport {
   exitCode: number;
-  result: { totals: { rowsRead: number; rowsWritten: number; rowsDeadLettered: number; bytes: number; errors: number }; files: { status: string; reason?: string }[] } | null;
+  result: {
+    totals: { rowsRead: number; rowsWritten: number; rowsDeadLettered: number; bytes: number; errors: number };
+    files: { status: string; reason?: string }[];
+  } | null;
   seconds: number;
   maxRssBytes: number;
   userCpuSeconds: number;
@@ -116,7 +119,11 @@ export function ingestInChild(spec: IngestChildSpec, heapMb: number, env: Record
     child.on('close', (code, signal) => {
       const line = stdout.split('\n').find((l) => l.startsWith(REPORT_PREFIX));
       if (code !== 0 || !line) {
-        reject(new Error(`ingest child for ${spec.file} ended with code ${code} signal ${signal} and no report\nstdout: ${stdout.slice(-2000)}\nstderr: ${stderr.slice(-4000)}`));
+        reject(
+          new Error(
+            `ingest child for ${spec.file} ended with code ${code} signal ${signal} and no report\nstdout: ${stdout.slice(-2000)}\nstderr: ${stderr.slice(-4000)}`,
+          ),
+        );
         return;
       }
       resolve(JSON.parse(line.slice(REPORT_PREFIX.length)) as IngestChildReport);

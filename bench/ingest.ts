@@ -85,13 +85,22 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
       for (const format of formats) {
         const started = Date.now();
         const file = await cachedDataset(nodePath.join(DATA_DIR, `pos-${rows}.${format}`), rows, format);
-        if (Date.now() - started > 1000) log(`  generated ${file.path} (${(file.bytes / 1e6).toFixed(0)} MB) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        if (Date.now() - started > 1000)
+          log(`  generated ${file.path} (${(file.bytes / 1e6).toFixed(0)} MB) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
         const duck1 = await best(options.repeat, () => duckdbRun(file.path, format, 1, work), rows, file.bytes, format, 'duckdb', 1);
         log(`  ${describe(duck1)}`);
         const duck2 = await best(options.repeat, () => duckdbRun(file.path, format, 2, work), rows, file.bytes, format, 'duckdb', 2);
         log(`  ${describe(duck2)}`);
         let run = 0;
-        const sluice = await best(options.repeat, () => sluiceRun(file.path, nodePath.join(work, `${format}-${rows}-${run++}`), format, work), rows, file.bytes, format, 'sluice', 'auto');
+        const sluice = await best(
+          options.repeat,
+          () => sluiceRun(file.path, nodePath.join(work, `${format}-${rows}-${run++}`), format, work),
+          rows,
+          file.bytes,
+          format,
+          'sluice',
+          'auto',
+        );
         if (!sluice.error) {
           if (!duck1.error) sluice.vsDuckdb1 = round(sluice.mbPerSecond / duck1.mbPerSecond, 2);
           if (!duck2.error) sluice.vsDuckdb2 = round(sluice.mbPerSecond / duck2.mbPerSecond, 2);
@@ -132,12 +141,24 @@ export function printIngestResults(result: IngestBenchResult, printTable: (title
     'Ingest: file → Parquet (zstd). Sluice = `sluice ingest` into a local Delta table (sluice-azurite: into a table on Azurite, one run); fastest run, highest peak RSS',
     ['rows', 'format', 'engine', 'threads', 'MB', 'seconds', 'MB/s', 'rows/s', 'peak RSS MiB', 'CPU s', '× DuckDB t=1', '× DuckDB t=2'],
     result.figures.map((f) => [
-      String(f.rows), f.format, f.error ? `${f.engine} FAILED` : f.engine, String(f.threads), round(f.bytes / 1e6, 0), f.seconds, f.mbPerSecond,
-      Math.round(f.rowsPerSecond), f.peakRssMiB, f.cpuSeconds, f.vsDuckdb1 ?? '', f.vsDuckdb2 ?? '',
+      String(f.rows),
+      f.format,
+      f.error ? `${f.engine} FAILED` : f.engine,
+      String(f.threads),
+      round(f.bytes / 1e6, 0),
+      f.seconds,
+      f.mbPerSecond,
+      Math.round(f.rowsPerSecond),
+      f.peakRssMiB,
+      f.cpuSeconds,
+      f.vsDuckdb1 ?? '',
+      f.vsDuckdb2 ?? '',
     ]),
   );
   if (result.memory) {
-    console.log(`\nSluice peak RSS on CSV: ${result.memory.map((m) => `${m.rows} rows ${m.peakRssMiB} MiB`).join(', ')}; growth ${result.memoryGrowthPercent}% (bound: under 512 MiB, growth under 10%)`);
+    console.log(
+      `\nSluice peak RSS on CSV: ${result.memory.map((m) => `${m.rows} rows ${m.peakRssMiB} MiB`).join(', ')}; growth ${result.memoryGrowthPercent}% (bound: under 512 MiB, growth under 10%)`,
+    );
   }
   for (const f of result.figures.filter((x) => x.error)) console.log(`${f.engine} ${f.format} ${f.rows}: ${f.error}`);
 }
@@ -200,7 +221,11 @@ async function duckdbRun(file: string, format: DatasetFormat, threads: number, w
 /** Run a TypeScript script in a child `node --import tsx` and parse the report line it prints. */
 function child(script: string[], spec: object, cwd: string): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', ...script, JSON.stringify(spec)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: cwd } });
+    const proc = spawn(process.execPath, ['--import', 'tsx', ...script, JSON.stringify(spec)], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TMPDIR: cwd },
+    });
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (d) => (stdout += d));

@@ -103,7 +103,15 @@ function* salesBatches(first: number, count: number, seed: number, updateShare: 
 }
 
 function step(name: string, m: TableUpdateMetrics, seconds: number): RefreshStep {
-  return { step: name, table: m.table, rowsRead: m.rowsRead, seconds: Number(seconds.toFixed(2)), rowsPerSecond: Math.round(m.rowsRead / seconds), filesAdded: m.filesAdded, filesRewritten: m.filesRewritten };
+  return {
+    step: name,
+    table: m.table,
+    rowsRead: m.rowsRead,
+    seconds: Number(seconds.toFixed(2)),
+    rowsPerSecond: Math.round(m.rowsRead / seconds),
+    filesAdded: m.filesAdded,
+    filesRewritten: m.filesRewritten,
+  };
 }
 
 /**
@@ -129,7 +137,9 @@ export async function runRefreshBench(rows = 1_000_000, log: (line: string) => v
     log(`  bronze: ${rows} rows written in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     const silver = await refresh('silver.sales');
     steps.push(step('first build', silver.m, silver.seconds));
-    log(`  silver.sales: ${silver.m.rowsRead} rows in ${silver.seconds.toFixed(1)} s (${silver.m.inserted} inserted, ${silver.m.duplicates} duplicates, ${silver.m.quarantined} quarantined, ${silver.m.dropped} dropped)`);
+    log(
+      `  silver.sales: ${silver.m.rowsRead} rows in ${silver.seconds.toFixed(1)} s (${silver.m.inserted} inserted, ${silver.m.duplicates} duplicates, ${silver.m.quarantined} quarantined, ${silver.m.dropped} dropped)`,
+    );
     const gold = await refresh('gold.daily_store_sales');
     steps.push(step('first build', gold.m, gold.seconds));
     log(`  gold.daily_store_sales: ${gold.m.rowsRead} rows in ${gold.seconds.toFixed(1)} s`);
@@ -141,7 +151,9 @@ export async function runRefreshBench(rows = 1_000_000, log: (line: string) => v
     log(`  bronze: ${increment} more rows (half of them updates) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     const silver2 = await refresh('silver.sales');
     steps.push(step('increment', silver2.m, silver2.seconds));
-    log(`  silver.sales: ${silver2.m.rowsRead} rows in ${silver2.seconds.toFixed(1)} s (${silver2.m.inserted} inserted, ${silver2.m.updated} updated, ${silver2.m.filesRewritten} files rewritten)`);
+    log(
+      `  silver.sales: ${silver2.m.rowsRead} rows in ${silver2.seconds.toFixed(1)} s (${silver2.m.inserted} inserted, ${silver2.m.updated} updated, ${silver2.m.filesRewritten} files rewritten)`,
+    );
     const gold2 = await refresh('gold.daily_store_sales');
     steps.push(step('increment', gold2.m, gold2.seconds));
     log(`  gold.daily_store_sales: ${gold2.m.partitionsRecomputed ?? 'all'} partitions recomputed in ${gold2.seconds.toFixed(1)} s`);

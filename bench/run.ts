@@ -75,12 +75,16 @@ function parseArgs(argv: string[]): BenchArgs {
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     if (flag === '--section' || flag === '--sections') {
-      const names = value(i++, flag).split(',').map((n) => n.trim());
+      const names = value(i++, flag)
+        .split(',')
+        .map((n) => n.trim());
       const unknown = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
       if (unknown.length) throw new Error(`${flag}: unknown section ${unknown.join(', ')} (sections: ${SECTIONS.join(', ')})`);
       args.sections = names as Section[];
     } else if (flag === '--rows') {
-      args.rows = value(i++, flag).split(',').map((n) => count(n, flag));
+      args.rows = value(i++, flag)
+        .split(',')
+        .map((n) => count(n, flag));
     } else if (flag === '--memory-check') {
       args.rows = [1_000_000, 5_000_000];
     } else if (flag === '--repeat') {
@@ -178,19 +182,31 @@ async function throughput(endpoint: string, writers: number, mode: 'lane' | 'dir
       latencyMsP95: percentile(latencies, 95),
     };
   } catch (err) {
-    return { ...base, commits: NaN, seconds: NaN, commitsPerSecond: NaN, appendsPerSecond: NaN, appendsPerCommit: NaN, latencyMsP50: NaN, latencyMsP95: NaN, error: (err as Error).message.slice(0, 500) };
+    return {
+      ...base,
+      commits: NaN,
+      seconds: NaN,
+      commitsPerSecond: NaN,
+      appendsPerSecond: NaN,
+      appendsPerCommit: NaN,
+      latencyMsP50: NaN,
+      latencyMsP95: NaN,
+      error: (err as Error).message.slice(0, 500),
+    };
   }
 }
 
 /** Run `fn` over items with at most `limit` in flight. */
 async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      if (remainingMs() <= 0) throw new BudgetExceeded();
-      await fn(items[next++]);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        if (remainingMs() <= 0) throw new BudgetExceeded();
+        await fn(items[next++]);
+      }
+    }),
+  );
 }
 
 /**
@@ -234,7 +250,16 @@ async function snapshotLoads(backend: 'azurite' | 'local', store: ObjectStore, c
     if (remainingMs() <= 0) throw new BudgetExceeded();
     await buildLongLog(store, commits, backend === 'azurite' ? 8 : 16);
   } catch (err) {
-    return { backend, commits, checkpointVersion: null, buildSeconds: round((Date.now() - t0) / 1000, 1), loadMsFastest: NaN, loadMsMedian: NaN, loadsMs: [], error: (err as Error).message.slice(0, 500) };
+    return {
+      backend,
+      commits,
+      checkpointVersion: null,
+      buildSeconds: round((Date.now() - t0) / 1000, 1),
+      loadMsFastest: NaN,
+      loadMsMedian: NaN,
+      loadsMs: [],
+      error: (err as Error).message.slice(0, 500),
+    };
   }
   const buildSeconds = (Date.now() - t0) / 1000;
   const loadsMs: number[] = [];
@@ -246,7 +271,15 @@ async function snapshotLoads(backend: 'azurite' | 'local', store: ObjectStore, c
     if (snapshot.version !== commits - 1) throw new Error(`expected version ${commits - 1}, loaded ${snapshot.version}`);
     checkpointVersion = snapshot.checkpointVersion;
   }
-  return { backend, commits, checkpointVersion, buildSeconds: round(buildSeconds, 1), loadMsFastest: Math.min(...loadsMs), loadMsMedian: median(loadsMs), loadsMs };
+  return {
+    backend,
+    commits,
+    checkpointVersion,
+    buildSeconds: round(buildSeconds, 1),
+    loadMsFastest: Math.min(...loadsMs),
+    loadMsMedian: median(loadsMs),
+    loadsMs,
+  };
 }
 
 /** Run `fn` against a fresh Azurite whose endpoint writer processes inherit through the environment. */
@@ -292,7 +325,9 @@ async function main(): Promise<void> {
             const store = backend === 'azurite' ? openStore(azuriteTable(endpoint, `log${commits}`)) : openStore(nodePath.join(localRoot, `log${commits}`));
             const r = await snapshotLoads(backend, store, commits);
             snapshotResults.push(r);
-            console.log(`  ${backend.padEnd(7)} ${String(commits).padStart(6)} commits ${r.error ? `FAILED after ${r.buildSeconds} s: ${r.error}` : `built in ${r.buildSeconds} s; loads ${r.loadsMs.join(', ')} ms`}`);
+            console.log(
+              `  ${backend.padEnd(7)} ${String(commits).padStart(6)} commits ${r.error ? `FAILED after ${r.buildSeconds} s: ${r.error}` : `built in ${r.buildSeconds} s; loads ${r.loadsMs.join(', ')} ms`}`,
+            );
           }
         }
       });
@@ -304,7 +339,9 @@ async function main(): Promise<void> {
           for (const mode of ['direct', 'lane'] as const) {
             const r = await throughput(endpoint, writers, mode);
             throughputResults.push(r);
-            console.log(`  ${String(writers).padStart(2)} writers ${mode.padEnd(6)} ${r.error ? `FAILED: ${r.error}` : `${r.commits} commits in ${r.seconds} s`}`);
+            console.log(
+              `  ${String(writers).padStart(2)} writers ${mode.padEnd(6)} ${r.error ? `FAILED: ${r.error}` : `${r.commits} commits in ${r.seconds} s`}`,
+            );
           }
         }
       });
@@ -320,7 +357,9 @@ async function main(): Promise<void> {
     // The local host in a child process with its own Azurite (bench/freshness.ts).
     if (args.sections.includes('freshness')) {
       freshnessResult = await runFreshnessBench({ prefill: Number(process.env.BENCH_PREFILL ?? 10_000), files: Number(process.env.BENCH_FILES ?? 20) });
-      console.log(`  freshness ${freshnessResult.error ? `FAILED: ${freshnessResult.error}` : `p50 ${freshnessResult.p50Seconds} s, p95 ${freshnessResult.p95Seconds} s`}`);
+      console.log(
+        `  freshness ${freshnessResult.error ? `FAILED: ${freshnessResult.error}` : `p50 ${freshnessResult.p50Seconds} s, p95 ${freshnessResult.p95Seconds} s`}`,
+      );
     }
   } finally {
     await rm(localRoot, { recursive: true, force: true });
@@ -330,14 +369,32 @@ async function main(): Promise<void> {
     printTable(
       `Commit throughput on Azurite (${BATCHES} appends of 3 rows per writer process; wall time from release to last exit)`,
       ['writers', 'mode', 'appends', 'commits', 'seconds', 'commits/s', 'appends/s', 'appends/commit', 'p50 ms', 'p95 ms'],
-      throughputResults.map((r) => [String(r.writers), r.mode, r.appends, r.commits, r.seconds, r.commitsPerSecond, r.appendsPerSecond, r.appendsPerCommit, r.latencyMsP50, r.latencyMsP95]),
+      throughputResults.map((r) => [
+        String(r.writers),
+        r.mode,
+        r.appends,
+        r.commits,
+        r.seconds,
+        r.commitsPerSecond,
+        r.appendsPerSecond,
+        r.appendsPerCommit,
+        r.latencyMsP50,
+        r.latencyMsP95,
+      ]),
     );
   }
   if (args.sections.includes('snapshot')) {
     printTable(
       'Snapshot load (loadSnapshot of the latest version, 3 loads; checkpoint every 10 commits)',
       ['backend', 'commits', 'checkpoint', 'fastest ms', 'median ms', 'build s'],
-      snapshotResults.map((r) => [r.backend, r.commits, r.checkpointVersion === null ? 'none' : String(r.checkpointVersion), r.loadMsFastest, r.loadMsMedian, r.buildSeconds]),
+      snapshotResults.map((r) => [
+        r.backend,
+        r.commits,
+        r.checkpointVersion === null ? 'none' : String(r.checkpointVersion),
+        r.loadMsFastest,
+        r.loadMsMedian,
+        r.buildSeconds,
+      ]),
     );
   }
   if (ingestResult) printIngestResults(ingestResult, printTable);
@@ -346,12 +403,22 @@ async function main(): Promise<void> {
     printTable(
       `Freshness on the local host: file drop to gold updated (${freshnessResult.files} POS files one per second; ${freshnessResult.prefilledBlobs} older blobs in the source's landing folder)`,
       ['p50 s', 'p95 s', 'max s', 'last watch listing ms', 'per file s'],
-      [[freshnessResult.p50Seconds, freshnessResult.p95Seconds, freshnessResult.maxSeconds, freshnessResult.watchPassMs, freshnessResult.secondsPerFile.join(' ')].map(String)],
+      [
+        [
+          freshnessResult.p50Seconds,
+          freshnessResult.p95Seconds,
+          freshnessResult.maxSeconds,
+          freshnessResult.watchPassMs,
+          freshnessResult.secondsPerFile.join(' '),
+        ].map(String),
+      ],
     );
   }
   const totalSeconds = round((Date.now() - STARTED) / 1000, 1);
   const loadEnd = os.loadavg().map((n) => round(n, 2));
-  console.log(`\ntotal ${totalSeconds} s; load average at start ${loadStart.join(' ')}, at end ${loadEnd.join(' ')} (other work on the machine skews the figures)`);
+  console.log(
+    `\ntotal ${totalSeconds} s; load average at start ${loadStart.join(' ')}, at end ${loadEnd.join(' ')} (other work on the machine skews the figures)`,
+  );
 
   const resultsPath = nodePath.join(ROOT, 'bench', 'results', 'latest.json');
   // Sections not run this time keep the figures of the run that last had them.

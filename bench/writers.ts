@@ -90,13 +90,21 @@ export interface WriterHandle {
  */
 export function startWriter(spec: WriterSpec, waitGo = false): WriterHandle {
   const args = [
-    '--import', 'tsx', WRITER_SCRIPT,
-    '--table', spec.table,
-    '--writer', String(spec.writer),
-    '--batches', String(spec.batches),
-    '--mode', spec.mode,
-    '--rows', String(spec.rows ?? 3),
-    '--first', String(spec.first ?? 0),
+    '--import',
+    'tsx',
+    WRITER_SCRIPT,
+    '--table',
+    spec.table,
+    '--writer',
+    String(spec.writer),
+    '--batches',
+    String(spec.batches),
+    '--mode',
+    spec.mode,
+    '--rows',
+    String(spec.rows ?? 3),
+    '--first',
+    String(spec.first ?? 0),
     ...(spec.txn ? ['--txn'] : []),
     ...(waitGo ? ['--wait-go'] : []),
   ];

@@ -4,7 +4,15 @@
  * functions are shared/ingest's (deadletter-records.ts, deadletter-replay.ts); the HTTP routes
  * `GET /api/deadletter[/{id}]` serve the same listing and records.
  */
-import { checkDeadLetterId, deadLetterLocation, listDeadLetters, readDeadLetter, readDeadLetterBytes, replayDeadLetter, type DeadLetterEntry } from '../shared/ingest';
+import {
+  checkDeadLetterId,
+  deadLetterLocation,
+  listDeadLetters,
+  readDeadLetter,
+  readDeadLetterBytes,
+  replayDeadLetter,
+  type DeadLetterEntry,
+} from '../shared/ingest';
 import { appRoot, loadRuntime } from '../shared/host';
 import { DEAD_LETTER_FOLDER } from '../shared/storage/lake-layout';
 import { openLakeStore } from '../shared/storage/lake';
@@ -54,13 +62,15 @@ export async function runDeadLetterCommand(argv: string[], io: Io, env: Record<s
   }
   const [sub, ...rest] = positionals;
   const allow = (...names: string[]) => {
-    for (const key of Object.keys(values)) if (key !== 'help' && !names.includes(key)) throw new UsageError(`option --${key} does not apply to 'deadletter ${sub}'`);
+    for (const key of Object.keys(values))
+      if (key !== 'help' && !names.includes(key)) throw new UsageError(`option --${key} does not apply to 'deadletter ${sub}'`);
   };
   const json = values.json === true;
   if (sub === 'list') {
     allow('table', 'since', 'json');
     if (rest.length) throw new UsageError(`'deadletter list' takes no arguments (filter with --table and --since), got ${rest.join(' ')}`);
-    if (values.table !== undefined && !TABLE_PATH.test(values.table)) throw new UsageError(`--table takes a table's path in the lake container, such as bronze/pos_sales, not '${values.table}'`);
+    if (values.table !== undefined && !TABLE_PATH.test(values.table))
+      throw new UsageError(`--table takes a table's path in the lake container, such as bronze/pos_sales, not '${values.table}'`);
     let since: Date | undefined;
     if (values.since !== undefined) {
       since = new Date(values.since);
@@ -90,7 +100,10 @@ async function list(folder: ReturnType<typeof deadLetterFolder>, filter: { table
     n++;
   }
   if (json) io.out(`${n ? '\n' : ''}] }\n`);
-  else io.out(`${n} record${n === 1 ? '' : 's'} in ${deadLetterLocation(folder, '').location}${filter.table ? ` for ${filter.table}` : ''}${filter.since ? ` since ${filter.since.toISOString()}` : ''}\n`);
+  else
+    io.out(
+      `${n} record${n === 1 ? '' : 's'} in ${deadLetterLocation(folder, '').location}${filter.table ? ` for ${filter.table}` : ''}${filter.since ? ` since ${filter.since.toISOString()}` : ''}\n`,
+    );
   return 0;
 }
 
@@ -110,11 +123,24 @@ async function show(folder: ReturnType<typeof deadLetterFolder>, id: string, jso
   const s = record.source as DeadLetterEntry['source'] & { eventHub?: { namespace: string; hub: string; consumerGroup: string; partitionId: string } };
   io.out(`record   ${location}\n         ${url}\n`);
   io.out(`table    ${record.table}\n`);
-  io.out(s.eventHub ? `events   ${s.eventHub.namespace}/${s.eventHub.hub} (${s.eventHub.consumerGroup}) partition ${s.eventHub.partitionId}, ${s.etag}\n` : `file     ${s.landing.replace(/\/+$/, '')}/${s.path} (ETag ${s.etag}, ${s.size} bytes)\n`);
+  io.out(
+    s.eventHub
+      ? `events   ${s.eventHub.namespace}/${s.eventHub.hub} (${s.eventHub.consumerGroup}) partition ${s.eventHub.partitionId}, ${s.etag}\n`
+      : `file     ${s.landing.replace(/\/+$/, '')}/${s.path} (ETag ${s.etag}, ${s.size} bytes)\n`,
+  );
   if (record.reason) io.out(`reason   ${record.reason}\n`);
-  io.out(`rows     ${record.counts.rowsRead} read, ${record.counts.rowsWritten} written, ${record.counts.rowsDeadLettered} dead-lettered\ncreated  ${record.createdAt}\n`);
-  for (const r of record.records as (typeof record.records[number] & { sequenceNumber?: number })[]) {
-    const where = [r.row !== undefined ? `row ${r.row}` : '', r.byteOffset !== undefined ? `byte ${r.byteOffset}` : '', r.sequenceNumber !== undefined ? `sequence number ${r.sequenceNumber}` : '', r.column ? `column ${r.column}` : ''].filter(Boolean).join(', ');
+  io.out(
+    `rows     ${record.counts.rowsRead} read, ${record.counts.rowsWritten} written, ${record.counts.rowsDeadLettered} dead-lettered\ncreated  ${record.createdAt}\n`,
+  );
+  for (const r of record.records as ((typeof record.records)[number] & { sequenceNumber?: number })[]) {
+    const where = [
+      r.row !== undefined ? `row ${r.row}` : '',
+      r.byteOffset !== undefined ? `byte ${r.byteOffset}` : '',
+      r.sequenceNumber !== undefined ? `sequence number ${r.sequenceNumber}` : '',
+      r.column ? `column ${r.column}` : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
     io.out(`  ${where || 'input'}: ${r.reason}\n`);
     if (r.raw !== undefined) io.out(`    ${JSON.stringify(r.raw.length > 200 ? `${r.raw.slice(0, 200)}…` : r.raw)}\n`);
   }
@@ -127,16 +153,32 @@ async function replay(id: string, json: boolean, io: Io, env: Record<string, str
   const folder = openLakeStore(runtime.settings, DEAD_LETTER_FOLDER);
   const record = await readDeadLetter(folder, id);
   const route = runtime.fileSources.find((r) => r.tableKey === record.table);
-  if (!route) throw new Error(`dead-letter record ${id} belongs to ${record.table}, which no file source of the loaded pipelines (SLUICE_PIPELINES=${runtime.settings.pipelines}) writes`);
-  const result = await replayDeadLetter({ folder, id, landing: runtime.landing, table: route.table, tableKey: route.tableKey, source: route.ingest, deadLetter: route.deadLetter, ledger: runtime.ledger, lane: runtime.lane });
+  if (!route)
+    throw new Error(
+      `dead-letter record ${id} belongs to ${record.table}, which no file source of the loaded pipelines (SLUICE_PIPELINES=${runtime.settings.pipelines}) writes`,
+    );
+  const result = await replayDeadLetter({
+    folder,
+    id,
+    landing: runtime.landing,
+    table: route.table,
+    tableKey: route.tableKey,
+    source: route.ingest,
+    deadLetter: route.deadLetter,
+    ledger: runtime.ledger,
+    lane: runtime.lane,
+  });
   if (json) {
     io.out(JSON.stringify(result, null, 2) + '\n');
     return 0;
   }
   const what = result.replayed === 'all' ? `the whole file ${record.source.path}` : `${result.replayed} record(s) of ${record.source.path}`;
-  if (result.status === 'duplicate') io.out(`${id}: already replayed${result.version !== undefined ? ` (${route.tableKey} version ${result.version})` : ''}; nothing added\n`);
+  if (result.status === 'duplicate')
+    io.out(`${id}: already replayed${result.version !== undefined ? ` (${route.tableKey} version ${result.version})` : ''}; nothing added\n`);
   else {
-    io.out(`${id}: replayed ${what} into ${route.tableKey}: ${result.rowsRead} rows read, ${result.rowsWritten} written, ${result.rowsDeadLettered} dead-lettered again${result.version !== undefined ? ` (version ${result.version})` : ''}\n`);
+    io.out(
+      `${id}: replayed ${what} into ${route.tableKey}: ${result.rowsRead} rows read, ${result.rowsWritten} written, ${result.rowsDeadLettered} dead-lettered again${result.version !== undefined ? ` (version ${result.version})` : ''}\n`,
+    );
     if (result.deadLetter) io.out(`  still unreadable: ${deadLetterLocation(folder, result.deadLetter).location}\n`);
     // Bronze changed outside an ingestion event: the app's pipelineSchedule sweep starts the run of
     // the tables reading it (afterBronze pipelines), as for any bronze version no run has applied.

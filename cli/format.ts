@@ -58,7 +58,11 @@ function textTable(columns: string[], rows: string[][]): string {
   const clip = (s: string) => (s.length > MAX ? s.slice(0, MAX - 1) + '…' : s).replace(/[\r\n\t]/g, ' ');
   const cells = rows.map((r) => r.map(clip));
   const widths = columns.map((c, i) => Math.max(clip(c).length, ...cells.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((s, i) => s.padEnd(widths[i])).join(' | ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((s, i) => s.padEnd(widths[i]))
+      .join(' | ')
+      .trimEnd();
   const rule = widths.map((w) => '-'.repeat(w)).join('-+-');
   return [line(columns.map(clip)), rule, ...cells.map(line), `(${rows.length} row${rows.length === 1 ? '' : 's'})`].join('\n') + '\n';
 }

@@ -99,7 +99,13 @@ export const INGEST_HELP = `  ingest <file-or-dir>  ingest landing files into a 
  * @param deps test seams
  * @returns the exit status (1 when a file failed with an error; dead-lettered files are outcomes, not errors)
  */
-export async function runIngestCommand(command: 'ingest' | 'backfill', input: string, options: IngestCommandOptions, io: Io, deps: IngestCommandDeps = {}): Promise<number> {
+export async function runIngestCommand(
+  command: 'ingest' | 'backfill',
+  input: string,
+  options: IngestCommandOptions,
+  io: Io,
+  deps: IngestCommandDeps = {},
+): Promise<number> {
   const env = deps.env ?? process.env;
   if (!options.table) throw new UsageError(`'${command}' needs --table <table>`);
   const source = { ...sourceOptions(options), maxRecordBytes: maxRecordMb(options, env) * 1024 * 1024 };
@@ -168,30 +174,36 @@ export async function runIngestCommand(command: 'ingest' | 'backfill', input: st
   const mbPerSecond = seconds > 0 ? totals.bytes / 1e6 / seconds : 0;
   const version = Math.max(-1, ...ok.map((o) => o.version ?? -1));
   if (options.json) {
-    io.out(JSON.stringify({
-      command,
-      table: target.store.url,
-      ledger: target.ledger.description,
-      ...(progress.backfill ? { backfill: progress.backfill } : {}),
-      totals,
-      seconds: round(seconds, 3),
-      mbPerSecond: round(mbPerSecond, 2),
-      ...(version >= 0 ? { version } : {}),
-      files: outcomes,
-    }) + '\n');
+    io.out(
+      JSON.stringify({
+        command,
+        table: target.store.url,
+        ledger: target.ledger.description,
+        ...(progress.backfill ? { backfill: progress.backfill } : {}),
+        totals,
+        seconds: round(seconds, 3),
+        mbPerSecond: round(mbPerSecond, 2),
+        ...(version >= 0 ? { version } : {}),
+        files: outcomes,
+      }) + '\n',
+    );
   } else {
     for (const o of outcomes) {
       // The full URL: the stage names the record relative to the dead-letter folder only.
       const record = (id: string) => deadLetterLocation(target.deadLetter.store, id).url;
-      if (o.status === 'deadlettered') io.out(`dead-lettered ${o.path}: ${o.reason ?? ''}${'deadLetter' in o && o.deadLetter ? ` (record ${record(o.deadLetter)})` : ''}\n`);
-      else if ('rowsDeadLettered' in o && o.rowsDeadLettered > 0 && o.status === 'committed' && o.deadLetter) io.out(`${o.path}: ${o.rowsDeadLettered} row(s) dead-lettered (record ${record(o.deadLetter)})\n`);
+      if (o.status === 'deadlettered')
+        io.out(`dead-lettered ${o.path}: ${o.reason ?? ''}${'deadLetter' in o && o.deadLetter ? ` (record ${record(o.deadLetter)})` : ''}\n`);
+      else if ('rowsDeadLettered' in o && o.rowsDeadLettered > 0 && o.status === 'committed' && o.deadLetter)
+        io.out(`${o.path}: ${o.rowsDeadLettered} row(s) dead-lettered (record ${record(o.deadLetter)})\n`);
     }
     const parts = [`${totals.committed} ingested`, `${totals.duplicate} already ingested`, `${totals.deadlettered} dead-lettered`];
     if (totals.skipped) parts.push(`${totals.skipped} skipped (changed or gone)`);
     if (totals.errors) parts.push(`${totals.errors} failed`);
     if (progress.backfill) io.out(`landing    ${progress.backfill.listed} file(s) listed, ${progress.backfill.checked} checked against the ledger\n`);
     io.out(`files      ${totals.files} (${parts.join(', ')})\n`);
-    io.out(`rows       ${fmt(totals.rowsRead)} read, ${fmt(totals.rowsWritten)} written (${fmt(totals.rowsRescued)} with rescued values), ${fmt(totals.rowsDeadLettered)} dead-lettered\n`);
+    io.out(
+      `rows       ${fmt(totals.rowsRead)} read, ${fmt(totals.rowsWritten)} written (${fmt(totals.rowsRescued)} with rescued values), ${fmt(totals.rowsDeadLettered)} dead-lettered\n`,
+    );
     io.out(`data       ${(totals.bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(1)} s (${mbPerSecond.toFixed(1)} MB/s)\n`);
     io.out(`table      ${target.store.url}${version >= 0 ? ` (version ${version})` : ''}\n`);
   }
@@ -205,7 +217,8 @@ function fresh(o: IngestOutcome): boolean {
 function sourceOptions(options: IngestCommandOptions): IngestSource {
   const source: IngestSource = {};
   if (options.format !== undefined) {
-    if (!(SOURCE_FORMATS as readonly string[]).includes(options.format)) throw new UsageError(`--format must be one of ${SOURCE_FORMATS.join(', ')}, not '${options.format}'`);
+    if (!(SOURCE_FORMATS as readonly string[]).includes(options.format))
+      throw new UsageError(`--format must be one of ${SOURCE_FORMATS.join(', ')}, not '${options.format}'`);
     source.format = options.format as InputFormat;
   }
   if (options['schema-evolution'] !== undefined) {
@@ -218,7 +231,11 @@ function sourceOptions(options: IngestCommandOptions): IngestSource {
     if (problems.length) throw new UsageError(`--schema-hints: ${problems.join('; ')}`);
     source.schemaHints = hints;
   }
-  if (options['partition-by'] !== undefined) source.partitionBy = options['partition-by'].split(',').map((c) => c.trim()).filter(Boolean);
+  if (options['partition-by'] !== undefined)
+    source.partitionBy = options['partition-by']
+      .split(',')
+      .map((c) => c.trim())
+      .filter(Boolean);
   return source;
 }
 
@@ -264,13 +281,17 @@ function tableTarget(uri: string, options: IngestCommandOptions, env: Env): Tabl
 }
 
 function tableLedger(location: BlobLocation, env: Env): IngestLedger {
-  const configured = Object.keys(env).some((k) => (k === 'SLUICE_LAKE' || k.startsWith('SLUICE_LAKE__') || k === 'AzureWebJobsStorage' || k.startsWith('AzureWebJobsStorage__')) && env[k]?.trim());
+  const configured = Object.keys(env).some(
+    (k) => (k === 'SLUICE_LAKE' || k.startsWith('SLUICE_LAKE__') || k === 'AzureWebJobsStorage' || k.startsWith('AzureWebJobsStorage__')) && env[k]?.trim(),
+  );
   if (configured) return TableLedger.fromConnection(loadSettings(env).lake);
   const connection = env.SLUICE_STORAGE_CONNECTION_STRING;
   if (connection && /TableEndpoint=|UseDevelopmentStorage=true/i.test(connection)) return TableLedger.fromConnectionString(connection);
   if (location.kind === 'azurite') {
     const table = (env.AZURITE_TABLE_ENDPOINT || `http://127.0.0.1:10002/${AZURITE_ACCOUNT}`).replace(/\/+$/, '');
-    return TableLedger.fromConnectionString(`DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_ACCOUNT_KEY};TableEndpoint=${table};`);
+    return TableLedger.fromConnectionString(
+      `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_ACCOUNT_KEY};TableEndpoint=${table};`,
+    );
   }
   throw new UsageError(
     `the ledger of a table on Azure lives in the SluiceLedger table of the storage account: set SLUICE_LAKE (or SLUICE_LAKE__accountName) ` +
@@ -325,7 +346,10 @@ class Progress {
   private last = 0;
   private shown = false;
 
-  constructor(private readonly io: Io, private readonly enabled: boolean) {}
+  constructor(
+    private readonly io: Io,
+    private readonly enabled: boolean,
+  ) {}
 
   update(path: string, bytes: number, rows: number): void {
     this.current.set(path, { bytes, rows });

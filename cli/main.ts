@@ -164,7 +164,8 @@ async function run(argv: string[], io: Io): Promise<number> {
     if (key !== 'help' && !ALLOWED[command].includes(key)) throw new UsageError(`option --${key} does not apply to '${command}'`);
   }
   if (command === 'ingest' || command === 'backfill') {
-    if (positionals.length !== 1) throw new UsageError(`'${command}' takes exactly one ${command === 'ingest' ? 'file or folder' : 'landing location'}, got ${positionals.length}`);
+    if (positionals.length !== 1)
+      throw new UsageError(`'${command}' takes exactly one ${command === 'ingest' ? 'file or folder' : 'landing location'}, got ${positionals.length}`);
     return runIngestCommand(command, positionals[0], values, io);
   }
   if (positionals.length !== 1) throw new UsageError(`'${command}' takes exactly one table location, got ${positionals.length}`);
@@ -177,8 +178,13 @@ async function run(argv: string[], io: Io): Promise<number> {
       if (!READ_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${READ_FORMATS.join(', ')}, not '${format}'`);
       const limit = values.limit === undefined ? undefined : count(values.limit, '--limit');
       const snapshot = await loadSnapshot(store, travel);
-      const writer = rowWriter(format, snapshot.schema.fields.map((f) => f.name), io.out);
-      for await (const batch of scanTable(snapshot, { limit, partitionTimeZone: values['partition-time-zone'] })) writer.write(batchToRows(batch, snapshot.schema));
+      const writer = rowWriter(
+        format,
+        snapshot.schema.fields.map((f) => f.name),
+        io.out,
+      );
+      for await (const batch of scanTable(snapshot, { limit, partitionTimeZone: values['partition-time-zone'] }))
+        writer.write(batchToRows(batch, snapshot.schema));
       writer.finish();
       return 0;
     }
@@ -186,8 +192,12 @@ async function run(argv: string[], io: Io): Promise<number> {
       const description = await describeSnapshot(await loadSnapshot(store, travel));
       if (values.json) io.out(JSON.stringify(description, null, 2) + '\n');
       else {
-        io.out(`table      ${description.table}\nversion    ${description.version}\nprotocol   reader ${description.protocol.minReaderVersion}, writer ${description.protocol.minWriterVersion}\n`);
-        const deleted = description.numDeletedRecords ? ` (${description.numDeletedRecords} more deleted by deletion vectors of ${description.numDeletionVectors} file(s))` : '';
+        io.out(
+          `table      ${description.table}\nversion    ${description.version}\nprotocol   reader ${description.protocol.minReaderVersion}, writer ${description.protocol.minWriterVersion}\n`,
+        );
+        const deleted = description.numDeletedRecords
+          ? ` (${description.numDeletedRecords} more deleted by deletion vectors of ${description.numDeletionVectors} file(s))`
+          : '';
         io.out(`files      ${description.numFiles} (${formatBytes(description.sizeBytes)})\nrows       ${description.numRecords ?? 'unknown'}${deleted}\n`);
         io.out(`partitions ${description.partitionColumns.join(', ') || '(none)'}\ncheckpoint ${description.checkpointVersion ?? '(none)'}\nschema\n`);
         for (const f of description.schema) io.out(`  ${f.name}  ${formatDeltaType(f.type)}${f.nullable ? '' : ' NOT NULL'}\n`);
@@ -197,19 +207,30 @@ async function run(argv: string[], io: Io): Promise<number> {
     case 'history': {
       const entries = await tableHistory(store, values.limit === undefined ? Infinity : count(values.limit, '--limit'));
       if (values.json) io.out(stringifyJson(entries as unknown as JsonValue) + '\n');
-      else for (const e of entries) io.out(`${String(e.version).padStart(6)}  ${e.timestamp}  ${(e.operation ?? '?').padEnd(14)} +${e.metrics.numAddedFiles} -${e.metrics.numRemovedFiles} files  ${e.engineInfo ?? ''}\n`);
+      else
+        for (const e of entries)
+          io.out(
+            `${String(e.version).padStart(6)}  ${e.timestamp}  ${(e.operation ?? '?').padEnd(14)} +${e.metrics.numAddedFiles} -${e.metrics.numRemovedFiles} files  ${e.engineInfo ?? ''}\n`,
+          );
       return 0;
     }
     case 'optimize': {
-      const target = values['target-mb'] === undefined ? loadMaintenanceSettings().optimizeTargetBytes : count(values['target-mb'], '--target-mb') * 1024 * 1024;
+      const target =
+        values['target-mb'] === undefined ? loadMaintenanceSettings().optimizeTargetBytes : count(values['target-mb'], '--target-mb') * 1024 * 1024;
       const result = await optimizeTable(store, { targetFileBytes: target });
       if (values.json) io.out(JSON.stringify(result) + '\n');
-      else io.out(result.version === null ? 'nothing to compact\n' : `version ${result.version}: ${result.filesRemoved} files (${formatBytes(result.bytesRemoved)}) → ${result.filesAdded} files (${formatBytes(result.bytesAdded)}) in ${result.partitionsOptimized} partition(s)\n`);
+      else
+        io.out(
+          result.version === null
+            ? 'nothing to compact\n'
+            : `version ${result.version}: ${result.filesRemoved} files (${formatBytes(result.bytesRemoved)}) → ${result.filesAdded} files (${formatBytes(result.bytesAdded)}) in ${result.partitionsOptimized} partition(s)\n`,
+        );
       return 0;
     }
     case 'vacuum': {
       const hours = values['retention-hours'] === undefined ? undefined : Number(values['retention-hours']);
-      if (hours !== undefined && (!Number.isFinite(hours) || hours < 0)) throw new UsageError(`--retention-hours must be a number ≥ 0, not '${values['retention-hours']}'`);
+      if (hours !== undefined && (!Number.isFinite(hours) || hours < 0))
+        throw new UsageError(`--retention-hours must be a number ≥ 0, not '${values['retention-hours']}'`);
       const defaultRetention = { hours: loadMaintenanceSettings().vacuumRetentionHours, source: 'SLUICE_VACUUM_RETENTION_HOURS, default 168' };
       let result;
       try {
@@ -222,7 +243,9 @@ async function run(argv: string[], io: Io): Promise<number> {
       if (values.json) io.out(JSON.stringify(result) + '\n');
       else {
         for (const f of result.files) io.out(`${f}\n`);
-        io.out(`${result.dryRun ? 'would delete' : 'deleted'} ${result.files.length} file(s), ${formatBytes(result.bytes)} (retention ${result.retentionHours} h)\n`);
+        io.out(
+          `${result.dryRun ? 'would delete' : 'deleted'} ${result.files.length} file(s), ${formatBytes(result.bytes)} (retention ${result.retentionHours} h)\n`,
+        );
       }
       return 0;
     }
@@ -233,7 +256,11 @@ async function run(argv: string[], io: Io): Promise<number> {
     }
     case 'flush': {
       const result = await flushLane(store);
-      io.out(values.json ? JSON.stringify(result) + '\n' : `committed ${result.intents} pending append(s)${result.versions.length ? ` in version(s) ${result.versions.join(', ')}` : ''}\n`);
+      io.out(
+        values.json
+          ? JSON.stringify(result) + '\n'
+          : `committed ${result.intents} pending append(s)${result.versions.length ? ` in version(s) ${result.versions.join(', ')}` : ''}\n`,
+      );
       return 0;
     }
   }
@@ -242,9 +269,7 @@ async function run(argv: string[], io: Io): Promise<number> {
 
 /** The message for a mistyped command: the nearest command when one is close, and all of them. */
 function unknownCommand(command: string, commands: string[]): string {
-  const nearest = commands
-    .map((name) => ({ name, distance: editDistance(command.toLowerCase(), name) }))
-    .sort((a, b) => a.distance - b.distance)[0];
+  const nearest = commands.map((name) => ({ name, distance: editDistance(command.toLowerCase(), name) })).sort((a, b) => a.distance - b.distance)[0];
   // Two edits cover a transposed pair ('raed') or a dropped and a doubled letter; more is a guess.
   const hint = nearest.distance <= Math.min(2, nearest.name.length - 1) ? `; did you mean '${nearest.name}'?` : '';
   return `unknown command '${command}'${hint}\nCommands: ${commands.join(', ')}`;

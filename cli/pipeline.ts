@@ -14,7 +14,21 @@ import { ConfigError, loadInstanceResources, loadSettings } from '../shared/conf
 import { OrchestrationEngine } from '../shared/orchestration';
 import { loadPipelineDefinition, PipelineDefinitionError, tableNamed, type PipelineDefinition } from '../shared/pipeline';
 import { checkPipelineSql, replayQuarantine, type LakeTables, type ReplayResult } from '../shared/refresh';
-import { EngineRunClient, EventLog, orchestrationRegistry, requestProgress, tableUpdateReport, planRefresh, startRunAfterTableCommit, tablesReadingSource, type RefreshInput, type RefreshOutput, type RefreshProgress, type RunStart, type RunStatus } from '../shared/run';
+import {
+  EngineRunClient,
+  EventLog,
+  orchestrationRegistry,
+  requestProgress,
+  tableUpdateReport,
+  planRefresh,
+  startRunAfterTableCommit,
+  tablesReadingSource,
+  type RefreshInput,
+  type RefreshOutput,
+  type RefreshProgress,
+  type RunStart,
+  type RunStatus,
+} from '../shared/run';
 import { pipelineName } from '../shared/pipeline';
 import { CLI_ENGINE_TABLES, EVENTS_TABLE, orchestrationPayloadsFolder } from '../shared/storage/lake-layout';
 import { appRoot, loadPipelines } from '../shared/host';
@@ -66,7 +80,12 @@ const OPTIONS = {
  * @param env the environment (settings)
  * @returns the exit status
  */
-export async function runPipelineCommand(command: 'pipeline' | 'quarantine', argv: string[], io: Io, env: Record<string, string | undefined> = process.env): Promise<number> {
+export async function runPipelineCommand(
+  command: 'pipeline' | 'quarantine',
+  argv: string[],
+  io: Io,
+  env: Record<string, string | undefined> = process.env,
+): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, OPTIONS);
   if (values.help) {
     io.out(PIPELINE_HELP);
@@ -74,7 +93,8 @@ export async function runPipelineCommand(command: 'pipeline' | 'quarantine', arg
   }
   const [sub, target, ...rest] = positionals;
   const allow = (...names: string[]) => {
-    for (const key of Object.keys(values)) if (key !== 'help' && !names.includes(key)) throw new UsageError(`option --${key} does not apply to '${command} ${sub}'`);
+    for (const key of Object.keys(values))
+      if (key !== 'help' && !names.includes(key)) throw new UsageError(`option --${key} does not apply to '${command} ${sub}'`);
   };
   if (command === 'pipeline' && sub === 'validate') {
     allow('json');
@@ -99,7 +119,9 @@ export async function runPipelineCommand(command: 'pipeline' | 'quarantine', arg
     if (!target || rest.length) throw new UsageError(`'quarantine replay' takes one table name, e.g. silver.sales`);
     return replay(target, values.pipeline, values.json === true, io, env);
   }
-  throw new UsageError(command === 'pipeline' ? `'pipeline' needs validate, run or updates, not '${sub ?? ''}'` : `'quarantine' needs replay, not '${sub ?? ''}'`);
+  throw new UsageError(
+    command === 'pipeline' ? `'pipeline' needs validate, run or updates, not '${sub ?? ''}'` : `'quarantine' needs replay, not '${sub ?? ''}'`,
+  );
 }
 
 /** The lake from the settings (a connection string in SLUICE_STORAGE_CONNECTION_STRING as a fallback). */
@@ -136,7 +158,9 @@ async function validate(file: string, json: boolean, io: Io, env: Record<string,
   const levels = planRefresh(definition).levels;
   if (json) io.out(JSON.stringify({ valid: true, problems: [], notes, levels }, null, 2) + '\n');
   else {
-    io.out(`${file}: valid — pipeline ${pipelineName(definition)}, ${Object.keys(definition.sources).length} sources, ${Object.keys(definition.tables).length} tables\n`);
+    io.out(
+      `${file}: valid — pipeline ${pipelineName(definition)}, ${Object.keys(definition.sources).length} sources, ${Object.keys(definition.tables).length} tables\n`,
+    );
     levels.forEach((l, i) => io.out(`  refresh step ${i + 1}: ${l.join(', ')}\n`));
     for (const n of notes) io.out(`  note: ${n}\n`);
   }
@@ -147,7 +171,8 @@ async function run(file: string, fullRefresh: boolean | string[], json: boolean,
   const definition = await loadPipelineDefinition(file);
   if (Array.isArray(fullRefresh)) {
     const unknown = fullRefresh.filter((t) => !tableNamed(definition, t));
-    if (unknown.length) throw new UsageError(`--full-refresh: no table ${unknown.join(', ')} in ${file} (tables: ${Object.keys(definition.tables).join(', ')})`);
+    if (unknown.length)
+      throw new UsageError(`--full-refresh: no table ${unknown.join(', ')} in ${file} (tables: ${Object.keys(definition.tables).join(', ')})`);
   }
   return runHere(definition, { fullRefresh, reason: `sluice pipeline run ${file}` }, (runs, input) => runs.startRun(input), json, io, env);
 }
@@ -169,7 +194,13 @@ async function runHere(
   const tables = openLakeTables(settings.lake);
   const lake: LakeTables = (path) => openLakeStore(settings, path);
   const events = new EventLog(tables(EVENTS_TABLE));
-  const registry = orchestrationRegistry({ pipelines: () => [definition], lake, events, sql: sqlOptionsFromEnv(env), ...(settings.piiKey ? { piiKey: settings.piiKey } : {}) });
+  const registry = orchestrationRegistry({
+    pipelines: () => [definition],
+    lake,
+    events,
+    sql: sqlOptionsFromEnv(env),
+    ...(settings.piiKey ? { piiKey: settings.piiKey } : {}),
+  });
   const engine = new OrchestrationEngine(registry, {
     tableClient: tables,
     tablePrefix: CLI_ENGINE_TABLES,
@@ -203,7 +234,10 @@ async function runHere(
     await engine.stop();
   }
   if (waited.outcome !== 'finished') {
-    const why = waited.outcome === 'timeout' ? `did not finish within ${RUN_WAIT_MS / 60_000} minutes (it goes on when a sluice command or host runs the ${CLI_ENGINE_TABLES} engine again)` : waited.why;
+    const why =
+      waited.outcome === 'timeout'
+        ? `did not finish within ${RUN_WAIT_MS / 60_000} minutes (it goes on when a sluice command or host runs the ${CLI_ENGINE_TABLES} engine again)`
+        : waited.why;
     if (json) io.out(JSON.stringify({ runtimeStatus: waited.status?.runtimeStatus, error: why }, null, 2) + '\n');
     io.err(`sluice: run ${started.instanceId} of request ${request} ${why}\n`);
     return 1;
@@ -223,7 +257,9 @@ async function runHere(
   io.out(`pipeline ${name}, run ${output.runId}\n`);
   for (const m of output.tables) io.out(tableUpdateReport(m));
   const t = output.totals;
-  io.out(`total: ${t.tables} tables (${t.tablesUpdated} updated, ${t.tablesUnchanged} unchanged), ${t.rowsRead} rows read, ${t.inserted} inserted, ${t.updated} updated, ${t.duplicates} duplicates, ${t.filteredBySql} filtered, ${t.dropped} dropped, ${t.quarantined} quarantined\n`);
+  io.out(
+    `total: ${t.tables} tables (${t.tablesUpdated} updated, ${t.tablesUnchanged} unchanged), ${t.rowsRead} rows read, ${t.inserted} inserted, ${t.updated} updated, ${t.duplicates} duplicates, ${t.filteredBySql} filtered, ${t.dropped} dropped, ${t.quarantined} quarantined\n`,
+  );
   return 0;
 }
 
@@ -231,7 +267,10 @@ async function runHere(
 const RUN_WAIT_MS = 60 * 60_000;
 
 /** The end of a wait for one request's run (its final status, from the instance or the event log). */
-type RunWait = { outcome: 'finished'; status: Pick<RunStatus, 'runtimeStatus' | 'output' | 'customStatus'> } | { outcome: 'timeout'; status: RunStatus | undefined } | { outcome: 'lost'; why: string; status?: undefined };
+type RunWait =
+  | { outcome: 'finished'; status: Pick<RunStatus, 'runtimeStatus' | 'output' | 'customStatus'> }
+  | { outcome: 'timeout'; status: RunStatus | undefined }
+  | { outcome: 'lost'; why: string; status?: undefined };
 
 /**
  * Wait for the run serving a request, as `GET …/requests/{id}` judges it (requestProgress): the
@@ -247,7 +286,13 @@ async function waitForRequest(runs: EngineRunClient, events: EventLog, definitio
         return { outcome: 'finished', status: progress.status };
       case 'recorded': {
         const { outcome } = progress;
-        return { outcome: 'finished', status: outcome.state === 'failed' ? { runtimeStatus: 'Failed', output: outcome.error, customStatus: undefined } : { runtimeStatus: 'Completed', output: outcome.output, customStatus: undefined } };
+        return {
+          outcome: 'finished',
+          status:
+            outcome.state === 'failed'
+              ? { runtimeStatus: 'Failed', output: outcome.error, customStatus: undefined }
+              : { runtimeStatus: 'Completed', output: outcome.output, customStatus: undefined },
+        };
       }
       case 'stopped':
         return { outcome: 'lost', why: `was stopped with ${progress.recorded} tables recorded (the instance was terminated)` };
@@ -282,8 +327,16 @@ async function updates(file: string, table: string, limit: number, json: boolean
     }
     if (e.metrics) io.out(tableUpdateReport(e.metrics).replace(/^(?=.)/gm, '  '));
     for (const s of e.lineage?.sources ?? []) {
-      const inputs = (s.inputs ?? []).map((i) => (i.file ? `${i.file}${i.rowsWritten !== undefined ? ` (${i.rowsWritten} rows)` : ''}` : i.eventHub ? `${i.eventHub} partition ${i.partitionId} #${i.firstSequenceNumber}–${i.lastSequenceNumber}` : `version ${i.version}: ${i.operation ?? 'commit'}`));
-      io.out(`    from ${s.kind} ${s.name} ${s.fromVersion}→${s.toVersion}${inputs.length ? `: ${inputs.join(', ')}` : ''}${s.truncated ? ` (+${s.truncated} commits not listed)` : ''}\n`);
+      const inputs = (s.inputs ?? []).map((i) =>
+        i.file
+          ? `${i.file}${i.rowsWritten !== undefined ? ` (${i.rowsWritten} rows)` : ''}`
+          : i.eventHub
+            ? `${i.eventHub} partition ${i.partitionId} #${i.firstSequenceNumber}–${i.lastSequenceNumber}`
+            : `version ${i.version}: ${i.operation ?? 'commit'}`,
+      );
+      io.out(
+        `    from ${s.kind} ${s.name} ${s.fromVersion}→${s.toVersion}${inputs.length ? `: ${inputs.join(', ')}` : ''}${s.truncated ? ` (+${s.truncated} commits not listed)` : ''}\n`,
+      );
     }
   }
   return 0;
@@ -295,7 +348,8 @@ async function replay(table: string, file: string | undefined, json: boolean, io
   else {
     const settings = lakeSettings(env);
     definition = loadPipelines(settings.pipelines, appRoot(), !!env.SLUICE_PIPELINES?.trim()).find((p) => tableNamed(p, table));
-    if (!definition) throw new UsageError(`no pipeline of SLUICE_PIPELINES (${settings.pipelines}) has a table ${table}; name the definition with --pipeline <file>`);
+    if (!definition)
+      throw new UsageError(`no pipeline of SLUICE_PIPELINES (${settings.pipelines}) has a table ${table}; name the definition with --pipeline <file>`);
   }
   if (!tableNamed(definition, table)) throw new UsageError(`no table ${table} in ${file} (tables: ${Object.keys(definition.tables).join(', ')})`);
   const settings = lakeSettings(env);

@@ -53,9 +53,18 @@ export async function startAzurite(root: string, options: AzuriteOptions = {}): 
     process.execPath,
     [
       entry,
-      '--blobHost', HOST, '--blobPort', String(blobPort),
-      '--queueHost', HOST, '--queuePort', String(queuePort),
-      '--tableHost', HOST, '--tablePort', String(tablePort),
+      '--blobHost',
+      HOST,
+      '--blobPort',
+      String(blobPort),
+      '--queueHost',
+      HOST,
+      '--queuePort',
+      String(queuePort),
+      '--tableHost',
+      HOST,
+      '--tablePort',
+      String(tablePort),
       // Azurite refuses --location together with in-memory persistence; the working directory catches
       // anything it might still write.
       ...(options.location ? ['--location', options.location] : ['--inMemoryPersistence']),
@@ -114,11 +123,15 @@ export async function startAzurite(root: string, options: AzuriteOptions = {}): 
  */
 export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<net.Server>((resolve, reject) => {
-      const server = net.createServer();
-      server.once('error', reject);
-      server.listen(0, HOST, () => resolve(server));
-    })),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const server = net.createServer();
+          server.once('error', reject);
+          server.listen(0, HOST, () => resolve(server));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
@@ -177,10 +190,20 @@ export async function connectOrStartAzurite(root: string, options: { ports: [num
   const [blobPort, queuePort, tablePort] = options.ports;
   const blob = await serverHeader(blobPort);
   if (blob !== null) {
-    if (!/azurite/i.test(blob)) throw new Error(`port ${blobPort} is in use by something that is not Azurite (server: ${blob || 'unknown'}); stop it or choose other ports with --azurite-ports`);
+    if (!/azurite/i.test(blob))
+      throw new Error(
+        `port ${blobPort} is in use by something that is not Azurite (server: ${blob || 'unknown'}); stop it or choose other ports with --azurite-ports`,
+      );
     const table = await serverHeader(tablePort);
-    if (table === null || !/azurite/i.test(table)) throw new Error(`an Azurite Blob service is running on port ${blobPort}, but no Azurite Table service on port ${tablePort}; start Azurite with its table service (npx azurite) or stop it so Sluice starts its own`);
-    const endpoints = { blobEndpoint: `http://${HOST}:${blobPort}/${ACCOUNT}`, queueEndpoint: `http://${HOST}:${queuePort}/${ACCOUNT}`, tableEndpoint: `http://${HOST}:${tablePort}/${ACCOUNT}` };
+    if (table === null || !/azurite/i.test(table))
+      throw new Error(
+        `an Azurite Blob service is running on port ${blobPort}, but no Azurite Table service on port ${tablePort}; start Azurite with its table service (npx azurite) or stop it so Sluice starts its own`,
+      );
+    const endpoints = {
+      blobEndpoint: `http://${HOST}:${blobPort}/${ACCOUNT}`,
+      queueEndpoint: `http://${HOST}:${queuePort}/${ACCOUNT}`,
+      tableEndpoint: `http://${HOST}:${tablePort}/${ACCOUNT}`,
+    };
     return {
       ...endpoints,
       connectionString: `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${ACCOUNT_KEY};BlobEndpoint=${endpoints.blobEndpoint};QueueEndpoint=${endpoints.queueEndpoint};TableEndpoint=${endpoints.tableEndpoint};`,
@@ -189,7 +212,8 @@ export async function connectOrStartAzurite(root: string, options: { ports: [num
     };
   }
   for (const port of [queuePort, tablePort]) {
-    if ((await serverHeader(port)) !== null) throw new Error(`port ${port} is in use, so Azurite cannot start there; stop what holds it or choose other ports with --azurite-ports`);
+    if ((await serverHeader(port)) !== null)
+      throw new Error(`port ${port} is in use, so Azurite cannot start there; stop what holds it or choose other ports with --azurite-ports`);
   }
   const server = await startAzurite(root, { ports: options.ports, ...(options.location ? { location: options.location } : {}) });
   return { ...server, started: true, ...(options.location ? { location: options.location } : {}) };
@@ -200,14 +224,17 @@ export async function connectOrStartAzurite(root: string, options: { ports: [num
  * something listens but says no name (or does not speak HTTP).
  */
 async function serverHeader(port: number): Promise<string | null> {
-  if (!(await new Promise<boolean>((resolve) => {
-    const socket = net.connect(port, HOST);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  }))) return null;
+  if (
+    !(await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, HOST);
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    }))
+  )
+    return null;
   try {
     const response = await fetch(`http://${HOST}:${port}/${ACCOUNT}?comp=list`, { signal: AbortSignal.timeout(3000) });
     return response.headers.get('server') ?? '';

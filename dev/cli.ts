@@ -18,8 +18,6 @@ import { runDev } from './start';
 import { processIo } from '../shared/command-line/stdout';
 import { runCommandLine, UsageError, type CommandIo as Io } from '../shared/command-line/usage';
 
-
-
 /**
  * The `sluice dev …` command line: bin/sluice.js hands it every command line starting with `dev` (the
  * CLI itself does not import the local host).
@@ -58,15 +56,22 @@ async function postEvents(argv: string[], io: Io): Promise<number> {
   const extra = positionals.length > (values.hub !== undefined ? 1 : 2);
   if (!hub) throw new UsageError("'dev events' needs the hub name, e.g. sluice dev events --hub network-telemetry events.ndjson");
   const post = async (body: string) => {
-    const response = await fetch(`${url}/api/dev/eventhubs/${encodeURIComponent(hub)}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    const response = await fetch(`${url}/api/dev/eventhubs/${encodeURIComponent(hub)}`, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
     const text = await response.text();
     if (!response.ok) throw new Error(`${url} answered ${response.status}: ${text}`);
     return JSON.parse(text) as { events: number; sequenceNumbers: [number, number] | null };
   };
   if (file !== undefined) {
-    if (values.rate !== undefined || values.duration !== undefined || extra) throw new UsageError("'dev events' takes a file or --rate and --duration, not both");
+    if (values.rate !== undefined || values.duration !== undefined || extra)
+      throw new UsageError("'dev events' takes a file or --rate and --duration, not both");
     const result = await post(await readFile(file, 'utf8'));
-    io.out(`${result.events} events sent to ${hub}${result.sequenceNumbers ? ` (sequence numbers ${result.sequenceNumbers[0]}–${result.sequenceNumbers[1]})` : ''}\n`);
+    io.out(
+      `${result.events} events sent to ${hub}${result.sequenceNumbers ? ` (sequence numbers ${result.sequenceNumbers[0]}–${result.sequenceNumbers[1]})` : ''}\n`,
+    );
     return 0;
   }
   const rate = positive(values.rate, '--rate');
@@ -87,7 +92,13 @@ async function postEvents(argv: string[], io: Io): Promise<number> {
 /** One generated store-network telemetry reading (the POS example's `network_events` source). */
 function telemetryEvent(n: number): Record<string, unknown> {
   const store = `S0${(n % 3) + 1}`;
-  return { device_id: `${store}-POS-${(n % 4) + 1}`, store_id: store, latency_ms: 5 + ((n * 37) % 120), packets_lost: n % 17 === 0 ? 1 : 0, measured_at: new Date().toISOString() };
+  return {
+    device_id: `${store}-POS-${(n % 4) + 1}`,
+    store_id: store,
+    latency_ms: 5 + ((n * 37) % 120),
+    packets_lost: n % 17 === 0 ? 1 : 0,
+    measured_at: new Date().toISOString(),
+  };
 }
 
 async function dropFiles(argv: string[], io: Io): Promise<number> {

@@ -82,16 +82,37 @@ export function tableJournal(client: TableClient, container: string): DeliveryJo
       await ensure();
       const out: PendingDelivery[] = [];
       // The blob's ETag is `blobEtag`: an entity's own `etag` is the table service's concurrency tag.
-      const rows = client.listEntities<{ path: string; blobEtag: string; size: string; attempt: number; dueAt: string; raisedAt: string }>({ queryOptions: { filter: `PartitionKey eq '${pendingPartition.replace(/'/g, "''")}'` } });
+      const rows = client.listEntities<{ path: string; blobEtag: string; size: string; attempt: number; dueAt: string; raisedAt: string }>({
+        queryOptions: { filter: `PartitionKey eq '${pendingPartition.replace(/'/g, "''")}'` },
+      });
       for await (const row of rows) {
-        out.push({ path: row.path, etag: row.blobEtag, size: Number(row.size), attempt: Number(row.attempt), dueAt: Number(row.dueAt), raisedAt: Number(row.raisedAt) });
+        out.push({
+          path: row.path,
+          etag: row.blobEtag,
+          size: Number(row.size),
+          attempt: Number(row.attempt),
+          dueAt: Number(row.dueAt),
+          raisedAt: Number(row.raisedAt),
+        });
       }
       return out;
     },
     async keep(d) {
       await ensure();
       // Times as text: an untyped JSON number beyond Int32 is read back differently by different services.
-      await client.upsertEntity({ partitionKey: pendingPartition, rowKey: rowKey(d), path: d.path, blobEtag: d.etag, size: String(d.size), attempt: d.attempt, dueAt: String(d.dueAt), raisedAt: String(d.raisedAt) }, 'Replace');
+      await client.upsertEntity(
+        {
+          partitionKey: pendingPartition,
+          rowKey: rowKey(d),
+          path: d.path,
+          blobEtag: d.etag,
+          size: String(d.size),
+          attempt: d.attempt,
+          dueAt: String(d.dueAt),
+          raisedAt: String(d.raisedAt),
+        },
+        'Replace',
+      );
     },
     async forget(d) {
       await ensure();

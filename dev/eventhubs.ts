@@ -45,7 +45,10 @@ export class PartialDeliveryError extends Error {
     readonly total: number,
     cause: unknown,
   ) {
-    super(`${hub}: the first ${delivered} of ${total} events were delivered and ingested, the other ${total - delivered} were not (re-post only those): ${(cause as Error)?.message ?? cause}`, { cause });
+    super(
+      `${hub}: the first ${delivered} of ${total} events were delivered and ingested, the other ${total - delivered} were not (re-post only those): ${(cause as Error)?.message ?? cause}`,
+      { cause },
+    );
     this.name = 'PartialDeliveryError';
   }
 }
@@ -118,7 +121,11 @@ export class LocalEventHubs {
   private async deliverAll(hub: HubIdentity, bodies: unknown[]): Promise<PostedEvents> {
     if (bodies.length === 0) return { hub: hub.name, partitionId: PARTITION_ID, events: 0, batches: 0, sequenceNumbers: null };
     const sizes = bodies.map((b) => Buffer.byteLength(typeof b === 'string' ? b : JSON.stringify(b)));
-    const { sequence, offset } = await this.allocate(hub.name.toLowerCase(), bodies.length, sizes.reduce((a, b) => a + b, 0));
+    const { sequence, offset } = await this.allocate(
+      hub.name.toLowerCase(),
+      bodies.length,
+      sizes.reduce((a, b) => a + b, 0),
+    );
     const enqueued = new Date().toISOString();
     let batches = 0;
     let at = offset;
@@ -155,7 +162,10 @@ export class LocalEventHubs {
     for (let attempt = 0; ; attempt++) {
       try {
         const retryContext = attempt > 0 ? { retryCount: attempt, maxRetryCount: this.attempts - 1 } : undefined;
-        await invokeFunction(this.handler.name, this.log, (context) => this.handler.call(bodies, context), { triggerMetadata, ...(retryContext ? { retryContext } : {}) });
+        await invokeFunction(this.handler.name, this.log, (context) => this.handler.call(bodies, context), {
+          triggerMetadata,
+          ...(retryContext ? { retryContext } : {}),
+        });
         return;
       } catch (err) {
         if (attempt + 1 >= this.attempts) throw err;

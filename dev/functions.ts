@@ -46,7 +46,14 @@ export function registryOf(functions: readonly FunctionDefinition[], log: DevLog
     if (f.kind === 'orchestration') registry.orchestrators[f.name] = f.handler;
     else if (f.kind === 'activity') {
       registry.activities[f.name] = (input: unknown, context: InvocationContext) =>
-        f.handler(input, new InvocationContext({ invocationId: context.invocationId, functionName: f.name, logHandler: (level, ...args) => log(invocationLogLine(f.name, level, args)) }));
+        f.handler(
+          input,
+          new InvocationContext({
+            invocationId: context.invocationId,
+            functionName: f.name,
+            logHandler: (level, ...args) => log(invocationLogLine(f.name, level, args)),
+          }),
+        );
     }
   }
   return registry;
@@ -60,7 +67,12 @@ export function registryOf(functions: readonly FunctionDefinition[], log: DevLog
  * @returns the functions by trigger kind
  */
 export function bindFunctions(functions: readonly FunctionDefinition[], runs: RunClient): LocalFunctions {
-  const out = { http: [] as HttpFunctionDefinition[], timers: [] as BoundTimer[], eventGrid: [] as BoundFunction<unknown>[], eventHub: undefined as BoundFunction<unknown> | undefined };
+  const out = {
+    http: [] as HttpFunctionDefinition[],
+    timers: [] as BoundTimer[],
+    eventGrid: [] as BoundFunction<unknown>[],
+    eventHub: undefined as BoundFunction<unknown> | undefined,
+  };
   for (const f of functions) {
     const client = 'durableClient' in f && f.durableClient ? runs : undefined;
     switch (f.kind) {

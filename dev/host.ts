@@ -21,7 +21,13 @@ import { appRoot, getRuntime, loadRuntime, resolveSettingReferences, type Sluice
 import { openContainerStore, openLakeStore } from '../shared/storage/lake';
 import { connectOrStartAzurite, type LocalAzurite } from './azurite';
 import { tableJournal } from './deliveries';
-import { LOCAL_HOST_DELIVERIES_TABLE, LOCAL_HOST_ENGINE_TABLES, LOCAL_HOST_EVENT_HUBS_TABLE, LOCAL_HOST_TIMERS_TABLE, orchestrationPayloadsFolder } from '../shared/storage/lake-layout';
+import {
+  LOCAL_HOST_DELIVERIES_TABLE,
+  LOCAL_HOST_ENGINE_TABLES,
+  LOCAL_HOST_EVENT_HUBS_TABLE,
+  LOCAL_HOST_TIMERS_TABLE,
+  orchestrationPayloadsFolder,
+} from '../shared/storage/lake-layout';
 import { bindFunctions, registryOf } from './functions';
 import { LocalEventHubs } from './eventhubs';
 import { serveHttp } from './http';
@@ -31,7 +37,8 @@ import { builtinRoutes } from './routes';
 import { startTimers, type TimerScheduler } from './timers';
 
 /** Event Hubs connection string of the emulator's well-known form: names a hub, holds no secret. */
-export const DEV_EVENTHUB_CONNECTION = 'Endpoint=sb://localhost;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;';
+export const DEV_EVENTHUB_CONNECTION =
+  'Endpoint=sb://localhost;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;';
 /** Default pipeline of `npm start`. */
 export const DEFAULT_DEV_PIPELINE = 'examples/pipelines/pos.yaml';
 
@@ -72,7 +79,15 @@ async function checkPortFree(port: number): Promise<void> {
   if (port === 0) return;
   await new Promise<void>((resolve, reject) => {
     const probe = net.createServer();
-    probe.once('error', (err: NodeJS.ErrnoException) => reject(new Error(err.code === 'EADDRINUSE' ? `port ${port} is already in use (is another 'npm start' or 'func start' running?); choose another with --port` : `cannot listen on 127.0.0.1:${port}: ${err.message}`)));
+    probe.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          err.code === 'EADDRINUSE'
+            ? `port ${port} is already in use (is another 'npm start' or 'func start' running?); choose another with --port`
+            : `cannot listen on 127.0.0.1:${port}: ${err.message}`,
+        ),
+      ),
+    );
     probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
   });
 }
@@ -89,7 +104,8 @@ function hostJsonBatchSize(root: string): number {
 /** The landing container as a Blob client (the watch lists it one folder level at a time). */
 function landingContainer(runtime: SluiceRuntime, azurite: LocalAzurite): ContainerClient {
   const lake = runtime.settings.lake;
-  if (lake.kind !== 'connectionString') throw new Error(`the local host reaches storage with a connection string; ${lake.setting}__* (an identity-based connection) is for Azure`);
+  if (lake.kind !== 'connectionString')
+    throw new Error(`the local host reaches storage with a connection string; ${lake.setting}__* (an identity-based connection) is for Azure`);
   const connection = /usedevelopmentstorage\s*=\s*true/i.test(lake.connectionString) ? azurite.connectionString : lake.connectionString;
   return new ContainerClient(connection, runtime.settings.landingContainer);
 }
@@ -117,7 +133,11 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     const location = options.inMemory ? undefined : nodePath.join(root, '.azurite');
     const azurite = await connectOrStartAzurite(root, { ports: options.azuritePorts ?? [10000, 10001, 10002], ...(location ? { location } : {}) });
     stops.push(() => azurite.stop());
-    log(azurite.started ? `Azurite started (blob ${azurite.blobEndpoint}), ${location ? `data in ${location}` : 'in memory'}` : `Azurite already running at ${azurite.blobEndpoint}; using it`);
+    log(
+      azurite.started
+        ? `Azurite started (blob ${azurite.blobEndpoint}), ${location ? `data in ${location}` : 'in memory'}`
+        : `Azurite already running at ${azurite.blobEndpoint}; using it`,
+    );
 
     // The app's settings, as local.settings.json would give them to `func start`.
     process.env.AzureWebJobsStorage = azurite.connectionString;
@@ -133,7 +153,9 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     }
     const runtime = getRuntime();
     for (const warning of runtime.warnings) log(`warning: ${warning}`);
-    log(`pipelines from ${pipelineFiles}: ${runtime.pipelines.map((p) => `${p.name ?? p.file} (${Object.keys(p.sources).length} sources, ${Object.keys(p.tables).length} tables)`).join(', ')}`);
+    log(
+      `pipelines from ${pipelineFiles}: ${runtime.pipelines.map((p) => `${p.name ?? p.file} (${Object.keys(p.sources).length} sources, ${Object.keys(p.tables).length} tables)`).join(', ')}`,
+    );
 
     const landing = openContainerStore(runtime.settings.lake, runtime.settings.landingContainer, '');
     for (const container of [runtime.settings.landingContainer, runtime.settings.lakeContainer]) {
@@ -168,7 +190,9 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     let baseUrl = `http://127.0.0.1:${port}`;
     const functions = bindFunctions(FUNCTIONS, new EngineRunClient(engine));
     const eventGrid = functions.eventGrid;
-    const eventHubs = functions.eventHub ? new LocalEventHubs(tables(LOCAL_HOST_EVENT_HUBS_TABLE), functions.eventHub, hostJsonBatchSize(root), log) : undefined;
+    const eventHubs = functions.eventHub
+      ? new LocalEventHubs(tables(LOCAL_HOST_EVENT_HUBS_TABLE), functions.eventHub, hostJsonBatchSize(root), log)
+      : undefined;
 
     let watch: LandingWatch | undefined;
     let timers: TimerScheduler | undefined;
@@ -176,7 +200,18 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
       port,
       functions: functions.http,
       invoke: functions.callHttp,
-      routes: builtinRoutes({ runtime, engine, engineRunning: () => engineRunning, landing, eventHubs, eventGrid, watch: () => watch, timers: () => timers, baseUrl: () => baseUrl, log }),
+      routes: builtinRoutes({
+        runtime,
+        engine,
+        engineRunning: () => engineRunning,
+        landing,
+        eventHubs,
+        eventGrid,
+        watch: () => watch,
+        timers: () => timers,
+        baseUrl: () => baseUrl,
+        log,
+      }),
       log,
     });
     baseUrl = `http://127.0.0.1:${http.port}`;

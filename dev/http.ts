@@ -89,14 +89,20 @@ function isLoopback(hostAndPort: string, scheme = 'http:'): boolean {
 function refusal(req: http.IncomingMessage): { status: number; error: string } | null {
   const host = req.headers.host;
   // HTTP/1.0 clients may send no Host; browsers always send one.
-  if (host !== undefined && !isLoopback(host)) return { status: 403, error: `the local host answers only requests addressed to 127.0.0.1, localhost or [::1], not Host '${host.slice(0, 100)}'` };
+  if (host !== undefined && !isLoopback(host))
+    return { status: 403, error: `the local host answers only requests addressed to 127.0.0.1, localhost or [::1], not Host '${host.slice(0, 100)}'` };
   const origin = req.headers.origin;
   if (origin !== undefined) {
     const parsed = /^(https?:)\/\/([^/]+)$/.exec(origin);
-    if (!parsed || !isLoopback(parsed[2], parsed[1])) return { status: 403, error: `the local host answers no cross-origin request (Origin '${origin.slice(0, 100)}'); only pages served from 127.0.0.1, localhost or [::1]` };
+    if (!parsed || !isLoopback(parsed[2], parsed[1]))
+      return {
+        status: 403,
+        error: `the local host answers no cross-origin request (Origin '${origin.slice(0, 100)}'); only pages served from 127.0.0.1, localhost or [::1]`,
+      };
   }
   const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) return { status: 413, error: `the body (${declared} bytes) is larger than the local host's limit of ${MAX_BODY_BYTES} bytes` };
+  if (declared !== undefined && Number(declared) > MAX_BODY_BYTES)
+    return { status: 413, error: `the body (${declared} bytes) is larger than the local host's limit of ${MAX_BODY_BYTES} bytes` };
   const hasBody = (declared !== undefined && Number(declared) > 0) || req.headers['transfer-encoding'] !== undefined;
   if (hasBody && !isJsonContentType(req.headers['content-type'])) return { status: 415, error: notJsonAnswer(req.headers['content-type']).body.error };
   return null;
@@ -173,7 +179,13 @@ function match(m: Matcher, pathname: string): Record<string, string> | null {
  * @returns the listening server and its port
  * @throws Error saying the port is taken (EADDRINUSE) or cannot be used
  */
-export async function serveHttp(options: { port: number; functions: readonly HttpFunctionDefinition[]; invoke: HttpInvoker; routes: readonly BuiltinRoute[]; log: DevLog }): Promise<{ server: http.Server; port: number }> {
+export async function serveHttp(options: {
+  port: number;
+  functions: readonly HttpFunctionDefinition[];
+  invoke: HttpInvoker;
+  routes: readonly BuiltinRoute[];
+  log: DevLog;
+}): Promise<{ server: http.Server; port: number }> {
   const { log } = options;
   const functions = options.functions.map((definition) => ({ definition, matcher: compile(`/api/${definition.route}`) }));
   const builtins = options.routes.map((route) => ({ route, matcher: compile(route.path) }));
@@ -201,7 +213,8 @@ export async function serveHttp(options: { port: number; functions: readonly Htt
       body = read;
     } catch (err) {
       log(`${method} ${req.url ?? ''} → 400 (${(err as Error).message})`);
-      if (!res.headersSent && res.writable) res.writeHead(400, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify({ error: `bad request: ${(err as Error).message}` }));
+      if (!res.headersSent && res.writable)
+        res.writeHead(400, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify({ error: `bad request: ${(err as Error).message}` }));
       return;
     }
     const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
@@ -237,8 +250,13 @@ export async function serveHttp(options: { port: number; functions: readonly Htt
         return;
       }
       status = 404;
-      const known = [...functions.map((f) => `${f.definition.methods.join(',')} /api/${f.definition.route}`), ...builtins.map((b) => `${b.route.method} ${b.route.path}`)];
-      res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify({ error: `nothing serves ${method} ${url.pathname}`, routes: known }, null, 2));
+      const known = [
+        ...functions.map((f) => `${f.definition.methods.join(',')} /api/${f.definition.route}`),
+        ...builtins.map((b) => `${b.route.method} ${b.route.path}`),
+      ];
+      res
+        .writeHead(404, { 'content-type': 'application/json; charset=utf-8' })
+        .end(JSON.stringify({ error: `nothing serves ${method} ${url.pathname}`, routes: known }, null, 2));
     } catch (err) {
       status = 500;
       const answer = internalError(`${method} ${url.pathname} [${what}]`, err, log);
@@ -258,7 +276,8 @@ export async function serveHttp(options: { port: number; functions: readonly Htt
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') reject(new Error(`port ${options.port} is already in use (is another 'npm start' or 'func start' running?); choose another with --port`));
+      if (err.code === 'EADDRINUSE')
+        reject(new Error(`port ${options.port} is already in use (is another 'npm start' or 'func start' running?); choose another with --port`));
       else reject(new Error(`cannot listen on 127.0.0.1:${options.port}: ${err.message}`));
     });
     server.listen(options.port, '127.0.0.1', () => resolve());

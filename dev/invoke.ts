@@ -33,7 +33,12 @@ const HOLD_MS = 3000;
  * @returns what the handler returned
  * @throws what the handler threw, after logging it with the duration
  */
-export async function invokeFunction<T>(name: string, log: DevLog, run: (context: InvocationContext) => Promise<T> | T, extras: InvocationExtras = {}): Promise<T> {
+export async function invokeFunction<T>(
+  name: string,
+  log: DevLog,
+  run: (context: InvocationContext) => Promise<T> | T,
+  extras: InvocationExtras = {},
+): Promise<T> {
   const started = Date.now();
   const held: string[] = [];
   let streaming = false;

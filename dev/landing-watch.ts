@@ -57,7 +57,12 @@ export function containerLister(container: ContainerClient): LevelLister {
       for await (const page of container.listBlobsByHierarchy('/', { prefix }).byPage({ maxPageSize: PAGE_SIZE })) {
         for (const item of page.segment.blobPrefixes ?? []) yield { folder: item.name };
         for (const item of page.segment.blobItems) {
-          yield { path: item.name, size: item.properties.contentLength ?? 0, etag: (item.properties.etag ?? '').replace(/^"|"$/g, ''), lastModified: item.properties.lastModified };
+          yield {
+            path: item.name,
+            size: item.properties.contentLength ?? 0,
+            etag: (item.properties.etag ?? '').replace(/^"|"$/g, ''),
+            lastModified: item.properties.lastModified,
+          };
         }
       }
     },
@@ -92,7 +97,16 @@ export interface LandingWatchOptions {
 /** A running watch. */
 export interface LandingWatch {
   /** Counters for `/api/health`. */
-  stats(): { passes: number; folders: number; blobsSeen: number; eventsDelivered: number; eventsFailed: number; pending: number; resumed: number; lastPassMs: number };
+  stats(): {
+    passes: number;
+    folders: number;
+    blobsSeen: number;
+    eventsDelivered: number;
+    eventsFailed: number;
+    pending: number;
+    resumed: number;
+    lastPassMs: number;
+  };
   /** Stop listing; deliveries under way finish. */
   stop(): Promise<void>;
 }
@@ -177,8 +191,16 @@ export async function startLandingWatch(options: LandingWatchOptions): Promise<L
   const where = (d: Pick<PendingDelivery, 'path'>) => `${options.container}/${d.path}`;
 
   // The journal is a safety net: when Azurite refuses a write, the delivery still goes ahead.
-  const keep = (d: PendingDelivery) => journal?.keep(d).catch((err) => options.log(`[landing] ${where(d)}: delivery not journaled (${(err as Error).message}); a crash now would leave it to reconcile`));
-  const handled = (d: PendingDelivery) => journal?.forget(d).catch((err) => options.log(`[landing] ${where(d)}: handled delivery not removed from the journal (${(err as Error).message}); it may be delivered again`));
+  const keep = (d: PendingDelivery) =>
+    journal
+      ?.keep(d)
+      .catch((err) => options.log(`[landing] ${where(d)}: delivery not journaled (${(err as Error).message}); a crash now would leave it to reconcile`));
+  const handled = (d: PendingDelivery) =>
+    journal
+      ?.forget(d)
+      .catch((err) =>
+        options.log(`[landing] ${where(d)}: handled delivery not removed from the journal (${(err as Error).message}); it may be delivered again`),
+      );
   /**
    * Journal what follows if this attempt never ends (the host dies in it): as for Event Grid, an
    * invocation that does not answer is a failed attempt, retried on the schedule, so a file that
@@ -279,11 +301,14 @@ export async function startLandingWatch(options: LandingWatchOptions): Promise<L
 
   /** Queue a delivery when it falls due. */
   const schedule = (delivery: PendingDelivery) => {
-    const handle = setTimeout(() => {
-      retries.delete(handle);
-      queue.push(delivery);
-      pump();
-    }, Math.max(0, delivery.dueAt - Date.now()));
+    const handle = setTimeout(
+      () => {
+        retries.delete(handle);
+        queue.push(delivery);
+        pump();
+      },
+      Math.max(0, delivery.dueAt - Date.now()),
+    );
     retries.add(handle);
   };
 
@@ -320,8 +345,13 @@ export async function startLandingWatch(options: LandingWatchOptions): Promise<L
   saveListedUntil();
   pump();
   const known = [...folders.values()].reduce((n, f) => n + f.blobs.size, 0);
-  const resumed = resumeFrom === null ? 'left to the reconcile timer' : `${arrived} of them arrived since the last listing and get their event, ${kept.length} undelivered event${kept.length === 1 ? '' : 's'} delivered again when due`;
-  options.log(`[landing] watching ${roots.map((p) => `${options.container}/${p}`).join(', ') || '(no landing folders)'}: ${known} blobs in ${folders.size} folders already there, ${resumed} (listed in ${Date.now() - started} ms)`);
+  const resumed =
+    resumeFrom === null
+      ? 'left to the reconcile timer'
+      : `${arrived} of them arrived since the last listing and get their event, ${kept.length} undelivered event${kept.length === 1 ? '' : 's'} delivered again when due`;
+  options.log(
+    `[landing] watching ${roots.map((p) => `${options.container}/${p}`).join(', ') || '(no landing folders)'}: ${known} blobs in ${folders.size} folders already there, ${resumed} (listed in ${Date.now() - started} ms)`,
+  );
 
   const loop = (async () => {
     while (!stopped) {
@@ -341,7 +371,12 @@ export async function startLandingWatch(options: LandingWatchOptions): Promise<L
   })();
 
   return {
-    stats: () => ({ ...counts, folders: folders.size, blobsSeen: [...folders.values()].reduce((n, f) => n + f.blobs.size, 0), pending: queue.length + inFlight.size + retries.size }),
+    stats: () => ({
+      ...counts,
+      folders: folders.size,
+      blobsSeen: [...folders.values()].reduce((n, f) => n + f.blobs.size, 0),
+      pending: queue.length + inFlight.size + retries.size,
+    }),
     stop: async () => {
       stopped = true;
       for (const handle of retries) clearTimeout(handle);

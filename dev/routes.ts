@@ -63,7 +63,10 @@ export function builtinRoutes(parts: RouteParts): BuiltinRoute[] {
         const runtime = parts.runtime;
         if (!parts.eventHubs) return json(404, { error: 'the app has no Event Hubs function' });
         const route = runtime.routeHub(params.hub);
-        if (!route) return json(404, { error: `no source of the loaded pipelines reads Event Hub "${params.hub}" (sources with eventHub: ${runtime.hubSources.map((r) => `${r.source.name} → ${r.source.eventHub!.name}`).join(', ') || 'none'})` });
+        if (!route)
+          return json(404, {
+            error: `no source of the loaded pipelines reads Event Hub "${params.hub}" (sources with eventHub: ${runtime.hubSources.map((r) => `${r.source.name} → ${r.source.eventHub!.name}`).join(', ') || 'none'})`,
+          });
         let bodies: unknown[];
         try {
           bodies = parseEventsBody(body.toString('utf8'));
@@ -73,7 +76,10 @@ export function builtinRoutes(parts: RouteParts): BuiltinRoute[] {
         }
         const hub = runtime.triggers.eventHub!;
         try {
-          return json(200, await parts.eventHubs.post({ namespace: hub.namespace, name: route.source.eventHub!.name, consumerGroup: hub.consumerGroup }, bodies));
+          return json(
+            200,
+            await parts.eventHubs.post({ namespace: hub.namespace, name: route.source.eventHub!.name, consumerGroup: hub.consumerGroup }, bodies),
+          );
         } catch (err) {
           const partial = err instanceof PartialDeliveryError ? { delivered: err.delivered, total: err.total } : { delivered: 0 };
           // The detail (storage URLs included) goes to the log under the id the answer gives.
@@ -88,7 +94,8 @@ export function builtinRoutes(parts: RouteParts): BuiltinRoute[] {
       handle: async ({ url, headers, body }) => {
         const name = url.searchParams.get('functionName') ?? '';
         const definition = parts.eventGrid.find((d) => d.name.toLowerCase() === name.toLowerCase());
-        if (!definition) return json(404, { error: `functionName=${name || '(missing)'} names no Event Grid function (${parts.eventGrid.map((d) => d.name).join(', ')})` });
+        if (!definition)
+          return json(404, { error: `functionName=${name || '(missing)'} names no Event Grid function (${parts.eventGrid.map((d) => d.name).join(', ')})` });
         let parsed: unknown;
         try {
           parsed = parseJsonBody(body);
@@ -158,7 +165,13 @@ async function health(parts: RouteParts): Promise<RouteResponse> {
     status: ok ? 'healthy' : 'unhealthy',
     azurite,
     engine: { running: engineRunning, instances },
-    pipelines: runtime.pipelines.map((p) => ({ name: p.name, file: p.file, sources: Object.keys(p.sources).length, tables: Object.keys(p.tables).length, trigger: p.trigger })),
+    pipelines: runtime.pipelines.map((p) => ({
+      name: p.name,
+      file: p.file,
+      sources: Object.keys(p.sources).length,
+      tables: Object.keys(p.tables).length,
+      trigger: p.trigger,
+    })),
     landing: { container: runtime.settings.landingContainer, watch: parts.watch()?.stats() ?? null },
     lake: { container: runtime.settings.lakeContainer },
     timers: parts.timers()?.next() ?? null,

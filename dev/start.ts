@@ -42,7 +42,8 @@ Ctrl-C stops it (a second Ctrl-C stops at once).
 
 function ports(text: string): [number, number, number] {
   const parts = text.split(',').map((p) => Number(p.trim()));
-  if (parts.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) throw new UsageError(`--azurite-ports: "${text}" is not a port or three comma-separated ports`);
+  if (parts.some((p) => !Number.isInteger(p) || p < 1 || p > 65535))
+    throw new UsageError(`--azurite-ports: "${text}" is not a port or three comma-separated ports`);
   if (parts.length === 1) return [parts[0], parts[0] + 1, parts[0] + 2];
   if (parts.length !== 3) throw new UsageError(`--azurite-ports: give one port or three (blob,queue,table), got ${parts.length}`);
   return parts as [number, number, number];

@@ -49,7 +49,12 @@ interface TimerState {
  * @returns the scheduler
  * @throws Error naming the timer whose schedule is not valid NCRONTAB
  */
-export async function startTimers(definitions: readonly BoundTimer[], resolve: (text: string) => string, monitor: TableClient, log: DevLog): Promise<TimerScheduler> {
+export async function startTimers(
+  definitions: readonly BoundTimer[],
+  resolve: (text: string) => string,
+  monitor: TableClient,
+  log: DevLog,
+): Promise<TimerScheduler> {
   await createTableIfMissing(monitor);
   const now = new Date();
   const states: TimerState[] = [];
@@ -62,14 +67,25 @@ export async function startTimers(definitions: readonly BoundTimer[], resolve: (
     }
     const saved = await monitor.getEntity<{ last?: string; next?: string }>(PARTITION, definition.name).catch(() => undefined);
     const missed = saved?.next !== undefined && new Date(saved.next) <= now;
-    states.push({ definition, schedule, next: missed ? now : nextOccurrence(schedule, now), pastDue: missed, ...(saved?.last ? { last: new Date(saved.last) } : {}) });
+    states.push({
+      definition,
+      schedule,
+      next: missed ? now : nextOccurrence(schedule, now),
+      pastDue: missed,
+      ...(saved?.last ? { last: new Date(saved.last) } : {}),
+    });
   }
   let stopped = false;
 
   const record = (state: TimerState) =>
-    monitor.upsertEntity({ partitionKey: PARTITION, rowKey: state.definition.name, last: state.last?.toISOString() ?? '', next: state.next.toISOString() }, 'Replace').catch((err) => {
-      log(`[${state.definition.name}] could not record the schedule status: ${(err as Error).message}`);
-    });
+    monitor
+      .upsertEntity(
+        { partitionKey: PARTITION, rowKey: state.definition.name, last: state.last?.toISOString() ?? '', next: state.next.toISOString() },
+        'Replace',
+      )
+      .catch((err) => {
+        log(`[${state.definition.name}] could not record the schedule status: ${(err as Error).message}`);
+      });
 
   const fire = (state: TimerState): Promise<void> => {
     if (state.running) {

@@ -32,11 +32,13 @@ export async function listDeadLettersHttp(request: HttpRequest, context: Invocat
   const table = request.query.get('table') ?? undefined;
   const sinceText = request.query.get('since');
   const limitText = request.query.get('limit');
-  if (table !== undefined && !TABLE_PATH.test(table)) return bad(`table must be a table's path in the lake container, such as bronze/pos_sales, not '${table}'`);
+  if (table !== undefined && !TABLE_PATH.test(table))
+    return bad(`table must be a table's path in the lake container, such as bronze/pos_sales, not '${table}'`);
   const since = sinceText === null ? undefined : new Date(sinceText);
   if (since && Number.isNaN(since.getTime())) return bad(`since must be an ISO-8601 time such as 2026-01-31T12:00:00Z, not '${sinceText}'`);
   const limit = limitText === null ? DEAD_LETTER_LIST_MAX : Number(limitText);
-  if (!/^\d+$/.test(limitText ?? '1') || limit < 1 || limit > DEAD_LETTER_LIST_MAX) return bad(`limit must be a whole number from 1 to ${DEAD_LETTER_LIST_MAX}, not '${limitText}'`);
+  if (!/^\d+$/.test(limitText ?? '1') || limit < 1 || limit > DEAD_LETTER_LIST_MAX)
+    return bad(`limit must be a whole number from 1 to ${DEAD_LETTER_LIST_MAX}, not '${limitText}'`);
   try {
     const records: DeadLetterEntry[] = [];
     let truncated = false;

@@ -48,7 +48,9 @@ function register(definition: FunctionDefinition): void {
       return;
     case 'eventHub':
       if (!runtime.triggers.eventHub) {
-        console.warn(`sluice: function ${definition.name} not registered: no Event Hubs connection is set (${definition.connection} or ${definition.connection}__fullyQualifiedNamespace)`);
+        console.warn(
+          `sluice: function ${definition.name} not registered: no Event Hubs connection is set (${definition.connection} or ${definition.connection}__fullyQualifiedNamespace)`,
+        );
         return;
       }
       // Reading a hub no source takes would move its checkpoints past events nobody stored.

@@ -43,16 +43,33 @@ import {
 } from '../shared/host';
 import { DEAD_LETTER_FOLDER } from '../shared/storage/lake-layout';
 import type { SourceRoute } from '../shared/host';
-import { ScheduledStartError, scheduleSince, startRunAfterBronze, startScheduledRuns, sweepUnappliedBronze, unservedBronzeVersion, type RunClient, type RunStart } from '../shared/run';
+import {
+  ScheduledStartError,
+  scheduleSince,
+  startRunAfterBronze,
+  startScheduledRuns,
+  sweepUnappliedBronze,
+  unservedBronzeVersion,
+  type RunClient,
+  type RunStart,
+} from '../shared/run';
 import { openLakeStore } from '../shared/storage/lake';
 import type { EventBatchOutcome, IngestOutcome } from '../shared/ingest/types';
 
 /** Start the run a bronze commit calls for (nothing without a run client or when no rows landed). */
-async function afterBronze(name: string, route: SourceRoute, version: number | undefined, wroteRows: boolean, context: InvocationContext, runs?: RunClient): Promise<void> {
+async function afterBronze(
+  name: string,
+  route: SourceRoute,
+  version: number | undefined,
+  wroteRows: boolean,
+  context: InvocationContext,
+  runs?: RunClient,
+): Promise<void> {
   if (!runs || version === undefined || !wroteRows) return;
   try {
     const start = await startRunAfterBronze({ pipeline: route.pipeline, source: route.source.name, version }, runs);
-    if (start) context.log(`${name}: refresh ${start.instanceId} ${start.queued ? 'asked to catch up' : 'started'} for ${route.source.name} version ${version}`);
+    if (start)
+      context.log(`${name}: refresh ${start.instanceId} ${start.queued ? 'asked to catch up' : 'started'} for ${route.source.name} version ${version}`);
   } catch (err) {
     context.error(`${name}: the refresh after ${route.source.name} version ${version} could not be started: ${errorText(err)}`);
     throw err;
@@ -78,7 +95,9 @@ export async function blobCreatedHandler(event: unknown, context: InvocationCont
     outcome = await ingestRoutedBlob(runtime, routed);
   } catch (err) {
     if (err instanceof IngestConfigError) {
-      context.error(`blobCreated: ${file} for ${routed.route.tableKey} not ingested until the source's definition is fixed (then reconcile ingests it): ${errorText(err)}`);
+      context.error(
+        `blobCreated: ${file} for ${routed.route.tableKey} not ingested until the source's definition is fixed (then reconcile ingests it): ${errorText(err)}`,
+      );
       return;
     }
     const why = isTransient(err) ? 'transient' : `counts towards the poison limit of ${runtime.settings.poisonAttempts} attempts`;
@@ -89,9 +108,16 @@ export async function blobCreatedHandler(event: unknown, context: InvocationCont
   let due = outcome.status === 'committed' && outcome.rowsWritten > 0;
   if (outcome.status === 'duplicate' && outcome.version !== undefined && outcome.rowsWritten > 0 && runs) {
     // A redelivery after a failed start must still start the run it lost, but not one for a version long applied.
-    const unserved = await unservedBronzeVersion(routed.route.pipeline, routed.route.source.name, outcome.version, (path) => openLakeStore(runtime.settings, path), runs);
+    const unserved = await unservedBronzeVersion(
+      routed.route.pipeline,
+      routed.route.source.name,
+      outcome.version,
+      (path) => openLakeStore(runtime.settings, path),
+      runs,
+    );
     due = unserved !== null;
-    if (!due) context.log(`blobCreated: ${file}: version ${outcome.version} of ${routed.route.source.name} is already applied or seen by a run; no run started`);
+    if (!due)
+      context.log(`blobCreated: ${file}: version ${outcome.version} of ${routed.route.source.name} is already applied or seen by a run; no run started`);
   }
   await afterBronze('blobCreated', routed.route, outcome.version, due, context, runs);
 }
@@ -118,14 +144,18 @@ export async function eventHubIngestHandler(messages: unknown, context: Invocati
     else context.log(line);
     if (outcome.sequenceGap) {
       const { from, to } = outcome.sequenceGap;
-      context.warn(`eventHubIngest: ${where}: sequence numbers ${from}–${to} were never delivered (retention expired or the consumer started late); they are not in the table`);
+      context.warn(
+        `eventHubIngest: ${where}: sequence numbers ${from}–${to} were never delivered (retention expired or the consumer started late); they are not in the table`,
+      );
     }
     landed = { route, version: outcome.version, wroteRows: outcome.rowsWritten > 0 };
   } catch (err) {
     // A terminal failure already put the batch's events in a dead-letter record: retrying would fail
     // the same way forever and stall the partition, so the checkpoint may move on.
     if (err instanceof EventBatchError && err.deadLetter && !err.transient) {
-      context.error(`eventHubIngest: batch of ${where} not ingested, its events are in the dead-letter record ${deadLetterAt(err.deadLetter)}: ${errorText(err)}`);
+      context.error(
+        `eventHubIngest: batch of ${where} not ingested, its events are in the dead-letter record ${deadLetterAt(err.deadLetter)}: ${errorText(err)}`,
+      );
       return;
     }
     const attempt = context.retryContext ? ` (retry ${context.retryContext.retryCount} of ${context.retryContext.maxRetryCount})` : '';
@@ -154,7 +184,9 @@ export async function reconcileHandler(timer: Timer, context: InvocationContext,
   const failed: string[] = [];
   const landed: { route: SourceRoute; version: number }[] = [];
   await reconcileLanding(runtime, (done) => {
-    const versions = (done.result?.outcomes ?? []).filter((o) => o.status === 'committed' && o.rowsWritten > 0 && o.version !== undefined).map((o) => o.version!);
+    const versions = (done.result?.outcomes ?? [])
+      .filter((o) => o.status === 'committed' && o.rowsWritten > 0 && o.version !== undefined)
+      .map((o) => o.version!);
     if (versions.length) landed.push({ route: done.route, version: Math.max(...versions) });
     // One line per file it ingested, as blobCreated gives, so a file's fate reads the same whichever path took it.
     for (const o of done.result?.outcomes ?? []) {
@@ -175,7 +207,8 @@ export async function reconcileHandler(timer: Timer, context: InvocationContext,
       failed.push(`refresh after ${l.route.source.name}: ${errorText(err)}`);
     }
   }
-  if (failed.length) throw new Error(`reconcile: ${failed.length} failure${failed.length === 1 ? '' : 's'}: ${failed.slice(0, 5).join('; ')}${failed.length > 5 ? '; …' : ''}`);
+  if (failed.length)
+    throw new Error(`reconcile: ${failed.length} failure${failed.length === 1 ? '' : 's'}: ${failed.slice(0, 5).join('; ')}${failed.length > 5 ? '; …' : ''}`);
 }
 
 /**
@@ -207,9 +240,13 @@ export async function pipelineScheduleHandler(timer: Timer, context: InvocationC
       failed.push(`${f.pipeline}: ${errorText(f.error)}`);
     }
   }
-  for (const s of started) context.log(`pipelineSchedule: ${s.pipeline}: ${s.start.queued ? 'running run asked to catch up' : `run ${s.start.instanceId} started`}${late}`);
+  for (const s of started)
+    context.log(`pipelineSchedule: ${s.pipeline}: ${s.start.queued ? 'running run asked to catch up' : `run ${s.start.instanceId} started`}${late}`);
   const sweep = await sweepUnappliedBronze(runtime.pipelines, (path) => openLakeStore(runtime.settings, path), runs);
-  for (const s of sweep.started) context.log(`pipelineSchedule: ${s.pipeline}: run ${s.start.instanceId} ${s.start.queued ? 'asked to catch up' : 'started'} for bronze versions no run applied: ${s.unapplied.map((u) => `${u.source} version ${u.version}`).join(', ')}`);
+  for (const s of sweep.started)
+    context.log(
+      `pipelineSchedule: ${s.pipeline}: run ${s.start.instanceId} ${s.start.queued ? 'asked to catch up' : 'started'} for bronze versions no run applied: ${s.unapplied.map((u) => `${u.source} version ${u.version}`).join(', ')}`,
+    );
   for (const f of sweep.failures) {
     context.error(`pipelineSchedule: ${f.pipeline}: sweep for unapplied bronze versions failed: ${errorText(f.error)}`);
     failed.push(`${f.pipeline} (sweep): ${errorText(f.error)}`);

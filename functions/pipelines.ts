@@ -6,7 +6,19 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { getSettings } from '../shared/config';
 import { internalError, isJsonContentType, notJsonAnswer } from '../shared/host/http';
-import { purgeRunResponse, requestStatusResponse, runStatusResponse, runtimeServices, tableUpdatesResponse, startOptions, startRunResponse, terminateRunResponse, type ApiOrigin, type ApiResponse, type RunClient } from '../shared/run';
+import {
+  purgeRunResponse,
+  requestStatusResponse,
+  runStatusResponse,
+  runtimeServices,
+  tableUpdatesResponse,
+  startOptions,
+  startRunResponse,
+  terminateRunResponse,
+  type ApiOrigin,
+  type ApiResponse,
+  type RunClient,
+} from '../shared/run';
 
 /** An HTTP handler that needs the run client. */
 export type RunHttpHandler = (request: HttpRequest, context: InvocationContext, runs?: RunClient) => Promise<HttpResponseInit>;
@@ -70,7 +82,9 @@ export async function tableUpdatesHttp(request: HttpRequest, context: Invocation
 }
 
 /** `GET /api/pipelines/{name}/runs/{instanceId}`: status, progress and metrics. */
-export const runStatusHttp = withRuns('pipelineRunStatus', (request, runs) => runStatusResponse(runs, request.params.name, request.params.instanceId, origin(request)));
+export const runStatusHttp = withRuns('pipelineRunStatus', (request, runs) =>
+  runStatusResponse(runs, request.params.name, request.params.instanceId, origin(request)),
+);
 
 /** `POST /api/pipelines/{name}/runs/{instanceId}/terminate[?reason=]`. */
 export const terminateRunHttp = withRuns('terminatePipelineRun', (request, runs) =>

@@ -85,7 +85,8 @@ export async function tableHistoryHttp(request: HttpRequest, context: Invocation
   if (!('path' in location)) return location;
   const limitText = request.query.get('limit');
   const limit = limitText === null ? DEFAULT_HISTORY : /^\d{1,7}$/.test(limitText) ? Number(limitText) : NaN;
-  if (!(limit >= 1 && limit <= MAX_HISTORY)) return { status: 400, jsonBody: { error: `limit must be a whole number from 1 to ${MAX_HISTORY} (the maximum), not '${limitText}'` } };
+  if (!(limit >= 1 && limit <= MAX_HISTORY))
+    return { status: 400, jsonBody: { error: `limit must be a whole number from 1 to ${MAX_HISTORY} (the maximum), not '${limitText}'` } };
   const store = openLakeStore(getSettings(), location.path);
   try {
     const history = await tableHistory(store, limit);

@@ -10,7 +10,18 @@
 /** HTTP statuses of Azure SDK errors (blob, table) worth retrying. */
 const TRANSIENT_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 /** Node network error codes worth retrying. */
-const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH', 'REQUEST_SEND_ERROR', 'UND_ERR_SOCKET']);
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'REQUEST_SEND_ERROR',
+  'UND_ERR_SOCKET',
+]);
 
 /**
  * Whether retrying the same work later may succeed: a storage, Delta or Azure SDK error that says so

@@ -341,14 +341,7 @@ function readContainer(env: SettingsEnv, name: string, fallback: string, problem
   return undefined;
 }
 
-function readWholeNumber(
-  env: SettingsEnv,
-  name: string,
-  fallback: number,
-  min: number,
-  max: number | undefined,
-  problems: string[],
-): number | undefined {
+function readWholeNumber(env: SettingsEnv, name: string, fallback: number, min: number, max: number | undefined, problems: string[]): number | undefined {
   const raw = readString(env, name);
   if (raw === undefined) return fallback;
   const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
@@ -371,9 +364,7 @@ function readBoolean(env: SettingsEnv, name: string, fallback: boolean, problems
 function readTaskHub(env: SettingsEnv, problems: string[]): string | undefined {
   const value = readString(env, 'SLUICE_TASK_HUB') ?? DEFAULTS.taskHub;
   if (TASK_HUB.test(value)) return value;
-  problems.push(
-    `SLUICE_TASK_HUB must be a Durable task hub name: 3 to 45 letters or digits, starting with a letter; got "${value}"`,
-  );
+  problems.push(`SLUICE_TASK_HUB must be a Durable task hub name: 3 to 45 letters or digits, starting with a letter; got "${value}"`);
   return undefined;
 }
 
@@ -398,18 +389,11 @@ function sectionKeys(env: SettingsEnv, prefix: string): string[] {
   return Object.keys(env).filter((k) => k.startsWith(`${prefix}__`) && readString(env, k) !== undefined);
 }
 
-function readStorageConnection(
-  env: SettingsEnv,
-  prefix: string,
-  strictKeys: boolean,
-  problems: string[],
-): LakeConnection | undefined {
+function readStorageConnection(env: SettingsEnv, prefix: string, strictKeys: boolean, problems: string[]): LakeConnection | undefined {
   const plain = readString(env, prefix);
   const keys = sectionKeys(env, prefix);
   if (plain !== undefined && keys.length > 0) {
-    problems.push(
-      `${prefix} is set as a connection string and ${keys.join(', ')} as an identity-based connection; set only one form`,
-    );
+    problems.push(`${prefix} is set as a connection string and ${keys.join(', ')} as an identity-based connection; set only one form`);
     return undefined;
   }
   if (plain !== undefined) {
@@ -445,13 +429,7 @@ function connectionStringProblem(value: string): string | undefined {
   return undefined;
 }
 
-function readIdentityConnection(
-  env: SettingsEnv,
-  prefix: string,
-  keys: string[],
-  strictKeys: boolean,
-  problems: string[],
-): LakeIdentityConnection | undefined {
+function readIdentityConnection(env: SettingsEnv, prefix: string, keys: string[], strictKeys: boolean, problems: string[]): LakeIdentityConnection | undefined {
   const before = problems.length;
   const name = (key: string) => `${prefix}__${key}`;
 
@@ -481,9 +459,7 @@ function readIdentityConnection(
 
   const credentialValue = readString(env, name('credential'));
   if (credentialValue !== undefined && credentialValue.toLowerCase() !== 'managedidentity') {
-    problems.push(
-      `${name('credential')} must be "managedidentity" (or unset to use the developer credential chain); got "${credentialValue}"`,
-    );
+    problems.push(`${name('credential')} must be "managedidentity" (or unset to use the developer credential chain); got "${credentialValue}"`);
   }
   const clientId = readString(env, name('clientId'));
   if (clientId !== undefined && !GUID.test(clientId)) {

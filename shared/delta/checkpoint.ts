@@ -104,29 +104,64 @@ const deletionVector = () =>
 /** The checkpoint schema Sluice writes (field order as Spark writes it). */
 export const CHECKPOINT_SCHEMA = new arrow.Schema([
   f('txn', new arrow.Struct([f('appId', str()), f('version', i64()), f('lastUpdated', i64())])),
-  f('add', new arrow.Struct([
-    f('path', str()), f('partitionValues', stringMap()), f('size', i64()), f('modificationTime', i64()),
-    f('dataChange', bool()), f('stats', str()), f('tags', stringMap()), f('deletionVector', deletionVector()),
-  ])),
-  f('remove', new arrow.Struct([
-    f('path', str()), f('deletionTimestamp', i64()), f('dataChange', bool()), f('extendedFileMetadata', bool()),
-    f('partitionValues', stringMap()), f('size', i64()), f('tags', stringMap()), f('deletionVector', deletionVector()),
-  ])),
-  f('metaData', new arrow.Struct([
-    f('id', str()), f('name', str()), f('description', str()),
-    f('format', new arrow.Struct([f('provider', str()), f('options', stringMap())])),
-    f('schemaString', str()), f('partitionColumns', stringList()), f('configuration', stringMap()), f('createdTime', i64()),
-  ])),
-  f('protocol', new arrow.Struct([
-    f('minReaderVersion', i32()), f('minWriterVersion', i32()), f('readerFeatures', stringList()), f('writerFeatures', stringList()),
-  ])),
+  f(
+    'add',
+    new arrow.Struct([
+      f('path', str()),
+      f('partitionValues', stringMap()),
+      f('size', i64()),
+      f('modificationTime', i64()),
+      f('dataChange', bool()),
+      f('stats', str()),
+      f('tags', stringMap()),
+      f('deletionVector', deletionVector()),
+    ]),
+  ),
+  f(
+    'remove',
+    new arrow.Struct([
+      f('path', str()),
+      f('deletionTimestamp', i64()),
+      f('dataChange', bool()),
+      f('extendedFileMetadata', bool()),
+      f('partitionValues', stringMap()),
+      f('size', i64()),
+      f('tags', stringMap()),
+      f('deletionVector', deletionVector()),
+    ]),
+  ),
+  f(
+    'metaData',
+    new arrow.Struct([
+      f('id', str()),
+      f('name', str()),
+      f('description', str()),
+      f('format', new arrow.Struct([f('provider', str()), f('options', stringMap())])),
+      f('schemaString', str()),
+      f('partitionColumns', stringList()),
+      f('configuration', stringMap()),
+      f('createdTime', i64()),
+    ]),
+  ),
+  f(
+    'protocol',
+    new arrow.Struct([f('minReaderVersion', i32()), f('minWriterVersion', i32()), f('readerFeatures', stringList()), f('writerFeatures', stringList())]),
+  ),
   f('domainMetadata', new arrow.Struct([f('domain', str()), f('configuration', str()), f('removed', bool())])),
 ]);
 
 const big = (v: number | null | undefined) => (v === null || v === undefined ? null : BigInt(Math.trunc(v)));
 const asMap = (v: Record<string, string | null> | null | undefined) => (v ? new Map(Object.entries(v)) : null);
 const asDeletionVector = (dv: DeletionVector | null | undefined) =>
-  dv ? { storageType: dv.storageType, pathOrInlineDv: dv.pathOrInlineDv, offset: dv.offset ?? null, sizeInBytes: dv.sizeInBytes, cardinality: big(dv.cardinality) } : null;
+  dv
+    ? {
+        storageType: dv.storageType,
+        pathOrInlineDv: dv.pathOrInlineDv,
+        offset: dv.offset ?? null,
+        sizeInBytes: dv.sizeInBytes,
+        cardinality: big(dv.cardinality),
+      }
+    : null;
 
 /** Turn actions into checkpoint rows: one row per action, only that action's column set. */
 function actionsToTable(actions: Action[]): arrow.Table {
@@ -138,29 +173,45 @@ function actionsToTable(actions: Action[]): arrow.Table {
     if ('txn' in a) last('txn', { appId: a.txn.appId, version: big(a.txn.version), lastUpdated: big(a.txn.lastUpdated) });
     else if ('add' in a) {
       last('add', {
-        path: a.add.path, partitionValues: asMap(a.add.partitionValues) ?? new Map(), size: big(a.add.size),
-        modificationTime: big(a.add.modificationTime), dataChange: a.add.dataChange, stats: a.add.stats ?? null, tags: asMap(a.add.tags),
+        path: a.add.path,
+        partitionValues: asMap(a.add.partitionValues) ?? new Map(),
+        size: big(a.add.size),
+        modificationTime: big(a.add.modificationTime),
+        dataChange: a.add.dataChange,
+        stats: a.add.stats ?? null,
+        tags: asMap(a.add.tags),
         deletionVector: asDeletionVector(a.add.deletionVector),
       });
     } else if ('remove' in a) {
       last('remove', {
-        path: a.remove.path, deletionTimestamp: big(a.remove.deletionTimestamp), dataChange: a.remove.dataChange,
-        extendedFileMetadata: a.remove.extendedFileMetadata ?? null, partitionValues: asMap(a.remove.partitionValues),
-        size: big(a.remove.size), tags: asMap(a.remove.tags), deletionVector: asDeletionVector(a.remove.deletionVector),
+        path: a.remove.path,
+        deletionTimestamp: big(a.remove.deletionTimestamp),
+        dataChange: a.remove.dataChange,
+        extendedFileMetadata: a.remove.extendedFileMetadata ?? null,
+        partitionValues: asMap(a.remove.partitionValues),
+        size: big(a.remove.size),
+        tags: asMap(a.remove.tags),
+        deletionVector: asDeletionVector(a.remove.deletionVector),
       });
     } else if ('metaData' in a) {
       const m = a.metaData;
       last('metaData', {
-        id: m.id, name: m.name ?? null, description: m.description ?? null,
+        id: m.id,
+        name: m.name ?? null,
+        description: m.description ?? null,
         format: { provider: m.format.provider, options: asMap(m.format.options ?? {}) },
-        schemaString: m.schemaString, partitionColumns: m.partitionColumns, configuration: asMap(m.configuration ?? {}),
+        schemaString: m.schemaString,
+        partitionColumns: m.partitionColumns,
+        configuration: asMap(m.configuration ?? {}),
         createdTime: big(m.createdTime),
       });
     } else if ('protocol' in a) {
       const p = a.protocol;
       last('protocol', {
-        minReaderVersion: p.minReaderVersion, minWriterVersion: p.minWriterVersion,
-        readerFeatures: p.readerFeatures ?? null, writerFeatures: p.writerFeatures ?? null,
+        minReaderVersion: p.minReaderVersion,
+        minWriterVersion: p.minWriterVersion,
+        readerFeatures: p.readerFeatures ?? null,
+        writerFeatures: p.writerFeatures ?? null,
       });
     } else if ('domainMetadata' in a) {
       last('domainMetadata', { ...a.domainMetadata });

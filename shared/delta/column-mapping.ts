@@ -27,7 +27,9 @@ const PHYSICAL_NAME = 'delta.columnMapping.physicalName';
 export function columnMappingMode(metadata: Metadata, table: string): ColumnMappingMode {
   const mode = metadata.configuration?.['delta.columnMapping.mode'] ?? 'none';
   if (mode === 'none' || mode === 'name' || mode === 'id') return mode;
-  throw new UnsupportedProtocolError(`delta protocol: table ${table} uses column mapping mode "${mode}" (delta.columnMapping.mode), which Sluice does not implement`);
+  throw new UnsupportedProtocolError(
+    `delta protocol: table ${table} uses column mapping mode "${mode}" (delta.columnMapping.mode), which Sluice does not implement`,
+  );
 }
 
 /**
@@ -91,8 +93,13 @@ function retype(data: arrow.Data, type: arrow.DataType): arrow.Data {
   if (data.children.length === 0) return data;
   const children = data.children.map((child, i) => retype(child, type.children[i].type));
   return arrow.makeData({
-    type, offset: data.offset, length: data.length, nullCount: data.nullCount, nullBitmap: data.nullBitmap,
-    ...(data.valueOffsets ? { valueOffsets: data.valueOffsets } : {}), ...(children.length === 1 && !arrow.DataType.isStruct(type) ? { child: children[0] } : { children }),
+    type,
+    offset: data.offset,
+    length: data.length,
+    nullCount: data.nullCount,
+    nullBitmap: data.nullBitmap,
+    ...(data.valueOffsets ? { valueOffsets: data.valueOffsets } : {}),
+    ...(children.length === 1 && !arrow.DataType.isStruct(type) ? { child: children[0] } : { children }),
   } as never);
 }
 
@@ -138,12 +145,27 @@ export function toLogicalData(data: arrow.Data, type: DeltaType, mode: ColumnMap
       fields.push(new arrow.Field(field.name, child.type, true));
       children.push(child);
     }
-    return arrow.makeData({ type: new arrow.Struct(fields), offset: data.offset, length: data.length, nullCount: data.nullCount, nullBitmap: data.nullBitmap, children });
+    return arrow.makeData({
+      type: new arrow.Struct(fields),
+      offset: data.offset,
+      length: data.length,
+      nullCount: data.nullCount,
+      nullBitmap: data.nullBitmap,
+      children,
+    });
   }
   if (type.type === 'array' && (arrow.DataType.isList(t) || t.typeId === arrow.Type.LargeList)) {
     const child = toLogicalData(data.children[0], type.elementType, mode);
     const list = new arrow.List(new arrow.Field((t as arrow.List).children[0].name, child.type, true));
-    return arrow.makeData({ type: list, offset: data.offset, length: data.length, nullCount: data.nullCount, nullBitmap: data.nullBitmap, valueOffsets: data.valueOffsets as Int32Array, child });
+    return arrow.makeData({
+      type: list,
+      offset: data.offset,
+      length: data.length,
+      nullCount: data.nullCount,
+      nullBitmap: data.nullBitmap,
+      valueOffsets: data.valueOffsets as Int32Array,
+      child,
+    });
   }
   if (type.type === 'map' && arrow.DataType.isMap(t)) {
     const entries = data.children[0];
@@ -151,9 +173,24 @@ export function toLogicalData(data: arrow.Data, type: DeltaType, mode: ColumnMap
     const key = toLogicalData(entries.children[0], type.keyType, mode);
     const value = toLogicalData(entries.children[1], type.valueType, mode);
     const entryType = new arrow.Struct([new arrow.Field(entryFields[0].name, key.type, false), new arrow.Field(entryFields[1].name, value.type, true)]);
-    const child = arrow.makeData({ type: entryType, offset: entries.offset, length: entries.length, nullCount: entries.nullCount, nullBitmap: entries.nullBitmap, children: [key, value] });
+    const child = arrow.makeData({
+      type: entryType,
+      offset: entries.offset,
+      length: entries.length,
+      nullCount: entries.nullCount,
+      nullBitmap: entries.nullBitmap,
+      children: [key, value],
+    });
     const map = new arrow.Map_(new arrow.Field((t as arrow.Map_).children[0].name, entryType, false), (t as arrow.Map_).keysSorted);
-    return arrow.makeData({ type: map, offset: data.offset, length: data.length, nullCount: data.nullCount, nullBitmap: data.nullBitmap, valueOffsets: data.valueOffsets as Int32Array, child });
+    return arrow.makeData({
+      type: map,
+      offset: data.offset,
+      length: data.length,
+      nullCount: data.nullCount,
+      nullBitmap: data.nullBitmap,
+      valueOffsets: data.valueOffsets as Int32Array,
+      child,
+    });
   }
   return data;
 }

@@ -118,7 +118,9 @@ export async function commitTransaction(
         next++;
       }
       if (attempt >= maxAttempts) {
-        throw new CommitRetriesExhaustedError(`delta commit: gave up on ${store.url} after ${attempt} attempts; the table is busy (last version ${base.version})`);
+        throw new CommitRetriesExhaustedError(
+          `delta commit: gave up on ${store.url} after ${attempt} attempts; the table is busy (last version ${base.version})`,
+        );
       }
       await backoff(attempt);
       continue;

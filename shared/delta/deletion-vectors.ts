@@ -345,7 +345,10 @@ export function deletionVectorFiles(dvs: Iterable<DeletionVector | null | undefi
       location = deletionVectorLocation(dv, tableUrl);
     } catch (err) {
       // Vacuum must not judge files it cannot map: better to stop than delete a DV file still in use.
-      throw new DeletionVectorError(`delta: ${tableUrl} references a ${describeDeletionVector(dv)} whose file cannot be worked out: ${(err as Error).message}`, { cause: err });
+      throw new DeletionVectorError(
+        `delta: ${tableUrl} references a ${describeDeletionVector(dv)} whose file cannot be worked out: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     if (location.kind === 'table') out.add(location.path);
   }

@@ -75,7 +75,10 @@ class Channel<T> {
   private error: Error | null = null;
   private wakeConsumer: (() => void) | null = null;
   bytes = 0;
-  constructor(private readonly sizeOf: (item: T) => number, private readonly onTake: () => void) {}
+  constructor(
+    private readonly sizeOf: (item: T) => number,
+    private readonly onTake: () => void,
+  ) {}
 
   push(item: T): void {
     this.items.push(item);
@@ -143,7 +146,10 @@ class MainThreadEncoder implements ParquetEncoder {
   readonly thread = 'main';
   readonly output: AsyncIterable<Uint8Array>;
   private readonly gate = new Gate();
-  private readonly input = new Channel<arrow.RecordBatch>(() => 0, () => this.gate.wake());
+  private readonly input = new Channel<arrow.RecordBatch>(
+    () => 0,
+    () => this.gate.wake(),
+  );
 
   constructor(options: ParquetWriteOptions) {
     this.output = encodeParquet(this.input, options);
@@ -167,31 +173,29 @@ class MainThreadEncoder implements ParquetEncoder {
 }
 
 /** Messages from a worker to the main thread. */
-type FromWorker =
-  | { type: 'ready' }
-  | { type: 'consumed' }
-  | { type: 'chunk'; bytes: Uint8Array }
-  | { type: 'done' }
-  | { type: 'error'; message: string };
+type FromWorker = { type: 'ready' } | { type: 'consumed' } | { type: 'chunk'; bytes: Uint8Array } | { type: 'done' } | { type: 'error'; message: string };
 
 /**
  * Messages from the main thread to a worker. A batch is `length` bytes of IPC in shared buffer `slot`;
  * `buffer` comes along when the slot got a new (larger) buffer.
  */
-type ToWorker =
-  | { type: 'open'; options: ParquetWriteOptions }
-  | { type: 'batch'; slot: number; length: number; buffer?: SharedArrayBuffer }
-  | { type: 'end' };
+type ToWorker = { type: 'open'; options: ParquetWriteOptions } | { type: 'batch'; slot: number; length: number; buffer?: SharedArrayBuffer } | { type: 'end' };
 
 class WorkerEncoder implements ParquetEncoder {
   readonly thread = 'worker';
   private readonly gate = new Gate();
-  private readonly chunks = new Channel<Uint8Array>((c) => c.length, () => this.gate.wake());
+  private readonly chunks = new Channel<Uint8Array>(
+    (c) => c.length,
+    () => this.gate.wake(),
+  );
   private inFlight = 0;
   private sent = 0;
   private finished = false;
 
-  constructor(private readonly slot: PooledWorker, options: ParquetWriteOptions) {
+  constructor(
+    private readonly slot: PooledWorker,
+    options: ParquetWriteOptions,
+  ) {
     slot.onMessage = (message) => this.receive(message);
     slot.onFailure = (error) => this.fail(error);
     this.post({ type: 'open', options });
@@ -389,7 +393,10 @@ function serveEncoding(): void {
   const buffers: SharedArrayBuffer[] = [];
   port.on('message', (message: ToWorker) => {
     if (message.type === 'open') {
-      const batches = new Channel<Uint8Array>(() => 0, () => undefined);
+      const batches = new Channel<Uint8Array>(
+        () => 0,
+        () => undefined,
+      );
       input = batches;
       void (async () => {
         try {

@@ -182,7 +182,9 @@ export async function submitToLane(
       continue;
     }
     if (attempt >= maxAttempts) {
-      throw new CommitRetriesExhaustedError(`delta lane: intent ${own.id} on ${store.url} not committed after ${attempt} attempts; it stays pending and the next writer or 'sluice flush' commits it`);
+      throw new CommitRetriesExhaustedError(
+        `delta lane: intent ${own.id} on ${store.url} not committed after ${attempt} attempts; it stays pending and the next writer or 'sluice flush' commits it`,
+      );
     }
     await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 5 * attempt)));
   }
@@ -231,7 +233,9 @@ function intentPath(intent: LaneIntent): string {
 
 function checkCompatible(intent: LaneIntent, state: TableState, table: string): void {
   if (state.metadata && state.metadata.id !== intent.tableId) {
-    throw new DeltaError(`delta lane: table ${table} was replaced (id ${state.metadata.id}, intent ${intent.id} was written for ${intent.tableId}); rewrite the data`);
+    throw new DeltaError(
+      `delta lane: table ${table} was replaced (id ${state.metadata.id}, intent ${intent.id} was written for ${intent.tableId}); rewrite the data`,
+    );
   }
   if (state.metadata && JSON.stringify(state.metadata.partitionColumns) !== JSON.stringify(intent.partitionColumns)) {
     throw new DeltaError(`delta lane: partitioning of ${table} changed since intent ${intent.id} was written; rewrite the data`);
@@ -299,7 +303,11 @@ async function pendingBatch(
       continue;
     }
     if (view.versionOf(intent.id) !== undefined) continue; // committed, its writer has not cleaned up yet
-    if (view.state.metadata && (intent.tableId !== view.state.metadata.id || JSON.stringify(intent.partitionColumns) !== JSON.stringify(view.state.metadata.partitionColumns))) continue;
+    if (
+      view.state.metadata &&
+      (intent.tableId !== view.state.metadata.id || JSON.stringify(intent.partitionColumns) !== JSON.stringify(view.state.metadata.partitionColumns))
+    )
+      continue;
     if (schema && conflictingColumn(schema, intent.columns)) continue; // never committable: its writer rewrites it
     if (intent.txn) {
       if ((view.state.txns.get(intent.txn.appId)?.version ?? -1) >= intent.txn.version) continue; // duplicate batch
@@ -321,7 +329,10 @@ class LaneView {
   private readonly sizes = new Map<number, number>();
   private scannedFrom: number;
 
-  private constructor(readonly store: ObjectStore, public state: TableState) {
+  private constructor(
+    readonly store: ObjectStore,
+    public state: TableState,
+  ) {
     this.scannedFrom = state.version + 1;
   }
 
@@ -387,7 +398,11 @@ class LaneView {
     const commitInfo: CommitInfo = {
       timestamp: Date.now(),
       operation: 'WRITE',
-      operationParameters: { mode: 'Append', partitionBy: JSON.stringify(this.state.metadata?.partitionColumns ?? []), ...(schema ? { mergeSchema: true } : {}) },
+      operationParameters: {
+        mode: 'Append',
+        partitionBy: JSON.stringify(this.state.metadata?.partitionColumns ?? []),
+        ...(schema ? { mergeSchema: true } : {}),
+      },
       readVersion: this.state.version,
       isBlindAppend: !schema,
       engineInfo: ENGINE_INFO,

@@ -93,7 +93,14 @@ export async function optimizeTable(store: ObjectStore, options: OptimizeOptions
 }
 
 /** Write each bin's rows as new files and commit them in place of the bin's files; the version committed. */
-async function rewrite(store: ObjectStore, snapshot: Snapshot, work: AddFile[][], target: number, result: OptimizeResult, options: OptimizeOptions): Promise<number> {
+async function rewrite(
+  store: ObjectStore,
+  snapshot: Snapshot,
+  work: AddFile[][],
+  target: number,
+  result: OptimizeResult,
+  options: OptimizeOptions,
+): Promise<number> {
   const actions: Action[] = [];
   const now = Date.now();
   const partitions = new Set<string>();
@@ -116,7 +123,16 @@ async function rewrite(store: ObjectStore, snapshot: Snapshot, work: AddFile[][]
       // The DV is part of the logical file's key: without it the remove would not match the add.
       const dv = file.deletionVector ? { deletionVector: file.deletionVector } : {};
       actions.push({
-        remove: { path: file.path, dataChange: false, deletionTimestamp: now, extendedFileMetadata: true, partitionValues: file.partitionValues, size: file.size, stats: file.stats ?? null, ...dv },
+        remove: {
+          path: file.path,
+          dataChange: false,
+          deletionTimestamp: now,
+          extendedFileMetadata: true,
+          partitionValues: file.partitionValues,
+          size: file.size,
+          stats: file.stats ?? null,
+          ...dv,
+        },
       });
       result.filesRemoved++;
       result.bytesRemoved += file.size;
@@ -125,16 +141,24 @@ async function rewrite(store: ObjectStore, snapshot: Snapshot, work: AddFile[][]
   }
   result.partitionsOptimized = partitions.size;
   try {
-    const committed = await commitTransaction(store, snapshot, {
-      actions,
-      operation: 'OPTIMIZE',
-      operationParameters: { predicate: JSON.stringify(options.partitionFilter ? [options.partitionFilter] : []), targetSize: String(target) },
-      readPredicate: null,
-    }, options);
+    const committed = await commitTransaction(
+      store,
+      snapshot,
+      {
+        actions,
+        operation: 'OPTIMIZE',
+        operationParameters: { predicate: JSON.stringify(options.partitionFilter ? [options.partitionFilter] : []), targetSize: String(target) },
+        readPredicate: null,
+      },
+      options,
+    );
     return committed.version;
   } catch (err) {
     if (err instanceof CommitConflictError) {
-      throw new CommitConflictError(`${err.message}; optimize wrote nothing that readers see (its new files are orphans for vacuum) — run it again`, err.version);
+      throw new CommitConflictError(
+        `${err.message}; optimize wrote nothing that readers see (its new files are orphans for vacuum) — run it again`,
+        err.version,
+      );
     }
     throw err;
   }
@@ -143,5 +167,10 @@ async function rewrite(store: ObjectStore, snapshot: Snapshot, work: AddFile[][]
 /** The partition columns under the names partition values and file paths use. */
 function physicalPartitionColumns(snapshot: Snapshot): string[] {
   const mode = columnMappingMode(snapshot.metadata, snapshot.table);
-  return snapshot.partitionColumns.map((c) => physicalName(snapshot.schema.fields.find((f) => f.name === c)!, mode));
+  return snapshot.partitionColumns.map((c) =>
+    physicalName(
+      snapshot.schema.fields.find((f) => f.name === c)!,
+      mode,
+    ),
+  );
 }

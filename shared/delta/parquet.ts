@@ -116,7 +116,18 @@ export async function* encodeParquetIpc(
  * @returns the whole file
  */
 export async function encodeParquetBuffer(table: arrow.Table, options: ParquetWriteOptions = {}): Promise<Uint8Array> {
-  const batches = table.batches.length ? table.batches : [new arrow.RecordBatch(table.schema, arrow.makeData({ type: new arrow.Struct(table.schema.fields), length: 0, children: table.schema.fields.map((f) => arrow.makeData({ type: f.type, length: 0 } as never)) }))];
+  const batches = table.batches.length
+    ? table.batches
+    : [
+        new arrow.RecordBatch(
+          table.schema,
+          arrow.makeData({
+            type: new arrow.Struct(table.schema.fields),
+            length: 0,
+            children: table.schema.fields.map((f) => arrow.makeData({ type: f.type, length: 0 } as never)),
+          }),
+        ),
+      ];
   const chunks: Uint8Array[] = [];
   for await (const chunk of encodeParquet(batches, options)) chunks.push(chunk);
   return concatBytes(chunks);
@@ -162,7 +173,9 @@ export async function readParquetMetadata(bytes: Uint8Array): Promise<FileMetaDa
 export async function decodeParquet(bytes: Uint8Array, columns?: string[], fieldIds: number[] = []): Promise<arrow.Table> {
   const metadata = await readParquetMetadata(bytes);
   const topLevel = topLevelColumns(metadata.schema);
-  const wanted = columns ? topLevel.filter((c) => columns.includes(c.name) || (c.element.field_id !== undefined && fieldIds.includes(c.element.field_id))) : topLevel;
+  const wanted = columns
+    ? topLevel.filter((c) => columns.includes(c.name) || (c.element.field_id !== undefined && fieldIds.includes(c.element.field_id)))
+    : topLevel;
   const int96 = wanted.filter((c) => c.element.type === 'INT96').map((c) => c.name);
   const others = wanted.filter((c) => c.element.type !== 'INT96').map((c) => c.name);
   let table: arrow.Table;
@@ -256,18 +269,27 @@ function onUncaught(err: unknown): void {
  * corrupt file would fail a healthy one's row group too.
  */
 function untilTrap<T>(start: () => Promise<T>): Promise<T> {
-  const turn = decoderFree.then(() => new Promise<T>((resolve, reject) => {
-    const settle = (finish: () => void) => {
-      if (!pendingCalls.delete(fail)) return;
-      process.off('uncaughtException', onUncaught);
-      finish();
-    };
-    const fail = (err: Error) => settle(() => reject(err));
-    process.on('uncaughtException', onUncaught);
-    pendingCalls.add(fail);
-    start().then((value) => settle(() => resolve(value)), (err: unknown) => settle(() => reject(err)));
-  }));
-  decoderFree = turn.then(() => undefined, () => undefined);
+  const turn = decoderFree.then(
+    () =>
+      new Promise<T>((resolve, reject) => {
+        const settle = (finish: () => void) => {
+          if (!pendingCalls.delete(fail)) return;
+          process.off('uncaughtException', onUncaught);
+          finish();
+        };
+        const fail = (err: Error) => settle(() => reject(err));
+        process.on('uncaughtException', onUncaught);
+        pendingCalls.add(fail);
+        start().then(
+          (value) => settle(() => resolve(value)),
+          (err: unknown) => settle(() => reject(err)),
+        );
+      }),
+  );
+  decoderFree = turn.then(
+    () => undefined,
+    () => undefined,
+  );
   return turn;
 }
 

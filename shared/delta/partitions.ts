@@ -26,7 +26,9 @@ export const PARTITION_TIME_ZONE_KEY = 'sluice.partitionTimeZone';
 export function parsePartitionValue(raw: string | null | undefined, type: DeltaType, column: string, timeZone = 'UTC'): unknown {
   if (raw === null || raw === undefined || raw === '') return null;
   const fail = (): never => {
-    throw new DeltaError(`delta partition: value ${JSON.stringify(raw)} of partition column "${column}" is not a valid ${typeof type === 'string' ? type : type.type}`);
+    throw new DeltaError(
+      `delta partition: value ${JSON.stringify(raw)} of partition column "${column}" is not a valid ${typeof type === 'string' ? type : type.type}`,
+    );
   };
   if (typeof type !== 'string') return fail();
   switch (type) {
@@ -140,7 +142,14 @@ export function parseTimestampMicros(text: string, timeZone = 'UTC'): bigint | n
 function zoneOffsetMs(wallMs: number, timeZone: string): number {
   if (timeZone === 'UTC') return 0;
   const fmt = new Intl.DateTimeFormat('en-US', {
-    timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
   });
   const offsetAt = (utcMs: number) => {
     const parts = Object.fromEntries(fmt.formatToParts(new Date(utcMs)).map((p) => [p.type, p.value]));
@@ -220,7 +229,10 @@ export function partitionDirectory(columns: string[], values: Record<string, str
   return columns
     .map((c) => {
       const v = values[c];
-      const text = v === null || v === undefined || v === '' ? '__HIVE_DEFAULT_PARTITION__' : v.replace(HIVE_ESCAPE, (ch) => '%' + ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'));
+      const text =
+        v === null || v === undefined || v === ''
+          ? '__HIVE_DEFAULT_PARTITION__'
+          : v.replace(HIVE_ESCAPE, (ch) => '%' + ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'));
       return `${c.replace(HIVE_ESCAPE, (ch) => '%' + ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'))}=${text}`;
     })
     .join('/');
@@ -233,12 +245,18 @@ export function partitionDirectory(columns: string[], values: Record<string, str
  * @returns the path with each segment percent-encoded as an RFC 2396 relative URI
  */
 export function encodeAddPath(storagePath: string): string {
-  return storagePath
-    .split('/')
-    // Keep `=` readable as Spark does (`day=2024-01-01/…`); escape everything else outside the unreserved set,
-    // `%` and `:` included, so the path decodes back exactly and never looks like a URI scheme.
-    .map((s) => encodeURIComponent(s).replace(/%3D/g, '=').replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase()))
-    .join('/');
+  return (
+    storagePath
+      .split('/')
+      // Keep `=` readable as Spark does (`day=2024-01-01/…`); escape everything else outside the unreserved set,
+      // `%` and `:` included, so the path decodes back exactly and never looks like a URI scheme.
+      .map((s) =>
+        encodeURIComponent(s)
+          .replace(/%3D/g, '=')
+          .replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase()),
+      )
+      .join('/')
+  );
 }
 
 /**

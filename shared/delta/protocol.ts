@@ -16,8 +16,15 @@ export const MAX_WRITER_VERSION = 2;
  * read as their JSON text when stored unshredded; shredding is its own feature, not among these.
  */
 export const SUPPORTED_READER_FEATURES = new Set([
-  'columnMapping', 'deletionVectors', 'timestampNtz', 'typeWidening', 'typeWidening-preview', 'v2Checkpoint', 'vacuumProtocolCheck',
-  'variantType', 'variantType-preview',
+  'columnMapping',
+  'deletionVectors',
+  'timestampNtz',
+  'typeWidening',
+  'typeWidening-preview',
+  'v2Checkpoint',
+  'vacuumProtocolCheck',
+  'variantType',
+  'variantType-preview',
 ]);
 /** Writer features this writer honours. */
 export const SUPPORTED_WRITER_FEATURES = new Set(['appendOnly', 'invariants', 'timestampNtz', 'vacuumProtocolCheck']);
@@ -29,7 +36,13 @@ export const SUPPORTED_WRITER_FEATURES = new Set(['appendOnly', 'invariants', 't
  * drops the rows they mark, vacuum and checkpoints keep them).
  */
 const MAINTENANCE_WRITER_FEATURES = new Set([
-  ...SUPPORTED_WRITER_FEATURES, 'checkConstraints', 'generatedColumns', 'identityColumns', 'changeDataFeed', 'columnMapping', 'deletionVectors',
+  ...SUPPORTED_WRITER_FEATURES,
+  'checkConstraints',
+  'generatedColumns',
+  'identityColumns',
+  'changeDataFeed',
+  'columnMapping',
+  'deletionVectors',
 ]);
 /** Writer versions below table features: 3 constraints, 4 CDF and generated columns, 5 column mapping, 6 identity columns. */
 const MAINTENANCE_WRITER_VERSION = 6;
@@ -88,10 +101,14 @@ export function checkWriteSupport(protocol: Protocol, metadata: Metadata, schema
   }
   for (const key of ['delta.generationExpression', 'delta.identity.start', 'CURRENT_DEFAULT']) {
     const column = findFieldMetadata(schema, key);
-    if (column) throw new UnsupportedProtocolError(`delta protocol: column "${column}" of table ${table} uses ${key}, which Sluice does not implement; refusing to write`);
+    if (column)
+      throw new UnsupportedProtocolError(
+        `delta protocol: column "${column}" of table ${table} uses ${key}, which Sluice does not implement; refusing to write`,
+      );
   }
   const constraint = Object.keys(metadata.configuration ?? {}).find((k) => k.startsWith('delta.constraints.'));
-  if (constraint) throw new UnsupportedProtocolError(`delta protocol: table ${table} has CHECK constraint ${constraint}, which Sluice does not implement; refusing to write`);
+  if (constraint)
+    throw new UnsupportedProtocolError(`delta protocol: table ${table} has CHECK constraint ${constraint}, which Sluice does not implement; refusing to write`);
 }
 
 /**
@@ -105,7 +122,9 @@ export function checkWriteSupport(protocol: Protocol, metadata: Metadata, schema
 export function checkMaintenanceSupport(protocol: Protocol, metadata: Metadata, table: string): void {
   checkReadSupport(protocol, metadata, table);
   checkWriterProtocol(protocol, table, MAINTENANCE_WRITER_FEATURES, MAINTENANCE_WRITER_VERSION, {
-    who: "Sluice's maintenance", does: 'maintains', refusal: 'refusing to change it',
+    who: "Sluice's maintenance",
+    does: 'maintains',
+    refusal: 'refusing to change it',
   });
 }
 
@@ -119,7 +138,11 @@ function refuseUnknownFeatures(table: string, kind: 'reader' | 'writer', listed:
 }
 
 function checkWriterProtocol(
-  protocol: Protocol, table: string, features: Set<string>, maxVersion: number, words: { who: string; does: string; refusal: string },
+  protocol: Protocol,
+  table: string,
+  features: Set<string>,
+  maxVersion: number,
+  words: { who: string; does: string; refusal: string },
 ): void {
   const writer = protocol.minWriterVersion;
   if (writer === 7) {

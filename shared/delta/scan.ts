@@ -80,19 +80,32 @@ async function readDataFile(snapshot: Snapshot, file: AddFile, mode: ColumnMappi
     bytes = await snapshot.store.read(path);
   } catch (err) {
     if (err instanceof ObjectNotFoundError) {
-      throw new DataFileError(`delta data: data file ${snapshot.table}/${path} of version ${snapshot.version} is missing (add.path "${file.path}")`, file.path, { cause: err });
+      throw new DataFileError(
+        `delta data: data file ${snapshot.table}/${path} of version ${snapshot.version} is missing (add.path "${file.path}")`,
+        file.path,
+        { cause: err },
+      );
     }
     throw err;
   }
   if (file.size && bytes.length !== file.size) {
-    throw new DataFileError(`delta data: data file ${snapshot.table}/${path} has ${bytes.length} bytes but the log says ${file.size} (truncated or replaced)`, file.path);
+    throw new DataFileError(
+      `delta data: data file ${snapshot.table}/${path} has ${bytes.length} bytes but the log says ${file.size} (truncated or replaced)`,
+      file.path,
+    );
   }
   const nonPartition = snapshot.schema.fields.filter((f) => !snapshot.partitionColumns.includes(f.name));
   const ids = mode === 'id' ? nonPartition.map(fieldId).filter((id): id is number => id !== undefined) : [];
   try {
-    return await decodeParquet(bytes, nonPartition.map((f) => physicalName(f, mode)), ids);
+    return await decodeParquet(
+      bytes,
+      nonPartition.map((f) => physicalName(f, mode)),
+      ids,
+    );
   } catch (err) {
-    throw new DataFileError(`delta data: data file ${snapshot.table}/${path} cannot be decoded as Parquet: ${(err as Error).message}`, file.path, { cause: err });
+    throw new DataFileError(`delta data: data file ${snapshot.table}/${path} cannot be decoded as Parquet: ${(err as Error).message}`, file.path, {
+      cause: err,
+    });
   }
 }
 
@@ -125,7 +138,12 @@ function dropDeletedRows(snapshot: Snapshot, schema: arrow.Schema, batch: arrow.
   }
   if (dropped === 0) return batch;
   // Rebuilt rather than sliced: scattered deletions would make a batch per surviving run.
-  const columns = snapshot.schema.fields.map((field, i) => buildVector(field.type, readValues(batch.getChildAt(i)!, field.type).filter((_, row) => keep[row])));
+  const columns = snapshot.schema.fields.map((field, i) =>
+    buildVector(
+      field.type,
+      readValues(batch.getChildAt(i)!, field.type).filter((_, row) => keep[row]),
+    ),
+  );
   const data = arrow.makeData({
     type: new arrow.Struct(schema.fields),
     length: batch.numRows - dropped,
@@ -147,7 +165,14 @@ function lowerBound(sorted: Float64Array, value: number): number {
   return lo;
 }
 
-function* conformFile(snapshot: Snapshot, schema: arrow.Schema, file: AddFile, table: arrow.Table, timeZone: string, mode: ColumnMappingMode): Generator<arrow.RecordBatch> {
+function* conformFile(
+  snapshot: Snapshot,
+  schema: arrow.Schema,
+  file: AddFile,
+  table: arrow.Table,
+  timeZone: string,
+  mode: ColumnMappingMode,
+): Generator<arrow.RecordBatch> {
   const length = table.numRows;
   const columns: arrow.Vector[] = snapshot.schema.fields.map((field) => {
     if (snapshot.partitionColumns.includes(field.name)) {
@@ -177,6 +202,10 @@ function conformColumn(table: arrow.Table, field: DeltaField, length: number, wh
   try {
     return buildVector(field.type, readValues(vector, field.type));
   } catch (err) {
-    throw new DataFileError(`delta data: column "${field.name}" of ${where} has Parquet type ${vector.type}, which does not fit table type ${JSON.stringify(field.type)}`, where, { cause: err });
+    throw new DataFileError(
+      `delta data: column "${field.name}" of ${where} has Parquet type ${vector.type}, which does not fit table type ${JSON.stringify(field.type)}`,
+      where,
+      { cause: err },
+    );
   }
 }

@@ -41,8 +41,20 @@ export interface DeltaField {
 }
 
 const PRIMITIVES = new Set([
-  'string', 'long', 'integer', 'short', 'byte', 'float', 'double', 'boolean', 'binary', 'date', 'timestamp',
-  'timestamp_ntz', 'void', 'variant',
+  'string',
+  'long',
+  'integer',
+  'short',
+  'byte',
+  'float',
+  'double',
+  'boolean',
+  'binary',
+  'date',
+  'timestamp',
+  'timestamp_ntz',
+  'void',
+  'variant',
 ]);
 const DECIMAL = /^decimal\(\s*(\d+)\s*,\s*(-?\d+)\s*\)$/;
 
@@ -130,21 +142,35 @@ export function decimalParams(type: DeltaType): { precision: number; scale: numb
 export function deltaToArrowType(type: DeltaType): arrow.DataType {
   if (typeof type === 'string') {
     switch (type) {
-      case 'string': return new arrow.Utf8();
-      case 'long': return new arrow.Int64();
-      case 'integer': return new arrow.Int32();
-      case 'short': return new arrow.Int16();
-      case 'byte': return new arrow.Int8();
-      case 'float': return new arrow.Float32();
-      case 'double': return new arrow.Float64();
-      case 'boolean': return new arrow.Bool();
-      case 'binary': return new arrow.Binary();
-      case 'date': return new arrow.DateDay();
-      case 'timestamp': return new arrow.TimestampMicrosecond('UTC');
-      case 'timestamp_ntz': return new arrow.TimestampMicrosecond();
-      case 'void': return new arrow.Null();
+      case 'string':
+        return new arrow.Utf8();
+      case 'long':
+        return new arrow.Int64();
+      case 'integer':
+        return new arrow.Int32();
+      case 'short':
+        return new arrow.Int16();
+      case 'byte':
+        return new arrow.Int8();
+      case 'float':
+        return new arrow.Float32();
+      case 'double':
+        return new arrow.Float64();
+      case 'boolean':
+        return new arrow.Bool();
+      case 'binary':
+        return new arrow.Binary();
+      case 'date':
+        return new arrow.DateDay();
+      case 'timestamp':
+        return new arrow.TimestampMicrosecond('UTC');
+      case 'timestamp_ntz':
+        return new arrow.TimestampMicrosecond();
+      case 'void':
+        return new arrow.Null();
       // Read as its JSON text (variant.ts); Sluice never writes variant columns.
-      case 'variant': return new arrow.Utf8();
+      case 'variant':
+        return new arrow.Utf8();
     }
     const dec = decimalParams(type);
     if (dec) return new arrow.Decimal(dec.scale, dec.precision, 128);

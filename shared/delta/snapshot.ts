@@ -212,7 +212,9 @@ async function inCommitTimestamp(store: ObjectStore, version: number): Promise<n
   const info = (await readCommit(store, version)).find((a) => 'commitInfo' in a) as { commitInfo: { inCommitTimestamp?: unknown } } | undefined;
   const ict = info?.commitInfo.inCommitTimestamp;
   if (typeof ict !== 'number') {
-    throw new CorruptLogError(`delta log: ${store.url}/${commitPath(version)} has no commitInfo.inCommitTimestamp, though the table has delta.enableInCommitTimestamps=true`);
+    throw new CorruptLogError(
+      `delta log: ${store.url}/${commitPath(version)} has no commitInfo.inCommitTimestamp, though the table has delta.enableInCommitTimestamps=true`,
+    );
   }
   return ict;
 }

@@ -172,7 +172,9 @@ export function statsToJson(stats: StatsCollector): string {
  * @param stats the JSON text
  * @returns the parsed object
  */
-export function parseStats(stats: string | null | undefined): { numRecords?: number; minValues?: Record<string, unknown>; maxValues?: Record<string, unknown>; nullCount?: Record<string, unknown> } | null {
+export function parseStats(
+  stats: string | null | undefined,
+): { numRecords?: number; minValues?: Record<string, unknown>; maxValues?: Record<string, unknown>; nullCount?: Record<string, unknown> } | null {
   if (!stats) return null;
   try {
     return JSON.parse(stats);

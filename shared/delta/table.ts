@@ -65,7 +65,8 @@ function checkPartitionColumns(schema: DeltaStruct, partitionColumns: string[]):
 function checkPartitionFilters(snapshot: Snapshot, filters: Record<string, string | null>[]): void {
   for (const filter of filters) {
     for (const column of Object.keys(filter)) {
-      if (!snapshot.partitionColumns.includes(column)) throw new WriteRejectedError(`delta write: replacePartitions names "${column}", which is not a partition column of ${snapshot.table}`);
+      if (!snapshot.partitionColumns.includes(column))
+        throw new WriteRejectedError(`delta write: replacePartitions names "${column}", which is not a partition column of ${snapshot.table}`);
     }
   }
 }
@@ -139,12 +140,17 @@ export async function writeTable(
       ...(options.txn ? [{ txn: { ...options.txn, lastUpdated: Date.now() } }] : []),
     ];
     try {
-      const result = await commitTransaction(store, null, {
-        actions,
-        operation: 'CREATE TABLE AS SELECT',
-        operationParameters: { partitionBy: JSON.stringify(partitionColumns), properties: JSON.stringify(options.configuration ?? {}) },
-        commitInfo: options.commitInfo,
-      }, options);
+      const result = await commitTransaction(
+        store,
+        null,
+        {
+          actions,
+          operation: 'CREATE TABLE AS SELECT',
+          operationParameters: { partitionBy: JSON.stringify(partitionColumns), properties: JSON.stringify(options.configuration ?? {}) },
+          commitInfo: options.commitInfo,
+        },
+        options,
+      );
       return { version: result.version, skipped: false, files, rows: countRows(files) };
     } catch (err) {
       if (!(err instanceof WriteRejectedError)) throw err;
@@ -165,7 +171,9 @@ export async function writeTable(
     const acceptPartition = filters
       ? (values: Record<string, string | null>) => {
           if (!filters.some((p) => matchesPartition(values, p))) {
-            throw new WriteRejectedError(`delta write: overwrite of partitions ${JSON.stringify(filters)} got rows for partition ${JSON.stringify(values)}; nothing was written`);
+            throw new WriteRejectedError(
+              `delta write: overwrite of partitions ${JSON.stringify(filters)} got rows for partition ${JSON.stringify(values)}; nothing was written`,
+            );
           }
         }
       : undefined;
@@ -176,7 +184,14 @@ export async function writeTable(
   if (options.lane && options.mode !== 'overwrite') {
     const result = await submitToLane(
       store,
-      { baseVersion: snapshot.version, tableId: snapshot.metadata.id, partitionColumns: snapshot.partitionColumns, adds: files, txn: options.txn && { ...options.txn }, source: options.commitInfo },
+      {
+        baseVersion: snapshot.version,
+        tableId: snapshot.metadata.id,
+        partitionColumns: snapshot.partitionColumns,
+        adds: files,
+        txn: options.txn && { ...options.txn },
+        source: options.commitInfo,
+      },
       options.lane === true ? { checkpointInterval: options.checkpointInterval } : options.lane,
     );
     return { version: result.version, skipped: result.skipped, files: result.skipped ? [] : files, rows: result.skipped ? 0 : rows };
@@ -184,13 +199,22 @@ export async function writeTable(
   for (let round = 0; ; round++) {
     const { actions, predicate } = planWrite(snapshot, files, options);
     try {
-      const result = await commitTransaction(store, snapshot, {
-        actions,
-        operation: 'WRITE',
-        operationParameters: { mode: options.mode === 'overwrite' ? 'Overwrite' : 'Append', partitionBy: JSON.stringify(snapshot.partitionColumns), ...(options.replacePartitions ? { replaceWhere: JSON.stringify(options.replacePartitions) } : {}) },
-        readPredicate: predicate,
-        commitInfo: options.commitInfo,
-      }, options);
+      const result = await commitTransaction(
+        store,
+        snapshot,
+        {
+          actions,
+          operation: 'WRITE',
+          operationParameters: {
+            mode: options.mode === 'overwrite' ? 'Overwrite' : 'Append',
+            partitionBy: JSON.stringify(snapshot.partitionColumns),
+            ...(options.replacePartitions ? { replaceWhere: JSON.stringify(options.replacePartitions) } : {}),
+          },
+          readPredicate: predicate,
+          commitInfo: options.commitInfo,
+        },
+        options,
+      );
       return { version: result.version, skipped: false, files, rows };
     } catch (err) {
       // A txn conflict means another instance of the same writer committed: maybe this very batch.
@@ -209,20 +233,36 @@ function planWrite(snapshot: Snapshot, files: AddFile[], options: WriteOptions):
   if (filters) {
     checkPartitionFilters(snapshot, filters);
     const outside = files.find((f) => !filters.some((p) => matchesPartition(f.partitionValues, p)));
-    if (outside) throw new WriteRejectedError(`delta write: overwrite of partitions ${JSON.stringify(filters)} got rows for partition ${JSON.stringify(outside.partitionValues)}`);
+    if (outside)
+      throw new WriteRejectedError(
+        `delta write: overwrite of partitions ${JSON.stringify(filters)} got rows for partition ${JSON.stringify(outside.partitionValues)}`,
+      );
   }
   const now = Date.now();
   for (const file of activeFiles(snapshot)) {
     if (filters && !filters.some((p) => matchesPartition(file.partitionValues, p))) continue;
     actions.push({
-      remove: { path: file.path, dataChange: true, deletionTimestamp: now, extendedFileMetadata: true, partitionValues: file.partitionValues, size: file.size, stats: file.stats ?? null },
+      remove: {
+        path: file.path,
+        dataChange: true,
+        deletionTimestamp: now,
+        extendedFileMetadata: true,
+        partitionValues: file.partitionValues,
+        size: file.size,
+        stats: file.stats ?? null,
+      },
     });
   }
   return { actions, predicate: filters ?? 'table' };
 }
 
 async function peek<T>(items: AsyncIterable<T> | Iterable<T>): Promise<[T | undefined, AsyncIterable<T>]> {
-  const iterator = Symbol.asyncIterator in items ? (items as AsyncIterable<T>)[Symbol.asyncIterator]() : (async function* () { yield* items as Iterable<T>; })();
+  const iterator =
+    Symbol.asyncIterator in items
+      ? (items as AsyncIterable<T>)[Symbol.asyncIterator]()
+      : (async function* () {
+          yield* items as Iterable<T>;
+        })();
   const first = await iterator.next();
   async function* rest(): AsyncGenerator<T> {
     if (first.done) return;

@@ -86,7 +86,7 @@ export async function vacuumTable(store: ObjectStore, options: VacuumOptions = {
     const asked = options.retentionHours!;
     throw new RetentionTooShortError(
       `delta vacuum: a retention of ${asked} h is shorter than the retention of ${store.url}, ${table.ms / 3_600_000} h (${table.source}); ` +
-        'readers of versions inside the table\'s retention would lose their files. Nothing was deleted; force it (sluice vacuum --force) to vacuum anyway',
+        "readers of versions inside the table's retention would lose their files. Nothing was deleted; force it (sluice vacuum --force) to vacuum anyway",
       asked,
       table.ms / 3_600_000,
     );
@@ -116,7 +116,9 @@ export async function vacuumTable(store: ObjectStore, options: VacuumOptions = {
   for (const path of await pendingIntentFiles(store)) keepNow.add(decodeAddPath(path, latest.table));
   const claimsNow = await findClaims(store, now);
   const latestTombstones = tombstonedFiles(latest);
-  const doomed = candidates.filter((c) => !keepNow.has(c.path) && !keepNow.has(NAME_KEY + posix.basename(c.path)) && (latestTombstones.has(c.path) || !claimed(c, claimsNow.coversFrom)));
+  const doomed = candidates.filter(
+    (c) => !keepNow.has(c.path) && !keepNow.has(NAME_KEY + posix.basename(c.path)) && (latestTombstones.has(c.path) || !claimed(c, claimsNow.coversFrom)),
+  );
 
   if (!options.dryRun) {
     for (let i = 0; i < doomed.length; i += 32) await Promise.all(doomed.slice(i, i + 32).map((f) => store.delete(f.path)));
@@ -168,7 +170,11 @@ const NAME_KEY = '\u0000name:';
 function tombstonedFiles(snapshot: Snapshot): Set<string> {
   const removes = [...snapshot.state.tombstones.values()];
   const paths = new Set(removes.map((r) => decodeAddPath(r.path, snapshot.table)));
-  for (const path of deletionVectorFiles(removes.map((r) => r.deletionVector), snapshot.table)) paths.add(path);
+  for (const path of deletionVectorFiles(
+    removes.map((r) => r.deletionVector),
+    snapshot.table,
+  ))
+    paths.add(path);
   return paths;
 }
 

@@ -74,16 +74,23 @@ function buildData(type: DeltaType, values: readonly unknown[]): arrow.Data {
         });
         return arrow.makeData({ ...base, data } as never);
       }
-      case 'byte': return arrow.makeData({ ...base, data: Int8Array.from(values, (v) => Number(v ?? 0)) } as never);
-      case 'short': return arrow.makeData({ ...base, data: Int16Array.from(values, (v) => Number(v ?? 0)) } as never);
+      case 'byte':
+        return arrow.makeData({ ...base, data: Int8Array.from(values, (v) => Number(v ?? 0)) } as never);
+      case 'short':
+        return arrow.makeData({ ...base, data: Int16Array.from(values, (v) => Number(v ?? 0)) } as never);
       case 'integer':
-      case 'date': return arrow.makeData({ ...base, data: Int32Array.from(values, (v) => Number(v ?? 0)) } as never);
-      case 'float': return arrow.makeData({ ...base, data: Float32Array.from(values, (v) => Number(v ?? 0)) } as never);
-      case 'double': return arrow.makeData({ ...base, data: Float64Array.from(values, (v) => Number(v ?? 0)) } as never);
+      case 'date':
+        return arrow.makeData({ ...base, data: Int32Array.from(values, (v) => Number(v ?? 0)) } as never);
+      case 'float':
+        return arrow.makeData({ ...base, data: Float32Array.from(values, (v) => Number(v ?? 0)) } as never);
+      case 'double':
+        return arrow.makeData({ ...base, data: Float64Array.from(values, (v) => Number(v ?? 0)) } as never);
       case 'long':
       case 'timestamp':
-      case 'timestamp_ntz': return arrow.makeData({ ...base, data: BigInt64Array.from(values, (v) => BigInt((v as bigint | number | null) ?? 0)) } as never);
-      case 'void': return arrow.makeData({ type: arrowType, length, nullCount: length } as never);
+      case 'timestamp_ntz':
+        return arrow.makeData({ ...base, data: BigInt64Array.from(values, (v) => BigInt((v as bigint | number | null) ?? 0)) } as never);
+      case 'void':
+        return arrow.makeData({ type: arrowType, length, nullCount: length } as never);
     }
     if (decimalParams(type)) {
       const data = new Uint32Array(length * 4);
@@ -100,7 +107,12 @@ function buildData(type: DeltaType, values: readonly unknown[]): arrow.Data {
     throw new Error(`values: cannot build a column of type ${type}`);
   }
   if (type.type === 'struct') {
-    const children = type.fields.map((f) => buildData(f.type, values.map((v) => (v === null || v === undefined ? null : ((v as Record<string, unknown>)[f.name] ?? null)))));
+    const children = type.fields.map((f) =>
+      buildData(
+        f.type,
+        values.map((v) => (v === null || v === undefined ? null : ((v as Record<string, unknown>)[f.name] ?? null))),
+      ),
+    );
     return arrow.makeData({ ...base, children } as never);
   }
   const valueOffsets = new Int32Array(length + 1);
@@ -122,7 +134,10 @@ function buildData(type: DeltaType, values: readonly unknown[]): arrow.Data {
       { name: 'value', type: type.valueType, nullable: type.valueContainsNull, metadata: {} },
     ],
   };
-  const entryData = buildData(entries, (flat as [unknown, unknown][]).map(([key, value]) => ({ key, value })));
+  const entryData = buildData(
+    entries,
+    (flat as [unknown, unknown][]).map(([key, value]) => ({ key, value })),
+  );
   return arrow.makeData({ ...base, valueOffsets, child: entryData } as never);
 }
 

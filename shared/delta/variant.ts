@@ -39,7 +39,8 @@ function readDictionary(bytes: Uint8Array): string[] {
   for (let i = 0; i < size; i++) {
     const start = stringsAt + readUnsigned(view, offsetsAt + i * width, width);
     const end = stringsAt + readUnsigned(view, offsetsAt + (i + 1) * width, width);
-    if (end > bytes.length || start > end) throw new VariantDecodeError(`variant: metadata key ${i} at offset ${offsetsAt + i * width} points outside the metadata`);
+    if (end > bytes.length || start > end)
+      throw new VariantDecodeError(`variant: metadata key ${i} at offset ${offsetsAt + i * width} points outside the metadata`);
     keys.push(decoder.decode(bytes.subarray(start, end)));
   }
   return keys;
@@ -72,7 +73,8 @@ function writeValue(view: DataView, at: number, keys: string[], out: string[]): 
     out.push('{');
     for (let i = 0; i < count; i++) {
       const id = readUnsigned(view, idsAt + i * idWidth, idWidth);
-      if (id >= keys.length) throw new VariantDecodeError(`variant: object field id ${id} at offset ${idsAt + i * idWidth} is not in the metadata (${keys.length} keys)`);
+      if (id >= keys.length)
+        throw new VariantDecodeError(`variant: object field id ${id} at offset ${idsAt + i * idWidth} is not in the metadata (${keys.length} keys)`);
       if (i) out.push(',');
       out.push(JSON.stringify(keys[id]), ':');
       writeValue(view, valuesAt + readUnsigned(view, offsetsAt + i * offsetWidth, offsetWidth), keys, out);
@@ -96,7 +98,8 @@ function writeValue(view: DataView, at: number, keys: string[], out: string[]): 
 }
 
 function text(view: DataView, at: number, length: number): string {
-  if (at + length > view.byteLength) throw new VariantDecodeError(`variant: ${length}-byte string at offset ${at} runs past the end (${view.byteLength} bytes)`);
+  if (at + length > view.byteLength)
+    throw new VariantDecodeError(`variant: ${length}-byte string at offset ${at} runs past the end (${view.byteLength} bytes)`);
   return new TextDecoder().decode(new Uint8Array(view.buffer, view.byteOffset + at, length));
 }
 
@@ -118,25 +121,39 @@ function primitive(view: DataView, at: number, type: number): string {
   if (size === undefined) throw new VariantDecodeError(`variant: unknown primitive type ${type} at offset ${at - 1}`);
   need(view, at, size);
   switch (type) {
-    case 3: return String(view.getInt8(at));
-    case 4: return String(view.getInt16(at, true));
-    case 5: return String(view.getInt32(at, true));
-    case 6: return view.getBigInt64(at, true).toString();
-    case 7: return jsonNumber(view.getFloat64(at, true));
-    case 14: return jsonNumber(view.getFloat32(at, true));
-    case 8: return formatDecimal(BigInt(view.getInt32(at + 1, true)), view.getUint8(at));
-    case 9: return formatDecimal(view.getBigInt64(at + 1, true), view.getUint8(at));
+    case 3:
+      return String(view.getInt8(at));
+    case 4:
+      return String(view.getInt16(at, true));
+    case 5:
+      return String(view.getInt32(at, true));
+    case 6:
+      return view.getBigInt64(at, true).toString();
+    case 7:
+      return jsonNumber(view.getFloat64(at, true));
+    case 14:
+      return jsonNumber(view.getFloat32(at, true));
+    case 8:
+      return formatDecimal(BigInt(view.getInt32(at + 1, true)), view.getUint8(at));
+    case 9:
+      return formatDecimal(view.getBigInt64(at + 1, true), view.getUint8(at));
     case 10: {
       const low = view.getBigUint64(at + 1, true);
       const high = view.getBigInt64(at + 9, true);
       return formatDecimal((high << 64n) | low, view.getUint8(at));
     }
-    case 11: return JSON.stringify(formatDate(view.getInt32(at, true)));
-    case 12: return JSON.stringify(formatTimestampMicros(view.getBigInt64(at, true)));
-    case 13: return JSON.stringify(formatTimestampMicros(view.getBigInt64(at, true)).replace(/Z$/, ''));
-    case 17: return JSON.stringify(timeOfDay(view.getBigInt64(at, true)));
-    case 18: return JSON.stringify(nanosTimestamp(view.getBigInt64(at, true)));
-    case 19: return JSON.stringify(nanosTimestamp(view.getBigInt64(at, true)).replace(/Z$/, ''));
+    case 11:
+      return JSON.stringify(formatDate(view.getInt32(at, true)));
+    case 12:
+      return JSON.stringify(formatTimestampMicros(view.getBigInt64(at, true)));
+    case 13:
+      return JSON.stringify(formatTimestampMicros(view.getBigInt64(at, true)).replace(/Z$/, ''));
+    case 17:
+      return JSON.stringify(timeOfDay(view.getBigInt64(at, true)));
+    case 18:
+      return JSON.stringify(nanosTimestamp(view.getBigInt64(at, true)));
+    case 19:
+      return JSON.stringify(nanosTimestamp(view.getBigInt64(at, true)).replace(/Z$/, ''));
     default: {
       const hex = Buffer.from(view.buffer, view.byteOffset + at, 16).toString('hex');
       return JSON.stringify(`${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`);

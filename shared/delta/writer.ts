@@ -219,7 +219,10 @@ export function takeRows(batch: arrow.RecordBatch, schema: DeltaStruct, rows: nu
     const column = batch.getChild(field.name);
     if (!column) continue;
     const all = readValues(column, field.type);
-    vectors[field.name] = buildVector(field.type, rows.map((r) => all[r]));
+    vectors[field.name] = buildVector(
+      field.type,
+      rows.map((r) => all[r]),
+    );
   }
   return new arrow.Table(vectors).batches[0];
 }
@@ -246,7 +249,10 @@ async function openFile(
   const dir = partitionDirectory(target.partitionColumns, partitionValues);
   const name = `part-00000-${randomUUID()}.c000.zstd.parquet`;
   const path = dir ? `${dir}/${name}` : name;
-  const encoder = await openParquetEncoder({ rowGroupRows: options.rowGroupRows, metadata: { 'sluice.schema': JSON.stringify(fileSchema.fields.map((f) => f.name)) } }, thread);
+  const encoder = await openParquetEncoder(
+    { rowGroupRows: options.rowGroupRows, metadata: { 'sluice.schema': JSON.stringify(fileSchema.fields.map((f) => f.name)) } },
+    thread,
+  );
   const tail: Uint8Array[] = [];
   let tailBytes = 0;
   let written = 0;
@@ -362,7 +368,15 @@ function decodeBound(raw: Uint8Array, type: DeltaType, physicalType: number): Bo
       return raw.length === 8 && type === 'double' ? { value: view.getFloat64(0, true) } : undefined;
     case 6: // BYTE_ARRAY
     case 7: // FIXED_LEN_BYTE_ARRAY
-      if (decimal) return raw.length ? { value: BigInt.asIntN(raw.length * 8, raw.reduce((n, b) => (n << 8n) | BigInt(b), 0n)) } : undefined;
+      if (decimal)
+        return raw.length
+          ? {
+              value: BigInt.asIntN(
+                raw.length * 8,
+                raw.reduce((n, b) => (n << 8n) | BigInt(b), 0n),
+              ),
+            }
+          : undefined;
       if (type !== 'string') return undefined;
       try {
         return { value: utf8.decode(raw), bytes: raw };

@@ -35,7 +35,11 @@ export class Cursor {
   /** Items that took no bytes so far (see `MAX_EMPTY_ITEMS`). */
   emptyItems = 0;
 
-  constructor(readonly buf: Uint8Array, public pos: number, readonly end: number) {}
+  constructor(
+    readonly buf: Uint8Array,
+    public pos: number,
+    readonly end: number,
+  ) {}
 
   /** Bytes left in the span. */
   get left(): number {
@@ -82,7 +86,8 @@ export class Cursor {
    */
   items(n: number, minBytes: number, what: string): void {
     if (minBytes > 0) {
-      if (n * minBytes > this.left) throw new AvroBlockError(`${what} declares ${n} items of at least ${minBytes} byte${minBytes > 1 ? 's' : ''} each, only ${this.left} bytes remain`);
+      if (n * minBytes > this.left)
+        throw new AvroBlockError(`${what} declares ${n} items of at least ${minBytes} byte${minBytes > 1 ? 's' : ''} each, only ${this.left} bytes remain`);
       return;
     }
     this.emptyItems += n;
@@ -101,16 +106,29 @@ function minBytes(type: avro.Type, seen: Map<avro.Type, number>): number {
   const t = type as unknown as { typeName: string; fields?: { type: avro.Type }[]; types?: avro.Type[]; size?: number };
   let n: number;
   switch (t.typeName) {
-    case 'null': n = 0; break;
-    case 'float': n = 4; break;
-    case 'double': n = 8; break;
-    case 'fixed': n = t.size ?? 0; break;
+    case 'null':
+      n = 0;
+      break;
+    case 'float':
+      n = 4;
+      break;
+    case 'double':
+      n = 8;
+      break;
+    case 'fixed':
+      n = t.size ?? 0;
+      break;
     case 'record':
-    case 'error': n = (t.fields ?? []).reduce((sum, f) => sum + minBytes(f.type, seen), 0); break;
+    case 'error':
+      n = (t.fields ?? []).reduce((sum, f) => sum + minBytes(f.type, seen), 0);
+      break;
     // A union is its index then a branch; everything else (ints, lengths, counts) is at least one byte.
     case 'union:wrapped':
-    case 'union:unwrapped': n = 1 + Math.min(...(t.types ?? []).map((b) => minBytes(b, seen))); break;
-    default: n = 1;
+    case 'union:unwrapped':
+      n = 1 + Math.min(...(t.types ?? []).map((b) => minBytes(b, seen)));
+      break;
+    default:
+      n = 1;
   }
   seen.set(type, n);
   return n;
@@ -137,19 +155,33 @@ export function recordChecker(type: avro.Type): { skip: (c: Cursor) => void; min
   };
   const build = (type: avro.Type): Skip => {
     const t = type as unknown as {
-      typeName: string; fields?: { name: string; type: avro.Type }[]; types?: avro.Type[]; itemsType?: avro.Type; valuesType?: avro.Type; size?: number; symbols?: string[];
+      typeName: string;
+      fields?: { name: string; type: avro.Type }[];
+      types?: avro.Type[];
+      itemsType?: avro.Type;
+      valuesType?: avro.Type;
+      size?: number;
+      symbols?: string[];
     };
     switch (t.typeName) {
-      case 'null': return () => undefined;
-      case 'boolean': return (c) => c.bytes(1, 'a boolean');
+      case 'null':
+        return () => undefined;
+      case 'boolean':
+        return (c) => c.bytes(1, 'a boolean');
       case 'int':
       case 'long':
-      case 'abstract:long': return (c) => void c.long(`an ${t.typeName === 'int' ? 'int' : 'long'}`);
-      case 'float': return (c) => c.bytes(4, 'a float');
-      case 'double': return (c) => c.bytes(8, 'a double');
+      case 'abstract:long':
+        return (c) => void c.long(`an ${t.typeName === 'int' ? 'int' : 'long'}`);
+      case 'float':
+        return (c) => c.bytes(4, 'a float');
+      case 'double':
+        return (c) => c.bytes(8, 'a double');
       case 'string':
-      case 'bytes': return (c) => c.bytes(c.long(`the length of ${t.typeName === 'string' ? 'a string' : 'a bytes value'}`), `a ${t.typeName === 'string' ? 'string' : 'bytes value'}`);
-      case 'fixed': return (c) => c.bytes(t.size ?? 0, 'a fixed value');
+      case 'bytes':
+        return (c) =>
+          c.bytes(c.long(`the length of ${t.typeName === 'string' ? 'a string' : 'a bytes value'}`), `a ${t.typeName === 'string' ? 'string' : 'bytes value'}`);
+      case 'fixed':
+        return (c) => c.bytes(t.size ?? 0, 'a fixed value');
       case 'enum': {
         const symbols = t.symbols?.length ?? 0;
         return (c) => {
@@ -284,9 +316,12 @@ export type BlockInflater = (data: Buffer, limit: number) => Buffer;
  */
 export async function blockInflater(codec: string): Promise<BlockInflater | undefined> {
   switch (codec) {
-    case 'null': return (data) => data;
-    case 'deflate': return inflateDeflate;
-    case 'zstandard': return unzstd;
+    case 'null':
+      return (data) => data;
+    case 'deflate':
+      return inflateDeflate;
+    case 'zstandard':
+      return unzstd;
     case 'snappy': {
       snappyDecoder ??= import('hyparquet').then((m) => m.snappyUncompress);
       const decode = await snappyDecoder;
@@ -390,7 +425,8 @@ function snappyUncompress(input: Uint8Array, limit: number, decode: SnappyUncomp
     if (!(b & 0x80)) break;
   }
   if (length > limit) throw new AvroBlockError(`its snappy data declares ${length} bytes, more than the limit of ${limit} bytes`);
-  if (length > input.length * SNAPPY_MAX_RATIO) throw new AvroBlockError(`its snappy data declares ${length} bytes, more than its ${input.length} bytes can hold`);
+  if (length > input.length * SNAPPY_MAX_RATIO)
+    throw new AvroBlockError(`its snappy data declares ${length} bytes, more than its ${input.length} bytes can hold`);
   const out = new Uint8Array(length);
   try {
     decode(input, out);

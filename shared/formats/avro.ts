@@ -121,7 +121,8 @@ class SchemaWalker {
     if (kind === 'bytes' || kind === 'fixed') return Buffer.from(v as Uint8Array).toString('base64');
     if (kind === 'record' || kind === 'error') {
       const out: Record<string, unknown> = {};
-      for (const f of (r as unknown as { fields: { name: string; type: AvroSchema }[] }).fields) out[f.name] = this.plain((v as Record<string, unknown>)[f.name], f.type);
+      for (const f of (r as unknown as { fields: { name: string; type: AvroSchema }[] }).fields)
+        out[f.name] = this.plain((v as Record<string, unknown>)[f.name], f.type);
       return out;
     }
     if (kind === 'array') return (v as unknown[]).map((item) => this.plain(item, (r as unknown as { items: AvroSchema }).items));
@@ -151,7 +152,10 @@ class SchemaWalker {
       const branches = r.filter((b) => this.kind(b) !== 'null');
       if (branches.length === 1) {
         const inner = this.mapping(branches[0]);
-        return { ...inner, convert: (v) => (v === null || v === undefined ? null : inner.convert((v as Record<string, unknown>)[Object.keys(v as object)[0]])) };
+        return {
+          ...inner,
+          convert: (v) => (v === null || v === undefined ? null : inner.convert((v as Record<string, unknown>)[Object.keys(v as object)[0]])),
+        };
       }
       return {
         type: 'string',
@@ -165,32 +169,49 @@ class SchemaWalker {
     const kind = this.kind(r);
     const logical = typeof r === 'object' ? (r as { logicalType?: string }).logicalType : undefined;
     switch (kind) {
-      case 'null': return { type: 'string', note: 'string (Avro null)', convert: () => null };
-      case 'boolean': return { type: 'boolean', note: 'boolean', convert: (v) => v };
+      case 'null':
+        return { type: 'string', note: 'string (Avro null)', convert: () => null };
+      case 'boolean':
+        return { type: 'boolean', note: 'boolean', convert: (v) => v };
       case 'int':
         if (logical === 'date') return { type: 'date', note: 'date (Avro date)', convert: (v) => v };
         return { type: 'integer', note: 'integer', convert: (v) => v };
       case 'long':
-        if (logical === 'timestamp-millis') return { type: 'timestamp', note: 'timestamp (Avro timestamp-millis)', convert: (v) => BigInt(v as bigint) * 1000n };
+        if (logical === 'timestamp-millis')
+          return { type: 'timestamp', note: 'timestamp (Avro timestamp-millis)', convert: (v) => BigInt(v as bigint) * 1000n };
         if (logical === 'timestamp-micros') return { type: 'timestamp', note: 'timestamp (Avro timestamp-micros)', convert: (v) => BigInt(v as bigint) };
-        if (logical === 'local-timestamp-millis') return { type: 'timestamp_ntz', note: 'timestamp_ntz (Avro local-timestamp-millis)', convert: (v) => BigInt(v as bigint) * 1000n };
-        if (logical === 'local-timestamp-micros') return { type: 'timestamp_ntz', note: 'timestamp_ntz (Avro local-timestamp-micros)', convert: (v) => BigInt(v as bigint) };
+        if (logical === 'local-timestamp-millis')
+          return { type: 'timestamp_ntz', note: 'timestamp_ntz (Avro local-timestamp-millis)', convert: (v) => BigInt(v as bigint) * 1000n };
+        if (logical === 'local-timestamp-micros')
+          return { type: 'timestamp_ntz', note: 'timestamp_ntz (Avro local-timestamp-micros)', convert: (v) => BigInt(v as bigint) };
         return { type: 'long', note: 'long', convert: (v) => v };
-      case 'float': return { type: 'float', note: 'float', convert: (v) => v };
-      case 'double': return { type: 'double', note: 'double', convert: (v) => v };
-      case 'string': return { type: 'string', note: 'string', convert: (v) => v };
-      case 'enum': return { type: 'string', note: 'string (Avro enum)', convert: (v) => v };
+      case 'float':
+        return { type: 'float', note: 'float', convert: (v) => v };
+      case 'double':
+        return { type: 'double', note: 'double', convert: (v) => v };
+      case 'string':
+        return { type: 'string', note: 'string', convert: (v) => v };
+      case 'enum':
+        return { type: 'string', note: 'string (Avro enum)', convert: (v) => v };
       case 'bytes':
       case 'fixed': {
         const precision = Number((r as { precision?: number }).precision);
         const scale = Number((r as { scale?: number }).scale ?? 0);
         if (logical === 'decimal' && precision >= 1 && precision <= 38 && scale >= 0 && scale <= precision) {
-          return { type: `decimal(${precision},${scale})`, note: `decimal(${precision},${scale}) (Avro decimal)`, convert: (v) => twosComplement(v as Uint8Array) };
+          return {
+            type: `decimal(${precision},${scale})`,
+            note: `decimal(${precision},${scale}) (Avro decimal)`,
+            convert: (v) => twosComplement(v as Uint8Array),
+          };
         }
         return { type: 'binary', note: kind === 'fixed' ? 'binary (Avro fixed)' : 'binary', convert: (v) => new Uint8Array(v as Uint8Array) };
       }
     }
-    return { type: 'string', note: `string (Avro ${kind} kept as JSON text)`, convert: (v) => (v === null || v === undefined ? null : toJsonText(this.plain(v, r))) };
+    return {
+      type: 'string',
+      note: `string (Avro ${kind} kept as JSON text)`,
+      convert: (v) => (v === null || v === undefined ? null : toJsonText(this.plain(v, r))),
+    };
   }
 }
 
@@ -239,7 +260,8 @@ export function parseCaptureTime(text: string): bigint | null {
   }
   const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), h, Number(mi), Number(s));
   const check = new Date(ms);
-  if (Number.isNaN(ms) || check.getUTCDate() !== Number(d) || check.getUTCMonth() !== Number(mo) - 1 || h > 23 || Number(mi) > 59 || Number(s) > 59) return null;
+  if (Number.isNaN(ms) || check.getUTCDate() !== Number(d) || check.getUTCMonth() !== Number(mo) - 1 || h > 23 || Number(mi) > 59 || Number(s) > 59)
+    return null;
   return BigInt(ms) * 1000n + BigInt(frac.padEnd(6, '0'));
 }
 
@@ -342,7 +364,11 @@ export async function readAvro(input: ByteReader, ctx: ReadContext): Promise<voi
     }
   } catch (err) {
     if (!(err instanceof AvroBlockError)) throw err;
-    const reason = puller.damage ? puller.damage.message : /runs past the end|only \d+ remain/.test(err.message) ? 'truncated Avro file (incomplete header)' : err.message;
+    const reason = puller.damage
+      ? puller.damage.message
+      : /runs past the end|only \d+ remain/.test(err.message)
+        ? 'truncated Avro file (incomplete header)'
+        : err.message;
     result.fatal = { byteOffset: 0, reason: /^not an Avro|^truncated/.test(reason) || puller.damage ? reason : `corrupt Avro header: ${reason}` };
     result.stats.bytesRead = ctx.storedBytes();
     return;
@@ -368,7 +394,9 @@ export async function readAvro(input: ByteReader, ctx: ReadContext): Promise<voi
   const walker = new SchemaWalker(schemaJson);
   const root = walker.resolve(schemaJson);
   const isRecord = walker.kind(root) === 'record';
-  const avroFields: { name: string; type: AvroSchema }[] = isRecord ? (root as unknown as { fields: { name: string; type: AvroSchema }[] }).fields : [{ name: 'value', type: root }];
+  const avroFields: { name: string; type: AvroSchema }[] = isRecord
+    ? (root as unknown as { fields: { name: string; type: AvroSchema }[] }).fields
+    : [{ name: 'value', type: root }];
   const capture = isRecord && CAPTURE_FIELDS.every((n) => avroFields.some((f) => f.name === n));
   const mappings = avroFields.map((f): FieldMapping => {
     if (capture && f.name === 'EnqueuedTimeUtc') {
@@ -386,7 +414,11 @@ export async function readAvro(input: ByteReader, ctx: ReadContext): Promise<voi
     if (capture && f.name === 'Body') return { ...m, note: `${m.note} (event body as sent, not interpreted)` };
     return m;
   });
-  const output = new RecordOutput(ctx, avroFields.map((f, i) => ({ name: f.name, inferred: { type: mappings[i].type, note: mappings[i].note, dateFormat: 'yyyy-MM-dd' } })), true);
+  const output = new RecordOutput(
+    ctx,
+    avroFields.map((f, i) => ({ name: f.name, inferred: { type: mappings[i].type, note: mappings[i].note, dateFormat: 'yyyy-MM-dd' } })),
+    true,
+  );
   if (capture) result.inference['#avro'] = 'Event Hubs Capture layout';
   const sync = header.sync;
 
@@ -484,7 +516,10 @@ export async function readAvro(input: ByteReader, ctx: ReadContext): Promise<voi
           break;
         }
         badBlocks++;
-        pending.push({ byteOffset: blockOffset, reason: `bad Avro block at byte offset ${blockOffset}: it declares ${size} bytes, more than the input holds before the next sync marker (ending at byte offset ${bytes.offset}), where reading resumed` });
+        pending.push({
+          byteOffset: blockOffset,
+          reason: `bad Avro block at byte offset ${blockOffset}: it declares ${size} bytes, more than the input holds before the next sync marker (ending at byte offset ${bytes.offset}), where reading resumed`,
+        });
         continue;
       }
       const offsetInBuf = bytes.pos + headerBytes;
@@ -500,7 +535,9 @@ export async function readAvro(input: ByteReader, ctx: ReadContext): Promise<voi
         block = inflate(data, limit);
         // A count the bytes cannot hold is refused before a single record is decoded or allocated.
         if (checker.minBytes > 0 ? count * checker.minBytes > block.length : count > MAX_EMPTY_ITEMS) {
-          throw new AvroBlockError(`it declares ${count} records in ${block.length} bytes, and a record takes at least ${checker.minBytes} byte${checker.minBytes === 1 ? '' : 's'}`);
+          throw new AvroBlockError(
+            `it declares ${count} records in ${block.length} bytes, and a record takes at least ${checker.minBytes} byte${checker.minBytes === 1 ? '' : 's'}`,
+          );
         }
         const cursor = new Cursor(block, 0, block.length);
         for (let i = 0; i < count; i++) {
@@ -532,7 +569,11 @@ export async function readAvro(input: ByteReader, ctx: ReadContext): Promise<voi
             return v === null || v === undefined ? null : mappings[i].convert(v);
           });
         } catch (err) {
-          pending.push({ row: recordNo, byteOffset: blockOffset, reason: `Avro record ${recordNo} in the block at byte offset ${blockOffset} does not convert: ${err instanceof Error ? err.message : String(err)}` });
+          pending.push({
+            row: recordNo,
+            byteOffset: blockOffset,
+            reason: `Avro record ${recordNo} in the block at byte offset ${blockOffset} does not convert: ${err instanceof Error ? err.message : String(err)}`,
+          });
           continue;
         }
         const r = rows++;

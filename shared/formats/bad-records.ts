@@ -49,7 +49,7 @@ export class BadRecordFile implements MoreBadRecords {
     // A piece may end inside a line (and inside a multi-byte character): decode up to its last line
     // break and carry the rest over as bytes.
     let carry = Buffer.alloc(0);
-    for (let at = 0; at < this.size; ) {
+    for (let at = 0; at < this.size;) {
       const n = readSync(this.fd, piece, 0, Math.min(piece.length, this.size - at), at);
       if (n === 0) break;
       at += n;

@@ -53,7 +53,11 @@ export async function readBinary(input: ByteReader, ctx: ReadContext): Promise<v
     ['contentType', 'string', detectContentType(ctx.name, head), 'string'],
     ['content', 'binary', content, inline ? 'binary' : `binary (not inlined: ${length} bytes > limit ${limit}; read the file at path)`],
   ];
-  const output = new RecordOutput(ctx, columns.map(([name, type, , note]) => ({ name, inferred: { type, note, dateFormat: 'yyyy-MM-dd' } })), true);
+  const output = new RecordOutput(
+    ctx,
+    columns.map(([name, type, , note]) => ({ name, inferred: { type, note, dateFormat: 'yyyy-MM-dd' } })),
+    true,
+  );
   result.batches = (async function* () {
     const rescue = new Rescue();
     const children = output.layout.columns.map((col) => {

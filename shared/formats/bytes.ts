@@ -15,7 +15,10 @@ export class DamagedInputError extends Error {
    * @param message what went wrong, for the user
    * @param compressedOffset byte offset in the stored (compressed) input where decoding failed
    */
-  constructor(message: string, readonly compressedOffset: number) {
+  constructor(
+    message: string,
+    readonly compressedOffset: number,
+  ) {
     super(message);
     this.name = 'DamagedInputError';
   }
@@ -104,7 +107,10 @@ export class ByteReader implements AsyncIterable<Uint8Array> {
  * @returns one array
  */
 export function concatBytes(chunks: Uint8Array[], limit = Infinity): Uint8Array {
-  const total = Math.min(limit, chunks.reduce((n, c) => n + c.length, 0));
+  const total = Math.min(
+    limit,
+    chunks.reduce((n, c) => n + c.length, 0),
+  );
   const out = new Uint8Array(total);
   let at = 0;
   for (const c of chunks) {
@@ -176,7 +182,8 @@ export async function spool(input: AsyncIterable<Uint8Array>, memoryBytes = SPOO
     throw err;
   }
   const check = (offset: number, length: number) => {
-    if (offset < 0 || length < 0 || offset + length > size) throw new RangeError(`bytes ${offset}..${offset + length} are not within the ${size} bytes of the input`);
+    if (offset < 0 || length < 0 || offset + length > size)
+      throw new RangeError(`bytes ${offset}..${offset + length} are not within the ${size} bytes of the input`);
   };
   if (!file) {
     const bytes = concatBytes(held);

@@ -10,7 +10,15 @@ import { decimalParams, DeltaType, deltaToArrowType } from '../delta/schema';
 import { buildVector } from '../delta/values';
 import { JsonNumber, JsonRaw, parseJsonValue, toJsonText } from './json-text';
 import {
-  DateFormat, parseBoolean, parseDate, parseDecimalExact, parseDoubleExact, parseInt64, parseSmallInt, parseTimestamp, scanNumber,
+  DateFormat,
+  parseBoolean,
+  parseDate,
+  parseDecimalExact,
+  parseDoubleExact,
+  parseInt64,
+  parseSmallInt,
+  parseTimestamp,
+  scanNumber,
   NUM_NONE,
 } from './scalars';
 
@@ -27,10 +35,14 @@ function encodeScratch(text: string): number {
 /** The text a JSON scalar stands for when converted to a typed column. */
 function scalarText(v: unknown): string | null {
   switch (typeof v) {
-    case 'string': return v;
-    case 'number': return Number.isFinite(v) ? String(v) : null;
-    case 'boolean': return v ? 'true' : 'false';
-    case 'bigint': return v.toString();
+    case 'string':
+      return v;
+    case 'number':
+      return Number.isFinite(v) ? String(v) : null;
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'bigint':
+      return v.toString();
   }
   if (v instanceof JsonNumber || v instanceof JsonRaw) return v.text;
   return null;
@@ -48,7 +60,10 @@ export abstract class ColumnWriter {
    * @param type the column's Delta type
    * @param capacity rows the column can hold
    */
-  constructor(readonly type: DeltaType, capacity: number) {
+  constructor(
+    readonly type: DeltaType,
+    capacity: number,
+  ) {
     this.length = capacity;
     this.validity = new Uint8Array((capacity + 7) >> 3);
   }
@@ -222,7 +237,11 @@ class Int64Store {
 /** A column of one fixed-width type, laid out by its `FixedWidthLayout`. */
 class FixedWidthWriter<D> extends ColumnWriter {
   private readonly data: D;
-  constructor(type: DeltaType, length: number, private readonly layout: FixedWidthLayout<D>) {
+  constructor(
+    type: DeltaType,
+    length: number,
+    private readonly layout: FixedWidthLayout<D>,
+  ) {
     super(type, length);
     this.data = layout.allocate(length);
   }
@@ -257,7 +276,9 @@ const textOnly = (_data: unknown, _i: number, v: unknown): boolean | undefined =
 
 function smallIntLayout(allocate: (length: number) => IntArray, min: number, max: number): FixedWidthLayout<IntArray> {
   return {
-    allocate, view: itself, elements: rowsOf,
+    allocate,
+    view: itself,
+    elements: rowsOf,
     text(data, i, buf, s, e) {
       const v = parseSmallInt(buf, s, e, min, max);
       if (v !== v) return false;
@@ -274,7 +295,9 @@ function smallIntLayout(allocate: (length: number) => IntArray, min: number, max
 }
 
 const LONG: FixedWidthLayout<Int64Store> = {
-  allocate: (length) => new Int64Store(length), view: (store) => store.data, elements: rowsOf,
+  allocate: (length) => new Int64Store(length),
+  view: (store) => store.data,
+  elements: rowsOf,
   text(store, i, buf, s, e) {
     const v = parseInt64(buf, s, e);
     if (v !== v) return false;
@@ -289,7 +312,9 @@ const LONG: FixedWidthLayout<Int64Store> = {
 };
 
 const DOUBLE: FixedWidthLayout<Float64Array> = {
-  allocate: (length) => new Float64Array(length), view: itself, elements: rowsOf,
+  allocate: (length) => new Float64Array(length),
+  view: itself,
+  elements: rowsOf,
   text(data, i, buf, s, e) {
     const v = parseDoubleExact(buf, s, e);
     if (v !== v) return false;
@@ -306,7 +331,9 @@ const DOUBLE: FixedWidthLayout<Float64Array> = {
 
 /** `float` columns exist only when declared: the nearest float is accepted (it is what was asked for). */
 const FLOAT: FixedWidthLayout<Float32Array> = {
-  allocate: (length) => new Float32Array(length), view: itself, elements: rowsOf,
+  allocate: (length) => new Float32Array(length),
+  view: itself,
+  elements: rowsOf,
   text(data, i, buf, s, e) {
     const sh = scanNumber(buf, s, e);
     if (sh.kind === NUM_NONE || sh.leadingZero) return false;
@@ -318,7 +345,9 @@ const FLOAT: FixedWidthLayout<Float32Array> = {
 };
 
 const BOOLEAN: FixedWidthLayout<Uint8Array> = {
-  allocate: (length) => new Uint8Array((length + 7) >> 3), view: itself, elements: (rows) => (rows + 7) >> 3,
+  allocate: (length) => new Uint8Array((length + 7) >> 3),
+  view: itself,
+  elements: (rows) => (rows + 7) >> 3,
   text(data, i, buf, s, e) {
     const v = parseBoolean(buf, s, e);
     if (v < 0) return false;
@@ -334,7 +363,10 @@ const BOOLEAN: FixedWidthLayout<Uint8Array> = {
 
 function dateLayout(format: DateFormat): FixedWidthLayout<Int32Array> {
   return {
-    allocate: (length) => new Int32Array(length), view: itself, elements: rowsOf, json: textOnly,
+    allocate: (length) => new Int32Array(length),
+    view: itself,
+    elements: rowsOf,
+    json: textOnly,
     text(data, i, buf, s, e) {
       const v = parseDate(buf, s, e, format);
       if (v !== v) return false;
@@ -346,7 +378,10 @@ function dateLayout(format: DateFormat): FixedWidthLayout<Int32Array> {
 
 function timestampLayout(utc: boolean): FixedWidthLayout<Int64Store> {
   return {
-    allocate: LONG.allocate, view: LONG.view, elements: rowsOf, json: textOnly,
+    allocate: LONG.allocate,
+    view: LONG.view,
+    elements: rowsOf,
+    json: textOnly,
     text(store, i, buf, s, e) {
       const v = parseTimestamp(buf, s, e, utc);
       if (v !== v) return false;
@@ -359,7 +394,9 @@ function timestampLayout(utc: boolean): FixedWidthLayout<Int64Store> {
 /** Decimals are 128-bit little-endian two's complement, four 32-bit words a row. */
 function decimalLayout(precision: number, scale: number): FixedWidthLayout<Uint32Array> {
   return {
-    allocate: (length) => new Uint32Array(length * 4), view: itself, elements: (rows) => rows * 4,
+    allocate: (length) => new Uint32Array(length * 4),
+    view: itself,
+    elements: (rows) => rows * 4,
     text(data, i, buf, s, e) {
       const v = parseDecimalExact(buf, s, e, precision, scale);
       if (v === null) return false;
@@ -470,7 +507,8 @@ function parseScalar(type: string, text: string): unknown {
   const n = encodeScratch(text);
   const b = scratch;
   switch (type) {
-    case 'binary': return encoder.encode(text);
+    case 'binary':
+      return encoder.encode(text);
     case 'boolean': {
       const v = parseBoolean(b, 0, n);
       return v < 0 ? INVALID : v === 1;
@@ -523,19 +561,43 @@ export function createWriter(type: DeltaType, length: number, dateFormat: DateFo
   if (typeof type !== 'string') return new NestedWriter(type, length);
   switch (type) {
     // Without a size hint start small: string buffers grow by doubling.
-    case 'string': return new StringWriter(type, length, capacity || Math.min(length * 8, 1 << 16));
-    case 'binary': return new BinaryWriter(type, length, capacity || Math.min(length * 8, 1 << 16));
-    case 'integer': return new FixedWidthWriter(type, length, smallIntLayout((n) => new Int32Array(n), -2147483648, 2147483647));
-    case 'short': return new FixedWidthWriter(type, length, smallIntLayout((n) => new Int16Array(n), -32768, 32767));
-    case 'byte': return new FixedWidthWriter(type, length, smallIntLayout((n) => new Int8Array(n), -128, 127));
-    case 'long': return new FixedWidthWriter(type, length, LONG);
-    case 'double': return new FixedWidthWriter(type, length, DOUBLE);
-    case 'float': return new FixedWidthWriter(type, length, FLOAT);
-    case 'boolean': return new FixedWidthWriter(type, length, BOOLEAN);
-    case 'date': return new FixedWidthWriter(type, length, dateLayout(dateFormat));
+    case 'string':
+      return new StringWriter(type, length, capacity || Math.min(length * 8, 1 << 16));
+    case 'binary':
+      return new BinaryWriter(type, length, capacity || Math.min(length * 8, 1 << 16));
+    case 'integer':
+      return new FixedWidthWriter(
+        type,
+        length,
+        smallIntLayout((n) => new Int32Array(n), -2147483648, 2147483647),
+      );
+    case 'short':
+      return new FixedWidthWriter(
+        type,
+        length,
+        smallIntLayout((n) => new Int16Array(n), -32768, 32767),
+      );
+    case 'byte':
+      return new FixedWidthWriter(
+        type,
+        length,
+        smallIntLayout((n) => new Int8Array(n), -128, 127),
+      );
+    case 'long':
+      return new FixedWidthWriter(type, length, LONG);
+    case 'double':
+      return new FixedWidthWriter(type, length, DOUBLE);
+    case 'float':
+      return new FixedWidthWriter(type, length, FLOAT);
+    case 'boolean':
+      return new FixedWidthWriter(type, length, BOOLEAN);
+    case 'date':
+      return new FixedWidthWriter(type, length, dateLayout(dateFormat));
     case 'timestamp':
-    case 'timestamp_ntz': return new FixedWidthWriter(type, length, timestampLayout(type === 'timestamp'));
-    case 'void': return new VoidWriter(type, length);
+    case 'timestamp_ntz':
+      return new FixedWidthWriter(type, length, timestampLayout(type === 'timestamp'));
+    case 'void':
+      return new VoidWriter(type, length);
   }
   const dec = decimalParams(type);
   if (dec) return new FixedWidthWriter(type, length, decimalLayout(dec.precision, dec.scale));

@@ -24,10 +24,14 @@ import type { DateFormat } from './scalars';
 export function typedText(value: unknown, type: DeltaType): string {
   if (typeof type !== 'string') return toJsonText(value);
   switch (type) {
-    case 'date': return formatDate(Number(value));
-    case 'timestamp': return formatTimestampMicros(BigInt(value as bigint));
-    case 'timestamp_ntz': return formatTimestampMicros(BigInt(value as bigint)).replace('Z', '');
-    case 'binary': return Buffer.from(value as Uint8Array).toString('base64');
+    case 'date':
+      return formatDate(Number(value));
+    case 'timestamp':
+      return formatTimestampMicros(BigInt(value as bigint));
+    case 'timestamp_ntz':
+      return formatTimestampMicros(BigInt(value as bigint)).replace('Z', '');
+    case 'binary':
+      return Buffer.from(value as Uint8Array).toString('base64');
   }
   const dec = decimalParams(type);
   if (dec) return formatDecimal(BigInt(value as bigint), dec.scale);

@@ -101,7 +101,12 @@ export class CsvTokenizer {
   recEnds: Int32Array;
   recNos: Float64Array;
 
-  constructor(readonly dialect: CsvDialect, readonly ncols: number, readonly capacity: number, private readonly ctx: ReadContext) {
+  constructor(
+    readonly dialect: CsvDialect,
+    readonly ncols: number,
+    readonly capacity: number,
+    private readonly ctx: ReadContext,
+  ) {
     this.special[dialect.delimiter] = 1;
     this.special[LF] = 1;
     this.special[CR] = 1;
@@ -452,7 +457,9 @@ export class CsvTokenizer {
       const e = this.recEnds[r];
       const bad = firstInvalidUtf8(this.buf, s, e);
       if (bad >= 0) {
-        this.pendingBad.push(invalidUtf8Record(this.buf, s, trimEol(this.buf, s, e), bad, this.base, this.recNos[r], wantsRaw(this.ctx, this.pendingBad.length)));
+        this.pendingBad.push(
+          invalidUtf8Record(this.buf, s, trimEol(this.buf, s, e), bad, this.base, this.recNos[r], wantsRaw(this.ctx, this.pendingBad.length)),
+        );
         continue;
       }
       if (keep !== r) {

@@ -135,7 +135,10 @@ export async function readCsv(input: ByteReader, ctx: ReadContext, tsv: boolean)
   }
   if (scanner.headerInvalidAt >= 0) {
     const at = scanner.headerInvalidAt;
-    result.fatal = { byteOffset: at, reason: `invalid UTF-8 byte 0x${scanner.headerInvalidByte.toString(16).padStart(2, '0')} at byte offset ${at} in the header` };
+    result.fatal = {
+      byteOffset: at,
+      reason: `invalid UTF-8 byte 0x${scanner.headerInvalidByte.toString(16).padStart(2, '0')} at byte offset ${at} in the header`,
+    };
     result.stats.bytesRead = ctx.storedBytes();
     return;
   }
@@ -154,7 +157,10 @@ export async function readCsv(input: ByteReader, ctx: ReadContext, tsv: boolean)
       } else profiles[c].addText(scanner.buf, s, e);
     }
   }
-  const output = new RecordOutput(ctx, names.map((name, i) => ({ name, inferred: profiles[i].resolve() })));
+  const output = new RecordOutput(
+    ctx,
+    names.map((name, i) => ({ name, inferred: profiles[i].resolve() })),
+  );
   result.inference['#csv'] = describeDialect(dialect, sniff.lineEnding);
   result.format = tsv ? 'tsv' : 'csv';
   const { columns } = output.layout;

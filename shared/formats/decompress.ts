@@ -35,7 +35,7 @@ export function decompress(source: AsyncIterable<Uint8Array>, compression: Compr
 }
 
 function* slices(chunk: Uint8Array, size: () => number): Generator<Uint8Array> {
-  for (let at = 0; at < chunk.length; ) {
+  for (let at = 0; at < chunk.length;) {
     const end = at + size();
     yield chunk.subarray(at, end);
     at = end;

@@ -9,8 +9,17 @@ import type { Compression, InputFormat } from './types';
 
 const COMPRESSION_EXTENSIONS: Record<string, Compression> = { gz: 'gzip', gzip: 'gzip', zst: 'zstd', zstd: 'zstd' };
 const FORMAT_EXTENSIONS: Record<string, Exclude<InputFormat, 'auto'>> = {
-  csv: 'csv', tsv: 'tsv', tab: 'tsv', txt: 'csv', json: 'json', ndjson: 'ndjson', jsonl: 'ndjson', ldjson: 'ndjson',
-  parquet: 'parquet', pq: 'parquet', avro: 'avro',
+  csv: 'csv',
+  tsv: 'tsv',
+  tab: 'tsv',
+  txt: 'csv',
+  json: 'json',
+  ndjson: 'ndjson',
+  jsonl: 'ndjson',
+  ldjson: 'ndjson',
+  parquet: 'parquet',
+  pq: 'parquet',
+  avro: 'avro',
 };
 
 function extensionsOf(name: string): string[] {
@@ -131,9 +140,23 @@ const CONTENT_TYPES: [number[], string][] = [
 ];
 const BINARY_MAGIC = CONTENT_TYPES.slice(0, 5).map(([magic]) => magic);
 const EXTENSION_CONTENT_TYPES: Record<string, string> = {
-  png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp', tif: 'image/tiff', tiff: 'image/tiff',
-  pdf: 'application/pdf', zip: 'application/zip', txt: 'text/plain', csv: 'text/csv', json: 'application/json', xml: 'application/xml',
-  html: 'text/html', mp3: 'audio/mpeg', mp4: 'video/mp4', wav: 'audio/wav',
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  webp: 'image/webp',
+  tif: 'image/tiff',
+  tiff: 'image/tiff',
+  pdf: 'application/pdf',
+  zip: 'application/zip',
+  txt: 'text/plain',
+  csv: 'text/csv',
+  json: 'application/json',
+  xml: 'application/xml',
+  html: 'text/html',
+  mp3: 'audio/mpeg',
+  mp4: 'video/mp4',
+  wav: 'audio/wav',
 };
 
 /**

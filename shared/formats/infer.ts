@@ -27,8 +27,21 @@
 import type { DeltaType } from '../delta/schema';
 import { JsonNumber, JsonRaw } from './json-text';
 import {
-  DateFormat, NUM_DEC, NUM_INT, NUM_NONE, parseBoolean, parseDoubleExact, parseInt64, parseTimestamp, scanDate, scanNumber,
-  SHAPE_ISO, SHAPE_NONE, SHAPE_SLASH, SHAPE_YMD_SLASH, validDate,
+  DateFormat,
+  NUM_DEC,
+  NUM_INT,
+  NUM_NONE,
+  parseBoolean,
+  parseDoubleExact,
+  parseInt64,
+  parseTimestamp,
+  scanDate,
+  scanNumber,
+  SHAPE_ISO,
+  SHAPE_NONE,
+  SHAPE_SLASH,
+  SHAPE_YMD_SLASH,
+  validDate,
 } from './scalars';
 
 const K_STRING = 1;
@@ -245,8 +258,11 @@ export class ColumnProfile {
   }
 
   private onlyIsoDates(): boolean {
-    return this.ymdSlash === 0 && this.slash.monthFirst + this.slash.dayFirst + this.slash.either === 0 &&
-      this.dot.monthFirst + this.dot.dayFirst + this.dot.either === 0;
+    return (
+      this.ymdSlash === 0 &&
+      this.slash.monthFirst + this.slash.dayFirst + this.slash.either === 0 &&
+      this.dot.monthFirst + this.dot.dayFirst + this.dot.either === 0
+    );
   }
 
   /** The date format the sample proves, or why there is none. ISO is accepted alongside any format. */

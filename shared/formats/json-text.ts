@@ -25,7 +25,10 @@ export class JsonSyntaxError extends Error {
    * @param message what is wrong
    * @param position character index in the parsed text
    */
-  constructor(message: string, readonly position: number) {
+  constructor(
+    message: string,
+    readonly position: number,
+  ) {
     super(`${message} at character ${position + 1}`);
   }
 }
@@ -83,14 +86,30 @@ class Parser {
       if (c === 92) {
         const n = t.charCodeAt(p + 1);
         switch (n) {
-          case 34: out += '"'; break;
-          case 92: out += '\\'; break;
-          case 47: out += '/'; break;
-          case 98: out += '\b'; break;
-          case 102: out += '\f'; break;
-          case 110: out += '\n'; break;
-          case 114: out += '\r'; break;
-          case 116: out += '\t'; break;
+          case 34:
+            out += '"';
+            break;
+          case 92:
+            out += '\\';
+            break;
+          case 47:
+            out += '/';
+            break;
+          case 98:
+            out += '\b';
+            break;
+          case 102:
+            out += '\f';
+            break;
+          case 110:
+            out += '\n';
+            break;
+          case 114:
+            out += '\r';
+            break;
+          case 116:
+            out += '\t';
+            break;
           case 117: {
             const hex = t.slice(p + 2, p + 6);
             if (!/^[0-9a-fA-F]{4}$/.test(hex)) {
@@ -179,12 +198,18 @@ class Parser {
     this.ws();
     const c = this.text.charCodeAt(this.pos);
     switch (c) {
-      case 34: return this.string();
-      case 123: return this.object(build, depth);
-      case 91: return this.array(build, depth);
-      case 116: return this.literal('true', true);
-      case 102: return this.literal('false', false);
-      case 110: return this.literal('null', null);
+      case 34:
+        return this.string();
+      case 123:
+        return this.object(build, depth);
+      case 91:
+        return this.array(build, depth);
+      case 116:
+        return this.literal('true', true);
+      case 102:
+        return this.literal('false', false);
+      case 110:
+        return this.literal('null', null);
     }
     if (c === 45 || (c >= 48 && c <= 57)) return this.number();
     return this.fail(Number.isNaN(c) ? 'unexpected end of input' : 'unexpected token');
@@ -330,13 +355,19 @@ export function toJsonText(value: unknown): string {
   if (value === null || value === undefined) return 'null';
   if (value instanceof JsonNumber || value instanceof JsonRaw) return value.text;
   switch (typeof value) {
-    case 'string': return JSON.stringify(value);
-    case 'number': return Number.isFinite(value) ? String(value) : JSON.stringify(String(value));
-    case 'bigint': return value.toString();
-    case 'boolean': return value ? 'true' : 'false';
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) ? String(value) : JSON.stringify(String(value));
+    case 'bigint':
+      return value.toString();
+    case 'boolean':
+      return value ? 'true' : 'false';
   }
   if (value instanceof Uint8Array) return JSON.stringify(Buffer.from(value).toString('base64'));
   if (value instanceof Map) return `{${[...value].map(([k, v]) => `${JSON.stringify(String(k))}:${toJsonText(v)}`).join(',')}}`;
   if (Array.isArray(value)) return `[${value.map(toJsonText).join(',')}]`;
-  return `{${Object.entries(value as object).map(([k, v]) => `${JSON.stringify(k)}:${toJsonText(v)}`).join(',')}}`;
+  return `{${Object.entries(value as object)
+    .map(([k, v]) => `${JSON.stringify(k)}:${toJsonText(v)}`)
+    .join(',')}}`;
 }

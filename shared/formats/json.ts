@@ -424,7 +424,10 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
       profiles[col].addJson(rec.values[i]);
     }
   }
-  const output = new RecordOutput(ctx, keys.map((name, i) => ({ name, inferred: profiles[i].resolve() })));
+  const output = new RecordOutput(
+    ctx,
+    keys.map((name, i) => ({ name, inferred: profiles[i].resolve() })),
+  );
   const { layout } = output;
   const ncols = keys.length;
 

@@ -57,7 +57,8 @@ function lowerKeyed<T>(entries: [string, T][]): Map<string, T> {
  */
 export function planLayout(inputs: InputColumn[], options: ReadOptions, typed = false): Layout {
   const hints = lowerKeyed(Object.entries(options.schemaHints ?? {}).map(([k, v]) => [k, parseHint(k, v)]));
-  const hintOf = (input: InputColumn) => hints.get(input.name.toLowerCase()) ?? (input.original !== undefined ? hints.get(input.original.toLowerCase()) : undefined);
+  const hintOf = (input: InputColumn) =>
+    hints.get(input.name.toLowerCase()) ?? (input.original !== undefined ? hints.get(input.original.toLowerCase()) : undefined);
   const inference: Record<string, string> = {};
   const inputTypes = inputs.map((input) => {
     const hint = hintOf(input);

@@ -10,14 +10,26 @@ import type { ReadOptions } from './types';
 
 /** An invalid read option; `setting` is its path in `ReadOptions` (`csv.delimiter`, `schemaHints.qty`). */
 export class ReadOptionsError extends Error {
-  constructor(readonly setting: string, message: string) {
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
     super(`formats: ${setting}: ${message}`);
     this.name = 'ReadOptionsError';
   }
 }
 
 const PRIMITIVES = new Set(['string', 'long', 'integer', 'short', 'byte', 'float', 'double', 'boolean', 'binary', 'date', 'timestamp', 'timestamp_ntz']);
-const ALIASES: Record<string, string> = { int: 'integer', bigint: 'long', smallint: 'short', tinyint: 'byte', bool: 'boolean', real: 'float', text: 'string', varchar: 'string' };
+const ALIASES: Record<string, string> = {
+  int: 'integer',
+  bigint: 'long',
+  smallint: 'short',
+  tinyint: 'byte',
+  bool: 'boolean',
+  real: 'float',
+  text: 'string',
+  varchar: 'string',
+};
 
 /**
  * Read a schema hint: a Delta primitive type name, optionally `date <format>`.
@@ -89,16 +101,21 @@ export function checkReadOptions(options: ReadOptions): void {
   dialectByte(csv.escape, 'csv.escape');
   // Without a declared quote the reader quotes with `"`.
   if (delimiter !== undefined && delimiter === (quote ?? 0x22)) {
-    throw new ReadOptionsError('csv.quote', `is the same character as csv.delimiter (${JSON.stringify(csv.quote ?? '"')}${csv.quote === undefined ? ', the default quote: declare another csv.quote' : ''})`);
+    throw new ReadOptionsError(
+      'csv.quote',
+      `is the same character as csv.delimiter (${JSON.stringify(csv.quote ?? '"')}${csv.quote === undefined ? ', the default quote: declare another csv.quote' : ''})`,
+    );
   }
-  if (csv.header !== undefined && typeof csv.header !== 'boolean') throw new ReadOptionsError('csv.header', `must be true or false, got ${JSON.stringify(csv.header)}`);
+  if (csv.header !== undefined && typeof csv.header !== 'boolean')
+    throw new ReadOptionsError('csv.header', `must be true or false, got ${JSON.stringify(csv.header)}`);
   if (csv.encoding !== undefined && !ENCODINGS.includes(csv.encoding)) {
     throw new ReadOptionsError('csv.encoding', `unknown encoding ${JSON.stringify(csv.encoding)} (known: ${ENCODINGS.join(', ')})`);
   }
   for (const [column, hint] of Object.entries(options.schemaHints ?? {})) parseHint(column, hint);
   for (const setting of ['sampleRows', 'batchRows', 'binaryInlineLimit', 'maxRecordBytes'] as const) {
     const value = options[setting];
-    if (value !== undefined && !(Number.isInteger(value) && value > 0)) throw new ReadOptionsError(setting, `must be a positive integer, got ${JSON.stringify(value)}`);
+    if (value !== undefined && !(Number.isInteger(value) && value > 0))
+      throw new ReadOptionsError(setting, `must be a positive integer, got ${JSON.stringify(value)}`);
   }
   if (options.modificationTime !== undefined && !(options.modificationTime instanceof Date && !Number.isNaN(options.modificationTime.getTime()))) {
     throw new ReadOptionsError('modificationTime', 'must be a valid Date');

@@ -79,8 +79,10 @@ export async function readParquet(input: ByteReader, ctx: ReadContext): Promise<
   const source: ParquetSource = {
     size,
     read: async (offset, length) => {
-      if (offset < 0 || length < 0 || offset + length > size) throw new ParquetInputError(`a read of bytes ${offset}..${offset + length} runs past the end of the ${size}-byte file`);
-      if (length > MAX_PARQUET_READ_BYTES) throw new ParquetInputError(`a read of ${length} bytes at byte offset ${offset}, more than the limit of ${MAX_PARQUET_READ_BYTES}`);
+      if (offset < 0 || length < 0 || offset + length > size)
+        throw new ParquetInputError(`a read of bytes ${offset}..${offset + length} runs past the end of the ${size}-byte file`);
+      if (length > MAX_PARQUET_READ_BYTES)
+        throw new ParquetInputError(`a read of ${length} bytes at byte offset ${offset}, more than the limit of ${MAX_PARQUET_READ_BYTES}`);
       try {
         const bytes = await file.read(offset, length);
         fetched += bytes.length;
@@ -105,8 +107,10 @@ export async function readParquet(input: ByteReader, ctx: ReadContext): Promise<
     const tail = size >= 12 ? await source.read(size - 8, 8) : new Uint8Array(0);
     if (!hasMagic(tail, 4)) return await fail(size, 'truncated Parquet file (no PAR1 magic at the end, so no footer)');
     footerLength = new DataView(tail.buffer, tail.byteOffset, 8).getUint32(0, true);
-    if (footerLength > size - 12) return await fail(size - 8, `corrupt Parquet file: its footer length field declares ${footerLength} bytes, the file has ${size} bytes in all`);
-    if (footerLength > MAX_PARQUET_FOOTER_BYTES) return await fail(size - 8, `its footer declares ${footerLength} bytes, more than the limit of ${MAX_PARQUET_FOOTER_BYTES}`);
+    if (footerLength > size - 12)
+      return await fail(size - 8, `corrupt Parquet file: its footer length field declares ${footerLength} bytes, the file has ${size} bytes in all`);
+    if (footerLength > MAX_PARQUET_FOOTER_BYTES)
+      return await fail(size - 8, `its footer declares ${footerLength} bytes, more than the limit of ${MAX_PARQUET_FOOTER_BYTES}`);
     metadata = await readParquetMetadata(await source.read(size - 8 - footerLength, footerLength + 8));
   } catch (err) {
     if (storageFailure) throw storageFailure;
@@ -123,7 +127,10 @@ export async function readParquet(input: ByteReader, ctx: ReadContext): Promise<
   }
   const output = new RecordOutput(
     ctx,
-    reader.schema.fields.map((f, i) => ({ name: f.name, inferred: { type: sourceTypes[i], note: `${formatDeltaType(sourceTypes[i])} (Parquet)`, dateFormat: 'yyyy-MM-dd' } })),
+    reader.schema.fields.map((f, i) => ({
+      name: f.name,
+      inferred: { type: sourceTypes[i], note: `${formatDeltaType(sourceTypes[i])} (Parquet)`, dateFormat: 'yyyy-MM-dd' },
+    })),
     true,
   );
   const stats = result.stats;
@@ -157,7 +164,10 @@ export async function readParquet(input: ByteReader, ctx: ReadContext): Promise<
         const where = rowGroupRange(group);
         const bad = (why: string) => {
           stats.rowsRead += 1;
-          pending.push({ byteOffset: where.start, reason: `bad Parquet row group ${g} (of ${groups.length}, ${group.num_rows} rows declared) at byte offset ${where.start}: ${why}` });
+          pending.push({
+            byteOffset: where.start,
+            reason: `bad Parquet row group ${g} (of ${groups.length}, ${group.num_rows} rows declared) at byte offset ${where.start}: ${why}`,
+          });
         };
         if (where.start < 4 || where.end > dataEnd) {
           bad(`its column chunks declare bytes ${where.start}..${where.end}, outside the file's data (bytes 4..${dataEnd})`);

@@ -59,7 +59,12 @@ export function tooLongRecord(ctx: ReadContext, buf: Uint8Array, s: number, e: n
   const limit = maxRecordBytes(ctx);
   const mib = limit / (1024 * 1024);
   const size = Number.isInteger(mib) ? `${mib} MiB` : `${limit} bytes`;
-  return badRecord(row, base + s, `record longer than the limit of ${size} (SLUICE_MAX_RECORD_MB); skipped to the next record`, withRaw ? rawText(buf, s, e) : undefined);
+  return badRecord(
+    row,
+    base + s,
+    `record longer than the limit of ${size} (SLUICE_MAX_RECORD_MB); skipped to the next record`,
+    withRaw ? rawText(buf, s, e) : undefined,
+  );
 }
 
 /**

@@ -100,8 +100,15 @@ export class RecordOutput {
    * @param found the input's columns in input order
    * @param typed whether the types come from the format (Parquet, Avro) rather than inference
    */
-  constructor(private readonly ctx: ReadContext, found: FoundColumn[], typed = false) {
-    const { names, renamed } = columnNames(found.map((c) => c.name), [RESCUED_COLUMN, ...(ctx.options.reservedColumns ?? [])]);
+  constructor(
+    private readonly ctx: ReadContext,
+    found: FoundColumn[],
+    typed = false,
+  ) {
+    const { names, renamed } = columnNames(
+      found.map((c) => c.name),
+      [RESCUED_COLUMN, ...(ctx.options.reservedColumns ?? [])],
+    );
     this.layout = planLayout(
       found.map((c, i) => ({ name: names[i], ...(names[i] !== c.name ? { original: c.name } : {}), inferred: c.inferred })),
       ctx.options,

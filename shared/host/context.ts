@@ -107,7 +107,14 @@ export function createRuntime(options: RuntimeOptions): SluiceRuntime {
   for (const pipeline of pipelines) {
     for (const source of Object.values(pipeline.sources)) {
       const table = openLakeStore(settings, source.table);
-      routes.set(source, { pipeline, source, table, tableKey: tableKeyOf(table), ingest: { ...ingestSourceOf(source), maxRecordBytes: settings.maxRecordBytes }, deadLetter: { store: deadLetterStore, prefix: `${source.table}/` } });
+      routes.set(source, {
+        pipeline,
+        source,
+        table,
+        tableKey: tableKeyOf(table),
+        ingest: { ...ingestSourceOf(source), maxRecordBytes: settings.maxRecordBytes },
+        deadLetter: { store: deadLetterStore, prefix: `${source.table}/` },
+      });
     }
   }
   const all = [...routes.values()];
@@ -121,13 +128,20 @@ export function createRuntime(options: RuntimeOptions): SluiceRuntime {
     const wanted = r.source.eventHub!;
     const where = `sources.${r.source.name} of ${r.pipeline.file ?? r.pipeline.name ?? 'the pipeline'}`;
     if (!hub) warnings.push(`${where} reads Event Hub ${wanted.name}, but no Event Hubs connection is set (SLUICE_EVENTHUB): nothing feeds it`);
-    else if (wanted.name.toLowerCase() !== hub.name.toLowerCase()) warnings.push(`${where} reads Event Hub ${wanted.name}, but the app reads ${hub.name} (SLUICE_EVENTHUB_NAME): nothing feeds it`);
+    else if (wanted.name.toLowerCase() !== hub.name.toLowerCase())
+      warnings.push(`${where} reads Event Hub ${wanted.name}, but the app reads ${hub.name} (SLUICE_EVENTHUB_NAME): nothing feeds it`);
   }
   const eventHubRoute = hub ? routeHub(hub.name) : null;
   if (hub && !eventHubRoute) {
-    const files = pipelines.map((p) => p.file ?? p.name).filter(Boolean).join(', ') || 'none loaded';
+    const files =
+      pipelines
+        .map((p) => p.file ?? p.name)
+        .filter(Boolean)
+        .join(', ') || 'none loaded';
     // Not an error: without the trigger nothing is consumed, so the events wait in the hub.
-    warnings.push(`SLUICE_EVENTHUB_NAME names Event Hub ${hub.name}, but no source of the pipelines (${files}) has eventHub: ${hub.name}: it is not read until one does`);
+    warnings.push(
+      `SLUICE_EVENTHUB_NAME names Event Hub ${hub.name}, but no source of the pipelines (${files}) has eventHub: ${hub.name}: it is not read until one does`,
+    );
   }
   if (hub && eventHubRoute) {
     const wanted = eventHubRoute.source.eventHub!;

@@ -53,5 +53,10 @@ export function isJsonContentType(contentType: string | null | undefined): boole
  * @returns the answer
  */
 export function notJsonAnswer(contentType: string | null | undefined): HttpErrorAnswer {
-  return { status: 415, body: { error: `the body must be sent as Content-Type: application/json, not ${contentType ? `'${contentType.slice(0, 100)}'` : 'without a Content-Type'}` } };
+  return {
+    status: 415,
+    body: {
+      error: `the body must be sent as Content-Type: application/json, not ${contentType ? `'${contentType.slice(0, 100)}'` : 'without a Content-Type'}`,
+    },
+  };
 }

@@ -44,7 +44,8 @@ export function routeBlobCreatedEvent(runtime: SluiceRuntime, event: unknown): R
   if (blob.kind === 'ignored') return { status: 'ignored', reason: blob.reason };
   const name = `${blob.container}/${blob.path}`;
   const landing = runtime.settings.landingContainer;
-  if (blob.container !== landing) return { status: 'ignored', reason: `the blob is in container ${blob.container}, not in the landing container ${landing}`, blob: name };
+  if (blob.container !== landing)
+    return { status: 'ignored', reason: `the blob is in container ${blob.container}, not in the landing container ${landing}`, blob: name };
   const route = runtime.routeBlob(blob.path);
   if (!route) return { status: 'ignored', reason: `no source of the loaded pipelines has a landing folder holding ${blob.path}`, blob: name };
   return { status: 'routed', blob, route };
@@ -83,7 +84,10 @@ export function ingestRoutedBlob(runtime: SluiceRuntime, routed: RoutedBlob): Pr
  */
 export async function ingestHubBatch(runtime: SluiceRuntime, batch: HubBatch): Promise<{ route: SourceRoute; outcome: EventBatchOutcome }> {
   const route = runtime.routeHub(batch.partition.hub);
-  if (!route) throw new Error(`event hub ${batch.partition.hub}: no source of the loaded pipelines reads it (sources with eventHub: ${runtime.hubSources.map((r) => r.source.eventHub!.name).join(', ') || 'none'})`);
+  if (!route)
+    throw new Error(
+      `event hub ${batch.partition.hub}: no source of the loaded pipelines reads it (sources with eventHub: ${runtime.hubSources.map((r) => r.source.eventHub!.name).join(', ') || 'none'})`,
+    );
   const outcome = await ingestEvents({
     table: route.table,
     tableKey: route.tableKey,

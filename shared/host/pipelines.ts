@@ -58,7 +58,12 @@ function walk(dir: string, rest: string[], out: string[]): void {
     }
     return;
   }
-  const matcher = new RegExp(`^${head.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
+  const matcher = new RegExp(
+    `^${head
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '[^/]*')
+      .replace(/\?/g, '[^/]')}$`,
+  );
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (!matcher.test(entry.name)) continue;
     const full = nodePath.join(dir, entry.name);
@@ -114,10 +119,17 @@ export function checkPipelines(pipelines: readonly PipelineDefinition[]): void {
       const a = all[j];
       const b = all[i];
       if (a.file === b.file) continue; // the definition loader checked sources of one file
-      if (a.source.landing !== undefined && b.source.landing !== undefined && (a.source.landing.startsWith(b.source.landing) || b.source.landing.startsWith(a.source.landing))) {
-        problems.push(`SLUICE_PIPELINES: landing "${b.source.landing || '/'}" of ${where(b)} overlaps "${a.source.landing || '/'}" of ${where(a)}; every landing file must belong to exactly one source`);
+      if (
+        a.source.landing !== undefined &&
+        b.source.landing !== undefined &&
+        (a.source.landing.startsWith(b.source.landing) || b.source.landing.startsWith(a.source.landing))
+      ) {
+        problems.push(
+          `SLUICE_PIPELINES: landing "${b.source.landing || '/'}" of ${where(b)} overlaps "${a.source.landing || '/'}" of ${where(a)}; every landing file must belong to exactly one source`,
+        );
       }
-      if (a.source.table === b.source.table) problems.push(`SLUICE_PIPELINES: table ${b.source.table} of ${where(b)} is already written by ${where(a)}; each source needs its own bronze table`);
+      if (a.source.table === b.source.table)
+        problems.push(`SLUICE_PIPELINES: table ${b.source.table} of ${where(b)} is already written by ${where(a)}; each source needs its own bronze table`);
     }
   }
   // Runs are addressed by pipeline name (instance refresh-<name>), and two pipelines writing one
@@ -134,7 +146,8 @@ export function checkPipelines(pipelines: readonly PipelineDefinition[]): void {
       const writer = written.get(table.table);
       const here = `tables.${table.name} of ${file}`;
       // Clashes within one file were reported by its own loader.
-      if (writer && !writer.endsWith(` of ${file}`)) problems.push(`SLUICE_PIPELINES: table ${table.table} of ${here} is already written by ${writer}; each table belongs to one pipeline`);
+      if (writer && !writer.endsWith(` of ${file}`))
+        problems.push(`SLUICE_PIPELINES: table ${table.table} of ${here} is already written by ${writer}; each table belongs to one pipeline`);
       else if (!writer) written.set(table.table, here);
     }
   }

@@ -115,8 +115,12 @@ function readEventHub(env: SettingsEnv, problems: string[]): EventHubSettings | 
   const groupValue = readString(env, 'SLUICE_EVENTHUB_CONSUMER_GROUP');
   if (plain === undefined && keys.length === 0) {
     if (nameValue !== undefined || groupValue !== undefined) {
-      const set = [nameValue !== undefined ? 'SLUICE_EVENTHUB_NAME' : '', groupValue !== undefined ? 'SLUICE_EVENTHUB_CONSUMER_GROUP' : ''].filter(Boolean).join(' and ');
-      problems.push(`${set} ${set.includes(' and ') ? 'are' : 'is'} set but the Event Hubs connection is not: set SLUICE_EVENTHUB (a connection string) or SLUICE_EVENTHUB__fullyQualifiedNamespace (identity-based)`);
+      const set = [nameValue !== undefined ? 'SLUICE_EVENTHUB_NAME' : '', groupValue !== undefined ? 'SLUICE_EVENTHUB_CONSUMER_GROUP' : '']
+        .filter(Boolean)
+        .join(' and ');
+      problems.push(
+        `${set} ${set.includes(' and ') ? 'are' : 'is'} set but the Event Hubs connection is not: set SLUICE_EVENTHUB (a connection string) or SLUICE_EVENTHUB__fullyQualifiedNamespace (identity-based)`,
+      );
     }
     return undefined;
   }
@@ -137,7 +141,9 @@ function readEventHub(env: SettingsEnv, problems: string[]): EventHubSettings | 
     const host = endpoint ? /^sb:\/\/([^/:]+)/i.exec(endpoint)?.[1] : undefined;
     if (!host) problems.push(`${CONNECTION} must be an Event Hubs connection string with Endpoint=sb://<namespace>/; it names no sb:// endpoint`);
     else if (!parts.has('sharedaccesskey') && !parts.has('sharedaccesssignature')) {
-      problems.push(`${CONNECTION} must be an Event Hubs connection string with SharedAccessKeyName/SharedAccessKey or SharedAccessSignature (for managed identity set ${CONNECTION}__fullyQualifiedNamespace instead)`);
+      problems.push(
+        `${CONNECTION} must be an Event Hubs connection string with SharedAccessKeyName/SharedAccessKey or SharedAccessSignature (for managed identity set ${CONNECTION}__fullyQualifiedNamespace instead)`,
+      );
     } else namespace = host.toLowerCase();
     entityPath = parts.get('entitypath') || undefined;
   } else {
@@ -145,26 +151,40 @@ function readEventHub(env: SettingsEnv, problems: string[]): EventHubSettings | 
       const suffix = key.slice(CONNECTION.length + 2);
       if (IDENTITY_KEYS.includes(suffix)) continue;
       const near = IDENTITY_KEYS.find((k) => k.toLowerCase() === suffix.toLowerCase());
-      problems.push(near ? `${key} is not a recognised setting; did you mean ${CONNECTION}__${near}? (names are case-sensitive)` : `${key} is not a recognised setting; expected one of ${IDENTITY_KEYS.map((k) => `${CONNECTION}__${k}`).join(', ')}`);
+      problems.push(
+        near
+          ? `${key} is not a recognised setting; did you mean ${CONNECTION}__${near}? (names are case-sensitive)`
+          : `${key} is not a recognised setting; expected one of ${IDENTITY_KEYS.map((k) => `${CONNECTION}__${k}`).join(', ')}`,
+      );
     }
     const fqns = readString(env, `${CONNECTION}__fullyQualifiedNamespace`);
-    if (fqns === undefined) problems.push(`${CONNECTION} identity-based connection needs ${CONNECTION}__fullyQualifiedNamespace (e.g. <namespace>.servicebus.windows.net); only ${keys.join(', ')} ${keys.length === 1 ? 'is' : 'are'} set`);
-    else if (!HOST.test(fqns)) problems.push(`${CONNECTION}__fullyQualifiedNamespace must be a host name such as <namespace>.servicebus.windows.net, without sb:// or https://; got "${fqns}"`);
+    if (fqns === undefined)
+      problems.push(
+        `${CONNECTION} identity-based connection needs ${CONNECTION}__fullyQualifiedNamespace (e.g. <namespace>.servicebus.windows.net); only ${keys.join(', ')} ${keys.length === 1 ? 'is' : 'are'} set`,
+      );
+    else if (!HOST.test(fqns))
+      problems.push(
+        `${CONNECTION}__fullyQualifiedNamespace must be a host name such as <namespace>.servicebus.windows.net, without sb:// or https://; got "${fqns}"`,
+      );
     else namespace = fqns.toLowerCase();
     const credential = readString(env, `${CONNECTION}__credential`);
-    if (credential !== undefined && credential.toLowerCase() !== 'managedidentity') problems.push(`${CONNECTION}__credential must be "managedidentity" (or unset); got "${credential}"`);
+    if (credential !== undefined && credential.toLowerCase() !== 'managedidentity')
+      problems.push(`${CONNECTION}__credential must be "managedidentity" (or unset); got "${credential}"`);
     const clientId = readString(env, `${CONNECTION}__clientId`);
-    if (clientId !== undefined && !GUID.test(clientId)) problems.push(`${CONNECTION}__clientId must be the client ID (a GUID) of a user-assigned managed identity; got "${clientId}"`);
+    if (clientId !== undefined && !GUID.test(clientId))
+      problems.push(`${CONNECTION}__clientId must be the client ID (a GUID) of a user-assigned managed identity; got "${clientId}"`);
   }
 
   const name = nameValue ?? entityPath;
   if (name === undefined) problems.push(`SLUICE_EVENTHUB_NAME is not set: name the Event Hub the app reads (or put EntityPath= in ${CONNECTION})`);
-  else if (!HUB_NAME.test(name)) problems.push(`SLUICE_EVENTHUB_NAME must be an Event Hub name (letters, digits, . _ -, starting and ending with a letter or digit); got "${name}"`);
+  else if (!HUB_NAME.test(name))
+    problems.push(`SLUICE_EVENTHUB_NAME must be an Event Hub name (letters, digits, . _ -, starting and ending with a letter or digit); got "${name}"`);
   else if (nameValue !== undefined && entityPath !== undefined && nameValue.toLowerCase() !== entityPath.toLowerCase()) {
     problems.push(`SLUICE_EVENTHUB_NAME is "${nameValue}" but the EntityPath of ${CONNECTION} is "${entityPath}"; the host would read "${entityPath}"`);
   }
   const consumerGroup = groupValue ?? DEFAULT_CONSUMER_GROUP;
-  if (!CONSUMER_GROUP.test(consumerGroup)) problems.push(`SLUICE_EVENTHUB_CONSUMER_GROUP must be $Default or a consumer group name (letters, digits, . _ -, up to 50); got "${consumerGroup}"`);
+  if (!CONSUMER_GROUP.test(consumerGroup))
+    problems.push(`SLUICE_EVENTHUB_CONSUMER_GROUP must be $Default or a consumer group name (letters, digits, . _ -, up to 50); got "${consumerGroup}"`);
   if (problems.length > before) return undefined;
   return { connection: CONNECTION, kind: plain !== undefined ? 'connectionString' : 'identity', namespace: namespace!, name: name!, consumerGroup };
 }
@@ -173,6 +193,8 @@ function readSchedule(env: SettingsEnv, setting: string, fallback: string, probl
   const value = readString(env, setting) ?? fallback;
   const problem = ncrontabProblem(value);
   if (!problem) return value;
-  problems.push(`${setting} must be an NCRONTAB schedule "{second} {minute} {hour} {day} {month} {day-of-week}", e.g. "${fallback}"; got "${value}": ${problem}`);
+  problems.push(
+    `${setting} must be an NCRONTAB schedule "{second} {minute} {hour} {day} {month} {day-of-week}", e.g. "${fallback}"; got "${value}": ${problem}`,
+  );
   return undefined;
 }

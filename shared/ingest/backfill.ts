@@ -66,7 +66,15 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
     if (modified >= since) candidates.push(info);
   }
 
-  const result: BackfillResult = { listed, checked: candidates.length, done: 0, inProgress: 0, outcomes: [], failures: [], watermark: { before: stored?.lastModified ?? null, after: null } };
+  const result: BackfillResult = {
+    listed,
+    checked: candidates.length,
+    done: 0,
+    inProgress: 0,
+    outcomes: [],
+    failures: [],
+    watermark: { before: stored?.lastModified ?? null, after: null },
+  };
   const notDone: number[] = [];
   let next = 0;
   const worker = async () => {
@@ -105,7 +113,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 2) }, worker));
 
   // Not Math.min(...notDone): a folder can hold more files than a call takes arguments.
-  const after = notDone.length ? notDone.reduce((a, b) => Math.min(a, b)) : newest ?? stored?.lastModified ?? null;
+  const after = notDone.length ? notDone.reduce((a, b) => Math.min(a, b)) : (newest ?? stored?.lastModified ?? null);
   if (after !== null && after !== stored?.lastModified) {
     await ledger.setWatermark(tableKey, options.prefix, { lastModified: after, updatedAt: new Date().toISOString() });
   }

@@ -32,7 +32,14 @@ export const RESCUED_FIELD: DeltaField = { name: RESCUED_COLUMN, type: 'string',
  * Columns the stage owns (never data columns of the input); Event Hubs columns included. Readers get
  * them as `reservedColumns`, so an input column with such a name is renamed rather than overwritten.
  */
-export const SYSTEM_COLUMN_NAMES: readonly string[] = [RESCUED_COLUMN, ...FILE_METADATA_FIELDS.map((f) => f.name), '_eh_partition', '_eh_sequence_number', '_eh_offset', '_eh_enqueued_time'];
+export const SYSTEM_COLUMN_NAMES: readonly string[] = [
+  RESCUED_COLUMN,
+  ...FILE_METADATA_FIELDS.map((f) => f.name),
+  '_eh_partition',
+  '_eh_sequence_number',
+  '_eh_offset',
+  '_eh_enqueued_time',
+];
 
 const SYSTEM_COLUMNS = new Set(SYSTEM_COLUMN_NAMES);
 
@@ -153,11 +160,16 @@ export class BatchConformer {
     const children = this.schema.fields.map((field) => {
       const lower = field.name.toLowerCase();
       switch (lower) {
-        case '_ingested_at': return this.constant(field, length, this.metadata.ingestedAtMicros);
-        case '_source_file': return this.constant(field, length, this.metadata.sourceFile);
-        case '_source_etag': return this.constant(field, length, this.metadata.sourceEtag);
-        case '_load_date': return this.constant(field, length, this.metadata.loadDate);
-        case RESCUED_COLUMN: return this.rescued(field, batch, byName);
+        case '_ingested_at':
+          return this.constant(field, length, this.metadata.ingestedAtMicros);
+        case '_source_file':
+          return this.constant(field, length, this.metadata.sourceFile);
+        case '_source_etag':
+          return this.constant(field, length, this.metadata.sourceEtag);
+        case '_load_date':
+          return this.constant(field, length, this.metadata.loadDate);
+        case RESCUED_COLUMN:
+          return this.rescued(field, batch, byName);
       }
       const column = byName.get(lower);
       if (!column) return buildVector(field.type, new Array(length).fill(null)).data[0];
@@ -215,6 +227,13 @@ function parseObject(text: string): Record<string, JsonValue> {
 function convert(column: arrow.Vector, field: DeltaField): arrow.Data {
   if (column.data.length === 1 && isCanonicalArrowType(column.type, field.type)) return column.data[0];
   let values = readValues(column, field.type);
-  if (field.type === 'string') values = values.map((v) => (v === null || v === undefined || typeof v === 'string' ? v : typeof v === 'bigint' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : stringifyJson(encodeValue(v, 'string'))));
+  if (field.type === 'string')
+    values = values.map((v) =>
+      v === null || v === undefined || typeof v === 'string'
+        ? v
+        : typeof v === 'bigint' || typeof v === 'number' || typeof v === 'boolean'
+          ? String(v)
+          : stringifyJson(encodeValue(v, 'string')),
+    );
   return buildVector(field.type, values).data[0];
 }

@@ -49,7 +49,9 @@ const RECORDS_KEY = ',"records":[';
 export function checkDeadLetterId(id: string): string {
   const segments = id.split('/');
   if (!id.endsWith('.json') || id.startsWith('/') || segments.some((s) => s === '' || s === '.' || s === '..') || !DATE_FOLDER.test(`/${id}`)) {
-    throw new DeadLetterNotFoundError(`'${id}' is not a dead-letter record id: ids are paths under ${DEAD_LETTER_FOLDER}/ as 'sluice deadletter list --json' prints them, e.g. bronze/pos_sales/2026-01-31/pos/sales/a.csv@0x8DC….json`);
+    throw new DeadLetterNotFoundError(
+      `'${id}' is not a dead-letter record id: ids are paths under ${DEAD_LETTER_FOLDER}/ as 'sluice deadletter list --json' prints them, e.g. bronze/pos_sales/2026-01-31/pos/sales/a.csv@0x8DC….json`,
+    );
   }
   return id;
 }
@@ -75,7 +77,10 @@ export function deadLetterTable(id: string): string {
  */
 export function deadLetterLocation(folder: ObjectStore, id: string): { location: string; url: string } {
   // `@` (between a file's path and its ETag) is valid in a URL path: kept readable.
-  const path = id.split('/').map((s) => encodeURIComponent(s).replace(/%40/g, '@')).join('/');
+  const path = id
+    .split('/')
+    .map((s) => encodeURIComponent(s).replace(/%40/g, '@'))
+    .join('/');
   return { location: `${tableKeyOf(folder)}/${id}`, url: `${folder.url.replace(/\/+$/, '')}/${path}` };
 }
 
@@ -165,7 +170,10 @@ async function readHead(folder: ObjectStore, id: string, size: number): Promise<
       }
       return checkRecord(parsed, folder, id);
     }
-    if (length >= size || length >= HEAD_LIMIT) throw new Error(`dead-letter record ${deadLetterLocation(folder, id).location}: no "records" array in its first ${length} bytes; not a Sluice dead-letter record`);
+    if (length >= size || length >= HEAD_LIMIT)
+      throw new Error(
+        `dead-letter record ${deadLetterLocation(folder, id).location}: no "records" array in its first ${length} bytes; not a Sluice dead-letter record`,
+      );
   }
 }
 

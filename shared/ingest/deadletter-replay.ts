@@ -68,7 +68,8 @@ export class DeadLetterReplayError extends Error {
 export async function replayDeadLetter(options: DeadLetterReplayOptions): Promise<DeadLetterReplayResult> {
   const record = await readDeadLetter(options.folder, options.id);
   const where = `dead-letter record ${options.id}`;
-  if ((record.source as { eventHub?: unknown }).eventHub) throw new DeadLetterReplayError(`${where} holds Event Hubs events; only records of landing files can be replayed`);
+  if ((record.source as { eventHub?: unknown }).eventHub)
+    throw new DeadLetterReplayError(`${where} holds Event Hubs events; only records of landing files can be replayed`);
   if (record.table !== options.tableKey) throw new DeadLetterReplayError(`${where} belongs to ${record.table}, not ${options.tableKey}`);
   const reader = options.reader ?? formatsReader();
   const whole = record.counts.rowsWritten === 0;
@@ -85,7 +86,9 @@ export async function replayDeadLetter(options: DeadLetterReplayOptions): Promis
     reader: whole ? reader : onlyRecords(reader, wantedRows(record, where), options.landing, record.source),
   });
   if (outcome.status === 'superseded' || outcome.status === 'missing') {
-    throw new DeadLetterReplayError(`${where}: ${record.source.path} ${outcome.status === 'missing' ? 'no longer exists' : `changed since (${outcome.reason}); its new version is ingested on its own`} in ${options.landing.url}`);
+    throw new DeadLetterReplayError(
+      `${where}: ${record.source.path} ${outcome.status === 'missing' ? 'no longer exists' : `changed since (${outcome.reason}); its new version is ingested on its own`} in ${options.landing.url}`,
+    );
   }
   return { ...outcome, id: options.id, replayed: whole ? 'all' : record.records.length };
 }
@@ -93,7 +96,10 @@ export async function replayDeadLetter(options: DeadLetterReplayOptions): Promis
 function wantedRows(record: DeadLetterRecord, where: string): Set<number> {
   const rows = new Set<number>();
   for (const r of record.records) {
-    if (r.row === undefined) throw new DeadLetterReplayError(`${where}: a bad record (${r.reason}) has no row number, so the part of the file it covers cannot be found again; only whole files, or records with row numbers, can be replayed`);
+    if (r.row === undefined)
+      throw new DeadLetterReplayError(
+        `${where}: a bad record (${r.reason}) has no row number, so the part of the file it covers cannot be found again; only whole files, or records with row numbers, can be replayed`,
+      );
     rows.add(r.row);
   }
   return rows;

@@ -36,7 +36,10 @@ export type DeadLetterDocument = Omit<DeadLetterRecord, 'records'> & { records: 
  */
 export function deadLetterPath(target: DeadLetterTarget, startedAt: string, path: string, etag: string): string {
   const prefix = target.prefix && !target.prefix.endsWith('/') ? `${target.prefix}/` : target.prefix;
-  const safePath = path.split('/').filter((s) => s && s !== '.' && s !== '..').join('/');
+  const safePath = path
+    .split('/')
+    .filter((s) => s && s !== '.' && s !== '..')
+    .join('/');
   const safeEtag = etag.replace(/[^A-Za-z0-9_.-]/g, '_');
   return `${prefix}${startedAt.slice(0, 10)}/${safePath}@${safeEtag}.json`;
 }

@@ -194,11 +194,15 @@ function kindOf(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   switch (typeof value) {
-    case 'string': return 'a string';
+    case 'string':
+      return 'a string';
     case 'number':
-    case 'bigint': return 'a number';
-    case 'boolean': return 'a boolean';
-    default: return `a ${typeof value}`;
+    case 'bigint':
+      return 'a number';
+    case 'boolean':
+      return 'a boolean';
+    default:
+      return `a ${typeof value}`;
   }
 }
 
@@ -217,10 +221,23 @@ export function stampEventColumns(batch: arrow.RecordBatch, partitionId: string,
     const name = field.name.toLowerCase();
     if (FILE_ONLY_COLUMNS.has(name)) return buildVector('string', new Array(length).fill(null)).data[0];
     switch (name) {
-      case '_eh_partition': return buildVector('string', new Array(length).fill(partitionId)).data[0];
-      case '_eh_sequence_number': return buildVector('long', events.map((e) => (Number.isSafeInteger(e.sequenceNumber) ? BigInt(e.sequenceNumber) : null))).data[0];
-      case '_eh_offset': return buildVector('string', events.map((e) => (e.offset === undefined || e.offset === null ? null : String(e.offset)))).data[0];
-      case '_eh_enqueued_time': return buildVector('timestamp', events.map((e) => micros(e.enqueuedTime))).data[0];
+      case '_eh_partition':
+        return buildVector('string', new Array(length).fill(partitionId)).data[0];
+      case '_eh_sequence_number':
+        return buildVector(
+          'long',
+          events.map((e) => (Number.isSafeInteger(e.sequenceNumber) ? BigInt(e.sequenceNumber) : null)),
+        ).data[0];
+      case '_eh_offset':
+        return buildVector(
+          'string',
+          events.map((e) => (e.offset === undefined || e.offset === null ? null : String(e.offset))),
+        ).data[0];
+      case '_eh_enqueued_time':
+        return buildVector(
+          'timestamp',
+          events.map((e) => micros(e.enqueuedTime)),
+        ).data[0];
     }
     return batch.data.children[i];
   });
@@ -264,7 +281,13 @@ export async function readEventRows(reader: ReadInput, rows: EventRow[], name: s
   const lines = rows.filter((r) => r.line !== undefined);
   if (lines.length === 0) return { schema: { type: 'struct', fields: [] }, batches: [], rowEvents: [] };
   // Body keys named like a metadata column are renamed by the reader (`_eh_offset_1`), not overwritten.
-  const result = await reader(ndjson(lines.map((r) => r.line!)), name, { ...options, format: 'ndjson', compression: 'none', sampleRows: lines.length, reservedColumns: [...SYSTEM_COLUMN_NAMES] });
+  const result = await reader(ndjson(lines.map((r) => r.line!)), name, {
+    ...options,
+    format: 'ndjson',
+    compression: 'none',
+    sampleRows: lines.length,
+    reservedColumns: [...SYSTEM_COLUMN_NAMES],
+  });
   const batches: arrow.RecordBatch[] = [];
   for await (const batch of result.batches) batches.push(batch);
   const rejected = new Map<number, BadRecord>();
@@ -347,7 +370,12 @@ export async function writeEventDeadLetter(ctx: EventDeadLetterContext, rows: Ev
   const { namespace, hub, consumerGroup, partitionId } = ctx.partition;
   const sequences = rows.map((r) => events[r.event].sequenceNumber).filter((n) => Number.isSafeInteger(n));
   const range = sequences.length ? `${Math.min(...sequences)}-${Math.max(...sequences)}` : 'none';
-  const path = deadLetterPath(ctx.target, ctx.startedAt, `eventhubs/${namespace}/${hub}/${consumerGroup}/${partitionId}`, `seq${range}.${ctx.attempt.slice(0, 8)}`);
+  const path = deadLetterPath(
+    ctx.target,
+    ctx.startedAt,
+    `eventhubs/${namespace}/${hub}/${consumerGroup}/${partitionId}`,
+    `seq${range}.${ctx.attempt.slice(0, 8)}`,
+  );
   const records: BadRecord[] = rows.map((row) => {
     const event = events[row.event];
     const enqueued = micros(event.enqueuedTime);
@@ -373,6 +401,13 @@ export async function writeEventDeadLetter(ctx: EventDeadLetterContext, rows: Ev
     size: rows.reduce((n, r) => n + (r.rawBase64 ? Buffer.from(r.rawBase64, 'base64').length : Buffer.byteLength(r.raw ?? '')), 0),
     eventHub: { namespace, hub, consumerGroup, partitionId },
   };
-  const record: DeadLetterRecord = { table: ctx.table, source, ...(ctx.reason ? { reason: ctx.reason } : {}), counts: ctx.counts, createdAt: new Date().toISOString(), records };
+  const record: DeadLetterRecord = {
+    table: ctx.table,
+    source,
+    ...(ctx.reason ? { reason: ctx.reason } : {}),
+    counts: ctx.counts,
+    createdAt: new Date().toISOString(),
+    records,
+  };
   return writeDeadLetter(ctx.target, path, record);
 }

@@ -46,12 +46,33 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { loadSnapshotIfExists } from '../delta/commit';
 import { isTransient } from '../errors';
-import { createTable, laneCommitRecord, LaneOptions, readCommitIfExists, SchemaChangedError, Snapshot, submitToLane, txnVersion, WriteRejectedError } from '../delta';
+import {
+  createTable,
+  laneCommitRecord,
+  LaneOptions,
+  readCommitIfExists,
+  SchemaChangedError,
+  Snapshot,
+  submitToLane,
+  txnVersion,
+  WriteRejectedError,
+} from '../delta';
 import { LANE_INTENTS } from '../delta/lane';
 import { writeDataFiles, WriteFilesOptions } from '../delta/writer';
 import { ObjectAlreadyExistsError, ObjectStore } from '../storage/types';
 import { BatchConformer, dataSchema, fileMetadata, newColumns } from './columns';
-import { decodeBody, BodyRow, EventRead, EventRow, eventCreationSchema, eventWriteSchema, rawBody, readEventRows, stampEventColumns, writeEventDeadLetter } from './event-rows';
+import {
+  decodeBody,
+  BodyRow,
+  EventRead,
+  EventRow,
+  eventCreationSchema,
+  eventWriteSchema,
+  rawBody,
+  readEventRows,
+  stampEventColumns,
+  writeEventDeadLetter,
+} from './event-rows';
 import { findIntentCommit, IngestConfigError, tableKeyOf } from './ingest';
 import { formatsReader, ReadInput } from './reader';
 import type { DeadLetterTarget, EventBatchOutcome, HubEvent, HubPartition, IngestSource } from './types';
@@ -89,7 +110,11 @@ export interface IngestEventsOptions {
 /** The batch could not be ingested; `deadLetter` names the record of its events when one was written. */
 export class EventBatchError extends Error {
   readonly transient: boolean;
-  constructor(message: string, readonly deadLetter: string | undefined, cause: unknown) {
+  constructor(
+    message: string,
+    readonly deadLetter: string | undefined,
+    cause: unknown,
+  ) {
     super(message, { cause });
     this.name = 'EventBatchError';
     this.transient = isTransient(cause);
@@ -108,7 +133,12 @@ const BODY_FORMATS = new Set(['auto', 'json', 'ndjson']);
  * @returns the appId
  */
 export function hubAppId(p: HubPartition): string {
-  const namespace = p.namespace.trim().toLowerCase().replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '').replace(/\.servicebus\.windows\.net$/, '');
+  const namespace = p.namespace
+    .trim()
+    .toLowerCase()
+    .replace(/^[a-z]+:\/\//, '')
+    .replace(/\/+$/, '')
+    .replace(/\.servicebus\.windows\.net$/, '');
   return `sluice-eh:${namespace}/${p.hub.trim().toLowerCase()}/${p.consumerGroup.trim().toLowerCase()}/${p.partitionId}`;
 }
 
@@ -166,7 +196,10 @@ class EventBatch {
     for (let failures = 0; ; failures++) {
       try {
         const format = this.source.format ?? 'auto';
-        if (!BODY_FORMATS.has(format)) throw new IngestConfigError(`ingest events: source format "${format}" of ${this.options.table.url} cannot be read from Event Hubs bodies (use json, ndjson or auto)`);
+        if (!BODY_FORMATS.has(format))
+          throw new IngestConfigError(
+            `ingest events: source format "${format}" of ${this.options.table.url} cannot be read from Event Hubs bodies (use json, ndjson or auto)`,
+          );
         this.reader ??= this.options.reader ?? formatsReader();
         return await this.rounds();
       } catch (err) {
@@ -221,12 +254,19 @@ class EventBatch {
 
     let added = newColumns(read.schema, snapshot.schema);
     if (mode === 'failOnNewColumns' && added.length) {
-      const flagged = eventsWithValues(read, added.map((f) => f.name));
+      const flagged = eventsWithValues(
+        read,
+        added.map((f) => f.name),
+      );
       if (flagged.size) {
         for (const row of rows) {
           const columns = flagged.get(row.event);
           if (!columns || row.reason) continue;
-          Object.assign(row, { raw: row.line, line: undefined, reason: `new column${columns.length > 1 ? 's' : ''} ${columns.join(', ')} not in the table schema (schemaEvolution failOnNewColumns)` });
+          Object.assign(row, {
+            raw: row.line,
+            line: undefined,
+            reason: `new column${columns.length > 1 ? 's' : ''} ${columns.join(', ')} not in the table schema (schemaEvolution failOnNewColumns)`,
+          });
         }
         read = await readEventRows(this.reader!, rows, name, { ...hints, targetSchema: dataSchema(snapshot.schema) });
         added = newColumns(read.schema, snapshot.schema);
@@ -247,7 +287,8 @@ class EventBatch {
     });
     const files = await writeDataFiles({ store: table, schema, partitionColumns: snapshot.partitionColumns }, batches, this.options.files);
     const counts = this.count(rows, fresh, skipped, conformer.rowsRescued);
-    if (counts.rowsWritten !== conformer.rowsWritten) throw new Error(`ingest events: accounting mismatch for ${this.label()}: ${counts.rowsWritten} rows read as good, ${conformer.rowsWritten} written`);
+    if (counts.rowsWritten !== conformer.rowsWritten)
+      throw new Error(`ingest events: accounting mismatch for ${this.label()}: ${counts.rowsWritten} rows read as good, ${conformer.rowsWritten} written`);
 
     const id = randomUUID();
     const deadLetter = counts.rowsDeadLettered ? await this.deadLetter(id, rows, counts) : undefined;
@@ -258,7 +299,14 @@ class EventBatch {
       intentId,
       baseVersion: snapshot.version,
       state: 'unknown',
-      outcome: { status: 'committed', ...counts, ...(deadLetter ? { deadLetter } : {}), lastSequenceNumber, ...(sequenceGap ? { sequenceGap } : {}), ...(newNames.length ? { newColumns: newNames } : {}) },
+      outcome: {
+        status: 'committed',
+        ...counts,
+        ...(deadLetter ? { deadLetter } : {}),
+        lastSequenceNumber,
+        ...(sequenceGap ? { sequenceGap } : {}),
+        ...(newNames.length ? { newColumns: newNames } : {}),
+      },
     };
     this.attempts.push(attempt);
     const { namespace, hub, consumerGroup, partitionId } = partition;
@@ -274,9 +322,19 @@ class EventBatch {
           adds: files,
           txn: { appId: this.appId, version: lastSequenceNumber },
           source: {
-            kind: 'events', intent: intentId, attempt: id, table: this.tableKey, appId: this.appId, eventHub: { namespace, hub, consumerGroup, partitionId },
+            kind: 'events',
+            intent: intentId,
+            attempt: id,
+            table: this.tableKey,
+            appId: this.appId,
+            eventHub: { namespace, hub, consumerGroup, partitionId },
             ...(this.source.name ? { source: this.source.name } : {}),
-            appliedBefore: this.applied, firstSequenceNumber, lastSequenceNumber, ...(sequenceGap ? { sequenceGap } : {}), ...counts, ...(deadLetter ? { deadLetter } : {}),
+            appliedBefore: this.applied,
+            firstSequenceNumber,
+            lastSequenceNumber,
+            ...(sequenceGap ? { sequenceGap } : {}),
+            ...counts,
+            ...(deadLetter ? { deadLetter } : {}),
           },
           ...(evolved ? { columns: schema.fields } : {}),
         },
@@ -314,7 +372,9 @@ class EventBatch {
     const partitionColumns = this.source.partitionBy ?? ['_load_date'];
     const missing = partitionColumns.filter((c) => !schema.fields.some((f) => f.name === c));
     if (missing.length) {
-      throw new IngestConfigError(`ingest events: partition column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${this.options.table.url} not in the columns of the events of ${this.label()} (${schema.fields.map((f) => f.name).join(', ')})`);
+      throw new IngestConfigError(
+        `ingest events: partition column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${this.options.table.url} not in the columns of the events of ${this.label()} (${schema.fields.map((f) => f.name).join(', ')})`,
+      );
     }
     try {
       await createTable(this.options.table, { schema, partitionColumns });
@@ -327,8 +387,14 @@ class EventBatch {
     const written = new Set(rows.filter((r) => r.line !== undefined).map((r) => r.event));
     const rowsWritten = rows.filter((r) => r.line !== undefined).length;
     return {
-      eventsReceived: this.options.events.length, eventsSkipped: skipped, eventsWritten: written.size, eventsDeadLettered: fresh.length - written.size,
-      rowsRead: rows.length, rowsWritten, rowsRescued, rowsDeadLettered: rows.length - rowsWritten,
+      eventsReceived: this.options.events.length,
+      eventsSkipped: skipped,
+      eventsWritten: written.size,
+      eventsDeadLettered: fresh.length - written.size,
+      rowsRead: rows.length,
+      rowsWritten,
+      rowsRescued,
+      rowsDeadLettered: rows.length - rowsWritten,
     };
   }
 
@@ -336,7 +402,12 @@ class EventBatch {
     const { rowsRead, rowsWritten, rowsDeadLettered, eventsReceived, eventsSkipped, eventsWritten, eventsDeadLettered } = counts;
     return writeEventDeadLetter(
       {
-        target: this.options.deadLetter, table: this.tableKey, partition: this.options.partition, startedAt: this.now.toISOString(), attempt, ...(reason ? { reason } : {}),
+        target: this.options.deadLetter,
+        table: this.tableKey,
+        partition: this.options.partition,
+        startedAt: this.now.toISOString(),
+        attempt,
+        ...(reason ? { reason } : {}),
         counts: { rowsRead, rowsWritten, rowsDeadLettered, eventsReceived, eventsSkipped, eventsWritten, eventsDeadLettered },
       },
       rows.filter((r) => r.line === undefined),
@@ -354,7 +425,13 @@ class EventBatch {
   private nothingNew(skipped: number): EventBatchOutcome {
     const zero = { eventsWritten: 0, eventsDeadLettered: 0, rowsRead: 0, rowsWritten: 0, rowsRescued: 0, rowsDeadLettered: 0 };
     const status = this.options.events.length ? 'duplicate' : 'empty';
-    return { status, eventsReceived: this.options.events.length, eventsSkipped: skipped, ...zero, ...(this.applied >= 0 ? { lastSequenceNumber: this.applied } : {}) };
+    return {
+      status,
+      eventsReceived: this.options.events.length,
+      eventsSkipped: skipped,
+      ...zero,
+      ...(this.applied >= 0 ? { lastSequenceNumber: this.applied } : {}),
+    };
   }
 
   /** The attempt of this call whose source the commit at `version` lists for `intentId`, if any. */
@@ -395,15 +472,27 @@ class EventBatch {
   private async giveUp(err: unknown): Promise<EventBatchError> {
     const message = (err as Error)?.message ?? String(err);
     const keep = this.options.deadLetterOnFailure ?? true;
-    if (keep === false || (keep === 'terminal' && isTransient(err))) return new EventBatchError(`ingest events: ${this.label()} into ${this.options.table.url} failed: ${message}`, undefined, err);
-    const pending = this.options.events.map((e, i) => ({ e, i })).filter(({ e }) => !(Number.isSafeInteger(e.sequenceNumber) && e.sequenceNumber <= this.applied));
+    if (keep === false || (keep === 'terminal' && isTransient(err)))
+      return new EventBatchError(`ingest events: ${this.label()} into ${this.options.table.url} failed: ${message}`, undefined, err);
+    const pending = this.options.events
+      .map((e, i) => ({ e, i }))
+      .filter(({ e }) => !(Number.isSafeInteger(e.sequenceNumber) && e.sequenceNumber <= this.applied));
     let where: string;
     let path: string | undefined;
     try {
       const rows: EventRow[] = pending.map(({ e, i }) => ({ event: i, reason: `not ingested: ${message}`, ...rawBody(e.body) }));
-      const counts = { ...this.count(rows, pending.map((p) => p.i), this.options.events.length - pending.length, 0) };
+      const counts = {
+        ...this.count(
+          rows,
+          pending.map((p) => p.i),
+          this.options.events.length - pending.length,
+          0,
+        ),
+      };
       // An intent of this call that is still pending may land later: the record must not claim otherwise.
-      const pendingIntent = this.attempts.some((a) => a.state === 'unknown') ? ' (an intent of this batch is pending in the commit lane and may still land: the table\'s txn tells)' : '';
+      const pendingIntent = this.attempts.some((a) => a.state === 'unknown')
+        ? " (an intent of this batch is pending in the commit lane and may still land: the table's txn tells)"
+        : '';
       path = await this.deadLetter(randomUUID(), rows, counts, `the batch could not be ingested: ${message}${pendingIntent}`);
       where = `; its ${pending.length} unapplied events are in the dead-letter record ${path}`;
     } catch (dlErr) {

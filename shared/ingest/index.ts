@@ -25,7 +25,16 @@ export { backfill } from './backfill';
 export type { BackfillOptions } from './backfill';
 export { fileRowKey, StoreLedger, TableLedger, watermarkRowKey } from './ledger';
 export { deadLetterPath, writeDeadLetter } from './deadletter';
-export { checkDeadLetterId, DeadLetterNotFoundError, deadLetterLocation, deadLetterTable, listDeadLetters, readDeadLetter, readDeadLetterBytes, REPLAY_FOLDER } from './deadletter-records';
+export {
+  checkDeadLetterId,
+  DeadLetterNotFoundError,
+  deadLetterLocation,
+  deadLetterTable,
+  listDeadLetters,
+  readDeadLetter,
+  readDeadLetterBytes,
+  REPLAY_FOLDER,
+} from './deadletter-records';
 export type { DeadLetterFilter } from './deadletter-records';
 export { DeadLetterReplayError, replayDeadLetter } from './deadletter-replay';
 export type { DeadLetterReplayOptions, DeadLetterReplayResult } from './deadletter-replay';

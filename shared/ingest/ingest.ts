@@ -60,16 +60,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type * as arrow from 'apache-arrow';
-import {
-  laneCommitRecord,
-  LaneOptions,
-  readCommitIfExists,
-  SchemaChangedError,
-  Snapshot,
-  submitToLane,
-  createTable,
-  WriteRejectedError,
-} from '../delta';
+import { laneCommitRecord, LaneOptions, readCommitIfExists, SchemaChangedError, Snapshot, submitToLane, createTable, WriteRejectedError } from '../delta';
 import { loadSnapshotIfExists } from '../delta/commit';
 import { writeDataFiles, WriteFilesOptions } from '../delta/writer';
 import { allBadRecords, badRecordCount } from '../formats/bad-records';
@@ -181,8 +172,17 @@ export async function ingestFile(options: IngestFileOptions): Promise<IngestOutc
   const intentId = sourceIntentId(tableKey, path, etag);
   if (!entry) {
     const started = await ledger.start({
-      table: tableKey, path, etag, status: 'started', ...(options.source?.name ? { source: options.source.name } : {}),
-      attempts: 1, startedAt: now.toISOString(), updatedAt: now.toISOString(), startVersion: snapshot?.version ?? -1, ...zero, bytes: info.size,
+      table: tableKey,
+      path,
+      etag,
+      status: 'started',
+      ...(options.source?.name ? { source: options.source.name } : {}),
+      attempts: 1,
+      startedAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+      startVersion: snapshot?.version ?? -1,
+      ...zero,
+      bytes: info.size,
     });
     entry = started.entry;
     if (!started.created) {
@@ -199,7 +199,15 @@ export async function ingestFile(options: IngestFileOptions): Promise<IngestOutc
   }
   // Attempts that died (a file that exhausts memory kills its process every time) count too.
   if ((entry.failures ?? 0) >= (options.poisonAttempts ?? DEFAULT_POISON_ATTEMPTS)) {
-    return setAsidePoison({ ...options, now, tableKey }, entry, etag, info.size, intentId, entry.failures!, entry.lastError ?? 'attempts stopped without an outcome');
+    return setAsidePoison(
+      { ...options, now, tableKey },
+      entry,
+      etag,
+      info.size,
+      intentId,
+      entry.failures!,
+      entry.lastError ?? 'attempts stopped without an outcome',
+    );
   }
 
   const read = options.reader ?? formatsReader();
@@ -488,7 +496,10 @@ async function finish(
     ...(deadLetter ? { deadLetter } : {}),
     ...(counts.deadLetterAll ? {} : accounting(result, 0)),
   };
-  const reason = counts.fileReason ?? result.fatal?.reason ?? (failed ? `no record could be read (${rowsDeadLettered} dead-lettered; the first: ${result.badRecords[0]?.reason})` : undefined);
+  const reason =
+    counts.fileReason ??
+    result.fatal?.reason ??
+    (failed ? `no record could be read (${rowsDeadLettered} dead-lettered; the first: ${result.badRecords[0]?.reason})` : undefined);
   if (reason && !done.reason?.startsWith('accounting')) done.reason = reason;
   ingestFaultPoint('beforeLedger');
   await options.ledger.put(done);
@@ -529,7 +540,9 @@ function accounting(result: ReadResult, rowsWritten: number): { reason?: string 
   const read = result.stats.rowsRead;
   const dead = badRecordCount(result);
   if (read === rowsWritten + dead) return result.fatal ? { reason: result.fatal.reason } : {};
-  return { reason: `accounting mismatch: reader counted ${read} rows read, ${rowsWritten} were written and ${dead} dead-lettered${result.fatal ? `; ${result.fatal.reason}` : ''}` };
+  return {
+    reason: `accounting mismatch: reader counted ${read} rows read, ${rowsWritten} were written and ${dead} dead-lettered${result.fatal ? `; ${result.fatal.reason}` : ''}`,
+  };
 }
 
 async function nextAttempt(ledger: IngestLedger, entry: LedgerEntry, now: Date): Promise<LedgerEntry> {
@@ -540,7 +553,12 @@ async function nextAttempt(ledger: IngestLedger, entry: LedgerEntry, now: Date):
     ...entry,
     attempts: entry.attempts + 1,
     updatedAt: now.toISOString(),
-    ...(died ? { failures: (entry.failures ?? 0) + 1, lastError: `the attempt last seen at ${entry.updatedAt} stopped without an outcome (its process died or was stopped)` } : {}),
+    ...(died
+      ? {
+          failures: (entry.failures ?? 0) + 1,
+          lastError: `the attempt last seen at ${entry.updatedAt} stopped without an outcome (its process died or was stopped)`,
+        }
+      : {}),
   };
   await ledger.put(next);
   return next;
@@ -550,7 +568,9 @@ async function drain(iterator: AsyncIterator<unknown>): Promise<void> {
   for (;;) if ((await iterator.next()).done) return;
 }
 
-function countsFrom(source: Record<string, unknown>): Pick<LedgerEntry, 'rowsRead' | 'rowsWritten' | 'rowsRescued' | 'rowsDeadLettered'> & { deadLetter?: string } {
+function countsFrom(
+  source: Record<string, unknown>,
+): Pick<LedgerEntry, 'rowsRead' | 'rowsWritten' | 'rowsRescued' | 'rowsDeadLettered'> & { deadLetter?: string } {
   return {
     rowsRead: Number(source.rowsRead ?? 0),
     rowsWritten: Number(source.rowsWritten ?? 0),
@@ -585,7 +605,11 @@ function fromEntry(status: IngestStatus, entry: LedgerEntry): IngestOutcome {
  * @param intentId the intent id
  * @returns the version and the source record the commit lists for it, or null
  */
-export async function findIntentCommit(table: ObjectStore, fromVersion: number, intentId: string): Promise<{ version: number; source: Record<string, unknown> } | null> {
+export async function findIntentCommit(
+  table: ObjectStore,
+  fromVersion: number,
+  intentId: string,
+): Promise<{ version: number; source: Record<string, unknown> } | null> {
   for (let v = Math.max(0, fromVersion + 1); ; v += 16) {
     const versions = Array.from({ length: 16 }, (_, i) => v + i);
     const commits = await Promise.all(versions.map((version) => readCommitIfExists(table, version)));

@@ -75,7 +75,10 @@ export function holdClaim(ledger: IngestLedger, entry: LedgerEntry, everyMs = CL
   let held = true;
   const timer = setInterval(() => {
     if (renewing) return;
-    renewing = ledger.renew(entry, new Date().toISOString()).catch(() => false).finally(() => (renewing = undefined));
+    renewing = ledger
+      .renew(entry, new Date().toISOString())
+      .catch(() => false)
+      .finally(() => (renewing = undefined));
   }, everyMs);
   // A claim must not keep a CLI process alive after its work is done.
   timer.unref();
@@ -131,7 +134,8 @@ function fromRecord(record: Record<string, unknown>): LedgerEntry {
     const n = num(record[key]);
     if (n !== undefined) out[key] = n;
   }
-  for (const key of ['attempts', 'rowsRead', 'rowsWritten', 'rowsRescued', 'rowsDeadLettered', 'bytes', 'startVersion'] as const) out[key] ??= key === 'startVersion' ? -1 : 0;
+  for (const key of ['attempts', 'rowsRead', 'rowsWritten', 'rowsRescued', 'rowsDeadLettered', 'bytes', 'startVersion'] as const)
+    out[key] ??= key === 'startVersion' ? -1 : 0;
   return out as unknown as LedgerEntry;
 }
 
@@ -180,7 +184,10 @@ export class TableLedger implements IngestLedger {
   }
 
   private entity(entry: LedgerEntry): Record<string, unknown> & { partitionKey: string; rowKey: string } {
-    const out: Record<string, unknown> & { partitionKey: string; rowKey: string } = { partitionKey: encodeKey(entry.table), rowKey: fileRowKey(entry.path, entry.etag) };
+    const out: Record<string, unknown> & { partitionKey: string; rowKey: string } = {
+      partitionKey: encodeKey(entry.table),
+      rowKey: fileRowKey(entry.path, entry.etag),
+    };
     for (const key of STRING_FIELDS) if (entry[key] !== undefined) out[key === 'etag' ? 'blobEtag' : key] = entry[key];
     for (const key of NUMBER_FIELDS) if (entry[key] !== undefined) out[key] = { value: String(entry[key]), type: 'Int64' };
     return out;
@@ -242,7 +249,13 @@ export class TableLedger implements IngestLedger {
   async setWatermark(table: string, folder: string, watermark: Watermark): Promise<void> {
     await this.ensure();
     await this.client.upsertEntity(
-      { partitionKey: encodeKey(table), rowKey: watermarkRowKey(folder), folder, lastModified: { value: String(watermark.lastModified), type: 'Int64' }, updatedAt: watermark.updatedAt },
+      {
+        partitionKey: encodeKey(table),
+        rowKey: watermarkRowKey(folder),
+        folder,
+        lastModified: { value: String(watermark.lastModified), type: 'Int64' },
+        updatedAt: watermark.updatedAt,
+      },
       'Replace',
     );
   }
@@ -309,6 +322,8 @@ export class StoreLedger implements IngestLedger {
   }
 
   async setWatermark(table: string, folder: string, watermark: Watermark): Promise<void> {
-    await this.store.write(`${encodeKey(table)}/${watermarkRowKey(folder)}.json`, JSON.stringify({ folder, ...watermark }), { contentType: 'application/json' });
+    await this.store.write(`${encodeKey(table)}/${watermarkRowKey(folder)}.json`, JSON.stringify({ folder, ...watermark }), {
+      contentType: 'application/json',
+    });
   }
 }

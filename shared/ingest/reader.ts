@@ -34,7 +34,11 @@ export class IngestConfigError extends Error {
    * @param setting the source setting at fault (`csv.delimiter`, `schemaHints.qty`, `partitionBy`)
    * @param file the landing file (store URL and path)
    */
-  constructor(message: string, readonly setting?: string, readonly file?: string) {
+  constructor(
+    message: string,
+    readonly setting?: string,
+    readonly file?: string,
+  ) {
     super(message);
     this.name = 'IngestConfigError';
   }
@@ -110,7 +114,13 @@ export function checkSourceOptions(file: SourceFile): void {
  * @param snapshot the table, or null before it exists
  * @returns the read; a refused option throws `IngestConfigError`
  */
-export async function readSource(reader: ReadInput, input: AsyncIterable<Uint8Array>, file: SourceFile, lastModified: Date, snapshot: Snapshot | null): Promise<ReadResult> {
+export async function readSource(
+  reader: ReadInput,
+  input: AsyncIterable<Uint8Array>,
+  file: SourceFile,
+  lastModified: Date,
+  snapshot: Snapshot | null,
+): Promise<ReadResult> {
   try {
     return await reader(input, file.path, sourceReadOptions(file.source ?? {}, lastModified, snapshot));
   } catch (err) {

@@ -102,5 +102,8 @@ export function rangedObject(store: ObjectStore, path: string, size: number, opt
  * @returns the bare tag
  */
 export function normaliseEtag(etag: string): string {
-  return etag.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+  return etag
+    .trim()
+    .replace(/^W\//, '')
+    .replace(/^"(.*)"$/, '$1');
 }

@@ -23,7 +23,6 @@ export interface ActivityItem {
   etag?: string;
 }
 
-
 /** The activity work items. */
 export class ActivityQueue {
   constructor(
@@ -42,7 +41,12 @@ export class ActivityQueue {
   }
 
   private async activityEntity(item: ActivityItem): Promise<Entity> {
-    const payload = await encodePayload('Input', item.inputText, { maxChunks: 15, blobs: this.payloads, blobPath: `${this.keyOf(item.instanceId)}/${item.executionId}/activity-${item.taskId}.json`, what: `input of activity "${item.name}" (task ${item.taskId} of instance "${item.instanceId}")` });
+    const payload = await encodePayload('Input', item.inputText, {
+      maxChunks: 15,
+      blobs: this.payloads,
+      blobPath: `${this.keyOf(item.instanceId)}/${item.executionId}/activity-${item.taskId}.json`,
+      what: `input of activity "${item.name}" (task ${item.taskId} of instance "${item.instanceId}")`,
+    });
     return {
       partitionKey: 'activity',
       rowKey: this.activityRow(item),
@@ -62,11 +66,19 @@ export class ActivityQueue {
    * (`takeoverPrefix`, see the engine's `hostId`) other than `owner`.
    */
   async claimable(now: number, owner: string, takeoverPrefix: string | undefined, limit: number): Promise<ActivityItem[]> {
-    const takeover = takeoverPrefix ? ` or (LeaseOwner ge '${takeoverPrefix}' and LeaseOwner lt '${takeoverPrefix.slice(0, -1)}${String.fromCharCode(takeoverPrefix.charCodeAt(takeoverPrefix.length - 1) + 1)}')` : '';
+    const takeover = takeoverPrefix
+      ? ` or (LeaseOwner ge '${takeoverPrefix}' and LeaseOwner lt '${takeoverPrefix.slice(0, -1)}${String.fromCharCode(takeoverPrefix.charCodeAt(takeoverPrefix.length - 1) + 1)}')`
+      : '';
     const filter = `PartitionKey eq 'activity' and (LeaseUntil le ${Math.trunc(now)}L${takeover})`;
     const out: ActivityItem[] = [];
     // One page of about what can be taken: a large fan-out queues thousands of items.
-    const page = (await this.work.listEntities({ queryOptions: { filter } }).byPage({ maxPageSize: Math.max(1, Math.min(1000, limit)) }).next()).value ?? [];
+    const page =
+      (
+        await this.work
+          .listEntities({ queryOptions: { filter } })
+          .byPage({ maxPageSize: Math.max(1, Math.min(1000, limit)) })
+          .next()
+      ).value ?? [];
     for (const e of page) {
       if (out.length >= limit) break;
       const entity = e as Record<string, unknown>;
@@ -89,7 +101,11 @@ export class ActivityQueue {
   /** Take or extend the lease of an item; false when another engine changed it first. */
   async lease(item: ActivityItem, owner: string, until: number): Promise<boolean> {
     try {
-      const response = await this.work.updateEntity({ partitionKey: 'activity', rowKey: this.activityRow(item), LeaseOwner: owner, LeaseUntil: int64(until) }, 'Merge', { etag: item.etag });
+      const response = await this.work.updateEntity(
+        { partitionKey: 'activity', rowKey: this.activityRow(item), LeaseOwner: owner, LeaseUntil: int64(until) },
+        'Merge',
+        { etag: item.etag },
+      );
       item.etag = response.etag;
       item.leaseOwner = owner;
       item.leaseUntil = until;
@@ -112,7 +128,9 @@ export class ActivityQueue {
   /** Delete the activity items of an instance (of one execution, or all). */
   async deleteActivitiesOf(instanceId: string, executionId?: string): Promise<void> {
     const rows: string[] = [];
-    for await (const e of this.work.listEntities({ queryOptions: { filter: `PartitionKey eq 'activity' and ${instanceRange(this.keyOf(instanceId))}`, select: ['RowKey', 'ExecutionId'] } })) {
+    for await (const e of this.work.listEntities({
+      queryOptions: { filter: `PartitionKey eq 'activity' and ${instanceRange(this.keyOf(instanceId))}`, select: ['RowKey', 'ExecutionId'] },
+    })) {
       if (executionId === undefined || e.ExecutionId === executionId) rows.push(String(e.rowKey));
     }
     await deleteRows(this.work, 'activity', rows);

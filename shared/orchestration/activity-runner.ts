@@ -76,10 +76,13 @@ function notRegistered(name: string, registry: OrchestrationRegistry): Failure {
 async function runItem(ctx: RunnerContext, item: ActivityItem): Promise<void> {
   const started = ctx.clock();
   let renewing: Promise<unknown> = Promise.resolve();
-  const renew = setInterval(() => {
-    if (ctx.isHalted()) return;
-    renewing = renewing.then(() => ctx.activities.lease(item, ctx.owner, ctx.clock() + ctx.leaseMs)).catch(() => false);
-  }, Math.max(50, Math.floor(ctx.leaseMs / 3)));
+  const renew = setInterval(
+    () => {
+      if (ctx.isHalted()) return;
+      renewing = renewing.then(() => ctx.activities.lease(item, ctx.owner, ctx.clock() + ctx.leaseMs)).catch(() => false);
+    },
+    Math.max(50, Math.floor(ctx.leaseMs / 3)),
+  );
   let outcome: ActivityOutcome;
   try {
     const fn = ctx.registry.activities[item.name];
@@ -91,7 +94,17 @@ async function runItem(ctx: RunnerContext, item: ActivityItem): Promise<void> {
   if (ctx.isHalted()) return;
   const send = (ok: boolean, payloadText: string) =>
     ctx.queue.send(
-      { instanceId: item.instanceId, kind: 'activityResult', id: taskMessageId('activityResult', item.executionId, item.taskId), dueAt: 0, createdAt: ctx.clock(), executionId: item.executionId, taskId: item.taskId, ok, payloadText },
+      {
+        instanceId: item.instanceId,
+        kind: 'activityResult',
+        id: taskMessageId('activityResult', item.executionId, item.taskId),
+        dueAt: 0,
+        createdAt: ctx.clock(),
+        executionId: item.executionId,
+        taskId: item.taskId,
+        ok,
+        payloadText,
+      },
       `result of activity '${item.name}' (task ${item.taskId} of instance "${item.instanceId}")`,
     );
   try {
@@ -104,5 +117,7 @@ async function runItem(ctx: RunnerContext, item: ActivityItem): Promise<void> {
   }
   await ctx.activities.finish(item);
   const took = ctx.clock() - started;
-  ctx.log(`activity ${item.name} ${item.instanceId}#${item.taskId} attempt ${item.attempt}: ${outcome.ok ? 'completed' : `failed (${outcome.failure.failureDetails.ErrorMessage})`} in ${took} ms`);
+  ctx.log(
+    `activity ${item.name} ${item.instanceId}#${item.taskId} attempt ${item.attempt}: ${outcome.ok ? 'completed' : `failed (${outcome.failure.failureDetails.ErrorMessage})`} in ${took} ms`,
+  );
 }

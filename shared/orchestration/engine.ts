@@ -56,8 +56,10 @@ export class OrchestrationEngine {
     readonly options: EngineOptions,
   ) {
     const prefix = options.tablePrefix ?? LOCAL_HOST_ENGINE_TABLES;
-    if (!TABLE_PREFIX.test(prefix)) throw new Error(`orchestration engine: tablePrefix must be 1–53 letters or digits starting with a letter (a Table Storage name part); got "${prefix}"`);
-    if (options.hostId !== undefined && !HOST_ID.test(options.hostId)) throw new Error(`orchestration engine: hostId must be 1–100 of letters, digits and _ . : -; got "${options.hostId}"`);
+    if (!TABLE_PREFIX.test(prefix))
+      throw new Error(`orchestration engine: tablePrefix must be 1–53 letters or digits starting with a letter (a Table Storage name part); got "${prefix}"`);
+    if (options.hostId !== undefined && !HOST_ID.test(options.hostId))
+      throw new Error(`orchestration engine: hostId must be 1–100 of letters, digits and _ . : -; got "${options.hostId}"`);
     this.tableNames = { instances: `${prefix}Instances`, history: `${prefix}History`, work: `${prefix}Work` };
     const client = options.tableClient ?? (options.connectionString ? connectionStringTables(options.connectionString) : undefined);
     if (!client) throw new Error('orchestration engine: give a storage connectionString or a tableClient factory');
@@ -70,7 +72,16 @@ export class OrchestrationEngine {
     this.hostPrefix = options.hostId ? `${options.hostId}/` : undefined;
     this.owner = `${options.hostId ?? hostname()}/${process.pid}-${randomUUID().slice(0, 8)}`;
     this.log = options.log ?? (() => {});
-    const common = { queue: this.queue, activities: this.activities, registry, owner: this.owner, hostPrefix: this.hostPrefix, leaseMs: this.leaseMs, clock: this.clock, log: this.log };
+    const common = {
+      queue: this.queue,
+      activities: this.activities,
+      registry,
+      owner: this.owner,
+      hostPrefix: this.hostPrefix,
+      leaseMs: this.leaseMs,
+      clock: this.clock,
+      log: this.log,
+    };
     const hooks = { logHandler: (name: string) => this.logHandler(name), isHalted: () => this.halted, wake: () => this.wake() };
     this.pool = new ActivityPool({ ...common, ...hooks, maxConcurrent: options.maxConcurrentActivities ?? 10 * availableParallelism() });
     this.episodes = new EpisodeRunner({
@@ -84,10 +95,13 @@ export class OrchestrationEngine {
 
   /** Create the tables if missing (done on first use). */
   ensureTables(): Promise<void> {
-    this.ready ??= Promise.all([this.store.instances, this.store.history, this.queue.work].map(createTableIfMissing)).then(() => undefined, (err) => {
-      this.ready = undefined;
-      throw err;
-    });
+    this.ready ??= Promise.all([this.store.instances, this.store.history, this.queue.work].map(createTableIfMissing)).then(
+      () => undefined,
+      (err) => {
+        this.ready = undefined;
+        throw err;
+      },
+    );
     return this.ready;
   }
 
@@ -99,19 +113,33 @@ export class OrchestrationEngine {
    * @returns the instance id, whether a new instance was created, and its status
    */
   async startNew(name: string, options: StartOptions = {}): Promise<{ instanceId: string; created: boolean; runtimeStatus: RuntimeStatus }> {
-    if (!Object.hasOwn(this.registry.orchestrators, name)) throw new Error(`orchestration engine: no orchestrator function named '${name}' is registered (registered: ${Object.keys(this.registry.orchestrators).join(', ') || 'none'})`);
+    if (!Object.hasOwn(this.registry.orchestrators, name))
+      throw new Error(
+        `orchestration engine: no orchestrator function named '${name}' is registered (registered: ${Object.keys(this.registry.orchestrators).join(', ') || 'none'})`,
+      );
     const instanceId = options.instanceId ?? randomUUID().replace(/-/g, '');
-    if (!instanceId || /[/\\#?\u0000-\u001f\u007f]/.test(instanceId)) throw new Error(`orchestration engine: instance id ${JSON.stringify(instanceId)} is empty or contains / \\ # ? or a control character`);
+    if (!instanceId || /[/\\#?\u0000-\u001f\u007f]/.test(instanceId))
+      throw new Error(`orchestration engine: instance id ${JSON.stringify(instanceId)} is empty or contains / \\ # ? or a control character`);
     const inputText = toJsonText(options.input, `input of orchestration "${name}"`);
     await this.ensureTables();
     for (let attempt = 0; attempt < 5; attempt++) {
       const existing = await this.store.get(instanceId);
       if (existing && ACTIVE_STATUSES.includes(existing.runtimeStatus)) {
-        if (options.ifRunning === 'throw') throw new OrchestrationStateError(`orchestration instance "${instanceId}" already exists and is ${existing.runtimeStatus}`, 409, instanceId);
+        if (options.ifRunning === 'throw')
+          throw new OrchestrationStateError(`orchestration instance "${instanceId}" already exists and is ${existing.runtimeStatus}`, 409, instanceId);
         return { instanceId, created: false, runtimeStatus: existing.runtimeStatus };
       }
       const now = this.clock();
-      const record: InstanceRecord = { instanceId, name, runtimeStatus: 'Pending', executionId: randomUUID(), createdTime: now, lastUpdatedTime: now, inputText, historyCount: 0 };
+      const record: InstanceRecord = {
+        instanceId,
+        name,
+        runtimeStatus: 'Pending',
+        executionId: randomUUID(),
+        createdTime: now,
+        lastUpdatedTime: now,
+        inputText,
+        historyCount: 0,
+      };
       if (!existing) {
         if (!(await this.store.create(record))) continue;
       } else {
@@ -137,7 +165,8 @@ export class OrchestrationEngine {
     await this.ensureTables();
     const record = await this.store.get(instanceId);
     if (!record) throw new OrchestrationStateError(`cannot ${operation}: no orchestration instance "${instanceId}"`, 404, instanceId);
-    if (!ACTIVE_STATUSES.includes(record.runtimeStatus)) throw new OrchestrationStateError(`cannot ${operation}: orchestration instance "${instanceId}" is ${record.runtimeStatus}`, 410, instanceId);
+    if (!ACTIVE_STATUSES.includes(record.runtimeStatus))
+      throw new OrchestrationStateError(`cannot ${operation}: orchestration instance "${instanceId}" is ${record.runtimeStatus}`, 410, instanceId);
     return record;
   }
 
@@ -145,7 +174,15 @@ export class OrchestrationEngine {
   async raiseEvent(instanceId: string, eventName: string, data?: unknown): Promise<void> {
     await this.active(instanceId, `raise event "${eventName}"`);
     const now = this.clock();
-    await this.queue.send({ instanceId, kind: 'event', id: freshMessageId('event', now), name: eventName, dueAt: 0, createdAt: now, payloadText: toJsonText(data, `data of event "${eventName}"`) });
+    await this.queue.send({
+      instanceId,
+      kind: 'event',
+      id: freshMessageId('event', now),
+      name: eventName,
+      dueAt: 0,
+      createdAt: now,
+      payloadText: toJsonText(data, `data of event "${eventName}"`),
+    });
     this.wake();
   }
 
@@ -153,7 +190,14 @@ export class OrchestrationEngine {
   async terminate(instanceId: string, reason: string): Promise<void> {
     await this.active(instanceId, 'terminate');
     const now = this.clock();
-    await this.queue.send({ instanceId, kind: 'terminate', id: freshMessageId('terminate', now), dueAt: 0, createdAt: now, payloadText: JSON.stringify(reason) });
+    await this.queue.send({
+      instanceId,
+      kind: 'terminate',
+      id: freshMessageId('terminate', now),
+      dueAt: 0,
+      createdAt: now,
+      payloadText: JSON.stringify(reason),
+    });
     this.wake();
   }
 
@@ -162,11 +206,17 @@ export class OrchestrationEngine {
     await this.ensureTables();
     const record = await this.store.get(instanceId);
     if (!record) return { instancesDeleted: 0 };
-    if (ACTIVE_STATUSES.includes(record.runtimeStatus)) throw new OrchestrationStateError(`cannot purge orchestration instance "${instanceId}": it is ${record.runtimeStatus}; terminate it first`, 409, instanceId);
+    if (ACTIVE_STATUSES.includes(record.runtimeStatus))
+      throw new OrchestrationStateError(
+        `cannot purge orchestration instance "${instanceId}": it is ${record.runtimeStatus}; terminate it first`,
+        409,
+        instanceId,
+      );
     await this.store.deleteHistory(instanceId);
     await this.queue.deleteMessagesOf(instanceId);
     await this.activities.deleteActivitiesOf(instanceId);
-    if (this.options.payloads) for await (const info of this.options.payloads.list(`${this.store.key(instanceId)}/`)) await this.options.payloads.delete(info.path);
+    if (this.options.payloads)
+      for await (const info of this.options.payloads.list(`${this.store.key(instanceId)}/`)) await this.options.payloads.delete(info.path);
     await this.store.delete(instanceId);
     this.episodes.forget(instanceId);
     return { instancesDeleted: 1 };

@@ -106,7 +106,8 @@ export class EpisodeRunner {
 
   private async pastEvents(record: InstanceRecord): Promise<string[]> {
     let cached = this.cache.get(record.instanceId);
-    if (!cached || cached.executionId !== record.executionId || cached.events.length > record.historyCount) cached = { executionId: record.executionId, events: [] };
+    if (!cached || cached.executionId !== record.executionId || cached.events.length > record.historyCount)
+      cached = { executionId: record.executionId, events: [] };
     // One push per event: a long history spread into push() would overflow the call stack.
     for (const event of await this.ctx.store.read(record.instanceId, record.executionId, cached.events.length, record.historyCount)) cached.events.push(event);
     this.cache.set(record.instanceId, cached);
@@ -130,7 +131,12 @@ export class EpisodeRunner {
     if (record.outbox) {
       this.live();
       const texts = await store.read(instanceId, record.outbox.executionId, record.outbox.from, record.outbox.to);
-      await sendOutbox(this.outboxContext(), record, record.outbox, texts.map((t) => JSON.parse(t) as WireEvent));
+      await sendOutbox(
+        this.outboxContext(),
+        record,
+        record.outbox,
+        texts.map((t) => JSON.parse(t) as WireEvent),
+      );
       record.outbox = undefined;
       this.live();
       await store.replace(record);

@@ -49,14 +49,17 @@ export function failedOutput(name: string, message: string): string {
 /** The first problem that makes the turn's actions unusable, or undefined. */
 function actionProblem(actions: readonly AtomicAction[], book: Book): string | undefined {
   const unsupported = actions.find((a) => a.kind === 'unsupported') as { type: string } | undefined;
-  if (unsupported) return `${unsupported.type} is not emulated by Sluice's local orchestration engine (durable entities and durable HTTP calls are not supported)`;
+  if (unsupported)
+    return `${unsupported.type} is not emulated by Sluice's local orchestration engine (durable entities and durable HTTP calls are not supported)`;
   for (const [index, was] of book.signatures) {
     const action = actions[index];
     const kind = action && scheduledKind(action);
     const now = kind ? signature(kind, 'name' in action ? action.name : undefined) : action ? action.kind : 'nothing';
-    if (now !== was) return `Non-deterministic workflow detected: action ${index} was ${was} when first scheduled and is now ${now}; an orchestrator must make the same calls in the same order on every replay`;
+    if (now !== was)
+      return `Non-deterministic workflow detected: action ${index} was ${was} when first scheduled and is now ${now}; an orchestrator must make the same calls in the same order on every replay`;
   }
-  if (actions.length < book.actionCount) return `Non-deterministic workflow detected: the orchestrator made ${actions.length} calls on replay where it had made ${book.actionCount}`;
+  if (actions.length < book.actionCount)
+    return `Non-deterministic workflow detected: the orchestrator made ${actions.length} calls on replay where it had made ${book.actionCount}`;
   return undefined;
 }
 
@@ -84,7 +87,13 @@ export async function planEpisode(input: EpisodeInput): Promise<EpisodePlan> {
   if (starting) {
     const started = makeEvent('ExecutionStarted', -1, now, { name: instance.name, input: instance.inputText });
     Object.assign(started, { OrchestrationInstance: { InstanceId: instance.instanceId, ExecutionId: instance.executionId } });
-    if (instance.parentInstanceId) Object.assign(started, { ParentInstance: { OrchestrationInstance: { InstanceId: instance.parentInstanceId, ExecutionId: instance.parentExecutionId }, TaskScheduleId: instance.parentTaskId } });
+    if (instance.parentInstanceId)
+      Object.assign(started, {
+        ParentInstance: {
+          OrchestrationInstance: { InstanceId: instance.parentInstanceId, ExecutionId: instance.parentExecutionId },
+          TaskScheduleId: instance.parentTaskId,
+        },
+      });
     events.push(started);
   }
   next.lastUpdatedTime = now;
@@ -178,7 +187,17 @@ export function failedPlan(plan: EpisodePlan, before: InstanceRecord, message: s
   const now = Date.parse(events[0].Timestamp);
   const details: WireFailureDetails = { ErrorType: 'Error', ErrorMessage: message, IsNonRetriable: true };
   const outputText = JSON.stringify(failedOutput(before.name, message));
-  events.push(makeEvent('OrchestratorCompleted', -1, now), Object.assign(makeEvent('ExecutionCompleted', -1, now, { OrchestrationStatus: 'Failed', Result: outputText }), { FailureDetails: details }));
-  const instance: InstanceRecord = { ...before, runtimeStatus: 'Failed', lastUpdatedTime: now, outputText, failureText: JSON.stringify(details), historyCount: before.historyCount + events.length };
+  events.push(
+    makeEvent('OrchestratorCompleted', -1, now),
+    Object.assign(makeEvent('ExecutionCompleted', -1, now, { OrchestrationStatus: 'Failed', Result: outputText }), { FailureDetails: details }),
+  );
+  const instance: InstanceRecord = {
+    ...before,
+    runtimeStatus: 'Failed',
+    lastUpdatedTime: now,
+    outputText,
+    failureText: JSON.stringify(details),
+    historyCount: before.historyCount + events.length,
+  };
   return { ...plan, append: { executionId: before.executionId, from: before.historyCount, events }, instance };
 }

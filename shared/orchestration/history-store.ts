@@ -140,7 +140,15 @@ export class HistoryStore {
     };
     for (const [field, prop, file] of PAYLOAD_FIELDS) {
       // Four chunks each keeps the four payloads and the rest under the 1 MiB entity limit.
-      Object.assign(entity, await encodePayload(field, record[prop], { maxChunks: 4, blobs: this.payloads, blobPath: `${key}/${record.executionId}/${file}`, what: `${field} of orchestration instance "${record.instanceId}"` }));
+      Object.assign(
+        entity,
+        await encodePayload(field, record[prop], {
+          maxChunks: 4,
+          blobs: this.payloads,
+          blobPath: `${key}/${record.executionId}/${file}`,
+          what: `${field} of orchestration instance "${record.instanceId}"`,
+        }),
+      );
     }
     return entity;
   }
@@ -178,7 +186,8 @@ export class HistoryStore {
   /** Instance rows matching an OData filter (undefined: all). */
   async list(filter?: string): Promise<InstanceRecord[]> {
     const out: InstanceRecord[] = [];
-    for await (const entity of this.instances.listEntities({ queryOptions: filter ? { filter } : {} })) out.push(await this.decode(entity as Record<string, unknown>));
+    for await (const entity of this.instances.listEntities({ queryOptions: filter ? { filter } : {} }))
+      out.push(await this.decode(entity as Record<string, unknown>));
     return out;
   }
 
@@ -199,7 +208,8 @@ export class HistoryStore {
     for await (const entity of this.history.listEntities({ queryOptions: { filter } })) {
       out.push((await decodePayload(entity as Record<string, unknown>, 'Event', this.payloads, `history event ${entity.rowKey} of instance "${instanceId}"`))!);
     }
-    if (out.length !== to - from) throw new Error(`orchestration history of instance "${instanceId}" execution ${executionId}: expected rows ${from}..${to - 1}, found ${out.length}`);
+    if (out.length !== to - from)
+      throw new Error(`orchestration history of instance "${instanceId}" execution ${executionId}: expected rows ${from}..${to - 1}, found ${out.length}`);
     return out;
   }
 
@@ -212,8 +222,25 @@ export class HistoryStore {
       const text = JSON.stringify({ ...events[i], IsPlayed: true });
       texts.push(text);
       const index = from + i;
-      const payload = await encodePayload('Event', text, { maxChunks: 15, blobs: this.payloads, blobPath: `${key}/${executionId}/history-${index}.json`, what: `history event ${index} of instance "${instanceId}"` });
-      actions.push(['upsert', { partitionKey: key, rowKey: historyRowKey(executionId, index), ExecutionId: executionId, EventType: events[i].EventType, EventId: events[i].EventId, EventTime: events[i].Timestamp, ...payload }, 'Replace']);
+      const payload = await encodePayload('Event', text, {
+        maxChunks: 15,
+        blobs: this.payloads,
+        blobPath: `${key}/${executionId}/history-${index}.json`,
+        what: `history event ${index} of instance "${instanceId}"`,
+      });
+      actions.push([
+        'upsert',
+        {
+          partitionKey: key,
+          rowKey: historyRowKey(executionId, index),
+          ExecutionId: executionId,
+          EventType: events[i].EventType,
+          EventId: events[i].EventId,
+          EventTime: events[i].Timestamp,
+          ...payload,
+        },
+        'Replace',
+      ]);
     }
     await submitBatched(this.history, actions, (a) => 2 * JSON.stringify(a[1]).length + 200);
     return texts;

@@ -107,7 +107,11 @@ const CLASSES: Record<string, EventClass> = {
   OrchestratorCompleted: require('durable-functions/lib/src/history/OrchestratorCompletedEvent').OrchestratorCompletedEvent,
   EventRaised: require('durable-functions/lib/src/history/EventRaisedEvent').EventRaisedEvent,
 };
-const HistoryEventBase = (require('durable-functions/lib/src/history/HistoryEvent') as { HistoryEvent: new (type: number, id: number, played: boolean, ts: Date) => Record<string, unknown> }).HistoryEvent;
+const HistoryEventBase = (
+  require('durable-functions/lib/src/history/HistoryEvent') as {
+    HistoryEvent: new (type: number, id: number, played: boolean, ts: Date) => Record<string, unknown>;
+  }
+).HistoryEvent;
 
 /**
  * A history event of `type` built by the package's class (events the package has no class for, such
@@ -121,10 +125,18 @@ const HistoryEventBase = (require('durable-functions/lib/src/history/HistoryEven
  * @param note engine bookkeeping to carry
  * @returns the event
  */
-export function makeEvent(type: keyof typeof EventType, eventId: number, timestamp: number, fields: Record<string, unknown> = {}, note?: SluiceNote): WireEvent {
+export function makeEvent(
+  type: keyof typeof EventType,
+  eventId: number,
+  timestamp: number,
+  fields: Record<string, unknown> = {},
+  note?: SluiceNote,
+): WireEvent {
   const cls = CLASSES[type];
   const when = new Date(timestamp);
-  const built = cls ? new cls({ eventId, timestamp: when, isPlayed: false, ...fields }) : Object.assign(new HistoryEventBase(EventType[type], eventId, false, when), fields);
+  const built = cls
+    ? new cls({ eventId, timestamp: when, isPlayed: false, ...fields })
+    : Object.assign(new HistoryEventBase(EventType[type], eventId, false, when), fields);
   const event = { ...built, Timestamp: when.toISOString() } as WireEvent;
   if (note && Object.keys(note).length) event.Sluice = note;
   return event;
@@ -182,7 +194,8 @@ export function readBook(history: readonly WireEvent[]): Book {
     const note = event.Sluice ?? {};
     book.tasks.set(event.EventId, { id: event.EventId, kind, event, note, done: false });
     book.nextId = Math.max(book.nextId, event.EventId + 1);
-    if (note.action !== undefined && (note.attempt ?? 1) === 1 && note.retryOf === undefined) book.signatures.set(note.action, signature(kind, event.Name as string | undefined));
+    if (note.action !== undefined && (note.attempt ?? 1) === 1 && note.retryOf === undefined)
+      book.signatures.set(note.action, signature(kind, event.Name as string | undefined));
   };
   const finish = (id: unknown, failure?: Failure) => {
     const task = book.tasks.get(Number(id));

@@ -31,12 +31,28 @@ export async function sendOutbox(ctx: OutboxContext, instance: InstanceRecord, o
     switch (event.EventType) {
       case EventType.TaskScheduled:
         if (event.Sluice?.skipped) break;
-        activities.push({ instanceId: instance.instanceId, executionId, taskId: event.EventId, name: String(event.Name), attempt: event.Sluice?.attempt ?? 1, inputText: event.Input as string | undefined, leaseUntil: 0 });
+        activities.push({
+          instanceId: instance.instanceId,
+          executionId,
+          taskId: event.EventId,
+          name: String(event.Name),
+          attempt: event.Sluice?.attempt ?? 1,
+          inputText: event.Input as string | undefined,
+          leaseUntil: 0,
+        });
         break;
       case EventType.TimerCreated:
         // Timers fired in the same episode (retries given up) need no message.
         if (firedHere.has(event.EventId)) break;
-        timers.push({ instanceId: instance.instanceId, kind: 'timer', id: taskMessageId('timer', executionId, event.EventId), dueAt: Date.parse(String(event.FireAt)), createdAt: ctx.now(), executionId, taskId: event.EventId });
+        timers.push({
+          instanceId: instance.instanceId,
+          kind: 'timer',
+          id: taskMessageId('timer', executionId, event.EventId),
+          dueAt: Date.parse(String(event.FireAt)),
+          createdAt: ctx.now(),
+          executionId,
+          taskId: event.EventId,
+        });
         break;
       case EventType.SubOrchestrationInstanceCreated:
         if (event.Sluice?.skipped) break;
@@ -74,7 +90,14 @@ async function startChild(ctx: OutboxContext, parent: InstanceRecord, executionI
     }
     if (existing.parentInstanceId === parent.instanceId && existing.parentExecutionId === executionId && existing.parentTaskId === event.EventId) return;
     if (ACTIVE_STATUSES.includes(existing.runtimeStatus)) {
-      const failure = { reason: `sub-orchestration instance "${childId}" already exists and is ${existing.runtimeStatus}`, failureDetails: { ErrorType: 'InstanceExists', ErrorMessage: `sub-orchestration instance "${childId}" already exists and is ${existing.runtimeStatus}`, IsNonRetriable: false } };
+      const failure = {
+        reason: `sub-orchestration instance "${childId}" already exists and is ${existing.runtimeStatus}`,
+        failureDetails: {
+          ErrorType: 'InstanceExists',
+          ErrorMessage: `sub-orchestration instance "${childId}" already exists and is ${existing.runtimeStatus}`,
+          IsNonRetriable: false,
+        },
+      };
       await notifyParent(ctx, parent.instanceId, executionId, event.EventId, false, JSON.stringify(failure));
       return;
     }
@@ -91,15 +114,39 @@ async function startChild(ctx: OutboxContext, parent: InstanceRecord, executionI
   throw new Error(`could not start sub-orchestration "${childId}" of instance "${parent.instanceId}": its row kept changing`);
 }
 
-async function notifyParent(ctx: OutboxContext, parentId: string, parentExecutionId: string, taskId: number, ok: boolean, payloadText: string | undefined): Promise<void> {
-  await ctx.queue.send({ instanceId: parentId, kind: 'subResult', id: taskMessageId('subResult', parentExecutionId, taskId), dueAt: 0, createdAt: ctx.now(), executionId: parentExecutionId, taskId, ok, payloadText });
+async function notifyParent(
+  ctx: OutboxContext,
+  parentId: string,
+  parentExecutionId: string,
+  taskId: number,
+  ok: boolean,
+  payloadText: string | undefined,
+): Promise<void> {
+  await ctx.queue.send({
+    instanceId: parentId,
+    kind: 'subResult',
+    id: taskMessageId('subResult', parentExecutionId, taskId),
+    dueAt: 0,
+    createdAt: ctx.now(),
+    executionId: parentExecutionId,
+    taskId,
+    ok,
+    payloadText,
+  });
 }
 
 async function completed(ctx: OutboxContext, instance: InstanceRecord, executionId: string, event: WireEvent): Promise<void> {
   const status = String(event.OrchestrationStatus);
   if (status !== 'ContinuedAsNew' && instance.parentInstanceId && instance.parentExecutionId && instance.parentTaskId !== undefined) {
     const ok = status === 'Completed';
-    await notifyParent(ctx, instance.parentInstanceId, instance.parentExecutionId, instance.parentTaskId, ok, ok ? (event.Result as string | undefined) : JSON.stringify(childFailure(instance.name, event)));
+    await notifyParent(
+      ctx,
+      instance.parentInstanceId,
+      instance.parentExecutionId,
+      instance.parentTaskId,
+      ok,
+      ok ? (event.Result as string | undefined) : JSON.stringify(childFailure(instance.name, event)),
+    );
   }
   // Outstanding timers and activities of the finished execution will never be needed.
   await ctx.queue.deleteMessagesOf(instance.instanceId, executionId);

@@ -43,7 +43,13 @@ export class Planner {
     const event =
       kind === 'activity'
         ? makeEvent('TaskScheduled', id, this.now, { name, input: inputText }, note)
-        : makeEvent('SubOrchestrationInstanceCreated', id, this.now, { name, input: inputText, instanceId: instanceId ?? `${this.instance.instanceId}:${id}` }, note);
+        : makeEvent(
+            'SubOrchestrationInstanceCreated',
+            id,
+            this.now,
+            { name, input: inputText, instanceId: instanceId ?? `${this.instance.instanceId}:${id}` },
+            note,
+          );
     return this.record(event, kind);
   }
 
@@ -95,9 +101,23 @@ export class Planner {
     const failedBefore = this.book.tasks.get(retryOf)!;
     // Past the retry timeout the next attempt is recorded as failed without running.
     const skip = skipWith ?? (retry.timeoutMs !== undefined && this.now >= (firstAt ?? 0) + retry.timeoutMs ? failedBefore.failure : undefined);
-    const note: SluiceNote = { action, attempt: (attempt ?? 1) + 1, retry, firstId, firstAt, fixedInstanceId: first.note.fixedInstanceId, ...(skip ? { skipped: true } : {}) };
+    const note: SluiceNote = {
+      action,
+      attempt: (attempt ?? 1) + 1,
+      retry,
+      firstId,
+      firstAt,
+      fixedInstanceId: first.note.fixedInstanceId,
+      ...(skip ? { skipped: true } : {}),
+    };
     const kind = first.kind as 'activity' | 'subOrchestration';
-    const next = this.scheduleAttempt(kind, String(first.event.Name), first.event.Input as string | undefined, note, first.note.fixedInstanceId ? String(first.event.InstanceId) : undefined);
+    const next = this.scheduleAttempt(
+      kind,
+      String(first.event.Name),
+      first.event.Input as string | undefined,
+      note,
+      first.note.fixedInstanceId ? String(first.event.InstanceId) : undefined,
+    );
     this.reactions.push(next.event);
     if (skip) this.failed(next, skip);
   }
@@ -120,7 +140,9 @@ export class Planner {
     } else if (message.ok) {
       task.done = true;
       const type = task.kind === 'activity' ? 'TaskCompleted' : 'SubOrchestrationInstanceCompleted';
-      this.others.push(makeEvent(type, -1, Math.min(this.now, message.createdAt || this.now), { taskScheduledId: task.id, result: message.payloadText ?? 'null' }));
+      this.others.push(
+        makeEvent(type, -1, Math.min(this.now, message.createdAt || this.now), { taskScheduledId: task.id, result: message.payloadText ?? 'null' }),
+      );
     } else {
       this.failed(task, JSON.parse(message.payloadText ?? '{}') as Failure);
     }

@@ -72,7 +72,12 @@ export function apiHistory(history: readonly WireEvent[], withOutput: boolean): 
         out.push({ ...base, Name: e.Name, ...(withOutput ? { Input: parse(e.Input) } : {}) });
         break;
       case EventType.ExecutionCompleted:
-        out.push({ ...base, OrchestrationStatus: e.OrchestrationStatus, ...(withOutput ? { Result: parse(e.Result) } : {}), ...(e.FailureDetails ? { FailureDetails: e.FailureDetails } : {}) });
+        out.push({
+          ...base,
+          OrchestrationStatus: e.OrchestrationStatus,
+          ...(withOutput ? { Result: parse(e.Result) } : {}),
+          ...(e.FailureDetails ? { FailureDetails: e.FailureDetails } : {}),
+        });
         break;
       default:
         out.push({ ...base, ...(e.Input !== undefined ? { Input: parse(e.Input) } : {}) });

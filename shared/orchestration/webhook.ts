@@ -51,13 +51,20 @@ export async function durableWebhook(engine: OrchestrationEngine, request: Webho
     if (parts[0] === 'instances' && parts.length === 1 && method === 'GET') {
       const statuses = request.query.get('runtimeStatus')?.split(',').filter(Boolean) as RuntimeStatus[] | undefined;
       const time = (name: string) => (request.query.get(name) ? new Date(request.query.get(name)!) : undefined);
-      return { status: 200, body: await engine.listInstances({ runtimeStatus: statuses, createdTimeFrom: time('createdTimeFrom'), createdTimeTo: time('createdTimeTo') }) };
+      return {
+        status: 200,
+        body: await engine.listInstances({ runtimeStatus: statuses, createdTimeFrom: time('createdTimeFrom'), createdTimeTo: time('createdTimeTo') }),
+      };
     }
     if (parts[0] === 'instances' && parts.length >= 2) {
       const id = parts[1];
       if (parts.length === 2 && method === 'GET') {
         const q = request.query;
-        const status = await engine.getStatus(id, { showHistory: flag(q, 'showHistory'), showHistoryOutput: flag(q, 'showHistoryOutput'), showInput: q.get('showInput')?.toLowerCase() !== 'false' });
+        const status = await engine.getStatus(id, {
+          showHistory: flag(q, 'showHistory'),
+          showHistoryOutput: flag(q, 'showHistoryOutput'),
+          showInput: q.get('showInput')?.toLowerCase() !== 'false',
+        });
         if (!status) return { status: 404, body: { message: `no orchestration instance "${id}"` } };
         const code = statusHttpCode(status);
         return { status: code, body: status, headers: code === 202 ? { Location: managementUrls(request.baseUrl, id).statusQueryGetUri } : undefined };

@@ -70,7 +70,12 @@ export class WorkQueue {
 
   private async messageEntity(message: OrchestratorMessage, what?: string): Promise<Entity> {
     const key = this.keyOf(message.instanceId);
-    const payload = await encodePayload('Payload', message.payloadText, { maxChunks: 15, blobs: this.payloads, blobPath: `${key}/messages/${message.id.replace(/!/g, '-')}.json`, what: what ?? `${message.kind} message to instance "${message.instanceId}"` });
+    const payload = await encodePayload('Payload', message.payloadText, {
+      maxChunks: 15,
+      blobs: this.payloads,
+      blobPath: `${key}/messages/${message.id.replace(/!/g, '-')}.json`,
+      what: what ?? `${message.kind} message to instance "${message.instanceId}"`,
+    });
     return {
       partitionKey: 'message',
       rowKey: `${key}!${message.id}`,
@@ -98,7 +103,8 @@ export class WorkQueue {
   async messagesFor(instanceId: string, now?: number): Promise<OrchestratorMessage[]> {
     const out: OrchestratorMessage[] = [];
     const due = now === undefined ? '' : ` and DueAt le ${Math.trunc(now)}L`;
-    for await (const e of this.work.listEntities({ queryOptions: { filter: `PartitionKey eq 'message' and ${instanceRange(this.keyOf(instanceId))}${due}` } })) out.push(await this.decode(instanceId, e as Record<string, unknown>));
+    for await (const e of this.work.listEntities({ queryOptions: { filter: `PartitionKey eq 'message' and ${instanceRange(this.keyOf(instanceId))}${due}` } }))
+      out.push(await this.decode(instanceId, e as Record<string, unknown>));
     return out.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
   }
 
@@ -121,13 +127,19 @@ export class WorkQueue {
   /** Delete messages by id (missing ones are fine). */
   async deleteMessages(instanceId: string, ids: readonly string[]): Promise<void> {
     const key = this.keyOf(instanceId);
-    await deleteRows(this.work, 'message', ids.map((id) => `${key}!${id}`));
+    await deleteRows(
+      this.work,
+      'message',
+      ids.map((id) => `${key}!${id}`),
+    );
   }
 
   /** Delete every message of an instance, or only those bound to one execution. */
   async deleteMessagesOf(instanceId: string, executionId?: string): Promise<void> {
     const rows: string[] = [];
-    for await (const e of this.work.listEntities({ queryOptions: { filter: `PartitionKey eq 'message' and ${instanceRange(this.keyOf(instanceId))}`, select: ['RowKey', 'ExecutionId'] } })) {
+    for await (const e of this.work.listEntities({
+      queryOptions: { filter: `PartitionKey eq 'message' and ${instanceRange(this.keyOf(instanceId))}`, select: ['RowKey', 'ExecutionId'] },
+    })) {
       if (executionId === undefined || e.ExecutionId === executionId) rows.push(String(e.rowKey));
     }
     await deleteRows(this.work, 'message', rows);

@@ -18,7 +18,10 @@ import { toJsonText } from './payload';
 /** The `durable-functions` version whose replay internals this engine drives. */
 export const PINNED_DURABLE_FUNCTIONS = '3.5.0';
 
-type OrchestratorEntry = (trigger: unknown, context: InvocationContext) => Promise<{ isDone: boolean; actions: unknown; output?: unknown; customStatus?: unknown }>;
+type OrchestratorEntry = (
+  trigger: unknown,
+  context: InvocationContext,
+) => Promise<{ isDone: boolean; actions: unknown; output?: unknown; customStatus?: unknown }>;
 type ActivityEntry = (input: unknown, context: InvocationContext) => Promise<unknown>;
 
 let checked = false;
@@ -26,7 +29,9 @@ function durable(): { createOrchestrator(fn: OrchestrationHandler): Orchestrator
   if (!checked) {
     const version = (require('durable-functions/package.json') as { version: string }).version;
     if (version !== PINNED_DURABLE_FUNCTIONS) {
-      throw new Error(`the local orchestration engine drives durable-functions ${PINNED_DURABLE_FUNCTIONS} replay internals, but ${version} is installed; pin durable-functions to ${PINNED_DURABLE_FUNCTIONS} in package.json`);
+      throw new Error(
+        `the local orchestration engine drives durable-functions ${PINNED_DURABLE_FUNCTIONS} replay internals, but ${version} is installed; pin durable-functions to ${PINNED_DURABLE_FUNCTIONS} in package.json`,
+      );
     }
     checked = true;
   }
@@ -96,7 +101,12 @@ export async function runOrchestratorTurn(fn: OrchestrationHandler, request: Tur
     // OrchestrationFailureError: the real message is the state's `error`, as the extension reads it.
     if (at < 0) return { ok: false, message };
     const state = JSON.parse(message.slice(at + OUT_OF_PROC_LABEL.length)) as { error?: string; customStatus?: unknown; failureDetails?: WireFailureDetails };
-    return { ok: false, message: state.error ?? message.slice(0, at), customStatusText: toJsonText(state.customStatus, 'custom status'), failureDetails: state.failureDetails };
+    return {
+      ok: false,
+      message: state.error ?? message.slice(0, at),
+      customStatusText: toJsonText(state.customStatus, 'custom status'),
+      failureDetails: state.failureDetails,
+    };
   }
 }
 
@@ -115,9 +125,21 @@ export function failureOf(err: unknown, what: string): Failure {
   };
   // With an ExceptionPropertiesProvider registered, wrapActivityHandler puts the details in the message as JSON.
   try {
-    const payload = JSON.parse(error.message) as { errorType?: unknown; errorMessage?: unknown; stackTrace?: string; isNonRetriable?: boolean; properties?: Record<string, unknown> };
+    const payload = JSON.parse(error.message) as {
+      errorType?: unknown;
+      errorMessage?: unknown;
+      stackTrace?: string;
+      isNonRetriable?: boolean;
+      properties?: Record<string, unknown>;
+    };
     if (payload && typeof payload.errorType === 'string' && typeof payload.errorMessage === 'string') {
-      details = { ErrorType: payload.errorType, ErrorMessage: payload.errorMessage, StackTrace: payload.stackTrace, IsNonRetriable: details.IsNonRetriable || payload.isNonRetriable === true, Properties: payload.properties };
+      details = {
+        ErrorType: payload.errorType,
+        ErrorMessage: payload.errorMessage,
+        StackTrace: payload.stackTrace,
+        IsNonRetriable: details.IsNonRetriable || payload.isNonRetriable === true,
+        Properties: payload.properties,
+      };
     }
   } catch {
     // a plain message
@@ -134,7 +156,12 @@ export function failureOf(err: unknown, what: string): Failure {
  * @param logHandler where the activity's context.log goes
  * @returns its result as JSON text, or its failure
  */
-export async function runActivity(handler: (input: unknown, context: InvocationContext) => unknown, name: string, inputText: string | undefined, logHandler: LogHandler): Promise<ActivityOutcome> {
+export async function runActivity(
+  handler: (input: unknown, context: InvocationContext) => unknown,
+  name: string,
+  inputText: string | undefined,
+  logHandler: LogHandler,
+): Promise<ActivityOutcome> {
   const { wrapActivityHandler } = durable();
   const context = new InvocationContext({ invocationId: randomUUID(), functionName: name, logHandler });
   try {

@@ -69,7 +69,10 @@ type Path = (string | number)[];
 /** Walks the parsed YAML, collecting problems with their paths and lines. */
 class Checker {
   readonly problems: DefinitionProblem[] = [];
-  constructor(private readonly doc: Document | null, private readonly lines: LineCounter | null) {}
+  constructor(
+    private readonly doc: Document | null,
+    private readonly lines: LineCounter | null,
+  ) {}
 
   fail(path: Path, message: string, onKey = false): void {
     this.problems.push({ path: formatPath(path), message, line: this.line(path, onKey) });
@@ -236,7 +239,11 @@ function checkSource(c: Checker, name: string, value: unknown): SourceDefinition
   };
   const hasLanding = entry.landing !== undefined;
   const hasHub = entry.eventHub !== undefined;
-  if (hasLanding === hasHub) c.fail(path, hasLanding ? 'give either landing or eventHub, not both' : 'needs landing (a folder of the landing container) or eventHub (an Event Hub name)');
+  if (hasLanding === hasHub)
+    c.fail(
+      path,
+      hasLanding ? 'give either landing or eventHub, not both' : 'needs landing (a folder of the landing container) or eventHub (an Event Hub name)',
+    );
   if (hasLanding) {
     const landing = entry.landing === null ? '' : c.string(entry.landing, [...path, 'landing']);
     if (landing !== undefined) {
@@ -289,7 +296,10 @@ function checkSource(c: Checker, name: string, value: unknown): SourceDefinition
     if (table !== undefined) {
       const trimmed = table.replace(/^\/+|\/+$/g, '');
       if (!TABLE_PATH.test(trimmed) || trimmed.split('/').some((s) => s === '.' || s === '..' || s.startsWith('_'))) {
-        c.fail([...path, 'table'], `expected a table path in the lake container such as bronze/${name} (letters, digits, _ . = -; no segment starting with _); got ${describe(table)}`);
+        c.fail(
+          [...path, 'table'],
+          `expected a table path in the lake container such as bronze/${name} (letters, digits, _ . = -; no segment starting with _); got ${describe(table)}`,
+        );
       } else source.table = trimmed;
     }
   }
@@ -352,7 +362,8 @@ export function parseSchemaEvolution(value: unknown): { ok: true; mode: SchemaEv
     if (value === 'discard_row') {
       return {
         ok: false,
-        message: '"discard_row" (dlt) would drop rows without a trace, which Sluice never does; use rescue (the row is kept, new columns\' values go to _rescued_data) or failOnNewColumns (the file is dead-lettered)',
+        message:
+          '"discard_row" (dlt) would drop rows without a trace, which Sluice never does; use rescue (the row is kept, new columns\' values go to _rescued_data) or failOnNewColumns (the file is dead-lettered)',
       };
     }
   }
@@ -393,7 +404,8 @@ function checkTable(c: Checker, name: string, value: unknown): TableDefinition |
   if (entry.description !== undefined) table.description = c.string(entry.description, [...path, 'description']);
   if (entry.hook !== undefined) {
     const hook = c.string(entry.hook, [...path, 'hook'], { nonEmpty: true });
-    if (hook !== undefined && !/\.(ts|js|cjs|mjs)$/.test(hook)) c.fail([...path, 'hook'], `expected the path of a .ts or .js module exporting a function over Arrow record batches, got ${describe(hook)}`);
+    if (hook !== undefined && !/\.(ts|js|cjs|mjs)$/.test(hook))
+      c.fail([...path, 'hook'], `expected the path of a .ts or .js module exporting a function over Arrow record batches, got ${describe(hook)}`);
     else table.hook = hook;
   }
   table.keys = columnList(c, entry.keys, [...path, 'keys']);
@@ -404,7 +416,8 @@ function checkTable(c: Checker, name: string, value: unknown): TableDefinition |
   if ((table.sequenceBy.length || table.orderBy) && table.keys.length === 0) {
     c.fail([...path, entry.orderBy !== undefined ? 'orderBy' : 'sequenceBy'], 'orders the versions of a key, so it needs keys');
   }
-  if (table.sequenceBy.length && table.orderBy) c.fail([...path, 'orderBy'], 'give either sequenceBy (columns, greatest wins) or orderBy (an ORDER BY list, first wins), not both');
+  if (table.sequenceBy.length && table.orderBy)
+    c.fail([...path, 'orderBy'], 'give either sequenceBy (columns, greatest wins) or orderBy (an ORDER BY list, first wins), not both');
   if (entry.buckets !== undefined) {
     if (typeof entry.buckets !== 'number' || !Number.isInteger(entry.buckets) || entry.buckets < 1 || entry.buckets > 1024) {
       c.fail([...path, 'buckets'], `expected a whole number of key buckets from 1 to 1024, got ${describe(entry.buckets)}`);
@@ -416,11 +429,18 @@ function checkTable(c: Checker, name: string, value: unknown): TableDefinition |
     if (target !== undefined) {
       const trimmed = target.replace(/^\/+|\/+$/g, '');
       if (!TABLE_PATH.test(trimmed) || trimmed.split('/').some((s) => s === '.' || s === '..' || s.startsWith('_'))) {
-        c.fail([...path, 'table'], `expected a table path in the lake container such as silver/sales (letters, digits, _ . = -; no segment starting with _); got ${describe(target)}`);
+        c.fail(
+          [...path, 'table'],
+          `expected a table path in the lake container such as silver/sales (letters, digits, _ . = -; no segment starting with _); got ${describe(target)}`,
+        );
       } else table.table = trimmed;
     }
   }
-  if (/__(quarantine|changes)$/.test(table.table)) c.fail(entry.table !== undefined ? [...path, 'table'] : path, `table path ${table.table} ends like the quarantine table Sluice keeps beside a table; choose another name`);
+  if (/__(quarantine|changes)$/.test(table.table))
+    c.fail(
+      entry.table !== undefined ? [...path, 'table'] : path,
+      `table path ${table.table} ends like the quarantine table Sluice keeps beside a table; choose another name`,
+    );
   if (entry.expectations !== undefined && entry.expectations !== null) {
     const expectations = c.object(entry.expectations, [...path, 'expectations'], 'a map of expectation name → { check, onViolation }');
     for (const [ename, e] of Object.entries(expectations ?? {})) {
@@ -472,13 +492,22 @@ function checkTableReferences(c: Checker, out: PipelineDefinition): void {
       else c.fail(fromPath(i), `"${from}" is neither a source nor a table of this pipeline`);
     });
     if (sources && tables) {
-      c.fail(['tables', table.name, 'from'], 'reads both bronze sources and tables; a table either reads one bronze source (its new rows, incrementally) or reads tables (and is recomputed)');
+      c.fail(
+        ['tables', table.name, 'from'],
+        'reads both bronze sources and tables; a table either reads one bronze source (its new rows, incrementally) or reads tables (and is recomputed)',
+      );
     } else if (sources > 1) {
-      c.fail(['tables', table.name, 'from'], `reads ${sources} bronze sources; a table reads the new rows of one bronze source (join other tables in a table that reads tables)`);
+      c.fail(
+        ['tables', table.name, 'from'],
+        `reads ${sources} bronze sources; a table reads the new rows of one bronze source (join other tables in a table that reads tables)`,
+      );
     }
     table.refresh = tables ? 'recompute' : 'incremental';
     if (table.refresh === 'recompute' && (table.keys.length || table.raw.buckets !== undefined)) {
-      c.fail(['tables', table.name, 'keys'], 'a table that reads tables is recomputed from them (by partition when partitioned), so it has no upsert keys; give keys to a table that reads a bronze source');
+      c.fail(
+        ['tables', table.name, 'keys'],
+        'a table that reads tables is recomputed from them (by partition when partitioned), so it has no upsert keys; give keys to a table that reads a bronze source',
+      );
     }
   }
 }
@@ -544,7 +573,10 @@ function checkOverlaps(c: Checker, sources: Record<string, SourceDefinition>): v
       const b = landed[i];
       if (a.landing!.startsWith(b.landing!) || b.landing!.startsWith(a.landing!)) {
         const how = a.landing === b.landing ? 'is the same folder as' : 'overlaps';
-        c.fail(['sources', b.name, 'landing'], `"${b.landing || '/'}" ${how} sources.${a.name}.landing "${a.landing || '/'}"; every landing file must belong to exactly one source`);
+        c.fail(
+          ['sources', b.name, 'landing'],
+          `"${b.landing || '/'}" ${how} sources.${a.name}.landing "${a.landing || '/'}"; every landing file must belong to exactly one source`,
+        );
         break;
       }
     }
@@ -555,7 +587,8 @@ function checkTablePaths(c: Checker, sources: Record<string, SourceDefinition>):
   const seen = new Map<string, string>();
   for (const source of Object.values(sources)) {
     const other = seen.get(source.table);
-    if (other) c.fail(['sources', source.name, 'table'], `table ${source.table} is already written by sources.${other}; each source needs its own bronze table`);
+    if (other)
+      c.fail(['sources', source.name, 'table'], `table ${source.table} is already written by sources.${other}; each source needs its own bronze table`);
     else seen.set(source.table, source.name);
   }
 }

@@ -25,7 +25,8 @@ export class HintSet {
     if (isReservedName(column)) return `column name "${column}" ${RESERVED_MESSAGE}`;
     const stored = storableName(column, 0).toLowerCase();
     const earlier = this.byStoredName.get(stored);
-    if (earlier !== undefined) return `column "${column}" is already hinted${earlier === column ? '' : ` as "${earlier}"`} (a column is stored as ${storableName(column, 0)}; hints match the original or the stored name, without regard to case)`;
+    if (earlier !== undefined)
+      return `column "${column}" is already hinted${earlier === column ? '' : ` as "${earlier}"`} (a column is stored as ${storableName(column, 0)}; hints match the original or the stored name, without regard to case)`;
     this.byStoredName.set(stored, column);
     this.hints.set(column, type);
     return undefined;
@@ -41,11 +42,28 @@ export class HintSet {
 export const TYPE_WORDS = 'string, int, bigint, smallint, tinyint, double, float, boolean, date, timestamp, timestamp_ntz, binary, decimal(p,s)';
 
 const TYPE_ALIASES: Record<string, string> = {
-  string: 'string', varchar: 'string', text: 'string', char: 'string',
-  int: 'integer', integer: 'integer', bigint: 'long', long: 'long', smallint: 'short', short: 'short', tinyint: 'byte', byte: 'byte',
-  double: 'double', float: 'float', real: 'float',
-  boolean: 'boolean', bool: 'boolean',
-  date: 'date', timestamp: 'timestamp', timestamp_ltz: 'timestamp', timestamp_ntz: 'timestamp_ntz', binary: 'binary',
+  string: 'string',
+  varchar: 'string',
+  text: 'string',
+  char: 'string',
+  int: 'integer',
+  integer: 'integer',
+  bigint: 'long',
+  long: 'long',
+  smallint: 'short',
+  short: 'short',
+  tinyint: 'byte',
+  byte: 'byte',
+  double: 'double',
+  float: 'float',
+  real: 'float',
+  boolean: 'boolean',
+  bool: 'boolean',
+  date: 'date',
+  timestamp: 'timestamp',
+  timestamp_ltz: 'timestamp',
+  timestamp_ntz: 'timestamp_ntz',
+  binary: 'binary',
 };
 
 /**
@@ -136,7 +154,10 @@ function parseOneHint(part: string): { column: string; type: string } | { proble
       else break;
     }
     if (i >= part.length) return { problem: 'the backtick before the column name is never closed' };
-    const typeText = part.slice(i + 1).replace(/^\s*:?/, '').trim();
+    const typeText = part
+      .slice(i + 1)
+      .replace(/^\s*:?/, '')
+      .trim();
     if (!typeText) return { problem: `no type after the column \`${column}\`` };
     const type = hintTypeName(typeText);
     return type ? { column, type } : { problem: notAType(typeText) };

@@ -1,5 +1,12 @@
 /** Pipeline definitions: the model, loading and validation of `pipelines/*.yaml`, schema hints, blob routing. */
-export { CSV_ENCODINGS, DEFINITION_KEYS, loadPipelineDefinition, parsePipelineDefinition, parseSchemaEvolution, validatePipelineDefinition } from './definition';
+export {
+  CSV_ENCODINGS,
+  DEFINITION_KEYS,
+  loadPipelineDefinition,
+  parsePipelineDefinition,
+  parseSchemaEvolution,
+  validatePipelineDefinition,
+} from './definition';
 export { normaliseTypeName, parseSchemaHints } from './hints';
 export { isReservedName, sourceNamed, tableNamed } from './names';
 export { normaliseLanding, routeBlob } from './routing';

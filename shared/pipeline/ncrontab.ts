@@ -45,7 +45,8 @@ function valueOf(spec: CronField, part: string): number | null {
  */
 export function ncrontabProblem(text: string): string | null {
   const fields = text.trim().split(/\s+/);
-  if (fields.length !== 6) return `expected an NCRONTAB expression of 6 fields ({second} {minute} {hour} {day} {month} {day-of-week}, e.g. "0 */5 * * * *"), got ${fields.length} in ${JSON.stringify(text)}`;
+  if (fields.length !== 6)
+    return `expected an NCRONTAB expression of 6 fields ({second} {minute} {hour} {day} {month} {day-of-week}, e.g. "0 */5 * * * *"), got ${fields.length} in ${JSON.stringify(text)}`;
   for (let i = 0; i < 6; i++) {
     const spec = FIELDS[i];
     for (const item of fields[i].split(',')) {
@@ -54,7 +55,8 @@ export function ncrontabProblem(text: string): string | null {
       if (m[1] === '*') continue;
       const [from, to] = m[1].split('-').map((part) => valueOf(spec, part));
       const bad = [from, to].find((v) => v !== undefined && (v === null || v < spec.min || v > spec.max));
-      if (bad !== undefined) return `${spec.name} field ${JSON.stringify(fields[i])}: values must be ${spec.min}–${spec.max}${spec.names ? ` or ${spec.names[0]}–${spec.names[spec.names.length - 1]}` : ''}`;
+      if (bad !== undefined)
+        return `${spec.name} field ${JSON.stringify(fields[i])}: values must be ${spec.min}–${spec.max}${spec.names ? ` or ${spec.names[0]}–${spec.names[spec.names.length - 1]}` : ''}`;
       if (to !== undefined && from! > to!) return `${spec.name} field ${JSON.stringify(fields[i])}: range runs backwards`;
     }
   }
@@ -85,25 +87,28 @@ export interface Schedule {
 export function parseSchedule(text: string): Schedule {
   const problem = ncrontabProblem(text);
   if (problem) throw new Error(`NCRONTAB "${text}": ${problem}`);
-  const [seconds, minutes, hours, days, months, weekdays] = text.trim().split(/\s+/).map((field, i) => {
-    const spec = FIELDS[i];
-    const out = new Set<number>();
-    for (const item of field.split(',')) {
-      const [, range, stepText] = ITEM.exec(item)!;
-      const step = stepText === undefined ? 1 : Number(stepText);
-      // `*` and `n/step` run to Saturday: the Sunday alias 7 counts only when written.
-      const last = i === DAY_OF_WEEK ? 6 : spec.max;
-      let from = spec.min;
-      let to = last;
-      if (range !== '*') {
-        const [a, b] = range.split('-');
-        from = valueOf(spec, a)!;
-        to = b !== undefined ? valueOf(spec, b)! : stepText !== undefined ? last : from;
+  const [seconds, minutes, hours, days, months, weekdays] = text
+    .trim()
+    .split(/\s+/)
+    .map((field, i) => {
+      const spec = FIELDS[i];
+      const out = new Set<number>();
+      for (const item of field.split(',')) {
+        const [, range, stepText] = ITEM.exec(item)!;
+        const step = stepText === undefined ? 1 : Number(stepText);
+        // `*` and `n/step` run to Saturday: the Sunday alias 7 counts only when written.
+        const last = i === DAY_OF_WEEK ? 6 : spec.max;
+        let from = spec.min;
+        let to = last;
+        if (range !== '*') {
+          const [a, b] = range.split('-');
+          from = valueOf(spec, a)!;
+          to = b !== undefined ? valueOf(spec, b)! : stepText !== undefined ? last : from;
+        }
+        for (let v = from; v <= to; v += step) out.add(i === DAY_OF_WEEK && v === 7 ? 0 : v);
       }
-      for (let v = from; v <= to; v += step) out.add(i === DAY_OF_WEEK && v === 7 ? 0 : v);
-    }
-    return [...out].sort((a, b) => a - b);
-  });
+      return [...out].sort((a, b) => a - b);
+    });
   return { text, seconds, minutes, hours, days, months, weekdays };
 }
 
@@ -122,7 +127,14 @@ function atOrAfter(values: readonly number[], from: number): number | undefined 
  */
 function firstOccurrence(schedule: Schedule, after: Date, notAfter: number): Date | null {
   const t = new Date(Math.floor(after.getTime() / 1000) * 1000 + 1000);
-  let [year, month, day, hour, minute, second] = [t.getUTCFullYear(), t.getUTCMonth() + 1, t.getUTCDate(), t.getUTCHours(), t.getUTCMinutes(), t.getUTCSeconds()];
+  let [year, month, day, hour, minute, second] = [
+    t.getUTCFullYear(),
+    t.getUTCMonth() + 1,
+    t.getUTCDate(),
+    t.getUTCHours(),
+    t.getUTCMinutes(),
+    t.getUTCSeconds(),
+  ];
   const nextMonth = () => {
     [month, day, hour, minute, second] = [month + 1, 1, 0, 0, 0];
     if (month > 12) [year, month] = [year + 1, 1];
@@ -136,7 +148,8 @@ function firstOccurrence(schedule: Schedule, after: Date, notAfter: number): Dat
     if (m !== month) [month, day, hour, minute, second] = [m, 1, 0, 0, 0];
     const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
     let d = atOrAfter(schedule.days, day);
-    while (d !== undefined && d <= daysInMonth && !schedule.weekdays.includes(new Date(Date.UTC(year, month - 1, d)).getUTCDay())) d = atOrAfter(schedule.days, d + 1);
+    while (d !== undefined && d <= daysInMonth && !schedule.weekdays.includes(new Date(Date.UTC(year, month - 1, d)).getUTCDay()))
+      d = atOrAfter(schedule.days, d + 1);
     if (d === undefined || d > daysInMonth) {
       nextMonth();
       continue;

@@ -30,7 +30,11 @@ export type SchemaEvolutionMode = 'addNewColumns' | 'rescue' | 'failOnNewColumns
 /** The canonical evolution modes. */
 export const SCHEMA_EVOLUTION_MODES: readonly SchemaEvolutionMode[] = ['addNewColumns', 'rescue', 'failOnNewColumns', 'none'];
 /** dlt schema-contract words accepted, and what they become. */
-export const DLT_EVOLUTION_ALIASES: Readonly<Record<string, SchemaEvolutionMode>> = { evolve: 'addNewColumns', freeze: 'failOnNewColumns', discard_value: 'none' };
+export const DLT_EVOLUTION_ALIASES: Readonly<Record<string, SchemaEvolutionMode>> = {
+  evolve: 'addNewColumns',
+  freeze: 'failOnNewColumns',
+  discard_value: 'none',
+};
 /** Input formats a source may declare. */
 export const SOURCE_FORMATS: readonly InputFormat[] = ['auto', 'csv', 'tsv', 'json', 'ndjson', 'parquet', 'avro', 'binary'];
 /** Compression values a source may declare. */

@@ -78,7 +78,11 @@ export async function buildBatch(engine: SqlEngine, spec: BatchSpec): Promise<Ba
   for (const e of table.expectations) rules.push(`CASE WHEN (${e.check}) IS FALSE THEN ${quoteLiteral(e.name)} END`);
   typed.push(spec.provenance ? `__raw.${FILE_ID_COLUMN}, __raw.${ROW_COLUMN}` : `NULL::INTEGER AS ${FILE_ID_COLUMN}, NULL::BIGINT AS ${ROW_COLUMN}`);
 
-  const names = (action: OnViolation) => `[${table.expectations.filter((e) => e.onViolation === action).map((e) => quoteLiteral(e.name)).join(', ')}]::VARCHAR[]`;
+  const names = (action: OnViolation) =>
+    `[${table.expectations
+      .filter((e) => e.onViolation === action)
+      .map((e) => quoteLiteral(e.name))
+      .join(', ')}]::VARCHAR[]`;
   const contractRule = CONTRACT_RULE;
   const action = `CASE WHEN list_has_any(${FAILED}, ${names('fail')}) THEN 'fail' WHEN ${contractRule} OR list_has_any(${FAILED}, ${names('quarantine')}) THEN 'quarantine' WHEN list_has_any(${FAILED}, ${names('drop')}) THEN 'drop' ELSE 'keep' END`;
   await engine.run(
@@ -100,12 +104,19 @@ export async function buildBatch(engine: SqlEngine, spec: BatchSpec): Promise<Ba
     ...table.expectations.map((e, i) => `count(*) FILTER (WHERE list_contains(${FAILED}, ${quoteLiteral(e.name)})) AS "e${i}"`),
   ];
   const mandatory = mandatoryRules(table);
-  if (mandatory.length) counts.push(`count(*) FILTER (WHERE NOT list_has_any(${FAILED}, [${mandatory.map(quoteLiteral).join(', ')}]::VARCHAR[])) AS "complete"`);
+  if (mandatory.length)
+    counts.push(`count(*) FILTER (WHERE NOT list_has_any(${FAILED}, [${mandatory.map(quoteLiteral).join(', ')}]::VARCHAR[])) AS "complete"`);
   const [row] = await engine.rows(`SELECT ${counts.join(', ')} FROM ${BATCH}`, `refresh ${table.name}: counting expectation results`);
   const n = (key: string) => Number(row[key] ?? 0);
   const outcome: BatchOutcome = {
     rows: n('rows'),
-    expectations: table.expectations.map((e, i) => ({ name: e.name, check: e.check, onViolation: e.onViolation, failed: n(`e${i}`), passed: n('rows') - n(`e${i}`) })),
+    expectations: table.expectations.map((e, i) => ({
+      name: e.name,
+      check: e.check,
+      onViolation: e.onViolation,
+      failed: n(`e${i}`),
+      passed: n('rows') - n(`e${i}`),
+    })),
     contractViolations: n('contract'),
     quarantined: n('quarantined'),
     dropped: n('dropped'),
@@ -115,7 +126,13 @@ export async function buildBatch(engine: SqlEngine, spec: BatchSpec): Promise<Ba
     ...(mandatory.length ? { completeness: completenessOf(mandatory, n('complete'), n('rows')) } : {}),
   };
   const failed = outcome.expectations.find((e) => e.onViolation === 'fail' && e.failed > 0);
-  if (failed) throw await failure(engine, spec, table.expectations.find((e) => e.name === failed.name)!, failed.failed);
+  if (failed)
+    throw await failure(
+      engine,
+      spec,
+      table.expectations.find((e) => e.name === failed.name)!,
+      failed.failed,
+    );
   return outcome;
 }
 

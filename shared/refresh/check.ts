@@ -21,7 +21,18 @@ import { parseHint } from '../formats/options';
 import { FILE_METADATA_FIELDS, RESCUED_FIELD } from '../ingest/columns';
 import { EVENT_METADATA_FIELDS } from '../ingest/event-rows';
 import { PipelineDefinitionError, type DefinitionProblem, type PipelineDefinition, type TableDefinition } from '../pipeline';
-import { deltaSchemaOf, parseQuery, quoteIdent, referencedColumns, registerView, SqlParseError, withSqlEngine, type SqlColumn, type SqlEngine, type SqlEngineOptions } from '../sql';
+import {
+  deltaSchemaOf,
+  parseQuery,
+  quoteIdent,
+  referencedColumns,
+  registerView,
+  SqlParseError,
+  withSqlEngine,
+  type SqlColumn,
+  type SqlEngine,
+  type SqlEngineOptions,
+} from '../sql';
 import { FILE_ID_COLUMN, ROW_COLUMN } from '../sql/source';
 import type { LakeTables } from './types';
 import { piiActionOf } from './pii';
@@ -96,7 +107,12 @@ async function sourceSchema(definition: PipelineDefinition, name: string, option
     }
   }
   // A hint may name the original column (`Order Date`, `date d/M/yyyy`): bronze stores it under its safe name, as a date.
-  const fields: DeltaField[] = Object.entries(source.schemaHints).map(([column, hint]) => ({ name: storableName(column, 0), type: parseHint(column, hint).type, nullable: true, metadata: {} }));
+  const fields: DeltaField[] = Object.entries(source.schemaHints).map(([column, hint]) => ({
+    name: storableName(column, 0),
+    type: parseHint(column, hint).type,
+    nullable: true,
+    metadata: {},
+  }));
   const system = [RESCUED_FIELD, ...(source.eventHub ? EVENT_METADATA_FIELDS : FILE_METADATA_FIELDS)];
   for (const f of system) if (!fields.some((g) => g.name === f.name)) fields.push(f);
   return { schema: { type: 'struct', fields }, exact: false };
@@ -130,7 +146,8 @@ async function checkTable(
     exact = known;
     const fields = [...schema.fields];
     if (!known) {
-      for (const column of referencedColumns(parsed)) if (!fields.some((f) => f.name === column)) fields.push({ name: column, type: 'string', nullable: true, metadata: {} });
+      for (const column of referencedColumns(parsed))
+        if (!fields.some((f) => f.name === column)) fields.push({ name: column, type: 'string', nullable: true, metadata: {} });
     }
     await registerView(engine, 'source', { schema: { type: 'struct', fields }, partitionColumns: [], files: [], provenance: true });
     if (table.from[0] !== 'source') await engine.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(table.from[0])} AS SELECT * FROM source`);
@@ -151,7 +168,10 @@ async function checkTable(
   } catch (err) {
     const message = (err as Error).message.replace(/^sql: /, '');
     if (exact) fail(`${at}.sql`, `SQL does not bind against ${table.from.join(', ')}: ${message}`);
-    else result.notes.push(`${at}.sql: parsed but not bound: source ${table.from[0]} has no table yet and its columns are not all in schemaHints (${message.split('\n')[0]})`);
+    else
+      result.notes.push(
+        `${at}.sql: parsed but not bound: source ${table.from[0]} has no table yet and its columns are not all in schemaHints (${message.split('\n')[0]})`,
+      );
     return;
   }
   const names = output.map((c) => c.name);
@@ -160,13 +180,19 @@ async function checkTable(
       fail(`${at}.sql`, `the SQL produces column "${name}", a name Sluice reserves (_sluice_*, __*, _key_hash, _key_bucket); rename it`);
     }
   }
-  const lists: [string, string[]][] = [['keys', table.keys], ['sequenceBy', table.sequenceBy], ['partitionBy', table.partitionBy]];
+  const lists: [string, string[]][] = [
+    ['keys', table.keys],
+    ['sequenceBy', table.sequenceBy],
+    ['partitionBy', table.partitionBy],
+  ];
   for (const [key, columns] of lists) {
     columns.forEach((column, i) => {
-      if (!names.includes(column)) fail(`${at}.${key}${Array.isArray(table.raw[key]) ? `[${i}]` : ''}`, `column "${column}" is not an output column of the SQL (${names.join(', ')})`);
+      if (!names.includes(column))
+        fail(`${at}.${key}${Array.isArray(table.raw[key]) ? `[${i}]` : ''}`, `column "${column}" is not an output column of the SQL (${names.join(', ')})`);
     });
   }
-  for (const column of Object.keys(table.pii)) if (!names.includes(column)) fail(`${at}.pii.${column}`, `column "${column}" is not an output column of the SQL (${names.join(', ')})`);
+  for (const column of Object.keys(table.pii))
+    if (!names.includes(column)) fail(`${at}.pii.${column}`, `column "${column}" is not an output column of the SQL (${names.join(', ')})`);
   await engine.run(`CREATE OR REPLACE TEMP VIEW __output AS ${table.sql}`);
   for (const e of table.expectations) {
     const path = `${at}.expectations.${e.name}.check`;
@@ -179,7 +205,11 @@ async function checkTable(
     // Types are guessed: report only what does not depend on them.
     try {
       const unknown = [...referencedColumns(await parseQuery(engine, `SELECT (${e.check})`))].filter((c) => !names.includes(c));
-      if (unknown.length) fail(path, `names column${unknown.length > 1 ? 's' : ''} ${unknown.map((c) => `"${c}"`).join(', ')}, not an output column of the SQL (${names.join(', ')})`);
+      if (unknown.length)
+        fail(
+          path,
+          `names column${unknown.length > 1 ? 's' : ''} ${unknown.map((c) => `"${c}"`).join(', ')}, not an output column of the SQL (${names.join(', ')})`,
+        );
       else result.notes.push(`${path}: not bound (the source's column types are not known yet): ${problem}`);
     } catch (err) {
       fail(path, `does not parse: ${(err as Error).message}`);

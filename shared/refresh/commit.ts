@@ -10,7 +10,18 @@
  * orphans for vacuum.
  */
 import type { Action, AddFile, Txn } from '../delta/actions';
-import { CommitConflictError, commitTransaction, createTable, type DeltaStruct, loadSnapshot, NotATableError, type ReadPredicate, type Snapshot, txnVersion, WriteRejectedError } from '../delta';
+import {
+  CommitConflictError,
+  commitTransaction,
+  createTable,
+  type DeltaStruct,
+  loadSnapshot,
+  NotATableError,
+  type ReadPredicate,
+  type Snapshot,
+  txnVersion,
+  WriteRejectedError,
+} from '../delta';
 import { checkWriteSupport } from '../delta/protocol';
 import type { ObjectStore } from '../storage/types';
 import { latestSnapshot } from '../delta/latest';
@@ -52,7 +63,12 @@ export interface UpdateResult {
  * @param configuration properties for a new table
  * @returns the latest snapshot
  */
-export async function openOrCreate(store: ObjectStore, schema: DeltaStruct, partitionColumns: string[], configuration: Record<string, string> = {}): Promise<Snapshot> {
+export async function openOrCreate(
+  store: ObjectStore,
+  schema: DeltaStruct,
+  partitionColumns: string[],
+  configuration: Record<string, string> = {},
+): Promise<Snapshot> {
   const existing = await loadIfExists(store);
   if (existing) return existing;
   try {
@@ -106,13 +122,25 @@ export async function commitUpdate(store: ObjectStore, update: TableUpdate): Pro
   const { rebuild } = update;
   const metadataChanged =
     JSON.stringify(update.schema) !== JSON.stringify(snapshot.schema) ||
-    (rebuild && (JSON.stringify(rebuild.partitionColumns) !== JSON.stringify(snapshot.partitionColumns) || JSON.stringify(rebuild.configuration) !== JSON.stringify(snapshot.metadata.configuration ?? {})));
+    (rebuild &&
+      (JSON.stringify(rebuild.partitionColumns) !== JSON.stringify(snapshot.partitionColumns) ||
+        JSON.stringify(rebuild.configuration) !== JSON.stringify(snapshot.metadata.configuration ?? {})));
   if (metadataChanged) {
     actions.push({ metaData: { ...snapshot.metadata, schemaString: JSON.stringify(update.schema), ...(rebuild ?? {}) } });
   }
   for (const add of update.adds) actions.push({ add });
   for (const file of update.removes) {
-    actions.push({ remove: { path: file.path, dataChange: true, deletionTimestamp: now, extendedFileMetadata: true, partitionValues: file.partitionValues, size: file.size, stats: file.stats ?? null } });
+    actions.push({
+      remove: {
+        path: file.path,
+        dataChange: true,
+        deletionTimestamp: now,
+        extendedFileMetadata: true,
+        partitionValues: file.partitionValues,
+        size: file.size,
+        stats: file.stats ?? null,
+      },
+    });
   }
   for (const [appId, version] of Object.entries(update.txns)) actions.push({ txn: { appId, version, lastUpdated: now } satisfies Txn });
   try {

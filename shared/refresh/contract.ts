@@ -62,8 +62,14 @@ export function deriveContract(table: TableDefinition, output: SqlColumn[], targ
     }
   }
   const has = (c: string) => output.some((o) => o.name === c);
-  for (const [what, columns] of [['keys', table.keys], ['sequenceBy', table.sequenceBy], ['partitionBy', table.partitionBy], ['pii', Object.keys(table.pii)]] as const) {
-    for (const c of columns) if (!has(c)) fail('definition', `${what} names column "${c}", which the SQL does not produce (it produces ${output.map((o) => o.name).join(', ')})`);
+  for (const [what, columns] of [
+    ['keys', table.keys],
+    ['sequenceBy', table.sequenceBy],
+    ['partitionBy', table.partitionBy],
+    ['pii', Object.keys(table.pii)],
+  ] as const) {
+    for (const c of columns)
+      if (!has(c)) fail('definition', `${what} names column "${c}", which the SQL does not produce (it produces ${output.map((o) => o.name).join(', ')})`);
   }
   const typed = (column: SqlColumn): DeltaField => {
     let type;
@@ -80,16 +86,23 @@ export function deriveContract(table: TableDefinition, output: SqlColumn[], targ
   const hidden = table.keys.length ? HIDDEN_COLUMNS : [];
   const expectedPartitions = table.keys.length ? [...table.partitionBy, KEY_BUCKET] : table.partitionBy;
   if (JSON.stringify(target.partitionColumns) !== JSON.stringify(expectedPartitions)) {
-    fail('target-mismatch', `table ${target.table} is partitioned by [${target.partitionColumns.join(', ')}] but the definition asks for [${expectedPartitions.join(', ')}]; ${rebuild}`);
+    fail(
+      'target-mismatch',
+      `table ${target.table} is partitioned by [${target.partitionColumns.join(', ')}] but the definition asks for [${expectedPartitions.join(', ')}]; ${rebuild}`,
+    );
   }
   const storedKeys = target.metadata.configuration?.[KEYS_PROPERTY];
   if (table.keys.length && storedKeys !== JSON.stringify(table.keys)) {
-    fail('target-mismatch', `table ${target.table} is keyed by ${storedKeys ?? 'nothing'} but the definition's keys are ${JSON.stringify(table.keys)}; ${rebuild}`);
+    fail(
+      'target-mismatch',
+      `table ${target.table} is keyed by ${storedKeys ?? 'nothing'} but the definition's keys are ${JSON.stringify(table.keys)}; ${rebuild}`,
+    );
   }
   const columns = target.schema.fields.filter((f) => !hidden.includes(f.name));
   for (const [column] of Object.entries(table.pii)) {
     const field = columns.find((f) => f.name === column);
-    if (field && field.type !== 'string') fail('target-mismatch', `column "${column}" is tagged pii but table ${target.table} stores it as ${formatDeltaType(field.type)}, not string; ${rebuild}`);
+    if (field && field.type !== 'string')
+      fail('target-mismatch', `column "${column}" is tagged pii but table ${target.table} stores it as ${formatDeltaType(field.type)}, not string; ${rebuild}`);
   }
   const added = output.filter((o) => !columns.some((f) => f.name === o.name)).map(typed);
   const missing = columns.filter((f) => !has(f.name)).map((f) => f.name);

@@ -52,11 +52,18 @@ export async function loadHook(definition: PipelineDefinition, table: TableDefin
   try {
     module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (err) {
-    throw new RefreshError('definition', table.name, `refresh ${table.name}: tables.${table.name}.hook: cannot load ${path}: ${(err as Error).message}`, { cause: err });
+    throw new RefreshError('definition', table.name, `refresh ${table.name}: tables.${table.name}.hook: cannot load ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   const candidates = [module.default, (module.default as Record<string, unknown> | undefined)?.default, module.transform];
   const hook = candidates.find((c) => typeof c === 'function');
-  if (!hook) throw new RefreshError('definition', table.name, `refresh ${table.name}: tables.${table.name}.hook: ${path} exports no function (export a default function or one named transform)`);
+  if (!hook)
+    throw new RefreshError(
+      'definition',
+      table.name,
+      `refresh ${table.name}: tables.${table.name}.hook: ${path} exports no function (export a default function or one named transform)`,
+    );
   return hook as BatchHook;
 }
 
@@ -101,7 +108,8 @@ export async function applyHook(engine: SqlEngine, sql: string, hook: BatchHook,
       throw new RefreshError('definition', context.table, `${where} failed: ${(err as Error).message}`, { cause: err });
     }
     const batches = result === null || result === undefined ? [] : Array.isArray(result) ? result : [result];
-    if (!batches.every((b) => b instanceof arrow.RecordBatch)) throw new RefreshError('definition', context.table, `${where} must return a RecordBatch, an array of them, or nothing`);
+    if (!batches.every((b) => b instanceof arrow.RecordBatch))
+      throw new RefreshError('definition', context.table, `${where} must return a RecordBatch, an array of them, or nothing`);
     return batches;
   }
   const file = engine.path(`hooked-${++hooked}.parquet`);

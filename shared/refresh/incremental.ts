@@ -51,7 +51,9 @@ export async function refreshIncremental(engine: SqlEngine, request: RefreshRequ
   const rebuild = request.fullRefresh === true || existing === null;
   const applied = request.fullRefresh || !existing ? -1 : txnVersion(existing, appId);
   const plan = await planSourceRead(sourceName, lake(source.table), applied, table.name, definition.file);
-  const metrics = emptyMetrics(table, [{ name: sourceName, fromVersion: applied, toVersion: plan.toVersion, ...(plan.skippedVersions.length ? { skippedVersions: plan.skippedVersions } : {}) }]);
+  const metrics = emptyMetrics(table, [
+    { name: sourceName, fromVersion: applied, toVersion: plan.toVersion, ...(plan.skippedVersions.length ? { skippedVersions: plan.skippedVersions } : {}) },
+  ]);
   metrics.full = rebuild;
   metrics.targetVersion = existing?.version ?? null;
   // Nothing new, or only versions without data changes (compaction): no commit; those versions are
@@ -62,13 +64,25 @@ export async function refreshIncremental(engine: SqlEngine, request: RefreshRequ
   }
 
   const staged = await stageFiles(engine, lake(source.table), plan.files, `source ${sourceName} (${source.table})`);
-  const view = { schema: plan.snapshot.schema, partitionColumns: plan.snapshot.partitionColumns, files: staged, provenance: true, partitionTimeZone: plan.snapshot.metadata.configuration?.[PARTITION_TIME_ZONE_KEY] };
+  const view = {
+    schema: plan.snapshot.schema,
+    partitionColumns: plan.snapshot.partitionColumns,
+    files: staged,
+    provenance: true,
+    partitionTimeZone: plan.snapshot.metadata.configuration?.[PARTITION_TIME_ZONE_KEY],
+  };
   await registerView(engine, 'source', view);
   if (sourceName !== 'source') await engine.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(sourceName)} AS SELECT * FROM source`, `refresh ${table.name}`);
   const [{ n }] = await engine.rows('SELECT count(*) AS n FROM source', `refresh ${table.name}: counting source rows`);
   metrics.rowsRead = Number(n);
 
-  const { contract, outcome, provenance } = await runTransform(engine, table, { provenance: true, filesTable: '__files_source', target: rebuild ? null : existing, definitionFile: definition.file, hook: table.hook ? await loadHook(definition, table) : undefined });
+  const { contract, outcome, provenance } = await runTransform(engine, table, {
+    provenance: true,
+    filesTable: '__files_source',
+    target: rebuild ? null : existing,
+    definitionFile: definition.file,
+    hook: table.hook ? await loadHook(definition, table) : undefined,
+  });
   // Rows are told apart by their provenance; without it none is released.
   if (provenance && !rebuild && existing) await releaseStoredRows(engine, store, existing, table, contract, outcome);
   recordTransform(metrics, outcome);
@@ -76,7 +90,17 @@ export async function refreshIncremental(engine: SqlEngine, request: RefreshRequ
   const txns = { [appId]: plan.toVersion };
   const now = request.now?.() ?? new Date();
   const quarantineStore = lake(`${table.table}${QUARANTINE_SUFFIX}`);
-  metrics.quarantineVersion = await writeQuarantine(engine, quarantineStore, contract, outcome, table.pii, { table: sourceName, version: plan.toVersion, filesTable: '__files_source' }, txns, now, table);
+  metrics.quarantineVersion = await writeQuarantine(
+    engine,
+    quarantineStore,
+    contract,
+    outcome,
+    table.pii,
+    { table: sourceName, version: plan.toVersion, filesTable: '__files_source' },
+    txns,
+    now,
+    table,
+  );
 
   const keyed = table.keys.length > 0;
   const partitionColumns = keyed ? [...table.partitionBy, KEY_BUCKET] : table.partitionBy;
@@ -87,9 +111,10 @@ export async function refreshIncremental(engine: SqlEngine, request: RefreshRequ
         { name: KEY_BUCKET, type: 'integer', nullable: true, metadata: {} },
       ]
     : [];
-  const schema: DeltaStruct = rebuild || !existing
-    ? { type: 'struct', fields: [...contract.columns, ...hidden] }
-    : { type: 'struct', fields: [...existing.schema.fields, ...contract.added] };
+  const schema: DeltaStruct =
+    rebuild || !existing
+      ? { type: 'struct', fields: [...contract.columns, ...hidden] }
+      : { type: 'struct', fields: [...existing.schema.fields, ...contract.added] };
   const snapshot: Snapshot = existing ?? (await openOrCreate(store, schema, partitionColumns, configuration));
   const buckets = keyed ? Number(rebuild ? table.buckets : (snapshot.metadata.configuration?.[BUCKETS_PROPERTY] ?? table.buckets)) : 0;
   const live = activeFiles(snapshot);
@@ -104,7 +129,9 @@ export async function refreshIncremental(engine: SqlEngine, request: RefreshRequ
     removes,
     txns,
     operation: keyed ? 'MERGE' : 'WRITE',
-    operationParameters: keyed ? { predicate: `keys ${table.keys.join(', ')}`, buckets: rows.buckets.length } : { mode: rebuild && live.length ? 'Overwrite' : 'Append' },
+    operationParameters: keyed
+      ? { predicate: `keys ${table.keys.join(', ')}`, buckets: rows.buckets.length }
+      : { mode: rebuild && live.length ? 'Overwrite' : 'Append' },
     readPredicate: rebuild ? 'table' : keyed ? rows.buckets.map((b) => ({ [KEY_BUCKET]: String(b) })) : null,
     commitInfo: {
       sluiceRefresh: { table: table.name, source: sourceName, fromVersion: applied, toVersion: plan.toVersion, full: rebuild },

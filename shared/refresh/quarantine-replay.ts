@@ -60,14 +60,35 @@ interface ReplayRecord {
  */
 export async function replayQuarantine(request: ReplayRequest): Promise<ReplayResult> {
   const table = request.definition.tables[request.table];
-  if (!table) throw new RefreshError('definition', request.table, `quarantine replay: no table "${request.table}" in the pipeline (tables: ${Object.keys(request.definition.tables).join(', ')})`);
+  if (!table)
+    throw new RefreshError(
+      'definition',
+      request.table,
+      `quarantine replay: no table "${request.table}" in the pipeline (tables: ${Object.keys(request.definition.tables).join(', ')})`,
+    );
   if (table.refresh !== 'incremental') {
-    throw new RefreshError('definition', table.name, `quarantine replay: ${table.name} is recomputed from the tables it reads; fix them (or replay their quarantine) and refresh it instead`);
+    throw new RefreshError(
+      'definition',
+      table.name,
+      `quarantine replay: ${table.name} is recomputed from the tables it reads; fix them (or replay their quarantine) and refresh it instead`,
+    );
   }
   const qPath = `${table.table}${QUARANTINE_SUFFIX}`;
   const qStore = request.lake(qPath);
   const target = request.lake(table.table);
-  const result: ReplayResult = { table: table.name, quarantineVersion: null, rowsRead: 0, replayed: 0, remaining: 0, inserted: 0, updated: 0, duplicates: 0, targetVersion: null, quarantineVersionAfter: null, resumed: false };
+  const result: ReplayResult = {
+    table: table.name,
+    quarantineVersion: null,
+    rowsRead: 0,
+    replayed: 0,
+    remaining: 0,
+    inserted: 0,
+    updated: 0,
+    duplicates: 0,
+    targetVersion: null,
+    quarantineVersionAfter: null,
+    resumed: false,
+  };
   const quarantine = await loadIfExists(qStore);
   const existing = await loadIfExists(target);
   if (!quarantine) return result;
@@ -94,7 +115,11 @@ export async function replayQuarantine(request: ReplayRequest): Promise<ReplayRe
     const original = (stored: string) => (stored.startsWith('_row_') && META.includes(stored.slice(5)) ? stored.slice(5) : stored);
     const sql = `SELECT ${rowColumns.map((c) => `${quoteIdent(c)} AS ${quoteIdent(original(c))}`).join(', ')}, ${FILE_ID_COLUMN}, ${ROW_COLUMN} FROM __quarantine`;
     // Already protected: not hashed or masked again. Only passing rows move; failing ones stay.
-    const rules: TableDefinition = { ...table, pii: {}, expectations: table.expectations.map((e) => (e.onViolation === 'warn' ? e : { ...e, onViolation: 'quarantine' })) };
+    const rules: TableDefinition = {
+      ...table,
+      pii: {},
+      expectations: table.expectations.map((e) => (e.onViolation === 'warn' ? e : { ...e, onViolation: 'quarantine' })),
+    };
     const output = (await engine.columns(sql, `quarantine replay of ${table.name}`)).filter((c) => c.name !== FILE_ID_COLUMN && c.name !== ROW_COLUMN);
     const contract = deriveContract(rules, output, existing, request.definition.file);
     const outcome = await buildBatch(engine, { table: rules, sql, output, provenance: true, contract });
@@ -117,7 +142,9 @@ export async function replayQuarantine(request: ReplayRequest): Promise<ReplayRe
       removes: rows.removes,
       txns: { [replayAppId(qPath)]: quarantine.version },
       operation: keyed ? 'MERGE' : 'WRITE',
-      operationParameters: keyed ? { predicate: `keys ${table.keys.join(', ')}`, buckets: rows.buckets.length, replay: true } : { mode: 'Append', replay: true },
+      operationParameters: keyed
+        ? { predicate: `keys ${table.keys.join(', ')}`, buckets: rows.buckets.length, replay: true }
+        : { mode: 'Append', replay: true },
       readPredicate: keyed ? rows.buckets.map((b) => ({ [KEY_BUCKET]: String(b) })) : null,
       commitInfo: { sluiceReplay: record, ...(rows.changeFile ? { sluiceChanges: { files: [rows.changeFile], rows: rows.changeRows } } : {}) },
     });
@@ -138,7 +165,10 @@ async function writeRemaining(engine: SqlEngine, store: ReturnType<LakeTables>, 
   const columns = schema.fields.map((f) => (f.name === '_failed_expectations' ? `b.${FAILED} AS ${quoteIdent(f.name)}` : `q.${quoteIdent(f.name)}`));
   const sql = `SELECT ${columns.join(', ')} FROM ${BATCH} b JOIN __quarantine q ON b.${FILE_ID_COLUMN} = q.${FILE_ID_COLUMN} AND b.${ROW_COLUMN} = q.${ROW_COLUMN}
     WHERE b.${ACTION} = 'quarantine' ORDER BY b.${FILE_ID_COLUMN}, b.${ROW_COLUMN}`;
-  return writeDataFiles({ store, schema, partitionColumns: quarantine.partitionColumns }, queryBatches(engine, sql, schema, 'quarantine replay: rows that still fail'));
+  return writeDataFiles(
+    { store, schema, partitionColumns: quarantine.partitionColumns },
+    queryBatches(engine, sql, schema, 'quarantine replay: rows that still fail'),
+  );
 }
 
 /** Step 2: the consumed files out, the rows that stay in. */
@@ -168,6 +198,9 @@ async function findReplayRecord(store: ReturnType<LakeTables>, snapshot: Snapsho
       if (record?.quarantineVersion === quarantineVersion) return record;
     }
   }
-  throw new RefreshError('source-history-missing', snapshot.table, `quarantine replay: the commit that replayed quarantine version ${quarantineVersion} into ${snapshot.table} is no longer in its log, so the quarantine cannot be completed; check the quarantine by hand`);
+  throw new RefreshError(
+    'source-history-missing',
+    snapshot.table,
+    `quarantine replay: the commit that replayed quarantine version ${quarantineVersion} into ${snapshot.table} is no longer in its log, so the quarantine cannot be completed; check the quarantine by hand`,
+  );
 }
-

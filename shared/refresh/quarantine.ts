@@ -109,11 +109,16 @@ export async function writeQuarantine(
       return `${action ? piiExpression(value, action) : value} AS ${quoteIdent(f.name)}`;
     }
     switch (f.name) {
-      case '_failed_expectations': return `b.${FAILED} AS ${quoteIdent(f.name)}`;
-      case '_source_table': return `${quoteLiteral(source.table)} AS ${quoteIdent(f.name)}`;
-      case '_source_version': return `${source.filesTable ? `coalesce(f.version, ${source.version})` : source.version}::BIGINT AS ${quoteIdent(f.name)}`;
-      case '_source_file': return `${source.filesTable ? 'f.path' : 'NULL::VARCHAR'} AS ${quoteIdent(f.name)}`;
-      case '_quarantined_at': return `make_timestamp(${BigInt(now.getTime()) * 1000n}::BIGINT) AS ${quoteIdent(f.name)}`;
+      case '_failed_expectations':
+        return `b.${FAILED} AS ${quoteIdent(f.name)}`;
+      case '_source_table':
+        return `${quoteLiteral(source.table)} AS ${quoteIdent(f.name)}`;
+      case '_source_version':
+        return `${source.filesTable ? `coalesce(f.version, ${source.version})` : source.version}::BIGINT AS ${quoteIdent(f.name)}`;
+      case '_source_file':
+        return `${source.filesTable ? 'f.path' : 'NULL::VARCHAR'} AS ${quoteIdent(f.name)}`;
+      case '_quarantined_at':
+        return `make_timestamp(${BigInt(now.getTime()) * 1000n}::BIGINT) AS ${quoteIdent(f.name)}`;
     }
     return `NULL::VARCHAR AS ${quoteIdent(f.name)}`;
   });
@@ -121,11 +126,22 @@ export async function writeQuarantine(
   let sql = `SELECT ${columns.join(', ')} FROM ${from} WHERE b.${ACTION} = 'quarantine' ORDER BY b.${FILE_ID_COLUMN}, b.${ROW_COLUMN}`;
   let removes: AddFile[] = [];
   if (keyed?.keys.length) {
-    const replaced = await latestPerKey(engine, store, snapshot, schema, contract, keyed, `SELECT ${columns.join(', ')}, ${keyed.sequenceBy.map((c, i) => `b.${quoteIdent(c)} AS __seq_${i}, `).join('')}b.${FILE_ID_COLUMN} AS __arrival_file, b.${ROW_COLUMN} AS __arrival_row FROM ${from} WHERE b.${ACTION} = 'quarantine'`);
+    const replaced = await latestPerKey(
+      engine,
+      store,
+      snapshot,
+      schema,
+      contract,
+      keyed,
+      `SELECT ${columns.join(', ')}, ${keyed.sequenceBy.map((c, i) => `b.${quoteIdent(c)} AS __seq_${i}, `).join('')}b.${FILE_ID_COLUMN} AS __arrival_file, b.${ROW_COLUMN} AS __arrival_row FROM ${from} WHERE b.${ACTION} = 'quarantine'`,
+    );
     sql = replaced.sql;
     removes = replaced.removes;
   }
-  const adds = await writeDataFiles({ store, schema, partitionColumns: snapshot.partitionColumns }, queryBatches(engine, sql, schema, `quarantine of ${source.table} rows`));
+  const adds = await writeDataFiles(
+    { store, schema, partitionColumns: snapshot.partitionColumns },
+    queryBatches(engine, sql, schema, `quarantine of ${source.table} rows`),
+  );
   const result = await commitUpdate(store, {
     snapshot,
     schema,
@@ -139,7 +155,6 @@ export async function writeQuarantine(
   return result.skipped ? null : result.version;
 }
 
-
 /**
  * One row per key in a keyed quarantine: per key, the latest by `sequenceBy` among the update's
  * quarantined rows and the row quarantined before (its text cast back to the column's type), the
@@ -148,7 +163,15 @@ export async function writeQuarantine(
  *
  * @returns the query of the rows to write (in `schema`) and the files they replace
  */
-async function latestPerKey(engine: SqlEngine, store: ObjectStore, snapshot: Snapshot, schema: DeltaStruct, contract: Contract, keyed: Pick<TableDefinition, 'keys' | 'sequenceBy'>, incoming: string): Promise<{ sql: string; removes: AddFile[] }> {
+async function latestPerKey(
+  engine: SqlEngine,
+  store: ObjectStore,
+  snapshot: Snapshot,
+  schema: DeltaStruct,
+  contract: Contract,
+  keyed: Pick<TableDefinition, 'keys' | 'sequenceBy'>,
+  incoming: string,
+): Promise<{ sql: string; removes: AddFile[] }> {
   const keys = keyed.keys.map((k) => quoteIdent(quarantineColumnName(k)));
   const columns = schema.fields.map((f) => quoteIdent(f.name)).join(', ');
   const context = 'quarantine: one row per key';
@@ -161,7 +184,9 @@ async function latestPerKey(engine: SqlEngine, store: ObjectStore, snapshot: Sna
     const staged = await stageFiles(engine, store, files, `quarantine ${store.url}`);
     await registerView(engine, '__quarantine_old', { schema: snapshot.schema, partitionColumns: snapshot.partitionColumns, files: staged, provenance: true });
     const same = keys.map((k) => `o.${k} = n.${k}`).join(' AND ');
-    const holding = (await engine.rows(`SELECT DISTINCT o.${FILE_ID_COLUMN} AS id FROM __quarantine_old o SEMI JOIN __quarantine_new n ON ${same} ORDER BY 1`, context)).map((r) => Number(r.id));
+    const holding = (
+      await engine.rows(`SELECT DISTINCT o.${FILE_ID_COLUMN} AS id FROM __quarantine_old o SEMI JOIN __quarantine_new n ON ${same} ORDER BY 1`, context)
+    ).map((r) => Number(r.id));
     if (holding.length) {
       const known = new Set(snapshot.schema.fields.map((f) => f.name));
       const old = schema.fields.map((f) => (known.has(f.name) ? `o.${quoteIdent(f.name)}` : `NULL::VARCHAR AS ${quoteIdent(f.name)}`));
@@ -193,7 +218,14 @@ async function latestPerKey(engine: SqlEngine, store: ObjectStore, snapshot: Sna
  * @param outcome the batch counts, adjusted here
  * @returns how many rows are no longer quarantined
  */
-export async function releaseStoredRows(engine: SqlEngine, store: ObjectStore, target: Snapshot, table: TableDefinition, contract: Contract, outcome: BatchOutcome): Promise<number> {
+export async function releaseStoredRows(
+  engine: SqlEngine,
+  store: ObjectStore,
+  target: Snapshot,
+  table: TableDefinition,
+  contract: Contract,
+  outcome: BatchOutcome,
+): Promise<number> {
   if (!table.keys.length || outcome.quarantined === 0) return 0;
   const stored = new Set(target.schema.fields.map((f) => f.name));
   const data = contract.columns.map((f) => f.name).filter((c) => stored.has(c) && !HIDDEN_COLUMNS.includes(c));
@@ -206,7 +238,12 @@ export async function releaseStoredRows(engine: SqlEngine, store: ObjectStore, t
     context,
   );
   const buckets = new Set((await engine.rows(`SELECT DISTINCT ${KEY_BUCKET} AS b FROM __quarantine_candidates`, context)).map((r) => Number(r.b)));
-  const holding = await filesHoldingKeys(engine, store, activeFiles(target).filter((f) => buckets.has(fileBucket(f) ?? -1)), '__quarantine_candidates');
+  const holding = await filesHoldingKeys(
+    engine,
+    store,
+    activeFiles(target).filter((f) => buckets.has(fileBucket(f) ?? -1)),
+    '__quarantine_candidates',
+  );
   if (holding.length === 0) return 0;
   const staged = await stageFiles(engine, store, holding, `table ${table.name}`);
   await registerView(engine, '__quarantine_stored', { schema: target.schema, partitionColumns: target.partitionColumns, files: staged });

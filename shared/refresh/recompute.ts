@@ -20,7 +20,18 @@ import { formatPartitionValue } from '../delta/partitions';
 import { readValues } from '../delta/values';
 import { matchesPartition } from '../delta/commit';
 import { writeDataFiles } from '../delta/writer';
-import { aggregateFunctions, parseQuery, partitionExpressions, queryBatches, queryTable, quoteIdent, registerView, stageFiles, withExpressions, type SqlEngine } from '../sql';
+import {
+  aggregateFunctions,
+  parseQuery,
+  partitionExpressions,
+  queryBatches,
+  queryTable,
+  quoteIdent,
+  registerView,
+  stageFiles,
+  withExpressions,
+  type SqlEngine,
+} from '../sql';
 import { ACTION, BATCH } from './batch';
 import { changedRows } from './changes';
 import { commitUpdate, loadIfExists, openOrCreate } from './commit';
@@ -53,7 +64,10 @@ export async function refreshRecompute(engine: SqlEngine, request: RefreshReques
       return { name, snapshot, applied: existing && !request.fullRefresh ? txnVersion(existing, refreshAppId(name)) : -1 };
     }),
   );
-  const metrics = emptyMetrics(table, upstream.map((u) => ({ name: u.name, fromVersion: u.applied, toVersion: u.snapshot.version })));
+  const metrics = emptyMetrics(
+    table,
+    upstream.map((u) => ({ name: u.name, fromVersion: u.applied, toVersion: u.snapshot.version })),
+  );
   metrics.targetVersion = existing?.version ?? null;
   if (existing && !request.fullRefresh && upstream.every((u) => u.snapshot.version <= u.applied)) {
     metrics.durationMs = Date.now() - started;
@@ -70,28 +84,60 @@ export async function refreshRecompute(engine: SqlEngine, request: RefreshReques
   }
   for (const u of upstream) {
     const staged = await stageFiles(engine, u.snapshot.store, activeFiles(u.snapshot), `table ${u.name}`);
-    await registerView(engine, viewName(u.name), { schema: u.snapshot.schema, partitionColumns: u.snapshot.partitionColumns, files: staged, hidden: HIDDEN_COLUMNS });
+    await registerView(engine, viewName(u.name), {
+      schema: u.snapshot.schema,
+      partitionColumns: u.snapshot.partitionColumns,
+      files: staged,
+      hidden: HIDDEN_COLUMNS,
+    });
   }
   let touched = false;
-  if (existing && !request.fullRefresh && table.partitionBy.length && upstream.length === 1) touched = await restrictToChangedPartitions(engine, request, upstream[0]);
-  if (!touched && upstream.length === 1) await engine.run(`CREATE OR REPLACE TEMP VIEW source AS SELECT * FROM ${quoteIdent(viewName(upstream[0].name))}`, `refresh ${table.name}`);
+  if (existing && !request.fullRefresh && table.partitionBy.length && upstream.length === 1)
+    touched = await restrictToChangedPartitions(engine, request, upstream[0]);
+  if (!touched && upstream.length === 1)
+    await engine.run(`CREATE OR REPLACE TEMP VIEW source AS SELECT * FROM ${quoteIdent(viewName(upstream[0].name))}`, `refresh ${table.name}`);
   metrics.full = !touched;
-  const rows = await Promise.all(upstream.map(async (u) => Number((await engine.rows(`SELECT count(*) AS n FROM ${upstream.length === 1 ? 'source' : quoteIdent(viewName(u.name))}`, `refresh ${table.name}`))[0].n)));
+  const rows = await Promise.all(
+    upstream.map(async (u) =>
+      Number((await engine.rows(`SELECT count(*) AS n FROM ${upstream.length === 1 ? 'source' : quoteIdent(viewName(u.name))}`, `refresh ${table.name}`))[0].n),
+    ),
+  );
   metrics.rowsRead = rows.reduce((a, b) => a + b, 0);
 
   const target = request.fullRefresh ? null : existing;
-  const { contract, outcome } = await runTransform(engine, table, { provenance: false, target, definitionFile: definition.file, hook: table.hook ? await loadHook(definition, table) : undefined });
+  const { contract, outcome } = await runTransform(engine, table, {
+    provenance: false,
+    target,
+    definitionFile: definition.file,
+    hook: table.hook ? await loadHook(definition, table) : undefined,
+  });
   recordTransform(metrics, outcome);
   const txns = Object.fromEntries(upstream.map((u) => [refreshAppId(u.name), u.snapshot.version]));
-  metrics.quarantineVersion = await writeQuarantine(engine, lake(`${table.table}${QUARANTINE_SUFFIX}`), contract, outcome, table.pii, { table: upstream[0].name, version: upstream[0].snapshot.version }, txns, request.now?.() ?? new Date());
+  metrics.quarantineVersion = await writeQuarantine(
+    engine,
+    lake(`${table.table}${QUARANTINE_SUFFIX}`),
+    contract,
+    outcome,
+    table.pii,
+    { table: upstream[0].name, version: upstream[0].snapshot.version },
+    txns,
+    request.now?.() ?? new Date(),
+  );
 
   const schema: DeltaStruct = target ? { type: 'struct', fields: [...target.schema.fields, ...contract.added] } : { type: 'struct', fields: contract.columns };
   const snapshot: Snapshot = existing ?? (await openOrCreate(store, schema, table.partitionBy));
   const partitions = touched ? await touchedPartitions(engine, schema, table.partitionBy) : null;
-  const inPartitions = touched ? ` AND EXISTS (SELECT 1 FROM __touched t WHERE ${table.partitionBy.map((c, i) => `b.${quoteIdent(c)} IS NOT DISTINCT FROM t.p${i}`).join(' AND ')})` : '';
+  const inPartitions = touched
+    ? ` AND EXISTS (SELECT 1 FROM __touched t WHERE ${table.partitionBy.map((c, i) => `b.${quoteIdent(c)} IS NOT DISTINCT FROM t.p${i}`).join(' AND ')})`
+    : '';
   const columns = schema.fields.map((f) => `${protectedColumn(f.name, table.pii, 'b')} AS ${quoteIdent(f.name)}`).join(', ');
   const order = table.partitionBy.length ? ` ORDER BY ${table.partitionBy.map(quoteIdent).join(', ')}` : '';
-  const output = queryBatches(engine, `SELECT ${columns} FROM ${BATCH} b WHERE b.${ACTION} = 'keep'${inPartitions}${order}`, schema, `refresh ${table.name}: writing rows`);
+  const output = queryBatches(
+    engine,
+    `SELECT ${columns} FROM ${BATCH} b WHERE b.${ACTION} = 'keep'${inPartitions}${order}`,
+    schema,
+    `refresh ${table.name}: writing rows`,
+  );
   const adds = await writeDataFiles({ store, schema, partitionColumns: table.partitionBy }, partitionRuns(output, schema, table.partitionBy));
   const live = activeFiles(snapshot);
   const removes: AddFile[] = partitions ? live.filter((f) => partitions.some((p) => matchesPartition(f.partitionValues, p))) : live;
@@ -129,7 +175,11 @@ function viewName(table: string): string {
  * Make `source` the upstream rows of the partitions the changed rows touch; false when that cannot be
  * worked out (the caller recomputes everything).
  */
-async function restrictToChangedPartitions(engine: SqlEngine, request: RefreshRequest, upstream: { name: string; snapshot: Snapshot; applied: number }): Promise<boolean> {
+async function restrictToChangedPartitions(
+  engine: SqlEngine,
+  request: RefreshRequest,
+  upstream: { name: string; snapshot: Snapshot; applied: number },
+): Promise<boolean> {
   const table = request.definition.tables[request.table];
   const changes = await changedRows(upstream.snapshot.store, upstream.applied, upstream.snapshot.version);
   if (!changes) return false;
@@ -144,7 +194,10 @@ async function restrictToChangedPartitions(engine: SqlEngine, request: RefreshRe
   // Change files hold every column (partition columns too) as data.
   const changed = await stageFiles(engine, upstream.snapshot.store, changes.changeFiles, `change records of ${upstream.name}`);
   await registerView(engine, '__changes_rewritten', { schema: { type: 'struct', fields: visible }, partitionColumns: [], files: changed });
-  await engine.run(`CREATE OR REPLACE TEMP VIEW __changes AS SELECT ${list} FROM __changes_added UNION ALL SELECT ${list} FROM __changes_rewritten`, `refresh ${table.name}`);
+  await engine.run(
+    `CREATE OR REPLACE TEMP VIEW __changes AS SELECT ${list} FROM __changes_added UNION ALL SELECT ${list} FROM __changes_rewritten`,
+    `refresh ${table.name}`,
+  );
   const alias = parsed.statement.node.from_table.alias || parsed.statement.node.from_table.table_name || 'source';
   const p = table.partitionBy.map((_, i) => `__p${i}`);
   await engine.run(
@@ -162,7 +215,12 @@ async function restrictToChangedPartitions(engine: SqlEngine, request: RefreshRe
 /** The touched partitions as Delta partition filters (column → serialised value). */
 async function touchedPartitions(engine: SqlEngine, schema: DeltaStruct, partitionBy: string[]): Promise<Record<string, string | null>[]> {
   const fields = partitionBy.map((c) => schema.fields.find((f) => f.name === c)!);
-  const values = await queryTable(engine, `SELECT ${fields.map((f, i) => `p${i} AS ${quoteIdent(f.name)}`).join(', ')} FROM __touched`, { type: 'struct', fields }, 'reading the changed partitions');
+  const values = await queryTable(
+    engine,
+    `SELECT ${fields.map((f, i) => `p${i} AS ${quoteIdent(f.name)}`).join(', ')} FROM __touched`,
+    { type: 'struct', fields },
+    'reading the changed partitions',
+  );
   const columns = fields.map((f) => readValues(values.getChild(f.name)!, f.type));
   const out: Record<string, string | null>[] = [];
   for (let i = 0; i < values.numRows; i++) out.push(Object.fromEntries(fields.map((f, c) => [f.name, formatPartitionValue(columns[c][i], f.type)])));

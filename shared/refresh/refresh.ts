@@ -25,7 +25,11 @@ export async function refreshTable(request: RefreshRequest): Promise<TableUpdate
   const table = request.definition.tables[request.table];
   if (!table) {
     const known = Object.keys(request.definition.tables);
-    throw new RefreshError('definition', request.table, `refresh: no table "${request.table}" in the pipeline definition${request.definition.file ? ` ${request.definition.file}` : ''} (tables: ${known.join(', ') || 'none'})`);
+    throw new RefreshError(
+      'definition',
+      request.table,
+      `refresh: no table "${request.table}" in the pipeline definition${request.definition.file ? ` ${request.definition.file}` : ''} (tables: ${known.join(', ') || 'none'})`,
+    );
   }
   const hashed = Object.values(table.pii).includes('hash');
   let key: string | undefined;

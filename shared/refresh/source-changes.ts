@@ -93,7 +93,13 @@ export async function planSourceRead(source: string, store: ObjectStore, applied
 }
 
 function toSourceFile(add: AddFile, version: number | undefined): SourceFile {
-  return { path: add.path, partitionValues: add.partitionValues ?? {}, size: add.size, version, ...(add.deletionVector ? { deletionVector: add.deletionVector } : {}) };
+  return {
+    path: add.path,
+    partitionValues: add.partitionValues ?? {},
+    size: add.size,
+    version,
+    ...(add.deletionVector ? { deletionVector: add.deletionVector } : {}),
+  };
 }
 
 /**
@@ -110,7 +116,8 @@ async function liveFilesInArrivalOrder(store: ObjectStore, snapshot: Snapshot): 
     let missing = false;
     chunk.forEach((version, j) => {
       if (!commits[j]) missing = true;
-      for (const action of commits[j] ?? []) if ('add' in action && live.has(action.add.path) && !addedIn.has(action.add.path)) addedIn.set(action.add.path, version);
+      for (const action of commits[j] ?? [])
+        if ('add' in action && live.has(action.add.path) && !addedIn.has(action.add.path)) addedIn.set(action.add.path, version);
     });
     if (missing) break;
   }

@@ -54,7 +54,8 @@ export async function runTransform(engine: SqlEngine, table: TableDefinition, op
     const names = declared.map((c) => c.name);
     if (options.hook) {
       // The hook sees the SQL's output as declared (casts applied) and provenance where the SQL is row-level.
-      const rowLevel = options.provenance && !(names.includes(FILE_ID_COLUMN) && names.includes(ROW_COLUMN)) && isRowLevel(parsed, await aggregateFunctions(engine));
+      const rowLevel =
+        options.provenance && !(names.includes(FILE_ID_COLUMN) && names.includes(ROW_COLUMN)) && isRowLevel(parsed, await aggregateFunctions(engine));
       const input = rowLevel ? await addColumns(engine, parsed, [FILE_ID_COLUMN, ROW_COLUMN]) : table.sql;
       sql = await applyHook(engine, input, options.hook, { table: table.name, source: table.from.join(', ') });
       declared = await engine.columns(sql, `${where} (after tables.${table.name}.hook)`);
@@ -74,7 +75,9 @@ export async function runTransform(engine: SqlEngine, table: TableDefinition, op
     output = sql === table.sql ? declared : await engine.columns(sql, where);
   } catch (err) {
     if (err instanceof SqlParseError) {
-      throw new RefreshError('definition', table.name, `${where}${err.line ? ` (line ${err.line} of the SQL, column ${err.column})` : ''}: ${err.message}`, { cause: err });
+      throw new RefreshError('definition', table.name, `${where}${err.line ? ` (line ${err.line} of the SQL, column ${err.column})` : ''}: ${err.message}`, {
+        cause: err,
+      });
     }
     if (err instanceof SqlError) throw new RefreshError('definition', table.name, err.message, { cause: err });
     throw err;
@@ -87,7 +90,8 @@ export async function runTransform(engine: SqlEngine, table: TableDefinition, op
   try {
     outcome = await buildBatch(engine, { table, sql, output, provenance, contract, filesTable: provenance ? options.filesTable : undefined });
   } catch (err) {
-    if (err instanceof SqlError) throw new RefreshError('definition', table.name, `${err.message} (check tables.${table.name}.sql and its expectations)`, { cause: err });
+    if (err instanceof SqlError)
+      throw new RefreshError('definition', table.name, `${err.message} (check tables.${table.name}.sql and its expectations)`, { cause: err });
     throw err;
   }
   return { contract, outcome, provenance };

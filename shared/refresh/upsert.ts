@@ -134,7 +134,9 @@ export async function upsertRows(engine: SqlEngine, store: ObjectStore, layout: 
     `SELECT (SELECT count(*) FROM __incoming) AS kept, count(*) FILTER (WHERE __old_file IS NULL) AS inserted, count(*) FILTER (WHERE __old_file IS NOT NULL) AS updated FROM __changed`,
     context,
   );
-  const rewriteIds = (await engine.rows(`SELECT DISTINCT __old_file AS id FROM __changed WHERE __old_file IS NOT NULL ORDER BY 1`, context)).map((r) => Number(r.id));
+  const rewriteIds = (await engine.rows(`SELECT DISTINCT __old_file AS id FROM __changed WHERE __old_file IS NOT NULL ORDER BY 1`, context)).map((r) =>
+    Number(r.id),
+  );
   const removes = rewriteIds.map((id) => holding[id]);
   const inserted = Number(counts.inserted);
   const updated = Number(counts.updated);

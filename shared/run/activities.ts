@@ -73,7 +73,9 @@ async function withRetries<T>(what: () => Promise<T>, attempts = 3): Promise<T> 
 /** The inputs of a table (bronze sources or tables) that have no Delta table yet. */
 async function missingInputs(definition: PipelineDefinition, table: string, lake: LakeTables): Promise<string[]> {
   const from = definition.tables[table]?.from ?? [];
-  const exists = await Promise.all(from.map(async (name) => (await loadIfExists(lake(definition.sources[name]?.table ?? definition.tables[name].table))) !== null));
+  const exists = await Promise.all(
+    from.map(async (name) => (await loadIfExists(lake(definition.sources[name]?.table ?? definition.tables[name].table))) !== null),
+  );
   return from.filter((_, i) => !exists[i]);
 }
 
@@ -90,7 +92,10 @@ export function planActivity(services: () => RunServices): (input: PlanActivityI
     const plan = planRefresh(definition);
     if (Array.isArray(input.fullRefresh)) {
       const unknown = input.fullRefresh.filter((t) => !tableNamed(definition, t));
-      if (unknown.length) throw terminal(`full refresh of ${unknown.join(', ')}: no such table in pipeline ${input.pipeline} (tables: ${Object.keys(definition.tables).join(', ')})`);
+      if (unknown.length)
+        throw terminal(
+          `full refresh of ${unknown.join(', ')}: no such table in pipeline ${input.pipeline} (tables: ${Object.keys(definition.tables).join(', ')})`,
+        );
     }
     const { runId, requests } = input;
     if (s.events && runId && requests?.length) {
@@ -115,7 +120,14 @@ export function tableActivity(services: () => RunServices): (input: TableActivit
     const base = { runId: input.runId, pipeline: input.pipeline, table: input.table };
     let metrics: TableUpdateMetrics;
     try {
-      metrics = await refreshTable({ definition, table: input.table, lake: s.lake, fullRefresh: input.fullRefresh, ...(s.sql ? { sql: s.sql } : {}), ...(s.piiKey ? { piiKey: s.piiKey } : {}) });
+      metrics = await refreshTable({
+        definition,
+        table: input.table,
+        lake: s.lake,
+        fullRefresh: input.fullRefresh,
+        ...(s.sql ? { sql: s.sql } : {}),
+        ...(s.piiKey ? { piiKey: s.piiKey } : {}),
+      });
     } catch (err) {
       if ((err as Error).name === 'NotATableError') {
         const missing = await missingInputs(definition, input.table, s.lake);
@@ -124,18 +136,25 @@ export function tableActivity(services: () => RunServices): (input: TableActivit
           context.log(`refreshTable ${input.table}: nothing to refresh yet, ${missing.join(', ')} ${missing.length === 1 ? 'has' : 'have'} no table`);
           const empty = emptyMetrics(definition.tables[input.table], []);
           // Recorded like any update, so that the run's record is complete (outcome.ts counts tables).
-          if (s.events) await withRetries(() => s.events!.record({ ...base, status: empty.status, recordedAt: new Date().toISOString(), metrics: empty })).catch((e) => context.warn(`refreshTable ${input.table}: event not recorded: ${errorText(e)}`));
+          if (s.events)
+            await withRetries(() => s.events!.record({ ...base, status: empty.status, recordedAt: new Date().toISOString(), metrics: empty })).catch((e) =>
+              context.warn(`refreshTable ${input.table}: event not recorded: ${errorText(e)}`),
+            );
           return empty;
         }
       }
       if (!isTransient(err) && s.events) {
-        await s.events.record({ ...base, status: 'failed', recordedAt: new Date().toISOString(), error: errorText(err) }).catch((e) => context.warn(`refreshTable ${input.table}: event not recorded: ${errorText(e)}`));
+        await s.events
+          .record({ ...base, status: 'failed', recordedAt: new Date().toISOString(), error: errorText(err) })
+          .catch((e) => context.warn(`refreshTable ${input.table}: event not recorded: ${errorText(e)}`));
       }
       throw marked(err);
     }
     if (metrics.status !== 'updated' && s.events) {
       // An earlier attempt of this run committed (its result was lost): report what it did.
-      const earlier = (await s.events.runEvents(input.runId).catch(() => [] as TableUpdateEvent[])).find((e) => e.table === input.table && e.metrics?.status === 'updated');
+      const earlier = (await s.events.runEvents(input.runId).catch(() => [] as TableUpdateEvent[])).find(
+        (e) => e.table === input.table && e.metrics?.status === 'updated',
+      );
       if (earlier?.metrics) return earlier.metrics;
     }
     if (s.events) {

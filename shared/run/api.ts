@@ -48,7 +48,8 @@ export interface ApiOrigin {
 }
 
 const notFound = (message: string): ApiResponse => ({ status: 404, body: { error: message } });
-const unknownPipeline = (pipelines: readonly PipelineDefinition[], name: string): ApiResponse => notFound(`no pipeline named "${name}" (pipelines: ${pipelines.map(pipelineName).join(', ') || 'none'})`);
+const unknownPipeline = (pipelines: readonly PipelineDefinition[], name: string): ApiResponse =>
+  notFound(`no pipeline named "${name}" (pipelines: ${pipelines.map(pipelineName).join(', ') || 'none'})`);
 
 function pipelineUrl(origin: ApiOrigin, pipeline: string, rest: string): string {
   return `${origin.baseUrl.replace(/\/+$/, '')}/api/pipelines/${encodeURIComponent(pipeline)}/${rest}`;
@@ -71,7 +72,8 @@ function requestUrl(origin: ApiOrigin, pipeline: string, requestId: string): str
  */
 export function startOptions(body: unknown, query: URLSearchParams): { fullRefresh?: boolean | string[]; reason?: string } | { error: string } {
   const out: { fullRefresh?: boolean | string[]; reason?: string } = {};
-  if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) return { error: 'the body must be a JSON object such as {"fullRefresh": true, "reason": "…"}' };
+  if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body)))
+    return { error: 'the body must be a JSON object such as {"fullRefresh": true, "reason": "…"}' };
   const b = (body ?? {}) as Record<string, unknown>;
   const unknown = Object.keys(b).filter((k) => k !== 'fullRefresh' && k !== 'reason');
   if (unknown.length) return { error: `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (expected fullRefresh, reason)` };
@@ -96,13 +98,26 @@ export function startOptions(body: unknown, query: URLSearchParams): { fullRefre
  * @param events where the request is recorded (null: no request URL)
  * @returns 202 with links, 404 or 400
  */
-export async function startRunResponse(runs: RunClient, pipelines: readonly PipelineDefinition[], name: string, options: ReturnType<typeof startOptions>, origin: ApiOrigin, events: EventLog | null = null): Promise<ApiResponse> {
+export async function startRunResponse(
+  runs: RunClient,
+  pipelines: readonly PipelineDefinition[],
+  name: string,
+  options: ReturnType<typeof startOptions>,
+  origin: ApiOrigin,
+  events: EventLog | null = null,
+): Promise<ApiResponse> {
   if ('error' in options) return { status: 400, body: { error: options.error } };
   const definition = findPipeline(pipelines, name);
   if (!definition) return unknownPipeline(pipelines, name);
   if (Array.isArray(options.fullRefresh)) {
     const unknown = options.fullRefresh.filter((t) => !tableNamed(definition, t));
-    if (unknown.length) return { status: 400, body: { error: `fullRefresh names unknown table${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (tables: ${Object.keys(definition.tables).join(', ')})` } };
+    if (unknown.length)
+      return {
+        status: 400,
+        body: {
+          error: `fullRefresh names unknown table${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (tables: ${Object.keys(definition.tables).join(', ')})`,
+        },
+      };
   }
   const requestId = randomUUID();
   const input: RefreshInput = { pipeline: name, ...options, reason: options.reason ?? 'requested over HTTP', ...(events ? { requests: [requestId] } : {}) };
@@ -150,7 +165,11 @@ export async function runStatusResponse(runs: RunClient, name: string, instanceI
   const status = await ownRun(runs, name, instanceId);
   if (!status) return notFound(`no run "${instanceId}" of pipeline "${name}"`);
   const running = isActive(status.runtimeStatus);
-  return { status: running ? 202 : 200, ...(running ? { headers: { Location: runUrl(origin, name, instanceId), 'Retry-After': '5' } } : {}), body: { pipeline: name, ...status } };
+  return {
+    status: running ? 202 : 200,
+    ...(running ? { headers: { Location: runUrl(origin, name, instanceId), 'Retry-After': '5' } } : {}),
+    body: { pipeline: name, ...status },
+  };
 }
 
 /**
@@ -165,14 +184,25 @@ export async function runStatusResponse(runs: RunClient, name: string, instanceI
  * @param origin for the Location header
  * @returns 202 while waiting or running, 200 once ended, 404 for an unknown pipeline or request
  */
-export async function requestStatusResponse(runs: RunClient, events: EventLog | null, pipelines: readonly PipelineDefinition[], name: string, requestId: string, origin: ApiOrigin): Promise<ApiResponse> {
+export async function requestStatusResponse(
+  runs: RunClient,
+  events: EventLog | null,
+  pipelines: readonly PipelineDefinition[],
+  name: string,
+  requestId: string,
+  origin: ApiOrigin,
+): Promise<ApiResponse> {
   const definition = findPipeline(pipelines, name);
   if (!definition) return unknownPipeline(pipelines, name);
   if (!events) return notFound('requests are not recorded here (no event log)');
   const tables = Object.keys(definition.tables).length;
   const progress = await requestProgress(runs, events, name, requestId, tables);
   const known = { pipeline: name, requestId, instanceId: runInstanceId(name) };
-  const waiting = (body: Record<string, unknown>): ApiResponse => ({ status: 202, headers: { Location: requestUrl(origin, name, requestId), 'Retry-After': '5' }, body: { pipeline: name, requestId, ...body } });
+  const waiting = (body: Record<string, unknown>): ApiResponse => ({
+    status: 202,
+    headers: { Location: requestUrl(origin, name, requestId), 'Retry-After': '5' },
+    body: { pipeline: name, requestId, ...body },
+  });
   switch (progress.state) {
     case 'unknown':
       return notFound(`no request "${requestId}" of pipeline "${name}"`);
@@ -183,7 +213,14 @@ export async function requestStatusResponse(runs: RunClient, events: EventLog | 
     case 'waiting':
       return waiting({ runtimeStatus: 'Pending', instanceId: runInstanceId(name) });
     case 'lost':
-      return { status: 200, body: { ...known, runtimeStatus: 'Canceled', error: `${progress.why}: the run it was raised on was terminated, failed or purged before taking it; ask again` } };
+      return {
+        status: 200,
+        body: {
+          ...known,
+          runtimeStatus: 'Canceled',
+          error: `${progress.why}: the run it was raised on was terminated, failed or purged before taking it; ask again`,
+        },
+      };
     case 'recorded': {
       const fromLog = { ...known, runId: progress.runId, source: 'eventLog' };
       const { outcome } = progress;
@@ -191,7 +228,16 @@ export async function requestStatusResponse(runs: RunClient, events: EventLog | 
       return { status: 200, body: { ...fromLog, runtimeStatus: 'Failed', output: outcome.error, tables: outcome.output.tables } };
     }
     case 'stopped':
-      return { status: 200, body: { ...known, runId: progress.runId, source: 'eventLog', runtimeStatus: 'Terminated', error: `run ${progress.runId} ended with ${progress.recorded} of ${tables} tables recorded: it was terminated, or stopped before the others` } };
+      return {
+        status: 200,
+        body: {
+          ...known,
+          runId: progress.runId,
+          source: 'eventLog',
+          runtimeStatus: 'Terminated',
+          error: `run ${progress.runId} ended with ${progress.recorded} of ${tables} tables recorded: it was terminated, or stopped before the others`,
+        },
+      };
   }
 }
 
@@ -208,13 +254,20 @@ const MAX_UPDATES = 500;
  * @param limit the `limit` query parameter (default 20, at most 500)
  * @returns 200 with the updates, 400 for a bad limit, 404 for an unknown pipeline or table
  */
-export async function tableUpdatesResponse(events: EventLog | null, pipelines: readonly PipelineDefinition[], name: string, table: string, limit: string | null): Promise<ApiResponse> {
+export async function tableUpdatesResponse(
+  events: EventLog | null,
+  pipelines: readonly PipelineDefinition[],
+  name: string,
+  table: string,
+  limit: string | null,
+): Promise<ApiResponse> {
   const definition = findPipeline(pipelines, name);
   if (!definition) return unknownPipeline(pipelines, name);
   if (!tableNamed(definition, table)) return notFound(`no table "${table}" in pipeline "${name}" (tables: ${Object.keys(definition.tables).join(', ')})`);
   if (!events) return notFound('table updates are not recorded here (no event log)');
   const n = limit === null ? 20 : Number(limit);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_UPDATES) return { status: 400, body: { error: `limit must be a whole number from 1 to ${MAX_UPDATES}, not '${limit}'` } };
+  if (!Number.isInteger(n) || n < 1 || n > MAX_UPDATES)
+    return { status: 400, body: { error: `limit must be a whole number from 1 to ${MAX_UPDATES}, not '${limit}'` } };
   return { status: 200, body: { pipeline: name, table, updates: await events.tableUpdates(name, table, n) } };
 }
 

@@ -107,7 +107,11 @@ const LAST_LOOK_WAIT_MS = 30_000;
  */
 async function startOrCatchUp(control: InstanceControl, input: RefreshInput, pollMs: number): Promise<RunStart> {
   const instanceId = runInstanceId(input.pipeline);
-  const asked: CatchUpRequest = { fullRefresh: input.fullRefresh ?? false, ...(input.reason !== undefined ? { reason: input.reason } : {}), ...(input.requests ? { requests: input.requests } : {}) };
+  const asked: CatchUpRequest = {
+    fullRefresh: input.fullRefresh ?? false,
+    ...(input.reason !== undefined ? { reason: input.reason } : {}),
+    ...(input.requests ? { requests: input.requests } : {}),
+  };
   for (let round = 0; round < MAX_START_ROUNDS; round++) {
     const current = await control.status(instanceId);
     if (!current || !isActive(current.runtimeStatus)) {
@@ -177,7 +181,18 @@ export class EngineRunClient implements RunClient {
   }
   async status(instanceId: string): Promise<RunStatus | undefined> {
     const s = await this.engine.getStatus(instanceId);
-    return s && { instanceId: s.instanceId, name: s.name, runtimeStatus: s.runtimeStatus, input: s.input, customStatus: s.customStatus, output: s.output, createdTime: s.createdTime, lastUpdatedTime: s.lastUpdatedTime };
+    return (
+      s && {
+        instanceId: s.instanceId,
+        name: s.name,
+        runtimeStatus: s.runtimeStatus,
+        input: s.input,
+        customStatus: s.customStatus,
+        output: s.output,
+        createdTime: s.createdTime,
+        lastUpdatedTime: s.lastUpdatedTime,
+      }
+    );
   }
 
   async terminate(instanceId: string, reason: string): Promise<TerminateResult> {
@@ -228,7 +243,16 @@ export class DurableRunClient implements RunClient {
       const s = await this.client.getStatus(instanceId);
       if (!s || !s.runtimeStatus) return undefined;
       const time = (d: unknown) => (d instanceof Date ? d.toISOString() : String(d ?? ''));
-      return { instanceId: s.instanceId, name: s.name, runtimeStatus: s.runtimeStatus as RunRuntimeStatus, input: s.input, customStatus: s.customStatus, output: s.output, createdTime: time(s.createdTime), lastUpdatedTime: time(s.lastUpdatedTime) };
+      return {
+        instanceId: s.instanceId,
+        name: s.name,
+        runtimeStatus: s.runtimeStatus as RunRuntimeStatus,
+        input: s.input,
+        customStatus: s.customStatus,
+        output: s.output,
+        createdTime: time(s.createdTime),
+        lastUpdatedTime: time(s.lastUpdatedTime),
+      };
     } catch (err) {
       // durable-functions 3 throws for the extension's 404 instead of returning nothing.
       if (/HTTP 404/.test((err as Error).message)) return undefined;

@@ -40,6 +40,7 @@ export function tableUpdateReport(m: TableUpdateMetrics): string {
   if (m.status !== 'updated') return `${head}\n`;
   const rules = m.expectations.filter((e) => e.failed > 0).map((e) => `${e.name} ${e.failed} failed (${e.onViolation})`);
   const c = m.completeness;
-  const complete = c && c.pct !== null ? `    complete: ${c.complete} of ${c.checked} rows (${c.pct}%) have every mandatory field (${c.rules.join(', ')})\n` : '';
+  const complete =
+    c && c.pct !== null ? `    complete: ${c.complete} of ${c.checked} rows (${c.pct}%) have every mandatory field (${c.rules.join(', ')})\n` : '';
   return `${head}\n    read ${m.rowsRead}: ${rowFates(m)} — ${(m.durationMs / 1000).toFixed(1)} s\n${rules.length ? `    ${rules.join('; ')}\n` : ''}${complete}`;
 }

@@ -87,7 +87,18 @@ export class EventLog {
       tableName: event.table,
       status: event.status,
       recordedAt: event.recordedAt,
-      ...(m ? { rowsRead: m.rowsRead, rowsOut: m.rowsOut, inserted: m.inserted, updated: m.updated, quarantined: m.quarantined, dropped: m.dropped, durationMs: m.durationMs, targetVersion: m.targetVersion ?? -1 } : {}),
+      ...(m
+        ? {
+            rowsRead: m.rowsRead,
+            rowsOut: m.rowsOut,
+            inserted: m.inserted,
+            updated: m.updated,
+            quarantined: m.quarantined,
+            dropped: m.dropped,
+            durationMs: m.durationMs,
+            targetVersion: m.targetVersion ?? -1,
+          }
+        : {}),
       // A column of its own so a dashboard over the table can chart it without parsing the JSON.
       ...(m?.completeness && m.completeness.pct !== null ? { completenessPct: m.completeness.pct } : {}),
       ...(event.error ? { error: event.error.slice(0, 8_000) } : {}),
@@ -97,7 +108,10 @@ export class EventLog {
     const inverted = String(MAX_TICKS - runStartMs(event.runId)).padStart(13, '0');
     await Promise.all([
       this.client.upsertEntity({ partitionKey: key(`run|${event.runId}`), rowKey: key(event.table), ...summary }, 'Replace'),
-      this.client.upsertEntity({ partitionKey: key(`table|${event.pipeline}|${event.table}`), rowKey: key(`${inverted}|${event.runId}`), ...summary }, 'Replace'),
+      this.client.upsertEntity(
+        { partitionKey: key(`table|${event.pipeline}|${event.table}`), rowKey: key(`${inverted}|${event.runId}`), ...summary },
+        'Replace',
+      ),
     ]);
   }
 

@@ -84,7 +84,10 @@ function chunkRetry(): df.RetryOptions {
 export function failureReason(error: unknown): string {
   const details = (error as { failureDetails?: { errorMessage?: string } })?.failureDetails;
   const text = details?.errorMessage ?? (error instanceof Error ? error.message : String(error));
-  return text.split(/\s\n\s/)[0].trim().slice(0, 2_000);
+  return text
+    .split(/\s\n\s/)[0]
+    .trim()
+    .slice(0, 2_000);
 }
 
 /**
@@ -145,7 +148,10 @@ export function* refreshTablesFanOut(
   } else {
     chunkTables(tables, limit).forEach((chunk, i) => {
       const input: RefreshTablesInput = { tables: chunk, maxFanOut: limit };
-      pending.set(context.df.callSubOrchestratorWithRetry(REFRESH_TABLES_ORCHESTRATOR, chunkRetry(), input, childId(i)), { tables: chunk.map((t) => t.table), chunk: true });
+      pending.set(context.df.callSubOrchestratorWithRetry(REFRESH_TABLES_ORCHESTRATOR, chunkRetry(), input, childId(i)), {
+        tables: chunk.map((t) => t.table),
+        chunk: true,
+      });
     });
   }
   let running = tables.length;
@@ -180,12 +186,18 @@ export const refreshTablesOrchestrator: OrchestrationHandler = function* (contex
   const progress = { total: input.tables.length, done: 0, failed: 0, running: input.tables.length };
   context.df.setCustomStatus(progress);
   const outcomes: TableOutcome[] = [];
-  yield* refreshTablesFanOut(context, input.tables, limit, (i) => `${context.df.instanceId}:C${i}`, (outcome, running) => {
-    outcomes.push(outcome);
-    if (outcome.error !== undefined) progress.failed++;
-    else progress.done++;
-    progress.running = running;
-    context.df.setCustomStatus(progress);
-  });
+  yield* refreshTablesFanOut(
+    context,
+    input.tables,
+    limit,
+    (i) => `${context.df.instanceId}:C${i}`,
+    (outcome, running) => {
+      outcomes.push(outcome);
+      if (outcome.error !== undefined) progress.failed++;
+      else progress.done++;
+      progress.running = running;
+      context.df.setCustomStatus(progress);
+    },
+  );
   return { tables: outcomes } satisfies RefreshTablesOutput;
 };

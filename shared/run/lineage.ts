@@ -82,7 +82,15 @@ export async function tableLineage(definition: PipelineDefinition, metrics: Tabl
       for (const input of commitInputs(version, commits[i] ?? [])) inputs.push(input);
     });
     const skipped = first - Math.max(s.fromVersion + 1, 0);
-    sources.push({ name: s.name, kind: 'bronze', path: bronze.table, fromVersion: s.fromVersion, toVersion: s.toVersion, inputs, ...(skipped > 0 ? { truncated: skipped } : {}) });
+    sources.push({
+      name: s.name,
+      kind: 'bronze',
+      path: bronze.table,
+      fromVersion: s.fromVersion,
+      toVersion: s.toVersion,
+      inputs,
+      ...(skipped > 0 ? { truncated: skipped } : {}),
+    });
   }
   return { table: metrics.table, path: metrics.path, targetVersion: metrics.targetVersion, sources };
 }
@@ -102,7 +110,9 @@ function commitInputs(version: number, actions: readonly unknown[]): BronzeInput
       version,
       ...(typeof s.file === 'string' ? { file: s.file } : {}),
       ...(typeof s.etag === 'string' ? { etag: s.etag } : {}),
-      ...(hub ? { eventHub: hub.hub, partitionId: hub.partitionId, firstSequenceNumber: num(s.firstSequenceNumber), lastSequenceNumber: num(s.lastSequenceNumber) } : {}),
+      ...(hub
+        ? { eventHub: hub.hub, partitionId: hub.partitionId, firstSequenceNumber: num(s.firstSequenceNumber), lastSequenceNumber: num(s.lastSequenceNumber) }
+        : {}),
       ...(num(s.rowsWritten) !== undefined ? { rowsWritten: num(s.rowsWritten) } : {}),
     };
   });

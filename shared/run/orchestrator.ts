@@ -112,7 +112,11 @@ export const refreshOrchestrator: OrchestrationHandler = function* (context: Orc
   const show = () => context.df.setCustomStatus(progress);
   show();
 
-  const planInput: PlanActivityInput = { pipeline: input.pipeline, fullRefresh: input.fullRefresh ?? false, ...(input.requests?.length ? { runId, requests: input.requests } : {}) };
+  const planInput: PlanActivityInput = {
+    pipeline: input.pipeline,
+    fullRefresh: input.fullRefresh ?? false,
+    ...(input.requests?.length ? { runId, requests: input.requests } : {}),
+  };
   const plan = (yield context.df.callActivityWithRetry(PLAN_ACTIVITY, tableRetry(), planInput)) as RefreshPlan;
   const order = plan.levels.flat();
   Object.assign(progress, { stage: 'refreshing', levels: plan.levels.length, total: order.length });
@@ -121,7 +125,10 @@ export const refreshOrchestrator: OrchestrationHandler = function* (context: Orc
   const failures: TableFailure[] = [];
 
   for (let level = 0; level < plan.levels.length; level++) {
-    const blocked = blockedBy(plan, failures.map((f) => f.table));
+    const blocked = blockedBy(
+      plan,
+      failures.map((f) => f.table),
+    );
     const runnable = plan.levels[level].filter((t) => !blocked.has(t));
     for (const t of plan.levels[level]) if (blocked.has(t)) progress.tables[t] = { state: 'blocked' };
     progress.level = level + 1;
@@ -131,27 +138,46 @@ export const refreshOrchestrator: OrchestrationHandler = function* (context: Orc
     for (const table of runnable) progress.tables[table] = { state: 'running' };
     progress.running = runnable.length;
     show();
-    yield* refreshTablesFanOut(context, inputs, maxFanOut, (chunk) => `${context.df.instanceId}:L${level + 1}:C${chunk}`, (outcome: TableOutcome, running: number) => {
-      if (outcome.metrics) {
-        const m = outcome.metrics;
-        results.set(outcome.table, m);
-        progress.tables[outcome.table] = { state: m.status, targetVersion: m.targetVersion, rowsRead: m.rowsRead, inserted: m.inserted, updated: m.updated, quarantined: m.quarantined, ...(m.completeness ? { completenessPct: m.completeness.pct } : {}) };
-        progress.done++;
-      } else {
-        const reason = outcome.error ?? 'no result';
-        failures.push({ table: outcome.table, reason });
-        progress.tables[outcome.table] = { state: 'failed', error: reason.slice(0, 300) };
-        progress.failed++;
-      }
-      progress.running = running;
-      show();
-    });
+    yield* refreshTablesFanOut(
+      context,
+      inputs,
+      maxFanOut,
+      (chunk) => `${context.df.instanceId}:L${level + 1}:C${chunk}`,
+      (outcome: TableOutcome, running: number) => {
+        if (outcome.metrics) {
+          const m = outcome.metrics;
+          results.set(outcome.table, m);
+          progress.tables[outcome.table] = {
+            state: m.status,
+            targetVersion: m.targetVersion,
+            rowsRead: m.rowsRead,
+            inserted: m.inserted,
+            updated: m.updated,
+            quarantined: m.quarantined,
+            ...(m.completeness ? { completenessPct: m.completeness.pct } : {}),
+          };
+          progress.done++;
+        } else {
+          const reason = outcome.error ?? 'no result';
+          failures.push({ table: outcome.table, reason });
+          progress.tables[outcome.table] = { state: 'failed', error: reason.slice(0, 300) };
+          progress.failed++;
+        }
+        progress.running = running;
+        show();
+      },
+    );
   }
 
   if (failures.length > 0) {
     progress.stage = 'failed';
     show();
-    const blocked = [...blockedBy(plan, failures.map((f) => f.table))].filter((t) => !failures.some((f) => f.table === t));
+    const blocked = [
+      ...blockedBy(
+        plan,
+        failures.map((f) => f.table),
+      ),
+    ].filter((t) => !failures.some((f) => f.table === t));
     const held = blocked.length ? `; not run because they read a failed table: ${blocked.join(', ')}` : '';
     throw new Error(`refresh of pipeline ${input.pipeline} (run ${runId}) failed: ${failures.map((f) => `${f.table}: ${f.reason}`).join(' | ')}${held}`);
   }
@@ -174,7 +200,13 @@ export const refreshOrchestrator: OrchestrationHandler = function* (context: Orc
   if (asked) {
     const { fullRefresh, reason, requests } = asked;
     const { pipeline, maxFanOut } = input;
-    context.df.continueAsNew({ pipeline, fullRefresh, ...(reason !== undefined ? { reason } : {}), ...(requests ? { requests } : {}), ...(maxFanOut !== undefined ? { maxFanOut } : {}) } satisfies RefreshInput);
+    context.df.continueAsNew({
+      pipeline,
+      fullRefresh,
+      ...(reason !== undefined ? { reason } : {}),
+      ...(requests ? { requests } : {}),
+      ...(maxFanOut !== undefined ? { maxFanOut } : {}),
+    } satisfies RefreshInput);
     return output;
   }
   progress.stage = 'completed';

@@ -76,17 +76,27 @@ export type RequestProgress =
  * @param now the time to judge a lost request by (epoch ms)
  * @returns the request's progress
  */
-export async function requestProgress(runs: RunClient, events: EventLog, pipeline: string, requestId: string, tableCount: number, now = Date.now()): Promise<RequestProgress> {
+export async function requestProgress(
+  runs: RunClient,
+  events: EventLog,
+  pipeline: string,
+  requestId: string,
+  tableCount: number,
+  now = Date.now(),
+): Promise<RequestProgress> {
   const record = await events.request(pipeline, requestId);
   if (!record) return { state: 'unknown' };
   const status = await runs.status(runInstanceId(pipeline));
   const active = !!status && isActive(status.runtimeStatus);
-  if (status && ((status.input as RefreshInput | undefined)?.requests ?? []).includes(requestId)) return active ? { state: 'running', status } : { state: 'ended', status };
+  if (status && ((status.input as RefreshInput | undefined)?.requests ?? []).includes(requestId))
+    return active ? { state: 'running', status } : { state: 'ended', status };
   if (!record.runId) {
     const requestedAt = record.requestedAt ? Date.parse(record.requestedAt) : now;
     const ended = status && !active ? Date.parse(status.lastUpdatedTime) : NaN;
-    if (!active && now - requestedAt > REQUEST_LOST_MS) return { state: 'lost', why: `no run served the request within ${REQUEST_LOST_MS / 60_000} minutes and none is going` };
-    if (!active && ended > requestedAt && now - ended > START_GRACE_MS) return { state: 'lost', why: `run ${runInstanceId(pipeline)} ended (${status!.runtimeStatus}) after the request without serving it and none is going` };
+    if (!active && now - requestedAt > REQUEST_LOST_MS)
+      return { state: 'lost', why: `no run served the request within ${REQUEST_LOST_MS / 60_000} minutes and none is going` };
+    if (!active && ended > requestedAt && now - ended > START_GRACE_MS)
+      return { state: 'lost', why: `run ${runInstanceId(pipeline)} ended (${status!.runtimeStatus}) after the request without serving it and none is going` };
     return { state: 'waiting', status };
   }
   const outcome = await recordedOutcome(events, pipeline, record.runId, null, tableCount);

@@ -101,5 +101,7 @@ export function blockedBy(plan: RefreshPlan, failed: Iterable<string>): Set<stri
  * @returns table names
  */
 export function tablesReadingSource(definition: PipelineDefinition, source: string): string[] {
-  return Object.values(definition.tables).filter((t) => t.from.includes(source)).map((t) => t.name);
+  return Object.values(definition.tables)
+    .filter((t) => t.from.includes(source))
+    .map((t) => t.name);
 }

@@ -70,15 +70,23 @@ function commitFile(version: number): string {
  * @param version the bronze version (default: the table's latest)
  * @returns the tables behind, or null when the version is served
  */
-async function sourceBehind(definition: PipelineDefinition, source: string, lake: LakeTables, last: RunStatus | undefined, version?: number): Promise<UnappliedSource | null> {
+async function sourceBehind(
+  definition: PipelineDefinition,
+  source: string,
+  lake: LakeTables,
+  last: RunStatus | undefined,
+  version?: number,
+): Promise<UnappliedSource | null> {
   const store = lake((Object.hasOwn(definition.sources, source) ? definition.sources[source] : definition.tables[source]).table);
   const wanted = version ?? (await loadIfExists(store))?.version;
   if (wanted === undefined) return null;
   const tables = tablesReadingSource(definition, source);
-  const applied = await Promise.all(tables.map(async (table) => {
-    const target = await loadIfExists(lake(definition.tables[table].table));
-    return { table, applied: target ? txnVersion(target, refreshAppId(source)) : -1 };
-  }));
+  const applied = await Promise.all(
+    tables.map(async (table) => {
+      const target = await loadIfExists(lake(definition.tables[table].table));
+      return { table, applied: target ? txnVersion(target, refreshAppId(source)) : -1 };
+    }),
+  );
   const behind = applied.filter((a) => a.applied < wanted);
   if (behind.length === 0) return null;
   if (last) {
@@ -118,7 +126,13 @@ export async function unappliedSources(definition: PipelineDefinition, lake: Lak
  * @param runs the run client
  * @returns the tables behind, or null when nothing is due (also for pipelines not in `afterBronze` mode)
  */
-export async function unservedBronzeVersion(definition: PipelineDefinition, source: string, version: number, lake: LakeTables, runs: RunClient): Promise<UnappliedSource | null> {
+export async function unservedBronzeVersion(
+  definition: PipelineDefinition,
+  source: string,
+  version: number,
+  lake: LakeTables,
+  runs: RunClient,
+): Promise<UnappliedSource | null> {
   if ((definition.trigger?.mode ?? 'afterBronze') !== 'afterBronze' || tablesReadingSource(definition, source).length === 0) return null;
   const last = await runs.status(runInstanceId(pipelineName(definition)));
   return sourceBehind(definition, source, lake, last, version);
@@ -133,7 +147,11 @@ export async function unservedBronzeVersion(definition: PipelineDefinition, sour
  * @param runs the run client
  * @returns the starts, and the failures by pipeline
  */
-export async function sweepUnappliedBronze(pipelines: readonly PipelineDefinition[], lake: LakeTables, runs: RunClient): Promise<{ started: SweepResult[]; failures: { pipeline: string; error: unknown }[] }> {
+export async function sweepUnappliedBronze(
+  pipelines: readonly PipelineDefinition[],
+  lake: LakeTables,
+  runs: RunClient,
+): Promise<{ started: SweepResult[]; failures: { pipeline: string; error: unknown }[] }> {
   const started: SweepResult[] = [];
   const failures: { pipeline: string; error: unknown }[] = [];
   for (const definition of pipelines) {

@@ -55,7 +55,13 @@ export async function startRunAfterTableCommit(commit: TableCommit, runs: RunCli
   return startRunAfterCommit(commit.pipeline, commit.table, `${commit.by}: ${commit.table} version ${commit.version}`, runs, commit.requests);
 }
 
-async function startRunAfterCommit(pipeline: PipelineDefinition, changed: string, reason: string, runs: RunClient, requests?: string[]): Promise<RunStart | null> {
+async function startRunAfterCommit(
+  pipeline: PipelineDefinition,
+  changed: string,
+  reason: string,
+  runs: RunClient,
+  requests?: string[],
+): Promise<RunStart | null> {
   const mode = pipeline.trigger?.mode ?? 'afterBronze';
   if (mode !== 'afterBronze' || tablesReadingSource(pipeline, changed).length === 0) return null;
   return runs.startRun({ pipeline: pipelineName(pipeline), reason, ...(requests ? { requests } : {}) });
@@ -68,7 +74,9 @@ export class ScheduledStartError extends Error {
     /** The starts that succeeded. */
     readonly started: { pipeline: string; start: RunStart }[],
   ) {
-    super(`could not start ${failures.length} scheduled pipeline${failures.length === 1 ? '' : 's'}: ${failures.map((f) => `${f.pipeline}: ${f.error instanceof Error ? f.error.message : String(f.error)}`).join('; ')}`);
+    super(
+      `could not start ${failures.length} scheduled pipeline${failures.length === 1 ? '' : 's'}: ${failures.map((f) => `${f.pipeline}: ${f.error instanceof Error ? f.error.message : String(f.error)}`).join('; ')}`,
+    );
     this.name = 'ScheduledStartError';
   }
 }
@@ -84,7 +92,12 @@ export class ScheduledStartError extends Error {
  * @returns the starts, by pipeline
  * @throws ScheduledStartError after trying them all, naming each pipeline that failed
  */
-export async function startScheduledRuns(pipelines: readonly PipelineDefinition[], runs: RunClient, tick: Date, since?: Date): Promise<{ pipeline: string; start: RunStart }[]> {
+export async function startScheduledRuns(
+  pipelines: readonly PipelineDefinition[],
+  runs: RunClient,
+  tick: Date,
+  since?: Date,
+): Promise<{ pipeline: string; start: RunStart }[]> {
   const out: { pipeline: string; start: RunStart }[] = [];
   const failures: { pipeline: string; error: unknown }[] = [];
   for (const pipeline of duePipelines(pipelines, tick, since)) {

@@ -103,18 +103,21 @@ export function sqlMemoryPlan(resources: InstanceResources): SqlMemoryPlan {
 export function sqlOptionsFromEnv(env: SettingsEnv = process.env, resources?: InstanceResources): SqlEngineOptions {
   const out: SqlEngineOptions = {};
   const memory = env.SLUICE_SQL_MEMORY_LIMIT?.trim();
-  if (memory && !MEMORY_LIMIT.test(memory)) throw new Error(`setting SLUICE_SQL_MEMORY_LIMIT: expected a size such as 1GB or 512MB, got ${JSON.stringify(memory)}`);
+  if (memory && !MEMORY_LIMIT.test(memory))
+    throw new Error(`setting SLUICE_SQL_MEMORY_LIMIT: expected a size such as 1GB or 512MB, got ${JSON.stringify(memory)}`);
   out.memoryLimit = checkedMemoryLimit(memory || undefined, resources ?? instanceResources(env));
   const threads = env.SLUICE_SQL_THREADS?.trim();
   if (threads) {
     const n = Number(threads);
-    if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`setting SLUICE_SQL_THREADS: expected a whole number from 1 to 64, got ${JSON.stringify(threads)}`);
+    if (!Number.isInteger(n) || n < 1 || n > 64)
+      throw new Error(`setting SLUICE_SQL_THREADS: expected a whole number from 1 to 64, got ${JSON.stringify(threads)}`);
     out.threads = n;
   }
   if (env.SLUICE_SQL_TEMP_DIR?.trim()) out.tempRoot = env.SLUICE_SQL_TEMP_DIR.trim();
   const cache = env.SLUICE_SQL_CACHE_SIZE?.trim();
   if (cache) {
-    if (!(/^0+$/.test(cache) || MEMORY_LIMIT.test(cache))) throw new Error(`setting SLUICE_SQL_CACHE_SIZE: expected a size such as 256MB, or 0 for no cache, got ${JSON.stringify(cache)}`);
+    if (!(/^0+$/.test(cache) || MEMORY_LIMIT.test(cache)))
+      throw new Error(`setting SLUICE_SQL_CACHE_SIZE: expected a size such as 256MB, or 0 for no cache, got ${JSON.stringify(cache)}`);
     out.fileCache = cache;
   }
   return out;

@@ -12,5 +12,16 @@ export { FILE_ID_COLUMN, registerView, ROW_COLUMN } from './source';
 export type { ViewSpec } from './source';
 export { queryBatches, queryTable } from './results';
 export type { ExportOptions } from './results';
-export { addColumns, aggregateFunctions, isRowLevel, parseQuery, partitionExpressions, referencedColumns, SqlParseError, toSql, withExpressions, withoutTopLevelCasts } from './parse';
+export {
+  addColumns,
+  aggregateFunctions,
+  isRowLevel,
+  parseQuery,
+  partitionExpressions,
+  referencedColumns,
+  SqlParseError,
+  toSql,
+  withExpressions,
+  withoutTopLevelCasts,
+} from './parse';
 export type { ExprNode, ParsedQuery, SelectNode } from './parse';

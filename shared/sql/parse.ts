@@ -72,7 +72,12 @@ export class SqlParseError extends Error {
 export async function parseQuery(engine: SqlEngine, sql: string): Promise<ParsedQuery> {
   const [row] = await engine.rows(`SELECT json_serialize_sql(${quoteLiteral(sql)}) AS j`, 'parsing SQL');
   // "No location" is 2^64-1, which JSON numbers cannot hold; it would not survive the round trip.
-  const result = JSON.parse(String(row.j).replace(/"query_location":\d{17,}/g, '"query_location":0')) as { error: boolean; error_message?: string; position?: string; statements?: ParsedQuery['statement'][] };
+  const result = JSON.parse(String(row.j).replace(/"query_location":\d{17,}/g, '"query_location":0')) as {
+    error: boolean;
+    error_message?: string;
+    position?: string;
+    statements?: ParsedQuery['statement'][];
+  };
   if (result.error) {
     const message = result.error_message ?? 'does not parse';
     if (/only select statements/i.test(message)) throw new SqlParseError('must be a single SELECT query (a statement of another kind was found)');
@@ -82,7 +87,8 @@ export async function parseQuery(engine: SqlEngine, sql: string): Promise<Parsed
     const before = sql.slice(0, Math.min(position, sql.trimEnd().length)).split('\n');
     throw new SqlParseError(message, before.length, before[before.length - 1].length + 1);
   }
-  if (!result.statements || result.statements.length !== 1) throw new SqlParseError(`must be exactly one SELECT query, found ${result.statements?.length ?? 0} statements`);
+  if (!result.statements || result.statements.length !== 1)
+    throw new SqlParseError(`must be exactly one SELECT query, found ${result.statements?.length ?? 0} statements`);
   return { sql, statement: result.statements[0] };
 }
 
@@ -217,7 +223,9 @@ export function partitionExpressions(query: ParsedQuery, partitionColumns: strin
   if (window) return null;
   const out: ExprNode[] = [];
   for (const column of partitionColumns) {
-    const item = node.select_list.find((e) => e.alias === column || (!e.alias && e.class === 'COLUMN_REF' && e.column_names?.[e.column_names.length - 1] === column));
+    const item = node.select_list.find(
+      (e) => e.alias === column || (!e.alias && e.class === 'COLUMN_REF' && e.column_names?.[e.column_names.length - 1] === column),
+    );
     if (!item || hasAggregateOrWindow(item, aggregates)) return null;
     out.push(item);
   }
@@ -249,4 +257,3 @@ function walk(value: unknown, visit: (node: ExprNode) => void): void {
   if (typeof node.class === 'string') visit(node);
   for (const child of Object.values(node)) if (child && typeof child === 'object') walk(child, visit);
 }
-

@@ -36,7 +36,13 @@ let exportCount = 0;
  * @param options batch size and output file size
  * @returns the batches, in the query's order
  */
-export async function* queryBatches(engine: SqlEngine, sql: string, schema: DeltaStruct, context: string, options: ExportOptions = {}): AsyncGenerator<arrow.RecordBatch> {
+export async function* queryBatches(
+  engine: SqlEngine,
+  sql: string,
+  schema: DeltaStruct,
+  context: string,
+  options: ExportOptions = {},
+): AsyncGenerator<arrow.RecordBatch> {
   const dir = engine.path(`export-${++exportCount}`);
   const select = schema.fields.map((f) => `CAST(${quoteIdent(f.name)} AS ${duckType(f.type)}) AS ${quoteIdent(f.name)}`).join(', ');
   await engine.run(
@@ -96,7 +102,12 @@ function conformBatch(batch: arrow.RecordBatch, schema: DeltaStruct, context: st
 function conformColumn(column: arrow.Vector, type: DeltaType): arrow.Data {
   const single = column.data.length === 1 ? column.data[0] : null;
   if (single && isCanonicalArrowType(column.type, type)) return single;
-  if (single && (type === 'timestamp' || type === 'timestamp_ntz') && arrow.DataType.isTimestamp(column.type) && column.type.unit === arrow.TimeUnit.MICROSECOND) {
+  if (
+    single &&
+    (type === 'timestamp' || type === 'timestamp_ntz') &&
+    arrow.DataType.isTimestamp(column.type) &&
+    column.type.unit === arrow.TimeUnit.MICROSECOND
+  ) {
     return single.clone(deltaToArrowType(type) as arrow.Timestamp);
   }
   return buildVector(type, readValues(column, type)).data[0];

@@ -55,7 +55,9 @@ export async function registerView(engine: SqlEngine, name: string, spec: ViewSp
   );
   for (let i = 0; i < spec.files.length; i += 500) {
     const rows = spec.files.slice(i, i + 500).map((file) => {
-      const values = partitionFields.map((f) => sqlLiteral(parsePartitionValue(file.partitionValues[f.name] ?? null, f.type, f.name, spec.partitionTimeZone), f.type));
+      const values = partitionFields.map((f) =>
+        sqlLiteral(parsePartitionValue(file.partitionValues[f.name] ?? null, f.type, f.name, spec.partitionTimeZone), f.type),
+      );
       return `(${file.id}, ${quoteLiteral(file.localPath)}, ${quoteLiteral(file.path)}, ${file.version ?? 'NULL'}${values.map((v) => `, ${v}`).join('')})`;
     });
     await engine.run(`INSERT INTO ${quoteIdent(filesTable)} VALUES ${rows.join(',\n')}`, `registering ${name}`);

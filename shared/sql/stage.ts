@@ -101,12 +101,14 @@ async function copyFile(engine: SqlEngine, store: ObjectStore, file: StagedFile,
     }
   };
   // Only a file whose size the log records is cached: the size is part of what identifies its bytes.
-  if (file.size !== undefined) return engine.fileCache.place(`${store.url}\n${path}\n${file.size}`, file.size, file.localPath, (local) => fetch(local, file.size!));
+  if (file.size !== undefined)
+    return engine.fileCache.place(`${store.url}\n${path}\n${file.size}`, file.size, file.localPath, (local) => fetch(local, file.size!));
   let size: number;
   try {
     size = (await store.properties(path)).size;
   } catch (err) {
-    if (err instanceof ObjectNotFoundError) throw new StagingError(`${where} is missing from storage (vacuumed or deleted); rebuild the target with a full refresh`, { cause: err });
+    if (err instanceof ObjectNotFoundError)
+      throw new StagingError(`${where} is missing from storage (vacuumed or deleted); rebuild the target with a full refresh`, { cause: err });
     throw err;
   }
   await fetch(file.localPath, size);

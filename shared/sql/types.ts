@@ -26,19 +26,31 @@ import { quoteIdent, quoteLiteral } from './engine';
 export function duckType(type: DeltaType): string {
   if (typeof type === 'string') {
     switch (type) {
-      case 'string': return 'VARCHAR';
-      case 'long': return 'BIGINT';
-      case 'integer': return 'INTEGER';
-      case 'short': return 'SMALLINT';
-      case 'byte': return 'TINYINT';
-      case 'float': return 'FLOAT';
-      case 'double': return 'DOUBLE';
-      case 'boolean': return 'BOOLEAN';
-      case 'binary': return 'BLOB';
-      case 'date': return 'DATE';
+      case 'string':
+        return 'VARCHAR';
+      case 'long':
+        return 'BIGINT';
+      case 'integer':
+        return 'INTEGER';
+      case 'short':
+        return 'SMALLINT';
+      case 'byte':
+        return 'TINYINT';
+      case 'float':
+        return 'FLOAT';
+      case 'double':
+        return 'DOUBLE';
+      case 'boolean':
+        return 'BOOLEAN';
+      case 'binary':
+        return 'BLOB';
+      case 'date':
+        return 'DATE';
       case 'timestamp':
-      case 'timestamp_ntz': return 'TIMESTAMP';
-      case 'void': return 'VARCHAR';
+      case 'timestamp_ntz':
+        return 'TIMESTAMP';
+      case 'void':
+        return 'VARCHAR';
     }
     const dec = decimalParams(type);
     if (dec) return `DECIMAL(${dec.precision},${dec.scale})`;
@@ -51,10 +63,37 @@ export function duckType(type: DeltaType): string {
 
 /** DuckDB type ids we map (numeric values of `DuckDBTypeId`, so this module loads without DuckDB). */
 const ID = {
-  BOOLEAN: 1, TINYINT: 2, SMALLINT: 3, INTEGER: 4, BIGINT: 5, UTINYINT: 6, USMALLINT: 7, UINTEGER: 8, UBIGINT: 9,
-  FLOAT: 10, DOUBLE: 11, TIMESTAMP: 12, DATE: 13, HUGEINT: 16, VARCHAR: 17, BLOB: 18, DECIMAL: 19,
-  TIMESTAMP_S: 20, TIMESTAMP_MS: 21, TIMESTAMP_NS: 22, ENUM: 23, LIST: 24, STRUCT: 25, MAP: 26, UUID: 27,
-  TIMESTAMP_TZ: 31, UHUGEINT: 32, ARRAY: 33, SQLNULL: 36, STRING_LITERAL: 37, INTEGER_LITERAL: 38,
+  BOOLEAN: 1,
+  TINYINT: 2,
+  SMALLINT: 3,
+  INTEGER: 4,
+  BIGINT: 5,
+  UTINYINT: 6,
+  USMALLINT: 7,
+  UINTEGER: 8,
+  UBIGINT: 9,
+  FLOAT: 10,
+  DOUBLE: 11,
+  TIMESTAMP: 12,
+  DATE: 13,
+  HUGEINT: 16,
+  VARCHAR: 17,
+  BLOB: 18,
+  DECIMAL: 19,
+  TIMESTAMP_S: 20,
+  TIMESTAMP_MS: 21,
+  TIMESTAMP_NS: 22,
+  ENUM: 23,
+  LIST: 24,
+  STRUCT: 25,
+  MAP: 26,
+  UUID: 27,
+  TIMESTAMP_TZ: 31,
+  UHUGEINT: 32,
+  ARRAY: 33,
+  SQLNULL: 36,
+  STRING_LITERAL: 37,
+  INTEGER_LITERAL: 38,
 } as const;
 
 /**
@@ -66,45 +105,70 @@ const ID = {
  * @throws Error naming the column when the type has no Delta counterpart
  */
 export function deltaTypeOf(type: DuckDBType, where: string): DeltaType {
-  const t = type as DuckDBType & { width?: number; scale?: number; valueType?: DuckDBType; keyType?: DuckDBType; entryNames?: readonly string[]; entryTypes?: readonly DuckDBType[] };
+  const t = type as DuckDBType & {
+    width?: number;
+    scale?: number;
+    valueType?: DuckDBType;
+    keyType?: DuckDBType;
+    entryNames?: readonly string[];
+    entryTypes?: readonly DuckDBType[];
+  };
   switch (type.typeId as number) {
-    case ID.BOOLEAN: return 'boolean';
-    case ID.TINYINT: return 'byte';
+    case ID.BOOLEAN:
+      return 'boolean';
+    case ID.TINYINT:
+      return 'byte';
     case ID.SMALLINT:
-    case ID.UTINYINT: return 'short';
+    case ID.UTINYINT:
+      return 'short';
     case ID.INTEGER:
-    case ID.USMALLINT: return 'integer';
+    case ID.USMALLINT:
+      return 'integer';
     case ID.BIGINT:
     case ID.UINTEGER:
     case ID.HUGEINT:
-    case ID.INTEGER_LITERAL: return 'long';
-    case ID.UBIGINT: return 'decimal(20,0)';
-    case ID.UHUGEINT: return 'decimal(38,0)';
-    case ID.FLOAT: return 'float';
-    case ID.DOUBLE: return 'double';
-    case ID.DECIMAL: return `decimal(${t.width},${t.scale})`;
-    case ID.DATE: return 'date';
+    case ID.INTEGER_LITERAL:
+      return 'long';
+    case ID.UBIGINT:
+      return 'decimal(20,0)';
+    case ID.UHUGEINT:
+      return 'decimal(38,0)';
+    case ID.FLOAT:
+      return 'float';
+    case ID.DOUBLE:
+      return 'double';
+    case ID.DECIMAL:
+      return `decimal(${t.width},${t.scale})`;
+    case ID.DATE:
+      return 'date';
     case ID.TIMESTAMP:
     case ID.TIMESTAMP_S:
     case ID.TIMESTAMP_MS:
     case ID.TIMESTAMP_NS:
-    case ID.TIMESTAMP_TZ: return 'timestamp';
+    case ID.TIMESTAMP_TZ:
+      return 'timestamp';
     case ID.VARCHAR:
     case ID.UUID:
     case ID.ENUM:
     case ID.STRING_LITERAL:
-    case ID.SQLNULL: return 'string';
-    case ID.BLOB: return 'binary';
+    case ID.SQLNULL:
+      return 'string';
+    case ID.BLOB:
+      return 'binary';
     case ID.LIST:
-    case ID.ARRAY: return { type: 'array', elementType: deltaTypeOf(t.valueType!, `${where}[]`), containsNull: true };
-    case ID.MAP: return { type: 'map', keyType: deltaTypeOf(t.keyType!, `${where}.key`), valueType: deltaTypeOf(t.valueType!, `${where}.value`), valueContainsNull: true };
+    case ID.ARRAY:
+      return { type: 'array', elementType: deltaTypeOf(t.valueType!, `${where}[]`), containsNull: true };
+    case ID.MAP:
+      return { type: 'map', keyType: deltaTypeOf(t.keyType!, `${where}.key`), valueType: deltaTypeOf(t.valueType!, `${where}.value`), valueContainsNull: true };
     case ID.STRUCT:
       return {
         type: 'struct',
         fields: t.entryNames!.map((name, i) => ({ name, type: deltaTypeOf(t.entryTypes![i], `${where}.${name}`), nullable: true, metadata: {} })),
       };
   }
-  throw new Error(`column "${where}" has SQL type ${type.toString()}, which a Delta table cannot store; CAST it (e.g. to VARCHAR, BIGINT or TIMESTAMP) in the SQL`);
+  throw new Error(
+    `column "${where}" has SQL type ${type.toString()}, which a Delta table cannot store; CAST it (e.g. to VARCHAR, BIGINT or TIMESTAMP) in the SQL`,
+  );
 }
 
 /**
@@ -129,12 +193,17 @@ export function sqlLiteral(value: unknown, type: DeltaType): string {
   if (value === null || value === undefined) return `NULL::${target}`;
   if (typeof type !== 'string') throw new Error(`sql types: no literal form for nested type ${JSON.stringify(type)}`);
   switch (type) {
-    case 'string': return `${quoteLiteral(String(value))}::VARCHAR`;
-    case 'binary': return `from_hex(${quoteLiteral(Buffer.from(value as Uint8Array).toString('hex'))})`;
-    case 'boolean': return value ? 'true' : 'false';
-    case 'date': return `DATE ${quoteLiteral(formatDate(Number(value)))}`;
+    case 'string':
+      return `${quoteLiteral(String(value))}::VARCHAR`;
+    case 'binary':
+      return `from_hex(${quoteLiteral(Buffer.from(value as Uint8Array).toString('hex'))})`;
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'date':
+      return `DATE ${quoteLiteral(formatDate(Number(value)))}`;
     case 'timestamp':
-    case 'timestamp_ntz': return `make_timestamp(${BigInt(value as bigint)}::BIGINT)`;
+    case 'timestamp_ntz':
+      return `make_timestamp(${BigInt(value as bigint)}::BIGINT)`;
     case 'float':
     case 'double': {
       const n = Number(value);

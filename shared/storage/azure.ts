@@ -9,11 +9,7 @@
  * so it is the commit primitive of the Delta log.
  */
 import { Readable } from 'node:stream';
-import type {
-  BlobGetPropertiesResponse,
-  BlockBlobClient,
-  ContainerClient,
-} from '@azure/storage-blob';
+import type { BlobGetPropertiesResponse, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import {
   AccessTier,
   ByteRange,
@@ -92,10 +88,7 @@ export class AzureBlobStore implements ObjectStore {
       const response = await client.download(offset, length);
       const bytes = await readAll(response.readableStreamBody);
       if (response.contentLength !== undefined && bytes.byteLength !== response.contentLength) {
-        throw new StorageError(
-          `short read from ${joinUrl(this.url, path)}: got ${bytes.byteLength} of ${response.contentLength} bytes`,
-          { transient: true },
-        );
+        throw new StorageError(`short read from ${joinUrl(this.url, path)}: got ${bytes.byteLength} of ${response.contentLength} bytes`, { transient: true });
       }
       return bytes;
     } catch (err) {
@@ -271,10 +264,7 @@ export class AzureBlobStore implements ObjectStore {
       e.name === 'TimeoutError';
     const status = [e.statusCode, e.code].filter((s) => s !== undefined).join(' ');
     const detail = firstLine(e.message ?? String(err));
-    return new StorageError(
-      `azure blob ${operation} failed at ${joinUrl(this.url, path)}: ${status ? `${status}: ` : ''}${detail}`,
-      { cause: err, transient },
-    );
+    return new StorageError(`azure blob ${operation} failed at ${joinUrl(this.url, path)}: ${status ? `${status}: ` : ''}${detail}`, { cause: err, transient });
   }
 }
 

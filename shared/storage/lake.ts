@@ -48,7 +48,10 @@ export function openContainerStore(connection: LakeConnection, container: string
 export function openLakeTables(connection: LakeConnection): (tableName: string) => TableClient {
   if (connection.kind === 'connectionString') return connectionStringTables(connection.connectionString);
   const endpoint = connection.tableServiceUri;
-  if (!endpoint) throw new Error(`${connection.setting}__tableServiceUri is needed to reach Table Storage (ledger, event log, orchestration state); it cannot be derived from ${connection.blobServiceUri}`);
+  if (!endpoint)
+    throw new Error(
+      `${connection.setting}__tableServiceUri is needed to reach Table Storage (ledger, event log, orchestration state); it cannot be derived from ${connection.blobServiceUri}`,
+    );
   const { TableClient } = require('@azure/data-tables') as typeof import('@azure/data-tables');
   const credential = credentialFor(connection);
   return (tableName) => new TableClient(endpoint, tableName, credential);

@@ -212,7 +212,10 @@ function checkContainer(container: string, fail: (why: string) => never): void {
 
 /** Non-empty path segments, percent-decoded: URIs encode, object paths are literal. */
 function pathSegments(url: URL, fail: (why: string) => never): string[] {
-  const segments = url.pathname.split('/').filter(Boolean).map((s) => decode(s, fail));
+  const segments = url.pathname
+    .split('/')
+    .filter(Boolean)
+    .map((s) => decode(s, fail));
   if (segments.some((s) => s === '.' || s === '..')) fail('the path must not contain . or .. segments');
   return segments;
 }

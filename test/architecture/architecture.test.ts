@@ -192,14 +192,18 @@ function layeringBreaks(graph: ImportGraph, layers: readonly (readonly string[])
   layers.forEach((folders, i) => folders.forEach((f) => layerOf.set(f, i)));
   const breaks: string[] = [];
   for (const folder of new Set(graph.files.map(folderOf))) {
-    if (!layerOf.has(folder)) breaks.push(`${folder}/ is in no layer: add it to LAYERS (test/architecture/architecture.test.ts) and to the README's Architecture section`);
+    if (!layerOf.has(folder))
+      breaks.push(`${folder}/ is in no layer: add it to LAYERS (test/architecture/architecture.test.ts) and to the README's Architecture section`);
   }
   for (const edge of graph.edges) {
     const [from, to] = [folderOf(edge.from), folderOf(edge.to)];
     if (from === to || !layerOf.has(from)) continue;
     const target = layerOf.get(to);
     if (target === undefined) breaks.push(`${edge.from}:${edge.line} imports ${edge.to}, outside the layered folders`);
-    else if (target <= layerOf.get(from)!) breaks.push(`${edge.from}:${edge.line} imports ${edge.to}: ${from}/ may not import ${to}/ (${target === layerOf.get(from) ? 'same layer' : 'a higher layer'})`);
+    else if (target <= layerOf.get(from)!)
+      breaks.push(
+        `${edge.from}:${edge.line} imports ${edge.to}: ${from}/ may not import ${to}/ (${target === layerOf.get(from) ? 'same layer' : 'a higher layer'})`,
+      );
   }
   return breaks.sort();
 }
@@ -241,7 +245,7 @@ describe('the import walk itself', () => {
     write('shared/low/c.ts', "export const c = () => import('../high/d');\n");
     write('shared/high/d.ts', "import x = require('../low');\nexport const d = x;\n");
     write('shared/high/e.ts', "const f = require('./f.js');\nexport type T = typeof import('../../cli/g');\n");
-    write('shared/high/f.ts', "export const f = 1;\n");
+    write('shared/high/f.ts', 'export const f = 1;\n');
     write('shared/low/index.ts', "export * from './b';\n");
     write('cli/g.ts', "import { f } from '../test/h';\nexport const g = f;\n");
     write('test/h.ts', 'export const f = 1;\n');
@@ -273,6 +277,8 @@ describe('the import walk itself', () => {
       'shared/high/e.ts:2 imports cli/g.ts: shared/high/ may not import cli/ (same layer)',
       'shared/low/c.ts:1 imports shared/high/d.ts: shared/low/ may not import shared/high/ (a higher layer)',
     ]);
-    expect(layeringBreaks(walked, [['cli'], ['shared/high']])).toContain('shared/low/ is in no layer: add it to LAYERS (test/architecture/architecture.test.ts) and to the README\'s Architecture section');
+    expect(layeringBreaks(walked, [['cli'], ['shared/high']])).toContain(
+      "shared/low/ is in no layer: add it to LAYERS (test/architecture/architecture.test.ts) and to the README's Architecture section",
+    );
   });
 });

@@ -29,7 +29,8 @@ describe('sluice --version', () => {
     // A copy of the built command beside a package.json of another version: a version written into
     // the code would show here.
     const install = nodePath.join(scratch, 'installed');
-    for (const folder of ['bin', 'dist/cli', 'dist/dev', 'dist/functions', 'dist/shared']) cpSync(nodePath.join(ROOT, folder), nodePath.join(install, folder), { recursive: true });
+    for (const folder of ['bin', 'dist/cli', 'dist/dev', 'dist/functions', 'dist/shared'])
+      cpSync(nodePath.join(ROOT, folder), nodePath.join(install, folder), { recursive: true });
     symlinkSync(nodePath.join(ROOT, 'node_modules'), nodePath.join(install, 'node_modules'), 'dir');
     const pkg = JSON.parse(readFileSync(nodePath.join(ROOT, 'package.json'), 'utf8'));
     writeFileSync(nodePath.join(install, 'package.json'), JSON.stringify({ ...pkg, version: '7.8.9-copy' }));
@@ -59,7 +60,7 @@ describe('an unknown command', () => {
 });
 
 describe('sluice dev', () => {
-  it('reaches the local host\'s command line, which answers a wrong one as sluice does', () => {
+  it("reaches the local host's command line, which answers a wrong one as sluice does", () => {
     const drop = sluice(['dev', 'drop']);
     expect(drop.status).toBe(2);
     expect(drop.stdout).toBe('');

@@ -119,13 +119,10 @@ describe('loadSettings validation', () => {
     expect(loadSettings({ ...AZURITE, SLUICE_TASK_HUB: 'H'.repeat(45) }).taskHub).toBe('H'.repeat(45));
   });
 
-  it.each(['Lake', 'la', 'my--lake', '-lake', 'lake-', 'lake_1', 'x'.repeat(64)])(
-    'rejects container name %s',
-    (value) => {
-      const problem = problemOf({ ...AZURITE, SLUICE_LAKE_CONTAINER: value });
-      expect(problem).toMatch(/^SLUICE_LAKE_CONTAINER must be a blob container name/);
-    },
-  );
+  it.each(['Lake', 'la', 'my--lake', '-lake', 'lake-', 'lake_1', 'x'.repeat(64)])('rejects container name %s', (value) => {
+    const problem = problemOf({ ...AZURITE, SLUICE_LAKE_CONTAINER: value });
+    expect(problem).toMatch(/^SLUICE_LAKE_CONTAINER must be a blob container name/);
+  });
 
   it('rejects a landing container that is the lake container', () => {
     const problem = problemOf({ ...AZURITE, SLUICE_LANDING_CONTAINER: 'lake' });
@@ -229,8 +226,14 @@ describe('lake connection', () => {
     [{ SLUICE_LAKE__accountName: 'stlake', SLUICE_LAKE__tableServiceUri: 'ftp://x' }, /^SLUICE_LAKE__tableServiceUri must be an https:\/\/ URL/],
     [{ SLUICE_LAKE__accountName: 'stlake', SLUICE_LAKE__credential: 'clientsecret' }, /^SLUICE_LAKE__credential must be "managedidentity"/],
     [{ SLUICE_LAKE__accountName: 'stlake', SLUICE_LAKE__clientId: 'my-identity' }, /^SLUICE_LAKE__clientId must be the client ID \(a GUID\)/],
-    [{ SLUICE_LAKE__clientId: CLIENT_ID }, /^SLUICE_LAKE identity-based connection needs SLUICE_LAKE__accountName or SLUICE_LAKE__blobServiceUri; only SLUICE_LAKE__clientId is set/],
-    [{ SLUICE_LAKE__accountName: 'stlake', SLUICE_LAKE__accountname: 'stlake' }, /^SLUICE_LAKE__accountname is not a recognised setting; did you mean SLUICE_LAKE__accountName\?/],
+    [
+      { SLUICE_LAKE__clientId: CLIENT_ID },
+      /^SLUICE_LAKE identity-based connection needs SLUICE_LAKE__accountName or SLUICE_LAKE__blobServiceUri; only SLUICE_LAKE__clientId is set/,
+    ],
+    [
+      { SLUICE_LAKE__accountName: 'stlake', SLUICE_LAKE__accountname: 'stlake' },
+      /^SLUICE_LAKE__accountname is not a recognised setting; did you mean SLUICE_LAKE__accountName\?/,
+    ],
     [{ SLUICE_LAKE__accountName: 'stlake', SLUICE_LAKE__endpoint: 'x' }, /^SLUICE_LAKE__endpoint is not a recognised setting; expected one of/],
   ])('rejects identity settings %j', (env, expected) => {
     expect(problemOf(env)).toMatch(expected);
@@ -244,9 +247,7 @@ describe('lake connection', () => {
 
   it('rejects both forms at once', () => {
     const problem = problemOf({ SLUICE_LAKE: 'UseDevelopmentStorage=true', SLUICE_LAKE__accountName: 'stlake' });
-    expect(problem).toBe(
-      'SLUICE_LAKE is set as a connection string and SLUICE_LAKE__accountName as an identity-based connection; set only one form',
-    );
+    expect(problem).toBe('SLUICE_LAKE is set as a connection string and SLUICE_LAKE__accountName as an identity-based connection; set only one form');
   });
 
   it('falls back to an AzureWebJobsStorage connection string', () => {

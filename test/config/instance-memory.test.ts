@@ -36,7 +36,7 @@ describe('the DuckDB memory limit of a refresh activity', () => {
     expect(sqlOptionsFromEnv({ SLUICE_INSTANCE_MEMORY_MB: '512' }).memoryLimit).toBe('64MiB');
   });
 
-  it("takes the concurrency from the app setting that overrides host.json, as the Functions host does", () => {
+  it('takes the concurrency from the app setting that overrides host.json, as the Functions host does', () => {
     const env = { [ACTIVITY_CONCURRENCY_SETTING]: '2' };
     expect(loadInstanceResources(env)).toMatchObject({ activityConcurrency: 2, activityConcurrencySource: ACTIVITY_CONCURRENCY_SETTING });
     expect(sqlOptionsFromEnv(env).memoryLimit).toBe('768MiB');
@@ -45,21 +45,33 @@ describe('the DuckDB memory limit of a refresh activity', () => {
 
   it('refuses a limit that, times the activities at once, overcommits the instance, naming every setting involved', () => {
     const message = () => sqlOptionsFromEnv({ SLUICE_SQL_MEMORY_LIMIT: '1GB' });
-    expect(message).toThrow(/SLUICE_SQL_MEMORY_LIMIT 1GB × 4 activities at once \(.*host\.json extensions\.durableTask\.maxConcurrentActivityFunctions\) \+ 512 MiB .* more than SLUICE_INSTANCE_MEMORY_MB 2048; set SLUICE_SQL_MEMORY_LIMIT to at most 384MiB/);
+    expect(message).toThrow(
+      /SLUICE_SQL_MEMORY_LIMIT 1GB × 4 activities at once \(.*host\.json extensions\.durableTask\.maxConcurrentActivityFunctions\) \+ 512 MiB .* more than SLUICE_INSTANCE_MEMORY_MB 2048; set SLUICE_SQL_MEMORY_LIMIT to at most 384MiB/,
+    );
     // The same limit fits a larger instance, or fewer activities at once.
-    expect(sqlOptionsFromEnv({ SLUICE_SQL_MEMORY_LIMIT: '1GB', SLUICE_INSTANCE_MEMORY_MB: '4096', [ACTIVITY_CONCURRENCY_SETTING]: '2' }).memoryLimit).toBe('1GB');
+    expect(sqlOptionsFromEnv({ SLUICE_SQL_MEMORY_LIMIT: '1GB', SLUICE_INSTANCE_MEMORY_MB: '4096', [ACTIVITY_CONCURRENCY_SETTING]: '2' }).memoryLimit).toBe(
+      '1GB',
+    );
     expect(() => sqlOptionsFromEnv({ SLUICE_INSTANCE_MEMORY_MB: '512', [ACTIVITY_CONCURRENCY_SETTING]: '8' })).toThrow(
       new RegExp(`SLUICE_INSTANCE_MEMORY_MB 512 less 256 MiB .* leaves 32 MiB .* each of 8 activities at once \\(${ACTIVITY_CONCURRENCY_SETTING}\\)`),
     );
   });
 
   it('stops the app at start-up (the refresh settings check) and names bad resource settings', () => {
-    expect(checkRefreshSettings({ SLUICE_SQL_MEMORY_LIMIT: '1GB' }, []).join('\n')).toMatch(/SLUICE_SQL_MEMORY_LIMIT 1GB × 4 .* more than SLUICE_INSTANCE_MEMORY_MB 2048/);
-    expect(checkRefreshSettings({ SLUICE_INSTANCE_MEMORY_MB: '2GB' }, []).join('\n')).toMatch(/SLUICE_INSTANCE_MEMORY_MB must be a whole number 512 or more; got "2GB"/);
-    expect(checkRefreshSettings({ [ACTIVITY_CONCURRENCY_SETTING]: '0' }, []).join('\n')).toMatch(new RegExp(`${ACTIVITY_CONCURRENCY_SETTING} must be a whole number 1 or more`));
+    expect(checkRefreshSettings({ SLUICE_SQL_MEMORY_LIMIT: '1GB' }, []).join('\n')).toMatch(
+      /SLUICE_SQL_MEMORY_LIMIT 1GB × 4 .* more than SLUICE_INSTANCE_MEMORY_MB 2048/,
+    );
+    expect(checkRefreshSettings({ SLUICE_INSTANCE_MEMORY_MB: '2GB' }, []).join('\n')).toMatch(
+      /SLUICE_INSTANCE_MEMORY_MB must be a whole number 512 or more; got "2GB"/,
+    );
+    expect(checkRefreshSettings({ [ACTIVITY_CONCURRENCY_SETTING]: '0' }, []).join('\n')).toMatch(
+      new RegExp(`${ACTIVITY_CONCURRENCY_SETTING} must be a whole number 1 or more`),
+    );
     const broken = hostJson({ maxConcurrentActivityFunctions: 'four' });
     expect(() => loadInstanceResources({}, broken)).toThrow(ConfigError);
-    expect(() => loadInstanceResources({}, broken)).toThrow(/host\.json extensions\.durableTask\.maxConcurrentActivityFunctions must be a whole number 1 or more; got "four"/);
+    expect(() => loadInstanceResources({}, broken)).toThrow(
+      /host\.json extensions\.durableTask\.maxConcurrentActivityFunctions must be a whole number 1 or more; got "four"/,
+    );
   });
 });
 

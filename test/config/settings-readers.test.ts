@@ -56,7 +56,11 @@ function findReaders(settings: string[]): Readers {
     if (hostJson.includes(`%${bare(name)}%`) || hostJson.includes(`"${bare(name)}"`)) note(direct, name, 'host.json');
   }
 
-  const config = ts.getParsedCommandLineOfConfigFile(nodePath.join(ROOT, 'tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined });
+  const config = ts.getParsedCommandLineOfConfigFile(
+    nodePath.join(ROOT, 'tsconfig.json'),
+    {},
+    { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined },
+  );
   if (!config) throw new Error('tsconfig.json cannot be parsed');
   const program = ts.createProgram({ rootNames: config.fileNames, options: { ...config.options, noEmit: true } });
   const checker = program.getTypeChecker();
@@ -67,7 +71,10 @@ function findReaders(settings: string[]): Readers {
   const documented = new Map<ts.Declaration, string[]>();
   settingsFile.forEachChild(function visit(node) {
     if (ts.isPropertySignature(node)) {
-      const doc = ts.getJSDocCommentsAndTags(node).map((d) => d.getText(settingsFile)).join('\n');
+      const doc = ts
+        .getJSDocCommentsAndTags(node)
+        .map((d) => d.getText(settingsFile))
+        .join('\n');
       const names = namesIn(doc, known);
       if (names.length) documented.set(node, names);
     }
@@ -77,7 +84,9 @@ function findReaders(settings: string[]): Readers {
   // Only accesses spelled like a documented property can reach one: the checker resolves just those.
   const propertyNames = new Set([...documented.keys()].map((d) => ((d as ts.PropertySignature).name as ts.Identifier).text));
 
-  const appFiles = program.getSourceFiles().filter((f) => APP_FOLDERS.some((d) => nodePath.resolve(f.fileName).startsWith(d)) && nodePath.resolve(f.fileName) !== SETTINGS_FILE);
+  const appFiles = program
+    .getSourceFiles()
+    .filter((f) => APP_FOLDERS.some((d) => nodePath.resolve(f.fileName).startsWith(d)) && nodePath.resolve(f.fileName) !== SETTINGS_FILE);
   for (const file of appFiles) {
     const where = (node: ts.Node) => `${nodePath.relative(ROOT, file.fileName)}:${file.getLineAndCharacterOfPosition(node.getStart(file)).line + 1}`;
     file.forEachChild(function visit(node) {
@@ -89,7 +98,12 @@ function findReaders(settings: string[]): Readers {
       else if (ts.isBindingElement(node) && ts.isObjectBindingPattern(node.parent)) member = node.propertyName ?? node.name;
       if (member) {
         if (ts.isIdentifier(member)) for (const name of settings) if (member.text === bare(name)) note(direct, name, where(member));
-        const symbol = !ts.isIdentifier(member) || !propertyNames.has(member.text) ? undefined : ts.isBindingElement(node) ? checker.getTypeAtLocation(node.parent).getProperty((member as ts.Identifier).text) : checker.getSymbolAtLocation(member);
+        const symbol =
+          !ts.isIdentifier(member) || !propertyNames.has(member.text)
+            ? undefined
+            : ts.isBindingElement(node)
+              ? checker.getTypeAtLocation(node.parent).getProperty((member as ts.Identifier).text)
+              : checker.getSymbolAtLocation(member);
         for (const declaration of symbol?.declarations ?? []) {
           for (const name of documented.get(declaration) ?? []) note(viaProperty, name, where(member));
         }
@@ -114,7 +128,10 @@ describe('settings', () => {
   it('every setting in the table is read by the app, not only validated', () => {
     const { direct, viaProperty } = findReaders(settings);
     const unread = settings.filter((name) => !direct.has(name) && !viaProperty.has(name));
-    expect(unread, 'settings nothing outside settings.ts reads (name the setting in the comment of the settings property that carries it, or remove it)').toEqual([]);
+    expect(
+      unread,
+      'settings nothing outside settings.ts reads (name the setting in the comment of the settings property that carries it, or remove it)',
+    ).toEqual([]);
     // The two that used to be validated and documented only, and where they are read now.
     expect(viaProperty.get('SLUICE_VACUUM_RETENTION_HOURS')?.join(' ')).toMatch(/cli\/main\.ts/);
     expect(viaProperty.get('SLUICE_OPTIMIZE_TARGET_MB')?.join(' ')).toMatch(/cli\/main\.ts/);

@@ -128,7 +128,9 @@ describe('concurrent writer processes on Azurite', () => {
     const group = await runWriters(writers(uri, LANE_WRITERS, LANE_BATCHES, 'lane', true), { timeoutMs: 280_000 });
     const { latest, writeCommits, leftIntents } = await checkAppends(store, group.outcomes, LANE_WRITERS, LANE_BATCHES, true);
     const appends = LANE_WRITERS * LANE_BATCHES;
-    console.log(`lane: ${appends} appends from ${LANE_WRITERS} processes in ${writeCommits} commits (latest version ${latest}), ${(group.ms / 1000).toFixed(1)} s, ${leftIntents} committed intent blobs left`);
+    console.log(
+      `lane: ${appends} appends from ${LANE_WRITERS} processes in ${writeCommits} commits (latest version ${latest}), ${(group.ms / 1000).toFixed(1)} s, ${leftIntents} committed intent blobs left`,
+    );
     expect(writeCommits).toBe(latest); // version 0 is CREATE TABLE, all others are lane commits
     // Group commit: the 640 appends share far fewer commits (measured 50–130 on 2 cores).
     expect(writeCommits).toBeLessThanOrEqual(appends / 2);
@@ -138,7 +140,9 @@ describe('concurrent writer processes on Azurite', () => {
     const { uri, store } = await newTable('direct');
     const group = await runWriters(writers(uri, DIRECT_WRITERS, DIRECT_BATCHES, 'direct', false), { timeoutMs: 100_000 });
     const { latest, writeCommits } = await checkAppends(store, group.outcomes, DIRECT_WRITERS, DIRECT_BATCHES, false);
-    console.log(`direct: ${DIRECT_WRITERS * DIRECT_BATCHES} appends from ${DIRECT_WRITERS} processes in ${writeCommits} commits, ${(group.ms / 1000).toFixed(1)} s`);
+    console.log(
+      `direct: ${DIRECT_WRITERS * DIRECT_BATCHES} appends from ${DIRECT_WRITERS} processes in ${writeCommits} commits, ${(group.ms / 1000).toFixed(1)} s`,
+    );
     expect(writeCommits).toBe(DIRECT_WRITERS * DIRECT_BATCHES);
     expect(latest).toBe(DIRECT_WRITERS * DIRECT_BATCHES);
     // Distinct versions: no two writers believe they committed the same version.
@@ -226,7 +230,10 @@ describe('concurrent writer processes on Azurite', () => {
 
     // Two hours later, retention 0: exactly the replaced files not yet deleted, plus those orphans, go.
     const final = await vacuumTable(store, { now: Date.now() + 2 * 3_600_000, retentionHours: 0, force: true });
-    const expected = [...replaced].filter((f) => !vacuum.deleted.has(f)).concat(orphans).sort();
+    const expected = [...replaced]
+      .filter((f) => !vacuum.deleted.has(f))
+      .concat(orphans)
+      .sort();
     expect([...final.files].sort()).toEqual(expected);
     expect(new Set([...final.files, ...vacuum.deleted])).toEqual(new Set([...replaced, ...orphans]));
     expect(await storedDataFiles(store)).toEqual(live);

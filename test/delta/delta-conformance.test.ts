@@ -38,7 +38,15 @@ interface ExpectedVersion {
 /** Canonical text of a row for multiset comparison (keys sorted). */
 function canonical(row: Record<string, unknown>): string {
   const sortKeys = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(sortKeys) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])])) : v;
+    Array.isArray(v)
+      ? v.map(sortKeys)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+          )
+        : v;
   return JSON.stringify(sortKeys(row));
 }
 
@@ -60,7 +68,12 @@ function checkMetadata(snapshot: Snapshot, want: ExpectedVersion) {
     want.schema.map((f) => ({ name: f.name, type: stripMetadata(f.type), nullable: f.nullable })),
   );
   const files = activeFiles(snapshot).map((f) => ({ path: f.path, decodedPath: decodeAddPath(f.path), partitionValues: f.partitionValues, size: f.size }));
-  expect(sortBy(files, 'path')).toEqual(sortBy(want.activeFiles.map((f) => ({ path: f.path, decodedPath: f.decodedPath, partitionValues: f.partitionValues, size: f.size })), 'path'));
+  expect(sortBy(files, 'path')).toEqual(
+    sortBy(
+      want.activeFiles.map((f) => ({ path: f.path, decodedPath: f.decodedPath, partitionValues: f.partitionValues, size: f.size })),
+      'path',
+    ),
+  );
   expect(tombstones(snapshot).length).toBe(want.tombstoneCount);
   expect([...snapshot.state.txns.values()].map((t) => ({ appId: t.appId, version: t.version }))).toEqual(want.txns);
 }
@@ -111,12 +124,18 @@ for (const table of expected.tables) {
           const values = rows.map((r) => r[column]).filter((v) => v !== null);
           if (typeof sum === 'string') {
             const scale = (sum.split('.')[1] ?? '').length;
-            const total = values.reduce((acc: bigint, v) => acc + BigInt(String(v).replace('.', '').padEnd(0)) * 10n ** BigInt(scale - ((String(v).split('.')[1] ?? '').length)), 0n);
+            const total = values.reduce(
+              (acc: bigint, v) => acc + BigInt(String(v).replace('.', '').padEnd(0)) * 10n ** BigInt(scale - (String(v).split('.')[1] ?? '').length),
+              0n,
+            );
             const digits = (total < 0n ? -total : total).toString().padStart(scale + 1, '0');
             const text = (total < 0n ? '-' : '') + (scale ? `${digits.slice(0, -scale)}.${digits.slice(-scale)}` : digits);
             expect(text, column).toBe(sum);
           } else {
-            expect(values.reduce((a: number, v) => a + Number(v), 0), column).toBeCloseTo(sum, 6);
+            expect(
+              values.reduce((a: number, v) => a + Number(v), 0),
+              column,
+            ).toBeCloseTo(sum, 6);
           }
         }
       });
@@ -145,7 +164,13 @@ async function uploadToAzurite(name: string, container: string): Promise<string>
 }
 
 const AZURITE_CONTAINER = uniqueContainer();
-for (const [where, table] of expected.tables.flatMap((t: { name: string }) => [['local', t], ['azurite', t]] as const)) {
+for (const [where, table] of expected.tables.flatMap(
+  (t: { name: string }) =>
+    [
+      ['local', t],
+      ['azurite', t],
+    ] as const,
+)) {
   let dir = join(ROOT, table.name);
   describe(`sluice CLI on conformance table ${table.name} (${where})`, () => {
     if (where === 'azurite') {
@@ -187,7 +212,12 @@ for (const [where, table] of expected.tables.flatMap((t: { name: string }) => [[
       it(`read --version ${want.version} prints the expected rows as NDJSON`, async () => {
         const { code, out } = await cli(['read', dir, '--version', String(want.version)]);
         expect(code).toBe(0);
-        const rows = out.trim() ? out.trim().split('\n').map((l) => JSON.parse(l)) : [];
+        const rows = out.trim()
+          ? out
+              .trim()
+              .split('\n')
+              .map((l) => JSON.parse(l))
+          : [];
         let wantRows = want.rows!;
         if (table.columnNotes?.as_timestamp) {
           wantRows = wantRows.map((r) => ({ ...r, as_timestamp: r.as_timestamp === null ? null : String(r.as_timestamp).replace(' ', 'T') + '.000000Z' }));

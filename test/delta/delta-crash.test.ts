@@ -11,17 +11,7 @@ import { flushLane, loadSnapshot, Snapshot, vacuumTable, writeTable } from '../.
 import { openStore } from '../../shared/storage/location';
 import type { ObjectStore } from '../../shared/storage/types';
 import { azuriteUri, uniqueContainer } from '../support/azurite';
-import {
-  batchKey,
-  gaps,
-  laneIntentIds,
-  laneIntents,
-  livePaths,
-  logVersions,
-  readAllCommits,
-  rowsPerBatch,
-  storedDataFiles,
-} from '../support/tables';
+import { batchKey, gaps, laneIntentIds, laneIntents, livePaths, logVersions, readAllCommits, rowsPerBatch, storedDataFiles } from '../support/tables';
 import { startWriter, writerBatch, WriterOutcome, WriterSpec } from '../../bench/writers';
 
 const ROWS = 3;
@@ -137,7 +127,7 @@ describe('writer processes killed with SIGKILL (Azurite)', () => {
     expect((await state(store)).version).toBe(before.version + 1);
   });
 
-  it("lane writer killed after storing its intent: the next lane writer commits it with its own, each exactly once", async () => {
+  it('lane writer killed after storing its intent: the next lane writer commits it with its own, each exactly once', async () => {
     const { uri, store } = await baseTable('crash-intent-next');
     const before = await state(store);
     await crash(uri, 'lane', 'afterLaneIntent');

@@ -54,7 +54,11 @@ async function readRows(snapshot: Snapshot): Promise<string[]> {
 function withoutMetadata(type: unknown): unknown {
   if (!type || typeof type !== 'object') return type;
   const t = type as Record<string, unknown>;
-  if (t.type === 'struct') return { type: 'struct', fields: (t.fields as Record<string, unknown>[]).map((f) => ({ name: f.name, type: withoutMetadata(f.type), nullable: f.nullable })) };
+  if (t.type === 'struct')
+    return {
+      type: 'struct',
+      fields: (t.fields as Record<string, unknown>[]).map((f) => ({ name: f.name, type: withoutMetadata(f.type), nullable: f.nullable })),
+    };
   if (t.type === 'array') return { ...t, elementType: withoutMetadata(t.elementType) };
   return { ...t, keyType: withoutMetadata(t.keyType), valueType: withoutMetadata(t.valueType) };
 }
@@ -180,7 +184,10 @@ describe('column-mapped tables: maintenance and schema changes', () => {
     const bms = [...v0.state.files.values()].find((f) => Object.values(f.partitionValues).includes('BMS'))!;
     // A second file in partition BMS (a copy of the first), so that there is something to compact.
     copyFileSync(join(dir, bms.path), join(dir, 'BH', 'part-copy.parquet'));
-    writeFileSync(join(dir, '_delta_log', '00000000000000000001.json'), JSON.stringify({ add: { ...bms, path: 'BH/part-copy.parquet', modificationTime: Date.now() } }) + '\n');
+    writeFileSync(
+      join(dir, '_delta_log', '00000000000000000001.json'),
+      JSON.stringify({ add: { ...bms, path: 'BH/part-copy.parquet', modificationTime: Date.now() } }) + '\n',
+    );
     const rows = (await readRows(await loadSnapshot(store))).sort();
     expect(rows).toHaveLength(9);
     expect(await optimizeTable(store, { targetFileBytes: 1 << 20, minFileBytes: 1 << 20 })).toMatchObject({ filesRemoved: 2, filesAdded: 1 });
@@ -212,7 +219,10 @@ describe('column-mapped tables: maintenance and schema changes', () => {
     // DROP COLUMN hero, then ADD COLUMN `Super Name`: a new physical name, so the old values do not come back.
     commit(2, [company]);
     expect((await readRows(await loadSnapshot(store))).map((r) => Object.keys(JSON.parse(r)))).toEqual(new Array(5).fill(['Company Very Short']));
-    commit(3, [company, { name: 'Super Name', type: 'string', nullable: true, metadata: { 'delta.columnMapping.id': 3, 'delta.columnMapping.physicalName': 'col-added-again' } }]);
+    commit(3, [
+      company,
+      { name: 'Super Name', type: 'string', nullable: true, metadata: { 'delta.columnMapping.id': 3, 'delta.columnMapping.physicalName': 'col-added-again' } },
+    ]);
     const readded = (await readRows(await loadSnapshot(store))).map((r) => JSON.parse(r));
     expect(readded.map((r) => r['Super Name'])).toEqual(new Array(5).fill(null));
     // Time travel still reads the names as they were.
@@ -225,7 +235,11 @@ describe('timestamp time travel with in-commit timestamps enabled at a later ver
     const dir = scratchCopy(join(CONFORMANCE, 'simple_table'));
     const log = (v: number) => join(dir, '_delta_log', `${String(v).padStart(20, '0')}.json`);
     const day = (d: string) => new Date(`${d}T00:00:00Z`);
-    const lines = (v: number) => readFileSync(log(v), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const lines = (v: number) =>
+      readFileSync(log(v), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
     const metaData = lines(0).find((a) => 'metaData' in a).metaData;
     const stamps: Record<number, Date> = { 2: day('2021-01-01'), 3: day('2021-01-02'), 4: day('2021-01-03') };
     for (const v of [2, 3, 4]) {
@@ -233,10 +247,26 @@ describe('timestamp time travel with in-commit timestamps enabled at a later ver
       const info = actions.find((a) => 'commitInfo' in a).commitInfo;
       // The commitInfo with the timestamp comes first, as the protocol requires.
       const rest = actions.filter((a) => !('commitInfo' in a));
-      const enable = v === 2
-        ? [{ metaData: { ...metaData, configuration: { ...metaData.configuration, 'delta.enableInCommitTimestamps': 'true', 'delta.inCommitTimestampEnablementVersion': '2', 'delta.inCommitTimestampEnablementTimestamp': String(stamps[2].getTime()) } } }]
-        : [];
-      writeFileSync(log(v), [{ commitInfo: { ...info, inCommitTimestamp: stamps[v].getTime() } }, ...enable, ...rest].map((a) => JSON.stringify(a)).join('\n') + '\n');
+      const enable =
+        v === 2
+          ? [
+              {
+                metaData: {
+                  ...metaData,
+                  configuration: {
+                    ...metaData.configuration,
+                    'delta.enableInCommitTimestamps': 'true',
+                    'delta.inCommitTimestampEnablementVersion': '2',
+                    'delta.inCommitTimestampEnablementTimestamp': String(stamps[2].getTime()),
+                  },
+                },
+              },
+            ]
+          : [];
+      writeFileSync(
+        log(v),
+        [{ commitInfo: { ...info, inCommitTimestamp: stamps[v].getTime() } }, ...enable, ...rest].map((a) => JSON.stringify(a)).join('\n') + '\n',
+      );
     }
     // Versions 0 and 1 keep file times in 2020; 2–4 were written today, so only their in-commit timestamps date them in 2021.
     utimesSync(log(0), day('2020-01-01'), day('2020-01-01'));
@@ -282,7 +312,9 @@ describe('what stays refused or corrupt', () => {
     const engine = await SqlEngine.open({ memoryLimit: '100MB', threads: 1 });
     try {
       const snapshot = await loadSnapshot(new LocalStore(join(ROOT, 'column-mapping-name-nested')));
-      await expect(registerView(engine, 'source', { schema: snapshot.schema, partitionColumns: [], files: [] })).rejects.toThrow(/column mapping \(column "ByteType"\)/);
+      await expect(registerView(engine, 'source', { schema: snapshot.schema, partitionColumns: [], files: [] })).rejects.toThrow(
+        /column mapping \(column "ByteType"\)/,
+      );
     } finally {
       await engine.close();
     }
@@ -303,7 +335,9 @@ describe('what stays refused or corrupt', () => {
   });
 
   it('a reader feature no spec defines is refused, naming it', async () => {
-    const store = tableWith([{ protocol: { minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ['v2Checkpoint', 'quantumSuperposition'], writerFeatures: ['v2Checkpoint'] } }]);
+    const store = tableWith([
+      { protocol: { minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ['v2Checkpoint', 'quantumSuperposition'], writerFeatures: ['v2Checkpoint'] } },
+    ]);
     await expect(loadSnapshot(store)).rejects.toThrow(/needs reader feature quantumSuperposition \(minReaderVersion=3\)/);
   });
 
@@ -321,7 +355,10 @@ describe('what stays refused or corrupt', () => {
   });
 
   it("only a metaData's missing schemaString is forgiven: another missing field still fails with the file and line", async () => {
-    const store = tableWith([{ commitInfo: {} }, { metaData: { format: { provider: 'parquet' }, schemaString: '{"type":"struct","fields":[]}', partitionColumns: [] } }]);
+    const store = tableWith([
+      { commitInfo: {} },
+      { metaData: { format: { provider: 'parquet' }, schemaString: '{"type":"struct","fields":[]}', partitionColumns: [] } },
+    ]);
     await expect(loadSnapshot(store)).rejects.toThrow(/00000000000000000003\.json line 2: metaData action is missing required field "id"/);
   });
 });

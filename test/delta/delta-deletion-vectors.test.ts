@@ -39,26 +39,59 @@ const TABLES: { name: string; dir?: string; versions: { version?: number; rows: 
   // delta kernel-defaults DeletionVectorSuite: (2 until 10)
   { name: 'basic-dv-no-checkpoint', versions: [{ rows: range(2, 10).map((id) => ({ id })) }] },
   // DeletionVectorSuite: (0 until 500).filter(_ % 11 != 0); DVs in checkpoints 10, 20, 30, 40
-  { name: 'basic-dv-with-checkpoint', versions: [{ rows: range(0, 500).filter((x) => x % 11 !== 0).map((id) => ({ id })) }] },
+  {
+    name: 'basic-dv-with-checkpoint',
+    versions: [
+      {
+        rows: range(0, 500)
+          .filter((x) => x % 11 !== 0)
+          .map((id) => ({ id })),
+      },
+    ],
+  },
   // DeletionVectorSuite "partitioned dv table with checkpoint": (x % 10, x, foo{x % 5}) without even x < 30
   {
     name: 'dv-partitioned-with-checkpoint',
-    versions: [{ rows: range(0, 50).filter((x) => !(x % 2 === 0 && x < 30)).map((x) => ({ part: x % 10, col1: x, col2: `foo${x % 5}` })) }],
+    versions: [
+      {
+        rows: range(0, 50)
+          .filter((x) => !(x % 2 === 0 && x < 30))
+          .map((x) => ({ part: x % 10, col1: x, col2: `foo${x % 5}` })),
+      },
+    ],
   },
   // golden table: DELETE id = 0, then 7, then 14, each replacing the file's DV
   {
     name: 'log-replay-dv-key-cases',
     versions: [
-      { rows: range(0, 50).filter((x) => ![0, 7, 14].includes(x)).map((id) => ({ id })) },
+      {
+        rows: range(0, 50)
+          .filter((x) => ![0, 7, 14].includes(x))
+          .map((id) => ({ id })),
+      },
       { version: 1, rows: range(1, 50).map((id) => ({ id })) },
-      { version: 2, rows: range(1, 50).filter((x) => x !== 7).map((id) => ({ id })) },
+      {
+        version: 2,
+        rows: range(1, 50)
+          .filter((x) => x !== 7)
+          .map((id) => ({ id })),
+      },
     ],
   },
   // delta-kernel-rs ffi expected-data/with-short-dv.expected: ids 3..9 (one file with a DV, one without)
   { name: 'with-short-dv', versions: [{ rows: range(3, 10).map((id) => ({ id })) }] },
   // delta-rs (Databricks 12.2): ids 10..109 written, then DELETE id = 12 and id = 89 (the other DELETE and
   // the UPDATEs of its log match no row); protocol upgraded 1 → 3 on the way, checkpoints at 10 and 20
-  { name: 'table_with_deletion_logs', versions: [{ rows: range(10, 110).filter((x) => x !== 12 && x !== 89).map((id) => ({ id })) }] },
+  {
+    name: 'table_with_deletion_logs',
+    versions: [
+      {
+        rows: range(10, 110)
+          .filter((x) => x !== 12 && x !== 89)
+          .map((id) => ({ id })),
+      },
+    ],
+  },
   // the conformance copy of delta-rs' table: values 0..9, rows 0 and 9 deleted
   { name: 'table-with-dv-small', dir: CONFORMANCE, versions: [{ rows: range(1, 9).map((value) => ({ value })) }] },
 ];
@@ -70,7 +103,22 @@ function walk(dir: string, prefix = ''): string[] {
 type Backend = { name: string; open: (label: string) => ObjectStore };
 const BACKENDS: Backend[] = [
   { name: 'local', open: (label) => new LocalStore(mkdtempSync(join(tmpdir(), `sluice-dv-${label}-`))) },
-  { name: 'azurite', open: (label) => openStore(azuriteUri(uniqueContainer(`dv-${label}`.slice(0, 20).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/-$/, '')), label)) },
+  {
+    name: 'azurite',
+    open: (label) =>
+      openStore(
+        azuriteUri(
+          uniqueContainer(
+            `dv-${label}`
+              .slice(0, 20)
+              .toLowerCase()
+              .replace(/[^a-z0-9]+/g, '-')
+              .replace(/-$/, ''),
+          ),
+          label,
+        ),
+      ),
+  },
 ];
 
 /** Copy a fixture table into a store, byte for byte, with an optional edit of each file's bytes. */
@@ -85,7 +133,11 @@ async function copyTable(name: string, store: ObjectStore, dir = FIXTURES, edit?
 function replaceDeletionVector(dv: object): (path: string, bytes: Buffer) => Buffer | null {
   return (path, bytes) => {
     if (!path.endsWith('1.json')) return bytes;
-    const lines = bytes.toString('utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = bytes
+      .toString('utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     for (const l of lines) if (l.add) l.add.deletionVector = dv;
     return Buffer.from(lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
   };
@@ -153,8 +205,12 @@ function craftedBitmap(): { bytes: Uint8Array; values: number[] } {
   u32(2);
   const array = [1, 2, 10];
   const dense = range(0, 5000).map((i) => 2 * i);
-  u16(0); u16(array.length - 1); u16(1); u16(dense.length - 1);
-  u32(0); u32(0); // offset header (not used by readers that read sequentially)
+  u16(0);
+  u16(array.length - 1);
+  u16(1);
+  u16(dense.length - 1);
+  u32(0);
+  u32(0); // offset header (not used by readers that read sequentially)
   for (const v of array) u16(v);
   const words = new Uint8Array(8192);
   for (const v of dense) words[v >> 3] |= 1 << (v & 7);
@@ -163,8 +219,11 @@ function craftedBitmap(): { bytes: Uint8Array; values: number[] } {
   u32(1);
   u32(12347 | (0 << 16));
   parts.push(0b1);
-  u16(0); u16(99);
-  u16(1); u16(100); u16(99);
+  u16(0);
+  u16(99);
+  u16(1);
+  u16(100);
+  u16(99);
   const values = [...array, ...dense.map((v) => 65536 + v), ...range(100, 200).map((v) => 2 ** 32 + v)];
   return { bytes: Uint8Array.from(parts), values };
 }
@@ -196,9 +255,18 @@ describe('deletion vector encodings', () => {
   it('derives the file of a relative DV from its prefix and Z85 UUID, as the protocol example does', () => {
     const dv = { storageType: 'u', pathOrInlineDv: 'ab^-aqEH.-t@S}K{vb[*k^', offset: 4, sizeInBytes: 40, cardinality: 6 };
     expect(deletionVectorLocation(dv, 'file:///t')).toEqual({ kind: 'table', path: 'ab/deletion_vector_d2c639aa-8816-431a-aaf6-d3fe2512ff61.bin' });
-    expect(deletionVectorLocation({ ...dv, pathOrInlineDv: 'vBn[lx{q8@P<9BNH/isA' }, 'file:///t')).toEqual({ kind: 'table', path: 'deletion_vector_61d16c75-6994-46b7-a15b-8b538852e50e.bin' });
-    expect(deletionVectorLocation({ ...dv, storageType: 'p', pathOrInlineDv: 'file:/t/x%25y/d.bin' }, 'file:///t')).toEqual({ kind: 'table', path: 'x%y/d.bin' });
-    expect(deletionVectorLocation({ ...dv, storageType: 'p', pathOrInlineDv: 'file:/elsewhere/d.bin' }, 'file:///t')).toEqual({ kind: 'external', url: 'file:///elsewhere/d.bin' });
+    expect(deletionVectorLocation({ ...dv, pathOrInlineDv: 'vBn[lx{q8@P<9BNH/isA' }, 'file:///t')).toEqual({
+      kind: 'table',
+      path: 'deletion_vector_61d16c75-6994-46b7-a15b-8b538852e50e.bin',
+    });
+    expect(deletionVectorLocation({ ...dv, storageType: 'p', pathOrInlineDv: 'file:/t/x%25y/d.bin' }, 'file:///t')).toEqual({
+      kind: 'table',
+      path: 'x%y/d.bin',
+    });
+    expect(deletionVectorLocation({ ...dv, storageType: 'p', pathOrInlineDv: 'file:/elsewhere/d.bin' }, 'file:///t')).toEqual({
+      kind: 'external',
+      url: 'file:///elsewhere/d.bin',
+    });
   });
 });
 
@@ -213,7 +281,13 @@ for (const backend of BACKENDS) {
           const { code, out, err } = await cli(['read', store.url, ...(version === undefined ? [] : ['--version', String(version)])]);
           expect(err).toBe('');
           expect(code).toBe(0);
-          expectRows(out.trim().split('\n').map((l) => JSON.parse(l)), wanted);
+          expectRows(
+            out
+              .trim()
+              .split('\n')
+              .map((l) => JSON.parse(l)),
+            wanted,
+          );
         }
         const latest = table.versions[0].rows.length;
         const described = await cli(['describe', store.url, '--json']);
@@ -239,10 +313,17 @@ for (const backend of BACKENDS) {
         path.endsWith('.json') ? Buffer.from(bytes.toString('utf8').replace('file:{{FOLDER_WITH_SPECIAL_CHAR}}', folder)) : bytes,
       );
       // Spark's suite: range(0, 10) with the even numbers deleted
-      expectRows(await rows(store), [1, 3, 5, 7, 9].map((id) => ({ id })));
+      expectRows(
+        await rows(store),
+        [1, 3, 5, 7, 9].map((id) => ({ id })),
+      );
       const d = JSON.parse((await cli(['describe', store.url, '--json'])).out);
       expect(d.numRecords).toBe(5);
-      expect(d.files[0].deletionVector).toMatchObject({ storageType: 'p', cardinality: 5, file: 'folder&with%special char/test%dv%prefix-deletion_vector_67bc892e-2979-4760-a78c-856aba806564.bin' });
+      expect(d.files[0].deletionVector).toMatchObject({
+        storageType: 'p',
+        cardinality: 5,
+        file: 'folder&with%special char/test%dv%prefix-deletion_vector_67bc892e-2979-4760-a78c-856aba806564.bin',
+      });
     });
 
     it('reads a DV stored inline (i) in the log', async () => {
@@ -253,7 +334,10 @@ for (const backend of BACKENDS) {
       const edit = replaceDeletionVector(inline);
       // the inline DV needs no file
       await copyTable('table-with-dv-small', store, CONFORMANCE, (path, bytes) => (path.endsWith('.bin') ? null : edit(path, bytes)));
-      expectRows(await rows(store), range(1, 9).map((value) => ({ value })));
+      expectRows(
+        await rows(store),
+        range(1, 9).map((value) => ({ value })),
+      );
       const d = JSON.parse((await cli(['describe', store.url, '--json'])).out);
       expect(d.numRecords).toBe(8);
       expect(d.files[0].deletionVector).toMatchObject({ storageType: 'i', file: null });
@@ -289,10 +373,18 @@ async function deleteRows(store: ObjectStore, rowsByFile: Map<string, number[]>)
   const bitmaps = [...rowsByFile.values()].map(portableBitmap);
   const { bytes, offsets } = dvFile(bitmaps);
   await store.write(`deletion_vector_${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}.bin`, bytes);
-  const actions: object[] = [{ protocol: { minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ['deletionVectors'], writerFeatures: ['deletionVectors'] } }];
+  const actions: object[] = [
+    { protocol: { minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ['deletionVectors'], writerFeatures: ['deletionVectors'] } },
+  ];
   [...rowsByFile].forEach(([path, deleted], i) => {
     const file = activeFiles(snapshot).find((f) => f.path === path)!;
-    const deletionVector = { storageType: 'u', pathOrInlineDv: z85Encode(uuid), offset: offsets[i], sizeInBytes: bitmaps[i].length, cardinality: deleted.length };
+    const deletionVector = {
+      storageType: 'u',
+      pathOrInlineDv: z85Encode(uuid),
+      offset: offsets[i],
+      sizeInBytes: bitmaps[i].length,
+      cardinality: deleted.length,
+    };
     actions.push({ remove: { path, deletionTimestamp: Date.now(), dataChange: true } }, { add: { ...file, deletionVector } });
   });
   await store.createIfAbsent(`_delta_log/${String(snapshot.version + 1).padStart(20, '0')}.json`, actions.map((a) => JSON.stringify(a)).join('\n') + '\n');
@@ -318,8 +410,11 @@ function portableBitmap(sorted: number[]): Uint8Array {
     parts.push(b);
   };
   u32(1681511377);
-  u32(1); u32(0); u32(0); // one bucket, key 0
-  u32(12346); u32(containers.size);
+  u32(1);
+  u32(0);
+  u32(0); // one bucket, key 0
+  u32(12346);
+  u32(containers.size);
   for (const [key, values] of containers) u16s([key, values.length - 1]);
   for (let i = 0; i < containers.size; i++) u32(0);
   for (const values of containers.values()) {
@@ -372,12 +467,21 @@ describe('one DV file holding the DVs of several data files', () => {
     const files = activeFiles(await loadSnapshot(store)).sort((a, b) => (a.path < b.path ? -1 : 1));
     // each file holds ten consecutive ids in write order: the id at a row position is its minimum + the position
     const firstIds = files.map((f) => Number(JSON.parse(f.stats!).minValues.id));
-    await deleteRows(store, new Map([[files[0].path, [1, 2]], [files[1].path, [0, 9]]]));
+    await deleteRows(
+      store,
+      new Map([
+        [files[0].path, [1, 2]],
+        [files[1].path, [0, 9]],
+      ]),
+    );
     const gone = [...[1, 2].map((r) => firstIds[0] + r), ...[0, 9].map((r) => firstIds[1] + r)];
     const wanted = [...range(0, 10), ...range(100, 110)].filter((id) => !gone.includes(id)).map((id) => ({ id }));
     expectRows(await rows(store), wanted);
     const described = JSON.parse((await cli(['describe', store.url, '--json'])).out);
-    expect(described.files.map((f: { deletionVector: { offset: number } }) => f.deletionVector.offset).sort((a: number, b: number) => a - b)).toEqual([1, 1 + 8 + portableBitmap([1, 2]).length]);
+    expect(described.files.map((f: { deletionVector: { offset: number } }) => f.deletionVector.offset).sort((a: number, b: number) => a - b)).toEqual([
+      1,
+      1 + 8 + portableBitmap([1, 2]).length,
+    ]);
     expect(described.numRecords).toBe(16);
 
     await optimizeTable(store);
@@ -454,14 +558,22 @@ describe('maintenance of tables with deletion vectors', () => {
       /table silver.x: data file part-00000-fae5310a.*\.parquet has a deletion vector.*sluice optimize/,
     );
     await optimizeTable(store);
-    const staged = await withSqlEngine({ threads: 1 }, async (engine) => (await stageFiles(engine, store, activeFiles(await loadSnapshot(store)), 'table silver.x')).length);
+    const staged = await withSqlEngine(
+      { threads: 1 },
+      async (engine) => (await stageFiles(engine, store, activeFiles(await loadSnapshot(store)), 'table silver.x')).length,
+    );
     expect(staged).toBe(1);
   });
 
   it('optimize of a file whose DV deletes every row removes it and adds nothing', async () => {
     const store = BACKENDS[0].open('dv-all-gone');
     const bitmap = portableBitmap(range(0, 10));
-    await copyTable('table-with-dv-small', store, CONFORMANCE, replaceDeletionVector({ storageType: 'i', pathOrInlineDv: z85Encode(bitmap), sizeInBytes: bitmap.length, cardinality: 10 }));
+    await copyTable(
+      'table-with-dv-small',
+      store,
+      CONFORMANCE,
+      replaceDeletionVector({ storageType: 'i', pathOrInlineDv: z85Encode(bitmap), sizeInBytes: bitmap.length, cardinality: 10 }),
+    );
     expect(await rows(store)).toEqual([]);
     const result = await optimizeTable(store);
     expect(result).toMatchObject({ version: 2, filesRemoved: 1, filesAdded: 0 });
@@ -479,7 +591,10 @@ describe('maintenance of tables with deletion vectors', () => {
     expect(dvs).toEqual([{ storageType: 'u', pathOrInlineDv: 'IjB3V2d3#qUP%s94R0WF', offset: 1, sizeInBytes: 36, cardinality: 2 }]);
     const snapshot = await loadSnapshot(store);
     expect(snapshot.checkpointVersion).toBe(version);
-    expectRows(await rows(store), range(2, 10).map((id) => ({ id })));
+    expectRows(
+      await rows(store),
+      range(2, 10).map((id) => ({ id })),
+    );
   });
 
   it('vacuum keeps every DV file a live file uses, whatever its age, and deletes replaced DVs once their tombstones expire', async () => {
@@ -493,7 +608,12 @@ describe('maintenance of tables with deletion vectors', () => {
     const result = await vacuumTable(store, { now: Date.now() + 8 * DAY });
     expect(result.files.sort()).toEqual(dvFiles.filter((f) => f !== live).sort());
     await expect(store.properties(live)).resolves.toBeTruthy();
-    expectRows(await rows(store), range(0, 50).filter((x) => ![0, 7, 14].includes(x)).map((id) => ({ id })));
+    expectRows(
+      await rows(store),
+      range(0, 50)
+        .filter((x) => ![0, 7, 14].includes(x))
+        .map((id) => ({ id })),
+    );
   });
 
   it('vacuum keeps a DV file named by an absolute URL that spells the table another way (here through a symlink)', async () => {
@@ -504,16 +624,32 @@ describe('maintenance of tables with deletion vectors', () => {
       path.endsWith('.json') ? Buffer.from(bytes.toString('utf8').replace('{{FOLDER_WITH_SPECIAL_CHAR}}', `${real}/folder&with%25special%20char`)) : bytes,
     );
     const store = new LocalStore(linked);
-    expectRows(await rows(store), [1, 3, 5, 7, 9].map((id) => ({ id })));
+    expectRows(
+      await rows(store),
+      [1, 3, 5, 7, 9].map((id) => ({ id })),
+    );
     const result = await vacuumTable(store, { now: Date.now() + 8 * DAY });
     expect(result.files).toEqual([]);
-    expectRows(await rows(store), [1, 3, 5, 7, 9].map((id) => ({ id })));
+    expectRows(
+      await rows(store),
+      [1, 3, 5, 7, 9].map((id) => ({ id })),
+    );
   });
 
   for (const backend of BACKENDS) {
     for (const [name, wanted] of [
-      ['log-replay-dv-key-cases', range(0, 50).filter((x) => ![0, 7, 14].includes(x)).map((id) => ({ id }))],
-      ['dv-partitioned-with-checkpoint', range(0, 50).filter((x) => !(x % 2 === 0 && x < 30)).map((x) => ({ part: x % 10, col1: x, col2: `foo${x % 5}` }))],
+      [
+        'log-replay-dv-key-cases',
+        range(0, 50)
+          .filter((x) => ![0, 7, 14].includes(x))
+          .map((id) => ({ id })),
+      ],
+      [
+        'dv-partitioned-with-checkpoint',
+        range(0, 50)
+          .filter((x) => !(x % 2 === 0 && x < 30))
+          .map((x) => ({ part: x % 10, col1: x, col2: `foo${x % 5}` })),
+      ],
     ] as const) {
       it(`${name} (${backend.name}): optimized and vacuumed, it keeps exactly the rows Spark returns`, async () => {
         const store = backend.open(`dv-opt-${name.slice(0, 8)}`);
@@ -524,7 +660,12 @@ describe('maintenance of tables with deletion vectors', () => {
         expect(result.version).toBe(before.version + 1);
         // Each removed logical file is named with its DV, so it matches the add it replaces.
         const commit = Buffer.from(await store.read(`_delta_log/${String(result.version).padStart(20, '0')}.json`)).toString('utf8');
-        const removes = commit.trim().split('\n').map((l) => JSON.parse(l)).filter((a) => a.remove).map((a) => a.remove);
+        const removes = commit
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l))
+          .filter((a) => a.remove)
+          .map((a) => a.remove);
         for (const file of dvFiles) expect(removes.find((r) => r.path === file.path)?.deletionVector).toEqual(file.deletionVector);
         const after = await loadSnapshot(store);
         expect([...after.state.files.values()].filter((f) => f.deletionVector)).toEqual([]);
@@ -540,7 +681,13 @@ describe('maintenance of tables with deletion vectors', () => {
         expectRows(await rows(store), wanted);
         const { code, out } = await cli(['read', store.url]);
         expect(code).toBe(0);
-        expectRows(out.trim().split('\n').map((l) => JSON.parse(l)), wanted);
+        expectRows(
+          out
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l)),
+          wanted,
+        );
       });
     }
   }

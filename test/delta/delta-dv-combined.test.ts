@@ -65,9 +65,14 @@ function replayLogJson(table: string): { files: LogFile[]; fields: SchemaField[]
   const live = new Map<string, LogFile>();
   let fields: SchemaField[] = [];
   let partitionColumns: string[] = [];
-  const key = (f: LogFile) => `${f.path}|${f.deletionVector ? `${f.deletionVector.storageType}${f.deletionVector.pathOrInlineDv}@${f.deletionVector.offset ?? ''}` : ''}`;
-  for (const name of readdirSync(logDir).filter((n) => /^\d{20}\.json$/.test(n)).sort()) {
-    for (const line of readFileSync(join(logDir, name), 'utf8').split('\n').filter((l) => l.trim())) {
+  const key = (f: LogFile) =>
+    `${f.path}|${f.deletionVector ? `${f.deletionVector.storageType}${f.deletionVector.pathOrInlineDv}@${f.deletionVector.offset ?? ''}` : ''}`;
+  for (const name of readdirSync(logDir)
+    .filter((n) => /^\d{20}\.json$/.test(n))
+    .sort()) {
+    for (const line of readFileSync(join(logDir, name), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim())) {
       const action = JSON.parse(line);
       if (action.metaData?.schemaString) fields = JSON.parse(action.metaData.schemaString).fields;
       if (action.metaData) partitionColumns = action.metaData.partitionColumns;
@@ -102,7 +107,16 @@ function rowsFromSingleRowFiles(files: LogFile[], fields: SchemaField[]): Row[] 
   });
 }
 
-const sortedText = (rows: Row[]) => rows.map((r) => JSON.stringify(Object.keys(r).sort().map((k) => [k, r[k]]))).sort();
+const sortedText = (rows: Row[]) =>
+  rows
+    .map((r) =>
+      JSON.stringify(
+        Object.keys(r)
+          .sort()
+          .map((k) => [k, r[k]]),
+      ),
+    )
+    .sort();
 
 async function libraryRows(store: ObjectStore, version?: number): Promise<Row[]> {
   const snapshot = await loadSnapshot(store, version === undefined ? {} : { version });
@@ -122,7 +136,10 @@ async function cliRows(store: ObjectStore): Promise<Row[]> {
   const { code, out, err } = await runCli(['read', store.url]);
   expect(err).toBe('');
   expect(code).toBe(0);
-  return out.trim().split('\n').map((l) => JSON.parse(l));
+  return out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 }
 
 function filesUnder(dir: string, prefix = ''): string[] {
@@ -135,7 +152,22 @@ async function copyFixture(name: string, store: ObjectStore): Promise<void> {
 
 const BACKENDS: { name: string; open: (label: string) => ObjectStore }[] = [
   { name: 'local', open: (label) => new LocalStore(mkdtempSync(join(tmpdir(), `sluice-combo-${label}-`))) },
-  { name: 'azurite', open: (label) => openStore(azuriteUri(uniqueContainer(`combo-${label}`.slice(0, 20).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/-$/, '')), label)) },
+  {
+    name: 'azurite',
+    open: (label) =>
+      openStore(
+        azuriteUri(
+          uniqueContainer(
+            `combo-${label}`
+              .slice(0, 20)
+              .toLowerCase()
+              .replace(/[^a-z0-9]+/g, '-')
+              .replace(/-$/, ''),
+          ),
+          label,
+        ),
+      ),
+  },
 ];
 
 for (const backend of BACKENDS) {
@@ -192,7 +224,14 @@ for (const backend of BACKENDS) {
       }
       const { code, out } = await runCli(['read', store.url, '--version', '3']);
       expect(code).toBe(0);
-      expect(sortedText(out.trim().split('\n').map((l) => JSON.parse(l)))).toEqual(sortedText(goldenDvMappingRows(3)));
+      expect(
+        sortedText(
+          out
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l)),
+        ),
+      ).toEqual(sortedText(goldenDvMappingRows(3)));
     });
 
     it('dv-with-columnmapping: optimized and vacuumed, it keeps exactly the rows Spark returns, under physical names', async () => {
@@ -207,7 +246,10 @@ for (const backend of BACKENDS) {
 
       const result = await optimizeTable(store, { targetFileBytes: 1024 * 1024 });
       const commit = Buffer.from(await store.read(`_delta_log/${String(result.version).padStart(20, '0')}.json`)).toString('utf8');
-      const actions = commit.trim().split('\n').map((l) => JSON.parse(l));
+      const actions = commit
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       const removes = actions.filter((a) => a.remove).map((a) => a.remove);
       for (const file of withDv) expect(removes.find((r) => r.path === file.path)?.deletionVector).toEqual(file.deletionVector);
       // The rewritten files stay in the table's physical layout: partition values and statistics keyed by physical names.
@@ -221,7 +263,12 @@ for (const backend of BACKENDS) {
       for (const add of adds) {
         expect(Object.keys(add.partitionValues)).toEqual([partPhysical]);
         expect(add.path.startsWith(`${partPhysical}=`)).toBe(true);
-        expect(Object.keys(JSON.parse(add.stats).minValues).sort()).toEqual(fields.filter((f) => f.name !== 'part').map(physicalName).sort());
+        expect(Object.keys(JSON.parse(add.stats).minValues).sort()).toEqual(
+          fields
+            .filter((f) => f.name !== 'part')
+            .map(physicalName)
+            .sort(),
+        );
         expect(add.deletionVector).toBeUndefined();
         // Spark reads mapped columns by physical name (mode name) or field id: the new Parquet must carry both.
         const bytes = await store.read(decodeURIComponent(add.path));

@@ -21,9 +21,13 @@ async function logOnlyTable(versions: number): Promise<{ dir: string; store: Loc
   const store = new LocalStore(dir);
   const state = emptyState();
   for (let v = 0; v < versions; v++) {
-    const actions: Action[] = v === 0
-      ? [{ protocol: CREATE_PROTOCOL }, { metaData: { id: 'id', format: { provider: 'parquet' }, schemaString: SCHEMA, partitionColumns: [], configuration: {} } }]
-      : [];
+    const actions: Action[] =
+      v === 0
+        ? [
+            { protocol: CREATE_PROTOCOL },
+            { metaData: { id: 'id', format: { provider: 'parquet' }, schemaString: SCHEMA, partitionColumns: [], configuration: {} } },
+          ]
+        : [];
     actions.push({ add: { path: `f${v}.parquet`, partitionValues: {}, size: 1, modificationTime: 0, dataChange: true } });
     await store.createIfAbsent(commitPath(v), serialiseCommit(actions));
     applyActions(state, actions, v);
@@ -72,7 +76,10 @@ describe('snapshot loading from the checkpoint hint', () => {
 describe('lane commit record (commitInfo.sluiceLane)', () => {
   it('reads the intents and sources a lane commit carries, and nothing from other commits', () => {
     const source = { intent: 'i-1', file: 'pos/sales.csv', etag: '"0x1"', rowsWritten: 3 };
-    const lane = [{ add: { path: 'a.parquet' } }, { commitInfo: { operation: 'WRITE', sluiceLane: { intents: ['i-1', 'i-2'], sources: [source, null, 'junk'] } } }];
+    const lane = [
+      { add: { path: 'a.parquet' } },
+      { commitInfo: { operation: 'WRITE', sluiceLane: { intents: ['i-1', 'i-2'], sources: [source, null, 'junk'] } } },
+    ];
     expect(laneCommitRecord(lane)).toEqual({ intents: ['i-1', 'i-2'], sources: [source] });
     expect(laneCommitRecord([{ commitInfo: { operation: 'OPTIMIZE' } }])).toBeUndefined();
     expect(laneCommitRecord([{ commitInfo: { sluiceLane: { intents: 'i-1' } } }])).toEqual({ intents: [], sources: [] });

@@ -8,7 +8,17 @@ import { spawnSync } from 'node:child_process';
 import * as nodePath from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main';
-import { claimWrites, DeltaError, loadSnapshot, optimizeTable, RetentionTooShortError, submitToLane, tableHistory, vacuumTable, writeTable } from '../../shared/delta';
+import {
+  claimWrites,
+  DeltaError,
+  loadSnapshot,
+  optimizeTable,
+  RetentionTooShortError,
+  submitToLane,
+  tableHistory,
+  vacuumTable,
+  writeTable,
+} from '../../shared/delta';
 import { writeDataFiles } from '../../shared/delta/writer';
 import { openStore } from '../../shared/storage/location';
 import type { ObjectStore } from '../../shared/storage/types';
@@ -82,7 +92,9 @@ describe('vacuum retention check', () => {
 
     const refused = vacuumTable(store, { retentionHours: 0, now: Date.now() + 2 * HOUR });
     await expect(refused).rejects.toBeInstanceOf(RetentionTooShortError);
-    await expect(refused).rejects.toThrow(/retention of 0 h is shorter than the retention of .*, 168 h \(no delta\.deletedFileRetentionDuration; the Delta default of 7 days\)/);
+    await expect(refused).rejects.toThrow(
+      /retention of 0 h is shorter than the retention of .*, 168 h \(no delta\.deletedFileRetentionDuration; the Delta default of 7 days\)/,
+    );
     // A dry run is refused too: it would list what a real run deletes.
     await expect(vacuumTable(store, { retentionHours: 0, dryRun: true })).rejects.toBeInstanceOf(RetentionTooShortError);
     expect(await storedDataFiles(store)).toEqual(before);
@@ -94,7 +106,9 @@ describe('vacuum retention check', () => {
 
   it("measures against the table's delta.deletedFileRetentionDuration when it has one", async () => {
     const { store } = await smallFilesTable('vac-prop', 2, { 'delta.deletedFileRetentionDuration': 'interval 2 hours' });
-    await expect(vacuumTable(store, { retentionHours: 1 })).rejects.toThrow(/retention of 1 h is shorter than .*, 2 h \(delta\.deletedFileRetentionDuration = "interval 2 hours"\)/);
+    await expect(vacuumTable(store, { retentionHours: 1 })).rejects.toThrow(
+      /retention of 1 h is shorter than .*, 2 h \(delta\.deletedFileRetentionDuration = "interval 2 hours"\)/,
+    );
     // The property wins over the default given for tables without one.
     await expect(vacuumTable(store, { retentionHours: 1, defaultRetention: { hours: 0, source: 'test' } })).rejects.toBeInstanceOf(RetentionTooShortError);
     expect((await vacuumTable(store, { retentionHours: 2 })).retentionHours).toBe(2);
@@ -105,7 +119,10 @@ describe('vacuum retention check', () => {
     await optimizeTable(store, { targetFileBytes: 1024 * 1024 });
     const before = await storedDataFiles(store);
     const bin = nodePath.join(TEST_DIR, '..', 'bin', 'sluice.js');
-    const refused = spawnSync(process.execPath, [bin, 'vacuum', uri, '--retention-hours', '0'], { encoding: 'utf8', env: { ...process.env, SLUICE_VACUUM_RETENTION_HOURS: '' } });
+    const refused = spawnSync(process.execPath, [bin, 'vacuum', uri, '--retention-hours', '0'], {
+      encoding: 'utf8',
+      env: { ...process.env, SLUICE_VACUUM_RETENTION_HOURS: '' },
+    });
     expect(refused.status, refused.stderr).toBe(2);
     expect(refused.stderr).toMatch(/retention of 0 h is shorter than the retention of .*, 168 h .*--force/);
     expect(refused.stdout).toBe('');
@@ -202,7 +219,10 @@ describe('vacuum and writers at work', () => {
     const intent = { created: Date.now() - 20 * 60_000, baseVersion: snapshot.version, tableId: snapshot.metadata.id, partitionColumns: [], adds };
     const late = submitToLane(store, intent);
     await expect(late).rejects.toBeInstanceOf(DeltaError);
-    await expect(late).rejects.toMatchObject({ transient: true, message: expect.stringMatching(/not committed within 15 min .* withdrawn and nothing was committed/) });
+    await expect(late).rejects.toMatchObject({
+      transient: true,
+      message: expect.stringMatching(/not committed within 15 min .* withdrawn and nothing was committed/),
+    });
     expect((await loadSnapshot(store)).version).toBe(snapshot.version);
     expect(await laneIntents(store)).toEqual([]);
     expect((await vacuumTable(store, { retentionHours: 1, force: true, now: Date.now() + 2 * HOUR })).files).toEqual([adds[0]!.path]);

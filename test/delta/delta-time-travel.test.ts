@@ -45,7 +45,13 @@ describe('time travel by timestamp', () => {
     let out = '';
     const code = await main(['read', dir, '--timestamp', new Date(t0 + HOUR).toISOString()], { out: (t) => (out += t), err: () => undefined });
     expect(code).toBe(0);
-    expect(out.trim().split('\n').map((l) => JSON.parse(l).v).sort()).toEqual([0, 1]);
+    expect(
+      out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).v)
+        .sort(),
+    ).toEqual([0, 1]);
     let err = '';
     expect(await main(['read', dir, '--timestamp', '2000-01-01T00:00:00Z'], { out: () => undefined, err: (t) => (err += t) })).toBe(1);
     expect(err).toMatch(/no version .* committed at or before 2000-01-01/);

@@ -60,7 +60,13 @@ type Row = Record<string, unknown>;
 /** A record batch in a table schema from rows of JS values (values.ts forms). */
 function makeBatch(schema: DeltaStruct, rows: Row[]): arrow.RecordBatch {
   const arrowSchema = deltaToArrowSchema(schema);
-  const children = schema.fields.map((f) => buildVector(f.type, rows.map((r) => r[f.name] ?? null)).data[0]);
+  const children = schema.fields.map(
+    (f) =>
+      buildVector(
+        f.type,
+        rows.map((r) => r[f.name] ?? null),
+      ).data[0],
+  );
   return new arrow.RecordBatch(arrowSchema, arrow.makeData({ type: new arrow.Struct(arrowSchema.fields), length: rows.length, nullCount: 0, children }));
 }
 
@@ -88,7 +94,9 @@ async function copyFixture(name: string, store: ObjectStore): Promise<void> {
   };
   const files = await walk(root);
   for (let i = 0; i < files.length; i += 8) {
-    await Promise.all(files.slice(i, i + 8).map(async (f) => store.write(nodePath.relative(root, f).split(nodePath.sep).join('/'), new Uint8Array(await readFile(f)))));
+    await Promise.all(
+      files.slice(i, i + 8).map(async (f) => store.write(nodePath.relative(root, f).split(nodePath.sep).join('/'), new Uint8Array(await readFile(f)))),
+    );
   }
 }
 
@@ -242,9 +250,12 @@ describe.each(backends)('delta write on $name', (backend) => {
     const all = range(0, 35).map(wideRow);
     const r1 = await writeTable(store, [makeBatch(WIDE, all.slice(0, 10))]);
     const r2 = await writeTable(store, [makeBatch(WIDE, all.slice(10, 20)), makeBatch(WIDE, all.slice(20, 30))]);
-    const r3 = await writeTable(store, (async function* () {
-      yield makeBatch(WIDE, all.slice(30, 35));
-    })());
+    const r3 = await writeTable(
+      store,
+      (async function* () {
+        yield makeBatch(WIDE, all.slice(30, 35));
+      })(),
+    );
     expect([r1.version, r2.version, r3.version]).toEqual([1, 2, 3]);
     expect([r1.rows, r2.rows, r3.rows]).toEqual([10, 20, 5]);
 
@@ -290,7 +301,18 @@ describe.each(backends)('delta write on $name', (backend) => {
     // The special strings end up with the Hive escapes other engines expect.
     const dirs = [...snapshot.state.files.values()].map((a) => decodeURIComponent(a.path).split('/')[0]).sort();
     expect(dirs).toEqual(
-      expect.arrayContaining(['sp=a%2Fb', 'sp=B B', 'sp=%25', 'sp=%3D', 'sp=%3A', 'sp=ü', 'sp=null', 'sp=__HIVE_DEFAULT_PARTITION__', 'sp=x%2541y', 'sp=a%3Db%2Fc%3Ad e%3F%23']),
+      expect.arrayContaining([
+        'sp=a%2Fb',
+        'sp=B B',
+        'sp=%25',
+        'sp=%3D',
+        'sp=%3A',
+        'sp=ü',
+        'sp=null',
+        'sp=__HIVE_DEFAULT_PARTITION__',
+        'sp=x%2541y',
+        'sp=a%3Db%2Fc%3Ad e%3F%23',
+      ]),
     );
 
     const report = await expectValid(store);
@@ -302,7 +324,10 @@ describe.each(backends)('delta write on $name', (backend) => {
   it('overwrites the whole table and selected partitions; time travel still returns the old rows', async () => {
     const store = await backend.open();
     const plain = struct(field('id', 'long'), field('s', 'string'));
-    const a = [{ id: 1n, s: 'a' }, { id: 2n, s: 'b' }];
+    const a = [
+      { id: 1n, s: 'a' },
+      { id: 2n, s: 'b' },
+    ];
     const b = [{ id: 10n, s: 'x' }];
     // The first write creates the table with its rows (CREATE TABLE AS SELECT, version 0).
     const created = await writeTable(store, [makeBatch(plain, a)]);
@@ -319,18 +344,41 @@ describe.each(backends)('delta write on $name', (backend) => {
     const before = ['a', 'a', 'b', 'b', 'c', 'c'].map((p, i) => ({ id: BigInt(i), p }));
     await writeTable(parts, [makeBatch(schema, before)]);
     const v1 = await loadSnapshot(parts);
-    const untouched = [...v1.state.files.values()].filter((f) => f.partitionValues.p !== 'b').map((f) => f.path).sort();
+    const untouched = [...v1.state.files.values()]
+      .filter((f) => f.partitionValues.p !== 'b')
+      .map((f) => f.path)
+      .sort();
 
-    const replacement = [{ id: 100n, p: 'b' }, { id: 101n, p: 'b' }, { id: 102n, p: 'b' }];
+    const replacement = [
+      { id: 100n, p: 'b' },
+      { id: 101n, p: 'b' },
+      { id: 102n, p: 'b' },
+    ];
     const r = await writeTable(parts, [makeBatch(schema, replacement)], { mode: 'overwrite', replacePartitions: [{ p: 'b' }] });
     expect(r.version).toBe(2);
     const v2 = await loadSnapshot(parts);
     expect(bag(await readRows(v2))).toEqual(bag([...before.filter((x) => x.p !== 'b'), ...replacement]));
-    expect([...v2.state.files.values()].filter((f) => f.partitionValues.p !== 'b').map((f) => f.path).sort()).toEqual(untouched);
+    expect(
+      [...v2.state.files.values()]
+        .filter((f) => f.partitionValues.p !== 'b')
+        .map((f) => f.path)
+        .sort(),
+    ).toEqual(untouched);
     expect(bag(await readRows(await loadSnapshot(parts, { version: 1 })))).toEqual(bag(before));
 
     // Rows outside the chosen partitions: refused, naming the partition, and nothing committed.
-    const err = await rejection(writeTable(parts, [makeBatch(schema, [{ id: 200n, p: 'b' }, { id: 201n, p: 'c' }])], { mode: 'overwrite', replacePartitions: [{ p: 'b' }] }));
+    const err = await rejection(
+      writeTable(
+        parts,
+        [
+          makeBatch(schema, [
+            { id: 200n, p: 'b' },
+            { id: 201n, p: 'c' },
+          ]),
+        ],
+        { mode: 'overwrite', replacePartitions: [{ p: 'b' }] },
+      ),
+    );
     expect(err).toBeInstanceOf(WriteRejectedError);
     expect(err.message).toContain('"p":"c"');
     expect((await loadSnapshot(parts)).version).toBe(2);
@@ -373,7 +421,8 @@ describe.each(backends)('delta write on $name', (backend) => {
       const r = await writeTable(store, [makeBatch(schema, [{ id: BigInt(i), s: `row ${i}` }])], { txn: { appId: 'loader', version: i } });
       expect(r.version).toBe(i);
     }
-    for (const v of [10, 20]) await expect(store.properties(`_delta_log/000000000000000000${v}.checkpoint.parquet`)).resolves.toMatchObject({ size: expect.any(Number) });
+    for (const v of [10, 20])
+      await expect(store.properties(`_delta_log/000000000000000000${v}.checkpoint.parquet`)).resolves.toMatchObject({ size: expect.any(Number) });
     await expect(store.properties('_delta_log/00000000000000000015.checkpoint.parquet')).rejects.toThrow(/not found/);
     const hint = JSON.parse(new TextDecoder().decode(await store.read('_delta_log/_last_checkpoint')));
     expect(hint.version).toBe(20);
@@ -477,7 +526,14 @@ describe.each(backends)('delta write on $name', (backend) => {
     const schema = struct(field('id', 'long', false), field('s', 'string'));
     await createTable(store, { schema });
     await writeTable(store, [makeBatch(schema, [{ id: 1n, s: 'ok' }])]);
-    const err = await rejection(writeTable(store, [makeBatch(schema, [{ id: 2n, s: 'fine' }, { id: null, s: 'bad' }])]));
+    const err = await rejection(
+      writeTable(store, [
+        makeBatch(schema, [
+          { id: 2n, s: 'fine' },
+          { id: null, s: 'bad' },
+        ]),
+      ]),
+    );
     expect(err).toBeInstanceOf(WriteRejectedError);
     expect(err.message).toContain('"id"');
     // Also when the null only comes in a later batch of the same write.
@@ -538,14 +594,38 @@ describe.each(backends)('delta write on $name', (backend) => {
         name: 'data-reader-partition-values',
         rows: [
           {
-            as_int: 2, as_long: 2n, as_byte: 2, as_short: 2, as_boolean: false, as_float: 2.5, as_double: 2.25,
-            as_string: 'x/y z%', as_string_lit_null: 'null', as_date: 19000, as_timestamp: 1_631_099_471_123_456n, as_big_decimal: 2n,
-            as_list_of_records: [{ val: 7 }, { val: null }], as_nested_struct: { aa: 'p', ab: null, ac: { aca: 1, acb: 2n } }, value: 'new-1',
+            as_int: 2,
+            as_long: 2n,
+            as_byte: 2,
+            as_short: 2,
+            as_boolean: false,
+            as_float: 2.5,
+            as_double: 2.25,
+            as_string: 'x/y z%',
+            as_string_lit_null: 'null',
+            as_date: 19000,
+            as_timestamp: 1_631_099_471_123_456n,
+            as_big_decimal: 2n,
+            as_list_of_records: [{ val: 7 }, { val: null }],
+            as_nested_struct: { aa: 'p', ab: null, ac: { aca: 1, acb: 2n } },
+            value: 'new-1',
           },
           {
-            as_int: null, as_long: null, as_byte: null, as_short: null, as_boolean: null, as_float: null, as_double: null,
-            as_string: null, as_string_lit_null: null, as_date: null, as_timestamp: null, as_big_decimal: null,
-            as_list_of_records: null, as_nested_struct: null, value: 'new-2',
+            as_int: null,
+            as_long: null,
+            as_byte: null,
+            as_short: null,
+            as_boolean: null,
+            as_float: null,
+            as_double: null,
+            as_string: null,
+            as_string_lit_null: null,
+            as_date: null,
+            as_timestamp: null,
+            as_big_decimal: null,
+            as_list_of_records: null,
+            as_nested_struct: null,
+            value: 'new-2',
           },
         ],
       },
@@ -575,8 +655,19 @@ describe.each(backends)('delta write on $name', (backend) => {
       const view = (s: Snapshot) => ({
         // Absent and null feature lists mean the same (protocol §2).
         protocol: { ...s.protocol, readerFeatures: s.protocol.readerFeatures ?? null, writerFeatures: s.protocol.writerFeatures ?? null },
-        metadata: { id: s.metadata.id, schemaString: s.metadata.schemaString, partitionColumns: s.metadata.partitionColumns, configuration: s.metadata.configuration },
-        files: [...s.state.files.values()].map((f) => ({ path: f.path, size: f.size, partitionValues: f.partitionValues, modificationTime: f.modificationTime, stats: f.stats ?? null })),
+        metadata: {
+          id: s.metadata.id,
+          schemaString: s.metadata.schemaString,
+          partitionColumns: s.metadata.partitionColumns,
+          configuration: s.metadata.configuration,
+        },
+        files: [...s.state.files.values()].map((f) => ({
+          path: f.path,
+          size: f.size,
+          partitionValues: f.partitionValues,
+          modificationTime: f.modificationTime,
+          stats: f.stats ?? null,
+        })),
         tombstones: [...s.state.tombstones.keys()].sort(),
         txns: [...s.state.txns.values()].map((t) => [t.appId, t.version]),
       });
@@ -598,7 +689,10 @@ describe.each(backends)('delta write on $name', (backend) => {
       const store = await backend.open();
       await fourVersions(store);
       const path = '_delta_log/00000000000000000003.json';
-      const lines = new TextDecoder().decode(await store.read(path)).trimEnd().split('\n');
+      const lines = new TextDecoder()
+        .decode(await store.read(path))
+        .trimEnd()
+        .split('\n');
       const last = lines.pop()!;
       await store.write(path, [...lines, last.slice(0, Math.floor(last.length / 2))].join('\n'));
       const err = await rejection(loadSnapshot(store));
@@ -638,7 +732,10 @@ describe.each(backends)('delta write on $name', (backend) => {
       const path = '_delta_log/00000000000000000002.checkpoint.parquet';
       await expect(store.properties(path)).resolves.toBeTruthy();
       expect((await loadSnapshot(store)).checkpointVersion).toBe(2);
-      await store.write(path, Uint8Array.from({ length: 300 }, (_, i) => (i * 97 + 13) & 255));
+      await store.write(
+        path,
+        Uint8Array.from({ length: 300 }, (_, i) => (i * 97 + 13) & 255),
+      );
       const err = await rejection(loadSnapshot(store));
       expect(err).toBeInstanceOf(CorruptLogError);
       expect(err.message).toContain('00000000000000000002.checkpoint.parquet');
@@ -659,7 +756,13 @@ describe('the independent validator catches broken tables', () => {
     tempDirs.push(dir);
     const store = new LocalStore(dir);
     await createTable(store, { schema, partitionColumns: ['p'] });
-    await writeTable(store, [makeBatch(schema, [{ id: 1n, p: 'a b' }, { id: 2n, p: 'a b' }, { id: 3n, p: 'c' }])]);
+    await writeTable(store, [
+      makeBatch(schema, [
+        { id: 1n, p: 'a b' },
+        { id: 2n, p: 'a b' },
+        { id: 3n, p: 'c' },
+      ]),
+    ]);
     expect((await validateTable(store)).problems).toEqual([]);
     return { store, snapshot: await loadSnapshot(store) };
   }
@@ -667,22 +770,39 @@ describe('the independent validator catches broken tables', () => {
   /** Rewrite the actions of one commit file. */
   async function mutate(store: ObjectStore, version: number, fn: (actions: Row[]) => Row[]) {
     const path = `_delta_log/${String(version).padStart(20, '0')}.json`;
-    const actions = new TextDecoder().decode(await store.read(path)).trim().split('\n').map((l) => JSON.parse(l));
-    await store.write(path, fn(actions).map((a) => JSON.stringify(a)).join('\n') + '\n');
+    const actions = new TextDecoder()
+      .decode(await store.read(path))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    await store.write(
+      path,
+      fn(actions)
+        .map((a) => JSON.stringify(a))
+        .join('\n') + '\n',
+    );
   }
   const adds = (actions: Row[]) => actions.filter((a) => 'add' in a).map((a) => a.add as Row);
   const problemsOf = async (store: ObjectStore) => (await validateTable(store)).problems.join('\n');
 
   // Read only: validateTable never writes. Refused tables and the log-only fixture are left out.
-  it.each(['basic-decimal-table', 'data-reader-partition-values', 'data-reader-primitives', 'delta-0.2.0', 'delta-0.8.0', 'delta-0.8.0-partitioned',
-    'delta-0.8.0-special-partition', 'simple_table', 'simple_table_with_checkpoint', 'table_with_edge_timestamps', 'time-travel-schema-changes-b'])(
-    'accepts %s, written by Spark or Databricks',
-    async (name) => {
-      const report = await validateTable(new LocalStore(nodePath.join(FIXTURES, name)));
-      expect(report.problems).toEqual([]);
-      expect(report.rows).toBeGreaterThan(0);
-    },
-  );
+  it.each([
+    'basic-decimal-table',
+    'data-reader-partition-values',
+    'data-reader-primitives',
+    'delta-0.2.0',
+    'delta-0.8.0',
+    'delta-0.8.0-partitioned',
+    'delta-0.8.0-special-partition',
+    'simple_table',
+    'simple_table_with_checkpoint',
+    'table_with_edge_timestamps',
+    'time-travel-schema-changes-b',
+  ])('accepts %s, written by Spark or Databricks', async (name) => {
+    const report = await validateTable(new LocalStore(nodePath.join(FIXTURES, name)));
+    expect(report.problems).toEqual([]);
+    expect(report.rows).toBeGreaterThan(0);
+  });
 
   it('flags unencoded, absolute and duplicate add paths', async () => {
     const { store } = await table();
@@ -712,7 +832,13 @@ describe('the independent validator catches broken tables', () => {
     expect(problems).toContain('has 2 action keys (txn, commitInfo)');
     expect(problems).toContain('metaData is missing required field "schemaString"');
     // DuckDB sees the wrong count too.
-    const wrong = { ...snapshot, state: { ...snapshot.state, files: new Map([...snapshot.state.files].map(([k, f]) => [k, { ...f, stats: f.stats!.replace(/"numRecords":\d+/, '"numRecords":99') }])) } };
+    const wrong = {
+      ...snapshot,
+      state: {
+        ...snapshot.state,
+        files: new Map([...snapshot.state.files].map(([k, f]) => [k, { ...f, stats: f.stats!.replace(/"numRecords":\d+/, '"numRecords":99') }])),
+      },
+    };
     expect((await duckdbCheck(store, wrong)).problems.join('\n')).toMatch(/DuckDB reads \d rows, stats.numRecords says 99/);
   });
 

@@ -201,7 +201,8 @@ describe('infra', () => {
     const missing: string[] = [];
     for (const [key, entry] of Object.entries(lock.packages)) {
       for (const name of Object.keys(entry.optionalDependencies ?? {})) {
-        if (!lock.packages[`node_modules/${name}`] && !lock.packages[`${key}/node_modules/${name}`]) missing.push(`${name} (optional dependency of ${key || 'the root'})`);
+        if (!lock.packages[`node_modules/${name}`] && !lock.packages[`${key}/node_modules/${name}`])
+          missing.push(`${name} (optional dependency of ${key || 'the root'})`);
       }
     }
     expect(missing, 'run: node scripts/complete-lockfile.js').toEqual([]);

@@ -21,7 +21,10 @@ const ROOT = nodePath.resolve(TEST_DIR, '..');
 /** Run `npm start -- <args>` (the TypeScript entry, so no build is needed) and collect its output. */
 function start(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', nodePath.join(ROOT, 'dev', 'start.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', nodePath.join(ROOT, 'dev', 'start.ts'), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -95,10 +98,21 @@ describe('func start layout', () => {
     const main: string = JSON.parse(readFileSync(nodePath.join(ROOT, 'package.json'), 'utf8')).main;
     expect(main).toBe('dist/functions/*.js');
     // The sources the glob's files are compiled from (tsconfig: rootDir ".", outDir "dist").
-    const modules = readdirSync(nodePath.join(ROOT, 'functions')).filter((f) => f.endsWith('.ts')).sort();
+    const modules = readdirSync(nodePath.join(ROOT, 'functions'))
+      .filter((f) => f.endsWith('.ts'))
+      .sort();
     expect(modules).toContain('index.ts');
-    const env = { ...process.env, SLUICE_PIPELINES: nodePath.join(ROOT, 'examples', 'pipelines', 'pos.yaml'), SLUICE_EVENTHUB: 'Endpoint=sb://localhost;SharedAccessKeyName=k;SharedAccessKey=a2V5;UseDevelopmentEmulator=true;', SLUICE_EVENTHUB_NAME: 'network-telemetry', AzureWebJobsStorage: 'UseDevelopmentStorage=true' };
-    const child = registerUnderStandInHost(modules.map((m) => nodePath.join(ROOT, 'functions', m)), env);
+    const env = {
+      ...process.env,
+      SLUICE_PIPELINES: nodePath.join(ROOT, 'examples', 'pipelines', 'pos.yaml'),
+      SLUICE_EVENTHUB: 'Endpoint=sb://localhost;SharedAccessKeyName=k;SharedAccessKey=a2V5;UseDevelopmentEmulator=true;',
+      SLUICE_EVENTHUB_NAME: 'network-telemetry',
+      AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+    };
+    const child = registerUnderStandInHost(
+      modules.map((m) => nodePath.join(ROOT, 'functions', m)),
+      env,
+    );
     expect(child.status, child.stderr).toBe(0);
     const names = child.functions.map((f) => f.name);
     expect(names.length, `registered: ${names.join(', ')}`).toBe(new Set(names).size);

@@ -17,7 +17,16 @@ import { type LocalHost, startLocalHost } from '../../dev/host';
 import type { JsonValue } from '../../shared/delta/rows';
 import { openLakeStore } from '../../shared/storage/lake';
 import { seededRandom } from '../../bench/dataset';
-import { csvRecords, deliveriesFile, expectedDailySales, expectedStock, keptSales, salesFile, type GeneratedDelivery, type GeneratedSale } from '../support/dev-data';
+import {
+  csvRecords,
+  deliveriesFile,
+  expectedDailySales,
+  expectedStock,
+  keptSales,
+  salesFile,
+  type GeneratedDelivery,
+  type GeneratedSale,
+} from '../support/dev-data';
 import { POS_PIPELINE, ROOT, rowsOf } from '../support/refresh-helpers';
 
 const REAL = nodePath.join(ROOT, 'test', 'fixtures', 'real-csv');
@@ -31,7 +40,9 @@ const REAL_FILES: Record<string, string> = {
 const REAL_PIPELINE = `name: real
 description: the real CSV fixtures, one bronze table each, and earthquakes per year
 sources:
-${Object.keys(REAL_FILES).map((s) => `  ${s}: { landing: real/${s}/, format: csv }`).join('\n')}
+${Object.keys(REAL_FILES)
+  .map((s) => `  ${s}: { landing: real/${s}/, format: csv }`)
+  .join('\n')}
 tables:
   gold.quakes_per_year:
     from: quakes
@@ -72,7 +83,14 @@ beforeAll(async () => {
   writeFileSync(nodePath.join(dir, 'pos.yaml'), readFileSync(POS_PIPELINE));
   writeFileSync(nodePath.join(dir, 'real.yaml'), REAL_PIPELINE);
   const [port, blob, queue, table] = await freePorts(4);
-  host = await startLocalHost({ pipeline: nodePath.join(dir, '*.yaml'), port, azuritePorts: [blob, queue, table], inMemory: true, watchIntervalMs: 200, log: (line) => lines.push(line) });
+  host = await startLocalHost({
+    pipeline: nodePath.join(dir, '*.yaml'),
+    port,
+    azuritePorts: [blob, queue, table],
+    inMemory: true,
+    watchIntervalMs: 200,
+    log: (line) => lines.push(line),
+  });
 });
 
 afterAll(async () => {
@@ -129,7 +147,9 @@ describe('local host (npm start) end to end', () => {
     expect(crossOrigin.status).toBe(403);
     expect(JSON.parse(crossOrigin.body).error).toMatch(/no cross-origin request \(Origin 'https:\/\/evil\.example'\)/);
     // A simple request a page may send without a preflight: no Content-Type of JSON; and a sandboxed page's Origin.
-    expect((await send('/api/pipelines/pos/runs/refresh-pos/terminate', { host: `127.0.0.1:${port}`, origin: 'null', 'content-type': 'text/plain' }, start)).status).toBe(403);
+    expect(
+      (await send('/api/pipelines/pos/runs/refresh-pos/terminate', { host: `127.0.0.1:${port}`, origin: 'null', 'content-type': 'text/plain' }, start)).status,
+    ).toBe(403);
     // DNS rebinding: a foreign name resolving to 127.0.0.1 arrives with that name as Host.
     const rebound = await send('/api/pipelines/pos/runs', { host: `evil.example:${port}`, ...JSON_TYPE }, start);
     expect(rebound.status).toBe(403);
@@ -137,12 +157,28 @@ describe('local host (npm start) end to end', () => {
     const plain = await send('/api/pipelines/pos/runs', { host: `localhost:${port}`, 'content-type': 'text/plain;charset=UTF-8' }, start);
     expect(plain.status).toBe(415);
     expect(JSON.parse(plain.body).error).toMatch(/Content-Type: application\/json, not 'text\/plain;charset=UTF-8'/);
-    expect((await send('/runtime/webhooks/durabletask/instances/refresh-pos/terminate', { host: `127.0.0.1:${port}`, 'content-type': 'application/x-www-form-urlencoded' }, 'reason=x')).status).toBe(415);
+    expect(
+      (
+        await send(
+          '/runtime/webhooks/durabletask/instances/refresh-pos/terminate',
+          { host: `127.0.0.1:${port}`, 'content-type': 'application/x-www-form-urlencoded' },
+          'reason=x',
+        )
+      ).status,
+    ).toBe(415);
     // Declared too large: refused before a byte of the body is read.
-    const declared = await send('/api/dev/eventhubs/network-telemetry', { host: `127.0.0.1:${port}`, ...JSON_TYPE, 'content-length': String(33 * 1024 * 1024) }, '');
+    const declared = await send(
+      '/api/dev/eventhubs/network-telemetry',
+      { host: `127.0.0.1:${port}`, ...JSON_TYPE, 'content-length': String(33 * 1024 * 1024) },
+      '',
+    );
     expect(declared.status).toBe(413);
     // Streamed without a length: reading stops past 32 MiB, and the answer comes while the client still sends.
-    const streamed = await send('/api/dev/eventhubs/network-telemetry', { host: `127.0.0.1:${port}`, ...JSON_TYPE }, { chunk: Buffer.alloc(1024 * 1024, 0x20), upTo: 96 * 1024 * 1024 });
+    const streamed = await send(
+      '/api/dev/eventhubs/network-telemetry',
+      { host: `127.0.0.1:${port}`, ...JSON_TYPE },
+      { chunk: Buffer.alloc(1024 * 1024, 0x20), upTo: 96 * 1024 * 1024 },
+    );
     expect(streamed.status).toBe(413);
     expect(JSON.parse(streamed.body).error).toMatch(/larger than the local host's limit of 33554432 bytes/);
     expect(streamed.sent).toBeLessThan(96 * 1024 * 1024);
@@ -191,10 +227,17 @@ describe('local host (npm start) end to end', () => {
     files++;
 
     // Events: a JSON array (three batches of at most 100), then NDJSON continuing the numbering.
-    const telemetry = (n: number, from: number) => Array.from({ length: n }, (_, i) => ({ device_id: `POS-${(from + i) % 7}`, latency_ms: (from + i) % 90, seq: from + i }));
+    const telemetry = (n: number, from: number) =>
+      Array.from({ length: n }, (_, i) => ({ device_id: `POS-${(from + i) % 7}`, latency_ms: (from + i) % 90, seq: from + i }));
     const first = await api('/api/dev/eventhubs/network-telemetry', { method: 'POST', body: JSON.stringify(telemetry(250, 0)), headers: JSON_TYPE });
     expect(first).toMatchObject({ status: 200, body: { events: 250, batches: 3, partitionId: '0', sequenceNumbers: [0, 249] } });
-    const second = await api('/api/dev/eventhubs/network-telemetry', { method: 'POST', body: telemetry(50, 250).map((e) => JSON.stringify(e)).join('\n'), headers: { 'content-type': 'application/x-ndjson' } });
+    const second = await api('/api/dev/eventhubs/network-telemetry', {
+      method: 'POST',
+      body: telemetry(50, 250)
+        .map((e) => JSON.stringify(e))
+        .join('\n'),
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
     expect(second).toMatchObject({ status: 200, body: { events: 50, batches: 1, sequenceNumbers: [250, 299] } });
 
     await until('the landing watch to deliver every file', async () => {
@@ -207,7 +250,10 @@ describe('local host (npm start) end to end', () => {
       const reason = `dev-host test ${pipeline}`;
       const start = await api(`/api/pipelines/${pipeline}/runs`, { method: 'POST', body: JSON.stringify({ reason }), headers: JSON_TYPE });
       expect(start.status).toBe(202);
-      expect(start.body).toMatchObject({ statusUrl: `${host.url}/api/pipelines/${pipeline}/runs/refresh-${pipeline}`, terminateUrl: `${host.url}/api/pipelines/${pipeline}/runs/refresh-${pipeline}/terminate` });
+      expect(start.body).toMatchObject({
+        statusUrl: `${host.url}/api/pipelines/${pipeline}/runs/refresh-${pipeline}`,
+        terminateUrl: `${host.url}/api/pipelines/${pipeline}/runs/refresh-${pipeline}/terminate`,
+      });
       expect(start.body.management).toBeUndefined();
       expect(start.headers.get('location')).toBe(start.body.requestUrl);
       // The request's URL answers for the run serving it, even once the instance has gone on to a later run.
@@ -224,15 +270,23 @@ describe('local host (npm start) end to end', () => {
     // What the silver update did, with the landing files its rows came from.
     const updates = await api('/api/pipelines/pos/tables/silver.sales/updates?limit=5');
     expect(updates.status).toBe(200);
-    const sourceFiles = updates.body.updates.flatMap((u: { lineage?: { sources: { inputs?: { file?: string }[] }[] } }) => u.lineage?.sources.flatMap((s) => s.inputs?.map((i) => i.file) ?? []) ?? []);
+    const sourceFiles = updates.body.updates.flatMap(
+      (u: { lineage?: { sources: { inputs?: { file?: string }[] }[] } }) => u.lineage?.sources.flatMap((s) => s.inputs?.map((i) => i.file) ?? []) ?? [],
+    );
     expect(sourceFiles).toContain('pos/sales/2026/03/sales-0.csv');
     expect((await api('/api/pipelines/pos/tables/silver.nope/updates')).status).toBe(404);
     expect((await api('/api/pipelines/pos/tables/silver.sales/updates?limit=0')).status).toBe(400);
 
     // The reconcile timer (every 5 minutes) may take a file before its BlobCreated event does; both log the same line.
     // Filtered first so that a failure prints the lines that were there.
-    expect(lines.filter((l) => l.includes('sales-0.csv'))).toContainEqual(expect.stringMatching(/(blobCreated|reconcile): landing\/pos\/sales\/2026\/03\/sales-0\.csv .*→ lake\/bronze\/pos_sales: committed \(version \d+\): 150 rows read/));
-    expect(lines.filter((l) => l.includes('silver.sales'))).toContainEqual(expect.stringMatching(/refreshTable: silver\.sales updated .*rows read.*\(\d+ ms\)$/));
+    expect(lines.filter((l) => l.includes('sales-0.csv'))).toContainEqual(
+      expect.stringMatching(
+        /(blobCreated|reconcile): landing\/pos\/sales\/2026\/03\/sales-0\.csv .*→ lake\/bronze\/pos_sales: committed \(version \d+\): 150 rows read/,
+      ),
+    );
+    expect(lines.filter((l) => l.includes('silver.sales'))).toContainEqual(
+      expect.stringMatching(/refreshTable: silver\.sales updated .*rows read.*\(\d+ ms\)$/),
+    );
   });
 
   it('lands every row of the real CSVs and every event in bronze', async () => {
@@ -264,11 +318,18 @@ describe('local host (npm start) end to end', () => {
     expect(silver.map((r) => r.transaction_id).sort()).toEqual(kept.map((s) => s.transaction_id).sort());
     const quarantined = await rows('silver/sales__quarantine');
     // Quarantine comes before drop (shared/refresh/batch.ts): a GBP sale of quantity 0 is quarantined.
-    expect(quarantined.map((r) => r.transaction_id).sort()).toEqual(sales.filter((s) => s.quantity === 0).map((s) => s.transaction_id).sort());
+    expect(quarantined.map((r) => r.transaction_id).sort()).toEqual(
+      sales
+        .filter((s) => s.quantity === 0)
+        .map((s) => s.transaction_id)
+        .sort(),
+    );
 
     const gold = await rows('gold/daily_store_sales');
     const cents = (v: JsonValue) => Math.round(Number(v) * 100);
-    expect(new Map(gold.map((r) => [`${r.store_id}|${r.day}|${r.currency}`, { cents: cents(r.revenue), units: num(r.units) }]))).toEqual(expectedDailySales(kept));
+    expect(new Map(gold.map((r) => [`${r.store_id}|${r.day}|${r.currency}`, { cents: cents(r.revenue), units: num(r.units) }]))).toEqual(
+      expectedDailySales(kept),
+    );
     const stock = await rows('gold/store_stock');
     expect(new Map(stock.map((r) => [`${r.store_id}|${r.sku}`, num(r.units_in_stock)]))).toEqual(expectedStock(deliveries, kept));
   });

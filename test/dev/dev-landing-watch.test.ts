@@ -92,7 +92,12 @@ describe('landing watch', () => {
     const delivered: string[] = [];
     const seenInJournal: number[] = [];
     const watch = await startLandingWatch({
-      landing: landing.lister, container: 'landing', blobEndpoint: 'http://127.0.0.1:10000/devstoreaccount1', prefixes: ['in/'], intervalMs: 20, journal,
+      landing: landing.lister,
+      container: 'landing',
+      blobEndpoint: 'http://127.0.0.1:10000/devstoreaccount1',
+      prefixes: ['in/'],
+      intervalMs: 20,
+      journal,
       retryDelayMs: () => 50,
       deliver: async (event) => {
         const path = (event.subject as string).replace(/^.*\/blobs\//, '');
@@ -132,7 +137,12 @@ describe('landing watch', () => {
     landing.blobs.set('in/while-down.csv', '1');
     const delivered: string[] = [];
     const watch = await startLandingWatch({
-      landing: landing.lister, container: 'landing', blobEndpoint: 'http://127.0.0.1:10000/devstoreaccount1', prefixes: ['in/'], intervalMs: 20, journal,
+      landing: landing.lister,
+      container: 'landing',
+      blobEndpoint: 'http://127.0.0.1:10000/devstoreaccount1',
+      prefixes: ['in/'],
+      intervalMs: 20,
+      journal,
       deliver: async (event) => void delivered.push((event.subject as string).replace(/^.*\/blobs\//, '')),
       log: () => undefined,
     });

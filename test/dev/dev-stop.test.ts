@@ -54,9 +54,16 @@ interface StartedHost {
 async function withHost(command: string, args: string[], check: (host: StartedHost) => Promise<void>): Promise<void> {
   const [port, blob] = await freePorts(2);
   // The test's own Azurite must not stand in for the host's.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AZURITE_') && k !== 'SLUICE_STORAGE_CONNECTION_STRING' && k !== 'AzureWebJobsStorage'));
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('AZURITE_') && k !== 'SLUICE_STORAGE_CONNECTION_STRING' && k !== 'AzureWebJobsStorage'),
+  );
   // Its own process group, so that whatever the start leaves behind can be found.
-  const child = spawn(command, [...args, '--in-memory', '--port', String(port), '--azurite-ports', String(blob)], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, [...args, '--in-memory', '--port', String(port), '--azurite-ports', String(blob)], {
+    cwd: ROOT,
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr.on('data', (c: Buffer) => (out += c.toString()));
@@ -101,7 +108,11 @@ describe('the local host whose log reader went away', () => {
     await withHost(process.execPath, [nodePath.join(ROOT, 'dist', 'dev', 'start.js')], async ({ child, port, output, exited }) => {
       child.stdout.destroy();
       // Running the reconcile timer now makes the host log a line into the closed pipe.
-      const response = await fetch(`http://127.0.0.1:${port}/admin/functions/reconcile`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+      const response = await fetch(`http://127.0.0.1:${port}/admin/functions/reconcile`, {
+        method: 'POST',
+        body: '{}',
+        headers: { 'content-type': 'application/json' },
+      });
       expect(response.status).toBeLessThan(300);
       expect(await exited, output()).toEqual({ code: 0, signal: null });
       expect(output()).not.toMatch(/EPIPE|Error/);

@@ -61,7 +61,13 @@ function walk(dir: string): string[] {
   });
 }
 
-const docs = ['README.md', 'CONTRIBUTING.md', ...readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const docs = [
+  'README.md',
+  'CONTRIBUTING.md',
+  ...readdirSync(path.join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 describe('README.md architecture', () => {
   const architecture = section(readText('README.md'), 'Architecture');
@@ -95,7 +101,8 @@ describe('documentation links', () => {
         const [file, anchor] = link.split('#') as [string, string | undefined];
         const target = file ? path.join(path.dirname(doc), file) : doc;
         if (!existsSync(path.join(root, target))) broken.push(`${doc}: ${link} (no ${target})`);
-        else if (anchor !== undefined && target.endsWith('.md') && !headingAnchors(readText(target)).has(anchor)) broken.push(`${doc}: ${link} (no heading #${anchor} in ${target})`);
+        else if (anchor !== undefined && target.endsWith('.md') && !headingAnchors(readText(target)).has(anchor))
+          broken.push(`${doc}: ${link} (no heading #${anchor} in ${target})`);
       }
     }
     expect(broken).toEqual([]);
@@ -110,7 +117,11 @@ describe('documentation links', () => {
 
 describe('code comments', () => {
   it('cite only Markdown documents the repository has', () => {
-    const known = new Set(walk(root).filter((f) => f.endsWith('.md')).map((f) => path.relative(root, f)));
+    const known = new Set(
+      walk(root)
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => path.relative(root, f)),
+    );
     const knownNames = new Set([...known].map((f) => path.basename(f)));
     const dangling: string[] = [];
     for (const folder of ['shared', 'functions', 'cli', 'dev', 'bench', 'test']) {

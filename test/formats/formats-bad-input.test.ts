@@ -63,7 +63,10 @@ describe('CSV and TSV dialects', () => {
     const { result, rows } = await read('bom.csv');
     expect(result.format).toBe('csv');
     expect(types(result)).toEqual({ id: 'integer', name: 'string', [RESCUED_COLUMN]: 'string' });
-    expect(plain(rows)).toEqual([{ id: 1, name: 'Ann' }, { id: 2, name: 'Bob' }]);
+    expect(plain(rows)).toEqual([
+      { id: 1, name: 'Ann' },
+      { id: 2, name: 'Bob' },
+    ]);
     expect(result.inference['#csv']).toBe(`delimiter ',' quote '"' escape doubled quote, header, line ending CRLF`);
     expect(result.badRecords).toEqual([]);
   });
@@ -71,7 +74,10 @@ describe('CSV and TSV dialects', () => {
   it('reads TSV with commas inside fields and empty fields as null', async () => {
     const { result, rows } = await read('people.tsv');
     expect(result.format).toBe('tsv');
-    expect(plain(rows)).toEqual([{ id: 1, name: 'Ann', note: 'hello, world' }, { id: 2, name: 'Bob', note: null }]);
+    expect(plain(rows)).toEqual([
+      { id: 1, name: 'Ann', note: 'hello, world' },
+      { id: 2, name: 'Bob', note: null },
+    ]);
   });
 
   it('detects semicolons, keeps decimal commas as text and reads day-first dotted dates', async () => {
@@ -86,19 +92,34 @@ describe('CSV and TSV dialects', () => {
 
   it('reads backslash-escaped quotes, CR line ends and headerless files', async () => {
     const backslash = await read('backslash.csv', {}, Buffer.from('a,b\n1,"say \\"hi\\""\n2,plain\n'));
-    expect(plain(backslash.rows)).toEqual([{ a: 1, b: 'say "hi"' }, { a: 2, b: 'plain' }]);
+    expect(plain(backslash.rows)).toEqual([
+      { a: 1, b: 'say "hi"' },
+      { a: 2, b: 'plain' },
+    ]);
     expect(backslash.result.inference['#csv']).toContain(`escape '\\'`);
     const cr = await read('cr.csv', {}, Buffer.from('a,b\r1,x\r2,y'));
-    expect(plain(cr.rows)).toEqual([{ a: 1, b: 'x' }, { a: 2, b: 'y' }]);
+    expect(plain(cr.rows)).toEqual([
+      { a: 1, b: 'x' },
+      { a: 2, b: 'y' },
+    ]);
     const headerless = await read('numbers.csv', {}, Buffer.from('1,2\n3,4\n'));
-    expect(plain(headerless.rows)).toEqual([{ _c0: 1, _c1: 2 }, { _c0: 3, _c1: 4 }]);
+    expect(plain(headerless.rows)).toEqual([
+      { _c0: 1, _c1: 2 },
+      { _c0: 3, _c1: 4 },
+    ]);
     const declared = await read('names.csv', { csv: { header: false } }, Buffer.from('alice,bob\ncarol,dave\n'));
-    expect(plain(declared.rows)).toEqual([{ _c0: 'alice', _c1: 'bob' }, { _c0: 'carol', _c1: 'dave' }]);
+    expect(plain(declared.rows)).toEqual([
+      { _c0: 'alice', _c1: 'bob' },
+      { _c0: 'carol', _c1: 'dave' },
+    ]);
   });
 
   it('makes ragged rows and text after a closing quote bad records, reading on', async () => {
     const { result, rows } = await read('ragged.csv');
-    expect(plain(rows)).toEqual([{ a: 1, b: 2, c: 3 }, { a: 13, b: 14, c: 15 }]);
+    expect(plain(rows)).toEqual([
+      { a: 1, b: 2, c: 3 },
+      { a: 13, b: 14, c: 15 },
+    ]);
     expect(result.badRecords).toEqual([
       { row: 2, byteOffset: 12, reason: 'expected 3 fields, found 2', raw: '4,5' },
       { row: 3, byteOffset: 16, reason: 'expected 3 fields, found 4', raw: '6,7,8,9' },
@@ -117,7 +138,10 @@ describe('CSV and TSV dialects', () => {
   it('reports invalid UTF-8 with the row and byte offset and never replaces bytes', async () => {
     const bytes = fixture('invalid-utf8.csv');
     const { result, rows } = await read('invalid-utf8.csv');
-    expect(plain(rows)).toEqual([{ id: 1, name: 'Ann' }, { id: 3, name: 'Cy' }]);
+    expect(plain(rows)).toEqual([
+      { id: 1, name: 'Ann' },
+      { id: 3, name: 'Cy' },
+    ]);
     expect(result.badRecords).toEqual([
       { row: 2, byteOffset: bytes.indexOf('2,B'), reason: `invalid UTF-8 byte 0xff at byte offset ${bytes.indexOf(0xff)}`, raw: '2,B\ufffdb' },
     ]);
@@ -180,7 +204,10 @@ describe('CSV batching', () => {
     const long = 'x'.repeat(300_000) + '\n""quoted""\n';
     const bytes = Buffer.from(`id,body\n1,"${long.replace(/"/g, '""')}"\n2,short\n`);
     const { result, rows } = await read('long.csv', {}, bytes, 1000);
-    expect(plain(rows)).toEqual([{ id: 1, body: long }, { id: 2, body: 'short' }]);
+    expect(plain(rows)).toEqual([
+      { id: 1, body: long },
+      { id: 2, body: 'short' },
+    ]);
     expect(result.badRecords).toEqual([]);
   });
 });
@@ -275,7 +302,12 @@ describe('NDJSON and JSON', () => {
     const text = bytes.toString('utf8');
     const { result, rows } = await read('events.ndjson');
     expect(result.format).toBe('ndjson');
-    expect(result.inference).toMatchObject({ id: 'integer', kind: 'string', at: 'timestamp ISO-8601 (zone-less values read as UTC)', extra: 'string (nested JSON kept as text)' });
+    expect(result.inference).toMatchObject({
+      id: 'integer',
+      kind: 'string',
+      at: 'timestamp ISO-8601 (zone-less values read as UTC)',
+      extra: 'string (nested JSON kept as text)',
+    });
     expect(plain(rows)).toEqual([
       { id: 1, kind: 'open', at: micros('2024-01-01T10:00:00Z'), extra: null },
       { id: 5, kind: 'close', at: micros('2024-01-01T10:30:00Z'), extra: '{"n":[1,2]}' },
@@ -298,10 +330,12 @@ describe('NDJSON and JSON', () => {
   });
 
   it('never rounds numbers: big integers become decimal(38,0), long decimals decimal(38,s)', async () => {
-    const input = Buffer.from([
-      '{"big": 12345678901234567890123, "id": 9007199254740993, "precise": 0.12345678901234567891, "small": 1.5}',
-      '{"big": 1, "id": 2, "precise": 1, "small": 2}',
-    ].join('\n'));
+    const input = Buffer.from(
+      [
+        '{"big": 12345678901234567890123, "id": 9007199254740993, "precise": 0.12345678901234567891, "small": 1.5}',
+        '{"big": 1, "id": 2, "precise": 1, "small": 2}',
+      ].join('\n'),
+    );
     const { result, rows } = await read('numbers.ndjson', {}, input);
     expect(types(result)).toEqual({ big: 'decimal(38,0)', id: 'long', precise: 'decimal(38,20)', small: 'double', [RESCUED_COLUMN]: 'string' });
     expect(plain(rows)).toEqual([
@@ -351,15 +385,24 @@ describe('inference and conversion', () => {
   });
 
   it('infers int32, int64, decimal, double, boolean, timestamps', async () => {
-    const input = Buffer.from([
-      'i,l,d,mix,f,b,ts',
-      '1,3000000000,99999999999999999999,1,1.10,TRUE,2024-01-02T03:04:05Z',
-      '-2,-1,1,2.5,0.5,false,2024-01-02 03:04:05.123456',
-      '3,4,5,3,1e3,True,2024-01-02T04:04:05+01:00',
-    ].join('\n'));
+    const input = Buffer.from(
+      [
+        'i,l,d,mix,f,b,ts',
+        '1,3000000000,99999999999999999999,1,1.10,TRUE,2024-01-02T03:04:05Z',
+        '-2,-1,1,2.5,0.5,false,2024-01-02 03:04:05.123456',
+        '3,4,5,3,1e3,True,2024-01-02T04:04:05+01:00',
+      ].join('\n'),
+    );
     const { result, rows } = await read('types.csv', {}, input);
     expect(types(result)).toEqual({
-      i: 'integer', l: 'long', d: 'decimal(38,0)', mix: 'double', f: 'double', b: 'boolean', ts: 'timestamp', [RESCUED_COLUMN]: 'string',
+      i: 'integer',
+      l: 'long',
+      d: 'decimal(38,0)',
+      mix: 'double',
+      f: 'double',
+      b: 'boolean',
+      ts: 'timestamp',
+      [RESCUED_COLUMN]: 'string',
     });
     expect(plain(rows)).toEqual([
       { i: 1, l: 3000000000n, d: 99999999999999999999n, mix: 1, f: 1.1, b: true, ts: micros('2024-01-02T03:04:05Z') },
@@ -371,11 +414,13 @@ describe('inference and conversion', () => {
   it('keeps decimals a double cannot hold as decimal, and never swaps day and month', async () => {
     const input = Buffer.from('amount,us,ambiguous\n0.1000000000000000055511151231257827,1/13/2020,01/02/2020\n2.5,12/1/2020,03/04/2020\n');
     const { result, rows } = await read('dates.csv', {}, input);
-    expect(result.inference).toEqual(expect.objectContaining({
-      amount: 'decimal(38,34) (more digits than a double holds)',
-      us: 'date M/d/yyyy',
-      ambiguous: 'string (ambiguous dates: M/d/yyyy or d/M/yyyy (no day above 12 in the sample))',
-    }));
+    expect(result.inference).toEqual(
+      expect.objectContaining({
+        amount: 'decimal(38,34) (more digits than a double holds)',
+        us: 'date M/d/yyyy',
+        ambiguous: 'string (ambiguous dates: M/d/yyyy or d/M/yyyy (no day above 12 in the sample))',
+      }),
+    );
     expect(plain(rows)).toEqual([
       { amount: 1000000000000000055511151231257827n, us: day(2020, 1, 13), ambiguous: '01/02/2020' },
       { amount: 25000000000000000000000000000000000n, us: day(2020, 12, 1), ambiguous: '03/04/2020' },
@@ -396,7 +441,15 @@ describe('inference and conversion', () => {
       { code: null, qty: '1', [RESCUED_COLUMN]: '{"code":"007"}' },
       { code: null, qty: 'x', [RESCUED_COLUMN]: '{"code":"008"}' },
     ]);
-    await expect(readInput((async function* () { yield input; })(), 'h.csv', { schemaHints: { code: 'money' } })).rejects.toThrow(/unknown type "money"/);
+    await expect(
+      readInput(
+        (async function* () {
+          yield input;
+        })(),
+        'h.csv',
+        { schemaHints: { code: 'money' } },
+      ),
+    ).rejects.toThrow(/unknown type "money"/);
   });
 
   it('puts target columns first with their types, appends new ones, nulls missing ones', async () => {
@@ -412,7 +465,11 @@ describe('inference and conversion', () => {
     const input = Buffer.from('id,qty,extra\n1,5,a\n2,lots,b\n');
     const { result, rows } = await read('target.csv', { targetSchema: target }, input);
     expect(result.schema.fields.map((f) => [f.name, f.type])).toEqual([
-      ['qty', 'long'], ['ID', 'string'], ['booked', 'date'], ['extra', 'string'], [RESCUED_COLUMN, 'string'],
+      ['qty', 'long'],
+      ['ID', 'string'],
+      ['booked', 'date'],
+      ['extra', 'string'],
+      [RESCUED_COLUMN, 'string'],
     ]);
     expect(result.newFields).toEqual([{ name: 'extra', type: 'string', nullable: true, metadata: {} }]);
     expect(rows).toEqual([
@@ -527,15 +584,16 @@ function snappyWithCopies(copies: { count: number }) {
 }
 
 describe('Avro (Event Hubs Capture)', () => {
-  const expectedRows = (n: number) => captureEvents(n).map((e, i) => ({
-    SequenceNumber: BigInt(100 + i),
-    Offset: String(4096 * i),
-    EnqueuedTimeUtc: i === 1 ? null : micros(`2018-09-13T22:42:0${i}Z`),
-    SystemProperties: `{"x-opt-sequence-number":${100 + i},"x-opt-partition-key":"k${i}"}`,
-    Properties: i === 0 ? '{"source":"sensor","blob":"AQI=","none":null}' : '{}',
-    Body: e.Body ? new Uint8Array(e.Body.bytes) : null,
-    [RESCUED_COLUMN]: i === 1 ? '{"EnqueuedTimeUtc":"not a time"}' : null,
-  }));
+  const expectedRows = (n: number) =>
+    captureEvents(n).map((e, i) => ({
+      SequenceNumber: BigInt(100 + i),
+      Offset: String(4096 * i),
+      EnqueuedTimeUtc: i === 1 ? null : micros(`2018-09-13T22:42:0${i}Z`),
+      SystemProperties: `{"x-opt-sequence-number":${100 + i},"x-opt-partition-key":"k${i}"}`,
+      Properties: i === 0 ? '{"source":"sensor","blob":"AQI=","none":null}' : '{}',
+      Body: e.Body ? new Uint8Array(e.Body.bytes) : null,
+      [RESCUED_COLUMN]: i === 1 ? '{"EnqueuedTimeUtc":"not a time"}' : null,
+    }));
 
   it.each(['null', 'deflate', 'snappy'])('reads the capture layout (codec %s)', async (codec) => {
     const bytes = await avroFile(captureEvents(4), codec, undefined, codec === 'snappy' ? { snappy: snappyLiteral } : undefined);
@@ -543,7 +601,12 @@ describe('Avro (Event Hubs Capture)', () => {
     expect(result.format).toBe('avro');
     expect(result.inference['#avro']).toBe('Event Hubs Capture layout');
     expect(types(result)).toEqual({
-      SequenceNumber: 'long', Offset: 'string', EnqueuedTimeUtc: 'timestamp', SystemProperties: 'string', Properties: 'string', Body: 'binary',
+      SequenceNumber: 'long',
+      Offset: 'string',
+      EnqueuedTimeUtc: 'timestamp',
+      SystemProperties: 'string',
+      Properties: 'string',
+      Body: 'binary',
       [RESCUED_COLUMN]: 'string',
     });
     expect(rows).toEqual(expectedRows(4));
@@ -562,7 +625,11 @@ describe('Avro (Event Hubs Capture)', () => {
     const corrupt = await avroFile(captureEvents(2), 'snappy', undefined, { snappy: badCopy });
     const bad = await read('corrupt.avro', {}, corrupt, 50);
     expect(bad.rows).toEqual([]);
-    expect(bad.result.badRecords).toEqual([expect.objectContaining({ reason: expect.stringMatching(/bad Avro block at byte offset \d+: corrupt snappy data \(cannot copy from before start of buffer\)/) })]);
+    expect(bad.result.badRecords).toEqual([
+      expect.objectContaining({
+        reason: expect.stringMatching(/bad Avro block at byte offset \d+: corrupt snappy data \(cannot copy from before start of buffer\)/),
+      }),
+    ]);
   });
 
   it('emits the complete blocks of a truncated file and reports the cut block as fatal', async () => {
@@ -584,17 +651,26 @@ describe('Avro that lies', () => {
     const bytes = Buffer.concat([header, personBlock(1, 2), big, personBlock(3, 2)]);
     const { result, rows } = await read('people.avro', { maxRecordBytes: 1024 }, bytes, 64);
     expect(rows.map((r) => r.id)).toEqual([1n, 2n, 3n, 4n]);
-    expect(result.badRecords).toEqual([{
-      byteOffset: header.length + personBlock(1, 2).length,
-      reason: expect.stringMatching(/^bad Avro block at byte offset \d+: it declares 1\d{3} bytes, more than the limit of 1024 bytes; reading resumed after the sync marker ending at byte offset \d+$/),
-    }]);
+    expect(result.badRecords).toEqual([
+      {
+        byteOffset: header.length + personBlock(1, 2).length,
+        reason: expect.stringMatching(
+          /^bad Avro block at byte offset \d+: it declares 1\d{3} bytes, more than the limit of 1024 bytes; reading resumed after the sync marker ending at byte offset \d+$/,
+        ),
+      },
+    ]);
     const { result: small } = await read('people.avro', { maxRecordBytes: 64 }, bytes, 64);
-    expect(small.fatal).toEqual({ byteOffset: 0, reason: `corrupt Avro header: the length of metadata value avro.schema is ${JSON.stringify(PERSON_SCHEMA).length}, more than a header of at most 64 bytes can hold` });
+    expect(small.fatal).toEqual({
+      byteOffset: 0,
+      reason: `corrupt Avro header: the length of metadata value avro.schema is ${JSON.stringify(PERSON_SCHEMA).length}, more than a header of at most 64 bytes can hold`,
+    });
   });
 
   it('refuses enum and union indexes out of range and values nested deeper than 512 levels, one bad block each', async () => {
     const schema = {
-      type: 'record', name: 'Node', fields: [
+      type: 'record',
+      name: 'Node',
+      fields: [
         { name: 'kind', type: { type: 'enum', name: 'Kind', symbols: ['a', 'b'] } },
         { name: 'next', type: ['null', 'Node'] },
       ],
@@ -660,19 +736,28 @@ describe('Parquet', () => {
     const bytes = await parquetBytes();
     const { result, rows } = await read('t.parquet', {}, bytes, 100);
     expect(types(result)).toEqual({ id: 'long', name: 'string', at: 'timestamp', [RESCUED_COLUMN]: 'string' });
-    expect(plain(rows)).toEqual([{ id: 1n, name: 'a', at: 0n }, { id: 2n, name: null, at: 1_000_000n }, { id: 3n, name: 'c', at: null }]);
+    expect(plain(rows)).toEqual([
+      { id: 1n, name: 'a', at: 0n },
+      { id: 2n, name: null, at: 1_000_000n },
+      { id: 3n, name: 'c', at: null },
+    ]);
   });
 
   it('converts to the target schema, rescuing what does not fit', async () => {
     const bytes = await parquetBytes();
-    const target: DeltaStruct = { type: 'struct', fields: [
-      { name: 'name', type: 'integer', nullable: true, metadata: {} },
-      { name: 'id', type: 'string', nullable: true, metadata: {} },
-    ] };
+    const target: DeltaStruct = {
+      type: 'struct',
+      fields: [
+        { name: 'name', type: 'integer', nullable: true, metadata: {} },
+        { name: 'id', type: 'string', nullable: true, metadata: {} },
+      ],
+    };
     const { result, rows } = await read('t.parquet', { targetSchema: target }, bytes, 100);
     expect(result.newFields.map((f) => f.name)).toEqual(['at']);
     expect(rows.map((r) => [r.name, r.id, r[RESCUED_COLUMN]])).toEqual([
-      [null, '1', '{"name":"a"}'], [null, '2', null], [null, '3', '{"name":"c"}'],
+      [null, '1', '{"name":"a"}'],
+      [null, '2', null],
+      [null, '3', '{"name":"c"}'],
     ]);
   });
 
@@ -688,7 +773,12 @@ describe('Parquet', () => {
     // Before row groups were read one by one, the whole file was unreadable (a fatal, no rows).
     const { result, rows } = await read('t.parquet', {}, bytes, 100);
     expect(result.fatal).toBeUndefined();
-    expect(plain(rows)).toEqual([{ id: 1n, name: 'a' }, { id: 2n, name: 'b' }, { id: 5n, name: 'e' }, { id: 6n, name: 'f' }]);
+    expect(plain(rows)).toEqual([
+      { id: 1n, name: 'a' },
+      { id: 2n, name: 'b' },
+      { id: 5n, name: 'e' },
+      { id: 6n, name: 'f' },
+    ]);
     expect(result.badRecords).toHaveLength(1);
     expect(result.badRecords[0].byteOffset).toBe(start);
     expect(result.badRecords[0].reason).toMatch(/^bad Parquet row group 1 \(of 3, 2 rows declared\) at byte offset \d+: it fails to decode \(/);
@@ -696,7 +786,14 @@ describe('Parquet', () => {
   });
 
   it('reads a healthy file in full while a corrupt one makes the decoder trap beside it', async () => {
-    const rows = (from: number) => new arrow.Table({ id: buildVector('long', Array.from({ length: 6 }, (_, i) => BigInt(from + i))), name: buildVector('string', ['a', 'b', 'c', 'd', 'e', 'f']) });
+    const rows = (from: number) =>
+      new arrow.Table({
+        id: buildVector(
+          'long',
+          Array.from({ length: 6 }, (_, i) => BigInt(from + i)),
+        ),
+        name: buildVector('string', ['a', 'b', 'c', 'd', 'e', 'f']),
+      });
     const healthy = Buffer.from(await encodeParquetBuffer(rows(100), { rowGroupRows: 2 }));
     const corrupt = Buffer.from(await encodeParquetBuffer(rows(0), { rowGroupRows: 2 }));
     const chunks = (await readParquetMetadata(corrupt)).row_groups[1].columns.map((c) => c.meta_data!);
@@ -704,7 +801,7 @@ describe('Parquet', () => {
     corrupt.fill(0xee, start + 1, Math.max(...chunks.map((m) => Number(m.dictionary_page_offset ?? m.data_page_offset) + Number(m.total_compressed_size))));
     // The healthy file's first read of row group data waits at a gate while the corrupt file is read.
     const firstGroup = (await readParquetMetadata(healthy)).row_groups[0].columns.map((c) => c.meta_data!);
-  const firstData = Math.min(...firstGroup.map((m) => Number(m.dictionary_page_offset ?? m.data_page_offset)));
+    const firstData = Math.min(...firstGroup.map((m) => Number(m.dictionary_page_offset ?? m.data_page_offset)));
     let open!: () => void;
     const gate = new Promise<void>((resolve) => (open = resolve));
     let waiting!: () => void;
@@ -771,8 +868,23 @@ describe('binary files', () => {
     const when = new Date('2024-05-01T12:00:00Z');
     const { result, rows } = await read('images/pixel.png', { modificationTime: when }, bytes, 16);
     expect(result.format).toBe('binary');
-    expect(types(result)).toEqual({ path: 'string', length: 'long', modificationTime: 'timestamp', contentType: 'string', content: 'binary', [RESCUED_COLUMN]: 'string' });
-    expect(plain(rows)).toEqual([{ path: 'images/pixel.png', length: BigInt(bytes.length), modificationTime: micros('2024-05-01T12:00:00Z'), contentType: 'image/png', content: new Uint8Array(bytes) }]);
+    expect(types(result)).toEqual({
+      path: 'string',
+      length: 'long',
+      modificationTime: 'timestamp',
+      contentType: 'string',
+      content: 'binary',
+      [RESCUED_COLUMN]: 'string',
+    });
+    expect(plain(rows)).toEqual([
+      {
+        path: 'images/pixel.png',
+        length: BigInt(bytes.length),
+        modificationTime: micros('2024-05-01T12:00:00Z'),
+        contentType: 'image/png',
+        content: new Uint8Array(bytes),
+      },
+    ]);
   });
 
   it('keeps files above the inline limit by reference only', async () => {

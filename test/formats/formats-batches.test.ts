@@ -31,7 +31,14 @@ const inputs: [string, () => Uint8Array, ReadOptions][] = [
   ['events.ndjson', () => readFileSync(nodePath.join(DIR, 'events.ndjson')), {}],
   ['orders.json', () => readFileSync(nodePath.join(DIR, 'orders.json')), {}],
   ['pixel.png', () => readFileSync(nodePath.join(DIR, 'pixel.png')), { modificationTime: new Date(0) }],
-  ['types.csv', () => Buffer.from('i,l,d,dec,b,day,ts,s\n1,3000000000,1.5,0.12345678901234567891,true,2024-01-02,2024-01-02T03:04:05Z,x\n,,,,,,,\n2,x,y,z,maybe,2024-02-30,soon,""\n'), { sampleRows: 2 }],
+  [
+    'types.csv',
+    () =>
+      Buffer.from(
+        'i,l,d,dec,b,day,ts,s\n1,3000000000,1.5,0.12345678901234567891,true,2024-01-02,2024-01-02T03:04:05Z,x\n,,,,,,,\n2,x,y,z,maybe,2024-02-30,soon,""\n',
+      ),
+    { sampleRows: 2 },
+  ],
 ];
 
 describe('emitted batches', () => {

@@ -14,7 +14,9 @@ import { readAll } from '../support/formats-harness';
 const TEST_DIR = nodePath.resolve(__dirname, '..');
 
 const DIR = nodePath.join(TEST_DIR, 'fixtures', 'csv-spectrum');
-const cases = readdirSync(nodePath.join(DIR, 'csvs')).filter((f) => f.endsWith('.csv')).sort();
+const cases = readdirSync(nodePath.join(DIR, 'csvs'))
+  .filter((f) => f.endsWith('.csv'))
+  .sort();
 
 describe('csv-spectrum', () => {
   it('has the 12 cases', () => {
@@ -50,13 +52,21 @@ describe('csv-spectrum', () => {
     const empty = await readAll(readFileSync(nodePath.join(DIR, 'csvs', 'empty.csv')), 'empty.csv');
     expect(empty.result.schema.fields.map((f) => f.type)).toEqual(['integer', 'integer', 'integer', 'string']);
     // Quoted empty strings are null in typed columns.
-    expect(empty.rows.map((r) => [r.a, r.b, r.c])).toEqual([[1, null, null], [2, 3, 4]]);
+    expect(empty.rows.map((r) => [r.a, r.b, r.c])).toEqual([
+      [1, null, null],
+      [2, 3, 4],
+    ]);
   });
 
   it('records the renamed headers and takes hints by either name', async () => {
     const bytes = readFileSync(nodePath.join(DIR, 'csvs', 'location_coordinates.csv'));
-    const { result, rows } = await readAll(bytes, 'location_coordinates.csv', { schemaHints: { 'Contact Phone Number': 'string', Location_Coordinates: 'string' } });
-    expect(JSON.parse(result.inference[COLUMNS_INFERENCE_KEY])).toEqual({ 'Contact Phone Number': 'Contact_Phone_Number', 'Location Coordinates': 'Location_Coordinates' });
+    const { result, rows } = await readAll(bytes, 'location_coordinates.csv', {
+      schemaHints: { 'Contact Phone Number': 'string', Location_Coordinates: 'string' },
+    });
+    expect(JSON.parse(result.inference[COLUMNS_INFERENCE_KEY])).toEqual({
+      'Contact Phone Number': 'Contact_Phone_Number',
+      'Location Coordinates': 'Location_Coordinates',
+    });
     expect(result.inference.Contact_Phone_Number).toMatch(/^string \(hint; /);
     expect(result.inference.Location_Coordinates).toMatch(/^string \(hint; /);
     expect(rows[0].Contact_Phone_Number).toBe('2095257564');

@@ -44,7 +44,15 @@ describe('read options', () => {
   });
 
   it('accepts what the readers understand', () => {
-    expect(() => checkReadOptions({ format: 'tsv', compression: 'zstd', csv: { delimiter: '\\t', quote: "'", escape: '\\', header: false, encoding: 'latin1' }, schemaHints: { a: 'decimal(12,2)', b: 'date d/M/yyyy', c: 'bigint' }, sampleRows: 10 })).not.toThrow();
+    expect(() =>
+      checkReadOptions({
+        format: 'tsv',
+        compression: 'zstd',
+        csv: { delimiter: '\\t', quote: "'", escape: '\\', header: false, encoding: 'latin1' },
+        schemaHints: { a: 'decimal(12,2)', b: 'date d/M/yyyy', c: 'bigint' },
+        sampleRows: 10,
+      }),
+    ).not.toThrow();
   });
 
   it('throws before reading anything', async () => {
@@ -60,11 +68,21 @@ describe('read options', () => {
 
 describe('column names', () => {
   it('sanitises, names empty columns, de-duplicates case-insensitively and avoids reserved names', () => {
-    const { names, renamed } = columnNames(['Order Date', 'a,b;c', '', 'x=(1)', 'ID', 'id', 'Order_Date', '_source_file', '\ttab\n'], ['_rescued_data', '_source_file']);
+    const { names, renamed } = columnNames(
+      ['Order Date', 'a,b;c', '', 'x=(1)', 'ID', 'id', 'Order_Date', '_source_file', '\ttab\n'],
+      ['_rescued_data', '_source_file'],
+    );
     expect(names).toEqual(['Order_Date', 'a_b_c', '_c2', 'x_1_', 'ID', 'id_1', 'Order_Date_1', '_source_file_1', '_tab_']);
     expect(names.every(isStorableName)).toBe(true);
     expect(renamed).toEqual({
-      'Order Date': 'Order_Date', 'a,b;c': 'a_b_c', '': '_c2', 'x=(1)': 'x_1_', id: 'id_1', Order_Date: 'Order_Date_1', _source_file: '_source_file_1', '\ttab\n': '_tab_',
+      'Order Date': 'Order_Date',
+      'a,b;c': 'a_b_c',
+      '': '_c2',
+      'x=(1)': 'x_1_',
+      id: 'id_1',
+      Order_Date: 'Order_Date_1',
+      _source_file: '_source_file_1',
+      '\ttab\n': '_tab_',
     });
     // A name repeated in the input keeps both renames apart.
     expect(columnNames(['a b', 'a b']).renamed).toEqual({ 'a b': 'a_b', 'a b (column 2)': 'a_b_1' });
@@ -74,7 +92,12 @@ describe('column names', () => {
     const csv = await readAll(Buffer.from('Unit Price,,_rescued_data,_ingested_at\n1.5,x,y,z\n'), 'p.csv', { reservedColumns: ['_ingested_at'] });
     expect(csv.result.schema.fields.map((f) => f.name)).toEqual(['Unit_Price', '_c1', '_rescued_data_1', '_ingested_at_1', RESCUED_COLUMN]);
     expect(csv.rows[0]).toMatchObject({ Unit_Price: 1.5, _c1: 'x', _rescued_data_1: 'y', _ingested_at_1: 'z', [RESCUED_COLUMN]: null });
-    expect(JSON.parse(csv.result.inference['#columns'])).toEqual({ 'Unit Price': 'Unit_Price', '': '_c1', _rescued_data: '_rescued_data_1', _ingested_at: '_ingested_at_1' });
+    expect(JSON.parse(csv.result.inference['#columns'])).toEqual({
+      'Unit Price': 'Unit_Price',
+      '': '_c1',
+      _rescued_data: '_rescued_data_1',
+      _ingested_at: '_ingested_at_1',
+    });
 
     const headerless = await readAll(Buffer.from('1,2\n3,4\n'), 'n.csv');
     expect(headerless.result.schema.fields.map((f) => f.name)).toEqual(['_c0', '_c1', RESCUED_COLUMN]);
@@ -98,7 +121,11 @@ describe('column names', () => {
     // A JSON key __proto__ is a field like any other, not the prototype of the record.
     const json = await readAll(Buffer.from('{"a":1}\n{"a":2,"__proto__":{"b":2}}\n{"a":3,"b":3}\n'), 'p.ndjson');
     expect(json.result.schema.fields.map((f) => f.name)).toEqual(['a', '__proto___1', 'b', RESCUED_COLUMN]);
-    expect(json.rows.map((r) => [r.a, r.__proto___1, r.b])).toEqual([[1, null, null], [2, '{"b":2}', null], [3, null, 3]]);
+    expect(json.rows.map((r) => [r.a, r.__proto___1, r.b])).toEqual([
+      [1, null, null],
+      [2, '{"b":2}', null],
+      [3, null, 3],
+    ]);
   });
 
   it('matches a target schema by the stored name', async () => {

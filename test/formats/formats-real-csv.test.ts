@@ -44,8 +44,11 @@ describe('real CSV files', () => {
     expect(amazon.result.inference['ASIN/ISBN_Product_Code_']).toBe('string (leading zeros)');
     expect(amazon.rows.some((r) => /^0\d+$/.test(r['ASIN/ISBN_Product_Code_'] as string))).toBe(true);
     expect(JSON.parse(amazon.result.inference['#columns'])).toEqual({
-      'Order Date': 'Order_Date', 'Purchase Price Per Unit': 'Purchase_Price_Per_Unit', 'Shipping Address State': 'Shipping_Address_State',
-      'ASIN/ISBN (Product Code)': 'ASIN/ISBN_Product_Code_', 'Survey ResponseID': 'Survey_ResponseID',
+      'Order Date': 'Order_Date',
+      'Purchase Price Per Unit': 'Purchase_Price_Per_Unit',
+      'Shipping Address State': 'Shipping_Address_State',
+      'ASIN/ISBN (Product Code)': 'ASIN/ISBN_Product_Code_',
+      'Survey ResponseID': 'Survey_ResponseID',
     });
     const quakes = await readAll(readFileSync(nodePath.join(DIR, 'earthquakes-23k.csv')), 'earthquakes-23k.csv');
     expect(quakes.result.inference.Date).toBe('date M/d/yyyy');

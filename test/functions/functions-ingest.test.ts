@@ -53,7 +53,12 @@ interface Logged {
 
 function context(name: string, extra: ConstructorParameters<typeof InvocationContext>[0] = {}): { context: InvocationContext; logs: Logged[] } {
   const logs: Logged[] = [];
-  const ctx = new InvocationContext({ functionName: name, invocationId: `test-${name}`, logHandler: (level, ...args) => logs.push({ level, text: args.map(String).join(' ') }), ...extra });
+  const ctx = new InvocationContext({
+    functionName: name,
+    invocationId: `test-${name}`,
+    logHandler: (level, ...args) => logs.push({ level, text: args.map(String).join(' ') }),
+    ...extra,
+  });
   return { context: ctx, logs };
 }
 
@@ -153,7 +158,15 @@ describe('blobCreated (Event Grid trigger)', () => {
     const path = 'pos/sales/store 7/day 2.csv';
     const info = await landing.write(path, csv('b', 3));
     const event = blobCreated(landingContainer, path, info.etag);
-    const cloudEvent = { specversion: '1.0', type: event.eventType, source: event.topic, subject: event.subject, id: 'cloud-2', time: event.eventTime, data: event.data };
+    const cloudEvent = {
+      specversion: '1.0',
+      type: event.eventType,
+      source: event.topic,
+      subject: event.subject,
+      id: 'cloud-2',
+      time: event.eventTime,
+      data: event.data,
+    };
     const { context: ctx, logs } = context('blobCreated');
     await handler('blobCreated')(cloudEvent, ctx);
     expect(logs.map((l) => l.text).join('\n')).toMatch(/committed/);
@@ -179,7 +192,9 @@ describe('blobCreated (Event Grid trigger)', () => {
       expect(logs.map((l) => l.text).join('\n')).toMatch(/ignored/);
     }
     expect(await tableVersion('bronze/sales')).toBe(before);
-    expect((await rows('bronze/sales')).some((r) => ['pos/sales/not-landing.csv', 'hr/people.csv', 'pos/sales/dfs.csv'].includes(String(r._source_file)))).toBe(false);
+    expect((await rows('bronze/sales')).some((r) => ['pos/sales/not-landing.csv', 'hr/people.csv', 'pos/sales/dfs.csv'].includes(String(r._source_file)))).toBe(
+      false,
+    );
     // Reconcile would rightly ingest it (its FlushWithClose event never came); keep the later test exact.
     await landing.delete('pos/sales/dfs.csv');
   });
@@ -239,8 +254,14 @@ describe('reconcile (timer)', () => {
     const before = await tableVersion('bronze/sales');
     const tick = context('reconcile');
     await handler('reconcile')(timer, tick.context);
-    expect(tick.logs.map((l) => l.text).join('\n')).toMatch(/reconcile: sales \(.*pos\/sales\/ → .*bronze\/sales\): \d+ listed, \d+ checked, \d+ already done, 1 ingested \(4 rows\), 0 dead-lettered, 0 in progress elsewhere, 0 failed/);
-    expect(tick.logs.map((l) => l.text)).toContainEqual(expect.stringMatching(/^reconcile: [\w-]+\/pos\/sales\/missed\.csv \(ETag .+\) → .*bronze\/sales: committed \(version \d+\): 4 rows read, 4 written \(0 with rescued values\), 0 dead-lettered$/));
+    expect(tick.logs.map((l) => l.text).join('\n')).toMatch(
+      /reconcile: sales \(.*pos\/sales\/ → .*bronze\/sales\): \d+ listed, \d+ checked, \d+ already done, 1 ingested \(4 rows\), 0 dead-lettered, 0 in progress elsewhere, 0 failed/,
+    );
+    expect(tick.logs.map((l) => l.text)).toContainEqual(
+      expect.stringMatching(
+        /^reconcile: [\w-]+\/pos\/sales\/missed\.csv \(ETag .+\) → .*bronze\/sales: committed \(version \d+\): 4 rows read, 4 written \(0 with rescued values\), 0 dead-lettered$/,
+      ),
+    );
     expect((await rows('bronze/sales')).filter((r) => r._source_file === 'pos/sales/missed.csv')).toHaveLength(4);
     const after = await tableVersion('bronze/sales');
     expect(after).toBeGreaterThan(before);
@@ -255,7 +276,8 @@ describe('reconcile (timer)', () => {
 
 describe('functions/index.ts', () => {
   /** Load index.ts under a stand-in Functions worker (helpers/functions-host.ts). */
-  const register = (extraEnv: Record<string, string | undefined>) => registerUnderStandInHost([nodePath.join(root, 'functions', 'index.ts')], { ...process.env, ...env, ...extraEnv });
+  const register = (extraEnv: Record<string, string | undefined>) =>
+    registerUnderStandInHost([nodePath.join(root, 'functions', 'index.ts')], { ...process.env, ...env, ...extraEnv });
 
   it('registers every definition with its trigger, settings resolved with their defaults', () => {
     const { status, stderr, functions } = register({ SLUICE_RECONCILE_SCHEDULE: undefined });
@@ -263,14 +285,25 @@ describe('functions/index.ts', () => {
     expect(functions.map((f) => f.name).sort()).toEqual(FUNCTIONS.map((f) => f.name).sort());
     const trigger = (name: string) => Object.values(functions.find((f) => f.name === name)!.bindings).find((b) => b.direction === 'in')!;
     expect(trigger('blobCreated')).toMatchObject({ type: 'eventGridTrigger' });
-    expect(trigger('eventHubIngest')).toMatchObject({ type: 'eventHubTrigger', connection: 'SLUICE_EVENTHUB', eventHubName: 'telemetry', consumerGroup: 'sluice', cardinality: 'many' });
+    expect(trigger('eventHubIngest')).toMatchObject({
+      type: 'eventHubTrigger',
+      connection: 'SLUICE_EVENTHUB',
+      eventHubName: 'telemetry',
+      consumerGroup: 'sluice',
+      cardinality: 'many',
+    });
     expect(functions.find((f) => f.name === 'eventHubIngest')!.retryOptions).toMatchObject({ retryStrategy: 'exponentialBackoff', maxRetryCount: -1 });
     expect(trigger('reconcile')).toMatchObject({ type: 'timerTrigger', schedule: '0 */5 * * * *' });
     expect(trigger('describeTable')).toMatchObject({ type: 'httpTrigger', route: 'tables/{layer}/{table}', authLevel: 'function' });
   });
 
   it('leaves eventHubIngest out, saying so, when no Event Hub is configured', () => {
-    const { status, stderr, functions } = register({ SLUICE_EVENTHUB: undefined, SLUICE_EVENTHUB_NAME: undefined, SLUICE_EVENTHUB_CONSUMER_GROUP: undefined, SLUICE_RECONCILE_SCHEDULE: '0 0 * * * *' });
+    const { status, stderr, functions } = register({
+      SLUICE_EVENTHUB: undefined,
+      SLUICE_EVENTHUB_NAME: undefined,
+      SLUICE_EVENTHUB_CONSUMER_GROUP: undefined,
+      SLUICE_RECONCILE_SCHEDULE: '0 0 * * * *',
+    });
     expect(status, stderr).toBe(0);
     expect(functions.map((f) => f.name)).not.toContain('eventHubIngest');
     expect(functions.map((f) => f.name)).toContain('blobCreated');
@@ -281,7 +314,11 @@ describe('functions/index.ts', () => {
   });
 
   it('stops at start-up naming every bad setting', () => {
-    const { status, stderr } = register({ SLUICE_RECONCILE_SCHEDULE: 'every 5 minutes', SLUICE_EVENTHUB_CONSUMER_GROUP: 'bad group!', SLUICE_LAKE_CONTAINER: landingContainer });
+    const { status, stderr } = register({
+      SLUICE_RECONCILE_SCHEDULE: 'every 5 minutes',
+      SLUICE_EVENTHUB_CONSUMER_GROUP: 'bad group!',
+      SLUICE_LAKE_CONTAINER: landingContainer,
+    });
     expect(status).not.toBe(0);
     expect(stderr).toMatch(/SLUICE_RECONCILE_SCHEDULE must be an NCRONTAB schedule/);
     expect(stderr).toMatch(/SLUICE_EVENTHUB_CONSUMER_GROUP must be/);
@@ -291,15 +328,30 @@ describe('functions/index.ts', () => {
 
 describe('runtime configuration', () => {
   it('reads the Event Hub in identity form, and names each bad Event Hubs setting', () => {
-    expect(readIngestTriggerSettings({ SLUICE_EVENTHUB__fullyQualifiedNamespace: 'EVHNS-x.servicebus.windows.net', SLUICE_EVENTHUB__credential: 'managedidentity', SLUICE_EVENTHUB_NAME: 'telemetry' })).toEqual({
+    expect(
+      readIngestTriggerSettings({
+        SLUICE_EVENTHUB__fullyQualifiedNamespace: 'EVHNS-x.servicebus.windows.net',
+        SLUICE_EVENTHUB__credential: 'managedidentity',
+        SLUICE_EVENTHUB_NAME: 'telemetry',
+      }),
+    ).toEqual({
       eventHub: { connection: 'SLUICE_EVENTHUB', kind: 'identity', namespace: 'evhns-x.servicebus.windows.net', name: 'telemetry', consumerGroup: '$Default' },
       reconcileSchedule: '0 */5 * * * *',
     });
     const cases: [Record<string, string>, RegExp][] = [
       [{ SLUICE_EVENTHUB_NAME: 'telemetry' }, /SLUICE_EVENTHUB_NAME is set but the Event Hubs connection is not/],
-      [{ SLUICE_EVENTHUB: env.SLUICE_EVENTHUB, SLUICE_EVENTHUB__fullyQualifiedNamespace: 'x.servicebus.windows.net', SLUICE_EVENTHUB_NAME: 'telemetry' }, /set only one form/],
-      [{ SLUICE_EVENTHUB__fullyQualifiedNamespace: 'sb://x.servicebus.windows.net/', SLUICE_EVENTHUB_NAME: 'telemetry' }, /SLUICE_EVENTHUB__fullyQualifiedNamespace must be a host name/],
-      [{ SLUICE_EVENTHUB__fullyQualifiedNamespace: 'x.servicebus.windows.net', SLUICE_EVENTHUB__clientID: 'x', SLUICE_EVENTHUB_NAME: 'telemetry' }, /did you mean SLUICE_EVENTHUB__clientId/],
+      [
+        { SLUICE_EVENTHUB: env.SLUICE_EVENTHUB, SLUICE_EVENTHUB__fullyQualifiedNamespace: 'x.servicebus.windows.net', SLUICE_EVENTHUB_NAME: 'telemetry' },
+        /set only one form/,
+      ],
+      [
+        { SLUICE_EVENTHUB__fullyQualifiedNamespace: 'sb://x.servicebus.windows.net/', SLUICE_EVENTHUB_NAME: 'telemetry' },
+        /SLUICE_EVENTHUB__fullyQualifiedNamespace must be a host name/,
+      ],
+      [
+        { SLUICE_EVENTHUB__fullyQualifiedNamespace: 'x.servicebus.windows.net', SLUICE_EVENTHUB__clientID: 'x', SLUICE_EVENTHUB_NAME: 'telemetry' },
+        /did you mean SLUICE_EVENTHUB__clientId/,
+      ],
       [{ SLUICE_EVENTHUB: `${env.SLUICE_EVENTHUB};EntityPath=other`, SLUICE_EVENTHUB_NAME: 'telemetry' }, /the EntityPath of SLUICE_EVENTHUB is "other"/],
       [{ SLUICE_EVENTHUB: 'Endpoint=sb://x.servicebus.windows.net/' }, /SharedAccessKey[\s\S]*SLUICE_EVENTHUB_NAME is not set/],
     ];
@@ -321,7 +373,10 @@ describe('runtime configuration', () => {
     const dir = mkdtempSync(nodePath.join(tmpdir(), 'sluice-pipelines-'));
     const table = (name: string, path: string, from: string) => `  ${name}:\n    from: ${from}\n    table: ${path}\n    sql: SELECT * FROM source\n`;
     writeFileSync(nodePath.join(dir, 'a.yaml'), `name: sales\nsources:\n  pos:\n    landing: pos/\ntables:\n${table('silver.sales', 'silver/sales', 'pos')}`);
-    writeFileSync(nodePath.join(dir, 'b.yaml'), `name: sales\nsources:\n  shop:\n    landing: shop/\ntables:\n${table('silver.shop', 'silver/sales', 'shop')}${table('silver.raw', 'bronze/pos', 'shop')}`);
+    writeFileSync(
+      nodePath.join(dir, 'b.yaml'),
+      `name: sales\nsources:\n  shop:\n    landing: shop/\ntables:\n${table('silver.shop', 'silver/sales', 'shop')}${table('silver.raw', 'bronze/pos', 'shop')}`,
+    );
     writeFileSync(nodePath.join(dir, 'c.yaml'), `name: other\nsources:\n  web:\n    landing: web/\ntables:\n${table('silver.web', 'silver/web', 'web')}`);
     const error = (() => {
       try {
@@ -354,7 +409,11 @@ describe('runtime configuration', () => {
   it('reads landing files with the record-size limit of SLUICE_MAX_RECORD_MB', () => {
     const files = parsePipelineDefinition('sources:\n  sales:\n    landing: pos/sales/\n', 'files.yaml');
     const triggers = readIngestTriggerSettings({})!;
-    const limited = createRuntime({ settings: loadSettings({ SLUICE_LAKE: 'UseDevelopmentStorage=true', SLUICE_MAX_RECORD_MB: '2' }), triggers, pipelines: [files] });
+    const limited = createRuntime({
+      settings: loadSettings({ SLUICE_LAKE: 'UseDevelopmentStorage=true', SLUICE_MAX_RECORD_MB: '2' }),
+      triggers,
+      pipelines: [files],
+    });
     expect(limited.routeBlob('pos/sales/x.csv')?.ingest.maxRecordBytes).toBe(2 * 1024 * 1024);
     const byDefault = createRuntime({ settings: loadSettings({ SLUICE_LAKE: 'UseDevelopmentStorage=true' }), triggers, pipelines: [files] });
     expect(byDefault.routeBlob('pos/sales/x.csv')?.ingest.maxRecordBytes).toBe(16 * 1024 * 1024);
@@ -370,6 +429,8 @@ describe('runtime configuration', () => {
     expect(unread.routeBlob('pos/sales/x.csv')?.tableKey).toBe('lake/bronze/sales');
     expect(unread.routeBlob('pos/salesx.csv')).toBeNull();
     const other = parsePipelineDefinition('sources:\n  t:\n    eventHub: { name: telemetry, consumerGroup: mine }\n', 'hub.yaml');
-    expect(() => createRuntime({ settings, triggers, pipelines: [files, other] })).toThrow(/SLUICE_EVENTHUB_CONSUMER_GROUP is "\$Default", but sources\.t of hub\.yaml asks for consumer group "mine"/);
+    expect(() => createRuntime({ settings, triggers, pipelines: [files, other] })).toThrow(
+      /SLUICE_EVENTHUB_CONSUMER_GROUP is "\$Default", but sources\.t of hub\.yaml asks for consumer group "mine"/,
+    );
   });
 });

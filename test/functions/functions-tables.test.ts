@@ -54,7 +54,10 @@ describe('table HTTP functions', () => {
 
   it('answers a damaged table 500 with an error id only; the log has the id and the detail', async () => {
     // A commit that is not JSON: reading the log fails with a message naming the blob's storage URL.
-    await openStore(azuriteUri(container, 'bronze/damaged')).write('_delta_log/00000000000000000000.json', '{"commitInfo": {"operation": "WRITE"}}\nnot json at all\n');
+    await openStore(azuriteUri(container, 'bronze/damaged')).write(
+      '_delta_log/00000000000000000000.json',
+      '{"commitInfo": {"operation": "WRITE"}}\nnot json at all\n',
+    );
     const logged: string[] = [];
     const context = new InvocationContext({ functionName: 'describeTable', logHandler: (_level, ...args) => logged.push(args.join(' ')) });
     const response = await describeTableHttp(request('bronze', 'damaged'), context);

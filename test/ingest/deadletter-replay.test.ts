@@ -23,12 +23,15 @@ const env: Record<string, string> = {};
 
 function definition(fixed: boolean): string {
   const file = nodePath.join(dir, fixed ? 'fixed.yaml' : 'first.yaml');
-  writeFileSync(file, `
+  writeFileSync(
+    file,
+    `
 name: dlr
 sources:
   orders: { landing: pos/orders/, format: csv, schemaEvolution: ${fixed ? 'addNewColumns' : 'failOnNewColumns'}, schemaHints: { id: string } }
   names: { landing: pos/names/, format: csv, schemaHints: { id: string }${fixed ? ', csv: { encoding: latin1 }' : ''} }
-`);
+`,
+  );
   return file;
 }
 
@@ -47,7 +50,12 @@ async function rows(table: string): Promise<Record<string, unknown>[]> {
 const version = async (table: string) => (await loadSnapshot(openStore(azuriteUri(lakeContainer, table)))).version;
 
 beforeAll(async () => {
-  Object.assign(env, { SLUICE_LAKE: process.env.SLUICE_STORAGE_CONNECTION_STRING!, SLUICE_LAKE_CONTAINER: lakeContainer, SLUICE_LANDING_CONTAINER: landingContainer, SLUICE_PIPELINES: definition(false) });
+  Object.assign(env, {
+    SLUICE_LAKE: process.env.SLUICE_STORAGE_CONNECTION_STRING!,
+    SLUICE_LAKE_CONTAINER: lakeContainer,
+    SLUICE_LANDING_CONTAINER: landingContainer,
+    SLUICE_PIPELINES: definition(false),
+  });
   const runtime = loadRuntime(env);
   const files: [string, string | Buffer][] = [
     ['pos/orders/o1.csv', 'id,qty\n1,2\n2,3\n'],
@@ -57,13 +65,24 @@ beforeAll(async () => {
   for (const [path, content] of files) {
     await runtime.landing.write(path, content);
     const route = runtime.routeBlob(path)!;
-    await ingestFile({ landing: runtime.landing, path, table: route.table, tableKey: route.tableKey, source: route.ingest, ledger: runtime.ledger, deadLetter: route.deadLetter, lane: runtime.lane });
+    await ingestFile({
+      landing: runtime.landing,
+      path,
+      table: route.table,
+      tableKey: route.tableKey,
+      source: route.ingest,
+      ledger: runtime.ledger,
+      deadLetter: route.deadLetter,
+      lane: runtime.lane,
+    });
   }
 });
 
 describe('sluice deadletter replay', () => {
   it('after a fix, lands exactly the rows set aside, once', async () => {
-    const listed = JSON.parse(await cli('list', '--json')) as { records: { id: string; table: string; counts: { rowsRead: number; rowsWritten: number; rowsDeadLettered: number } }[] };
+    const listed = JSON.parse(await cli('list', '--json')) as {
+      records: { id: string; table: string; counts: { rowsRead: number; rowsWritten: number; rowsDeadLettered: number } }[];
+    };
     const byTable = Object.fromEntries(listed.records.map((r) => [r.table, r]));
     expect(byTable['bronze/orders'].counts).toEqual({ rowsRead: 2, rowsWritten: 0, rowsDeadLettered: 2 });
     expect(byTable['bronze/names'].counts).toEqual({ rowsRead: 3, rowsWritten: 2, rowsDeadLettered: 1 });
@@ -73,12 +92,21 @@ describe('sluice deadletter replay', () => {
     // The whole file: both rows, with the column the first definition refused.
     const orders = JSON.parse(await cli('replay', byTable['bronze/orders'].id, '--json')) as DeadLetterReplayResult;
     expect(orders).toMatchObject({ status: 'committed', replayed: 'all', rowsRead: 2, rowsWritten: 2, rowsDeadLettered: 0 });
-    expect((await rows('bronze/orders')).map((r) => [r.id, r.note ?? null])).toEqual([['1', null], ['2', null], ['3', 'late'], ['4', null]]);
+    expect((await rows('bronze/orders')).map((r) => [r.id, r.note ?? null])).toEqual([
+      ['1', null],
+      ['2', null],
+      ['3', 'late'],
+      ['4', null],
+    ]);
 
     // Part of a file: only row 2, read now as Latin-1; rows 1 and 3 are in the table already.
     const names = JSON.parse(await cli('replay', byTable['bronze/names'].id, '--json')) as DeadLetterReplayResult;
     expect(names).toMatchObject({ status: 'committed', replayed: 1, rowsRead: 1, rowsWritten: 1, rowsDeadLettered: 0 });
-    expect((await rows('bronze/names')).map((r) => [r.id, r.name])).toEqual([['1', 'ann'], ['2', 'café'], ['3', 'bob']]);
+    expect((await rows('bronze/names')).map((r) => [r.id, r.name])).toEqual([
+      ['1', 'ann'],
+      ['2', 'café'],
+      ['3', 'bob'],
+    ]);
 
     // Again: nothing added.
     const [ordersVersion, namesVersion] = [await version('bronze/orders'), await version('bronze/names')];

@@ -64,7 +64,12 @@ async function drop(path: string, text: string): Promise<void> {
 beforeAll(async () => {
   const dir = mkdtempSync(nodePath.join(tmpdir(), 'sluice-dl-'));
   writeFileSync(nodePath.join(dir, 'dl.yaml'), PIPELINE);
-  Object.assign(env, { SLUICE_LAKE: process.env.SLUICE_STORAGE_CONNECTION_STRING!, SLUICE_LAKE_CONTAINER: lakeContainer, SLUICE_LANDING_CONTAINER: landingContainer, SLUICE_PIPELINES: nodePath.join(dir, 'dl.yaml') });
+  Object.assign(env, {
+    SLUICE_LAKE: process.env.SLUICE_STORAGE_CONNECTION_STRING!,
+    SLUICE_LAKE_CONTAINER: lakeContainer,
+    SLUICE_LANDING_CONTAINER: landingContainer,
+    SLUICE_PIPELINES: nodePath.join(dir, 'dl.yaml'),
+  });
   Object.assign(process.env, env);
   // Line 3 of the sales file is not JSON: 3 rows land, 1 is set aside. The returns file has no good line.
   await drop('pos/sales/day1.ndjson', '{"sku":"a","qty":1}\n{"sku":"b","qty":2}\n{"sku":"c",\n{"sku":"d","qty":4}\n');
@@ -83,7 +88,18 @@ describe('dead-letter records are reachable', () => {
   it('sluice deadletter list finds the records, by table and by time; show reads one', async () => {
     const all = await cli('list', '--json');
     expect(all.status).toBe(0);
-    const records = (JSON.parse(all.text) as { records: { id: string; table: string; location: string; url: string; counts: { rowsRead: number; rowsDeadLettered: number }; source: { path: string } }[] }).records;
+    const records = (
+      JSON.parse(all.text) as {
+        records: {
+          id: string;
+          table: string;
+          location: string;
+          url: string;
+          counts: { rowsRead: number; rowsDeadLettered: number };
+          source: { path: string };
+        }[];
+      }
+    ).records;
     expect(records.map((r) => r.table)).toEqual(['bronze/returns', 'bronze/sales']);
     const sales = records.find((r) => r.table === 'bronze/sales')!;
     expect(sales.id).toMatch(/^bronze\/sales\/\d{4}-\d{2}-\d{2}\/pos\/sales\/day1\.ndjson@.+\.json$/);
@@ -137,7 +153,11 @@ describe('dead-letter records are reachable', () => {
       const id = listed.records[0].id;
       const shown = await fetch(`${base}/${id.split('/').map(encodeURIComponent).join('/')}`);
       expect(shown.status).toBe(200);
-      expect((await shown.json()) as unknown).toMatchObject({ kind: 'sluice.deadLetter', source: { path: 'pos/returns/r1.ndjson' }, counts: { rowsRead: 1, rowsWritten: 0, rowsDeadLettered: 1 } });
+      expect((await shown.json()) as unknown).toMatchObject({
+        kind: 'sluice.deadLetter',
+        source: { path: 'pos/returns/r1.ndjson' },
+        counts: { rowsRead: 1, rowsWritten: 0, rowsDeadLettered: 1 },
+      });
       expect((await fetch(`${base}/bronze/returns/2026-01-01/none.json`)).status).toBe(404);
     } finally {
       server.close();

@@ -42,7 +42,11 @@ describe('sluice ingest / backfill', () => {
     expect(first.out()).toMatch(/MB\/s\)/);
     expect(first.err()).toBe('');
     const rows = await tableRows(new LocalStore(table));
-    expect(rows.map((r) => [r.id, r.qty, r._source_file])).toEqual([[1, 7, 'a.json'], [2, 8, 'a.json'], [3, 9, 'sub/b.json']]);
+    expect(rows.map((r) => [r.id, r.qty, r._source_file])).toEqual([
+      [1, 7, 'a.json'],
+      [2, 8, 'a.json'],
+      [3, 9, 'sub/b.json'],
+    ]);
     expect((await loadSnapshot(new LocalStore(table))).schema.fields.find((f) => f.name === 'qty')?.type).toBe('integer');
     expect(await readdir(nodePath.join(table, '_sluice'))).toEqual(['dead-letter', 'ledger']);
 
@@ -61,10 +65,14 @@ describe('sluice ingest / backfill', () => {
     const table = nodePath.join(dir, 'table');
     const run = capture();
     expect(await runIngestCommand('ingest', nodePath.join(dir, 'in'), { table, 'partition-by': 'store' }, run.io, { tty: false })).toBe(1);
-    expect(run.err()).toMatch(/^sluice: a\.csv: ingest: .*\/in\/a\.csv not ingested: setting partitionBy of the source: partition column store of .* not in the columns of the file \(sku, qty, /m);
+    expect(run.err()).toMatch(
+      /^sluice: a\.csv: ingest: .*\/in\/a\.csv not ingested: setting partitionBy of the source: partition column store of .* not in the columns of the file \(sku, qty, /m,
+    );
     expect(run.out()).toMatch(/files {6}1 \(0 ingested, 0 already ingested, 0 dead-lettered, 1 failed\)/);
     // The entry created while the file was read was removed: with the setting fixed, the file goes in.
-    expect(await readdir(nodePath.join(table, '_sluice', 'ledger'), { recursive: true }).catch(() => [])).toEqual(expect.not.arrayContaining([expect.stringMatching(/\.json$/)]));
+    expect(await readdir(nodePath.join(table, '_sluice', 'ledger'), { recursive: true }).catch(() => [])).toEqual(
+      expect.not.arrayContaining([expect.stringMatching(/\.json$/)]),
+    );
     const fixed = capture();
     expect(await runIngestCommand('ingest', nodePath.join(dir, 'in'), { table }, fixed.io, { tty: false }), fixed.err()).toBe(0);
     expect((await tableRows(new LocalStore(table))).map((r) => [r.sku, r.qty])).toEqual([['007', 1]]);
@@ -80,7 +88,10 @@ describe('sluice ingest / backfill', () => {
     const tableUri = azuriteUri(lake, 'bronze/pos');
     const one = capture();
     expect(await runIngestCommand('ingest', azuriteUri(landingContainer, 'pos/a.json'), { table: tableUri, json: true }, one.io), one.err()).toBe(0);
-    expect(JSON.parse(one.out())).toMatchObject({ ledger: expect.stringMatching(/^Azure Table SluiceLedger/), files: [{ path: 'pos/a.json', status: 'committed' }] });
+    expect(JSON.parse(one.out())).toMatchObject({
+      ledger: expect.stringMatching(/^Azure Table SluiceLedger/),
+      files: [{ path: 'pos/a.json', status: 'committed' }],
+    });
 
     const run = capture();
     expect(await runIngestCommand('backfill', azuriteUri(landingContainer, 'pos'), { table: tableUri, json: true }, run.io), run.err()).toBe(0);

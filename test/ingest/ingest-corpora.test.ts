@@ -23,7 +23,13 @@ const SPECTRUM = nodePath.join(TEST_DIR, 'fixtures', 'csv-spectrum');
 const REAL = nodePath.join(TEST_DIR, 'fixtures', 'real-csv');
 
 /** Land one corpus file and ingest it into its own table; the ledger must add up to `records`. */
-async function ingested(label: string, file: string, bytes: Buffer, records: number, source?: IngestSource): Promise<{ env: IngestEnv; outcome: IngestOutcome; inference: Record<string, string> }> {
+async function ingested(
+  label: string,
+  file: string,
+  bytes: Buffer,
+  records: number,
+  source?: IngestSource,
+): Promise<{ env: IngestEnv; outcome: IngestOutcome; inference: Record<string, string> }> {
   const env = ingestEnv(label, file.replace(/\W+/g, '_'));
   const path = `corpus/${file}`;
   await env.landing.write(path, bytes);
@@ -46,7 +52,9 @@ async function dataFields(env: IngestEnv): Promise<{ name: string; type: unknown
 }
 
 describe('csv-spectrum through the ingest stage', () => {
-  const cases = readdirSync(nodePath.join(SPECTRUM, 'csvs')).filter((f) => f.endsWith('.csv')).sort();
+  const cases = readdirSync(nodePath.join(SPECTRUM, 'csvs'))
+    .filter((f) => f.endsWith('.csv'))
+    .sort();
 
   it('has the 12 cases', () => {
     expect(cases).toHaveLength(12);
@@ -96,7 +104,11 @@ describe('real CSV files through the ingest stage', () => {
     expect(rows.find((r) => r['ASIN/ISBN_Product_Code_'] === 'B00F3TBBRO')).toMatchObject({ Order_Date: '2018-02-28', Title: null, Category: null });
     // A hint may name the column as the file does or as it is stored.
     const hinted = await ingested('amazon-hint', file, readFileSync(path), rows.length, { schemaHints: { 'Order Date': 'string', Quantity: 'long' } });
-    expect((await dataFields(hinted.env)).slice(0, 3).map((f) => `${f.name}:${f.type}`)).toEqual(['Order_Date:string', 'Purchase_Price_Per_Unit:double', 'Quantity:long']);
+    expect((await dataFields(hinted.env)).slice(0, 3).map((f) => `${f.name}:${f.type}`)).toEqual([
+      'Order_Date:string',
+      'Purchase_Price_Per_Unit:double',
+      'Quantity:long',
+    ]);
     expect((await tableRows(hinted.env.table))[0]).toMatchObject({ Order_Date: '1/18/2018', Quantity: 1 });
   });
 });

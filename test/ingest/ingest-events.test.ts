@@ -23,7 +23,14 @@ const T0 = Date.UTC(2026, 0, 31, 12, 0, 0);
 const NOW = new Date(Date.UTC(2026, 1, 1, 8, 30, 0));
 
 function event(seq: number, body: unknown = { id: `e-${seq}`, n: seq }): HubEvent {
-  return { body, sequenceNumber: seq, offset: String(seq * 100), enqueuedTime: new Date(T0 + seq * 1000), partitionKey: seq % 2 ? 'odd' : null, properties: { seq } };
+  return {
+    body,
+    sequenceNumber: seq,
+    offset: String(seq * 100),
+    enqueuedTime: new Date(T0 + seq * 1000),
+    partitionKey: seq % 2 ? 'odd' : null,
+    properties: { seq },
+  };
 }
 
 function events(from: number, to: number): HubEvent[] {
@@ -100,10 +107,23 @@ describe('ingest events', () => {
       event(1, { id: 'e-1', n: 1, price: 1.5, at: '2026-01-31T12:00:01Z', code: '007', nested: { a: 1 } }),
       event(2, '{"id":"e-2","n":2,"price":2,"at":"2026-01-31T12:00:02Z","code":"012","big":12345678901234567890}'),
       event(3, Buffer.from(`\ufeff${pretty}\n`)),
-      event(4, [{ id: 'e-4a', n: 4, price: 4.5 }, { id: 'e-4b', n: 5 }]),
+      event(4, [
+        { id: 'e-4a', n: 4, price: 4.5 },
+        { id: 'e-4b', n: 5 },
+      ]),
     ];
     const first = await run(env, batch);
-    expect(first).toMatchObject({ status: 'committed', eventsReceived: 4, eventsSkipped: 0, eventsWritten: 4, eventsDeadLettered: 0, rowsRead: 5, rowsWritten: 5, rowsDeadLettered: 0, lastSequenceNumber: 4 });
+    expect(first).toMatchObject({
+      status: 'committed',
+      eventsReceived: 4,
+      eventsSkipped: 0,
+      eventsWritten: 4,
+      eventsDeadLettered: 0,
+      rowsRead: 5,
+      rowsWritten: 5,
+      rowsDeadLettered: 0,
+      lastSequenceNumber: 4,
+    });
     expect(first.deadLetter).toBeUndefined();
     expectAccounting(first);
 
@@ -113,8 +133,20 @@ describe('ingest events', () => {
     const types = Object.fromEntries(snapshot.schema.fields.map((f) => [f.name, f.type]));
     expect(['integer', 'long']).toContain(types.n); // the reader's choice for small whole numbers
     expect(types).toEqual({
-      id: 'string', n: types.n, price: 'double', at: 'timestamp', code: 'string', nested: 'string', big: 'decimal(38,0)', _rescued_data: 'string',
-      _ingested_at: 'timestamp', _eh_partition: 'string', _eh_sequence_number: 'long', _eh_offset: 'string', _eh_enqueued_time: 'timestamp', _load_date: 'date',
+      id: 'string',
+      n: types.n,
+      price: 'double',
+      at: 'timestamp',
+      code: 'string',
+      nested: 'string',
+      big: 'decimal(38,0)',
+      _rescued_data: 'string',
+      _ingested_at: 'timestamp',
+      _eh_partition: 'string',
+      _eh_sequence_number: 'long',
+      _eh_offset: 'string',
+      _eh_enqueued_time: 'timestamp',
+      _load_date: 'date',
     });
     expect(snapshot.schema.fields.some((f) => f.name === '_source_file' || f.name === '_source_etag')).toBe(false);
     expect(txnVersion(snapshot, APP)).toBe(4);
@@ -188,9 +220,23 @@ describe('ingest events', () => {
     const env = ingestEnv('eh-race');
     // As Event Hubs delivers them: each batch a contiguous range from at or before the first event not
     // yet applied (a new owner starts at the checkpoint, a stale owner redelivers from an older one).
-    const creating = await Promise.all([[1, 6], [1, 10], [1, 3]].map(([from, to]) => run(env, events(from, to))));
+    const creating = await Promise.all(
+      [
+        [1, 6],
+        [1, 10],
+        [1, 3],
+      ].map(([from, to]) => run(env, events(from, to))),
+    );
     await expectEachOnce(env, 1, 10);
-    const appending = await Promise.all([[11, 18], [11, 20], [5, 14], [11, 12], [8, 20]].map(([from, to]) => run(env, events(from, to))));
+    const appending = await Promise.all(
+      [
+        [11, 18],
+        [11, 20],
+        [5, 14],
+        [11, 12],
+        [8, 20],
+      ].map(([from, to]) => run(env, events(from, to))),
+    );
     const outcomes = [...creating, ...appending];
     outcomes.forEach(expectAccounting);
     for (const o of outcomes) expect(['committed', 'duplicate']).toContain(o.status);
@@ -226,11 +272,20 @@ describe('ingest events', () => {
     ];
     const outcome = await run(env, batch);
     expect(outcome).toMatchObject({
-      status: 'committed', eventsReceived: 8, eventsSkipped: 0, eventsWritten: 3, eventsDeadLettered: 5,
-      rowsRead: 10, rowsWritten: 4, rowsDeadLettered: 6, lastSequenceNumber: 10,
+      status: 'committed',
+      eventsReceived: 8,
+      eventsSkipped: 0,
+      eventsWritten: 3,
+      eventsDeadLettered: 5,
+      rowsRead: 10,
+      rowsWritten: 4,
+      rowsDeadLettered: 6,
+      lastSequenceNumber: 10,
     });
     expectAccounting(outcome);
-    expect(outcome.deadLetter).toMatch(/^bronze\/events\/2026-02-01\/eventhubs\/sluice-test\.servicebus\.windows\.net\/telemetry\/\$Default\/3@seq4-9\.[0-9a-f]{8}\.json$/);
+    expect(outcome.deadLetter).toMatch(
+      /^bronze\/events\/2026-02-01\/eventhubs\/sluice-test\.servicebus\.windows\.net\/telemetry\/\$Default\/3@seq4-9\.[0-9a-f]{8}\.json$/,
+    );
     const record = await readRecord(env, outcome.deadLetter!);
     expect(record).toMatchObject({
       kind: 'sluice.deadLetter',
@@ -238,11 +293,26 @@ describe('ingest events', () => {
       counts: { rowsRead: 10, rowsWritten: 4, rowsDeadLettered: 6, eventsDeadLettered: 5 },
     });
     const entries = record.records as Record<string, unknown>[];
-    expect(entries.map((e) => [e.sequenceNumber, e.element ?? null])).toEqual([[4, null], [5, null], [6, null], [7, 2], [8, null], [9, null]]);
-    for (const e of entries) expect(e).toMatchObject({ partition: '3', offset: String(Number(e.sequenceNumber) * 100), enqueuedTime: expect.stringMatching(/^2026-01-31T12:00:0\d\.000Z$/) });
+    expect(entries.map((e) => [e.sequenceNumber, e.element ?? null])).toEqual([
+      [4, null],
+      [5, null],
+      [6, null],
+      [7, 2],
+      [8, null],
+      [9, null],
+    ]);
+    for (const e of entries)
+      expect(e).toMatchObject({
+        partition: '3',
+        offset: String(Number(e.sequenceNumber) * 100),
+        enqueuedTime: expect.stringMatching(/^2026-01-31T12:00:0\d\.000Z$/),
+      });
     expect(entries[0]).toMatchObject({ raw: 'not json {', reason: expect.stringMatching(/not valid JSON/) });
     expect(entries[1]).toMatchObject({ raw: '42', reason: 'body is a number, not a JSON object' });
-    expect(entries[2]).toMatchObject({ rawBase64: Buffer.from([0x7b, 0xff, 0x7d]).toString('base64'), reason: expect.stringMatching(/invalid byte 0xff at byte offset 1/) });
+    expect(entries[2]).toMatchObject({
+      rawBase64: Buffer.from([0x7b, 0xff, 0x7d]).toString('base64'),
+      reason: expect.stringMatching(/invalid byte 0xff at byte offset 1/),
+    });
     expect(entries[3]).toMatchObject({ raw: '5', reason: 'array element 2 is a number, not a JSON object' });
     expect(entries[4].reason).toMatch(/empty body/);
     expect(entries[5].reason).toMatch(/empty JSON array/);
@@ -283,7 +353,13 @@ describe('ingest events', () => {
     expect(rescue.columns).not.toContain('color');
     expect(rescue.rows[3]).toMatchObject({ id: 'e-4', _rescued_data: '{"color":"red"}' });
 
-    expect(failOnNewColumns.outcome).toMatchObject({ status: 'committed', eventsWritten: 1, eventsDeadLettered: 1, rowsDeadLettered: 1, lastSequenceNumber: 4 });
+    expect(failOnNewColumns.outcome).toMatchObject({
+      status: 'committed',
+      eventsWritten: 1,
+      eventsDeadLettered: 1,
+      rowsDeadLettered: 1,
+      lastSequenceNumber: 4,
+    });
     expect(failOnNewColumns.columns).not.toContain('color');
     expect(failOnNewColumns.rows.map((r) => r.id)).toEqual(['e-1', 'e-2', 'e-3']);
 
@@ -298,19 +374,31 @@ describe('ingest events', () => {
     await run(env, events(1, 1), { source });
     const outcome = await run(env, [event(2, { id: 'e-2', n: 2, color: 'red', size: 3 })], { source });
     const record = await readRecord(env, outcome.deadLetter!);
-    expect(record.records).toEqual([expect.objectContaining({ sequenceNumber: 2, reason: 'new columns color, size not in the table schema (schemaEvolution failOnNewColumns)', raw: '{"id":"e-2","n":2,"color":"red","size":3}' })]);
+    expect(record.records).toEqual([
+      expect.objectContaining({
+        sequenceNumber: 2,
+        reason: 'new columns color, size not in the table schema (schemaEvolution failOnNewColumns)',
+        raw: '{"id":"e-2","n":2,"color":"red","size":3}',
+      }),
+    ]);
   });
 
   it('events into a table created for files add the _eh_ columns and leave _source_file null', async () => {
     const env = ingestEnv('eh-mixed');
-    const data = [{ name: 'id', type: 'string', nullable: true, metadata: {} }, { name: 'n', type: 'long', nullable: true, metadata: {} }];
+    const data = [
+      { name: 'id', type: 'string', nullable: true, metadata: {} },
+      { name: 'n', type: 'long', nullable: true, metadata: {} },
+    ];
     await createTable(env.table, { schema: creationSchema({ type: 'struct', fields: data }), partitionColumns: ['_load_date'] });
     const outcome = await run(env, events(1, 2));
     expect(outcome).toMatchObject({ status: 'committed', eventsWritten: 2 });
     expect(outcome.newColumns).toBeUndefined();
     const columns = (await loadSnapshot(env.table)).schema.fields.map((f) => f.name);
-    expect(columns).toEqual(expect.arrayContaining(['_source_file', '_source_etag', '_eh_partition', '_eh_sequence_number', '_eh_offset', '_eh_enqueued_time']));
-    for (const row of await tableRows(env.table)) expect(row).toMatchObject({ _source_file: null, _source_etag: null, _eh_partition: '3', n: row._eh_sequence_number });
+    expect(columns).toEqual(
+      expect.arrayContaining(['_source_file', '_source_etag', '_eh_partition', '_eh_sequence_number', '_eh_offset', '_eh_enqueued_time']),
+    );
+    for (const row of await tableRows(env.table))
+      expect(row).toMatchObject({ _source_file: null, _source_etag: null, _eh_partition: '3', n: row._eh_sequence_number });
     await expectValid(env);
   });
 
@@ -377,7 +465,9 @@ describe('ingest events', () => {
     expect(terminal.deadLetter).toBeDefined();
     expect(await deadLetterPaths(env)).toHaveLength(2);
     const down = flaky(env.table, (method) => method === 'write' || method === 'createIfAbsent', Infinity);
-    const transient = await run(env, events(8, 9), { table: down.store, deadLetterOnFailure: 'terminal', retry: { attempts: 2, delayMs: 1 } }).catch((err) => err);
+    const transient = await run(env, events(8, 9), { table: down.store, deadLetterOnFailure: 'terminal', retry: { attempts: 2, delayMs: 1 } }).catch(
+      (err) => err,
+    );
     expect(transient).toBeInstanceOf(EventBatchError);
     expect(transient.transient).toBe(true);
     expect(transient.deadLetter).toBeUndefined();

@@ -13,7 +13,10 @@ import { ingest, IngestEnv, ingestEnv, putNdjson, runIngestProcess, startIngestP
 
 async function seeded(label: string): Promise<IngestEnv> {
   const env = ingestEnv(label);
-  await putNdjson(env.landing, 'in/seed.json', [{ id: 'seed-0', n: 0 }, { id: 'seed-1', n: 1 }]);
+  await putNdjson(env.landing, 'in/seed.json', [
+    { id: 'seed-0', n: 0 },
+    { id: 'seed-1', n: 1 },
+  ]);
   expect((await ingest(env, 'in/seed.json')).status).toBe('committed');
   return env;
 }
@@ -50,9 +53,21 @@ const rows = (prefix: string, n: number, extra: (i: number) => object) => Array.
 describe('ingest schema evolution', () => {
   it('addNewColumns: files adding different columns in concurrent processes both land with the union schema', async () => {
     const env = await seeded('evo-concurrent');
-    await putNdjson(env.landing, 'in/x.json', rows('x', 30, (i) => ({ x: i * 10 })));
-    await putNdjson(env.landing, 'in/y.json', rows('y', 20, (i) => ({ y: `y${i}`, flag: i % 2 === 0 })));
-    await putNdjson(env.landing, 'in/z.json', rows('z', 10, (i) => ({ z: i + 0.5 })));
+    await putNdjson(
+      env.landing,
+      'in/x.json',
+      rows('x', 30, (i) => ({ x: i * 10 })),
+    );
+    await putNdjson(
+      env.landing,
+      'in/y.json',
+      rows('y', 20, (i) => ({ y: `y${i}`, flag: i % 2 === 0 })),
+    );
+    await putNdjson(
+      env.landing,
+      'in/z.json',
+      rows('z', 10, (i) => ({ z: i + 0.5 })),
+    );
     const children = ['x', 'y', 'z'].map((f) => startIngestProcess(env, { path: `in/${f}.json` }, { waitGo: true }));
     await Promise.all(children.map((c) => c.ready));
     for (const c of children) c.go();
@@ -61,7 +76,15 @@ describe('ingest schema evolution', () => {
       expect(o.outcome!.status).toBe('committed');
     }
     const cols = await columns(env);
-    expect(cols.slice(0, 7)).toEqual(['id:string', 'n:integer', '_rescued_data:string', '_ingested_at:timestamp', '_source_file:string', '_source_etag:string', '_load_date:date']);
+    expect(cols.slice(0, 7)).toEqual([
+      'id:string',
+      'n:integer',
+      '_rescued_data:string',
+      '_ingested_at:timestamp',
+      '_source_file:string',
+      '_source_etag:string',
+      '_load_date:date',
+    ]);
     expect(cols.slice(7).sort()).toEqual(['flag:boolean', 'x:integer', 'y:string', 'z:double']);
     const all = await byId(env);
     expect(all.size).toBe(2 + 30 + 20 + 10);
@@ -74,8 +97,16 @@ describe('ingest schema evolution', () => {
 
   it('addNewColumns: pending intents adding different columns are committed together with one metaData action', async () => {
     const env = await seeded('evo-batch');
-    await putNdjson(env.landing, 'in/a.json', rows('a', 5, (i) => ({ a_col: `a${i}` })));
-    await putNdjson(env.landing, 'in/b.json', rows('b', 4, (i) => ({ b_col: i })));
+    await putNdjson(
+      env.landing,
+      'in/a.json',
+      rows('a', 5, (i) => ({ a_col: `a${i}` })),
+    );
+    await putNdjson(
+      env.landing,
+      'in/b.json',
+      rows('b', 4, (i) => ({ b_col: i })),
+    );
     // The writer of a.json dies with its intent stored in the lane; b.json's writer commits both.
     const crashed = await runIngestProcess(env, { path: 'in/a.json' }, { SLUICE_FAULT_KILL_AT: 'afterLaneIntent' });
     expect(crashed.signal).toBe('SIGKILL');
@@ -97,10 +128,26 @@ describe('ingest schema evolution', () => {
 
   it('addNewColumns: the same new column with two types gets the wider one; the narrower file is read again', async () => {
     const env = await seeded('evo-widen');
-    await putNdjson(env.landing, 'in/int.json', rows('int', 6, (i) => ({ w: i })));
-    await putNdjson(env.landing, 'in/dbl.json', rows('dbl', 3, (i) => ({ w: i + 0.25 })));
-    await putNdjson(env.landing, 'in/str.json', rows('str', 2, (i) => ({ v: i })));
-    await putNdjson(env.landing, 'in/str2.json', rows('str2', 2, (i) => ({ v: `text${i}` })));
+    await putNdjson(
+      env.landing,
+      'in/int.json',
+      rows('int', 6, (i) => ({ w: i })),
+    );
+    await putNdjson(
+      env.landing,
+      'in/dbl.json',
+      rows('dbl', 3, (i) => ({ w: i + 0.25 })),
+    );
+    await putNdjson(
+      env.landing,
+      'in/str.json',
+      rows('str', 2, (i) => ({ v: i })),
+    );
+    await putNdjson(
+      env.landing,
+      'in/str2.json',
+      rows('str2', 2, (i) => ({ v: `text${i}` })),
+    );
 
     // 1. The narrower file's writer is dead, its intent (w long) pending; the wider file (w double) commits
     //    alone with w double, and the narrower file's retry reads it again against w double.
@@ -167,17 +214,29 @@ describe('ingest schema evolution', () => {
     const env = await seeded('evo-fail');
     const source = { schemaEvolution: 'failOnNewColumns' as const };
     const version = (await loadSnapshot(env.table)).version;
-    await putNdjson(env.landing, 'in/new.json', rows('new', 4, () => ({ surprise: 1, other: 'x' })));
+    await putNdjson(
+      env.landing,
+      'in/new.json',
+      rows('new', 4, () => ({ surprise: 1, other: 'x' })),
+    );
     const outcome = await ingest(env, 'in/new.json', source);
     expect(outcome).toMatchObject({ status: 'deadlettered', rowsRead: 4, rowsWritten: 0, rowsDeadLettered: 4 });
     expect(outcome.reason).toMatch(/new columns surprise, other not in the table schema \(schemaEvolution failOnNewColumns\)/);
     expect((await loadSnapshot(env.table)).version).toBe(version);
     const record = JSON.parse(new TextDecoder().decode(await env.deadLetter.store.read(outcome.deadLetter!)));
-    expect(record).toMatchObject({ reason: outcome.reason, source: { path: 'in/new.json', landing: env.landing.url }, counts: { rowsRead: 4, rowsWritten: 0, rowsDeadLettered: 4 } });
+    expect(record).toMatchObject({
+      reason: outcome.reason,
+      source: { path: 'in/new.json', landing: env.landing.url },
+      counts: { rowsRead: 4, rowsWritten: 0, rowsDeadLettered: 4 },
+    });
     // Dead-lettered is final: a duplicate event does not retry it.
     expect((await ingest(env, 'in/new.json', source)).status).toBe('duplicate');
     // A file that fits still goes in.
-    await putNdjson(env.landing, 'in/fits.json', rows('fits', 2, () => ({})));
+    await putNdjson(
+      env.landing,
+      'in/fits.json',
+      rows('fits', 2, () => ({})),
+    );
     expect((await ingest(env, 'in/fits.json', source)).status).toBe('committed');
     expect((await byId(env)).size).toBe(4);
   });
@@ -185,7 +244,11 @@ describe('ingest schema evolution', () => {
   it('none: new columns are ignored, the rows are written', async () => {
     const env = await seeded('evo-none');
     const before = await columns(env);
-    await putNdjson(env.landing, 'in/new.json', rows('new', 3, (i) => ({ ignored: i })));
+    await putNdjson(
+      env.landing,
+      'in/new.json',
+      rows('new', 3, (i) => ({ ignored: i })),
+    );
     expect(await ingest(env, 'in/new.json', { schemaEvolution: 'none' })).toMatchObject({ status: 'committed', rowsWritten: 3, rowsRescued: 0 });
     expect(await columns(env)).toEqual(before);
     const all = await byId(env);

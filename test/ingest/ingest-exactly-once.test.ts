@@ -30,7 +30,9 @@ interface CsvFile {
 function csvText(file: CsvFile): string {
   const lines = ['id,qty,price,code,booked,note'];
   for (let i = 0; i < file.rows; i++) {
-    lines.push(`${file.prefix}-${i},${i},${(i * 1.25).toFixed(2)},${String(i * 7).padStart(5, '0')},${(i % 12) + 1}/${(i % 28) + 1}/2024,"row ${i}, ""${file.prefix}"""`);
+    lines.push(
+      `${file.prefix}-${i},${i},${(i * 1.25).toFixed(2)},${String(i * 7).padStart(5, '0')},${(i % 12) + 1}/${(i % 28) + 1}/2024,"row ${i}, ""${file.prefix}"""`,
+    );
   }
   for (let k = 0; k < file.bad; k++) lines.splice(2 + Math.floor(((k + 1) * file.rows) / (file.bad + 1)) + k, 0, `${file.prefix}-bad${k},1`);
   return lines.join('\r\n') + '\r\n';
@@ -56,13 +58,22 @@ async function expectLedgerAddsUp(env: IngestEnv, files: CsvFile[]): Promise<voi
   for (const file of files) {
     const entry = await ledgerEntry(env, file.path);
     expect(entry, `ledger entry of ${file.path}`).not.toBeNull();
-    expect(entry!, file.path).toMatchObject({ status: 'committed', rowsRead: file.rows + file.bad, rowsWritten: file.rows, rowsDeadLettered: file.bad, rowsRescued: 0 });
+    expect(entry!, file.path).toMatchObject({
+      status: 'committed',
+      rowsRead: file.rows + file.bad,
+      rowsWritten: file.rows,
+      rowsDeadLettered: file.bad,
+      rowsRescued: 0,
+    });
     expect(entry!.rowsRead, file.path).toBe(entry!.rowsWritten + entry!.rowsDeadLettered);
     expect(entry!.reason, `${file.path}: no accounting problem`).toBeUndefined();
     if (file.bad) {
       const record = JSON.parse(new TextDecoder().decode(await env.deadLetter.store.read(entry!.deadLetter!)));
       expect(record.counts, file.path).toEqual({ rowsRead: file.rows + file.bad, rowsWritten: file.rows, rowsDeadLettered: file.bad });
-      expect(record.records.map((r: { raw: string }) => r.raw), file.path).toEqual(Array.from({ length: file.bad }, (_, k) => `${file.prefix}-bad${k},1`));
+      expect(
+        record.records.map((r: { raw: string }) => r.raw),
+        file.path,
+      ).toEqual(Array.from({ length: file.bad }, (_, k) => `${file.prefix}-bad${k},1`));
     }
   }
 }
@@ -97,10 +108,7 @@ describe('ingest exactly once', () => {
     await Promise.all(children.map((c) => c.ready));
     for (const c of children) c.go();
     const redelivered = crashed.filter((f) => f.prefix !== 'afterDataFiles' && f.prefix !== 'afterCommit');
-    const outcomes = await Promise.all([
-      ingest(env, twice.path),
-      ...redelivered.flatMap((f) => [ingest(env, f.path), ingest(env, f.path)]),
-    ]);
+    const outcomes = await Promise.all([ingest(env, twice.path), ...redelivered.flatMap((f) => [ingest(env, f.path), ingest(env, f.path)])]);
     for (const o of await Promise.all(children.map((c) => c.exited))) {
       expect(o.code, o.stderr).toBe(0);
       outcomes.push(o.outcome!);
@@ -125,14 +133,33 @@ describe('ingest exactly once', () => {
     expect((await flushLane(env.table)).intents).toBe(0);
 
     const rows = await tableRows(env.table);
-    expectEachOnce(rows.map((r) => String(r.id)), all, "Sluice's reader");
+    expectEachOnce(
+      rows.map((r) => String(r.id)),
+      all,
+      "Sluice's reader",
+    );
     expectEachOnce(await duckdbColumn(env.table, 'id'), all, 'DuckDB');
     await expectLedgerAddsUp(env, all);
     // Values as written: codes keep their zeros, M/D/YYYY dates are dates, quoted text is intact.
     const snapshot = await loadSnapshot(env.table);
-    expect(snapshot.schema.fields.slice(0, 6).map((f) => `${f.name}:${f.type}`)).toEqual(['id:string', 'qty:integer', 'price:double', 'code:string', 'booked:date', 'note:string']);
+    expect(snapshot.schema.fields.slice(0, 6).map((f) => `${f.name}:${f.type}`)).toEqual([
+      'id:string',
+      'qty:integer',
+      'price:double',
+      'code:string',
+      'booked:date',
+      'note:string',
+    ]);
     const row = rows.find((r) => r.id === 'beforeCommit-13')!;
-    expect(row).toMatchObject({ qty: 13, price: 16.25, code: '00091', booked: '2024-02-14', note: 'row 13, "beforeCommit"', _rescued_data: null, _source_file: 'in/beforeCommit.csv.gz' });
+    expect(row).toMatchObject({
+      qty: 13,
+      price: 16.25,
+      code: '00091',
+      booked: '2024-02-14',
+      note: 'row 13, "beforeCommit"',
+      _rescued_data: null,
+      _source_file: 'in/beforeCommit.csv.gz',
+    });
     expect(await tableProblems(env.table)).toEqual([]);
     // Many child processes: generous on a loaded 2-core machine (it takes ~15 s unloaded).
   }, 300_000);
@@ -159,7 +186,11 @@ describe('ingest exactly once', () => {
     const next = await backfill(options);
     expect(next.outcomes.map((o) => `${o.path}:${o.status}`)).toEqual(['in/b.csv:committed']);
     expect(next.checked).toBeLessThan(next.listed);
-    expectEachOnce((await tableRows(env.table)).map((r) => String(r.id)), [old, a, b], "Sluice's reader");
+    expectEachOnce(
+      (await tableRows(env.table)).map((r) => String(r.id)),
+      [old, a, b],
+      "Sluice's reader",
+    );
     await expectLedgerAddsUp(env, [old, a, b]);
   });
 
@@ -177,7 +208,14 @@ describe('ingest exactly once', () => {
     expect(second.version).toBeGreaterThan(first.version!);
     expect((await ingest(env, 'in/f.csv', undefined, { etag: v2.etag })).status).toBe('duplicate');
     const rows = await tableRows(env.table);
-    expectEachOnce(rows.map((r) => String(r.id)), [{ path: '', prefix: 'v1', rows: 6, bad: 0 }, { path: '', prefix: 'v2', rows: 4, bad: 0 }], "Sluice's reader");
+    expectEachOnce(
+      rows.map((r) => String(r.id)),
+      [
+        { path: '', prefix: 'v1', rows: 6, bad: 0 },
+        { path: '', prefix: 'v2', rows: 4, bad: 0 },
+      ],
+      "Sluice's reader",
+    );
     const etags = (prefix: string) => new Set(rows.filter((r) => String(r.id).startsWith(prefix)).map((r) => r._source_etag as JsonValue));
     expect([...etags('v1-')]).toEqual([first.etag]);
     expect([...etags('v2-')]).toEqual([second.etag]);

@@ -61,51 +61,177 @@ function cents(n: number): Buffer {
 }
 
 const CASES: Case[] = [
-  { file: 'bom.csv', status: 'committed', read: 2, written: 2, dead: 0, columns: ['id:integer', 'name:string'], rows: [{ id: 1, name: 'Ann' }, { id: 2, name: 'Bob' }] },
-  { file: 'people.tsv', status: 'committed', read: 2, written: 2, dead: 0, rows: [{ id: 1, name: 'Ann', note: 'hello, world' }, { id: 2, name: 'Bob', note: null }] },
   {
-    file: 'semicolon.csv', status: 'committed', read: 2, written: 2, dead: 0, columns: ['id:integer', 'price:string', 'booked:date'],
-    rows: [{ price: '3,50', booked: '2020-02-01' }, { price: '4,25', booked: '2020-02-13' }],
+    file: 'bom.csv',
+    status: 'committed',
+    read: 2,
+    written: 2,
+    dead: 0,
+    columns: ['id:integer', 'name:string'],
+    rows: [
+      { id: 1, name: 'Ann' },
+      { id: 2, name: 'Bob' },
+    ],
   },
   {
-    file: 'ledger.csv.gz', status: 'committed', read: 3000, written: 3000, dead: 0, columns: ['id:integer', 'account:string', 'amount:double', 'booked:date'],
+    file: 'people.tsv',
+    status: 'committed',
+    read: 2,
+    written: 2,
+    dead: 0,
+    rows: [
+      { id: 1, name: 'Ann', note: 'hello, world' },
+      { id: 2, name: 'Bob', note: null },
+    ],
+  },
+  {
+    file: 'semicolon.csv',
+    status: 'committed',
+    read: 2,
+    written: 2,
+    dead: 0,
+    columns: ['id:integer', 'price:string', 'booked:date'],
+    rows: [
+      { price: '3,50', booked: '2020-02-01' },
+      { price: '4,25', booked: '2020-02-13' },
+    ],
+  },
+  {
+    file: 'ledger.csv.gz',
+    status: 'committed',
+    read: 3000,
+    written: 3000,
+    dead: 0,
+    columns: ['id:integer', 'account:string', 'amount:double', 'booked:date'],
     rows: [{ id: 1, account: 'ACC-07919', amount: 0.37, booked: '2024-03-02' }],
   },
-  { file: 'ledger.tsv.zst', status: 'committed', read: 3000, written: 3000, dead: 0, rows: [{ id: 1, account: 'ACC-07919', amount: 0.37, booked: '2024-03-02' }] },
-  { file: 'ledger-truncated.csv.gz', status: 'committed', read: -1, written: -1, dead: 0, reason: /truncated gzip data.*the input from decompressed byte offset \d+ on is lost/ },
-  { file: 'ledger-truncated.csv.zst', status: 'committed', read: -1, written: -1, dead: 0, reason: /zstd.*the input from decompressed byte offset \d+ on is lost/ },
   {
-    file: 'events.ndjson', status: 'committed', read: 4, written: 2, dead: 2, columns: ['id:integer', 'kind:string', 'at:timestamp', 'extra:string'],
-    rows: [{ id: 1, kind: 'open', at: '2024-01-01T10:00:00.000000Z', extra: null }, { id: 5, kind: 'close', at: '2024-01-01T10:30:00.000000Z', extra: '{"n":[1,2]}' }],
+    file: 'ledger.tsv.zst',
+    status: 'committed',
+    read: 3000,
+    written: 3000,
+    dead: 0,
+    rows: [{ id: 1, account: 'ACC-07919', amount: 0.37, booked: '2024-03-02' }],
   },
-  { file: 'events.ndjson.gz', status: 'committed', read: 50, written: 50, dead: 0, columns: ['id:integer', 'ok:boolean'], rows: [{ id: 1, ok: true }, { id: 2, ok: false }] },
+  {
+    file: 'ledger-truncated.csv.gz',
+    status: 'committed',
+    read: -1,
+    written: -1,
+    dead: 0,
+    reason: /truncated gzip data.*the input from decompressed byte offset \d+ on is lost/,
+  },
+  {
+    file: 'ledger-truncated.csv.zst',
+    status: 'committed',
+    read: -1,
+    written: -1,
+    dead: 0,
+    reason: /zstd.*the input from decompressed byte offset \d+ on is lost/,
+  },
+  {
+    file: 'events.ndjson',
+    status: 'committed',
+    read: 4,
+    written: 2,
+    dead: 2,
+    columns: ['id:integer', 'kind:string', 'at:timestamp', 'extra:string'],
+    rows: [
+      { id: 1, kind: 'open', at: '2024-01-01T10:00:00.000000Z', extra: null },
+      { id: 5, kind: 'close', at: '2024-01-01T10:30:00.000000Z', extra: '{"n":[1,2]}' },
+    ],
+  },
+  {
+    file: 'events.ndjson.gz',
+    status: 'committed',
+    read: 50,
+    written: 50,
+    dead: 0,
+    columns: ['id:integer', 'ok:boolean'],
+    rows: [
+      { id: 1, ok: true },
+      { id: 2, ok: false },
+    ],
+  },
   { file: 'events.json.zst', status: 'committed', read: 50, written: 50, dead: 0, columns: ['id:integer', 'ok:boolean'] },
   {
-    file: 'orders.json', status: 'committed', read: 2, written: 2, dead: 0, columns: ['id:integer', 'total:double', 'tags:string', 'customer:string'],
-    rows: [{ id: 1, total: 1.1 }, { id: 2, total: 20, tags: '[]', customer: null }],
+    file: 'orders.json',
+    status: 'committed',
+    read: 2,
+    written: 2,
+    dead: 0,
+    columns: ['id:integer', 'total:double', 'tags:string', 'customer:string'],
+    rows: [
+      { id: 1, total: 1.1 },
+      { id: 2, total: 20, tags: '[]', customer: null },
+    ],
     json: [{ tags: ['a', 'b'], customer: { name: 'Ann' } }, { tags: [] }],
   },
   {
-    file: 'payments.avro', bytes: () => avroContainer(AVRO_SCHEMA, [
-      { id: 1, payer: { string: 'Ann' }, amount: cents(1050), paid_at: Date.UTC(2024, 4, 1, 8, 30) },
-      { id: 2, payer: null, amount: cents(-99), paid_at: Date.UTC(2024, 4, 2) },
-    ], { codec: 'deflate' }),
-    status: 'committed', read: 2, written: 2, dead: 0, columns: ['id:long', 'payer:string', 'amount:decimal(12,2)', 'paid_at:timestamp'],
-    rows: [{ id: 1, payer: 'Ann', amount: '10.50', paid_at: '2024-05-01T08:30:00.000000Z' }, { id: 2, payer: null, amount: '-0.99', paid_at: '2024-05-02T00:00:00.000000Z' }],
+    file: 'payments.avro',
+    bytes: () =>
+      avroContainer(
+        AVRO_SCHEMA,
+        [
+          { id: 1, payer: { string: 'Ann' }, amount: cents(1050), paid_at: Date.UTC(2024, 4, 1, 8, 30) },
+          { id: 2, payer: null, amount: cents(-99), paid_at: Date.UTC(2024, 4, 2) },
+        ],
+        { codec: 'deflate' },
+      ),
+    status: 'committed',
+    read: 2,
+    written: 2,
+    dead: 0,
+    columns: ['id:long', 'payer:string', 'amount:decimal(12,2)', 'paid_at:timestamp'],
+    rows: [
+      { id: 1, payer: 'Ann', amount: '10.50', paid_at: '2024-05-01T08:30:00.000000Z' },
+      { id: 2, payer: null, amount: '-0.99', paid_at: '2024-05-02T00:00:00.000000Z' },
+    ],
   },
   {
     // Parquet column names Delta cannot store are sanitised like CSV headers.
-    file: 'orders.parquet', bytes: () => encodeParquetBuffer(new arrow.Table({
-      'Order Id': buildVector('long', [7n, 8n]),
-      'Ship To (city)': buildVector('string', ['Seoul', null]),
-      placed: buildVector('date', [19_000, 19_001]),
-    })),
-    status: 'committed', read: 2, written: 2, dead: 0, columns: ['Order_Id:long', 'Ship_To_city_:string', 'placed:date'],
-    rows: [{ Order_Id: 7, Ship_To_city_: 'Seoul', placed: '2022-01-08' }, { Order_Id: 8, Ship_To_city_: null, placed: '2022-01-09' }],
+    file: 'orders.parquet',
+    bytes: () =>
+      encodeParquetBuffer(
+        new arrow.Table({
+          'Order Id': buildVector('long', [7n, 8n]),
+          'Ship To (city)': buildVector('string', ['Seoul', null]),
+          placed: buildVector('date', [19_000, 19_001]),
+        }),
+      ),
+    status: 'committed',
+    read: 2,
+    written: 2,
+    dead: 0,
+    columns: ['Order_Id:long', 'Ship_To_city_:string', 'placed:date'],
+    rows: [
+      { Order_Id: 7, Ship_To_city_: 'Seoul', placed: '2022-01-08' },
+      { Order_Id: 8, Ship_To_city_: null, placed: '2022-01-09' },
+    ],
   },
-  { file: 'ragged.csv', status: 'committed', read: 5, written: 2, dead: 3, rows: [{ a: 1, b: 2, c: 3 }, { a: 13, b: 14, c: 15 }] },
+  {
+    file: 'ragged.csv',
+    status: 'committed',
+    read: 5,
+    written: 2,
+    dead: 3,
+    rows: [
+      { a: 1, b: 2, c: 3 },
+      { a: 13, b: 14, c: 15 },
+    ],
+  },
   { file: 'unclosed-quote.csv', status: 'committed', read: 2, written: 1, dead: 1, rows: [{ a: 1, b: 'x' }] },
-  { file: 'invalid-utf8.csv', status: 'committed', read: 3, written: 2, dead: 1, rows: [{ id: 1, name: 'Ann' }, { id: 3, name: 'Cy' }] },
+  {
+    file: 'invalid-utf8.csv',
+    status: 'committed',
+    read: 3,
+    written: 2,
+    dead: 1,
+    rows: [
+      { id: 1, name: 'Ann' },
+      { id: 3, name: 'Cy' },
+    ],
+  },
   { file: 'invalid-utf8-header.csv', status: 'deadlettered', read: 0, written: 0, dead: 0, reason: /invalid UTF-8 byte 0xc3 at byte offset 5 in the header/ },
   { file: 'empty.csv', status: 'deadlettered', read: 0, written: 0, dead: 0, reason: /^empty file$/ },
   { file: 'empty.csv.gz', status: 'deadlettered', read: 0, written: 0, dead: 0, reason: /empty file \(gzip archive with no content\)/ },
@@ -168,7 +294,10 @@ describe('real inputs through the ingest stage', () => {
     const stored = await env.landing.properties('img/pixel.png');
     expect(stored.lastModified.getTime()).toBe(info.lastModified.getTime());
     expect(row).toMatchObject({
-      path: 'img/pixel.png', length: bytes.length, contentType: 'image/png', content: bytes.toString('hex'),
+      path: 'img/pixel.png',
+      length: bytes.length,
+      contentType: 'image/png',
+      content: bytes.toString('hex'),
       modificationTime: `${stored.lastModified.toISOString().slice(0, -1)}000Z`,
     });
     expect(await tableProblems(env.table)).toEqual([]);
@@ -179,7 +308,14 @@ describe('real inputs through the ingest stage', () => {
     await env.landing.write('in/clash.csv', 'id,_source_file,_rescued_data,_load_date\n1,upstream.csv,kept,x\n');
     expect(await ingest(env, 'in/clash.csv')).toMatchObject({ status: 'committed', rowsWritten: 1 });
     const [row] = await tableRows(env.table);
-    expect(row).toMatchObject({ id: 1, _source_file_1: 'upstream.csv', _rescued_data_1: 'kept', _load_date_1: 'x', _source_file: 'in/clash.csv', _rescued_data: null });
+    expect(row).toMatchObject({
+      id: 1,
+      _source_file_1: 'upstream.csv',
+      _rescued_data_1: 'kept',
+      _load_date_1: 'x',
+      _source_file: 'in/clash.csv',
+      _rescued_data: null,
+    });
     expect(await tableProblems(env.table)).toEqual([]);
   });
 });
@@ -202,13 +338,22 @@ describe('configuration errors', () => {
     const env = ingestEnv('fmt-config', 'pos');
     const path = 'pos/a.csv';
     await env.landing.write(path, 'sku;qty\n007;1\n008;2\n');
-    await refused(env, path, { name: 'pos', csv: { delimiter: ';;' } }, 'csv.delimiter', /setting csv\.delimiter of source pos: must be one ASCII character, got ";;"/);
+    await refused(
+      env,
+      path,
+      { name: 'pos', csv: { delimiter: ';;' } },
+      'csv.delimiter',
+      /setting csv\.delimiter of source pos: must be one ASCII character, got ";;"/,
+    );
     await refused(env, path, { schemaHints: { qty: 'integr' } }, 'schemaHints.qty', /setting schemaHints\.qty of the source: unknown type "integr"/);
     await refused(env, path, { format: 'xml' as never }, 'format', /unknown format "xml"/);
     // Known only once the file is read: the entry created by then is removed again.
     await refused(env, path, { partitionBy: ['store'] }, 'partitionBy', /partition column store of .* not in the columns of the file \(sku, qty, /);
     expect(await ingest(env, path, { csv: { delimiter: ';' }, schemaHints: { qty: 'long' } })).toMatchObject({ status: 'committed', rowsWritten: 2 });
-    expect(await tableRows(env.table)).toMatchObject([{ sku: '007', qty: 1 }, { sku: '008', qty: 2 }]);
+    expect(await tableRows(env.table)).toMatchObject([
+      { sku: '007', qty: 1 },
+      { sku: '008', qty: 2 },
+    ]);
     expect(await ledgerEntry(env, path)).toMatchObject({ status: 'committed', attempts: 1 });
   });
 });

@@ -18,8 +18,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeParquet, encodeParquetBuffer, readParquetMetadata } from '../../shared/delta/parquet';
 import { buildVector } from '../../shared/delta/values';
 import {
-  avroBlock, avroHeader, deflate, parquetWithFooterLength, person, PERSON_SCHEMA, personBlock, snappyDeclaring, SYNC,
-  zigzag, zstdRaw, zstdZeros,
+  avroBlock,
+  avroHeader,
+  deflate,
+  parquetWithFooterLength,
+  person,
+  PERSON_SCHEMA,
+  personBlock,
+  snappyDeclaring,
+  SYNC,
+  zigzag,
+  zstdRaw,
+  zstdZeros,
 } from '../support/hostile-binary';
 import { IngestChildReport, ingestInChild } from '../../bench/ingest-child';
 
@@ -72,7 +82,14 @@ function cases(): Case[] {
     const data = Buffer.concat(Array.from({ length: n }, (_, i) => person(from + i, `p${from + i}`)));
     return avroBlock(n, zstdRaw(data));
   };
-  const arraySchema = { type: 'record', name: 'Tagged', fields: [{ name: 'id', type: 'long' }, { name: 'tags', type: { type: 'array', items: 'long' } }] };
+  const arraySchema = {
+    type: 'record',
+    name: 'Tagged',
+    fields: [
+      { name: 'id', type: 'long' },
+      { name: 'tags', type: { type: 'array', items: 'long' } },
+    ],
+  };
   const arrayHeader = avroHeader(arraySchema);
   const goodTagged = avroBlock(1, Buffer.concat([zigzag(1), zigzag(2), zigzag(7), zigzag(8), zigzag(0)]));
   const truncatedHead = Buffer.concat([header, personBlock(1, 3)]);
@@ -82,37 +99,97 @@ function cases(): Case[] {
       // The issue's file: 137 bytes, one block declaring 100,000,000 records in one byte of data.
       file: 'count-lie.avro',
       bytes: Buffer.concat([header, avroBlock(100_000_000, Buffer.from([0x02]))]),
-      expected: { status: 'deadlettered', rowsRead: 1, rowsWritten: 0, rowsDeadLettered: 1, records: [{ byteOffset: header.length, reason: /declares 100000000 records in 1 bytes/ }] },
+      expected: {
+        status: 'deadlettered',
+        rowsRead: 1,
+        rowsWritten: 0,
+        rowsDeadLettered: 1,
+        records: [{ byteOffset: header.length, reason: /declares 100000000 records in 1 bytes/ }],
+      },
     },
-    between('string-lie.avro', 'null', avroBlock(2, Buffer.concat([person(40, 'x'), zigzag(41), zigzag(1_000_000_000), Buffer.from('abc')])), /record 2 of the 2 it declares: a string declares 1000000000 bytes, only 3 remain/),
+    between(
+      'string-lie.avro',
+      'null',
+      avroBlock(2, Buffer.concat([person(40, 'x'), zigzag(41), zigzag(1_000_000_000), Buffer.from('abc')])),
+      /record 2 of the 2 it declares: a string declares 1000000000 bytes, only 3 remain/,
+    ),
     between('size-lie.avro', 'null', avroBlock(1, person(40, 'x'), 5_000_000), /declares 5000000 bytes, more than the input holds before the next sync marker/),
-    between('size-over-limit.avro', 'null', avroBlock(1, person(40, 'x'), 2 ** 40), /declares 1099511627776 bytes, more than the limit of 16777216 bytes; reading resumed/),
-    between('varint-overflow.avro', 'null', Buffer.concat([Buffer.alloc(11, 0xff), Buffer.from([0x01]), person(40, 'x'), SYNC]), /the record count is a varint longer than 10 bytes; reading resumed/),
-    between('deflate-bomb.avro', 'deflate', avroBlock(1, deflate(Buffer.alloc(64 * 1024 * 1024))), /its deflate data inflates past the limit of 16777216 bytes/, deflateBlock),
+    between(
+      'size-over-limit.avro',
+      'null',
+      avroBlock(1, person(40, 'x'), 2 ** 40),
+      /declares 1099511627776 bytes, more than the limit of 16777216 bytes; reading resumed/,
+    ),
+    between(
+      'varint-overflow.avro',
+      'null',
+      Buffer.concat([Buffer.alloc(11, 0xff), Buffer.from([0x01]), person(40, 'x'), SYNC]),
+      /the record count is a varint longer than 10 bytes; reading resumed/,
+    ),
+    between(
+      'deflate-bomb.avro',
+      'deflate',
+      avroBlock(1, deflate(Buffer.alloc(64 * 1024 * 1024))),
+      /its deflate data inflates past the limit of 16777216 bytes/,
+      deflateBlock,
+    ),
     between('zstd-bomb.avro', 'zstandard', avroBlock(1, zstdZeros(512)), /its zstd data inflates past the limit of 16777216 bytes/, zstdBlock),
     {
       file: 'snappy-lie.avro',
       bytes: Buffer.concat([avroHeader(PERSON_SCHEMA, 'snappy'), avroBlock(1, snappyDeclaring(2 ** 31))]),
-      expected: { status: 'deadlettered', rowsRead: 1, rowsWritten: 0, rowsDeadLettered: 1, records: [{ byteOffset: avroHeader(PERSON_SCHEMA, 'snappy').length, reason: /its snappy data declares 2147483648 bytes, more than the limit of 16777216 bytes/ }] },
+      expected: {
+        status: 'deadlettered',
+        rowsRead: 1,
+        rowsWritten: 0,
+        rowsDeadLettered: 1,
+        records: [
+          {
+            byteOffset: avroHeader(PERSON_SCHEMA, 'snappy').length,
+            reason: /its snappy data declares 2147483648 bytes, more than the limit of 16777216 bytes/,
+          },
+        ],
+      },
     },
     {
       file: 'array-lie.avro',
       bytes: Buffer.concat([arrayHeader, goodTagged, avroBlock(1, Buffer.concat([zigzag(2), zigzag(1_000_000_000), Buffer.from([2, 4, 6])])), goodTagged]),
       expected: {
-        status: 'committed', rowsRead: 3, rowsWritten: 2, rowsDeadLettered: 1,
-        records: [{ byteOffset: arrayHeader.length + goodTagged.length, reason: /an array block declares 1000000000 items of at least 1 byte each, only 3 bytes remain/ }],
+        status: 'committed',
+        rowsRead: 3,
+        rowsWritten: 2,
+        rowsDeadLettered: 1,
+        records: [
+          {
+            byteOffset: arrayHeader.length + goodTagged.length,
+            reason: /an array block declares 1000000000 items of at least 1 byte each, only 3 bytes remain/,
+          },
+        ],
       },
     },
     {
       file: 'header-map-lie.avro',
       bytes: Buffer.concat([avroHeader(PERSON_SCHEMA, 'null', 1_000_000_000), personBlock(1, 2)]),
-      expected: { status: 'deadlettered', rowsRead: 0, rowsWritten: 0, rowsDeadLettered: 0, records: [{ byteOffset: 0, reason: /corrupt Avro header: the metadata map declares 1000000000 entries, more than a header of at most 16777216 bytes can hold/ }] },
+      expected: {
+        status: 'deadlettered',
+        rowsRead: 0,
+        rowsWritten: 0,
+        rowsDeadLettered: 0,
+        records: [
+          { byteOffset: 0, reason: /corrupt Avro header: the metadata map declares 1000000000 entries, more than a header of at most 16777216 bytes can hold/ },
+        ],
+      },
     },
     {
       // A cut file stays what it was: the complete blocks land, the cut one is the file's fatal.
       file: 'truncated.avro',
       bytes: Buffer.concat([truncatedHead, truncatedTail.subarray(0, truncatedTail.length - 5)]),
-      expected: { status: 'committed', rowsRead: 3, rowsWritten: 3, rowsDeadLettered: 0, records: [{ byteOffset: truncatedHead.length, reason: /^truncated Avro file: the block at byte offset \d+ is incomplete$/ }] },
+      expected: {
+        status: 'committed',
+        rowsRead: 3,
+        rowsWritten: 3,
+        rowsDeadLettered: 0,
+        records: [{ byteOffset: truncatedHead.length, reason: /^truncated Avro file: the block at byte offset \d+ is incomplete$/ }],
+      },
     },
   ];
 }
@@ -131,10 +208,21 @@ beforeAll(async () => {
   all.push({
     file: 'footer-lie.parquet',
     bytes: parquetWithFooterLength(parquet, 0x7fffffff),
-    expected: { status: 'deadlettered', rowsRead: 0, rowsWritten: 0, rowsDeadLettered: 0, records: [{ byteOffset: parquet.length - 8, reason: /its footer length field declares 2147483647 bytes, the file has \d+ bytes/ }] },
+    expected: {
+      status: 'deadlettered',
+      rowsRead: 0,
+      rowsWritten: 0,
+      rowsDeadLettered: 0,
+      records: [{ byteOffset: parquet.length - 8, reason: /its footer length field declares 2147483647 bytes, the file has \d+ bytes/ }],
+    },
   });
   // Garbage over the middle row group's column chunks: parquet-wasm panics on it (a WebAssembly trap).
-  const grouped = Buffer.from(await encodeParquetBuffer(new arrow.Table({ id: buildVector('long', [1n, 2n, 3n, 4n, 5n, 6n]), name: buildVector('string', ['a', 'b', 'c', 'd', 'e', 'f']) }), { rowGroupRows: 2 }));
+  const grouped = Buffer.from(
+    await encodeParquetBuffer(
+      new arrow.Table({ id: buildVector('long', [1n, 2n, 3n, 4n, 5n, 6n]), name: buildVector('string', ['a', 'b', 'c', 'd', 'e', 'f']) }),
+      { rowGroupRows: 2 },
+    ),
+  );
   const chunks = (await readParquetMetadata(grouped)).row_groups[1].columns.map((c) => c.meta_data!);
   const start = Math.min(...chunks.map((m) => Number(m.dictionary_page_offset ?? m.data_page_offset)));
   const end = Math.max(...chunks.map((m) => Number(m.dictionary_page_offset ?? m.data_page_offset) + Number(m.total_compressed_size)));
@@ -142,7 +230,13 @@ beforeAll(async () => {
   all.push({
     file: 'corrupt-row-group.parquet',
     bytes: grouped,
-    expected: { status: 'committed', rowsRead: 5, rowsWritten: 4, rowsDeadLettered: 1, records: [{ byteOffset: start, reason: /^bad Parquet row group 1 \(of 3, 2 rows declared\) at byte offset \d+: it fails to decode/ }] },
+    expected: {
+      status: 'committed',
+      rowsRead: 5,
+      rowsWritten: 4,
+      rowsDeadLettered: 1,
+      records: [{ byteOffset: start, reason: /^bad Parquet row group 1 \(of 3, 2 rows declared\) at byte offset \d+: it fails to decode/ }],
+    },
   });
   for (const c of all) await writeFile(nodePath.join(landing, c.file), c.bytes);
   table = nodePath.join(dir, 'table');
@@ -163,14 +257,26 @@ describe('hostile Avro and Parquet files, ingested under a 256 MiB heap', () => 
     console.info(`hostile binary files: peak RSS of the child ${(report.maxRssBytes / 2 ** 20).toFixed(0)} MiB`);
   });
 
-  it.each(cases().map((c) => c.file).concat('footer-lie.parquet', 'corrupt-row-group.parquet'))('%s: one dead-letter record per bad region, with its offset and reason; rows read = written + dead-lettered', async (file) => {
+  it.each(
+    cases()
+      .map((c) => c.file)
+      .concat('footer-lie.parquet', 'corrupt-row-group.parquet'),
+  )('%s: one dead-letter record per bad region, with its offset and reason; rows read = written + dead-lettered', async (file) => {
     const c = all.find((x) => x.file === file)!;
     const outcome = (report.result?.files as FileOutcome[]).find((f) => f.path === file);
     expect(outcome, `no outcome for ${file}`).toBeDefined();
     const { expected } = c;
-    expect(outcome).toMatchObject({ status: expected.status, rowsRead: expected.rowsRead, rowsWritten: expected.rowsWritten, rowsDeadLettered: expected.rowsDeadLettered });
+    expect(outcome).toMatchObject({
+      status: expected.status,
+      rowsRead: expected.rowsRead,
+      rowsWritten: expected.rowsWritten,
+      rowsDeadLettered: expected.rowsDeadLettered,
+    });
     expect(outcome!.rowsRead).toBe(outcome!.rowsWritten + outcome!.rowsDeadLettered);
-    const record = JSON.parse(await readFile(nodePath.join(table, outcome!.deadLetter!), 'utf8')) as { records: { byteOffset: number; reason: string }[]; counts: Record<string, number> };
+    const record = JSON.parse(await readFile(nodePath.join(table, outcome!.deadLetter!), 'utf8')) as {
+      records: { byteOffset: number; reason: string }[];
+      counts: Record<string, number>;
+    };
     expect(record.records).toHaveLength(expected.records.length);
     expected.records.forEach((want, i) => {
       expect(record.records[i].byteOffset).toBe(want.byteOffset);
@@ -205,7 +311,9 @@ describe('Parquet is read by row group', () => {
       const file = nodePath.join(local, 'wide.parquet');
       await writeFile(file, encodeParquet(rowGroups(), { rowGroupRows: rowsPerGroup }));
       const run = await ingestInChild({ file, table: nodePath.join(local, 'table') }, HEAP_MB);
-      console.info(`Parquet, ${groups} row groups, ${(dataBytes / 2 ** 20).toFixed(0)} MiB of data: peak RSS ${(run.maxRssBytes / 2 ** 20).toFixed(0)} MiB in ${run.seconds.toFixed(1)} s`);
+      console.info(
+        `Parquet, ${groups} row groups, ${(dataBytes / 2 ** 20).toFixed(0)} MiB of data: peak RSS ${(run.maxRssBytes / 2 ** 20).toFixed(0)} MiB in ${run.seconds.toFixed(1)} s`,
+      );
       expect(run.exitCode, run.stderr).toBe(0);
       expect(run.result?.totals).toMatchObject({ rowsRead: rows, rowsWritten: rows, rowsDeadLettered: 0, errors: 0 });
       // Read whole (as before), the decoded data alone is held twice (in WASM and as Arrow): 1.8 GiB peak.

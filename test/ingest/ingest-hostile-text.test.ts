@@ -113,8 +113,18 @@ async function ingestHostile(
   }
   const ledgerFiles = (await readdir(nodePath.join(table, '_sluice', 'ledger'), { recursive: true })).filter((f) => f.endsWith('.json'));
   expect(ledgerFiles, what).toHaveLength(1);
-  const entry = JSON.parse(await readFile(nodePath.join(table, '_sluice', 'ledger', ledgerFiles[0]), 'utf8')) as { status: string; rowsRead: number; rowsWritten: number; rowsDeadLettered: number };
-  expect(entry, what).toMatchObject({ status: outcome.status, rowsRead: outcome.rowsRead, rowsWritten: outcome.rowsWritten, rowsDeadLettered: outcome.rowsDeadLettered });
+  const entry = JSON.parse(await readFile(nodePath.join(table, '_sluice', 'ledger', ledgerFiles[0]), 'utf8')) as {
+    status: string;
+    rowsRead: number;
+    rowsWritten: number;
+    rowsDeadLettered: number;
+  };
+  expect(entry, what).toMatchObject({
+    status: outcome.status,
+    rowsRead: outcome.rowsRead,
+    rowsWritten: outcome.rowsWritten,
+    rowsDeadLettered: outcome.rowsDeadLettered,
+  });
   return { report, outcome, deadLetter, ledgerStatus: entry.status, table };
 }
 

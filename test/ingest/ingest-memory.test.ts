@@ -53,14 +53,19 @@ async function expectStreamedIngest(format: DatasetFormat, rows: number, minTime
   const table = nodePath.join(dir, `table-${format}`);
   const report = await ingestInChild({ file: file.path, table }, HEAP_MB);
   const what = `${format}, ${rows} rows, ${(file.bytes / 2 ** 20).toFixed(0)} MiB; child stderr: ${report.stderr}`;
-  console.info(`${format}: ${rows} rows, ${(file.bytes / 2 ** 20).toFixed(0)} MiB under a ${(report.heapLimitBytes / 2 ** 20).toFixed(0)} MiB heap limit: peak RSS ${(report.maxRssBytes / 2 ** 20).toFixed(0)} MiB`);
+  console.info(
+    `${format}: ${rows} rows, ${(file.bytes / 2 ** 20).toFixed(0)} MiB under a ${(report.heapLimitBytes / 2 ** 20).toFixed(0)} MiB heap limit: peak RSS ${(report.maxRssBytes / 2 ** 20).toFixed(0)} MiB`,
+  );
 
   // The cap applied, and the input is several times the heap.
   expect(report.heapLimitBytes, what).toBeLessThan(2 * HEAP_MB * 2 ** 20);
   expect(file.bytes, what).toBeGreaterThan(minTimesHeap * report.heapLimitBytes);
 
   expect(report.exitCode, what).toBe(0);
-  expect(report.result?.files.map((f) => f.status), what).toEqual(['committed']);
+  expect(
+    report.result?.files.map((f) => f.status),
+    what,
+  ).toEqual(['committed']);
   expect(report.result?.totals, what).toMatchObject({ rowsRead: rows, rowsWritten: rows, rowsDeadLettered: 0, errors: 0, bytes: file.bytes });
   expect(await loggedRows(table), what).toBe(rows);
   expect(report.maxRssBytes, `peak RSS ${(report.maxRssBytes / 2 ** 20).toFixed(0)} MiB (${what})`).toBeLessThan(RSS_BOUND);
@@ -95,11 +100,26 @@ describe('Parquet encoding in a worker thread', () => {
     const ids = Array.from({ length: rows }, (_, i) => BigInt(from + i));
     return new arrow.Table({
       id: buildVector('long', ids),
-      s: buildVector('string', ids.map((i) => (i % 7n === 0n ? null : `value ${i} ${'é'.repeat(Number(i % 5n))}`))),
-      amount: buildVector('decimal(12,2)', ids.map((i) => (i % 11n === 0n ? null : (i * 1234567n) % 99999999999n - 49999999999n))),
-      at: buildVector('timestamp', ids.map((i) => (i % 13n === 0n ? null : 1_700_000_000_000_000n + i * 1_234_567n))),
-      day: buildVector('date', ids.map((i) => (i % 17n === 0n ? null : Number(i % 40000n) - 20000))),
-      x: buildVector('double', ids.map((i) => (i % 19n === 0n ? null : Number(i) / 3))),
+      s: buildVector(
+        'string',
+        ids.map((i) => (i % 7n === 0n ? null : `value ${i} ${'é'.repeat(Number(i % 5n))}`)),
+      ),
+      amount: buildVector(
+        'decimal(12,2)',
+        ids.map((i) => (i % 11n === 0n ? null : ((i * 1234567n) % 99999999999n) - 49999999999n)),
+      ),
+      at: buildVector(
+        'timestamp',
+        ids.map((i) => (i % 13n === 0n ? null : 1_700_000_000_000_000n + i * 1_234_567n)),
+      ),
+      day: buildVector(
+        'date',
+        ids.map((i) => (i % 17n === 0n ? null : Number(i % 40000n) - 20000)),
+      ),
+      x: buildVector(
+        'double',
+        ids.map((i) => (i % 19n === 0n ? null : Number(i) / 3)),
+      ),
     }).batches[0];
   };
 
@@ -165,8 +185,15 @@ describe('splitting batches by partition', () => {
       for (const id of readValues(decoded.getChild('id')!, 'integer')) placed.push(`${id}:${add.partitionValues.day}/${add.partitionValues.code}`);
     }
     expect(placed.sort((a, b) => parseInt(a) - parseInt(b))).toEqual([
-      '1:2022-01-08/a', '2:2022-01-08/a', '3:2022-01-08/a', '4:2022-01-08/a', '5:2022-01-08/aa', '6:2022-01-08/a',
-      '7:2022-01-09/null', '8:2022-01-08/null', '9:null/null',
+      '1:2022-01-08/a',
+      '2:2022-01-08/a',
+      '3:2022-01-08/a',
+      '4:2022-01-08/a',
+      '5:2022-01-08/aa',
+      '6:2022-01-08/a',
+      '7:2022-01-09/null',
+      '8:2022-01-08/null',
+      '9:null/null',
     ]);
   });
 });

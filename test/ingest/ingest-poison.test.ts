@@ -42,7 +42,10 @@ describe('poison files', () => {
 
     for (let attempt = 1; attempt <= 4; attempt++) {
       const pass = await backfill(options);
-      expect(pass.failures.map((f) => `${f.path}: ${f.error.message}`), `pass ${attempt}`).toEqual(['in/b.csv: Maximum call stack size exceeded']);
+      expect(
+        pass.failures.map((f) => `${f.path}: ${f.error.message}`),
+        `pass ${attempt}`,
+      ).toEqual(['in/b.csv: Maximum call stack size exceeded']);
       expect(pass.inProgress, `pass ${attempt}: a failed attempt holds no claim`).toBe(0);
       const entry = await ledgerEntry(env, 'in/b.csv');
       expect(entry, `pass ${attempt}`).toMatchObject({ status: 'started', failures: attempt, lastError: 'Maximum call stack size exceeded' });
@@ -54,7 +57,14 @@ describe('poison files', () => {
     expect(fifth.failures).toEqual([]);
     expect(fifth.outcomes.map((o) => `${o.path}:${o.status}`)).toEqual(['in/b.csv:deadlettered']);
     const entry = (await ledgerEntry(env, 'in/b.csv'))!;
-    expect(entry).toMatchObject({ status: 'deadlettered', failures: 5, reason: 'poison: Maximum call stack size exceeded', rowsRead: 0, rowsWritten: 0, rowsDeadLettered: 0 });
+    expect(entry).toMatchObject({
+      status: 'deadlettered',
+      failures: 5,
+      reason: 'poison: Maximum call stack size exceeded',
+      rowsRead: 0,
+      rowsWritten: 0,
+      rowsDeadLettered: 0,
+    });
     const record = JSON.parse(new TextDecoder().decode(await env.deadLetter.store.read(entry.deadLetter!)));
     expect(record).toMatchObject({ kind: 'sluice.deadLetter', table: env.tableKey, source: { path: 'in/b.csv', etag: entry.etag, size: bad.size } });
     expect(record.reason).toMatch(/^poison: Maximum call stack size exceeded \(failed 5 times; the whole file is set aside/);
@@ -74,7 +84,10 @@ describe('poison files', () => {
     const options = { landing: env.landing, table: env.table, ledger: env.ledger, deadLetter: env.deadLetter, prefix: 'in/', marginMs: 0, reader };
     for (let attempt = 1; attempt <= 7; attempt++) {
       const pass = await backfill(options);
-      expect(pass.failures.map((f) => f.error.message), `pass ${attempt}`).toEqual(['Server busy']);
+      expect(
+        pass.failures.map((f) => f.error.message),
+        `pass ${attempt}`,
+      ).toEqual(['Server busy']);
       const entry = await ledgerEntry(env, 'in/t.csv');
       expect(entry?.status, `pass ${attempt}`).toBe('started');
       expect(entry?.failures ?? 0, `pass ${attempt}: transient failures are not counted`).toBe(0);
@@ -87,8 +100,20 @@ describe('poison files', () => {
 
 describe('claims on started entries', () => {
   const entry = (updatedAt: number, failedAt?: number): LedgerEntry => ({
-    table: 't', path: 'p', etag: 'e', status: 'started', attempts: 1, startedAt: new Date(0).toISOString(), updatedAt: new Date(updatedAt).toISOString(),
-    startVersion: -1, rowsRead: 0, rowsWritten: 0, rowsRescued: 0, rowsDeadLettered: 0, bytes: 0, ...(failedAt !== undefined ? { failedAt: new Date(failedAt).toISOString() } : {}),
+    table: 't',
+    path: 'p',
+    etag: 'e',
+    status: 'started',
+    attempts: 1,
+    startedAt: new Date(0).toISOString(),
+    updatedAt: new Date(updatedAt).toISOString(),
+    startVersion: -1,
+    rowsRead: 0,
+    rowsWritten: 0,
+    rowsRescued: 0,
+    rowsDeadLettered: 0,
+    bytes: 0,
+    ...(failedAt !== undefined ? { failedAt: new Date(failedAt).toISOString() } : {}),
   });
 
   it('a claim renewed within a minute is live; one not renewed for a minute, or given up by a failure, is not', () => {
@@ -157,9 +182,22 @@ describe('claims on started entries', () => {
     // A file whose every attempt died (say it exhausts memory): the 5th lapsed claim makes it poison, unread.
     await env.landing.write('in/killer.csv', csv('k', 2));
     const killer = await env.landing.properties('in/killer.csv');
-    await env.ledger.start({ ...entry(0), table: env.tableKey, path: 'in/killer.csv', etag: killer.etag.replace(/"/g, ''), startedAt: stale, updatedAt: stale, attempts: 4, failures: 4 });
+    await env.ledger.start({
+      ...entry(0),
+      table: env.tableKey,
+      path: 'in/killer.csv',
+      etag: killer.etag.replace(/"/g, ''),
+      startedAt: stale,
+      updatedAt: stale,
+      attempts: 4,
+      failures: 4,
+    });
     const last = await backfill({ ...options, reader: failingReader(/killer/, () => new Error('must not be read')) });
     expect(last.outcomes.map((o) => `${o.path}:${o.status}`)).toEqual(['in/killer.csv:deadlettered']);
-    expect(await ledgerEntry(env, 'in/killer.csv')).toMatchObject({ status: 'deadlettered', failures: 5, reason: expect.stringMatching(/^poison: the attempt last seen at .* stopped without an outcome/) });
+    expect(await ledgerEntry(env, 'in/killer.csv')).toMatchObject({
+      status: 'deadlettered',
+      failures: 5,
+      reason: expect.stringMatching(/^poison: the attempt last seen at .* stopped without an outcome/),
+    });
   });
 });

@@ -29,7 +29,14 @@ const connectionString = () => process.env.SLUICE_STORAGE_CONNECTION_STRING || i
 const tablePrefix = () => `T${randomBytes(6).toString('hex')}`;
 
 function newEngine(registry: OrchestrationRegistry, options: Partial<EngineOptions> = {}): OrchestrationEngine {
-  return new OrchestrationEngine(registry, { connectionString: connectionString(), tablePrefix: tablePrefix(), maxConcurrentActivities: 4, leaseMs: 10_000, pollMs: 20, ...options });
+  return new OrchestrationEngine(registry, {
+    connectionString: connectionString(),
+    tablePrefix: tablePrefix(),
+    maxConcurrentActivities: 4,
+    leaseMs: 10_000,
+    pollMs: 20,
+    ...options,
+  });
 }
 
 /** Calls per key, and the most activities seen running at once. */
@@ -80,7 +87,13 @@ const ofType = (history: WireEvent[], type: number) => history.filter((e) => e.E
 
 /** Every completion points at a scheduled task, at most once; OrchestratorStarted times never go back. */
 function expectLinkedHistory(history: WireEvent[]): void {
-  const scheduled = new Set([...ofType(history, EventType.TaskScheduled), ...ofType(history, EventType.TimerCreated), ...ofType(history, EventType.SubOrchestrationInstanceCreated)].map((e) => e.EventId));
+  const scheduled = new Set(
+    [
+      ...ofType(history, EventType.TaskScheduled),
+      ...ofType(history, EventType.TimerCreated),
+      ...ofType(history, EventType.SubOrchestrationInstanceCreated),
+    ].map((e) => e.EventId),
+  );
   const completions = history.filter((e) => e.TaskScheduledId !== undefined || e.TimerId !== undefined).map((e) => Number(e.TaskScheduledId ?? e.TimerId));
   for (const id of completions) expect(scheduled.has(id), `completion of task ${id} has a scheduling event`).toBe(true);
   expect(new Set(completions).size, 'one completion per task').toBe(completions.length);
@@ -178,16 +191,19 @@ describe('local orchestration engine', () => {
         },
       },
       activities: {
-        flaky: (input: string) => calls.enter(input, () => {
-          if (calls.of(input) < 3) throw new Error(`flaky failure ${calls.of(input)}`);
-          return `ok after ${calls.of(input)}`;
-        }),
-        broken: (input: string) => calls.enter(input, () => {
-          throw new Error('disk on fire: table lake/silver/sales');
-        }),
-        fatal: (input: string) => calls.enter(input, () => {
-          throw Object.assign(new Error('schema contract broken: column amount'), { nonRetriable: true });
-        }),
+        flaky: (input: string) =>
+          calls.enter(input, () => {
+            if (calls.of(input) < 3) throw new Error(`flaky failure ${calls.of(input)}`);
+            return `ok after ${calls.of(input)}`;
+          }),
+        broken: (input: string) =>
+          calls.enter(input, () => {
+            throw new Error('disk on fire: table lake/silver/sales');
+          }),
+        fatal: (input: string) =>
+          calls.enter(input, () => {
+            throw Object.assign(new Error('schema contract broken: column amount'), { nonRetriable: true });
+          }),
       },
     };
     const engine = newEngine(registry);
@@ -240,10 +256,11 @@ describe('local orchestration engine', () => {
       },
       activities: {
         echo: (s: string) => calls.enter(s, () => s),
-        sometimesFails: (s: string) => calls.enter(s, () => {
-          if (calls.of(s) === 1) throw new Error('first attempt fails');
-          return `${s} on attempt ${calls.of(s)}`;
-        }),
+        sometimesFails: (s: string) =>
+          calls.enter(s, () => {
+            if (calls.of(s) === 1) throw new Error('first attempt fails');
+            return `${s} on attempt ${calls.of(s)}`;
+          }),
       },
     };
     const engine = newEngine(registry, { maxConcurrentActivities: 2 });
@@ -253,7 +270,11 @@ describe('local orchestration engine', () => {
     await engine.tick();
     const h = await engine.getHistory(instanceId);
     expect(ofType(h, EventType.TimerCreated).map((e) => e.EventId)).toEqual([2]);
-    expect(ofType(h, EventType.TaskScheduled).map((e) => [e.EventId, e.Name])).toEqual([[0, 'sometimesFails'], [1, 'echo'], [3, 'echo']]);
+    expect(ofType(h, EventType.TaskScheduled).map((e) => [e.EventId, e.Name])).toEqual([
+      [0, 'sometimesFails'],
+      [1, 'echo'],
+      [3, 'echo'],
+    ]);
     engine.start();
     try {
       expect(await engine.waitForCompletion(instanceId, 20_000)).toMatchObject({ runtimeStatus: 'Completed', output: ['b', 'c', 'a on attempt 2'] });
@@ -299,7 +320,13 @@ describe('local orchestration engine', () => {
     expect(status?.runtimeStatus).toBe('Completed');
     expect(status?.output).toMatchObject({ sum: 13 });
     expect((status?.output as { caught: string }).caught).toContain("Orchestrator function 'badChild' failed: child cannot go on");
-    expect(await engine.getStatus('family:0')).toMatchObject({ name: 'child', runtimeStatus: 'Completed', output: 4, customStatus: 'child of family', input: { n: 2 } });
+    expect(await engine.getStatus('family:0')).toMatchObject({
+      name: 'child',
+      runtimeStatus: 'Completed',
+      output: 4,
+      customStatus: 'child of family',
+      input: { n: 2 },
+    });
     expect(await engine.getStatus('family-three')).toMatchObject({ runtimeStatus: 'Completed', output: 9 });
     expect(await engine.getStatus('family:2')).toMatchObject({ name: 'badChild', runtimeStatus: 'Failed' });
     expect([calls.of(2), calls.of(3)]).toEqual([1, 1]);
@@ -379,7 +406,10 @@ describe('local orchestration engine', () => {
     const calls = new Calls();
     const observer = newEngine(fanOutRegistry(calls, { count: 0 }), { tablePrefix: prefix });
     const { instanceId } = await observer.startNew('fanOut', { input: { items } });
-    await until(`4 results recorded by the child (stderr: ${stderr})`, async () => ofType(await observer.getHistory(instanceId), EventType.TaskCompleted).length >= 4);
+    await until(
+      `4 results recorded by the child (stderr: ${stderr})`,
+      async () => ofType(await observer.getHistory(instanceId), EventType.TaskCompleted).length >= 4,
+    );
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
     const before = await observer.getHistory(instanceId);
@@ -403,32 +433,35 @@ describe('local orchestration engine', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it.each(['afterAppend', 'afterCommit', 'afterOutbox'] as const)('an episode that crashes %s is finished by the next engine, every activity once', async (point) => {
-    const calls = new Calls();
-    const prefix = tablePrefix();
-    const items = [1, 2, 3, 4, 5, 6];
-    let episodes = 0;
-    // Engine A crashes in its first episode (the one scheduling every activity), engine B in the
-    // first of its episodes that reaches the point; engine C has to finish from what they left.
-    const crashOn = new Set([1, 2]);
-    const fault = (at: string) => {
-      if (at === point && crashOn.has(++episodes)) throw new Error(`simulated crash ${point}`);
-    };
-    const a = newEngine(fanOutRegistry(calls, { count: 0 }), { tablePrefix: prefix, hostId: `fault-${point}`, maxConcurrentActivities: 3, fault });
-    const { instanceId } = await a.startNew('fanOut', { input: { items } });
-    await expect(a.tick()).rejects.toThrow(`simulated crash ${point}`);
-    a.halt();
-    const b = newEngine(fanOutRegistry(calls, { count: 0 }), { tablePrefix: prefix, hostId: `fault-${point}`, maxConcurrentActivities: 3, fault });
-    await expect(b.runPending()).rejects.toThrow(`simulated crash ${point}`);
-    b.halt();
-    const c = newEngine(fanOutRegistry(calls, { count: 0 }), { tablePrefix: prefix, hostId: `fault-${point}`, maxConcurrentActivities: 3 });
-    await c.runPending();
-    expect(await c.getStatus(instanceId)).toMatchObject({ runtimeStatus: 'Completed', output: 91 });
-    for (const n of items) expect(calls.of(n), `square(${n}) calls`).toBe(1);
-    const history = await c.getHistory(instanceId);
-    expect(ofType(history, EventType.TaskScheduled)).toHaveLength(6);
-    expectLinkedHistory(history);
-  });
+  it.each(['afterAppend', 'afterCommit', 'afterOutbox'] as const)(
+    'an episode that crashes %s is finished by the next engine, every activity once',
+    async (point) => {
+      const calls = new Calls();
+      const prefix = tablePrefix();
+      const items = [1, 2, 3, 4, 5, 6];
+      let episodes = 0;
+      // Engine A crashes in its first episode (the one scheduling every activity), engine B in the
+      // first of its episodes that reaches the point; engine C has to finish from what they left.
+      const crashOn = new Set([1, 2]);
+      const fault = (at: string) => {
+        if (at === point && crashOn.has(++episodes)) throw new Error(`simulated crash ${point}`);
+      };
+      const a = newEngine(fanOutRegistry(calls, { count: 0 }), { tablePrefix: prefix, hostId: `fault-${point}`, maxConcurrentActivities: 3, fault });
+      const { instanceId } = await a.startNew('fanOut', { input: { items } });
+      await expect(a.tick()).rejects.toThrow(`simulated crash ${point}`);
+      a.halt();
+      const b = newEngine(fanOutRegistry(calls, { count: 0 }), { tablePrefix: prefix, hostId: `fault-${point}`, maxConcurrentActivities: 3, fault });
+      await expect(b.runPending()).rejects.toThrow(`simulated crash ${point}`);
+      b.halt();
+      const c = newEngine(fanOutRegistry(calls, { count: 0 }), { tablePrefix: prefix, hostId: `fault-${point}`, maxConcurrentActivities: 3 });
+      await c.runPending();
+      expect(await c.getStatus(instanceId)).toMatchObject({ runtimeStatus: 'Completed', output: 91 });
+      for (const n of items) expect(calls.of(n), `square(${n}) calls`).toBe(1);
+      const history = await c.getHistory(instanceId);
+      expect(ofType(history, EventType.TaskScheduled)).toHaveLength(6);
+      expectLinkedHistory(history);
+    },
+  );
 
   it('terminates a waiting instance, refuses events afterwards, purges it; running instances cannot be purged', async () => {
     const registry: OrchestrationRegistry = {
@@ -470,20 +503,33 @@ describe('local orchestration engine', () => {
       activities: {},
     };
     const engine = newEngine(registry);
-    const call = (method: string, path: string, query = '', body?: unknown) => durableWebhook(engine, { method, path, query: new URLSearchParams(query), body, baseUrl: 'http://127.0.0.1:7071' });
+    const call = (method: string, path: string, query = '', body?: unknown) =>
+      durableWebhook(engine, { method, path, query: new URLSearchParams(query), body, baseUrl: 'http://127.0.0.1:7071' });
     const started = await call('POST', 'orchestrators/approval/web-1', '', { amount: 5 });
     expect(started.status).toBe(202);
-    expect(started.body).toMatchObject({ id: 'web-1', statusQueryGetUri: 'http://127.0.0.1:7071/runtime/webhooks/durabletask/instances/web-1', sendEventPostUri: 'http://127.0.0.1:7071/runtime/webhooks/durabletask/instances/web-1/raiseEvent/{eventName}' });
+    expect(started.body).toMatchObject({
+      id: 'web-1',
+      statusQueryGetUri: 'http://127.0.0.1:7071/runtime/webhooks/durabletask/instances/web-1',
+      sendEventPostUri: 'http://127.0.0.1:7071/runtime/webhooks/durabletask/instances/web-1/raiseEvent/{eventName}',
+    });
     expect((await call('POST', 'orchestrators/approval/web-1')).status).toBe(409);
     expect((await call('POST', 'orchestrators/nosuch')).status).toBe(400);
     await engine.runPending();
     const running = await call('GET', 'instances/web-1');
-    expect(running).toMatchObject({ status: 202, body: { runtimeStatus: 'Running', input: { amount: 5 } }, headers: { Location: expect.stringContaining('/instances/web-1') } });
+    expect(running).toMatchObject({
+      status: 202,
+      body: { runtimeStatus: 'Running', input: { amount: 5 } },
+      headers: { Location: expect.stringContaining('/instances/web-1') },
+    });
     expect((await call('POST', 'instances/web-1/raiseEvent/approve', '', { by: 'ana' })).status).toBe(202);
     await engine.runPending();
     const done = await call('GET', 'instances/web-1', 'showHistory=true&showHistoryOutput=true');
     expect(done).toMatchObject({ status: 200, body: { runtimeStatus: 'Completed', output: { by: 'ana' } } });
-    expect((done.body as { historyEvents: { EventType: string }[] }).historyEvents.map((e) => e.EventType)).toEqual(['ExecutionStarted', 'EventRaised', 'ExecutionCompleted']);
+    expect((done.body as { historyEvents: { EventType: string }[] }).historyEvents.map((e) => e.EventType)).toEqual([
+      'ExecutionStarted',
+      'EventRaised',
+      'ExecutionCompleted',
+    ]);
     expect((await call('GET', 'instances', 'runtimeStatus=Completed')).body).toEqual([expect.objectContaining({ instanceId: 'web-1' })]);
     expect((await call('POST', 'instances/web-1/terminate', 'reason=late')).status).toBe(410);
     expect(await call('DELETE', 'instances/web-1')).toEqual({ status: 200, body: { instancesDeleted: 1 } });
@@ -512,7 +558,11 @@ describe('local orchestration engine', () => {
     const engine = newEngine(registry);
     const nap = await engine.startNew('nap');
     const counter = await engine.startNew('counter', { instanceId: 'the-counter', input: 0 });
-    expect(await engine.startNew('counter', { instanceId: 'the-counter', input: 100 })).toEqual({ instanceId: 'the-counter', created: false, runtimeStatus: 'Pending' });
+    expect(await engine.startNew('counter', { instanceId: 'the-counter', input: 100 })).toEqual({
+      instanceId: 'the-counter',
+      created: false,
+      runtimeStatus: 'Pending',
+    });
     await expect(engine.startNew('counter', { instanceId: 'the-counter', ifRunning: 'throw' })).rejects.toMatchObject({ statusCode: 409 });
     // Raised before the instance waits (even before it starts): buffered, then delivered in order.
     await engine.raiseEvent(counter.instanceId, 'add', 1);
@@ -527,9 +577,13 @@ describe('local orchestration engine', () => {
       expect(Date.parse(String(created.FireAt)) - Date.parse(created.Timestamp)).toBe(250);
       expect(ofType(h, EventType.TimerFired)[0]).toMatchObject({ TimerId: created.EventId, FireAt: created.FireAt });
 
-      await until('the counter to continue as new', async () => (await engine.getHistory('the-counter')).some((e) => e.EventType === EventType.ExecutionStarted && e.Input === '1'));
+      await until('the counter to continue as new', async () =>
+        (await engine.getHistory('the-counter')).some((e) => e.EventType === EventType.ExecutionStarted && e.Input === '1'),
+      );
       await engine.raiseEvent('the-counter', 'add', 1);
-      await until('the second execution', async () => (await engine.getHistory('the-counter')).some((e) => e.EventType === EventType.ExecutionStarted && e.Input === '2'));
+      await until('the second execution', async () =>
+        (await engine.getHistory('the-counter')).some((e) => e.EventType === EventType.ExecutionStarted && e.Input === '2'),
+      );
       await engine.raiseEvent('the-counter', 'add', 5);
       expect(await engine.waitForCompletion('the-counter', 20_000)).toMatchObject({ runtimeStatus: 'Completed', output: 7, input: 2 });
     } finally {

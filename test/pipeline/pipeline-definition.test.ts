@@ -64,7 +64,11 @@ describe('pipeline definition', () => {
       partitionBy: ['_load_date'],
       table: 'bronze/pos_sales',
     });
-    expect(def.sources.pos_returns).toMatchObject({ csv: { delimiter: ';', header: true }, schemaEvolution: 'rescue', schemaHints: { return_id: 'string', amount: 'decimal(12,2)' } });
+    expect(def.sources.pos_returns).toMatchObject({
+      csv: { delimiter: ';', header: true },
+      schemaEvolution: 'rescue',
+      schemaHints: { return_id: 'string', amount: 'decimal(12,2)' },
+    });
     expect(def.sources.store_receipts.schemaEvolution).toBe('failOnNewColumns');
     expect(def.sources.network_events).toMatchObject({ eventHub: { name: 'network-telemetry' }, table: 'bronze/network_events' });
     expect(def.sources.network_events.landing).toBeUndefined();
@@ -85,7 +89,11 @@ describe('pipeline definition', () => {
     expect(def.tables['gold.daily_store_sales']).toMatchObject({ refresh: 'recompute', partitionBy: ['day'], keys: [], table: 'gold/daily_store_sales' });
     expect(def.tables['gold.store_stock'].from).toEqual(['silver.deliveries', 'silver.sales']);
     expect(def.trigger).toEqual({ mode: 'afterBronze' });
-    expect(def.lines?.['tables.silver.sales.sql']).toBe(readFileSync(EXAMPLE, 'utf8').split('\n').findIndex((l) => l.includes('    sql: |')) + 1);
+    expect(def.lines?.['tables.silver.sales.sql']).toBe(
+      readFileSync(EXAMPLE, 'utf8')
+        .split('\n')
+        .findIndex((l) => l.includes('    sql: |')) + 1,
+    );
     expect(def.file).toBe(EXAMPLE);
   });
 
@@ -110,7 +118,11 @@ sources:
   b: { landing: in/b/, schemaEvolution: discard_value, partitionBy: [], table: /silver/b/ }
   c: { landing: in/c, schemaEvolution: freeze, schemaHints: { n: BIGINT, d: date, t: timestamp_ntz } }
 `);
-    expect(def.sources.a).toMatchObject({ landing: 'in/a/', schemaEvolution: 'addNewColumns', schemaHints: { qty: 'integer', price: 'decimal(10,2)', code: 'string' } });
+    expect(def.sources.a).toMatchObject({
+      landing: 'in/a/',
+      schemaEvolution: 'addNewColumns',
+      schemaHints: { qty: 'integer', price: 'decimal(10,2)', code: 'string' },
+    });
     expect(def.sources.b).toMatchObject({ landing: 'in/b/', schemaEvolution: 'none', partitionBy: [], table: 'silver/b' });
     expect(def.sources.c).toMatchObject({ schemaEvolution: 'failOnNewColumns', schemaHints: { n: 'long', d: 'date', t: 'timestamp_ntz' } });
     expect(parseSchemaHints('a:int,b:decimal(3,1)')).toEqual({ hints: { a: 'integer', b: 'decimal(3,1)' }, problems: [] });
@@ -160,7 +172,11 @@ extra: 1
       if (line !== undefined) expect(p!.line).toBe(line);
     };
     expectProblem('sources.pos_sales.format', /expected one of auto, csv, .*; got "excel"/, 4);
-    expectProblem('sources.pos_sales.schemaEvolution', /expected one of addNewColumns, rescue, failOnNewColumns, none \(or dlt's evolve, freeze, discard_value\); got "evolv"/, 5);
+    expectProblem(
+      'sources.pos_sales.schemaEvolution',
+      /expected one of addNewColumns, rescue, failOnNewColumns, none \(or dlt's evolve, freeze, discard_value\); got "evolv"/,
+      5,
+    );
     expectProblem('sources.pos_sales.schemaHints.quantity', /expected a type .*got "integr"/, 6);
     expectProblem('sources.pos_sales.schemaHints. ', /a column name cannot be blank/, 6);
     expectProblem('sources.pos_sales.partitionBy[1]', /listed twice/, 7);
@@ -189,14 +205,21 @@ extra: 1
   });
 
   it('reports structural problems and bad YAML', () => {
-    expect(problems('just text')).toEqual([expect.objectContaining({ path: '', message: expect.stringMatching(/expected a pipeline definition .*got "just text"/) })]);
+    expect(problems('just text')).toEqual([
+      expect.objectContaining({ path: '', message: expect.stringMatching(/expected a pipeline definition .*got "just text"/) }),
+    ]);
     expect(problems('name: x\n')).toEqual([expect.objectContaining({ path: 'sources', message: expect.stringMatching(/missing/) })]);
     expect(problems('sources: []')).toEqual([expect.objectContaining({ path: 'sources', message: expect.stringMatching(/expected a map of source name/) })]);
-    expect(problems('sources:\n  a: { landing: x/ }\n  a: { landing: y/ }\n')[0]).toMatchObject({ path: '', line: 3, message: expect.stringMatching(/not valid YAML: Map keys must be unique/) });
-    expect(problems('sources:\n  a: { landing: x/, table: ../up }\n  b: { landing: y/, table: bronze/b }\n  c: { landing: z/, table: bronze/b }\n').map((p) => p.path)).toEqual([
-      'sources.a.table',
-      'sources.c.table',
-    ]);
+    expect(problems('sources:\n  a: { landing: x/ }\n  a: { landing: y/ }\n')[0]).toMatchObject({
+      path: '',
+      line: 3,
+      message: expect.stringMatching(/not valid YAML: Map keys must be unique/),
+    });
+    expect(
+      problems('sources:\n  a: { landing: x/, table: ../up }\n  b: { landing: y/, table: bronze/b }\n  c: { landing: z/, table: bronze/b }\n').map(
+        (p) => p.path,
+      ),
+    ).toEqual(['sources.a.table', 'sources.c.table']);
   });
 
   it('refuses names that reach an object prototype, with their YAML path, and looks names up as own keys', () => {
@@ -225,18 +248,28 @@ tables:
     expect(found.length).toBe(9);
 
     const def = parsePipelineDefinition('sources:\n  a: { landing: a/ }\ntables:\n  silver.a: { from: a }\n');
-    expect(['__proto__', 'constructor', 'prototype', 'toString'].map((n) => [tableNamed(def, n), sourceNamed(def, n)])).toEqual([[undefined, undefined], [undefined, undefined], [undefined, undefined], [undefined, undefined]]);
+    expect(['__proto__', 'constructor', 'prototype', 'toString'].map((n) => [tableNamed(def, n), sourceNamed(def, n)])).toEqual([
+      [undefined, undefined],
+      [undefined, undefined],
+      [undefined, undefined],
+      [undefined, undefined],
+    ]);
     expect(tableNamed(def, 'silver.a')?.name).toBe('silver.a');
     expect(sourceNamed(def, 'a')?.name).toBe('a');
   });
 
   it('a column the data names constructor or toString is no PII column and keeps its type', async () => {
-    const def = parsePipelineDefinition(`sources:\n  s: { landing: s/, schemaHints: { n: int } }\ntables:\n  silver.t:\n    from: s\n    sql: SELECT n AS "constructor", n + 1 AS "toString" FROM source\n    pii: { n_unused: mask }\n`);
+    const def = parsePipelineDefinition(
+      `sources:\n  s: { landing: s/, schemaHints: { n: int } }\ntables:\n  silver.t:\n    from: s\n    sql: SELECT n AS "constructor", n + 1 AS "toString" FROM source\n    pii: { n_unused: mask }\n`,
+    );
     const table = tableNamed(def, 'silver.t')!;
     expect(['constructor', 'toString', 'n_unused'].map((c) => piiActionOf(table.pii, c))).toEqual([undefined, undefined, 'mask']);
     expect(protectedColumn('constructor', table.pii)).toBe('"constructor"');
     const checked = await checkPipelineSql({ ...def, tables: { 'silver.t': { ...table, pii: {} } } });
-    expect(checked.schemas['silver.t'].fields.map((f) => [f.name, f.type])).toEqual([['constructor', 'integer'], ['toString', 'integer']]);
+    expect(checked.schemas['silver.t'].fields.map((f) => [f.name, f.type])).toEqual([
+      ['constructor', 'integer'],
+      ['toString', 'integer'],
+    ]);
   });
 
   it('publishes a JSON Schema that agrees with the loader', () => {
@@ -260,7 +293,11 @@ tables:
     ];
     expect(mappings.map(([name]) => name).sort()).toEqual(Object.keys(DEFINITION_KEYS).sort());
     for (const [name, mapping] of mappings) {
-      expect({ name, keys: Object.keys(mapping.properties).sort(), closed: mapping.additionalProperties }).toEqual({ name, keys: [...DEFINITION_KEYS[name]].sort(), closed: false });
+      expect({ name, keys: Object.keys(mapping.properties).sort(), closed: mapping.additionalProperties }).toEqual({
+        name,
+        keys: [...DEFINITION_KEYS[name]].sort(),
+        closed: false,
+      });
     }
     expect(source.csv.properties.encoding.enum).toEqual([...CSV_ENCODINGS]);
     expect(schema.$defs.table.properties.expectations.additionalProperties.properties.onViolation.enum).toEqual([...ON_VIOLATION]);
@@ -268,7 +305,13 @@ tables:
     // Reserved names are refused for sources, tables, expectations and hinted or tagged columns alike.
     const reserved: string[] = schema.$defs.notReserved.not.enum;
     expect(reserved.every(isReservedName) && ['__proto__', 'constructor', 'prototype'].every((n) => reserved.includes(n))).toBe(true);
-    const refs = [schema.properties.sources.propertyNames, schema.properties.tables.propertyNames, schema.$defs.table.properties.expectations.propertyNames, schema.$defs.table.properties.pii.propertyNames, source.schemaHints.oneOf[2].propertyNames];
+    const refs = [
+      schema.properties.sources.propertyNames,
+      schema.properties.tables.propertyNames,
+      schema.$defs.table.properties.expectations.propertyNames,
+      schema.$defs.table.properties.pii.propertyNames,
+      source.schemaHints.oneOf[2].propertyNames,
+    ];
     expect(refs.map((r) => r.$ref)).toEqual(Array(5).fill('#/$defs/notReserved'));
     // Every key the example uses is one the schema declares.
     const example = parsePipelineDefinition(readFileSync(EXAMPLE, 'utf8'));
@@ -339,13 +382,19 @@ tables:
     expect(defaults.u).toMatchObject({ sql: 'SELECT * FROM source', refresh: 'recompute' });
     expect(parsePipelineDefinition(`trigger: afterBronze\n${base}`).trigger).toEqual({ mode: 'afterBronze' });
     expect(parsePipelineDefinition(`schedule: "0 */15 * * * *"\n${base}`).trigger).toEqual({ mode: 'schedule', schedule: '0 */15 * * * *' });
-    expect(parsePipelineDefinition(`trigger: schedule\nschedule: "30 0 6 * JAN-MAR MON-FRI"\n${base}`).trigger).toEqual({ mode: 'schedule', schedule: '30 0 6 * JAN-MAR MON-FRI' });
+    expect(parsePipelineDefinition(`trigger: schedule\nschedule: "30 0 6 * JAN-MAR MON-FRI"\n${base}`).trigger).toEqual({
+      mode: 'schedule',
+      schedule: '30 0 6 * JAN-MAR MON-FRI',
+    });
     expect(problems(`trigger: schedule\n${base}`)).toEqual([expect.objectContaining({ path: 'trigger', message: expect.stringMatching(/needs schedule/) })]);
     expect(problems(`trigger: hourly\n${base}`)[0]).toMatchObject({ path: 'trigger', message: expect.stringMatching(/expected one of afterBronze, schedule/) });
     expect(problems(`schedule: "*/5 * * * *"\n${base}`)[0]).toMatchObject({ path: 'schedule', line: 1, message: expect.stringMatching(/6 fields .* got 5/) });
     expect(problems(`schedule: "0 0 25 * * *"\n${base}`)[0].message).toMatch(/hour field "25": values must be 0–23/);
     expect(problems(`schedule: "0 0 0 * * SUNDAY"\n${base}`)[0].message).toMatch(/day of week field "SUNDAY"/);
-    expect(problems(`trigger: afterBronze\nschedule: "0 0 0 * * *"\n${base}`)[0]).toMatchObject({ path: 'schedule', message: expect.stringMatching(/only used with trigger: schedule/) });
+    expect(problems(`trigger: afterBronze\nschedule: "0 0 0 * * *"\n${base}`)[0]).toMatchObject({
+      path: 'schedule',
+      message: expect.stringMatching(/only used with trigger: schedule/),
+    });
   });
 
   it('validates and parses NCRONTAB once for schedules, settings and timers; day of week 7 is Sunday', () => {
@@ -359,12 +408,15 @@ tables:
     expect(weekdays('0 0 6 * * 1/2')).toEqual([1, 3, 5]);
     expect(weekdays('0 0 6 * * SAT,SUN')).toEqual([0, 6]);
     // Sunday 2026-03-01 06:00 UTC fires for both spellings of Sunday.
-    for (const sunday of ['0 0 6 * * 7', '0 0 6 * * 0']) expect(nextOccurrence(parseSchedule(sunday), new Date('2026-03-01T05:59:59Z')).toISOString()).toBe('2026-03-01T06:00:00.000Z');
+    for (const sunday of ['0 0 6 * * 7', '0 0 6 * * 0'])
+      expect(nextOccurrence(parseSchedule(sunday), new Date('2026-03-01T05:59:59Z')).toISOString()).toBe('2026-03-01T06:00:00.000Z');
     expect(() => parseSchedule('0 0 6 * * 8')).toThrow(/values must be 0–7/);
     expect(ncrontabProblem('0 */5 * * * *')).toBeNull();
     // The reconcile timer's setting is checked by the same validator, not a looser pattern.
     expect(readIngestTriggerSettings({ SLUICE_RECONCILE_SCHEDULE: '0 0 6 * * 7' })?.reconcileSchedule).toBe('0 0 6 * * 7');
-    expect(() => readIngestTriggerSettings({ SLUICE_RECONCILE_SCHEDULE: '0 */5 * * * 9' })).toThrow(/SLUICE_RECONCILE_SCHEDULE must be an NCRONTAB schedule .*day of week field "9": values must be 0–7/);
+    expect(() => readIngestTriggerSettings({ SLUICE_RECONCILE_SCHEDULE: '0 */5 * * * 9' })).toThrow(
+      /SLUICE_RECONCILE_SCHEDULE must be an NCRONTAB schedule .*day of week field "9": values must be 0–7/,
+    );
     expect(() => readIngestTriggerSettings({ SLUICE_RECONCILE_SCHEDULE: '0 99 * * * *' })).toThrow(/minute field "99": values must be 0–59/);
   });
 
@@ -406,11 +458,20 @@ tables:
     partitionBy: [day]
 `;
     const definition = parsePipelineDefinition(yaml, 'test.yaml');
-    const error = await checkPipelineSql(definition).then(() => null, (e: unknown) => e);
+    const error = await checkPipelineSql(definition).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(PipelineDefinitionError);
     const found = new Map((error as PipelineDefinitionError).problems.map((p) => [p.path, p]));
-    expect(found.get('tables.silver.a.sql')).toMatchObject({ line: 6, message: expect.stringMatching(/does not parse \(line 2 of the SQL, column \d+\): syntax error/) });
-    expect(found.get('tables.silver.b.keys[0]')).toMatchObject({ line: 13, message: expect.stringMatching(/"id" is not an output column of the SQL \(qty, price, total\)/) });
+    expect(found.get('tables.silver.a.sql')).toMatchObject({
+      line: 6,
+      message: expect.stringMatching(/does not parse \(line 2 of the SQL, column \d+\): syntax error/),
+    });
+    expect(found.get('tables.silver.b.keys[0]')).toMatchObject({
+      line: 13,
+      message: expect.stringMatching(/"id" is not an output column of the SQL \(qty, price, total\)/),
+    });
     expect(found.get('tables.silver.b.orderBy')?.message).toMatch(/nothing/);
     expect(found.get('tables.silver.b.pii.card')?.message).toMatch(/"card" is not an output column/);
     expect(found.get('tables.silver.b.hook')?.message).toMatch(/missing-hook\.ts does not exist/);
@@ -422,13 +483,20 @@ tables:
     // With the bronze table in the lake, the SQL binds against its real columns.
     const { lake } = localLake('check');
     await writeTable(lake('bronze/sales'), [deltaBatch({ type: 'struct', fields: [{ name: 'qty', type: 'integer', nullable: true, metadata: {} }] }, [[1]])]);
-    const exact = parsePipelineDefinition(`sources:\n  sales: { landing: s/ }\ntables:\n  silver.a:\n    from: sales\n    sql: SELECT qty, price FROM source\n`);
-    const bound = await checkPipelineSql(exact, { lake }).then(() => null, (e: unknown) => e);
+    const exact = parsePipelineDefinition(
+      `sources:\n  sales: { landing: s/ }\ntables:\n  silver.a:\n    from: sales\n    sql: SELECT qty, price FROM source\n`,
+    );
+    const bound = await checkPipelineSql(exact, { lake }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect((bound as PipelineDefinitionError).problems).toEqual([
       expect.objectContaining({ path: 'tables.silver.a.sql', line: 6, message: expect.stringMatching(/does not bind against sales: .*price/) }),
     ]);
     // Without it, the same SQL is parsed and its unknown columns assumed: no problem, a note.
-    const guessed = await checkPipelineSql(parsePipelineDefinition(`sources:\n  sales: { landing: s/ }\ntables:\n  silver.a:\n    from: sales\n    sql: SELECT qty * 2 AS q FROM source\n`));
+    const guessed = await checkPipelineSql(
+      parsePipelineDefinition(`sources:\n  sales: { landing: s/ }\ntables:\n  silver.a:\n    from: sales\n    sql: SELECT qty * 2 AS q FROM source\n`),
+    );
     expect(guessed.notes.join('\n')).toMatch(/silver\.a\.sql: parsed but not bound/);
   });
 });

@@ -13,7 +13,14 @@ const next = (schedule: string, after: string) => nextOccurrence(parseSchedule(s
 
 /** The rule as written: a second fires when each of its six fields is allowed. */
 function firesAtSecond(s: Schedule, t: Date): boolean {
-  return s.seconds.includes(t.getUTCSeconds()) && s.minutes.includes(t.getUTCMinutes()) && s.hours.includes(t.getUTCHours()) && s.days.includes(t.getUTCDate()) && s.months.includes(t.getUTCMonth() + 1) && s.weekdays.includes(t.getUTCDay());
+  return (
+    s.seconds.includes(t.getUTCSeconds()) &&
+    s.minutes.includes(t.getUTCMinutes()) &&
+    s.hours.includes(t.getUTCHours()) &&
+    s.days.includes(t.getUTCDate()) &&
+    s.months.includes(t.getUTCMonth() + 1) &&
+    s.weekdays.includes(t.getUTCDay())
+  );
 }
 
 describe('NCRONTAB next occurrence', () => {
@@ -78,7 +85,8 @@ describe('NCRONTAB next occurrence', () => {
 });
 
 describe('due scheduled pipelines (the pipelineSchedule timer)', () => {
-  const pipeline = (name: string, schedule: string) => ({ name, trigger: { mode: 'schedule', schedule }, sources: {}, tables: {} }) as unknown as PipelineDefinition;
+  const pipeline = (name: string, schedule: string) =>
+    ({ name, trigger: { mode: 'schedule', schedule }, sources: {}, tables: {} }) as unknown as PipelineDefinition;
   it('a pipeline is due when its schedule fired in (since, tick], once however long the window', () => {
     const pipelines = [pipeline('hourly', '0 0 * * * *'), pipeline('nightly', '0 0 2 * * *'), pipeline('leap', '0 0 0 29 2 *')];
     expect(duePipelines(pipelines, new Date('2026-03-01T10:00:00.400Z'))).toEqual(['hourly']);

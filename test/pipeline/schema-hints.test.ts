@@ -51,7 +51,9 @@ describe('schema hints as a string', () => {
       expect.stringMatching(/^hint "`Order Date` date dd-MM-yy": "date dd-MM-yy" is not a type/),
     ]);
     // An unclosed backtick takes the rest of the text into the name.
-    expect(parseSchemaHints('ok int, `open name int, b int').problems).toEqual(['hint "`open name int, b int": the backtick before the column name is never closed']);
+    expect(parseSchemaHints('ok int, `open name int, b int').problems).toEqual([
+      'hint "`open name int, b int": the backtick before the column name is never closed',
+    ]);
     // Two hints of one stored column (the original name and the safe one) would race.
     expect(parseSchemaHints('Order Date:date, order_date string').problems).toEqual([
       'hint "order_date string": column "order_date" is already hinted as "Order Date" (a column is stored as order_date; hints match the original or the stored name, without regard to case)',
@@ -114,12 +116,19 @@ describe('sluice ingest --schema-hints', () => {
     // Digits only: inference alone would make the phone numbers a long.
     await writeFile(nodePath.join(dir, 'contacts.csv'), 'Name,Contact Phone Number,Zip Code\nAnn,5550100,10001\nBo,5550111,99501\n');
     const table = azuriteUri(uniqueContainer('hints'), 'bronze/contacts');
-    for (const [hints, n] of [['`Contact Phone Number` string, `Zip Code` int', 1], ['Contact Phone Number:string,Zip Code:int', 2], ['Contact Phone Number string, Zip Code int', 3]] as const) {
+    for (const [hints, n] of [
+      ['`Contact Phone Number` string, `Zip Code` int', 1],
+      ['Contact Phone Number:string,Zip Code:int', 2],
+      ['Contact Phone Number string, Zip Code int', 3],
+    ] as const) {
       const c = capture();
       expect(await main(['ingest', nodePath.join(dir, 'contacts.csv'), '--table', `${table}${n}`, '--schema-hints', hints], c.io), c.err()).toBe(0);
       const store = openStore(`${table}${n}`);
       const fields = (await loadSnapshot(store)).schema.fields;
-      expect(fields.filter((f) => !f.name.startsWith('_')).map((f) => [f.name, f.type]), hints).toEqual([
+      expect(
+        fields.filter((f) => !f.name.startsWith('_')).map((f) => [f.name, f.type]),
+        hints,
+      ).toEqual([
         ['Name', 'string'],
         ['Contact_Phone_Number', 'string'],
         ['Zip_Code', 'integer'],
@@ -133,7 +142,9 @@ describe('sluice ingest --schema-hints', () => {
 
   it('is a usage error naming the hint when a hint cannot be read', async () => {
     const c = capture();
-    expect(await main(['ingest', '.', '--table', nodePath.join(tmpdir(), 'sluice-never-created'), '--schema-hints', '`Contact Phone Number string'], c.io)).toBe(2);
+    expect(
+      await main(['ingest', '.', '--table', nodePath.join(tmpdir(), 'sluice-never-created'), '--schema-hints', '`Contact Phone Number string'], c.io),
+    ).toBe(2);
     expect(c.err()).toContain('--schema-hints: hint "`Contact Phone Number string": the backtick before the column name is never closed');
   });
 });

@@ -33,7 +33,14 @@ describe('quarantine keyed like its table', () => {
     const deliver = async (path = 'pos/sales/day1.csv', content: Buffer | string = day, rows = 11) => {
       // Each upload gets a new ETag: the same rows land in bronze again.
       await landing.write(path, content);
-      const landed = await ingestFile({ landing, path, table: run.lake(source.table), source: ingestSourceOf(source), ledger, deadLetter: { store: run.lake('_sluice/dead-letter'), prefix: `${source.table}/` } });
+      const landed = await ingestFile({
+        landing,
+        path,
+        table: run.lake(source.table),
+        source: ingestSourceOf(source),
+        ledger,
+        deadLetter: { store: run.lake('_sluice/dead-letter'), prefix: `${source.table}/` },
+      });
       expect(landed).toMatchObject({ status: 'committed', rowsWritten: rows });
     };
     const refresh = async (definition = run.definition) => {
@@ -63,7 +70,11 @@ describe('quarantine keyed like its table', () => {
     const text = readFileSync(POS_PIPELINE, 'utf8');
     expect(text).toContain(RULE);
     const fixed = parsePipelineDefinition(text.replace(RULE, FIXED_RULE), POS_PIPELINE);
-    expect(await replayQuarantine({ definition: fixed, table: 'silver.sales', lake: run.lake, sql: SQL })).toMatchObject({ rowsRead: 2, replayed: 1, inserted: 1 });
+    expect(await replayQuarantine({ definition: fixed, table: 'silver.sales', lake: run.lake, sql: SQL })).toMatchObject({
+      rowsRead: 2,
+      replayed: 1,
+      inserted: 1,
+    });
     expect(await quarantine()).toEqual(['T-1007']);
     const stored = (await sortedRows(run.lake, 'silver/sales')).filter((r) => r.transaction_id === 'T-1005');
     expect(stored).toHaveLength(1);

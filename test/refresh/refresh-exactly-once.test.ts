@@ -25,10 +25,14 @@ interface Child {
 
 /** Run one refresh in a child process, optionally killed at a fault point. */
 function refreshInChild(root: string, table: string, killAt?: string): Promise<Child> {
-  const child = spawn(process.execPath, ['--import', 'tsx', `${ROOT}/test/support/refresh-process.ts`, '--lake', root, '--pipeline', POS_PIPELINE, '--table', table], {
-    env: { ...process.env, ...(killAt ? { SLUICE_FAULT_KILL_AT: killAt } : {}) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', `${ROOT}/test/support/refresh-process.ts`, '--lake', root, '--pipeline', POS_PIPELINE, '--table', table],
+    {
+      env: { ...process.env, ...(killAt ? { SLUICE_FAULT_KILL_AT: killAt } : {}) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -47,7 +51,8 @@ async function sorted(lake: LakeTables, path: string, key: string): Promise<Reco
 /** Parquet files stored under a table (live or not). */
 async function storedFiles(lake: LakeTables, path: string): Promise<number> {
   let n = 0;
-  for await (const info of lake(path).list('')) if (info.path.endsWith('.parquet') && !info.path.startsWith('_delta_log/') && !info.path.startsWith('_sluice_changes/')) n++;
+  for await (const info of lake(path).list(''))
+    if (info.path.endsWith('.parquet') && !info.path.startsWith('_delta_log/') && !info.path.startsWith('_sluice_changes/')) n++;
   return n;
 }
 
@@ -90,7 +95,9 @@ describe('refresh exactly once (Azurite, SIGKILL)', () => {
     expect(await sorted(azure.lake, 'silver/sales', 'transaction_id')).toEqual(await sorted(clean.lake, 'silver/sales', 'transaction_id'));
     // Bronze file names differ between the lakes (fresh UUIDs); everything else is equal.
     const withoutFile = (rows: Record<string, JsonValue>[]) => rows.map(({ _source_file, ...rest }) => ({ ...rest, file: typeof _source_file }));
-    expect(withoutFile(await sorted(azure.lake, 'silver/sales__quarantine', 'transaction_id'))).toEqual(withoutFile(await sorted(clean.lake, 'silver/sales__quarantine', 'transaction_id')));
+    expect(withoutFile(await sorted(azure.lake, 'silver/sales__quarantine', 'transaction_id'))).toEqual(
+      withoutFile(await sorted(clean.lake, 'silver/sales__quarantine', 'transaction_id')),
+    );
 
     // Two attempts racing on the same new version: one commit.
     for (const { lake } of [azure, clean]) await appendCsv(lake('bronze/pos_sales'), 'sales-2026-03-02.csv', SALES_SCHEMA, DAY1 + 2);

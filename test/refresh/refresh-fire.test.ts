@@ -19,12 +19,25 @@ describe('FIRE collateral example', () => {
     const hints = definition.sources.collateral.schemaHints;
     const schema: DeltaStruct = { type: 'struct', fields: Object.entries(hints).map(([name, type]) => ({ name, type, nullable: true, metadata: {} })) };
     const { lake } = localLake('fire');
-    await writeTable(lake('bronze/collateral'), [deltaBatch(schema, csvRows('collateral-2026-03-31.csv', { type: 'struct', fields: schema.fields }, 0, FIRE_DATA))]);
+    await writeTable(lake('bronze/collateral'), [
+      deltaBatch(schema, csvRows('collateral-2026-03-31.csv', { type: 'struct', fields: schema.fields }, 0, FIRE_DATA)),
+    ]);
     expect((await checkPipelineSql(definition, { lake })).notes).toEqual([]);
 
     const m = await refreshTable({ definition, table: 'silver.collateral', lake });
-    expect({ rows: m.rowsRead, inserted: m.inserted, quarantined: m.quarantined, warned: m.warned }).toEqual({ rows: 10, inserted: 6, quarantined: 4, warned: 1 });
-    expect(Object.fromEntries(m.expectations.map((e) => [e.name, e.failed]))).toEqual({ id_present: 1, date_present: 1, currency_present: 1, iso_4217_currency: 1, non_negative_value: 1 });
+    expect({ rows: m.rowsRead, inserted: m.inserted, quarantined: m.quarantined, warned: m.warned }).toEqual({
+      rows: 10,
+      inserted: 6,
+      quarantined: 4,
+      warned: 1,
+    });
+    expect(Object.fromEntries(m.expectations.map((e) => [e.name, e.failed]))).toEqual({
+      id_present: 1,
+      date_present: 1,
+      currency_present: 1,
+      iso_4217_currency: 1,
+      non_negative_value: 1,
+    });
     const quarantine = await rowsOf(lake('silver/collateral__quarantine'));
     expect(quarantine.map((r) => [r.id, r._failed_expectations]).sort((a, b) => (String(a[0] ?? '') < String(b[0] ?? '') ? -1 : 1))).toEqual([
       [null, ['not_null:id', 'id_present']],
@@ -37,7 +50,13 @@ describe('FIRE collateral example', () => {
     const silver = await rowsOf(lake('silver/collateral'));
     const pct = (column: string) => Math.round((10000 * silver.filter((r) => r[column] !== null).length) / silver.length) / 100;
     expect(await rowsOf(lake('gold/collateral_completeness'))).toEqual([
-      { date: '2026-03-31', records: BigInt(silver.length), type_complete_pct: pct('type'), encumbrance_complete_pct: pct('encumbrance_type'), loan_complete_pct: pct('loan_id') },
+      {
+        date: '2026-03-31',
+        records: BigInt(silver.length),
+        type_complete_pct: pct('type'),
+        encumbrance_complete_pct: pct('encumbrance_type'),
+        loan_complete_pct: pct('loan_id'),
+      },
     ]);
   });
 });

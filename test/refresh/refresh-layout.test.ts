@@ -82,11 +82,7 @@ describe('silver layout by key hash', () => {
     const stale = ids[7000];
     const fresh = [randomUUID(), randomUUID()];
     await writeTable(bronze, [
-      deltaBatch(EVENTS, [
-        ...changed.map((id) => [id, 1_000_000n, 'changed']),
-        [stale, -1n, 'stale'],
-        ...fresh.map((id) => [id, 5n, 'new']),
-      ]),
+      deltaBatch(EVENTS, [...changed.map((id) => [id, 1_000_000n, 'changed']), [stale, -1n, 'stale'], ...fresh.map((id) => [id, 5n, 'new'])]),
     ]);
     const m = await refresh('silver.events');
     accounted(m);
@@ -110,24 +106,43 @@ describe('silver layout by key hash', () => {
 
   it('appends to a table without keys and refuses hash tags without a key setting', async () => {
     const { lake } = localLake('append');
-    await writeTable(lake('bronze/events'), [deltaBatch(EVENTS, [['a', 1n, 's'], ['a', 2n, 's'], ['b', -1n, 's']])]);
+    await writeTable(lake('bronze/events'), [
+      deltaBatch(EVENTS, [
+        ['a', 1n, 's'],
+        ['a', 2n, 's'],
+        ['b', -1n, 's'],
+      ]),
+    ]);
     const m = await refreshTable({ definition: PIPELINE, table: 'silver.log', lake });
     expect(m).toMatchObject({ rowsRead: 3, rowsOut: 2, filteredBySql: 1, inserted: 2, filesRewritten: 0 });
     accounted(m);
-    expect((await rowsOf(lake('silver/log'))).map((r) => [r.id, r.n])).toEqual([['a', 1n], ['a', 2n]]);
+    expect((await rowsOf(lake('silver/log'))).map((r) => [r.id, r.n])).toEqual([
+      ['a', 1n],
+      ['a', 2n],
+    ]);
     await expect(refreshTable({ definition: PIPELINE, table: 'silver.events', lake })).rejects.toThrow(/SLUICE_PII_KEY/);
   });
 
   it('moves a key between partitions of a partitioned upserted table', async () => {
     const { lake } = localLake('by-day');
     const day = 86_400n;
-    await writeTable(lake('bronze/events'), [deltaBatch(EVENTS, Array.from({ length: 40 }, (_, i) => [`k${i}`, BigInt(i % 4) * day, 's']))]);
+    await writeTable(lake('bronze/events'), [
+      deltaBatch(
+        EVENTS,
+        Array.from({ length: 40 }, (_, i) => [`k${i}`, BigInt(i % 4) * day, 's']),
+      ),
+    ]);
     const first = await refreshTable({ definition: PIPELINE, table: 'silver.by_day', lake });
     expect(first).toMatchObject({ inserted: 40 });
     const files = activeFiles(await loadSnapshot(lake('silver/by_day')));
     expect(new Set(files.map((f) => f.partitionValues.day))).toEqual(new Set(['1970-01-01', '1970-01-02', '1970-01-03', '1970-01-04']));
     // k1 moves from day 2 to day 10; k2 gets an older version (ignored).
-    await writeTable(lake('bronze/events'), [deltaBatch(EVENTS, [['k1', 9n * day, 's'], ['k2', -1n, 's']])]);
+    await writeTable(lake('bronze/events'), [
+      deltaBatch(EVENTS, [
+        ['k1', 9n * day, 's'],
+        ['k2', -1n, 's'],
+      ]),
+    ]);
     const m = await refreshTable({ definition: PIPELINE, table: 'silver.by_day', lake });
     expect({ updated: m.updated, duplicates: m.duplicates, rewritten: m.filesRewritten }).toEqual({ updated: 1, duplicates: 1, rewritten: 1 });
     const rows = byKey(await rowsOf(lake('silver/by_day')), 'id');
@@ -138,7 +153,13 @@ describe('silver layout by key hash', () => {
 
   it('runs a TypeScript hook over the SQL output, before the contract and expectations', async () => {
     const { lake } = localLake('hook');
-    await writeTable(lake('bronze/events'), [deltaBatch(EVENTS, [['a', 1n, 's'], ['b', -1n, 's'], ['c', 3n, 's']])]);
+    await writeTable(lake('bronze/events'), [
+      deltaBatch(EVENTS, [
+        ['a', 1n, 's'],
+        ['b', -1n, 's'],
+        ['c', 3n, 's'],
+      ]),
+    ]);
     const m = await refreshTable({ definition: PIPELINE, table: 'silver.hooked', lake });
     expect(m).toMatchObject({ rowsRead: 3, rowsOut: 2, filteredBySql: 1, inserted: 2, expectations: [{ name: 'labelled', failed: 0, passed: 2 }] });
     expect((await rowsOf(lake('silver/hooked'))).map((r) => r.label).sort()).toEqual(['a#1@silver.hooked', 'c#3@silver.hooked']);

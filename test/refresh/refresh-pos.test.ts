@@ -43,7 +43,9 @@ function dailyRevenue(silver: Record<string, JsonValue>[]): Map<string, { revenu
 }
 
 function goldRevenue(gold: Record<string, JsonValue>[]): Map<string, { revenue: bigint; units: bigint }> {
-  return new Map(gold.map((r) => [`${r.store_id}|${r.day}|${r.currency}`, { revenue: BigInt(String(r.revenue).replace('.', '')), units: BigInt(r.units as number) }]));
+  return new Map(
+    gold.map((r) => [`${r.store_id}|${r.day}|${r.currency}`, { revenue: BigInt(String(r.revenue).replace('.', '')), units: BigInt(r.units as number) }]),
+  );
 }
 
 /** Units in stock per store and SKU: deliveries minus units sold. */
@@ -57,7 +59,8 @@ function stock(deliveries: Record<string, JsonValue>[], sales: Record<string, Js
 describe('POS pipeline refresh (local disk)', () => {
   const { lake } = localLake('pos');
   let definition: PipelineDefinition;
-  const refresh = (table: string, extra: { fullRefresh?: boolean } = {}) => refreshTable({ definition, table, lake, now: () => NOW, sql: { memoryLimit: '256MB', threads: 2 }, ...extra });
+  const refresh = (table: string, extra: { fullRefresh?: boolean } = {}) =>
+    refreshTable({ definition, table, lake, now: () => NOW, sql: { memoryLimit: '256MB', threads: 2 }, ...extra });
 
   beforeAll(async () => {
     definition = await loadPipelineDefinition(POS_PIPELINE);
@@ -70,8 +73,22 @@ describe('POS pipeline refresh (local disk)', () => {
     expect(await checkPipelineSql(definition, { lake })).toMatchObject({ notes: [] });
     const m = await refresh('silver.sales');
     expect(m).toMatchObject({ status: 'updated', full: true, sources: [{ name: 'pos_sales', fromVersion: -1, toVersion: 0 }], rowsRead: 11, rowsOut: 11 });
-    expect({ inserted: m.inserted, updated: m.updated, duplicates: m.duplicates, dropped: m.dropped, quarantined: m.quarantined, warned: m.warned, contract: m.contractViolations }).toEqual({
-      inserted: 7, updated: 0, duplicates: 1, dropped: 1, quarantined: 2, warned: 1, contract: 1,
+    expect({
+      inserted: m.inserted,
+      updated: m.updated,
+      duplicates: m.duplicates,
+      dropped: m.dropped,
+      quarantined: m.quarantined,
+      warned: m.warned,
+      contract: m.contractViolations,
+    }).toEqual({
+      inserted: 7,
+      updated: 0,
+      duplicates: 1,
+      dropped: 1,
+      quarantined: 2,
+      warned: 1,
+      contract: 1,
     });
     expect(counts(m)).toEqual({ valid_quantity: 1, known_currency: 1, positive_price: 1 });
     expectAccounted(m);
@@ -86,8 +103,19 @@ describe('POS pipeline refresh (local disk)', () => {
 
     const quarantine = byKey(await rowsOf(lake('silver/sales__quarantine')), 'transaction_id');
     const bronzeFile = activeFiles(await loadSnapshot(lake('bronze/pos_sales')))[0].path;
-    expect(quarantine.get('T-1005')).toMatchObject({ quantity: '0', _failed_expectations: ['valid_quantity'], _source_table: 'pos_sales', _source_version: 0n, _source_file: bronzeFile, card_number: '************1111' });
-    expect(quarantine.get('T-1007')).toMatchObject({ event_time: 'not recorded', _failed_expectations: ['contract:event_time'], _quarantined_at: '2026-03-02T00:00:00.000000Z' });
+    expect(quarantine.get('T-1005')).toMatchObject({
+      quantity: '0',
+      _failed_expectations: ['valid_quantity'],
+      _source_table: 'pos_sales',
+      _source_version: 0n,
+      _source_file: bronzeFile,
+      card_number: '************1111',
+    });
+    expect(quarantine.get('T-1007')).toMatchObject({
+      event_time: 'not recorded',
+      _failed_expectations: ['contract:event_time'],
+      _quarantined_at: '2026-03-02T00:00:00.000000Z',
+    });
     expect(quarantine.size).toBe(2);
   });
 
@@ -128,9 +156,19 @@ describe('POS pipeline refresh (local disk)', () => {
     expect(goldRevenue(gold)).toEqual(dailyRevenue([...silver.values()]));
     // 2026-03-01 lost the returned sale's revenue: S01 had T-1001 + T-1002 in USD and T-1010 in KRW,
     // each currency on its own row.
-    const s01 = (rows: Record<string, JsonValue>[]) => rows.filter((r) => r.store_id === 'S01' && r.day === '2026-03-01').map((r) => [r.currency, r.revenue, r.units]).sort();
-    expect(s01(before)).toEqual([['KRW', '15.00', 1n], ['USD', '64.48', 3n]]);
-    expect(s01(gold)).toEqual([['KRW', '15.00', 1n], ['USD', '39.98', 2n]]);
+    const s01 = (rows: Record<string, JsonValue>[]) =>
+      rows
+        .filter((r) => r.store_id === 'S01' && r.day === '2026-03-01')
+        .map((r) => [r.currency, r.revenue, r.units])
+        .sort();
+    expect(s01(before)).toEqual([
+      ['KRW', '15.00', 1n],
+      ['USD', '64.48', 3n],
+    ]);
+    expect(s01(gold)).toEqual([
+      ['KRW', '15.00', 1n],
+      ['USD', '39.98', 2n],
+    ]);
 
     await refresh('gold.store_stock');
     const stocked = new Map((await rowsOf(lake('gold/store_stock'))).map((r) => [`${r.store_id}|${r.sku}`, Number(r.units_in_stock)]));
@@ -144,23 +182,34 @@ describe('POS pipeline refresh (local disk)', () => {
   });
 
   it('applies nothing twice', async () => {
-    const versions = await Promise.all(['silver/sales', 'silver/sales__quarantine', 'gold/daily_store_sales', 'gold/store_stock'].map(async (t) => (await loadSnapshot(lake(t))).version));
+    const versions = await Promise.all(
+      ['silver/sales', 'silver/sales__quarantine', 'gold/daily_store_sales', 'gold/store_stock'].map(async (t) => (await loadSnapshot(lake(t))).version),
+    );
     for (const table of ['silver.sales', 'silver.deliveries', 'gold.daily_store_sales', 'gold.store_stock']) {
       const m = await refresh(table);
       expect(m.status, table).toBe('unchanged');
     }
-    const after = await Promise.all(['silver/sales', 'silver/sales__quarantine', 'gold/daily_store_sales', 'gold/store_stock'].map(async (t) => (await loadSnapshot(lake(t))).version));
+    const after = await Promise.all(
+      ['silver/sales', 'silver/sales__quarantine', 'gold/daily_store_sales', 'gold/store_stock'].map(async (t) => (await loadSnapshot(lake(t))).version),
+    );
     expect(after).toEqual(versions);
   });
 
   it('skips compaction of bronze and stops at a bronze delete with the full-refresh command', async () => {
     const bronze = lake('bronze/pos_sales');
     // A second small file on the second day, then compaction of that day's two files.
-    const late = await writeTable(bronze, [deltaBatch(SALES_SCHEMA, [['T-1014', 'S01', 'SKU-RED-M', 1, 1999n, 'USD', '2026-03-02 18:00:00', null, null, 'pos/late.csv', DAY1 + 1]])]);
+    const late = await writeTable(bronze, [
+      deltaBatch(SALES_SCHEMA, [['T-1014', 'S01', 'SKU-RED-M', 1, 1999n, 'USD', '2026-03-02 18:00:00', null, null, 'pos/late.csv', DAY1 + 1]]),
+    ]);
     const optimized = await optimizeTable(bronze);
     expect(optimized.version).toBe(late.version + 1);
     const m = await refresh('silver.sales');
-    expect(m).toMatchObject({ status: 'updated', rowsRead: 1, inserted: 1, sources: [{ fromVersion: 1, toVersion: optimized.version, skippedVersions: [optimized.version] }] });
+    expect(m).toMatchObject({
+      status: 'updated',
+      rowsRead: 1,
+      inserted: 1,
+      sources: [{ fromVersion: 1, toVersion: optimized.version, skippedVersions: [optimized.version] }],
+    });
     expect((await refresh('silver.sales')).status).toBe('unchanged');
 
     // A user deletes the first day's rows.
@@ -170,7 +219,10 @@ describe('POS pipeline refresh (local disk)', () => {
       actions: [{ remove: { path: victim.path, dataChange: true, deletionTimestamp: Date.now(), partitionValues: victim.partitionValues, size: victim.size } }],
       operation: 'DELETE',
     });
-    const error = await refresh('silver.sales').then(() => null, (e: unknown) => e);
+    const error = await refresh('silver.sales').then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(RefreshError);
     expect((error as RefreshError).code).toBe('source-changed');
     expect((error as Error).message).toContain(`version ${deleted.version} of source pos_sales`);

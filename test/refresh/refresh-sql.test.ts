@@ -76,7 +76,9 @@ describe('sql engine', () => {
   });
 
   it('reads its options from settings, naming a bad one', () => {
-    expect(sqlOptionsFromEnv({ SLUICE_SQL_MEMORY_LIMIT: '512MB', SLUICE_SQL_THREADS: '2', SLUICE_SQL_TEMP_DIR: '/mnt/tmp', SLUICE_INSTANCE_MEMORY_MB: '4096' })).toEqual({ memoryLimit: '512MB', threads: 2, tempRoot: '/mnt/tmp' });
+    expect(
+      sqlOptionsFromEnv({ SLUICE_SQL_MEMORY_LIMIT: '512MB', SLUICE_SQL_THREADS: '2', SLUICE_SQL_TEMP_DIR: '/mnt/tmp', SLUICE_INSTANCE_MEMORY_MB: '4096' }),
+    ).toEqual({ memoryLimit: '512MB', threads: 2, tempRoot: '/mnt/tmp' });
     expect(() => sqlOptionsFromEnv({ SLUICE_SQL_MEMORY_LIMIT: 'lots' })).toThrow(/SLUICE_SQL_MEMORY_LIMIT/);
     expect(() => sqlOptionsFromEnv({ SLUICE_SQL_THREADS: '0' })).toThrow(/SLUICE_SQL_THREADS/);
   });
@@ -85,14 +87,38 @@ describe('sql engine', () => {
     const { lake } = localLake('sql-view');
     const store = lake('t');
     const older: DeltaStruct = { type: 'struct', fields: SCHEMA.fields.filter((f) => f.name !== 'map') };
-    await writeTable(store, [deltaBatch(older, ROWS.slice(0, 1).map((r) => r.filter((_, i) => i !== 5)))], { partitionColumns: ['day', 'region'] });
+    await writeTable(
+      store,
+      [
+        deltaBatch(
+          older,
+          ROWS.slice(0, 1).map((r) => r.filter((_, i) => i !== 5)),
+        ),
+      ],
+      { partitionColumns: ['day', 'region'] },
+    );
     // A later file with the column `map` (written as a new table version with the full schema).
     const full = await loadSnapshot(store);
     await writeTable(lake('t2'), [deltaBatch(SCHEMA, ROWS.slice(1))], { partitionColumns: ['day', 'region'] });
-    const files = [...activeFiles(full).map((f) => ({ ...f, store })), ...activeFiles(await loadSnapshot(lake('t2'))).map((f) => ({ ...f, store: lake('t2') }))];
+    const files = [
+      ...activeFiles(full).map((f) => ({ ...f, store })),
+      ...activeFiles(await loadSnapshot(lake('t2'))).map((f) => ({ ...f, store: lake('t2') })),
+    ];
     const staged = [
-      ...(await stageFiles(engine, store, files.filter((f) => f.store === store), 'table t')),
-      ...(await stageFiles(engine, lake('t2'), files.filter((f) => f.store !== store), 'table t2')).map((f) => ({ ...f, id: f.id + 1 })),
+      ...(await stageFiles(
+        engine,
+        store,
+        files.filter((f) => f.store === store),
+        'table t',
+      )),
+      ...(
+        await stageFiles(
+          engine,
+          lake('t2'),
+          files.filter((f) => f.store !== store),
+          'table t2',
+        )
+      ).map((f) => ({ ...f, id: f.id + 1 })),
     ];
     await registerView(engine, 'v', { schema: SCHEMA, partitionColumns: ['day', 'region'], files: staged, provenance: true, hidden: ['list'] });
     const rows = await engine.rows(`SELECT id, CAST(day AS VARCHAR) AS day, region, map IS NULL AS no_map, _sluice_file, _sluice_row FROM v ORDER BY id`);
@@ -110,7 +136,11 @@ describe('sql engine', () => {
     const { lake } = localLake('sql-exact');
     await writeTable(lake('t'), [deltaBatch(SCHEMA, ROWS)]);
     const snapshot = await loadSnapshot(lake('t'));
-    await registerView(engine, 'exact', { schema: snapshot.schema, partitionColumns: [], files: await stageFiles(engine, lake('t'), activeFiles(snapshot), 'table t') });
+    await registerView(engine, 'exact', {
+      schema: snapshot.schema,
+      partitionColumns: [],
+      files: await stageFiles(engine, lake('t'), activeFiles(snapshot), 'table t'),
+    });
     const sql = 'SELECT * FROM exact ORDER BY id';
     const out = deltaSchemaOf(await engine.columns(sql));
     expect(out.fields.map((f) => f.type)).toEqual(SCHEMA.fields.map((f) => f.type));
@@ -128,7 +158,14 @@ describe('sql engine', () => {
     expect(sum.fields[0].type).toBe('long');
     const many: arrow.RecordBatch[] = [];
     const schema: DeltaStruct = { type: 'struct', fields: [field('n', 'long'), field('pad', 'string')] };
-    for await (const batch of queryBatches(engine, `SELECT range AS n, md5(range::VARCHAR) || md5((range + 1)::VARCHAR) AS pad FROM range(60000)`, schema, 'test', { batchRows: 5000, fileBytes: '100KB' })) many.push(batch);
+    for await (const batch of queryBatches(
+      engine,
+      `SELECT range AS n, md5(range::VARCHAR) || md5((range + 1)::VARCHAR) AS pad FROM range(60000)`,
+      schema,
+      'test',
+      { batchRows: 5000, fileBytes: '100KB' },
+    ))
+      many.push(batch);
     const n = readValues(new arrow.Table(many).getChild('n')!, 'long') as bigint[];
     expect(n.length).toBe(60000);
     expect(n.every((v, i) => v === BigInt(i))).toBe(true);
@@ -136,7 +173,10 @@ describe('sql engine', () => {
   });
 
   it('parses SQL with DuckDB: positions, one SELECT only, row-level shapes, rewrites', async () => {
-    const error = await parseQuery(engine, 'SELECT a,\n  b FROM source WHERE\n').then(() => null, (e: unknown) => e);
+    const error = await parseQuery(engine, 'SELECT a,\n  b FROM source WHERE\n').then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(SqlParseError);
     expect(error).toMatchObject({ line: 2, message: expect.stringMatching(/syntax error at end of input/) });
     await expect(parseQuery(engine, 'DELETE FROM source')).rejects.toThrow(/single SELECT/);
@@ -149,7 +189,13 @@ describe('sql engine', () => {
     expect(await addColumns(engine, plain, ['_sluice_file'])).toMatch(/s\._sluice_file FROM "source" AS s/);
     const unwrapped = withoutTopLevelCasts(plain, ['id', 'd', 'r'])!;
     expect(await toSql(engine, unwrapped)).toMatch(/SELECT id, "at" AS d, upper\(region\) AS r FROM/);
-    for (const sql of ['SELECT count(*) FROM source', 'SELECT DISTINCT id FROM source', 'SELECT id, row_number() OVER () FROM source', 'SELECT id FROM source LIMIT 1', 'SELECT a.id FROM source a JOIN other b ON a.id = b.id']) {
+    for (const sql of [
+      'SELECT count(*) FROM source',
+      'SELECT DISTINCT id FROM source',
+      'SELECT id, row_number() OVER () FROM source',
+      'SELECT id FROM source LIMIT 1',
+      'SELECT a.id FROM source a JOIN other b ON a.id = b.id',
+    ]) {
       expect(isRowLevel(await parseQuery(engine, sql), aggregates), sql).toBe(false);
     }
 

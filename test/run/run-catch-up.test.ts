@@ -42,21 +42,35 @@ interface FakeInstance {
 }
 
 /** The DurableClient methods DurableRunClient uses, over an in-memory instance table. */
-function durableClientStandIn(instances: Map<string, FakeInstance>, hooks: { beforeStart?: () => void; onStatus?: (i: FakeInstance) => void } = {}): DurableClient {
+function durableClientStandIn(
+  instances: Map<string, FakeInstance>,
+  hooks: { beforeStart?: () => void; onStatus?: (i: FakeInstance) => void } = {},
+): DurableClient {
   const client = {
     async getStatus(instanceId: string) {
       const i = instances.get(instanceId);
       // durable-functions 3 throws for the extension's 404.
       if (!i) throw new Error('DurableClient error: Durable Functions extension replied with HTTP 404 response.');
       hooks.onStatus?.(i);
-      return { instanceId, name: REFRESH_ORCHESTRATOR, runtimeStatus: i.runtimeStatus, input: i.input, customStatus: i.customStatus ?? null, output: null, createdTime: new Date(0), lastUpdatedTime: new Date(0) };
+      return {
+        instanceId,
+        name: REFRESH_ORCHESTRATOR,
+        runtimeStatus: i.runtimeStatus,
+        input: i.input,
+        customStatus: i.customStatus ?? null,
+        output: null,
+        createdTime: new Date(0),
+        lastUpdatedTime: new Date(0),
+      };
     },
     async startNew(name: string, options: { instanceId: string; input: unknown }) {
       hooks.beforeStart?.();
       const existing = instances.get(options.instanceId);
       // NonRunningStates: only a missing, completed, failed or terminated instance may be replaced.
       if (existing && ['Pending', 'Running', 'ContinuedAsNew', 'Suspended'].includes(existing.runtimeStatus)) {
-        throw new Error(`The operation failed with an unexpected status code: 400. Details: "An Orchestration instance with the ID '${options.instanceId}' already exists."`);
+        throw new Error(
+          `The operation failed with an unexpected status code: 400. Details: "An Orchestration instance with the ID '${options.instanceId}' already exists."`,
+        );
       }
       instances.set(options.instanceId, { runtimeStatus: 'Pending', input: options.input, events: [] });
       return options.instanceId;
@@ -76,11 +90,23 @@ describe('DurableRunClient (client contract)', () => {
   it('starts a pipeline that is not running, and makes a running one catch up', async () => {
     const instances = new Map<string, FakeInstance>();
     const runs = new DurableRunClient(durableClientStandIn(instances));
-    expect(await runs.startRun({ pipeline: 'pos', reason: 'first', requests: ['r1'] })).toEqual({ instanceId: 'refresh-pos', created: true, queued: false, runtimeStatus: 'Pending' });
+    expect(await runs.startRun({ pipeline: 'pos', reason: 'first', requests: ['r1'] })).toEqual({
+      instanceId: 'refresh-pos',
+      created: true,
+      queued: false,
+      runtimeStatus: 'Pending',
+    });
     expect(instances.get('refresh-pos')?.input).toEqual({ pipeline: 'pos', reason: 'first', requests: ['r1'] });
     instances.get('refresh-pos')!.runtimeStatus = 'Running';
-    expect(await runs.startRun({ pipeline: 'pos', fullRefresh: ['silver.sales'], reason: 'second', requests: ['r2'] })).toEqual({ instanceId: 'refresh-pos', created: false, queued: true, runtimeStatus: 'Running' });
-    expect(instances.get('refresh-pos')?.events).toEqual([{ name: CATCH_UP_EVENT, data: { fullRefresh: ['silver.sales'], reason: 'second', requests: ['r2'] } }]);
+    expect(await runs.startRun({ pipeline: 'pos', fullRefresh: ['silver.sales'], reason: 'second', requests: ['r2'] })).toEqual({
+      instanceId: 'refresh-pos',
+      created: false,
+      queued: true,
+      runtimeStatus: 'Running',
+    });
+    expect(instances.get('refresh-pos')?.events).toEqual([
+      { name: CATCH_UP_EVENT, data: { fullRefresh: ['silver.sales'], reason: 'second', requests: ['r2'] } },
+    ]);
     // A finished instance is replaced by a new run.
     instances.get('refresh-pos')!.runtimeStatus = 'Completed';
     expect((await runs.startRun({ pipeline: 'pos' })).created).toBe(true);
@@ -93,13 +119,18 @@ describe('DurableRunClient (client contract)', () => {
     const statuses = await Promise.all([runs.status('refresh-pos'), runs.status('refresh-pos')]);
     expect(statuses.map((s) => s?.runtimeStatus)).toEqual(['Completed', 'Completed']);
     const starts = await Promise.all([runs.startRun({ pipeline: 'pos', reason: 'a' }), runs.startRun({ pipeline: 'pos', reason: 'b' })]);
-    expect(starts.map((s) => [s.created, s.queued])).toEqual([[true, false], [false, true]]);
+    expect(starts.map((s) => [s.created, s.queued])).toEqual([
+      [true, false],
+      [false, true],
+    ]);
     expect(instances.get('refresh-pos')?.input).toMatchObject({ reason: 'a' });
     expect(instances.get('refresh-pos')?.events).toEqual([{ name: CATCH_UP_EVENT, data: { fullRefresh: false, reason: 'b' } }]);
   });
 
-  it('an event raised at the run\'s last look, which it ends without reading, ends in a new run started by the raiser', async () => {
-    const instances = new Map<string, FakeInstance>([['refresh-pos', { runtimeStatus: 'Running', input: { pipeline: 'pos', reason: 'first' }, events: [], customStatus: { stage: 'catching-up' } }]]);
+  it("an event raised at the run's last look, which it ends without reading, ends in a new run started by the raiser", async () => {
+    const instances = new Map<string, FakeInstance>([
+      ['refresh-pos', { runtimeStatus: 'Running', input: { pipeline: 'pos', reason: 'first' }, events: [], customStatus: { stage: 'catching-up' } }],
+    ]);
     let reads = 0;
     // The run has looked at its events already: two reads later it has completed, the event unread.
     const onStatus = (i: FakeInstance) => {
@@ -143,9 +174,17 @@ describe('merged requests', () => {
   let definition: PipelineDefinition;
   let services: RunServices;
   beforeAll(() => {
-    definition = parsePipelineDefinition('name: merge\nsources:\n  a:\n    landing: a/\n  b:\n    landing: b/\ntables:\n  silver.a:\n    from: a\n    sql: SELECT * FROM source\n  silver.b:\n    from: b\n    sql: SELECT * FROM source\n', 'merge.yaml');
+    definition = parsePipelineDefinition(
+      'name: merge\nsources:\n  a:\n    landing: a/\n  b:\n    landing: b/\ntables:\n  silver.a:\n    from: a\n    sql: SELECT * FROM source\n  silver.b:\n    from: b\n    sql: SELECT * FROM source\n',
+      'merge.yaml',
+    );
     const container = uniqueContainer('merge-lake');
-    services = { pipelines: () => [definition], lake: (path) => openStore(azuriteUri(container, path)), events: null, sql: { memoryLimit: '256MB', threads: 1 } };
+    services = {
+      pipelines: () => [definition],
+      lake: (path) => openStore(azuriteUri(container, path)),
+      events: null,
+      sql: { memoryLimit: '256MB', threads: 1 },
+    };
   });
 
   async function finished(engine: OrchestrationEngine, instanceId: string, timeoutMs = 60_000) {
@@ -163,7 +202,11 @@ describe('merged requests', () => {
   }
 
   it('merges fullRefresh (true wins, lists united), reasons and request ids', () => {
-    expect(mergeCatchUp({ fullRefresh: ['silver.a'], reason: 'x', requests: ['1'] }, { fullRefresh: false, reason: 'y', requests: ['2'] })).toEqual({ fullRefresh: ['silver.a'], reason: 'x; y', requests: ['1', '2'] });
+    expect(mergeCatchUp({ fullRefresh: ['silver.a'], reason: 'x', requests: ['1'] }, { fullRefresh: false, reason: 'y', requests: ['2'] })).toEqual({
+      fullRefresh: ['silver.a'],
+      reason: 'x; y',
+      requests: ['1', '2'],
+    });
     expect(mergeCatchUp({ fullRefresh: ['silver.a'] }, { fullRefresh: ['silver.b', 'silver.a'] }).fullRefresh).toEqual(['silver.a', 'silver.b']);
     expect(mergeCatchUp({ fullRefresh: true }, { fullRefresh: ['silver.b'] }).fullRefresh).toBe(true);
     expect(mergeCatchUp({ fullRefresh: false, reason: 'x' }, { reason: 'x' })).toEqual({ fullRefresh: false, reason: 'x' });
@@ -198,7 +241,7 @@ describe('merged requests', () => {
     expect((await engine.getStatus('refresh-merge'))?.input).toMatchObject({ fullRefresh: ['silver.b'], reason: 'rebuild b; plain', requests: ['r4', 'r5'] });
   });
 
-  it("raised directly: every catchUp event buffered during the run is merged into the one continuation", async () => {
+  it('raised directly: every catchUp event buffered during the run is merged into the one continuation', async () => {
     const engine = runEngine(orchestrationRegistry(services));
     await engine.startNew(REFRESH_ORCHESTRATOR, { instanceId: 'refresh-merge', input: { pipeline: 'merge', reason: 'first' } satisfies RefreshInput });
     await engine.tick();
@@ -208,7 +251,12 @@ describe('merged requests', () => {
     const status = await finished(engine, 'refresh-merge');
     expect(status?.runtimeStatus, JSON.stringify(status?.output)).toBe('Completed');
     // One continuation served all three; it then found no further event and completed.
-    expect(status?.input).toEqual({ pipeline: 'merge', fullRefresh: ['silver.a', 'silver.b'], reason: 'rebuild a; bronze b version 2; rebuild b', requests: ['r1', 'r2', 'r3'] });
+    expect(status?.input).toEqual({
+      pipeline: 'merge',
+      fullRefresh: ['silver.a', 'silver.b'],
+      reason: 'rebuild a; bronze b version 2; rebuild b',
+      requests: ['r1', 'r2', 'r3'],
+    });
   });
 
   it('local engine: an event raised as the run finishes, which the engine refuses, ends in a new run of the request', async () => {

@@ -28,8 +28,20 @@ async function sluice(...argv: string[]): Promise<{ code: number; out: string; e
 
 beforeAll(async () => {
   run = await posLake('run-cli');
-  Object.assign(process.env, { SLUICE_LAKE: connectionString(), SLUICE_LAKE_CONTAINER: run.container, SLUICE_SQL_MEMORY_LIMIT: '256MB', SLUICE_SQL_THREADS: '1' });
-  await ingestExamples(run, [['pos_sales', 'sales-2026-03-01.csv'], ['pos_deliveries', 'deliveries-2026-03-01.csv']], uniqueName('Ledger'));
+  Object.assign(process.env, {
+    SLUICE_LAKE: connectionString(),
+    SLUICE_LAKE_CONTAINER: run.container,
+    SLUICE_SQL_MEMORY_LIMIT: '256MB',
+    SLUICE_SQL_THREADS: '1',
+  });
+  await ingestExamples(
+    run,
+    [
+      ['pos_sales', 'sales-2026-03-01.csv'],
+      ['pos_deliveries', 'deliveries-2026-03-01.csv'],
+    ],
+    uniqueName('Ledger'),
+  );
 });
 
 describe('sluice pipeline / quarantine', () => {
@@ -41,7 +53,7 @@ describe('sluice pipeline / quarantine', () => {
 
     const broken = readFileSync(POS_PIPELINE, 'utf8')
       .replace('keys: [transaction_id]            # upsert by key …', 'keys: [transaction_id]\n    color: blue')
-      .replace("SUM(units) AS units_in_stock FROM (", "SUM(units) AS units_in_stock FROMM (");
+      .replace('SUM(units) AS units_in_stock FROM (', 'SUM(units) AS units_in_stock FROMM (');
     const file = nodePath.join(dir, 'broken.yaml');
     writeFileSync(file, broken);
     const bad = await sluice('pipeline', 'validate', file);
@@ -77,9 +89,14 @@ describe('sluice pipeline / quarantine', () => {
     expect(recorded.code, recorded.err).toBe(0);
     const ours = recorded.out.slice(recorded.out.indexOf(`run ${output.runId}`));
     expect(ours.startsWith(`run ${output.runId}\n`)).toBe(true);
-    expect(ours).toMatch(/^run \S+\n {2}silver\.sales\s+updated\s+v\d+[^\n]*\n\s+read 11: 7 inserted, 0 updated, 1 duplicates, 0 filtered by the SQL, 1 dropped, 2 quarantined/);
+    expect(ours).toMatch(
+      /^run \S+\n {2}silver\.sales\s+updated\s+v\d+[^\n]*\n\s+read 11: 7 inserted, 0 updated, 1 duplicates, 0 filtered by the SQL, 1 dropped, 2 quarantined/,
+    );
     expect(ours).toMatch(/\n {4}from bronze pos_sales -1→\d+: \S*sales-2026-03-01\.csv \(11 rows\)\n/);
-    const asJson = JSON.parse((await sluice('pipeline', 'updates', POS_PIPELINE, 'silver.sales', '--limit', '50', '--json')).out) as { runId: string; metrics: { inserted: number } }[];
+    const asJson = JSON.parse((await sluice('pipeline', 'updates', POS_PIPELINE, 'silver.sales', '--limit', '50', '--json')).out) as {
+      runId: string;
+      metrics: { inserted: number };
+    }[];
     expect(asJson.find((e) => e.runId === output.runId)?.metrics.inserted).toBe(7);
     expect((await sluice('pipeline', 'updates', POS_PIPELINE, 'silver.nope')).code).toBe(2);
     expect((await sluice('pipeline', 'updates', POS_PIPELINE, 'silver.sales', '--limit', '0')).code).toBe(2);
@@ -98,9 +115,21 @@ describe('sluice pipeline / quarantine', () => {
     const replayed = await sluice('quarantine', 'replay', 'silver.sales', '--pipeline', fixed, '--json');
     expect(replayed.code, replayed.err).toBe(0);
     const result = JSON.parse(replayed.out) as ReplayResult & { refresh: RefreshOutput };
-    expect(result).toMatchObject({ table: 'silver.sales', rowsRead: 2, replayed: 1, remaining: 1, inserted: 1, updated: 0, targetVersion: salesBefore + 1, resumed: false });
+    expect(result).toMatchObject({
+      table: 'silver.sales',
+      rowsRead: 2,
+      replayed: 1,
+      remaining: 1,
+      inserted: 1,
+      updated: 0,
+      targetVersion: salesBefore + 1,
+      resumed: false,
+    });
     // The replay's commit starts the refresh of the tables reading silver.sales, as a bronze commit does.
-    expect(result.refresh.tables.find((m) => m.table === 'gold.daily_store_sales')).toMatchObject({ status: 'updated', sources: [{ name: 'silver.sales', toVersion: salesBefore + 1 }] });
+    expect(result.refresh.tables.find((m) => m.table === 'gold.daily_store_sales')).toMatchObject({
+      status: 'updated',
+      sources: [{ name: 'silver.sales', toVersion: salesBefore + 1 }],
+    });
     expect(result.refresh.tables.find((m) => m.table === 'gold.store_stock')).toMatchObject({ status: 'updated' });
     expect(result.quarantineVersionAfter).toBe(result.quarantineVersion! + 1);
     const silver = await sortedRows(run.lake, 'silver/sales');

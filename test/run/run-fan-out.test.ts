@@ -119,8 +119,12 @@ describe('large fan-outs', () => {
     names.forEach((name, i) => {
       const path = name.replace('.', '/');
       expect(tables[path].version).toBe(1);
-      const expected = Array.from({ length: READINGS }, (_, r) => r + 1).filter((id) => id !== READING_WITHOUT_AMOUNT).map((id) => ({ id, amount: id + i + 1 }));
-      expect(tables[path].rows.map((r) => ({ id: (r as { id: number }).id, amount: (r as { amount: number }).amount })).sort((a, b) => a.id - b.id)).toEqual(expected);
+      const expected = Array.from({ length: READINGS }, (_, r) => r + 1)
+        .filter((id) => id !== READING_WITHOUT_AMOUNT)
+        .map((id) => ({ id, amount: id + i + 1 }));
+      expect(tables[path].rows.map((r) => ({ id: (r as { id: number }).id, amount: (r as { amount: number }).amount })).sort((a, b) => a.id - b.id)).toEqual(
+        expected,
+      );
       expect(tables[`${path}__quarantine`].rows).toHaveLength(1);
       expect(tables[`${path}__quarantine`].rows[0]).toMatchObject({ id: String(READING_WITHOUT_AMOUNT), _failed_expectations: ['amount_present'] });
     });
@@ -170,9 +174,11 @@ describe('large fan-outs', () => {
 
   it('a table failing inside a sub-orchestration fails the run with its reason; the other tables run, its readers are held back', async () => {
     // Five silver tables (limit 2: children of t01-t03, split again, and t04-t05), t02 failing; a gold table reading t02 and one reading t01.
-    const definition = widePipeline(5, (text) =>
-      text.replace(/(silver\.t02:[\s\S]*?onViolation: )quarantine/, '$1fail') +
-      '  gold.from_t01: { from: silver.t01, sql: "SELECT id, amount FROM source" }\n  gold.from_t02: { from: silver.t02, sql: "SELECT id, amount FROM source" }\n',
+    const definition = widePipeline(
+      5,
+      (text) =>
+        text.replace(/(silver\.t02:[\s\S]*?onViolation: )quarantine/, '$1fail') +
+        '  gold.from_t01: { from: silver.t01, sql: "SELECT id, amount FROM source" }\n  gold.from_t02: { from: silver.t02, sql: "SELECT id, amount FROM source" }\n',
     );
     expect(definition.tables['silver.t02'].expectations[0].onViolation).toBe('fail');
     const run = await wideLake('run-wide-fail', 5, definition);
@@ -182,10 +188,17 @@ describe('large fan-outs', () => {
     await engine.runPending();
     const status = (await engine.getStatus('refresh-wide'))!;
     expect(status.runtimeStatus).toBe('Failed');
-    expect(String(status.output)).toMatch(/refresh of pipeline wide .*failed: silver\.t02: .*expectation "amount_present" \(amount IS NOT NULL\) failed for 1 row.*not run because they read a failed table: gold\.from_t02$/);
+    expect(String(status.output)).toMatch(
+      /refresh of pipeline wide .*failed: silver\.t02: .*expectation "amount_present" \(amount IS NOT NULL\) failed for 1 row.*not run because they read a failed table: gold\.from_t02$/,
+    );
     const progress = status.customStatus as RefreshProgress;
     expect(progress).toMatchObject({ stage: 'failed', total: 7, done: 5, failed: 1, running: 0 });
-    expect(progress.tables).toMatchObject({ 'silver.t02': { state: 'failed' }, 'gold.from_t02': { state: 'blocked' }, 'gold.from_t01': { state: 'updated' }, 'silver.t05': { state: 'updated' } });
+    expect(progress.tables).toMatchObject({
+      'silver.t02': { state: 'failed' },
+      'gold.from_t02': { state: 'blocked' },
+      'gold.from_t01': { state: 'updated' },
+      'silver.t05': { state: 'updated' },
+    });
     // The child holding t02 completed and reported the failure as an outcome; terminal, so tried once.
     expect(await engine.getStatus('refresh-wide:L1:C0')).toMatchObject({ runtimeStatus: 'Completed', customStatus: { total: 3, done: 2, failed: 1 } });
     expect(await engine.getStatus('refresh-wide:L1:C0:C0')).toMatchObject({ runtimeStatus: 'Completed', customStatus: { total: 2, done: 1, failed: 1 } });

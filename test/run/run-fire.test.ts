@@ -33,7 +33,13 @@ function completenessByDate(silver: Record<string, JsonValue>[]) {
   const dates = [...new Set(silver.map((r) => String(r.date)))].sort();
   return dates.map((date) => {
     const rows = silver.filter((r) => r.date === date);
-    return { date, records: String(rows.length), type_complete_pct: pct(rows, 'type'), encumbrance_complete_pct: pct(rows, 'encumbrance_type'), loan_complete_pct: pct(rows, 'loan_id') };
+    return {
+      date,
+      records: String(rows.length),
+      type_complete_pct: pct(rows, 'type'),
+      encumbrance_complete_pct: pct(rows, 'encumbrance_type'),
+      loan_complete_pct: pct(rows, 'loan_id'),
+    };
   });
 }
 
@@ -52,7 +58,17 @@ async function correctRows(lake: LakeTables, path: string, change: (row: Record<
   const columns = snapshot.schema.fields.map((f) => table.batches.flatMap((b) => readValues(b.getChild(f.name)!, f.type)));
   const rows = columns[0].map((_, i) => Object.fromEntries(snapshot.schema.fields.map((f, c) => [f.name, columns[c][i]])));
   rows.forEach(change);
-  const batch = new arrow.Table(Object.fromEntries(snapshot.schema.fields.map((f) => [f.name, buildVector(f.type, rows.map((r) => r[f.name]))]))).batches[0];
+  const batch = new arrow.Table(
+    Object.fromEntries(
+      snapshot.schema.fields.map((f) => [
+        f.name,
+        buildVector(
+          f.type,
+          rows.map((r) => r[f.name]),
+        ),
+      ]),
+    ),
+  ).batches[0];
   return (await writeTable(lake(path), [batch], { mode: 'overwrite' })).version;
 }
 
@@ -74,7 +90,10 @@ describe('FIRE collateral through the refresh orchestration', () => {
     expect(status.runtimeStatus, JSON.stringify(status.output)).toBe('Completed');
     const output = status.output as RefreshOutput;
     const [silver, gold] = output.tables;
-    expect(output.tables.map((m) => [m.table, m.status])).toEqual([['silver.collateral', 'updated'], ['gold.collateral_completeness', 'updated']]);
+    expect(output.tables.map((m) => [m.table, m.status])).toEqual([
+      ['silver.collateral', 'updated'],
+      ['gold.collateral_completeness', 'updated'],
+    ]);
     expect(silver).toMatchObject({ rowsRead: 10, inserted: 6, quarantined: 4, warned: 1, contractViolations: 2 });
     expectAccounted(silver);
 
@@ -82,7 +101,12 @@ describe('FIRE collateral through the refresh orchestration', () => {
     const records = fileRecords();
     const complete = records.filter((r) => r.id !== '' && r.date !== '' && r.currency_code !== '').length;
     expect(complete).toBe(7);
-    expect(silver.completeness).toEqual({ rules: ['not_null:id', 'not_null:date', 'id_present', 'date_present', 'currency_present'], complete, checked: records.length, pct: 70 });
+    expect(silver.completeness).toEqual({
+      rules: ['not_null:id', 'not_null:date', 'id_present', 'date_present', 'currency_present'],
+      complete,
+      checked: records.length,
+      pct: 70,
+    });
     expect(gold.completeness).toBeUndefined();
     expect((status.customStatus as RefreshProgress).tables['silver.collateral']).toMatchObject({ state: 'updated', quarantined: 4, completenessPct: 70 });
     const events = await run.events.runEvents(output.runId);
@@ -98,17 +122,38 @@ describe('FIRE collateral through the refresh orchestration', () => {
     expect(await goldRows(run.lake)).toEqual(completenessByDate(silverRows));
 
     // The data owners correct three quarantined records; the one without an id cannot be identified.
-    const corrections: Record<string, Record<string, string>> = { 'COL-0005': { currency_code: 'EUR' }, 'COL-0006': { currency_code: 'GBP' }, 'COL-0007': { date: '2026-03-31' } };
+    const corrections: Record<string, Record<string, string>> = {
+      'COL-0005': { currency_code: 'EUR' },
+      'COL-0006': { currency_code: 'GBP' },
+      'COL-0007': { date: '2026-03-31' },
+    };
     const silverBefore = (await loadSnapshot(run.lake('silver/collateral'))).version;
     await correctRows(run.lake, 'silver/collateral__quarantine', (row) => Object.assign(row, corrections[String(row.id)] ?? {}));
 
-    Object.assign(process.env, { SLUICE_LAKE: connectionString(), SLUICE_LAKE_CONTAINER: run.container, SLUICE_SQL_MEMORY_LIMIT: '256MB', SLUICE_SQL_THREADS: '1' });
+    Object.assign(process.env, {
+      SLUICE_LAKE: connectionString(),
+      SLUICE_LAKE_CONTAINER: run.container,
+      SLUICE_SQL_MEMORY_LIMIT: '256MB',
+      SLUICE_SQL_THREADS: '1',
+    });
     let out = '';
     let err = '';
-    const code = await main(['quarantine', 'replay', 'silver.collateral', '--pipeline', FIRE_PIPELINE, '--json'], { out: (t) => (out += t), err: (t) => (err += t) });
+    const code = await main(['quarantine', 'replay', 'silver.collateral', '--pipeline', FIRE_PIPELINE, '--json'], {
+      out: (t) => (out += t),
+      err: (t) => (err += t),
+    });
     expect(code, err).toBe(0);
     const replayed = JSON.parse(out) as ReplayResult;
-    expect(replayed).toMatchObject({ table: 'silver.collateral', rowsRead: 4, replayed: 3, remaining: 1, inserted: 3, updated: 0, targetVersion: silverBefore + 1, resumed: false });
+    expect(replayed).toMatchObject({
+      table: 'silver.collateral',
+      rowsRead: 4,
+      replayed: 3,
+      remaining: 1,
+      inserted: 3,
+      updated: 0,
+      targetVersion: silverBefore + 1,
+      resumed: false,
+    });
     // A scheduled pipeline takes the replayed rows in at its next run, not at once.
     expect((replayed as ReplayResult & { refresh: unknown }).refresh).toBeNull();
     const afterReplay = await sortedRows(run.lake, 'silver/collateral');
@@ -124,7 +169,10 @@ describe('FIRE collateral through the refresh orchestration', () => {
     const next = (await engine.getStatus('refresh-fire'))!;
     expect(next.runtimeStatus).toBe('Completed');
     const nextOutput = next.output as RefreshOutput;
-    expect(nextOutput.tables.map((m) => [m.table, m.status])).toEqual([['silver.collateral', 'unchanged'], ['gold.collateral_completeness', 'updated']]);
+    expect(nextOutput.tables.map((m) => [m.table, m.status])).toEqual([
+      ['silver.collateral', 'unchanged'],
+      ['gold.collateral_completeness', 'updated'],
+    ]);
     expect(nextOutput.tables[1].sources).toMatchObject([{ name: 'silver.collateral', toVersion: silverBefore + 1 }]);
     const gold2 = await goldRows(run.lake);
     expect(gold2).toEqual(completenessByDate(afterReplay));
@@ -133,7 +181,12 @@ describe('FIRE collateral through the refresh orchestration', () => {
   it('sluice pipeline run prints the completeness of the mandatory fields', async () => {
     const run = await exampleLake('run-fire-cli', FIRE_PIPELINE);
     await ingestLanding(run, [['collateral', FILE]], uniqueName('Ledger'));
-    Object.assign(process.env, { SLUICE_LAKE: connectionString(), SLUICE_LAKE_CONTAINER: run.container, SLUICE_SQL_MEMORY_LIMIT: '256MB', SLUICE_SQL_THREADS: '1' });
+    Object.assign(process.env, {
+      SLUICE_LAKE: connectionString(),
+      SLUICE_LAKE_CONTAINER: run.container,
+      SLUICE_SQL_MEMORY_LIMIT: '256MB',
+      SLUICE_SQL_THREADS: '1',
+    });
     let out = '';
     let err = '';
     const code = await main(['pipeline', 'run', FIRE_PIPELINE], { out: (t) => (out += t), err: (t) => (err += t) });

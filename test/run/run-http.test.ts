@@ -14,7 +14,17 @@ import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/fu
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTIONS, type HttpFunctionDefinition } from '../../functions/definitions';
 import { parsePipelineDefinition } from '../../shared/pipeline';
-import { duePipelines, EngineRunClient, orchestrationRegistry, requestProgress, runtimeServices, startOptions, startRunResponse, type RefreshOutput, type RunClient } from '../../shared/run';
+import {
+  duePipelines,
+  EngineRunClient,
+  orchestrationRegistry,
+  requestProgress,
+  runtimeServices,
+  startOptions,
+  startRunResponse,
+  type RefreshOutput,
+  type RunClient,
+} from '../../shared/run';
 import { openStore } from '../../shared/storage';
 import { azuriteUri, uniqueContainer } from '../support/azurite';
 import { connectionString, POS_PIPELINE, posLake, runEngine, type RunLake } from '../support/run-lake';
@@ -29,9 +39,21 @@ function http(name: string): HttpFunctionDefinition {
   return f;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON, checked by the assertions that read it
-async function call(name: string, runs: RunClient, method: string, path: string, params: Record<string, string>, body?: unknown): Promise<HttpResponseInit & { json: any }> {
-  const request = new HttpRequest({ method, url: `${BASE}${path}`, params, ...(body !== undefined ? { body: { string: JSON.stringify(body) }, headers: { 'content-type': 'application/json' } } : {}) });
+async function call(
+  name: string,
+  runs: RunClient,
+  method: string,
+  path: string,
+  params: Record<string, string>,
+  body?: unknown,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON, checked by the assertions that read it
+): Promise<HttpResponseInit & { json: any }> {
+  const request = new HttpRequest({
+    method,
+    url: `${BASE}${path}`,
+    params,
+    ...(body !== undefined ? { body: { string: JSON.stringify(body) }, headers: { 'content-type': 'application/json' } } : {}),
+  });
   const context = new InvocationContext({ functionName: name, invocationId: `test-${name}` });
   const response = (await http(name).handler(request, context, runs)) as HttpResponseInit;
   return { ...response, json: response.jsonBody };
@@ -49,7 +71,11 @@ beforeAll(async () => {
 
 describe('run API (HTTP functions)', () => {
   it('declares every route, with a durable client where it needs one', () => {
-    const routes = FUNCTIONS.filter((f): f is HttpFunctionDefinition => f.kind === 'http' && f.route.startsWith('pipelines/')).map((f) => [f.methods.join(), f.route, f.durableClient]);
+    const routes = FUNCTIONS.filter((f): f is HttpFunctionDefinition => f.kind === 'http' && f.route.startsWith('pipelines/')).map((f) => [
+      f.methods.join(),
+      f.route,
+      f.durableClient,
+    ]);
     expect(routes).toEqual([
       ['POST', 'pipelines/{name}/runs', true],
       ['GET', 'pipelines/{name}/requests/{requestId}', true],
@@ -58,7 +84,12 @@ describe('run API (HTTP functions)', () => {
       ['POST', 'pipelines/{name}/runs/{instanceId}/terminate', true],
       ['DELETE', 'pipelines/{name}/runs/{instanceId}', true],
     ]);
-    expect(FUNCTIONS.filter((f) => f.kind === 'orchestration' || f.kind === 'activity').map((f) => `${f.kind}:${f.name}`)).toEqual(['orchestration:refresh', 'orchestration:refreshTables', 'activity:refreshPlan', 'activity:refreshTable']);
+    expect(FUNCTIONS.filter((f) => f.kind === 'orchestration' || f.kind === 'activity').map((f) => `${f.kind}:${f.name}`)).toEqual([
+      'orchestration:refresh',
+      'orchestration:refreshTables',
+      'activity:refreshPlan',
+      'activity:refreshTable',
+    ]);
   });
 
   it('starts a run (202 + URLs), reports it pending then done with metrics, purges it; 404s for unknown pipelines and runs', async () => {
@@ -68,7 +99,15 @@ describe('run API (HTTP functions)', () => {
     expect(started.status).toBe(202);
     expect(started.json.requestId).toMatch(/^[0-9a-f-]{36}$/);
     expect(started.headers).toMatchObject({ Location: `${BASE}/api/pipelines/pos/requests/${started.json.requestId}` });
-    expect(started.json).toMatchObject({ id: 'refresh-pos', pipeline: 'pos', created: true, queued: false, statusUrl: `${BASE}/api/pipelines/pos/runs/refresh-pos`, terminateUrl: `${BASE}/api/pipelines/pos/runs/refresh-pos/terminate`, purgeUrl: `${BASE}/api/pipelines/pos/runs/refresh-pos` });
+    expect(started.json).toMatchObject({
+      id: 'refresh-pos',
+      pipeline: 'pos',
+      created: true,
+      queued: false,
+      statusUrl: `${BASE}/api/pipelines/pos/runs/refresh-pos`,
+      terminateUrl: `${BASE}/api/pipelines/pos/runs/refresh-pos/terminate`,
+      purgeUrl: `${BASE}/api/pipelines/pos/runs/refresh-pos`,
+    });
     // Only pipeline-scoped URLs: the Durable ones carry the extension's system key in Azure, and the
     // caller's key is never echoed.
     expect(started.json.management).toBeUndefined();
@@ -92,34 +131,68 @@ describe('run API (HTTP functions)', () => {
     expect(done.json.customStatus).toMatchObject({ stage: 'completed', done: 4 });
 
     expect((await call('pipelineRunStatus', runs, 'GET', '/api/pipelines/pos/runs/nope', { name: 'pos', instanceId: 'nope' })).status).toBe(404);
-    expect((await call('pipelineRunStatus', runs, 'GET', '/api/pipelines/fire/runs/refresh-pos', { name: 'fire', instanceId: 'refresh-pos' })).status).toBe(404);
+    expect((await call('pipelineRunStatus', runs, 'GET', '/api/pipelines/fire/runs/refresh-pos', { name: 'fire', instanceId: 'refresh-pos' })).status).toBe(
+      404,
+    );
     const unknown = await call('startPipelineRun', runs, 'POST', '/api/pipelines/nope/runs', { name: 'nope' });
     expect(unknown.status).toBe(404);
     expect(unknown.json.error).toMatch(/no pipeline named "nope" \(pipelines: pos\)/);
     expect((await call('startPipelineRun', runs, 'POST', '/api/pipelines/pos/runs', { name: 'pos' }, { fullRefresh: ['gold.nope'] })).status).toBe(400);
     // A body must say it is JSON: a form or text/plain is what a web page can send without asking first.
-    const form = new HttpRequest({ method: 'POST', url: `${BASE}/api/pipelines/pos/runs`, params: { name: 'pos' }, body: { string: '{"fullRefresh": true}' }, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const form = new HttpRequest({
+      method: 'POST',
+      url: `${BASE}/api/pipelines/pos/runs`,
+      params: { name: 'pos' },
+      body: { string: '{"fullRefresh": true}' },
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     const refused = (await http('startPipelineRun').handler(form, new InvocationContext(), runs)) as HttpResponseInit;
-    expect(refused).toMatchObject({ status: 415, jsonBody: { error: expect.stringMatching(/Content-Type: application\/json, not 'application\/x-www-form-urlencoded'/) } });
+    expect(refused).toMatchObject({
+      status: 415,
+      jsonBody: { error: expect.stringMatching(/Content-Type: application\/json, not 'application\/x-www-form-urlencoded'/) },
+    });
     // Names an object inherits are no tables either.
-    const inherited = await call('startPipelineRun', runs, 'POST', '/api/pipelines/pos/runs', { name: 'pos' }, { fullRefresh: ['constructor', 'silver.sales', '__proto__'] });
-    expect(inherited).toMatchObject({ status: 400, json: { error: expect.stringMatching(/^fullRefresh names unknown tables constructor, __proto__ \(tables: /) } });
-    expect((await call('pipelineTableUpdates', runs, 'GET', '/api/pipelines/pos/tables/constructor/updates', { name: 'pos', table: 'constructor' })).status).toBe(404);
-    expect((await call('startPipelineRun', runs, 'POST', '/api/pipelines/pos/runs', { name: 'pos' }, { everything: true })).json.error).toMatch(/unknown field everything/);
-    expect((await call('terminatePipelineRun', runs, 'POST', '/api/pipelines/pos/runs/refresh-pos/terminate', { name: 'pos', instanceId: 'refresh-pos' })).status).toBe(410);
+    const inherited = await call(
+      'startPipelineRun',
+      runs,
+      'POST',
+      '/api/pipelines/pos/runs',
+      { name: 'pos' },
+      { fullRefresh: ['constructor', 'silver.sales', '__proto__'] },
+    );
+    expect(inherited).toMatchObject({
+      status: 400,
+      json: { error: expect.stringMatching(/^fullRefresh names unknown tables constructor, __proto__ \(tables: /) },
+    });
+    expect(
+      (await call('pipelineTableUpdates', runs, 'GET', '/api/pipelines/pos/tables/constructor/updates', { name: 'pos', table: 'constructor' })).status,
+    ).toBe(404);
+    expect((await call('startPipelineRun', runs, 'POST', '/api/pipelines/pos/runs', { name: 'pos' }, { everything: true })).json.error).toMatch(
+      /unknown field everything/,
+    );
+    expect(
+      (await call('terminatePipelineRun', runs, 'POST', '/api/pipelines/pos/runs/refresh-pos/terminate', { name: 'pos', instanceId: 'refresh-pos' })).status,
+    ).toBe(410);
 
     const purged = await call('purgePipelineRun', runs, 'DELETE', '/api/pipelines/pos/runs/refresh-pos', { name: 'pos', instanceId: 'refresh-pos' });
     expect(purged).toMatchObject({ status: 200, json: { instancesDeleted: 1 } });
-    expect((await call('purgePipelineRun', runs, 'DELETE', '/api/pipelines/pos/runs/refresh-pos', { name: 'pos', instanceId: 'refresh-pos' })).status).toBe(404);
+    expect((await call('purgePipelineRun', runs, 'DELETE', '/api/pipelines/pos/runs/refresh-pos', { name: 'pos', instanceId: 'refresh-pos' })).status).toBe(
+      404,
+    );
     expect((await call('pipelineRunStatus', runs, 'GET', '/api/pipelines/pos/runs/refresh-pos', { name: 'pos', instanceId: 'refresh-pos' })).status).toBe(404);
   });
 
   it('adds the Durable management URLs only when SLUICE_EXPOSE_DURABLE_URLS asks for them', async () => {
     const engine = runEngine(orchestrationRegistry(run.services));
     const runs = new EngineRunClient(engine);
-    const exposed = await startRunResponse(runs, [run.definition], 'pos', startOptions({ reason: 'exposed' }, new URLSearchParams()), { baseUrl: BASE, exposeDurableUrls: true });
+    const exposed = await startRunResponse(runs, [run.definition], 'pos', startOptions({ reason: 'exposed' }, new URLSearchParams()), {
+      baseUrl: BASE,
+      exposeDurableUrls: true,
+    });
     expect(exposed.status).toBe(202);
-    expect((exposed.body as { management: { statusQueryGetUri: string } }).management.statusQueryGetUri).toBe(`${BASE}/runtime/webhooks/durabletask/instances/refresh-pos`);
+    expect((exposed.body as { management: { statusQueryGetUri: string } }).management.statusQueryGetUri).toBe(
+      `${BASE}/runtime/webhooks/durabletask/instances/refresh-pos`,
+    );
     const hidden = await startRunResponse(runs, [run.definition], 'pos', startOptions({}, new URLSearchParams()), { baseUrl: BASE });
     expect(hidden.body).not.toHaveProperty('management');
     await engine.runPending();
@@ -135,8 +208,13 @@ describe('run API (HTTP functions)', () => {
     const response = (await http('startPipelineRun').handler(request, context, broken)) as HttpResponseInit;
     const body = response.jsonBody as { error: string; errorId: string };
     expect(response.status).toBe(500);
-    expect(body).toEqual({ error: `internal error; the app's log has the details under id ${body.errorId}`, errorId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
-    expect(logged.join('\n')).toMatch(new RegExp(`startPipelineRun: internal error ${body.errorId}: orchestration engine: no orchestrator function named 'refresh'`));
+    expect(body).toEqual({
+      error: `internal error; the app's log has the details under id ${body.errorId}`,
+      errorId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    });
+    expect(logged.join('\n')).toMatch(
+      new RegExp(`startPipelineRun: internal error ${body.errorId}: orchestration engine: no orchestrator function named 'refresh'`),
+    );
   });
 
   it("a request's URL reports its own run's outcome after the instance has gone on to the next run", async () => {
@@ -145,7 +223,8 @@ describe('run API (HTTP functions)', () => {
     const engine = runEngine(orchestrationRegistry({ ...run.services, events }));
     const runs = new EngineRunClient(engine);
     const first = await call('startPipelineRun', runs, 'POST', '/api/pipelines/pos/runs', { name: 'pos' }, { reason: 'first' });
-    const firstStatus = () => call('pipelineRequestStatus', runs, 'GET', `/api/pipelines/pos/requests/${first.json.requestId}`, { name: 'pos', requestId: first.json.requestId });
+    const firstStatus = () =>
+      call('pipelineRequestStatus', runs, 'GET', `/api/pipelines/pos/requests/${first.json.requestId}`, { name: 'pos', requestId: first.json.requestId });
     expect(await firstStatus()).toMatchObject({ status: 202, json: { requestId: first.json.requestId, runtimeStatus: 'Pending', input: { reason: 'first' } } });
 
     // Run the first run to its end, then queue a second request behind... nothing: it starts at once,
@@ -155,24 +234,42 @@ describe('run API (HTTP functions)', () => {
     expect(done).toMatchObject({ status: 200, json: { runtimeStatus: 'Completed', input: { reason: 'first' } } });
     const runId = (done.json.output as RefreshOutput).runId;
     const second = await call('startPipelineRun', runs, 'POST', '/api/pipelines/pos/runs', { name: 'pos' }, { reason: 'second' });
-    const secondStatus = () => call('pipelineRequestStatus', runs, 'GET', `/api/pipelines/pos/requests/${second.json.requestId}`, { name: 'pos', requestId: second.json.requestId });
+    const secondStatus = () =>
+      call('pipelineRequestStatus', runs, 'GET', `/api/pipelines/pos/requests/${second.json.requestId}`, { name: 'pos', requestId: second.json.requestId });
     expect(await secondStatus()).toMatchObject({ status: 202, json: { runtimeStatus: 'Pending' } });
     // The instance now shows the second request's run; the first request's URL still answers with its own.
-    expect((await call('pipelineRunStatus', runs, 'GET', '/api/pipelines/pos/runs/refresh-pos', { name: 'pos', instanceId: 'refresh-pos' })).json.input.reason).toBe('second');
+    expect(
+      (await call('pipelineRunStatus', runs, 'GET', '/api/pipelines/pos/runs/refresh-pos', { name: 'pos', instanceId: 'refresh-pos' })).json.input.reason,
+    ).toBe('second');
     const replaced = await firstStatus();
     expect(replaced).toMatchObject({ status: 200, json: { requestId: first.json.requestId, runId, runtimeStatus: 'Completed', source: 'eventLog' } });
-    expect((replaced.json.output as RefreshOutput).tables.map((m) => m.table).sort()).toEqual(['gold.daily_store_sales', 'gold.store_stock', 'silver.deliveries', 'silver.sales']);
+    expect((replaced.json.output as RefreshOutput).tables.map((m) => m.table).sort()).toEqual([
+      'gold.daily_store_sales',
+      'gold.store_stock',
+      'silver.deliveries',
+      'silver.sales',
+    ]);
     await engine.runPending();
     expect(await secondStatus()).toMatchObject({ status: 200, json: { runtimeStatus: 'Completed', input: { reason: 'second' } } });
 
     const unknown = await call('pipelineRequestStatus', runs, 'GET', '/api/pipelines/pos/requests/nope', { name: 'pos', requestId: 'nope' });
     expect(unknown).toMatchObject({ status: 404, json: { error: 'no request "nope" of pipeline "pos"' } });
-    expect((await call('pipelineRequestStatus', runs, 'GET', `/api/pipelines/fire/requests/${first.json.requestId}`, { name: 'fire', requestId: first.json.requestId })).status).toBe(404);
+    expect(
+      (
+        await call('pipelineRequestStatus', runs, 'GET', `/api/pipelines/fire/requests/${first.json.requestId}`, {
+          name: 'fire',
+          requestId: first.json.requestId,
+        })
+      ).status,
+    ).toBe(404);
     // A request made before the run ended that it did not take (raised on it, then the run failed or
     // was terminated): waiting while its starter may still start the next run, lost after that.
     await events.recordRequest({ requestId: 'dropped', pipeline: 'pos', requestedAt: new Date(Date.now() - 30_000).toISOString() });
     expect((await requestProgress(runs, events, 'pos', 'dropped', 4)).state).toBe('waiting');
-    expect(await requestProgress(runs, events, 'pos', 'dropped', 4, Date.now() + 11_000)).toMatchObject({ state: 'lost', why: expect.stringMatching(/ended \(Completed\) after the request without serving it/) });
+    expect(await requestProgress(runs, events, 'pos', 'dropped', 4, Date.now() + 11_000)).toMatchObject({
+      state: 'lost',
+      why: expect.stringMatching(/ended \(Completed\) after the request without serving it/),
+    });
     await call('purgePipelineRun', runs, 'DELETE', '/api/pipelines/pos/runs/refresh-pos', { name: 'pos', instanceId: 'refresh-pos' });
 
     // A request no run served, long ago, with nothing running (the run it was raised on was
@@ -228,7 +325,10 @@ describe('run triggers', () => {
     const dir = mkdtempSync(nodePath.join(tmpdir(), 'sluice-run-'));
     writeFileSync(nodePath.join(dir, 'pos.yaml'), text);
     const scheduled = parsePipelineDefinition(text, 'pos.yaml');
-    const daily = parsePipelineDefinition(text.replace('name: pos', 'name: daily').replace('schedule: "0 */15 * * * *"', 'schedule: "30 0 6 * * MON-FRI"'), 'daily.yaml');
+    const daily = parsePipelineDefinition(
+      text.replace('name: pos', 'name: daily').replace('schedule: "0 */15 * * * *"', 'schedule: "30 0 6 * * MON-FRI"'),
+      'daily.yaml',
+    );
     expect(duePipelines([scheduled, daily], new Date('2026-03-02T10:15:00.200Z'))).toEqual(['pos']);
     expect(duePipelines([scheduled, daily], new Date('2026-03-02T10:16:00Z'))).toEqual([]);
     // 06:00:30 on a Monday falls in the minute ending 06:01:00; Sunday does not match MON-FRI.

@@ -11,17 +11,35 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadSnapshot } from '../../shared/delta';
 import { parsePipelineDefinition } from '../../shared/pipeline';
-import { CATCH_UP_EVENT, orchestrationRegistry, REFRESH_ORCHESTRATOR, TABLE_ACTIVITY, type RefreshOutput, type RefreshProgress, type TableActivityInput } from '../../shared/run';
+import {
+  CATCH_UP_EVENT,
+  orchestrationRegistry,
+  REFRESH_ORCHESTRATOR,
+  TABLE_ACTIVITY,
+  type RefreshOutput,
+  type RefreshProgress,
+  type TableActivityInput,
+} from '../../shared/run';
 import { ingestExamples, POS_PIPELINE, posLake, runEngine, sortedRows, uniqueName } from '../support/run-lake';
 
 describe('refresh run outcomes', () => {
   it('a failing table fails the run with its reason; tables not reading it still run, tables reading it are held back', async () => {
     const run = await posLake('run-fail');
     // The same pipeline, but a delivery with quantity 0 now stops the update instead of quarantining it.
-    const text = readFileSync(POS_PIPELINE, 'utf8').replace('delivered_units: { check: "quantity > 0", onViolation: quarantine }', 'delivered_units: { check: "quantity > 0", onViolation: fail }');
+    const text = readFileSync(POS_PIPELINE, 'utf8').replace(
+      'delivered_units: { check: "quantity > 0", onViolation: quarantine }',
+      'delivered_units: { check: "quantity > 0", onViolation: fail }',
+    );
     const definition = parsePipelineDefinition(text, 'pos-strict.yaml');
     expect(definition.tables['silver.deliveries'].expectations[0].onViolation).toBe('fail');
-    await ingestExamples(run, [['pos_sales', 'sales-2026-03-01.csv'], ['pos_deliveries', 'deliveries-2026-03-01.csv']], uniqueName('Ledger'));
+    await ingestExamples(
+      run,
+      [
+        ['pos_sales', 'sales-2026-03-01.csv'],
+        ['pos_deliveries', 'deliveries-2026-03-01.csv'],
+      ],
+      uniqueName('Ledger'),
+    );
     const registry = orchestrationRegistry({ ...run.services, pipelines: () => [definition] });
     const calls: string[] = [];
     const table = registry.activities[TABLE_ACTIVITY];
@@ -39,7 +57,9 @@ describe('refresh run outcomes', () => {
       await engine.stop();
     }
     expect(status?.runtimeStatus).toBe('Failed');
-    expect(String(status?.output)).toMatch(/refresh of pipeline pos .*failed: silver\.deliveries: .*expectation "delivered_units" \(quantity > 0\) failed for 1 row.*D-509.*not run because they read a failed table: gold\.store_stock/);
+    expect(String(status?.output)).toMatch(
+      /refresh of pipeline pos .*failed: silver\.deliveries: .*expectation "delivered_units" \(quantity > 0\) failed for 1 row.*D-509.*not run because they read a failed table: gold\.store_stock/,
+    );
     const progress = status!.customStatus as RefreshProgress;
     expect(progress).toMatchObject({ stage: 'failed', done: 2, failed: 1 });
     expect(progress.tables).toMatchObject({
@@ -58,10 +78,17 @@ describe('refresh run outcomes', () => {
     await expect(loadSnapshot(run.lake('silver/deliveries'))).rejects.toMatchObject({ name: 'NotATableError' });
   });
 
-  it("a catchUp event raised during the run continues the instance as new, which applies the newer bronze versions", async () => {
+  it('a catchUp event raised during the run continues the instance as new, which applies the newer bronze versions', async () => {
     const run = await posLake('run-event');
     const ledger = uniqueName('Ledger');
-    await ingestExamples(run, [['pos_sales', 'sales-2026-03-01.csv'], ['pos_deliveries', 'deliveries-2026-03-01.csv']], ledger);
+    await ingestExamples(
+      run,
+      [
+        ['pos_sales', 'sales-2026-03-01.csv'],
+        ['pos_deliveries', 'deliveries-2026-03-01.csv'],
+      ],
+      ledger,
+    );
     // The engine hands the activities' context.log lines to its log, as the Functions host does in Azure.
     const lines: string[] = [];
     const engine = runEngine(orchestrationRegistry(run.services), { log: (line) => lines.push(line) });
@@ -93,6 +120,10 @@ describe('refresh run outcomes', () => {
     // refreshTable logs one line per table update itself, so Azure's log has it too, not only the local host's.
     const logged = lines.filter((l) => /^\[refreshTable\] information: refreshTable: silver\.sales /.test(l));
     expect(logged).toHaveLength(2);
-    expect(logged).toContainEqual(expect.stringMatching(/silver\.sales updated(?: \(full\))? → version \d+ \(pos_sales [\d→]+\): \d+ rows read, \d+ inserted, \d+ updated, \d+ duplicates, \d+ filtered by the SQL, \d+ dropped, \d+ quarantined.* \(\d+ ms\)$/));
+    expect(logged).toContainEqual(
+      expect.stringMatching(
+        /silver\.sales updated(?: \(full\))? → version \d+ \(pos_sales [\d→]+\): \d+ rows read, \d+ inserted, \d+ updated, \d+ duplicates, \d+ filtered by the SQL, \d+ dropped, \d+ quarantined.* \(\d+ ms\)$/,
+      ),
+    );
   });
 });

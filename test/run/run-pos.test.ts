@@ -38,7 +38,14 @@ describe('refresh orchestration: POS example on Azurite', () => {
   it('ingests, refreshes silver then gold, accounts for every row in status and event log, and is idempotent', async () => {
     const run = await posLake('run-pos');
     const ledger = uniqueName('Ledger');
-    const ingested = await ingestExamples(run, [['pos_sales', 'sales-2026-03-01.csv'], ['pos_deliveries', 'deliveries-2026-03-01.csv']], ledger);
+    const ingested = await ingestExamples(
+      run,
+      [
+        ['pos_sales', 'sales-2026-03-01.csv'],
+        ['pos_deliveries', 'deliveries-2026-03-01.csv'],
+      ],
+      ledger,
+    );
     expect(ingested.map((o) => o.status)).toEqual(['committed', 'committed']);
 
     const engine = runEngine(orchestrationRegistry(run.services));
@@ -82,9 +89,17 @@ describe('refresh orchestration: POS example on Azurite', () => {
       ['known_currency', 10, 1],
       ['positive_price', 10, 1],
     ]);
-    expect(salesEvent.lineage?.sources[0]).toMatchObject({ name: 'pos_sales', kind: 'bronze', fromVersion: -1, toVersion: ingested[0].version, inputs: [{ version: ingested[0].version, file: 'pos/sales-2026-03-01.csv', rowsWritten: 11 }] });
+    expect(salesEvent.lineage?.sources[0]).toMatchObject({
+      name: 'pos_sales',
+      kind: 'bronze',
+      fromVersion: -1,
+      toVersion: ingested[0].version,
+      inputs: [{ version: ingested[0].version, file: 'pos/sales-2026-03-01.csv', rowsWritten: 11 }],
+    });
     const dailyEvent = events.find((e) => e.table === 'gold.daily_store_sales')!;
-    expect(dailyEvent.lineage?.sources).toEqual([{ name: 'silver.sales', kind: 'table', path: 'silver/sales', fromVersion: -1, toVersion: sales.targetVersion }]);
+    expect(dailyEvent.lineage?.sources).toEqual([
+      { name: 'silver.sales', kind: 'table', path: 'silver/sales', fromVersion: -1, toVersion: sales.targetVersion },
+    ]);
     expect((await run.events.tableUpdates('pos', 'silver.sales')).map((e) => e.runId)).toEqual([output.runId]);
 
     // Running the same bronze versions again changes nothing.
@@ -107,7 +122,14 @@ describe('refresh orchestration: POS example on Azurite', () => {
     await engine3.runPending();
     const out3 = (await engine3.getStatus(third.instanceId))!.output as RefreshOutput;
     const sales3 = out3.tables[0];
-    expect(sales3).toMatchObject({ status: 'updated', rowsRead: 6, inserted: 3, updated: 2, duplicates: 1, sources: [{ fromVersion: ingested[0].version, toVersion: day2.version }] });
+    expect(sales3).toMatchObject({
+      status: 'updated',
+      rowsRead: 6,
+      inserted: 3,
+      updated: 2,
+      duplicates: 1,
+      sources: [{ fromVersion: ingested[0].version, toVersion: day2.version }],
+    });
     expectAccounted(sales3);
     expect(out3.tables[1].status).toBe('unchanged');
     const silver3 = await sortedRows(run.lake, 'silver/sales');
@@ -119,7 +141,14 @@ describe('refresh orchestration: POS example on Azurite', () => {
   it('a trigger while the run is pending or running makes it catch up: one more run of the same instance', async () => {
     const run = await posLake('run-catchup');
     const ledger = uniqueName('Ledger');
-    await ingestExamples(run, [['pos_sales', 'sales-2026-03-01.csv'], ['pos_deliveries', 'deliveries-2026-03-01.csv']], ledger);
+    await ingestExamples(
+      run,
+      [
+        ['pos_sales', 'sales-2026-03-01.csv'],
+        ['pos_deliveries', 'deliveries-2026-03-01.csv'],
+      ],
+      ledger,
+    );
     const engine = runEngine(orchestrationRegistry(run.services));
     const runs = new EngineRunClient(engine);
     const first = await runs.startRun({ pipeline: 'pos', reason: 'first' });

@@ -68,7 +68,14 @@ describe('quarantine replay interrupted between its two commits', () => {
     // The child dies right after its first commit (the table's).
     const child = spawn(process.execPath, ['--import', 'tsx', `${ROOT}/test/support/run-replay-child.ts`], {
       cwd: ROOT,
-      env: { ...process.env, AZURITE_BLOB_ENDPOINT: azuriteBlobEndpoint(), REPLAY_CONTAINER: run.container, REPLAY_PIPELINE: file, REPLAY_TABLE: 'silver.sales', SLUICE_FAULT_KILL_AT: 'afterCommit' },
+      env: {
+        ...process.env,
+        AZURITE_BLOB_ENDPOINT: azuriteBlobEndpoint(),
+        REPLAY_CONTAINER: run.container,
+        REPLAY_PIPELINE: file,
+        REPLAY_TABLE: 'silver.sales',
+        SLUICE_FAULT_KILL_AT: 'afterCommit',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -90,7 +97,14 @@ describe('quarantine replay interrupted between its two commits', () => {
 
     // The next replay finishes the quarantine's commit only.
     const resumed: ReplayResult = await replayQuarantine({ definition: fixed, table: 'silver.sales', lake: run.lake, sql: SQL });
-    expect(resumed).toMatchObject({ resumed: true, replayed: 0, inserted: 0, updated: 0, targetVersion: tableMid.version, quarantineVersionAfter: quarantineBefore.version + 1 });
+    expect(resumed).toMatchObject({
+      resumed: true,
+      replayed: 0,
+      inserted: 0,
+      updated: 0,
+      targetVersion: tableMid.version,
+      quarantineVersionAfter: quarantineBefore.version + 1,
+    });
     expect((await loadSnapshot(run.lake('silver/sales'))).version).toBe(tableMid.version);
     const quarantineCommit = (await readCommitIfExists(run.lake('silver/sales__quarantine'), quarantineBefore.version + 1))!;
     expect(quarantineCommit.find((a) => 'txn' in a)).toMatchObject({ txn: { appId: 'sluice-replay', version: quarantineBefore.version } });

@@ -16,7 +16,10 @@ import { EngineRunClient, orchestrationRegistry, TABLE_ACTIVITY, type RefreshOut
 import { connectionString, ingestExamples, posLake, posTables, ROOT, runEngine, uniqueName, type RunLake } from '../support/run-lake';
 import type { OrchestrationEngine } from '../../shared/orchestration';
 
-const DAY1: [string, string][] = [['pos_sales', 'sales-2026-03-01.csv'], ['pos_deliveries', 'deliveries-2026-03-01.csv']];
+const DAY1: [string, string][] = [
+  ['pos_sales', 'sales-2026-03-01.csv'],
+  ['pos_deliveries', 'deliveries-2026-03-01.csv'],
+];
 
 let reference: { tables: Record<string, Record<string, JsonValue>[]>; output: RefreshOutput };
 
@@ -91,9 +94,20 @@ describe('refresh run restarts', () => {
   it('a SIGKILLed engine process mid-run: a new process with the same host id finishes identically', async () => {
     const run = await prepared('run-kill');
     const prefix = uniqueName('Kill');
-    const env = { ...process.env, SLUICE_STORAGE_CONNECTION_STRING: connectionString(), RUN_CONTAINER: run.container, RUN_EVENTS_TABLE: run.eventsTable, RUN_PREFIX: prefix, RUN_SLOW_MS: '1500' };
+    const env = {
+      ...process.env,
+      SLUICE_STORAGE_CONNECTION_STRING: connectionString(),
+      RUN_CONTAINER: run.container,
+      RUN_EVENTS_TABLE: run.eventsTable,
+      RUN_PREFIX: prefix,
+      RUN_SLOW_MS: '1500',
+    };
     const child = (start: boolean): ChildProcess => {
-      const c = spawn(process.execPath, ['--import', 'tsx', `${ROOT}/test/support/run-child.ts`], { cwd: ROOT, env: { ...env, RUN_START: start ? '1' : '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn(process.execPath, ['--import', 'tsx', `${ROOT}/test/support/run-child.ts`], {
+        cwd: ROOT,
+        env: { ...env, RUN_START: start ? '1' : '0' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       c.stderr!.on('data', (d) => process.stderr.write(`[run-child] ${d}`));
       return c;
     };

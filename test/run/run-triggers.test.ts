@@ -66,9 +66,17 @@ function handler(name: string): Handler {
   return f.handler as Handler;
 }
 
-function invocation(name: string, extra: ConstructorParameters<typeof InvocationContext>[0] = {}): { context: InvocationContext; logs: { level: string; text: string }[] } {
+function invocation(
+  name: string,
+  extra: ConstructorParameters<typeof InvocationContext>[0] = {},
+): { context: InvocationContext; logs: { level: string; text: string }[] } {
   const logs: { level: string; text: string }[] = [];
-  const context = new InvocationContext({ functionName: name, invocationId: `test-${name}`, logHandler: (level, ...args) => logs.push({ level, text: args.map(String).join(' ') }), ...extra });
+  const context = new InvocationContext({
+    functionName: name,
+    invocationId: `test-${name}`,
+    logHandler: (level, ...args) => logs.push({ level, text: args.map(String).join(' ') }),
+    ...extra,
+  });
   return { context, logs };
 }
 
@@ -115,7 +123,11 @@ describe('eventHubIngest starts the afterBronze run', () => {
     const engine = runEngine(orchestrationRegistry(services));
     const runs = new EngineRunClient(engine);
     const first = invocation('eventHubIngest', { triggerMetadata: hubMetadata(10, 3) });
-    await handler('eventHubIngest')([10, 11, 12].map((r) => ({ device: 'd1', reading: r })), first.context, runs);
+    await handler('eventHubIngest')(
+      [10, 11, 12].map((r) => ({ device: 'd1', reading: r })),
+      first.context,
+      runs,
+    );
     const text = first.logs.map((l) => l.text).join('\n');
     expect(text).toMatch(/committed \(version 1\): 3 events/);
     expect(text).toMatch(/eventHubIngest: refresh refresh-trig started for readings version 1/);
@@ -127,8 +139,17 @@ describe('eventHubIngest starts the afterBronze run', () => {
     // A run client whose start always fails (no refresh orchestrator registered): logged, not thrown.
     const broken = new EngineRunClient(runEngine({ orchestrators: {}, activities: {} }));
     const second = invocation('eventHubIngest', { triggerMetadata: hubMetadata(13, 2) });
-    await expect(handler('eventHubIngest')([13, 14].map((r) => ({ device: 'd1', reading: r })), second.context, broken)).resolves.toBeUndefined();
-    const errors = second.logs.filter((l) => l.level === 'error').map((l) => l.text).join('\n');
+    await expect(
+      handler('eventHubIngest')(
+        [13, 14].map((r) => ({ device: 'd1', reading: r })),
+        second.context,
+        broken,
+      ),
+    ).resolves.toBeUndefined();
+    const errors = second.logs
+      .filter((l) => l.level === 'error')
+      .map((l) => l.text)
+      .join('\n');
     expect(errors).toMatch(/the refresh after readings version 2 could not be started: .*no orchestrator function named 'refresh'/);
     expect(second.logs.some((l) => l.level === 'warning' && /the batch is in bronze/.test(l.text))).toBe(true);
     expect(await tableVersion('bronze/readings')).toBe(2);
@@ -141,13 +162,23 @@ describe('pipelineSchedule sweeps for bronze versions no run applied', () => {
     const info = await landing.write('sales/day1.csv', 'sku,qty\nA,1\nB,2\nC,3\n');
     // The BlobCreated delivery that lands it has no run client: its start is lost.
     const lost = invocation('blobCreated');
-    await handler('blobCreated')({ subject: `/blobServices/default/containers/${landingContainer}/blobs/sales/day1.csv`, eventType: 'Microsoft.Storage.BlobCreated', id: 'e1', data: { api: 'PutBlob', eTag: info.etag, url: azuriteUri(landingContainer, 'sales/day1.csv') } }, lost.context);
+    await handler('blobCreated')(
+      {
+        subject: `/blobServices/default/containers/${landingContainer}/blobs/sales/day1.csv`,
+        eventType: 'Microsoft.Storage.BlobCreated',
+        id: 'e1',
+        data: { api: 'PutBlob', eTag: info.etag, url: azuriteUri(landingContainer, 'sales/day1.csv') },
+      },
+      lost.context,
+    );
     expect(lost.logs.map((l) => l.text).join('\n')).toMatch(/committed \(version 1\): 3 rows read/);
     const engine = runEngine(orchestrationRegistry(services));
     const runs = new EngineRunClient(engine);
     const tick = invocation('pipelineSchedule');
     await handler('pipelineSchedule')(timer(''), tick.context, runs);
-    expect(tick.logs.map((l) => l.text).join('\n')).toMatch(/pipelineSchedule: trig: run refresh-trig started for bronze versions no run applied: .*sales version 1/);
+    expect(tick.logs.map((l) => l.text).join('\n')).toMatch(
+      /pipelineSchedule: trig: run refresh-trig started for bronze versions no run applied: .*sales version 1/,
+    );
     const started = await engine.getStatus('refresh-trig');
     expect(started?.input).toMatchObject({ pipeline: 'trig', reason: expect.stringMatching(/^sweep: .*bronze sales version 1 not applied by silver\.sales/) });
     await engine.runPending();
@@ -167,7 +198,12 @@ describe('a redelivered BlobCreated event', () => {
   it('starts the run a failed start lost, and no run for a version already applied', async () => {
     const landing = openStore(azuriteUri(landingContainer));
     const info = await landing.write('sales/redelivered.csv', 'sku,qty\nR1,7\nR2,8\n');
-    const event = { subject: `/blobServices/default/containers/${landingContainer}/blobs/sales/redelivered.csv`, eventType: 'Microsoft.Storage.BlobCreated', id: 'e-r', data: { api: 'PutBlob', eTag: info.etag, url: azuriteUri(landingContainer, 'sales/redelivered.csv') } };
+    const event = {
+      subject: `/blobServices/default/containers/${landingContainer}/blobs/sales/redelivered.csv`,
+      eventType: 'Microsoft.Storage.BlobCreated',
+      id: 'e-r',
+      data: { api: 'PutBlob', eTag: info.etag, url: azuriteUri(landingContainer, 'sales/redelivered.csv') },
+    };
     // The first delivery lands the file, but its start fails (no refresh orchestrator): rethrown, so Event Grid delivers again.
     const broken = new EngineRunClient(runEngine({ orchestrators: {}, activities: {} }));
     await expect(handler('blobCreated')(event, invocation('blobCreated').context, broken)).rejects.toThrow(/no orchestrator function named 'refresh'/);
@@ -195,7 +231,8 @@ describe('a redelivered BlobCreated event', () => {
 });
 
 describe('scheduled pipelines', () => {
-  const scheduled = (name: string, schedule: string) => parsePipelineDefinition(`name: ${name}\nschedule: "${schedule}"\nsources:\n  s:\n    landing: ${name}/\n`, `${name}.yaml`);
+  const scheduled = (name: string, schedule: string) =>
+    parsePipelineDefinition(`name: ${name}\nschedule: "${schedule}"\nsources:\n  s:\n    landing: ${name}/\n`, `${name}.yaml`);
 
   it('runs every occurrence since the timer last fired, at most a day back; a first tick looks back one minute', () => {
     const tick = new Date('2026-03-02T10:16:00Z');

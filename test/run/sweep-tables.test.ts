@@ -17,16 +17,28 @@ const SQL = { memoryLimit: '256MB', threads: 1 };
 describe('sweep of unapplied versions', () => {
   it('counts a silver table changed by a replay as unapplied by the gold tables reading it', async () => {
     const run = await posLake('sweep-tables');
-    await ingestExamples(run, [['pos_sales', 'sales-2026-03-01.csv'], ['pos_deliveries', 'deliveries-2026-03-01.csv']], uniqueName('Ledger'));
-    for (const table of ['silver.sales', 'silver.deliveries', 'gold.daily_store_sales', 'gold.store_stock']) await refreshTable({ definition: run.definition, table, lake: run.lake, sql: SQL });
+    await ingestExamples(
+      run,
+      [
+        ['pos_sales', 'sales-2026-03-01.csv'],
+        ['pos_deliveries', 'deliveries-2026-03-01.csv'],
+      ],
+      uniqueName('Ledger'),
+    );
+    for (const table of ['silver.sales', 'silver.deliveries', 'gold.daily_store_sales', 'gold.store_stock'])
+      await refreshTable({ definition: run.definition, table, lake: run.lake, sql: SQL });
     expect(await unappliedSources(run.definition, run.lake, undefined)).toEqual([]);
 
-    const fixed = parsePipelineDefinition(readFileSync(POS_PIPELINE, 'utf8').replace(`check: "quantity <> 0 OR status = 'returned'"`, 'check: "quantity >= 0"'), POS_PIPELINE);
+    const fixed = parsePipelineDefinition(
+      readFileSync(POS_PIPELINE, 'utf8').replace(`check: "quantity <> 0 OR status = 'returned'"`, 'check: "quantity >= 0"'),
+      POS_PIPELINE,
+    );
     const before = new Date(Date.now() - 60_000).toISOString();
     expect(await replayQuarantine({ definition: fixed, table: 'silver.sales', lake: run.lake, sql: SQL })).toMatchObject({ replayed: 1 });
     const silver = await loadSnapshot(run.lake('silver/sales'));
 
-    const last = (createdTime: string) => ({ instanceId: 'refresh-pos', name: 'refresh', runtimeStatus: 'Completed', createdTime, lastUpdatedTime: createdTime }) as RunStatus;
+    const last = (createdTime: string) =>
+      ({ instanceId: 'refresh-pos', name: 'refresh', runtimeStatus: 'Completed', createdTime, lastUpdatedTime: createdTime }) as RunStatus;
     const unapplied = await unappliedSources(run.definition, run.lake, last(before));
     expect(unapplied).toHaveLength(1);
     expect(unapplied[0]).toMatchObject({ source: 'silver.sales', version: silver.version });

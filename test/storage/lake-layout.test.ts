@@ -25,7 +25,10 @@ function sources(folder: string): string[] {
 
 /** The code of a file without its comments (block comments and `//` to the end of a line). */
 function code(text: string): string[] {
-  return text.replace(/\/\*[\s\S]*?\*\//g, (c) => c.replace(/[^\n]/g, ' ')).split('\n').map((line) => line.replace(/(^|[^:'"`])\/\/.*$/, '$1'));
+  return text
+    .replace(/\/\*[\s\S]*?\*\//g, (c) => c.replace(/[^\n]/g, ' '))
+    .split('\n')
+    .map((line) => line.replace(/(^|[^:'"`])\/\/.*$/, '$1'));
 }
 
 describe('lake layout', () => {

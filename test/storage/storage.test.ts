@@ -159,9 +159,7 @@ describe.each([local(), azurite()])('ObjectStore contract: $name', (backend) => 
 
   it('lets exactly one of 20 concurrent createIfAbsent calls win', async () => {
     const s = fresh();
-    const results = await Promise.allSettled(
-      Array.from({ length: 20 }, (_, i) => s.createIfAbsent('_delta_log/00000000000000000001.json', `writer ${i}`)),
-    );
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => s.createIfAbsent('_delta_log/00000000000000000001.json', `writer ${i}`)));
     const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
     expect(won).toHaveLength(1);
     for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(ObjectAlreadyExistsError);

@@ -89,7 +89,12 @@ export function canonicalJson(value: unknown): string {
     if (v instanceof Map) return norm(Object.fromEntries(v));
     if (v instanceof Uint8Array) return Buffer.from(v).toString('hex');
     if (Array.isArray(v)) return v.map(norm);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, norm((v as Json)[k])]));
+    if (v && typeof v === 'object')
+      return Object.fromEntries(
+        Object.keys(v)
+          .sort()
+          .map((k) => [k, norm((v as Json)[k])]),
+      );
     return v === undefined ? null : v;
   };
   return JSON.stringify(norm(value));
@@ -145,7 +150,8 @@ export function addPathProblems(path: string): string[] {
   }
   if (decoded !== undefined && out.length === 0) {
     const again = encodeMinimal(decoded);
-    if (canonicalEscapes(again) !== canonicalEscapes(path)) out.push(`is not stable under decode+encode: decodes to ${JSON.stringify(decoded)}, which encodes to ${JSON.stringify(again)}`);
+    if (canonicalEscapes(again) !== canonicalEscapes(path))
+      out.push(`is not stable under decode+encode: decodes to ${JSON.stringify(decoded)}, which encodes to ${JSON.stringify(again)}`);
   }
   return out;
 }
@@ -163,7 +169,9 @@ const HIVE_ESCAPED = /[\u0000-\u001f"#%'*/:=?\\\u007f{[\]^]/g;
  */
 export function expectedHiveDirectory(columns: string[], values: Record<string, string | null>): string {
   const esc = (s: string) => s.replace(HIVE_ESCAPED, (ch) => '%' + ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'));
-  return columns.map((c) => `${esc(c)}=${values[c] === null || values[c] === undefined || values[c] === '' ? '__HIVE_DEFAULT_PARTITION__' : esc(values[c]!)}`).join('/');
+  return columns
+    .map((c) => `${esc(c)}=${values[c] === null || values[c] === undefined || values[c] === '' ? '__HIVE_DEFAULT_PARTITION__' : esc(values[c]!)}`)
+    .join('/');
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -219,7 +227,15 @@ export async function validateTable(store: ObjectStore, options: ValidationOptio
     else if ((m = CHECKPOINT_RE.exec(name))) checkpoints.set(Number(m[1]), info.path);
     else if (name === '_last_checkpoint') hasLastCheckpoint = true;
   }
-  const report: ValidationReport = { latestVersion: -1, versions: commits.size, checkpoints: [...checkpoints.keys()].sort((a, b) => a - b), lastCheckpoint: null, files: 0, rows: 0, problems };
+  const report: ValidationReport = {
+    latestVersion: -1,
+    versions: commits.size,
+    checkpoints: [...checkpoints.keys()].sort((a, b) => a - b),
+    lastCheckpoint: null,
+    files: 0,
+    rows: 0,
+    problems,
+  };
   if (commits.size === 0) {
     problem(`${store.url}: no commit files under ${LOG}`);
     return report;
@@ -305,7 +321,8 @@ export async function validateTable(store: ObjectStore, options: ValidationOptio
     }
     const columns = topLevelNames(metadata.schema);
     for (const c of columns) {
-      if (partitionColumns.some((p) => p.toLowerCase() === c.toLowerCase())) problem(`${where}: the file contains partition column "${c}" (partition values belong in the log only)`);
+      if (partitionColumns.some((p) => p.toLowerCase() === c.toLowerCase()))
+        problem(`${where}: the file contains partition column "${c}" (partition values belong in the log only)`);
       else if (schemaFields && !schemaFields.has(c)) problem(`${where}: the file has column "${c}", which is not in the table schema`);
     }
   });
@@ -331,9 +348,11 @@ export async function validateTable(store: ObjectStore, options: ValidationOptio
       if (!isInt(hint.version)) problem(`${LOG}_last_checkpoint has no integer "version"`);
       else {
         report.lastCheckpoint = num(hint.version);
-        if (!checkpoints.has(report.lastCheckpoint)) problem(`${LOG}_last_checkpoint names version ${hint.version}, but ${LOG}${pad20(report.lastCheckpoint)}.checkpoint.parquet does not exist`);
+        if (!checkpoints.has(report.lastCheckpoint))
+          problem(`${LOG}_last_checkpoint names version ${hint.version}, but ${LOG}${pad20(report.lastCheckpoint)}.checkpoint.parquet does not exist`);
         const newest = Math.max(...checkpoints.keys());
-        if (checkpoints.size && report.lastCheckpoint < newest) problem(`${LOG}_last_checkpoint names version ${hint.version}, older than the newest checkpoint ${newest}`);
+        if (checkpoints.size && report.lastCheckpoint < newest)
+          problem(`${LOG}_last_checkpoint names version ${hint.version}, older than the newest checkpoint ${newest}`);
         const expected = atCheckpoint.get(report.lastCheckpoint);
         if (expected && hint.numOfAddFiles !== undefined && num(hint.numOfAddFiles) !== expected.files.size) {
           problem(`${LOG}_last_checkpoint says numOfAddFiles ${hint.numOfAddFiles}, the checkpoint state has ${expected.files.size} live files`);
@@ -466,7 +485,8 @@ function checkFields(kind: string, body: Json, where: string, problem: (m: strin
           else if (!isInt(stats.numRecords) || num(stats.numRecords) < 0) problem(`${where}: add.stats.numRecords is missing or not a non-negative integer`);
           else if (isObject(stats.nullCount)) {
             for (const [c, n] of Object.entries(stats.nullCount)) {
-              if (typeof n === 'number' && n > num(stats.numRecords)) problem(`${where}: add.stats.nullCount.${c} = ${n} exceeds numRecords ${stats.numRecords}`);
+              if (typeof n === 'number' && n > num(stats.numRecords))
+                problem(`${where}: add.stats.nullCount.${c} = ${n} exceeds numRecords ${stats.numRecords}`);
             }
           }
         }
@@ -475,7 +495,8 @@ function checkFields(kind: string, body: Json, where: string, problem: (m: strin
     case 'remove':
       need('path', isString, 'a string');
       need('dataChange', isBool, 'a boolean');
-      if (body.deletionTimestamp !== undefined && body.deletionTimestamp !== null && !isInt(body.deletionTimestamp)) problem(`${where}: remove.deletionTimestamp is not an integer`);
+      if (body.deletionTimestamp !== undefined && body.deletionTimestamp !== null && !isInt(body.deletionTimestamp))
+        problem(`${where}: remove.deletionTimestamp is not an integer`);
       break;
     case 'txn':
       need('appId', isString, 'a string');
@@ -539,8 +560,10 @@ function checkCommit(actions: Json[], version: number, path: string, state: Repl
   if (metaCount > 1) problem(`${path} (version ${version}): ${metaCount} metaData actions; at most one per commit`);
   if (protocolCount > 1) problem(`${path} (version ${version}): ${protocolCount} protocol actions; at most one per commit`);
   for (const [app, n] of txnApps) if (n > 1) problem(`${path} (version ${version}): ${n} txn actions for appId "${app}"; at most one per commit`);
-  for (const [key, n] of adds) if (n > 1) problem(`${path} (version ${version}): ${n} add actions for path "${key.split('\u0000')[0]}"; at most one per commit`);
-  for (const [key, n] of removes) if (n > 1) problem(`${path} (version ${version}): ${n} remove actions for path "${key.split('\u0000')[0]}"; at most one per commit`);
+  for (const [key, n] of adds)
+    if (n > 1) problem(`${path} (version ${version}): ${n} add actions for path "${key.split('\u0000')[0]}"; at most one per commit`);
+  for (const [key, n] of removes)
+    if (n > 1) problem(`${path} (version ${version}): ${n} remove actions for path "${key.split('\u0000')[0]}"; at most one per commit`);
   if (version === 0) {
     if (metaCount !== 1) problem(`${path}: version 0 must contain a metaData action`);
     if (protocolCount !== 1) problem(`${path}: version 0 must contain a protocol action`);
@@ -641,9 +664,16 @@ function checkpointToReplay(cp: CheckpointContent): ReplayState {
 }
 
 const features = (v: unknown) => (Array.isArray(v) ? [...v].map(String).sort() : null);
-const protocolView = (p: Json | undefined) => p && { r: num(p.minReaderVersion), w: num(p.minWriterVersion), rf: features(p.readerFeatures), wf: features(p.writerFeatures) };
+const protocolView = (p: Json | undefined) =>
+  p && { r: num(p.minReaderVersion), w: num(p.minWriterVersion), rf: features(p.readerFeatures), wf: features(p.writerFeatures) };
 const metaView = (m: Json | undefined) =>
-  m && { id: m.id, provider: (m.format as Json | undefined)?.provider, schemaString: m.schemaString, partitionColumns: m.partitionColumns, configuration: m.configuration ?? {} };
+  m && {
+    id: m.id,
+    provider: (m.format as Json | undefined)?.provider,
+    schemaString: m.schemaString,
+    partitionColumns: m.partitionColumns,
+    configuration: m.configuration ?? {},
+  };
 const pv = (v: unknown) => Object.fromEntries(Object.entries((v as Json | null | undefined) ?? {}).map(([k, x]) => [k, x === '' ? null : x]));
 
 function diffKeys(a: Iterable<string>, b: Iterable<string>): { missing: string[]; extra: string[] } {
@@ -654,28 +684,41 @@ function diffKeys(a: Iterable<string>, b: Iterable<string>): { missing: string[]
 
 function compareCheckpoint(path: string, cp: CheckpointContent, expected: ReplayState, problem: (m: string) => void): void {
   const { missing, extra } = diffKeys(expected.files.keys(), cp.adds.keys());
-  if (missing.length) problem(`checkpoint ${path}: live files missing compared with replaying the JSON commits: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` (+${missing.length - 5})` : ''}`);
-  if (extra.length) problem(`checkpoint ${path}: holds adds that are not live when replaying the JSON commits: ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ` (+${extra.length - 5})` : ''}`);
+  if (missing.length)
+    problem(
+      `checkpoint ${path}: live files missing compared with replaying the JSON commits: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` (+${missing.length - 5})` : ''}`,
+    );
+  if (extra.length)
+    problem(
+      `checkpoint ${path}: holds adds that are not live when replaying the JSON commits: ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ` (+${extra.length - 5})` : ''}`,
+    );
   for (const [key, { add }] of expected.files) {
     const got = cp.adds.get(key);
     if (!got) continue;
     if (num(got.size) !== num(add.size)) problem(`checkpoint ${path}: add "${add.path}" has size ${got.size}, the commits say ${add.size}`);
     if (canonicalJson(pv(got.partitionValues)) !== canonicalJson(pv(add.partitionValues))) {
-      problem(`checkpoint ${path}: add "${add.path}" has partitionValues ${canonicalJson(got.partitionValues)}, the commits say ${canonicalJson(add.partitionValues)}`);
+      problem(
+        `checkpoint ${path}: add "${add.path}" has partitionValues ${canonicalJson(got.partitionValues)}, the commits say ${canonicalJson(add.partitionValues)}`,
+      );
     }
-    if ((got.stats ?? null) !== null && (got.stats ?? null) !== (add.stats ?? null)) problem(`checkpoint ${path}: add "${add.path}" has different stats than its commit`);
+    if ((got.stats ?? null) !== null && (got.stats ?? null) !== (add.stats ?? null))
+      problem(`checkpoint ${path}: add "${add.path}" has different stats than its commit`);
   }
   for (const key of cp.removes.keys()) {
     if (!expected.tombstones.has(key)) problem(`checkpoint ${path}: remove "${key.split('\u0000')[0]}" is not a tombstone when replaying the JSON commits`);
   }
   if (canonicalJson(protocolView(cp.protocols[0])) !== canonicalJson(protocolView(expected.protocol))) {
-    problem(`checkpoint ${path}: protocol ${canonicalJson(protocolView(cp.protocols[0]))} differs from the replayed ${canonicalJson(protocolView(expected.protocol))}`);
+    problem(
+      `checkpoint ${path}: protocol ${canonicalJson(protocolView(cp.protocols[0]))} differs from the replayed ${canonicalJson(protocolView(expected.protocol))}`,
+    );
   }
   if (canonicalJson(metaView(cp.metaDatas[0])) !== canonicalJson(metaView(expected.metaData))) {
     problem(`checkpoint ${path}: metaData ${canonicalJson(metaView(cp.metaDatas[0]))} differs from the replayed ${canonicalJson(metaView(expected.metaData))}`);
   }
   if (canonicalJson(Object.fromEntries(cp.txns)) !== canonicalJson(Object.fromEntries(expected.txns))) {
-    problem(`checkpoint ${path}: txns ${canonicalJson(Object.fromEntries(cp.txns))} differ from the replayed ${canonicalJson(Object.fromEntries(expected.txns))}`);
+    problem(
+      `checkpoint ${path}: txns ${canonicalJson(Object.fromEntries(cp.txns))} differ from the replayed ${canonicalJson(Object.fromEntries(expected.txns))}`,
+    );
   }
 }
 
@@ -692,9 +735,12 @@ function compareWithSnapshot(snapshot: Snapshot, state: ReplayState, latest: num
     }
   }
   const txns = Object.fromEntries([...snapshot.state.txns.values()].map((t) => [t.appId, t.version]));
-  if (canonicalJson(txns) !== canonicalJson(Object.fromEntries(state.txns))) problem(`loadSnapshot txns ${canonicalJson(txns)} differ from the replay ${canonicalJson(Object.fromEntries(state.txns))}`);
-  if (canonicalJson(protocolView(snapshot.protocol as unknown as Json)) !== canonicalJson(protocolView(state.protocol))) problem('loadSnapshot protocol differs from the replay');
-  if (canonicalJson(metaView(snapshot.metadata as unknown as Json)) !== canonicalJson(metaView(state.metaData))) problem('loadSnapshot metaData differs from the replay');
+  if (canonicalJson(txns) !== canonicalJson(Object.fromEntries(state.txns)))
+    problem(`loadSnapshot txns ${canonicalJson(txns)} differ from the replay ${canonicalJson(Object.fromEntries(state.txns))}`);
+  if (canonicalJson(protocolView(snapshot.protocol as unknown as Json)) !== canonicalJson(protocolView(state.protocol)))
+    problem('loadSnapshot protocol differs from the replay');
+  if (canonicalJson(metaView(snapshot.metadata as unknown as Json)) !== canonicalJson(metaView(state.metaData)))
+    problem('loadSnapshot metaData differs from the replay');
 }
 
 async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -790,12 +836,14 @@ export async function duckdbCheck(store: ObjectStore, snapshot: Snapshot): Promi
       }
       if (ourRows !== duckRows) problems.push(`${where}: DuckDB reads ${duckRows} rows, Sluice's reader ${ourRows}`);
       const stats = parseStatsText(file.stats);
-      if (stats && typeof stats.numRecords === 'number' && stats.numRecords !== duckRows) problems.push(`${where}: DuckDB reads ${duckRows} rows, stats.numRecords says ${stats.numRecords}`);
+      if (stats && typeof stats.numRecords === 'number' && stats.numRecords !== duckRows)
+        problems.push(`${where}: DuckDB reads ${duckRows} rows, stats.numRecords says ${stats.numRecords}`);
 
       present.forEach((f, c) => {
         const values = ours[f.name];
         const nonNull = values.filter((v) => v !== null && v !== undefined);
-        if (String(nonNull.length) !== duck[`nn${c}`]) problems.push(`${where}: column "${f.name}": DuckDB counts ${duck[`nn${c}`]} non-null values, Sluice's reader ${nonNull.length}`);
+        if (String(nonNull.length) !== duck[`nn${c}`])
+          problems.push(`${where}: column "${f.name}": DuckDB counts ${duck[`nn${c}`]} non-null values, Sluice's reader ${nonNull.length}`);
         const type = f.type as DeltaType;
         if (typeof type !== 'string') return;
         const dec = DECIMAL_RE.exec(type);
@@ -812,8 +860,10 @@ export async function duckdbCheck(store: ObjectStore, snapshot: Snapshot): Promi
           // Integer bounds in stats are exact: compare with DuckDB's min/max where JSON numbers are exact.
           const lo = (stats?.minValues as Json | undefined)?.[f.name];
           const hi = (stats?.maxValues as Json | undefined)?.[f.name];
-          if (!dec && typeof lo === 'number' && Number.isSafeInteger(lo) && String(lo) !== duck[`lo${c}`]) problems.push(`${where}: column "${f.name}": stats min ${lo}, DuckDB min ${duck[`lo${c}`]}`);
-          if (!dec && typeof hi === 'number' && Number.isSafeInteger(hi) && String(hi) !== duck[`hi${c}`]) problems.push(`${where}: column "${f.name}": stats max ${hi}, DuckDB max ${duck[`hi${c}`]}`);
+          if (!dec && typeof lo === 'number' && Number.isSafeInteger(lo) && String(lo) !== duck[`lo${c}`])
+            problems.push(`${where}: column "${f.name}": stats min ${lo}, DuckDB min ${duck[`lo${c}`]}`);
+          if (!dec && typeof hi === 'number' && Number.isSafeInteger(hi) && String(hi) !== duck[`hi${c}`])
+            problems.push(`${where}: column "${f.name}": stats max ${hi}, DuckDB max ${duck[`hi${c}`]}`);
         } else if (FLOAT_TYPES.has(type)) {
           const finite = nonNull.map(Number);
           const ourSum = finite.reduce((s, v) => s + v, 0);
@@ -821,7 +871,8 @@ export async function duckdbCheck(store: ObjectStore, snapshot: Snapshot): Promi
           if (nonNull.length === 0) return;
           const duckSum = Number(duck[`s${c}`]);
           const tolerance = 1e-9 * Math.max(1, Math.abs(ourSum), ...finite.map(Math.abs));
-          if (!(Math.abs(duckSum - ourSum) <= tolerance || (Number.isNaN(duckSum) && Number.isNaN(ourSum)))) problems.push(`${where}: column "${f.name}": DuckDB SUM ${duckSum}, Sluice's reader ${ourSum}`);
+          if (!(Math.abs(duckSum - ourSum) <= tolerance || (Number.isNaN(duckSum) && Number.isNaN(ourSum))))
+            problems.push(`${where}: column "${f.name}": DuckDB SUM ${duckSum}, Sluice's reader ${ourSum}`);
         }
       });
     }

@@ -30,7 +30,6 @@ const STORES = ['S01', 'S02', 'S03', 'S04'];
 const SKUS = ['SKU-RED-M', 'SKU-BLU-L', 'SKU-GRN-S', 'SKU-YLW-XL', 'SKU-BLK-M'];
 const CURRENCIES = ['USD', 'EUR', 'KRW'];
 
-
 const pick = <T>(random: () => number, items: readonly T[]) => items[Math.floor(random() * items.length)];
 const two = (n: number) => String(n).padStart(2, '0');
 
@@ -57,7 +56,9 @@ export function salesFile(file: number, count: number, random: () => number): { 
       event_time: `2026-03-${two(day)} ${two(Math.floor(random() * 24))}:${two(Math.floor(random() * 60))}:${two(Math.floor(random() * 60))}`,
     });
   }
-  const lines = sales.map((s) => `${s.transaction_id},${s.store_id},${s.sku},${s.quantity},${(s.cents / 100).toFixed(2)},${s.currency},${s.event_time},,4111111111111111`);
+  const lines = sales.map(
+    (s) => `${s.transaction_id},${s.store_id},${s.sku},${s.quantity},${(s.cents / 100).toFixed(2)},${s.currency},${s.event_time},,4111111111111111`,
+  );
   return { csv: ['transaction_id,store_id,sku,quantity,unit_price,currency,event_time,status,card_number', ...lines].join('\n') + '\n', sales };
 }
 

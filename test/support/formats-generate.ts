@@ -52,18 +52,28 @@ write('empty.csv', '');
 write('empty.parquet', '');
 write('empty.csv.gz', gzip(new Uint8Array(0)));
 // NDJSON with broken lines.
-write('events.ndjson', [
-  '{"id":1,"kind":"open","at":"2024-01-01T10:00:00Z"}',
-  '{"id":2,"kind":',
-  '',
-  '[1,2]',
-  '{"id":5,"kind":"close","at":"2024-01-01T11:30:00+01:00","extra":{"n":[1,2]}}',
-].join('\n') + '\n');
+write(
+  'events.ndjson',
+  [
+    '{"id":1,"kind":"open","at":"2024-01-01T10:00:00Z"}',
+    '{"id":2,"kind":',
+    '',
+    '[1,2]',
+    '{"id":5,"kind":"close","at":"2024-01-01T11:30:00+01:00","extra":{"n":[1,2]}}',
+  ].join('\n') + '\n',
+);
 // A JSON array with nested values, exact numbers and a late key.
-write('orders.json', JSON.stringify([
-  { id: 1, total: 1.1, tags: ['a', 'b'], customer: { name: 'Ann' } },
-  { id: 2, total: 20, tags: [], customer: null },
-], null, 2).replace('"total": 1.1', '"total": 1.10'));
+write(
+  'orders.json',
+  JSON.stringify(
+    [
+      { id: 1, total: 1.1, tags: ['a', 'b'], customer: { name: 'Ann' } },
+      { id: 2, total: 20, tags: [], customer: null },
+    ],
+    null,
+    2,
+  ).replace('"total": 1.1', '"total": 1.10'),
+);
 
 // Compressed variants, whole and truncated.
 const ledgerText = Buffer.from(ledger(3000));
@@ -78,4 +88,10 @@ const zs = zstd(ledgerText);
 write('ledger-truncated.csv.zst', zs.subarray(0, Math.floor(zs.length / 2)));
 
 // A 1×1 PNG.
-write('pixel.png', Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201a5d7a0b80000000049454e44ae426082', 'hex'));
+write(
+  'pixel.png',
+  Buffer.from(
+    '89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201a5d7a0b80000000049454e44ae426082',
+    'hex',
+  ),
+);

@@ -23,7 +23,10 @@ export interface RegisteredFunction {
  * @param env the child's environment (undefined values are left out)
  * @returns the child's exit status, its stderr, and the functions registered (empty when it failed)
  */
-export function registerUnderStandInHost(modules: string[], env: Record<string, string | undefined>): { status: number | null; stderr: string; functions: RegisteredFunction[] } {
+export function registerUnderStandInHost(
+  modules: string[],
+  env: Record<string, string | undefined>,
+): { status: number | null; stderr: string; functions: RegisteredFunction[] } {
   const script = `
     const Module = require('node:module');
     const registered = [];

@@ -28,7 +28,14 @@ export function avroString(text: string | Buffer): Buffer {
 export const SYNC = Buffer.from('0123456789abcdef');
 
 /** The schema of most files here: `{ id: long, name: string }`. */
-export const PERSON_SCHEMA = { type: 'record', name: 'Person', fields: [{ name: 'id', type: 'long' }, { name: 'name', type: 'string' }] };
+export const PERSON_SCHEMA = {
+  type: 'record',
+  name: 'Person',
+  fields: [
+    { name: 'id', type: 'long' },
+    { name: 'name', type: 'string' },
+  ],
+};
 
 /** One encoded `PERSON_SCHEMA` record. */
 export function person(id: number, name: string): Buffer {

@@ -13,18 +13,45 @@ import { RESCUED_COLUMN } from '../../shared/formats';
 export const REAL_CSV_TYPES: Record<string, Record<string, string>> = {
   '2016-weather-data-seattle.csv': { Date: 'date', Max_TemperatureC: 'integer', Mean_TemperatureC: 'integer', Min_TemperatureC: 'integer' },
   'US-shooting-incidents.csv': {
-    _c0: 'integer', person: 'string', dept: 'string', eow: 'string', cause: 'string', cause_short: 'string', date: 'date', year: 'integer',
-    canine: 'boolean', dept_name: 'string', state: 'string', description: 'string', latitude: 'double', longitude: 'double', state_name: 'string',
+    _c0: 'integer',
+    person: 'string',
+    dept: 'string',
+    eow: 'string',
+    cause: 'string',
+    cause_short: 'string',
+    date: 'date',
+    year: 'integer',
+    canine: 'boolean',
+    dept_name: 'string',
+    state: 'string',
+    description: 'string',
+    latitude: 'double',
+    longitude: 'double',
+    state_name: 'string',
   },
   // Headers with spaces and parentheses are stored sanitised (Delta refuses ` ,;{}()\n\t=` in names).
   'amazon-purchases-sample.csv': {
-    Order_Date: 'date', Purchase_Price_Per_Unit: 'double', Quantity: 'integer', Shipping_Address_State: 'string', Title: 'string',
-    'ASIN/ISBN_Product_Code_': 'string', Category: 'string', Survey_ResponseID: 'string',
+    Order_Date: 'date',
+    Purchase_Price_Per_Unit: 'double',
+    Quantity: 'integer',
+    Shipping_Address_State: 'string',
+    Title: 'string',
+    'ASIN/ISBN_Product_Code_': 'string',
+    Category: 'string',
+    Survey_ResponseID: 'string',
   },
   // DuckDB leaves Date as VARCHAR (three ISO timestamps hide among the dates); Sluice types it and
   // rescues those three.
   'earthquakes-23k.csv': { Date: 'date', Latitude: 'double', Longitude: 'double', Magnitude: 'double' },
-  'gapminder-unclean.csv': { country: 'string', continent: 'string', year: 'integer', lifeExp: 'double', pop: 'integer', gdpPercap: 'double', iso_alpha: 'string' },
+  'gapminder-unclean.csv': {
+    country: 'string',
+    continent: 'string',
+    year: 'integer',
+    lifeExp: 'double',
+    pop: 'integer',
+    gdpPercap: 'double',
+    iso_alpha: 'string',
+  },
 };
 
 /** Significant digits and exponent of a decimal literal: equal for texts denoting the same number exactly. */
@@ -58,12 +85,18 @@ function dayOf(text: string, format: string): number | null {
  */
 function sameValue(value: unknown, type: string, text: string, inference: string): boolean {
   switch (type) {
-    case 'string': return value === text;
-    case 'integer': return typeof value === 'number' && String(value) === text;
-    case 'long': return (typeof value === 'bigint' || typeof value === 'number') && String(value) === text;
-    case 'double': return typeof value === 'number' && canonicalNumber(String(value)) === canonicalNumber(text);
-    case 'boolean': return String(value) === text.toLowerCase();
-    case 'date': return (typeof value === 'string' ? dayOf(value, 'yyyy-MM-dd') : value) === dayOf(text, /^date (\S+)/.exec(inference)?.[1] ?? '');
+    case 'string':
+      return value === text;
+    case 'integer':
+      return typeof value === 'number' && String(value) === text;
+    case 'long':
+      return (typeof value === 'bigint' || typeof value === 'number') && String(value) === text;
+    case 'double':
+      return typeof value === 'number' && canonicalNumber(String(value)) === canonicalNumber(text);
+    case 'boolean':
+      return String(value) === text.toLowerCase();
+    case 'date':
+      return (typeof value === 'string' ? dayOf(value, 'yyyy-MM-dd') : value) === dayOf(text, /^date (\S+)/.exec(inference)?.[1] ?? '');
   }
   return false;
 }
@@ -123,10 +156,12 @@ export function alteredCells(
     fields.forEach((f, j) => {
       const text = cells[i][j];
       const value = row[f.name];
-      const ok = value === null
-        ? (text === null && !(f.name in rescued)) || rescued[f.name] === text
-        : text !== null && sameValue(value, f.type as string, text, inference[f.name] ?? '');
-      if (!ok && altered.length < limit) altered.push(`row ${i + 1} ${f.name}: ${JSON.stringify(text)} became ${String(value)} (rescued ${JSON.stringify(rescued[f.name])})`);
+      const ok =
+        value === null
+          ? (text === null && !(f.name in rescued)) || rescued[f.name] === text
+          : text !== null && sameValue(value, f.type as string, text, inference[f.name] ?? '');
+      if (!ok && altered.length < limit)
+        altered.push(`row ${i + 1} ${f.name}: ${JSON.stringify(text)} became ${String(value)} (rescued ${JSON.stringify(rescued[f.name])})`);
     });
   });
   return altered;

@@ -11,7 +11,17 @@ import * as nodePath from 'node:path';
 import { batchToRows, loadSnapshot, scanTable } from '../../shared/delta';
 import type { JsonValue } from '../../shared/delta/rows';
 import { isStorableName } from '../../shared/formats';
-import { DeadLetterTarget, IngestFileOptions, IngestOutcome, IngestSource, ingestFile, LedgerEntry, normaliseEtag, TableLedger, tableKeyOf } from '../../shared/ingest';
+import {
+  DeadLetterTarget,
+  IngestFileOptions,
+  IngestOutcome,
+  IngestSource,
+  ingestFile,
+  LedgerEntry,
+  normaliseEtag,
+  TableLedger,
+  tableKeyOf,
+} from '../../shared/ingest';
 import { openStore } from '../../shared/storage/location';
 import type { ObjectInfo, ObjectStore } from '../../shared/storage/types';
 import { azuriteUri, uniqueContainer } from './azurite';
@@ -77,7 +87,9 @@ export async function tableProblems(table: ObjectStore): Promise<string[]> {
   const report = await validateTable(table, { requireStats: true });
   const snapshot = await loadSnapshot(table);
   const duck = await duckdbCheck(table, snapshot);
-  const names = snapshot.schema.fields.filter((f) => !isStorableName(f.name)).map((f) => `column name ${JSON.stringify(f.name)} is not storable without column mapping`);
+  const names = snapshot.schema.fields
+    .filter((f) => !isStorableName(f.name))
+    .map((f) => `column name ${JSON.stringify(f.name)} is not storable without column mapping`);
   return [...report.problems, ...duck.problems, ...names];
 }
 
@@ -159,7 +171,14 @@ export function startIngestProcess(
   spec: { path?: string; etag?: string; source?: IngestSource; backfillPrefix?: string },
   options: { env?: Record<string, string>; waitGo?: boolean } = {},
 ): ChildHandle {
-  const full = { landing: env.landingUri, table: env.tableUri, deadLetter: env.deadLetterUri, deadLetterPrefix: env.deadLetter.prefix, ...spec, waitGo: !!options.waitGo };
+  const full = {
+    landing: env.landingUri,
+    table: env.tableUri,
+    deadLetter: env.deadLetterUri,
+    deadLetterPrefix: env.deadLetter.prefix,
+    ...spec,
+    waitGo: !!options.waitGo,
+  };
   const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, JSON.stringify(full)], {
     env: { ...process.env, ...options.env },
     stdio: [options.waitGo ? 'pipe' : 'ignore', 'pipe', 'pipe'],
@@ -189,7 +208,10 @@ export function startIngestProcess(
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       failReady(new Error(`ingest process exited (${code ?? signal}) before it was ready: ${stderr}`));
-      const last = stdout.split('\n').filter((l) => l.trim() && !l.includes('"ready":true')).pop();
+      const last = stdout
+        .split('\n')
+        .filter((l) => l.trim() && !l.includes('"ready":true'))
+        .pop();
       const parsed = last ? (JSON.parse(last) as { outcome?: IngestOutcome; backfill?: Record<string, unknown> }) : {};
       resolve({ code, signal, stdout, stderr, ...parsed });
     });

@@ -47,7 +47,13 @@ export function azuriteLake(label: string): { root: string; lake: LakeTables } {
  */
 export function deltaBatch(schema: DeltaStruct, rows: unknown[][]): arrow.RecordBatch {
   const columns: Record<string, arrow.Vector> = {};
-  schema.fields.forEach((f, i) => (columns[f.name] = buildVector(f.type, rows.map((r) => r[i] ?? null))));
+  schema.fields.forEach(
+    (f, i) =>
+      (columns[f.name] = buildVector(
+        f.type,
+        rows.map((r) => r[i] ?? null),
+      )),
+  );
   return new arrow.Table(columns).batches[0];
 }
 

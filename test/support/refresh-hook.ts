@@ -15,6 +15,9 @@ export default function labelAndFilter(batch: arrow.RecordBatch, context: { tabl
   const kept = takeRows(batch, arrowToDeltaSchema(batch.schema), keep);
   const columns: Record<string, arrow.Vector> = {};
   for (const field of batch.schema.fields) columns[field.name] = kept ? kept.getChild(field.name)! : buildVector('string', []);
-  columns.label = buildVector('string', keep.map((i) => `${ids[i]}#${ns[i]}@${context.table}`));
+  columns.label = buildVector(
+    'string',
+    keep.map((i) => `${ids[i]}#${ns[i]}@${context.table}`),
+  );
   return new arrow.Table(columns).batches[0];
 }

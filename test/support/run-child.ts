@@ -23,14 +23,26 @@ async function main(): Promise<void> {
   const container = env.RUN_CONTAINER!;
   const definition = await loadPipelineDefinition(POS_PIPELINE);
   const events = new EventLog(connectionStringTables(cs)(env.RUN_EVENTS_TABLE!));
-  const registry = orchestrationRegistry({ pipelines: () => [definition], lake: (p) => openStore(azuriteUri(container, p)), events, sql: { memoryLimit: '256MB', threads: 1 } });
+  const registry = orchestrationRegistry({
+    pipelines: () => [definition],
+    lake: (p) => openStore(azuriteUri(container, p)),
+    events,
+    sql: { memoryLimit: '256MB', threads: 1 },
+  });
   const table = registry.activities[TABLE_ACTIVITY];
   const slow = Number(env.RUN_SLOW_MS ?? 0);
   registry.activities[TABLE_ACTIVITY] = async (input, context) => {
     await new Promise((r) => setTimeout(r, slow));
     return table(input, context);
   };
-  const engine = new OrchestrationEngine(registry, { connectionString: cs, tablePrefix: env.RUN_PREFIX, hostId: 'run-child', maxConcurrentActivities: 4, pollMs: 25, leaseMs: 60_000 });
+  const engine = new OrchestrationEngine(registry, {
+    connectionString: cs,
+    tablePrefix: env.RUN_PREFIX,
+    hostId: 'run-child',
+    maxConcurrentActivities: 4,
+    pollMs: 25,
+    leaseMs: 60_000,
+  });
   if (env.RUN_START === '1') await new EngineRunClient(engine).startRun({ pipeline: 'pos', reason: 'sigkill test' });
   engine.start();
   process.stdout.write('started\n');

@@ -69,7 +69,14 @@ export async function exampleLake(label: string, pipelineFile: string): Promise<
   const definition = await loadPipelineDefinition(pipelineFile);
   const eventsTable = uniqueName('Events');
   const events = new EventLog(connectionStringTables(connectionString())(eventsTable));
-  return { container, lake, definition, eventsTable, events, services: { pipelines: () => [definition], lake, events, sql: { memoryLimit: '256MB', threads: 1 } } };
+  return {
+    container,
+    lake,
+    definition,
+    eventsTable,
+    events,
+    services: { pipelines: () => [definition], lake, events, sql: { memoryLimit: '256MB', threads: 1 } },
+  };
 }
 
 /**
@@ -81,7 +88,11 @@ export async function exampleLake(label: string, pipelineFile: string): Promise<
  * @returns the outcomes, in order
  */
 export async function ingestExamples(run: RunLake, files: [source: string, file: string][], ledgerTable: string): Promise<IngestOutcome[]> {
-  return ingestLanding(run, files.map(([source, file]) => [source, `pos/${file}`]), ledgerTable);
+  return ingestLanding(
+    run,
+    files.map(([source, file]) => [source, `pos/${file}`]),
+    ledgerTable,
+  );
 }
 
 /**
@@ -121,7 +132,14 @@ export async function ingestLanding(run: RunLake, files: [source: string, path: 
  * @returns the engine
  */
 export function runEngine(registry: OrchestrationRegistry, options: Partial<EngineOptions> = {}): OrchestrationEngine {
-  return new OrchestrationEngine(registry, { connectionString: connectionString(), tablePrefix: uniqueName('Run'), maxConcurrentActivities: 4, leaseMs: 15_000, pollMs: 25, ...options });
+  return new OrchestrationEngine(registry, {
+    connectionString: connectionString(),
+    tablePrefix: uniqueName('Run'),
+    maxConcurrentActivities: 4,
+    leaseMs: 15_000,
+    pollMs: 25,
+    ...options,
+  });
 }
 
 /**
@@ -142,7 +160,14 @@ export async function sortedRows(lake: LakeTables, path: string, omit: string[] 
 }
 
 /** Tables of the POS pipeline compared between lakes (quarantine included). */
-export const POS_TABLES = ['silver/sales', 'silver/sales__quarantine', 'silver/deliveries', 'silver/deliveries__quarantine', 'gold/daily_store_sales', 'gold/store_stock'];
+export const POS_TABLES = [
+  'silver/sales',
+  'silver/sales__quarantine',
+  'silver/deliveries',
+  'silver/deliveries__quarantine',
+  'gold/daily_store_sales',
+  'gold/store_stock',
+];
 
 /**
  * Every POS table's rows, for comparing two lakes (quarantine times and bronze file names left out).

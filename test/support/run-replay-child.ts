@@ -16,7 +16,12 @@ const azuriteUri = (container: string, path: string) => `${process.env.AZURITE_B
 async function main(): Promise<void> {
   const env = process.env;
   const definition = await loadPipelineDefinition(env.REPLAY_PIPELINE!);
-  const result = await replayQuarantine({ definition, table: env.REPLAY_TABLE!, lake: (p) => openStore(azuriteUri(env.REPLAY_CONTAINER!, p)), sql: { memoryLimit: '256MB', threads: 1 } });
+  const result = await replayQuarantine({
+    definition,
+    table: env.REPLAY_TABLE!,
+    lake: (p) => openStore(azuriteUri(env.REPLAY_CONTAINER!, p)),
+    sql: { memoryLimit: '256MB', threads: 1 },
+  });
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
