@@ -60,10 +60,13 @@ export function routeBlobCreatedEvent(runtime: SluiceRuntime, event: unknown): R
  */
 export function ingestRoutedBlob(runtime: SluiceRuntime, routed: RoutedBlob): Promise<IngestOutcome> {
   const { blob, route } = routed;
-  return ingestFile({
+  return ingestFile({ ...landingFileOptions(runtime, route), path: blob.path, ...(blob.etag ? { etag: blob.etag } : {}) });
+}
+
+/** What ingesting any landing file of a source takes: the event path and reconcile share it. */
+function landingFileOptions(runtime: SluiceRuntime, route: SourceRoute) {
+  return {
     landing: runtime.landing,
-    path: blob.path,
-    ...(blob.etag ? { etag: blob.etag } : {}),
     table: route.table,
     tableKey: route.tableKey,
     source: route.ingest,
@@ -71,7 +74,7 @@ export function ingestRoutedBlob(runtime: SluiceRuntime, routed: RoutedBlob): Pr
     deadLetter: route.deadLetter,
     lane: runtime.lane,
     poisonAttempts: runtime.settings.poisonAttempts,
-  });
+  };
 }
 
 /**
@@ -126,17 +129,10 @@ export async function reconcileLanding(runtime: SluiceRuntime, onSource?: (done:
     let done: SourceReconcile;
     try {
       const result = await backfill({
-        landing: runtime.landing,
+        ...landingFileOptions(runtime, route),
         prefix: route.source.landing!,
         // Folders of sources never overlap; the filter keeps this true if routing ever gets finer.
         filter: (path) => runtime.routeBlob(path) === route,
-        table: route.table,
-        tableKey: route.tableKey,
-        source: route.ingest,
-        ledger: runtime.ledger,
-        deadLetter: route.deadLetter,
-        lane: runtime.lane,
-        poisonAttempts: runtime.settings.poisonAttempts,
       });
       done = { route, result };
     } catch (err) {
