@@ -133,12 +133,12 @@ export function tableActivity(services: () => RunServices): (input: TableActivit
         const missing = await missingInputs(definition, input.table, s.lake);
         if (missing.length) {
           // Nothing to read yet (a new deployment, a schedule firing before the first file): not a failure.
-          context.log(`refreshTable ${input.table}: nothing to refresh yet, ${missing.join(', ')} ${missing.length === 1 ? 'has' : 'have'} no table`);
+          context.log(`${TABLE_ACTIVITY}: ${input.table}: nothing to refresh yet, ${missing.join(', ')} ${missing.length === 1 ? 'has' : 'have'} no table`);
           const empty = emptyMetrics(definition.tables[input.table], []);
           // Recorded like any update, so that the run's record is complete (outcome.ts counts tables).
           if (s.events)
             await withRetries(() => s.events!.record({ ...base, status: empty.status, recordedAt: new Date().toISOString(), metrics: empty })).catch((e) =>
-              context.warn(`refreshTable ${input.table}: event not recorded: ${errorText(e)}`),
+              context.warn(`${TABLE_ACTIVITY}: ${input.table}: event not recorded: ${errorText(e)}`),
             );
           return empty;
         }
@@ -146,7 +146,7 @@ export function tableActivity(services: () => RunServices): (input: TableActivit
       if (!isTransient(err) && s.events) {
         await s.events
           .record({ ...base, status: 'failed', recordedAt: new Date().toISOString(), error: errorText(err) })
-          .catch((e) => context.warn(`refreshTable ${input.table}: event not recorded: ${errorText(e)}`));
+          .catch((e) => context.warn(`${TABLE_ACTIVITY}: ${input.table}: event not recorded: ${errorText(e)}`));
       }
       throw marked(err);
     }
@@ -163,7 +163,7 @@ export function tableActivity(services: () => RunServices): (input: TableActivit
         await withRetries(() => s.events!.record({ ...base, status: metrics.status, recordedAt: new Date().toISOString(), metrics, lineage }));
       } catch (err) {
         // The update is committed and its metrics reach the run's output; a missing record is logged, not worth failing the run.
-        context.error(`refreshTable ${input.table} (run ${input.runId}): the update is committed but its event was not recorded: ${errorText(err)}`);
+        context.error(`${TABLE_ACTIVITY}: ${input.table} (run ${input.runId}): the update is committed but its event was not recorded: ${errorText(err)}`);
       }
     }
     context.log(`${TABLE_ACTIVITY}: ${tableUpdateLine(metrics)}`);
