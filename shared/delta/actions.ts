@@ -225,3 +225,28 @@ export function fileActionKey(path: string, dv?: DeletionVector | null): string 
   if (!dv) return path;
   return `${path}\u0000${dv.storageType}${dv.pathOrInlineDv}${dv.offset === undefined || dv.offset === null ? '' : '@' + dv.offset}`;
 }
+
+/**
+ * The tombstone of a live file: every writer that drops a file (overwrite, upsert, optimize) says the
+ * same things of it, so a reader or a later vacuum sees one shape. The deletion vector goes with it:
+ * it is part of the logical file's key, and without it the remove would not match the add.
+ *
+ * @param file the file's `add`, as in the snapshot
+ * @param dataChange false for rearrangements that change no row (optimize)
+ * @param deletionTimestamp when it was removed (ms)
+ * @returns the `remove` action
+ */
+export function removeAction(file: AddFile, dataChange: boolean, deletionTimestamp: number): { remove: RemoveFile } {
+  return {
+    remove: {
+      path: file.path,
+      dataChange,
+      deletionTimestamp,
+      extendedFileMetadata: true,
+      partitionValues: file.partitionValues,
+      size: file.size,
+      stats: file.stats ?? null,
+      ...(file.deletionVector ? { deletionVector: file.deletionVector } : {}),
+    },
+  };
+}

@@ -9,7 +9,7 @@
  * long the rewrite takes, a vacuum with a short retention never deletes them under it.
  */
 import type { ObjectStore } from '../storage/types';
-import type { Action, AddFile } from './actions';
+import { removeAction, type Action, type AddFile } from './actions';
 import { columnMappingMode, physicalName, physicalSchema, toPhysicalBatch } from './column-mapping';
 import { claimWrites } from './claims';
 import { commitTransaction, CommitOptions } from './commit';
@@ -120,20 +120,7 @@ async function rewrite(
       result.bytesAdded += add.size;
     }
     for (const file of bin) {
-      // The DV is part of the logical file's key: without it the remove would not match the add.
-      const dv = file.deletionVector ? { deletionVector: file.deletionVector } : {};
-      actions.push({
-        remove: {
-          path: file.path,
-          dataChange: false,
-          deletionTimestamp: now,
-          extendedFileMetadata: true,
-          partitionValues: file.partitionValues,
-          size: file.size,
-          stats: file.stats ?? null,
-          ...dv,
-        },
-      });
+      actions.push(removeAction(file, false, now));
       result.filesRemoved++;
       result.bytesRemoved += file.size;
       partitions.add(JSON.stringify(file.partitionValues));

@@ -4,7 +4,7 @@
  */
 import * as arrow from 'apache-arrow';
 import type { ObjectStore } from '../storage/types';
-import type { Action, AddFile, CommitInfo } from './actions';
+import { removeAction, type Action, type AddFile, type CommitInfo } from './actions';
 import { CommitConflictError, WriteRejectedError } from './errors';
 import { commitTransaction, CommitOptions, CommitResult, loadSnapshotIfExists, matchesPartition, newTableActions, ReadPredicate } from './commit';
 import { faultPoint } from './faults';
@@ -241,17 +241,7 @@ function planWrite(snapshot: Snapshot, files: AddFile[], options: WriteOptions):
   const now = Date.now();
   for (const file of activeFiles(snapshot)) {
     if (filters && !filters.some((p) => matchesPartition(file.partitionValues, p))) continue;
-    actions.push({
-      remove: {
-        path: file.path,
-        dataChange: true,
-        deletionTimestamp: now,
-        extendedFileMetadata: true,
-        partitionValues: file.partitionValues,
-        size: file.size,
-        stats: file.stats ?? null,
-      },
-    });
+    actions.push(removeAction(file, true, now));
   }
   return { actions, predicate: filters ?? 'table' };
 }

@@ -9,7 +9,7 @@
  * its txn already covers our versions the update reports itself as skipped; our data files are then
  * orphans for vacuum.
  */
-import type { Action, AddFile, Txn } from '../delta/actions';
+import { removeAction, type Action, type AddFile, type Txn } from '../delta/actions';
 import {
   CommitConflictError,
   commitTransaction,
@@ -130,17 +130,7 @@ export async function commitUpdate(store: ObjectStore, update: TableUpdate): Pro
   }
   for (const add of update.adds) actions.push({ add });
   for (const file of update.removes) {
-    actions.push({
-      remove: {
-        path: file.path,
-        dataChange: true,
-        deletionTimestamp: now,
-        extendedFileMetadata: true,
-        partitionValues: file.partitionValues,
-        size: file.size,
-        stats: file.stats ?? null,
-      },
-    });
+    actions.push(removeAction(file, true, now));
   }
   for (const [appId, version] of Object.entries(update.txns)) actions.push({ txn: { appId, version, lastUpdated: now } satisfies Txn });
   try {
