@@ -6,6 +6,7 @@
  * maintain one table at once. The passing of days is simulated with the injected clock (`now`).
  */
 import { describe, expect, it } from 'vitest';
+import { main } from '../../cli/main';
 import { cleanupExpiredLog, loadSnapshot, optimizeTable, writeCheckpoint, writeTable } from '../../shared/delta';
 import { listLog } from '../../shared/delta/log';
 import { commitTimestamps } from '../../shared/delta/snapshot';
@@ -183,5 +184,39 @@ describe('log cleanup', () => {
     const off = await smallFilesTable('mnt-logoff', 12, { 'delta.enableExpiredLogCleanup': 'false' });
     const result = await cleanupExpiredLog(off, { now: Date.now() + 40 * DAY });
     expect(result).toMatchObject({ files: [], reason: 'delta.enableExpiredLogCleanup is false' });
+  });
+});
+
+describe('sluice maintain', () => {
+  async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const code = await main(args, { out: (t) => (out += t), err: (t) => (err += t) });
+    return { code, out, err };
+  }
+
+  it('--dry-run --json reports, then a run compacts; a location without a table exits 1 with the reason', async () => {
+    const uri = azuriteUri(uniqueContainer('mnt-cli'), 'events');
+    const store = openStore(uri);
+    for (let batch = 0; batch < 11; batch++) await writeTable(store, [writerBatch(7, batch, ROWS)]);
+    const before = await everyBlob(store);
+    const dry = await cli(['maintain', uri, '--dry-run', '--json']);
+    expect(dry.code, dry.err).toBe(0);
+    expect(JSON.parse(dry.out)).toMatchObject({ dryRun: true, versionBefore: 10, optimize: { status: 'would-run', filesRemoved: 11 } });
+    expect(await everyBlob(store)).toEqual(before);
+
+    const run = await cli(['maintain', uri]);
+    expect(run.code, run.err).toBe(0);
+    expect(run.out).toMatch(/version 10 → 11\n {2}optimize +done +version 11: 11 files → 1 in 1 partition\n {2}checkpoint +not-needed/);
+    expect((await rowsPerBatch(await loadSnapshot(store))).rows).toBe(11 * ROWS);
+
+    const none = await cli(['maintain', azuriteUri(uniqueContainer('mnt-cli-none'), 'x'), '--json']);
+    expect(none.code).toBe(1);
+    expect(JSON.parse(none.out).skipped).toMatch(/no Delta table/);
+    const usage = await cli(['maintain']);
+    expect(usage.code).toBe(2);
+    expect(usage.err).toMatch(/exactly one table location/);
+    const help = await cli(['--help']);
+    expect(help.out).toMatch(/maintain <table> +what the nightly maintenance timer does/);
   });
 });
