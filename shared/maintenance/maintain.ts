@@ -23,7 +23,7 @@
  * not even the lease.
  */
 import { errorText } from '../errors';
-import { cleanupExpiredLog, loadSnapshot, optimizeTable, planCompaction, vacuumTable, writeCheckpoint, type Snapshot } from '../delta';
+import { cleanupExpiredLog, loadSnapshot, NotATableError, optimizeTable, planCompaction, vacuumTable, writeCheckpoint, type Snapshot } from '../delta';
 import { DEFAULT_RETENTION_MS, parseInterval } from '../delta/checkpoint';
 import { checkMaintenanceSupport } from '../delta/protocol';
 import type { ObjectStore } from '../storage/types';
@@ -76,6 +76,8 @@ export interface MaintenanceReport {
   dryRun: boolean;
   /** Why the table was left alone (unreadable log, refused protocol, another run holds it); no steps then. */
   skipped?: string;
+  /** Skipped because no table exists there yet (a pipeline table nothing has written to). */
+  missing?: boolean;
   /** Latest version before and after. */
   versionBefore?: number;
   versionAfter?: number;
@@ -121,13 +123,14 @@ function vacuumDefault(o: Resolved) {
 }
 
 /** Load the table for maintenance; the reason to skip it when that fails. */
-async function open(store: ObjectStore): Promise<Snapshot | string> {
+async function open(store: ObjectStore, dryRun: boolean): Promise<Snapshot | MaintenanceReport> {
   try {
     const snapshot = await loadSnapshot(store);
     checkMaintenanceSupport(snapshot.protocol, snapshot.metadata, store.url);
     return snapshot;
   } catch (err) {
-    return `its log cannot be read or maintained: ${errorText(err)}`;
+    if (err instanceof NotATableError) return { table: store.url, dryRun, skipped: errorText(err), missing: true };
+    return { table: store.url, dryRun, skipped: `its log cannot be read or maintained: ${errorText(err)}` };
   }
 }
 
@@ -142,8 +145,8 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
  */
 export async function planMaintenance(store: ObjectStore, options: MaintainOptions = {}): Promise<MaintenanceReport> {
   const o = resolved(options);
-  const snapshot = await open(store);
-  if (typeof snapshot === 'string') return { table: store.url, dryRun: true, skipped: snapshot };
+  const snapshot = await open(store, true);
+  if (!('state' in snapshot)) return snapshot;
   const report: MaintenanceReport = { table: store.url, dryRun: true, versionBefore: snapshot.version, versionAfter: snapshot.version };
 
   const bins = planCompaction(snapshot, { targetFileBytes: o.targetFileBytes, minFilesPerPartition: o.minFilesPerPartition });
@@ -216,8 +219,8 @@ async function step(report: MaintenanceReport, name: (typeof MAINTENANCE_STEPS)[
 export async function maintainTable(store: ObjectStore, options: MaintainOptions = {}): Promise<MaintenanceReport> {
   if (options.dryRun) return planMaintenance(store, options);
   const o = resolved(options);
-  const first = await open(store);
-  if (typeof first === 'string') return { table: store.url, dryRun: false, skipped: first };
+  const first = await open(store, false);
+  if (!('state' in first)) return first;
   let lease: MaintenanceLease;
   try {
     lease = await acquireMaintenanceLease(store, { holder: options.holder, clock: options.leaseClock });
