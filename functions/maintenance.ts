@@ -1,6 +1,6 @@
 /**
  * Trigger adapter of the `maintenance` timer (`SLUICE_MAINTENANCE_SCHEDULE`): one tick of
- * shared/maintenance/timer.ts (purge old Durable history, start the `maintenance` orchestration),
+ * shared/maintenance/timer.ts (purge old Durable history, start the `maintainLake` orchestration),
  * logged in one line. A failure is rethrown so it shows in monitoring; the next tick tries again.
  */
 import type { InvocationContext, Timer } from '@azure/functions';

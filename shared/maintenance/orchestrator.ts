@@ -1,5 +1,5 @@
 /**
- * The `maintenance` Durable orchestration the nightly timer starts (timer.ts), and its activities:
+ * The `maintainLake` Durable orchestration the nightly timer starts (timer.ts), and its activities:
  *
  * - `maintenancePlan` → the tables of the served pipelines (bronze tables of the sources, silver and
  *   gold tables), each once;
@@ -26,7 +26,7 @@ import { runtimeMaintenanceServices, type MaintenanceServices } from './services
 import { DAY_MS, pruneEventLog, pruneLedger } from './state-retention';
 
 /** Orchestrator name. */
-export const MAINTENANCE_ORCHESTRATOR = 'maintenance';
+export const MAINTENANCE_ORCHESTRATOR = 'maintainLake';
 /** Activity listing the tables. */
 export const MAINTENANCE_PLAN_ACTIVITY = 'maintenancePlan';
 /** Activity maintaining one table. */

@@ -4,7 +4,7 @@
  * 1. purge the Durable history of finished instances created more than `SLUICE_HISTORY_RETENTION_DAYS`
  *    ago (the run API's status of such an old run then answers 404; its table updates stay in the
  *    event log until `SLUICE_EVENTS_RETENTION_DAYS`);
- * 2. start the `maintenance` orchestration (orchestrator.ts), unless the previous one still runs.
+ * 2. start the `maintainLake` orchestration (orchestrator.ts), unless the previous one still runs.
  *
  * The same code runs in Azure (the Durable client) and on the local host (its engine), behind
  * `MaintenanceControl`; the adapter is chosen from the run client the function is given.
