@@ -16,6 +16,11 @@
  * 4. **log cleanup** of `_delta_log` entries older than `delta.logRetentionDuration` and than the
  *    newest checkpoint before it (shared/delta/log-cleanup.ts).
  *
+ * Why log cleanup cannot break exactly-once: the refresh's `txn` versions live in every checkpoint;
+ * the lane recognises its intents by the commits after their base version, and an intent older than
+ * 15 minutes is abandoned, far inside the 30-day log retention; an ingestion's ledger repair reads the
+ * commits after its entry's start version, and a `started` entry is taken over within a minute.
+ *
  * A step that fails is reported with its reason and the next steps still run (each stands alone). A
  * table whose log cannot be read, or that Sluice may not maintain (its protocol), is skipped with the
  * reason, as is a table another maintenance run holds (lease.ts): never two maintenance runs on one
