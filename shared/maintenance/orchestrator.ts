@@ -16,6 +16,7 @@
  * set it to simulate the passing of days.
  */
 import type { InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { errorText } from '../errors';
 import { pipelineName } from '../pipeline/name';
@@ -108,7 +109,11 @@ export const maintenanceOrchestrator: OrchestrationHandler = function* (context:
     progress.done = tables.length;
     context.df.setCustomStatus(progress);
   }
-  const state = (yield context.df.callActivity(PRUNE_STATE_ACTIVITY, clock)) as StatePruned;
+  // Pruning touches two Azure Tables and the landing listing: a transient storage error is retried
+  // rather than failing a run whose tables are already maintained.
+  const retry = new df.RetryOptions(10_000, 3);
+  retry.backoffCoefficient = 2;
+  const state = (yield context.df.callActivityWithRetry(PRUNE_STATE_ACTIVITY, retry, clock)) as StatePruned;
   const output: MaintenanceOutput = { tables, state };
   return output;
 };
