@@ -181,9 +181,7 @@ function archivedMessage(archived: ArchivedFiles, command: string): string {
   const n = archived.files.length;
   const head = `delta read: version ${archived.version} of ${archived.table} needs ${n} file${n === 1 ? '' : 's'} (${formatBytes(archived.bytes)}) that ${n === 1 ? 'is' : 'are'} offline in the Archive tier; nothing was read`;
   const pending = archived.files.filter((f) => f.pending);
-  const waiting = pending.length
-    ? `; ${pending.length} of them ${pending.length === 1 ? 'is' : 'are'} being rehydrated (${describePending(pending)})`
-    : '';
+  const waiting = pending.length ? `; ${pending.length} of them ${pending.length === 1 ? 'is' : 'are'} being rehydrated (${describePending(pending)})` : '';
   const named = archived.files
     .slice(0, NAMED_FILES)
     .map((f) => `${f.path}${f.pending ? ' (pending)' : ''}`)
@@ -204,9 +202,7 @@ function describePending(pending: readonly ArchivedFile[]): string {
     if (since && (!group.since || since < group.since)) group.since = since;
     groups.set(key, group);
   }
-  return [...groups]
-    .map(([key, g]) => `${pending.length > 1 ? `${g.count} ` : ''}${key}${g.since ? `, since ${g.since}` : ''}`)
-    .join('; ');
+  return [...groups].map(([key, g]) => `${pending.length > 1 ? `${g.count} ` : ''}${key}${g.since ? `, since ${g.since}` : ''}`).join('; ');
 }
 
 /**

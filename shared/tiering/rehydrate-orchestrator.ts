@@ -23,6 +23,9 @@ import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { isTransient } from '../errors';
 import type { ActivityFunction } from '../orchestration/types';
+import { getSettings } from '../config/settings';
+import { openLakeStore } from '../storage/lake';
+import { openStore } from '../storage/location';
 import type { ObjectStore } from '../storage/types';
 import { formatBytes } from './archived-files';
 import {
@@ -303,3 +306,24 @@ export function progressLine(s: Pick<RehydrateStatus, 'files' | 'online' | 'pend
   const refused = s.refused.length ? `, ${s.refused.length} refused by storage (${s.refused[0].path}: ${s.refused[0].reason})` : '';
   return `${s.online} of ${s.files} files online (${formatBytes(s.bytesOnline)} of ${formatBytes(s.bytes)}), ${s.pending} pending${refused}`;
 }
+
+/**
+ * Open a table reference in this process: a lake path with the app's settings, a location as
+ * `sluice` opens it.
+ *
+ * @param table the reference
+ * @returns a store rooted at the table
+ */
+export function openTableRef(table: TableRef): ObjectStore {
+  return 'lake' in table ? openLakeStore(getSettings(), table.lake) : openStore(table.location);
+}
+
+/** The rehydration orchestrator, by name, for functions/definitions.ts and the local engine. */
+export const REHYDRATE_ORCHESTRATORS: readonly { name: string; handler: OrchestrationHandler }[] = [
+  { name: REHYDRATE_ORCHESTRATOR, handler: rehydrateOrchestrator },
+];
+
+/** The rehydration activities over the app's lake, by name. */
+export const REHYDRATE_ACTIVITIES: readonly { name: string; handler: ActivityFunction }[] = Object.entries(rehydrateActivities(openTableRef)).map(
+  ([name, handler]) => ({ name, handler }),
+);

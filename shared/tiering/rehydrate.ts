@@ -374,4 +374,3 @@ export function holdState(hold: RehydrationHold, now: Date, holdDays: number): T
   if (!(now.getTime() < until)) return undefined;
   return { holdId: hold.id, version: hold.version, state, until: new Date(until).toISOString() };
 }
-
