@@ -294,20 +294,27 @@ export async function listHolds(store: ObjectStore): Promise<RehydrationHold[]> 
 }
 
 /**
- * Mark a request completed: every file is online.
+ * Mark a request completed: every file is online. Other open requests of the table for no other
+ * files (the same version asked at another priority) are completed with it.
  *
  * @param store store rooted at the table
  * @param id its id
  * @param at when
  */
 export async function completeHold(store: ObjectStore, id: string, at: Date): Promise<void> {
-  const hold = await readHold(store, id);
-  if (!hold || hold.completedAt) return;
-  await store.write(holdPath(id), JSON.stringify({ ...hold, completedAt: at.toISOString() }), { contentType: 'application/json' });
+  const holds = await listHolds(store);
+  const done = holds.find((h) => h.id === id);
+  if (!done) return;
+  const online = new Set(done.files.map((f) => f.path));
+  for (const hold of holds) {
+    if (hold.completedAt || !hold.files.every((f) => online.has(f.path))) continue;
+    await store.write(holdPath(hold.id), JSON.stringify({ ...hold, completedAt: at.toISOString() }), { contentType: 'application/json' });
+  }
 }
 
 /**
- * Note that a read took files of completed requests, which starts their hold period.
+ * Note that a read took the files of requests, which starts their hold period. A request whose files
+ * were all read is completed too: its files were online, whoever waited for them (or nobody).
  *
  * @param store store rooted at the table
  * @param paths the files the read took
@@ -318,8 +325,10 @@ export async function markHoldsRead(store: ObjectStore, paths: Iterable<string>,
   const read = new Set(paths);
   const marked: string[] = [];
   for (const hold of await listHolds(store)) {
-    if (!hold.completedAt || !hold.files.some((f) => read.has(f.path))) continue;
-    await store.write(holdPath(hold.id), JSON.stringify({ ...hold, readAt: at.toISOString() }), { contentType: 'application/json' });
+    if (!hold.files.some((f) => read.has(f.path))) continue;
+    const completedAt = hold.completedAt ?? (hold.files.every((f) => read.has(f.path)) ? at.toISOString() : undefined);
+    if (!completedAt) continue;
+    await store.write(holdPath(hold.id), JSON.stringify({ ...hold, completedAt, readAt: at.toISOString() }), { contentType: 'application/json' });
     marked.push(hold.id);
   }
   return marked;
