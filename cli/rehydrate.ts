@@ -17,9 +17,11 @@ import {
   completeHold,
   DEFAULT_REHYDRATION_PRIORITY,
   holdId,
+  holdState,
   markHoldsRead,
   parsePriority,
   planRehydration,
+  readHold,
   recordHold,
   REHYDRATION_DEADLINE_HOURS,
   REHYDRATION_PRIORITIES,
@@ -102,7 +104,13 @@ export async function runRehydrateCommand(argv: string[], io: CommandIo, options
     requested += progress.requested;
   }
   const completed = progress.online >= progress.total;
-  if (completed) await completeHold(store, id, new Date());
+  let heldUntil: string | undefined;
+  if (completed) {
+    const at = new Date();
+    await completeHold(store, id, at);
+    const hold = await readHold(store, id);
+    heldUntil = hold && holdState(hold, at, settings.rehydrationHoldDays)?.until;
+  }
   if (values.json) {
     io.out(
       JSON.stringify(
@@ -115,6 +123,7 @@ export async function runRehydrateCommand(argv: string[], io: CommandIo, options
           refused: progress.refused,
           missing: progress.missing,
           completed,
+          ...(heldUntil ? { heldUntil } : {}),
         },
         null,
         2,
@@ -122,8 +131,11 @@ export async function runRehydrateCommand(argv: string[], io: CommandIo, options
     );
   } else {
     io.out(`  ${line(progress)}\n`);
-    if (completed) io.out(`all ${progress.total} file(s) online: version ${plan.version} can be read (sluice read ${location} --version ${plan.version})\n`);
-    else if (!values.wait && progress.missing.length === 0)
+    if (completed) {
+      io.out(`all ${progress.total} file(s) online: version ${plan.version} can be read (sluice read ${location} --version ${plan.version})\n`);
+      // The period restarts at each read (SLUICE_REHYDRATION_HOLD_DAYS).
+      if (heldUntil) io.out(`held from tiering until ${heldUntil}, or ${settings.rehydrationHoldDays} day(s) after the last read\n`);
+    } else if (!values.wait && progress.missing.length === 0)
       io.out(`storage carries the rehydration out; follow it with: sluice rehydrate ${location} --version ${plan.version} --wait\n`);
   }
   if (progress.missing.length) {

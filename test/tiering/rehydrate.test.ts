@@ -171,6 +171,7 @@ describe('reading around Archive (sluice read, sluice rehydrate)', () => {
     expect(sleeps.every((ms) => ms === 7000)).toBe(true);
     expect(io.stdout).toMatch(/0 of 2 files online .*, 2 pending/);
     expect(io.stdout).toContain('all 2 file(s) online: version 1 can be read');
+    expect(io.stdout).toMatch(/held from tiering until \d{4}-\d\d-\d\dT.*, or 7 day\(s\) after the last read/);
 
     const read = captured();
     expect(await main(['read', uri, '--version', '1'], read)).toBe(0);
