@@ -120,7 +120,9 @@ export interface RehydrationProgress {
 /**
  * One round of a rehydration: list the files (one listing), ask storage to rehydrate every file still
  * archived with nothing under way (so a refused or lost request is asked again at the next round),
- * raise pending Standard ones when High is asked, and count what is online.
+ * raise pending Standard ones when High is asked, and count what is online. When the round asked
+ * for anything, a second listing counts: a store that rehydrates at once (the local disk, Azurite)
+ * then reports the files online, Azure reports them pending.
  *
  * @param store store rooted at the table
  * @param files the files to bring online (paths relative to the table, with sizes)
@@ -134,46 +136,41 @@ export async function advanceRehydration(
   priority: RehydrationPriority,
   now: Date = new Date(),
 ): Promise<RehydrationProgress> {
-  const listed = await listFileTiers(
-    store,
-    files.map((f) => f.path),
-  );
+  const paths = files.map((f) => f.path);
+  let listed = await listFileTiers(store, paths);
+  const asked = { requested: 0, raised: 0, refused: [] as RefusedFile[], missing: new Set<string>(), paths: new Set<string>() };
+  const asks: (() => Promise<void>)[] = [];
+  for (const file of files) {
+    const info = listed.get(file.path);
+    if (!info || info.accessTier !== 'Archive') continue;
+    const pending = pendingRehydration(info);
+    // Azure lets a pending Standard rehydration be raised to High (same target tier), never lowered.
+    if (pending && priority === 'high' && info.rehydratePriority === 'Standard') asks.push(() => ask(store, file.path, pending.to, priority, asked, 'raised'));
+    else if (!pending) asks.push(() => ask(store, file.path, 'Hot', priority, asked, 'requested'));
+  }
+  for (let i = 0; i < asks.length; i += PARALLEL_REQUESTS) await Promise.all(asks.slice(i, i + PARALLEL_REQUESTS).map((a) => a()));
+  if (asked.requested + asked.raised > 0) listed = await listFileTiers(store, paths);
+
   const progress: RehydrationProgress = {
     total: files.length,
     online: 0,
     pending: 0,
     bytes: files.reduce((n, f) => n + f.size, 0),
     bytesOnline: 0,
-    requested: 0,
-    raised: 0,
-    refused: [],
+    requested: asked.requested,
+    raised: asked.raised,
+    refused: asked.refused,
     missing: [],
     checkedAt: now.toISOString(),
   };
-  const asks: (() => Promise<void>)[] = [];
   for (const file of files) {
     const info = listed.get(file.path);
-    if (!info) {
-      progress.missing.push(file.path);
-      continue;
-    }
-    if (info.accessTier !== 'Archive') {
+    if (!info || asked.missing.has(file.path)) progress.missing.push(file.path);
+    else if (info.accessTier !== 'Archive') {
       progress.online++;
       progress.bytesOnline += file.size;
-      continue;
-    }
-    const pending = pendingRehydration(info);
-    if (pending) {
-      progress.pending++;
-      // Azure lets a pending Standard rehydration be raised to High (same target tier), never lowered.
-      if (priority === 'high' && info.rehydratePriority === 'Standard') {
-        asks.push(() => ask(store, file.path, pending.to, priority, progress, 'raised'));
-      }
-      continue;
-    }
-    asks.push(() => ask(store, file.path, 'Hot', priority, progress, 'requested'));
+    } else if (pendingRehydration(info) || asked.paths.has(file.path)) progress.pending++;
   }
-  for (let i = 0; i < asks.length; i += PARALLEL_REQUESTS) await Promise.all(asks.slice(i, i + PARALLEL_REQUESTS).map((a) => a()));
   return progress;
 }
 
@@ -182,17 +179,17 @@ async function ask(
   path: string,
   tier: AccessTier,
   priority: RehydrationPriority,
-  progress: RehydrationProgress,
+  asked: { requested: number; raised: number; refused: RefusedFile[]; missing: Set<string>; paths: Set<string> },
   count: 'requested' | 'raised',
 ): Promise<void> {
   try {
     await store.setAccessTier(path, tier, { rehydratePriority: storagePriority(priority) });
-    progress[count]++;
-    if (count === 'requested') progress.pending++;
+    asked[count]++;
+    asked.paths.add(path);
   } catch (err) {
-    if (err instanceof ObjectNotFoundError) progress.missing.push(path);
+    if (err instanceof ObjectNotFoundError) asked.missing.add(path);
     // A lease, a policy, a throttled account: reported, and asked again at the next check.
-    else progress.refused.push({ path, reason: errorText(err) });
+    else asked.refused.push({ path, reason: errorText(err) });
   }
 }
 

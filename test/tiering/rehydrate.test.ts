@@ -82,8 +82,9 @@ describe('reading around Archive (sluice read, sluice rehydrate)', () => {
   const container = uniqueContainer('rehydrate-cli');
   const uri = azuriteUri(container, 'bronze/sales');
   const real = openStore(uri);
-  // Five listings: the request's own check, the refused read, the second command's plan and two checks.
-  const wrapped = new PendingRehydrationStore(real, 5);
+  // Seven listings: the request's count, the refused read, the second command's plan, its raising
+  // round (two listings) and two more checks.
+  const wrapped = new PendingRehydrationStore(real, 7);
   let v1Files: string[];
   let v1Bytes: number;
 
