@@ -43,6 +43,8 @@ export interface RehydrationLog {
 export class PendingRehydrationStore implements ObjectStore {
   readonly url: string;
   readonly log: RehydrationLog = { requests: [], raised: [], completed: [] };
+  /** Paths whose tier requests storage refuses, with the reason (as for a blob under an active lease). */
+  readonly refuse = new Map<string, string>();
   private readonly held = new Map<string, Held>();
 
   /**
@@ -103,6 +105,8 @@ export class PendingRehydrationStore implements ObjectStore {
 
   async setAccessTier(path: string, tier: AccessTier, options?: SetAccessTierOptions): Promise<void> {
     const priority = options?.rehydratePriority ?? 'Standard';
+    const refused = this.refuse.get(path);
+    if (refused) throw new StorageError(refused);
     const held = this.held.get(path);
     if (held) {
       if (tier !== held.to) throw new StorageError(`409 BlobBeingRehydrated: ${path} is being rehydrated to ${held.to}; it cannot be set to ${tier}`);

@@ -136,6 +136,18 @@ describe('reading around Archive (sluice read, sluice rehydrate)', () => {
     expect((err as ArchivedFilesError).transient).toBe(false);
   });
 
+  it('reports a tier request storage refuses, with exit status 1, and asks again next time', async () => {
+    const other = new PendingRehydrationStore(real, 1);
+    other.refuse.set(v1Files[0], '409 LeaseIdMissing: there is currently a lease on the blob');
+    const io = captured();
+    expect(await runRehydrateCommand([uri, '--version', '1', '--json'], io, { open: () => other })).toBe(1);
+    expect(JSON.parse(io.stdout)).toMatchObject({ requested: 1, refused: [{ path: v1Files[0], reason: expect.stringContaining('LeaseIdMissing') }] });
+    expect(io.stderr).toContain(`storage refused 1 rehydration request(s), e.g. ${v1Files[0]}: 409 LeaseIdMissing`);
+    // Put the one it did rehydrate back, so the tests below start from both files archived.
+    await archive(real, [v1Files[1]]);
+    expect(other.log.requests.map((r) => r.path)).toEqual([v1Files[1]]);
+  });
+
   it('asks for the rehydration; while it is pending the refusal says so and tiering leaves the files alone', async () => {
     const io = captured();
     const code = await runRehydrateCommand([uri, '--version', '1', '--json'], io, { open: () => wrapped });
@@ -281,6 +293,15 @@ describe('rehydration over HTTP (POST /api/tables/{layer}/{table}/rehydrate)', (
     expect(missing.jsonBody.error).toContain('bronze/orders');
     expect((await call('rehydrateTable', 'POST', '/api/tables/bronze/none/rehydrate', { layer: 'bronze', table: 'none' })).status).toBe(404);
     expect((await call('rehydrationStatus', 'GET', '/api/tables/bronze/orders/rehydrations/x', { ...params, instanceId: 'x' })).status).toBe(404);
+  });
+
+  it('completes at once with nothing to do for a version none of whose files is archived', async () => {
+    const params = { layer: 'bronze', table: 'orders' };
+    const started = await call('rehydrateTable', 'POST', '/api/tables/bronze/orders/rehydrate', params);
+    expect(started.jsonBody).toMatchObject({ id: 'rehydrate-bronze-orders-v2-standard', version: 2 });
+    const done = await engine.waitForCompletion(started.jsonBody.id, 20_000);
+    expect(done).toMatchObject({ runtimeStatus: 'Completed', output: { stage: 'completed', files: 0, checks: 0 } });
+    expect(wrapped.log.requests).toEqual([]);
   });
 
   it('answers 202 with a Location whose status shows the progress until every file is online', async () => {
