@@ -136,6 +136,21 @@ describe('reading around Archive (sluice read, sluice rehydrate)', () => {
     expect((err as ArchivedFilesError).transient).toBe(false);
   });
 
+  it('answers a wrong command line with status 2 and the reason', async () => {
+    for (const [args, reason] of [
+      [['--priority', 'urgent'], "--priority must be standard or high, not 'urgent'"],
+      [['--version', 'one'], "--version must be a whole number ≥ 0, not 'one'"],
+      [['--timestamp', '2026-01-01'], 'Unknown option'],
+    ] as const) {
+      const io = captured();
+      expect(await main(['rehydrate', uri, ...args], io)).toBe(2);
+      expect(io.stderr).toContain(reason);
+    }
+    const missing = captured();
+    expect(await main(['rehydrate', uri, '--version', '9'], missing)).toBe(1);
+    expect(missing.stderr).toContain('version 9');
+  });
+
   it('reports a tier request storage refuses, with exit status 1, and asks again next time', async () => {
     const other = new PendingRehydrationStore(real, 1);
     other.refuse.set(v1Files[0], '409 LeaseIdMissing: there is currently a lease on the blob');
