@@ -21,13 +21,13 @@ import {
   markHoldsRead,
   parsePriority,
   planRehydration,
+  progressLine,
   readHold,
   recordHold,
   REHYDRATION_DEADLINE_HOURS,
   REHYDRATION_PRIORITIES,
   type RehydrationProgress,
 } from '../shared/tiering/rehydrate';
-import { progressLine } from '../shared/tiering/rehydrate-orchestrator';
 
 /** Help of the command (part of `sluice --help`). */
 export const REHYDRATE_HELP = `  rehydrate <table>    bring back online the files a version needs that are in the Archive tier

@@ -27,7 +27,6 @@ import { getSettings } from '../config/settings';
 import { openLakeStore } from '../storage/lake';
 import { openStore } from '../storage/location';
 import type { ObjectStore } from '../storage/types';
-import { formatBytes } from './archived-files';
 import {
   advanceRehydration,
   completeHold,
@@ -294,17 +293,6 @@ export function rehydrateActivities(open: OpenTable): Record<string, ActivityFun
     }
   };
   return { [REHYDRATE_PLAN_ACTIVITY]: plan, [REHYDRATE_CHECK_ACTIVITY]: check, [REHYDRATE_FINISH_ACTIVITY]: finish };
-}
-
-/**
- * One line of a rehydration's progress, for logs and `sluice rehydrate`.
- *
- * @param s the status
- * @returns e.g. `3 of 4 files online (1.2 MiB of 1.6 MiB), 1 pending`
- */
-export function progressLine(s: Pick<RehydrateStatus, 'files' | 'online' | 'pending' | 'bytes' | 'bytesOnline' | 'refused'>): string {
-  const refused = s.refused.length ? `, ${s.refused.length} refused by storage (${s.refused[0].path}: ${s.refused[0].reason})` : '';
-  return `${s.online} of ${s.files} files online (${formatBytes(s.bytesOnline)} of ${formatBytes(s.bytes)}), ${s.pending} pending${refused}`;
 }
 
 /**

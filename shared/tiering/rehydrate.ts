@@ -25,7 +25,7 @@ import { errorText } from '../errors';
 import { loadSnapshot } from '../delta/snapshot';
 import type { AccessTier, ObjectStore, RehydratePriority } from '../storage/types';
 import { ObjectNotFoundError } from '../storage/types';
-import { findArchivedFiles, listFileTiers, pendingRehydration, type ArchivedFile } from './archived-files';
+import { findArchivedFiles, formatBytes, listFileTiers, pendingRehydration, type ArchivedFile } from './archived-files';
 
 /** Priority as users spell it (`--priority`, `?priority=`). */
 export type RehydrationPriority = 'standard' | 'high';
@@ -191,6 +191,24 @@ async function ask(
     // A lease, a policy, a throttled account: reported, and asked again at the next check.
     else asked.refused.push({ path, reason: errorText(err) });
   }
+}
+
+/**
+ * One line of a rehydration's progress, for logs and `sluice rehydrate`.
+ *
+ * @param s the status
+ * @returns e.g. `3 of 4 files online (1.2 MiB of 1.6 MiB), 1 pending`
+ */
+export function progressLine(s: {
+  files: number;
+  online: number;
+  pending: number;
+  bytes: number;
+  bytesOnline: number;
+  refused: readonly RefusedFile[];
+}): string {
+  const refused = s.refused.length ? `, ${s.refused.length} refused by storage (${s.refused[0].path}: ${s.refused[0].reason})` : '';
+  return `${s.online} of ${s.files} files online (${formatBytes(s.bytesOnline)} of ${formatBytes(s.bytes)}), ${s.pending} pending${refused}`;
 }
 
 // ---------------------------------------------------------------------------------------------------
