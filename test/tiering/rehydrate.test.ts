@@ -222,6 +222,21 @@ describe('reading around Archive (sluice read, sluice rehydrate)', () => {
     expect([...held.values()].every((h) => h.state === 'read')).toBe(true);
     expect((await heldForTiering(real, new Date(Date.now() + 8 * DAY), 7)).size).toBe(0);
   });
+
+  it('the exact command line: refused, sluice rehydrate --wait, then read (Azurite rehydrates at once)', async () => {
+    await archive(real, v1Files);
+    const refused = captured();
+    expect(await main(['read', uri, '--timestamp', new Date(Date.now() + 60_000).toISOString()], refused)).toBe(0);
+    expect(await main(['read', uri, '--version', '1'], refused)).toBe(1);
+    const command = /Rehydrate them with: (.*)$/m.exec(refused.stderr)![1];
+    expect(command).toBe(`sluice rehydrate ${uri} --version 1`);
+    const io = captured();
+    expect(await main([...command.split(' ').slice(1), '--wait'], io)).toBe(0);
+    expect(io.stdout).toContain('all 2 file(s) online');
+    const read = captured();
+    expect(await main(['read', uri, '--version', '1'], read)).toBe(0);
+    expect(read.stdout.trim().split('\n')).toHaveLength(3);
+  });
 });
 
 describe('holds', () => {
