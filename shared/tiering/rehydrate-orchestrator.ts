@@ -49,7 +49,7 @@ export const REHYDRATE_FINISH_ACTIVITY = 'rehydrateFinish';
 
 /** Rounds per execution before continuing as new. */
 const CHECKS_PER_EXECUTION = 100;
-/** Refused files named in the custom status. */
+/** Refused or missing files named in messages and the custom status. */
 const REFUSED_SHOWN = 10;
 
 /** Which table: a path in the app's lake container (the HTTP route) or a location (`sluice` style). */
@@ -126,8 +126,12 @@ export interface CheckOutput {
   bytes: number;
   bytesOnline: number;
   requested: number;
+  /** The first refused requests (`REFUSED_SHOWN`), and how many there were. */
   refused: RefusedFile[];
+  refusedCount: number;
+  /** The first files gone from storage (`REFUSED_SHOWN`), and how many there were. */
   missing: string[];
+  missingCount: number;
   checkedAt: string;
 }
 
@@ -185,15 +189,15 @@ export const rehydrateOrchestrator: OrchestrationHandler = function* (context: O
       pending: check.pending,
       bytesOnline: check.bytesOnline,
       requested: status.requested + check.requested,
-      refused: check.refused.slice(0, REFUSED_SHOWN),
+      refused: check.refused,
       checkedAt: check.checkedAt,
     });
     delete status.nextCheckAt;
-    if (check.missing.length) {
+    if (check.missingCount) {
       status.stage = 'failed';
       show();
       throw new Error(
-        `rehydrate ${input.tableName} version ${input.version}: ${check.missing.length} file(s) the version needs are no longer in storage (vacuumed?), so the version cannot be read: ${check.missing.slice(0, 5).join(', ')}`,
+        `rehydrate ${input.tableName} version ${input.version}: ${check.missingCount} file(s) the version needs are no longer in storage (vacuumed?), so the version cannot be read: ${check.missing.slice(0, 5).join(', ')}`,
       );
     }
     if (check.online >= check.total) break;
@@ -203,7 +207,7 @@ export const rehydrateOrchestrator: OrchestrationHandler = function* (context: O
       show();
       throw new Error(
         `rehydrate ${input.tableName} version ${input.version}: ${check.total - check.online} of ${check.total} file(s) still offline ${REHYDRATION_DEADLINE_HOURS} h after the request` +
-          (check.refused.length ? `; storage refused ${check.refused.length}: ${check.refused[0].path}: ${check.refused[0].reason}` : ''),
+          (check.refusedCount ? `; storage refused ${check.refusedCount}, e.g. ${check.refused[0].path}: ${check.refused[0].reason}` : ''),
       );
     }
     if (round + 1 >= CHECKS_PER_EXECUTION) {
@@ -277,8 +281,11 @@ export function rehydrateActivities(open: OpenTable): Record<string, ActivityFun
         bytes: progress.bytes,
         bytesOnline: progress.bytesOnline,
         requested: progress.requested,
-        refused: progress.refused,
-        missing: progress.missing,
+        // Counts and the first few: an orchestration's messages stay small whatever the table's size.
+        refused: progress.refused.slice(0, REFUSED_SHOWN),
+        refusedCount: progress.refused.length,
+        missing: progress.missing.slice(0, REFUSED_SHOWN),
+        missingCount: progress.missing.length,
         checkedAt: progress.checkedAt,
       };
     } catch (err) {

@@ -374,4 +374,21 @@ describe('rehydration over HTTP (POST /api/tables/{layer}/{table}/rehydrate)', (
     const holds = await listHolds(real);
     expect(holds).toEqual([expect.objectContaining({ id: 'v1-standard', completedAt: expect.any(String), by: expect.stringContaining(id) })]);
   });
+  it('fails, naming the file, when a file of the version is deleted while it rehydrates', async () => {
+    await archive(real, v1Files);
+    const params = { layer: 'bronze', table: 'orders' };
+    const started = await call('rehydrateTable', 'POST', '/api/tables/bronze/orders/rehydrate?version=1&priority=high', params);
+    expect(started.status).toBe(202);
+    const id = started.jsonBody.id as string;
+    const deadline = Date.now() + 20_000;
+    while (!((await runs.status(id))?.customStatus as RehydrateStatus | undefined)?.pending && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    await wrapped.delete(v1Files[0]);
+    const done = await engine.waitForCompletion(id, 20_000);
+    expect(done?.runtimeStatus).toBe('Failed');
+    expect(JSON.stringify(done?.output)).toContain(
+      `1 file(s) the version needs are no longer in storage (vacuumed?), so the version cannot be read: ${v1Files[0]}`,
+    );
+    expect((done?.customStatus as RehydrateStatus).stage).toBe('failed');
+  });
 });
