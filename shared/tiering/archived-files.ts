@@ -11,7 +11,7 @@
  * cost one request per file, 100,000 for a large table.
  */
 import type { AddFile } from '../delta/actions';
-import { deletionVectorFiles } from '../delta/deletion-vectors';
+import { deletionVectorLocation } from '../delta/deletion-vectors';
 import { DeltaError } from '../delta/errors';
 import { decodeAddPath } from '../delta/partitions';
 import { activeFiles, type Snapshot } from '../delta/snapshot';
@@ -76,11 +76,17 @@ export function neededFiles(snapshot: Snapshot, files: readonly AddFile[] = acti
     if (/^[a-z][a-z0-9+.-]*:/i.test(path)) continue;
     out.set(path, { path, size: file.size });
   }
-  for (const path of deletionVectorFiles(
-    files.map((f) => f.deletionVector),
-    snapshot.table,
-  ))
-    if (!out.has(path)) out.set(path, { path, size: 0 });
+  for (const file of files) {
+    if (!file.deletionVector) continue;
+    let location;
+    try {
+      location = deletionVectorLocation(file.deletionVector, snapshot.table);
+    } catch {
+      // A descriptor that cannot be mapped is the scan's to report, naming the data file it belongs to.
+      continue;
+    }
+    if (location.kind === 'table' && !out.has(location.path)) out.set(location.path, { path: location.path, size: 0 });
+  }
   return [...out.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
