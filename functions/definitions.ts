@@ -17,6 +17,8 @@ import { describeTableHttp, tableHistoryHttp } from './tables';
 import { listDeadLettersHttp, showDeadLetterHttp } from './deadletter';
 import { maintenanceTimerHandler } from './maintenance';
 import { MAINTENANCE_ACTIVITIES, MAINTENANCE_ORCHESTRATORS } from '../shared/maintenance';
+import { rehydrationStatusHttp, startRehydrationHttp } from './rehydrate';
+import { REHYDRATE_ACTIVITIES, REHYDRATE_ORCHESTRATORS } from '../shared/tiering/rehydrate-orchestrator';
 
 /**
  * Functions with `durableClient: true` get a `RunClient` as their third argument: over the Durable
@@ -99,6 +101,18 @@ export type FunctionDefinition =
 export const FUNCTIONS: readonly FunctionDefinition[] = [
   { kind: 'http', name: 'describeTable', route: 'tables/{layer}/{table}', methods: ['GET'], handler: describeTableHttp },
   { kind: 'http', name: 'tableHistory', route: 'tables/{layer}/{table}/history', methods: ['GET'], handler: tableHistoryHttp },
+  // Rehydration from Archive (shared/tiering): start, progress, the orchestration and its activities.
+  { kind: 'http', name: 'rehydrateTable', route: 'tables/{layer}/{table}/rehydrate', methods: ['POST'], durableClient: true, handler: startRehydrationHttp },
+  {
+    kind: 'http',
+    name: 'rehydrationStatus',
+    route: 'tables/{layer}/{table}/rehydrations/{instanceId}',
+    methods: ['GET'],
+    durableClient: true,
+    handler: rehydrationStatusHttp,
+  },
+  ...REHYDRATE_ORCHESTRATORS.map((o) => ({ kind: 'orchestration' as const, name: o.name, handler: o.handler })),
+  ...REHYDRATE_ACTIVITIES.map((a) => ({ kind: 'activity' as const, name: a.name, handler: a.handler })),
   // infra/app/event-grid.bicep subscribes this name to BlobCreated events of the landing container.
   { kind: 'eventGrid', name: 'blobCreated', durableClient: true, handler: blobCreatedHandler },
   {

@@ -26,6 +26,8 @@
  * | `SLUICE_SQL_CACHE_SIZE` | `256MB` | local cache of the data files refreshes read (hard-linked into each run folder); `0` turns it off |
  * | `SLUICE_PII_KEY` | unset | HMAC key (≥ 16 characters) for columns tagged `pii: hash`; required when a loaded pipeline has one. Keep it in Key Vault, referenced from the app setting |
  * | `SLUICE_VACUUM_RETENTION_HOURS` | `168` | retention, in hours, of tables without `delta.deletedFileRetentionDuration`: how long vacuum keeps a removed data file, and the shortest retention `sluice vacuum` accepts without `--force`; whole number ≥ 0. Below 168 (7 days) time travel and slow concurrent readers may break |
+ * | `SLUICE_REHYDRATION_POLL_SECONDS` | `300` | seconds between two checks of a rehydration from Archive (the `rehydrate` orchestration's durable timer, `sluice rehydrate --wait`); whole number 1–86400. Each check is one listing of the table's files |
+ * | `SLUICE_REHYDRATION_HOLD_DAYS` | `7` | days a rehydrated file stays out of the tiering run's reach after it was read (or, unread, after its rehydration completed); whole number 0–365 |
  * | `SLUICE_OPTIMIZE_TARGET_MB` | `128` | default target size of files written by optimize (`sluice optimize` without `--target-mb`), in MiB; whole number 1–1024 (a file is assembled in memory) |
  * | `SLUICE_OPTIMIZE_MIN_FILES` | `10` | the maintenance timer and `sluice maintain` compact a partition only when it has at least this many small files (below 75% of the target size); whole number 2–100000 |
  * | `SLUICE_HISTORY_RETENTION_DAYS` | `30` | the maintenance timer purges the Durable history of finished orchestration instances created more than this many days ago; whole number 1–3650 |
@@ -104,8 +106,16 @@ export interface InstanceResources {
   readonly activityConcurrencySource: string;
 }
 
+/** The settings of rehydration from Archive (shared/tiering/rehydrate.ts), which `sluice rehydrate` needs on any table location. */
+export interface RehydrationSettings {
+  /** `SLUICE_REHYDRATION_POLL_SECONDS`: seconds between two checks of a rehydration. */
+  readonly rehydrationPollSeconds: number;
+  /** `SLUICE_REHYDRATION_HOLD_DAYS`: days a rehydrated file is held from tiering after its read. */
+  readonly rehydrationHoldDays: number;
+}
+
 /** All Sluice settings, validated. See the table at the top of this file. */
-export interface SluiceSettings extends MaintenanceSettings {
+export interface SluiceSettings extends MaintenanceSettings, RehydrationSettings {
   /** `SLUICE_LAKE`, `SLUICE_LAKE__*`, else `AzureWebJobsStorage`, `AzureWebJobsStorage__*`. */
   readonly lake: LakeConnection;
   /** `SLUICE_LAKE_CONTAINER` */
@@ -157,6 +167,8 @@ const DEFAULTS = {
   exposeDurableUrls: false,
   poisonAttempts: 5,
   maxRecordMb: 16,
+  rehydrationPollSeconds: 300,
+  rehydrationHoldDays: 7,
 } as const;
 
 /** Default of `SLUICE_POISON_ATTEMPTS`, also the ingest stage's when no setting is passed (the CLI). */
@@ -193,6 +205,7 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
   const taskHub = readTaskHub(env, problems);
   const pipelines = readString(env, 'SLUICE_PIPELINES') ?? DEFAULTS.pipelines;
   const maintenance = readMaintenanceSettings(env, problems);
+  const rehydration = readRehydrationSettings(env, problems);
   const exposeDurableUrls = readBoolean(env, 'SLUICE_EXPOSE_DURABLE_URLS', DEFAULTS.exposeDurableUrls, problems);
   const poisonAttempts = readWholeNumber(env, 'SLUICE_POISON_ATTEMPTS', DEFAULTS.poisonAttempts, 1, 100, problems);
   const maxRecordMb = readMaxRecordMb(env, problems);
@@ -209,6 +222,7 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
     taskHub: taskHub!,
     pipelines,
     ...maintenance!,
+    ...rehydration!,
     exposeDurableUrls: exposeDurableUrls!,
     poisonAttempts: poisonAttempts!,
     maxRecordMb: maxRecordMb!,
@@ -252,6 +266,26 @@ function readMaintenanceSettings(env: SettingsEnv, problems: string[]): Maintena
     historyRetentionDays,
     eventsRetentionDays,
   };
+}
+
+/**
+ * Read and validate the rehydration settings alone (what `sluice rehydrate` uses on any location).
+ * @param env variables to read; defaults to `process.env`
+ * @returns the settings, frozen
+ * @throws ConfigError naming every bad setting
+ */
+export function loadRehydrationSettings(env: SettingsEnv = process.env): RehydrationSettings {
+  const problems: string[] = [];
+  const rehydration = readRehydrationSettings(env, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(rehydration!);
+}
+
+function readRehydrationSettings(env: SettingsEnv, problems: string[]): RehydrationSettings | undefined {
+  const rehydrationPollSeconds = readWholeNumber(env, 'SLUICE_REHYDRATION_POLL_SECONDS', DEFAULTS.rehydrationPollSeconds, 1, 86_400, problems);
+  const rehydrationHoldDays = readWholeNumber(env, 'SLUICE_REHYDRATION_HOLD_DAYS', DEFAULTS.rehydrationHoldDays, 0, 365, problems);
+  if (rehydrationPollSeconds === undefined || rehydrationHoldDays === undefined) return undefined;
+  return { rehydrationPollSeconds, rehydrationHoldDays };
 }
 
 /** The app setting through which the Functions host overrides host.json's activity concurrency. */

@@ -38,6 +38,8 @@ describe('loadSettings defaults', () => {
       optimizeMinFiles: 10,
       historyRetentionDays: 30,
       eventsRetentionDays: 90,
+      rehydrationPollSeconds: 300,
+      rehydrationHoldDays: 7,
       exposeDurableUrls: false,
       poisonAttempts: 5,
       maxRecordMb: 16,
@@ -108,6 +110,8 @@ describe('loadSettings validation', () => {
     ['SLUICE_MAX_RECORD_MB', '0', 'whole number from 1 to 256'],
     ['SLUICE_MAX_RECORD_MB', '512', 'whole number from 1 to 256'],
     ['SLUICE_MAX_RECORD_MB', '1.5', 'whole number from 1 to 256'],
+    ['SLUICE_REHYDRATION_POLL_SECONDS', '0', 'whole number from 1 to 86400'],
+    ['SLUICE_REHYDRATION_HOLD_DAYS', '400', 'whole number from 0 to 365'],
   ])('rejects %s=%s, naming the variable and the expected form', (name, value, expected) => {
     const problem = problemOf({ ...AZURITE, [name]: value });
     expect(problem).toContain(name);

@@ -16,6 +16,8 @@ import { freePorts } from '../../dev/azurite';
 import { type LocalHost, startLocalHost } from '../../dev/host';
 import type { JsonValue } from '../../shared/delta/rows';
 import { openLakeStore } from '../../shared/storage/lake';
+import { loadSnapshot } from '../../shared/delta';
+import { neededFiles } from '../../shared/tiering/archived-files';
 import { seededRandom } from '../../bench/dataset';
 import {
   csvRecords,
@@ -332,5 +334,27 @@ describe('local host (npm start) end to end', () => {
     );
     const stock = await rows('gold/store_stock');
     expect(new Map(stock.map((r) => [`${r.store_id}|${r.sku}`, num(r.units_in_stock)]))).toEqual(expectedStock(deliveries, kept));
+  });
+
+  it('rehydrates the archived files of a table through the HTTP route, polled at its Location', async () => {
+    // bronze/weather feeds no silver or gold table, so no run reads it meanwhile.
+    const store = openLakeStore(host.runtime.settings, 'bronze/weather');
+    const files = neededFiles(await loadSnapshot(store)).map((f) => f.path);
+    expect(files.length).toBeGreaterThan(0);
+    for (const path of files) await store.setAccessTier(path, 'Archive');
+    const started = await api('/api/tables/bronze/weather/rehydrate?priority=high', { method: 'POST' });
+    expect(started.status).toBe(202);
+    const location = started.headers.get('location')!;
+    expect(location).toBe(`${host.url}/api/tables/bronze/weather/rehydrations/${started.body.id}`);
+    const done = await until('the rehydration', async () => {
+      const status = await api(location);
+      return status.status === 200 ? status : undefined;
+    });
+    // Azurite completes a move out of Archive at once, so the first check finds every file online.
+    expect(done.body).toMatchObject({
+      runtimeStatus: 'Completed',
+      output: { stage: 'completed', files: files.length, online: files.length, priority: 'high' },
+    });
+    expect((await rows('bronze/weather')).length).toBe(csvRecords(readFileSync(nodePath.join(REAL, REAL_FILES.weather), 'utf8')).length);
   });
 });
