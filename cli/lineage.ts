@@ -18,6 +18,7 @@ import {
 import { openLakeStore, openLakeTables } from '../shared/storage/lake';
 import { EVENTS_TABLE } from '../shared/storage/lake-layout';
 import { parseCommandLine, UsageError } from '../shared/command-line/usage';
+import { sqlOptionsFromEnv } from '../shared/sql';
 import type { Io } from './ingest';
 import { lakeSettings } from './pipeline';
 
@@ -30,6 +31,8 @@ export const LINEAGE_HELP = `  lineage <path>       where a table's data comes f
                            (from the event log and the bronze Delta logs)
       --direction D        up (inputs), down (readers) or both (default)
       --depth N            at most N steps from the table (default: all)
+      --columns            also print, for each silver/gold table, the input columns each of its
+                           columns is computed from (derived from its SQL; always in --json)
       --pipeline <file>    use this definition instead of SLUICE_PIPELINES
       --json               { nodes: [{ id, kind, … }], edges: [{ from, to, version? }] }
 `;
@@ -39,6 +42,7 @@ const OPTIONS = {
   direction: { type: 'string' },
   depth: { type: 'string' },
   pipeline: { type: 'string' },
+  columns: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -76,6 +80,8 @@ export async function runLineageCommand(argv: string[], io: Io, env: Record<stri
       ...options,
       events: new EventLog(openLakeTables(settings.lake)(EVENTS_TABLE)),
       lake: (p) => openLakeStore(settings, p),
+      columns: values.json === true || values.columns === true,
+      sql: sqlOptionsFromEnv(env),
     });
   } catch (err) {
     // A path or version that does not exist is a wrong command line, not a failure.
@@ -83,7 +89,10 @@ export async function runLineageCommand(argv: string[], io: Io, env: Record<stri
     throw err;
   }
   if (values.json) io.out(JSON.stringify(graph, null, 2) + '\n');
-  else io.out(lineageText(graph, tableId(path, options.version), options.direction ?? 'both'));
+  else {
+    io.out(lineageText(graph, tableId(path, options.version), options.direction ?? 'both'));
+    if (values.columns) io.out(columnsText(graph));
+  }
   return 0;
 }
 
@@ -144,4 +153,29 @@ function label(n: LineageNode): string {
       return `${n.path}${version} [${what}]${extra}${n.truncated ? ` (+${n.truncated} older commits not listed)` : ''}`;
     }
   }
+}
+
+/**
+ * The column lineage of the graph's silver/gold tables.
+ *
+ * @param graph a table-level graph with column lineage
+ * @returns text
+ */
+export function columnsText(graph: LineageGraph): string {
+  let out = '';
+  for (const n of graph.nodes) {
+    const c = n.columnLineage;
+    if (!c) continue;
+    out += `columns of ${n.path} [${n.name}]${c.derived ? ' (derived from its SQL)' : ''}:\n`;
+    if (!c.derived) {
+      out += `  not derived: ${c.reason}\n`;
+      continue;
+    }
+    for (const col of c.columns) {
+      if (!col.derived) out += `  ${col.name} ← ? (${col.reason})\n`;
+      else
+        out += `  ${col.name} ← ${col.inputs.map((i) => `${i.table}.${i.column}`).join(', ') || '(no column: a constant)'} (${col.transformation}${col.pii ? `, pii ${col.pii}` : ''})\n`;
+    }
+  }
+  return out;
 }

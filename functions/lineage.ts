@@ -17,7 +17,7 @@ export async function lineageHttp(request: HttpRequest, context: InvocationConte
   try {
     const services = runtimeServices();
     const answer = await lineageResponse(
-      { pipelines: services.pipelines(), events: services.events, lake: services.lake },
+      { pipelines: services.pipelines(), events: services.events, lake: services.lake, ...(services.sql ? { sql: services.sql } : {}) },
       request.params.path ?? '',
       new URLSearchParams(request.query),
     );

@@ -3,13 +3,14 @@
  * maps Functions requests onto it; the local host serves the same function): the lineage graph of a
  * table (path in the lake container, e.g. `bronze/pos_sales`) or, with `version`, of one version of it
  * (see lineage-graph.ts). Both directions and any depth by default. 400 names a bad parameter, 404
- * an unknown path or version.
+ * an unknown path or version. Table-level answers carry each silver/gold table's column lineage.
  */
 import type { PipelineDefinition } from '../pipeline';
 import type { LakeTables } from '../refresh/types';
 import type { ApiResponse } from './api';
 import type { EventLog } from './event-log';
-import { lineageGraph, UnknownLineagePathError, UnknownLineageVersionError, type LineageDirection, type LineageGraph } from './lineage-graph';
+import type { SqlEngineOptions } from '../sql';
+import { lineageGraph, UnknownLineagePathError, UnknownLineageVersionError, type LineageDirection } from './lineage-graph';
 
 /** Query parameters the route reads (`code` is the function key, read by the host). */
 const PARAMETERS = ['version', 'direction', 'depth', 'code'];
@@ -57,8 +58,8 @@ export interface LineageSources {
   pipelines: readonly PipelineDefinition[];
   events: EventLog | null;
   lake: LakeTables;
-  /** Adds what else a table-level answer carries (column lineage); optional. */
-  decorate?: (graph: LineageGraph) => Promise<LineageGraph>;
+  /** SQL engine options for the column lineage of table-level answers. */
+  sql?: SqlEngineOptions;
 }
 
 /**
@@ -79,8 +80,16 @@ export async function lineageResponse(sources: LineageSources, path: string, que
   if ('error' in options) return { status: 400, body: { error: options.error } };
   if (options.version !== undefined && !sources.events) return { status: 404, body: { error: 'table versions are not recorded here (no event log)' } };
   try {
-    const graph = await lineageGraph({ pipelines: sources.pipelines, path, ...options, events: sources.events, lake: sources.lake });
-    return { status: 200, body: options.version === undefined && sources.decorate ? await sources.decorate(graph) : graph };
+    const graph = await lineageGraph({
+      pipelines: sources.pipelines,
+      path,
+      ...options,
+      events: sources.events,
+      lake: sources.lake,
+      columns: true,
+      sql: sources.sql,
+    });
+    return { status: 200, body: graph };
   } catch (err) {
     if (err instanceof UnknownLineagePathError || err instanceof UnknownLineageVersionError) return { status: 404, body: { error: err.message } };
     throw err;

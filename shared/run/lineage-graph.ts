@@ -21,6 +21,8 @@
  * connected graph.
  */
 import { readCommitIfExists } from '../delta';
+import { tablesColumnLineage, type TableColumnLineage } from '../lineage/columns';
+import type { SqlEngineOptions } from '../sql';
 import type { PipelineDefinition } from '../pipeline';
 import type { LakeTables } from '../refresh/types';
 import type { EventLog, TableUpdateEvent } from './event-log';
@@ -66,6 +68,8 @@ export interface LineageNode {
   lastSequenceNumber?: number;
   /** Bronze commits of a source range that the update record did not list (see MAX_COMMITS). */
   truncated?: number;
+  /** Table-level silver/gold nodes: which input columns each column is computed from (see ../lineage/columns.ts). */
+  columnLineage?: TableColumnLineage;
   [extra: string]: unknown;
 }
 
@@ -253,6 +257,9 @@ export interface LineageRequest {
   /** For version-level answers. */
   events?: EventLog | null;
   lake?: LakeTables;
+  /** Table-level answers: add each silver/gold table's column lineage (parses the SQL with DuckDB). */
+  columns?: boolean;
+  sql?: SqlEngineOptions;
 }
 
 /**
@@ -269,9 +276,29 @@ export async function lineageGraph(request: LineageRequest): Promise<LineageGrap
   if (!graph.tables.has(path)) throw new UnknownLineagePathError(path, [...graph.tables.keys()]);
   const direction = request.direction ?? 'both';
   const depth = request.depth ?? Infinity;
-  if (request.version === undefined) return graph.walk(tableId(path), direction, depth);
+  if (request.version === undefined) {
+    const walked = graph.walk(tableId(path), direction, depth);
+    if (request.columns) await addColumnLineage(graph, walked, request.lake, request.sql);
+    return walked;
+  }
   if (!request.events || !request.lake) throw new Error('version-level lineage needs the event log and the lake');
   return new VersionWalk(graph, request.events, request.lake).run(path, request.version, direction, depth);
+}
+
+/** Set `columnLineage` on the silver/gold table nodes of a table-level graph. */
+async function addColumnLineage(graph: TableGraph, walked: LineageGraph, lake: LakeTables | undefined, sql: SqlEngineOptions | undefined): Promise<void> {
+  const nodes = walked.nodes.filter((n) => n.kind === 'table' && n.path !== undefined && !graph.tables.get(n.path)!.bronze);
+  const entries = nodes.map((n) => graph.tables.get(n.path!)!);
+  // Without a lake no input schema is known: `SELECT *` then stays underived, with its reason.
+  const noLake: LakeTables = () => {
+    throw Object.assign(new Error('no lake'), { name: 'NotATableError' });
+  };
+  const found = await tablesColumnLineage(
+    entries.map((e) => ({ definition: e.pipeline, table: e.name })),
+    lake ?? noLake,
+    sql,
+  );
+  nodes.forEach((n, i) => (n.columnLineage = found[i]));
 }
 
 /** A table version reached by the walk. */

@@ -165,6 +165,30 @@ describe('GET /api/lineage/{*path}', () => {
     expect(await answer('bronze/pos_sales', 'depth=-1')).toMatchObject({ status: 400, body: { error: expect.stringMatching(/depth must be a whole number/) } });
     expect(await answer('bronze/pos_sales', 'version=x')).toMatchObject({ status: 400, body: { error: expect.stringMatching(/version must be/) } });
     expect(await answer('bronze/pos_sales', 'deep=2')).toMatchObject({ status: 400, body: { error: expect.stringMatching(/unknown parameter deep/) } });
+    // Table-level answers carry column lineage derived from each silver/gold table's SQL.
+    const gold = ((await answer('gold/daily_store_sales', 'direction=up&depth=0')).body as LineageGraph).nodes[0];
+    expect(gold.columnLineage).toEqual({
+      derived: 'sql',
+      columns: [
+        { name: 'store_id', derived: 'sql', inputs: [{ table: 'silver/sales', column: 'store_id' }], transformation: 'identity' },
+        { name: 'day', derived: 'sql', inputs: [{ table: 'silver/sales', column: 'event_time' }], transformation: 'expression' },
+        { name: 'currency', derived: 'sql', inputs: [{ table: 'silver/sales', column: 'currency' }], transformation: 'identity' },
+        {
+          name: 'revenue',
+          derived: 'sql',
+          inputs: ['status', 'quantity', 'unit_price'].map((column) => ({ table: 'silver/sales', column })),
+          transformation: 'aggregate',
+        },
+        { name: 'units', derived: 'sql', inputs: ['status', 'quantity'].map((column) => ({ table: 'silver/sales', column })), transformation: 'aggregate' },
+      ],
+    });
+    const silver = ((await answer('silver/sales', 'depth=0')).body as LineageGraph).nodes[0];
+    expect(silver.columnLineage).toMatchObject({
+      derived: 'sql',
+      columns: expect.arrayContaining([
+        { name: 'card_number', derived: 'sql', inputs: [{ table: 'bronze/pos_sales', column: 'card_number' }], transformation: 'expression', pii: 'mask' },
+      ]),
+    });
     const unknown = await answer('bronze/nothing_here');
     expect(unknown).toMatchObject({ status: 404, body: { error: expect.stringMatching(/no table at "bronze\/nothing_here".*bronze\/pos_sales/) } });
     expect(await answer('bronze/pos_sales', 'version=999')).toMatchObject({
@@ -191,6 +215,11 @@ describe('sluice lineage', () => {
     );
     expect(text.out).toMatch(/→ gold\/daily_store_sales/);
     expect(text.out).toMatch(/→ gold\/store_stock/);
+    const columns = await sluice('lineage', 'gold/store_stock', '--pipeline', POS_PIPELINE, '--depth', '0', '--columns');
+    expect(columns.out).toContain(
+      'columns of gold/store_stock [gold.store_stock] (derived from its SQL):\n  store_id ← silver/deliveries.store_id, silver/sales.store_id (identity)\n',
+    );
+    expect(columns.out).toContain('  units_in_stock ← silver/deliveries.quantity, silver/sales.quantity (aggregate)\n');
 
     const json = await sluice('lineage', 'bronze/pos_sales', '--pipeline', POS_PIPELINE, '--direction', 'down', '--depth', '2', '--json');
     expect(json.code, json.err).toBe(0);
