@@ -6,7 +6,9 @@
  * `sluice lineage` as text and JSON.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { HttpRequest, InvocationContext } from '@azure/functions';
 import { main } from '../../cli/main';
+import { lineageHttp } from '../../functions/lineage';
 import { LocalStore } from '../../shared/storage';
 import { EngineRunClient, lineageGraph, lineageResponse, orchestrationRegistry, type LineageGraph, type RefreshOutput } from '../../shared/run';
 import { connectionString, EXAMPLES_DATA, ingestExamples, POS_PIPELINE, posLake, runEngine, uniqueName, type RunLake } from '../support/run-lake';
@@ -195,6 +197,24 @@ describe('GET /api/lineage/{*path}', () => {
       status: 404,
       body: { error: expect.stringMatching(/bronze\/pos_sales has no version 999/) },
     });
+  });
+});
+
+describe('the lineage function, called as the Functions host calls it', () => {
+  it("answers from the app's pipelines and lake settings", async () => {
+    Object.assign(process.env, { SLUICE_LAKE: connectionString(), SLUICE_LAKE_CONTAINER: run.container, SLUICE_PIPELINES: POS_PIPELINE });
+    const call = (path: string, query = '') =>
+      lineageHttp(new HttpRequest({ method: 'GET', url: `http://localhost:7071/api/lineage/${path}${query}`, params: { path } }), new InvocationContext());
+    const down = await call('bronze/pos_sales', '?direction=down&depth=2');
+    expect(down.status).toBe(200);
+    expect(ids(down.jsonBody as LineageGraph)).toEqual([
+      'table:bronze/pos_sales',
+      'table:gold/daily_store_sales',
+      'table:gold/store_stock',
+      'table:silver/sales',
+    ]);
+    expect(await call('silver/nope')).toMatchObject({ status: 404, jsonBody: { error: expect.stringMatching(/no table at "silver\/nope"/) } });
+    expect(await call('silver/sales', '?depth=all')).toMatchObject({ status: 400 });
   });
 });
 
