@@ -13,6 +13,7 @@ import { LocalStore } from '../../shared/storage';
 import { EngineRunClient, lineageGraph, lineageResponse, orchestrationRegistry, type LineageGraph, type RefreshOutput } from '../../shared/run';
 import { connectionString, EXAMPLES_DATA, ingestExamples, POS_PIPELINE, posLake, runEngine, uniqueName, type RunLake } from '../support/run-lake';
 import type { IngestOutcome } from '../../shared/ingest';
+import { ingestEvents } from '../../shared/ingest/events';
 
 let run: RunLake;
 let ingested: IngestOutcome[];
@@ -128,6 +129,35 @@ describe('version-level lineage from the event log', () => {
     });
     expect(shallow.nodes.map((n) => n.kind)).not.toContain('file');
     expect(ids(shallow)).toContain(`table:bronze/pos_sales@${ingested[0].version}`);
+  });
+
+  it('upstream of an Event Hubs bronze version is the partition and sequence-number range it ingested', async () => {
+    const events = Array.from({ length: 5 }, (_, i) => ({
+      body: { device_id: `POS-${i}`, latency_ms: i },
+      sequenceNumber: 40 + i,
+      offset: String(i),
+      enqueuedTime: new Date(Date.UTC(2026, 2, 1, 0, 0, i)),
+      partitionKey: null,
+      properties: {},
+    }));
+    const outcome = await ingestEvents({
+      table: run.lake('bronze/network_events'),
+      partition: { namespace: 'sluice-test.servicebus.windows.net', hub: 'network-telemetry', consumerGroup: '$Default', partitionId: '2' },
+      events,
+      deadLetter: { store: run.lake('_sluice/dead-letter'), prefix: 'bronze/network_events/' },
+    });
+    expect(outcome.rowsWritten).toBe(5);
+    const g = await lineageGraph({
+      pipelines: [run.definition],
+      path: 'bronze/network_events',
+      version: outcome.version!,
+      direction: 'up',
+      events: run.events,
+      lake: run.lake,
+    });
+    const range = g.nodes.find((n) => n.kind === 'events');
+    expect(range).toMatchObject({ eventHub: 'network-telemetry', partitionId: '2', firstSequenceNumber: 40, lastSequenceNumber: 44, rowsWritten: 5 });
+    expect(g.edges).toEqual([{ from: range!.id, to: `table:bronze/network_events@${outcome.version}`, version: outcome.version }]);
   });
 
   it('downstream of a bronze version reaches the versions of both gold tables made from it', async () => {
