@@ -207,3 +207,54 @@ export function tableRunEvent(input: TableRunEventInput): OpenLineageRunEvent {
     outputs: [output],
   };
 }
+
+/** A landing file committed to its bronze table. */
+export interface FileIngestEventInput {
+  /** Job namespace. */
+  namespace: string;
+  pipeline: string;
+  /** The source name (the job is `<pipeline>.<source>`). */
+  source: string;
+  startedAt: Date;
+  endedAt: Date;
+  /** The landing file: its container's namespace, its path, its ETag as version. */
+  file: DatasetInfo & { etag?: string };
+  /** The bronze table, at the version committed. */
+  output: DatasetInfo;
+  rowsWritten: number;
+}
+
+/**
+ * The START and COMPLETE events of one landing file's ingestion (sent together, once it committed).
+ *
+ * @param input the file, the table and what was written
+ * @returns the two events
+ */
+export function fileIngestEvents(input: FileIngestEventInput): [OpenLineageRunEvent, OpenLineageRunEvent] {
+  const runId = nameUuid(`ingest|${input.output.namespace}|${input.output.name}|${input.file.name}|${input.file.etag ?? ''}`);
+  const job = {
+    namespace: input.namespace,
+    name: `${input.pipeline}.${input.source}`,
+    facets: { jobType: facet('jobType', { processingType: 'BATCH', integration: 'SLUICE', jobType: 'INGEST' }) },
+  };
+  const fileFacets: Record<string, Facet> = input.file.etag ? { version: facet('version', { datasetVersion: input.file.etag }) } : {};
+  const inputs: OpenLineageDataset[] = [{ namespace: input.file.namespace, name: input.file.name, facets: fileFacets }];
+  const event = (eventType: RunEventType, at: Date, complete: boolean): OpenLineageRunEvent => ({
+    eventType,
+    eventTime: at.toISOString(),
+    producer: SLUICE_PRODUCER,
+    schemaURL: OPENLINEAGE_SCHEMA_URL,
+    run: { runId },
+    job,
+    inputs,
+    outputs: [
+      {
+        namespace: input.output.namespace,
+        name: input.output.name,
+        facets: datasetFacets(input.output),
+        ...(complete ? { outputFacets: { outputStatistics: facet('outputStatistics', { rowCount: input.rowsWritten, fileCount: 1 }) } } : {}),
+      },
+    ],
+  });
+  return [event('START', input.startedAt, false), event('COMPLETE', input.endedAt, true)];
+}

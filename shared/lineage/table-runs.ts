@@ -9,12 +9,14 @@
  */
 import { formatDeltaType, loadSnapshot } from '../delta';
 import { pipelineName } from '../pipeline/name';
-import type { PipelineDefinition } from '../pipeline';
+import type { PipelineDefinition, SourceDefinition } from '../pipeline';
+import type { IngestOutcome } from '../ingest/types';
+import type { ObjectStore } from '../storage/types';
 import type { LakeTables, TableUpdateMetrics } from '../refresh/types';
 import type { SqlEngineOptions } from '../sql';
 import { tablesColumnLineage, type TableColumnLineage } from './columns';
 import type { OpenLineageEmitter } from './emitters';
-import { datasetNamespace, tableRunEvent, type DatasetInfo, type RunEventType } from './openlineage';
+import { datasetNamespace, fileIngestEvents, tableRunEvent, type DatasetInfo, type RunEventType } from './openlineage';
 
 /** One table update, as the activity knows it. */
 export interface TableRunContext {
@@ -33,6 +35,19 @@ export interface TableRunReporter {
   started(update: TableRunContext): Promise<void>;
   completed(update: TableRunContext, metrics: TableUpdateMetrics): Promise<void>;
   failed(update: TableRunContext, error: string): Promise<void>;
+}
+
+/** A landing file's ingestion into its bronze table, as the host knows it. */
+export interface FileIngestion {
+  definition: PipelineDefinition;
+  source: SourceDefinition;
+  /** Store rooted at the landing container. */
+  landing: ObjectStore;
+  /** Store rooted at the bronze table. */
+  table: ObjectStore;
+  outcome: IngestOutcome;
+  startedAt: Date;
+  log: (line: string) => void;
 }
 
 /** Most tables whose column lineage is kept. */
@@ -65,6 +80,33 @@ export class OpenLineageReporter implements TableRunReporter {
     return this.report(update, 'FAIL', { error });
   }
 
+  /**
+   * Report a landing file committed to bronze (START and COMPLETE); other outcomes are not reported.
+   *
+   * @param ingestion the file, its table and the outcome
+   */
+  async fileIngested(ingestion: FileIngestion): Promise<void> {
+    const { outcome, source } = ingestion;
+    if (outcome.status !== 'committed' || outcome.version === undefined) return;
+    try {
+      const path = source.table;
+      const output = await this.dataset(ingestion.table, path, outcome.version);
+      const events = fileIngestEvents({
+        namespace: this.namespace,
+        pipeline: pipelineName(ingestion.definition),
+        source: source.name,
+        startedAt: ingestion.startedAt,
+        endedAt: new Date(),
+        file: { namespace: datasetNamespace(ingestion.landing.url), name: outcome.path, ...(outcome.etag ? { etag: outcome.etag } : {}) },
+        output,
+        rowsWritten: outcome.rowsWritten,
+      });
+      for (const event of events) await this.emitter.emit(event, ingestion.log);
+    } catch (err) {
+      ingestion.log(`OpenLineage: ingestion of ${outcome.path} not reported (the commit is not affected): ${(err as Error).message}`);
+    }
+  }
+
   private async report(update: TableRunContext, eventType: RunEventType, outcome: { metrics?: TableUpdateMetrics; error?: string } = {}): Promise<void> {
     const eventTime = new Date();
     try {
@@ -73,11 +115,12 @@ export class OpenLineageReporter implements TableRunReporter {
       const inputs = await Promise.all(
         table.from.map((name) => {
           const applied = metrics?.sources.find((s) => s.name === name)?.toVersion;
-          return this.dataset(update, update.definition.sources[name]?.table ?? update.definition.tables[name].table, applied);
+          const path = update.definition.sources[name]?.table ?? update.definition.tables[name].table;
+          return this.dataset(update.lake(path), path, applied);
         }),
       );
       const target = metrics?.targetVersion ?? undefined;
-      const output = await this.dataset(update, table.table, eventType === 'COMPLETE' ? target : undefined);
+      const output = await this.dataset(update.lake(table.table), table.table, eventType === 'COMPLETE' ? target : undefined);
       const columnLineage = eventType === 'COMPLETE' ? await this.columnLineage(update, inputs) : undefined;
       const event = tableRunEvent({
         eventType,
@@ -100,8 +143,7 @@ export class OpenLineageReporter implements TableRunReporter {
   }
 
   /** A dataset with its schema at a version (the latest when none is given; none while it has no table). */
-  private async dataset(update: TableRunContext, path: string, version: number | undefined): Promise<DatasetInfo> {
-    const store = update.lake(path);
+  private async dataset(store: ObjectStore, path: string, version: number | undefined): Promise<DatasetInfo> {
     const containerUrl = store.url.endsWith(`/${path}`) ? store.url.slice(0, -path.length - 1) : store.url;
     const base: DatasetInfo = { namespace: datasetNamespace(containerUrl), name: path };
     try {

@@ -11,7 +11,7 @@ import { sqlOptionsFromEnv, type SqlEngineOptions } from '../sql';
 import { openLakeStore, openLakeTables } from '../storage/lake';
 import { EVENTS_TABLE } from '../storage/lake-layout';
 import { EventLog } from './event-log';
-import { openLineageReporter, type TableRunReporter } from '../lineage';
+import type { TableRunReporter } from '../lineage';
 
 /** The refresh activities' view of their process. */
 export interface RunServices {
@@ -41,7 +41,8 @@ export function runtimeServices(): RunServices {
   const tables = openLakeTables(runtime.settings.lake);
   const key = runtime.settings.piiKey;
   const sql = sqlOptionsFromEnv();
-  const reporter = openLineageReporter(runtime.settings, sql);
+  // One reporter per process (the runtime's), so its counts cover ingestion and table updates alike.
+  const reporter = runtime.openLineage;
   cached = {
     pipelines: () => runtime.pipelines,
     lake: (path) => openLakeStore(runtime.settings, path),

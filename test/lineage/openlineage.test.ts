@@ -27,7 +27,8 @@ import { parsePipelineDefinition } from '../../shared/pipeline';
 import { EngineRunClient, orchestrationRegistry, type RefreshOutput } from '../../shared/run';
 import { openStore } from '../../shared/storage';
 import { azuriteUri, uniqueContainer } from '../support/azurite';
-import { ingestExamples, POS_PIPELINE, posLake, runEngine, uniqueName, type RunLake } from '../support/run-lake';
+import { connectionString, EXAMPLES_DATA, ingestExamples, POS_PIPELINE, posLake, runEngine, uniqueName, type RunLake } from '../support/run-lake';
+import { ingestRoutedBlob, loadRuntime } from '../../shared/host';
 
 const FIXTURES = nodePath.join(__dirname, '..', 'fixtures', 'openlineage');
 
@@ -220,6 +221,53 @@ describe('OpenLineage events of table updates', () => {
     }
     // Four tables (two of them with nothing to read yet), START and COMPLETE each.
     expect(emitter.stats()).toEqual({ sent: 0, failed: 8 });
+  });
+});
+
+describe('OpenLineage events of bronze ingestion', () => {
+  it('a landing file committed by the event path is reported START and COMPLETE, with its ETag as the input version', async () => {
+    const run = await posLake('openlineage-ingest');
+    const landingContainer = uniqueContainer('ol-landing');
+    const runtime = loadRuntime({
+      SLUICE_LAKE: connectionString(),
+      SLUICE_LAKE_CONTAINER: run.container,
+      SLUICE_LANDING_CONTAINER: landingContainer,
+      SLUICE_PIPELINES: POS_PIPELINE,
+      SLUICE_OPENLINEAGE_URL: url,
+      SLUICE_OPENLINEAGE_NAMESPACE: 'sluice-ingest',
+    });
+    const path = 'pos/sales/2026/03/sales-2026-03-01.csv';
+    const written = await runtime.landing.write(path, readFileSync(nodePath.join(EXAMPLES_DATA, 'pos', 'sales-2026-03-01.csv')));
+    received.length = 0;
+    const log: string[] = [];
+    const outcome = await ingestRoutedBlob(
+      runtime,
+      { status: 'routed', blob: { kind: 'blob', container: landingContainer, path }, route: runtime.routeBlob(path)! },
+      (l) => log.push(l),
+    );
+    expect(outcome).toMatchObject({ status: 'committed', rowsWritten: 11 });
+    expect(log).toEqual([]);
+    expect(received.map((e) => [e.eventType, e.job.name])).toEqual([
+      ['START', 'pos.pos_sales'],
+      ['COMPLETE', 'pos.pos_sales'],
+    ]);
+    for (const event of received) expect(problems(event)).toEqual([]);
+    const [, complete] = received;
+    expect(complete.inputs).toEqual([
+      expect.objectContaining({
+        name: path,
+        namespace: runtime.landing.url,
+        facets: { version: expect.objectContaining({ datasetVersion: written.etag.replace(/"/g, '') }) },
+      }),
+    ]);
+    expect(complete.outputs[0]).toMatchObject({
+      name: 'bronze/pos_sales',
+      facets: { version: { datasetVersion: String(outcome.version) } },
+      outputFacets: { outputStatistics: { rowCount: 11, fileCount: 1 } },
+    });
+    // The same file again is a duplicate: nothing new to report.
+    await ingestRoutedBlob(runtime, { status: 'routed', blob: { kind: 'blob', container: landingContainer, path }, route: runtime.routeBlob(path)! });
+    expect(received).toHaveLength(2);
   });
 });
 
