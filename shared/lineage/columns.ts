@@ -293,9 +293,14 @@ function resolve(names: string[], scope: Relation[], using: Set<string>): Column
   throw new NotDerivable(`${names.join('.')} may come from more than one input`);
 }
 
+/** Answers kept per table, SQL and input schemas (parsing opens a DuckDB); the oldest go first. */
+const CACHE_LIMIT = 1024;
+const cache = new Map<string, TableColumnLineage>();
+
 /**
- * Column lineage of several tables with one engine; `SELECT *` is expanded with the inputs' current
- * Delta schemas (an input without a table yet leaves it underived, with the reason).
+ * Column lineage of several tables; `SELECT *` is expanded with the inputs' current Delta schemas (an
+ * input without a table yet leaves it underived, with the reason). An answer is kept for as long as
+ * the table's definition and its inputs' columns stay the same, and one engine parses the rest.
  *
  * @param tables the tables: their pipeline and name
  * @param lake the lake (input schemas)
@@ -307,7 +312,6 @@ export async function tablesColumnLineage(
   lake: LakeTables,
   sql: SqlEngineOptions = {},
 ): Promise<TableColumnLineage[]> {
-  if (tables.length === 0) return [];
   const schemas = new Map<string, Promise<string[] | null>>();
   const columnsAt = (path: string) => {
     let found = schemas.get(path);
@@ -325,12 +329,24 @@ export async function tablesColumnLineage(
     }
     return found;
   };
-  return withSqlEngine({ memoryLimit: '128MB', ...sql, threads: 1 }, async (engine) => {
-    const out: TableColumnLineage[] = [];
-    for (const { definition, table } of tables) {
-      const inputColumns: InputColumns = (input) => columnsAt(definition.sources[input]?.table ?? definition.tables[input]?.table ?? input);
-      out.push(await columnLineage(engine, definition, table, inputColumns));
-    }
-    return out;
-  });
+  const pathOf = (definition: PipelineDefinition, input: string) => definition.sources[input]?.table ?? definition.tables[input]?.table ?? input;
+  const keys = await Promise.all(
+    tables.map(async ({ definition, table }) => {
+      const t = definition.tables[table];
+      const inputs = t ? await Promise.all(t.from.map((input) => columnsAt(pathOf(definition, input)))) : [];
+      return JSON.stringify([definition.name, definition.file, table, t?.sql, t?.hook, t?.pii, t?.from, inputs]);
+    }),
+  );
+  const missing = tables.map((_, i) => i).filter((i) => !cache.has(keys[i]));
+  if (missing.length) {
+    await withSqlEngine({ memoryLimit: '128MB', ...sql, threads: 1 }, async (engine) => {
+      for (const i of missing) {
+        const { definition, table } = tables[i];
+        const found = await columnLineage(engine, definition, table, (input) => columnsAt(pathOf(definition, input)));
+        if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value!);
+        cache.set(keys[i], found);
+      }
+    });
+  }
+  return keys.map((k) => cache.get(k)!);
 }

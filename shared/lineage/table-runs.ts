@@ -1,8 +1,8 @@
 /**
  * What the refresh activity tells about each table update it runs (`TableRunReporter`), and the
  * reporter that turns it into OpenLineage events: it looks up the datasets' schemas and versions in
- * the Delta logs, the column lineage from the SQL (cached per table and input schemas: parsing opens
- * a DuckDB), builds the event and hands it to the emitter.
+ * the Delta logs and the column lineage from the SQL (see ./columns.ts), builds the event and hands it
+ * to the emitter.
  *
  * The run layer holds a `TableRunReporter` in its services (none when OpenLineage is off), so this
  * folder never imports the run. A reporter never throws: what goes wrong is logged and counted.
@@ -50,13 +50,8 @@ export interface FileIngestion {
   log: (line: string) => void;
 }
 
-/** Most tables whose column lineage is kept. */
-const CACHE_LIMIT = 256;
-
 /** Reports table updates as OpenLineage run events. */
 export class OpenLineageReporter implements TableRunReporter {
-  private readonly columns = new Map<string, Promise<TableColumnLineage>>();
-
   /**
    * @param emitter where events go
    * @param namespace the job namespace
@@ -121,7 +116,7 @@ export class OpenLineageReporter implements TableRunReporter {
       );
       const target = metrics?.targetVersion ?? undefined;
       const output = await this.dataset(update.lake(table.table), table.table, eventType === 'COMPLETE' ? target : undefined);
-      const columnLineage = eventType === 'COMPLETE' ? await this.columnLineage(update, inputs) : undefined;
+      const columnLineage = eventType === 'COMPLETE' ? await this.columnLineage(update) : undefined;
       const event = tableRunEvent({
         eventType,
         eventTime,
@@ -155,17 +150,8 @@ export class OpenLineageReporter implements TableRunReporter {
     }
   }
 
-  private columnLineage(update: TableRunContext, inputs: DatasetInfo[]): Promise<TableColumnLineage> {
-    const table = update.definition.tables[update.table];
-    const key = JSON.stringify([pipelineName(update.definition), update.table, table.sql, inputs.map((d) => d.fields?.map((f) => f.name) ?? null)]);
-    let found = this.columns.get(key);
-    if (!found) {
-      if (this.columns.size >= CACHE_LIMIT) this.columns.delete(this.columns.keys().next().value!);
-      found = tablesColumnLineage([{ definition: update.definition, table: update.table }], update.lake, this.sql).then(([c]) => c);
-      // A failure is not kept: the next update tries again.
-      found.catch(() => this.columns.delete(key));
-      this.columns.set(key, found);
-    }
+  private async columnLineage(update: TableRunContext): Promise<TableColumnLineage> {
+    const [found] = await tablesColumnLineage([{ definition: update.definition, table: update.table }], update.lake, this.sql);
     return found;
   }
 }
