@@ -15,6 +15,7 @@ import { blobCreatedHandler, eventHubIngestHandler, pipelineScheduleHandler, rec
 import { purgeRunHttp, requestStatusHttp, runStatusHttp, startRunHttp, tableUpdatesHttp, terminateRunHttp } from './pipelines';
 import { describeTableHttp, tableHistoryHttp } from './tables';
 import { listDeadLettersHttp, showDeadLetterHttp } from './deadletter';
+import { lineageHttp } from './lineage';
 import { maintenanceTimerHandler } from './maintenance';
 import { MAINTENANCE_ACTIVITIES, MAINTENANCE_ORCHESTRATORS } from '../shared/maintenance';
 import { rehydrationStatusHttp, startRehydrationHttp } from './rehydrate';
@@ -152,6 +153,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
     handler: terminateRunHttp,
   },
   { kind: 'http', name: 'purgePipelineRun', route: 'pipelines/{name}/runs/{instanceId}', methods: ['DELETE'], durableClient: true, handler: purgeRunHttp },
+  { kind: 'http', name: 'lineage', route: 'lineage/{*path}', methods: ['GET'], handler: lineageHttp },
   { kind: 'timer', name: 'pipelineSchedule', schedule: SCHEDULE_TICK, durableClient: true, handler: pipelineScheduleHandler },
   ...RUN_ORCHESTRATORS.map((o) => ({ kind: 'orchestration' as const, name: o.name, handler: o.handler })),
   ...RUN_ACTIVITIES.map((a) => ({ kind: 'activity' as const, name: a.name, handler: a.handler })),

@@ -92,7 +92,7 @@ export async function blobCreatedHandler(event: unknown, context: InvocationCont
   const file = `${routed.blob.container}/${routed.blob.path}${routed.blob.etag ? ` (ETag ${routed.blob.etag})` : ''}`;
   let outcome: IngestOutcome;
   try {
-    outcome = await ingestRoutedBlob(runtime, routed);
+    outcome = await ingestRoutedBlob(runtime, routed, (line) => context.warn(`blobCreated: ${line}`));
   } catch (err) {
     if (err instanceof IngestConfigError) {
       context.error(
@@ -183,23 +183,27 @@ export async function reconcileHandler(timer: Timer, context: InvocationContext,
   if (timer.isPastDue) context.log('reconcile: running late (past due)');
   const failed: string[] = [];
   const landed: { route: SourceRoute; version: number }[] = [];
-  await reconcileLanding(runtime, (done) => {
-    const versions = (done.result?.outcomes ?? [])
-      .filter((o) => o.status === 'committed' && o.rowsWritten > 0 && o.version !== undefined)
-      .map((o) => o.version!);
-    if (versions.length) landed.push({ route: done.route, version: Math.max(...versions) });
-    // One line per file it ingested, as blobCreated gives, so a file's fate reads the same whichever path took it.
-    for (const o of done.result?.outcomes ?? []) {
-      if (o.status !== 'committed' && o.status !== 'deadlettered') continue;
-      logFile(context, 'reconcile', `${runtime.settings.landingContainer}/${o.path}${o.etag ? ` (ETag ${o.etag})` : ''}`, done.route.tableKey, o);
-    }
-    context.log(`reconcile: ${describeSource(runtime.settings.landingContainer, done)}`);
-    if (done.error) failed.push(`${done.route.source.name}: ${errorText(done.error)}`);
-    for (const f of done.result?.failures ?? []) {
-      context.error(`reconcile: ${runtime.settings.landingContainer}/${f.path} for ${done.route.tableKey} failed: ${errorText(f.error)}`);
-      failed.push(`${runtime.settings.landingContainer}/${f.path}: ${f.error.message}`);
-    }
-  });
+  await reconcileLanding(
+    runtime,
+    (done) => {
+      const versions = (done.result?.outcomes ?? [])
+        .filter((o) => o.status === 'committed' && o.rowsWritten > 0 && o.version !== undefined)
+        .map((o) => o.version!);
+      if (versions.length) landed.push({ route: done.route, version: Math.max(...versions) });
+      // One line per file it ingested, as blobCreated gives, so a file's fate reads the same whichever path took it.
+      for (const o of done.result?.outcomes ?? []) {
+        if (o.status !== 'committed' && o.status !== 'deadlettered') continue;
+        logFile(context, 'reconcile', `${runtime.settings.landingContainer}/${o.path}${o.etag ? ` (ETag ${o.etag})` : ''}`, done.route.tableKey, o);
+      }
+      context.log(`reconcile: ${describeSource(runtime.settings.landingContainer, done)}`);
+      if (done.error) failed.push(`${done.route.source.name}: ${errorText(done.error)}`);
+      for (const f of done.result?.failures ?? []) {
+        context.error(`reconcile: ${runtime.settings.landingContainer}/${f.path} for ${done.route.tableKey} failed: ${errorText(f.error)}`);
+        failed.push(`${runtime.settings.landingContainer}/${f.path}: ${f.error.message}`);
+      }
+    },
+    (line) => context.warn(`reconcile: ${line}`),
+  );
   for (const l of landed) {
     try {
       await afterBronze('reconcile', l.route, l.version, true, context, runs);

@@ -36,6 +36,9 @@
  * | `AzureFunctionsJobHost__extensions__durableTask__maxConcurrentActivityFunctions` | host.json's `maxConcurrentActivityFunctions` | activities one instance runs at once; whole number ≥ 1. The Functions host applies this app setting over host.json, and Sluice reads the value the same way, so the memory split uses the number the Durable extension uses (the Bicep sets it) |
  * | `SLUICE_EXPOSE_DURABLE_URLS` | `false` | `true` adds the Durable extension's management URLs to the start-run answer. In Azure they carry the extension's system key, which grants control (status, terminate, purge) of every instance of every pipeline to whoever holds the start function's key |
  * | `SLUICE_POISON_ATTEMPTS` | `5` | attempts of a landing file failing for a non-transient reason before it is dead-lettered whole (`poison: <last error>`); whole number 1–100 |
+ * | `SLUICE_OPENLINEAGE_URL` | unset (off) | endpoint every table update's OpenLineage run events (START, COMPLETE, FAIL) are POSTed to, e.g. `https://marquez.example.com/api/v1/lineage`; `https://`, or `http://` on a loopback host |
+ * | `SLUICE_OPENLINEAGE_CONTAINER` | unset (off) | blob container of the lake account the same events are written to as JSON blobs (`<namespace>/<pipeline>.<table>/…`); must not be the landing or the lake container |
+ * | `SLUICE_OPENLINEAGE_NAMESPACE` | `sluice` | OpenLineage job namespace of the events (jobs are named `<pipeline>.<table>`) |
  * | `SLUICE_MAX_RECORD_MB` | `16` | longest CSV/TSV/JSON/NDJSON record ingestion turns into a row, and most an Avro block (or its header) may take and inflate to, in MiB of decompressed input; whole number 1–256. A longer one is dead-lettered (offset, first bytes) and reading goes on after it |
  */
 
@@ -138,6 +141,18 @@ export interface SluiceSettings extends MaintenanceSettings, RehydrationSettings
   readonly maxRecordBytes: number;
   /** `SLUICE_PII_KEY`: HMAC key of `pii: hash` columns (unset: none; runtime/context.ts requires it when a pipeline hashes a column). */
   readonly piiKey?: string;
+  /** `SLUICE_OPENLINEAGE_*`: where OpenLineage events go (absent: nowhere). */
+  readonly openLineage?: OpenLineageSettings;
+}
+
+/** Where OpenLineage run events are sent; at least one of `url` and `container` is set. */
+export interface OpenLineageSettings {
+  /** `SLUICE_OPENLINEAGE_URL` */
+  readonly url?: string;
+  /** `SLUICE_OPENLINEAGE_CONTAINER` (in the lake account) */
+  readonly container?: string;
+  /** `SLUICE_OPENLINEAGE_NAMESPACE` */
+  readonly namespace: string;
 }
 
 /** Thrown by `loadSettings` with every problem found, so one start-up shows them all. */
@@ -210,6 +225,7 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
   const poisonAttempts = readWholeNumber(env, 'SLUICE_POISON_ATTEMPTS', DEFAULTS.poisonAttempts, 1, 100, problems);
   const maxRecordMb = readMaxRecordMb(env, problems);
   const piiKey = readPiiKey(env);
+  const openLineage = readOpenLineage(env, [lakeContainer, landingContainer], problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -228,6 +244,7 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
     maxRecordMb: maxRecordMb!,
     maxRecordBytes: maxRecordMb! * 1024 * 1024,
     ...(piiKey ? { piiKey } : {}),
+    ...(openLineage ? { openLineage: Object.freeze(openLineage) } : {}),
   });
 }
 
@@ -387,6 +404,28 @@ export function getSettings(): SluiceSettings {
  */
 export function readPiiKey(env: SettingsEnv = process.env): string | undefined {
   return readString(env, 'SLUICE_PII_KEY');
+}
+
+function readOpenLineage(env: SettingsEnv, taken: (string | undefined)[], problems: string[]): OpenLineageSettings | undefined {
+  const url = readString(env, 'SLUICE_OPENLINEAGE_URL');
+  const hasContainer = readString(env, 'SLUICE_OPENLINEAGE_CONTAINER') !== undefined;
+  const container = hasContainer ? readContainer(env, 'SLUICE_OPENLINEAGE_CONTAINER', '', problems) : undefined;
+  const namespace = readString(env, 'SLUICE_OPENLINEAGE_NAMESPACE') ?? 'sluice';
+  if (url !== undefined) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url);
+    } catch {
+      // reported below
+    }
+    const secure = parsed?.protocol === 'https:' || (parsed?.protocol === 'http:' && LOOPBACK_HOSTS.has(parsed.hostname));
+    if (!secure) problems.push(`SLUICE_OPENLINEAGE_URL must be an https:// URL (http:// only on a loopback host); got "${url}"`);
+  }
+  if (container !== undefined && taken.includes(container))
+    problems.push(`SLUICE_OPENLINEAGE_CONTAINER must name a container of its own, not the lake or landing container ("${container}")`);
+  if (/[\s/]/.test(namespace)) problems.push(`SLUICE_OPENLINEAGE_NAMESPACE must be one word without spaces or slashes; got "${namespace}"`);
+  if (url === undefined && !hasContainer) return undefined;
+  return { ...(url !== undefined ? { url } : {}), ...(container !== undefined ? { container } : {}), namespace };
 }
 
 function readString(env: SettingsEnv, name: string): string | undefined {

@@ -8,6 +8,9 @@
  *   sequence number through the table's `txn`);
  * - the reconcile pass: `backfill` over every file source's landing folder, which ingests what the
  *   event path missed and moves each folder's watermark so the next pass checks only newer blobs.
+ *
+ * A landing file committed by either file path is reported as OpenLineage events when the settings
+ * ask for them (Event Hubs batches are not: their ranges are in the lineage graph).
  */
 import { backfill, ingestFile } from '../ingest';
 import { ingestEvents } from '../ingest/events';
@@ -56,11 +59,30 @@ export function routeBlobCreatedEvent(runtime: SluiceRuntime, event: unknown): R
  *
  * @param runtime the runtime context
  * @param routed what `routeBlobCreatedEvent` returned
+ * @param log where a failed OpenLineage report is told
  * @returns the ingest stage's outcome
  */
-export function ingestRoutedBlob(runtime: SluiceRuntime, routed: RoutedBlob): Promise<IngestOutcome> {
+export async function ingestRoutedBlob(runtime: SluiceRuntime, routed: RoutedBlob, log: (line: string) => void = () => {}): Promise<IngestOutcome> {
   const { blob, route } = routed;
-  return ingestFile({ ...landingFileOptions(runtime, route), path: blob.path, ...(blob.etag ? { etag: blob.etag } : {}) });
+  const startedAt = new Date();
+  const outcome = await ingestFile({ ...landingFileOptions(runtime, route), path: blob.path, ...(blob.etag ? { etag: blob.etag } : {}) });
+  await reportIngestion(runtime, route, outcome, startedAt, log);
+  return outcome;
+}
+
+/** Report a committed file as OpenLineage events when the settings ask for them (never throws). */
+function reportIngestion(runtime: SluiceRuntime, route: SourceRoute, outcome: IngestOutcome, startedAt: Date, log: (line: string) => void): Promise<void> {
+  return (
+    runtime.openLineage?.fileIngested({
+      definition: route.pipeline,
+      source: route.source,
+      landing: runtime.landing,
+      table: route.table,
+      outcome,
+      startedAt,
+      log,
+    }) ?? Promise.resolve()
+  );
 }
 
 /** What ingesting any landing file of a source takes: the event path and reconcile share it. */
@@ -121,12 +143,18 @@ export interface SourceReconcile {
  *
  * @param runtime the runtime context
  * @param onSource called after each source
+ * @param log where a failed OpenLineage report is told
  * @returns one entry per file source
  */
-export async function reconcileLanding(runtime: SluiceRuntime, onSource?: (done: SourceReconcile) => void): Promise<SourceReconcile[]> {
+export async function reconcileLanding(
+  runtime: SluiceRuntime,
+  onSource?: (done: SourceReconcile) => void,
+  log: (line: string) => void = () => {},
+): Promise<SourceReconcile[]> {
   const out: SourceReconcile[] = [];
   for (const route of runtime.fileSources) {
     let done: SourceReconcile;
+    const startedAt = new Date();
     try {
       const result = await backfill({
         ...landingFileOptions(runtime, route),
@@ -135,6 +163,7 @@ export async function reconcileLanding(runtime: SluiceRuntime, onSource?: (done:
         filter: (path) => runtime.routeBlob(path) === route,
       });
       done = { route, result };
+      for (const outcome of result.outcomes) await reportIngestion(runtime, route, outcome, startedAt, log);
     } catch (err) {
       done = { route, error: err as Error };
     }

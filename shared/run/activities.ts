@@ -16,6 +16,9 @@
  * returns the metrics the first attempt recorded in the event log for this run and table, so the
  * run's accounting stays whole. (If that attempt died between its commit and its event record, the
  * retry's `unchanged` metrics are what the run reports; the table itself is right either way.)
+ *
+ * When the services have a `tableRuns` reporter (OpenLineage), each update is reported as it starts
+ * and as it completes or fails for good (a transient failure is retried and reported by the retry).
  */
 import type { InvocationContext } from '@azure/functions';
 import { errorText, isTransient } from '../errors';
@@ -31,6 +34,7 @@ import { tableUpdateLine } from './describe-update';
 import { pipelineName } from '../pipeline/name';
 import { findPipeline, planRefresh, type RefreshPlan } from './plan';
 import type { RunServices } from './services';
+import type { TableRunContext } from '../lineage';
 
 /** Input of `refreshPlan`. */
 export interface PlanActivityInput {
@@ -118,6 +122,15 @@ export function tableActivity(services: () => RunServices): (input: TableActivit
     const s = services();
     const definition = resolve(s, input.pipeline);
     const base = { runId: input.runId, pipeline: input.pipeline, table: input.table };
+    const reported: TableRunContext = {
+      definition,
+      table: input.table,
+      runId: input.runId,
+      lake: s.lake,
+      log: (line) => context.warn(`${TABLE_ACTIVITY}: ${line}`),
+    };
+    // The reporter never throws: lineage out is a by-product of the update, not a condition of it.
+    await s.tableRuns?.started(reported);
     let metrics: TableUpdateMetrics;
     try {
       metrics = await refreshTable({
@@ -140,6 +153,7 @@ export function tableActivity(services: () => RunServices): (input: TableActivit
             await withRetries(() => s.events!.record({ ...base, status: empty.status, recordedAt: new Date().toISOString(), metrics: empty })).catch((e) =>
               context.warn(`${TABLE_ACTIVITY}: ${input.table}: event not recorded: ${errorText(e)}`),
             );
+          await s.tableRuns?.completed(reported, empty);
           return empty;
         }
       }
@@ -148,6 +162,8 @@ export function tableActivity(services: () => RunServices): (input: TableActivit
           .record({ ...base, status: 'failed', recordedAt: new Date().toISOString(), error: errorText(err) })
           .catch((e) => context.warn(`${TABLE_ACTIVITY}: ${input.table}: event not recorded: ${errorText(e)}`));
       }
+      // A transient failure is retried, and the retry reports START again under the same run id.
+      if (!isTransient(err)) await s.tableRuns?.failed(reported, errorText(err));
       throw marked(err);
     }
     if (metrics.status !== 'updated' && s.events) {
@@ -155,7 +171,10 @@ export function tableActivity(services: () => RunServices): (input: TableActivit
       const earlier = (await s.events.runEvents(input.runId).catch(() => [] as TableUpdateEvent[])).find(
         (e) => e.table === input.table && e.metrics?.status === 'updated',
       );
-      if (earlier?.metrics) return earlier.metrics;
+      if (earlier?.metrics) {
+        await s.tableRuns?.completed(reported, earlier.metrics);
+        return earlier.metrics;
+      }
     }
     if (s.events) {
       try {
@@ -166,6 +185,7 @@ export function tableActivity(services: () => RunServices): (input: TableActivit
         context.error(`${TABLE_ACTIVITY}: ${input.table} (run ${input.runId}): the update is committed but its event was not recorded: ${errorText(err)}`);
       }
     }
+    await s.tableRuns?.completed(reported, metrics);
     context.log(`${TABLE_ACTIVITY}: ${tableUpdateLine(metrics)}`);
     return metrics;
   };

@@ -35,3 +35,7 @@ export { sweepUnappliedBronze, unappliedSources, unservedBronzeVersion, SWEEP_SK
 export type { SweepResult, UnappliedSource } from './sweep';
 export type { BronzeCommit, TableCommit } from './triggers';
 export { duePipelines, MAX_SCHEDULE_CATCH_UP_MS, SCHEDULE_TICK, scheduleSince } from './schedule';
+export { lineageGraph, MAX_LINEAGE_NODES, TableGraph, tableId, UnknownLineagePathError, UnknownLineageVersionError } from './lineage-graph';
+export type { LineageDirection, LineageEdge, LineageGraph, LineageNode, LineageNodeKind, LineageRequest } from './lineage-graph';
+export { lineageOptions, lineageResponse } from './lineage-api';
+export type { LineageOptions, LineageSources } from './lineage-api';

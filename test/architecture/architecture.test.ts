@@ -32,6 +32,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['shared/maintenance'],
   ['shared/run'],
   ['shared/host'],
+  ['shared/lineage'],
   ['shared/refresh'],
   ['shared/ingest'],
   ['shared/sql'],

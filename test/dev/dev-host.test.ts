@@ -279,6 +279,20 @@ describe('local host (npm start) end to end', () => {
     expect((await api('/api/pipelines/pos/tables/silver.nope/updates')).status).toBe(404);
     expect((await api('/api/pipelines/pos/tables/silver.sales/updates?limit=0')).status).toBe(400);
 
+    // Lineage: bronze reaches both gold tables; the latest gold version goes back to landing files with ETags.
+    const down = await api('/api/lineage/bronze/pos_sales?direction=down');
+    expect(down.status).toBe(200);
+    expect(down.body.nodes.map((n: { id: string }) => n.id)).toEqual(expect.arrayContaining(['table:gold/daily_store_sales', 'table:gold/store_stock']));
+    const gold = (await api('/api/pipelines/pos/tables/gold.daily_store_sales/updates?limit=20')).body.updates.find(
+      (u: { status: string }) => u.status === 'updated',
+    );
+    const up = await api(`/api/lineage/gold/daily_store_sales?version=${gold.metrics.targetVersion}&direction=up`);
+    expect(up.status).toBe(200);
+    const landed = up.body.nodes.filter((n: { kind: string }) => n.kind === 'file');
+    expect(landed.length).toBeGreaterThan(0);
+    for (const file of landed) expect(file).toMatchObject({ path: expect.stringMatching(/^pos\/sales\//), etag: expect.stringMatching(/\S/) });
+    expect((await api('/api/lineage/bronze/nope')).status).toBe(404);
+
     // The reconcile timer (every 5 minutes) may take a file before its BlobCreated event does; both log the same line.
     // Filtered first so that a failure prints the lines that were there.
     expect(lines.filter((l) => l.includes('sales-0.csv'))).toContainEqual(
