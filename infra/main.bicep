@@ -33,8 +33,20 @@ param environmentName string
 @description('Region for all resources. It must offer the Flex Consumption plan.')
 param location string
 
-@description('Object ID of the developer running azd; gets data access to the lake. Empty to skip.')
+@description('Object ID of the principal running azd (a developer, or the CI service principal); gets data access to the lake and reads the PII key back. Empty to skip.')
 param principalId string = ''
+
+@allowed(['User', 'ServicePrincipal', 'Group'])
+@description('Kind of principal principalId is: User for a developer, ServicePrincipal in CI (AZURE_PRINCIPAL_TYPE).')
+param principalType string = 'User'
+
+@secure()
+@description('SLUICE_PII_KEY as azd resolves it before provisioning (main.parameters.json): the key already in the vault, or a generated one on the first provision. See core/security/key-vault.bicep.')
+param piiKey string
+
+@secure()
+@description('Random text that lengthens a freshly generated PII key; a new GUID on every deployment, used only when the key is generated.')
+param piiKeyEntropy string = newGuid()
 
 @description('Resource group name; derived from the environment name when empty.')
 param resourceGroupName string = ''
@@ -133,6 +145,18 @@ module lakeStorage 'core/storage/storage-account.bicep' = {
   }
 }
 
+module keyVault 'core/security/key-vault.bicep' = {
+  name: 'key-vault'
+  scope: rg
+  params: {
+    name: 'kv-sluice-${resourceToken}'
+    location: location
+    tags: tags
+    piiKey: piiKey
+    piiKeyEntropy: piiKeyEntropy
+  }
+}
+
 module eventHubs 'app/eventhubs.bicep' = {
   name: 'eventhubs'
   scope: rg
@@ -172,6 +196,7 @@ module functionApp 'app/function-app.bicep' = {
     eventHubName: eventHubs.outputs.eventHubName
     eventHubConsumerGroup: eventHubs.outputs.consumerGroupName
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+    piiKeySecretUri: keyVault.outputs.piiKeySecretUri
     taskHubName: taskHubName
     pipelines: pipelines
     instanceMemoryMB: instanceMemoryMB
@@ -186,11 +211,15 @@ module rbac 'app/rbac.bicep' = {
   params: {
     identityPrincipalId: identity.outputs.principalId
     userPrincipalId: principalId
+    userPrincipalType: principalType
     hostStorageName: hostStorage.outputs.name
     lakeStorageName: lakeStorage.outputs.name
+    lakeContainerName: lakeContainerName
+    landingContainerName: landingContainerName
     eventHubNamespaceName: eventHubs.outputs.namespaceName
     eventHubName: eventHubs.outputs.eventHubName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
+    keyVaultName: keyVault.outputs.name
   }
 }
 
@@ -223,4 +252,6 @@ output SLUICE_TASK_HUB string = taskHubName
 output SLUICE_EVENTHUB__fullyQualifiedNamespace string = eventHubs.outputs.fullyQualifiedNamespace
 output SLUICE_EVENTHUB_NAME string = eventHubs.outputs.eventHubName
 output SLUICE_EVENTHUB_CONSUMER_GROUP string = eventHubs.outputs.consumerGroupName
+// Read by azd's secretOrRandomPassword on the next provision (main.parameters.json), so the key is kept.
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output SLUICE_EVENT_GRID_SUBSCRIPTION_DEPLOYED bool = eventGrid.outputs.subscriptionDeployed

@@ -30,6 +30,8 @@ param eventHubName string
 param eventHubConsumerGroup string
 
 param applicationInsightsConnectionString string
+@description('Versionless URI of the Key Vault secret holding SLUICE_PII_KEY.')
+param piiKeySecretUri string
 param taskHubName string
 @description('SLUICE_PIPELINES: the pipeline definition files, relative to the app root.')
 param pipelines string
@@ -73,6 +75,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // Key Vault references (SLUICE_PII_KEY) are resolved with the app's user-assigned identity.
+    keyVaultReferenceIdentity: identityId
     siteConfig: {
       minTlsVersion: '1.2'
     }
@@ -126,6 +130,10 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     SLUICE_LAKE_CONTAINER: lakeContainerName
     SLUICE_LANDING_CONTAINER: landingContainerName
     SLUICE_PIPELINES: pipelines
+
+    // The HMAC key of `pii: hash` columns, resolved by the platform from Key Vault at start-up (the
+    // newest version of the secret); the value never appears in app settings.
+    SLUICE_PII_KEY: '@Microsoft.KeyVault(SecretUri=${piiKeySecretUri})'
 
     // host.json reads the task hub name from this setting (%SLUICE_TASK_HUB%).
     SLUICE_TASK_HUB: taskHubName
