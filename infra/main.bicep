@@ -4,8 +4,10 @@
 //   ├─ user-assigned identity ........ the app runs as it; every data-plane role below is granted to it
 //   ├─ Log Analytics + App Insights .. local auth off; telemetry sent with the identity
 //   ├─ host storage account .......... AzureWebJobsStorage: Durable task hub (queues, tables), timer and
-//   │                                   Event Hubs checkpoints, the deployment package container
+//   │                                   Event Hubs checkpoints, the deployment package container, and
+//   │                                   `eventgrid-deadletter` for events Event Grid could not deliver
 //   ├─ lake storage account (ADLS Gen2) containers `landing` and `lake`, Sluice tables
+//   ├─ Key Vault (RBAC mode) ......... secret `sluice-pii-key`, the app's SLUICE_PII_KEY
 //   ├─ Event Hubs namespace .......... hub `network-telemetry`, consumer group `sluice`
 //   ├─ Flex Consumption function app . Node 22, identity-based settings only
 //   └─ Event Grid system topic ....... on the lake account; subscription BlobCreated(landing) → blobCreated
@@ -15,12 +17,13 @@
 // them apart keeps runtime blobs out of the lake's lifecycle rules, backups and Event Grid topic, and
 // lets the lake be granted to people without granting the task hub.
 //
-// First deployment is two steps, because the Event Grid subscription can only target a function that
-// already exists in the deployed code:
-//   azd up                                                   (provision + deploy code)
-//   azd env set SLUICE_DEPLOY_EVENT_GRID_SUBSCRIPTION true
-//   azd provision                                            (adds the subscription)
-// Later `azd up` runs keep the subscription because the environment value stays true.
+// One `azd up` creates everything. The Event Grid subscription is the one part that cannot be
+// provisioned before the code is deployed (Event Grid checks that the target function exists), and
+// `azd up` provisions first. So the postdeploy hook (scripts/postdeploy.sh, .ps1) sets
+// SLUICE_DEPLOY_EVENT_GRID_SUBSCRIPTION=true and runs `azd provision` again: the subscription is then
+// declared here like everything else (no CLI-made resource drifting beside the template), and later
+// runs of `azd up` provision it at once, because the output of the same name keeps the value true in
+// the azd environment.
 
 targetScope = 'subscription'
 
@@ -71,7 +74,7 @@ param taskHubName string = 'SluiceHub'
 @description('Pipeline definitions the app serves (SLUICE_PIPELINES): a path or glob relative to the app root. The default deploys the point-of-sale example so a first `azd up` ingests something; point it at your own YAML files (e.g. pipelines/*.yaml).')
 param pipelines string = 'examples/pipelines/pos.yaml'
 
-@description('Create the Event Grid subscription landing BlobCreated -> blobCreated. Set true only after the code is deployed (see the top of this file).')
+@description('Create the Event Grid subscription landing BlobCreated -> blobCreated. Only once the code is deployed: the postdeploy hook turns it on (see the top of this file).')
 param deployEventGridSubscription bool = false
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -82,6 +85,7 @@ var tags = {
 var serviceName = 'sluice' // must match services.<name> in azure.yaml
 var functionAppName = 'func-sluice-${resourceToken}'
 var deploymentContainerName = 'app-package-sluice-${take(resourceToken, 7)}'
+var eventGridDeadLetterContainerName = 'eventgrid-deadletter'
 var lakeContainerName = 'lake'
 var landingContainerName = 'landing'
 var eventHubName = 'network-telemetry'
@@ -123,6 +127,7 @@ module hostStorage 'core/storage/storage-account.bicep' = {
     tags: tags
     containers: [
       deploymentContainerName
+      eventGridDeadLetterContainerName
     ]
   }
 }
@@ -234,6 +239,8 @@ module eventGrid 'app/event-grid.bicep' = {
     landingContainerName: landingContainerName
     functionAppName: functionApp.outputs.name
     deploySubscription: deployEventGridSubscription
+    hostStorageName: hostStorage.outputs.name
+    deadLetterContainerName: eventGridDeadLetterContainerName
   }
 }
 
@@ -254,4 +261,7 @@ output SLUICE_EVENTHUB_NAME string = eventHubs.outputs.eventHubName
 output SLUICE_EVENTHUB_CONSUMER_GROUP string = eventHubs.outputs.consumerGroupName
 // Read by azd's secretOrRandomPassword on the next provision (main.parameters.json), so the key is kept.
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
-output SLUICE_EVENT_GRID_SUBSCRIPTION_DEPLOYED bool = eventGrid.outputs.subscriptionDeployed
+// Same name as the parameter's environment value (main.parameters.json): once the hook has provisioned
+// the subscription, every later provision, and `azd env refresh` in a fresh environment (CI), keep it.
+output SLUICE_DEPLOY_EVENT_GRID_SUBSCRIPTION bool = eventGrid.outputs.subscriptionDeployed
+output SLUICE_EVENT_GRID_DEAD_LETTER_CONTAINER string = eventGridDeadLetterContainerName
