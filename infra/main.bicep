@@ -10,7 +10,8 @@
 //   ├─ Key Vault (RBAC mode) ......... secret `sluice-pii-key`, the app's SLUICE_PII_KEY
 //   ├─ Event Hubs namespace .......... hub `network-telemetry`, consumer group `sluice`
 //   ├─ Flex Consumption function app . Node 22, identity-based settings only
-//   └─ Event Grid system topic ....... on the lake account; subscription BlobCreated(landing) → blobCreated
+//   ├─ Event Grid system topic ....... on the lake account; subscription BlobCreated(landing) → blobCreated
+//   └─ virtual network (option) ...... networkIsolation: private endpoints for storage and Event Hubs
 //
 // Two storage accounts, not one: the lake needs the hierarchical namespace and is tiered, backed up and
 // vacuumed as data, while host storage is chatty runtime state (Durable queues poll constantly). Keeping
@@ -77,6 +78,9 @@ param pipelines string = 'examples/pipelines/pos.yaml'
 @description('Create the Event Grid subscription landing BlobCreated -> blobCreated. Only once the code is deployed: the postdeploy hook turns it on (see the top of this file).')
 param deployEventGridSubscription bool = false
 
+@description('Network option (SLUICE_NETWORK_ISOLATION): the storage accounts and Event Hubs behind private endpoints, the function app on a virtual network. Off by default; see README "Deploying".')
+param networkIsolation bool = false
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
@@ -125,6 +129,7 @@ module hostStorage 'core/storage/storage-account.bicep' = {
     name: 'sthost${resourceToken}'
     location: location
     tags: tags
+    privateNetworking: networkIsolation
     containers: [
       deploymentContainerName
       eventGridDeadLetterContainerName
@@ -139,6 +144,7 @@ module lakeStorage 'core/storage/storage-account.bicep' = {
     name: 'stlake${resourceToken}'
     location: location
     tags: tags
+    privateNetworking: networkIsolation
     isHnsEnabled: true
     // A deleted blob or container of the lake can be restored for 7 days: the last line of defence
     // behind vacuum's retention (a wrong --force, a mistaken delete outside Sluice).
@@ -171,6 +177,20 @@ module eventHubs 'app/eventhubs.bicep' = {
     consumerGroupName: eventHubConsumerGroup
     location: location
     tags: tags
+    privateNetworking: networkIsolation
+  }
+}
+
+module network 'app/network.bicep' = if (networkIsolation) {
+  name: 'network'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    vnetName: 'vnet-sluice-${resourceToken}'
+    hostStorageId: hostStorage.outputs.id
+    lakeStorageId: lakeStorage.outputs.id
+    eventHubNamespaceId: eventHubs.outputs.namespaceId
   }
 }
 
@@ -207,6 +227,7 @@ module functionApp 'app/function-app.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     activityConcurrency: activityConcurrency
     maximumInstanceCount: maximumInstanceCount
+    appSubnetId: networkIsolation ? network.outputs.appSubnetId : ''
   }
 }
 
@@ -264,4 +285,5 @@ output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 // Same name as the parameter's environment value (main.parameters.json): once the hook has provisioned
 // the subscription, every later provision, and `azd env refresh` in a fresh environment (CI), keep it.
 output SLUICE_DEPLOY_EVENT_GRID_SUBSCRIPTION bool = eventGrid.outputs.subscriptionDeployed
+output SLUICE_NETWORK_ISOLATION bool = networkIsolation
 output SLUICE_EVENT_GRID_DEAD_LETTER_CONTAINER string = eventGridDeadLetterContainerName

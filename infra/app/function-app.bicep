@@ -46,6 +46,8 @@ param activityConcurrency int = 4
 param maximumInstanceCount int = 100
 @allowed(['20', '22'])
 param nodeVersion string = '22'
+@description('Network option: the subnet (delegated to Microsoft.App/environments) the app\'s outbound traffic goes through; empty for none.')
+param appSubnetId string = ''
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
@@ -77,6 +79,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     // Key Vault references (SLUICE_PII_KEY) are resolved with the app's user-assigned identity.
     keyVaultReferenceIdentity: identityId
+    virtualNetworkSubnetId: empty(appSubnetId) ? null : appSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
     }

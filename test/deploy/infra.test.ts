@@ -55,3 +55,54 @@ describe('SLUICE_PII_KEY in Key Vault', () => {
     expect(mainModule('functionApp')).toMatch(/^\s+piiKeySecretUri: keyVault\.outputs\.piiKeySecretUri$/m);
   });
 });
+
+describe('the network option', () => {
+  const network = readRepoFile('infra/app/network.bicep');
+
+  it('is a parameter, off by default, set from SLUICE_NETWORK_ISOLATION', () => {
+    expect(mainParams.get('networkIsolation')).toBe('false');
+    expect(parameters.networkIsolation?.value).toBe('${SLUICE_NETWORK_ISOLATION=false}');
+    expect(main).toMatch(/^module network 'app\/network\.bicep' = if \(networkIsolation\) \{$/m);
+  });
+
+  it('puts both storage accounts and Event Hubs behind private endpoints, each in its DNS zone', () => {
+    const zones = [...(/^var zoneNames = \[\n([^]*?)\n\]/m.exec(network)?.[1] ?? '').matchAll(/^\s+(.+)$/gm)].map((m) => m[1]!.trim());
+    const endpoints = [...network.matchAll(/\{ name: '([^']+)', target: (\w+), groupId: '(\w+)', zone: (\d+) \}/g)].map((m) => ({
+      name: m[1]!,
+      target: m[2]!,
+      groupId: m[3]!,
+      zone: zones[Number(m[4])] ?? '(none)',
+    }));
+    expect(endpoints.map((e) => `${e.target}:${e.groupId}`).sort()).toEqual(
+      [
+        'eventHubNamespaceId:namespace',
+        'hostStorageId:blob',
+        'hostStorageId:queue',
+        'hostStorageId:table',
+        'lakeStorageId:blob',
+        'lakeStorageId:dfs',
+        'lakeStorageId:table',
+      ].sort(),
+    );
+    for (const e of endpoints) {
+      const expected = e.groupId === 'namespace' ? 'eventHubsZone' : `'privatelink.${e.groupId}.\${storageSuffix}'`;
+      expect(e.zone, `${e.name}: DNS zone`).toBe(expected);
+    }
+    // main.bicep hands over the resources those targets name.
+    const networkModule = mainModule('network');
+    expect(networkModule).toMatch(/hostStorageId: hostStorage\.outputs\.id/);
+    expect(networkModule).toMatch(/lakeStorageId: lakeStorage\.outputs\.id/);
+    expect(networkModule).toMatch(/eventHubNamespaceId: eventHubs\.outputs\.namespaceId/);
+  });
+
+  it('closes the accounts and the namespace to public traffic when on, and puts the app on the delegated subnet', () => {
+    for (const symbol of ['hostStorage', 'lakeStorage', 'eventHubs']) expect(mainModule(symbol), symbol).toMatch(/^\s+privateNetworking: networkIsolation$/m);
+    expect(readRepoFile('infra/core/storage/storage-account.bicep')).toMatch(/defaultAction: privateNetworking \? 'Deny' : 'Allow'/);
+    expect(readRepoFile('infra/app/eventhubs.bicep')).toMatch(/publicNetworkAccess: privateNetworking \? 'Disabled' : 'Enabled'/);
+    expect(network).toMatch(
+      /name: 'app'\n\s+properties: \{\n\s+addressPrefix: appSubnetPrefix\n\s+delegations: \[\n\s+\{\n\s+name: '[^']+'\n\s+properties: \{\n\s+serviceName: 'Microsoft\.App\/environments'/,
+    );
+    expect(propertyOf(site.body, 'virtualNetworkSubnetId', 4)).toBe('empty(appSubnetId) ? null : appSubnetId');
+    expect(mainModule('functionApp')).toMatch(/^\s+appSubnetId: networkIsolation \? network\.outputs\.appSubnetId : ''$/m);
+  });
+});
