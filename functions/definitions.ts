@@ -15,6 +15,7 @@ import { blobCreatedHandler, eventHubIngestHandler, pipelineScheduleHandler, rec
 import { purgeRunHttp, requestStatusHttp, runStatusHttp, startRunHttp, tableUpdatesHttp, terminateRunHttp } from './pipelines';
 import { describeTableHttp, tableHistoryHttp } from './tables';
 import { listDeadLettersHttp, showDeadLetterHttp } from './deadletter';
+import { healthHttp } from './health';
 
 /**
  * Functions with `durableClient: true` get a `RunClient` as their third argument: over the Durable
@@ -32,6 +33,8 @@ export interface HttpFunctionDefinition {
   methods: HttpMethod[];
   /** The handler needs a run client (third argument). */
   durableClient?: boolean;
+  /** Reachable without a function key (`authLevel: 'anonymous'`); every other route needs one. */
+  anonymous?: boolean;
   handler: (request: HttpRequest, context: InvocationContext, runs?: RunClient) => Promise<HttpResponseInit | HttpResponse>;
 }
 
@@ -95,6 +98,8 @@ export type FunctionDefinition =
 
 /** Every function of the app. */
 export const FUNCTIONS: readonly FunctionDefinition[] = [
+  // Deployment checks and probes; the local host answers /api/health itself (dev/routes.ts).
+  { kind: 'http', name: 'health', route: 'health', methods: ['GET'], anonymous: true, handler: healthHttp },
   { kind: 'http', name: 'describeTable', route: 'tables/{layer}/{table}', methods: ['GET'], handler: describeTableHttp },
   { kind: 'http', name: 'tableHistory', route: 'tables/{layer}/{table}/history', methods: ['GET'], handler: tableHistoryHttp },
   // infra/app/event-grid.bicep subscribes this name to BlobCreated events of the landing container.
