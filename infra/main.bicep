@@ -274,6 +274,7 @@ output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output SLUICE_FUNCTION_APP_URL string = 'https://${functionApp.outputs.defaultHostName}'
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.applicationInsightsConnectionString
 output SLUICE_LAKE__accountName string = lakeStorage.outputs.name
+output SLUICE_LAKE__blobServiceUri string = lakeStorage.outputs.blobEndpoint
 output SLUICE_LAKE_CONTAINER string = lakeContainerName
 output SLUICE_LANDING_CONTAINER string = landingContainerName
 output SLUICE_TASK_HUB string = taskHubName
