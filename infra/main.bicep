@@ -81,6 +81,9 @@ param deployEventGridSubscription bool = false
 @description('Network option (SLUICE_NETWORK_ISOLATION): the storage accounts and Event Hubs behind private endpoints, the function app on a virtual network. Off by default; see README "Deploying".')
 param networkIsolation bool = false
 
+@description('Easy Auth option (SLUICE_EASY_AUTH_CLIENT_ID): client ID of a Microsoft Entra app registration; people then sign in before any HTTP route. Empty: off (function keys only). See README "Deploying".')
+param easyAuthClientId string = ''
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
@@ -228,6 +231,7 @@ module functionApp 'app/function-app.bicep' = {
     activityConcurrency: activityConcurrency
     maximumInstanceCount: maximumInstanceCount
     appSubnetId: networkIsolation ? network.outputs.appSubnetId : ''
+    easyAuthClientId: easyAuthClientId
   }
 }
 
@@ -287,4 +291,5 @@ output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 // the subscription, every later provision, and `azd env refresh` in a fresh environment (CI), keep it.
 output SLUICE_DEPLOY_EVENT_GRID_SUBSCRIPTION bool = eventGrid.outputs.subscriptionDeployed
 output SLUICE_NETWORK_ISOLATION bool = networkIsolation
+output SLUICE_EASY_AUTH_CLIENT_ID string = easyAuthClientId
 output SLUICE_EVENT_GRID_DEAD_LETTER_CONTAINER string = eventGridDeadLetterContainerName

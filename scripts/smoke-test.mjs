@@ -13,7 +13,8 @@
 // Where: the azd environment's values (`azd env get-values`), or the same names in the environment:
 // SLUICE_FUNCTION_APP_URL, AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP, AZURE_FUNCTION_APP_NAME (for
 // the function key, read through Azure Resource Manager), SLUICE_LAKE__blobServiceUri,
-// SLUICE_LANDING_CONTAINER, SLUICE_NETWORK_ISOLATION. Credentials: DefaultAzureCredential (in CI the
+// SLUICE_LANDING_CONTAINER, SLUICE_NETWORK_ISOLATION, SLUICE_EASY_AUTH_CLIENT_ID (a token for that app
+// registration is sent when Easy Auth is on). Credentials: DefaultAzureCredential (in CI the
 // azd or az sign-in of the workflow's federated identity). With the network option the lake is not
 // reachable from outside its virtual network, so step 2 is skipped with a note. What is dropped and
 // run: SLUICE_SMOKE_PIPELINE (pos), SLUICE_SMOKE_LANDING (pos/sales/), SLUICE_SMOKE_TABLE
@@ -48,6 +49,10 @@ async function azureCredential() {
 }
 
 const key = local ? undefined : await functionKey();
+// With Easy Auth on, routes other than /api/health also want an Entra ID token for the app registration.
+const bearer = env.SLUICE_EASY_AUTH_CLIENT_ID
+  ? (await (await azureCredential()).getToken(`api://${env.SLUICE_EASY_AUTH_CLIENT_ID}/.default`)).token
+  : undefined;
 
 step(`1. ${appUrl}/api/health answers 200`);
 await until(WAIT.health, async () => {
@@ -119,7 +124,11 @@ async function functionKey() {
 }
 
 async function call(method, path, { body, key: withKey = true } = {}) {
-  const headers = { ...(body ? { 'content-type': 'application/json' } : {}), ...(withKey && key ? { 'x-functions-key': key } : {}) };
+  const headers = {
+    ...(body ? { 'content-type': 'application/json' } : {}),
+    ...(withKey && key ? { 'x-functions-key': key } : {}),
+    ...(withKey && bearer ? { authorization: `Bearer ${bearer}` } : {}),
+  };
   let response;
   try {
     response = await fetch(`${appUrl}${path}`, { method, headers, body: body ? JSON.stringify(body) : undefined, signal: AbortSignal.timeout(60_000) });

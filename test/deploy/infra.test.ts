@@ -13,7 +13,10 @@ const keyVaultFile = readRepoFile('infra/core/security/key-vault.bicep');
 const functionAppFile = readRepoFile('infra/app/function-app.bicep');
 const functionApp = bicepDeclarations(functionAppFile);
 const site = functionApp.find((d) => d.type === 'Microsoft.Web/sites')!;
-const appSettings = objectEntries(functionApp.find((d) => d.type === 'Microsoft.Web/sites/config')!.body, 'properties');
+const appSettings = objectEntries(
+  functionApp.find((d) => d.type === 'Microsoft.Web/sites/config' && propertyOf(d.body, 'name') === "'appsettings'")!.body,
+  'properties',
+);
 
 /** The body of `module <symbol>` in main.bicep. */
 function mainModule(symbol: string): string {
@@ -104,5 +107,31 @@ describe('the network option', () => {
     );
     expect(propertyOf(site.body, 'virtualNetworkSubnetId', 4)).toBe('empty(appSubnetId) ? null : appSubnetId');
     expect(mainModule('functionApp')).toMatch(/^\s+appSubnetId: networkIsolation \? network\.outputs\.appSubnetId : ''$/m);
+  });
+});
+
+describe('App Service authentication (Easy Auth) option', () => {
+  const auth = functionApp.find((d) => d.type === 'Microsoft.Web/sites/config' && propertyOf(d.body, 'name') === "'authsettingsV2'");
+
+  it('is off unless an app registration is named (SLUICE_EASY_AUTH_CLIENT_ID)', () => {
+    expect(auth, 'authsettingsV2 in infra/app/function-app.bicep').toBeDefined();
+    expect(auth!.condition).toBe('!empty(easyAuthClientId)');
+    expect(bicepParams(functionAppFile).get('easyAuthClientId')).toBe("''");
+    expect(mainParams.get('easyAuthClientId')).toBe("''");
+    expect(parameters.easyAuthClientId?.value).toBe('${SLUICE_EASY_AUTH_CLIENT_ID}');
+    expect(mainModule('functionApp')).toMatch(/^\s+easyAuthClientId: easyAuthClientId$/m);
+  });
+
+  it('signs people in with Entra ID before every route, except what Azure calls without a user', () => {
+    expect(auth!.body).toMatch(/requireAuthentication: true/);
+    expect(auth!.body).toMatch(/azureActiveDirectory: \{\n\s+enabled: true/);
+    expect(auth!.body).toMatch(/openIdIssuer: '\$\{environment\(\)\.authentication\.loginEndpoint\}\$\{tenant\(\)\.tenantId\}\/v2\.0'/);
+    const excluded = [...(/excludedPaths: \[\n([^\]]*)\]/.exec(auth!.body)?.[1] ?? '').matchAll(/'([^']+)'/g)].map((m) => m[1]!);
+    expect(excluded).toContain('/api/health');
+    expect(excluded.some((p) => /^\/runtime\/webhooks\/eventgrid$/i.test(p))).toBe(true);
+    // Nothing else slips through: the run, table and dead-letter routes stay behind sign-in.
+    expect(excluded.filter((p) => p !== '/api/health' && !/^\/runtime\/webhooks\/eventgrid$/i.test(p))).toEqual([]);
+    // No client secret to store.
+    expect(auth!.body).not.toMatch(/clientSecret/);
   });
 });

@@ -95,7 +95,10 @@ function codeMentions(pattern: RegExp): string[] {
 const rbac = readRepoFile('infra/app/rbac.bicep');
 const declarations = bicepDeclarations(rbac);
 const functionApp = readRepoFile('infra/app/function-app.bicep');
-const appSettings = objectEntries(bicepDeclarations(functionApp).find((d) => d.type === 'Microsoft.Web/sites/config')!.body, 'properties');
+const appSettings = objectEntries(
+  bicepDeclarations(functionApp).find((d) => d.type === 'Microsoft.Web/sites/config' && propertyOf(d.body, 'name') === "'appsettings'")!.body,
+  'properties',
+);
 const main = readRepoFile('infra/main.bicep');
 
 /** The Bicep's `roles` table: name → role definition ID. */

@@ -10,7 +10,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bicepDeclarations, objectEntries, readRepoFile, REPO_ROOT } from '../support/bicep-text';
+import { bicepDeclarations, objectEntries, propertyOf, readRepoFile, REPO_ROOT } from '../support/bicep-text';
 
 /** Settings the code reads only on a developer's machine or in tests, never in Azure. */
 const LOCAL_ONLY: Record<string, string> = {
@@ -65,7 +65,9 @@ function directReads(): Map<string, string> {
 const table = tableSettings();
 const direct = directReads();
 const hostJsonRefs = [...readRepoFile('host.json').matchAll(/%(\w+)%/g)].map((m) => m[1]!);
-const appSettingsDecl = bicepDeclarations(readRepoFile('infra/app/function-app.bicep')).find((d) => d.type === 'Microsoft.Web/sites/config');
+const appSettingsDecl = bicepDeclarations(readRepoFile('infra/app/function-app.bicep')).find(
+  (d) => d.type === 'Microsoft.Web/sites/config' && propertyOf(d.body, 'name') === "'appsettings'",
+);
 const appSettings = objectEntries(appSettingsDecl!.body, 'properties');
 
 /** `X` for `X__key` and for `X__*`; the name itself otherwise. */
