@@ -169,6 +169,10 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
 resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(easyAuthClientId)) {
   parent: app
   name: 'authsettingsV2'
+  // Site config is written one part at a time: two parts updated at once can conflict.
+  dependsOn: [
+    appSettings
+  ]
   properties: {
     platform: {
       enabled: true
