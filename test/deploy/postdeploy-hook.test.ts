@@ -5,7 +5,7 @@
  * azure.yaml, main.parameters.json and main.bicep agree on the environment value's name.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -83,6 +83,8 @@ describe('the hook, azure.yaml and the Bicep agree', () => {
     expect(azureYaml).toMatch(/^hooks:\n {2}postdeploy:\n {4}posix:\n {6}shell: sh\n {6}run: \.\/scripts\/postdeploy\.sh\n/m);
     expect(azureYaml).toMatch(/^ {4}windows:\n {6}shell: pwsh\n {6}run: \.\/scripts\/postdeploy\.ps1\n/m);
     expect(existsSync(nodePath.join(REPO_ROOT, 'scripts', 'postdeploy.ps1'))).toBe(true);
+    // azd runs the path as given: the script must stay executable.
+    expect(statSync(HOOK).mode & 0o111, 'scripts/postdeploy.sh is executable').not.toBe(0);
     const ps1 = readRepoFile('scripts/postdeploy.ps1');
     expect(ps1).toMatch(/azd env set SLUICE_DEPLOY_EVENT_GRID_SUBSCRIPTION true/);
     expect(ps1).toMatch(/azd provision --no-prompt/);
