@@ -107,3 +107,25 @@ describe('.github/workflows/ci-cd.yml', () => {
     expect(runs.findIndex((r) => r.includes('azd env refresh'))).toBeLessThan(up);
   });
 });
+
+describe('.ci/run', () => {
+  const ciRun = readRepoFile('.ci/run');
+  const steps = ciRun.split('\n').filter((l) => /^\S/.test(l) && !/^(#|set |cd |#!)/.test(l));
+
+  it('lints, runs the suite on the Node on PATH (20), then on Node 22, each step under a time limit', () => {
+    const commands = steps.map((l) => l.replace(/^(?:\w+=\S+ )*timeout \S+ /, ''));
+    expect(commands).toEqual(['npm ci', 'npm run lint', 'npm test', 'scripts/test-on-node.sh 22']);
+    const minutes = steps.map((l) => Number(/timeout (\d+)m /.exec(l)?.[1] ?? NaN));
+    expect(minutes.every((m) => m > 0)).toBe(true);
+    expect(
+      minutes.reduce((a, b) => a + b, 0),
+      'total budget in minutes',
+    ).toBeLessThanOrEqual(90);
+  });
+
+  it('scripts/test-on-node.sh refuses a major version that is not a number, before fetching anything', () => {
+    const child = spawnSync('bash', [nodePath.join(REPO_ROOT, 'scripts', 'test-on-node.sh'), 'latest'], { encoding: 'utf8', timeout: 30_000 });
+    expect(child.status).toBe(2);
+    expect(child.stderr).toMatch(/the major version must be a whole number \(e\.g\. 22\), got 'latest'/);
+  });
+});
