@@ -16,6 +16,7 @@ import { purgeRunHttp, requestStatusHttp, runStatusHttp, startRunHttp, tableUpda
 import { describeTableHttp, tableHistoryHttp } from './tables';
 import { listDeadLettersHttp, showDeadLetterHttp } from './deadletter';
 import { lineageHttp } from './lineage';
+import { healthHttp } from './health';
 import { maintenanceTimerHandler } from './maintenance';
 import { MAINTENANCE_ACTIVITIES, MAINTENANCE_ORCHESTRATORS } from '../shared/maintenance';
 import { rehydrationStatusHttp, startRehydrationHttp } from './rehydrate';
@@ -37,6 +38,8 @@ export interface HttpFunctionDefinition {
   methods: HttpMethod[];
   /** The handler needs a run client (third argument). */
   durableClient?: boolean;
+  /** Reachable without a function key (`authLevel: 'anonymous'`); every other route needs one. */
+  anonymous?: boolean;
   handler: (request: HttpRequest, context: InvocationContext, runs?: RunClient) => Promise<HttpResponseInit | HttpResponse>;
 }
 
@@ -100,6 +103,8 @@ export type FunctionDefinition =
 
 /** Every function of the app. */
 export const FUNCTIONS: readonly FunctionDefinition[] = [
+  // Deployment checks and probes; the local host answers /api/health itself (dev/routes.ts).
+  { kind: 'http', name: 'health', route: 'health', methods: ['GET'], anonymous: true, handler: healthHttp },
   { kind: 'http', name: 'describeTable', route: 'tables/{layer}/{table}', methods: ['GET'], handler: describeTableHttp },
   { kind: 'http', name: 'tableHistory', route: 'tables/{layer}/{table}/history', methods: ['GET'], handler: tableHistoryHttp },
   // Rehydration from Archive (shared/tiering): start, progress, the orchestration and its activities.

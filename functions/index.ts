@@ -32,7 +32,12 @@ function durable<T, R>(definition: { durableClient?: boolean; handler: (input: T
 function register(definition: FunctionDefinition): void {
   switch (definition.kind) {
     case 'http':
-      app.http(definition.name, { route: definition.route, methods: definition.methods, authLevel: 'function', ...durable(definition) });
+      app.http(definition.name, {
+        route: definition.route,
+        methods: definition.methods,
+        authLevel: definition.anonymous ? 'anonymous' : 'function',
+        ...durable(definition),
+      });
       return;
     case 'timer':
       app.timer(definition.name, { schedule: resolve(definition.schedule), ...durable(definition) });
