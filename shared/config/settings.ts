@@ -31,6 +31,7 @@
  * | `AzureFunctionsJobHost__extensions__durableTask__maxConcurrentActivityFunctions` | host.json's `maxConcurrentActivityFunctions` | activities one instance runs at once; whole number ≥ 1. The Functions host applies this app setting over host.json, and Sluice reads the value the same way, so the memory split uses the number the Durable extension uses (the Bicep sets it) |
  * | `SLUICE_EXPOSE_DURABLE_URLS` | `false` | `true` adds the Durable extension's management URLs to the start-run answer. In Azure they carry the extension's system key, which grants control (status, terminate, purge) of every instance of every pipeline to whoever holds the start function's key |
  * | `SLUICE_POISON_ATTEMPTS` | `5` | attempts of a landing file failing for a non-transient reason before it is dead-lettered whole (`poison: <last error>`); whole number 1–100 |
+ * | `SLUICE_METRICS_RETENTION_DAYS` | `30` | days the metrics timer keeps points and objective breaches in the Azure Table `SluiceMetrics`; older rows are removed by the timer; whole number 1–3650 |
  * | `SLUICE_MAX_RECORD_MB` | `16` | longest CSV/TSV/JSON/NDJSON record ingestion turns into a row, and most an Avro block (or its header) may take and inflate to, in MiB of decompressed input; whole number 1–256. A longer one is dead-lettered (offset, first bytes) and reading goes on after it |
  */
 
@@ -117,6 +118,8 @@ export interface SluiceSettings extends MaintenanceSettings {
   readonly maxRecordMb: number;
   /** `SLUICE_MAX_RECORD_MB` in bytes. */
   readonly maxRecordBytes: number;
+  /** `SLUICE_METRICS_RETENTION_DAYS`: how long the metrics timer keeps points and breaches. */
+  readonly metricsRetentionDays: number;
   /** `SLUICE_PII_KEY`: HMAC key of `pii: hash` columns (unset: none; runtime/context.ts requires it when a pipeline hashes a column). */
   readonly piiKey?: string;
 }
@@ -145,6 +148,7 @@ const DEFAULTS = {
   exposeDurableUrls: false,
   poisonAttempts: 5,
   maxRecordMb: 16,
+  metricsRetentionDays: 30,
 } as const;
 
 /** Default of `SLUICE_POISON_ATTEMPTS`, also the ingest stage's when no setting is passed (the CLI). */
@@ -184,6 +188,7 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
   const exposeDurableUrls = readBoolean(env, 'SLUICE_EXPOSE_DURABLE_URLS', DEFAULTS.exposeDurableUrls, problems);
   const poisonAttempts = readWholeNumber(env, 'SLUICE_POISON_ATTEMPTS', DEFAULTS.poisonAttempts, 1, 100, problems);
   const maxRecordMb = readMaxRecordMb(env, problems);
+  const metricsRetentionDays = readWholeNumber(env, 'SLUICE_METRICS_RETENTION_DAYS', DEFAULTS.metricsRetentionDays, 1, 3650, problems);
   const piiKey = readPiiKey(env);
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -201,6 +206,7 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
     poisonAttempts: poisonAttempts!,
     maxRecordMb: maxRecordMb!,
     maxRecordBytes: maxRecordMb! * 1024 * 1024,
+    metricsRetentionDays: metricsRetentionDays!,
     ...(piiKey ? { piiKey } : {}),
   });
 }
