@@ -20,13 +20,24 @@ import { logLine } from '../shared/telemetry';
 export async function metricsTimerHandler(_timer: Timer, context: InvocationContext): Promise<void> {
   const tick = await runMetricsTimer(runtimeMetricsInputs(getRuntime(), runtimeServices()));
   for (const b of tick.breaches)
-    logLine(context, 'warning', `metrics: objective breached: ${b.message}`, { pipeline: b.pipeline, table: b.table, objective: b.objective, value: b.value, threshold: b.threshold });
+    logLine(context, 'warning', `metrics: objective breached: ${b.message}`, {
+      pipeline: b.pipeline,
+      table: b.table,
+      objective: b.objective,
+      value: b.value,
+      threshold: b.threshold,
+    });
   for (const p of tick.problems) logLine(context, 'error', `metrics: ${p}`, {});
-  logLine(context, 'information', `metrics: ${tick.points} points, ${tick.breaches.length} objective breaches, ${tick.removed} rows past the retention removed`, {
-    points: tick.points,
-    breaches: tick.breaches.length,
-    removed: tick.removed,
-  });
+  logLine(
+    context,
+    'information',
+    `metrics: ${tick.points} points, ${tick.breaches.length} objective breaches, ${tick.removed} rows past the retention removed`,
+    {
+      points: tick.points,
+      breaches: tick.breaches.length,
+      removed: tick.removed,
+    },
+  );
   if (tick.problems.length) throw new Error(`metrics: ${tick.problems.length} table(s) could not be measured: ${tick.problems.join(' | ')}`);
 }
 

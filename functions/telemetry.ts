@@ -46,15 +46,18 @@ export function startTelemetry(env: NodeJS.ProcessEnv = process.env): boolean {
   if (started) return true;
   const connectionString = env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim();
   if (!connectionString) return false;
+  /* eslint-disable @typescript-eslint/no-require-imports -- loaded only when Application Insights is configured: the distro is large and the local host never needs it */
   const { useAzureMonitor } = require('@azure/monitor-opentelemetry') as typeof import('@azure/monitor-opentelemetry');
   const { registerInstrumentations } = require('@opentelemetry/instrumentation') as typeof import('@opentelemetry/instrumentation');
-  const { AzureFunctionsInstrumentation } = require('@azure/functions-opentelemetry-instrumentation') as typeof import('@azure/functions-opentelemetry-instrumentation');
+  const { AzureFunctionsInstrumentation } =
+    require('@azure/functions-opentelemetry-instrumentation') as typeof import('@azure/functions-opentelemetry-instrumentation');
   const entra = entraAuthentication(env.APPLICATIONINSIGHTS_AUTHENTICATION_STRING);
   let credential;
   if (entra) {
     const { ManagedIdentityCredential } = require('@azure/identity') as typeof import('@azure/identity');
     credential = entra.clientId ? new ManagedIdentityCredential({ clientId: entra.clientId }) : new ManagedIdentityCredential();
   }
+  /* eslint-enable @typescript-eslint/no-require-imports */
   useAzureMonitor({ azureMonitorExporterOptions: { connectionString, ...(credential ? { credential } : {}) } });
   registerInstrumentations({
     tracerProvider: trace.getTracerProvider(),

@@ -39,7 +39,8 @@ export function parseMetricsQuery(query: URLSearchParams, now: Date = new Date()
     const text = query.get(name);
     if (text === null || text === '') return fallback;
     const t = new Date(text);
-    if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(t.getTime())) return { error: `${name} must be an ISO-8601 time such as 2026-03-01T12:00:00Z, not '${text}'` };
+    if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(t.getTime()))
+      return { error: `${name} must be an ISO-8601 time such as 2026-03-01T12:00:00Z, not '${text}'` };
     return t;
   };
   const to = time('to', now);
@@ -52,7 +53,8 @@ export function parseMetricsQuery(query: URLSearchParams, now: Date = new Date()
   if (table !== undefined && !TABLE.test(table))
     return { error: `table must be a table's path in the lake container such as silver/sales (or pipeline:<name> for run metrics), not '${table}'` };
   const metric = query.get('metric') ?? undefined;
-  if (metric !== undefined && !METRIC.test(metric)) return { error: `metric must be a metric name such as freshnessSeconds or expectationPassRate.valid_quantity, not '${metric}'` };
+  if (metric !== undefined && !METRIC.test(metric))
+    return { error: `metric must be a metric name such as freshnessSeconds or expectationPassRate.valid_quantity, not '${metric}'` };
   return { from, to, ...(table !== undefined ? { table } : {}), ...(metric !== undefined ? { metric } : {}) };
 }
 
@@ -73,7 +75,13 @@ export async function metricsResponse(store: MetricStore, query: URLSearchParams
     body: {
       from: parsed.from.toISOString(),
       to: parsed.to.toISOString(),
-      series: series.map((s) => ({ table: s.table, metric: s.metric, unit: unitOf(s.metric), ...(s.pipeline ? { pipeline: s.pipeline } : {}), points: s.points })),
+      series: series.map((s) => ({
+        table: s.table,
+        metric: s.metric,
+        unit: unitOf(s.metric),
+        ...(s.pipeline ? { pipeline: s.pipeline } : {}),
+        points: s.points,
+      })),
     },
   };
 }

@@ -30,7 +30,13 @@ function judge(pipeline: string, table: string, objectives: Objectives, m: Measu
   if (objectives.freshness !== undefined) {
     const age = m?.freshnessSeconds;
     if (age === null || age === undefined)
-      breach('freshness', METRICS.freshness, -1, objectives.freshness, `no commit that wrote rows is known (objective: within ${seconds(objectives.freshness)})`);
+      breach(
+        'freshness',
+        METRICS.freshness,
+        -1,
+        objectives.freshness,
+        `no commit that wrote rows is known (objective: within ${seconds(objectives.freshness)})`,
+      );
     else if (age > objectives.freshness)
       breach('freshness', METRICS.freshness, age, objectives.freshness, `last rows written ${seconds(age)} ago; objective ${seconds(objectives.freshness)}`);
   }

@@ -50,6 +50,10 @@ describe('infra: monitoring', () => {
   it('runs the Functions host in OpenTelemetry mode, and the app exports when Application Insights is configured', () => {
     expect(JSON.parse(read('host.json')).telemetryMode).toBe('OpenTelemetry');
     expect(read('infra/app/function-app.bicep')).toMatch(/APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString/);
-    expect(read('functions/index.ts').split('\n').find((l) => l.startsWith('import'))).toBe("import './telemetry';");
+    expect(
+      read('functions/index.ts')
+        .split('\n')
+        .find((l) => l.startsWith('import')),
+    ).toBe("import './telemetry';");
   });
 });
