@@ -21,6 +21,7 @@ import { freePorts } from '../../dev/azurite';
 import { type LocalHost, startLocalHost } from '../../dev/host';
 import { runMetricsTimer, runtimeMetricsInputs, type MetricSeries } from '../../shared/monitoring';
 import { runtimeServices } from '../../shared/run';
+import { runMetricsCommand } from '../../cli/metrics';
 import { openContainerStore } from '../../shared/storage/lake';
 import { exportLogsThroughOpenTelemetry } from '../../shared/telemetry';
 import { POS_DATA, POS_PIPELINE } from '../support/refresh-helpers';
@@ -171,6 +172,27 @@ describe('metrics on the local host', () => {
       status: 400,
       body: { error: expect.stringMatching(/^from .* must not be after to/) },
     });
+  });
+
+  it('prints the same series with sluice metrics, and the API body with --json', async () => {
+    const env = { SLUICE_LAKE: host.azurite.connectionString };
+    const run = async (...argv: string[]) => {
+      let out = '';
+      const status = await runMetricsCommand(argv, { out: (t: string) => void (out += t), err: () => undefined }, env);
+      return { status, out };
+    };
+    const from = new Date(started.getTime() - 60_000).toISOString();
+    const to = new Date(Date.now() + 60_000).toISOString();
+    const text = await run('--table', 'silver/sales', '--from', from, '--to', to);
+    const rows = (await api('/api/tables/silver/sales')).body.numRecords;
+    expect(text.out).toMatch(new RegExp(`^silver/sales +rows +${rows} rows +\\(1 point, latest `, 'm'));
+    expect(text.out).toMatch(/^silver\/sales +expectationPassRate\.valid_quantity +0\.9091 ratio 0–1/m);
+    const json = await run('--metric', 'version', '--from', from, '--to', to, '--json');
+    const viaApi = await api(`/api/metrics?metric=version&from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`);
+    expect(JSON.parse(json.out)).toEqual(viaApi.body);
+    await expect(run('--from', 'last week')).rejects.toThrow(/--from must be an ISO-8601 time/);
+    const breaches = await run('--breaches', '--from', from, '--to', to);
+    expect(breaches.out).toMatch(/bronze\/pos_returns {2}maxDeadLetteredRows {2}pos bronze\/pos_returns: \d+ dead-lettered rows, more than the objective's 0/);
   });
 
   it('records breaches: dead letters at once, freshness once input stopped (clock moved on two hours)', async () => {
