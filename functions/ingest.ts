@@ -56,6 +56,7 @@ import {
 import { openLakeStore } from '../shared/storage/lake';
 import type { EventBatchOutcome, IngestOutcome } from '../shared/ingest/types';
 import { logLine } from '../shared/telemetry';
+import { pipelineName } from '../shared/pipeline/name';
 
 /** Start the run a bronze commit calls for (nothing without a run client or when no rows landed). */
 async function afterBronze(
@@ -141,7 +142,7 @@ export async function eventHubIngestHandler(messages: unknown, context: Invocati
     where = `${batch.partition.hub}/${batch.partition.consumerGroup} partition ${batch.partition.partitionId}, ${seq.length ? `sequence numbers ${Math.min(...seq)}–${Math.max(...seq)}` : 'no events'}`;
     const { route, outcome } = await ingestHubBatch(runtime, batch);
     logLine(context, outcome.eventsDeadLettered > 0 ? 'warning' : 'information', `eventHubIngest: ${where} → ${route.tableKey}: ${describeBatch(outcome)}`, {
-      pipeline: route.pipeline.name,
+      pipeline: pipelineName(route.pipeline),
       source: route.source.name,
       table: route.source.table,
       version: outcome.version,
@@ -269,7 +270,7 @@ function logFile(context: InvocationContext, fn: string, file: string, route: So
     o.status === 'deadlettered' || o.rowsDeadLettered > 0 ? 'warning' : 'information',
     `${fn}: ${file} → ${route.tableKey}: ${describeFile(o)}`,
     {
-      pipeline: route.pipeline.name,
+      pipeline: pipelineName(route.pipeline),
       source: route.source.name,
       table: route.source.table,
       version: o.version,

@@ -16,6 +16,7 @@ import type { SluiceRuntime, SourceRoute } from './context';
 import type { HubBatch } from './hub-batch';
 import type { BackfillResult, EventBatchOutcome, IngestOutcome } from '../ingest/types';
 import { inSpan } from '../telemetry';
+import { pipelineName } from '../pipeline/name';
 
 /** A BlobCreated event that names a landing blob of a source. */
 export interface RoutedBlob {
@@ -61,7 +62,7 @@ export function routeBlobCreatedEvent(runtime: SluiceRuntime, event: unknown): R
  */
 export function ingestRoutedBlob(runtime: SluiceRuntime, routed: RoutedBlob): Promise<IngestOutcome> {
   const { blob, route } = routed;
-  const attributes = { pipeline: route.pipeline.name ?? '', source: route.source.name, table: route.source.table, file: blob.path };
+  const attributes = { pipeline: pipelineName(route.pipeline), source: route.source.name, table: route.source.table, file: blob.path };
   return inSpan('sluice.ingest.file', attributes, async (span) => {
     const outcome = await ingestFile({ ...landingFileOptions(runtime, route), path: blob.path, ...(blob.etag ? { etag: blob.etag } : {}) });
     span.setAttributes({
@@ -104,7 +105,7 @@ export async function ingestHubBatch(runtime: SluiceRuntime, batch: HubBatch): P
       `event hub ${batch.partition.hub}: no source of the loaded pipelines reads it (sources with eventHub: ${runtime.hubSources.map((r) => r.source.eventHub!.name).join(', ') || 'none'})`,
     );
   const attributes = {
-    pipeline: route.pipeline.name ?? '',
+    pipeline: pipelineName(route.pipeline),
     source: route.source.name,
     table: route.source.table,
     hub: batch.partition.hub,

@@ -7,6 +7,7 @@
 import { tableKeyOf } from '../ingest/ingest';
 import type { IngestLedger } from '../ingest/types';
 import type { PipelineDefinition } from '../pipeline';
+import { pipelineName } from '../pipeline/name';
 import type { LakeTables } from '../refresh/types';
 import type { EventLog } from '../run/event-log';
 import type { ObjectStore } from '../storage/types';
@@ -88,7 +89,7 @@ export async function collectMetrics(inputs: CollectInputs): Promise<Collection>
   };
 
   for (const pipeline of inputs.pipelines) {
-    const name = pipeline.name ?? '';
+    const name = pipelineName(pipeline);
     for (const source of Object.values(pipeline.sources)) {
       const point = at(source.table, name);
       await guarded(`${source.table} (source ${source.name})`, async () => {

@@ -7,6 +7,7 @@
  * tables were recorded replaces its earlier points.
  */
 import type { PipelineDefinition } from '../pipeline';
+import { pipelineName } from '../pipeline/name';
 import type { EventLog, TableUpdateEvent } from '../run/event-log';
 import type { MetricPoint } from './metric-store';
 import { METRICS, runsSeries } from './names';
@@ -79,7 +80,7 @@ export async function eventLogMetrics(events: EventLog, pipelines: readonly Pipe
   const points: MetricPoint[] = [];
   const latest = new Map<string, TableUpdateEvent>();
   for (const pipeline of pipelines) {
-    const name = pipeline.name ?? '';
+    const name = pipelineName(pipeline);
     const runs = new Map<string, { end: number; failed: boolean }>();
     for (const table of Object.values(pipeline.tables)) {
       const all = await events.tableUpdates(name, table.name, MAX_UPDATES);

@@ -5,6 +5,7 @@
  * series `breach.<objective>` and exported to Application Insights for the alert rules.
  */
 import type { PipelineDefinition } from '../pipeline';
+import { pipelineName } from '../pipeline/name';
 import type { Objectives } from '../pipeline/objectives';
 import type { ObjectiveBreach } from './metric-store';
 import { METRICS } from './names';
@@ -70,7 +71,7 @@ function judge(pipeline: string, table: string, objectives: Objectives, m: Measu
 export function evaluateObjectives(pipelines: readonly PipelineDefinition[], measured: ReadonlyMap<string, Measured>, time: Date): ObjectiveBreach[] {
   const out: ObjectiveBreach[] = [];
   for (const p of pipelines) {
-    const name = p.name ?? p.file ?? '';
+    const name = pipelineName(p);
     for (const s of Object.values(p.sources)) if (s.objectives) out.push(...judge(name, s.table, s.objectives, measured.get(s.table), time));
     for (const t of Object.values(p.tables)) if (t.objectives) out.push(...judge(name, t.table, t.objectives, measured.get(t.table), time));
   }
