@@ -20,3 +20,4 @@ export { EVENTS_OVERLAP_MS, FIRST_COLLECTION_MS, localHubPositions, metricStoreO
 export type { MetricsTick, MetricsTimerInputs } from './timer';
 export { breachesResponse, metricsResponse, parseMetricsQuery } from './api';
 export type { MetricsApiResponse } from './api';
+export { eventHubPositions } from './hub-positions';

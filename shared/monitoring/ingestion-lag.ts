@@ -6,9 +6,8 @@
  * - dead-lettered rows: the counts in the table's dead-letter records (those still in
  *   `_sluice/dead-letter/<table>/`, replays' included);
  * - Event Hubs: the last sequence number applied per partition is the bronze table's Delta `txn`
- *   (events.ts); the last one enqueued comes from a `HubPositions` reader when one is given (the local
- *   host's Event Hubs stand-in keeps it; reading it from Azure needs the Event Hubs management calls,
- *   which this reader does not make).
+ *   (events.ts); the last one enqueued comes from a `HubPositions` reader when one is given (the Event
+ *   Hubs service's partition information, hub-positions.ts, or the local host's stand-in).
  */
 import { listDeadLetters } from '../ingest/deadletter-records';
 import { normaliseEtag } from '../ingest/stream';

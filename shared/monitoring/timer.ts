@@ -12,6 +12,7 @@ import { openLakeStore, openLakeTables } from '../storage/lake';
 import { DEAD_LETTER_FOLDER, LOCAL_HOST_EVENT_HUBS_TABLE, METRICS_TABLE } from '../storage/lake-layout';
 import { collectMetrics, type CollectInputs } from './collect';
 import type { HubPositions } from './ingestion-lag';
+import { eventHubPositions } from './hub-positions';
 import { MetricStore, type ObjectiveBreach } from './metric-store';
 import { evaluateObjectives } from './objectives';
 import { recordCollection } from './telemetry';
@@ -94,8 +95,10 @@ export function metricStoreOf(runtime: SluiceRuntime): MetricStore {
  */
 export function runtimeMetricsInputs(runtime: SluiceRuntime, services: RunServices): MetricsTimerInputs {
   const { settings } = runtime;
-  // The local host's stand-in for Event Hubs is the emulator connection; in Azure the enqueued positions are not read.
+  // The local host's stand-in for Event Hubs goes by the emulator's connection string; it keeps its own positions.
   const emulated = /UseDevelopmentEmulator=true/i.test(process.env.SLUICE_EVENTHUB ?? '');
+  const hub = runtime.triggers.eventHub;
+  const hubPositions = emulated ? localHubPositions(openLakeTables(settings.lake)(LOCAL_HOST_EVENT_HUBS_TABLE)) : hub ? eventHubPositions(hub) : undefined;
   return {
     pipelines: runtime.pipelines,
     lake: services.lake,
@@ -104,7 +107,7 @@ export function runtimeMetricsInputs(runtime: SluiceRuntime, services: RunServic
     deadLetters: openLakeStore(settings, DEAD_LETTER_FOLDER),
     events: services.events,
     optimizeTargetBytes: settings.optimizeTargetBytes,
-    ...(emulated ? { hubPositions: localHubPositions(openLakeTables(settings.lake)(LOCAL_HOST_EVENT_HUBS_TABLE)) } : {}),
+    ...(hubPositions ? { hubPositions } : {}),
     store: metricStoreOf(runtime),
     retentionDays: settings.metricsRetentionDays,
   };
