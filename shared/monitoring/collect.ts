@@ -12,7 +12,7 @@ import type { LakeTables } from '../refresh/types';
 import type { EventLog } from '../run/event-log';
 import type { ObjectStore } from '../storage/types';
 import { errorText } from '../errors';
-import { eventLogMetrics, lowestPassRate } from './event-metrics';
+import { eventLogMetrics, lowestPassRate, type RunSummary } from './event-metrics';
 import { deadLetterCounts, hubLag, landingLag, type HubPositions } from './ingestion-lag';
 import type { MetricPoint } from './metric-store';
 import type { Measured } from './objectives';
@@ -48,6 +48,8 @@ export interface Collection {
   measured: Map<string, Measured>;
   /** Tables or sources that could not be measured, with why. */
   problems: string[];
+  /** Runs with table updates recorded since `eventsSince`. */
+  runs: RunSummary[];
 }
 
 /**
@@ -61,6 +63,7 @@ export async function collectMetrics(inputs: CollectInputs): Promise<Collection>
   const points: MetricPoint[] = [];
   const measured = new Map<string, Measured>();
   const problems: string[] = [];
+  const runs: RunSummary[] = [];
   const at = (table: string, pipeline: string) => (metric: string, value: number | null) => {
     if (value !== null) points.push({ table, metric, time: now, value, pipeline });
   };
@@ -118,8 +121,9 @@ export async function collectMetrics(inputs: CollectInputs): Promise<Collection>
     await guarded('event log', async () => {
       const fromLog = await eventLogMetrics(inputs.events!, inputs.pipelines, inputs.eventsSince);
       points.push(...fromLog.points);
+      runs.push(...fromLog.runs);
       for (const [path, event] of fromLog.latest) measured.set(path, { ...measured.get(path), passRate: lowestPassRate(event) });
     });
   }
-  return { points, measured, problems };
+  return { points, measured, problems, runs };
 }

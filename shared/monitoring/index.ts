@@ -6,6 +6,7 @@
 export { collectMetrics } from './collect';
 export type { CollectInputs, Collection } from './collect';
 export { eventLogMetrics, lowestPassRate, runStart } from './event-metrics';
+export type { EventLogMetrics, RunSummary } from './event-metrics';
 export { deadLetterCounts, hubLag, landingLag, MAX_CHECKED } from './ingestion-lag';
 export type { HubPositions, LandingLag } from './ingestion-lag';
 export { MetricStore } from './metric-store';
@@ -15,7 +16,7 @@ export { evaluateObjectives } from './objectives';
 export type { Measured } from './objectives';
 export { readTableState } from './table-state';
 export type { TableState } from './table-state';
-export { recordCollection } from './telemetry';
+export { FAILED_RUN_SETTLE_MS, recordCollection, recordRunSpans } from './telemetry';
 export { EVENTS_OVERLAP_MS, FIRST_COLLECTION_MS, localHubPositions, metricStoreOf, runMetricsTimer, runtimeMetricsInputs } from './timer';
 export type { MetricsTick, MetricsTimerInputs } from './timer';
 export { breachesResponse, metricsResponse, parseMetricsQuery } from './api';

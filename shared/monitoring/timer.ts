@@ -15,7 +15,7 @@ import type { HubPositions } from './ingestion-lag';
 import { eventHubPositions } from './hub-positions';
 import { MetricStore, type ObjectiveBreach } from './metric-store';
 import { evaluateObjectives } from './objectives';
-import { recordCollection } from './telemetry';
+import { recordCollection, recordRunSpans } from './telemetry';
 
 /** Event-log updates are read again from this long before the previous collection. */
 export const EVENTS_OVERLAP_MS = 15 * 60_000;
@@ -56,6 +56,7 @@ export async function runMetricsTimer(inputs: MetricsTimerInputs): Promise<Metri
   const breaches = evaluateObjectives(inputs.pipelines, collection.measured, now);
   await inputs.store.recordBreaches(breaches);
   recordCollection(collection.points, breaches, now);
+  recordRunSpans(collection.runs, watermark, now);
   const removed = await inputs.store.removeBefore(new Date(now.getTime() - inputs.retentionDays * DAY_MS));
   await inputs.store.writeWatermark(now);
   return { at: now.toISOString(), points: collection.points.length, breaches, removed, problems: collection.problems };

@@ -250,6 +250,14 @@ describe('metrics on the local host', () => {
     const update = finished.find((s) => s.name === 'sluice.refresh.table' && s.attributes.table === 'silver.sales' && s.attributes.status === 'updated');
     expect(update?.attributes).toMatchObject({ pipeline: 'pos', rowsIn: 11 });
     expect(typeof update?.attributes.version).toBe('number');
+    // One span per run, from the first metrics collection after it ended, never repeated by later ones.
+    const runSpans = finished.filter((s) => s.name === 'sluice.run');
+    expect(runSpans.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(runSpans.map((s) => s.attributes.runId)).size).toBe(runSpans.length);
+    const runSpan = runSpans.find((s) => s.attributes.runId === update?.attributes.runId);
+    expect(runSpan?.attributes).toMatchObject({ pipeline: 'pos', outcome: 'completed', tables: 4 });
+    // It spans the run: from the run's start (its id) to its last table update.
+    expect(runSpan!.startTime[0] * 1000 + runSpan!.startTime[1] / 1e6).toBe(Date.parse(String(update?.attributes.runId).split('@')[1]));
 
     await metricReader.forceFlush();
     const exported = metricExporter.getMetrics().flatMap((r) => r.scopeMetrics.flatMap((s) => s.metrics));
