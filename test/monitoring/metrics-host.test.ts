@@ -143,6 +143,8 @@ describe('metrics on the local host', () => {
       expect(last(seriesOf(series, path, 'files')), path).toBe(d.numFiles);
       expect(last(seriesOf(series, path, 'bytes')), path).toBe(d.sizeBytes);
       expect(last(seriesOf(series, path, 'freshnessSeconds')), path).toBeLessThan(600);
+      // Azurite lists every blob in the account's default tier: all the bytes are Hot.
+      expect(last(seriesOf(series, path, 'bytes.Hot')), path).toBe(d.sizeBytes);
     }
     // Bronze: nothing left in the landing folders, the returns' dead letters, the Event Hubs positions.
     expect(last(seriesOf(series, 'bronze/pos_sales', 'landingPendingFiles'))).toBe(0);
