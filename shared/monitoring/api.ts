@@ -34,7 +34,8 @@ const PARAMETERS = ['table', 'from', 'to', 'metric'];
  * @returns the query, or an error naming the parameter
  */
 export function parseMetricsQuery(query: URLSearchParams, now: Date = new Date(), allowed: readonly string[] = PARAMETERS): MetricQuery | { error: string } {
-  for (const key of query.keys()) if (!allowed.includes(key)) return { error: `unknown parameter '${key}' (expected ${allowed.join(', ')})` };
+  // `code` is the function key callers may pass in the query in Azure.
+  for (const key of query.keys()) if (key !== 'code' && !allowed.includes(key)) return { error: `unknown parameter '${key}' (expected ${allowed.join(', ')})` };
   const time = (name: 'from' | 'to', fallback: Date): Date | { error: string } => {
     const text = query.get(name);
     if (text === null || text === '') return fallback;
