@@ -35,6 +35,7 @@ import { appRoot, loadPipelines } from '../shared/host';
 import { sqlOptionsFromEnv } from '../shared/sql';
 import { openLakeStore, openLakeTables } from '../shared/storage/lake';
 import type { Io } from './ingest';
+import { ProgressReporter } from './progress';
 import { parseCommandLine, UsageError } from '../shared/command-line/usage';
 
 /** Help text of the pipeline commands (part of `sluice --help`). */
@@ -44,7 +45,9 @@ export const PIPELINE_HELP = `  pipeline validate <file>   check a pipeline defi
       --json               { valid, problems: [{ path, line, message }], notes, levels }
   pipeline run <file>  refresh the pipeline's silver and gold tables now, in this process, through the
                        same orchestration and activities as the app (bronze first, gold last), and
-                       print what each table update did
+                       print what each table update did. While it runs, a progress line on stderr
+                       (stage, level x/y, tables done/running/failed), rewritten in place on a
+                       terminal, one line per change otherwise
       --full-refresh [table …]  rebuild every table (or the tables named) from the sources' current
                            versions instead of applying only new bronze rows
       --json               the run's output: per-table metrics and totals
@@ -218,19 +221,22 @@ async function runHere(
   // Started before asking: a run of this instance left by another process goes on here, and the
   // start may wait for such a run's last look at its catch-up events.
   engine.start();
+  // On stderr: stdout carries the report (or the --json output).
+  const reporter = new ProgressReporter(name, { write: (text) => io.err(text), tty: process.stderr.isTTY === true, columns: process.stderr.columns });
   let waited: RunWait;
   let started: RunStart | null;
   try {
     started = await start(runs, input);
     if (!started) return 0;
     if (started.queued && !json) io.err(`sluice: a run of ${name} is in progress; it runs again for this request when it ends\n`);
-    waited = await waitForRequest(runs, events, definition, request, RUN_WAIT_MS);
+    waited = await waitForRequest(runs, events, definition, request, RUN_WAIT_MS, reporter);
     // The run this request was raised on ended without taking it (terminated or failed): ask once more.
     if (waited.outcome === 'lost') {
       await runs.startRun(input);
-      waited = await waitForRequest(runs, events, definition, request, RUN_WAIT_MS);
+      waited = await waitForRequest(runs, events, definition, request, RUN_WAIT_MS, reporter);
     }
   } finally {
+    reporter.finish();
     await engine.stop();
   }
   if (waited.outcome !== 'finished') {
@@ -276,11 +282,19 @@ type RunWait =
  * Wait for the run serving a request, as `GET …/requests/{id}` judges it (requestProgress): the
  * instance may first finish the run going on, then continue as new with ours.
  */
-async function waitForRequest(runs: EngineRunClient, events: EventLog, definition: PipelineDefinition, request: string, timeoutMs: number): Promise<RunWait> {
+async function waitForRequest(
+  runs: EngineRunClient,
+  events: EventLog,
+  definition: PipelineDefinition,
+  request: string,
+  timeoutMs: number,
+  reporter?: ProgressReporter,
+): Promise<RunWait> {
   const deadline = Date.now() + timeoutMs;
   const name = pipelineName(definition);
   for (;;) {
     const progress = await requestProgress(runs, events, name, request, Object.keys(definition.tables).length);
+    if (progress.state === 'running' || progress.state === 'ended') reporter?.update(progress.status.customStatus);
     switch (progress.state) {
       case 'ended':
         return { outcome: 'finished', status: progress.status };

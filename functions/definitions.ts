@@ -21,6 +21,7 @@ import { maintenanceTimerHandler } from './maintenance';
 import { MAINTENANCE_ACTIVITIES, MAINTENANCE_ORCHESTRATORS } from '../shared/maintenance';
 import { rehydrationStatusHttp, startRehydrationHttp } from './rehydrate';
 import { REHYDRATE_ACTIVITIES, REHYDRATE_ORCHESTRATORS } from '../shared/tiering/rehydrate-orchestrator';
+import { metricBreachesHttp, metricsTimerHandler, queryMetricsHttp } from './monitoring';
 
 /**
  * Functions with `durableClient: true` get a `RunClient` as their third argument: over the Durable
@@ -136,6 +137,10 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   // Dead-letter records, read-only (replay is `sluice deadletter replay`).
   { kind: 'http', name: 'listDeadLetters', route: 'deadletter', methods: ['GET'], handler: listDeadLettersHttp },
   { kind: 'http', name: 'showDeadLetter', route: 'deadletter/{*id}', methods: ['GET'], handler: showDeadLetterHttp },
+  // Monitoring (shared/monitoring): the metrics timer and its read-only API.
+  { kind: 'timer', name: 'metrics', schedule: '%SLUICE_METRICS_SCHEDULE%', handler: metricsTimerHandler },
+  { kind: 'http', name: 'queryMetrics', route: 'metrics', methods: ['GET'], handler: queryMetricsHttp },
+  { kind: 'http', name: 'metricBreaches', route: 'metrics/breaches', methods: ['GET'], handler: metricBreachesHttp },
   { kind: 'timer', name: 'reconcile', schedule: '%SLUICE_RECONCILE_SCHEDULE%', durableClient: true, handler: reconcileHandler },
   // Pipeline runs (shared/run): the run API, the schedule timer, the orchestration and its activities.
   { kind: 'http', name: 'startPipelineRun', route: 'pipelines/{name}/runs', methods: ['POST'], durableClient: true, handler: startRunHttp },

@@ -9,6 +9,8 @@
  * source reads the configured hub, `eventHubIngest` is left out (nothing is consumed, so no event is
  * lost); that is logged, never silent.
  */
+// First: the OpenTelemetry instrumentation must be registered before @azure/functions is loaded.
+import './telemetry';
 import { app, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { DurableRunClient, RunClient } from '../shared/run';

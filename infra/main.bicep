@@ -75,6 +75,17 @@ param taskHubName string = 'SluiceHub'
 @description('Pipeline definitions the app serves (SLUICE_PIPELINES): a path or glob relative to the app root. The default deploys the point-of-sale example so a first `azd up` ingests something; point it at your own YAML files (e.g. pipelines/*.yaml).')
 param pipelines string = 'examples/pipelines/pos.yaml'
 
+@description('E-mail address the monitoring alerts (objective breaches, failed table updates, new dead letters) are sent to. Empty: the alert rules fire into an action group without receivers.')
+param alertEmail string = ''
+
+@description('NCRONTAB schedule of the metrics timer (SLUICE_METRICS_SCHEDULE).')
+param metricsSchedule string = '0 */5 * * * *'
+
+@minValue(1)
+@maxValue(3650)
+@description('Days the metrics timer keeps points and objective breaches in the SluiceMetrics table (SLUICE_METRICS_RETENTION_DAYS).')
+param metricsRetentionDays int = 30
+
 @description('Create the Event Grid subscription landing BlobCreated -> blobCreated. Only once the code is deployed: the postdeploy hook turns it on (see the top of this file).')
 param deployEventGridSubscription bool = false
 
@@ -232,6 +243,20 @@ module functionApp 'app/function-app.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     appSubnetId: networkIsolation ? network.outputs.appSubnetId : ''
     easyAuthClientId: easyAuthClientId
+    metricsSchedule: metricsSchedule
+    metricsRetentionDays: metricsRetentionDays
+  }
+}
+
+// Alert rules on what the app exports to Application Insights (shared/monitoring), with an action group.
+module alerts 'app/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    alertEmail: alertEmail
   }
 }
 

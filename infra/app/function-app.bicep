@@ -54,6 +54,12 @@ param easyAuthUnauthenticatedAction string = 'RedirectToLoginPage'
 @description('Network option: the subnet (delegated to Microsoft.App/environments) the app\'s outbound traffic goes through; empty for none.')
 param appSubnetId string = ''
 
+@description('NCRONTAB schedule of the metrics timer (SLUICE_METRICS_SCHEDULE).')
+param metricsSchedule string = '0 */5 * * * *'
+
+@description('Days of metrics kept in SluiceMetrics (SLUICE_METRICS_RETENTION_DAYS).')
+param metricsRetentionDays int = 30
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
   location: location
@@ -158,6 +164,10 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     SLUICE_EVENTHUB__clientId: identityClientId
     SLUICE_EVENTHUB_NAME: eventHubName
     SLUICE_EVENTHUB_CONSUMER_GROUP: eventHubConsumerGroup
+
+    // The metrics timer (shared/monitoring).
+    SLUICE_METRICS_SCHEDULE: metricsSchedule
+    SLUICE_METRICS_RETENTION_DAYS: string(metricsRetentionDays)
   }
 }
 

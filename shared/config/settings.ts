@@ -39,6 +39,7 @@
  * | `SLUICE_OPENLINEAGE_URL` | unset (off) | endpoint every table update's OpenLineage run events (START, COMPLETE, FAIL) are POSTed to, e.g. `https://marquez.example.com/api/v1/lineage`; `https://`, or `http://` on a loopback host |
  * | `SLUICE_OPENLINEAGE_CONTAINER` | unset (off) | blob container of the lake account the same events are written to as JSON blobs (`<namespace>/<pipeline>.<table>/…`); must not be the landing or the lake container |
  * | `SLUICE_OPENLINEAGE_NAMESPACE` | `sluice` | OpenLineage job namespace of the events (jobs are named `<pipeline>.<table>`) |
+ * | `SLUICE_METRICS_RETENTION_DAYS` | `30` | days the metrics timer keeps points and objective breaches in the Azure Table `SluiceMetrics`; older rows are removed by the timer; whole number 1–3650 |
  * | `SLUICE_MAX_RECORD_MB` | `16` | longest CSV/TSV/JSON/NDJSON record ingestion turns into a row, and most an Avro block (or its header) may take and inflate to, in MiB of decompressed input; whole number 1–256. A longer one is dead-lettered (offset, first bytes) and reading goes on after it |
  */
 
@@ -139,6 +140,8 @@ export interface SluiceSettings extends MaintenanceSettings, RehydrationSettings
   readonly maxRecordMb: number;
   /** `SLUICE_MAX_RECORD_MB` in bytes. */
   readonly maxRecordBytes: number;
+  /** `SLUICE_METRICS_RETENTION_DAYS`: how long the metrics timer keeps points and breaches. */
+  readonly metricsRetentionDays: number;
   /** `SLUICE_PII_KEY`: HMAC key of `pii: hash` columns (unset: none; runtime/context.ts requires it when a pipeline hashes a column). */
   readonly piiKey?: string;
   /** `SLUICE_OPENLINEAGE_*`: where OpenLineage events go (absent: nowhere). */
@@ -184,6 +187,7 @@ const DEFAULTS = {
   maxRecordMb: 16,
   rehydrationPollSeconds: 300,
   rehydrationHoldDays: 7,
+  metricsRetentionDays: 30,
 } as const;
 
 /** Default of `SLUICE_POISON_ATTEMPTS`, also the ingest stage's when no setting is passed (the CLI). */
@@ -224,6 +228,7 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
   const exposeDurableUrls = readBoolean(env, 'SLUICE_EXPOSE_DURABLE_URLS', DEFAULTS.exposeDurableUrls, problems);
   const poisonAttempts = readWholeNumber(env, 'SLUICE_POISON_ATTEMPTS', DEFAULTS.poisonAttempts, 1, 100, problems);
   const maxRecordMb = readMaxRecordMb(env, problems);
+  const metricsRetentionDays = readWholeNumber(env, 'SLUICE_METRICS_RETENTION_DAYS', DEFAULTS.metricsRetentionDays, 1, 3650, problems);
   const piiKey = readPiiKey(env);
   const openLineage = readOpenLineage(env, [lakeContainer, landingContainer], problems);
 
@@ -243,6 +248,7 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
     poisonAttempts: poisonAttempts!,
     maxRecordMb: maxRecordMb!,
     maxRecordBytes: maxRecordMb! * 1024 * 1024,
+    metricsRetentionDays: metricsRetentionDays!,
     ...(piiKey ? { piiKey } : {}),
     ...(openLineage ? { openLineage: Object.freeze(openLineage) } : {}),
   });

@@ -19,6 +19,16 @@ import { scanTable } from './scan';
 import { activeFiles, loadSnapshot, Snapshot } from './snapshot';
 import { writeDataFiles } from './writer';
 
+/**
+ * Below this size a data file counts as small: optimize compacts it, and the metrics timer counts it.
+ *
+ * @param targetBytes the target file size of optimize
+ * @returns the size under which a file is small
+ */
+export function smallFileBytes(targetBytes: number): number {
+  return Math.floor(targetBytes * 0.75);
+}
+
 /** Options for optimize. */
 export interface OptimizeOptions extends CommitOptions {
   /** Target size of output files in bytes (default 128 MiB). */
@@ -55,7 +65,7 @@ export interface OptimizeResult {
  */
 export function planCompaction(snapshot: Snapshot, options: Omit<OptimizeOptions, keyof CommitOptions> = {}): AddFile[][] {
   const target = options.targetFileBytes ?? DEFAULT_TARGET_FILE_BYTES;
-  const small = options.minFileBytes ?? Math.floor(target * 0.75);
+  const small = options.minFileBytes ?? smallFileBytes(target);
   // Partition values are keyed by physical name under column mapping; the filter names logical columns.
   const physical = physicalPartitionColumns(snapshot);
   const keyOf = (column: string) => physical[snapshot.partitionColumns.indexOf(column)] ?? column;

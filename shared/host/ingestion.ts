@@ -18,6 +18,8 @@ import { BlobCreated, parseBlobCreatedEvent } from './blob-event';
 import type { SluiceRuntime, SourceRoute } from './context';
 import type { HubBatch } from './hub-batch';
 import type { BackfillResult, EventBatchOutcome, IngestOutcome } from '../ingest/types';
+import { inSpan } from '../telemetry';
+import { pipelineName } from '../pipeline/name';
 
 /** A BlobCreated event that names a landing blob of a source. */
 export interface RoutedBlob {
@@ -65,7 +67,18 @@ export function routeBlobCreatedEvent(runtime: SluiceRuntime, event: unknown): R
 export async function ingestRoutedBlob(runtime: SluiceRuntime, routed: RoutedBlob, log: (line: string) => void = () => {}): Promise<IngestOutcome> {
   const { blob, route } = routed;
   const startedAt = new Date();
-  const outcome = await ingestFile({ ...landingFileOptions(runtime, route), path: blob.path, ...(blob.etag ? { etag: blob.etag } : {}) });
+  const attributes = { pipeline: pipelineName(route.pipeline), source: route.source.name, table: route.source.table, file: blob.path };
+  const outcome = await inSpan('sluice.ingest.file', attributes, async (span) => {
+    const outcome = await ingestFile({ ...landingFileOptions(runtime, route), path: blob.path, ...(blob.etag ? { etag: blob.etag } : {}) });
+    span.setAttributes({
+      status: outcome.status,
+      rowsRead: outcome.rowsRead,
+      rowsWritten: outcome.rowsWritten,
+      rowsDeadLettered: outcome.rowsDeadLettered,
+      ...(outcome.version !== undefined ? { version: outcome.version } : {}),
+    });
+    return outcome;
+  });
   await reportIngestion(runtime, route, outcome, startedAt, log);
   return outcome;
 }
@@ -113,17 +126,34 @@ export async function ingestHubBatch(runtime: SluiceRuntime, batch: HubBatch): P
     throw new Error(
       `event hub ${batch.partition.hub}: no source of the loaded pipelines reads it (sources with eventHub: ${runtime.hubSources.map((r) => r.source.eventHub!.name).join(', ') || 'none'})`,
     );
-  const outcome = await ingestEvents({
-    table: route.table,
-    tableKey: route.tableKey,
-    partition: batch.partition,
-    events: batch.events,
-    source: route.ingest,
-    deadLetter: route.deadLetter,
-    lane: runtime.lane,
-    // The trigger's retry policy runs a failed batch again without limit: only a terminal failure,
-    // which no retry would fix, is dead-lettered (see eventHubIngestHandler).
-    deadLetterOnFailure: 'terminal',
+  const attributes = {
+    pipeline: pipelineName(route.pipeline),
+    source: route.source.name,
+    table: route.source.table,
+    hub: batch.partition.hub,
+    partition: batch.partition.partitionId,
+    events: batch.events.length,
+  };
+  const outcome = await inSpan('sluice.ingest.events', attributes, async (span) => {
+    const done = await ingestEvents({
+      table: route.table,
+      tableKey: route.tableKey,
+      partition: batch.partition,
+      events: batch.events,
+      source: route.ingest,
+      deadLetter: route.deadLetter,
+      lane: runtime.lane,
+      // The trigger's retry policy runs a failed batch again without limit: only a terminal failure,
+      // which no retry would fix, is dead-lettered (see eventHubIngestHandler).
+      deadLetterOnFailure: 'terminal',
+    });
+    span.setAttributes({
+      status: done.status,
+      rowsWritten: done.rowsWritten,
+      rowsDeadLettered: done.rowsDeadLettered,
+      ...(done.version !== undefined ? { version: done.version } : {}),
+    });
+    return done;
   });
   return { route, outcome };
 }

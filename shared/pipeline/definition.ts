@@ -21,6 +21,7 @@ import type { ReadOptions } from '../formats/types';
 import { HintSet, hintTypeName, parseSchemaHints, TYPE_WORDS } from './hints';
 import { isReservedName, RESERVED_MESSAGE } from './names';
 import { ncrontabProblem } from './ncrontab';
+import { checkObjectives } from './objectives';
 import { normaliseLanding } from './routing';
 import {
   DEFAULT_KEY_BUCKETS,
@@ -48,10 +49,10 @@ import {
  */
 export const DEFINITION_KEYS = {
   top: ['name', 'description', 'trigger', 'schedule', 'sources', 'tables'],
-  source: ['landing', 'eventHub', 'format', 'compression', 'csv', 'schemaEvolution', 'schemaHints', 'partitionBy', 'table', 'description'],
+  source: ['landing', 'eventHub', 'format', 'compression', 'csv', 'schemaEvolution', 'schemaHints', 'partitionBy', 'table', 'description', 'objectives'],
   csv: ['delimiter', 'quote', 'escape', 'header', 'encoding'],
   eventHub: ['name', 'consumerGroup', 'connection'],
-  table: ['from', 'sql', 'keys', 'sequenceBy', 'orderBy', 'partitionBy', 'buckets', 'expectations', 'pii', 'hook', 'table', 'description'],
+  table: ['from', 'sql', 'keys', 'sequenceBy', 'orderBy', 'partitionBy', 'buckets', 'expectations', 'pii', 'hook', 'table', 'description', 'objectives'],
   expectation: ['check', 'onViolation'],
 } as const satisfies Record<string, readonly string[]>;
 
@@ -304,6 +305,8 @@ function checkSource(c: Checker, name: string, value: unknown): SourceDefinition
     }
   }
   if (entry.description !== undefined) source.description = c.string(entry.description, [...path, 'description']);
+  if (entry.objectives !== undefined)
+    source.objectives = checkObjectives(entry.objectives, 'source', (key, message) => c.fail([...path, 'objectives', ...(key ? [key] : [])], message));
   return source;
 }
 
@@ -402,6 +405,8 @@ function checkTable(c: Checker, name: string, value: unknown): TableDefinition |
     if (sql !== undefined) table.sql = sql.trimEnd().replace(/;+$/, '').trimEnd() || sql;
   }
   if (entry.description !== undefined) table.description = c.string(entry.description, [...path, 'description']);
+  if (entry.objectives !== undefined)
+    table.objectives = checkObjectives(entry.objectives, 'table', (key, message) => c.fail([...path, 'objectives', ...(key ? [key] : [])], message));
   if (entry.hook !== undefined) {
     const hook = c.string(entry.hook, [...path, 'hook'], { nonEmpty: true });
     if (hook !== undefined && !/\.(ts|js|cjs|mjs)$/.test(hook))

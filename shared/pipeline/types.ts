@@ -23,6 +23,7 @@
  * Sluice never does; use `rescue` (the values go to `_rescued_data`) or `failOnNewColumns`.
  */
 import type { Compression, InputFormat, ReadOptions } from '../formats/types';
+import type { Objectives } from './objectives';
 
 /** How new input columns are treated (Auto Loader's `cloudFiles.schemaEvolutionMode`). */
 export type SchemaEvolutionMode = 'addNewColumns' | 'rescue' | 'failOnNewColumns' | 'none';
@@ -77,6 +78,8 @@ export interface SourceDefinition {
   /** Table path in the lake container (default `bronze/<name>`). */
   table: string;
   description?: string;
+  /** Freshness and dead-letter objectives (objectives.ts). */
+  objectives?: Objectives;
 }
 
 /** What a violated expectation does. */
@@ -128,6 +131,8 @@ export interface TableDefinition {
   /** Key buckets of an upserted table (its `_key_bucket` partitions; default 16). */
   buckets: number;
   description?: string;
+  /** Freshness and pass-rate objectives (objectives.ts). */
+  objectives?: Objectives;
   /** The entry exactly as written in the YAML. */
   raw: Record<string, unknown>;
 }

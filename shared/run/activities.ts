@@ -35,6 +35,7 @@ import { pipelineName } from '../pipeline/name';
 import { findPipeline, planRefresh, type RefreshPlan } from './plan';
 import type { RunServices } from './services';
 import type { TableRunContext } from '../lineage';
+import { inSpan, logLine, meter } from '../telemetry';
 
 /** Input of `refreshPlan`. */
 export interface PlanActivityInput {
@@ -118,6 +119,42 @@ export function planActivity(services: () => RunServices): (input: PlanActivityI
  * @returns the activity function
  */
 export function tableActivity(services: () => RunServices): (input: TableActivityInput, context: InvocationContext) => Promise<TableUpdateMetrics> {
+  const update = tableUpdate(services);
+  return (input, context) =>
+    inSpan('sluice.refresh.table', { pipeline: input.pipeline, table: input.table, runId: input.runId }, async (span) => {
+      try {
+        const metrics = await update(input, context);
+        span.setAttributes({
+          status: metrics.status,
+          rowsIn: metrics.rowsRead,
+          rowsOut: metrics.rowsOut,
+          ...(metrics.targetVersion !== null ? { version: metrics.targetVersion } : {}),
+        });
+        countUpdate(input, metrics.status, metrics);
+        return metrics;
+      } catch (err) {
+        countUpdate(input, 'failed');
+        throw err;
+      }
+    });
+}
+
+/**
+ * Count a table update in OpenTelemetry as it happens (the metrics timer stores the same figures from
+ * the event log): `sluice.table.updates` by status (`failed` included), rows in and out.
+ */
+function countUpdate(input: TableActivityInput, status: string, metrics?: TableUpdateMetrics): void {
+  const m = meter();
+  const attributes = { pipeline: input.pipeline, table: input.table };
+  m.createCounter('sluice.table.updates', { description: 'Table updates by status' }).add(1, { ...attributes, status });
+  if (!metrics) return;
+  m.createCounter('sluice.table.rowsIn', { unit: 'rows' }).add(metrics.rowsRead, attributes);
+  m.createCounter('sluice.table.rowsOut', { unit: 'rows' }).add(metrics.rowsOut, attributes);
+  m.createCounter('sluice.table.quarantinedRows', { unit: 'rows' }).add(metrics.quarantined, attributes);
+  m.createCounter('sluice.table.droppedRows', { unit: 'rows' }).add(metrics.dropped, attributes);
+}
+
+function tableUpdate(services: () => RunServices): (input: TableActivityInput, context: InvocationContext) => Promise<TableUpdateMetrics> {
   return async (input, context) => {
     const s = services();
     const definition = resolve(s, input.pipeline);
@@ -186,7 +223,13 @@ export function tableActivity(services: () => RunServices): (input: TableActivit
       }
     }
     await s.tableRuns?.completed(reported, metrics);
-    context.log(`${TABLE_ACTIVITY}: ${tableUpdateLine(metrics)}`);
+    logLine(context, 'information', `${TABLE_ACTIVITY}: ${tableUpdateLine(metrics)}`, {
+      pipeline: input.pipeline,
+      table: input.table,
+      runId: input.runId,
+      status: metrics.status,
+      version: metrics.targetVersion,
+    });
     return metrics;
   };
 }

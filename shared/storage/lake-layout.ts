@@ -48,3 +48,6 @@ export const LOCAL_HOST_EVENT_HUBS_TABLE = `${LOCAL_HOST_ENGINE_TABLES}EventHubs
 
 /** The local host's journal of landing blobs delivered as BlobCreated events. */
 export const LOCAL_HOST_DELIVERIES_TABLE = `${LOCAL_HOST_ENGINE_TABLES}Deliveries`;
+
+/** Metrics: points per table and metric, and objective breaches (shared/monitoring). */
+export const METRICS_TABLE = 'SluiceMetrics';

@@ -29,7 +29,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['bench'],
   ['cli', 'dev'],
   ['functions'],
-  ['shared/maintenance'],
+  ['shared/monitoring', 'shared/maintenance'],
   ['shared/run'],
   ['shared/host'],
   ['shared/lineage'],

@@ -44,6 +44,7 @@ describe('loadSettings defaults', () => {
       poisonAttempts: 5,
       maxRecordMb: 16,
       maxRecordBytes: 16 * 1024 * 1024,
+      metricsRetentionDays: 30,
     });
   });
 
@@ -112,6 +113,7 @@ describe('loadSettings validation', () => {
     ['SLUICE_MAX_RECORD_MB', '1.5', 'whole number from 1 to 256'],
     ['SLUICE_REHYDRATION_POLL_SECONDS', '0', 'whole number from 1 to 86400'],
     ['SLUICE_REHYDRATION_HOLD_DAYS', '400', 'whole number from 0 to 365'],
+    ['SLUICE_METRICS_RETENTION_DAYS', '0', 'whole number from 1 to 3650'],
   ])('rejects %s=%s, naming the variable and the expected form', (name, value, expected) => {
     const problem = problemOf({ ...AZURITE, [name]: value });
     expect(problem).toContain(name);
