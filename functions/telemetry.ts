@@ -10,6 +10,11 @@
  * index.ts imports this module first, so the instrumentation is in place before `@azure/functions`
  * is loaded. Without the connection string (the local host, tests) nothing is registered and
  * shared/telemetry.ts stays a no-op.
+ *
+ * | setting | default | meaning |
+ * |---|---|---|
+ * | `APPLICATIONINSIGHTS_CONNECTION_STRING` | unset | Application Insights resource the telemetry goes to; unset: nothing is exported |
+ * | `APPLICATIONINSIGHTS_AUTHENTICATION_STRING` | unset | `Authorization=AAD` (with `ClientId=<guid>` for a user-assigned identity): sign in with the managed identity |
  */
 import { logs } from '@opentelemetry/api-logs';
 import { trace } from '@opentelemetry/api';
