@@ -77,6 +77,12 @@ export interface SourceDefinition {
   /** Table path in the lake container (default `bronze/<name>`). */
   table: string;
   description?: string;
+  /** Who answers for the table: an e-mail address or a team name (catalog). */
+  owner?: string;
+  /** Tags as written (catalog search and `?tag=`). */
+  tags?: string[];
+  /** Column → comment (catalog). */
+  comments?: Record<string, string>;
 }
 
 /** What a violated expectation does. */
@@ -128,6 +134,12 @@ export interface TableDefinition {
   /** Key buckets of an upserted table (its `_key_bucket` partitions; default 16). */
   buckets: number;
   description?: string;
+  /** Who answers for the table: an e-mail address or a team name (catalog). */
+  owner?: string;
+  /** Tags as written (catalog search and `?tag=`). */
+  tags?: string[];
+  /** Column → comment (catalog). */
+  comments?: Record<string, string>;
   /** The entry exactly as written in the YAML. */
   raw: Record<string, unknown>;
 }
