@@ -30,7 +30,8 @@ import {
   type RunStatus,
 } from '../shared/run';
 import { pipelineName } from '../shared/pipeline';
-import { CLI_ENGINE_TABLES, EVENTS_TABLE, orchestrationPayloadsFolder } from '../shared/storage/lake-layout';
+import { CATALOG_TABLE, CLI_ENGINE_TABLES, EVENTS_TABLE, orchestrationPayloadsFolder } from '../shared/storage/lake-layout';
+import { Catalog, CatalogStore } from '../shared/catalog';
 import { appRoot, loadPipelines } from '../shared/host';
 import { sqlOptionsFromEnv } from '../shared/sql';
 import { openLakeStore, openLakeTables } from '../shared/storage/lake';
@@ -200,6 +201,8 @@ async function runHere(
     events,
     sql: sqlOptionsFromEnv(env),
     ...(settings.piiKey ? { piiKey: settings.piiKey } : {}),
+    // Annotated by this pipeline only: the CLI knows no other definition.
+    catalog: new Catalog({ store: new CatalogStore(tables(CATALOG_TABLE)), lake, pipelines: () => [definition] }),
   });
   const engine = new OrchestrationEngine(registry, {
     tableClient: tables,

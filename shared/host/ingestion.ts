@@ -12,6 +12,7 @@
 import { backfill, ingestFile } from '../ingest';
 import { ingestEvents } from '../ingest/events';
 import { BlobCreated, parseBlobCreatedEvent } from './blob-event';
+import { catalogAfterCommit } from './catalog';
 import type { SluiceRuntime, SourceRoute } from './context';
 import type { HubBatch } from './hub-batch';
 import type { BackfillResult, EventBatchOutcome, IngestOutcome } from '../ingest/types';
@@ -74,6 +75,7 @@ function landingFileOptions(runtime: SluiceRuntime, route: SourceRoute) {
     deadLetter: route.deadLetter,
     lane: runtime.lane,
     poisonAttempts: runtime.settings.poisonAttempts,
+    onCommitted: catalogAfterCommit(runtime, route.source.table),
   };
 }
 
@@ -102,6 +104,7 @@ export async function ingestHubBatch(runtime: SluiceRuntime, batch: HubBatch): P
     // The trigger's retry policy runs a failed batch again without limit: only a terminal failure,
     // which no retry would fix, is dead-lettered (see eventHubIngestHandler).
     deadLetterOnFailure: 'terminal',
+    onCommitted: catalogAfterCommit(runtime, route.source.table),
   });
   return { route, outcome };
 }

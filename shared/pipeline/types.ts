@@ -47,6 +47,8 @@ export const DEFAULT_PARTITION_BY: readonly string[] = ['_load_date'];
 export const DEFAULT_KEY_BUCKETS = 16;
 /** PII protections a column may be tagged with. */
 export const PII_ACTIONS: readonly PiiAction[] = ['hash', 'mask'];
+/** Suffix of the path of the quarantine table Sluice keeps beside a table (`silver/sales__quarantine`). */
+export const QUARANTINE_SUFFIX = '__quarantine';
 /** Trigger modes. */
 export const TRIGGER_MODES: readonly TriggerDefinition['mode'][] = ['afterBronze', 'schedule'];
 

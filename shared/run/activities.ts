@@ -127,6 +127,7 @@ export function tableActivity(services: () => RunServices): (input: TableActivit
         fullRefresh: input.fullRefresh,
         ...(s.sql ? { sql: s.sql } : {}),
         ...(s.piiKey ? { piiKey: s.piiKey } : {}),
+        ...(s.catalog ? { onCommitted: (path: string) => s.catalog!.afterCommit(path, (line) => context.warn(`${TABLE_ACTIVITY}: ${line}`))() } : {}),
       });
     } catch (err) {
       if ((err as Error).name === 'NotATableError') {

@@ -6,6 +6,8 @@
  */
 import type { PipelineDefinition } from '../pipeline';
 import type { LakeTables } from '../refresh/types';
+import type { Catalog } from '../catalog';
+import { runtimeCatalog } from '../host/catalog';
 import { getRuntime } from '../host/context';
 import { sqlOptionsFromEnv, type SqlEngineOptions } from '../sql';
 import { openLakeStore, openLakeTables } from '../storage/lake';
@@ -22,6 +24,8 @@ export interface RunServices {
   sql?: SqlEngineOptions;
   /** HMAC key of `pii: hash` columns (setting `SLUICE_PII_KEY`). */
   piiKey?: string;
+  /** The catalog each table update is recorded in (absent: not recorded). */
+  catalog?: Catalog;
 }
 
 let cached: RunServices | undefined;
@@ -43,6 +47,7 @@ export function runtimeServices(): RunServices {
     events: new EventLog(tables(EVENTS_TABLE)),
     sql: sqlOptionsFromEnv(),
     ...(key ? { piiKey: key } : {}),
+    catalog: runtimeCatalog(runtime),
   };
   return cached;
 }
