@@ -15,6 +15,7 @@ import { blobCreatedHandler, eventHubIngestHandler, pipelineScheduleHandler, rec
 import { purgeRunHttp, requestStatusHttp, runStatusHttp, startRunHttp, tableUpdatesHttp, terminateRunHttp } from './pipelines';
 import { describeTableHttp, tableHistoryHttp } from './tables';
 import { listDeadLettersHttp, showDeadLetterHttp } from './deadletter';
+import { listCatalogTablesHttp, showCatalogTableHttp } from './catalog';
 
 /**
  * Functions with `durableClient: true` get a `RunClient` as their third argument: over the Durable
@@ -114,6 +115,9 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   // Dead-letter records, read-only (replay is `sluice deadletter replay`).
   { kind: 'http', name: 'listDeadLetters', route: 'deadletter', methods: ['GET'], handler: listDeadLettersHttp },
   { kind: 'http', name: 'showDeadLetter', route: 'deadletter/{*id}', methods: ['GET'], handler: showDeadLetterHttp },
+  // The catalog (shared/catalog), kept by the commits; read-only here (rebuild is `sluice catalog rebuild`).
+  { kind: 'http', name: 'listCatalogTables', route: 'catalog/tables', methods: ['GET'], handler: listCatalogTablesHttp },
+  { kind: 'http', name: 'showCatalogTable', route: 'catalog/tables/{*path}', methods: ['GET'], handler: showCatalogTableHttp },
   { kind: 'timer', name: 'reconcile', schedule: '%SLUICE_RECONCILE_SCHEDULE%', durableClient: true, handler: reconcileHandler },
   // Pipeline runs (shared/run): the run API, the schedule timer, the orchestration and its activities.
   { kind: 'http', name: 'startPipelineRun', route: 'pipelines/{name}/runs', methods: ['POST'], durableClient: true, handler: startRunHttp },

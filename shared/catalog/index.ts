@@ -7,3 +7,5 @@ export { rebuildCatalog } from './rebuild';
 export type { RebuildResult } from './rebuild';
 export { CatalogStore, searchTextOf, summaryOf } from './store';
 export * from './types';
+export { listTablesResponse, showTableResponse } from './api';
+export type { CatalogResponse } from './api';
