@@ -12,7 +12,7 @@ import type { OrchestrationHandler } from 'durable-functions';
 import type { ActivityFunction } from '../shared/orchestration';
 import { RUN_ACTIVITIES, RUN_ORCHESTRATORS, SCHEDULE_TICK, type RunClient } from '../shared/run';
 import { blobCreatedHandler, eventHubIngestHandler, pipelineScheduleHandler, reconcileHandler } from './ingest';
-import { purgeRunHttp, requestStatusHttp, runStatusHttp, startRunHttp, tableUpdatesHttp, terminateRunHttp } from './pipelines';
+import { pipelineAuditHttp, purgeRunHttp, requestStatusHttp, runStatusHttp, startRunHttp, tableUpdatesHttp, terminateRunHttp } from './pipelines';
 import { describeTableHttp, tableHistoryHttp } from './tables';
 import { listDeadLettersHttp, showDeadLetterHttp } from './deadletter';
 import { listCatalogTablesHttp, showCatalogTableHttp } from './catalog';
@@ -140,6 +140,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
     handler: terminateRunHttp,
   },
   { kind: 'http', name: 'purgePipelineRun', route: 'pipelines/{name}/runs/{instanceId}', methods: ['DELETE'], durableClient: true, handler: purgeRunHttp },
+  { kind: 'http', name: 'pipelineAudit', route: 'pipelines/{name}/audit', methods: ['GET'], handler: pipelineAuditHttp },
   { kind: 'timer', name: 'pipelineSchedule', schedule: SCHEDULE_TICK, durableClient: true, handler: pipelineScheduleHandler },
   ...RUN_ORCHESTRATORS.map((o) => ({ kind: 'orchestration' as const, name: o.name, handler: o.handler })),
   ...RUN_ACTIVITIES.map((a) => ({ kind: 'activity' as const, name: a.name, handler: a.handler })),
