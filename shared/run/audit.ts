@@ -52,6 +52,8 @@ const MAX_TICKS = 9_999_999_999_999;
 const KEY_UNSAFE = /[/\\#?\u0000-\u001f\u007f]/g;
 
 let onLocalHost = false;
+/** Orders two records of one process written within the same millisecond (newest first, as the time does). */
+let sequence = 0;
 
 /**
  * Tell the run API that this process is the local host (dev/host.ts, while it runs): its callers are
@@ -133,7 +135,7 @@ export class AuditLog {
     const inverted = String(MAX_TICKS - Date.parse(record.at)).padStart(13, '0');
     await this.client.createEntity({
       partitionKey: partitionOf(record.pipeline),
-      rowKey: `${inverted}|${randomUUID()}`,
+      rowKey: `${inverted}|${String(MAX_TICKS - ++sequence).padStart(13, '0')}|${randomUUID()}`,
       ...Object.fromEntries(Object.entries(record).filter(([, v]) => v !== null)),
     });
   }
