@@ -117,7 +117,7 @@ function summaryLine(t: CatalogSummary): string {
   if (t.status === 'notDelta' || t.status === 'refused' || t.status === 'unreadable') return `${head}  ${t.reason ?? ''}\n`;
   const counts = [
     t.version === null ? null : `v${t.version}`,
-    t.rows === null ? null : `${t.rows} rows`,
+    t.rows === null ? null : `${t.rows} row${t.rows === 1 ? '' : 's'}`,
     t.bytes === null ? null : `${t.bytes} bytes`,
     t.lastCommit ? `committed ${t.lastCommit}` : null,
     t.status === 'missing' && t.missingSince ? `missing since ${t.missingSince}` : null,
@@ -137,7 +137,7 @@ async function show(catalog: Catalog, path: string, json: boolean, io: Io): Prom
     io.out(JSON.stringify(e, null, 2) + '\n');
     return 0;
   }
-  const row = (label: string, value: unknown) => (value === null || value === undefined || value === '' ? '' : `${label.padEnd(14)}${String(value)}\n`);
+  const row = (label: string, value: unknown) => (value === null || value === undefined || value === '' ? '' : `${label.padEnd(15)}${String(value)}\n`);
   io.out(
     row('table', `${e.path} (${e.name}${e.pipeline ? `, pipeline ${e.pipeline}` : ''})`) +
       row('status', e.reason ? `${e.status}: ${e.reason}` : e.status) +
