@@ -63,8 +63,14 @@ export class Catalog {
     const store = this.lake(path);
     const annotation = this.annotations().get(path);
     for (let attempt = 1; ; attempt++) {
-      const stored = await this.store.get(path);
-      const entry = await describeCatalogEntry({ path, store, annotation, previous: stored?.entry ?? null });
+      // Read beside the table's snapshot, not before it.
+      const reading = this.store.get(path);
+      const previous = reading.then((s) => s?.entry ?? null);
+      // Awaited below; until then a failure must not count as unhandled.
+      reading.catch(() => undefined);
+      previous.catch(() => undefined);
+      const entry = await describeCatalogEntry({ path, store, annotation, previous });
+      const stored = await reading;
       if (stored && !replaces(entry, stored.entry)) return stored.entry;
       // Nothing to mark: the path was never a table the catalog knew.
       if (!stored && entry.status === 'missing') return entry;

@@ -32,8 +32,8 @@ export interface EntrySubject {
   store: ObjectStore;
   /** What a served pipeline says about it. */
   annotation?: TableAnnotation;
-  /** The catalog's entry of an earlier version, whose history is extended instead of read again. */
-  previous?: CatalogEntry | null;
+  /** The catalog's entry of an earlier version, whose history is extended instead of read again (awaited once the table is loaded). */
+  previous?: CatalogEntry | null | Promise<CatalogEntry | null>;
 }
 
 /**
@@ -112,16 +112,19 @@ export async function describeCatalogEntry(subject: EntrySubject): Promise<Catal
       return bareEntry(path, store.url, 'refused', `${reason}; ${messageFor(again as Error, store, path)}`, annotation);
     }
   }
-  const entry = bareEntry(path, store.url, status, reason, annotation);
   const metadata = snapshot.metadata;
+  const given = (await subject.previous) ?? null;
+  const previous = given?.tableId === metadata.id && given.status !== 'missing' ? given : null;
+  if (previous && previous.version === snapshot.version && previous.status === status) {
+    // Already recorded at this version (another writer's commit came first): only the definition may have changed.
+    return withDefinition({ ...previous, schema: previous.schema.map((c) => ({ ...c })) }, snapshot, annotation);
+  }
+  const entry = bareEntry(path, store.url, status, reason, annotation);
   entry.format = 'delta';
   entry.protocol = { ...snapshot.protocol };
   entry.tableId = metadata.id;
   entry.version = snapshot.version;
   entry.partitionColumns = [...snapshot.partitionColumns];
-  entry.name = annotation?.name ?? metadata.name ?? entry.name;
-  entry.description = annotation?.description ?? metadata.description ?? null;
-  const previous = subject.previous?.tableId === metadata.id && subject.previous.status !== 'missing' ? subject.previous : null;
   const [walk, description, tiers] = await Promise.all([
     walkLog(store, snapshot, previous),
     describeSnapshot(snapshot).catch((err: Error): TableDescription | Error => err),
@@ -143,9 +146,28 @@ export async function describeCatalogEntry(subject: EntrySubject): Promise<Catal
     type: formatDeltaType(f.type),
     nullable: f.nullable,
     partition: snapshot.partitionColumns.includes(f.name),
-    comment: annotation?.comments[f.name] ?? (typeof f.metadata?.comment === 'string' ? f.metadata.comment : null),
-    classification: annotation?.classification[f.name] ?? null,
+    comment: null,
+    classification: null,
   }));
+  return withDefinition(entry, snapshot, annotation);
+}
+
+/** Name, layer, pipeline, description, owner, tags, column comments and classification: what the definition says, else the table's metadata. */
+function withDefinition(entry: CatalogEntry, snapshot: Snapshot, annotation: TableAnnotation | undefined): CatalogEntry {
+  const metadata = snapshot.metadata;
+  const bare = bareEntry(entry.path, entry.location, entry.status, entry.reason, annotation);
+  entry.layer = bare.layer;
+  entry.pipeline = bare.pipeline;
+  entry.owner = bare.owner;
+  entry.tags = bare.tags;
+  entry.name = annotation?.name ?? metadata.name ?? bare.name;
+  entry.description = annotation?.description ?? metadata.description ?? null;
+  const fields = new Map(snapshot.schema.fields.map((f) => [f.name, f]));
+  for (const c of entry.schema) {
+    const own = fields.get(c.name)?.metadata?.comment;
+    c.comment = annotation?.comments[c.name] ?? (typeof own === 'string' ? own : null);
+    c.classification = annotation?.classification[c.name] ?? null;
+  }
   entry.classification = entry.schema.filter((c) => c.classification).map((c) => ({ column: c.name, ...c.classification! }));
   return entry;
 }
