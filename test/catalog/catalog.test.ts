@@ -6,20 +6,21 @@
  * the version that added it; search finds tables by column name, comment and tag; a rebuild from a scan
  * of the lake container gives the same entries; a folder of files without a Delta log and a table of a
  * refused protocol are listed with their reason; a table that disappeared is marked, not kept alive.
+ * The FIRE example's tables likewise.
  */
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Catalog, CatalogStore, rebuildCatalog, type CatalogEntry } from '../../shared/catalog';
-import { loadSnapshot } from '../../shared/delta';
+import { formatDeltaType, loadSnapshot } from '../../shared/delta';
 import { ingestFile, TableLedger } from '../../shared/ingest';
 import { ingestSourceOf } from '../../shared/host';
 import { EngineRunClient, orchestrationRegistry, type RefreshOutput } from '../../shared/run';
 import { LocalStore, openStore } from '../../shared/storage';
 import { connectionStringTables } from '../../shared/storage/lake';
 import { azuriteUri } from '../support/azurite';
-import { connectionString, EXAMPLES_DATA, posLake, runEngine, sortedRows, uniqueName, type RunLake } from '../support/run-lake';
+import { connectionString, EXAMPLES_DATA, exampleLake, posLake, ROOT, runEngine, sortedRows, uniqueName, type RunLake } from '../support/run-lake';
 
 const POS_PATHS = [
   'bronze/pos_deliveries',
@@ -243,5 +244,47 @@ describe('catalog kept by commits (POS example on Azurite)', () => {
     const listed = await catalog.list();
     expect(listed.find((t) => t.path === 'gold/store_stock')).toMatchObject({ status: 'missing' });
     expect(listed.filter((t) => t.status === 'live')).toHaveLength(7);
+  });
+});
+
+describe('catalog kept by commits (FIRE example on Azurite)', () => {
+  it('lists the FIRE tables with the versions, rows and schema the tables have, and rebuilds the same', async () => {
+    const run = await exampleLake('catalog-fire', nodePath.join(ROOT, 'examples', 'pipelines', 'fire.yaml'));
+    const catalog = newCatalog(run);
+    run.services.catalog = catalog;
+    const warnings: string[] = [];
+    const source = run.definition.sources.collateral;
+    const outcome = await ingestFile({
+      landing: new LocalStore(EXAMPLES_DATA),
+      path: 'fire/collateral-2026-03-31.csv',
+      table: run.lake(source.table),
+      source: ingestSourceOf(source),
+      ledger: TableLedger.fromConnectionString(connectionString(), uniqueName('Ledger')),
+      deadLetter: { store: run.lake('_sluice/dead-letter'), prefix: `${source.table}/` },
+      onCommitted: catalog.afterCommit(source.table, (line) => warnings.push(line)),
+    });
+    expect(outcome.status).toBe('committed');
+    const engine = runEngine(orchestrationRegistry(run.services));
+    const started = await new EngineRunClient(engine).startRun({ pipeline: 'fire', reason: 'test' });
+    await engine.runPending();
+    expect((await engine.getStatus(started.instanceId))?.runtimeStatus).toBe('Completed');
+    expect(warnings).toEqual([]);
+    const listed = await catalog.list();
+    const expected = [source.table, ...Object.values(run.definition.tables).map((t) => t.table)];
+    // Every table of the definition, and the quarantine tables the run wrote.
+    expect(listed.map((t) => t.path).filter((p) => !p.endsWith('__quarantine'))).toEqual([...expected].sort());
+    for (const t of listed) {
+      const snapshot = await loadSnapshot(run.lake(t.path));
+      expect({ path: t.path, version: t.version, rows: t.rows, pipeline: t.pipeline }).toEqual({
+        path: t.path,
+        version: snapshot.version,
+        rows: (await sortedRows(run.lake, t.path)).length,
+        pipeline: 'fire',
+      });
+      expect((await catalog.get(t.path))!.schema.map((c) => c.type)).toEqual(snapshot.schema.fields.map((f) => formatDeltaType(f.type)));
+    }
+    const fresh = newCatalog(run);
+    await rebuildCatalog(fresh, openStore(azuriteUri(run.container)));
+    expect(await entriesByPath(fresh)).toEqual(await entriesByPath(catalog));
   });
 });
