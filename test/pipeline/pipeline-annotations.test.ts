@@ -1,7 +1,8 @@
 /**
  * Catalog metadata in the pipeline definition: `description`, `owner`, `tags` and column `comments`
  * of sources and tables load as written, malformed ones fail with their YAML path and line, and the
- * JSON Schema for editors accepts and refuses the same documents.
+ * JSON Schema for editors accepts and refuses the same documents; comments of silver/gold tables name
+ * output columns of their SQL.
  */
 import { readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
@@ -9,6 +10,7 @@ import Ajv2020 from 'ajv/dist/2020';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parsePipelineDefinition, PipelineDefinitionError } from '../../shared/pipeline';
+import { checkPipelineSql } from '../../shared/refresh';
 
 const ROOT = nodePath.resolve(__dirname, '..', '..');
 const EXAMPLE = nodePath.join(ROOT, 'examples', 'pipelines', 'pos.yaml');
@@ -97,6 +99,30 @@ tables:
     expect(validate(parse(text))).toBe(false);
     for (const path of ['/sources/s/owner', '/sources/s/tags/1', '/tables/silver.x/owner', '/tables/silver.y/comments'])
       expect(validate.errors!.map((e) => e.instancePath)).toContain(path);
+  });
+
+  it('checks that column comments of a table name output columns of its SQL', async () => {
+    const def = parsePipelineDefinition(`sources:
+  s: { landing: in/, schemaHints: { id: string, qty: int } }
+tables:
+  silver.x:
+    from: s
+    sql: SELECT id, qty FROM source
+    comments: { id: "The id", quantity: "Units sold" }
+`);
+    const err = await checkPipelineSql(def).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(PipelineDefinitionError);
+    expect((err as PipelineDefinitionError).problems).toEqual([
+      expect.objectContaining({
+        path: 'tables.silver.x.comments.quantity',
+        message: expect.stringMatching(/column "quantity" is not an output column of the SQL \(id, qty/),
+      }),
+    ]);
+    // The example's comments all name columns.
+    await expect(checkPipelineSql(parsePipelineDefinition(readFileSync(EXAMPLE, 'utf8')))).resolves.toBeDefined();
   });
 
   it('refuses more than 32 tags', () => {
