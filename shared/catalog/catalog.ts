@@ -84,6 +84,22 @@ export class Catalog {
   }
 
   /**
+   * Write an entry a rebuild described, unless the catalog meanwhile holds a newer version of the same
+   * table (a commit recorded it during the rebuild).
+   *
+   * @param entry the entry
+   * @returns the entry now in the catalog
+   */
+  async writeFound(entry: CatalogEntry): Promise<CatalogEntry> {
+    for (let attempt = 1; ; attempt++) {
+      const stored = await this.store.get(entry.path);
+      if (stored && !replaces(entry, stored.entry)) return stored.entry;
+      if (await this.store.put(entry, stored ? stored.etag : null)) return entry;
+      if (attempt >= WRITE_ATTEMPTS) throw new Error(`catalog: the entry of ${entry.path} kept changing under ${WRITE_ATTEMPTS} attempts to write it`);
+    }
+  }
+
+  /**
    * The callback a committing stage calls: records the table, and on failure only logs.
    *
    * @param path path in the lake container

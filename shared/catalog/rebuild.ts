@@ -11,6 +11,8 @@
  * of the catalog whose table is no longer found is kept and marked `missing`, with the time it was
  * first found gone.
  *
+ * A table committed to during the rebuild keeps the newer entry its commit recorded.
+ *
  * A folder of stray files is named by its shallowest folder of at least two segments
  * (`landing-copy/2026`) that holds no Delta table; files lying directly in a folder that holds tables
  * (`gold/readme.txt`) are listed under that folder.
@@ -84,9 +86,9 @@ export async function rebuildCatalog(catalog: Catalog, container: ObjectStore, o
       missingSince: old.status === 'missing' ? (old.missingSince ?? now) : now,
     });
   }
-  for (const entry of entries) {
-    await catalog.store.put(entry);
-    onEntry?.(entry);
+  for (let i = 0; i < entries.length; i++) {
+    entries[i] = await catalog.writeFound(entries[i]);
+    onEntry?.(entries[i]);
   }
   const count = (status: CatalogEntry['status']) => entries.filter((e) => e.status === status).length;
   return {

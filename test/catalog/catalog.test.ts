@@ -197,6 +197,14 @@ describe('catalog kept by commits (POS example on Azurite)', () => {
     // Rebuilding over the kept catalog changes nothing either.
     await rebuildCatalog(catalog, openStore(azuriteUri(run.container)));
     expect(await entriesByPath(catalog)).toEqual(kept);
+    // A commit recorded while a rebuild ran (a newer version of the same table) is not overwritten by it;
+    // nor does an older version's recording replace a newer one.
+    const newer = { ...kept['silver/sales'], version: kept['silver/sales'].version! + 5 };
+    await catalog.store.put(newer);
+    await rebuildCatalog(catalog, openStore(azuriteUri(run.container)));
+    expect((await catalog.get('silver/sales'))?.version).toBe(newer.version);
+    expect((await catalog.recordTable('silver/sales')).version).toBe(newer.version);
+    await catalog.store.put(kept['silver/sales']);
   });
 
   it('lists a folder without a Delta log and a refused protocol with their reasons, and marks a table that disappeared', async () => {
