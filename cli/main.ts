@@ -29,6 +29,7 @@ import { INGEST_HELP, runIngestCommand } from './ingest';
 import { PIPELINE_HELP, runPipelineCommand } from './pipeline';
 import { DEADLETTER_HELP, runDeadLetterCommand } from './deadletter';
 import { CATALOG_HELP, runCatalogCommand } from './catalog';
+import { MAINTAIN_HELP, runMaintainCommand } from './maintain';
 import { processIo } from '../shared/command-line/stdout';
 import { runCommandLine, UsageError, type CommandIo as Io } from '../shared/command-line/usage';
 import { loadMaintenanceSettings } from '../shared/config/settings';
@@ -72,7 +73,7 @@ Commands:
       --dry-run            list the files, delete nothing  --json
   checkpoint <table>   write a checkpoint for the latest version now  --json
   flush <table>        commit appends left pending in the table's commit lane  --json
-${INGEST_HELP}${PIPELINE_HELP}${DEADLETTER_HELP}${CATALOG_HELP}${DEV_HELP}
+${MAINTAIN_HELP}${INGEST_HELP}${PIPELINE_HELP}${DEADLETTER_HELP}${CATALOG_HELP}${DEV_HELP}
 <table> is a location:
   ./path or /abs/path or file:///abs/path          local disk
   abfss://<container>@<account>.dfs.core.windows.net/<path>   ADLS Gen2 (signs in with DefaultAzureCredential)
@@ -150,7 +151,9 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (command === 'pipeline' || command === 'quarantine') return runPipelineCommand(command, rest, io);
   if (command === 'deadletter') return runDeadLetterCommand(rest, io);
   if (command === 'catalog') return runCatalogCommand(rest, io);
-  if (!ALLOWED[command]) throw new UsageError(unknownCommand(command, [...Object.keys(ALLOWED), 'pipeline', 'quarantine', 'deadletter', 'catalog', 'dev']));
+  if (command === 'maintain') return runMaintainCommand(rest, io);
+  if (!ALLOWED[command])
+    throw new UsageError(unknownCommand(command, [...Object.keys(ALLOWED), 'pipeline', 'quarantine', 'deadletter', 'catalog', 'maintain', 'dev']));
   let parsed;
   try {
     parsed = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true, strict: true });

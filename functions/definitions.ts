@@ -16,6 +16,8 @@ import { pipelineAuditHttp, purgeRunHttp, requestStatusHttp, runStatusHttp, star
 import { describeTableHttp, tableHistoryHttp } from './tables';
 import { listDeadLettersHttp, showDeadLetterHttp } from './deadletter';
 import { listCatalogTablesHttp, showCatalogTableHttp } from './catalog';
+import { maintenanceTimerHandler } from './maintenance';
+import { MAINTENANCE_ACTIVITIES, MAINTENANCE_ORCHESTRATORS } from '../shared/maintenance';
 
 /**
  * Functions with `durableClient: true` get a `RunClient` as their third argument: over the Durable
@@ -144,4 +146,8 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   { kind: 'timer', name: 'pipelineSchedule', schedule: SCHEDULE_TICK, durableClient: true, handler: pipelineScheduleHandler },
   ...RUN_ORCHESTRATORS.map((o) => ({ kind: 'orchestration' as const, name: o.name, handler: o.handler })),
   ...RUN_ACTIVITIES.map((a) => ({ kind: 'activity' as const, name: a.name, handler: a.handler })),
+  // Nightly maintenance (shared/maintenance): the timer, its orchestration and activities.
+  { kind: 'timer', name: 'maintenance', schedule: '%SLUICE_MAINTENANCE_SCHEDULE%', durableClient: true, handler: maintenanceTimerHandler },
+  ...MAINTENANCE_ORCHESTRATORS.map((o) => ({ kind: 'orchestration' as const, name: o.name, handler: o.handler })),
+  ...MAINTENANCE_ACTIVITIES.map((a) => ({ kind: 'activity' as const, name: a.name, handler: a.handler })),
 ];

@@ -27,6 +27,9 @@
  * | `SLUICE_PII_KEY` | unset | HMAC key (≥ 16 characters) for columns tagged `pii: hash`; required when a loaded pipeline has one. Keep it in Key Vault, referenced from the app setting |
  * | `SLUICE_VACUUM_RETENTION_HOURS` | `168` | retention, in hours, of tables without `delta.deletedFileRetentionDuration`: how long vacuum keeps a removed data file, and the shortest retention `sluice vacuum` accepts without `--force`; whole number ≥ 0. Below 168 (7 days) time travel and slow concurrent readers may break |
  * | `SLUICE_OPTIMIZE_TARGET_MB` | `128` | default target size of files written by optimize (`sluice optimize` without `--target-mb`), in MiB; whole number 1–1024 (a file is assembled in memory) |
+ * | `SLUICE_OPTIMIZE_MIN_FILES` | `10` | the maintenance timer and `sluice maintain` compact a partition only when it has at least this many small files (below 75% of the target size); whole number 2–100000 |
+ * | `SLUICE_HISTORY_RETENTION_DAYS` | `30` | the maintenance timer purges the Durable history of finished orchestration instances created more than this many days ago; whole number 1–3650 |
+ * | `SLUICE_EVENTS_RETENTION_DAYS` | `90` | the maintenance timer deletes `SluiceEvents` rows (table updates, run requests) recorded more than this many days ago; whole number 1–3650 |
  * | `SLUICE_INSTANCE_MEMORY_MB` | `2048` | memory of one instance of the app in MB (Flex Consumption: 512, 2048 or 4096; the Bicep sets it from the plan's `instanceMemoryMB`); whole number ≥ 512. Refresh activities share it (see `SLUICE_SQL_MEMORY_LIMIT`) |
  * | `AzureFunctionsJobHost__extensions__durableTask__maxConcurrentActivityFunctions` | host.json's `maxConcurrentActivityFunctions` | activities one instance runs at once; whole number ≥ 1. The Functions host applies this app setting over host.json, and Sluice reads the value the same way, so the memory split uses the number the Durable extension uses (the Bicep sets it) |
  * | `SLUICE_EXPOSE_DURABLE_URLS` | `false` | `true` adds the Durable extension's management URLs to the start-run answer. In Azure they carry the extension's system key, which grants control (status, terminate, purge) of every instance of every pipeline to whoever holds the start function's key |
@@ -80,6 +83,12 @@ export interface MaintenanceSettings {
   readonly optimizeTargetMb: number;
   /** `SLUICE_OPTIMIZE_TARGET_MB` in bytes. */
   readonly optimizeTargetBytes: number;
+  /** `SLUICE_OPTIMIZE_MIN_FILES`: fewest small files that make maintenance compact a partition. */
+  readonly optimizeMinFiles: number;
+  /** `SLUICE_HISTORY_RETENTION_DAYS`: age after which finished orchestration instances are purged. */
+  readonly historyRetentionDays: number;
+  /** `SLUICE_EVENTS_RETENTION_DAYS`: age after which event log rows are deleted. */
+  readonly eventsRetentionDays: number;
 }
 
 /**
@@ -141,6 +150,9 @@ const DEFAULTS = {
   pipelines: 'pipelines/*.yaml',
   vacuumRetentionHours: 168,
   optimizeTargetMb: 128,
+  optimizeMinFiles: 10,
+  historyRetentionDays: 30,
+  eventsRetentionDays: 90,
   instanceMemoryMb: 2048,
   exposeDurableUrls: false,
   poisonAttempts: 5,
@@ -221,8 +233,25 @@ export function loadMaintenanceSettings(env: SettingsEnv = process.env): Mainten
 function readMaintenanceSettings(env: SettingsEnv, problems: string[]): MaintenanceSettings | undefined {
   const vacuumRetentionHours = readWholeNumber(env, 'SLUICE_VACUUM_RETENTION_HOURS', DEFAULTS.vacuumRetentionHours, 0, undefined, problems);
   const optimizeTargetMb = readWholeNumber(env, 'SLUICE_OPTIMIZE_TARGET_MB', DEFAULTS.optimizeTargetMb, 1, 1024, problems);
-  if (vacuumRetentionHours === undefined || optimizeTargetMb === undefined) return undefined;
-  return { vacuumRetentionHours, optimizeTargetMb, optimizeTargetBytes: optimizeTargetMb * 1024 * 1024 };
+  const optimizeMinFiles = readWholeNumber(env, 'SLUICE_OPTIMIZE_MIN_FILES', DEFAULTS.optimizeMinFiles, 2, 100_000, problems);
+  const historyRetentionDays = readWholeNumber(env, 'SLUICE_HISTORY_RETENTION_DAYS', DEFAULTS.historyRetentionDays, 1, 3650, problems);
+  const eventsRetentionDays = readWholeNumber(env, 'SLUICE_EVENTS_RETENTION_DAYS', DEFAULTS.eventsRetentionDays, 1, 3650, problems);
+  if (
+    vacuumRetentionHours === undefined ||
+    optimizeTargetMb === undefined ||
+    optimizeMinFiles === undefined ||
+    historyRetentionDays === undefined ||
+    eventsRetentionDays === undefined
+  )
+    return undefined;
+  return {
+    vacuumRetentionHours,
+    optimizeTargetMb,
+    optimizeTargetBytes: optimizeTargetMb * 1024 * 1024,
+    optimizeMinFiles,
+    historyRetentionDays,
+    eventsRetentionDays,
+  };
 }
 
 /** The app setting through which the Functions host overrides host.json's activity concurrency. */

@@ -10,6 +10,7 @@
  * | `SLUICE_EVENTHUB_NAME` | `EntityPath` of the connection string | the Event Hub the `eventHubIngest` function reads |
  * | `SLUICE_EVENTHUB_CONSUMER_GROUP` | `$Default` | its consumer group |
  * | `SLUICE_RECONCILE_SCHEDULE` | every 5 minutes (`DEFAULT_RECONCILE_SCHEDULE`) | NCRONTAB (six fields) of the `reconcile` timer |
+ * | `SLUICE_MAINTENANCE_SCHEDULE` | nightly at 02:00 UTC (`DEFAULT_MAINTENANCE_SCHEDULE`) | NCRONTAB (six fields) of the `maintenance` timer |
  *
  * No Event Hubs setting at all means the app reads no Event Hub: `eventHubIngest` is not registered.
  *
@@ -38,10 +39,14 @@ export interface IngestTriggerSettings {
   readonly eventHub: EventHubSettings | null;
   /** NCRONTAB schedule of the reconcile timer. */
   readonly reconcileSchedule: string;
+  /** NCRONTAB schedule of the maintenance timer (`SLUICE_MAINTENANCE_SCHEDULE`). */
+  readonly maintenanceSchedule: string;
 }
 
 /** Default schedule of the reconcile timer: every five minutes. */
 export const DEFAULT_RECONCILE_SCHEDULE = '0 */5 * * * *';
+/** Default schedule of the maintenance timer: every night at 02:00 UTC. */
+export const DEFAULT_MAINTENANCE_SCHEDULE = '0 0 2 * * *';
 /** Default consumer group. */
 export const DEFAULT_CONSUMER_GROUP = '$Default';
 
@@ -64,6 +69,7 @@ export function readIngestTriggerSettings(env: SettingsEnv = process.env, proble
   const found: string[] = [];
   const eventHub = readEventHub(env, found);
   const reconcileSchedule = readSchedule(env, 'SLUICE_RECONCILE_SCHEDULE', DEFAULT_RECONCILE_SCHEDULE, found);
+  const maintenanceSchedule = readSchedule(env, 'SLUICE_MAINTENANCE_SCHEDULE', DEFAULT_MAINTENANCE_SCHEDULE, found);
   if (found.length) {
     if (problems) {
       problems.push(...found);
@@ -71,7 +77,11 @@ export function readIngestTriggerSettings(env: SettingsEnv = process.env, proble
     }
     throw new ConfigError(found);
   }
-  return Object.freeze({ eventHub: eventHub ? Object.freeze(eventHub) : null, reconcileSchedule: reconcileSchedule! });
+  return Object.freeze({
+    eventHub: eventHub ? Object.freeze(eventHub) : null,
+    reconcileSchedule: reconcileSchedule!,
+    maintenanceSchedule: maintenanceSchedule!,
+  });
 }
 
 /**
@@ -99,6 +109,7 @@ export function resolveSettingReferences(text: string, values: Readonly<Record<s
 export function bindingSettingValues(settings: IngestTriggerSettings): Record<string, string> {
   return {
     SLUICE_RECONCILE_SCHEDULE: settings.reconcileSchedule,
+    SLUICE_MAINTENANCE_SCHEDULE: settings.maintenanceSchedule,
     ...(settings.eventHub ? { SLUICE_EVENTHUB_NAME: settings.eventHub.name, SLUICE_EVENTHUB_CONSUMER_GROUP: settings.eventHub.consumerGroup } : {}),
   };
 }

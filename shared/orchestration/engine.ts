@@ -144,7 +144,10 @@ export class OrchestrationEngine {
         if (!(await this.store.create(record))) continue;
       } else {
         // A finished instance is replaced by a new execution (the extension's default for non-running states).
-        await this.queue.deleteMessagesOf(instanceId);
+        // Only the old execution's own messages go: an event carries no execution, and one found here was
+        // raised by a trigger that saw the new execution another starter created between our read and
+        // this line; deleting it would lose that trigger's request.
+        await this.queue.deleteMessagesOf(instanceId, existing.executionId);
         await this.store.deleteHistory(instanceId, existing.executionId);
         try {
           await this.store.replace({ ...record, etag: existing.etag });

@@ -463,6 +463,39 @@ describe('local orchestration engine', () => {
     },
   );
 
+  it('restarting a finished instance keeps an event raised for the new execution by a racing starter', async () => {
+    const registry: OrchestrationRegistry = {
+      orchestrators: {
+        adder: function* (context) {
+          const step: number = yield context.df.waitForExternalEvent('add');
+          return (context.df.getInput() as number) + step;
+        },
+      },
+      activities: {},
+    };
+    const engine = newEngine(registry);
+    await engine.startNew('adder', { instanceId: 'restarted', input: 1 });
+    await engine.raiseEvent('restarted', 'add', 1);
+    engine.start();
+    try {
+      expect(await engine.waitForCompletion('restarted', 20_000)).toMatchObject({ runtimeStatus: 'Completed', output: 2 });
+    } finally {
+      await engine.stop();
+    }
+    // Two starters race on the finished instance: one replaces it and raises its event on the new
+    // execution; the other read the instance before that replace and restarts it too. The second
+    // start is what reaches the engine here, with the first starter's event already queued.
+    const queue = (engine as unknown as { queue: { send(m: object): Promise<void> } }).queue;
+    await queue.send({ instanceId: 'restarted', kind: 'event', id: 'event!race', name: 'add', dueAt: 0, createdAt: Date.now(), payloadText: '40' });
+    expect(await engine.startNew('adder', { instanceId: 'restarted', input: 2 })).toMatchObject({ created: true });
+    engine.start();
+    try {
+      expect(await engine.waitForCompletion('restarted', 20_000)).toMatchObject({ runtimeStatus: 'Completed', output: 42 });
+    } finally {
+      await engine.stop();
+    }
+  });
+
   it('terminates a waiting instance, refuses events afterwards, purges it; running instances cannot be purged', async () => {
     const registry: OrchestrationRegistry = {
       orchestrators: {

@@ -90,6 +90,10 @@ describe('run API (HTTP functions)', () => {
       'orchestration:refreshTables',
       'activity:refreshPlan',
       'activity:refreshTable',
+      'orchestration:maintainLake',
+      'activity:maintenancePlan',
+      'activity:maintainTable',
+      'activity:pruneSluiceState',
     ]);
   });
 
