@@ -6,14 +6,17 @@
  * the version that added it; search finds tables by column name, comment and tag; a rebuild from a scan
  * of the lake container gives the same entries; a folder of files without a Delta log and a table of a
  * refused protocol are listed with their reason; a table that disappeared is marked, not kept alive.
- * The FIRE example's tables likewise.
+ * The maintenance timer's optimize commit is recorded too. The FIRE example's tables likewise.
  */
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Catalog, CatalogStore, rebuildCatalog, type CatalogEntry } from '../../shared/catalog';
+import { InvocationContext } from '@azure/functions';
 import { formatDeltaType, loadSnapshot } from '../../shared/delta';
+import type { MaintenanceReport } from '../../shared/maintenance';
+import { tableActivity as maintenanceTableActivity } from '../../shared/maintenance/orchestrator';
 import { ingestFile, TableLedger } from '../../shared/ingest';
 import { ingestSourceOf } from '../../shared/host';
 import { EngineRunClient, orchestrationRegistry, type RefreshOutput } from '../../shared/run';
@@ -252,6 +255,27 @@ describe('catalog kept by commits (POS example on Azurite)', () => {
     const listed = await catalog.list();
     expect(listed.find((t) => t.path === 'gold/store_stock')).toMatchObject({ status: 'missing' });
     expect(listed.filter((t) => t.status === 'live')).toHaveLength(7);
+  });
+
+  it("records the maintenance timer's optimize commit", async () => {
+    const before = (await catalog.get('bronze/pos_sales'))!;
+    expect(before.files).toBeGreaterThan(1);
+    const activity = maintenanceTableActivity(() => ({
+      pipelines: () => [run.definition],
+      lake: run.lake,
+      options: { minFilesPerPartition: 2 },
+      events: connectionStringTables(connectionString())(run.eventsTable),
+      eventsRetentionDays: 30,
+      catalog,
+    }));
+    const report = (await activity(
+      { pipeline: 'pos', name: 'pos_sales', path: 'bronze/pos_sales' },
+      new InvocationContext({ functionName: 'maintainTable' }),
+    )) as MaintenanceReport;
+    expect(report.versionAfter).toBeGreaterThan(report.versionBefore!);
+    const after = (await catalog.get('bronze/pos_sales'))!;
+    expect(after).toMatchObject({ version: report.versionAfter, files: 1, rows: before.rows, lastOperation: 'OPTIMIZE' });
+    expect(after.schemaHistory).toEqual(before.schemaHistory);
   });
 });
 
