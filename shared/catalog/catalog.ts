@@ -57,9 +57,11 @@ export class Catalog {
    * that version or a newer one of the same table.
    *
    * @param path path in the lake container
+   * @param options `full`: describe it even when its version is recorded (after a change without a
+   *   commit, such as access tiers set by tiering or files removed by vacuum)
    * @returns the entry now in the catalog
    */
-  async recordTable(path: string): Promise<CatalogEntry> {
+  async recordTable(path: string, options: { full?: boolean } = {}): Promise<CatalogEntry> {
     const store = this.lake(path);
     const annotation = this.annotations().get(path);
     for (let attempt = 1; ; attempt++) {
@@ -69,7 +71,7 @@ export class Catalog {
       // Awaited below; until then a failure must not count as unhandled.
       reading.catch(() => undefined);
       previous.catch(() => undefined);
-      const entry = await describeCatalogEntry({ path, store, annotation, previous });
+      const entry = await describeCatalogEntry({ path, store, annotation, previous, ...(options.full ? { full: true } : {}) });
       const stored = await reading;
       if (stored && !replaces(entry, stored.entry)) return stored.entry;
       // Nothing to mark: the path was never a table the catalog knew.

@@ -34,6 +34,8 @@ export interface EntrySubject {
   annotation?: TableAnnotation;
   /** The catalog's entry of an earlier version, whose history is extended instead of read again (awaited once the table is loaded). */
   previous?: CatalogEntry | null | Promise<CatalogEntry | null>;
+  /** Describe the table even when `previous` has its version (tiers or files changed without a commit). */
+  full?: boolean;
 }
 
 /**
@@ -115,7 +117,7 @@ export async function describeCatalogEntry(subject: EntrySubject): Promise<Catal
   const metadata = snapshot.metadata;
   const given = (await subject.previous) ?? null;
   const previous = given?.tableId === metadata.id && given.status !== 'missing' ? given : null;
-  if (previous && previous.version === snapshot.version && previous.status === status) {
+  if (!subject.full && previous && previous.version === snapshot.version && previous.status === status) {
     // Already recorded at this version (another writer's commit came first): only the definition may have changed.
     return withDefinition({ ...previous, schema: previous.schema.map((c) => ({ ...c })) }, snapshot, annotation);
   }

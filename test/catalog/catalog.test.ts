@@ -276,6 +276,11 @@ describe('catalog kept by commits (POS example on Azurite)', () => {
     const after = (await catalog.get('bronze/pos_sales'))!;
     expect(after).toMatchObject({ version: report.versionAfter, files: 1, rows: before.rows, lastOperation: 'OPTIMIZE' });
     expect(after.schemaHistory).toEqual(before.schemaHistory);
+    // A tier change commits nothing: only a full recording sees it.
+    const live = (await loadSnapshot(run.lake('bronze/pos_sales'))).state.files.keys().next().value as string;
+    await run.lake('bronze/pos_sales').setAccessTier(decodeURIComponent(live), 'Cool');
+    expect((await catalog.recordTable('bronze/pos_sales')).bytesByTier).toEqual({ Hot: after.bytes });
+    expect((await catalog.recordTable('bronze/pos_sales', { full: true })).bytesByTier).toEqual({ Cool: after.bytes });
   });
 });
 
