@@ -29,6 +29,7 @@ import { INGEST_HELP, runIngestCommand } from './ingest';
 import { PIPELINE_HELP, runPipelineCommand } from './pipeline';
 import { DEADLETTER_HELP, runDeadLetterCommand } from './deadletter';
 import { LINEAGE_HELP, runLineageCommand } from './lineage';
+import { CATALOG_HELP, runCatalogCommand } from './catalog';
 import { MAINTAIN_HELP, runMaintainCommand } from './maintain';
 import { noteRehydratedRead, REHYDRATE_HELP, runRehydrateCommand } from './rehydrate';
 import { requireOnline } from '../shared/tiering/archived-files';
@@ -76,7 +77,7 @@ Commands:
       --dry-run            list the files, delete nothing  --json
   checkpoint <table>   write a checkpoint for the latest version now  --json
   flush <table>        commit appends left pending in the table's commit lane  --json
-${MAINTAIN_HELP}${REHYDRATE_HELP}${INGEST_HELP}${PIPELINE_HELP}${DEADLETTER_HELP}${LINEAGE_HELP}${METRICS_HELP}${DEV_HELP}
+${MAINTAIN_HELP}${REHYDRATE_HELP}${INGEST_HELP}${PIPELINE_HELP}${DEADLETTER_HELP}${CATALOG_HELP}${LINEAGE_HELP}${METRICS_HELP}${DEV_HELP}
 <table> is a location:
   ./path or /abs/path or file:///abs/path          local disk
   abfss://<container>@<account>.dfs.core.windows.net/<path>   ADLS Gen2 (signs in with DefaultAzureCredential)
@@ -153,13 +154,25 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (command === 'dev') throw new UsageError("'sluice dev' runs the local host; start it with the sluice command (bin/sluice.js) or npm start");
   if (command === 'pipeline' || command === 'quarantine') return runPipelineCommand(command, rest, io);
   if (command === 'deadletter') return runDeadLetterCommand(rest, io);
+  if (command === 'catalog') return runCatalogCommand(rest, io);
   if (command === 'lineage') return runLineageCommand(rest, io);
   if (command === 'maintain') return runMaintainCommand(rest, io);
   if (command === 'rehydrate') return runRehydrateCommand(rest, io);
   if (command === 'metrics') return runMetricsCommand(rest, io);
   if (!ALLOWED[command])
     throw new UsageError(
-      unknownCommand(command, [...Object.keys(ALLOWED), 'pipeline', 'quarantine', 'deadletter', 'lineage', 'maintain', 'rehydrate', 'metrics', 'dev']),
+      unknownCommand(command, [
+        ...Object.keys(ALLOWED),
+        'pipeline',
+        'quarantine',
+        'deadletter',
+        'catalog',
+        'lineage',
+        'maintain',
+        'rehydrate',
+        'metrics',
+        'dev',
+      ]),
     );
   let parsed;
   try {

@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConfigError, loadInstanceResources, loadSettings } from '../shared/config/settings';
 import { OrchestrationEngine } from '../shared/orchestration';
-import { loadPipelineDefinition, PipelineDefinitionError, tableNamed, type PipelineDefinition } from '../shared/pipeline';
+import { loadPipelineDefinition, PipelineDefinitionError, QUARANTINE_SUFFIX, tableNamed, type PipelineDefinition } from '../shared/pipeline';
 import { checkPipelineSql, replayQuarantine, type LakeTables, type ReplayResult } from '../shared/refresh';
 import {
   EngineRunClient,
@@ -30,7 +30,8 @@ import {
   type RunStatus,
 } from '../shared/run';
 import { pipelineName } from '../shared/pipeline';
-import { CLI_ENGINE_TABLES, EVENTS_TABLE, orchestrationPayloadsFolder } from '../shared/storage/lake-layout';
+import { CATALOG_TABLE, CLI_ENGINE_TABLES, EVENTS_TABLE, orchestrationPayloadsFolder } from '../shared/storage/lake-layout';
+import { Catalog, CatalogStore } from '../shared/catalog';
 import { appRoot, loadPipelines } from '../shared/host';
 import { sqlOptionsFromEnv } from '../shared/sql';
 import { openLakeStore, openLakeTables } from '../shared/storage/lake';
@@ -127,6 +128,21 @@ export async function runPipelineCommand(
   );
 }
 
+/**
+ * The catalog of the lake the settings name, annotated by one definition (the CLI knows no other).
+ *
+ * @param settings the lake settings
+ * @param definition the pipeline
+ * @returns the catalog the command's commits are recorded in
+ */
+function lakeCatalog(settings: ReturnType<typeof lakeSettings>, definition: PipelineDefinition): Catalog {
+  return new Catalog({
+    store: new CatalogStore(openLakeTables(settings.lake)(CATALOG_TABLE)),
+    lake: (path) => openLakeStore(settings, path),
+    pipelines: () => [definition],
+  });
+}
+
 /** The lake from the settings (a connection string in SLUICE_STORAGE_CONNECTION_STRING as a fallback). */
 export function lakeSettings(env: Record<string, string | undefined>) {
   return loadSettings(lakeEnv(env));
@@ -203,6 +219,7 @@ async function runHere(
     events,
     sql: sqlOptionsFromEnv(env),
     ...(settings.piiKey ? { piiKey: settings.piiKey } : {}),
+    catalog: lakeCatalog(settings, definition),
   });
   const engine = new OrchestrationEngine(registry, {
     tableClient: tables,
@@ -368,6 +385,11 @@ async function replay(table: string, file: string | undefined, json: boolean, io
   if (!tableNamed(definition, table)) throw new UsageError(`no table ${table} in ${file} (tables: ${Object.keys(definition.tables).join(', ')})`);
   const settings = lakeSettings(env);
   const result = await replayQuarantine({ definition, table, lake: (path) => openLakeStore(settings, path), sql: sqlOptionsFromEnv(env) });
+  if (result.replayed > 0 || result.resumed) {
+    const catalog = lakeCatalog(settings, definition);
+    const path = tableNamed(definition, table)!.table;
+    for (const committed of [path, `${path}${QUARANTINE_SUFFIX}`]) await catalog.afterCommit(committed, (line) => io.err(`${line}\n`))();
+  }
   // With --json the replay's counts and the refresh run's output are printed as one document, last.
   if (!json) io.out(describeReplay(table, result));
   const readers = tablesReadingSource(definition, table);

@@ -12,11 +12,12 @@ import type { OrchestrationHandler } from 'durable-functions';
 import type { ActivityFunction } from '../shared/orchestration';
 import { RUN_ACTIVITIES, RUN_ORCHESTRATORS, SCHEDULE_TICK, type RunClient } from '../shared/run';
 import { blobCreatedHandler, eventHubIngestHandler, pipelineScheduleHandler, reconcileHandler } from './ingest';
-import { purgeRunHttp, requestStatusHttp, runStatusHttp, startRunHttp, tableUpdatesHttp, terminateRunHttp } from './pipelines';
+import { pipelineAuditHttp, purgeRunHttp, requestStatusHttp, runStatusHttp, startRunHttp, tableUpdatesHttp, terminateRunHttp } from './pipelines';
 import { describeTableHttp, tableHistoryHttp } from './tables';
 import { listDeadLettersHttp, showDeadLetterHttp } from './deadletter';
 import { lineageHttp } from './lineage';
 import { healthHttp } from './health';
+import { listCatalogTablesHttp, showCatalogTableHttp } from './catalog';
 import { maintenanceTimerHandler } from './maintenance';
 import { MAINTENANCE_ACTIVITIES, MAINTENANCE_ORCHESTRATORS } from '../shared/maintenance';
 import { rehydrationStatusHttp, startRehydrationHttp } from './rehydrate';
@@ -141,6 +142,9 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   { kind: 'timer', name: 'metrics', schedule: '%SLUICE_METRICS_SCHEDULE%', handler: metricsTimerHandler },
   { kind: 'http', name: 'queryMetrics', route: 'metrics', methods: ['GET'], handler: queryMetricsHttp },
   { kind: 'http', name: 'metricBreaches', route: 'metrics/breaches', methods: ['GET'], handler: metricBreachesHttp },
+  // The catalog (shared/catalog), kept by the commits; read-only here (rebuild is `sluice catalog rebuild`).
+  { kind: 'http', name: 'listCatalogTables', route: 'catalog/tables', methods: ['GET'], handler: listCatalogTablesHttp },
+  { kind: 'http', name: 'showCatalogTable', route: 'catalog/tables/{*path}', methods: ['GET'], handler: showCatalogTableHttp },
   { kind: 'timer', name: 'reconcile', schedule: '%SLUICE_RECONCILE_SCHEDULE%', durableClient: true, handler: reconcileHandler },
   // Pipeline runs (shared/run): the run API, the schedule timer, the orchestration and its activities.
   { kind: 'http', name: 'startPipelineRun', route: 'pipelines/{name}/runs', methods: ['POST'], durableClient: true, handler: startRunHttp },
@@ -164,6 +168,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   },
   { kind: 'http', name: 'purgePipelineRun', route: 'pipelines/{name}/runs/{instanceId}', methods: ['DELETE'], durableClient: true, handler: purgeRunHttp },
   { kind: 'http', name: 'lineage', route: 'lineage/{*path}', methods: ['GET'], handler: lineageHttp },
+  { kind: 'http', name: 'pipelineAudit', route: 'pipelines/{name}/audit', methods: ['GET'], handler: pipelineAuditHttp },
   { kind: 'timer', name: 'pipelineSchedule', schedule: SCHEDULE_TICK, durableClient: true, handler: pipelineScheduleHandler },
   ...RUN_ORCHESTRATORS.map((o) => ({ kind: 'orchestration' as const, name: o.name, handler: o.handler })),
   ...RUN_ACTIVITIES.map((a) => ({ kind: 'activity' as const, name: a.name, handler: a.handler })),

@@ -19,5 +19,6 @@ export type { BlobCreated, IgnoredEvent } from './blob-event';
 export { HubMetadataError, hubBatchFromTrigger } from './hub-batch';
 export type { HubBatch } from './hub-batch';
 export { ingestHubBatch, ingestRoutedBlob, reconcileLanding, routeBlobCreatedEvent } from './ingestion';
+export { catalogAfterCommit, runtimeCatalog } from './catalog';
 export type { IgnoredBlob, RoutedBlob, SourceReconcile } from './ingestion';
 export { errorText, isTransient } from '../errors';

@@ -15,6 +15,7 @@
 import { backfill, ingestFile } from '../ingest';
 import { ingestEvents } from '../ingest/events';
 import { BlobCreated, parseBlobCreatedEvent } from './blob-event';
+import { catalogAfterCommit } from './catalog';
 import type { SluiceRuntime, SourceRoute } from './context';
 import type { HubBatch } from './hub-batch';
 import type { BackfillResult, EventBatchOutcome, IngestOutcome } from '../ingest/types';
@@ -109,6 +110,7 @@ function landingFileOptions(runtime: SluiceRuntime, route: SourceRoute) {
     deadLetter: route.deadLetter,
     lane: runtime.lane,
     poisonAttempts: runtime.settings.poisonAttempts,
+    onCommitted: catalogAfterCommit(runtime, route.source.table),
   };
 }
 
@@ -146,6 +148,7 @@ export async function ingestHubBatch(runtime: SluiceRuntime, batch: HubBatch): P
       // The trigger's retry policy runs a failed batch again without limit: only a terminal failure,
       // which no retry would fix, is dead-lettered (see eventHubIngestHandler).
       deadLetterOnFailure: 'terminal',
+      onCommitted: catalogAfterCommit(runtime, route.source.table),
     });
     span.setAttributes({
       status: done.status,

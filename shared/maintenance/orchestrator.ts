@@ -148,6 +148,9 @@ export function tableActivity(services: () => MaintenanceServices): ActivityFunc
     } catch (err) {
       report = { table: input.path, dryRun: false, skipped: `maintenance failed: ${errorText(err)}` };
     }
+    // Optimize commits a version: the catalog follows, as after any commit.
+    if (s.catalog && report.versionAfter !== undefined && report.versionAfter !== report.versionBefore)
+      await s.catalog.afterCommit(input.path, (line) => context.warn(`maintainTable: ${line}`))();
     for (const line of maintenanceLines(report)) context.log(`maintainTable: ${input.pipeline}/${input.name}: ${line}`);
     return { ...report, ...target };
   };

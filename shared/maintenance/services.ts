@@ -13,6 +13,8 @@ import { EVENTS_TABLE, LEDGER_TABLE } from '../storage/lake-layout';
 import type { ObjectStore } from '../storage/types';
 import type { MaintainOptions } from './maintain';
 import { maintenanceOptions } from './options';
+import type { Catalog } from '../catalog';
+import { runtimeCatalog } from '../host/catalog';
 
 /** The maintenance activities' view of their process. */
 export interface MaintenanceServices {
@@ -26,6 +28,8 @@ export interface MaintenanceServices {
   eventsRetentionDays: number;
   /** `SluiceLedger` and the landing container, for `pruneLedger` (absent: the ledger is left alone). */
   ledger?: { table: TableClient; landing: ObjectStore };
+  /** The catalog a table's maintenance commits (optimize) are recorded in (absent: not recorded). */
+  catalog?: Catalog;
 }
 
 let cached: MaintenanceServices | undefined;
@@ -48,6 +52,7 @@ export function runtimeMaintenanceServices(): MaintenanceServices {
     events: tables(EVENTS_TABLE),
     eventsRetentionDays: settings.eventsRetentionDays,
     ledger: { table: tables(LEDGER_TABLE), landing: runtime.landing },
+    catalog: runtimeCatalog(runtime),
   };
   return cached;
 }

@@ -48,6 +48,8 @@ export const DEFAULT_PARTITION_BY: readonly string[] = ['_load_date'];
 export const DEFAULT_KEY_BUCKETS = 16;
 /** PII protections a column may be tagged with. */
 export const PII_ACTIONS: readonly PiiAction[] = ['hash', 'mask'];
+/** Suffix of the path of the quarantine table Sluice keeps beside a table (`silver/sales__quarantine`). */
+export const QUARANTINE_SUFFIX = '__quarantine';
 /** Trigger modes. */
 export const TRIGGER_MODES: readonly TriggerDefinition['mode'][] = ['afterBronze', 'schedule'];
 
@@ -80,6 +82,12 @@ export interface SourceDefinition {
   description?: string;
   /** Freshness and dead-letter objectives (objectives.ts). */
   objectives?: Objectives;
+  /** Who answers for the table: an e-mail address or a team name (catalog). */
+  owner?: string;
+  /** Tags as written (catalog search and `?tag=`). */
+  tags?: string[];
+  /** Column → comment (catalog). */
+  comments?: Record<string, string>;
 }
 
 /** What a violated expectation does. */
@@ -133,6 +141,12 @@ export interface TableDefinition {
   description?: string;
   /** Freshness and pass-rate objectives (objectives.ts). */
   objectives?: Objectives;
+  /** Who answers for the table: an e-mail address or a team name (catalog). */
+  owner?: string;
+  /** Tags as written (catalog search and `?tag=`). */
+  tags?: string[];
+  /** Column → comment (catalog). */
+  comments?: Record<string, string>;
   /** The entry exactly as written in the YAML. */
   raw: Record<string, unknown>;
 }

@@ -177,6 +177,7 @@ function tableUpdate(services: () => RunServices): (input: TableActivityInput, c
         fullRefresh: input.fullRefresh,
         ...(s.sql ? { sql: s.sql } : {}),
         ...(s.piiKey ? { piiKey: s.piiKey } : {}),
+        ...(s.catalog ? { onCommitted: (path: string) => s.catalog!.afterCommit(path, (line) => context.warn(`${TABLE_ACTIVITY}: ${line}`))() } : {}),
       });
     } catch (err) {
       if ((err as Error).name === 'NotATableError') {

@@ -6,6 +6,8 @@
  */
 import type { PipelineDefinition } from '../pipeline';
 import type { LakeTables } from '../refresh/types';
+import type { Catalog } from '../catalog';
+import { runtimeCatalog } from '../host/catalog';
 import { getRuntime } from '../host/context';
 import { sqlOptionsFromEnv, type SqlEngineOptions } from '../sql';
 import { openLakeStore, openLakeTables } from '../storage/lake';
@@ -25,6 +27,8 @@ export interface RunServices {
   piiKey?: string;
   /** Told of each table update's start and end (OpenLineage, settings `SLUICE_OPENLINEAGE_*`); none: not reported. */
   tableRuns?: TableRunReporter;
+  /** The catalog each table update is recorded in (absent: not recorded). */
+  catalog?: Catalog;
 }
 
 let cached: RunServices | undefined;
@@ -50,6 +54,7 @@ export function runtimeServices(): RunServices {
     sql,
     ...(key ? { piiKey: key } : {}),
     ...(reporter ? { tableRuns: reporter } : {}),
+    catalog: runtimeCatalog(runtime),
   };
   return cached;
 }

@@ -34,6 +34,9 @@ export const LEDGER_TABLE = 'SluiceLedger';
 /** Event log: requests, runs and table updates with their lineage. */
 export const EVENTS_TABLE = 'SluiceEvents';
 
+/** The catalog: one row per table of the lake container (shared/catalog). */
+export const CATALOG_TABLE = 'SluiceCatalog';
+
 /** Table prefix of the local host's orchestration engine (`SluiceDevInstances`, `SluiceDevHistory`, `SluiceDevWork`). */
 export const LOCAL_HOST_ENGINE_TABLES = 'SluiceDev';
 

@@ -36,6 +36,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['shared/refresh'],
   ['shared/ingest'],
   ['shared/sql'],
+  ['shared/catalog'],
   ['shared/tiering'],
   ['shared/pipeline'],
   ['shared/formats'],
