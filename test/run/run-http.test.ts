@@ -85,16 +85,26 @@ describe('run API (HTTP functions)', () => {
       ['DELETE', 'pipelines/{name}/runs/{instanceId}', true],
       ['GET', 'pipelines/{name}/audit', undefined],
     ]);
-    expect(FUNCTIONS.filter((f) => f.kind === 'orchestration' || f.kind === 'activity').map((f) => `${f.kind}:${f.name}`)).toEqual([
-      'orchestration:refresh',
-      'orchestration:refreshTables',
-      'activity:refreshPlan',
-      'activity:refreshTable',
-      'orchestration:maintainLake',
-      'activity:maintenancePlan',
-      'activity:maintainTable',
-      'activity:pruneSluiceState',
-    ]);
+    expect(
+      FUNCTIONS.filter((f) => f.kind === 'orchestration' || f.kind === 'activity')
+        .map((f) => `${f.kind}:${f.name}`)
+        .sort(),
+    ).toEqual(
+      [
+        'orchestration:rehydrate',
+        'activity:rehydratePlan',
+        'activity:rehydrateCheck',
+        'activity:rehydrateFinish',
+        'orchestration:refresh',
+        'orchestration:refreshTables',
+        'activity:refreshPlan',
+        'activity:refreshTable',
+        'orchestration:maintainLake',
+        'activity:maintenancePlan',
+        'activity:maintainTable',
+        'activity:pruneSluiceState',
+      ].sort(),
+    );
   });
 
   it('starts a run (202 + URLs), reports it pending then done with metrics, purges it; 404s for unknown pipelines and runs', async () => {
