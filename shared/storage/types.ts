@@ -21,6 +21,8 @@ export interface ObjectInfo {
   lastModified: Date;
   /** Access tier where the backend has one (Azure), `undefined` otherwise. */
   accessTier?: AccessTier;
+  /** The service's MD5 of the content (base64), where it keeps one (Azure: blobs uploaded in one request, or given one). */
+  contentMd5?: string;
 }
 
 /** Byte range of a read: `offset` from the start, `length` bytes (to the end when omitted). */
