@@ -15,6 +15,7 @@ import { blobCreatedHandler, eventHubIngestHandler, pipelineScheduleHandler, rec
 import { purgeRunHttp, requestStatusHttp, runStatusHttp, startRunHttp, tableUpdatesHttp, terminateRunHttp } from './pipelines';
 import { describeTableHttp, tableHistoryHttp } from './tables';
 import { listDeadLettersHttp, showDeadLetterHttp } from './deadletter';
+import { backupTimerHandler } from './backup';
 
 /**
  * Functions with `durableClient: true` get a `RunClient` as their third argument: over the Durable
@@ -137,6 +138,8 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   },
   { kind: 'http', name: 'purgePipelineRun', route: 'pipelines/{name}/runs/{instanceId}', methods: ['DELETE'], durableClient: true, handler: purgeRunHttp },
   { kind: 'timer', name: 'pipelineSchedule', schedule: SCHEDULE_TICK, durableClient: true, handler: pipelineScheduleHandler },
+  // Platform backup (shared/backup): does nothing until SLUICE_BACKUP_LOCATION is set.
+  { kind: 'timer', name: 'backup', schedule: '%SLUICE_BACKUP_SCHEDULE%', handler: backupTimerHandler },
   ...RUN_ORCHESTRATORS.map((o) => ({ kind: 'orchestration' as const, name: o.name, handler: o.handler })),
   ...RUN_ACTIVITIES.map((a) => ({ kind: 'activity' as const, name: a.name, handler: a.handler })),
 ];

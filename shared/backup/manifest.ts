@@ -136,3 +136,31 @@ export async function isBackup(store: ObjectStore): Promise<boolean> {
   for await (const info of store.list(MANIFEST_FOLDER)) if (info.path.endsWith('.json')) return true;
   return false;
 }
+
+/**
+ * The data and deletion-vector files a backup holds under some kept manifest: what tiering may
+ * archive in the source without losing the only readable copy (an archived blob cannot be copied to
+ * another account until it is rehydrated).
+ *
+ * @param backup store rooted at the table's backup
+ * @returns paths relative to the table root
+ */
+export async function backedUpFiles(backup: ObjectStore): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const version of await manifestVersions(backup)) {
+    for (const f of (await readManifest(backup, version)).files) if (f.kind === 'data' || f.kind === 'deletionVector') out.add(f.path);
+  }
+  return out;
+}
+
+/**
+ * `isBackedUp(file)` for a tiering plan: true when the table's backup holds the file (path relative to
+ * the table root, as stored).
+ *
+ * @param backup store rooted at the table's backup
+ * @returns the predicate (reads the manifests once)
+ */
+export async function isBackedUpPredicate(backup: ObjectStore): Promise<(path: string) => boolean> {
+  const files = await backedUpFiles(backup);
+  return (path) => files.has(path);
+}

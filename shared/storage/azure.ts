@@ -74,6 +74,16 @@ export class AzureBlobStore implements ObjectStore {
     this.url = joinUrl(base.href.replace(/\/+$/, ''), this.rootPrefix.replace(/\/$/, ''));
   }
 
+  /**
+   * A store rooted at a folder of this one (same container and credential).
+   *
+   * @param folder path of the folder, relative to this store's root
+   * @returns the store
+   */
+  folder(folder: string): AzureBlobStore {
+    return new AzureBlobStore(this.container, `${this.rootPrefix}${checkObjectPath(folder.replace(/^\/+|\/+$/g, ''))}`);
+  }
+
   private blob(path: string): BlockBlobClient {
     return this.container.getBlockBlobClient(this.rootPrefix + checkObjectPath(path));
   }

@@ -31,6 +31,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['functions'],
   ['shared/run'],
   ['shared/host'],
+  ['shared/backup'],
   ['shared/refresh'],
   ['shared/ingest'],
   ['shared/sql'],
