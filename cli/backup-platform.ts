@@ -23,7 +23,10 @@ export async function restoreAllCommand(
   env: Record<string, string | undefined>,
 ): Promise<number> {
   const settings = lakeSettings(env);
-  const result = await restorePlatform(openBackupLocation(settings, location, env), platformLake(settings), { run: options.run, definitionsTo: options.definitionsTo });
+  const result = await restorePlatform(openBackupLocation(settings, location, env), platformLake(settings), {
+    run: options.run,
+    definitionsTo: options.definitionsTo,
+  });
   if (options.json) io.out(JSON.stringify(result) + '\n');
   else {
     io.out(`restored backup run ${result.run} of ${result.backup} into ${settings.lakeContainer}:\n`);

@@ -76,8 +76,10 @@ export async function runBackupCommand(command: string, argv: string[], io: Io, 
   const version = values.version === undefined ? undefined : wholeNumber(values.version, '--version');
 
   if (command === 'restore' && values.all) {
-    if (positionals.length !== 1) throw new UsageError(`'restore --all' takes the backup location (SLUICE_BACKUP_LOCATION), got ${positionals.length} arguments`);
-    if (values.to !== undefined || version !== undefined) throw new UsageError("'restore --all' restores into the lake the app settings name; --to and --version do not apply");
+    if (positionals.length !== 1)
+      throw new UsageError(`'restore --all' takes the backup location (SLUICE_BACKUP_LOCATION), got ${positionals.length} arguments`);
+    if (values.to !== undefined || version !== undefined)
+      throw new UsageError("'restore --all' restores into the lake the app settings name; --to and --version do not apply");
     return restoreAllCommand(positionals[0], { run: values.run, definitionsTo: values['definitions-to'], json }, io, env);
   }
   if (values.run !== undefined || values['definitions-to'] !== undefined) throw new UsageError('--run and --definitions-to go with restore --all');

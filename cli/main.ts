@@ -150,7 +150,8 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (command === 'pipeline' || command === 'quarantine') return runPipelineCommand(command, rest, io);
   if (command === 'deadletter') return runDeadLetterCommand(rest, io);
   if ((BACKUP_COMMANDS as readonly string[]).includes(command)) return runBackupCommand(command, rest, io);
-  if (!ALLOWED[command]) throw new UsageError(unknownCommand(command, [...Object.keys(ALLOWED), 'pipeline', 'quarantine', 'deadletter', ...BACKUP_COMMANDS, 'dev']));
+  if (!ALLOWED[command])
+    throw new UsageError(unknownCommand(command, [...Object.keys(ALLOWED), 'pipeline', 'quarantine', 'deadletter', ...BACKUP_COMMANDS, 'dev']));
   let parsed;
   try {
     parsed = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true, strict: true });

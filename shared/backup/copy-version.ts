@@ -159,7 +159,11 @@ export async function copyTableVersion(source: ObjectStore, target: ObjectStore,
     copied++;
     bytesCopied += result.info.size;
     copiedNow.add(info.path);
-    held.set(info.path, { size: result.info.size, ...(result.info.contentMd5 ? { md5: result.info.contentMd5 } : {}), ...(result.crc64 ? { crc64: result.crc64 } : {}) });
+    held.set(info.path, {
+      size: result.info.size,
+      ...(result.info.contentMd5 ? { md5: result.info.contentMd5 } : {}),
+      ...(result.crc64 ? { crc64: result.crc64 } : {}),
+    });
   });
   for (const [, info] of commits) logFiles.push({ path: info.path, size: held.get(info.path)!.size, kind: 'commit' });
 
@@ -226,7 +230,9 @@ export function filesOfVersion(snapshot: Snapshot): Needed[] {
   for (const add of files) {
     const path = decodeAddPath(add.path, snapshot.table);
     if (/^[a-z][a-z0-9+.-]*:/i.test(path)) {
-      throw new BackupError(`${snapshot.table} version ${snapshot.version} references ${add.path}, a file outside the table; a copy of the table cannot hold it`);
+      throw new BackupError(
+        `${snapshot.table} version ${snapshot.version} references ${add.path}, a file outside the table; a copy of the table cannot hold it`,
+      );
     }
     if (seen.has(path)) continue;
     seen.add(path);
@@ -242,7 +248,9 @@ export function filesOfVersion(snapshot: Snapshot): Needed[] {
   for (const add of files) {
     const dv = add.deletionVector;
     if (dv?.storageType === 'p' && !deletionVectorFiles([dv], snapshot.table).size) {
-      throw new BackupError(`${snapshot.table} version ${snapshot.version} uses a deletion vector outside the table (${dv.pathOrInlineDv}); a copy cannot hold it`);
+      throw new BackupError(
+        `${snapshot.table} version ${snapshot.version} uses a deletion vector outside the table (${dv.pathOrInlineDv}); a copy cannot hold it`,
+      );
     }
   }
   return out;

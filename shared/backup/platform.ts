@@ -144,7 +144,10 @@ export async function backupPlatform(source: PlatformLake, target: ObjectStore, 
   const definitions: string[] = [];
   for (const pipeline of options.pipelines) {
     if (!pipeline.file) continue;
-    const relative = pipeline.file.split(nodePath.sep).join('/').replace(/^(\.\.\/)+/, '');
+    const relative = pipeline.file
+      .split(nodePath.sep)
+      .join('/')
+      .replace(/^(\.\.\/)+/, '');
     try {
       await target.write(`definitions/${run}/${relative}`, await fs.readFile(nodePath.resolve(options.appRoot, pipeline.file)));
       definitions.push(relative);
@@ -255,7 +258,11 @@ export interface PlatformRestoreResult {
  * @returns what was restored
  * @throws BackupError when there is no such run, or a table exists already in the target
  */
-export async function restorePlatform(root: ObjectStore, target: PlatformLake, options: { run?: string; definitionsTo?: string } = {}): Promise<PlatformRestoreResult> {
+export async function restorePlatform(
+  root: ObjectStore,
+  target: PlatformLake,
+  options: { run?: string; definitionsTo?: string } = {},
+): Promise<PlatformRestoreResult> {
   const runs = await platformRuns(root);
   if (!runs.length) throw new BackupError(`restore from ${root.url}: no platform backup there (no index/<run>.json)`);
   let record: PlatformRun | undefined;

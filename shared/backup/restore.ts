@@ -107,7 +107,9 @@ export async function cloneTable(source: ObjectStore, target: ObjectStore, optio
     const existing = await loadSnapshot(target);
     const wanted = await loadSnapshot(source, options.version === undefined ? {} : { version: options.version });
     if (existing.metadata.id !== wanted.metadata.id) {
-      throw new BackupError(`clone to ${target.url} refused: it holds table ${existing.metadata.id}, not a clone of ${source.url} (table ${wanted.metadata.id})`);
+      throw new BackupError(
+        `clone to ${target.url} refused: it holds table ${existing.metadata.id}, not a clone of ${source.url} (table ${wanted.metadata.id})`,
+      );
     }
     if (existing.version > wanted.version) {
       throw new BackupError(`clone to ${target.url} refused: it is at version ${existing.version}, newer than version ${wanted.version} of ${source.url}`);
@@ -124,7 +126,12 @@ export async function cloneTable(source: ObjectStore, target: ObjectStore, optio
   return summary(source, target, result, previousVersion);
 }
 
-function summary(source: ObjectStore, target: ObjectStore, result: Awaited<ReturnType<typeof copyTableVersion>>, previousVersion: number | null): CopyTableResult {
+function summary(
+  source: ObjectStore,
+  target: ObjectStore,
+  result: Awaited<ReturnType<typeof copyTableVersion>>,
+  previousVersion: number | null,
+): CopyTableResult {
   return {
     source: source.url,
     target: target.url,
@@ -162,4 +169,3 @@ async function refuseArchived(backup: ObjectStore, paths: Set<string>): Promise<
       `--account-name <account> --container-name <container> --name <blob>), wait until they are online, then restore again`,
   );
 }
-

@@ -60,7 +60,16 @@ export async function verifyTable(store: ObjectStore): Promise<VerifyResult> {
   const snapshot = await checkLog(store, problems);
   let filesChecked = 0;
   if (snapshot) filesChecked = checkFiles(snapshot, objects, problems);
-  return { location: store.url, kind: 'table', version: snapshot?.version ?? null, backupVersions: [], filesChecked, checksumsChecked: 0, ok: !problems.length, problems };
+  return {
+    location: store.url,
+    kind: 'table',
+    version: snapshot?.version ?? null,
+    backupVersions: [],
+    filesChecked,
+    checksumsChecked: 0,
+    ok: !problems.length,
+    problems,
+  };
 }
 
 /**
@@ -94,7 +103,8 @@ export async function verifyBackup(store: ObjectStore, options: { concurrency?: 
       filesChecked++;
       const info = objects.get(file.path);
       if (!info) problems.push(`version ${version}: ${file.kind} file ${file.path} is missing`);
-      else if (info.size !== file.size) problems.push(`version ${version}: ${file.kind} file ${file.path} has ${info.size} bytes, the manifest says ${file.size}`);
+      else if (info.size !== file.size)
+        problems.push(`version ${version}: ${file.kind} file ${file.path} has ${info.size} bytes, the manifest says ${file.size}`);
       else if (file.md5 || file.sha256) toHash.set(file.path, file);
     }
   }
@@ -134,7 +144,8 @@ async function checkLog(store: ObjectStore, problems: string[]): Promise<Snapsho
   }
   const versions = [...listing.commits.keys()].sort((a, b) => a - b);
   for (let i = 1; i < versions.length; i++) {
-    if (versions[i] !== versions[i - 1] + 1) problems.push(`log: versions ${versions[i - 1] + 1}–${versions[i] - 1} are missing (between commits ${versions[i - 1]} and ${versions[i]})`);
+    if (versions[i] !== versions[i - 1] + 1)
+      problems.push(`log: versions ${versions[i - 1] + 1}–${versions[i] - 1} are missing (between commits ${versions[i - 1]} and ${versions[i]})`);
   }
   if (versions.length && versions[0] > 0 && ![...listing.checkpoints.keys()].some((v) => v >= versions[0] - 1)) {
     problems.push(`log: it starts at version ${versions[0]} with no checkpoint to start from`);

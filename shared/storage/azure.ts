@@ -353,7 +353,7 @@ async function sourceAuthorisation(blob: BlockBlobClient): Promise<{ url: string
     return { url: blob.url, bearer: token.token };
   }
   if (typeof credential.accountName === 'string') {
-    const { BlobSASPermissions } = require('@azure/storage-blob') as typeof import('@azure/storage-blob');
+    const { BlobSASPermissions } = await import('@azure/storage-blob');
     const url = await blob.generateSasUrl({ permissions: BlobSASPermissions.parse('r'), expiresOn: new Date(Date.now() + SOURCE_SAS_MINUTES * 60_000) });
     return { url };
   }

@@ -39,9 +39,11 @@ function account(name: string, accountKey = key(name)): string {
 }
 
 beforeAll(async () => {
-  process.env.AZURITE_ACCOUNTS = [`${AZURITE_ACCOUNT}:${AZURITE_ACCOUNT_KEY}`, `${BACKUP_ACCOUNT}:${key(BACKUP_ACCOUNT)}`, `${RESTORE_ACCOUNT}:${key(RESTORE_ACCOUNT)}`].join(
-    ';',
-  );
+  process.env.AZURITE_ACCOUNTS = [
+    `${AZURITE_ACCOUNT}:${AZURITE_ACCOUNT_KEY}`,
+    `${BACKUP_ACCOUNT}:${key(BACKUP_ACCOUNT)}`,
+    `${RESTORE_ACCOUNT}:${key(RESTORE_ACCOUNT)}`,
+  ].join(';');
   try {
     azurite = await startAzurite(nodePath.join(__dirname, '..', '..'));
   } finally {
@@ -187,17 +189,19 @@ describe('platform backup and restore into an empty account', () => {
       });
     // Same gold numbers, same silver, same bronze rows.
     expect(await posTables(restoredLake)).toEqual(await posTables(lake));
-    for (const path of ['bronze/pos_sales', 'bronze/pos_deliveries'])
-      expect(await sortedRows(restoredLake, path), path).toEqual(await sortedRows(lake, path));
+    for (const path of ['bronze/pos_sales', 'bronze/pos_deliveries']) expect(await sortedRows(restoredLake, path), path).toEqual(await sortedRows(lake, path));
     for (const path of backedUp) expect((await verifyTable(restoredLake(path))).problems, path).toEqual([]);
     // The Table Storage state, entity for entity.
     for (const table of [LEDGER_TABLE, EVENTS_TABLE]) expect(await entities(restoreConnection, table), table).toEqual(await entities(lakeConnection, table));
     expect(await readFile(nodePath.join(definitionsTo, 'examples', 'pipelines', 'pos.yaml'), 'utf8')).toBe(await readFile(POS_PIPELINE, 'utf8'));
 
     // A second restore into the same (no longer empty) account is refused.
-    const again = await runBackupCommand('restore', ['--all', backupLocation], { out: () => {}, err: () => {} }, { SLUICE_LAKE: restoreConnection, SLUICE_STORAGE_CONNECTION_STRING: backupConnection }).catch(
-      (err: Error) => err,
-    );
+    const again = await runBackupCommand(
+      'restore',
+      ['--all', backupLocation],
+      { out: () => {}, err: () => {} },
+      { SLUICE_LAKE: restoreConnection, SLUICE_STORAGE_CONNECTION_STRING: backupConnection },
+    ).catch((err: Error) => err);
     expect(String((again as Error).message)).toMatch(/refused: a table exists there/);
   });
 });

@@ -9,8 +9,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { batchToRows, loadSnapshot, scanTable, writeTable } from '../../shared/delta';
-import { backupTable, cloneTable, manifestVersions, readManifest, restoreBackup, verifyBackup, verifyTable } from '../../shared/backup';
+import { batchToRows, loadSnapshot, optimizeTable, scanTable, vacuumTable, writeTable } from '../../shared/delta';
+import { backupTable, cloneTable, manifestVersions, pruneBackup, readManifest, restoreBackup, verifyBackup, verifyTable } from '../../shared/backup';
 import { openStore } from '../../shared/storage/location';
 import type { ObjectStore } from '../../shared/storage/types';
 import { azuriteUri, uniqueContainer } from '../support/azurite';
@@ -26,7 +26,8 @@ afterAll(async () => {
 async function rowsAt(store: ObjectStore, version?: number): Promise<string[]> {
   const snapshot = await loadSnapshot(store, version === undefined ? {} : { version });
   const out: string[] = [];
-  for await (const batch of scanTable(snapshot)) for (const row of batchToRows(batch, snapshot.schema)) out.push(JSON.stringify(row, (_, v) => (typeof v === 'bigint' ? String(v) : v)));
+  for await (const batch of scanTable(snapshot))
+    for (const row of batchToRows(batch, snapshot.schema)) out.push(JSON.stringify(row, (_, v) => (typeof v === 'bigint' ? String(v) : v)));
   return out.sort();
 }
 
@@ -131,10 +132,8 @@ it('moves a backup to a newer version when vacuum deletes a file mid-copy, never
   const backup = openStore(nodePath.join(dir, 'bak'));
   await appendBatches(source, 0, 6);
   const v5 = await loadSnapshot(source);
-  const [partial, doomed] = [...v5.state.files.values()]
-    .map((f) => f.path)
-    .sort()
-    .slice(4);
+  // The files of the last two versions: copied last (in the order the versions added them).
+  const [partial, doomed] = [...v5.state.files.values()].map((f) => f.path).slice(4);
   let struck = false;
   const result = await backupTable(source, backup, {
     concurrency: 1,
@@ -154,4 +153,63 @@ it('moves a backup to a newer version when vacuum deletes a file mid-copy, never
   expect(result.movedFrom[0].reason).toContain(`${partial} has 4 bytes where the log of version 5 says`);
   expect(await rowsAt(backup)).toEqual(await rowsAt(source, 6));
   expect((await verifyBackup(backup)).problems).toEqual([]);
+});
+
+it('takes a consistent backup on Azurite while a writer appends and optimize and vacuum (no retention) run', async () => {
+  const source = openStore(azuriteUri(uniqueContainer('busy'), 'events'));
+  const backup = openStore(azuriteUri(uniqueContainer('busy-bak'), 'events'));
+  await appendBatches(source, 0, 8);
+  let writing = true;
+  let appended = 0;
+  const writer = (async () => {
+    for (let b = 100; writing && b < 400; b++) {
+      await writeTable(source, [writerBatch(3, b, 5)]);
+      appended++;
+    }
+  })();
+  let compacted = false;
+  const result = await backupTable(source, backup, {
+    concurrency: 1,
+    onCopied: async () => {
+      if (compacted) return;
+      compacted = true;
+      // Every file of the version being backed up is rewritten and deleted at once.
+      await optimizeTable(source, { targetFileBytes: 64 * 1024 * 1024 });
+      await vacuumTable(source, { retentionHours: 0, force: true });
+    },
+  });
+  writing = false;
+  await writer;
+  expect(appended).toBeGreaterThan(0);
+  expect(result.movedFrom.length).toBeGreaterThanOrEqual(1);
+  expect(result.movedFrom[0].reason).toMatch(/is gone from the source/);
+  expect(await rowsAt(backup)).toEqual(await rowsAt(source, result.version));
+  expect((await verifyBackup(backup)).problems).toEqual([]);
+  expect((await validateTable(backup)).problems).toEqual([]);
+  // The next backup catches up with what the writer added meanwhile.
+  const next = await backupTable(source, backup);
+  expect(next.version).toBe((await loadSnapshot(source)).version);
+  expect(await rowsAt(backup)).toEqual(await rowsAt(source, next.version));
+});
+
+it('keeps the versions of the retention window, at least the newest K, and deletes files only they used', async () => {
+  const dir = await mkdtemp(nodePath.join(tmpdir(), 'sluice-ret-'));
+  folders.push(dir);
+  const source = openStore(nodePath.join(dir, 'src'));
+  const backup = openStore(nodePath.join(dir, 'bak'));
+  const days = (n: number) => () => new Date(Date.UTC(2026, 0, 1 + n));
+  await appendBatches(source, 0, 2);
+  await backupTable(source, backup, { now: days(0) }); // version 1
+  await writeTable(source, [writerBatch(9, 0, 5)], { mode: 'overwrite' });
+  await backupTable(source, backup, { now: days(1) }); // version 2: only the new file
+  await appendBatches(source, 2, 1);
+  await backupTable(source, backup, { now: days(5) }); // version 3
+  const pruned = await pruneBackup(backup, { keepDays: 3, keepMin: 1 }, days(6)());
+  expect(pruned).toMatchObject({ kept: [3], removed: [1, 2], filesDeleted: 2, refused: [] });
+  expect(await manifestVersions(backup)).toEqual([3]);
+  expect((await verifyBackup(backup)).problems).toEqual([]);
+  const target = openStore(nodePath.join(dir, 'rst'));
+  await restoreBackup(backup, target);
+  expect(await rowsAt(target)).toEqual(await rowsAt(source, 3));
+  expect((await pruneBackup(backup, { keepDays: 0, keepMin: 1 }, days(30)())).kept).toEqual([3]);
 });
