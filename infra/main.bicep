@@ -6,6 +6,8 @@
 //   ├─ host storage account .......... AzureWebJobsStorage: Durable task hub (queues, tables), timer and
 //   │                                   Event Hubs checkpoints, the deployment package container
 //   ├─ lake storage account (ADLS Gen2) containers `landing` and `lake`, Sluice tables
+//   ├─ backup storage account ....... SLUICE_BACKUP_LOCATION; only the app's identity may write (optional
+//   │                                   other region, optional immutability)
 //   ├─ Event Hubs namespace .......... hub `network-telemetry`, consumer group `sluice`
 //   ├─ Flex Consumption function app . Node 22, identity-based settings only
 //   └─ Event Grid system topic ....... on the lake account; subscription BlobCreated(landing) → blobCreated
@@ -61,6 +63,24 @@ param pipelines string = 'examples/pipelines/pos.yaml'
 
 @description('Create the Event Grid subscription landing BlobCreated -> blobCreated. Set true only after the code is deployed (see the top of this file).')
 param deployEventGridSubscription bool = false
+
+@description('Region of the backup storage account (empty: the same as location). Another region keeps backups through a regional outage.')
+param backupRegion string = ''
+
+@minValue(0)
+@description('Days each backed-up blob is immutable (time-based retention policy on the backup container); 0 for none. For regulated data.')
+param backupImmutabilityDays int = 0
+
+@description('SLUICE_BACKUP_SCHEDULE: NCRONTAB schedule of the backup timer.')
+param backupSchedule string = '0 0 2 * * *'
+
+@minValue(0)
+@description('SLUICE_BACKUP_RETENTION_DAYS: days of backed-up table versions kept.')
+param backupRetentionDays int = 30
+
+@minValue(1)
+@description('SLUICE_BACKUP_MIN_VERSIONS: newest backed-up versions of each table kept whatever their age.')
+param backupMinVersions int = 7
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -133,6 +153,19 @@ module lakeStorage 'core/storage/storage-account.bicep' = {
   }
 }
 
+// The backup target: its own account, written only by the app's identity (app/backup-storage.bicep).
+module backupStorage 'app/backup-storage.bicep' = {
+  name: 'backup-storage'
+  scope: rg
+  params: {
+    name: 'stbak${resourceToken}'
+    location: !empty(backupRegion) ? backupRegion : location
+    tags: tags
+    identityPrincipalId: identity.outputs.principalId
+    immutabilityDays: backupImmutabilityDays
+  }
+}
+
 module eventHubs 'app/eventhubs.bicep' = {
   name: 'eventhubs'
   scope: rg
@@ -177,6 +210,10 @@ module functionApp 'app/function-app.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     activityConcurrency: activityConcurrency
     maximumInstanceCount: maximumInstanceCount
+    backupLocation: backupStorage.outputs.location
+    backupSchedule: backupSchedule
+    backupRetentionDays: backupRetentionDays
+    backupMinVersions: backupMinVersions
   }
 }
 
@@ -223,4 +260,5 @@ output SLUICE_TASK_HUB string = taskHubName
 output SLUICE_EVENTHUB__fullyQualifiedNamespace string = eventHubs.outputs.fullyQualifiedNamespace
 output SLUICE_EVENTHUB_NAME string = eventHubs.outputs.eventHubName
 output SLUICE_EVENTHUB_CONSUMER_GROUP string = eventHubs.outputs.consumerGroupName
+output SLUICE_BACKUP_LOCATION string = backupStorage.outputs.location
 output SLUICE_EVENT_GRID_SUBSCRIPTION_DEPLOYED bool = eventGrid.outputs.subscriptionDeployed

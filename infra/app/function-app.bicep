@@ -45,6 +45,15 @@ param maximumInstanceCount int = 100
 @allowed(['20', '22'])
 param nodeVersion string = '22'
 
+@description('SLUICE_BACKUP_LOCATION: the backup container URL (the backup storage account).')
+param backupLocation string = ''
+@description('SLUICE_BACKUP_SCHEDULE: NCRONTAB schedule of the backup timer.')
+param backupSchedule string = '0 0 2 * * *'
+@description('SLUICE_BACKUP_RETENTION_DAYS')
+param backupRetentionDays int = 30
+@description('SLUICE_BACKUP_MIN_VERSIONS')
+param backupMinVersions int = 7
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
   location: location
@@ -142,6 +151,13 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     SLUICE_EVENTHUB__clientId: identityClientId
     SLUICE_EVENTHUB_NAME: eventHubName
     SLUICE_EVENTHUB_CONSUMER_GROUP: eventHubConsumerGroup
+
+    // The backup timer (shared/host/settings.ts): written with the identity above, which alone has
+    // Blob Data Contributor on the backup account (app/backup-storage.bicep).
+    SLUICE_BACKUP_LOCATION: backupLocation
+    SLUICE_BACKUP_SCHEDULE: backupSchedule
+    SLUICE_BACKUP_RETENTION_DAYS: string(backupRetentionDays)
+    SLUICE_BACKUP_MIN_VERSIONS: string(backupMinVersions)
   }
 }
 
