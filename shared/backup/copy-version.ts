@@ -70,6 +70,8 @@ interface Needed {
   kind: FileKind;
   /** Size the log gives (data files); DV files have none in the log. */
   size?: number;
+  /** Deletion-vector files: the least size the log's descriptors imply (offset, size, checksum). */
+  minSize?: number;
 }
 
 /**
@@ -117,6 +119,10 @@ export async function copyTableVersion(source: ObjectStore, target: ObjectStore,
       // A copy of another size than the log's is not the file the version references.
       if (file.size !== undefined && info.size !== file.size) {
         failed.push(`${file.path} has ${info.size} bytes where the log of version ${snapshot.version} says ${file.size}`);
+        return;
+      }
+      if (file.minSize !== undefined && info.size < file.minSize) {
+        failed.push(`${file.path} has ${info.size} bytes where the deletion vectors of version ${snapshot.version} need ${file.minSize}`);
         return;
       }
       copied++;
@@ -238,12 +244,20 @@ export function filesOfVersion(snapshot: Snapshot): Needed[] {
     seen.add(path);
     out.push({ path, kind: 'data', size: add.size });
   }
-  for (const path of deletionVectorFiles(
-    files.map((f) => f.deletionVector),
-    snapshot.table,
-  )) {
-    if (!seen.has(path)) out.push({ path, kind: 'deletionVector' });
-    seen.add(path);
+  const dvFiles = new Map<string, Needed>();
+  for (const add of files) {
+    const dv = add.deletionVector;
+    if (!dv) continue;
+    for (const path of deletionVectorFiles([dv], snapshot.table)) {
+      const entry = dvFiles.get(path) ?? { path, kind: 'deletionVector' as const, minSize: 0 };
+      // Each vector sits at its offset as a 4-byte size, its bytes and a 4-byte checksum.
+      entry.minSize = Math.max(entry.minSize!, (dv.offset ?? 1) + 4 + dv.sizeInBytes + 4);
+      dvFiles.set(path, entry);
+    }
+  }
+  for (const entry of dvFiles.values()) {
+    if (!seen.has(entry.path)) out.push(entry);
+    seen.add(entry.path);
   }
   for (const add of files) {
     const dv = add.deletionVector;

@@ -15,6 +15,7 @@ import { openStore } from '../../shared/storage/location';
 import type { ObjectStore } from '../../shared/storage/types';
 import { azuriteUri, uniqueContainer } from '../support/azurite';
 import { validateTable } from '../support/delta-validate';
+import { scratchCopy } from '../support/fixture-tables';
 import { writerBatch } from '../../bench/writers';
 
 const folders: string[] = [];
@@ -212,4 +213,19 @@ it('keeps the versions of the retention window, at least the newest K, and delet
   await restoreBackup(backup, target);
   expect(await rowsAt(target)).toEqual(await rowsAt(source, 3));
   expect((await pruneBackup(backup, { keepDays: 0, keepMin: 1 }, days(30)())).kept).toEqual([3]);
+});
+
+it.each(['basic-dv-with-checkpoint', 'dv-partitioned-with-checkpoint'])('backs up and restores %s, deletion-vector files included', async (fixture) => {
+  const copy = scratchCopy(nodePath.join(__dirname, '..', 'fixtures', 'delta-dv', fixture));
+  folders.push(nodePath.dirname(copy));
+  const source = openStore(copy);
+  const backup = openStore(azuriteUri(uniqueContainer('dv-bak'), fixture));
+  const result = await backupTable(source, backup);
+  const manifest = await readManifest(backup, result.version);
+  expect(manifest.files.filter((f) => f.kind === 'deletionVector').length).toBeGreaterThan(0);
+  expect(result.methods).toEqual({ stream: result.copied }); // local disk to Blob: the bytes pass through
+  const target = openStore(azuriteUri(uniqueContainer('dv-rst'), fixture));
+  await restoreBackup(backup, target);
+  expect(await rowsAt(target)).toEqual(await rowsAt(source));
+  expect((await verifyBackup(backup)).problems).toEqual([]);
 });
