@@ -9,7 +9,7 @@
  * so it is the commit primitive of the Delta log.
  */
 import { Readable } from 'node:stream';
-import type { BlobGetPropertiesResponse, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
+import type { BlobGetPropertiesResponse, BlobSASPermissions, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import {
   AccessTier,
   ByteRange,
@@ -35,6 +35,8 @@ const COPY_POLL_MS = 250;
 const SYNC_COPY_LIMIT = 256 * 1024 * 1024;
 /** Block size of large copies staged from URL (the service takes up to 4000 MiB per block). */
 const LARGE_COPY_BLOCK = 100 * 1024 * 1024;
+/** Read permission of a SAS; the SDK reads permissions only through `toString()`, and this module loads no SDK code. */
+const READ_ONLY = { toString: () => 'r' } as unknown as BlobSASPermissions;
 /** Lifetime of the read-only SAS a shared-key source gets for one copy. */
 const SOURCE_SAS_MINUTES = 60;
 
@@ -353,8 +355,7 @@ async function sourceAuthorisation(blob: BlockBlobClient): Promise<{ url: string
     return { url: blob.url, bearer: token.token };
   }
   if (typeof credential.accountName === 'string') {
-    const { BlobSASPermissions } = await import('@azure/storage-blob');
-    const url = await blob.generateSasUrl({ permissions: BlobSASPermissions.parse('r'), expiresOn: new Date(Date.now() + SOURCE_SAS_MINUTES * 60_000) });
+    const url = await blob.generateSasUrl({ permissions: READ_ONLY, expiresOn: new Date(Date.now() + SOURCE_SAS_MINUTES * 60_000) });
     return { url };
   }
   return { url: blob.url };
