@@ -96,6 +96,7 @@ export async function backupTable(source: ObjectStore, backup: ObjectStore, opti
     if (f.kind === 'data' || f.kind === 'deletionVector') held.set(f.path, f);
   }
   const result = await copyTableVersion(source, backup, {
+    snapshot: current,
     followLatest: true,
     held,
     ...(previous ? { logUpTo: previous.version } : {}),

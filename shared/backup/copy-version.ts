@@ -33,6 +33,8 @@ export interface HeldFile extends FileChecksum {
 export interface CopyVersionOptions {
   /** The version to copy (default: the newest). */
   version?: number;
+  /** The source's snapshot of that version, when the caller loaded it already. */
+  snapshot?: Snapshot;
   /** On a file that vanished or changed, move to the newest version and go on (backups, clones of the newest version). */
   followLatest?: boolean;
   /** Versions tried before giving up (default 4). */
@@ -93,7 +95,7 @@ export async function copyTableVersion(source: ObjectStore, target: ObjectStore,
   let bytesCopied = 0;
   const copiedNow = new Set<string>();
 
-  let snapshot = await loadSnapshot(source, options.version === undefined ? {} : { version: options.version });
+  let snapshot = options.snapshot ?? (await loadSnapshot(source, options.version === undefined ? {} : { version: options.version }));
   for (let attempt = 1; ; attempt++) {
     const needed = filesOfVersion(snapshot);
     const todo = needed.filter((f) => {
