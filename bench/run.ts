@@ -20,6 +20,10 @@
  *    folder holding BENCH_PREFILL (default 10,000) older blobs to gold showing it; p50/p95 over
  *    BENCH_FILES (default 20) files dropped one per second.
  *
+ * 6. Backup (bench/backup.ts): first and incremental backup of a lake of tables × files on Azurite
+ *    (`--backup-lake TxF`, default 100x1000; BENCH_BACKUP_NEW new files per table, default 10):
+ *    requests and time per phase.
+ *
  * Azurite is started from node_modules on free ports (dev/azurite.ts, shared with the
  * vitest global setup), a fresh one per phase. Results are printed and written to bench/results/latest.json
  * (sections not run keep their previous results there).
@@ -32,6 +36,7 @@
  *   --memory-check                      ingest: --rows 1000000,5000000
  *   --repeat N                          ingest: runs per figure, fastest kept (default 3)
  *   --format csv|ndjson                 ingest: one format only
+ *   --backup-lake TxF                   backup: the lake's tables and files per table (default 100x1000)
  *
  * Environment: BENCH_BATCHES (batches per writer), BENCH_WRITERS (e.g. "1,8,32"), BENCH_COMMITS
  * (e.g. "10,1000,10000").
@@ -52,9 +57,10 @@ import { type FreshnessResult, runFreshnessBench } from './freshness';
 import { IngestBenchResult, printIngestResults, runIngestBench } from './ingest';
 import { printRefreshResults, RefreshBenchResult, runRefreshBench } from './refresh';
 import { type CatalogBenchResult, printCatalogResults, runCatalogBench } from './catalog';
+import { type BackupBenchResult, printBackupResults, runBackupBench } from './backup';
 
 const ROOT = nodePath.resolve(__dirname, '..');
-const SECTIONS = ['snapshot', 'commits', 'ingest', 'refresh', 'freshness', 'catalog'] as const;
+const SECTIONS = ['snapshot', 'commits', 'ingest', 'refresh', 'freshness', 'catalog', 'backup'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The command line: which sections, and the ingest section's dataset sizes. */
@@ -63,10 +69,12 @@ interface BenchArgs {
   rows: number[];
   repeat: number;
   formats: DatasetFormat[];
+  /** backup: tables × files of the lake (`--backup-lake TxF`). */
+  backupLake: [number, number];
 }
 
 function parseArgs(argv: string[]): BenchArgs {
-  const args: BenchArgs = { sections: [...SECTIONS], rows: [1_000_000], repeat: 3, formats: ['csv', 'ndjson'] };
+  const args: BenchArgs = { sections: [...SECTIONS], rows: [1_000_000], repeat: 3, formats: ['csv', 'ndjson'], backupLake: [100, 1000] };
   const value = (i: number, flag: string) => {
     if (argv[i + 1] === undefined) throw new Error(`${flag} needs a value`);
     return argv[i + 1];
@@ -97,8 +105,12 @@ function parseArgs(argv: string[]): BenchArgs {
       const format = value(i++, flag);
       if (format !== 'csv' && format !== 'ndjson') throw new Error(`--format: '${format}' is not csv or ndjson`);
       args.formats = [format];
+    } else if (flag === '--backup-lake') {
+      const m = /^(\d+)x(\d+)$/.exec(value(i++, flag));
+      if (!m) throw new Error('--backup-lake takes TABLESxFILES, e.g. 100x1000');
+      args.backupLake = [count(m[1], flag), count(m[2], flag)];
     } else {
-      throw new Error(`unknown option ${flag} (options: --section, --rows, --memory-check, --repeat, --format)`);
+      throw new Error(`unknown option ${flag} (options: --section, --rows, --memory-check, --repeat, --format, --backup-lake)`);
     }
   }
   return args;
@@ -319,6 +331,7 @@ async function main(): Promise<void> {
   let refreshResult: RefreshBenchResult | undefined;
   let freshnessResult: FreshnessResult | undefined;
   let catalogResult: CatalogBenchResult | undefined;
+  let backupResult: BackupBenchResult | undefined;
   // A fresh Azurite per phase: its in-memory store slows down with every blob it holds, and the long
   // logs of the first phase would otherwise slow the second.
   try {
@@ -367,6 +380,12 @@ async function main(): Promise<void> {
       );
     }
     if (args.sections.includes('catalog')) catalogResult = await runCatalogBench(ROOT, Number(process.env.BENCH_CATALOG_TABLES ?? 1_000));
+    if (args.sections.includes('backup')) {
+      await withAzurite(async (endpoint) => {
+        const [tables, files] = args.backupLake;
+        backupResult = await runBackupBench({ tables, files, newFiles: Number(process.env.BENCH_BACKUP_NEW ?? 10), endpoint });
+      });
+    }
   } finally {
     await rm(localRoot, { recursive: true, force: true });
   }
@@ -421,6 +440,7 @@ async function main(): Promise<void> {
     );
   }
   if (catalogResult) printCatalogResults(catalogResult, printTable);
+  if (backupResult) printBackupResults(backupResult, printTable);
   const totalSeconds = round((Date.now() - STARTED) / 1000, 1);
   const loadEnd = os.loadavg().map((n) => round(n, 2));
   console.log(
@@ -449,11 +469,17 @@ async function main(): Promise<void> {
     ...(refreshResult ? { refresh: refreshResult } : {}),
     ...(freshnessResult ? { freshness: freshnessResult } : {}),
     ...(catalogResult ? { catalog: catalogResult } : {}),
+    ...(backupResult ? { backup: backupResult } : {}),
   };
   await mkdir(nodePath.join(ROOT, 'bench', 'results'), { recursive: true });
   await writeFile(resultsPath, `${JSON.stringify(out, null, 2)}\n`);
   console.log('written to bench/results/latest.json');
-  if ([...throughputResults, ...snapshotResults, ...(ingestResult?.figures ?? [])].some((r) => r.error) || freshnessResult?.error || catalogResult?.error)
+  if (
+    [...throughputResults, ...snapshotResults, ...(ingestResult?.figures ?? [])].some((r) => r.error) ||
+    freshnessResult?.error ||
+    catalogResult?.error ||
+    backupResult?.error
+  )
     process.exitCode = 1;
 }
 

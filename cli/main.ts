@@ -34,6 +34,7 @@ import { MAINTAIN_HELP, runMaintainCommand } from './maintain';
 import { noteRehydratedRead, REHYDRATE_HELP, runRehydrateCommand } from './rehydrate';
 import { requireOnline } from '../shared/tiering/archived-files';
 import { METRICS_HELP, runMetricsCommand } from './metrics';
+import { BACKUP_COMMANDS, BACKUP_HELP, runBackupCommand } from './backup';
 import { processIo } from '../shared/command-line/stdout';
 import { runCommandLine, UsageError, type CommandIo as Io } from '../shared/command-line/usage';
 import { loadMaintenanceSettings } from '../shared/config/settings';
@@ -77,7 +78,7 @@ Commands:
       --dry-run            list the files, delete nothing  --json
   checkpoint <table>   write a checkpoint for the latest version now  --json
   flush <table>        commit appends left pending in the table's commit lane  --json
-${MAINTAIN_HELP}${REHYDRATE_HELP}${INGEST_HELP}${PIPELINE_HELP}${DEADLETTER_HELP}${CATALOG_HELP}${LINEAGE_HELP}${METRICS_HELP}${DEV_HELP}
+${MAINTAIN_HELP}${REHYDRATE_HELP}${INGEST_HELP}${PIPELINE_HELP}${DEADLETTER_HELP}${CATALOG_HELP}${LINEAGE_HELP}${METRICS_HELP}${BACKUP_HELP}${DEV_HELP}
 <table> is a location:
   ./path or /abs/path or file:///abs/path          local disk
   abfss://<container>@<account>.dfs.core.windows.net/<path>   ADLS Gen2 (signs in with DefaultAzureCredential)
@@ -159,6 +160,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (command === 'maintain') return runMaintainCommand(rest, io);
   if (command === 'rehydrate') return runRehydrateCommand(rest, io);
   if (command === 'metrics') return runMetricsCommand(rest, io);
+  if ((BACKUP_COMMANDS as readonly string[]).includes(command)) return runBackupCommand(command, rest, io);
   if (!ALLOWED[command])
     throw new UsageError(
       unknownCommand(command, [
@@ -171,6 +173,7 @@ async function run(argv: string[], io: Io): Promise<number> {
         'maintain',
         'rehydrate',
         'metrics',
+        ...BACKUP_COMMANDS,
         'dev',
       ]),
     );

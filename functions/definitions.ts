@@ -23,6 +23,7 @@ import { MAINTENANCE_ACTIVITIES, MAINTENANCE_ORCHESTRATORS } from '../shared/mai
 import { rehydrationStatusHttp, startRehydrationHttp } from './rehydrate';
 import { REHYDRATE_ACTIVITIES, REHYDRATE_ORCHESTRATORS } from '../shared/tiering/rehydrate-orchestrator';
 import { metricBreachesHttp, metricsTimerHandler, queryMetricsHttp } from './monitoring';
+import { backupTimerHandler } from './backup';
 
 /**
  * Functions with `durableClient: true` get a `RunClient` as their third argument: over the Durable
@@ -170,6 +171,8 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   { kind: 'http', name: 'lineage', route: 'lineage/{*path}', methods: ['GET'], handler: lineageHttp },
   { kind: 'http', name: 'pipelineAudit', route: 'pipelines/{name}/audit', methods: ['GET'], handler: pipelineAuditHttp },
   { kind: 'timer', name: 'pipelineSchedule', schedule: SCHEDULE_TICK, durableClient: true, handler: pipelineScheduleHandler },
+  // Platform backup (shared/backup): does nothing until SLUICE_BACKUP_LOCATION is set.
+  { kind: 'timer', name: 'backup', schedule: '%SLUICE_BACKUP_SCHEDULE%', handler: backupTimerHandler },
   ...RUN_ORCHESTRATORS.map((o) => ({ kind: 'orchestration' as const, name: o.name, handler: o.handler })),
   ...RUN_ACTIVITIES.map((a) => ({ kind: 'activity' as const, name: a.name, handler: a.handler })),
   // Nightly maintenance (shared/maintenance): the timer, its orchestration and activities.

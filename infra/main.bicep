@@ -8,6 +8,8 @@
 //   │                                   `eventgrid-deadletter` for events Event Grid could not deliver
 //   ├─ lake storage account (ADLS Gen2) containers `landing` and `lake`, Sluice tables
 //   ├─ Key Vault (RBAC mode) ......... secret `sluice-pii-key`, the app's SLUICE_PII_KEY
+//   ├─ backup storage account ....... SLUICE_BACKUP_LOCATION; only the app's identity may write (optional
+//   │                                   other region, optional immutability)
 //   ├─ Event Hubs namespace .......... hub `network-telemetry`, consumer group `sluice`
 //   ├─ Flex Consumption function app . Node 22, identity-based settings only
 //   ├─ Event Grid system topic ....... on the lake account; subscription BlobCreated(landing) → blobCreated
@@ -94,6 +96,23 @@ param networkIsolation bool = false
 
 @description('Easy Auth option (SLUICE_EASY_AUTH_CLIENT_ID): client ID of a Microsoft Entra app registration; people then sign in before any HTTP route. Empty: off (function keys only). See README "Deploying".')
 param easyAuthClientId string = ''
+@description('Region of the backup storage account (empty: the same as location). Another region keeps backups through a regional outage.')
+param backupRegion string = ''
+
+@minValue(0)
+@description('Days each backed-up blob is immutable (time-based retention policy on the backup container); 0 for none. For regulated data.')
+param backupImmutabilityDays int = 0
+
+@description('SLUICE_BACKUP_SCHEDULE: NCRONTAB schedule of the backup timer.')
+param backupSchedule string = '0 0 2 * * *'
+
+@minValue(0)
+@description('SLUICE_BACKUP_RETENTION_DAYS: days of backed-up table versions kept.')
+param backupRetentionDays int = 30
+
+@minValue(1)
+@description('SLUICE_BACKUP_MIN_VERSIONS: newest backed-up versions of each table kept whatever their age.')
+param backupMinVersions int = 7
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -182,6 +201,19 @@ module keyVault 'core/security/key-vault.bicep' = {
   }
 }
 
+// The backup target: its own account, written only by the app's identity (app/backup-storage.bicep).
+module backupStorage 'app/backup-storage.bicep' = {
+  name: 'backup-storage'
+  scope: rg
+  params: {
+    name: 'stbak${resourceToken}'
+    location: !empty(backupRegion) ? backupRegion : location
+    tags: tags
+    identityPrincipalId: identity.outputs.principalId
+    immutabilityDays: backupImmutabilityDays
+  }
+}
+
 module eventHubs 'app/eventhubs.bicep' = {
   name: 'eventhubs'
   scope: rg
@@ -245,6 +277,10 @@ module functionApp 'app/function-app.bicep' = {
     easyAuthClientId: easyAuthClientId
     metricsSchedule: metricsSchedule
     metricsRetentionDays: metricsRetentionDays
+    backupLocation: backupStorage.outputs.location
+    backupSchedule: backupSchedule
+    backupRetentionDays: backupRetentionDays
+    backupMinVersions: backupMinVersions
   }
 }
 
@@ -318,3 +354,4 @@ output SLUICE_DEPLOY_EVENT_GRID_SUBSCRIPTION bool = eventGrid.outputs.subscripti
 output SLUICE_NETWORK_ISOLATION bool = networkIsolation
 output SLUICE_EASY_AUTH_CLIENT_ID string = easyAuthClientId
 output SLUICE_EVENT_GRID_DEAD_LETTER_CONTAINER string = eventGridDeadLetterContainerName
+output SLUICE_BACKUP_LOCATION string = backupStorage.outputs.location

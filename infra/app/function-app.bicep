@@ -60,6 +60,15 @@ param metricsSchedule string = '0 */5 * * * *'
 @description('Days of metrics kept in SluiceMetrics (SLUICE_METRICS_RETENTION_DAYS).')
 param metricsRetentionDays int = 30
 
+@description('SLUICE_BACKUP_LOCATION: the backup container URL (the backup storage account).')
+param backupLocation string = ''
+@description('SLUICE_BACKUP_SCHEDULE: NCRONTAB schedule of the backup timer.')
+param backupSchedule string = '0 0 2 * * *'
+@description('SLUICE_BACKUP_RETENTION_DAYS')
+param backupRetentionDays int = 30
+@description('SLUICE_BACKUP_MIN_VERSIONS')
+param backupMinVersions int = 7
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
   location: location
@@ -168,6 +177,12 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     // The metrics timer (shared/monitoring).
     SLUICE_METRICS_SCHEDULE: metricsSchedule
     SLUICE_METRICS_RETENTION_DAYS: string(metricsRetentionDays)
+    // The backup timer (shared/host/settings.ts): written with the identity above, which alone has
+    // Blob Data Contributor on the backup account (app/backup-storage.bicep).
+    SLUICE_BACKUP_LOCATION: backupLocation
+    SLUICE_BACKUP_SCHEDULE: backupSchedule
+    SLUICE_BACKUP_RETENTION_DAYS: string(backupRetentionDays)
+    SLUICE_BACKUP_MIN_VERSIONS: string(backupMinVersions)
   }
 }
 

@@ -23,7 +23,7 @@ import type { ObjectStore } from '../storage/types';
 import { requirePiiKey } from '../refresh/pii';
 import { sqlOptionsFromEnv } from '../sql/engine';
 import { appRoot, loadPipelines } from './pipelines';
-import { bindingSettingValues, IngestTriggerSettings, readIngestTriggerSettings } from './settings';
+import { BackupSettings, bindingSettingValues, IngestTriggerSettings, readBackupSettings, readIngestTriggerSettings } from './settings';
 
 /** Folder of the lake container holding dead-letter records. */
 
@@ -45,6 +45,8 @@ export interface SourceRoute {
 export interface SluiceRuntime {
   readonly settings: SluiceSettings;
   readonly triggers: IngestTriggerSettings;
+  /** The backup timer's settings (off without `SLUICE_BACKUP_LOCATION`). */
+  readonly backup: BackupSettings;
   readonly pipelines: readonly PipelineDefinition[];
   /** Store rooted at the landing container (paths are blob paths). */
   readonly landing: ObjectStore;
@@ -76,6 +78,8 @@ export interface RuntimeOptions {
   pipelines: readonly PipelineDefinition[];
   /** Ledger (default: the `SluiceLedger` table of the lake account). */
   ledger?: IngestLedger;
+  /** Backup settings (default: off). */
+  backup?: BackupSettings;
 }
 
 /**
@@ -159,9 +163,11 @@ export function createRuntime(options: RuntimeOptions): SluiceRuntime {
   if (fileSources.length === 0) warnings.push('no pipeline source has a landing folder: landing files are not ingested');
   const openLineage = openLineageReporter(settings);
 
+  const backup = options.backup ?? readBackupSettings({})!;
   return {
     settings,
     triggers,
+    backup,
     pipelines,
     landing: openContainerStore(settings.lake, settings.landingContainer, ''),
     ledger: options.ledger ?? TableLedger.fromConnection(settings.lake),
@@ -170,7 +176,7 @@ export function createRuntime(options: RuntimeOptions): SluiceRuntime {
     hubSources,
     eventHubRoute,
     warnings,
-    bindingSettings: bindingSettingValues(triggers),
+    bindingSettings: { ...bindingSettingValues(triggers), SLUICE_BACKUP_SCHEDULE: backup.schedule },
     routeBlob(path: string): SourceRoute | null {
       for (const pipeline of pipelines) {
         const source = routeBlob(pipeline, path);
@@ -202,12 +208,13 @@ export function loadRuntime(env: SettingsEnv = process.env, root: string = appRo
     problems.push(...err.problems);
   }
   const triggers = readIngestTriggerSettings(env, problems);
-  if (problems.length || !settings || !triggers) throw new ConfigError(problems);
+  const backup = readBackupSettings(env, problems);
+  if (problems.length || !settings || !triggers || !backup) throw new ConfigError(problems);
   const explicit = (env.SLUICE_PIPELINES ?? '').trim() !== '';
   const pipelines = loadPipelines(settings.pipelines, root, explicit);
   const refreshProblems = checkRefreshSettings(env, pipelines);
   if (refreshProblems.length) throw new ConfigError(refreshProblems);
-  return createRuntime({ settings, triggers, pipelines });
+  return createRuntime({ settings, triggers, pipelines, backup });
 }
 
 /**

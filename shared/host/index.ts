@@ -14,6 +14,8 @@ export {
   resolveSettingReferences,
 } from './settings';
 export type { EventHubSettings, IngestTriggerSettings } from './settings';
+export { DEFAULT_BACKUP_SCHEDULE, readBackupSettings } from './settings';
+export type { BackupSettings } from './settings';
 export { BLOB_CREATED, parseBlobCreatedEvent } from './blob-event';
 export type { BlobCreated, IgnoredEvent } from './blob-event';
 export { HubMetadataError, hubBatchFromTrigger } from './hub-batch';
@@ -22,3 +24,4 @@ export { ingestHubBatch, ingestRoutedBlob, reconcileLanding, routeBlobCreatedEve
 export { catalogAfterCommit, runtimeCatalog } from './catalog';
 export type { IgnoredBlob, RoutedBlob, SourceReconcile } from './ingestion';
 export { errorText, isTransient } from '../errors';
+export { backupServedPipelines, openBackupLocation, platformLake } from './backup';

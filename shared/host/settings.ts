@@ -20,6 +20,7 @@
  */
 import { ConfigError, SettingsEnv } from '../config/settings';
 import { ncrontabProblem } from '../pipeline/ncrontab';
+import { parseLocation } from '../storage/location';
 
 /** The Event Hub the app reads. */
 export interface EventHubSettings {
@@ -216,4 +217,66 @@ function readSchedule(env: SettingsEnv, setting: string, fallback: string, probl
     `${setting} must be an NCRONTAB schedule "{second} {minute} {hour} {day} {month} {day-of-week}", e.g. "${fallback}"; got "${value}": ${problem}`,
   );
   return undefined;
+}
+
+/**
+ * The backup timer's settings (shared/backup):
+ *
+ * | setting | default | expected value |
+ * |---|---|---|
+ * | `SLUICE_BACKUP_LOCATION` | unset: no backups | where the `backup` timer backs up the platform: a location as `sluice` takes it (`https://<account>.blob.core.windows.net/<container>[/<path>]`, `abfss://…`, Azurite, a local path); reached with the lake connection's identity |
+ * | `SLUICE_BACKUP_SCHEDULE` | `0 0 2 * * *` (`DEFAULT_BACKUP_SCHEDULE`, daily 02:00 UTC) | NCRONTAB (six fields) of the `backup` timer |
+ * | `SLUICE_BACKUP_RETENTION_DAYS` | `30` | keep each table's backed-up versions of this many days; whole number ≥ 0 |
+ * | `SLUICE_BACKUP_MIN_VERSIONS` | `7` | and at least this many of the newest versions of each table, whatever their age; whole number ≥ 1 |
+ */
+export interface BackupSettings {
+  /** `SLUICE_BACKUP_LOCATION`; undefined: the timer does nothing. */
+  readonly location?: string;
+  /** `SLUICE_BACKUP_SCHEDULE` */
+  readonly schedule: string;
+  /** `SLUICE_BACKUP_RETENTION_DAYS` */
+  readonly retentionDays: number;
+  /** `SLUICE_BACKUP_MIN_VERSIONS` */
+  readonly minVersions: number;
+}
+
+/** Default schedule of the backup timer: daily at 02:00 UTC. */
+export const DEFAULT_BACKUP_SCHEDULE = '0 0 2 * * *';
+
+/**
+ * Read and validate the backup settings.
+ *
+ * @param env variables to read (default `process.env`)
+ * @param problems where to add problems instead of throwing
+ * @returns the settings, or undefined when `problems` was given and something is wrong
+ * @throws ConfigError naming every bad setting, when `problems` is not given
+ */
+export function readBackupSettings(env: SettingsEnv = process.env, problems?: string[]): BackupSettings | undefined {
+  const found: string[] = [];
+  const location = readString(env, 'SLUICE_BACKUP_LOCATION');
+  if (location !== undefined) {
+    try {
+      parseLocation(location, env);
+    } catch (err) {
+      found.push(`SLUICE_BACKUP_LOCATION: ${(err as Error).message}`);
+    }
+  }
+  const schedule = readSchedule(env, 'SLUICE_BACKUP_SCHEDULE', DEFAULT_BACKUP_SCHEDULE, found);
+  const whole = (name: string, fallback: number, min: number): number | undefined => {
+    const text = readString(env, name);
+    if (text === undefined) return fallback;
+    if (/^\d+$/.test(text) && Number(text) >= min) return Number(text);
+    found.push(`${name} must be a whole number ≥ ${min}; got "${text}"`);
+    return undefined;
+  };
+  const retentionDays = whole('SLUICE_BACKUP_RETENTION_DAYS', 30, 0);
+  const minVersions = whole('SLUICE_BACKUP_MIN_VERSIONS', 7, 1);
+  if (found.length) {
+    if (problems) {
+      problems.push(...found);
+      return undefined;
+    }
+    throw new ConfigError(found);
+  }
+  return Object.freeze({ ...(location ? { location } : {}), schedule: schedule!, retentionDays: retentionDays!, minVersions: minVersions! });
 }

@@ -9,7 +9,7 @@
  * so it is the commit primitive of the Delta log.
  */
 import { Readable } from 'node:stream';
-import type { BlobGetPropertiesResponse, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
+import type { BlobGetPropertiesResponse, BlobSASPermissions, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import {
   AccessTier,
   ByteRange,
@@ -33,6 +33,14 @@ const STREAM_BLOCK_SIZE = 4 * 1024 * 1024;
 const STREAM_CONCURRENCY = 4;
 /** Poll interval of server-side copies; same-account copies normally finish on the first request. */
 const COPY_POLL_MS = 250;
+/** Largest object one Copy Blob From URL takes (the service's limit, 256 MiB). */
+const SYNC_COPY_LIMIT = 256 * 1024 * 1024;
+/** Block size of large copies staged from URL (the service takes up to 4000 MiB per block). */
+const LARGE_COPY_BLOCK = 100 * 1024 * 1024;
+/** Read permission of a SAS; the SDK reads permissions only through `toString()`, and this module loads no SDK code. */
+const READ_ONLY = { toString: () => 'r' } as unknown as BlobSASPermissions;
+/** Lifetime of the read-only SAS a shared-key source gets for one copy. */
+const SOURCE_SAS_MINUTES = 60;
 
 const TIERS: readonly AccessTier[] = ['Hot', 'Cool', 'Cold', 'Archive'];
 /** Network error codes after which a retry may succeed. */
@@ -68,6 +76,16 @@ export class AzureBlobStore implements ObjectStore {
     base.search = '';
     base.hash = '';
     this.url = joinUrl(base.href.replace(/\/+$/, ''), this.rootPrefix.replace(/\/$/, ''));
+  }
+
+  /**
+   * A store rooted at a folder of this one (same container and credential).
+   *
+   * @param folder path of the folder, relative to this store's root
+   * @returns the store
+   */
+  folder(folder: string): AzureBlobStore {
+    return new AzureBlobStore(this.container, `${this.rootPrefix}${checkObjectPath(folder.replace(/^\/+|\/+$/g, ''))}`);
   }
 
   private blob(path: string): BlockBlobClient {
@@ -164,6 +182,7 @@ export class AzureBlobStore implements ObjectStore {
           lastModified: item.properties.lastModified,
           accessTier: toTier(item.properties.accessTier),
           ...tierState(item.properties),
+          ...md5Of(item.properties.contentMD5),
         };
       }
     } catch (err) {
@@ -201,6 +220,61 @@ export class AzureBlobStore implements ObjectStore {
     return this.properties(toPath);
   }
 
+  /**
+   * Copy an object of another Blob store (another container, or another account) to `toPath` of this
+   * one, server-side: the bytes go from service to service, never through this process. The source
+   * is authorised explicitly, since the target's service reads it: with the source store's own token
+   * (`x-ms-copy-source-authorization: Bearer`, the app's identity) or, for a shared-key credential
+   * (Azurite, connection strings), with a read-only SAS valid for `SOURCE_SAS_MINUTES`. Objects up to
+   * `SYNC_COPY_LIMIT` take one Copy Blob From URL; larger ones are staged as blocks from URL (token)
+   * or copied asynchronously (SAS).
+   *
+   * @param source the store holding the object
+   * @param sourcePath its path there
+   * @param toPath path in this store
+   * @param size the source's size when known (saves a request to find out whether it is large)
+   * @returns the copy's properties, and the CRC64 (base64) the service computed when it gave one
+   */
+  async copyFrom(source: AzureBlobStore, sourcePath: string, toPath: string, size?: number): Promise<{ info: ObjectInfo; crc64?: string }> {
+    const from = source.blob(sourcePath);
+    const target = this.blob(toPath);
+    let crc64: string | undefined;
+    try {
+      const length = size ?? (await source.properties(sourcePath)).size;
+      const authorisation = await sourceAuthorisation(from);
+      if (length <= SYNC_COPY_LIMIT) {
+        const response = await this.withContainer(() =>
+          target.syncCopyFromURL(authorisation.url, authorisation.bearer ? { sourceAuthorization: { scheme: 'Bearer', value: authorisation.bearer } } : {}),
+        );
+        if (response.copyStatus && response.copyStatus !== 'success') throw new StorageError(`copy ended ${response.copyStatus}`);
+        const crc = (response as { xMsContentCrc64?: Uint8Array }).xMsContentCrc64;
+        if (crc && crc.byteLength) crc64 = Buffer.from(crc).toString('base64');
+      } else if (authorisation.bearer) {
+        await this.ensureContainer();
+        const blocks: string[] = [];
+        for (let offset = 0, i = 0; offset < length; offset += LARGE_COPY_BLOCK, i++) {
+          const id = Buffer.from(`sluice-copy-${String(i).padStart(8, '0')}`).toString('base64');
+          await target.stageBlockFromURL(id, authorisation.url, offset, Math.min(LARGE_COPY_BLOCK, length - offset), {
+            sourceAuthorization: { scheme: 'Bearer', value: authorisation.bearer },
+          });
+          blocks.push(id);
+        }
+        await target.commitBlockList(blocks);
+      } else {
+        const poller = await this.withContainer(() => target.beginCopyFromURL(authorisation.url, { intervalInMs: COPY_POLL_MS }));
+        const result = await poller.pollUntilDone();
+        if (result.copyStatus && result.copyStatus !== 'success') throw new StorageError(`copy ended ${result.copyStatus}`);
+      }
+    } catch (err) {
+      const e = err as RestErrorLike & { details?: { copySourceStatusCode?: number } };
+      // The target's service reports a missing source as 404 (or CannotVerifyCopySource with the source's 404).
+      if (err instanceof ObjectNotFoundError) throw err;
+      if (e?.statusCode === 404 && e.code !== 'ContainerNotFound') throw new ObjectNotFoundError(source.url, sourcePath, { cause: err });
+      throw this.mapError(err, toPath, `copy from ${joinUrl(source.url, sourcePath)}`);
+    }
+    return { info: await this.properties(toPath), ...(crc64 ? { crc64 } : {}) };
+  }
+
   async properties(path: string): Promise<ObjectInfo> {
     let response: BlobGetPropertiesResponse;
     try {
@@ -215,6 +289,7 @@ export class AzureBlobStore implements ObjectStore {
       lastModified: response.lastModified ?? new Date(0),
       accessTier: toTier(response.accessTier),
       ...tierState(response),
+      ...md5Of(response.contentMD5),
     };
   }
 
@@ -272,6 +347,24 @@ export class AzureBlobStore implements ObjectStore {
   }
 }
 
+/**
+ * How the target's service may read a source blob: a bearer token of the source's identity, a SAS the
+ * source's shared key signs, or the URL as it is (it already carries a SAS, or the blob is public).
+ */
+async function sourceAuthorisation(blob: BlockBlobClient): Promise<{ url: string; bearer?: string }> {
+  const credential = blob.credential as unknown as { getToken?: (scope: string) => Promise<{ token: string } | null>; accountName?: string };
+  if (typeof credential.getToken === 'function') {
+    const token = await credential.getToken('https://storage.azure.com/.default');
+    if (!token) throw new StorageError(`no token to read ${blob.url} for a copy`);
+    return { url: blob.url, bearer: token.token };
+  }
+  if (typeof credential.accountName === 'string') {
+    const url = await blob.generateSasUrl({ permissions: READ_ONLY, expiresOn: new Date(Date.now() + SOURCE_SAS_MINUTES * 60_000) });
+    return { url };
+  }
+  return { url: blob.url };
+}
+
 /** Read a Node stream to its end into one byte array. */
 async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<Uint8Array> {
   if (!stream) return new Uint8Array(0);
@@ -289,6 +382,10 @@ async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<Uint8
     at += c.byteLength;
   }
   return out;
+}
+
+function md5Of(md5: Uint8Array | undefined): { contentMd5?: string } {
+  return md5 && md5.byteLength ? { contentMd5: Buffer.from(md5).toString('base64') } : {};
 }
 
 function toTier(tier: string | undefined): AccessTier | undefined {

@@ -75,6 +75,17 @@ function expandDevelopmentStorage(connectionString: string): string {
   return devConnectionString(AZURITE_DEFAULT_BLOB_ENDPOINT);
 }
 
+/**
+ * The token credential of an identity-based lake connection (the app's identity), for other Azure
+ * locations the app writes with it (the backup account); undefined for a connection string.
+ *
+ * @param connection the lake connection
+ * @returns the credential, or undefined
+ */
+export function lakeCredential(connection: LakeConnection): TokenCredential | undefined {
+  return connection.kind === 'identity' ? credentialFor(connection) : undefined;
+}
+
 const credentials = new Map<string, TokenCredential>();
 
 function credentialFor(connection: Extract<LakeConnection, { kind: 'identity' }>): TokenCredential {

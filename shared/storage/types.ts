@@ -27,6 +27,8 @@ export interface ObjectInfo {
   accessTierChangedOn?: Date;
   /** Priority of a pending rehydration (Azure); `undefined` when none is pending or not known. */
   rehydratePriority?: RehydratePriority;
+  /** The service's MD5 of the content (base64), where it keeps one (Azure: blobs uploaded in one request, or given one). */
+  contentMd5?: string;
 }
 
 /** Priority of a rehydration from Archive: Standard may take up to 15 hours, High under one hour for blobs under 10 GB. */

@@ -32,7 +32,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['shared/monitoring', 'shared/maintenance'],
   ['shared/run'],
   ['shared/host'],
-  ['shared/lineage'],
+  ['shared/backup', 'shared/lineage'],
   ['shared/refresh'],
   ['shared/ingest'],
   ['shared/sql'],

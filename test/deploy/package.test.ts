@@ -208,3 +208,56 @@ describe('infra', () => {
     expect(missing, 'run: node scripts/complete-lockfile.js').toEqual([]);
   });
 });
+
+describe('infra: the backup account', () => {
+  const main = readText('infra/main.bicep');
+  const module = /^module backupStorage '([^']+)' = \{\n([^]*?)\n\}/m.exec(main);
+
+  it('is its own storage account, optionally in another region and immutable, written by the app identity', () => {
+    expect(module, 'module backupStorage in infra/main.bicep').not.toBeNull();
+    expect(module![1]).toBe('app/backup-storage.bicep');
+    const params = module![2]!;
+    expect(params).toMatch(/^\s*identityPrincipalId: identity\.outputs\.principalId$/m);
+    expect(params).toMatch(/^\s*immutabilityDays: backupImmutabilityDays$/m);
+    expect(params).toMatch(/^\s*location: !empty\(backupRegion\) \? backupRegion : location$/m);
+    expect(main).toMatch(/^param backupRegion string = ''$/m);
+    expect(main).toMatch(/^param backupImmutabilityDays int = 0$/m);
+    const account = readText('infra/app/backup-storage.bicep');
+    expect(account).toMatch(/^module account '\.\.\/core\/storage\/storage-account\.bicep'/m);
+    expect(account, 'not the lake account: no hierarchical namespace').not.toMatch(/isHnsEnabled: true/);
+  });
+
+  it('grants Storage Blob Data Contributor to the app identity and to nobody else', () => {
+    const access = readText('infra/app/backup-access.bicep');
+    const assignments = [...access.matchAll(/^resource \w+ 'Microsoft\.Authorization\/roleAssignments@[^']+' = (.*)\{\n([^]*?)\n\}/gm)];
+    expect(assignments).toHaveLength(1);
+    expect(assignments[0]![1], 'an unconditional, single assignment').toBe('');
+    expect(assignments[0]![2]).toMatch(/^\s*principalId: identityPrincipalId$/m);
+    expect(access).toMatch(/^var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'$/m);
+    expect(assignments[0]![2]).toMatch(/roleDefinitions', storageBlobDataContributor\)/);
+    // No other file grants a role on it: nothing else is handed the backup account.
+    for (const file of walk(path.join(root, 'infra')).filter((f) => f.endsWith('.bicep') && !/backup-(access|storage)\.bicep$/.test(f))) {
+      const text = readFileSync(file, 'utf8');
+      expect(text, path.relative(root, file)).not.toMatch(/backupStorage\.outputs\.name/);
+    }
+    expect(readText('infra/app/backup-storage.bicep')).not.toMatch(/roleAssignments/);
+    expect(main.match(/stbak/g), 'the account name appears once, in module backupStorage').toHaveLength(1);
+  });
+
+  it('puts the immutability policy behind its parameter', () => {
+    const access = readText('infra/app/backup-access.bicep');
+    expect(access).toMatch(
+      /containers\/immutabilityPolicies@[^']+' = if \(immutabilityDays > 0\) \{\n[^]*?immutabilityPeriodSinceCreationInDays: immutabilityDays/,
+    );
+  });
+
+  it('sets every backup setting the app reads as an app setting, the location from the backup account', () => {
+    const settingsDoc = readText('shared/host/settings.ts');
+    const names = [...new Set([...settingsDoc.matchAll(/\| `(SLUICE_BACKUP_[A-Z_]+)` \|/g)].map((m) => m[1]!))];
+    expect(names.sort()).toEqual(['SLUICE_BACKUP_LOCATION', 'SLUICE_BACKUP_MIN_VERSIONS', 'SLUICE_BACKUP_RETENTION_DAYS', 'SLUICE_BACKUP_SCHEDULE']);
+    const app = readText('infra/app/function-app.bicep');
+    for (const name of names) expect(app, `app setting ${name}`).toMatch(new RegExp(`^\\s*${name}: `, 'm'));
+    const functionApp = /^module functionApp '[^']+' = \{\n([^]*?)\n\}/m.exec(main)![1]!;
+    expect(functionApp).toMatch(/^\s*backupLocation: backupStorage\.outputs\.location$/m);
+  });
+});
