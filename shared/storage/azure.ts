@@ -20,6 +20,7 @@ import {
   ObjectInfo,
   ObjectNotFoundError,
   ObjectStore,
+  SetAccessTierOptions,
   StorageError,
   toBytes,
   WriteOptions,
@@ -161,6 +162,8 @@ export class AzureBlobStore implements ObjectStore {
           etag: item.properties.etag,
           lastModified: item.properties.lastModified,
           accessTier: toTier(item.properties.accessTier),
+          archiveStatus: item.properties.archiveStatus ?? undefined,
+          accessTierChangedOn: item.properties.accessTierChangedOn ?? undefined,
         };
       }
     } catch (err) {
@@ -211,12 +214,14 @@ export class AzureBlobStore implements ObjectStore {
       etag: response.etag ?? '',
       lastModified: response.lastModified ?? new Date(0),
       accessTier: toTier(response.accessTier),
+      archiveStatus: response.archiveStatus ?? undefined,
+      accessTierChangedOn: response.accessTierChangedOn ?? undefined,
     };
   }
 
-  async setAccessTier(path: string, tier: AccessTier): Promise<void> {
+  async setAccessTier(path: string, tier: AccessTier, options?: SetAccessTierOptions): Promise<void> {
     try {
-      await this.blob(path).setAccessTier(tier);
+      await this.blob(path).setAccessTier(tier, options?.rehydratePriority ? { rehydratePriority: options.rehydratePriority } : undefined);
     } catch (err) {
       throw this.mapError(err, path, `setAccessTier ${tier}`);
     }

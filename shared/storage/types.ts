@@ -21,6 +21,16 @@ export interface ObjectInfo {
   lastModified: Date;
   /** Access tier where the backend has one (Azure), `undefined` otherwise. */
   accessTier?: AccessTier;
+  /** Azure's rehydration state of an archived blob (`rehydrate-pending-to-hot|cool|cold`); `undefined` otherwise and locally. */
+  archiveStatus?: string;
+  /** When the tier was last set explicitly (Azure's `AccessTierChangeTime`); `undefined` when never set, and locally. */
+  accessTierChangedOn?: Date;
+}
+
+/** Options of a tier change. */
+export interface SetAccessTierOptions {
+  /** Rehydration priority when the blob leaves Archive (Azure's `x-ms-rehydrate-priority`; default Standard). */
+  rehydratePriority?: 'Standard' | 'High';
 }
 
 /** Byte range of a read: `offset` from the start, `length` bytes (to the end when omitted). */
@@ -67,8 +77,8 @@ export interface ObjectStore {
   copy(fromPath: string, toPath: string): Promise<ObjectInfo>;
   /** Size, ETag, last-modified time and tier of one object. */
   properties(path: string): Promise<ObjectInfo>;
-  /** Move an object to another access tier. */
-  setAccessTier(path: string, tier: AccessTier): Promise<void>;
+  /** Move an object to another access tier (from Archive: start its rehydration, with the priority given). */
+  setAccessTier(path: string, tier: AccessTier, options?: SetAccessTierOptions): Promise<void>;
 }
 
 /** Base class of storage errors; `transient` tells callers whether a retry may help. */
