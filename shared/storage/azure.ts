@@ -163,7 +163,7 @@ export class AzureBlobStore implements ObjectStore {
           lastModified: item.properties.lastModified,
           accessTier: toTier(item.properties.accessTier),
           archiveStatus: item.properties.archiveStatus ?? undefined,
-          accessTierChangedOn: item.properties.accessTierChangedOn ?? undefined,
+          accessTierChangedOn: explicitTierChange(item.properties.accessTierChangedOn, item.properties.accessTierInferred),
         };
       }
     } catch (err) {
@@ -215,7 +215,7 @@ export class AzureBlobStore implements ObjectStore {
       lastModified: response.lastModified ?? new Date(0),
       accessTier: toTier(response.accessTier),
       archiveStatus: response.archiveStatus ?? undefined,
-      accessTierChangedOn: response.accessTierChangedOn ?? undefined,
+      accessTierChangedOn: explicitTierChange(response.accessTierChangedOn, response.accessTierInferred),
     };
   }
 
@@ -290,6 +290,11 @@ async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<Uint8
     at += c.byteLength;
   }
   return out;
+}
+
+/** A tier change time only when the tier was set, not inferred from the account's default (Azurite dates inferred tiers too). */
+function explicitTierChange(changedOn: Date | undefined, inferred: boolean | undefined): Date | undefined {
+  return changedOn && inferred !== true ? changedOn : undefined;
 }
 
 function toTier(tier: string | undefined): AccessTier | undefined {

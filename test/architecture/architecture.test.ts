@@ -34,6 +34,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['shared/refresh'],
   ['shared/ingest'],
   ['shared/sql'],
+  ['shared/tiering'],
   ['shared/pipeline'],
   ['shared/formats'],
   ['shared/delta', 'shared/orchestration'],
