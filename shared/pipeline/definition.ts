@@ -22,6 +22,7 @@ import { HintSet, hintTypeName, parseSchemaHints, TYPE_WORDS } from './hints';
 import { isReservedName, RESERVED_MESSAGE } from './names';
 import { ncrontabProblem } from './ncrontab';
 import { normaliseLanding } from './routing';
+import { checkPipelineTiering, checkTieringPolicy } from './tiering';
 import {
   DEFAULT_KEY_BUCKETS,
   DEFAULT_PARTITION_BY,
@@ -47,11 +48,11 @@ import {
  * Schema for editors is tested against the very lists the loader uses.
  */
 export const DEFINITION_KEYS = {
-  top: ['name', 'description', 'trigger', 'schedule', 'sources', 'tables'],
-  source: ['landing', 'eventHub', 'format', 'compression', 'csv', 'schemaEvolution', 'schemaHints', 'partitionBy', 'table', 'description'],
+  top: ['name', 'description', 'trigger', 'schedule', 'sources', 'tables', 'tiering'],
+  source: ['landing', 'eventHub', 'format', 'compression', 'csv', 'schemaEvolution', 'schemaHints', 'partitionBy', 'table', 'description', 'tiering'],
   csv: ['delimiter', 'quote', 'escape', 'header', 'encoding'],
   eventHub: ['name', 'consumerGroup', 'connection'],
-  table: ['from', 'sql', 'keys', 'sequenceBy', 'orderBy', 'partitionBy', 'buckets', 'expectations', 'pii', 'hook', 'table', 'description'],
+  table: ['from', 'sql', 'keys', 'sequenceBy', 'orderBy', 'partitionBy', 'buckets', 'expectations', 'pii', 'hook', 'table', 'description', 'tiering'],
   expectation: ['check', 'onViolation'],
 } as const satisfies Record<string, readonly string[]>;
 
@@ -216,6 +217,10 @@ export function validatePipelineDefinition(value: unknown, doc: Document | null 
         checkTargetPaths(c, out);
       }
     }
+    if (top.tiering !== undefined) {
+      const layers = [...Object.values(out.sources), ...Object.values(out.tables)].map((t) => t.table.split('/')[0]);
+      out.tiering = checkPipelineTiering(top.tiering, layers, (p, m, k) => c.fail(p, m, k));
+    }
   }
   if (c.problems.length) throw new PipelineDefinitionError(c.problems, file);
   return out;
@@ -237,6 +242,7 @@ function checkSource(c: Checker, name: string, value: unknown): SourceDefinition
     partitionBy: [...DEFAULT_PARTITION_BY],
     table: `bronze/${name}`,
   };
+  if (entry.tiering !== undefined) source.tiering = checkTieringPolicy(entry.tiering, [...path, 'tiering'], (p, m, k) => c.fail(p, m, k));
   const hasLanding = entry.landing !== undefined;
   const hasHub = entry.eventHub !== undefined;
   if (hasLanding === hasHub)
@@ -394,6 +400,7 @@ function checkTable(c: Checker, name: string, value: unknown): TableDefinition |
     buckets: DEFAULT_KEY_BUCKETS,
     raw: entry,
   };
+  if (entry.tiering !== undefined) table.tiering = checkTieringPolicy(entry.tiering, [...path, 'tiering'], (p, m, k) => c.fail(p, m, k));
   if (entry.from === undefined) c.fail(path, 'needs from (the source or table it reads)');
   else table.from = c.stringList(entry.from, [...path, 'from'], undefined, 'source or table name') ?? [];
   if (entry.sql !== undefined) {

@@ -13,3 +13,5 @@ export { normaliseLanding, routeBlob } from './routing';
 // The model and its vocabularies are the folder's contract: all of it is public.
 export * from './types';
 export { pipelineName } from './name';
+export { KNOWN_LAYERS, TIERING_KEYS } from './tiering';
+export type { LandingTieringDefinition, PipelineTieringDefinition, TieringPolicyDefinition } from './tiering';

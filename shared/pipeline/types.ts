@@ -23,6 +23,7 @@
  * Sluice never does; use `rescue` (the values go to `_rescued_data`) or `failOnNewColumns`.
  */
 import type { Compression, InputFormat, ReadOptions } from '../formats/types';
+import type { PipelineTieringDefinition, TieringPolicyDefinition } from './tiering';
 
 /** How new input columns are treated (Auto Loader's `cloudFiles.schemaEvolutionMode`). */
 export type SchemaEvolutionMode = 'addNewColumns' | 'rescue' | 'failOnNewColumns' | 'none';
@@ -77,6 +78,8 @@ export interface SourceDefinition {
   /** Table path in the lake container (default `bronze/<name>`). */
   table: string;
   description?: string;
+  /** The bronze table's own tiering policy (shared/tiering fills the rest from the layer's). */
+  tiering?: TieringPolicyDefinition;
 }
 
 /** What a violated expectation does. */
@@ -128,6 +131,8 @@ export interface TableDefinition {
   /** Key buckets of an upserted table (its `_key_bucket` partitions; default 16). */
   buckets: number;
   description?: string;
+  /** The table's own tiering policy. */
+  tiering?: TieringPolicyDefinition;
   /** The entry exactly as written in the YAML. */
   raw: Record<string, unknown>;
 }
@@ -143,6 +148,8 @@ export interface PipelineDefinition {
   tables: Record<string, TableDefinition>;
   /** Default: after each bronze commit. */
   trigger?: TriggerDefinition;
+  /** Tiering policies per layer and for the landing folders of its sources. */
+  tiering?: PipelineTieringDefinition;
   /** File it was loaded from, when loaded from a file. */
   file?: string;
   /** Line of each YAML path under `tables` (e.g. `tables.silver.sales.sql`), for later checks' messages. */
