@@ -28,6 +28,7 @@ import { READ_FORMATS, ReadFormat, rowWriter } from './format';
 import { INGEST_HELP, runIngestCommand } from './ingest';
 import { PIPELINE_HELP, runPipelineCommand } from './pipeline';
 import { DEADLETTER_HELP, runDeadLetterCommand } from './deadletter';
+import { runTierCommand, TIER_HELP } from './tier';
 import { processIo } from '../shared/command-line/stdout';
 import { runCommandLine, UsageError, type CommandIo as Io } from '../shared/command-line/usage';
 import { loadMaintenanceSettings } from '../shared/config/settings';
@@ -71,7 +72,7 @@ Commands:
       --dry-run            list the files, delete nothing  --json
   checkpoint <table>   write a checkpoint for the latest version now  --json
   flush <table>        commit appends left pending in the table's commit lane  --json
-${INGEST_HELP}${PIPELINE_HELP}${DEADLETTER_HELP}${DEV_HELP}
+${INGEST_HELP}${PIPELINE_HELP}${DEADLETTER_HELP}${TIER_HELP}${DEV_HELP}
 <table> is a location:
   ./path or /abs/path or file:///abs/path          local disk
   abfss://<container>@<account>.dfs.core.windows.net/<path>   ADLS Gen2 (signs in with DefaultAzureCredential)
@@ -148,7 +149,8 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (command === 'dev') throw new UsageError("'sluice dev' runs the local host; start it with the sluice command (bin/sluice.js) or npm start");
   if (command === 'pipeline' || command === 'quarantine') return runPipelineCommand(command, rest, io);
   if (command === 'deadletter') return runDeadLetterCommand(rest, io);
-  if (!ALLOWED[command]) throw new UsageError(unknownCommand(command, [...Object.keys(ALLOWED), 'pipeline', 'quarantine', 'deadletter', 'dev']));
+  if (command === 'tier') return runTierCommand(rest, io);
+  if (!ALLOWED[command]) throw new UsageError(unknownCommand(command, [...Object.keys(ALLOWED), 'pipeline', 'quarantine', 'deadletter', 'tier', 'dev']));
   let parsed;
   try {
     parsed = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true, strict: true });
@@ -199,6 +201,8 @@ async function run(argv: string[], io: Io): Promise<number> {
           ? ` (${description.numDeletedRecords} more deleted by deletion vectors of ${description.numDeletionVectors} file(s))`
           : '';
         io.out(`files      ${description.numFiles} (${formatBytes(description.sizeBytes)})\nrows       ${description.numRecords ?? 'unknown'}${deleted}\n`);
+        const tiers = Object.entries(description.sizeBytesByTier).filter(([, bytes]) => bytes > 0);
+        if (tiers.some(([tier]) => tier !== 'Hot')) io.out(`tiers      ${tiers.map(([tier, bytes]) => `${tier} ${formatBytes(bytes)}`).join(', ')}\n`);
         io.out(`partitions ${description.partitionColumns.join(', ') || '(none)'}\ncheckpoint ${description.checkpointVersion ?? '(none)'}\nschema\n`);
         for (const f of description.schema) io.out(`  ${f.name}  ${formatDeltaType(f.type)}${f.nullable ? '' : ' NOT NULL'}\n`);
       }
