@@ -15,6 +15,7 @@ import { blobCreatedHandler, eventHubIngestHandler, pipelineScheduleHandler, rec
 import { purgeRunHttp, requestStatusHttp, runStatusHttp, startRunHttp, tableUpdatesHttp, terminateRunHttp } from './pipelines';
 import { describeTableHttp, tableHistoryHttp } from './tables';
 import { listDeadLettersHttp, showDeadLetterHttp } from './deadletter';
+import { tierLakeHandler } from './tiering';
 
 /**
  * Functions with `durableClient: true` get a `RunClient` as their third argument: over the Durable
@@ -115,6 +116,8 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   { kind: 'http', name: 'listDeadLetters', route: 'deadletter', methods: ['GET'], handler: listDeadLettersHttp },
   { kind: 'http', name: 'showDeadLetter', route: 'deadletter/{*id}', methods: ['GET'], handler: showDeadLetterHttp },
   { kind: 'timer', name: 'reconcile', schedule: '%SLUICE_RECONCILE_SCHEDULE%', durableClient: true, handler: reconcileHandler },
+  // Storage tiering of every served table and the landing container (shared/tiering).
+  { kind: 'timer', name: 'tierLake', schedule: '%SLUICE_TIERING_SCHEDULE%', handler: tierLakeHandler },
   // Pipeline runs (shared/run): the run API, the schedule timer, the orchestration and its activities.
   { kind: 'http', name: 'startPipelineRun', route: 'pipelines/{name}/runs', methods: ['POST'], durableClient: true, handler: startRunHttp },
   {

@@ -23,6 +23,7 @@ import { requirePiiKey } from '../refresh/pii';
 import { sqlOptionsFromEnv } from '../sql/engine';
 import { appRoot, loadPipelines } from './pipelines';
 import { bindingSettingValues, IngestTriggerSettings, readIngestTriggerSettings } from './settings';
+import { readTieringSettings } from '../tiering/settings';
 
 /** Folder of the lake container holding dead-letter records. */
 
@@ -197,6 +198,7 @@ export function loadRuntime(env: SettingsEnv = process.env, root: string = appRo
     problems.push(...err.problems);
   }
   const triggers = readIngestTriggerSettings(env, problems);
+  readTieringSettings(env, root, problems);
   if (problems.length || !settings || !triggers) throw new ConfigError(problems);
   const explicit = (env.SLUICE_PIPELINES ?? '').trim() !== '';
   const pipelines = loadPipelines(settings.pipelines, root, explicit);

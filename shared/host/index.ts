@@ -14,3 +14,5 @@ export type { HubBatch } from './hub-batch';
 export { ingestHubBatch, ingestRoutedBlob, reconcileLanding, routeBlobCreatedEvent } from './ingestion';
 export type { IgnoredBlob, RoutedBlob, SourceReconcile } from './ingestion';
 export { errorText, isTransient } from '../errors';
+export { runTieringPass } from './tiering';
+export type { TieringPassOptions } from './tiering';

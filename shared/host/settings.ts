@@ -10,6 +10,7 @@
  * | `SLUICE_EVENTHUB_NAME` | `EntityPath` of the connection string | the Event Hub the `eventHubIngest` function reads |
  * | `SLUICE_EVENTHUB_CONSUMER_GROUP` | `$Default` | its consumer group |
  * | `SLUICE_RECONCILE_SCHEDULE` | every 5 minutes (`DEFAULT_RECONCILE_SCHEDULE`) | NCRONTAB (six fields) of the `reconcile` timer |
+ * | `SLUICE_TIERING_SCHEDULE` | daily at 03:00 UTC (`DEFAULT_TIERING_SCHEDULE`) | NCRONTAB (six fields) of the `tierLake` timer |
  *
  * No Event Hubs setting at all means the app reads no Event Hub: `eventHubIngest` is not registered.
  *
@@ -38,10 +39,14 @@ export interface IngestTriggerSettings {
   readonly eventHub: EventHubSettings | null;
   /** NCRONTAB schedule of the reconcile timer. */
   readonly reconcileSchedule: string;
+  /** NCRONTAB schedule of the tiering timer. */
+  readonly tieringSchedule: string;
 }
 
 /** Default schedule of the reconcile timer: every five minutes. */
 export const DEFAULT_RECONCILE_SCHEDULE = '0 */5 * * * *';
+/** Default schedule of the tiering timer: daily at 03:00 UTC, when little else runs. */
+export const DEFAULT_TIERING_SCHEDULE = '0 0 3 * * *';
 /** Default consumer group. */
 export const DEFAULT_CONSUMER_GROUP = '$Default';
 
@@ -64,6 +69,7 @@ export function readIngestTriggerSettings(env: SettingsEnv = process.env, proble
   const found: string[] = [];
   const eventHub = readEventHub(env, found);
   const reconcileSchedule = readSchedule(env, 'SLUICE_RECONCILE_SCHEDULE', DEFAULT_RECONCILE_SCHEDULE, found);
+  const tieringSchedule = readSchedule(env, 'SLUICE_TIERING_SCHEDULE', DEFAULT_TIERING_SCHEDULE, found);
   if (found.length) {
     if (problems) {
       problems.push(...found);
@@ -71,7 +77,7 @@ export function readIngestTriggerSettings(env: SettingsEnv = process.env, proble
     }
     throw new ConfigError(found);
   }
-  return Object.freeze({ eventHub: eventHub ? Object.freeze(eventHub) : null, reconcileSchedule: reconcileSchedule! });
+  return Object.freeze({ eventHub: eventHub ? Object.freeze(eventHub) : null, reconcileSchedule: reconcileSchedule!, tieringSchedule: tieringSchedule! });
 }
 
 /**
@@ -99,6 +105,7 @@ export function resolveSettingReferences(text: string, values: Readonly<Record<s
 export function bindingSettingValues(settings: IngestTriggerSettings): Record<string, string> {
   return {
     SLUICE_RECONCILE_SCHEDULE: settings.reconcileSchedule,
+    SLUICE_TIERING_SCHEDULE: settings.tieringSchedule,
     ...(settings.eventHub ? { SLUICE_EVENTHUB_NAME: settings.eventHub.name, SLUICE_EVENTHUB_CONSUMER_GROUP: settings.eventHub.consumerGroup } : {}),
   };
 }

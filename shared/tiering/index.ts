@@ -16,7 +16,7 @@ export { planLandingTiering } from './landing';
 export type { LandingFolder, LandingPlanOptions } from './landing';
 export { bytesByTier, planTableTiering } from './table';
 export type { TableTierBytes } from './table';
-export { readTieringSettings } from './settings';
+export { readTieringSettings, vacuumDefaultRetention } from './settings';
 export type { TieringMode, TieringSettings } from './settings';
 export { landingFolders, pipelineTables, policyForLocation, tierLake } from './lake';
 export type { LakeTieringOptions, PipelineTable, TieringOutcome } from './lake';

@@ -4,7 +4,7 @@
  * container (the `tierLake` timer). A table whose log cannot be read is skipped with its reason and
  * the others proceed; a table not created yet is simply skipped.
  */
-import { VersionNotFoundError } from '../delta/errors';
+import { NotATableError } from '../delta/errors';
 import type { PipelineDefinition, SourceDefinition } from '../pipeline/types';
 import type { TieringPolicyDefinition } from '../pipeline/tiering';
 import type { ObjectStore } from '../storage/types';
@@ -140,7 +140,7 @@ export async function tierLake(options: LakeTieringOptions): Promise<TieringOutc
       });
       done({ target: table.path, plan, ...(options.apply ? { result: await applyTiering(store, plan) } : {}) });
     } catch (err) {
-      if (err instanceof VersionNotFoundError && (await isEmpty(store))) done({ target: table.path, skipped: 'no table yet' });
+      if (err instanceof NotATableError) done({ target: table.path, skipped: 'no table yet' });
       else done({ target: table.path, skipped: `${(err as Error).message}`, failed: true });
     }
   }
@@ -160,9 +160,4 @@ export async function tierLake(options: LakeTieringOptions): Promise<TieringOutc
     }
   }
   return outcomes;
-}
-
-async function isEmpty(store: ObjectStore): Promise<boolean> {
-  for await (const info of store.list('_delta_log/')) return !info;
-  return true;
 }

@@ -58,3 +58,14 @@ export function readTieringSettings(env: SettingsEnv, root: string, problems?: s
   }
   return Object.freeze({ mode: modeText as TieringMode, prices: prices!, rehydratedGraceDays: grace });
 }
+
+/**
+ * The retention of tables without `delta.deletedFileRetentionDuration`, as vacuum applies it, with
+ * where it comes from (the plans print it).
+ *
+ * @param hours `SLUICE_VACUUM_RETENTION_HOURS`
+ * @returns the default retention for `classifyTable`
+ */
+export function vacuumDefaultRetention(hours: number): { hours: number; source: string } {
+  return { hours, source: `no delta.deletedFileRetentionDuration; SLUICE_VACUUM_RETENTION_HOURS (${hours} h)` };
+}
