@@ -4,7 +4,12 @@
  * through `asOf` (the instant a plan is made for) and the removes' deletion timestamps, never by waiting.
  */
 import { describe, expect, inject, it } from 'vitest';
-import { commitTransaction, loadSnapshot, readTable } from '../../shared/delta';
+import { mkdtempSync, rmSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as nodePath from 'node:path';
+import { commitTransaction, loadSnapshot, readTable, writeTable } from '../../shared/delta';
+import { LocalStore } from '../../shared/storage/local';
+import { writerBatch } from '../../bench/writers';
 import { removeAction } from '../../shared/delta/actions';
 import type { AccessTier, ObjectInfo, ObjectStore } from '../../shared/storage/types';
 import {
@@ -218,5 +223,31 @@ describe('planTiering and applyTiering on Azurite', () => {
     const result = await applyTiering(store, plan);
     expect(result.skipped).toEqual([{ path: paths.w1, reason: expect.stringMatching(/was live at version 5, is timeTravel at version 6/) }]);
     expect((await tiers(store)).get(paths.w1)?.accessTier).toBe('Hot');
+  });
+});
+
+describe('archiving by partition age (local disk, where file times can be set back)', () => {
+  it('archives a partition not written for archiveAfterDays, not one that got a new file', async () => {
+    const root = mkdtempSync(nodePath.join(tmpdir(), 'sluice-tier-parts-'));
+    try {
+      const store = new LocalStore(root);
+      await writeTable(store, [writerBatch(1, 0, 3)], { partitionColumns: ['writer'] });
+      await writeTable(store, [writerBatch(2, 0, 3)]);
+      await writeTable(store, [writerBatch(2, 1, 3)]);
+      const files = [...(await loadSnapshot(store)).state.files.values()].map((f) => ({ path: decodeURIComponent(f.path) }));
+      const old = new Date(Date.now() - 400 * DAY);
+      // writer=1: all old. writer=2: one old file and one just written.
+      const w1 = files.filter((f) => f.path.startsWith('writer=1/')).map((f) => f.path);
+      const w2 = files.filter((f) => f.path.startsWith('writer=2/')).map((f) => f.path);
+      expect([w1.length, w2.length]).toEqual([1, 2]);
+      for (const p of [...w1, w2[0]]) utimesSync(nodePath.join(root, p), old, old);
+      const plan = await planTableTiering(store, policy({ coldAfterDays: 90, archiveAfterDays: 365 }), { asOf: new Date(), prices });
+      expect(Object.fromEntries(plan.moves.map((m) => [m.path, m.to]))).toEqual({ [w1[0]]: 'Archive', [w2[0]]: 'Cold' });
+      const applied = await applyTiering(store, plan);
+      expect(applied.applied).toHaveLength(2);
+      expect((await store.properties(w1[0])).accessTier).toBe('Archive');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
