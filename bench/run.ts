@@ -13,6 +13,10 @@
  * 3. Ingest speed and memory (bench/ingest.ts): `sluice ingest` of the point-of-sale dataset as CSV and
  *    NDJSON beside DuckDB's conversion of the same files, and the CSV into a table on Azurite.
  *
+ * 6. Tiering (bench/tiering.ts): planning time of a 100,000-file table and of a 100-table lake, with
+ *    the store calls planning makes (one listing per table, no per-blob property call), and a sample
+ *    cost report. Sizes: BENCH_TIERING_FILES, BENCH_TIERING_AZURITE_FILES, BENCH_TIERING_TABLES.
+ *
  * 5. Freshness (bench/freshness.ts): on the local host, seconds from a POS file dropped in a landing
  *    folder holding BENCH_PREFILL (default 10,000) older blobs to gold showing it; p50/p95 over
  *    BENCH_FILES (default 20) files dropped one per second.
@@ -48,9 +52,10 @@ import type { DatasetFormat } from './dataset';
 import { type FreshnessResult, runFreshnessBench } from './freshness';
 import { IngestBenchResult, printIngestResults, runIngestBench } from './ingest';
 import { printRefreshResults, RefreshBenchResult, runRefreshBench } from './refresh';
+import { printTieringResults, runTieringBench, type TieringBenchResult } from './tiering';
 
 const ROOT = nodePath.resolve(__dirname, '..');
-const SECTIONS = ['snapshot', 'commits', 'ingest', 'refresh', 'freshness'] as const;
+const SECTIONS = ['snapshot', 'commits', 'ingest', 'refresh', 'freshness', 'tiering'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The command line: which sections, and the ingest section's dataset sizes. */
@@ -314,6 +319,7 @@ async function main(): Promise<void> {
   let ingestResult: IngestBenchResult | undefined;
   let refreshResult: RefreshBenchResult | undefined;
   let freshnessResult: FreshnessResult | undefined;
+  let tieringResult: TieringBenchResult | undefined;
   // A fresh Azurite per phase: its in-memory store slows down with every blob it holds, and the long
   // logs of the first phase would otherwise slow the second.
   try {
@@ -360,6 +366,17 @@ async function main(): Promise<void> {
       console.log(
         `  freshness ${freshnessResult.error ? `FAILED: ${freshnessResult.error}` : `p50 ${freshnessResult.p50Seconds} s, p95 ${freshnessResult.p95Seconds} s`}`,
       );
+    }
+    if (args.sections.includes('tiering')) {
+      await withAzurite(async (endpoint) => {
+        tieringResult = await runTieringBench({
+          files: Number(process.env.BENCH_TIERING_FILES ?? 100_000),
+          azuriteFiles: Number(process.env.BENCH_TIERING_AZURITE_FILES ?? 5_000),
+          tables: Number(process.env.BENCH_TIERING_TABLES ?? 100),
+          filesPerTable: 1_000,
+          azuriteEndpoint: endpoint,
+        });
+      });
     }
   } finally {
     await rm(localRoot, { recursive: true, force: true });
@@ -414,6 +431,7 @@ async function main(): Promise<void> {
       ],
     );
   }
+  if (tieringResult) printTieringResults(tieringResult, printTable);
   const totalSeconds = round((Date.now() - STARTED) / 1000, 1);
   const loadEnd = os.loadavg().map((n) => round(n, 2));
   console.log(
@@ -441,11 +459,16 @@ async function main(): Promise<void> {
     ...(ingestResult ? { ingest: ingestResult } : {}),
     ...(refreshResult ? { refresh: refreshResult } : {}),
     ...(freshnessResult ? { freshness: freshnessResult } : {}),
+    ...(tieringResult ? { tiering: tieringResult } : {}),
   };
   await mkdir(nodePath.join(ROOT, 'bench', 'results'), { recursive: true });
   await writeFile(resultsPath, `${JSON.stringify(out, null, 2)}\n`);
   console.log('written to bench/results/latest.json');
-  if ([...throughputResults, ...snapshotResults, ...(ingestResult?.figures ?? [])].some((r) => r.error) || freshnessResult?.error) process.exitCode = 1;
+  if (
+    [...throughputResults, ...snapshotResults, ...(ingestResult?.figures ?? []), ...(tieringResult?.figures ?? [])].some((r) => r.error) ||
+    freshnessResult?.error
+  )
+    process.exitCode = 1;
 }
 
 main().catch((err) => {

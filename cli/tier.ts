@@ -111,9 +111,10 @@ function days(text: string, option: string): number | null {
  *
  * @param plan the plan
  * @param result what apply did, if it ran
+ * @param listed files listed one by one per section (all are counted; `--json` lists every one)
  * @returns the text
  */
-export function formatPlan(plan: TieringPlan, result?: ApplyResult): string {
+export function formatPlan(plan: TieringPlan, result?: ApplyResult, listed = 20): string {
   const lines: string[] = [];
   const c = plan.cost;
   const money = (n: number) => `${n < 0 ? '-' : ''}${Math.abs(n) < 0.01 && n !== 0 ? Math.abs(n).toPrecision(2) : Math.abs(n).toFixed(2)} ${c.currency}`;
@@ -134,13 +135,21 @@ export function formatPlan(plan: TieringPlan, result?: ApplyResult): string {
   );
   for (const p of plan.problems) lines.push(`problem    ${p}`);
   lines.push('', `${result ? 'moved' : 'would move'} ${plan.moves.length} file(s), ${formatBytes(plan.moves.reduce((n, m) => n + m.size, 0))}:`);
-  for (const m of plan.moves) lines.push(`  ${m.from} → ${m.to}  ${m.path}  (${formatBytes(m.size)}; ${m.reason})`);
+  for (const [key, group] of groupBy(plan.moves, (m) => `${m.class} ${m.from} → ${m.to}`))
+    lines.push(`  ${key}: ${group.length} file(s), ${formatBytes(group.reduce((n, m) => n + m.size, 0))}`);
+  for (const m of plan.moves.slice(0, listed)) lines.push(`    ${m.from} → ${m.to}  ${m.path}  (${formatBytes(m.size)}; ${m.reason})`);
+  if (plan.moves.length > listed) lines.push(`    … and ${plan.moves.length - listed} more (--json lists every file)`);
   if (plan.held.length) {
     lines.push('', `held back ${plan.held.length} file(s):`);
-    for (const h of plan.held)
+    for (const [key, group] of groupBy(plan.held, (h) => `${h.class} ${h.tier}, wants ${h.wanted}, ${h.reason}`))
       lines.push(
-        `  ${h.tier}, wants ${h.wanted}  ${h.path}  ${h.reason}: ${h.detail}${h.until ? ` (until ${h.until})` : ''}${h.penaltyAvoided ? `; avoids ${money(h.penaltyAvoided)}` : ''}`,
+        `  ${key}: ${group.length} file(s), ${formatBytes(group.reduce((n, h) => n + h.size, 0))}, avoids ${money(group.reduce((n, h) => n + h.penaltyAvoided, 0))}`,
       );
+    for (const h of plan.held.slice(0, listed))
+      lines.push(
+        `    ${h.tier}, wants ${h.wanted}  ${h.path}  ${h.reason}: ${h.detail}${h.until ? ` (until ${h.until})` : ''}${h.penaltyAvoided ? `; avoids ${money(h.penaltyAvoided)}` : ''}`,
+      );
+    if (plan.held.length > listed) lines.push(`    … and ${plan.held.length - listed} more`);
   }
   lines.push('', 'tier      bytes before     bytes after      per month before  after');
   for (const t of c.byTier)
@@ -159,6 +168,17 @@ export function formatPlan(plan: TieringPlan, result?: ApplyResult): string {
     for (const s of result.skipped) lines.push(`  skipped  ${s.path}: ${s.reason}`);
   }
   return lines.join('\n') + '\n';
+}
+
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = out.get(k);
+    if (group) group.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
 }
 
 function formatBytes(n: number): string {
