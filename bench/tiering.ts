@@ -9,7 +9,9 @@
  * 3. A lake of BENCH_TIERING_TABLES (default 100) tables of 1,000 files each on local disk: one
  *    `tierLake` pass in plan mode, as the timer runs it.
  * Every run counts the store calls the tiering code makes (through a counting wrapper of the store):
- * listings, reads (log and checkpoint files) and per-blob property calls, which must stay 0.
+ * listings, reads (log and checkpoint files) and property calls (one: the snapshot loader's check that
+ * no commit hides past the newest listed one; none per data file). For one table, the time is also split
+ * into the snapshot load, the listing and the in-memory classification and plan.
  *
  * 4. A sample cost report: a 120 GiB table of sparse files on local disk (sizes and file times real,
  *    no disk used) with 24 monthly partitions, removes inside and outside the retention, planned with
@@ -19,7 +21,7 @@ import { mkdir, mkdtemp, rm, truncate, utimes, writeFile } from 'node:fs/promise
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { formatPlan } from '../cli/tier';
-import { Action, AddFile, writeCheckpoint } from '../shared/delta';
+import { Action, AddFile, loadSnapshot, writeCheckpoint } from '../shared/delta';
 import { removeAction, serialiseCommit } from '../shared/delta/actions';
 import { newTableActions } from '../shared/delta/commit';
 import { commitPath } from '../shared/delta/log';
@@ -27,8 +29,8 @@ import { applyActions, emptyState } from '../shared/delta/replay';
 import { parsePipelineDefinition } from '../shared/pipeline';
 import { LocalStore } from '../shared/storage/local';
 import { openStore } from '../shared/storage/location';
-import type { ObjectStore } from '../shared/storage/types';
-import { DEFAULT_PRICES, planTableTiering, resolveTieringPolicy, tierLake, type TieringPlan } from '../shared/tiering';
+import type { ObjectInfo, ObjectStore } from '../shared/storage/types';
+import { classifyListing, DEFAULT_PRICES, planTableTiering, planTiering, resolveTieringPolicy, tierLake, type TieringPlan } from '../shared/tiering';
 import { WRITER_SCHEMA } from './writers';
 
 const DAY = 86_400_000;
@@ -52,6 +54,8 @@ export interface TieringFigure {
   planMsMedian: number;
   moves: number;
   calls: CallCounts;
+  /** One table figures: where a plan's time goes (fastest of 3 each): snapshot load, listing, classify + plan in memory. */
+  parts?: { snapshotMs: number; listingMs: number; classifyAndPlanMs: number };
   error?: string;
 }
 
@@ -136,7 +140,27 @@ async function tableFigure(what: string, backend: 'local' | 'azurite', store: Ob
     const counted = counting(store, calls);
     const t = await timed(3, async () => (await planTableTiering(counted, MOVE_ALL, { prices: DEFAULT_PRICES })).moves.length);
     const per = { list: calls.list / 3, read: calls.read / 3, properties: calls.properties / 3 };
-    return { what, backend, tables: 1, files, buildSeconds, planMsFastest: t.fastest, planMsMedian: t.median, moves: t.moves, calls: per };
+    const snapshot = await timed(3, async () => ((await loadSnapshot(store)).version, 0));
+    let listing: ObjectInfo[] = [];
+    const listed = await timed(3, async () => {
+      listing = [];
+      for await (const info of store.list('')) listing.push(info);
+      return 0;
+    });
+    const loaded = await loadSnapshot(store);
+    const compute = await timed(3, async () => (await planTiering(classifyListing(loaded, listing), MOVE_ALL, { prices: DEFAULT_PRICES })).moves.length);
+    return {
+      what,
+      backend,
+      tables: 1,
+      files,
+      buildSeconds,
+      planMsFastest: t.fastest,
+      planMsMedian: t.median,
+      moves: t.moves,
+      calls: per,
+      parts: { snapshotMs: snapshot.fastest, listingMs: listed.fastest, classifyAndPlanMs: compute.fastest },
+    };
   } catch (err) {
     return { what, backend, tables: 1, files, buildSeconds: 0, planMsFastest: NaN, planMsMedian: NaN, moves: 0, calls, error: (err as Error).message };
   }
@@ -255,7 +279,8 @@ export async function runTieringBench(options: {
 
 function describe(f: TieringFigure): string {
   if (f.error) return `${f.backend} ${f.what}: FAILED: ${f.error}`;
-  return `${f.backend} ${f.what}, ${f.tables} table(s), ${f.files} files: built in ${f.buildSeconds} s; plan ${f.planMsFastest} ms fastest, ${f.planMsMedian} ms median; ${f.moves} moves; per plan ${f.calls.list} listings, ${f.calls.read} reads, ${f.calls.properties} property calls`;
+  const parts = f.parts ? ` (snapshot ${f.parts.snapshotMs} ms, listing ${f.parts.listingMs} ms, classify + plan ${f.parts.classifyAndPlanMs} ms)` : '';
+  return `${f.backend} ${f.what}, ${f.tables} table(s), ${f.files} files: built in ${f.buildSeconds} s; plan ${f.planMsFastest} ms fastest, ${f.planMsMedian} ms median${parts}; ${f.moves} moves; per plan ${f.calls.list} listings, ${f.calls.read} reads, ${f.calls.properties} property calls`;
 }
 
 /**
@@ -267,8 +292,36 @@ function describe(f: TieringFigure): string {
 export function printTieringResults(result: TieringBenchResult, printTable: (title: string, header: string[], rows: (string | number)[][]) => void): void {
   printTable(
     'Tiering plan time (policy moving every live file; store calls per plan made by the tiering code)',
-    ['what', 'backend', 'tables', 'files', 'fastest ms', 'median ms', 'moves', 'listings', 'reads', 'property calls'],
-    result.figures.map((f) => [f.what, f.backend, f.tables, f.files, f.planMsFastest, f.planMsMedian, f.moves, f.calls.list, f.calls.read, f.calls.properties]),
+    [
+      'what',
+      'backend',
+      'tables',
+      'files',
+      'fastest ms',
+      'median ms',
+      'snapshot ms',
+      'listing ms',
+      'classify+plan ms',
+      'moves',
+      'listings',
+      'reads',
+      'property calls',
+    ],
+    result.figures.map((f) => [
+      f.what,
+      f.backend,
+      f.tables,
+      f.files,
+      f.planMsFastest,
+      f.planMsMedian,
+      f.parts?.snapshotMs ?? '',
+      f.parts?.listingMs ?? '',
+      f.parts?.classifyAndPlanMs ?? '',
+      f.moves,
+      f.calls.list,
+      f.calls.read,
+      f.calls.properties,
+    ]),
   );
   console.log(`\nSample cost report (sluice tier plan, bronze defaults + archiveAfterDays 365):\n${result.sampleReport}`);
 }

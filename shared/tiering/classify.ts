@@ -42,6 +42,8 @@ export interface ClassifiedFile {
   partition?: string;
   /** Time-travel and expired files: when vacuum may delete them (ms). */
   deletableFrom?: number;
+  /** A deletion-vector file: one may serve data files of many partitions, so it is never archived. */
+  deletionVector?: true;
 }
 
 /** A table's files, classified. */
@@ -106,7 +108,8 @@ export function classifyListing(snapshot: Snapshot, listing: Iterable<ObjectInfo
     else live.set(path, partitionOf(add, columns));
     liveDvs.push(add.deletionVector);
   }
-  for (const path of deletionVectorFiles(liveDvs, table)) if (!live.has(path)) live.set(path, '');
+  const dvFiles = deletionVectorFiles(liveDvs, table);
+  for (const path of dvFiles) if (!live.has(path)) live.set(path, '');
 
   // A path removed in several versions (or a DV shared by several tombstones) goes at the latest date.
   const removedAt = new Map<string, number>();
@@ -114,7 +117,10 @@ export function classifyListing(snapshot: Snapshot, listing: Iterable<ObjectInfo
   for (const remove of snapshot.state.tombstones.values()) {
     const at = remove.deletionTimestamp ?? 0;
     later(decodeAddPath(remove.path, table), at);
-    for (const dv of deletionVectorFiles([remove.deletionVector], table)) later(dv, at);
+    for (const dv of deletionVectorFiles([remove.deletionVector], table)) {
+      later(dv, at);
+      dvFiles.add(dv);
+    }
   }
 
   const files: ClassifiedFile[] = [];
@@ -129,6 +135,7 @@ export function classifyListing(snapshot: Snapshot, listing: Iterable<ObjectInfo
       class: 'orphan',
       ...(info.archiveStatus ? { archiveStatus: info.archiveStatus } : {}),
       ...(info.accessTierChangedOn ? { accessTierChangedOn: info.accessTierChangedOn } : {}),
+      ...(dvFiles.has(info.path) ? { deletionVector: true as const } : {}),
     };
     if (isHidden(info.path)) file.class = 'log';
     else if (live.has(info.path)) {

@@ -191,7 +191,8 @@ function wantedTiers(file: ClassifiedFile, policy: TieringPolicy, asOf: number, 
   const age = wholeDays(asOf - file.lastModified.getTime());
   const what = file.class === 'live' ? 'live' : 'time-travel only';
   const out: Want[] = [];
-  if (policy.archiveAfterDays !== null) {
+  // A DV file is read with every data file that uses it, whatever their partitions: never offline on its own.
+  if (policy.archiveAfterDays !== null && !file.deletionVector) {
     if (file.class === 'live') {
       const partitionAge = wholeDays(asOf - (partitionNewest.get(file.partition ?? '') ?? file.lastModified.getTime()));
       if (partitionAge >= policy.archiveAfterDays)

@@ -4,7 +4,7 @@
  * through `asOf` (the instant a plan is made for) and the removes' deletion timestamps, never by waiting.
  */
 import { describe, expect, inject, it } from 'vitest';
-import { mkdtempSync, rmSync, utimesSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { commitTransaction, loadSnapshot, readTable, writeTable } from '../../shared/delta';
@@ -246,6 +246,27 @@ describe('archiving by partition age (local disk, where file times can be set ba
       const applied = await applyTiering(store, plan);
       expect(applied.applied).toHaveLength(2);
       expect((await store.properties(w1[0])).accessTier).toBe('Archive');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('deletion-vector files', () => {
+  it('are live with the data files that use them, and never archived on their own', async () => {
+    const root = mkdtempSync(nodePath.join(tmpdir(), 'sluice-tier-dv-'));
+    try {
+      cpSync(nodePath.resolve(__dirname, '..', 'fixtures', 'delta-dv', 'dv-partitioned-with-checkpoint'), root, { recursive: true });
+      const store = new LocalStore(root);
+      const files = await classifyTable(store);
+      const dvs = files.files.filter((f) => f.path.startsWith('deletion_vector_'));
+      expect(dvs.length).toBeGreaterThan(0);
+      // Those the log still names are flagged (the rest are orphans: their tombstones left with a checkpoint).
+      expect(dvs.filter((f) => f.class !== 'orphan').every((f) => f.deletionVector === true)).toBe(true);
+      expect(dvs.filter((f) => f.class === 'live').length).toBeGreaterThan(0);
+      const plan = await planTiering(files, policy({ archiveAfterDays: 0 }), { asOf: new Date(Date.now() + 1000 * DAY), prices });
+      expect(plan.moves.filter((m) => m.to === 'Archive').length).toBeGreaterThan(0);
+      expect(plan.moves.some((m) => m.path.startsWith('deletion_vector_'))).toBe(false);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
