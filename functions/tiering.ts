@@ -1,7 +1,7 @@
 /**
  * Timer trigger `tierLake` (schedule `SLUICE_TIERING_SCHEDULE`, daily by default): one tiering pass
  * over every table of the served pipelines and the landing container (shared/host/tiering.ts). One
- * line per table; a table skipped for an unreadable log, or a tier change storage refused, fails the
+ * line per table, and a record of what moved and why under `_sluice/tiering/` of the lake container; a table skipped for an unreadable log, or a tier change storage refused, fails the
  * invocation at the end (after every table was tried) so it shows in monitoring; refused changes are
  * planned again by the next run.
  */
@@ -22,6 +22,7 @@ export async function tierLakeHandler(timer: Timer, context: InvocationContext):
     onOutcome: (o) => {
       context.log(`tierLake: ${describeOutcome(o)}`);
       if (o.failed) failed.push(`${o.target}: ${o.skipped}`);
+      if (o.recordError) context.warn(`tierLake: ${o.target}: ${o.recordError}`);
       for (const r of o.result?.refused ?? []) {
         context.warn(`tierLake: ${o.target}/${r.path} → ${r.to} refused (retried next run): ${r.error}`);
         failed.push(`${o.target}/${r.path}: ${r.error}`);

@@ -6,6 +6,7 @@
 import type { SettingsEnv } from '../config/settings';
 import { normaliseEtag } from '../ingest';
 import { openLakeStore } from '../storage/lake';
+import { TIERING_RECORDS_FOLDER } from '../storage/lake-layout';
 import { readTieringSettings, tierLake, vacuumDefaultRetention, type BackupCandidate, type LandingClass, type TieringOutcome } from '../tiering';
 import type { SluiceRuntime } from './context';
 import { appRoot } from './pipelines';
@@ -49,6 +50,7 @@ export async function runTieringPass(runtime: SluiceRuntime, options: TieringPas
     defaultRetention: vacuumDefaultRetention(runtime.settings.vacuumRetentionHours),
     isBackedUp: options.isBackedUp,
     onOutcome: options.onOutcome,
+    records: openLakeStore(runtime.settings, TIERING_RECORDS_FOLDER),
   });
   return { mode: settings.mode, outcomes };
 }

@@ -95,6 +95,31 @@ export interface TieringOutcome {
   skipped?: string;
   /** The skip is a failure (the log cannot be read), not an expected absence. */
   failed?: boolean;
+  /** Writing the pass's record failed (the moves themselves stand). */
+  recordError?: string;
+}
+
+/**
+ * Where a pass's record of one table goes: under the table's path, named by the plan's instant.
+ *
+ * @param outcome the table's outcome
+ * @returns the record's path inside the records folder
+ */
+export function recordPath(outcome: TieringOutcome): string {
+  return `${outcome.target}/${outcome.plan!.asOf.replace(/[:.]/g, '-')}.json`;
+}
+
+/** The record: what moved, from where to where and why, and what storage refused. */
+function tieringRecord(outcome: TieringOutcome): Record<string, unknown> {
+  const plan = outcome.plan!;
+  return {
+    target: outcome.target,
+    asOf: plan.asOf,
+    ...(plan.version !== undefined ? { version: plan.version } : {}),
+    moved: outcome.result!.applied.map((m) => ({ path: m.path, from: m.from, to: m.to, class: m.class, reason: m.reason })),
+    refused: outcome.result!.refused,
+    cost: { currency: plan.cost.currency, monthlyBefore: plan.cost.monthlyBefore, monthlyAfter: plan.cost.monthlyAfter, prices: plan.cost.prices },
+  };
 }
 
 /** Options of `tierLake`. */
@@ -113,6 +138,8 @@ export interface LakeTieringOptions {
   isBackedUp?: (table: string, file: BackupCandidate) => boolean | Promise<boolean>;
   /** Called after each table, so a long pass logs as it goes. */
   onOutcome?: (outcome: TieringOutcome) => void;
+  /** Where to keep a record of what each applied plan moved and why (`<table>/<time>.json`); none when omitted. */
+  records?: ObjectStore;
 }
 
 /**
@@ -123,7 +150,14 @@ export interface LakeTieringOptions {
  */
 export async function tierLake(options: LakeTieringOptions): Promise<TieringOutcome[]> {
   const outcomes: TieringOutcome[] = [];
-  const done = (outcome: TieringOutcome) => {
+  const done = async (outcome: TieringOutcome) => {
+    if (options.records && outcome.result && (outcome.result.applied.length || outcome.result.refused.length)) {
+      try {
+        await options.records.write(recordPath(outcome), JSON.stringify(tieringRecord(outcome), null, 2), { contentType: 'application/json' });
+      } catch (err) {
+        outcome.recordError = `the record of this pass could not be written: ${(err as Error).message}`;
+      }
+    }
     outcomes.push(outcome);
     options.onOutcome?.(outcome);
   };
@@ -138,10 +172,10 @@ export async function tierLake(options: LakeTieringOptions): Promise<TieringOutc
         defaultRetention: options.defaultRetention,
         ...(options.isBackedUp ? { isBackedUp: (f: BackupCandidate) => options.isBackedUp!(table.path, f) } : {}),
       });
-      done({ target: table.path, plan, ...(options.apply ? { result: await applyTiering(store, plan) } : {}) });
+      await done({ target: table.path, plan, ...(options.apply ? { result: await applyTiering(store, plan) } : {}) });
     } catch (err) {
-      if (err instanceof NotATableError) done({ target: table.path, skipped: 'no table yet' });
-      else done({ target: table.path, skipped: `${(err as Error).message}`, failed: true });
+      if (err instanceof NotATableError) await done({ target: table.path, skipped: 'no table yet' });
+      else await done({ target: table.path, skipped: `${(err as Error).message}`, failed: true });
     }
   }
   if (options.landing) {
@@ -154,9 +188,9 @@ export async function tierLake(options: LakeTieringOptions): Promise<TieringOutc
         rehydratedGraceDays: options.rehydratedGraceDays,
         ledgerState: (folder, path, etag) => options.landing!.ledgerState(bySource.get(folder)!, path, etag),
       });
-      done({ target: 'landing', plan, ...(options.apply ? { result: await applyTiering(options.landing.store, plan) } : {}) });
+      await done({ target: 'landing', plan, ...(options.apply ? { result: await applyTiering(options.landing.store, plan) } : {}) });
     } catch (err) {
-      done({ target: 'landing', skipped: (err as Error).message, failed: true });
+      await done({ target: 'landing', skipped: (err as Error).message, failed: true });
     }
   }
   return outcomes;

@@ -99,6 +99,17 @@ describe('tierLake', () => {
         .every(([, t]) => t === 'Hot'),
     ).toBe(true);
     expect(by.get('bronze/sales')!.result!.applied).toHaveLength(data.length);
+    // Why each file moved stays on record in the lake.
+    const records = Object.keys(await tierOf(lake, '_sluice/tiering/bronze/sales/'));
+    expect(records).toHaveLength(1);
+    const record = JSON.parse(new TextDecoder().decode(await lake.read(records[0])));
+    expect(record.moved).toHaveLength(data.length);
+    expect(record.moved[0]).toMatchObject({
+      from: 'Hot',
+      to: 'Cool',
+      class: 'live',
+      reason: expect.stringContaining('≥ coolAfterDays 30 (default for bronze)'),
+    });
 
     // Landing: the ingested file to Cool; the one the ledger does not know stays Hot.
     expect(await tierOf(landing, 'pos/sales/')).toEqual({ 'pos/sales/day1.csv': 'Cool', 'pos/sales/day2.csv': 'Hot' });
