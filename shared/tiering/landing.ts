@@ -7,7 +7,7 @@
  * The ledger is passed in as a function (the ingest layer sits above this one). A dead-lettered file a
  * policy archives must be rehydrated before `sluice deadletter replay` can read it again.
  */
-import type { ObjectStore } from '../storage/types';
+import type { AccessTier, ObjectStore } from '../storage/types';
 import type { ClassifiedFile } from './classify';
 import { costOf, decide, DEFAULT_REHYDRATED_GRACE_DAYS, HeldFile, LandingClass, landingWants, TieringPlan, TierMove, wholeDays } from './plan';
 import type { LandingPolicy } from './policy';
@@ -64,12 +64,15 @@ export async function planLandingTiering(landing: ObjectStore, folders: readonly
         ...(info.accessTierChangedOn ? { accessTierChangedOn: info.accessTierChangedOn } : {}),
       };
       listed.push(file);
+      // A file already as cool as the policy goes, with no deletion to come, needs no ledger read on every pass.
+      if (settled(file, folder.policy)) {
+        count(classes, 'settled', info.size);
+        continue;
+      }
       // Only files old enough for some step cost a ledger read.
       const state: LandingClass =
         wholeDays(asOf - info.lastModified.getTime()) >= youngest ? await options.ledgerState(folder.prefix, info.path, info.etag) : 'pending';
-      const c = (classes[state] ??= { files: 0, bytes: 0 });
-      c.files++;
-      c.bytes += info.size;
+      count(classes, state, info.size);
       if (state === 'pending') continue;
       const landingFile = { ...file, class: state } as unknown as ClassifiedFile;
       const decision = await decide(
@@ -94,4 +97,19 @@ export async function planLandingTiering(landing: ObjectStore, folders: readonly
     cost: costOf(listed, moves, held, options.prices),
     problems: [],
   };
+}
+
+function count(classes: TieringPlan['classes'], key: string, bytes: number): void {
+  const c = (classes[key] ??= { files: 0, bytes: 0 });
+  c.files++;
+  c.bytes += bytes;
+}
+
+const COLDER: readonly AccessTier[] = ['Hot', 'Cool', 'Cold', 'Archive'];
+
+/** In the coldest tier the policy names (or colder), and the policy deletes nothing. */
+function settled(file: ClassifiedFile, policy: LandingPolicy): boolean {
+  if (policy.deleteAfterDays !== null || file.archiveStatus) return false;
+  const coldest = policy.archiveAfterDays !== null ? 'Archive' : policy.coldAfterDays !== null ? 'Cold' : policy.coolAfterDays !== null ? 'Cool' : 'Hot';
+  return COLDER.indexOf(file.tier) >= COLDER.indexOf(coldest);
 }

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { commitTransaction, loadSnapshot, readTable, writeTable } from '../../shared/delta';
 import { LocalStore } from '../../shared/storage/local';
+import { openStore } from '../../shared/storage/location';
+import { azuriteUri, uniqueContainer } from '../support/azurite';
 import { writerBatch } from '../../bench/writers';
 import { removeAction } from '../../shared/delta/actions';
 import type { AccessTier, ObjectInfo, ObjectStore } from '../../shared/storage/types';
@@ -17,8 +19,10 @@ import {
   bytesByTier,
   classifyTable,
   DEFAULT_PRICES,
+  planLandingTiering,
   planTableTiering,
   planTiering,
+  resolveLandingPolicy,
   resolveTieringPolicy,
   type TieringPolicy,
 } from '../../shared/tiering';
@@ -270,5 +274,29 @@ describe('deletion-vector files', () => {
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe('planLandingTiering', () => {
+  it('moves only files the ledger records as ingested, and stops asking the ledger once a file is as cool as the policy goes', async () => {
+    const landing = openStore(azuriteUri(uniqueContainer('tier-landing')));
+    await landing.write('calls/a.csv', 'x');
+    await landing.write('calls/b.csv', 'y');
+    const asked: string[] = [];
+    const policy = resolveLandingPolicy([{ from: 'test', values: { coolAfterDays: 30 } }]);
+    const options = {
+      prices,
+      asOf: new Date(Date.now() + 31 * DAY),
+      ledgerState: async (_folder: string, path: string) => (asked.push(path), path === 'calls/a.csv' ? ('committed' as const) : ('pending' as const)),
+    };
+    const first = await planLandingTiering(landing, [{ prefix: 'calls/', policy }], options);
+    expect(first.moves.map((m) => [m.path, m.to])).toEqual([['calls/a.csv', 'Cool']]);
+    expect(asked.sort()).toEqual(['calls/a.csv', 'calls/b.csv']);
+    await applyTiering(landing, first);
+    asked.length = 0;
+    const second = await planLandingTiering(landing, [{ prefix: 'calls/', policy }], options);
+    expect(second.moves).toEqual([]);
+    expect(asked).toEqual(['calls/b.csv']);
+    expect(second.classes).toMatchObject({ settled: { files: 1 }, pending: { files: 1 } });
   });
 });
