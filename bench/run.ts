@@ -15,6 +15,9 @@
  *
  * 6. Catalog (bench/catalog.ts): list, search, filter and show latency with BENCH_CATALOG_TABLES
  *    (default 1,000) tables in the catalog, and what recording a commit costs.
+ * 7. Tiering (bench/tiering.ts): planning time of a 100,000-file table and of a 100-table lake, with
+ *    the store calls planning makes (one listing per table, no per-blob property call), and a sample
+ *    cost report. Sizes: BENCH_TIERING_FILES, BENCH_TIERING_AZURITE_FILES, BENCH_TIERING_TABLES.
  *
  * 5. Freshness (bench/freshness.ts): on the local host, seconds from a POS file dropped in a landing
  *    folder holding BENCH_PREFILL (default 10,000) older blobs to gold showing it; p50/p95 over
@@ -58,9 +61,10 @@ import { IngestBenchResult, printIngestResults, runIngestBench } from './ingest'
 import { printRefreshResults, RefreshBenchResult, runRefreshBench } from './refresh';
 import { type CatalogBenchResult, printCatalogResults, runCatalogBench } from './catalog';
 import { type BackupBenchResult, printBackupResults, runBackupBench } from './backup';
+import { printTieringResults, runTieringBench, type TieringBenchResult } from './tiering';
 
 const ROOT = nodePath.resolve(__dirname, '..');
-const SECTIONS = ['snapshot', 'commits', 'ingest', 'refresh', 'freshness', 'catalog', 'backup'] as const;
+const SECTIONS = ['snapshot', 'commits', 'ingest', 'refresh', 'freshness', 'catalog', 'backup', 'tiering'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The command line: which sections, and the ingest section's dataset sizes. */
@@ -332,6 +336,7 @@ async function main(): Promise<void> {
   let freshnessResult: FreshnessResult | undefined;
   let catalogResult: CatalogBenchResult | undefined;
   let backupResult: BackupBenchResult | undefined;
+  let tieringResult: TieringBenchResult | undefined;
   // A fresh Azurite per phase: its in-memory store slows down with every blob it holds, and the long
   // logs of the first phase would otherwise slow the second.
   try {
@@ -384,6 +389,17 @@ async function main(): Promise<void> {
       await withAzurite(async (endpoint) => {
         const [tables, files] = args.backupLake;
         backupResult = await runBackupBench({ tables, files, newFiles: Number(process.env.BENCH_BACKUP_NEW ?? 10), endpoint });
+      });
+    }
+    if (args.sections.includes('tiering')) {
+      await withAzurite(async (endpoint) => {
+        tieringResult = await runTieringBench({
+          files: Number(process.env.BENCH_TIERING_FILES ?? 100_000),
+          azuriteFiles: Number(process.env.BENCH_TIERING_AZURITE_FILES ?? 5_000),
+          tables: Number(process.env.BENCH_TIERING_TABLES ?? 100),
+          filesPerTable: 1_000,
+          azuriteEndpoint: endpoint,
+        });
       });
     }
   } finally {
@@ -441,6 +457,7 @@ async function main(): Promise<void> {
   }
   if (catalogResult) printCatalogResults(catalogResult, printTable);
   if (backupResult) printBackupResults(backupResult, printTable);
+  if (tieringResult) printTieringResults(tieringResult, printTable);
   const totalSeconds = round((Date.now() - STARTED) / 1000, 1);
   const loadEnd = os.loadavg().map((n) => round(n, 2));
   console.log(
@@ -470,12 +487,13 @@ async function main(): Promise<void> {
     ...(freshnessResult ? { freshness: freshnessResult } : {}),
     ...(catalogResult ? { catalog: catalogResult } : {}),
     ...(backupResult ? { backup: backupResult } : {}),
+    ...(tieringResult ? { tiering: tieringResult } : {}),
   };
   await mkdir(nodePath.join(ROOT, 'bench', 'results'), { recursive: true });
   await writeFile(resultsPath, `${JSON.stringify(out, null, 2)}\n`);
   console.log('written to bench/results/latest.json');
   if (
-    [...throughputResults, ...snapshotResults, ...(ingestResult?.figures ?? [])].some((r) => r.error) ||
+    [...throughputResults, ...snapshotResults, ...(ingestResult?.figures ?? []), ...(tieringResult?.figures ?? [])].some((r) => r.error) ||
     freshnessResult?.error ||
     catalogResult?.error ||
     backupResult?.error

@@ -35,6 +35,7 @@ import { noteRehydratedRead, REHYDRATE_HELP, runRehydrateCommand } from './rehyd
 import { requireOnline } from '../shared/tiering/archived-files';
 import { METRICS_HELP, runMetricsCommand } from './metrics';
 import { BACKUP_COMMANDS, BACKUP_HELP, runBackupCommand } from './backup';
+import { runTierCommand, TIER_HELP } from './tier';
 import { processIo } from '../shared/command-line/stdout';
 import { runCommandLine, UsageError, type CommandIo as Io } from '../shared/command-line/usage';
 import { loadMaintenanceSettings } from '../shared/config/settings';
@@ -78,7 +79,7 @@ Commands:
       --dry-run            list the files, delete nothing  --json
   checkpoint <table>   write a checkpoint for the latest version now  --json
   flush <table>        commit appends left pending in the table's commit lane  --json
-${MAINTAIN_HELP}${REHYDRATE_HELP}${INGEST_HELP}${PIPELINE_HELP}${DEADLETTER_HELP}${CATALOG_HELP}${LINEAGE_HELP}${METRICS_HELP}${BACKUP_HELP}${DEV_HELP}
+${MAINTAIN_HELP}${TIER_HELP}${REHYDRATE_HELP}${INGEST_HELP}${PIPELINE_HELP}${DEADLETTER_HELP}${CATALOG_HELP}${LINEAGE_HELP}${METRICS_HELP}${BACKUP_HELP}${DEV_HELP}
 <table> is a location:
   ./path or /abs/path or file:///abs/path          local disk
   abfss://<container>@<account>.dfs.core.windows.net/<path>   ADLS Gen2 (signs in with DefaultAzureCredential)
@@ -155,6 +156,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (command === 'dev') throw new UsageError("'sluice dev' runs the local host; start it with the sluice command (bin/sluice.js) or npm start");
   if (command === 'pipeline' || command === 'quarantine') return runPipelineCommand(command, rest, io);
   if (command === 'deadletter') return runDeadLetterCommand(rest, io);
+  if (command === 'tier') return runTierCommand(rest, io);
   if (command === 'catalog') return runCatalogCommand(rest, io);
   if (command === 'lineage') return runLineageCommand(rest, io);
   if (command === 'maintain') return runMaintainCommand(rest, io);
@@ -173,6 +175,7 @@ async function run(argv: string[], io: Io): Promise<number> {
         'maintain',
         'rehydrate',
         'metrics',
+        'tier',
         ...BACKUP_COMMANDS,
         'dev',
       ]),
@@ -230,6 +233,8 @@ async function run(argv: string[], io: Io): Promise<number> {
           ? ` (${description.numDeletedRecords} more deleted by deletion vectors of ${description.numDeletionVectors} file(s))`
           : '';
         io.out(`files      ${description.numFiles} (${formatBytes(description.sizeBytes)})\nrows       ${description.numRecords ?? 'unknown'}${deleted}\n`);
+        const tiers = Object.entries(description.sizeBytesByTier).filter(([, bytes]) => bytes > 0);
+        if (tiers.some(([tier]) => tier !== 'Hot')) io.out(`tiers      ${tiers.map(([tier, bytes]) => `${tier} ${formatBytes(bytes)}`).join(', ')}\n`);
         io.out(`partitions ${description.partitionColumns.join(', ') || '(none)'}\ncheckpoint ${description.checkpointVersion ?? '(none)'}\nschema\n`);
         for (const f of description.schema) io.out(`  ${f.name}  ${formatDeltaType(f.type)}${f.nullable ? '' : ' NOT NULL'}\n`);
       }

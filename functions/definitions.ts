@@ -24,6 +24,7 @@ import { rehydrationStatusHttp, startRehydrationHttp } from './rehydrate';
 import { REHYDRATE_ACTIVITIES, REHYDRATE_ORCHESTRATORS } from '../shared/tiering/rehydrate-orchestrator';
 import { metricBreachesHttp, metricsTimerHandler, queryMetricsHttp } from './monitoring';
 import { backupTimerHandler } from './backup';
+import { tierLakeHandler } from './tiering';
 
 /**
  * Functions with `durableClient: true` get a `RunClient` as their third argument: over the Durable
@@ -147,6 +148,8 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   { kind: 'http', name: 'listCatalogTables', route: 'catalog/tables', methods: ['GET'], handler: listCatalogTablesHttp },
   { kind: 'http', name: 'showCatalogTable', route: 'catalog/tables/{*path}', methods: ['GET'], handler: showCatalogTableHttp },
   { kind: 'timer', name: 'reconcile', schedule: '%SLUICE_RECONCILE_SCHEDULE%', durableClient: true, handler: reconcileHandler },
+  // Storage tiering of every served table and the landing container (shared/tiering).
+  { kind: 'timer', name: 'tierLake', schedule: '%SLUICE_TIERING_SCHEDULE%', handler: tierLakeHandler },
   // Pipeline runs (shared/run): the run API, the schedule timer, the orchestration and its activities.
   { kind: 'http', name: 'startPipelineRun', route: 'pipelines/{name}/runs', methods: ['POST'], durableClient: true, handler: startRunHttp },
   {

@@ -3,7 +3,7 @@
  * Row counts come from file statistics; for files written without them (older Spark), from the
  * Parquet footer, which is read with two small range requests.
  */
-import type { ObjectStore } from '../storage/types';
+import type { AccessTier, ObjectStore } from '../storage/types';
 import { ObjectNotFoundError } from '../storage/types';
 import type { AddFile, DeletionVector } from './actions';
 import { DEFAULT_RETENTION_MS, parseInterval, writeCheckpoint } from './checkpoint';
@@ -36,6 +36,8 @@ export interface TableDescription {
   /** Live files with a deletion vector. */
   numDeletionVectors: number;
   sizeBytes: number;
+  /** Bytes of the live files per access tier (one listing of the table; a store without tiers counts Hot). */
+  sizeBytesByTier: Record<AccessTier, number>;
   tombstones: number;
   txns: { appId: string; version: number; lastUpdated: number | null }[];
   files: {
@@ -47,6 +49,9 @@ export interface TableDescription {
     modificationTime: number;
     /** The file's deletion vector as logged, with `file`, where it is stored (null when inline), or null. */
     deletionVector: (DeletionVector & { file: string | null }) | null;
+    /** Its access tier as listed (null when the listing does not hold it); `archiveStatus` while it rehydrates. */
+    tier: AccessTier | null;
+    archiveStatus?: string;
   }[];
 }
 
@@ -58,7 +63,8 @@ export interface TableDescription {
  */
 export async function describeSnapshot(snapshot: Snapshot): Promise<TableDescription> {
   const files = activeFiles(snapshot).sort((a, b) => (a.path < b.path ? -1 : 1));
-  const physical = await mapLimit(files, 16, (f) => fileRecords(snapshot, f));
+  const [physical, listed] = await Promise.all([mapLimit(files, 16, (f) => fileRecords(snapshot, f)), listTiers(snapshot.store)]);
+  const stored = files.map((f) => listed.get(decodeAddPath(f.path, snapshot.table)));
   const counts = physical.map((n, i) => (n === null ? null : n - deletedRows(files[i].deletionVector)));
   const known = counts.every((c) => c !== null);
   return {
@@ -78,6 +84,10 @@ export async function describeSnapshot(snapshot: Snapshot): Promise<TableDescrip
     numDeletedRecords: files.reduce((n, f) => n + deletedRows(f.deletionVector), 0),
     numDeletionVectors: files.filter((f) => f.deletionVector).length,
     sizeBytes: files.reduce((n, f) => n + f.size, 0),
+    sizeBytesByTier: files.reduce((by, f, i) => ((by[stored[i]?.tier ?? 'Hot'] += f.size), by), { Hot: 0, Cool: 0, Cold: 0, Archive: 0 } as Record<
+      AccessTier,
+      number
+    >),
     tombstones: snapshot.state.tombstones.size,
     txns: [...snapshot.state.txns.values()].map((t) => ({ appId: t.appId, version: t.version, lastUpdated: t.lastUpdated ?? null })),
     files: files.map((f, i) => ({
@@ -87,8 +97,20 @@ export async function describeSnapshot(snapshot: Snapshot): Promise<TableDescrip
       partitionValues: f.partitionValues,
       modificationTime: f.modificationTime,
       deletionVector: f.deletionVector ? { ...f.deletionVector, file: deletionVectorFile(f.deletionVector, snapshot.table) } : null,
+      tier: stored[i]?.tier ?? null,
+      ...(stored[i]?.archiveStatus ? { archiveStatus: stored[i]!.archiveStatus } : {}),
     })),
   };
+}
+
+/** Tier (and rehydration state) of every stored file, from one listing rather than a call per file. */
+async function listTiers(store: ObjectStore): Promise<Map<string, { tier: AccessTier; archiveStatus?: string }>> {
+  const out = new Map<string, { tier: AccessTier; archiveStatus?: string }>();
+  for await (const info of store.list('')) {
+    if (info.path.startsWith('_delta_log/')) continue;
+    out.set(info.path, { tier: info.accessTier ?? 'Hot', ...(info.archiveStatus ? { archiveStatus: info.archiveStatus } : {}) });
+  }
+  return out;
 }
 
 function deletedRows(dv: DeletionVector | null | undefined): number {

@@ -24,6 +24,7 @@ import { requirePiiKey } from '../refresh/pii';
 import { sqlOptionsFromEnv } from '../sql/engine';
 import { appRoot, loadPipelines } from './pipelines';
 import { BackupSettings, bindingSettingValues, IngestTriggerSettings, readBackupSettings, readIngestTriggerSettings } from './settings';
+import { readTieringSettings } from '../tiering/settings';
 
 /** Folder of the lake container holding dead-letter records. */
 
@@ -209,6 +210,7 @@ export function loadRuntime(env: SettingsEnv = process.env, root: string = appRo
   }
   const triggers = readIngestTriggerSettings(env, problems);
   const backup = readBackupSettings(env, problems);
+  readTieringSettings(env, root, problems);
   if (problems.length || !settings || !triggers || !backup) throw new ConfigError(problems);
   const explicit = (env.SLUICE_PIPELINES ?? '').trim() !== '';
   const pipelines = loadPipelines(settings.pipelines, root, explicit);

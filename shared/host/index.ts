@@ -25,3 +25,5 @@ export { catalogAfterCommit, runtimeCatalog } from './catalog';
 export type { IgnoredBlob, RoutedBlob, SourceReconcile } from './ingestion';
 export { errorText, isTransient } from '../errors';
 export { backupServedPipelines, openBackupLocation, platformLake } from './backup';
+export { runTieringPass } from './tiering';
+export type { TieringPassOptions } from './tiering';

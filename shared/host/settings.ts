@@ -12,6 +12,7 @@
  * | `SLUICE_RECONCILE_SCHEDULE` | every 5 minutes (`DEFAULT_RECONCILE_SCHEDULE`) | NCRONTAB (six fields) of the `reconcile` timer |
  * | `SLUICE_MAINTENANCE_SCHEDULE` | nightly at 02:00 UTC (`DEFAULT_MAINTENANCE_SCHEDULE`) | NCRONTAB (six fields) of the `maintenance` timer |
  * | `SLUICE_METRICS_SCHEDULE` | every 5 minutes (`DEFAULT_METRICS_SCHEDULE`) | NCRONTAB (six fields) of the `metrics` timer (shared/monitoring) |
+ * | `SLUICE_TIERING_SCHEDULE` | daily at 03:00 UTC (`DEFAULT_TIERING_SCHEDULE`) | NCRONTAB (six fields) of the `tierLake` timer |
  *
  * No Event Hubs setting at all means the app reads no Event Hub: `eventHubIngest` is not registered.
  *
@@ -45,6 +46,8 @@ export interface IngestTriggerSettings {
   readonly maintenanceSchedule: string;
   /** NCRONTAB schedule of the metrics timer. */
   readonly metricsSchedule: string;
+  /** NCRONTAB schedule of the tiering timer. */
+  readonly tieringSchedule: string;
 }
 
 /** Default schedule of the reconcile timer: every five minutes. */
@@ -53,6 +56,8 @@ export const DEFAULT_RECONCILE_SCHEDULE = '0 */5 * * * *';
 export const DEFAULT_MAINTENANCE_SCHEDULE = '0 0 2 * * *';
 /** Default schedule of the metrics timer: every five minutes. */
 export const DEFAULT_METRICS_SCHEDULE = '0 */5 * * * *';
+/** Default schedule of the tiering timer: daily at 03:00 UTC, when little else runs. */
+export const DEFAULT_TIERING_SCHEDULE = '0 0 3 * * *';
 /** Default consumer group. */
 export const DEFAULT_CONSUMER_GROUP = '$Default';
 
@@ -77,6 +82,7 @@ export function readIngestTriggerSettings(env: SettingsEnv = process.env, proble
   const reconcileSchedule = readSchedule(env, 'SLUICE_RECONCILE_SCHEDULE', DEFAULT_RECONCILE_SCHEDULE, found);
   const maintenanceSchedule = readSchedule(env, 'SLUICE_MAINTENANCE_SCHEDULE', DEFAULT_MAINTENANCE_SCHEDULE, found);
   const metricsSchedule = readSchedule(env, 'SLUICE_METRICS_SCHEDULE', DEFAULT_METRICS_SCHEDULE, found);
+  const tieringSchedule = readSchedule(env, 'SLUICE_TIERING_SCHEDULE', DEFAULT_TIERING_SCHEDULE, found);
   if (found.length) {
     if (problems) {
       problems.push(...found);
@@ -89,6 +95,7 @@ export function readIngestTriggerSettings(env: SettingsEnv = process.env, proble
     reconcileSchedule: reconcileSchedule!,
     maintenanceSchedule: maintenanceSchedule!,
     metricsSchedule: metricsSchedule!,
+    tieringSchedule: tieringSchedule!,
   });
 }
 
@@ -119,6 +126,7 @@ export function bindingSettingValues(settings: IngestTriggerSettings): Record<st
     SLUICE_RECONCILE_SCHEDULE: settings.reconcileSchedule,
     SLUICE_MAINTENANCE_SCHEDULE: settings.maintenanceSchedule,
     SLUICE_METRICS_SCHEDULE: settings.metricsSchedule,
+    SLUICE_TIERING_SCHEDULE: settings.tieringSchedule,
     ...(settings.eventHub ? { SLUICE_EVENTHUB_NAME: settings.eventHub.name, SLUICE_EVENTHUB_CONSUMER_GROUP: settings.eventHub.consumerGroup } : {}),
   };
 }

@@ -24,6 +24,7 @@ import { isReservedName, RESERVED_MESSAGE } from './names';
 import { ncrontabProblem } from './ncrontab';
 import { checkObjectives } from './objectives';
 import { normaliseLanding } from './routing';
+import { checkPipelineTiering, checkTieringPolicy } from './tiering';
 import {
   DEFAULT_KEY_BUCKETS,
   DEFAULT_PARTITION_BY,
@@ -49,7 +50,7 @@ import {
  * Schema for editors is tested against the very lists the loader uses.
  */
 export const DEFINITION_KEYS = {
-  top: ['name', 'description', 'trigger', 'schedule', 'sources', 'tables'],
+  top: ['name', 'description', 'trigger', 'schedule', 'sources', 'tables', 'tiering'],
   source: [
     'landing',
     'eventHub',
@@ -65,6 +66,7 @@ export const DEFINITION_KEYS = {
     'tags',
     'comments',
     'objectives',
+    'tiering',
   ],
   csv: ['delimiter', 'quote', 'escape', 'header', 'encoding'],
   eventHub: ['name', 'consumerGroup', 'connection'],
@@ -85,6 +87,7 @@ export const DEFINITION_KEYS = {
     'tags',
     'comments',
     'objectives',
+    'tiering',
   ],
   expectation: ['check', 'onViolation'],
 } as const satisfies Record<string, readonly string[]>;
@@ -250,6 +253,10 @@ export function validatePipelineDefinition(value: unknown, doc: Document | null 
         checkTargetPaths(c, out);
       }
     }
+    if (top.tiering !== undefined) {
+      const layers = [...Object.values(out.sources), ...Object.values(out.tables)].map((t) => t.table.split('/')[0]);
+      out.tiering = checkPipelineTiering(top.tiering, layers, (p, m, k) => c.fail(p, m, k));
+    }
   }
   if (c.problems.length) throw new PipelineDefinitionError(c.problems, file);
   return out;
@@ -271,6 +278,7 @@ function checkSource(c: Checker, name: string, value: unknown): SourceDefinition
     partitionBy: [...DEFAULT_PARTITION_BY],
     table: `bronze/${name}`,
   };
+  if (entry.tiering !== undefined) source.tiering = checkTieringPolicy(entry.tiering, [...path, 'tiering'], (p, m, k) => c.fail(p, m, k));
   const hasLanding = entry.landing !== undefined;
   const hasHub = entry.eventHub !== undefined;
   if (hasLanding === hasHub)
@@ -477,6 +485,7 @@ function checkTable(c: Checker, name: string, value: unknown): TableDefinition |
     buckets: DEFAULT_KEY_BUCKETS,
     raw: entry,
   };
+  if (entry.tiering !== undefined) table.tiering = checkTieringPolicy(entry.tiering, [...path, 'tiering'], (p, m, k) => c.fail(p, m, k));
   if (entry.from === undefined) c.fail(path, 'needs from (the source or table it reads)');
   else table.from = c.stringList(entry.from, [...path, 'from'], undefined, 'source or table name') ?? [];
   if (entry.sql !== undefined) {

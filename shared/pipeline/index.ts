@@ -15,3 +15,5 @@ export * from './types';
 export { pipelineName } from './name';
 export { checkObjectives, OBJECTIVE_KEYS, parseDuration } from './objectives';
 export type { Objectives } from './objectives';
+export { KNOWN_LAYERS, TIERING_KEYS } from './tiering';
+export type { LandingTieringDefinition, PipelineTieringDefinition, TieringPolicyDefinition } from './tiering';

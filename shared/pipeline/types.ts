@@ -24,6 +24,7 @@
  */
 import type { Compression, InputFormat, ReadOptions } from '../formats/types';
 import type { Objectives } from './objectives';
+import type { PipelineTieringDefinition, TieringPolicyDefinition } from './tiering';
 
 /** How new input columns are treated (Auto Loader's `cloudFiles.schemaEvolutionMode`). */
 export type SchemaEvolutionMode = 'addNewColumns' | 'rescue' | 'failOnNewColumns' | 'none';
@@ -88,6 +89,8 @@ export interface SourceDefinition {
   tags?: string[];
   /** Column → comment (catalog). */
   comments?: Record<string, string>;
+  /** The bronze table's own tiering policy (shared/tiering fills the rest from the layer's). */
+  tiering?: TieringPolicyDefinition;
 }
 
 /** What a violated expectation does. */
@@ -147,6 +150,8 @@ export interface TableDefinition {
   tags?: string[];
   /** Column → comment (catalog). */
   comments?: Record<string, string>;
+  /** The table's own tiering policy. */
+  tiering?: TieringPolicyDefinition;
   /** The entry exactly as written in the YAML. */
   raw: Record<string, unknown>;
 }
@@ -162,6 +167,8 @@ export interface PipelineDefinition {
   tables: Record<string, TableDefinition>;
   /** Default: after each bronze commit. */
   trigger?: TriggerDefinition;
+  /** Tiering policies per layer and for the landing folders of its sources. */
+  tiering?: PipelineTieringDefinition;
   /** File it was loaded from, when loaded from a file. */
   file?: string;
   /** Line of each YAML path under `tables` (e.g. `tables.silver.sales.sql`), for later checks' messages. */

@@ -388,16 +388,22 @@ function md5Of(md5: Uint8Array | undefined): { contentMd5?: string } {
   return md5 && md5.byteLength ? { contentMd5: Buffer.from(md5).toString('base64') } : {};
 }
 
+/** A tier change time only when the tier was set, not inferred from the account's default (Azurite dates inferred tiers too). */
+function explicitTierChange(changedOn: Date | undefined, inferred: boolean | undefined): Date | undefined {
+  return changedOn && inferred !== true ? changedOn : undefined;
+}
+
 function toTier(tier: string | undefined): AccessTier | undefined {
   return TIERS.find((t) => t === tier);
 }
 
 /** The rehydration fields of a listing item or a properties answer, only those the service sent. */
-function tierState(p: { archiveStatus?: string; accessTierChangedOn?: Date; rehydratePriority?: string }): Partial<ObjectInfo> {
+function tierState(p: { archiveStatus?: string; accessTierChangedOn?: Date; accessTierInferred?: boolean; rehydratePriority?: string }): Partial<ObjectInfo> {
   const priority: RehydratePriority | undefined = p.rehydratePriority === 'High' || p.rehydratePriority === 'Standard' ? p.rehydratePriority : undefined;
+  const changedOn = explicitTierChange(p.accessTierChangedOn, p.accessTierInferred);
   return {
     ...(p.archiveStatus ? { archiveStatus: p.archiveStatus } : {}),
-    ...(p.accessTierChangedOn ? { accessTierChangedOn: p.accessTierChangedOn } : {}),
+    ...(changedOn ? { accessTierChangedOn: changedOn } : {}),
     ...(priority ? { rehydratePriority: priority } : {}),
   };
 }

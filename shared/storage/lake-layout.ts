@@ -28,6 +28,9 @@ export function orchestrationPayloadsFolder(tablePrefix: string): string {
   return `${ORCHESTRATION_PAYLOADS_FOLDER}/${tablePrefix}`;
 }
 
+/** What each tiering pass moved and why, one JSON record per table and pass (`<table path>/<ISO time>.json`). */
+export const TIERING_RECORDS_FOLDER = `${SLUICE_FOLDER}/tiering`;
+
 /** Ingest ledger: one row per landing file and per Event Hubs partition watermark. */
 export const LEDGER_TABLE = 'SluiceLedger';
 

@@ -339,6 +339,7 @@ describe('runtime configuration', () => {
       reconcileSchedule: '0 */5 * * * *',
       maintenanceSchedule: '0 0 2 * * *',
       metricsSchedule: '0 */5 * * * *',
+      tieringSchedule: '0 0 3 * * *',
     });
     const cases: [Record<string, string>, RegExp][] = [
       [{ SLUICE_EVENTHUB_NAME: 'telemetry' }, /SLUICE_EVENTHUB_NAME is set but the Event Hubs connection is not/],
