@@ -31,6 +31,9 @@ export function orchestrationPayloadsFolder(tablePrefix: string): string {
 /** What each tiering pass moved and why, one JSON record per table and pass (`<table path>/<ISO time>.json`). */
 export const TIERING_RECORDS_FOLDER = `${SLUICE_FOLDER}/tiering`;
 
+/** Under a table's root: its rehydration records (shared/tiering/rehydrate.ts), which hold rehydrated files from the tiering run. */
+export const REHYDRATION_FOLDER = `${SLUICE_FOLDER}/rehydration`;
+
 /** Ingest ledger: one row per landing file and per Event Hubs partition watermark. */
 export const LEDGER_TABLE = 'SluiceLedger';
 

@@ -25,6 +25,7 @@ import { errorText } from '../errors';
 import { loadSnapshot } from '../delta/snapshot';
 import type { AccessTier, ObjectStore, RehydratePriority } from '../storage/types';
 import { ObjectNotFoundError } from '../storage/types';
+import { REHYDRATION_FOLDER } from '../storage/lake-layout';
 import { findArchivedFiles, formatBytes, listFileTiers, pendingRehydration, type ArchivedFile } from './archived-files';
 
 /** Priority as users spell it (`--priority`, `?priority=`). */
@@ -38,7 +39,7 @@ export const DEFAULT_REHYDRATION_PRIORITY: RehydrationPriority = 'standard';
 export const REHYDRATION_DEADLINE_HOURS = 48;
 
 /** Where a table keeps its rehydration records, under its root. */
-export const REHYDRATION_FOLDER = '_sluice/rehydration';
+export { REHYDRATION_FOLDER };
 
 /** Parallel tier requests of one check. */
 const PARALLEL_REQUESTS = 16;
