@@ -15,6 +15,7 @@ import { blobCreatedHandler, eventHubIngestHandler, pipelineScheduleHandler, rec
 import { purgeRunHttp, requestStatusHttp, runStatusHttp, startRunHttp, tableUpdatesHttp, terminateRunHttp } from './pipelines';
 import { describeTableHttp, tableHistoryHttp } from './tables';
 import { listDeadLettersHttp, showDeadLetterHttp } from './deadletter';
+import { dashboardHttp, dashboardSummaryHttp } from './dashboard';
 
 /**
  * Functions with `durableClient: true` get a `RunClient` as their third argument: over the Durable
@@ -114,6 +115,9 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   // Dead-letter records, read-only (replay is `sluice deadletter replay`).
   { kind: 'http', name: 'listDeadLetters', route: 'deadletter', methods: ['GET'], handler: listDeadLettersHttp },
   { kind: 'http', name: 'showDeadLetter', route: 'deadletter/{*id}', methods: ['GET'], handler: showDeadLetterHttp },
+  // The dashboard page and the numbers it draws.
+  { kind: 'http', name: 'dashboard', route: 'dashboard', methods: ['GET'], handler: dashboardHttp },
+  { kind: 'http', name: 'dashboardSummary', route: 'dashboard/summary', methods: ['GET'], handler: dashboardSummaryHttp },
   { kind: 'timer', name: 'reconcile', schedule: '%SLUICE_RECONCILE_SCHEDULE%', durableClient: true, handler: reconcileHandler },
   // Pipeline runs (shared/run): the run API, the schedule timer, the orchestration and its activities.
   { kind: 'http', name: 'startPipelineRun', route: 'pipelines/{name}/runs', methods: ['POST'], durableClient: true, handler: startRunHttp },
