@@ -33,8 +33,8 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
-    // Build scripts are ES modules run by Node.
-    files: ['scripts/**/*.mjs'],
+    // Scripts run by Node as ES modules (scripts/*.mjs: workflow lint, smoke test).
+    files: ['**/*.mjs'],
     languageOptions: { sourceType: 'module', globals: globals.node },
   },
   {

@@ -13,6 +13,9 @@
  * 3. Ingest speed and memory (bench/ingest.ts): `sluice ingest` of the point-of-sale dataset as CSV and
  *    NDJSON beside DuckDB's conversion of the same files, and the CSV into a table on Azurite.
  *
+ * 6. Catalog (bench/catalog.ts): list, search, filter and show latency with BENCH_CATALOG_TABLES
+ *    (default 1,000) tables in the catalog, and what recording a commit costs.
+ *
  * 5. Freshness (bench/freshness.ts): on the local host, seconds from a POS file dropped in a landing
  *    folder holding BENCH_PREFILL (default 10,000) older blobs to gold showing it; p50/p95 over
  *    BENCH_FILES (default 20) files dropped one per second.
@@ -48,9 +51,10 @@ import type { DatasetFormat } from './dataset';
 import { type FreshnessResult, runFreshnessBench } from './freshness';
 import { IngestBenchResult, printIngestResults, runIngestBench } from './ingest';
 import { printRefreshResults, RefreshBenchResult, runRefreshBench } from './refresh';
+import { type CatalogBenchResult, printCatalogResults, runCatalogBench } from './catalog';
 
 const ROOT = nodePath.resolve(__dirname, '..');
-const SECTIONS = ['snapshot', 'commits', 'ingest', 'refresh', 'freshness'] as const;
+const SECTIONS = ['snapshot', 'commits', 'ingest', 'refresh', 'freshness', 'catalog'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The command line: which sections, and the ingest section's dataset sizes. */
@@ -314,6 +318,7 @@ async function main(): Promise<void> {
   let ingestResult: IngestBenchResult | undefined;
   let refreshResult: RefreshBenchResult | undefined;
   let freshnessResult: FreshnessResult | undefined;
+  let catalogResult: CatalogBenchResult | undefined;
   // A fresh Azurite per phase: its in-memory store slows down with every blob it holds, and the long
   // logs of the first phase would otherwise slow the second.
   try {
@@ -361,6 +366,7 @@ async function main(): Promise<void> {
         `  freshness ${freshnessResult.error ? `FAILED: ${freshnessResult.error}` : `p50 ${freshnessResult.p50Seconds} s, p95 ${freshnessResult.p95Seconds} s`}`,
       );
     }
+    if (args.sections.includes('catalog')) catalogResult = await runCatalogBench(ROOT, Number(process.env.BENCH_CATALOG_TABLES ?? 1_000));
   } finally {
     await rm(localRoot, { recursive: true, force: true });
   }
@@ -414,6 +420,7 @@ async function main(): Promise<void> {
       ],
     );
   }
+  if (catalogResult) printCatalogResults(catalogResult, printTable);
   const totalSeconds = round((Date.now() - STARTED) / 1000, 1);
   const loadEnd = os.loadavg().map((n) => round(n, 2));
   console.log(
@@ -441,11 +448,13 @@ async function main(): Promise<void> {
     ...(ingestResult ? { ingest: ingestResult } : {}),
     ...(refreshResult ? { refresh: refreshResult } : {}),
     ...(freshnessResult ? { freshness: freshnessResult } : {}),
+    ...(catalogResult ? { catalog: catalogResult } : {}),
   };
   await mkdir(nodePath.join(ROOT, 'bench', 'results'), { recursive: true });
   await writeFile(resultsPath, `${JSON.stringify(out, null, 2)}\n`);
   console.log('written to bench/results/latest.json');
-  if ([...throughputResults, ...snapshotResults, ...(ingestResult?.figures ?? [])].some((r) => r.error) || freshnessResult?.error) process.exitCode = 1;
+  if ([...throughputResults, ...snapshotResults, ...(ingestResult?.figures ?? [])].some((r) => r.error) || freshnessResult?.error || catalogResult?.error)
+    process.exitCode = 1;
 }
 
 main().catch((err) => {

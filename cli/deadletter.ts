@@ -13,7 +13,7 @@ import {
   replayDeadLetter,
   type DeadLetterEntry,
 } from '../shared/ingest';
-import { appRoot, loadRuntime } from '../shared/host';
+import { appRoot, catalogAfterCommit, loadRuntime } from '../shared/host';
 import { DEAD_LETTER_FOLDER } from '../shared/storage/lake-layout';
 import { openLakeStore } from '../shared/storage/lake';
 import type { Io } from './ingest';
@@ -167,6 +167,7 @@ async function replay(id: string, json: boolean, io: Io, env: Record<string, str
     deadLetter: route.deadLetter,
     ledger: runtime.ledger,
     lane: runtime.lane,
+    onCommitted: catalogAfterCommit(runtime, route.source.table),
   });
   if (json) {
     io.out(JSON.stringify(result, null, 2) + '\n');

@@ -28,6 +28,12 @@ import { READ_FORMATS, ReadFormat, rowWriter } from './format';
 import { INGEST_HELP, runIngestCommand } from './ingest';
 import { PIPELINE_HELP, runPipelineCommand } from './pipeline';
 import { DEADLETTER_HELP, runDeadLetterCommand } from './deadletter';
+import { LINEAGE_HELP, runLineageCommand } from './lineage';
+import { CATALOG_HELP, runCatalogCommand } from './catalog';
+import { MAINTAIN_HELP, runMaintainCommand } from './maintain';
+import { noteRehydratedRead, REHYDRATE_HELP, runRehydrateCommand } from './rehydrate';
+import { requireOnline } from '../shared/tiering/archived-files';
+import { METRICS_HELP, runMetricsCommand } from './metrics';
 import { processIo } from '../shared/command-line/stdout';
 import { runCommandLine, UsageError, type CommandIo as Io } from '../shared/command-line/usage';
 import { loadMaintenanceSettings } from '../shared/config/settings';
@@ -71,7 +77,7 @@ Commands:
       --dry-run            list the files, delete nothing  --json
   checkpoint <table>   write a checkpoint for the latest version now  --json
   flush <table>        commit appends left pending in the table's commit lane  --json
-${INGEST_HELP}${PIPELINE_HELP}${DEADLETTER_HELP}${DEV_HELP}
+${MAINTAIN_HELP}${REHYDRATE_HELP}${INGEST_HELP}${PIPELINE_HELP}${DEADLETTER_HELP}${CATALOG_HELP}${LINEAGE_HELP}${METRICS_HELP}${DEV_HELP}
 <table> is a location:
   ./path or /abs/path or file:///abs/path          local disk
   abfss://<container>@<account>.dfs.core.windows.net/<path>   ADLS Gen2 (signs in with DefaultAzureCredential)
@@ -148,7 +154,26 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (command === 'dev') throw new UsageError("'sluice dev' runs the local host; start it with the sluice command (bin/sluice.js) or npm start");
   if (command === 'pipeline' || command === 'quarantine') return runPipelineCommand(command, rest, io);
   if (command === 'deadletter') return runDeadLetterCommand(rest, io);
-  if (!ALLOWED[command]) throw new UsageError(unknownCommand(command, [...Object.keys(ALLOWED), 'pipeline', 'quarantine', 'deadletter', 'dev']));
+  if (command === 'catalog') return runCatalogCommand(rest, io);
+  if (command === 'lineage') return runLineageCommand(rest, io);
+  if (command === 'maintain') return runMaintainCommand(rest, io);
+  if (command === 'rehydrate') return runRehydrateCommand(rest, io);
+  if (command === 'metrics') return runMetricsCommand(rest, io);
+  if (!ALLOWED[command])
+    throw new UsageError(
+      unknownCommand(command, [
+        ...Object.keys(ALLOWED),
+        'pipeline',
+        'quarantine',
+        'deadletter',
+        'catalog',
+        'lineage',
+        'maintain',
+        'rehydrate',
+        'metrics',
+        'dev',
+      ]),
+    );
   let parsed;
   try {
     parsed = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true, strict: true });
@@ -178,6 +203,8 @@ async function run(argv: string[], io: Io): Promise<number> {
       if (!READ_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${READ_FORMATS.join(', ')}, not '${format}'`);
       const limit = values.limit === undefined ? undefined : count(values.limit, '--limit');
       const snapshot = await loadSnapshot(store, travel);
+      // Before the first row: a version with files in Archive is refused whole, never half printed.
+      await requireOnline(snapshot, positionals[0]);
       const writer = rowWriter(
         format,
         snapshot.schema.fields.map((f) => f.name),
@@ -186,6 +213,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       for await (const batch of scanTable(snapshot, { limit, partitionTimeZone: values['partition-time-zone'] }))
         writer.write(batchToRows(batch, snapshot.schema));
       writer.finish();
+      await noteRehydratedRead(snapshot, io);
       return 0;
     }
     case 'describe': {

@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConfigError, loadInstanceResources, loadSettings } from '../shared/config/settings';
 import { OrchestrationEngine } from '../shared/orchestration';
-import { loadPipelineDefinition, PipelineDefinitionError, tableNamed, type PipelineDefinition } from '../shared/pipeline';
+import { loadPipelineDefinition, PipelineDefinitionError, QUARANTINE_SUFFIX, tableNamed, type PipelineDefinition } from '../shared/pipeline';
 import { checkPipelineSql, replayQuarantine, type LakeTables, type ReplayResult } from '../shared/refresh';
 import {
   EngineRunClient,
@@ -30,11 +30,13 @@ import {
   type RunStatus,
 } from '../shared/run';
 import { pipelineName } from '../shared/pipeline';
-import { CLI_ENGINE_TABLES, EVENTS_TABLE, orchestrationPayloadsFolder } from '../shared/storage/lake-layout';
+import { CATALOG_TABLE, CLI_ENGINE_TABLES, EVENTS_TABLE, orchestrationPayloadsFolder } from '../shared/storage/lake-layout';
+import { Catalog, CatalogStore } from '../shared/catalog';
 import { appRoot, loadPipelines } from '../shared/host';
 import { sqlOptionsFromEnv } from '../shared/sql';
 import { openLakeStore, openLakeTables } from '../shared/storage/lake';
 import type { Io } from './ingest';
+import { ProgressReporter } from './progress';
 import { parseCommandLine, UsageError } from '../shared/command-line/usage';
 
 /** Help text of the pipeline commands (part of `sluice --help`). */
@@ -44,7 +46,9 @@ export const PIPELINE_HELP = `  pipeline validate <file>   check a pipeline defi
       --json               { valid, problems: [{ path, line, message }], notes, levels }
   pipeline run <file>  refresh the pipeline's silver and gold tables now, in this process, through the
                        same orchestration and activities as the app (bronze first, gold last), and
-                       print what each table update did
+                       print what each table update did. While it runs, a progress line on stderr
+                       (stage, level x/y, tables done/running/failed), rewritten in place on a
+                       terminal, one line per change otherwise
       --full-refresh [table …]  rebuild every table (or the tables named) from the sources' current
                            versions instead of applying only new bronze rows
       --json               the run's output: per-table metrics and totals
@@ -124,6 +128,21 @@ export async function runPipelineCommand(
   );
 }
 
+/**
+ * The catalog of the lake the settings name, annotated by one definition (the CLI knows no other).
+ *
+ * @param settings the lake settings
+ * @param definition the pipeline
+ * @returns the catalog the command's commits are recorded in
+ */
+function lakeCatalog(settings: ReturnType<typeof lakeSettings>, definition: PipelineDefinition): Catalog {
+  return new Catalog({
+    store: new CatalogStore(openLakeTables(settings.lake)(CATALOG_TABLE)),
+    lake: (path) => openLakeStore(settings, path),
+    pipelines: () => [definition],
+  });
+}
+
 /** The lake from the settings (a connection string in SLUICE_STORAGE_CONNECTION_STRING as a fallback). */
 export function lakeSettings(env: Record<string, string | undefined>) {
   return loadSettings(lakeEnv(env));
@@ -200,6 +219,7 @@ async function runHere(
     events,
     sql: sqlOptionsFromEnv(env),
     ...(settings.piiKey ? { piiKey: settings.piiKey } : {}),
+    catalog: lakeCatalog(settings, definition),
   });
   const engine = new OrchestrationEngine(registry, {
     tableClient: tables,
@@ -218,19 +238,22 @@ async function runHere(
   // Started before asking: a run of this instance left by another process goes on here, and the
   // start may wait for such a run's last look at its catch-up events.
   engine.start();
+  // On stderr: stdout carries the report (or the --json output).
+  const reporter = new ProgressReporter(name, { write: (text) => io.err(text), tty: process.stderr.isTTY === true, columns: process.stderr.columns });
   let waited: RunWait;
   let started: RunStart | null;
   try {
     started = await start(runs, input);
     if (!started) return 0;
     if (started.queued && !json) io.err(`sluice: a run of ${name} is in progress; it runs again for this request when it ends\n`);
-    waited = await waitForRequest(runs, events, definition, request, RUN_WAIT_MS);
+    waited = await waitForRequest(runs, events, definition, request, RUN_WAIT_MS, reporter);
     // The run this request was raised on ended without taking it (terminated or failed): ask once more.
     if (waited.outcome === 'lost') {
       await runs.startRun(input);
-      waited = await waitForRequest(runs, events, definition, request, RUN_WAIT_MS);
+      waited = await waitForRequest(runs, events, definition, request, RUN_WAIT_MS, reporter);
     }
   } finally {
+    reporter.finish();
     await engine.stop();
   }
   if (waited.outcome !== 'finished') {
@@ -276,11 +299,19 @@ type RunWait =
  * Wait for the run serving a request, as `GET …/requests/{id}` judges it (requestProgress): the
  * instance may first finish the run going on, then continue as new with ours.
  */
-async function waitForRequest(runs: EngineRunClient, events: EventLog, definition: PipelineDefinition, request: string, timeoutMs: number): Promise<RunWait> {
+async function waitForRequest(
+  runs: EngineRunClient,
+  events: EventLog,
+  definition: PipelineDefinition,
+  request: string,
+  timeoutMs: number,
+  reporter?: ProgressReporter,
+): Promise<RunWait> {
   const deadline = Date.now() + timeoutMs;
   const name = pipelineName(definition);
   for (;;) {
     const progress = await requestProgress(runs, events, name, request, Object.keys(definition.tables).length);
+    if (progress.state === 'running' || progress.state === 'ended') reporter?.update(progress.status.customStatus);
     switch (progress.state) {
       case 'ended':
         return { outcome: 'finished', status: progress.status };
@@ -354,6 +385,11 @@ async function replay(table: string, file: string | undefined, json: boolean, io
   if (!tableNamed(definition, table)) throw new UsageError(`no table ${table} in ${file} (tables: ${Object.keys(definition.tables).join(', ')})`);
   const settings = lakeSettings(env);
   const result = await replayQuarantine({ definition, table, lake: (path) => openLakeStore(settings, path), sql: sqlOptionsFromEnv(env) });
+  if (result.replayed > 0 || result.resumed) {
+    const catalog = lakeCatalog(settings, definition);
+    const path = tableNamed(definition, table)!.table;
+    for (const committed of [path, `${path}${QUARANTINE_SUFFIX}`]) await catalog.afterCommit(committed, (line) => io.err(`${line}\n`))();
+  }
   // With --json the replay's counts and the refresh run's output are printed as one document, last.
   if (!json) io.out(describeReplay(table, result));
   const readers = tablesReadingSource(definition, table);

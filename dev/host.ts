@@ -16,7 +16,7 @@ import * as nodePath from 'node:path';
 import { FUNCTIONS } from '../functions/definitions';
 import { loadInstanceResources } from '../shared/config/settings';
 import { connectionStringTables, OrchestrationEngine } from '../shared/orchestration';
-import { EngineRunClient } from '../shared/run';
+import { EngineRunClient, markLocalHost } from '../shared/run';
 import { appRoot, getRuntime, loadRuntime, resolveSettingReferences, type SluiceRuntime } from '../shared/host';
 import { openContainerStore, openLakeStore } from '../shared/storage/lake';
 import { connectOrStartAzurite, type LocalAzurite } from './azurite';
@@ -120,12 +120,15 @@ function landingContainer(runtime: SluiceRuntime, azurite: LocalAzurite): Contai
 export async function startLocalHost(options: LocalHostOptions = {}): Promise<LocalHost> {
   if (running) throw new Error('a local host is already running in this process (the app reads its settings once per process)');
   running = true;
+  // Runs started, terminated or purged here are audited as `local`: this host checks no key and has no sign-in.
+  markLocalHost(true);
   const root = options.root ?? appRoot();
   const log: DevLog = options.log ?? ((line) => process.stdout.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`));
   const port = options.port ?? 7071;
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const stop of stops.splice(0).reverse()) await stop().catch((err) => log(`stopping: ${(err as Error).message}`));
+    markLocalHost(false);
     running = false;
   };
   try {

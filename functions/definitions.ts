@@ -12,10 +12,17 @@ import type { OrchestrationHandler } from 'durable-functions';
 import type { ActivityFunction } from '../shared/orchestration';
 import { RUN_ACTIVITIES, RUN_ORCHESTRATORS, SCHEDULE_TICK, type RunClient } from '../shared/run';
 import { blobCreatedHandler, eventHubIngestHandler, pipelineScheduleHandler, reconcileHandler } from './ingest';
-import { purgeRunHttp, requestStatusHttp, runStatusHttp, startRunHttp, tableUpdatesHttp, terminateRunHttp } from './pipelines';
+import { pipelineAuditHttp, purgeRunHttp, requestStatusHttp, runStatusHttp, startRunHttp, tableUpdatesHttp, terminateRunHttp } from './pipelines';
 import { describeTableHttp, tableHistoryHttp } from './tables';
 import { listDeadLettersHttp, showDeadLetterHttp } from './deadletter';
-import { dashboardHttp, dashboardSummaryHttp } from './dashboard';
+import { lineageHttp } from './lineage';
+import { healthHttp } from './health';
+import { listCatalogTablesHttp, showCatalogTableHttp } from './catalog';
+import { maintenanceTimerHandler } from './maintenance';
+import { MAINTENANCE_ACTIVITIES, MAINTENANCE_ORCHESTRATORS } from '../shared/maintenance';
+import { rehydrationStatusHttp, startRehydrationHttp } from './rehydrate';
+import { REHYDRATE_ACTIVITIES, REHYDRATE_ORCHESTRATORS } from '../shared/tiering/rehydrate-orchestrator';
+import { metricBreachesHttp, metricsTimerHandler, queryMetricsHttp } from './monitoring';
 
 /**
  * Functions with `durableClient: true` get a `RunClient` as their third argument: over the Durable
@@ -33,6 +40,8 @@ export interface HttpFunctionDefinition {
   methods: HttpMethod[];
   /** The handler needs a run client (third argument). */
   durableClient?: boolean;
+  /** Reachable without a function key (`authLevel: 'anonymous'`); every other route needs one. */
+  anonymous?: boolean;
   handler: (request: HttpRequest, context: InvocationContext, runs?: RunClient) => Promise<HttpResponseInit | HttpResponse>;
 }
 
@@ -96,8 +105,22 @@ export type FunctionDefinition =
 
 /** Every function of the app. */
 export const FUNCTIONS: readonly FunctionDefinition[] = [
+  // Deployment checks and probes; the local host answers /api/health itself (dev/routes.ts).
+  { kind: 'http', name: 'health', route: 'health', methods: ['GET'], anonymous: true, handler: healthHttp },
   { kind: 'http', name: 'describeTable', route: 'tables/{layer}/{table}', methods: ['GET'], handler: describeTableHttp },
   { kind: 'http', name: 'tableHistory', route: 'tables/{layer}/{table}/history', methods: ['GET'], handler: tableHistoryHttp },
+  // Rehydration from Archive (shared/tiering): start, progress, the orchestration and its activities.
+  { kind: 'http', name: 'rehydrateTable', route: 'tables/{layer}/{table}/rehydrate', methods: ['POST'], durableClient: true, handler: startRehydrationHttp },
+  {
+    kind: 'http',
+    name: 'rehydrationStatus',
+    route: 'tables/{layer}/{table}/rehydrations/{instanceId}',
+    methods: ['GET'],
+    durableClient: true,
+    handler: rehydrationStatusHttp,
+  },
+  ...REHYDRATE_ORCHESTRATORS.map((o) => ({ kind: 'orchestration' as const, name: o.name, handler: o.handler })),
+  ...REHYDRATE_ACTIVITIES.map((a) => ({ kind: 'activity' as const, name: a.name, handler: a.handler })),
   // infra/app/event-grid.bicep subscribes this name to BlobCreated events of the landing container.
   { kind: 'eventGrid', name: 'blobCreated', durableClient: true, handler: blobCreatedHandler },
   {
@@ -118,6 +141,13 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   // The dashboard page and the numbers it draws.
   { kind: 'http', name: 'dashboard', route: 'dashboard', methods: ['GET'], handler: dashboardHttp },
   { kind: 'http', name: 'dashboardSummary', route: 'dashboard/summary', methods: ['GET'], handler: dashboardSummaryHttp },
+  // Monitoring (shared/monitoring): the metrics timer and its read-only API.
+  { kind: 'timer', name: 'metrics', schedule: '%SLUICE_METRICS_SCHEDULE%', handler: metricsTimerHandler },
+  { kind: 'http', name: 'queryMetrics', route: 'metrics', methods: ['GET'], handler: queryMetricsHttp },
+  { kind: 'http', name: 'metricBreaches', route: 'metrics/breaches', methods: ['GET'], handler: metricBreachesHttp },
+  // The catalog (shared/catalog), kept by the commits; read-only here (rebuild is `sluice catalog rebuild`).
+  { kind: 'http', name: 'listCatalogTables', route: 'catalog/tables', methods: ['GET'], handler: listCatalogTablesHttp },
+  { kind: 'http', name: 'showCatalogTable', route: 'catalog/tables/{*path}', methods: ['GET'], handler: showCatalogTableHttp },
   { kind: 'timer', name: 'reconcile', schedule: '%SLUICE_RECONCILE_SCHEDULE%', durableClient: true, handler: reconcileHandler },
   // Pipeline runs (shared/run): the run API, the schedule timer, the orchestration and its activities.
   { kind: 'http', name: 'startPipelineRun', route: 'pipelines/{name}/runs', methods: ['POST'], durableClient: true, handler: startRunHttp },
@@ -140,7 +170,13 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
     handler: terminateRunHttp,
   },
   { kind: 'http', name: 'purgePipelineRun', route: 'pipelines/{name}/runs/{instanceId}', methods: ['DELETE'], durableClient: true, handler: purgeRunHttp },
+  { kind: 'http', name: 'lineage', route: 'lineage/{*path}', methods: ['GET'], handler: lineageHttp },
+  { kind: 'http', name: 'pipelineAudit', route: 'pipelines/{name}/audit', methods: ['GET'], handler: pipelineAuditHttp },
   { kind: 'timer', name: 'pipelineSchedule', schedule: SCHEDULE_TICK, durableClient: true, handler: pipelineScheduleHandler },
   ...RUN_ORCHESTRATORS.map((o) => ({ kind: 'orchestration' as const, name: o.name, handler: o.handler })),
   ...RUN_ACTIVITIES.map((a) => ({ kind: 'activity' as const, name: a.name, handler: a.handler })),
+  // Nightly maintenance (shared/maintenance): the timer, its orchestration and activities.
+  { kind: 'timer', name: 'maintenance', schedule: '%SLUICE_MAINTENANCE_SCHEDULE%', durableClient: true, handler: maintenanceTimerHandler },
+  ...MAINTENANCE_ORCHESTRATORS.map((o) => ({ kind: 'orchestration' as const, name: o.name, handler: o.handler })),
+  ...MAINTENANCE_ACTIVITIES.map((a) => ({ kind: 'activity' as const, name: a.name, handler: a.handler })),
 ];

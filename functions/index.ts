@@ -9,6 +9,8 @@
  * source reads the configured hub, `eventHubIngest` is left out (nothing is consumed, so no event is
  * lost); that is logged, never silent.
  */
+// First: the OpenTelemetry instrumentation must be registered before @azure/functions is loaded.
+import './telemetry';
 import { app, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { DurableRunClient, RunClient } from '../shared/run';
@@ -32,7 +34,12 @@ function durable<T, R>(definition: { durableClient?: boolean; handler: (input: T
 function register(definition: FunctionDefinition): void {
   switch (definition.kind) {
     case 'http':
-      app.http(definition.name, { route: definition.route, methods: definition.methods, authLevel: 'function', ...durable(definition) });
+      app.http(definition.name, {
+        route: definition.route,
+        methods: definition.methods,
+        authLevel: definition.anonymous ? 'anonymous' : 'function',
+        ...durable(definition),
+      });
       return;
     case 'timer':
       app.timer(definition.name, { schedule: resolve(definition.schedule), ...durable(definition) });

@@ -55,6 +55,8 @@ import {
 } from '../shared/run';
 import { openLakeStore } from '../shared/storage/lake';
 import type { EventBatchOutcome, IngestOutcome } from '../shared/ingest/types';
+import { logLine } from '../shared/telemetry';
+import { pipelineName } from '../shared/pipeline/name';
 
 /** Start the run a bronze commit calls for (nothing without a run client or when no rows landed). */
 async function afterBronze(
@@ -92,7 +94,7 @@ export async function blobCreatedHandler(event: unknown, context: InvocationCont
   const file = `${routed.blob.container}/${routed.blob.path}${routed.blob.etag ? ` (ETag ${routed.blob.etag})` : ''}`;
   let outcome: IngestOutcome;
   try {
-    outcome = await ingestRoutedBlob(runtime, routed);
+    outcome = await ingestRoutedBlob(runtime, routed, (line) => context.warn(`blobCreated: ${line}`));
   } catch (err) {
     if (err instanceof IngestConfigError) {
       context.error(
@@ -104,7 +106,7 @@ export async function blobCreatedHandler(event: unknown, context: InvocationCont
     context.error(`blobCreated: ${file} for ${routed.route.tableKey} failed (${why}), will be delivered again: ${errorText(err)}`);
     throw err;
   }
-  logFile(context, 'blobCreated', file, routed.route.tableKey, outcome);
+  logFile(context, 'blobCreated', file, routed.route, outcome);
   let due = outcome.status === 'committed' && outcome.rowsWritten > 0;
   if (outcome.status === 'duplicate' && outcome.version !== undefined && outcome.rowsWritten > 0 && runs) {
     // A redelivery after a failed start must still start the run it lost, but not one for a version long applied.
@@ -139,9 +141,16 @@ export async function eventHubIngestHandler(messages: unknown, context: Invocati
     const seq = batch.events.map((e) => e.sequenceNumber);
     where = `${batch.partition.hub}/${batch.partition.consumerGroup} partition ${batch.partition.partitionId}, ${seq.length ? `sequence numbers ${Math.min(...seq)}–${Math.max(...seq)}` : 'no events'}`;
     const { route, outcome } = await ingestHubBatch(runtime, batch);
-    const line = `eventHubIngest: ${where} → ${route.tableKey}: ${describeBatch(outcome)}`;
-    if (outcome.eventsDeadLettered > 0) context.warn(line);
-    else context.log(line);
+    logLine(context, outcome.eventsDeadLettered > 0 ? 'warning' : 'information', `eventHubIngest: ${where} → ${route.tableKey}: ${describeBatch(outcome)}`, {
+      pipeline: pipelineName(route.pipeline),
+      source: route.source.name,
+      table: route.source.table,
+      version: outcome.version,
+      partition: batch.partition.partitionId,
+      events: outcome.eventsReceived,
+      rowsWritten: outcome.rowsWritten,
+      rowsDeadLettered: outcome.rowsDeadLettered,
+    });
     if (outcome.sequenceGap) {
       const { from, to } = outcome.sequenceGap;
       context.warn(
@@ -183,23 +192,27 @@ export async function reconcileHandler(timer: Timer, context: InvocationContext,
   if (timer.isPastDue) context.log('reconcile: running late (past due)');
   const failed: string[] = [];
   const landed: { route: SourceRoute; version: number }[] = [];
-  await reconcileLanding(runtime, (done) => {
-    const versions = (done.result?.outcomes ?? [])
-      .filter((o) => o.status === 'committed' && o.rowsWritten > 0 && o.version !== undefined)
-      .map((o) => o.version!);
-    if (versions.length) landed.push({ route: done.route, version: Math.max(...versions) });
-    // One line per file it ingested, as blobCreated gives, so a file's fate reads the same whichever path took it.
-    for (const o of done.result?.outcomes ?? []) {
-      if (o.status !== 'committed' && o.status !== 'deadlettered') continue;
-      logFile(context, 'reconcile', `${runtime.settings.landingContainer}/${o.path}${o.etag ? ` (ETag ${o.etag})` : ''}`, done.route.tableKey, o);
-    }
-    context.log(`reconcile: ${describeSource(runtime.settings.landingContainer, done)}`);
-    if (done.error) failed.push(`${done.route.source.name}: ${errorText(done.error)}`);
-    for (const f of done.result?.failures ?? []) {
-      context.error(`reconcile: ${runtime.settings.landingContainer}/${f.path} for ${done.route.tableKey} failed: ${errorText(f.error)}`);
-      failed.push(`${runtime.settings.landingContainer}/${f.path}: ${f.error.message}`);
-    }
-  });
+  await reconcileLanding(
+    runtime,
+    (done) => {
+      const versions = (done.result?.outcomes ?? [])
+        .filter((o) => o.status === 'committed' && o.rowsWritten > 0 && o.version !== undefined)
+        .map((o) => o.version!);
+      if (versions.length) landed.push({ route: done.route, version: Math.max(...versions) });
+      // One line per file it ingested, as blobCreated gives, so a file's fate reads the same whichever path took it.
+      for (const o of done.result?.outcomes ?? []) {
+        if (o.status !== 'committed' && o.status !== 'deadlettered') continue;
+        logFile(context, 'reconcile', `${runtime.settings.landingContainer}/${o.path}${o.etag ? ` (ETag ${o.etag})` : ''}`, done.route, o);
+      }
+      context.log(`reconcile: ${describeSource(runtime.settings.landingContainer, done)}`);
+      if (done.error) failed.push(`${done.route.source.name}: ${errorText(done.error)}`);
+      for (const f of done.result?.failures ?? []) {
+        context.error(`reconcile: ${runtime.settings.landingContainer}/${f.path} for ${done.route.tableKey} failed: ${errorText(f.error)}`);
+        failed.push(`${runtime.settings.landingContainer}/${f.path}: ${f.error.message}`);
+      }
+    },
+    (line) => context.warn(`reconcile: ${line}`),
+  );
   for (const l of landed) {
     try {
       await afterBronze('reconcile', l.route, l.version, true, context, runs);
@@ -255,10 +268,23 @@ export async function pipelineScheduleHandler(timer: Timer, context: InvocationC
 }
 
 /** One line per file, a warning when rows were set aside: `<function>: <file> → <table>: <outcome>`. */
-function logFile(context: InvocationContext, fn: string, file: string, tableKey: string, o: IngestOutcome): void {
-  const line = `${fn}: ${file} → ${tableKey}: ${describeFile(o)}`;
-  if (o.status === 'deadlettered' || o.rowsDeadLettered > 0) context.warn(line);
-  else context.log(line);
+function logFile(context: InvocationContext, fn: string, file: string, route: SourceRoute, o: IngestOutcome): void {
+  logLine(
+    context,
+    o.status === 'deadlettered' || o.rowsDeadLettered > 0 ? 'warning' : 'information',
+    `${fn}: ${file} → ${route.tableKey}: ${describeFile(o)}`,
+    {
+      pipeline: pipelineName(route.pipeline),
+      source: route.source.name,
+      table: route.source.table,
+      version: o.version,
+      file: o.path,
+      status: o.status,
+      rowsRead: o.rowsRead,
+      rowsWritten: o.rowsWritten,
+      rowsDeadLettered: o.rowsDeadLettered,
+    },
+  );
 }
 
 /** A dead-letter record's full place (container path and URL): the stage reports only its id. */

@@ -7,6 +7,9 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import { getSettings } from '../shared/config';
 import { internalError, isJsonContentType, notJsonAnswer } from '../shared/host/http';
 import {
+  auditLogOf,
+  auditResponse,
+  callerOf,
   purgeRunResponse,
   requestStatusResponse,
   runStatusResponse,
@@ -17,6 +20,7 @@ import {
   terminateRunResponse,
   type ApiOrigin,
   type ApiResponse,
+  type AuditContext,
   type RunClient,
 } from '../shared/run';
 
@@ -25,6 +29,12 @@ export type RunHttpHandler = (request: HttpRequest, context: InvocationContext, 
 
 function origin(request: HttpRequest): ApiOrigin {
   return { baseUrl: new URL(request.url).origin, exposeDurableUrls: getSettings().exposeDurableUrls };
+}
+
+/** Where a start, terminate or purge is recorded, and who asked (App Service authentication, a key, the local host). */
+function audit(request: HttpRequest): AuditContext | undefined {
+  const events = runtimeServices().events;
+  return events ? { log: auditLogOf(events), caller: callerOf(request.headers) } : undefined;
 }
 
 function reply(response: ApiResponse): HttpResponseInit {
@@ -62,7 +72,7 @@ export const startRunHttp = withRuns('startPipelineRun', async (request, runs) =
     }
   }
   const services = runtimeServices();
-  return startRunResponse(runs, services.pipelines(), request.params.name, startOptions(body, request.query), origin(request), services.events);
+  return startRunResponse(runs, services.pipelines(), request.params.name, startOptions(body, request.query), origin(request), services.events, audit(request));
 });
 
 /** `GET /api/pipelines/{name}/requests/{requestId}`: the run serving a start request, even once the instance has moved on. */
@@ -88,8 +98,20 @@ export const runStatusHttp = withRuns('pipelineRunStatus', (request, runs) =>
 
 /** `POST /api/pipelines/{name}/runs/{instanceId}/terminate[?reason=]`. */
 export const terminateRunHttp = withRuns('terminatePipelineRun', (request, runs) =>
-  terminateRunResponse(runs, request.params.name, request.params.instanceId, request.query.get('reason') ?? 'terminated over HTTP'),
+  terminateRunResponse(runs, request.params.name, request.params.instanceId, request.query.get('reason') ?? 'terminated over HTTP', audit(request)),
 );
 
 /** `DELETE /api/pipelines/{name}/runs/{instanceId}`: purge a finished run's history. */
-export const purgeRunHttp = withRuns('purgePipelineRun', (request, runs) => purgeRunResponse(runs, request.params.name, request.params.instanceId));
+export const purgeRunHttp = withRuns('purgePipelineRun', (request, runs) =>
+  purgeRunResponse(runs, request.params.name, request.params.instanceId, audit(request)),
+);
+
+/** `GET /api/pipelines/{name}/audit[?limit=]`: who started, terminated or purged the pipeline's runs, newest first. */
+export async function pipelineAuditHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    const services = runtimeServices();
+    return reply(await auditResponse(services.events && auditLogOf(services.events), services.pipelines(), request.params.name, request.query.get('limit')));
+  } catch (err) {
+    return failed('pipelineAudit', err, context);
+  }
+}

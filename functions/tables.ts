@@ -17,8 +17,8 @@ export const MAX_HISTORY = 1000;
 /** Commits listed when no limit is given. */
 const DEFAULT_HISTORY = 100;
 
-/** Resolve `{layer}/{table}` route parameters to a store, or an error response. */
-function tableLocation(request: HttpRequest): { path: string } | HttpResponseInit {
+/** Resolve `{layer}/{table}` route parameters to a lake path, or an error response. */
+export function tableLocation(request: HttpRequest): { path: string } | HttpResponseInit {
   const { layer, table } = request.params;
   if (!LAYERS.has(layer)) return { status: 400, jsonBody: { error: `layer must be bronze, silver or gold, not '${layer}'` } };
   if (!TABLE_NAME.test(table ?? '')) return { status: 400, jsonBody: { error: `'${table}' is not a table name (letters, digits, _ . -)` } };

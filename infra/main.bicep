@@ -4,23 +4,27 @@
 //   ├─ user-assigned identity ........ the app runs as it; every data-plane role below is granted to it
 //   ├─ Log Analytics + App Insights .. local auth off; telemetry sent with the identity
 //   ├─ host storage account .......... AzureWebJobsStorage: Durable task hub (queues, tables), timer and
-//   │                                   Event Hubs checkpoints, the deployment package container
+//   │                                   Event Hubs checkpoints, the deployment package container, and
+//   │                                   `eventgrid-deadletter` for events Event Grid could not deliver
 //   ├─ lake storage account (ADLS Gen2) containers `landing` and `lake`, Sluice tables
+//   ├─ Key Vault (RBAC mode) ......... secret `sluice-pii-key`, the app's SLUICE_PII_KEY
 //   ├─ Event Hubs namespace .......... hub `network-telemetry`, consumer group `sluice`
 //   ├─ Flex Consumption function app . Node 22, identity-based settings only
-//   └─ Event Grid system topic ....... on the lake account; subscription BlobCreated(landing) → blobCreated
+//   ├─ Event Grid system topic ....... on the lake account; subscription BlobCreated(landing) → blobCreated
+//   └─ virtual network (option) ...... networkIsolation: private endpoints for storage and Event Hubs
 //
 // Two storage accounts, not one: the lake needs the hierarchical namespace and is tiered, backed up and
 // vacuumed as data, while host storage is chatty runtime state (Durable queues poll constantly). Keeping
 // them apart keeps runtime blobs out of the lake's lifecycle rules, backups and Event Grid topic, and
 // lets the lake be granted to people without granting the task hub.
 //
-// First deployment is two steps, because the Event Grid subscription can only target a function that
-// already exists in the deployed code:
-//   azd up                                                   (provision + deploy code)
-//   azd env set SLUICE_DEPLOY_EVENT_GRID_SUBSCRIPTION true
-//   azd provision                                            (adds the subscription)
-// Later `azd up` runs keep the subscription because the environment value stays true.
+// One `azd up` creates everything. The Event Grid subscription is the one part that cannot be
+// provisioned before the code is deployed (Event Grid checks that the target function exists), and
+// `azd up` provisions first. So the postdeploy hook (scripts/postdeploy.sh, .ps1) sets
+// SLUICE_DEPLOY_EVENT_GRID_SUBSCRIPTION=true and runs `azd provision` again: the subscription is then
+// declared here like everything else (no CLI-made resource drifting beside the template), and later
+// runs of `azd up` provision it at once, because the output of the same name keeps the value true in
+// the azd environment.
 
 targetScope = 'subscription'
 
@@ -33,8 +37,20 @@ param environmentName string
 @description('Region for all resources. It must offer the Flex Consumption plan.')
 param location string
 
-@description('Object ID of the developer running azd; gets data access to the lake. Empty to skip.')
+@description('Object ID of the principal running azd (a developer, or the CI service principal); gets data access to the lake and reads the PII key back. Empty to skip.')
 param principalId string = ''
+
+@allowed(['User', 'ServicePrincipal', 'Group'])
+@description('Kind of principal principalId is: User for a developer, ServicePrincipal in CI (AZURE_PRINCIPAL_TYPE).')
+param principalType string = 'User'
+
+@secure()
+@description('SLUICE_PII_KEY as azd resolves it before provisioning (main.parameters.json): the key already in the vault, or a generated one on the first provision. See core/security/key-vault.bicep.')
+param piiKey string
+
+@secure()
+@description('Random text that lengthens a freshly generated PII key; a new GUID on every deployment, used only when the key is generated.')
+param piiKeyEntropy string = newGuid()
 
 @description('Resource group name; derived from the environment name when empty.')
 param resourceGroupName string = ''
@@ -59,8 +75,25 @@ param taskHubName string = 'SluiceHub'
 @description('Pipeline definitions the app serves (SLUICE_PIPELINES): a path or glob relative to the app root. The default deploys the point-of-sale example so a first `azd up` ingests something; point it at your own YAML files (e.g. pipelines/*.yaml).')
 param pipelines string = 'examples/pipelines/pos.yaml'
 
-@description('Create the Event Grid subscription landing BlobCreated -> blobCreated. Set true only after the code is deployed (see the top of this file).')
+@description('E-mail address the monitoring alerts (objective breaches, failed table updates, new dead letters) are sent to. Empty: the alert rules fire into an action group without receivers.')
+param alertEmail string = ''
+
+@description('NCRONTAB schedule of the metrics timer (SLUICE_METRICS_SCHEDULE).')
+param metricsSchedule string = '0 */5 * * * *'
+
+@minValue(1)
+@maxValue(3650)
+@description('Days the metrics timer keeps points and objective breaches in the SluiceMetrics table (SLUICE_METRICS_RETENTION_DAYS).')
+param metricsRetentionDays int = 30
+
+@description('Create the Event Grid subscription landing BlobCreated -> blobCreated. Only once the code is deployed: the postdeploy hook turns it on (see the top of this file).')
 param deployEventGridSubscription bool = false
+
+@description('Network option (SLUICE_NETWORK_ISOLATION): the storage accounts and Event Hubs behind private endpoints, the function app on a virtual network. Off by default; see README "Deploying".')
+param networkIsolation bool = false
+
+@description('Easy Auth option (SLUICE_EASY_AUTH_CLIENT_ID): client ID of a Microsoft Entra app registration; people then sign in before any HTTP route. Empty: off (function keys only). See README "Deploying".')
+param easyAuthClientId string = ''
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -70,6 +103,7 @@ var tags = {
 var serviceName = 'sluice' // must match services.<name> in azure.yaml
 var functionAppName = 'func-sluice-${resourceToken}'
 var deploymentContainerName = 'app-package-sluice-${take(resourceToken, 7)}'
+var eventGridDeadLetterContainerName = 'eventgrid-deadletter'
 var lakeContainerName = 'lake'
 var landingContainerName = 'landing'
 var eventHubName = 'network-telemetry'
@@ -109,8 +143,10 @@ module hostStorage 'core/storage/storage-account.bicep' = {
     name: 'sthost${resourceToken}'
     location: location
     tags: tags
+    privateNetworking: networkIsolation
     containers: [
       deploymentContainerName
+      eventGridDeadLetterContainerName
     ]
   }
 }
@@ -122,6 +158,7 @@ module lakeStorage 'core/storage/storage-account.bicep' = {
     name: 'stlake${resourceToken}'
     location: location
     tags: tags
+    privateNetworking: networkIsolation
     isHnsEnabled: true
     // A deleted blob or container of the lake can be restored for 7 days: the last line of defence
     // behind vacuum's retention (a wrong --force, a mistaken delete outside Sluice).
@@ -130,6 +167,18 @@ module lakeStorage 'core/storage/storage-account.bicep' = {
       landingContainerName
       lakeContainerName
     ]
+  }
+}
+
+module keyVault 'core/security/key-vault.bicep' = {
+  name: 'key-vault'
+  scope: rg
+  params: {
+    name: 'kv-sluice-${resourceToken}'
+    location: location
+    tags: tags
+    piiKey: piiKey
+    piiKeyEntropy: piiKeyEntropy
   }
 }
 
@@ -142,6 +191,20 @@ module eventHubs 'app/eventhubs.bicep' = {
     consumerGroupName: eventHubConsumerGroup
     location: location
     tags: tags
+    privateNetworking: networkIsolation
+  }
+}
+
+module network 'app/network.bicep' = if (networkIsolation) {
+  name: 'network'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    vnetName: 'vnet-sluice-${resourceToken}'
+    hostStorageId: hostStorage.outputs.id
+    lakeStorageId: lakeStorage.outputs.id
+    eventHubNamespaceId: eventHubs.outputs.namespaceId
   }
 }
 
@@ -172,11 +235,28 @@ module functionApp 'app/function-app.bicep' = {
     eventHubName: eventHubs.outputs.eventHubName
     eventHubConsumerGroup: eventHubs.outputs.consumerGroupName
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+    piiKeySecretUri: keyVault.outputs.piiKeySecretUri
     taskHubName: taskHubName
     pipelines: pipelines
     instanceMemoryMB: instanceMemoryMB
     activityConcurrency: activityConcurrency
     maximumInstanceCount: maximumInstanceCount
+    appSubnetId: networkIsolation ? network.outputs.appSubnetId : ''
+    easyAuthClientId: easyAuthClientId
+    metricsSchedule: metricsSchedule
+    metricsRetentionDays: metricsRetentionDays
+  }
+}
+
+// Alert rules on what the app exports to Application Insights (shared/monitoring), with an action group.
+module alerts 'app/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    alertEmail: alertEmail
   }
 }
 
@@ -186,11 +266,15 @@ module rbac 'app/rbac.bicep' = {
   params: {
     identityPrincipalId: identity.outputs.principalId
     userPrincipalId: principalId
+    userPrincipalType: principalType
     hostStorageName: hostStorage.outputs.name
     lakeStorageName: lakeStorage.outputs.name
+    lakeContainerName: lakeContainerName
+    landingContainerName: landingContainerName
     eventHubNamespaceName: eventHubs.outputs.namespaceName
     eventHubName: eventHubs.outputs.eventHubName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
+    keyVaultName: keyVault.outputs.name
   }
 }
 
@@ -205,6 +289,8 @@ module eventGrid 'app/event-grid.bicep' = {
     landingContainerName: landingContainerName
     functionAppName: functionApp.outputs.name
     deploySubscription: deployEventGridSubscription
+    hostStorageName: hostStorage.outputs.name
+    deadLetterContainerName: eventGridDeadLetterContainerName
   }
 }
 
@@ -217,10 +303,18 @@ output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output SLUICE_FUNCTION_APP_URL string = 'https://${functionApp.outputs.defaultHostName}'
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.applicationInsightsConnectionString
 output SLUICE_LAKE__accountName string = lakeStorage.outputs.name
+output SLUICE_LAKE__blobServiceUri string = lakeStorage.outputs.blobEndpoint
 output SLUICE_LAKE_CONTAINER string = lakeContainerName
 output SLUICE_LANDING_CONTAINER string = landingContainerName
 output SLUICE_TASK_HUB string = taskHubName
 output SLUICE_EVENTHUB__fullyQualifiedNamespace string = eventHubs.outputs.fullyQualifiedNamespace
 output SLUICE_EVENTHUB_NAME string = eventHubs.outputs.eventHubName
 output SLUICE_EVENTHUB_CONSUMER_GROUP string = eventHubs.outputs.consumerGroupName
-output SLUICE_EVENT_GRID_SUBSCRIPTION_DEPLOYED bool = eventGrid.outputs.subscriptionDeployed
+// Read by azd's secretOrRandomPassword on the next provision (main.parameters.json), so the key is kept.
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+// Same name as the parameter's environment value (main.parameters.json): once the hook has provisioned
+// the subscription, every later provision, and `azd env refresh` in a fresh environment (CI), keep it.
+output SLUICE_DEPLOY_EVENT_GRID_SUBSCRIPTION bool = eventGrid.outputs.subscriptionDeployed
+output SLUICE_NETWORK_ISOLATION bool = networkIsolation
+output SLUICE_EASY_AUTH_CLIENT_ID string = easyAuthClientId
+output SLUICE_EVENT_GRID_DEAD_LETTER_CONTAINER string = eventGridDeadLetterContainerName

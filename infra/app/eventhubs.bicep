@@ -14,6 +14,8 @@ param partitionCount int = 4
 @minValue(1)
 @maxValue(7)
 param messageRetentionInDays int = 7
+@description('Network option: private traffic only (a private endpoint in app/network.bicep).')
+param privateNetworking bool = false
 
 resource namespace 'Microsoft.EventHub/namespaces@2024-01-01' = {
   name: namespaceName
@@ -27,6 +29,7 @@ resource namespace 'Microsoft.EventHub/namespaces@2024-01-01' = {
   properties: {
     disableLocalAuth: true
     minimumTlsVersion: '1.2'
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
   }
 }
 
@@ -45,6 +48,7 @@ resource consumerGroup 'Microsoft.EventHub/namespaces/eventhubs/consumergroups@2
 }
 
 output namespaceName string = namespace.name
+output namespaceId string = namespace.id
 output eventHubName string = hub.name
 output consumerGroupName string = consumerGroup.name
 // The host name of `serviceBusEndpoint` (https://<ns>.servicebus.windows.net:443/), which is what

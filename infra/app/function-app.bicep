@@ -30,6 +30,8 @@ param eventHubName string
 param eventHubConsumerGroup string
 
 param applicationInsightsConnectionString string
+@description('Versionless URI of the Key Vault secret holding SLUICE_PII_KEY.')
+param piiKeySecretUri string
 param taskHubName string
 @description('SLUICE_PIPELINES: the pipeline definition files, relative to the app root.')
 param pipelines string
@@ -44,6 +46,19 @@ param activityConcurrency int = 4
 param maximumInstanceCount int = 100
 @allowed(['20', '22'])
 param nodeVersion string = '22'
+@description('Easy Auth option: client ID of the Microsoft Entra app registration that signs people in before any HTTP route; empty leaves App Service authentication off (function keys only).')
+param easyAuthClientId string = ''
+@description('Easy Auth: what a request without a session or token gets. People (dashboard, catalog) are sent to the sign-in page; scripts should send a bearer token.')
+@allowed(['RedirectToLoginPage', 'Return401'])
+param easyAuthUnauthenticatedAction string = 'RedirectToLoginPage'
+@description('Network option: the subnet (delegated to Microsoft.App/environments) the app\'s outbound traffic goes through; empty for none.')
+param appSubnetId string = ''
+
+@description('NCRONTAB schedule of the metrics timer (SLUICE_METRICS_SCHEDULE).')
+param metricsSchedule string = '0 */5 * * * *'
+
+@description('Days of metrics kept in SluiceMetrics (SLUICE_METRICS_RETENTION_DAYS).')
+param metricsRetentionDays int = 30
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
@@ -73,6 +88,9 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // Key Vault references (SLUICE_PII_KEY) are resolved with the app's user-assigned identity.
+    keyVaultReferenceIdentity: identityId
+    virtualNetworkSubnetId: empty(appSubnetId) ? null : appSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
     }
@@ -127,6 +145,10 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     SLUICE_LANDING_CONTAINER: landingContainerName
     SLUICE_PIPELINES: pipelines
 
+    // The HMAC key of `pii: hash` columns, resolved by the platform from Key Vault at start-up (the
+    // newest version of the secret); the value never appears in app settings.
+    SLUICE_PII_KEY: '@Microsoft.KeyVault(SecretUri=${piiKeySecretUri})'
+
     // host.json reads the task hub name from this setting (%SLUICE_TASK_HUB%).
     SLUICE_TASK_HUB: taskHubName
 
@@ -142,6 +164,64 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     SLUICE_EVENTHUB__clientId: identityClientId
     SLUICE_EVENTHUB_NAME: eventHubName
     SLUICE_EVENTHUB_CONSUMER_GROUP: eventHubConsumerGroup
+
+    // The metrics timer (shared/monitoring).
+    SLUICE_METRICS_SCHEDULE: metricsSchedule
+    SLUICE_METRICS_RETENTION_DAYS: string(metricsRetentionDays)
+  }
+}
+
+// App Service authentication ("Easy Auth") with Microsoft Entra ID, in front of every HTTP route when
+// easyAuthClientId is given. It runs before the Functions host: a request needs a signed-in session (or
+// a bearer token for the app registration) and then, as before, the route's function key. Paths Azure
+// itself calls without a user are left open: Event Grid's delivery endpoint (it brings the
+// eventgrid_extension key) and the anonymous health probe.
+resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(easyAuthClientId)) {
+  parent: app
+  name: 'authsettingsV2'
+  // Site config is written one part at a time: two parts updated at once can conflict.
+  dependsOn: [
+    appSettings
+  ]
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: easyAuthUnauthenticatedAction
+      redirectToProvider: 'azureactivedirectory'
+      excludedPaths: [
+        '/api/health'
+        '/runtime/webhooks/EventGrid'
+        '/runtime/webhooks/eventgrid'
+      ]
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          // Single tenant: only accounts of this tenant sign in. No client secret: the sign-in uses
+          // ID tokens, so nothing secret has to be stored for it.
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+          clientId: easyAuthClientId
+        }
+        validation: {
+          allowedAudiences: [
+            easyAuthClientId
+            'api://${easyAuthClientId}'
+          ]
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: false
+      }
+    }
+    httpSettings: {
+      requireHttps: true
+    }
   }
 }
 

@@ -26,11 +26,20 @@
  * | `SLUICE_SQL_CACHE_SIZE` | `256MB` | local cache of the data files refreshes read (hard-linked into each run folder); `0` turns it off |
  * | `SLUICE_PII_KEY` | unset | HMAC key (≥ 16 characters) for columns tagged `pii: hash`; required when a loaded pipeline has one. Keep it in Key Vault, referenced from the app setting |
  * | `SLUICE_VACUUM_RETENTION_HOURS` | `168` | retention, in hours, of tables without `delta.deletedFileRetentionDuration`: how long vacuum keeps a removed data file, and the shortest retention `sluice vacuum` accepts without `--force`; whole number ≥ 0. Below 168 (7 days) time travel and slow concurrent readers may break |
+ * | `SLUICE_REHYDRATION_POLL_SECONDS` | `300` | seconds between two checks of a rehydration from Archive (the `rehydrate` orchestration's durable timer, `sluice rehydrate --wait`); whole number 1–86400. Each check is one listing of the table's files |
+ * | `SLUICE_REHYDRATION_HOLD_DAYS` | `7` | days a rehydrated file stays out of the tiering run's reach after it was read (or, unread, after its rehydration completed); whole number 0–365 |
  * | `SLUICE_OPTIMIZE_TARGET_MB` | `128` | default target size of files written by optimize (`sluice optimize` without `--target-mb`), in MiB; whole number 1–1024 (a file is assembled in memory) |
+ * | `SLUICE_OPTIMIZE_MIN_FILES` | `10` | the maintenance timer and `sluice maintain` compact a partition only when it has at least this many small files (below 75% of the target size); whole number 2–100000 |
+ * | `SLUICE_HISTORY_RETENTION_DAYS` | `30` | the maintenance timer purges the Durable history of finished orchestration instances created more than this many days ago; whole number 1–3650 |
+ * | `SLUICE_EVENTS_RETENTION_DAYS` | `90` | the maintenance timer deletes `SluiceEvents` rows (table updates, run requests) recorded more than this many days ago; whole number 1–3650 |
  * | `SLUICE_INSTANCE_MEMORY_MB` | `2048` | memory of one instance of the app in MB (Flex Consumption: 512, 2048 or 4096; the Bicep sets it from the plan's `instanceMemoryMB`); whole number ≥ 512. Refresh activities share it (see `SLUICE_SQL_MEMORY_LIMIT`) |
  * | `AzureFunctionsJobHost__extensions__durableTask__maxConcurrentActivityFunctions` | host.json's `maxConcurrentActivityFunctions` | activities one instance runs at once; whole number ≥ 1. The Functions host applies this app setting over host.json, and Sluice reads the value the same way, so the memory split uses the number the Durable extension uses (the Bicep sets it) |
  * | `SLUICE_EXPOSE_DURABLE_URLS` | `false` | `true` adds the Durable extension's management URLs to the start-run answer. In Azure they carry the extension's system key, which grants control (status, terminate, purge) of every instance of every pipeline to whoever holds the start function's key |
  * | `SLUICE_POISON_ATTEMPTS` | `5` | attempts of a landing file failing for a non-transient reason before it is dead-lettered whole (`poison: <last error>`); whole number 1–100 |
+ * | `SLUICE_OPENLINEAGE_URL` | unset (off) | endpoint every table update's OpenLineage run events (START, COMPLETE, FAIL) are POSTed to, e.g. `https://marquez.example.com/api/v1/lineage`; `https://`, or `http://` on a loopback host |
+ * | `SLUICE_OPENLINEAGE_CONTAINER` | unset (off) | blob container of the lake account the same events are written to as JSON blobs (`<namespace>/<pipeline>.<table>/…`); must not be the landing or the lake container |
+ * | `SLUICE_OPENLINEAGE_NAMESPACE` | `sluice` | OpenLineage job namespace of the events (jobs are named `<pipeline>.<table>`) |
+ * | `SLUICE_METRICS_RETENTION_DAYS` | `30` | days the metrics timer keeps points and objective breaches in the Azure Table `SluiceMetrics`; older rows are removed by the timer; whole number 1–3650 |
  * | `SLUICE_MAX_RECORD_MB` | `16` | longest CSV/TSV/JSON/NDJSON record ingestion turns into a row, and most an Avro block (or its header) may take and inflate to, in MiB of decompressed input; whole number 1–256. A longer one is dead-lettered (offset, first bytes) and reading goes on after it |
  */
 
@@ -80,6 +89,12 @@ export interface MaintenanceSettings {
   readonly optimizeTargetMb: number;
   /** `SLUICE_OPTIMIZE_TARGET_MB` in bytes. */
   readonly optimizeTargetBytes: number;
+  /** `SLUICE_OPTIMIZE_MIN_FILES`: fewest small files that make maintenance compact a partition. */
+  readonly optimizeMinFiles: number;
+  /** `SLUICE_HISTORY_RETENTION_DAYS`: age after which finished orchestration instances are purged. */
+  readonly historyRetentionDays: number;
+  /** `SLUICE_EVENTS_RETENTION_DAYS`: age after which event log rows are deleted. */
+  readonly eventsRetentionDays: number;
 }
 
 /**
@@ -95,8 +110,16 @@ export interface InstanceResources {
   readonly activityConcurrencySource: string;
 }
 
+/** The settings of rehydration from Archive (shared/tiering/rehydrate.ts), which `sluice rehydrate` needs on any table location. */
+export interface RehydrationSettings {
+  /** `SLUICE_REHYDRATION_POLL_SECONDS`: seconds between two checks of a rehydration. */
+  readonly rehydrationPollSeconds: number;
+  /** `SLUICE_REHYDRATION_HOLD_DAYS`: days a rehydrated file is held from tiering after its read. */
+  readonly rehydrationHoldDays: number;
+}
+
 /** All Sluice settings, validated. See the table at the top of this file. */
-export interface SluiceSettings extends MaintenanceSettings {
+export interface SluiceSettings extends MaintenanceSettings, RehydrationSettings {
   /** `SLUICE_LAKE`, `SLUICE_LAKE__*`, else `AzureWebJobsStorage`, `AzureWebJobsStorage__*`. */
   readonly lake: LakeConnection;
   /** `SLUICE_LAKE_CONTAINER` */
@@ -117,8 +140,22 @@ export interface SluiceSettings extends MaintenanceSettings {
   readonly maxRecordMb: number;
   /** `SLUICE_MAX_RECORD_MB` in bytes. */
   readonly maxRecordBytes: number;
+  /** `SLUICE_METRICS_RETENTION_DAYS`: how long the metrics timer keeps points and breaches. */
+  readonly metricsRetentionDays: number;
   /** `SLUICE_PII_KEY`: HMAC key of `pii: hash` columns (unset: none; runtime/context.ts requires it when a pipeline hashes a column). */
   readonly piiKey?: string;
+  /** `SLUICE_OPENLINEAGE_*`: where OpenLineage events go (absent: nowhere). */
+  readonly openLineage?: OpenLineageSettings;
+}
+
+/** Where OpenLineage run events are sent; at least one of `url` and `container` is set. */
+export interface OpenLineageSettings {
+  /** `SLUICE_OPENLINEAGE_URL` */
+  readonly url?: string;
+  /** `SLUICE_OPENLINEAGE_CONTAINER` (in the lake account) */
+  readonly container?: string;
+  /** `SLUICE_OPENLINEAGE_NAMESPACE` */
+  readonly namespace: string;
 }
 
 /** Thrown by `loadSettings` with every problem found, so one start-up shows them all. */
@@ -141,10 +178,16 @@ const DEFAULTS = {
   pipelines: 'pipelines/*.yaml',
   vacuumRetentionHours: 168,
   optimizeTargetMb: 128,
+  optimizeMinFiles: 10,
+  historyRetentionDays: 30,
+  eventsRetentionDays: 90,
   instanceMemoryMb: 2048,
   exposeDurableUrls: false,
   poisonAttempts: 5,
   maxRecordMb: 16,
+  rehydrationPollSeconds: 300,
+  rehydrationHoldDays: 7,
+  metricsRetentionDays: 30,
 } as const;
 
 /** Default of `SLUICE_POISON_ATTEMPTS`, also the ingest stage's when no setting is passed (the CLI). */
@@ -181,10 +224,13 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
   const taskHub = readTaskHub(env, problems);
   const pipelines = readString(env, 'SLUICE_PIPELINES') ?? DEFAULTS.pipelines;
   const maintenance = readMaintenanceSettings(env, problems);
+  const rehydration = readRehydrationSettings(env, problems);
   const exposeDurableUrls = readBoolean(env, 'SLUICE_EXPOSE_DURABLE_URLS', DEFAULTS.exposeDurableUrls, problems);
   const poisonAttempts = readWholeNumber(env, 'SLUICE_POISON_ATTEMPTS', DEFAULTS.poisonAttempts, 1, 100, problems);
   const maxRecordMb = readMaxRecordMb(env, problems);
+  const metricsRetentionDays = readWholeNumber(env, 'SLUICE_METRICS_RETENTION_DAYS', DEFAULTS.metricsRetentionDays, 1, 3650, problems);
   const piiKey = readPiiKey(env);
+  const openLineage = readOpenLineage(env, [lakeContainer, landingContainer], problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -197,11 +243,14 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
     taskHub: taskHub!,
     pipelines,
     ...maintenance!,
+    ...rehydration!,
     exposeDurableUrls: exposeDurableUrls!,
     poisonAttempts: poisonAttempts!,
     maxRecordMb: maxRecordMb!,
     maxRecordBytes: maxRecordMb! * 1024 * 1024,
+    metricsRetentionDays: metricsRetentionDays!,
     ...(piiKey ? { piiKey } : {}),
+    ...(openLineage ? { openLineage: Object.freeze(openLineage) } : {}),
   });
 }
 
@@ -221,8 +270,45 @@ export function loadMaintenanceSettings(env: SettingsEnv = process.env): Mainten
 function readMaintenanceSettings(env: SettingsEnv, problems: string[]): MaintenanceSettings | undefined {
   const vacuumRetentionHours = readWholeNumber(env, 'SLUICE_VACUUM_RETENTION_HOURS', DEFAULTS.vacuumRetentionHours, 0, undefined, problems);
   const optimizeTargetMb = readWholeNumber(env, 'SLUICE_OPTIMIZE_TARGET_MB', DEFAULTS.optimizeTargetMb, 1, 1024, problems);
-  if (vacuumRetentionHours === undefined || optimizeTargetMb === undefined) return undefined;
-  return { vacuumRetentionHours, optimizeTargetMb, optimizeTargetBytes: optimizeTargetMb * 1024 * 1024 };
+  const optimizeMinFiles = readWholeNumber(env, 'SLUICE_OPTIMIZE_MIN_FILES', DEFAULTS.optimizeMinFiles, 2, 100_000, problems);
+  const historyRetentionDays = readWholeNumber(env, 'SLUICE_HISTORY_RETENTION_DAYS', DEFAULTS.historyRetentionDays, 1, 3650, problems);
+  const eventsRetentionDays = readWholeNumber(env, 'SLUICE_EVENTS_RETENTION_DAYS', DEFAULTS.eventsRetentionDays, 1, 3650, problems);
+  if (
+    vacuumRetentionHours === undefined ||
+    optimizeTargetMb === undefined ||
+    optimizeMinFiles === undefined ||
+    historyRetentionDays === undefined ||
+    eventsRetentionDays === undefined
+  )
+    return undefined;
+  return {
+    vacuumRetentionHours,
+    optimizeTargetMb,
+    optimizeTargetBytes: optimizeTargetMb * 1024 * 1024,
+    optimizeMinFiles,
+    historyRetentionDays,
+    eventsRetentionDays,
+  };
+}
+
+/**
+ * Read and validate the rehydration settings alone (what `sluice rehydrate` uses on any location).
+ * @param env variables to read; defaults to `process.env`
+ * @returns the settings, frozen
+ * @throws ConfigError naming every bad setting
+ */
+export function loadRehydrationSettings(env: SettingsEnv = process.env): RehydrationSettings {
+  const problems: string[] = [];
+  const rehydration = readRehydrationSettings(env, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(rehydration!);
+}
+
+function readRehydrationSettings(env: SettingsEnv, problems: string[]): RehydrationSettings | undefined {
+  const rehydrationPollSeconds = readWholeNumber(env, 'SLUICE_REHYDRATION_POLL_SECONDS', DEFAULTS.rehydrationPollSeconds, 1, 86_400, problems);
+  const rehydrationHoldDays = readWholeNumber(env, 'SLUICE_REHYDRATION_HOLD_DAYS', DEFAULTS.rehydrationHoldDays, 0, 365, problems);
+  if (rehydrationPollSeconds === undefined || rehydrationHoldDays === undefined) return undefined;
+  return { rehydrationPollSeconds, rehydrationHoldDays };
 }
 
 /** The app setting through which the Functions host overrides host.json's activity concurrency. */
@@ -324,6 +410,28 @@ export function getSettings(): SluiceSettings {
  */
 export function readPiiKey(env: SettingsEnv = process.env): string | undefined {
   return readString(env, 'SLUICE_PII_KEY');
+}
+
+function readOpenLineage(env: SettingsEnv, taken: (string | undefined)[], problems: string[]): OpenLineageSettings | undefined {
+  const url = readString(env, 'SLUICE_OPENLINEAGE_URL');
+  const hasContainer = readString(env, 'SLUICE_OPENLINEAGE_CONTAINER') !== undefined;
+  const container = hasContainer ? readContainer(env, 'SLUICE_OPENLINEAGE_CONTAINER', '', problems) : undefined;
+  const namespace = readString(env, 'SLUICE_OPENLINEAGE_NAMESPACE') ?? 'sluice';
+  if (url !== undefined) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url);
+    } catch {
+      // reported below
+    }
+    const secure = parsed?.protocol === 'https:' || (parsed?.protocol === 'http:' && LOOPBACK_HOSTS.has(parsed.hostname));
+    if (!secure) problems.push(`SLUICE_OPENLINEAGE_URL must be an https:// URL (http:// only on a loopback host); got "${url}"`);
+  }
+  if (container !== undefined && taken.includes(container))
+    problems.push(`SLUICE_OPENLINEAGE_CONTAINER must name a container of its own, not the lake or landing container ("${container}")`);
+  if (/[\s/]/.test(namespace)) problems.push(`SLUICE_OPENLINEAGE_NAMESPACE must be one word without spaces or slashes; got "${namespace}"`);
+  if (url === undefined && !hasContainer) return undefined;
+  return { ...(url !== undefined ? { url } : {}), ...(container !== undefined ? { container } : {}), namespace };
 }
 
 function readString(env: SettingsEnv, name: string): string | undefined {

@@ -19,6 +19,16 @@ import { scanTable } from './scan';
 import { activeFiles, loadSnapshot, Snapshot } from './snapshot';
 import { writeDataFiles } from './writer';
 
+/**
+ * Below this size a data file counts as small: optimize compacts it, and the metrics timer counts it.
+ *
+ * @param targetBytes the target file size of optimize
+ * @returns the size under which a file is small
+ */
+export function smallFileBytes(targetBytes: number): number {
+  return Math.floor(targetBytes * 0.75);
+}
+
 /** Options for optimize. */
 export interface OptimizeOptions extends CommitOptions {
   /** Target size of output files in bytes (default 128 MiB). */
@@ -27,7 +37,12 @@ export interface OptimizeOptions extends CommitOptions {
   minFileBytes?: number;
   /** Only partitions matching this filter (column → serialised value). */
   partitionFilter?: Record<string, string | null>;
+  /** Leave a partition alone unless it has at least this many small files (default 2); files with a deletion vector are rewritten regardless. */
+  minFilesPerPartition?: number;
 }
+
+/** Target size of optimize's files when none is given: 128 MiB. */
+export const DEFAULT_TARGET_FILE_BYTES = 128 * 1024 * 1024;
 
 /** What optimize did. */
 export interface OptimizeResult {
@@ -41,17 +56,16 @@ export interface OptimizeResult {
 }
 
 /**
- * Compact small files of a table.
+ * The bins optimize would rewrite: per partition, its small files (and every file with a deletion
+ * vector) packed into groups near the target size; the dry run of maintenance reports these.
  *
- * @param store store rooted at the table
- * @param options target size, partition filter, commit settings
- * @returns counts and the version committed
+ * @param snapshot the version to compact
+ * @param options target size, small-file threshold, partition filter, fewest small files per partition
+ * @returns the groups of files, each becoming new files of about the target size
  */
-export async function optimizeTable(store: ObjectStore, options: OptimizeOptions = {}): Promise<OptimizeResult> {
-  const snapshot = await loadSnapshot(store);
-  checkMaintenanceSupport(snapshot.protocol, snapshot.metadata, store.url);
-  const target = options.targetFileBytes ?? 128 * 1024 * 1024;
-  const small = options.minFileBytes ?? Math.floor(target * 0.75);
+export function planCompaction(snapshot: Snapshot, options: Omit<OptimizeOptions, keyof CommitOptions> = {}): AddFile[][] {
+  const target = options.targetFileBytes ?? DEFAULT_TARGET_FILE_BYTES;
+  const small = options.minFileBytes ?? smallFileBytes(target);
   // Partition values are keyed by physical name under column mapping; the filter names logical columns.
   const physical = physicalPartitionColumns(snapshot);
   const keyOf = (column: string) => physical[snapshot.partitionColumns.indexOf(column)] ?? column;
@@ -65,7 +79,8 @@ export async function optimizeTable(store: ObjectStore, options: OptimizeOptions
   }
   const bins: AddFile[][] = [];
   for (const files of byPartition.values()) {
-    if (files.length < 2 && !files[0].deletionVector) continue;
+    // A partition qualifies by its count of small files, or by a file whose deleted rows to drop.
+    if (files.length < Math.max(2, options.minFilesPerPartition ?? 2) && !files.some((f) => f.deletionVector)) continue;
     files.sort((a, b) => a.size - b.size);
     let bin: AddFile[] = [];
     let size = 0;
@@ -80,7 +95,21 @@ export async function optimizeTable(store: ObjectStore, options: OptimizeOptions
     }
     bins.push(bin);
   }
-  const work = bins.filter((b) => b.length >= 2 || b.some((f) => f.deletionVector));
+  return bins.filter((b) => b.length >= 2 || b.some((f) => f.deletionVector));
+}
+
+/**
+ * Compact small files of a table.
+ *
+ * @param store store rooted at the table
+ * @param options target size, partition filter, commit settings
+ * @returns counts and the version committed
+ */
+export async function optimizeTable(store: ObjectStore, options: OptimizeOptions = {}): Promise<OptimizeResult> {
+  const snapshot = await loadSnapshot(store);
+  checkMaintenanceSupport(snapshot.protocol, snapshot.metadata, store.url);
+  const target = options.targetFileBytes ?? DEFAULT_TARGET_FILE_BYTES;
+  const work = planCompaction(snapshot, options);
   const result: OptimizeResult = { version: null, filesRemoved: 0, filesAdded: 0, partitionsOptimized: 0, bytesRemoved: 0, bytesAdded: 0 };
   if (work.length === 0) return result;
   const claim = await claimWrites(store, 'OPTIMIZE');

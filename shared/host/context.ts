@@ -12,6 +12,7 @@
  * `createRuntime` takes everything as arguments (tests, other hosts); `loadRuntime` reads the
  * environment and the definition files; `getRuntime` is the process-wide instance the adapters use.
  */
+import { openLineageReporter, type OpenLineageReporter } from '../lineage';
 import { ConfigError, getSettings, loadSettings, readPiiKey, SettingsEnv, SluiceSettings } from '../config/settings';
 import type { LaneOptions } from '../delta';
 import { DeadLetterTarget, IngestLedger, IngestSource, TableLedger, tableKeyOf } from '../ingest';
@@ -64,6 +65,8 @@ export interface SluiceRuntime {
   routeBlob(path: string): SourceRoute | null;
   /** The source reading this Event Hub, or null. */
   routeHub(hubName: string): SourceRoute | null;
+  /** Where ingestions and table updates are reported as OpenLineage events (settings `SLUICE_OPENLINEAGE_*`); absent: off. */
+  readonly openLineage?: OpenLineageReporter;
 }
 
 /** What `createRuntime` builds from. */
@@ -154,6 +157,7 @@ export function createRuntime(options: RuntimeOptions): SluiceRuntime {
     }
   }
   if (fileSources.length === 0) warnings.push('no pipeline source has a landing folder: landing files are not ingested');
+  const openLineage = openLineageReporter(settings);
 
   return {
     settings,
@@ -175,6 +179,7 @@ export function createRuntime(options: RuntimeOptions): SluiceRuntime {
       return null;
     },
     routeHub,
+    ...(openLineage ? { openLineage } : {}),
   };
 }
 

@@ -8,13 +8,19 @@
  *   sequence number through the table's `txn`);
  * - the reconcile pass: `backfill` over every file source's landing folder, which ingests what the
  *   event path missed and moves each folder's watermark so the next pass checks only newer blobs.
+ *
+ * A landing file committed by either file path is reported as OpenLineage events when the settings
+ * ask for them (Event Hubs batches are not: their ranges are in the lineage graph).
  */
 import { backfill, ingestFile } from '../ingest';
 import { ingestEvents } from '../ingest/events';
 import { BlobCreated, parseBlobCreatedEvent } from './blob-event';
+import { catalogAfterCommit } from './catalog';
 import type { SluiceRuntime, SourceRoute } from './context';
 import type { HubBatch } from './hub-batch';
 import type { BackfillResult, EventBatchOutcome, IngestOutcome } from '../ingest/types';
+import { inSpan } from '../telemetry';
+import { pipelineName } from '../pipeline/name';
 
 /** A BlobCreated event that names a landing blob of a source. */
 export interface RoutedBlob {
@@ -56,11 +62,41 @@ export function routeBlobCreatedEvent(runtime: SluiceRuntime, event: unknown): R
  *
  * @param runtime the runtime context
  * @param routed what `routeBlobCreatedEvent` returned
+ * @param log where a failed OpenLineage report is told
  * @returns the ingest stage's outcome
  */
-export function ingestRoutedBlob(runtime: SluiceRuntime, routed: RoutedBlob): Promise<IngestOutcome> {
+export async function ingestRoutedBlob(runtime: SluiceRuntime, routed: RoutedBlob, log: (line: string) => void = () => {}): Promise<IngestOutcome> {
   const { blob, route } = routed;
-  return ingestFile({ ...landingFileOptions(runtime, route), path: blob.path, ...(blob.etag ? { etag: blob.etag } : {}) });
+  const startedAt = new Date();
+  const attributes = { pipeline: pipelineName(route.pipeline), source: route.source.name, table: route.source.table, file: blob.path };
+  const outcome = await inSpan('sluice.ingest.file', attributes, async (span) => {
+    const outcome = await ingestFile({ ...landingFileOptions(runtime, route), path: blob.path, ...(blob.etag ? { etag: blob.etag } : {}) });
+    span.setAttributes({
+      status: outcome.status,
+      rowsRead: outcome.rowsRead,
+      rowsWritten: outcome.rowsWritten,
+      rowsDeadLettered: outcome.rowsDeadLettered,
+      ...(outcome.version !== undefined ? { version: outcome.version } : {}),
+    });
+    return outcome;
+  });
+  await reportIngestion(runtime, route, outcome, startedAt, log);
+  return outcome;
+}
+
+/** Report a committed file as OpenLineage events when the settings ask for them (never throws). */
+function reportIngestion(runtime: SluiceRuntime, route: SourceRoute, outcome: IngestOutcome, startedAt: Date, log: (line: string) => void): Promise<void> {
+  return (
+    runtime.openLineage?.fileIngested({
+      definition: route.pipeline,
+      source: route.source,
+      landing: runtime.landing,
+      table: route.table,
+      outcome,
+      startedAt,
+      log,
+    }) ?? Promise.resolve()
+  );
 }
 
 /** What ingesting any landing file of a source takes: the event path and reconcile share it. */
@@ -74,6 +110,7 @@ function landingFileOptions(runtime: SluiceRuntime, route: SourceRoute) {
     deadLetter: route.deadLetter,
     lane: runtime.lane,
     poisonAttempts: runtime.settings.poisonAttempts,
+    onCommitted: catalogAfterCommit(runtime, route.source.table),
   };
 }
 
@@ -91,17 +128,35 @@ export async function ingestHubBatch(runtime: SluiceRuntime, batch: HubBatch): P
     throw new Error(
       `event hub ${batch.partition.hub}: no source of the loaded pipelines reads it (sources with eventHub: ${runtime.hubSources.map((r) => r.source.eventHub!.name).join(', ') || 'none'})`,
     );
-  const outcome = await ingestEvents({
-    table: route.table,
-    tableKey: route.tableKey,
-    partition: batch.partition,
-    events: batch.events,
-    source: route.ingest,
-    deadLetter: route.deadLetter,
-    lane: runtime.lane,
-    // The trigger's retry policy runs a failed batch again without limit: only a terminal failure,
-    // which no retry would fix, is dead-lettered (see eventHubIngestHandler).
-    deadLetterOnFailure: 'terminal',
+  const attributes = {
+    pipeline: pipelineName(route.pipeline),
+    source: route.source.name,
+    table: route.source.table,
+    hub: batch.partition.hub,
+    partition: batch.partition.partitionId,
+    events: batch.events.length,
+  };
+  const outcome = await inSpan('sluice.ingest.events', attributes, async (span) => {
+    const done = await ingestEvents({
+      table: route.table,
+      tableKey: route.tableKey,
+      partition: batch.partition,
+      events: batch.events,
+      source: route.ingest,
+      deadLetter: route.deadLetter,
+      lane: runtime.lane,
+      // The trigger's retry policy runs a failed batch again without limit: only a terminal failure,
+      // which no retry would fix, is dead-lettered (see eventHubIngestHandler).
+      deadLetterOnFailure: 'terminal',
+      onCommitted: catalogAfterCommit(runtime, route.source.table),
+    });
+    span.setAttributes({
+      status: done.status,
+      rowsWritten: done.rowsWritten,
+      rowsDeadLettered: done.rowsDeadLettered,
+      ...(done.version !== undefined ? { version: done.version } : {}),
+    });
+    return done;
   });
   return { route, outcome };
 }
@@ -121,12 +176,18 @@ export interface SourceReconcile {
  *
  * @param runtime the runtime context
  * @param onSource called after each source
+ * @param log where a failed OpenLineage report is told
  * @returns one entry per file source
  */
-export async function reconcileLanding(runtime: SluiceRuntime, onSource?: (done: SourceReconcile) => void): Promise<SourceReconcile[]> {
+export async function reconcileLanding(
+  runtime: SluiceRuntime,
+  onSource?: (done: SourceReconcile) => void,
+  log: (line: string) => void = () => {},
+): Promise<SourceReconcile[]> {
   const out: SourceReconcile[] = [];
   for (const route of runtime.fileSources) {
     let done: SourceReconcile;
+    const startedAt = new Date();
     try {
       const result = await backfill({
         ...landingFileOptions(runtime, route),
@@ -135,6 +196,7 @@ export async function reconcileLanding(runtime: SluiceRuntime, onSource?: (done:
         filter: (path) => runtime.routeBlob(path) === route,
       });
       done = { route, result };
+      for (const outcome of result.outcomes) await reportIngestion(runtime, route, outcome, startedAt, log);
     } catch (err) {
       done = { route, error: err as Error };
     }

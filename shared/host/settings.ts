@@ -10,6 +10,8 @@
  * | `SLUICE_EVENTHUB_NAME` | `EntityPath` of the connection string | the Event Hub the `eventHubIngest` function reads |
  * | `SLUICE_EVENTHUB_CONSUMER_GROUP` | `$Default` | its consumer group |
  * | `SLUICE_RECONCILE_SCHEDULE` | every 5 minutes (`DEFAULT_RECONCILE_SCHEDULE`) | NCRONTAB (six fields) of the `reconcile` timer |
+ * | `SLUICE_MAINTENANCE_SCHEDULE` | nightly at 02:00 UTC (`DEFAULT_MAINTENANCE_SCHEDULE`) | NCRONTAB (six fields) of the `maintenance` timer |
+ * | `SLUICE_METRICS_SCHEDULE` | every 5 minutes (`DEFAULT_METRICS_SCHEDULE`) | NCRONTAB (six fields) of the `metrics` timer (shared/monitoring) |
  *
  * No Event Hubs setting at all means the app reads no Event Hub: `eventHubIngest` is not registered.
  *
@@ -38,10 +40,18 @@ export interface IngestTriggerSettings {
   readonly eventHub: EventHubSettings | null;
   /** NCRONTAB schedule of the reconcile timer. */
   readonly reconcileSchedule: string;
+  /** NCRONTAB schedule of the maintenance timer (`SLUICE_MAINTENANCE_SCHEDULE`). */
+  readonly maintenanceSchedule: string;
+  /** NCRONTAB schedule of the metrics timer. */
+  readonly metricsSchedule: string;
 }
 
 /** Default schedule of the reconcile timer: every five minutes. */
 export const DEFAULT_RECONCILE_SCHEDULE = '0 */5 * * * *';
+/** Default schedule of the maintenance timer: every night at 02:00 UTC. */
+export const DEFAULT_MAINTENANCE_SCHEDULE = '0 0 2 * * *';
+/** Default schedule of the metrics timer: every five minutes. */
+export const DEFAULT_METRICS_SCHEDULE = '0 */5 * * * *';
 /** Default consumer group. */
 export const DEFAULT_CONSUMER_GROUP = '$Default';
 
@@ -64,6 +74,8 @@ export function readIngestTriggerSettings(env: SettingsEnv = process.env, proble
   const found: string[] = [];
   const eventHub = readEventHub(env, found);
   const reconcileSchedule = readSchedule(env, 'SLUICE_RECONCILE_SCHEDULE', DEFAULT_RECONCILE_SCHEDULE, found);
+  const maintenanceSchedule = readSchedule(env, 'SLUICE_MAINTENANCE_SCHEDULE', DEFAULT_MAINTENANCE_SCHEDULE, found);
+  const metricsSchedule = readSchedule(env, 'SLUICE_METRICS_SCHEDULE', DEFAULT_METRICS_SCHEDULE, found);
   if (found.length) {
     if (problems) {
       problems.push(...found);
@@ -71,7 +83,12 @@ export function readIngestTriggerSettings(env: SettingsEnv = process.env, proble
     }
     throw new ConfigError(found);
   }
-  return Object.freeze({ eventHub: eventHub ? Object.freeze(eventHub) : null, reconcileSchedule: reconcileSchedule! });
+  return Object.freeze({
+    eventHub: eventHub ? Object.freeze(eventHub) : null,
+    reconcileSchedule: reconcileSchedule!,
+    maintenanceSchedule: maintenanceSchedule!,
+    metricsSchedule: metricsSchedule!,
+  });
 }
 
 /**
@@ -99,6 +116,8 @@ export function resolveSettingReferences(text: string, values: Readonly<Record<s
 export function bindingSettingValues(settings: IngestTriggerSettings): Record<string, string> {
   return {
     SLUICE_RECONCILE_SCHEDULE: settings.reconcileSchedule,
+    SLUICE_MAINTENANCE_SCHEDULE: settings.maintenanceSchedule,
+    SLUICE_METRICS_SCHEDULE: settings.metricsSchedule,
     ...(settings.eventHub ? { SLUICE_EVENTHUB_NAME: settings.eventHub.name, SLUICE_EVENTHUB_CONSUMER_GROUP: settings.eventHub.consumerGroup } : {}),
   };
 }

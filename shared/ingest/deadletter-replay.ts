@@ -44,6 +44,8 @@ export interface DeadLetterReplayOptions {
   lane?: LaneOptions;
   /** Reader (default: shared/formats). */
   reader?: ReadInput;
+  /** Called once the replayed rows are in a table version (e.g. to update the catalog); must not throw. */
+  onCommitted?: (version: number) => Promise<void>;
 }
 
 /** What a replay did: the ingest outcome of the records replayed, and which records those were. */
@@ -83,6 +85,7 @@ export async function replayDeadLetter(options: DeadLetterReplayOptions): Promis
     ledger: options.ledger,
     deadLetter: { store: options.deadLetter.store, prefix: `${options.deadLetter.prefix}${REPLAY_FOLDER}/` },
     ...(options.lane ? { lane: options.lane } : {}),
+    ...(options.onCommitted ? { onCommitted: options.onCommitted } : {}),
     reader: whole ? reader : onlyRecords(reader, wantedRows(record, where), options.landing, record.source),
   });
   if (outcome.status === 'superseded' || outcome.status === 'missing') {

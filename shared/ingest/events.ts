@@ -105,6 +105,8 @@ export interface IngestEventsOptions {
    * events are kept in one record and the host can let the checkpoint move on.
    */
   deadLetterOnFailure?: boolean | 'terminal';
+  /** Called once the batch's rows are in a table version (e.g. to update the catalog); must not throw. */
+  onCommitted?: (version: number) => Promise<void>;
 }
 
 /** The batch could not be ingested; `deadLetter` names the record of its events when one was written. */
@@ -159,7 +161,9 @@ function eventIntentId(tableKey: string, appId: string, applied: number): string
  * @returns what happened
  */
 export async function ingestEvents(options: IngestEventsOptions): Promise<EventBatchOutcome> {
-  return new EventBatch(options).ingest();
+  const outcome = await new EventBatch(options).ingest();
+  if (outcome.version !== undefined && options.onCommitted) await options.onCommitted(outcome.version);
+  return outcome;
 }
 
 /** One submitted lane intent of this call. */

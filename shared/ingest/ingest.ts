@@ -108,6 +108,11 @@ export interface IngestFileOptions {
   onProgress?: (progress: { bytesRead: number; rowsWritten: number }) => void;
   /** Non-transient failures after which the file is dead-lettered whole (default `DEFAULT_POISON_ATTEMPTS`). */
   poisonAttempts?: number;
+  /**
+   * Called once the file's rows are in a table version (committed now, or found committed by an
+   * earlier attempt), e.g. to update the catalog. Its failure is its own to report: it must not throw.
+   */
+  onCommitted?: (version: number) => Promise<void>;
 }
 
 const MAX_ROUNDS = 8;
@@ -147,6 +152,12 @@ export function sourceIntentId(tableKey: string, path: string, etag: string): st
  * @returns what happened
  */
 export async function ingestFile(options: IngestFileOptions): Promise<IngestOutcome> {
+  const outcome = await ingestFileOnce(options);
+  if (outcome.version !== undefined && options.onCommitted) await options.onCommitted(outcome.version);
+  return outcome;
+}
+
+async function ingestFileOnce(options: IngestFileOptions): Promise<IngestOutcome> {
   const { landing, path, table, ledger } = options;
   const now = options.now ?? new Date();
   const tableKey = options.tableKey ?? tableKeyOf(table);

@@ -18,9 +18,11 @@
 import { readFile } from 'node:fs/promises';
 import { Document, isMap, isPair, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { ReadOptions } from '../formats/types';
+import { commentProblem, ownerProblem, tagProblem, TAGS_MAX } from './annotations';
 import { HintSet, hintTypeName, parseSchemaHints, TYPE_WORDS } from './hints';
 import { isReservedName, RESERVED_MESSAGE } from './names';
 import { ncrontabProblem } from './ncrontab';
+import { checkObjectives } from './objectives';
 import { normaliseLanding } from './routing';
 import {
   DEFAULT_KEY_BUCKETS,
@@ -48,10 +50,42 @@ import {
  */
 export const DEFINITION_KEYS = {
   top: ['name', 'description', 'trigger', 'schedule', 'sources', 'tables'],
-  source: ['landing', 'eventHub', 'format', 'compression', 'csv', 'schemaEvolution', 'schemaHints', 'partitionBy', 'table', 'description'],
+  source: [
+    'landing',
+    'eventHub',
+    'format',
+    'compression',
+    'csv',
+    'schemaEvolution',
+    'schemaHints',
+    'partitionBy',
+    'table',
+    'description',
+    'owner',
+    'tags',
+    'comments',
+    'objectives',
+  ],
   csv: ['delimiter', 'quote', 'escape', 'header', 'encoding'],
   eventHub: ['name', 'consumerGroup', 'connection'],
-  table: ['from', 'sql', 'keys', 'sequenceBy', 'orderBy', 'partitionBy', 'buckets', 'expectations', 'pii', 'hook', 'table', 'description'],
+  table: [
+    'from',
+    'sql',
+    'keys',
+    'sequenceBy',
+    'orderBy',
+    'partitionBy',
+    'buckets',
+    'expectations',
+    'pii',
+    'hook',
+    'table',
+    'description',
+    'owner',
+    'tags',
+    'comments',
+    'objectives',
+  ],
   expectation: ['check', 'onViolation'],
 } as const satisfies Record<string, readonly string[]>;
 
@@ -304,7 +338,56 @@ function checkSource(c: Checker, name: string, value: unknown): SourceDefinition
     }
   }
   if (entry.description !== undefined) source.description = c.string(entry.description, [...path, 'description']);
+  if (entry.objectives !== undefined)
+    source.objectives = checkObjectives(entry.objectives, 'source', (key, message) => c.fail([...path, 'objectives', ...(key ? [key] : [])], message));
+  Object.assign(source, checkAnnotations(c, path, entry));
   return source;
+}
+
+/** `owner`, `tags` and `comments` of a source or table (shared/pipeline/annotations.ts states the rules). */
+function checkAnnotations(c: Checker, path: Path, entry: Record<string, unknown>): Pick<SourceDefinition, 'owner' | 'tags' | 'comments'> {
+  const out: Pick<SourceDefinition, 'owner' | 'tags' | 'comments'> = {};
+  if (entry.owner !== undefined) {
+    const problem = ownerProblem(entry.owner);
+    if (problem) c.fail([...path, 'owner'], problem);
+    else out.owner = (entry.owner as string).trim();
+  }
+  if (entry.tags !== undefined && entry.tags !== null) {
+    const list = typeof entry.tags === 'string' ? [entry.tags] : entry.tags;
+    if (!Array.isArray(list)) c.fail([...path, 'tags'], `expected a list of tags, got ${describe(entry.tags)}`);
+    else {
+      const tagPath = (i: number): Path => (Array.isArray(entry.tags) ? [...path, 'tags', i] : [...path, 'tags']);
+      const seen = new Set<string>();
+      const tags: string[] = [];
+      list.forEach((tag: unknown, i) => {
+        const problem = tagProblem(tag);
+        if (problem) c.fail(tagPath(i), problem);
+        else if (seen.has((tag as string).toLowerCase())) c.fail(tagPath(i), `tag "${tag as string}" is listed twice`);
+        else {
+          seen.add((tag as string).toLowerCase());
+          tags.push(tag as string);
+        }
+      });
+      if (list.length > TAGS_MAX) c.fail([...path, 'tags'], `at most ${TAGS_MAX} tags, got ${list.length}`);
+      out.tags = tags;
+    }
+  }
+  if (entry.comments !== undefined && entry.comments !== null) {
+    const comments = c.object(entry.comments, [...path, 'comments'], 'a map of column → comment');
+    if (comments) {
+      out.comments = {};
+      for (const [column, text] of Object.entries(comments)) {
+        if (isReservedName(column)) c.fail([...path, 'comments', column], `column name "${column}" ${RESERVED_MESSAGE}`, true);
+        else if (!COLUMN_NAME.test(column)) c.fail([...path, 'comments', column], 'not a usable column name', true);
+        else {
+          const problem = commentProblem(text);
+          if (problem) c.fail([...path, 'comments', column], problem);
+          else out.comments[column] = (text as string).trim();
+        }
+      }
+    }
+  }
+  return out;
 }
 
 function checkCsv(c: Checker, path: Path, value: unknown): ReadOptions['csv'] | undefined {
@@ -402,6 +485,9 @@ function checkTable(c: Checker, name: string, value: unknown): TableDefinition |
     if (sql !== undefined) table.sql = sql.trimEnd().replace(/;+$/, '').trimEnd() || sql;
   }
   if (entry.description !== undefined) table.description = c.string(entry.description, [...path, 'description']);
+  if (entry.objectives !== undefined)
+    table.objectives = checkObjectives(entry.objectives, 'table', (key, message) => c.fail([...path, 'objectives', ...(key ? [key] : [])], message));
+  Object.assign(table, checkAnnotations(c, path, entry));
   if (entry.hook !== undefined) {
     const hook = c.string(entry.hook, [...path, 'hook'], { nonEmpty: true });
     if (hook !== undefined && !/\.(ts|js|cjs|mjs)$/.test(hook))

@@ -13,3 +13,5 @@ export { normaliseLanding, routeBlob } from './routing';
 // The model and its vocabularies are the folder's contract: all of it is public.
 export * from './types';
 export { pipelineName } from './name';
+export { checkObjectives, OBJECTIVE_KEYS, parseDuration } from './objectives';
+export type { Objectives } from './objectives';

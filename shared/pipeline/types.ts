@@ -23,6 +23,7 @@
  * Sluice never does; use `rescue` (the values go to `_rescued_data`) or `failOnNewColumns`.
  */
 import type { Compression, InputFormat, ReadOptions } from '../formats/types';
+import type { Objectives } from './objectives';
 
 /** How new input columns are treated (Auto Loader's `cloudFiles.schemaEvolutionMode`). */
 export type SchemaEvolutionMode = 'addNewColumns' | 'rescue' | 'failOnNewColumns' | 'none';
@@ -47,6 +48,8 @@ export const DEFAULT_PARTITION_BY: readonly string[] = ['_load_date'];
 export const DEFAULT_KEY_BUCKETS = 16;
 /** PII protections a column may be tagged with. */
 export const PII_ACTIONS: readonly PiiAction[] = ['hash', 'mask'];
+/** Suffix of the path of the quarantine table Sluice keeps beside a table (`silver/sales__quarantine`). */
+export const QUARANTINE_SUFFIX = '__quarantine';
 /** Trigger modes. */
 export const TRIGGER_MODES: readonly TriggerDefinition['mode'][] = ['afterBronze', 'schedule'];
 
@@ -77,6 +80,14 @@ export interface SourceDefinition {
   /** Table path in the lake container (default `bronze/<name>`). */
   table: string;
   description?: string;
+  /** Freshness and dead-letter objectives (objectives.ts). */
+  objectives?: Objectives;
+  /** Who answers for the table: an e-mail address or a team name (catalog). */
+  owner?: string;
+  /** Tags as written (catalog search and `?tag=`). */
+  tags?: string[];
+  /** Column → comment (catalog). */
+  comments?: Record<string, string>;
 }
 
 /** What a violated expectation does. */
@@ -128,6 +139,14 @@ export interface TableDefinition {
   /** Key buckets of an upserted table (its `_key_bucket` partitions; default 16). */
   buckets: number;
   description?: string;
+  /** Freshness and pass-rate objectives (objectives.ts). */
+  objectives?: Objectives;
+  /** Who answers for the table: an e-mail address or a team name (catalog). */
+  owner?: string;
+  /** Tags as written (catalog search and `?tag=`). */
+  tags?: string[];
+  /** Column → comment (catalog). */
+  comments?: Record<string, string>;
   /** The entry exactly as written in the YAML. */
   raw: Record<string, unknown>;
 }

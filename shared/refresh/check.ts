@@ -193,6 +193,9 @@ async function checkTable(
   }
   for (const column of Object.keys(table.pii))
     if (!names.includes(column)) fail(`${at}.pii.${column}`, `column "${column}" is not an output column of the SQL (${names.join(', ')})`);
+  // A comment on no column would vanish from the catalog without a word: a typo shows here instead.
+  for (const column of Object.keys(table.comments ?? {}))
+    if (!names.includes(column)) fail(`${at}.comments.${column}`, `column "${column}" is not an output column of the SQL (${names.join(', ')})`);
   await engine.run(`CREATE OR REPLACE TEMP VIEW __output AS ${table.sql}`);
   for (const e of table.expectations) {
     const path = `${at}.expectations.${e.name}.check`;

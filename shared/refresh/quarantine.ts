@@ -34,10 +34,10 @@ import { alreadyApplied, commitUpdate, openOrCreate } from './commit';
 import { BUCKETS_PROPERTY, HIDDEN_COLUMNS, KEY_BUCKET, KEY_HASH, type Contract } from './contract';
 import { fileBucket, filesHoldingKeys, keyHashSql, keysMatchSql } from './key-index';
 import { piiActionOf, piiExpression, protectedColumn } from './pii';
-import type { PiiAction, TableDefinition } from '../pipeline';
+import { QUARANTINE_SUFFIX, type PiiAction, type TableDefinition } from '../pipeline';
 
-/** Suffix of a table's quarantine table path. */
-export const QUARANTINE_SUFFIX = '__quarantine';
+// Named in the pipeline folder, which the catalog reads too.
+export { QUARANTINE_SUFFIX };
 
 const META_FIELDS: DeltaField[] = [
   { name: '_failed_expectations', type: { type: 'array', elementType: 'string', containsNull: true }, nullable: true, metadata: {} },

@@ -9,6 +9,7 @@
  * transient).
  */
 import { withSqlEngine } from '../sql';
+import { QUARANTINE_SUFFIX } from '../pipeline';
 import { RefreshError } from './errors';
 import { refreshIncremental } from './incremental';
 import type { RefreshRequest, TableUpdateMetrics } from './types';
@@ -40,9 +41,15 @@ export async function refreshTable(request: RefreshRequest): Promise<TableUpdate
       throw new RefreshError('definition', table.name, (err as Error).message);
     }
   }
-  return withSqlEngine(
+  const metrics = await withSqlEngine(
     request.sql ?? {},
     (engine) => (table.refresh === 'incremental' ? refreshIncremental(engine, request) : refreshRecompute(engine, request)),
     key ? (connection) => registerPiiHash(connection, key) : undefined,
   );
+  // `skipped`: an earlier attempt committed and may have died before telling.
+  if (request.onCommitted && metrics.status !== 'unchanged') {
+    if (metrics.targetVersion !== null) await request.onCommitted(metrics.path);
+    if (metrics.quarantineVersion !== null) await request.onCommitted(`${metrics.path}${QUARANTINE_SUFFIX}`);
+  }
+  return metrics;
 }

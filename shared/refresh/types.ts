@@ -24,6 +24,11 @@ export interface RefreshRequest {
   fullRefresh?: boolean;
   /** Clock (quarantine times, durations). */
   now?: () => Date;
+  /**
+   * Called with the path of each table the update committed to (the table, its quarantine table),
+   * e.g. to update the catalog. Its failure is its own to report: it must not throw.
+   */
+  onCommitted?: (path: string) => Promise<void>;
 }
 
 /** A source's versions applied by the update. */

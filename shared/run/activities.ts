@@ -16,6 +16,9 @@
  * returns the metrics the first attempt recorded in the event log for this run and table, so the
  * run's accounting stays whole. (If that attempt died between its commit and its event record, the
  * retry's `unchanged` metrics are what the run reports; the table itself is right either way.)
+ *
+ * When the services have a `tableRuns` reporter (OpenLineage), each update is reported as it starts
+ * and as it completes or fails for good (a transient failure is retried and reported by the retry).
  */
 import type { InvocationContext } from '@azure/functions';
 import { errorText, isTransient } from '../errors';
@@ -31,6 +34,8 @@ import { tableUpdateLine } from './describe-update';
 import { pipelineName } from '../pipeline/name';
 import { findPipeline, planRefresh, type RefreshPlan } from './plan';
 import type { RunServices } from './services';
+import type { TableRunContext } from '../lineage';
+import { inSpan, logLine, meter } from '../telemetry';
 
 /** Input of `refreshPlan`. */
 export interface PlanActivityInput {
@@ -114,10 +119,55 @@ export function planActivity(services: () => RunServices): (input: PlanActivityI
  * @returns the activity function
  */
 export function tableActivity(services: () => RunServices): (input: TableActivityInput, context: InvocationContext) => Promise<TableUpdateMetrics> {
+  const update = tableUpdate(services);
+  return (input, context) =>
+    inSpan('sluice.refresh.table', { pipeline: input.pipeline, table: input.table, runId: input.runId }, async (span) => {
+      try {
+        const metrics = await update(input, context);
+        span.setAttributes({
+          status: metrics.status,
+          rowsIn: metrics.rowsRead,
+          rowsOut: metrics.rowsOut,
+          ...(metrics.targetVersion !== null ? { version: metrics.targetVersion } : {}),
+        });
+        countUpdate(input, metrics.status, metrics);
+        return metrics;
+      } catch (err) {
+        countUpdate(input, 'failed');
+        throw err;
+      }
+    });
+}
+
+/**
+ * Count a table update in OpenTelemetry as it happens (the metrics timer stores the same figures from
+ * the event log): `sluice.table.updates` by status (`failed` included), rows in and out.
+ */
+function countUpdate(input: TableActivityInput, status: string, metrics?: TableUpdateMetrics): void {
+  const m = meter();
+  const attributes = { pipeline: input.pipeline, table: input.table };
+  m.createCounter('sluice.table.updates', { description: 'Table updates by status' }).add(1, { ...attributes, status });
+  if (!metrics) return;
+  m.createCounter('sluice.table.rowsIn', { unit: 'rows' }).add(metrics.rowsRead, attributes);
+  m.createCounter('sluice.table.rowsOut', { unit: 'rows' }).add(metrics.rowsOut, attributes);
+  m.createCounter('sluice.table.quarantinedRows', { unit: 'rows' }).add(metrics.quarantined, attributes);
+  m.createCounter('sluice.table.droppedRows', { unit: 'rows' }).add(metrics.dropped, attributes);
+}
+
+function tableUpdate(services: () => RunServices): (input: TableActivityInput, context: InvocationContext) => Promise<TableUpdateMetrics> {
   return async (input, context) => {
     const s = services();
     const definition = resolve(s, input.pipeline);
     const base = { runId: input.runId, pipeline: input.pipeline, table: input.table };
+    const reported: TableRunContext = {
+      definition,
+      table: input.table,
+      runId: input.runId,
+      lake: s.lake,
+      log: (line) => context.warn(`${TABLE_ACTIVITY}: ${line}`),
+    };
+    // The reporter never throws: lineage out is a by-product of the update, not a condition of it.
+    await s.tableRuns?.started(reported);
     let metrics: TableUpdateMetrics;
     try {
       metrics = await refreshTable({
@@ -127,6 +177,7 @@ export function tableActivity(services: () => RunServices): (input: TableActivit
         fullRefresh: input.fullRefresh,
         ...(s.sql ? { sql: s.sql } : {}),
         ...(s.piiKey ? { piiKey: s.piiKey } : {}),
+        ...(s.catalog ? { onCommitted: (path: string) => s.catalog!.afterCommit(path, (line) => context.warn(`${TABLE_ACTIVITY}: ${line}`))() } : {}),
       });
     } catch (err) {
       if ((err as Error).name === 'NotATableError') {
@@ -140,6 +191,7 @@ export function tableActivity(services: () => RunServices): (input: TableActivit
             await withRetries(() => s.events!.record({ ...base, status: empty.status, recordedAt: new Date().toISOString(), metrics: empty })).catch((e) =>
               context.warn(`${TABLE_ACTIVITY}: ${input.table}: event not recorded: ${errorText(e)}`),
             );
+          await s.tableRuns?.completed(reported, empty);
           return empty;
         }
       }
@@ -148,6 +200,8 @@ export function tableActivity(services: () => RunServices): (input: TableActivit
           .record({ ...base, status: 'failed', recordedAt: new Date().toISOString(), error: errorText(err) })
           .catch((e) => context.warn(`${TABLE_ACTIVITY}: ${input.table}: event not recorded: ${errorText(e)}`));
       }
+      // A transient failure is retried, and the retry reports START again under the same run id.
+      if (!isTransient(err)) await s.tableRuns?.failed(reported, errorText(err));
       throw marked(err);
     }
     if (metrics.status !== 'updated' && s.events) {
@@ -155,7 +209,10 @@ export function tableActivity(services: () => RunServices): (input: TableActivit
       const earlier = (await s.events.runEvents(input.runId).catch(() => [] as TableUpdateEvent[])).find(
         (e) => e.table === input.table && e.metrics?.status === 'updated',
       );
-      if (earlier?.metrics) return earlier.metrics;
+      if (earlier?.metrics) {
+        await s.tableRuns?.completed(reported, earlier.metrics);
+        return earlier.metrics;
+      }
     }
     if (s.events) {
       try {
@@ -166,7 +223,14 @@ export function tableActivity(services: () => RunServices): (input: TableActivit
         context.error(`${TABLE_ACTIVITY}: ${input.table} (run ${input.runId}): the update is committed but its event was not recorded: ${errorText(err)}`);
       }
     }
-    context.log(`${TABLE_ACTIVITY}: ${tableUpdateLine(metrics)}`);
+    await s.tableRuns?.completed(reported, metrics);
+    logLine(context, 'information', `${TABLE_ACTIVITY}: ${tableUpdateLine(metrics)}`, {
+      pipeline: input.pipeline,
+      table: input.table,
+      runId: input.runId,
+      status: metrics.status,
+      version: metrics.targetVersion,
+    });
     return metrics;
   };
 }

@@ -19,6 +19,9 @@
  *   event ranges; 404 for an unknown pipeline or table.
  * - `POST …/runs/{instanceId}/terminate[?reason=]` → 202, 404, 410 when it is not running.
  * - `DELETE …/runs/{instanceId}` → 200 purged, 404, 409 while running.
+ * - `GET …/audit[?limit=]` → who started, terminated or purged the pipeline's runs, and when, newest
+ *   first (./audit.ts says how the caller is named); 404 for an unknown pipeline.
+ * Start, terminate and purge record their caller there once they took effect.
  *
  * Links never carry the caller's function key (`code`): a key in a URL ends up in logs, proxies and
  * browser history. Callers add it themselves (`?code=` or the `x-functions-key` header).
@@ -31,6 +34,22 @@ import type { RefreshInput } from './types';
 import { requestProgress } from './outcome';
 import { pipelineName } from '../pipeline/name';
 import { findPipeline, runInstanceId } from './plan';
+import { MAX_AUDIT, type AuditCaller, type AuditLog } from './audit';
+
+/** Where an action is recorded, and who asked for it. */
+export interface AuditContext {
+  log: AuditLog;
+  caller: AuditCaller;
+}
+
+/** The run an instance is on, from its status (progress while running, output once done). */
+function currentRunId(status: { customStatus: unknown; output: unknown } | undefined): string | null {
+  for (const value of [status?.customStatus, status?.output]) {
+    const runId = (value as { runId?: unknown } | null | undefined)?.runId;
+    if (typeof runId === 'string') return runId;
+  }
+  return null;
+}
 
 /** A response to write. */
 export interface ApiResponse {
@@ -96,6 +115,7 @@ export function startOptions(body: unknown, query: URLSearchParams): { fullRefre
  * @param options what startOptions returned
  * @param origin for links
  * @param events where the request is recorded (null: no request URL)
+ * @param audit where the start is recorded, with its caller
  * @returns 202 with links, 404 or 400
  */
 export async function startRunResponse(
@@ -105,6 +125,7 @@ export async function startRunResponse(
   options: ReturnType<typeof startOptions>,
   origin: ApiOrigin,
   events: EventLog | null = null,
+  audit?: AuditContext,
 ): Promise<ApiResponse> {
   if ('error' in options) return { status: 400, body: { error: options.error } };
   const definition = findPipeline(pipelines, name);
@@ -124,6 +145,17 @@ export async function startRunResponse(
   // Recorded first: from the moment the client has the id, asking about it never gets a 404.
   if (events) await events.recordRequest({ requestId, pipeline: name, requestedAt: new Date().toISOString() });
   const started = await runs.startRun(input);
+  if (audit)
+    await audit.log.record({
+      ...audit.caller,
+      pipeline: name,
+      action: 'start',
+      at: new Date().toISOString(),
+      instanceId: started.instanceId,
+      runId: null,
+      requestId: events ? requestId : null,
+      reason: input.reason ?? null,
+    });
   const status = runUrl(origin, name, started.instanceId);
   const mine = events ? requestUrl(origin, name, requestId) : undefined;
   return {
@@ -278,13 +310,17 @@ export async function tableUpdatesResponse(
  * @param name the pipeline
  * @param instanceId the instance
  * @param reason why
+ * @param audit where the termination is recorded, with its caller
  * @returns 202, 404 or 410
  */
-export async function terminateRunResponse(runs: RunClient, name: string, instanceId: string, reason: string): Promise<ApiResponse> {
+export async function terminateRunResponse(runs: RunClient, name: string, instanceId: string, reason: string, audit?: AuditContext): Promise<ApiResponse> {
   if (instanceId !== runInstanceId(name)) return notFound(`no run "${instanceId}" of pipeline "${name}"`);
+  const runId = audit ? currentRunId(await runs.status(instanceId)) : null;
   const result = await runs.terminate(instanceId, reason);
   if (result === 'not-found') return notFound(`no run "${instanceId}" of pipeline "${name}"`);
   if (result === 'not-running') return { status: 410, body: { error: `run "${instanceId}" is not running` } };
+  if (audit)
+    await audit.log.record({ ...audit.caller, pipeline: name, action: 'terminate', at: new Date().toISOString(), instanceId, runId, requestId: null, reason });
   return { status: 202, body: { id: instanceId, terminating: true } };
 }
 
@@ -294,12 +330,48 @@ export async function terminateRunResponse(runs: RunClient, name: string, instan
  * @param runs the run client
  * @param name the pipeline
  * @param instanceId the instance
+ * @param audit where the purge is recorded, with its caller
  * @returns 200, 404 or 409
  */
-export async function purgeRunResponse(runs: RunClient, name: string, instanceId: string): Promise<ApiResponse> {
+export async function purgeRunResponse(runs: RunClient, name: string, instanceId: string, audit?: AuditContext): Promise<ApiResponse> {
   if (instanceId !== runInstanceId(name)) return notFound(`no run "${instanceId}" of pipeline "${name}"`);
+  const runId = audit ? currentRunId(await runs.status(instanceId)) : null;
   const result = await runs.purge(instanceId);
   if (result === 'not-found') return notFound(`no run "${instanceId}" of pipeline "${name}"`);
   if (result === 'running') return { status: 409, body: { error: `run "${instanceId}" is still running; terminate it first` } };
+  if (audit)
+    await audit.log.record({
+      ...audit.caller,
+      pipeline: name,
+      action: 'purge',
+      at: new Date().toISOString(),
+      instanceId,
+      runId,
+      requestId: null,
+      reason: null,
+    });
   return { status: 200, body: { instancesDeleted: 1 } };
+}
+
+/**
+ * Who started, terminated or purged the pipeline's runs, newest first.
+ *
+ * @param audit the audit log (null: not recorded here)
+ * @param pipelines the loaded definitions
+ * @param name the pipeline from the route
+ * @param limit the `limit` query parameter (default 50, at most MAX_AUDIT)
+ * @returns 200 with `{ pipeline, audit }`, 400 for a bad limit, 404 for an unknown pipeline
+ */
+export async function auditResponse(
+  audit: AuditLog | null,
+  pipelines: readonly PipelineDefinition[],
+  name: string,
+  limit: string | null,
+): Promise<ApiResponse> {
+  if (!findPipeline(pipelines, name)) return unknownPipeline(pipelines, name);
+  if (!audit) return notFound('actions on runs are not recorded here (no event log)');
+  const n = limit === null ? 50 : Number(limit);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_AUDIT)
+    return { status: 400, body: { error: `limit must be a whole number from 1 to ${MAX_AUDIT}, not '${limit}'` } };
+  return { status: 200, body: { pipeline: name, audit: await audit.list(name, n) } };
 }

@@ -28,10 +28,25 @@ export { runtimeServices } from './services';
 export type { RunServices } from './services';
 export { runTotals } from './totals';
 export type { RunTotals } from './totals';
-export { purgeRunResponse, requestStatusResponse, runStatusResponse, startOptions, startRunResponse, tableUpdatesResponse, terminateRunResponse } from './api';
-export type { ApiOrigin, ApiResponse } from './api';
+export { AuditLog, auditLogOf, callerOf, markLocalHost, MAX_AUDIT } from './audit';
+export type { AuditAction, AuditCaller, AuditRecord } from './audit';
+export {
+  auditResponse,
+  purgeRunResponse,
+  requestStatusResponse,
+  runStatusResponse,
+  startOptions,
+  startRunResponse,
+  tableUpdatesResponse,
+  terminateRunResponse,
+} from './api';
+export type { ApiOrigin, ApiResponse, AuditContext } from './api';
 export { ScheduledStartError, startRunAfterBronze, startRunAfterTableCommit, startScheduledRuns } from './triggers';
 export { sweepUnappliedBronze, unappliedSources, unservedBronzeVersion, SWEEP_SKEW_MS } from './sweep';
 export type { SweepResult, UnappliedSource } from './sweep';
 export type { BronzeCommit, TableCommit } from './triggers';
 export { duePipelines, MAX_SCHEDULE_CATCH_UP_MS, SCHEDULE_TICK, scheduleSince } from './schedule';
+export { lineageGraph, MAX_LINEAGE_NODES, TableGraph, tableId, UnknownLineagePathError, UnknownLineageVersionError } from './lineage-graph';
+export type { LineageDirection, LineageEdge, LineageGraph, LineageNode, LineageNodeKind, LineageRequest } from './lineage-graph';
+export { lineageOptions, lineageResponse } from './lineage-api';
+export type { LineageOptions, LineageSources } from './lineage-api';

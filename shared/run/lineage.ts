@@ -95,7 +95,15 @@ export async function tableLineage(definition: PipelineDefinition, metrics: Tabl
   return { table: metrics.table, path: metrics.path, targetVersion: metrics.targetVersion, sources };
 }
 
-function commitInputs(version: number, actions: readonly unknown[]): BronzeInput[] {
+/**
+ * What one bronze commit ingested: its landing files with their ETags, or its Event Hub ranges.
+ *
+ * @param version the commit's version
+ * @param actions the commit's actions, as read from the log
+ * @returns one input per file or event range; a data commit not written by ingestion gives one input
+ *   naming its operation; a commit adding no data gives none
+ */
+export function commitInputs(version: number, actions: readonly unknown[]): BronzeInput[] {
   const info = (actions as Record<string, unknown>[]).find((a) => 'commitInfo' in a)?.commitInfo as { operation?: string } | undefined;
   const lane = laneCommitRecord(actions)?.sources ?? [];
   if (lane.length === 0) {

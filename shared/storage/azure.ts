@@ -20,6 +20,8 @@ import {
   ObjectInfo,
   ObjectNotFoundError,
   ObjectStore,
+  RehydratePriority,
+  SetAccessTierOptions,
   StorageError,
   toBytes,
   WriteOptions,
@@ -161,6 +163,7 @@ export class AzureBlobStore implements ObjectStore {
           etag: item.properties.etag,
           lastModified: item.properties.lastModified,
           accessTier: toTier(item.properties.accessTier),
+          ...tierState(item.properties),
         };
       }
     } catch (err) {
@@ -211,12 +214,13 @@ export class AzureBlobStore implements ObjectStore {
       etag: response.etag ?? '',
       lastModified: response.lastModified ?? new Date(0),
       accessTier: toTier(response.accessTier),
+      ...tierState(response),
     };
   }
 
-  async setAccessTier(path: string, tier: AccessTier): Promise<void> {
+  async setAccessTier(path: string, tier: AccessTier, options?: SetAccessTierOptions): Promise<void> {
     try {
-      await this.blob(path).setAccessTier(tier);
+      await this.blob(path).setAccessTier(tier, options?.rehydratePriority ? { rehydratePriority: options.rehydratePriority } : {});
     } catch (err) {
       throw this.mapError(err, path, `setAccessTier ${tier}`);
     }
@@ -289,6 +293,16 @@ async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<Uint8
 
 function toTier(tier: string | undefined): AccessTier | undefined {
   return TIERS.find((t) => t === tier);
+}
+
+/** The rehydration fields of a listing item or a properties answer, only those the service sent. */
+function tierState(p: { archiveStatus?: string; accessTierChangedOn?: Date; rehydratePriority?: string }): Partial<ObjectInfo> {
+  const priority: RehydratePriority | undefined = p.rehydratePriority === 'High' || p.rehydratePriority === 'Standard' ? p.rehydratePriority : undefined;
+  return {
+    ...(p.archiveStatus ? { archiveStatus: p.archiveStatus } : {}),
+    ...(p.accessTierChangedOn ? { accessTierChangedOn: p.accessTierChangedOn } : {}),
+    ...(priority ? { rehydratePriority: priority } : {}),
+  };
 }
 
 /** Service messages carry request ids and timestamps on further lines; the first line says what went wrong. */

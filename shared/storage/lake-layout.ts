@@ -34,6 +34,9 @@ export const LEDGER_TABLE = 'SluiceLedger';
 /** Event log: requests, runs and table updates with their lineage. */
 export const EVENTS_TABLE = 'SluiceEvents';
 
+/** The catalog: one row per table of the lake container (shared/catalog). */
+export const CATALOG_TABLE = 'SluiceCatalog';
+
 /** Table prefix of the local host's orchestration engine (`SluiceDevInstances`, `SluiceDevHistory`, `SluiceDevWork`). */
 export const LOCAL_HOST_ENGINE_TABLES = 'SluiceDev';
 
@@ -48,3 +51,6 @@ export const LOCAL_HOST_EVENT_HUBS_TABLE = `${LOCAL_HOST_ENGINE_TABLES}EventHubs
 
 /** The local host's journal of landing blobs delivered as BlobCreated events. */
 export const LOCAL_HOST_DELIVERIES_TABLE = `${LOCAL_HOST_ENGINE_TABLES}Deliveries`;
+
+/** Metrics: points per table and metric, and objective breaches (shared/monitoring). */
+export const METRICS_TABLE = 'SluiceMetrics';

@@ -157,6 +157,7 @@ export class LocalStore implements ObjectStore {
     }
   }
 
+  /** The local disk has no rehydration delay: a move out of Archive completes at once, whatever the priority. */
   async setAccessTier(path: string, tier: AccessTier): Promise<void> {
     await this.properties(path);
     await fs.writeFile(this.full(path) + TIER_SUFFIX, tier);

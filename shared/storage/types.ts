@@ -21,6 +21,21 @@ export interface ObjectInfo {
   lastModified: Date;
   /** Access tier where the backend has one (Azure), `undefined` otherwise. */
   accessTier?: AccessTier;
+  /** Azure's rehydration state of an archived blob (`rehydrate-pending-to-hot|cool|cold`); `undefined` when none is pending. */
+  archiveStatus?: string;
+  /** When the blob's tier last changed, or a rehydration was requested (Azure); `undefined` when never or not known. */
+  accessTierChangedOn?: Date;
+  /** Priority of a pending rehydration (Azure); `undefined` when none is pending or not known. */
+  rehydratePriority?: RehydratePriority;
+}
+
+/** Priority of a rehydration from Archive: Standard may take up to 15 hours, High under one hour for blobs under 10 GB. */
+export type RehydratePriority = 'Standard' | 'High';
+
+/** Options of `setAccessTier`. */
+export interface SetAccessTierOptions {
+  /** Priority when the change rehydrates an archived blob (Azure's `x-ms-rehydrate-priority`; Standard when omitted). */
+  rehydratePriority?: RehydratePriority;
 }
 
 /** Byte range of a read: `offset` from the start, `length` bytes (to the end when omitted). */
@@ -67,8 +82,8 @@ export interface ObjectStore {
   copy(fromPath: string, toPath: string): Promise<ObjectInfo>;
   /** Size, ETag, last-modified time and tier of one object. */
   properties(path: string): Promise<ObjectInfo>;
-  /** Move an object to another access tier. */
-  setAccessTier(path: string, tier: AccessTier): Promise<void>;
+  /** Move an object to another access tier (from Archive: request its rehydration, which completes later on Azure). */
+  setAccessTier(path: string, tier: AccessTier, options?: SetAccessTierOptions): Promise<void>;
 }
 
 /** Base class of storage errors; `transient` tells callers whether a retry may help. */

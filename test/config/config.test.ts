@@ -35,10 +35,16 @@ describe('loadSettings defaults', () => {
       vacuumRetentionHours: 168,
       optimizeTargetMb: 128,
       optimizeTargetBytes: 128 * 1024 * 1024,
+      optimizeMinFiles: 10,
+      historyRetentionDays: 30,
+      eventsRetentionDays: 90,
+      rehydrationPollSeconds: 300,
+      rehydrationHoldDays: 7,
       exposeDurableUrls: false,
       poisonAttempts: 5,
       maxRecordMb: 16,
       maxRecordBytes: 16 * 1024 * 1024,
+      metricsRetentionDays: 30,
     });
   });
 
@@ -98,10 +104,16 @@ describe('loadSettings validation', () => {
     ['SLUICE_VACUUM_RETENTION_HOURS', '7d', 'whole number 0 or more'],
     ['SLUICE_OPTIMIZE_TARGET_MB', '0', 'whole number from 1 to 1024'],
     ['SLUICE_OPTIMIZE_TARGET_MB', '4096', 'whole number from 1 to 1024'],
+    ['SLUICE_OPTIMIZE_MIN_FILES', '1', 'whole number from 2 to 100000'],
+    ['SLUICE_HISTORY_RETENTION_DAYS', '0', 'whole number from 1 to 3650'],
+    ['SLUICE_EVENTS_RETENTION_DAYS', '90d', 'whole number from 1 to 3650'],
     ['SLUICE_EXPOSE_DURABLE_URLS', 'yes', 'true or false'],
     ['SLUICE_MAX_RECORD_MB', '0', 'whole number from 1 to 256'],
     ['SLUICE_MAX_RECORD_MB', '512', 'whole number from 1 to 256'],
     ['SLUICE_MAX_RECORD_MB', '1.5', 'whole number from 1 to 256'],
+    ['SLUICE_REHYDRATION_POLL_SECONDS', '0', 'whole number from 1 to 86400'],
+    ['SLUICE_REHYDRATION_HOLD_DAYS', '400', 'whole number from 0 to 365'],
+    ['SLUICE_METRICS_RETENTION_DAYS', '0', 'whole number from 1 to 3650'],
   ])('rejects %s=%s, naming the variable and the expected form', (name, value, expected) => {
     const problem = problemOf({ ...AZURITE, [name]: value });
     expect(problem).toContain(name);

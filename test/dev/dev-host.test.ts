@@ -16,6 +16,8 @@ import { freePorts } from '../../dev/azurite';
 import { type LocalHost, startLocalHost } from '../../dev/host';
 import type { JsonValue } from '../../shared/delta/rows';
 import { openLakeStore } from '../../shared/storage/lake';
+import { loadSnapshot } from '../../shared/delta';
+import { neededFiles } from '../../shared/tiering/archived-files';
 import { seededRandom } from '../../bench/dataset';
 import {
   csvRecords,
@@ -277,6 +279,20 @@ describe('local host (npm start) end to end', () => {
     expect((await api('/api/pipelines/pos/tables/silver.nope/updates')).status).toBe(404);
     expect((await api('/api/pipelines/pos/tables/silver.sales/updates?limit=0')).status).toBe(400);
 
+    // Lineage: bronze reaches both gold tables; the latest gold version goes back to landing files with ETags.
+    const down = await api('/api/lineage/bronze/pos_sales?direction=down');
+    expect(down.status).toBe(200);
+    expect(down.body.nodes.map((n: { id: string }) => n.id)).toEqual(expect.arrayContaining(['table:gold/daily_store_sales', 'table:gold/store_stock']));
+    const gold = (await api('/api/pipelines/pos/tables/gold.daily_store_sales/updates?limit=20')).body.updates.find(
+      (u: { status: string }) => u.status === 'updated',
+    );
+    const up = await api(`/api/lineage/gold/daily_store_sales?version=${gold.metrics.targetVersion}&direction=up`);
+    expect(up.status).toBe(200);
+    const landed = up.body.nodes.filter((n: { kind: string }) => n.kind === 'file');
+    expect(landed.length).toBeGreaterThan(0);
+    for (const file of landed) expect(file).toMatchObject({ path: expect.stringMatching(/^pos\/sales\//), etag: expect.stringMatching(/\S/) });
+    expect((await api('/api/lineage/bronze/nope')).status).toBe(404);
+
     // The reconcile timer (every 5 minutes) may take a file before its BlobCreated event does; both log the same line.
     // Filtered first so that a failure prints the lines that were there.
     expect(lines.filter((l) => l.includes('sales-0.csv'))).toContainEqual(
@@ -332,5 +348,27 @@ describe('local host (npm start) end to end', () => {
     );
     const stock = await rows('gold/store_stock');
     expect(new Map(stock.map((r) => [`${r.store_id}|${r.sku}`, num(r.units_in_stock)]))).toEqual(expectedStock(deliveries, kept));
+  });
+
+  it('rehydrates the archived files of a table through the HTTP route, polled at its Location', async () => {
+    // bronze/weather feeds no silver or gold table, so no run reads it meanwhile.
+    const store = openLakeStore(host.runtime.settings, 'bronze/weather');
+    const files = neededFiles(await loadSnapshot(store)).map((f) => f.path);
+    expect(files.length).toBeGreaterThan(0);
+    for (const path of files) await store.setAccessTier(path, 'Archive');
+    const started = await api('/api/tables/bronze/weather/rehydrate?priority=high', { method: 'POST' });
+    expect(started.status).toBe(202);
+    const location = started.headers.get('location')!;
+    expect(location).toBe(`${host.url}/api/tables/bronze/weather/rehydrations/${started.body.id}`);
+    const done = await until('the rehydration', async () => {
+      const status = await api(location);
+      return status.status === 200 ? status : undefined;
+    });
+    // Azurite completes a move out of Archive at once, so the first check finds every file online.
+    expect(done.body).toMatchObject({
+      runtimeStatus: 'Completed',
+      output: { stage: 'completed', files: files.length, online: files.length, priority: 'high' },
+    });
+    expect((await rows('bronze/weather')).length).toBe(csvRecords(readFileSync(nodePath.join(REAL, REAL_FILES.weather), 'utf8')).length);
   });
 });

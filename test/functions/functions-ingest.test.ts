@@ -337,6 +337,8 @@ describe('runtime configuration', () => {
     ).toEqual({
       eventHub: { connection: 'SLUICE_EVENTHUB', kind: 'identity', namespace: 'evhns-x.servicebus.windows.net', name: 'telemetry', consumerGroup: '$Default' },
       reconcileSchedule: '0 */5 * * * *',
+      maintenanceSchedule: '0 0 2 * * *',
+      metricsSchedule: '0 */5 * * * *',
     });
     const cases: [Record<string, string>, RegExp][] = [
       [{ SLUICE_EVENTHUB_NAME: 'telemetry' }, /SLUICE_EVENTHUB_NAME is set but the Event Hubs connection is not/],

@@ -74,6 +74,9 @@ describe('sluice pipeline / quarantine', () => {
   it('run: refreshes in-process and prints per-table metrics (JSON, then text on a second run that changes nothing)', async () => {
     const first = await sluice('pipeline', 'run', POS_PIPELINE, '--json');
     expect(first.code, first.err).toBe(0);
+    // The progress line, one line per change on stderr (not a terminal here); stdout holds only the JSON.
+    expect(first.err).toMatch(/^pos: refreshing, level [12]\/2, tables [0-3]\/4 done, [0-2] running, 0 failed/m);
+    expect(first.err.trimEnd().split('\n').pop()).toBe('pos: completed, level 2/2, tables 4/4 done, 0 running, 0 failed');
     const output = JSON.parse(first.out) as RefreshOutput;
     expect(output.tables.map((m) => [m.table, m.status])).toEqual([
       ['silver.sales', 'updated'],

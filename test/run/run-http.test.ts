@@ -83,12 +83,17 @@ describe('run API (HTTP functions)', () => {
       ['GET', 'pipelines/{name}/runs/{instanceId}', true],
       ['POST', 'pipelines/{name}/runs/{instanceId}/terminate', true],
       ['DELETE', 'pipelines/{name}/runs/{instanceId}', true],
+      ['GET', 'pipelines/{name}/audit', undefined],
     ]);
     expect(FUNCTIONS.filter((f) => f.kind === 'orchestration' || f.kind === 'activity').map((f) => `${f.kind}:${f.name}`)).toEqual([
       'orchestration:refresh',
       'orchestration:refreshTables',
       'activity:refreshPlan',
       'activity:refreshTable',
+      'orchestration:maintainLake',
+      'activity:maintenancePlan',
+      'activity:maintainTable',
+      'activity:pruneSluiceState',
     ]);
   });
 

@@ -13,6 +13,8 @@ param skuName string = 'Standard_LRS'
 @minValue(0)
 @maxValue(365)
 param softDeleteRetentionDays int = 0
+@description('Network option: refuse public traffic except from trusted Azure services; the app reaches the account through private endpoints (app/network.bicep).')
+param privateNetworking bool = false
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
@@ -30,10 +32,12 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     defaultToOAuthAuthentication: true
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
+    // Left 'Enabled' even with private networking: the firewall below then still lets trusted Azure
+    // services in (Event Grid writing dead letters with its identity), which 'Disabled' would not.
     publicNetworkAccess: 'Enabled'
     networkAcls: {
       bypass: 'AzureServices'
-      defaultAction: 'Allow'
+      defaultAction: privateNetworking ? 'Deny' : 'Allow'
     }
   }
 }
