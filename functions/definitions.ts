@@ -16,6 +16,7 @@ import { pipelineAuditHttp, purgeRunHttp, requestStatusHttp, runStatusHttp, star
 import { describeTableHttp, tableHistoryHttp } from './tables';
 import { listDeadLettersHttp, showDeadLetterHttp } from './deadletter';
 import { lineageHttp } from './lineage';
+import { dashboardHttp, dashboardSummaryHttp } from './dashboard';
 import { healthHttp } from './health';
 import { listCatalogTablesHttp, showCatalogTableHttp } from './catalog';
 import { maintenanceTimerHandler } from './maintenance';
