@@ -15,6 +15,24 @@ const api = location.pathname.replace(/\/dashboard\/?$/, '');
 const refreshSeconds = Math.max(5, Number(params.get('refresh') ?? 30) || 30);
 let selected = params.get('pipeline');
 let summary: DashboardSummary | undefined;
+/** Objective breaches of the last 24 hours (`GET /api/metrics/breaches`), when the app has the route. */
+interface Breach {
+  time: string;
+  pipeline: string;
+  table: string;
+  objective: string;
+  value: number;
+  threshold: number;
+  message?: string;
+}
+/** One series of `GET /api/metrics`. */
+interface Series {
+  table: string;
+  metric: string;
+  points: [string, number][];
+}
+let breaches: { status: number; list: Breach[] } = { status: 0, list: [] };
+let rowSeries: { status: number; list: Series[] } = { status: 0, list: [] };
 const charts: uPlot[] = [];
 
 type Child = Node | string | number | null | undefined | false;
@@ -309,6 +327,84 @@ function qualityView(pipeline: DashboardPipeline): HTMLElement {
   );
 }
 
+function breachesView(pipeline: DashboardPipeline): HTMLElement {
+  const mine = breaches.list.filter((b) => b.pipeline === pipeline.name).sort((a, b) => (a.time < b.time ? 1 : -1));
+  const rows = mine.slice(0, 50).map((b) =>
+    h(
+      'tr',
+      { 'data-breach': `${b.table}|${b.objective}|${b.time}` },
+      h('td', {}, time(b.time)),
+      h('td', {}, b.table),
+      h('td', {}, h('span', { class: 'badge state-stale' }, b.objective)),
+      h(
+        'td',
+        { class: 'num' },
+        num(b.value, (n) => (b.objective === 'freshness' ? duration(n) : b.objective === 'minPassRate' ? percent.format(n) : integer.format(n))),
+      ),
+      h(
+        'td',
+        { class: 'num' },
+        num(b.threshold, (n) => (b.objective === 'freshness' ? duration(n) : b.objective === 'minPassRate' ? percent.format(n) : integer.format(n))),
+      ),
+    ),
+  );
+  const head = h(
+    'tr',
+    {},
+    h('th', {}, 'when'),
+    h('th', {}, 'table'),
+    h('th', {}, 'objective'),
+    h('th', { class: 'num' }, 'measured'),
+    h('th', { class: 'num' }, 'objective'),
+  );
+  const note =
+    breaches.status === 200
+      ? h('p', { class: 'empty-note' }, 'No objective breached in the last 24 hours.')
+      : h('p', { class: 'empty-note' }, `Objective breaches not available (HTTP ${breaches.status}).`);
+  return section('Objective breaches (last 24 hours)', 6, rows.length ? h('div', { class: 'scroll' }, h('table', {}, head, ...rows)) : note);
+}
+
+/** Rows per table over time, as the metrics timer measured them. */
+function rowsChart(pipeline: DashboardPipeline): HTMLElement {
+  const tables = new Set(tablesOf(pipeline).map((t) => t.id));
+  const series = rowSeries.list.filter((x) => tables.has(x.table) && x.points.length > 0);
+  const box = h('div', { class: 'chart', 'data-chart': 'rows' });
+  const view = section('Rows per table (metrics timer)', 6, box);
+  if (!series.length) {
+    box.append(
+      h(
+        'p',
+        { class: 'empty-note' },
+        rowSeries.status === 200 ? 'No measurement in the last 24 hours yet.' : `Metrics not available (HTTP ${rowSeries.status}).`,
+      ),
+    );
+    return view;
+  }
+  const times = [...new Set(series.flatMap((x) => x.points.map(([t]) => Math.floor(Date.parse(t) / 1000))))].sort((a, b) => a - b);
+  const data = series.map((x) => {
+    const at = new Map(x.points.map(([t, v]) => [Math.floor(Date.parse(t) / 1000), v]));
+    return times.map((t) => at.get(t) ?? null);
+  });
+  const palette = ['#2f6fb3', '#2e8b57', '#d08a00', '#8e44ad', '#c62828', '#16a085', '#7f8c8d', '#34495e', '#e67e22'];
+  requestAnimationFrame(() => {
+    const chart = new uPlot(
+      {
+        width: Math.max(260, box.clientWidth),
+        height: 220,
+        series: [
+          {},
+          ...series.map((x, i) => ({ label: x.table, stroke: palette[i % palette.length], width: 2, points: { show: true, size: 5 }, spanGaps: true })),
+        ],
+        axes: [{}, { size: 60 }],
+      },
+      [times, ...data] as uPlot.AlignedData,
+      box,
+    );
+    charts.push(chart);
+  });
+  return view;
+}
+
 function runsView(pipeline: DashboardPipeline, data: DashboardSummary): HTMLElement {
   const runs = data.runs.filter((r) => r.pipeline === pipeline.name).slice(0, 20);
   const rows = runs.map((r) =>
@@ -467,6 +563,8 @@ function render(data: DashboardSummary): void {
     volumeChart(pipeline, updates),
     durationChart(pipeline, data),
     freshnessView(pipeline),
+    breachesView(pipeline),
+    rowsChart(pipeline),
     qualityView(pipeline),
     runsView(pipeline, data),
     deadLetterView(pipeline, data),
@@ -481,6 +579,13 @@ async function refresh(): Promise<void> {
     if (!answer.body)
       throw new Error(answer.status === 401 ? 'not authorised: open the page with ?code=<function key>' : `summary answered HTTP ${answer.status}`);
     summary = answer.body;
+    const since = new Date(Date.parse(summary.generatedAt) - 24 * 3600 * 1000).toISOString();
+    const [b, m] = await Promise.all([
+      getJson<{ breaches: Breach[] }>(`/metrics/breaches?from=${encodeURIComponent(since)}`),
+      getJson<{ series: Series[] }>(`/metrics?metric=rows&from=${encodeURIComponent(since)}`),
+    ]);
+    breaches = { status: b.status, list: b.body?.breaches ?? [] };
+    rowSeries = { status: m.status, list: m.body?.series ?? [] };
     render(summary);
     status.textContent = `updated ${time(summary.generatedAt)} · refreshes every ${refreshSeconds} s`;
     document.body.dataset.ready = 'true';

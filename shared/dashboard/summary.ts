@@ -24,8 +24,6 @@ export interface SummarySources {
   /** The dead-letter folder. */
   deadLetters: ObjectStore;
   now?: Date;
-  /** Freshness objectives in seconds per table path (from the definitions' objectives, where set). */
-  freshnessObjectives?: ReadonlyMap<string, number>;
 }
 
 /** Updates read per table: enough for a day of runs every quarter hour. */
@@ -150,10 +148,14 @@ export async function buildDashboardSummary(sources: SummarySources): Promise<Da
         const upstream = byKey.get(from);
         if (upstream) edges.push({ from: upstream, to: table.table });
       }
+    // Freshness objectives (seconds) as the definition declares them: what the metrics timer judges too.
+    const freshness = new Map<string, number>();
+    for (const source of Object.values(definition.sources)) if (source.objectives?.freshness) freshness.set(source.table, source.objectives.freshness);
+    for (const table of Object.values(definition.tables)) if (table.objectives?.freshness) freshness.set(table.table, table.objectives.freshness);
     const tables = [...nodes.values()].filter((n) => n.kind === 'table');
     await inBatches(tables, PARALLEL_TABLES, async (node) => {
       Object.assign(node, await readTable(sources.lake(node.id), now));
-      const objective = sources.freshnessObjectives?.get(node.id);
+      const objective = freshness.get(node.id);
       if (objective !== undefined) {
         node.freshnessObjectiveSeconds = objective;
         if (node.state === 'ok' && (node.freshnessSeconds ?? Infinity) > objective) node.state = 'stale';
