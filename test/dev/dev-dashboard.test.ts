@@ -103,6 +103,20 @@ beforeAll(async () => {
     async () => ((await api('/api/metrics/breaches')).body?.breaches?.length > 0 ? true : undefined),
     60_000,
   );
+  // Runs started by the bronze commits may still be going: wait until the summary stops changing, so
+  // the page and the API answers the test compares it with describe the same state.
+  let previous = '';
+  await until('the lake to settle', async () => {
+    const { body } = await api('/api/dashboard/summary');
+    const state = JSON.stringify({
+      runs: body.runs,
+      nodes: body.pipelines.map((p: { nodes: unknown[] }) => p.nodes.map((n) => ({ ...(n as object), freshnessSeconds: 0 }))),
+    });
+    const settled = state === previous;
+    previous = state;
+    if (!settled) await new Promise((r) => setTimeout(r, 1000));
+    return settled ? true : undefined;
+  });
   browser = await Browser.launch();
   mkdirSync(SHOTS, { recursive: true });
 }, 180_000);
