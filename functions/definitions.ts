@@ -16,6 +16,7 @@ import { pipelineAuditHttp, purgeRunHttp, requestStatusHttp, runStatusHttp, star
 import { describeTableHttp, tableHistoryHttp } from './tables';
 import { listDeadLettersHttp, showDeadLetterHttp } from './deadletter';
 import { lineageHttp } from './lineage';
+import { dashboardHttp, dashboardSummaryHttp } from './dashboard';
 import { healthHttp } from './health';
 import { listCatalogTablesHttp, showCatalogTableHttp } from './catalog';
 import { maintenanceTimerHandler } from './maintenance';
@@ -140,6 +141,9 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   // Dead-letter records, read-only (replay is `sluice deadletter replay`).
   { kind: 'http', name: 'listDeadLetters', route: 'deadletter', methods: ['GET'], handler: listDeadLettersHttp },
   { kind: 'http', name: 'showDeadLetter', route: 'deadletter/{*id}', methods: ['GET'], handler: showDeadLetterHttp },
+  // The dashboard page and the numbers it draws.
+  { kind: 'http', name: 'dashboard', route: 'dashboard', methods: ['GET'], handler: dashboardHttp },
+  { kind: 'http', name: 'dashboardSummary', route: 'dashboard/summary', methods: ['GET'], handler: dashboardSummaryHttp },
   // Monitoring (shared/monitoring): the metrics timer and its read-only API.
   { kind: 'timer', name: 'metrics', schedule: '%SLUICE_METRICS_SCHEDULE%', handler: metricsTimerHandler },
   { kind: 'http', name: 'queryMetrics', route: 'metrics', methods: ['GET'], handler: queryMetricsHttp },

@@ -63,5 +63,7 @@ export PATH="$dir/bin:$PATH"
 echo "test-on-node: running on Node $(node --version) ($dir/bin/node)"
 if [ "${SLUICE_SKIP_BUILD:-}" != "1" ]; then
   node node_modules/typescript/bin/tsc -p tsconfig.json
+  node node_modules/typescript/bin/tsc -p dashboard/tsconfig.json
+  node scripts/build-dashboard.mjs
 fi
 exec node node_modules/vitest/vitest.mjs run "$@"

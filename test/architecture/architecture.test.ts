@@ -29,6 +29,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['bench'],
   ['cli', 'dev'],
   ['functions'],
+  ['shared/dashboard'],
   ['shared/monitoring', 'shared/maintenance'],
   ['shared/run'],
   ['shared/host'],
