@@ -85,14 +85,27 @@ describe('.funcignore: the package azd uploads for a remote build', () => {
   });
 
   it('holds what the remote build needs', () => {
-    for (const file of ['package.json', 'package-lock.json', 'tsconfig.json', 'host.json', 'functions/index.ts']) {
+    for (const file of [
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+      'host.json',
+      'functions/index.ts',
+      // The dashboard page is bundled by the build from these.
+      'dashboard/app.ts',
+      'dashboard/tsconfig.json',
+      'scripts/build-dashboard.mjs',
+    ]) {
       expect(paths.has(file), file).toBe(true);
     }
     // The build compiles functions/ to where package.json "main" looks (package.test.ts checks the mapping).
     const functionSources = [...paths].filter((p) => /^functions\/[^/]+\.ts$/.test(p));
     expect(functionSources.length).toBeGreaterThan(1);
-    // npm install runs `prepare`, which is the build.
-    expect(JSON.parse(read('package.json')).scripts.prepare).toMatch(/\btsc\b/);
+    // npm install runs `prepare`, which is the build: the TypeScript compile and the dashboard bundle.
+    const scripts = JSON.parse(read('package.json')).scripts;
+    expect(scripts.prepare).toBe('npm run build');
+    expect(scripts.build).toMatch(/\btsc\b/);
+    expect(scripts.build).toMatch(/build-dashboard\.mjs/);
   });
 
   it('holds every module the app imports: functions/ reach nothing outside the package', () => {

@@ -114,7 +114,7 @@ describe('.ci/run', () => {
 
   it('lints, runs the suite on the Node on PATH (20), then on Node 22, each step under a time limit', () => {
     const commands = steps.map((l) => l.replace(/^(?:\w+=\S+ )*timeout \S+ /, ''));
-    expect(commands).toEqual(['npm ci', 'npm run lint', 'npm test', 'scripts/test-on-node.sh 22']);
+    expect(commands).toEqual(['scripts/install-chromium.sh', 'npm ci', 'npm run lint', 'npm test', 'scripts/test-on-node.sh 22']);
     const minutes = steps.map((l) => Number(/timeout (\d+)m /.exec(l)?.[1] ?? NaN));
     expect(minutes.every((m) => m > 0)).toBe(true);
     expect(
