@@ -13,6 +13,10 @@
  * | `SLUICE_MAINTENANCE_SCHEDULE` | nightly at 02:00 UTC (`DEFAULT_MAINTENANCE_SCHEDULE`) | NCRONTAB (six fields) of the `maintenance` timer |
  * | `SLUICE_METRICS_SCHEDULE` | every 5 minutes (`DEFAULT_METRICS_SCHEDULE`) | NCRONTAB (six fields) of the `metrics` timer (shared/monitoring) |
  * | `SLUICE_TIERING_SCHEDULE` | daily at 03:00 UTC (`DEFAULT_TIERING_SCHEDULE`) | NCRONTAB (six fields) of the `tierLake` timer |
+ * | `SLUICE_BACKUP_LOCATION` | unset: no backups | where the `backup` timer backs up the platform: a location as `sluice` takes it (`https://<account>.blob.core.windows.net/<container>[/<path>]`, `abfss://…`, Azurite, a local path); reached with the lake connection's identity |
+ * | `SLUICE_BACKUP_SCHEDULE` | `0 0 2 * * *` (`DEFAULT_BACKUP_SCHEDULE`, daily 02:00 UTC) | NCRONTAB (six fields) of the `backup` timer |
+ * | `SLUICE_BACKUP_RETENTION_DAYS` | `30` | keep each table's backed-up versions of this many days; whole number ≥ 0 |
+ * | `SLUICE_BACKUP_MIN_VERSIONS` | `7` | and at least this many of the newest versions of each table, whatever their age; whole number ≥ 1 |
  *
  * No Event Hubs setting at all means the app reads no Event Hub: `eventHubIngest` is not registered.
  *
@@ -227,16 +231,7 @@ function readSchedule(env: SettingsEnv, setting: string, fallback: string, probl
   return undefined;
 }
 
-/**
- * The backup timer's settings (shared/backup):
- *
- * | setting | default | expected value |
- * |---|---|---|
- * | `SLUICE_BACKUP_LOCATION` | unset: no backups | where the `backup` timer backs up the platform: a location as `sluice` takes it (`https://<account>.blob.core.windows.net/<container>[/<path>]`, `abfss://…`, Azurite, a local path); reached with the lake connection's identity |
- * | `SLUICE_BACKUP_SCHEDULE` | `0 0 2 * * *` (`DEFAULT_BACKUP_SCHEDULE`, daily 02:00 UTC) | NCRONTAB (six fields) of the `backup` timer |
- * | `SLUICE_BACKUP_RETENTION_DAYS` | `30` | keep each table's backed-up versions of this many days; whole number ≥ 0 |
- * | `SLUICE_BACKUP_MIN_VERSIONS` | `7` | and at least this many of the newest versions of each table, whatever their age; whole number ≥ 1 |
- */
+/** The backup timer's settings (shared/backup; the `SLUICE_BACKUP_*` rows of the table at the top of this file). */
 export interface BackupSettings {
   /** `SLUICE_BACKUP_LOCATION`; undefined: the timer does nothing. */
   readonly location?: string;
