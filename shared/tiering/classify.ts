@@ -126,17 +126,7 @@ export function classifyListing(snapshot: Snapshot, listing: Iterable<ObjectInfo
   const files: ClassifiedFile[] = [];
   const seen = new Set<string>();
   for (const info of listing) {
-    const file: ClassifiedFile = {
-      path: info.path,
-      size: info.size,
-      etag: info.etag,
-      lastModified: info.lastModified,
-      tier: info.accessTier ?? 'Hot',
-      class: 'orphan',
-      ...(info.archiveStatus ? { archiveStatus: info.archiveStatus } : {}),
-      ...(info.accessTierChangedOn ? { accessTierChangedOn: info.accessTierChangedOn } : {}),
-      ...(dvFiles.has(info.path) ? { deletionVector: true as const } : {}),
-    };
+    const file: ClassifiedFile = { ...listedFile(info), ...(dvFiles.has(info.path) ? { deletionVector: true as const } : {}) };
     if (isHidden(info.path)) file.class = 'log';
     else if (live.has(info.path)) {
       file.class = 'live';
@@ -178,4 +168,24 @@ function isAbsolute(path: string): boolean {
  */
 export function isHidden(path: string): boolean {
   return path.split('/').some((segment) => (segment.startsWith('_') && !segment.includes('=')) || segment.startsWith('.')) || posix.basename(path) === '';
+}
+
+/**
+ * A listed blob as the plan sees it before its class is known (`orphan` until the log says otherwise):
+ * a store without tiers counts as Hot.
+ *
+ * @param info the listing's entry
+ * @returns the file, class `orphan`
+ */
+export function listedFile(info: ObjectInfo): ClassifiedFile {
+  return {
+    path: info.path,
+    size: info.size,
+    etag: info.etag,
+    lastModified: info.lastModified,
+    tier: info.accessTier ?? 'Hot',
+    class: 'orphan',
+    ...(info.archiveStatus ? { archiveStatus: info.archiveStatus } : {}),
+    ...(info.accessTierChangedOn ? { accessTierChangedOn: info.accessTierChangedOn } : {}),
+  };
 }

@@ -8,7 +8,7 @@
  * policy archives must be rehydrated before `sluice deadletter replay` can read it again.
  */
 import type { AccessTier, ObjectStore } from '../storage/types';
-import type { ClassifiedFile } from './classify';
+import { listedFile, type ClassifiedFile } from './classify';
 import { costOf, decide, DEFAULT_REHYDRATED_GRACE_DAYS, HeldFile, LandingClass, landingWants, TieringPlan, TierMove, wholeDays } from './plan';
 import type { LandingPolicy } from './policy';
 import type { PriceTable } from './prices';
@@ -53,16 +53,7 @@ export async function planLandingTiering(landing: ObjectStore, folders: readonly
     for await (const info of landing.list(folder.prefix)) {
       if (done.has(info.path)) continue;
       done.add(info.path);
-      const file: ClassifiedFile = {
-        path: info.path,
-        size: info.size,
-        etag: info.etag,
-        lastModified: info.lastModified,
-        tier: info.accessTier ?? 'Hot',
-        class: 'orphan',
-        ...(info.archiveStatus ? { archiveStatus: info.archiveStatus } : {}),
-        ...(info.accessTierChangedOn ? { accessTierChangedOn: info.accessTierChangedOn } : {}),
-      };
+      const file: ClassifiedFile = listedFile(info);
       listed.push(file);
       // A file already as cool as the policy goes, with no deletion to come, needs no ledger read on every pass.
       if (settled(file, folder.policy)) {
