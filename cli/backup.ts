@@ -8,6 +8,8 @@ import { openStore } from '../shared/storage/location';
 import type { CommandIo as Io } from '../shared/command-line/usage';
 import { parseCommandLine, UsageError } from '../shared/command-line/usage';
 import { restoreAllCommand } from './backup-platform';
+import { parsePriority, REHYDRATION_DEADLINE_HOURS } from '../shared/tiering/rehydrate';
+import { loadRehydrationSettings } from '../shared/config/settings';
 
 /** The commands this file runs. */
 export const BACKUP_COMMANDS = ['backup', 'restore', 'verify', 'clone'] as const;
@@ -21,8 +23,12 @@ export const BACKUP_HELP = `  backup <table> --to <location>   back up the table
       --json               { version, previousVersion, unchanged, copied, bytesCopied, reused, files,
                              methods: { server | local | stream: n }, movedFrom: [{ version, reason }] }
   restore <backup> --to <location>  a new table equal to the source at a backed-up version (the target
-                       must hold no table); archived backup files must be rehydrated first
+                       must hold no table). Backup files in the Archive tier are rehydrated to Hot
+                       first; nothing is copied until they are online
       --version N          a version a backup ran at (default: the newest)  --json
+      --priority standard|high  rehydration priority (default standard)
+      --wait               wait for the rehydration (checks every SLUICE_REHYDRATION_POLL_SECONDS, at
+                           most 48 hours) instead of stopping with how many files are still offline
   restore --all <backup-location>   the platform backup the backup timer writes (SLUICE_BACKUP_LOCATION):
                        every table, the ingestion ledger and the event log, into the lake the app
                        settings name (SLUICE_LAKE, SLUICE_LAKE_CONTAINER), which must be empty
@@ -44,12 +50,14 @@ const OPTIONS = {
   all: { type: 'boolean' },
   run: { type: 'string' },
   'definitions-to': { type: 'string' },
+  priority: { type: 'string' },
+  wait: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 const ALLOWED: Record<(typeof BACKUP_COMMANDS)[number], string[]> = {
   backup: ['to', 'json'],
-  restore: ['to', 'version', 'json', 'all', 'run', 'definitions-to'],
+  restore: ['to', 'version', 'json', 'all', 'run', 'definitions-to', 'priority', 'wait'],
   verify: ['json'],
   clone: ['version', 'json'],
 };
@@ -93,7 +101,13 @@ export async function runBackupCommand(command: string, argv: string[], io: Io, 
     }
     case 'restore': {
       if (positionals.length !== 1 || !values.to) throw new UsageError("'restore' takes one backup location and --to <new table location>");
-      const result = await restoreBackup(openStore(positionals[0]), openStore(values.to), { version });
+      const priority = values.priority === undefined ? undefined : parsePriority(values.priority);
+      if (priority === undefined && values.priority !== undefined) throw new UsageError(`--priority must be standard or high, not '${values.priority}'`);
+      const rehydrate = {
+        ...(priority ? { priority } : {}),
+        ...(values.wait ? { waitMs: REHYDRATION_DEADLINE_HOURS * 3_600_000, pollMs: loadRehydrationSettings(env).rehydrationPollSeconds * 1000 } : {}),
+      };
+      const result = await restoreBackup(openStore(positionals[0]), openStore(values.to), { version, rehydrate });
       io.out(json ? JSON.stringify(result) + '\n' : describeCopy('restored', result));
       return 0;
     }

@@ -11,6 +11,7 @@
  * run again towards the same target, it copies only what changed (the target keeps its files and its
  * log, and gains the newer commits and a checkpoint).
  */
+import { advanceRehydration, DEFAULT_REHYDRATION_PRIORITY, progressLine, type RehydrationPriority } from '../tiering/rehydrate';
 import { loadSnapshot } from '../delta/snapshot';
 import type { CopyMethod } from '../storage/copy';
 import type { ObjectStore } from '../storage/types';
@@ -37,6 +38,12 @@ export interface RestoreOptions {
   /** The backed-up version to restore (default: the newest). */
   version?: number;
   concurrency?: number;
+  /**
+   * Backup files in the Archive tier are rehydrated to Hot first (shared/tiering's rehydration), at
+   * this priority (default standard). Without `waitMs` the restore asks for them and stops, naming how
+   * many are still offline, unless storage brought them online at once.
+   */
+  rehydrate?: { priority?: RehydrationPriority; waitMs?: number; pollMs?: number };
 }
 
 /**
@@ -57,7 +64,7 @@ export async function restoreBackup(backup: ObjectStore, target: ObjectStore, op
   }
   if (await holdsTable(target)) throw new BackupError(`restore to ${target.url} refused: a table exists there; restore into an empty location`);
   const manifest = await readManifest(backup, version);
-  await refuseArchived(backup, new Set(manifest.files.map((f) => f.path)));
+  await rehydrateArchived(backup, manifest.files, options.rehydrate ?? {});
   const result = await copyTableVersion(backup, target, { version, checksums: false, concurrency: options.concurrency });
   // Where both the manifest and the copy carry the service's MD5, they must agree.
   const expected = new Map(manifest.files.map((f) => [f.path, f]));
@@ -151,21 +158,39 @@ async function holdsTable(store: ObjectStore): Promise<boolean> {
 }
 
 /**
- * Stop before copying when files of the restore are archived (offline): they must be rehydrated first.
+ * Bring the backup files a restore needs out of Archive (an archived blob cannot be copied): one
+ * listing finds them, the rehydration asks storage for Hot, then waits up to `waitMs` checking every
+ * `pollMs`. Nothing is copied while any of them is offline.
  *
  * @param backup the backup store
- * @param paths the files the restore needs
+ * @param files the files the restore needs, with their sizes
+ * @param options priority and how long to wait
+ * @throws BackupError naming how many files are still offline, and how to go on
  */
-async function refuseArchived(backup: ObjectStore, paths: Set<string>): Promise<void> {
-  const archived: string[] = [];
-  for await (const info of backup.list('')) {
-    if (paths.has(info.path) && info.accessTier === 'Archive') archived.push(info.path);
-  }
+async function rehydrateArchived(
+  backup: ObjectStore,
+  files: readonly { path: string; size: number }[],
+  options: NonNullable<RestoreOptions['rehydrate']>,
+): Promise<void> {
+  const needed = new Set(files.map((f) => f.path));
+  const archived: { path: string; size: number }[] = [];
+  for await (const info of backup.list('')) if (needed.has(info.path) && info.accessTier === 'Archive') archived.push({ path: info.path, size: info.size });
   if (!archived.length) return;
-  const shown = archived.slice(0, 10).join(', ') + (archived.length > 10 ? ` and ${archived.length - 10} more` : '');
-  throw new BackupError(
-    `restore from ${backup.url}: ${archived.length} file(s) it needs are in the Archive tier and cannot be copied until rehydrated: ${shown}. ` +
-      'Rehydrate them to Hot or Cool first (Set Blob Tier; e.g. az storage blob set-tier --tier Hot --rehydrate-priority High ' +
-      `--account-name <account> --container-name <container> --name <blob>), wait until they are online, then restore again`,
-  );
+  const priority = options.priority ?? DEFAULT_REHYDRATION_PRIORITY;
+  const deadline = Date.now() + (options.waitMs ?? 0);
+  for (;;) {
+    const progress = await advanceRehydration(backup, archived, priority);
+    if (progress.missing.length)
+      throw new BackupError(
+        `restore from ${backup.url}: ${progress.missing.length} archived file(s) it needs are gone: ${progress.missing.slice(0, 5).join(', ')}`,
+      );
+    if (progress.online === progress.total) return;
+    if (Date.now() >= deadline) {
+      throw new BackupError(
+        `restore from ${backup.url}: ${archived.length} file(s) it needs were in the Archive tier; their rehydration to Hot (${priority} priority) ` +
+          `is under way: ${progressLine({ ...progress, files: progress.total })}. Nothing was copied; restore again once they are online, or with --wait`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, Math.max(1, Math.min(options.pollMs ?? 300_000, deadline - Date.now()))));
+  }
 }
