@@ -464,12 +464,15 @@ function storageView(data: DashboardSummary): HTMLElement {
       h(
         'td',
         { class: 'num' },
-        num(s.monthlyCostUsd, (n) => `$${n.toFixed(2)}`, { 'data-metric': 'monthlyCost' }),
+        num(s.monthlyCostUsd, (n) => `$${n >= 0.01 || n === 0 ? n.toFixed(2) : n.toPrecision(2)}`, { 'data-metric': 'monthlyCost' }),
       ),
     ),
   );
   const head = h('tr', {}, h('th', {}, 'layer'), h('th', {}, 'tier'), h('th', { class: 'num' }, 'bytes'), h('th', { class: 'num' }, 'per month'));
-  return section('Storage by layer and tier', 6, rows.length ? h('table', {}, head, ...rows) : h('p', { class: 'empty-note' }, 'No table files yet.'));
+  const pricing = data.pricing
+    ? h('p', { class: 'empty-note' }, `Estimated from the tiering price table of ${data.pricing.asOf} (${data.pricing.currency}).`)
+    : null;
+  return section('Storage by layer and tier', 6, rows.length ? h('table', {}, head, ...rows) : h('p', { class: 'empty-note' }, 'No table files yet.'), pricing);
 }
 
 /** A table's catalog page and lineage, in a side panel. */

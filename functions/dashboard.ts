@@ -6,7 +6,8 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { buildDashboardSummary } from '../shared/dashboard/summary';
 import { dashboardPage } from '../shared/dashboard/page';
-import { getRuntime } from '../shared/host';
+import { appRoot, getRuntime } from '../shared/host';
+import { readTieringSettings } from '../shared/tiering';
 import { internalError } from '../shared/host/http';
 import { runtimeServices } from '../shared/run';
 import { openLakeStore } from '../shared/storage/lake';
@@ -37,6 +38,7 @@ export async function dashboardSummaryHttp(_request: HttpRequest, context: Invoc
       lake: (path) => openLakeStore(runtime.settings, path),
       events: services.events,
       deadLetters: openLakeStore(runtime.settings, DEAD_LETTER_FOLDER),
+      prices: readTieringSettings(process.env, appRoot())?.prices,
     });
     return { status: 200, headers: { 'cache-control': 'no-store' }, jsonBody: summary };
   } catch (err) {

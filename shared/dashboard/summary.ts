@@ -12,6 +12,7 @@ import { loadSnapshot, tableHistory, describeSnapshot } from '../delta';
 import type { PipelineDefinition } from '../pipeline';
 import { listDeadLetters } from '../ingest/deadletter-records';
 import type { AccessTier, ObjectStore } from '../storage/types';
+import { monthlyCost, TIERS, type PriceTable } from '../tiering/prices';
 import type { EventLog, TableUpdateEvent } from '../run/event-log';
 import type { DashboardNode, DashboardPipeline, DashboardRun, DashboardSummary, DashboardUpdate } from './types';
 
@@ -23,6 +24,8 @@ export interface SummarySources {
   events: EventLog | null;
   /** The dead-letter folder. */
   deadLetters: ObjectStore;
+  /** Prices the monthly storage cost is estimated from (the tiering price table); none: no cost shown. */
+  prices?: PriceTable;
   now?: Date;
 }
 
@@ -39,6 +42,8 @@ function layerOf(path: string): DashboardNode['layer'] {
   const first = path.split('/')[0];
   return first === 'bronze' || first === 'silver' || first === 'gold' ? first : 'other';
 }
+
+const LAYER_ORDER = ['bronze', 'silver', 'gold', 'other'];
 
 const STAGE: Record<NonNullable<DashboardNode['layer']>, number> = { bronze: 1, silver: 2, gold: 3, other: 2 };
 
@@ -184,7 +189,15 @@ export async function buildDashboardSummary(sources: SummarySources): Promise<Da
     updates,
     runs: runsOf(updates, sources.pipelines),
     deadLetters: await deadLetterView(sources.deadLetters),
-    storage: [...storage].map(([k, bytes]) => ({ layer: k.split('\u0000')[0], tier: k.split('\u0000')[1], bytes })),
+    storage: [...storage]
+      .map(([k, bytes]) => {
+        const [layer, tier] = k.split('\u0000');
+        const priced = sources.prices && (TIERS as readonly string[]).includes(tier);
+        return { layer, tier, bytes, monthlyCostUsd: priced ? monthlyCost(sources.prices!, tier as AccessTier, bytes) : null };
+      })
+      // Tables are read in parallel: order the rows so every answer lists them alike.
+      .sort((a, b) => LAYER_ORDER.indexOf(a.layer) - LAYER_ORDER.indexOf(b.layer) || TIERS.indexOf(a.tier as AccessTier) - TIERS.indexOf(b.tier as AccessTier)),
+    ...(sources.prices ? { pricing: { currency: sources.prices.currency, asOf: sources.prices.asOf, source: sources.prices.source } } : {}),
   };
 }
 

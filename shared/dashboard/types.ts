@@ -82,4 +82,6 @@ export interface DashboardSummary {
   deadLetters: { total: number; truncated: boolean; records: { id: string; table: string; reason: string; createdAt: string; rows: number | null }[] };
   /** Bytes by layer and tier, with the monthly storage cost where a price table is known. */
   storage: { layer: string; tier: string; bytes: number; monthlyCostUsd?: number | null }[];
+  /** The price table the costs come from (the tiering one: dated, with its source). */
+  pricing?: { currency: string; asOf: string; source: string };
 }

@@ -197,6 +197,12 @@ describe('dashboard (GET /api/dashboard) in headless Chromium', () => {
     expect(await page.evaluate<number>('document.querySelectorAll("tr[data-dead-letter]").length')).toBe(letters.body.records.length);
     const shownBytes = await page.evaluate<number[]>('[...document.querySelectorAll("[data-layer] [data-metric=bytes]")].map((e) => Number(e.dataset.value))');
     expect(shownBytes.reduce((a, b) => a + b, 0)).toBe(summary.storage.reduce((a, s) => a + s.bytes, 0));
+    // The monthly cost of each layer and tier, from the tiering price table (Azurite reports Hot).
+    const shownCost = await page.evaluate<number[]>(
+      '[...document.querySelectorAll("[data-layer] [data-metric=monthlyCost]")].map((e) => Number(e.dataset.value))',
+    );
+    expect(shownCost).toEqual(summary.storage.map((s) => s.monthlyCostUsd));
+    expect(shownCost.every((c) => c > 0)).toBe(true);
     // Gold rows in the tile are the sum over gold tables.
     const goldRows = pos.nodes.filter((n) => n.layer === 'gold').reduce((s, n) => s + (n.rows ?? 0), 0);
     expect(Number(await page.evaluate<string>('document.querySelector("[data-tile=gold-rows] [data-value]").dataset.value'))).toBe(goldRows);
