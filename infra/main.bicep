@@ -284,6 +284,17 @@ module functionApp 'app/function-app.bicep' = {
   }
 }
 
+// The dashboard's views as an Azure Monitor workbook, over the same telemetry (app/workbook.bicep).
+module workbook 'app/workbook.bicep' = {
+  name: 'workbook'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+  }
+}
+
 // Alert rules on what the app exports to Application Insights (shared/monitoring), with an action group.
 module alerts 'app/alerts.bicep' = {
   name: 'alerts'

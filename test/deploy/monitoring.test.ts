@@ -40,6 +40,44 @@ describe('infra: monitoring', () => {
     expect(read('shared/run/activities.ts')).toMatch(/countUpdate\(input, 'failed'\)/);
   });
 
+  it('ships a workbook with the dashboard views, querying only metrics the code emits', () => {
+    const workbook = read('infra/app/workbook.bicep');
+    expect(main).toMatch(/module workbook 'app\/workbook\.bicep'/);
+    expect(main).toMatch(/applicationInsightsName: monitoring\.outputs\.applicationInsightsName/);
+    expect(workbook).toMatch(/resource workbook 'Microsoft\.Insights\/workbooks@[\d-]+'/);
+    expect(workbook).toMatch(/kind: 'shared'/);
+    expect(workbook).toMatch(/sourceId: applicationInsights\.id/);
+    expect(workbook).toMatch(/serializedData: string\(content\)/);
+    const titles = [...workbook.matchAll(/title: '([^']+)'/g)].map((m) => m[1]);
+    expect(titles.length).toBeGreaterThanOrEqual(7);
+    for (const view of [
+      'Freshness',
+      'Rows per table',
+      'updates by status',
+      'Quarantined and dropped',
+      'Objective breaches',
+      'dead-lettered',
+      'Runs',
+      'Storage',
+    ])
+      expect(
+        titles.some((t) => t.toLowerCase().includes(view.toLowerCase())),
+        view,
+      ).toBe(true);
+    // Every metric a view queries is one the app emits: a timer gauge, or a counter of the code.
+    const emitted = new Set([
+      ...Object.values(METRICS).map((m) => `sluice.${m}`),
+      'sluice.objective.breaches',
+      'sluice.table.updates',
+      'sluice.table.quarantinedRows',
+      'sluice.table.droppedRows',
+    ]);
+    const queried = [...workbook.matchAll(/"(sluice\.[A-Za-z.]+)"/g)].map((m) => m[1]);
+    expect(queried.filter((name) => name !== 'sluice.run' && !emitted.has(name))).toEqual([]);
+    for (const counter of ['sluice.table.quarantinedRows', 'sluice.table.droppedRows']) expect(read('shared/run/activities.ts')).toContain(`'${counter}'`);
+    expect(read('shared/monitoring/telemetry.ts')).toContain("startSpan('sluice.run'");
+  });
+
   it('sets the metrics timer settings on the Function App', () => {
     const app = read('infra/app/function-app.bicep');
     expect(app).toMatch(/SLUICE_METRICS_SCHEDULE: metricsSchedule/);
