@@ -52,13 +52,14 @@ interface StartedHost {
  * whatever is left afterwards is stopped.
  */
 async function withHost(command: string, args: string[], check: (host: StartedHost) => Promise<void>): Promise<void> {
-  const [port, blob] = await freePorts(2);
+  // Three ports the system handed out for Azurite: "blob and the next two" may meet another test's socket.
+  const [port, blob, queue, table] = await freePorts(4);
   // The test's own Azurite must not stand in for the host's.
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith('AZURITE_') && k !== 'SLUICE_STORAGE_CONNECTION_STRING' && k !== 'AzureWebJobsStorage'),
   );
   // Its own process group, so that whatever the start leaves behind can be found.
-  const child = spawn(command, [...args, '--in-memory', '--port', String(port), '--azurite-ports', String(blob)], {
+  const child = spawn(command, [...args, '--in-memory', '--port', String(port), '--azurite-ports', `${blob},${queue},${table}`], {
     cwd: ROOT,
     env,
     detached: true,
