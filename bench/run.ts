@@ -27,6 +27,10 @@
  *    (`--backup-lake TxF`, default 100x1000; BENCH_BACKUP_NEW new files per table, default 10):
  *    requests and time per phase.
  *
+ * 8. Event Hubs (bench/events.ts): batches of ~200-byte JSON events through `ingestEvents` into one
+ *    bronze table at batch sizes 100 and 1,000, partitions concurrent through the commit lane, on local
+ *    disk and on Azurite: events/s, CPU seconds, peak RSS per cell (BENCH_EVENTS and others there).
+ *
  * Azurite is started from node_modules on free ports (dev/azurite.ts, shared with the
  * vitest global setup), a fresh one per phase. Results are printed and written to bench/results/latest.json
  * (sections not run keep their previous results there).
@@ -62,9 +66,10 @@ import { printRefreshResults, RefreshBenchResult, runRefreshBench } from './refr
 import { type CatalogBenchResult, printCatalogResults, runCatalogBench } from './catalog';
 import { type BackupBenchResult, printBackupResults, runBackupBench } from './backup';
 import { printTieringResults, runTieringBench, type TieringBenchResult } from './tiering';
+import { type EventsBenchResult, printEventsResults, runEventsBench } from './events';
 
 const ROOT = nodePath.resolve(__dirname, '..');
-const SECTIONS = ['snapshot', 'commits', 'ingest', 'refresh', 'freshness', 'catalog', 'backup', 'tiering'] as const;
+const SECTIONS = ['snapshot', 'commits', 'ingest', 'refresh', 'freshness', 'catalog', 'backup', 'tiering', 'events'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The command line: which sections, and the ingest section's dataset sizes. */
@@ -337,6 +342,7 @@ async function main(): Promise<void> {
   let catalogResult: CatalogBenchResult | undefined;
   let backupResult: BackupBenchResult | undefined;
   let tieringResult: TieringBenchResult | undefined;
+  let eventsResult: EventsBenchResult | undefined;
   // A fresh Azurite per phase: its in-memory store slows down with every blob it holds, and the long
   // logs of the first phase would otherwise slow the second.
   try {
@@ -402,6 +408,11 @@ async function main(): Promise<void> {
         });
       });
     }
+    if (args.sections.includes('events')) {
+      await withAzurite(async (endpoint) => {
+        eventsResult = await runEventsBench({ azuriteEndpoint: endpoint });
+      });
+    }
   } finally {
     await rm(localRoot, { recursive: true, force: true });
   }
@@ -458,6 +469,7 @@ async function main(): Promise<void> {
   if (catalogResult) printCatalogResults(catalogResult, printTable);
   if (backupResult) printBackupResults(backupResult, printTable);
   if (tieringResult) printTieringResults(tieringResult, printTable);
+  if (eventsResult) printEventsResults(eventsResult, printTable);
   const totalSeconds = round((Date.now() - STARTED) / 1000, 1);
   const loadEnd = os.loadavg().map((n) => round(n, 2));
   console.log(
@@ -488,12 +500,13 @@ async function main(): Promise<void> {
     ...(catalogResult ? { catalog: catalogResult } : {}),
     ...(backupResult ? { backup: backupResult } : {}),
     ...(tieringResult ? { tiering: tieringResult } : {}),
+    ...(eventsResult ? { events: eventsResult } : {}),
   };
   await mkdir(nodePath.join(ROOT, 'bench', 'results'), { recursive: true });
   await writeFile(resultsPath, `${JSON.stringify(out, null, 2)}\n`);
   console.log('written to bench/results/latest.json');
   if (
-    [...throughputResults, ...snapshotResults, ...(ingestResult?.figures ?? []), ...(tieringResult?.figures ?? [])].some((r) => r.error) ||
+    [...throughputResults, ...snapshotResults, ...(ingestResult?.figures ?? []), ...(tieringResult?.figures ?? []), ...(eventsResult?.figures ?? [])].some((r) => r.error) ||
     freshnessResult?.error ||
     catalogResult?.error ||
     backupResult?.error

@@ -1,0 +1,316 @@
+/**
+ * Event Hubs ingest (bench section `events`): batches of ~200-byte JSON events through `ingestEvents`
+ * (the stage the `eventHubIngest` function and the local host's Event Hubs stand-in both reach through
+ * `ingestHubBatch`, with the same options) into one bronze table, on local disk and on Azurite.
+ *
+ * | setting | default | what |
+ * |---|---|---|
+ * | BENCH_EVENTS | 300000 | events per cell on local disk |
+ * | BENCH_EVENTS_AZURITE | 50000 | events per cell on Azurite (its in-memory store slows as it fills) |
+ * | BENCH_EVENT_PARTITIONS | 4 | partitions ingested at the same time (one batch in flight each) |
+ * | BENCH_EVENT_BATCHES | 100,1000 | batch sizes (host.json's `maxEventBatchSize`) |
+ * | BENCH_EVENTS_BUDGET_S | 120 | seconds per cell at most; a cell cut short reports what it did |
+ *
+ * A cell is one backend and one batch size. The events are spread over the partitions as a hub spreads
+ * them, and each partition's batches go in order, one at a time, as the Functions host delivers them
+ * (one invocation per partition in flight); the partitions run concurrently in one process, so their
+ * intents meet in the table's commit lane and are committed together, as on one instance. Bodies are
+ * JSON objects as the Node Functions library hands them (already decoded).
+ *
+ * Each cell runs in a child process of its own (this file run as a script), so its CPU seconds and peak
+ * RSS are its own; time is taken around the ingestion alone. After the cell, the child checks that the
+ * table holds exactly the events sent (row counts of the added files) and that every partition's txn
+ * is its last sequence number: a figure of a run that lost or doubled events is an error, not a figure.
+ * `BENCH_EVENTS_PROFILE=<dir>` runs the children with `--cpu-prof` into that folder.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as nodePath from 'node:path';
+import { loadSnapshot, txnVersion } from '../shared/delta';
+import { hubAppId, ingestEvents } from '../shared/ingest/events';
+import type { HubEvent, HubPartition } from '../shared/ingest/types';
+import { openStore } from '../shared/storage/location';
+
+const ROOT = nodePath.resolve(__dirname, '..');
+const REPORT_PREFIX = 'events-child-report ';
+const T0 = Date.UTC(2026, 0, 31, 12, 0, 0);
+
+/** One cell, as the parent hands it to the child. */
+interface CellSpec {
+  backend: 'local' | 'azurite';
+  /** Table and dead-letter locations (paths or Azurite URLs). */
+  table: string;
+  deadLetter: string;
+  batchSize: number;
+  events: number;
+  partitions: number;
+  budgetMs: number;
+}
+
+/** One cell's figures. */
+export interface EventsFigure {
+  backend: 'local' | 'azurite';
+  batchSize: number;
+  partitions: number;
+  /** Events ingested (fewer than asked when the cell hit its time budget). */
+  events: number;
+  /** Mean body size in bytes (JSON text). */
+  bodyBytes: number;
+  seconds: number;
+  eventsPerSecond: number;
+  cpuSeconds: number;
+  peakRssMiB: number;
+  batches: number;
+  /** Table versions the batches took (commits through the lane). */
+  commits: number;
+  /** Data files the table holds afterwards. */
+  files: number;
+  cutShort: boolean;
+  error?: string;
+}
+
+/** What the section measured. */
+export interface EventsBenchResult {
+  figures: EventsFigure[];
+}
+
+/** Options of the section. */
+export interface EventsBenchOptions {
+  /** Blob endpoint of a running Azurite (its cells are skipped when absent). */
+  azuriteEndpoint?: string;
+  log?: (line: string) => void;
+}
+
+const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+function whole(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const n = Number(text.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: '${text}' is not a positive whole number`);
+  return n;
+}
+
+/**
+ * Run every cell (local disk first, then Azurite), each in a child process.
+ *
+ * @param options Azurite endpoint, progress output
+ * @returns the figures
+ */
+export async function runEventsBench(options: EventsBenchOptions): Promise<EventsBenchResult> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const batchSizes = (process.env.BENCH_EVENT_BATCHES ?? '100,1000').split(',').map((s) => {
+    const n = Number(s.trim());
+    if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_EVENT_BATCHES: '${s}' is not a positive whole number`);
+    return n;
+  });
+  const counts = { local: whole('BENCH_EVENTS', 300_000), azurite: whole('BENCH_EVENTS_AZURITE', 50_000) };
+  const partitions = whole('BENCH_EVENT_PARTITIONS', 4);
+  const budgetMs = whole('BENCH_EVENTS_BUDGET_S', 120) * 1000;
+  const work = await mkdtemp(nodePath.join(os.tmpdir(), 'sluice-bench-events-'));
+  const figures: EventsFigure[] = [];
+  let cell = 0;
+  try {
+    for (const backend of ['local', 'azurite'] as const) {
+      if (backend === 'azurite' && !options.azuriteEndpoint) continue;
+      for (const batchSize of batchSizes) {
+        const base = backend === 'local' ? nodePath.join(work, `cell-${cell}`) : `${options.azuriteEndpoint}/bench-events-${process.pid}-${cell}`;
+        cell++;
+        const spec: CellSpec = {
+          backend,
+          table: `${base}/bronze/events`,
+          deadLetter: `${base}/deadletter`,
+          batchSize,
+          events: counts[backend],
+          partitions,
+          budgetMs,
+        };
+        let figure: EventsFigure;
+        try {
+          figure = await runChild(spec, work);
+        } catch (err) {
+          figure = {
+            backend,
+            batchSize,
+            partitions,
+            events: 0,
+            bodyBytes: NaN,
+            seconds: NaN,
+            eventsPerSecond: NaN,
+            cpuSeconds: NaN,
+            peakRssMiB: NaN,
+            batches: 0,
+            commits: NaN,
+            files: NaN,
+            cutShort: false,
+            error: (err as Error).message.slice(0, 500),
+          };
+        }
+        figures.push(figure);
+        log(
+          `  events ${backend.padEnd(7)} batch ${String(batchSize).padStart(5)}: ${
+            figure.error ? `FAILED: ${figure.error}` : `${figure.events} events in ${figure.seconds} s, ${figure.eventsPerSecond} events/s${figure.cutShort ? ' (cut short by the budget)' : ''}`
+          }`,
+        );
+        if (backend === 'local') await rm(base, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  return { figures };
+}
+
+/**
+ * Print the section's table.
+ *
+ * @param result the figures
+ * @param printTable the bench's table printer
+ */
+export function printEventsResults(result: EventsBenchResult, printTable: (title: string, header: string[], rows: (string | number)[][]) => void): void {
+  const f = result.figures[0];
+  printTable(
+    `Event Hubs ingest: ~${f ? Math.round(f.bodyBytes) : 200}-byte JSON events through ingestEvents into one bronze table, ${f?.partitions ?? '?'} partitions at once (goal: ≥ 100,000 events/s on local disk at batch 1,000)`,
+    ['backend', 'batch', 'events', 'seconds', 'events/s', 'CPU s', 'peak RSS MiB', 'batches', 'commits', 'files', 'note'],
+    result.figures.map((r) => [
+      r.backend,
+      r.batchSize,
+      r.events,
+      r.seconds,
+      r.eventsPerSecond,
+      r.cpuSeconds,
+      r.peakRssMiB,
+      r.batches,
+      r.commits,
+      r.files,
+      r.error ? `FAILED: ${r.error.slice(0, 80)}` : r.cutShort ? 'cut short by the time budget' : '',
+    ]),
+  );
+}
+
+function runChild(spec: CellSpec, cwd: string): Promise<EventsFigure> {
+  const profile = process.env.BENCH_EVENTS_PROFILE;
+  const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${nodePath.resolve(profile)}`] : [];
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [...flags, '--import', 'tsx', __filename, 'cell', JSON.stringify(spec)], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TMPDIR: cwd },
+    });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d) => (stdout += d));
+    proc.stderr.on('data', (d) => (stderr += d));
+    proc.on('error', reject);
+    proc.on('close', (code, signal) => {
+      const line = stdout.split('\n').find((l) => l.startsWith(REPORT_PREFIX));
+      if (code !== 0 || !line) reject(new Error(`events cell exited with ${code ?? signal}: ${(stderr || stdout).slice(-1000)}`));
+      else resolve(JSON.parse(line.slice(REPORT_PREFIX.length)) as EventsFigure);
+    });
+  });
+}
+
+/** A telemetry reading of about 200 bytes of JSON, varied enough that the columns compress like real ones. */
+function body(n: number): Record<string, unknown> {
+  return {
+    deviceId: `dev-${String((n * 7919) % 5000).padStart(5, '0')}`,
+    site: `plant-${n % 12}`,
+    ts: new Date(T0 + n * 10).toISOString(),
+    temperature: round(18 + ((n * 37) % 1500) / 100, 2),
+    humidity: round(30 + ((n * 13) % 400) / 10, 1),
+    pressure: round(990 + ((n * 7) % 4000) / 100, 2),
+    status: n % 97 === 0 ? 'warning' : 'ok',
+    unit: 'celsius',
+    firmware: '1.4.2+build.118',
+    line: n % 8,
+    reading: n,
+  };
+}
+
+/** The child: one cell, timed around the ingestion. */
+async function cellChild(spec: CellSpec): Promise<void> {
+  const table = openStore(spec.table);
+  const deadLetter = { store: openStore(spec.deadLetter), prefix: '' };
+  const partitions: HubPartition[] = Array.from({ length: spec.partitions }, (_, i) => ({
+    namespace: 'bench.servicebus.windows.net',
+    hub: 'telemetry',
+    consumerGroup: '$Default',
+    partitionId: String(i),
+  }));
+  const perPartition = Math.ceil(spec.events / spec.partitions);
+  let bodyBytes = 0;
+  let sampled = 0;
+  let batches = 0;
+  let events = 0;
+  let cutShort = false;
+  const lastSequence = new Map<string, number>();
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  const deadline = started + spec.budgetMs;
+  // The host's settings as the runtime passes them (checkpoint every 10 commits, the default).
+  const lane = { checkpointInterval: 10 };
+  await Promise.all(
+    partitions.map(async (partition, p) => {
+      const total = Math.min(perPartition, spec.events - p * perPartition);
+      for (let seq = 0; seq < total; seq += spec.batchSize) {
+        if (performance.now() > deadline) {
+          cutShort = true;
+          return;
+        }
+        const batch: HubEvent[] = [];
+        for (let s = seq; s < Math.min(total, seq + spec.batchSize); s++) {
+          const n = p * perPartition + s;
+          batch.push({ body: body(n), sequenceNumber: s, offset: String(s * 256), enqueuedTime: new Date(T0 + n), partitionKey: null });
+        }
+        if (sampled < 100) {
+          bodyBytes += JSON.stringify(batch[0].body).length;
+          sampled++;
+        }
+        const outcome = await ingestEvents({ table, partition, events: batch, deadLetter, lane, deadLetterOnFailure: 'terminal' });
+        if (outcome.status !== 'committed' || outcome.eventsWritten !== batch.length)
+          throw new Error(`partition ${p} batch at ${seq}: ${outcome.status}, ${outcome.eventsWritten} of ${batch.length} events written`);
+        batches++;
+        events += batch.length;
+        lastSequence.set(partition.partitionId, batch[batch.length - 1].sequenceNumber);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  const snapshot = await loadSnapshot(table);
+  let rows = 0;
+  for (const add of snapshot.state.files.values()) rows += JSON.parse(add.stats ?? '{}').numRecords ?? NaN;
+  if (rows !== events) throw new Error(`the table holds ${rows} rows, ${events} events were ingested`);
+  for (const partition of partitions) {
+    const want = lastSequence.get(partition.partitionId) ?? -1;
+    const have = txnVersion(snapshot, hubAppId(partition));
+    if (have !== want) throw new Error(`partition ${partition.partitionId}: txn ${have}, last sequence number ingested ${want}`);
+  }
+  const figure: EventsFigure = {
+    backend: spec.backend,
+    batchSize: spec.batchSize,
+    partitions: spec.partitions,
+    events,
+    bodyBytes: round(bodyBytes / Math.max(1, sampled)),
+    seconds: round(seconds, 2),
+    eventsPerSecond: Math.round(events / seconds),
+    cpuSeconds: round((used.user + used.system) / 1e6, 2),
+    peakRssMiB: Math.round((process.resourceUsage().maxRSS * 1024) / 2 ** 20),
+    batches,
+    commits: snapshot.version, // version 0 created the table
+    files: snapshot.state.files.size,
+    cutShort,
+  };
+  process.stdout.write(`\n${REPORT_PREFIX}${JSON.stringify(figure)}\n`);
+}
+
+if (require.main === module && process.argv[2] === 'cell') {
+  cellChild(JSON.parse(process.argv[3]) as CellSpec).then(
+    () => process.exit(0),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
