@@ -20,7 +20,6 @@
  */
 import * as arrow from 'apache-arrow';
 import type { DeltaField, DeltaStruct } from '../delta/schema';
-import { buildVector } from '../delta/values';
 import { allBadRecords, badRecordCount } from '../formats/bad-records';
 import { firstInvalidUtf8 } from '../formats/reader';
 import type { BadRecord, ReadOptions } from '../formats/types';
@@ -217,37 +216,113 @@ function kindOf(value: unknown): string {
  */
 export function stampEventColumns(batch: arrow.RecordBatch, partitionId: string, events: readonly HubEvent[]): arrow.RecordBatch {
   const length = batch.numRows;
+  // Built straight into Arrow buffers: one pass over the events per column, no per-event value array,
+  // BigInt or string encoding (these columns cost more than the body columns when built value by value).
   const children = batch.schema.fields.map((field, i) => {
     const name = field.name.toLowerCase();
-    if (FILE_ONLY_COLUMNS.has(name)) return buildVector('string', new Array(length).fill(null)).data[0];
+    if (FILE_ONLY_COLUMNS.has(name)) return nullStrings(length);
     switch (name) {
       case '_eh_partition':
-        return buildVector('string', new Array(length).fill(partitionId)).data[0];
+        return repeatedString(partitionId, length);
       case '_eh_sequence_number':
-        return buildVector(
-          'long',
-          events.map((e) => (Number.isSafeInteger(e.sequenceNumber) ? BigInt(e.sequenceNumber) : null)),
-        ).data[0];
+        return longData(
+          field.type,
+          events.map((e) => (Number.isSafeInteger(e.sequenceNumber) ? e.sequenceNumber : null)),
+        );
       case '_eh_offset':
-        return buildVector(
-          'string',
-          events.map((e) => (e.offset === undefined || e.offset === null ? null : String(e.offset))),
-        ).data[0];
+        return stringData(events.map((e) => (e.offset === undefined || e.offset === null ? null : String(e.offset))));
       case '_eh_enqueued_time':
-        return buildVector(
-          'timestamp',
-          events.map((e) => micros(e.enqueuedTime)),
-        ).data[0];
+        return longData(
+          field.type,
+          events.map((e) => millis(e.enqueuedTime)),
+          1000,
+        );
     }
     return batch.data.children[i];
   });
   return new arrow.RecordBatch(batch.schema, arrow.makeData({ type: new arrow.Struct(batch.schema.fields), length, nullCount: 0, children }));
 }
 
-/** Microseconds since the epoch, or null for a missing or invalid time. */
-function micros(time: unknown): bigint | null {
+/** Milliseconds since the epoch, or null for a missing or invalid time. */
+function millis(time: unknown): number | null {
   const ms = time instanceof Date ? time.getTime() : time === undefined || time === null ? NaN : new Date(time as string).getTime();
-  return Number.isFinite(ms) ? BigInt(ms) * 1000n : null;
+  return Number.isFinite(ms) ? ms : null;
+}
+
+function nullStrings(length: number): arrow.Data {
+  const nullBitmap = new Uint8Array((length + 7) >> 3);
+  return arrow.makeData({ type: new arrow.Utf8(), length, nullCount: length, nullBitmap, valueOffsets: new Int32Array(length + 1), data: new Uint8Array(0) });
+}
+
+function repeatedString(value: string, length: number): arrow.Data {
+  const bytes = Buffer.from(value, 'utf8');
+  const data = new Uint8Array(bytes.length * length);
+  const valueOffsets = new Int32Array(length + 1);
+  for (let r = 0; r < length; r++) {
+    data.set(bytes, r * bytes.length);
+    valueOffsets[r + 1] = (r + 1) * bytes.length;
+  }
+  return arrow.makeData({ type: new arrow.Utf8(), length, nullCount: 0, valueOffsets, data });
+}
+
+/** A string column encoded in one call: the values joined, offsets from their UTF-8 lengths. */
+function stringData(values: readonly (string | null)[]): arrow.Data {
+  const length = values.length;
+  const valueOffsets = new Int32Array(length + 1);
+  const nullBitmap = new Uint8Array((length + 7) >> 3);
+  let nullCount = 0;
+  let chars = 0;
+  for (let r = 0; r < length; r++) {
+    const v = values[r];
+    if (v === null) nullCount++;
+    else {
+      nullBitmap[r >> 3] |= 1 << (r & 7);
+      chars += v.length;
+    }
+  }
+  const joined = values.join('');
+  const data = Buffer.from(joined, 'utf8');
+  // Offsets count bytes: char lengths are byte lengths when the text is ASCII, else measure each value.
+  const ascii = data.length === chars;
+  let at = 0;
+  for (let r = 0; r < length; r++) {
+    const v = values[r];
+    if (v !== null) at += ascii ? v.length : Buffer.byteLength(v, 'utf8');
+    valueOffsets[r + 1] = at;
+  }
+  const validity = nullCount ? { nullBitmap } : {};
+  return arrow.makeData({ type: new arrow.Utf8(), length, nullCount, ...validity, valueOffsets, data: new Uint8Array(data.buffer, data.byteOffset, data.length) });
+}
+
+/**
+ * A 64-bit integer column (long, or a timestamp in microseconds when `scale` is 1000) from safe
+ * integers, written as two 32-bit words each so that no BigInt is made per value.
+ */
+function longData(type: arrow.DataType, values: readonly (number | null)[], scale = 1): arrow.Data {
+  const length = values.length;
+  const words = new Int32Array(length * 2);
+  const nullBitmap = new Uint8Array((length + 7) >> 3);
+  let nullCount = 0;
+  let big: BigInt64Array | null = null;
+  for (let r = 0; r < length; r++) {
+    const v = values[r];
+    if (v === null) {
+      nullCount++;
+      continue;
+    }
+    nullBitmap[r >> 3] |= 1 << (r & 7);
+    const n = v * scale;
+    if (n >= 0 && n <= Number.MAX_SAFE_INTEGER) {
+      words[2 * r] = n % 0x1_0000_0000 | 0;
+      words[2 * r + 1] = Math.floor(n / 0x1_0000_0000);
+    } else {
+      big ??= new BigInt64Array(words.buffer);
+      big[r] = BigInt(v) * BigInt(scale);
+    }
+  }
+  const data = new BigInt64Array(words.buffer);
+  const validity = nullCount ? { nullBitmap } : {};
+  return arrow.makeData({ type, length, nullCount, ...validity, data } as never);
 }
 
 /** A row of one of the batch's events. */
@@ -286,6 +361,8 @@ export async function readEventRows(reader: ReadInput, rows: EventRow[], name: s
     format: 'ndjson',
     compression: 'none',
     sampleRows: lines.length,
+    // Column writers sized to the batch, not to the reader's default of 65,536 rows (allocated per call).
+    batchRows: lines.length,
     reservedColumns: [...SYSTEM_COLUMN_NAMES],
   });
   const batches: arrow.RecordBatch[] = [];
@@ -378,12 +455,12 @@ export async function writeEventDeadLetter(ctx: EventDeadLetterContext, rows: Ev
   );
   const records: BadRecord[] = rows.map((row) => {
     const event = events[row.event];
-    const enqueued = micros(event.enqueuedTime);
+    const enqueued = millis(event.enqueuedTime);
     const entry = {
       partition: partitionId,
       sequenceNumber: event.sequenceNumber,
       offset: event.offset,
-      ...(enqueued !== null ? { enqueuedTime: new Date(Number(enqueued / 1000n)).toISOString() } : {}),
+      ...(enqueued !== null ? { enqueuedTime: new Date(enqueued).toISOString() } : {}),
       ...(event.partitionKey ? { partitionKey: event.partitionKey } : {}),
       ...(row.element !== undefined ? { element: row.element } : {}),
       ...(row.column ? { column: row.column } : {}),
