@@ -40,7 +40,7 @@ import { faultPoint } from './faults';
 import { commitPath, readCommitIfExists } from './log';
 import { applyActions, cloneState, TableState } from './replay';
 import { DeltaField, DeltaStruct, formatDeltaType, parseSchema } from './schema';
-import { loadSnapshot } from './snapshot';
+import { loadSnapshot, type Snapshot } from './snapshot';
 import { latestSnapshot } from './latest';
 
 /** Pending intents older than this are abandoned by default. */
@@ -130,18 +130,21 @@ const INTENT_CACHE = new WeakMap<ObjectStore, Map<string, LaneIntent>>();
  * @param store store rooted at the table
  * @param intent files (and txn) to append; `id` and `created` are filled in when missing
  * @param options lane tuning
+ * @param known a snapshot of the table the caller loaded just before (at or after the intent's base
+ *   version): the lane starts from it and reads only newer commits, instead of loading the table again
  * @returns the version that carries the files
  */
 export async function submitToLane(
   store: ObjectStore,
   intent: Omit<LaneIntent, 'id' | 'created'> & Partial<Pick<LaneIntent, 'id' | 'created'>>,
   options: LaneOptions = {},
+  known?: Snapshot,
 ): Promise<LaneResult> {
   const own: LaneIntent = { ...intent, id: intent.id ?? randomUUID(), created: intent.created ?? Date.now() };
   const path = intentPath(own);
   await store.createIfAbsent(path, JSON.stringify(own), { contentType: 'application/json' });
   faultPoint('afterLaneIntent');
-  const view = await LaneView.open(store, own.baseVersion);
+  const view = await LaneView.open(store, own.baseVersion, known);
   const maxAttempts = options.maxAttempts ?? 200;
   for (let attempt = 1; ; attempt++) {
     await view.catchUp();
@@ -336,8 +339,9 @@ class LaneView {
     this.scannedFrom = state.version + 1;
   }
 
-  static async open(store: ObjectStore, baseVersion: number): Promise<LaneView> {
-    const snapshot = await latestSnapshot(store);
+  static async open(store: ObjectStore, baseVersion: number, known?: Snapshot): Promise<LaneView> {
+    // A snapshot the caller just loaded is as good a start as a fresh one: catchUp reads what is newer.
+    const snapshot = known && known.store.url === store.url ? known : await latestSnapshot(store);
     const view = new LaneView(store, cloneState(snapshot.state));
     await view.scanBack(Math.min(baseVersion, snapshot.version));
     return view;

@@ -343,6 +343,7 @@ class EventBatch {
           ...(evolved ? { columns: schema.fields } : {}),
         },
         this.options.lane,
+        snapshot,
       );
     } catch (err) {
       // The intent was withdrawn (a column it adds got another type) or never stored (another writer
