@@ -150,7 +150,9 @@ export async function runEventsBench(options: EventsBenchOptions): Promise<Event
         figures.push(figure);
         log(
           `  events ${backend.padEnd(7)} batch ${String(batchSize).padStart(5)}: ${
-            figure.error ? `FAILED: ${figure.error}` : `${figure.events} events in ${figure.seconds} s, ${figure.eventsPerSecond} events/s${figure.cutShort ? ' (cut short by the budget)' : ''}`
+            figure.error
+              ? `FAILED: ${figure.error}`
+              : `${figure.events} events in ${figure.seconds} s, ${figure.eventsPerSecond} events/s${figure.cutShort ? ' (cut short by the budget)' : ''}`
           }`,
         );
         if (backend === 'local') await rm(base, { recursive: true, force: true });

@@ -506,7 +506,9 @@ async function main(): Promise<void> {
   await writeFile(resultsPath, `${JSON.stringify(out, null, 2)}\n`);
   console.log('written to bench/results/latest.json');
   if (
-    [...throughputResults, ...snapshotResults, ...(ingestResult?.figures ?? []), ...(tieringResult?.figures ?? []), ...(eventsResult?.figures ?? [])].some((r) => r.error) ||
+    [...throughputResults, ...snapshotResults, ...(ingestResult?.figures ?? []), ...(tieringResult?.figures ?? []), ...(eventsResult?.figures ?? [])].some(
+      (r) => r.error,
+    ) ||
     freshnessResult?.error ||
     catalogResult?.error ||
     backupResult?.error

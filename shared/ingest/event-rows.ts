@@ -19,7 +19,7 @@
  * event batch; events written to a table that has them put null in them.
  */
 import * as arrow from 'apache-arrow';
-import type { DeltaField, DeltaStruct } from '../delta/schema';
+import { deltaFieldToArrow, type DeltaField, type DeltaStruct } from '../delta/schema';
 import { allBadRecords, badRecordCount } from '../formats/bad-records';
 import { firstInvalidUtf8 } from '../formats/reader';
 import type { BadRecord, ReadOptions } from '../formats/types';
@@ -205,41 +205,54 @@ function kindOf(value: unknown): string {
   }
 }
 
+/** The `_eh_*` columns each row gets from its event (the other metadata columns are the same for a whole batch). */
+const EVENT_ROW_FIELDS = EVENT_METADATA_FIELDS.filter((f) => f.name.startsWith('_eh_')).map(deltaFieldToArrow);
+
 /**
- * Fill the per-row event columns of a batch already in the write schema (see BatchConformer, which
- * fills the columns shared with files): `_eh_*` from each row's event, file-only columns null.
+ * Add the per-row event columns (`_eh_*`) to a batch of the reader, before BatchConformer puts it in
+ * the write schema (which then takes them by name, as it takes the data columns, and fills the
+ * columns shared with files).
  *
- * @param batch rows in the write schema
+ * @param batch rows as the reader emitted them (input columns named like these are renamed by the reader)
  * @param partitionId the partition all events come from
  * @param events the event of each row, in row order
- * @returns the batch with the event columns set
+ * @returns the batch with the event columns after its own
  */
-export function stampEventColumns(batch: arrow.RecordBatch, partitionId: string, events: readonly HubEvent[]): arrow.RecordBatch {
+export function withEventColumns(batch: arrow.RecordBatch, partitionId: string, events: readonly HubEvent[]): arrow.RecordBatch {
   const length = batch.numRows;
+  const typeOf = (name: string) => EVENT_ROW_FIELDS.find((f) => f.name === name)!.type;
   // Built straight into Arrow buffers: one pass over the events per column, no per-event value array,
-  // BigInt or string encoding (these columns cost more than the body columns when built value by value).
-  const children = batch.schema.fields.map((field, i) => {
-    const name = field.name.toLowerCase();
-    if (FILE_ONLY_COLUMNS.has(name)) return nullStrings(length);
-    switch (name) {
-      case '_eh_partition':
-        return repeatedString(partitionId, length);
-      case '_eh_sequence_number':
-        return longData(
-          field.type,
-          events.map((e) => (Number.isSafeInteger(e.sequenceNumber) ? e.sequenceNumber : null)),
-        );
-      case '_eh_offset':
-        return stringData(events.map((e) => (e.offset === undefined || e.offset === null ? null : String(e.offset))));
-      case '_eh_enqueued_time':
-        return longData(
-          field.type,
-          events.map((e) => millis(e.enqueuedTime)),
-          1000,
-        );
-    }
-    return batch.data.children[i];
-  });
+  // BigInt or string encoding (built value by value, these columns cost more than the body columns).
+  const columns: Record<string, arrow.Data> = {
+    _eh_partition: repeatedString(partitionId, length),
+    _eh_sequence_number: longData(
+      typeOf('_eh_sequence_number'),
+      events.map((e) => (Number.isSafeInteger(e.sequenceNumber) ? e.sequenceNumber : null)),
+    ),
+    _eh_offset: stringData(events.map((e) => (e.offset === undefined || e.offset === null ? null : String(e.offset)))),
+    _eh_enqueued_time: longData(
+      typeOf('_eh_enqueued_time'),
+      events.map((e) => millis(e.enqueuedTime)),
+      1000,
+    ),
+  };
+  const fields = [...batch.schema.fields, ...EVENT_ROW_FIELDS];
+  const children = [...batch.data.children, ...EVENT_ROW_FIELDS.map((f) => columns[f.name])];
+  const schema = new arrow.Schema(fields);
+  return new arrow.RecordBatch(schema, arrow.makeData({ type: new arrow.Struct(fields), length, nullCount: 0, children }));
+}
+
+/**
+ * Rows of events have no source file: null in `_source_file` / `_source_etag` when the table has them
+ * (a table created by a file), where BatchConformer put the file metadata.
+ *
+ * @param batch rows in the write schema
+ * @returns the batch with those columns null
+ */
+export function clearFileColumns(batch: arrow.RecordBatch): arrow.RecordBatch {
+  if (!batch.schema.fields.some((f) => FILE_ONLY_COLUMNS.has(f.name.toLowerCase()))) return batch;
+  const length = batch.numRows;
+  const children = batch.schema.fields.map((field, i) => (FILE_ONLY_COLUMNS.has(field.name.toLowerCase()) ? nullStrings(length) : batch.data.children[i]));
   return new arrow.RecordBatch(batch.schema, arrow.makeData({ type: new arrow.Struct(batch.schema.fields), length, nullCount: 0, children }));
 }
 
@@ -291,7 +304,14 @@ function stringData(values: readonly (string | null)[]): arrow.Data {
     valueOffsets[r + 1] = at;
   }
   const validity = nullCount ? { nullBitmap } : {};
-  return arrow.makeData({ type: new arrow.Utf8(), length, nullCount, ...validity, valueOffsets, data: new Uint8Array(data.buffer, data.byteOffset, data.length) });
+  return arrow.makeData({
+    type: new arrow.Utf8(),
+    length,
+    nullCount,
+    ...validity,
+    valueOffsets,
+    data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+  });
 }
 
 /**
@@ -313,7 +333,7 @@ function longData(type: arrow.DataType, values: readonly (number | null)[], scal
     nullBitmap[r >> 3] |= 1 << (r & 7);
     const n = v * scale;
     if (n >= 0 && n <= Number.MAX_SAFE_INTEGER) {
-      words[2 * r] = n % 0x1_0000_0000 | 0;
+      words[2 * r] = (n % 0x1_0000_0000) | 0;
       words[2 * r + 1] = Math.floor(n / 0x1_0000_0000);
     } else {
       big ??= new BigInt64Array(words.buffer);

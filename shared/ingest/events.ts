@@ -64,13 +64,14 @@ import { BatchConformer, dataSchema, fileMetadata, newColumns } from './columns'
 import {
   decodeBody,
   BodyRow,
+  clearFileColumns,
   EventRead,
   EventRow,
   eventCreationSchema,
   eventWriteSchema,
   rawBody,
   readEventRows,
-  stampEventColumns,
+  withEventColumns,
   writeEventDeadLetter,
 } from './event-rows';
 import { findIntentCommit, IngestConfigError, tableKeyOf } from './ingest';
@@ -287,7 +288,7 @@ class EventBatch {
     let at = 0;
     const batches = read.batches.map((batch) => {
       const owners = read.rowEvents.slice(at, (at += batch.numRows)).map((i) => events[i]);
-      return stampEventColumns(conformer.conform(batch), partition.partitionId, owners);
+      return clearFileColumns(conformer.conform(withEventColumns(batch, partition.partitionId, owners)));
     });
     const files = await writeDataFiles({ store: table, schema, partitionColumns: snapshot.partitionColumns }, batches, this.options.files);
     const counts = this.count(rows, fresh, skipped, conformer.rowsRescued);
