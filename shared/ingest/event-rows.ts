@@ -120,10 +120,10 @@ function objectRow(value: unknown, element?: number): BodyRow {
     return { ...at, reason: `${what} cannot be written as JSON: ${(err as Error).message}`, raw: String(value) };
   }
   if (text === undefined) return { ...at, reason: `${what} is ${typeof value}, not a JSON object`, raw: String(value) };
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || !text.startsWith('{')) {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || text.charCodeAt(0) !== 0x7b) {
     return { ...at, reason: `${what} is ${kindOf(value)}, not a JSON object`, raw: text };
   }
-  return { ...at, line: text };
+  return element === undefined ? { line: text } : { element, line: text };
 }
 
 /** A text body as rows. */

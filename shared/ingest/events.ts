@@ -368,7 +368,8 @@ class EventBatch {
       }
       let body = this.bodies.get(i);
       if (!body) this.bodies.set(i, (body = decodeBody(event.body)));
-      for (const row of body) rows.push({ ...row, event: i });
+      // The common body, one object, in one fixed shape; others keep whatever their rows say.
+      for (const row of body) rows.push(row.line !== undefined && row.element === undefined ? { event: i, line: row.line } : { ...row, event: i });
     }
     return rows;
   }
@@ -390,13 +391,21 @@ class EventBatch {
   }
 
   private count(rows: EventRow[], fresh: number[], skipped: number, rowsRescued: number): Omit<EventBatchOutcome, 'status'> {
-    const written = new Set(rows.filter((r) => r.line !== undefined).map((r) => r.event));
-    const rowsWritten = rows.filter((r) => r.line !== undefined).length;
+    // Rows of one event are adjacent (rowsOf), so an event with a written row is counted once without a set.
+    let rowsWritten = 0;
+    let eventsWritten = 0;
+    let last = -1;
+    for (const r of rows) {
+      if (r.line === undefined) continue;
+      rowsWritten++;
+      if (r.event !== last) eventsWritten++;
+      last = r.event;
+    }
     return {
       eventsReceived: this.options.events.length,
       eventsSkipped: skipped,
-      eventsWritten: written.size,
-      eventsDeadLettered: fresh.length - written.size,
+      eventsWritten,
+      eventsDeadLettered: fresh.length - eventsWritten,
       rowsRead: rows.length,
       rowsWritten,
       rowsRescued,
