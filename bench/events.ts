@@ -10,6 +10,7 @@
  * | BENCH_EVENT_PARTITIONS | 4 | partitions ingested at the same time (one batch in flight each) |
  * | BENCH_EVENT_BATCHES | 100,1000 | batch sizes (host.json's `maxEventBatchSize`) |
  * | BENCH_EVENTS_BUDGET_S | 120 | seconds per cell at most; a cell cut short reports what it did |
+ * | BENCH_EVENTS_PROFILE | unset | a folder: the cells run under `node --cpu-prof` and write their profiles there |
  *
  * A cell is one backend and one batch size. The events are spread over the partitions as a hub spreads
  * them, and each partition's batches go in order, one at a time, as the Functions host delivers them
@@ -21,7 +22,6 @@
  * RSS are its own; time is taken around the ingestion alone. After the cell, the child checks that the
  * table holds exactly the events sent (row counts of the added files) and that every partition's txn
  * is its last sequence number: a figure of a run that lost or doubled events is an error, not a figure.
- * `BENCH_EVENTS_PROFILE=<dir>` runs the children with `--cpu-prof` into that folder.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
