@@ -73,6 +73,10 @@ export interface EventsFigure {
 /** What the section measured. */
 export interface EventsBenchResult {
   figures: EventsFigure[];
+  /** 1, 5 and 15 minute load averages before the first cell and after the last (other work skews the figures). */
+  loadAverage: { start: number[]; end: number[] };
+  /** When the section ran (ISO 8601). */
+  date: string;
 }
 
 /** Options of the section. */
@@ -110,6 +114,7 @@ export async function runEventsBench(options: EventsBenchOptions): Promise<Event
   const budgetMs = whole('BENCH_EVENTS_BUDGET_S', 120) * 1000;
   const work = await mkdtemp(nodePath.join(os.tmpdir(), 'sluice-bench-events-'));
   const figures: EventsFigure[] = [];
+  const start = os.loadavg().map((n) => round(n, 2));
   let cell = 0;
   try {
     for (const backend of ['local', 'azurite'] as const) {
@@ -161,7 +166,7 @@ export async function runEventsBench(options: EventsBenchOptions): Promise<Event
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-  return { figures };
+  return { figures, loadAverage: { start, end: os.loadavg().map((n) => round(n, 2)) }, date: new Date().toISOString() };
 }
 
 /**
@@ -189,6 +194,7 @@ export function printEventsResults(result: EventsBenchResult, printTable: (title
       r.error ? `FAILED: ${r.error.slice(0, 80)}` : r.cutShort ? 'cut short by the time budget' : '',
     ]),
   );
+  console.log(`events: load average ${result.loadAverage.start.join(' ')} before, ${result.loadAverage.end.join(' ')} after`);
 }
 
 function runChild(spec: CellSpec, cwd: string): Promise<EventsFigure> {
