@@ -82,9 +82,9 @@ let engine: Engine | null = null;
  *
  * @returns null when it loads, else why not
  */
-export function duckdbUnavailable(): string | null {
+export async function duckdbUnavailable(): Promise<string | null> {
   try {
-    require('@duckdb/node-bindings');
+    await import('@duckdb/node-bindings');
     return null;
   } catch (err) {
     return (err as Error).message;
@@ -93,8 +93,10 @@ export function duckdbUnavailable(): string | null {
 
 async function openEngine(): Promise<Engine> {
   if (engine) return engine;
-  const bindings = require('@duckdb/node-bindings') as Bindings;
-  const api = require('@duckdb/node-api') as NodeApi;
+  // A CommonJS module whose exports come from a native binding: an ES import sees them as `default`.
+  const loaded = (await import('@duckdb/node-bindings')) as Bindings & { default?: Bindings };
+  const bindings: Bindings = loaded.default ?? loaded;
+  const api: NodeApi = await import('@duckdb/node-api');
   const instance = await api.DuckDBInstance.create(':memory:', {
     threads: '1',
     memory_limit: MEMORY_LIMIT,
@@ -191,18 +193,22 @@ function fillChunk(
     // A RecordBatch column is one Data; a Vector of several would need a walk across them.
     if (column.data.length !== 1) throw new Error('duckdb parquet: a batch column of several chunks');
     const data = column.data[0];
+    // A sliced Data keeps whole validity and boolean bitmaps and counts `offset` into them, while its
+    // value offsets and fixed-width values are cut to the slice.
     const first = data.offset + row;
     copyValidity(bindings, vector, data, first, count, allValid);
     const type = data.type;
-    if (arrow.DataType.isUtf8(type)) copyStrings(bindings, vector, data as arrow.Data<arrow.Utf8>, first, count, scratch);
+    if (arrow.DataType.isUtf8(type)) copyStrings(bindings, vector, data as arrow.Data<arrow.Utf8>, row, count, scratch);
     else if (arrow.DataType.isBool(type)) {
       const bits = data.values as Uint8Array;
       for (let i = 0; i < count; i++) scratch[i] = (bits[(first + i) >> 3] >> ((first + i) & 7)) & 1;
       bindings.copy_data_to_vector(vector, 0, scratch.buffer as ArrayBuffer, scratch.byteOffset, count);
     } else {
-      const values = data.values as unknown as { buffer: ArrayBuffer; byteOffset: number; BYTES_PER_ELEMENT: number };
+      const values = data.values as unknown as { buffer: ArrayBuffer; byteOffset: number; byteLength: number; BYTES_PER_ELEMENT: number };
       const width = values.BYTES_PER_ELEMENT;
-      bindings.copy_data_to_vector(vector, 0, values.buffer, values.byteOffset + first * width, count * width);
+      // The copy is native and unchecked: reading past the buffer would take the process down.
+      if ((row + count) * width > values.byteLength) throw new Error(`duckdb parquet: column ${c} holds fewer values than the batch has rows`);
+      bindings.copy_data_to_vector(vector, 0, values.buffer, values.byteOffset + row * width, count * width);
     }
   }
 }
@@ -226,6 +232,7 @@ function copyValidity(
     bindings.copy_data_to_vector_validity(vector, 0, allValid.buffer as ArrayBuffer, 0, Math.ceil(count / 8));
     return;
   }
+  if ((first + count + 7) >> 3 > bitmap.length) throw new Error('duckdb parquet: a validity bitmap shorter than its column');
   if ((first & 7) === 0) {
     bindings.copy_data_to_vector_validity(vector, 0, bitmap.buffer as ArrayBuffer, bitmap.byteOffset + (first >> 3), Math.ceil(count / 8));
     return;
@@ -240,7 +247,7 @@ function copyValidity(
 const INLINE_BYTES = 12;
 
 /**
- * Strings of rows [first, first + count): their bytes are added to the vector's string heap as one
+ * Strings of rows [first, first + count) (indexes into the value offsets): their bytes are added to the vector's string heap as one
  * value (one call, one copy; DuckDB checks the UTF-8 there), whose address is read back from the
  * header DuckDB wrote; then every row's header is written: length, and either the bytes inline
  * (zero-padded, as DuckDB compares inline strings by all 12 bytes) or the first 4 bytes and the
@@ -259,6 +266,7 @@ function copyStrings(
   const bytes = data.values;
   const start = offsets[first];
   const end = offsets[first + count];
+  if (first + count >= offsets.length || end > bytes.length || start > end) throw new Error('duckdb parquet: string offsets outside their column');
   const words = new Uint32Array(scratch.buffer, scratch.byteOffset, scratch.length >> 2);
   let baseLow = 0;
   let baseHigh = 0;
@@ -275,7 +283,9 @@ function copyStrings(
     const h = i * 16;
     words[i * 4] = length;
     if (length <= INLINE_BYTES) {
-      scratch.fill(0, h + 4, h + 16);
+      words[i * 4 + 1] = 0;
+      words[i * 4 + 2] = 0;
+      words[i * 4 + 3] = 0;
       for (let k = 0; k < length; k++) scratch[h + 4 + k] = bytes[at + k];
     } else {
       scratch[h + 4] = bytes[at];

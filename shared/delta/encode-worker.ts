@@ -550,7 +550,7 @@ function serveEncoding(): void {
       input?.close();
     }
   });
-  port.postMessage({ type: 'ready', duckdbUnavailable: duckdbUnavailable() });
+  void duckdbUnavailable().then((reason) => port.postMessage({ type: 'ready', duckdbUnavailable: reason }));
 }
 
 if (!isMainThread && (workerData as Record<string, unknown> | null)?.[WORKER_MARK]) serveEncoding();
