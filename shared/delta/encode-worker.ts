@@ -1,7 +1,15 @@
 /**
- * Parquet encoding in worker threads. Encoding (parquet-wasm: IPC import, column encoding, zstd) is
- * most of a bronze ingest's CPU time; in a worker it runs beside the input reader instead of after
- * it, so both cores of an instance work.
+ * Parquet encoding in worker threads. Encoding is most of a bronze ingest's CPU time; in a worker it
+ * runs beside the input reader instead of after it, so both cores of an instance work.
+ *
+ * Two writers, chosen here for each file: DuckDB (duckdb-parquet.ts), when the worker loaded it and
+ * the schema is one it takes (flat columns of the usual types: what CSV and most NDJSON give), else
+ * parquet-wasm (IPC import, column encoding, zstd). DuckDB writes the file to the local temporary
+ * folder; once it is complete it is read back to the upload in 4 MiB chunks and removed. While DuckDB
+ * encodes, the worker sits inside DuckDB's scan waiting for the next batch and does not run its event
+ * loop: every message posted to it also bumps a shared counter it waits on, and it takes the message
+ * itself (`receiveMessageOnPort`). Giving up a DuckDB file (the upload failed) sends `abort`, which
+ * fails the COPY from inside the scan; the worker is then discarded.
  *
  * The main thread serialises each record batch to Arrow IPC (cheap) into one of two buffers it shares
  * with the worker, which feeds them to parquet-wasm's streaming writer and transfers the Parquet bytes
