@@ -26,7 +26,7 @@
  * failed. This module is also the worker's entry point (see the end of the file).
  */
 import { randomUUID } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
@@ -55,6 +55,12 @@ export interface ParquetEncoder {
   readonly thread: 'worker' | 'main';
   /** Which Parquet writer. */
   readonly engine: 'duckdb' | 'wasm';
+  /**
+   * Bytes encoded so far that `output` has not necessarily given yet: DuckDB's file as it grows on
+   * local disk (its bytes come out only once it is complete), 0 for parquet-wasm, whose bytes come
+   * out as they are encoded. Lets the writer roll to a new file at its size target either way.
+   */
+  encodedBytes(): number;
   /** Hand over one batch; resolves once the encoder can take more. */
   push(batch: arrow.RecordBatch): Promise<void>;
   /** No more batches: the footer follows and `output` ends. */
@@ -175,6 +181,7 @@ class Gate {
 class MainThreadEncoder implements ParquetEncoder {
   readonly thread = 'main';
   readonly engine = 'wasm';
+  encodedBytes = () => 0;
   readonly output: AsyncIterable<Uint8Array>;
   private readonly gate = new Gate();
   private readonly input = new Channel<arrow.RecordBatch>(
@@ -252,6 +259,15 @@ class WorkerEncoder implements ParquetEncoder {
 
   get output(): AsyncIterable<Uint8Array> {
     return this.path ? this.fileOutput(this.path) : this.chunks;
+  }
+
+  encodedBytes(): number {
+    if (!this.path) return 0;
+    try {
+      return statSync(this.path).size;
+    } catch {
+      return 0; // not created yet
+    }
   }
 
   /** DuckDB's file, read once the worker says it is complete (the channel then closes). */

@@ -277,7 +277,7 @@ async function openFile(
     path,
     partitionValues,
     rows: 0,
-    bytes: () => written,
+    bytes: () => Math.max(written, encoder.encodedBytes()),
     async push(batch) {
       file.rows += batch.numRows;
       await encoder.push(batch);

@@ -198,6 +198,16 @@ describe('data files by DuckDB and by parquet-wasm', () => {
     }
   }, 60_000);
 
+  it('roll to a new file at the size target while DuckDB is still writing', async () => {
+    const store = new LocalStore(await mkdtemp(nodePath.join(dir, 'roll-')));
+    await createTable(store, { schema: SCHEMA });
+    const small = Array.from({ length: 6 }, (_, k) => batchOf(k * 25_000, 25_000));
+    const adds = await writeDataFiles({ store, schema: SCHEMA, partitionColumns: [] }, small, { rowGroupRows: 5_000, targetFileBytes: 800_000 });
+    expect(adds.length).toBeGreaterThan(1);
+    expect(adds.reduce((n, a) => n + (parseStats(a.stats)?.numRecords ?? 0), 0)).toBe(150_000);
+    for (const add of adds) expect(await createdBy(await store.read(decodeURIComponent(add.path)))).toMatch(/DuckDB/);
+  }, 60_000);
+
   it('leave decimals and column-mapping field ids to parquet-wasm', async () => {
     const withDecimal: DeltaStruct = { type: 'struct', fields: [...SCHEMA.fields, { name: 'amount', type: 'decimal(12,2)', nullable: true, metadata: {} }] };
     const decimalBatches = batches.map(
