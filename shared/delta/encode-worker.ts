@@ -5,7 +5,7 @@
  * Two writers, chosen here for each file: DuckDB (duckdb-parquet.ts), when the worker loaded it and
  * the schema is one it takes (flat columns of the usual types: what CSV and most NDJSON give), else
  * parquet-wasm (IPC import, column encoding, zstd). DuckDB writes the file to the local temporary
- * folder; once it is complete it is read back to the upload in 4 MiB chunks and removed. While DuckDB
+ * folder; once it is complete it is read back to the upload in 1 MiB chunks and removed. While DuckDB
  * encodes, the worker sits inside DuckDB's scan waiting for the next batch and does not run its event
  * loop: every message posted to it also bumps a shared counter it waits on, and it takes the message
  * itself (`receiveMessageOnPort`). Giving up a DuckDB file (the upload failed) sends `abort`, which
@@ -42,8 +42,12 @@ const MAX_PENDING_BATCHES = 2;
 const MAX_PENDING_OUTPUT = 32 * 1024 * 1024;
 /** An idle worker is stopped after this long, giving its WASM memory (which never shrinks) back. */
 const IDLE_MS = 30_000;
-/** Bytes per read of a file DuckDB wrote, as it goes to the upload. */
-const FILE_CHUNK_BYTES = 4 * 1024 * 1024;
+/**
+ * Bytes per read of a file DuckDB wrote, as it goes to the upload. Small, because a local disk gives
+ * them faster than an upload takes them, and a blob upload's stream (shared/storage/azure.ts) reads
+ * up to 16 chunks ahead: 64 MiB with 4 MiB chunks, 16 MiB with these.
+ */
+const FILE_CHUNK_BYTES = 1024 * 1024;
 /** Marks a worker started by this module. */
 const WORKER_MARK = 'sluiceParquetEncoder';
 
