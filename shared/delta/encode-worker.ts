@@ -1,7 +1,15 @@
 /**
- * Parquet encoding in worker threads. Encoding (parquet-wasm: IPC import, column encoding, zstd) is
- * most of a bronze ingest's CPU time; in a worker it runs beside the input reader instead of after
- * it, so both cores of an instance work.
+ * Parquet encoding in worker threads. Encoding is most of a bronze ingest's CPU time; in a worker it
+ * runs beside the input reader instead of after it, so both cores of an instance work.
+ *
+ * Two writers, chosen here for each file: DuckDB (duckdb-parquet.ts), when the worker loaded it and
+ * the schema is one it takes (flat columns of the usual types: what CSV and most NDJSON give), else
+ * parquet-wasm (IPC import, column encoding, zstd). DuckDB writes the file to the local temporary
+ * folder; once it is complete it is read back to the upload in 1 MiB chunks and removed. While DuckDB
+ * encodes, the worker sits inside DuckDB's scan waiting for the next batch and does not run its event
+ * loop: every message posted to it also bumps a shared counter it waits on, and it takes the message
+ * itself (`receiveMessageOnPort`). Giving up a DuckDB file (the upload failed) sends `abort`, which
+ * fails the COPY from inside the scan; the worker is then discarded.
  *
  * The main thread serialises each record batch to Arrow IPC (cheap) into one of two buffers it shares
  * with the worker, which feeds them to parquet-wasm's streaming writer and transfers the Parquet bytes
@@ -17,12 +25,15 @@
  * disables the pool with a logged reason and everything is encoded on the main thread: slower, never
  * failed. This module is also the worker's entry point (see the end of the file).
  */
-import { existsSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import type * as arrow from 'apache-arrow';
+import { isMainThread, parentPort, receiveMessageOnPort, Worker, workerData } from 'node:worker_threads';
+import * as arrow from 'apache-arrow';
+import { duckdbEncodable, duckdbUnavailable, encodeWithDuckdb } from './duckdb-parquet';
 import { batchToIpc, encodeParquet, encodeParquetIpc, ParquetWriteOptions } from './parquet';
 
 /** Batches handed to an encoder and not yet taken in by WASM before `push` waits. */
@@ -31,6 +42,12 @@ const MAX_PENDING_BATCHES = 2;
 const MAX_PENDING_OUTPUT = 32 * 1024 * 1024;
 /** An idle worker is stopped after this long, giving its WASM memory (which never shrinks) back. */
 const IDLE_MS = 30_000;
+/**
+ * Bytes per read of a file DuckDB wrote, as it goes to the upload. Small, because a local disk gives
+ * them faster than an upload takes them, and a blob upload's stream (shared/storage/azure.ts) reads
+ * up to 16 chunks ahead: 64 MiB with 4 MiB chunks, 16 MiB with these.
+ */
+const FILE_CHUNK_BYTES = 1024 * 1024;
 /** Marks a worker started by this module. */
 const WORKER_MARK = 'sluiceParquetEncoder';
 
@@ -40,6 +57,14 @@ export interface ParquetEncoder {
   readonly output: AsyncIterable<Uint8Array>;
   /** Where the encoding runs. */
   readonly thread: 'worker' | 'main';
+  /** Which Parquet writer. */
+  readonly engine: 'duckdb' | 'wasm';
+  /**
+   * Bytes encoded so far that `output` has not necessarily given yet: DuckDB's file as it grows on
+   * local disk (its bytes come out only once it is complete), 0 for parquet-wasm, whose bytes come
+   * out as they are encoded. Lets the writer roll to a new file at its size target either way.
+   */
+  encodedBytes(): number;
   /** Hand over one batch; resolves once the encoder can take more. */
   push(batch: arrow.RecordBatch): Promise<void>;
   /** No more batches: the footer follows and `output` ends. */
@@ -52,15 +77,30 @@ export interface ParquetEncoder {
 export type EncodeThread = 'auto' | 'main';
 
 /**
+ * Which Parquet writer: `auto` is DuckDB where it can (a worker with DuckDB loaded, a schema
+ * `duckdbEncodable` takes), else parquet-wasm; `wasm` is always parquet-wasm.
+ */
+export type ParquetEngine = 'auto' | 'wasm';
+
+/**
  * Start encoding one Parquet file.
  *
  * @param options row group size and footer metadata
  * @param thread `main` to keep the encoding on this thread (small files: a worker is not worth it)
+ * @param engine the Parquet writer (see `ParquetEngine`)
+ * @param schema the file's schema (without it, parquet-wasm)
  * @returns the encoder
  */
-export async function openParquetEncoder(options: ParquetWriteOptions, thread: EncodeThread = 'auto'): Promise<ParquetEncoder> {
+export async function openParquetEncoder(
+  options: ParquetWriteOptions,
+  thread: EncodeThread = 'auto',
+  engine: ParquetEngine = 'auto',
+  schema?: arrow.Schema,
+): Promise<ParquetEncoder> {
   const slot = thread === 'auto' ? await pool.acquire() : null;
-  return slot ? new WorkerEncoder(slot, options) : new MainThreadEncoder(options);
+  if (!slot) return new MainThreadEncoder(options);
+  const duckdb = engine === 'auto' && slot.duckdb && schema !== undefined && duckdbEncodable(schema);
+  return new WorkerEncoder(slot, options, duckdb ? nodePath.join(os.tmpdir(), `sluice-encode-${randomUUID()}.parquet`) : null);
 }
 
 /** Why the worker pool is off (null while it works): for logs and tests. */
@@ -144,6 +184,8 @@ class Gate {
 
 class MainThreadEncoder implements ParquetEncoder {
   readonly thread = 'main';
+  readonly engine = 'wasm';
+  encodedBytes = () => 0;
   readonly output: AsyncIterable<Uint8Array>;
   private readonly gate = new Gate();
   private readonly input = new Channel<arrow.RecordBatch>(
@@ -172,17 +214,28 @@ class MainThreadEncoder implements ParquetEncoder {
   }
 }
 
-/** Messages from a worker to the main thread. */
-type FromWorker = { type: 'ready' } | { type: 'consumed' } | { type: 'chunk'; bytes: Uint8Array } | { type: 'done' } | { type: 'error'; message: string };
+/** Messages from a worker to the main thread; `ready` says whether DuckDB loaded there (null) or why not. */
+type FromWorker =
+  | { type: 'ready'; duckdbUnavailable: string | null }
+  | { type: 'consumed' }
+  | { type: 'chunk'; bytes: Uint8Array }
+  | { type: 'done' }
+  | { type: 'error'; message: string };
 
 /**
  * Messages from the main thread to a worker. A batch is `length` bytes of IPC in shared buffer `slot`;
- * `buffer` comes along when the slot got a new (larger) buffer.
+ * `buffer` comes along when the slot got a new (larger) buffer. With `path`, the file is written there
+ * by DuckDB (and `abort` gives it up) instead of coming back as chunks.
  */
-type ToWorker = { type: 'open'; options: ParquetWriteOptions } | { type: 'batch'; slot: number; length: number; buffer?: SharedArrayBuffer } | { type: 'end' };
+type ToWorker =
+  | { type: 'open'; options: ParquetWriteOptions; path?: string }
+  | { type: 'batch'; slot: number; length: number; buffer?: SharedArrayBuffer }
+  | { type: 'end' }
+  | { type: 'abort'; message: string };
 
 class WorkerEncoder implements ParquetEncoder {
   readonly thread = 'worker';
+  readonly engine: 'duckdb' | 'wasm';
   private readonly gate = new Gate();
   private readonly chunks = new Channel<Uint8Array>(
     (c) => c.length,
@@ -192,17 +245,43 @@ class WorkerEncoder implements ParquetEncoder {
   private sent = 0;
   private finished = false;
 
+  /**
+   * @param slot the worker
+   * @param options row group size and footer metadata
+   * @param path with DuckDB, the local file it writes (removed once read back), else null
+   */
   constructor(
     private readonly slot: PooledWorker,
     options: ParquetWriteOptions,
+    private readonly path: string | null,
   ) {
+    this.engine = path ? 'duckdb' : 'wasm';
     slot.onMessage = (message) => this.receive(message);
     slot.onFailure = (error) => this.fail(error);
-    this.post({ type: 'open', options });
+    this.post({ type: 'open', options, ...(path ? { path } : {}) });
   }
 
   get output(): AsyncIterable<Uint8Array> {
-    return this.chunks;
+    return this.path ? this.fileOutput(this.path) : this.chunks;
+  }
+
+  encodedBytes(): number {
+    if (!this.path) return 0;
+    try {
+      return statSync(this.path).size;
+    } catch {
+      return 0; // not created yet
+    }
+  }
+
+  /** DuckDB's file, read once the worker says it is complete (the channel then closes). */
+  private async *fileOutput(path: string): AsyncGenerator<Uint8Array> {
+    try {
+      for await (const unexpected of this.chunks) throw new Error(`parquet encoding worker: ${unexpected.length} bytes sent back for a file it writes`);
+      for await (const chunk of createReadStream(path, { highWaterMark: FILE_CHUNK_BYTES })) yield chunk as Uint8Array;
+    } finally {
+      await rm(path, { force: true });
+    }
   }
 
   async push(batch: arrow.RecordBatch): Promise<void> {
@@ -226,12 +305,25 @@ class WorkerEncoder implements ParquetEncoder {
   }
 
   abort(reason: Error): void {
+    if (this.path && !this.finished && !this.gate.failure) {
+      // DuckDB's scan is waiting for the next batch inside a call from DuckDB: let it fail the COPY
+      // rather than stop the thread under it. The worker then reports the error and is discarded.
+      this.post({ type: 'abort', message: reason.message });
+      this.gate.fail(reason);
+      this.chunks.fail(reason);
+      void rm(this.path, { force: true });
+      return;
+    }
     // The worker may be mid-file: it cannot be reused for another one.
     this.fail(reason);
   }
 
   private post(message: ToWorker, transfer: ArrayBuffer[] = []): void {
     this.slot.worker.postMessage(message, transfer);
+    // A worker waiting inside DuckDB's scan does not run its event loop: it waits on this counter and
+    // takes the message itself (receiveMessageOnPort).
+    Atomics.add(this.slot.signal, 0, 1);
+    Atomics.notify(this.slot.signal, 0);
   }
 
   private receive(message: FromWorker): void {
@@ -249,7 +341,8 @@ class WorkerEncoder implements ParquetEncoder {
         pool.release(this.slot);
         break;
       case 'error':
-        this.fail(new Error(`parquet encoding worker: ${message.message}`));
+        if (this.gate.failure) pool.discard(this.slot);
+        else this.fail(new Error(`parquet encoding worker: ${message.message}`));
         break;
     }
   }
@@ -258,6 +351,7 @@ class WorkerEncoder implements ParquetEncoder {
     if (this.finished || this.gate.failure) return;
     this.gate.fail(error);
     this.chunks.fail(error);
+    if (this.path) void rm(this.path, { force: true });
     pool.discard(this.slot);
   }
 }
@@ -268,6 +362,10 @@ interface PooledWorker {
   busy: boolean;
   /** The shared input buffers (kept from file to file). */
   buffers: SharedArrayBuffer[];
+  /** Counts messages posted, so a worker blocked inside DuckDB's scan can wait for the next one. */
+  signal: Int32Array;
+  /** Whether DuckDB loaded in the worker. */
+  duckdb: boolean;
   idleTimer?: NodeJS.Timeout;
   onMessage: (message: FromWorker) => void;
   onFailure: (error: Error) => void;
@@ -277,6 +375,7 @@ class EncoderPool {
   private readonly workers: PooledWorker[] = [];
   private starting: Promise<PooledWorker | null> | null = null;
   disabled: string | null = null;
+  private duckdbWarned = false;
   private readonly size = os.availableParallelism() > 1 ? 2 : 0;
 
   /** An idle worker (started if needed), or null when all are busy or workers cannot run here. */
@@ -322,15 +421,25 @@ class EncoderPool {
 
   private async start(): Promise<PooledWorker | null> {
     let worker: Worker;
+    const signal = new Int32Array(new SharedArrayBuffer(4));
     try {
-      worker = spawnWorker();
+      worker = spawnWorker(signal);
     } catch (err) {
       this.disable((err as Error).message);
       return null;
     }
-    const slot: PooledWorker = { worker, busy: false, buffers: [], onMessage: () => undefined, onFailure: () => undefined };
+    const slot: PooledWorker = { worker, busy: false, buffers: [], signal, duckdb: false, onMessage: () => undefined, onFailure: () => undefined };
     let settle: (outcome: true | string) => void = () => undefined;
-    const onMessage = (m: FromWorker) => settle(m.type === 'ready' ? true : `unexpected first message ${m.type}`);
+    const onMessage = (m: FromWorker) => {
+      if (m.type === 'ready') {
+        slot.duckdb = m.duckdbUnavailable === null;
+        if (!slot.duckdb && !this.duckdbWarned) {
+          this.duckdbWarned = true;
+          console.warn(`sluice: Parquet files are encoded by parquet-wasm (DuckDB did not load in the encoding worker): ${m.duckdbUnavailable}`);
+        }
+      }
+      settle(m.type === 'ready' ? true : `unexpected first message ${m.type}`);
+    };
     const onError = (err: Error) => settle(err.message);
     const onExit = (code: number) => settle(`the worker exited with code ${code} while starting`);
     const ready = await new Promise<true | string>((resolve) => {
@@ -366,8 +475,8 @@ const pool = new EncoderPool();
  * Start a worker running this module: the compiled `.js` beside it (dist/), or the `.ts` source
  * through tsx's require hook when running from source (tsx, vitest), where no `.js` exists.
  */
-function spawnWorker(): Worker {
-  const options = { workerData: { [WORKER_MARK]: true } };
+function spawnWorker(signal: Int32Array): Worker {
+  const options = { workerData: { [WORKER_MARK]: true, signal } };
   const compiled = nodePath.join(__dirname, 'encode-worker.js');
   if (existsSync(compiled)) return new Worker(compiled, options);
   const source = nodePath.join(__dirname, 'encode-worker.ts');
@@ -386,13 +495,66 @@ function ownBuffer(bytes: Uint8Array): Uint8Array {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
 }
 
-/** The worker side: one file at a time, IPC streams in, Parquet bytes out. */
+/**
+ * The worker side: one file at a time, IPC streams in; parquet-wasm's Parquet bytes go back as chunks,
+ * DuckDB's file is written where the main thread said.
+ */
 function serveEncoding(): void {
   const port = parentPort!;
+  const signal = (workerData as { signal: Int32Array }).signal;
   let input: Channel<Uint8Array> | null = null;
   const buffers: SharedArrayBuffer[] = [];
+  /** While DuckDB encodes a file: its messages not taken yet (arrived through the event loop). */
+  let duckdbMessages: ToWorker[] | null = null;
+  /** A batch's IPC bytes copied out of the shared slot (DuckDB's copy functions take only ArrayBuffers). */
+  let local = new ArrayBuffer(0);
+
+  /** The next message for DuckDB's scan: blocks this thread (DuckDB is waiting on it anyway). */
+  const nextMessage = (): ToWorker => {
+    for (;;) {
+      const queued = duckdbMessages?.shift();
+      if (queued) return queued;
+      const seen = Atomics.load(signal, 0);
+      const received = receiveMessageOnPort(port as unknown as import('node:worker_threads').MessagePort);
+      if (received) return received.message as ToWorker;
+      Atomics.wait(signal, 0, seen);
+    }
+  };
+  const nextBatch = (): arrow.RecordBatch | null => {
+    for (;;) {
+      const message = nextMessage();
+      if (message.type === 'end') return null;
+      if (message.type === 'abort') throw new Error(`encoding given up: ${message.message}`);
+      if (message.type !== 'batch') throw new Error(`unexpected message ${message.type} while encoding`);
+      if (message.buffer) buffers[message.slot] = message.buffer;
+      if (local.byteLength < message.length) local = new ArrayBuffer(Math.ceil((message.length * 1.25) / 65536) * 65536);
+      const bytes = new Uint8Array(local, 0, message.length);
+      bytes.set(new Uint8Array(buffers[message.slot], 0, message.length));
+      port.postMessage({ type: 'consumed' });
+      const batch = arrow.tableFromIPC(bytes).batches[0];
+      if (batch && batch.numRows > 0) return batch;
+    }
+  };
+
   port.on('message', (message: ToWorker) => {
-    if (message.type === 'open') {
+    if (duckdbMessages) {
+      duckdbMessages.push(message);
+      return;
+    }
+    if (message.type === 'open' && message.path) {
+      duckdbMessages = [];
+      const path = message.path;
+      void (async () => {
+        try {
+          await encodeWithDuckdb(nextBatch, path, message.options);
+          port.postMessage({ type: 'done' });
+        } catch (err) {
+          port.postMessage({ type: 'error', message: (err as Error).message ?? String(err) });
+        } finally {
+          duckdbMessages = null;
+        }
+      })();
+    } else if (message.type === 'open') {
       const batches = new Channel<Uint8Array>(
         () => 0,
         () => undefined,
@@ -416,7 +578,7 @@ function serveEncoding(): void {
       input?.close();
     }
   });
-  port.postMessage({ type: 'ready' });
+  void duckdbUnavailable().then((reason) => port.postMessage({ type: 'ready', duckdbUnavailable: reason }));
 }
 
 if (!isMainThread && (workerData as Record<string, unknown> | null)?.[WORKER_MARK]) serveEncoding();

@@ -15,7 +15,7 @@ import * as arrow from 'apache-arrow';
 import type { ObjectStore } from '../storage/types';
 import type { AddFile } from './actions';
 import { WriteRejectedError } from './errors';
-import { EncodeThread, openParquetEncoder } from './encode-worker';
+import { EncodeThread, openParquetEncoder, ParquetEngine } from './encode-worker';
 import { ChunkStatistics, concatBytes, parquetFooterLength, readFooterStatistics } from './parquet';
 import { decodeAddPath, encodeAddPath, formatPartitionValue, partitionDirectory } from './partitions';
 import { decimalParams, deltaFieldToArrow, DeltaField, DeltaStruct, DeltaType } from './schema';
@@ -39,6 +39,8 @@ export interface WriteFilesOptions {
    * least 1 MiB and a worker is free, `main` always on this thread.
    */
   encodeThread?: EncodeThread;
+  /** The Parquet writer: `auto` (default) DuckDB where it can, else parquet-wasm (encode-worker.ts). */
+  parquetEngine?: ParquetEngine;
 }
 
 /** A file whose first batch holds fewer bytes is encoded on the main thread: a worker is not worth it. */
@@ -252,6 +254,8 @@ async function openFile(
   const encoder = await openParquetEncoder(
     { rowGroupRows: options.rowGroupRows, metadata: { 'sluice.schema': JSON.stringify(fileSchema.fields.map((f) => f.name)) } },
     thread,
+    options.parquetEngine,
+    fileSchema,
   );
   const tail: Uint8Array[] = [];
   let tailBytes = 0;
@@ -273,7 +277,7 @@ async function openFile(
     path,
     partitionValues,
     rows: 0,
-    bytes: () => written,
+    bytes: () => Math.max(written, encoder.encodedBytes()),
     async push(batch) {
       file.rows += batch.numRows;
       await encoder.push(batch);

@@ -182,7 +182,8 @@ export class BatchConformer {
   private constant(field: DeltaField, length: number, value: unknown): arrow.Data {
     const cached = this.constants.get(field.name);
     if (cached && cached.length === length) return cached.data;
-    const data = buildVector(field.type, new Array(length).fill(value)).data[0];
+    const data =
+      field.type === 'string' && typeof value === 'string' ? repeatedText(value, length) : buildVector(field.type, new Array(length).fill(value)).data[0];
     this.constants.set(field.name, { length, data });
     return data;
   }
@@ -190,11 +191,16 @@ export class BatchConformer {
   private rescued(field: DeltaField, batch: arrow.RecordBatch, byName: Map<string, arrow.Vector>): arrow.Data {
     const length = batch.numRows;
     const column = byName.get(RESCUED_COLUMN);
-    const existing: (string | null)[] = column ? (readValues(column, 'string') as (string | null)[]) : new Array(length).fill(null);
     const moved = this.rescueColumns
       .map((f) => ({ field: f, vector: byName.get(f.name.toLowerCase()) }))
       .filter((c): c is { field: DeltaField; vector: arrow.Vector } => !!c.vector)
       .map((c) => ({ name: c.field.name, type: c.field.type, values: readValues(c.vector, c.field.type) }));
+    if (column && !moved.length && isCanonicalArrowType(column.type, 'string') && column.data.length === 1) {
+      // The reader's column as it is: its non-null values are the rescued rows (no value read one by one).
+      this.rowsRescued += column.length - column.nullCount;
+      return column.data[0];
+    }
+    const existing: (string | null)[] = column ? (readValues(column, 'string') as (string | null)[]) : new Array(length).fill(null);
     let values = existing;
     if (moved.length) {
       values = existing.map((text, row) => {
@@ -209,9 +215,20 @@ export class BatchConformer {
       });
     }
     for (const v of values) if (v !== null && v !== undefined) this.rowsRescued++;
-    if (column && !moved.length && isCanonicalArrowType(column.type, 'string') && column.data.length === 1) return column.data[0];
     return buildVector(field.type, values).data[0];
   }
+}
+
+/** A string column holding one value in every row: its UTF-8 bytes encoded once and repeated. */
+function repeatedText(value: string, length: number): arrow.Data {
+  const bytes = new TextEncoder().encode(value);
+  const data = new Uint8Array(bytes.length * length);
+  const offsets = new Int32Array(length + 1);
+  for (let r = 0; r < length; r++) {
+    data.set(bytes, r * bytes.length);
+    offsets[r + 1] = (r + 1) * bytes.length;
+  }
+  return arrow.makeData({ type: new arrow.Utf8(), length, nullCount: 0, valueOffsets: offsets, data });
 }
 
 function parseObject(text: string): Record<string, JsonValue> {
