@@ -16,6 +16,9 @@
  *   columns does get them parsed into those types.
  * - JSON strings stay strings unless every sampled value is an ISO date or timestamp; JSON numbers are
  *   typed like CSV numbers (see infer.ts), with their source text kept so nothing is rounded.
+ * - The sample is parsed losslessly (json-text.ts); after it, records that are flat objects are read
+ *   by the byte scanner of json-scan.ts straight into the column writers, and the others (nested
+ *   values, escaped keys, malformed records…) by the lossless parser, with the same result.
  */
 import { isUtf8 } from 'node:buffer';
 import type * as arrow from 'apache-arrow';
@@ -24,6 +27,7 @@ import { ColumnWriter, createWriter } from './column-writers';
 import { Rescue } from './rescue';
 import { ColumnProfile } from './infer';
 import { parseJsonRecord, toJsonText } from './json-text';
+import { JSON_NULL, JsonRecordScanner, scannedKey, scannedValue, scannedWriteWay, writeScanned } from './json-scan';
 import { firstInvalidUtf8, invalidUtf8Record, MAX_BATCH_BYTES, maxRecordBytes, rawText, ReadContext, rowsPerBatch, tooLongRecord, wantsRaw } from './reader';
 import { ChunkPuller, PENDING_BAD_RECORDS, RecordOutput, releaseBadRecords } from './records';
 import type { BadRecord } from './types';
@@ -288,8 +292,10 @@ class RecordSplitter {
  * @param input the decompressed bytes
  * @param ctx the read in progress
  * @param format `ndjson` or `json`
+ * @param byteScanner whether records after the sample go through the byte scanner when they can
+ *   (tests turn it off to compare its output with the lossless parser's)
  */
-export async function readJson(input: ByteReader, ctx: ReadContext, format: 'json' | 'ndjson'): Promise<void> {
+export async function readJson(input: ByteReader, ctx: ReadContext, format: 'json' | 'ndjson', byteScanner = true): Promise<void> {
   const { result } = ctx;
   const splitter = new RecordSplitter(format === 'ndjson');
   const puller = new ChunkPuller(input);
@@ -311,9 +317,10 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
   /**
    * The next record from the window: parsed members, 'bad' (recorded in `pending`), 'more' when the
    * window must be refilled first, or null at the end. Synchronous, so the per-record path makes no
-   * promises.
+   * promises. With `scanned`, a record of valid UTF-8 is offered to it first: when it takes the
+   * record (returns true), the result is 'scanned'.
    */
-  const takeRecord = (): ParsedRecord | 'bad' | 'more' | null => {
+  const takeRecord = (scanned?: (buf: Buffer, s: number, e: number) => boolean): ParsedRecord | 'bad' | 'more' | 'scanned' | null => {
     for (;;) {
       const range = splitter.next(puller.complete);
       if (!range) {
@@ -359,6 +366,7 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
         pending.push(invalidUtf8Record(splitter.buf, s, e, firstInvalidUtf8(splitter.buf, s, e), splitter.base, row, wantsRaw(ctx, pending.length)));
         return 'bad';
       }
+      if (scanned !== undefined && scanned(splitter.buf, s, e)) return 'scanned';
       const text = splitter.buf.toString('utf8', s, e);
       const record: ParsedRecord = { keys: [], values: [] };
       const error = parseJsonRecord(text, (k, v) => {
@@ -375,6 +383,7 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
   const nextRecord = async (): Promise<ParsedRecord | 'bad' | null> => {
     for (;;) {
       const next = takeRecord();
+      if (next === 'scanned') throw new Error('formats: a record was scanned without a scanner');
       if (next !== 'more') return next;
       await pull();
     }
@@ -473,6 +482,35 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
       if (!writers[out].value(r, value)) rescue.add(r, layout.columns[out].name, toJsonText(value));
     }
   };
+  // After the sample: records the byte scanner reads go straight from the window into the writers,
+  // member by member exactly as `add` does with parsed ones.
+  const scanner = new JsonRecordScanner(keys);
+  const ways = layout.columns.map((col) => scannedWriteWay(col.type));
+  // Local copies: a module's exports can be getters (tsx runs the bench), too slow per value.
+  const write = writeScanned;
+  const NULL = JSON_NULL;
+  const addScanned = (buf: Buffer, s: number, e: number): boolean => {
+    if (!scanner.scan(buf, s, e)) return false;
+    const r = rows++;
+    for (let m = 0; m < scanner.count; m++) {
+      const col = scanner.column[m];
+      const isNull = scanner.kind[m] === NULL;
+      if (col < 0) {
+        if (!isNull) rescue.add(r, scannedKey(scanner, buf, m), toJsonText(scannedValue(scanner, buf, m)));
+        continue;
+      }
+      if (isNull) continue;
+      if (seenInRow[col] === r + 1) {
+        rescue.add(r, keys[col], toJsonText(scannedValue(scanner, buf, m)));
+        continue;
+      }
+      seenInRow[col] = r + 1;
+      const out = outputOf[col];
+      if (!write(scanner, buf, m, writers[out], ways[out], r)) rescue.add(r, layout.columns[out].name, toJsonText(scannedValue(scanner, buf, m)));
+    }
+    return true;
+  };
+  const scanned = byteScanner ? addScanned : undefined;
   const flush = (): arrow.RecordBatch | null => {
     output.release(pending);
     if (rows === 0) return null;
@@ -494,14 +532,14 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
     sample.length = 0;
     for (;;) {
       const before = splitter.pos;
-      const next = takeRecord();
+      const next = takeRecord(scanned);
       if (next === 'more') {
         await pull();
         continue;
       }
       if (next === null) break;
       if (next !== 'bad') {
-        add(next);
+        if (next !== 'scanned') add(next);
         batchBytes += Math.max(0, splitter.pos - before);
       } else if (pending.length >= PENDING_BAD_RECORDS) releaseBadRecords(ctx, pending);
       if (rows >= batchRows || batchBytes > MAX_BATCH_BYTES) {
