@@ -18,17 +18,23 @@ import type { ColumnWriter } from './column-writers';
 import { JsonNumber } from './json-text';
 
 /** A member's value is `null`. */
-export const JSON_NULL = 0;
+const NULL = 0;
+export { NULL as JSON_NULL };
 /** `true`. */
-export const JSON_TRUE = 1;
+const TRUE = 1;
+export { TRUE as JSON_TRUE };
 /** `false`. */
-export const JSON_FALSE = 2;
+const FALSE = 2;
+export { FALSE as JSON_FALSE };
 /** A string: its unescaped UTF-8 bytes. */
-export const JSON_STRING = 3;
+const STRING = 3;
+export { STRING as JSON_STRING };
 /** An integer of up to 15 digits (a JS number for the lossless parser): text and `intValue`. */
-export const JSON_INT = 4;
+const INT = 4;
+export { INT as JSON_INT };
 /** Any other number (fraction, exponent, 16 digits or more: a `JsonNumber`): its text. */
-export const JSON_NUMBER = 5;
+const NUMBER = 5;
+export { NUMBER as JSON_NUMBER };
 
 const QUOTE = 0x22;
 const utf8 = new TextDecoder();
@@ -166,15 +172,15 @@ export class JsonRecordScanner {
         if (p < 0) return false;
       } else if (c === 0x74) {
         if (p + 4 > e || buf[p + 1] !== 0x72 || buf[p + 2] !== 0x75 || buf[p + 3] !== 0x65) return false;
-        this.kind[m] = JSON_TRUE;
+        this.kind[m] = TRUE;
         p += 4;
       } else if (c === 0x66) {
         if (p + 5 > e || buf[p + 1] !== 0x61 || buf[p + 2] !== 0x6c || buf[p + 3] !== 0x73 || buf[p + 4] !== 0x65) return false;
-        this.kind[m] = JSON_FALSE;
+        this.kind[m] = FALSE;
         p += 5;
       } else if (c === 0x6e) {
         if (p + 4 > e || buf[p + 1] !== 0x75 || buf[p + 2] !== 0x6c || buf[p + 3] !== 0x6c) return false;
-        this.kind[m] = JSON_NULL;
+        this.kind[m] = NULL;
         p += 4;
       } else return false; // nested values, and anything that is no JSON value
       this.count = m + 1;
@@ -202,7 +208,7 @@ export class JsonRecordScanner {
       if (q >= e) return -1;
       const b = buf[q];
       if (b === QUOTE) {
-        this.kind[m] = JSON_STRING;
+        this.kind[m] = STRING;
         this.valueStart[m] = s;
         this.valueEnd[m] = q;
         return q + 1;
@@ -258,7 +264,7 @@ export class JsonRecordScanner {
       }
       p += 6;
     }
-    this.kind[m] = JSON_STRING;
+    this.kind[m] = STRING;
     this.inScratch[m] = 1;
     this.valueStart[m] = os;
     this.valueEnd[m] = o;
@@ -302,9 +308,9 @@ export class JsonRecordScanner {
     if (plain && intDigits <= 15) {
       // `-0` is a JS -0, whose text is "0": left to the lossless path rather than special-cased.
       if (negative && value === 0) return -1;
-      this.kind[m] = JSON_INT;
+      this.kind[m] = INT;
       this.intValue[m] = negative ? -value : value;
-    } else this.kind[m] = JSON_NUMBER;
+    } else this.kind[m] = NUMBER;
     return p;
   }
 
@@ -337,13 +343,17 @@ function skipSpace(buf: Uint8Array, p: number, e: number): number {
 }
 
 /** Scanned values go into a column writer by its type's rules for JSON values (column-writers.ts). */
-export const WRITE_TEXT = 0;
+const W_TEXT = 0;
+export { W_TEXT as WRITE_TEXT };
 /** Numbers, booleans and decimals: plain integers as numbers, other numbers and strings as text. */
-export const WRITE_SCALAR = 1;
+const W_SCALAR = 1;
+export { W_SCALAR as WRITE_SCALAR };
 /** Dates and timestamps: strings as text; any other JSON value is no date. */
-export const WRITE_DATETIME = 2;
+const W_DATETIME = 2;
+export { W_DATETIME as WRITE_DATETIME };
 /** Nested and void columns: through the lossless value, as the lossless path hands it over. */
-export const WRITE_VALUE = 3;
+const W_VALUE = 3;
+export { W_VALUE as WRITE_VALUE };
 
 /**
  * How scanned values of a column of this type are written so that the column ends up as
@@ -354,10 +364,10 @@ export const WRITE_VALUE = 3;
  * @returns WRITE_TEXT … WRITE_VALUE
  */
 export function scannedWriteWay(type: DeltaType): number {
-  if (typeof type !== 'string' || type === 'void') return WRITE_VALUE;
-  if (type === 'string' || type === 'binary') return WRITE_TEXT;
-  if (type === 'date' || type === 'timestamp' || type === 'timestamp_ntz') return WRITE_DATETIME;
-  return WRITE_SCALAR;
+  if (typeof type !== 'string' || type === 'void') return W_VALUE;
+  if (type === 'string' || type === 'binary') return W_TEXT;
+  if (type === 'date' || type === 'timestamp' || type === 'timestamp_ntz') return W_DATETIME;
+  return W_SCALAR;
 }
 
 /**
@@ -373,16 +383,16 @@ export function scannedWriteWay(type: DeltaType): number {
  */
 export function writeScanned(scanner: JsonRecordScanner, buf: Uint8Array, m: number, writer: ColumnWriter, way: number, row: number): boolean {
   const kind = scanner.kind[m];
-  if (kind === JSON_TRUE || kind === JSON_FALSE) return way === WRITE_DATETIME ? false : writer.value(row, kind === JSON_TRUE);
+  if (kind === TRUE || kind === FALSE) return way === W_DATETIME ? false : writer.value(row, kind === TRUE);
   switch (way) {
-    case WRITE_TEXT:
+    case W_TEXT:
       // Plain integers are written as JSON has them, which is the JS number's own text (`-0` never gets here).
       break;
-    case WRITE_SCALAR:
-      if (kind === JSON_INT) return writer.value(row, scanner.intValue[m]);
+    case W_SCALAR:
+      if (kind === INT) return writer.value(row, scanner.intValue[m]);
       break;
-    case WRITE_DATETIME:
-      if (kind !== JSON_STRING) return false;
+    case W_DATETIME:
+      if (kind !== STRING) return false;
       break;
     default:
       return writer.value(row, scannedValue(scanner, buf, m));
@@ -402,18 +412,18 @@ export function writeScanned(scanner: JsonRecordScanner, buf: Uint8Array, m: num
  */
 export function scannedValue(scanner: JsonRecordScanner, buf: Uint8Array, m: number): unknown {
   switch (scanner.kind[m]) {
-    case JSON_NULL:
+    case NULL:
       return null;
-    case JSON_TRUE:
+    case TRUE:
       return true;
-    case JSON_FALSE:
+    case FALSE:
       return false;
-    case JSON_INT:
+    case INT:
       return scanner.intValue[m];
   }
   const src = scanner.inScratch[m] ? scanner.scratch : buf;
   const text = utf8.decode(src.subarray(scanner.valueStart[m], scanner.valueEnd[m]));
-  return scanner.kind[m] === JSON_STRING ? text : new JsonNumber(text);
+  return scanner.kind[m] === STRING ? text : new JsonNumber(text);
 }
 
 /**

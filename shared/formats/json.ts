@@ -131,24 +131,28 @@ class RecordSplitter {
     this.pos = 0;
   }
 
+  /** The last record `next` found: its text is [recordStart, recordEnd) of the window. */
+  recordStart = 0;
+  recordEnd = 0;
+
   /**
-   * The next record's byte range, or null when the window holds no complete record.
+   * Find the next record (its range in `recordStart`, `recordEnd`), if the window holds a complete one.
    *
    * @param eof whether the window end is the end of the input
-   * @returns [start, end] of the record text, or null
+   * @returns whether there is one
    */
-  next(eof: boolean): [number, number] | null {
+  next(eof: boolean): boolean {
     return this.ndjson ? this.nextLine(eof) : this.nextValue(eof);
   }
 
-  private nextLine(eof: boolean): [number, number] | null {
+  private nextLine(eof: boolean): boolean {
     const buf = this.buf;
     for (;;) {
-      if (this.pos >= this.len) return null;
+      if (this.pos >= this.len) return false;
       let end = buf.indexOf(LF, this.pos);
       let next: number;
       if (end < 0 || end >= this.len) {
-        if (!eof) return null;
+        if (!eof) return false;
         end = this.len;
         next = this.len;
       } else next = end + 1;
@@ -160,11 +164,13 @@ class RecordSplitter {
       let s = start;
       while (s < e && (buf[s] === 0x20 || buf[s] === 0x09)) s++;
       if (s === e) continue;
-      return [start, e];
+      this.recordStart = start;
+      this.recordEnd = e;
+      return true;
     }
   }
 
-  private nextValue(eof: boolean): [number, number] | null {
+  private nextValue(eof: boolean): boolean {
     const buf = this.buf;
     const len = this.len;
     let p = Math.max(this.scanAt, this.pos);
@@ -175,14 +181,14 @@ class RecordSplitter {
         this.scanAt = p;
         if (p >= len || this.closed) {
           if (this.closed && p < len) this.trailing = true;
-          return null;
+          return false;
         }
         const c = buf[p];
         if (this.topArray === null) {
           if (c !== 0x5b && c !== 0x7b) {
             this.notJson = true;
             this.closed = true;
-            return null;
+            return false;
           }
           this.topArray = c === 0x5b;
           if (this.topArray) {
@@ -254,7 +260,7 @@ class RecordSplitter {
       if (!found) {
         if (!eof) {
           this.scanAt = p;
-          return null;
+          return false;
         }
         // The input ends inside this element.
         this.inElement = false;
@@ -267,7 +273,7 @@ class RecordSplitter {
           this.cutOff = [start, len];
         }
         this.dropping = false;
-        return null;
+        return false;
       }
       this.inElement = false;
       this.needComma = this.topArray === true;
@@ -278,7 +284,9 @@ class RecordSplitter {
         continue;
       }
       this.ordinal++;
-      return [start, p];
+      this.recordStart = start;
+      this.recordEnd = p;
+      return true;
     }
   }
 
@@ -312,6 +320,10 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
 
   const pending: BadRecord[] = [];
   const maxRecord = maxRecordBytes(ctx);
+  /** Input offset up to which the text is known to be valid UTF-8 (from a record start on). */
+  let utf8ValidTo = 0;
+  /** After a failed check of a window: records before this offset are checked one by one. */
+  let utf8CheckAgainAt = 0;
   /** Raw text of a bad record in the window, while records still keep it (see `RAW_RECORDS_KEPT`). */
   const rawOf = (s: number, e: number): { raw?: string } => (wantsRaw(ctx, pending.length) ? { raw: rawText(splitter.buf, s, e) } : {});
   /**
@@ -322,8 +334,7 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
    */
   const takeRecord = (scanned?: (buf: Buffer, s: number, e: number) => boolean): ParsedRecord | 'bad' | 'more' | 'scanned' | null => {
     for (;;) {
-      const range = splitter.next(puller.complete);
-      if (!range) {
+      if (!splitter.next(puller.complete)) {
         if (splitter.cutOff) {
           const [s, e] = splitter.cutOff;
           splitter.cutOff = null;
@@ -352,7 +363,8 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
         }
         return 'more';
       }
-      const [s, e] = range;
+      const s = splitter.recordStart;
+      const e = splitter.recordEnd;
       sawContent = true;
       records++;
       const row = splitter.ordinal;
@@ -361,8 +373,15 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
         pending.push(tooLongRecord(ctx, splitter.buf, s, e, splitter.base, row, wantsRaw(ctx, pending.length)));
         return 'bad';
       }
-      const bytes = splitter.buf.subarray(s, e);
-      if (!isUtf8(bytes)) {
+      // UTF-8 is checked a window at a time, up to its last line break: valid text cut at ASCII bytes
+      // stays valid. Where the check fails, each record is checked alone, to find the bad ones.
+      if (splitter.base + e > utf8ValidTo && splitter.base + s >= utf8CheckAgainAt) {
+        const lastLf = splitter.buf.lastIndexOf(LF, splitter.len - 1);
+        const end = lastLf > e ? lastLf : e;
+        if (isUtf8(splitter.buf.subarray(s, end))) utf8ValidTo = splitter.base + end;
+        else utf8CheckAgainAt = splitter.base + end;
+      }
+      if (splitter.base + e > utf8ValidTo && !isUtf8(splitter.buf.subarray(s, e))) {
         pending.push(invalidUtf8Record(splitter.buf, s, e, firstInvalidUtf8(splitter.buf, s, e), splitter.base, row, wantsRaw(ctx, pending.length)));
         return 'bad';
       }
