@@ -190,11 +190,16 @@ export class BatchConformer {
   private rescued(field: DeltaField, batch: arrow.RecordBatch, byName: Map<string, arrow.Vector>): arrow.Data {
     const length = batch.numRows;
     const column = byName.get(RESCUED_COLUMN);
-    const existing: (string | null)[] = column ? (readValues(column, 'string') as (string | null)[]) : new Array(length).fill(null);
     const moved = this.rescueColumns
       .map((f) => ({ field: f, vector: byName.get(f.name.toLowerCase()) }))
       .filter((c): c is { field: DeltaField; vector: arrow.Vector } => !!c.vector)
       .map((c) => ({ name: c.field.name, type: c.field.type, values: readValues(c.vector, c.field.type) }));
+    if (column && !moved.length && isCanonicalArrowType(column.type, 'string') && column.data.length === 1) {
+      // The reader's column as it is: its non-null rows are the rescued ones, no need to read the values.
+      this.rowsRescued += column.length - column.nullCount;
+      return column.data[0];
+    }
+    const existing: (string | null)[] = column ? (readValues(column, 'string') as (string | null)[]) : new Array(length).fill(null);
     let values = existing;
     if (moved.length) {
       values = existing.map((text, row) => {
@@ -209,7 +214,6 @@ export class BatchConformer {
       });
     }
     for (const v of values) if (v !== null && v !== undefined) this.rowsRescued++;
-    if (column && !moved.length && isCanonicalArrowType(column.type, 'string') && column.data.length === 1) return column.data[0];
     return buildVector(field.type, values).data[0];
   }
 }
