@@ -281,6 +281,23 @@ describe('JSON byte scanner', () => {
     }
   });
 
+  it('finds invalid UTF-8 among many valid lines wherever the chunks end, as the lossless path does', async () => {
+    const lines: Buffer[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const line = Buffer.from(`{"id":${i},"s":"é€ ${'x'.repeat(i % 50)}","n":${i}.5}\n`);
+      // A broken sequence every so often: a lone continuation byte, a cut two-byte character, 0xff.
+      if (i % 397 === 5) line[line.indexOf('x') > 0 ? line.indexOf('x') : 12] = [0x80, 0xc3, 0xff][i % 3];
+      lines.push(line);
+    }
+    const bytes = Buffer.concat(lines);
+    for (const chunk of [4093, 65536, 1 << 20]) {
+      const scanned = await readWith(bytes, 'ndjson', true, {}, chunk);
+      const lossless = await readWith(bytes, 'ndjson', false, {}, chunk);
+      expect(scanned).toEqual(lossless);
+      expect(scanned.badRecords.map((r) => r.row)).toEqual([6, 403, 800, 1197, 1594, 1991, 2388, 2785]);
+    }
+  });
+
   it('says what each member is', () => {
     const scanner = new JsonRecordScanner(['a']);
     const b = Buffer.from('{"a":"x","z":12,"a":1.50}');
