@@ -471,8 +471,10 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
   let rescue = new Rescue();
   let rows = 0;
   let batchBytes = 0;
+  /** Bytes of each text column in the last batch: the next one starts with that much room, not doubling up to it. */
+  const textBytes = new Float64Array(layout.columns.length);
   const startBatch = () => {
-    writers = layout.columns.map((col) => createWriter(col.type, batchRows, col.dateFormat));
+    writers = layout.columns.map((col, i) => createWriter(col.type, batchRows, col.dateFormat, Math.ceil(textBytes[i] * 1.25)));
     rescue = new Rescue();
     rows = 0;
     batchBytes = 0;
@@ -534,9 +536,11 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
     output.release(pending);
     if (rows === 0) return null;
     const m = rows;
-    const children = writers.map((w) => {
+    const children = writers.map((w, i) => {
       w.truncate(m);
-      return w.finish();
+      const data = w.finish();
+      if (data.values instanceof Uint8Array && data.valueOffsets) textBytes[i] = data.values.byteLength;
+      return data;
     });
     const batch = output.batch(children, rescue, m);
     startBatch();
