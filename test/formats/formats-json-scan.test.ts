@@ -97,7 +97,8 @@ describe('JSON byte scanner', () => {
     expect(takes(['id', 's', 'n'], lines)).toEqual([false, false, false]);
     const { rows } = await same(HEAD + lines.join('\n'));
     expect(rows[2].s).toBe('𝄞');
-    expect(rows[3].s).toBe('lone \ud834 high'.toWellFormed());
+    // A lone surrogate has no UTF-8: the string column holds the replacement character.
+    expect(rows[3].s).toBe('lone \ufffd high');
   });
 
   it('keeps numbers at the precision limits exact, typed as the sample decided', async () => {
