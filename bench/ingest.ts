@@ -11,7 +11,8 @@
  * `repeat` runs and the peak RSS the highest, as in the perf notes.
  *
  * The memory bound is "under 512 MiB, growing less than 10% from 1M to 5M rows": give two row counts
- * (`--rows 1000000,5000000`, or `--memory-check` for exactly those) to get Sluice's peak RSS at both.
+ * (`--rows 1000000,5000000`, or `--memory-check` for exactly those) to get Sluice's peak RSS at both,
+ * for each format run.
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
@@ -64,6 +65,9 @@ export interface IngestBenchResult {
   /** Sluice's peak RSS on CSV by row count, and growth from the smallest to the largest. */
   memory?: { rows: number; peakRssMiB: number }[];
   memoryGrowthPercent?: number;
+  /** The same for NDJSON. */
+  memoryNdjson?: { rows: number; peakRssMiB: number }[];
+  memoryGrowthPercentNdjson?: number;
 }
 
 const round = (n: number, digits = 1) => Number(n.toFixed(digits));
@@ -122,10 +126,23 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     await rm(work, { recursive: true, force: true });
   }
   const result: IngestBenchResult = { figures };
-  const csv = figures.filter((f) => f.engine === 'sluice' && f.format === 'csv' && !f.error).sort((a, b) => a.rows - b.rows);
-  if (csv.length > 1) {
-    result.memory = csv.map((f) => ({ rows: f.rows, peakRssMiB: f.peakRssMiB }));
-    result.memoryGrowthPercent = round((csv[csv.length - 1].peakRssMiB / csv[0].peakRssMiB - 1) * 100, 1);
+  const growth = (format: DatasetFormat) => {
+    const runs = figures.filter((f) => f.engine === 'sluice' && f.format === format && !f.error).sort((a, b) => a.rows - b.rows);
+    if (runs.length < 2) return null;
+    return {
+      memory: runs.map((f) => ({ rows: f.rows, peakRssMiB: f.peakRssMiB })),
+      percent: round((runs[runs.length - 1].peakRssMiB / runs[0].peakRssMiB - 1) * 100, 1),
+    };
+  };
+  const csv = growth('csv');
+  if (csv) {
+    result.memory = csv.memory;
+    result.memoryGrowthPercent = csv.percent;
+  }
+  const ndjson = growth('ndjson');
+  if (ndjson) {
+    result.memoryNdjson = ndjson.memory;
+    result.memoryGrowthPercentNdjson = ndjson.percent;
   }
   return result;
 }
@@ -158,6 +175,11 @@ export function printIngestResults(result: IngestBenchResult, printTable: (title
   if (result.memory) {
     console.log(
       `\nSluice peak RSS on CSV: ${result.memory.map((m) => `${m.rows} rows ${m.peakRssMiB} MiB`).join(', ')}; growth ${result.memoryGrowthPercent}% (bound: under 512 MiB, growth under 10%)`,
+    );
+  }
+  if (result.memoryNdjson) {
+    console.log(
+      `\nSluice peak RSS on NDJSON: ${result.memoryNdjson.map((m) => `${m.rows} rows ${m.peakRssMiB} MiB`).join(', ')}; growth ${result.memoryGrowthPercentNdjson}% (bound: under 512 MiB, growth under 10%)`,
     );
   }
   for (const f of result.figures.filter((x) => x.error)) console.log(`${f.engine} ${f.format} ${f.rows}: ${f.error}`);

@@ -16,6 +16,9 @@
  *   columns does get them parsed into those types.
  * - JSON strings stay strings unless every sampled value is an ISO date or timestamp; JSON numbers are
  *   typed like CSV numbers (see infer.ts), with their source text kept so nothing is rounded.
+ * - The sample is parsed losslessly (json-text.ts); after it, records that are flat objects are read
+ *   by the byte scanner of json-scan.ts straight into the column writers, and the others (nested
+ *   values, escaped keys, malformed records…) by the lossless parser, with the same result.
  */
 import { isUtf8 } from 'node:buffer';
 import type * as arrow from 'apache-arrow';
@@ -24,6 +27,7 @@ import { ColumnWriter, createWriter } from './column-writers';
 import { Rescue } from './rescue';
 import { ColumnProfile } from './infer';
 import { parseJsonRecord, toJsonText } from './json-text';
+import { JSON_NULL, JsonRecordScanner, scannedKey, scannedValue, scannedWriteWay, writeScanned } from './json-scan';
 import { firstInvalidUtf8, invalidUtf8Record, MAX_BATCH_BYTES, maxRecordBytes, rawText, ReadContext, rowsPerBatch, tooLongRecord, wantsRaw } from './reader';
 import { ChunkPuller, PENDING_BAD_RECORDS, RecordOutput, releaseBadRecords } from './records';
 import type { BadRecord } from './types';
@@ -127,24 +131,28 @@ class RecordSplitter {
     this.pos = 0;
   }
 
+  /** The last record `next` found: its text is [recordStart, recordEnd) of the window. */
+  recordStart = 0;
+  recordEnd = 0;
+
   /**
-   * The next record's byte range, or null when the window holds no complete record.
+   * Find the next record (its range in `recordStart`, `recordEnd`), if the window holds a complete one.
    *
    * @param eof whether the window end is the end of the input
-   * @returns [start, end] of the record text, or null
+   * @returns whether there is one
    */
-  next(eof: boolean): [number, number] | null {
+  next(eof: boolean): boolean {
     return this.ndjson ? this.nextLine(eof) : this.nextValue(eof);
   }
 
-  private nextLine(eof: boolean): [number, number] | null {
+  private nextLine(eof: boolean): boolean {
     const buf = this.buf;
     for (;;) {
-      if (this.pos >= this.len) return null;
+      if (this.pos >= this.len) return false;
       let end = buf.indexOf(LF, this.pos);
       let next: number;
       if (end < 0 || end >= this.len) {
-        if (!eof) return null;
+        if (!eof) return false;
         end = this.len;
         next = this.len;
       } else next = end + 1;
@@ -156,11 +164,13 @@ class RecordSplitter {
       let s = start;
       while (s < e && (buf[s] === 0x20 || buf[s] === 0x09)) s++;
       if (s === e) continue;
-      return [start, e];
+      this.recordStart = start;
+      this.recordEnd = e;
+      return true;
     }
   }
 
-  private nextValue(eof: boolean): [number, number] | null {
+  private nextValue(eof: boolean): boolean {
     const buf = this.buf;
     const len = this.len;
     let p = Math.max(this.scanAt, this.pos);
@@ -171,14 +181,14 @@ class RecordSplitter {
         this.scanAt = p;
         if (p >= len || this.closed) {
           if (this.closed && p < len) this.trailing = true;
-          return null;
+          return false;
         }
         const c = buf[p];
         if (this.topArray === null) {
           if (c !== 0x5b && c !== 0x7b) {
             this.notJson = true;
             this.closed = true;
-            return null;
+            return false;
           }
           this.topArray = c === 0x5b;
           if (this.topArray) {
@@ -250,7 +260,7 @@ class RecordSplitter {
       if (!found) {
         if (!eof) {
           this.scanAt = p;
-          return null;
+          return false;
         }
         // The input ends inside this element.
         this.inElement = false;
@@ -263,7 +273,7 @@ class RecordSplitter {
           this.cutOff = [start, len];
         }
         this.dropping = false;
-        return null;
+        return false;
       }
       this.inElement = false;
       this.needComma = this.topArray === true;
@@ -274,7 +284,9 @@ class RecordSplitter {
         continue;
       }
       this.ordinal++;
-      return [start, p];
+      this.recordStart = start;
+      this.recordEnd = p;
+      return true;
     }
   }
 
@@ -288,8 +300,10 @@ class RecordSplitter {
  * @param input the decompressed bytes
  * @param ctx the read in progress
  * @param format `ndjson` or `json`
+ * @param byteScanner whether records after the sample go through the byte scanner when they can
+ *   (tests turn it off to compare its output with the lossless parser's)
  */
-export async function readJson(input: ByteReader, ctx: ReadContext, format: 'json' | 'ndjson'): Promise<void> {
+export async function readJson(input: ByteReader, ctx: ReadContext, format: 'json' | 'ndjson', byteScanner = true): Promise<void> {
   const { result } = ctx;
   const splitter = new RecordSplitter(format === 'ndjson');
   const puller = new ChunkPuller(input);
@@ -306,17 +320,21 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
 
   const pending: BadRecord[] = [];
   const maxRecord = maxRecordBytes(ctx);
+  /** Input offset up to which the text is known to be valid UTF-8 (from a record start on). */
+  let utf8ValidTo = 0;
+  /** After a failed check of a window: records before this offset are checked one by one. */
+  let utf8CheckAgainAt = 0;
   /** Raw text of a bad record in the window, while records still keep it (see `RAW_RECORDS_KEPT`). */
   const rawOf = (s: number, e: number): { raw?: string } => (wantsRaw(ctx, pending.length) ? { raw: rawText(splitter.buf, s, e) } : {});
   /**
    * The next record from the window: parsed members, 'bad' (recorded in `pending`), 'more' when the
    * window must be refilled first, or null at the end. Synchronous, so the per-record path makes no
-   * promises.
+   * promises. With `scanned`, a record of valid UTF-8 is offered to it first: when it takes the
+   * record (returns true), the result is 'scanned'.
    */
-  const takeRecord = (): ParsedRecord | 'bad' | 'more' | null => {
+  const takeRecord = (scanned?: (buf: Buffer, s: number, e: number) => boolean): ParsedRecord | 'bad' | 'more' | 'scanned' | null => {
     for (;;) {
-      const range = splitter.next(puller.complete);
-      if (!range) {
+      if (!splitter.next(puller.complete)) {
         if (splitter.cutOff) {
           const [s, e] = splitter.cutOff;
           splitter.cutOff = null;
@@ -345,7 +363,8 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
         }
         return 'more';
       }
-      const [s, e] = range;
+      const s = splitter.recordStart;
+      const e = splitter.recordEnd;
       sawContent = true;
       records++;
       const row = splitter.ordinal;
@@ -354,11 +373,19 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
         pending.push(tooLongRecord(ctx, splitter.buf, s, e, splitter.base, row, wantsRaw(ctx, pending.length)));
         return 'bad';
       }
-      const bytes = splitter.buf.subarray(s, e);
-      if (!isUtf8(bytes)) {
+      // UTF-8 is checked a window at a time, up to its last line break: valid text cut at ASCII bytes
+      // stays valid. Where the check fails, each record is checked alone, to find the bad ones.
+      if (splitter.base + e > utf8ValidTo && splitter.base + s >= utf8CheckAgainAt) {
+        const lastLf = splitter.buf.lastIndexOf(LF, splitter.len - 1);
+        const end = lastLf > e ? lastLf : e;
+        if (isUtf8(splitter.buf.subarray(s, end))) utf8ValidTo = splitter.base + end;
+        else utf8CheckAgainAt = splitter.base + end;
+      }
+      if (splitter.base + e > utf8ValidTo && !isUtf8(splitter.buf.subarray(s, e))) {
         pending.push(invalidUtf8Record(splitter.buf, s, e, firstInvalidUtf8(splitter.buf, s, e), splitter.base, row, wantsRaw(ctx, pending.length)));
         return 'bad';
       }
+      if (scanned !== undefined && scanned(splitter.buf, s, e)) return 'scanned';
       const text = splitter.buf.toString('utf8', s, e);
       const record: ParsedRecord = { keys: [], values: [] };
       const error = parseJsonRecord(text, (k, v) => {
@@ -375,6 +402,7 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
   const nextRecord = async (): Promise<ParsedRecord | 'bad' | null> => {
     for (;;) {
       const next = takeRecord();
+      if (next === 'scanned') throw new Error('formats: a record was scanned without a scanner');
       if (next !== 'more') return next;
       await pull();
     }
@@ -443,8 +471,10 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
   let rescue = new Rescue();
   let rows = 0;
   let batchBytes = 0;
+  /** Bytes of each text column in the last batch: the next one starts with that much room, not doubling up to it. */
+  const textBytes = new Float64Array(layout.columns.length);
   const startBatch = () => {
-    writers = layout.columns.map((col) => createWriter(col.type, batchRows, col.dateFormat));
+    writers = layout.columns.map((col, i) => createWriter(col.type, batchRows, col.dateFormat, Math.ceil(textBytes[i] * 1.25)));
     rescue = new Rescue();
     rows = 0;
     batchBytes = 0;
@@ -473,13 +503,44 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
       if (!writers[out].value(r, value)) rescue.add(r, layout.columns[out].name, toJsonText(value));
     }
   };
+  // After the sample: records the byte scanner reads go straight from the window into the writers,
+  // member by member exactly as `add` does with parsed ones.
+  const scanner = new JsonRecordScanner(keys);
+  const ways = layout.columns.map((col) => scannedWriteWay(col.type));
+  // Local copies: a module's exports can be getters (tsx runs the bench), too slow per value.
+  const write = writeScanned;
+  const NULL = JSON_NULL;
+  const addScanned = (buf: Buffer, s: number, e: number): boolean => {
+    if (!scanner.scan(buf, s, e)) return false;
+    const r = rows++;
+    for (let m = 0; m < scanner.count; m++) {
+      const col = scanner.column[m];
+      const isNull = scanner.kind[m] === NULL;
+      if (col < 0) {
+        if (!isNull) rescue.add(r, scannedKey(scanner, buf, m), toJsonText(scannedValue(scanner, buf, m)));
+        continue;
+      }
+      if (isNull) continue;
+      if (seenInRow[col] === r + 1) {
+        rescue.add(r, keys[col], toJsonText(scannedValue(scanner, buf, m)));
+        continue;
+      }
+      seenInRow[col] = r + 1;
+      const out = outputOf[col];
+      if (!write(scanner, buf, m, writers[out], ways[out], r)) rescue.add(r, layout.columns[out].name, toJsonText(scannedValue(scanner, buf, m)));
+    }
+    return true;
+  };
+  const scanned = byteScanner ? addScanned : undefined;
   const flush = (): arrow.RecordBatch | null => {
     output.release(pending);
     if (rows === 0) return null;
     const m = rows;
-    const children = writers.map((w) => {
+    const children = writers.map((w, i) => {
       w.truncate(m);
-      return w.finish();
+      const data = w.finish();
+      if (data.values instanceof Uint8Array && data.valueOffsets) textBytes[i] = data.values.byteLength;
+      return data;
     });
     const batch = output.batch(children, rescue, m);
     startBatch();
@@ -494,14 +555,14 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
     sample.length = 0;
     for (;;) {
       const before = splitter.pos;
-      const next = takeRecord();
+      const next = takeRecord(scanned);
       if (next === 'more') {
         await pull();
         continue;
       }
       if (next === null) break;
       if (next !== 'bad') {
-        add(next);
+        if (next !== 'scanned') add(next);
         batchBytes += Math.max(0, splitter.pos - before);
       } else if (pending.length >= PENDING_BAD_RECORDS) releaseBadRecords(ctx, pending);
       if (rows >= batchRows || batchBytes > MAX_BATCH_BYTES) {
