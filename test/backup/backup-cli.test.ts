@@ -112,7 +112,11 @@ describe('sluice backup, restore, verify, clone', () => {
 
 describe('backup settings', () => {
   it('are off without a location, with defaults, and name each bad setting', () => {
-    expect(readBackupSettings({})).toEqual({ schedule: '0 0 2 * * *', retentionDays: 30, minVersions: 7 });
+    expect(readBackupSettings({})).toEqual({ schedule: '0 0 2 * * *', retentionDays: 30, minVersions: 7, copyConcurrency: 16, tableConcurrency: 4 });
+    expect(readBackupSettings({ SLUICE_BACKUP_COPY_CONCURRENCY: '64', SLUICE_BACKUP_TABLE_CONCURRENCY: '1' })).toMatchObject({
+      copyConcurrency: 64,
+      tableConcurrency: 1,
+    });
     expect(readBackupSettings({ SLUICE_BACKUP_LOCATION: 'azurite://backup/lake', SLUICE_BACKUP_MIN_VERSIONS: '3' })).toMatchObject({
       location: 'azurite://backup/lake',
       minVersions: 3,
@@ -127,5 +131,11 @@ describe('backup settings', () => {
     expect(problems[1]).toMatch(/^SLUICE_BACKUP_SCHEDULE must be an NCRONTAB schedule/);
     expect(problems[2]).toMatch(/^SLUICE_BACKUP_RETENTION_DAYS must be a whole number ≥ 0; got "-1"/);
     expect(problems[3]).toMatch(/^SLUICE_BACKUP_MIN_VERSIONS must be a whole number ≥ 1; got "0"/);
+    const concurrency: string[] = [];
+    readBackupSettings({ SLUICE_BACKUP_COPY_CONCURRENCY: '0', SLUICE_BACKUP_TABLE_CONCURRENCY: '65' }, concurrency);
+    expect(concurrency).toEqual([
+      'SLUICE_BACKUP_COPY_CONCURRENCY must be a whole number from 1 to 256; got "0"',
+      'SLUICE_BACKUP_TABLE_CONCURRENCY must be a whole number from 1 to 64; got "65"',
+    ]);
   });
 });
