@@ -23,9 +23,10 @@ import * as fs from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import type { TableClient } from '@azure/data-tables';
 import { NotATableError } from '../delta/errors';
-import type { PipelineDefinition } from '../pipeline/types';
 import { QUARANTINE_SUFFIX } from '../refresh/quarantine';
-import { EVENTS_TABLE, LEDGER_TABLE } from '../storage/lake-layout';
+import { Catalog, CatalogStore, rebuildCatalog } from '../catalog';
+import { parsePipelineDefinition, type PipelineDefinition } from '../pipeline';
+import { CATALOG_TABLE, EVENTS_TABLE, LEDGER_TABLE } from '../storage/lake-layout';
 import { openFolder } from '../storage/folder';
 import type { ObjectStore } from '../storage/types';
 import { backupTable, type BackupResult } from './backup';
@@ -288,13 +289,16 @@ export interface PlatformRestoreResult {
   run: string;
   tables: { path: string; version: number }[];
   state: { table: string; entities: number }[];
+  /** The catalog rebuilt from the restored tables: entries written (tables, folders not Delta). */
+  catalog: { tables: number; notDelta: number };
   /** Where the definitions were written, when asked. */
   definitions: string[];
 }
 
 /**
  * Restore a platform backup into an empty lake: every table at the version the run backed up, the
- * Table Storage state, and (optionally) the definition files into a local folder.
+ * Table Storage state, the catalog rebuilt from the restored tables (with what the backed-up
+ * definitions say of them), and (optionally) the definition files into a local folder.
  *
  * @param root store rooted at the backup location
  * @param target the lake and Table Storage to restore into
@@ -333,13 +337,20 @@ export async function restorePlatform(
   const state: PlatformRestoreResult['state'] = [];
   for (const s of record.state) state.push({ table: s.table, entities: await importTableEntities(target.tables(s.table), root, s.path) });
   const definitions: string[] = [];
-  if (options.definitionsTo) {
-    for (const file of record.definitions) {
+  const pipelines: PipelineDefinition[] = [];
+  for (const file of record.definitions) {
+    const text = await root.read(`definitions/${record.run}/${file}`);
+    if (options.definitionsTo) {
       const to = nodePath.join(options.definitionsTo, ...file.split('/'));
       await fs.mkdir(nodePath.dirname(to), { recursive: true });
-      await fs.writeFile(to, await root.read(`definitions/${record.run}/${file}`));
+      await fs.writeFile(to, text);
       definitions.push(to);
     }
+    pipelines.push(parsePipelineDefinition(new TextDecoder().decode(text), file));
   }
-  return { backup: root.url, run: record.run, tables, state, definitions };
+  // The catalog is derived from the tables, so it is rebuilt rather than carried: the app lists,
+  // searches and charts the restored tables from the first request, at the versions restored.
+  const catalog = new Catalog({ store: new CatalogStore(target.tables(CATALOG_TABLE)), lake: target.lake, pipelines: () => pipelines });
+  const rebuilt = await rebuildCatalog(catalog, target.lake(''));
+  return { backup: root.url, run: record.run, tables, state, catalog: { tables: rebuilt.tables, notDelta: rebuilt.notDelta }, definitions };
 }
