@@ -289,8 +289,8 @@ export interface PlatformRestoreResult {
   run: string;
   tables: { path: string; version: number }[];
   state: { table: string; entities: number }[];
-  /** The catalog rebuilt from the restored tables: entries written (tables, folders not Delta). */
-  catalog: { tables: number; notDelta: number };
+  /** The catalog rebuilt from the restored tables: entries written (tables, folders not Delta), and definitions it could not take owners, tags and descriptions from. */
+  catalog: { tables: number; notDelta: number; definitionsNotRead?: string[] };
   /** Where the definitions were written, when asked. */
   definitions: string[];
 }
@@ -338,6 +338,7 @@ export async function restorePlatform(
   for (const s of record.state) state.push({ table: s.table, entities: await importTableEntities(target.tables(s.table), root, s.path) });
   const definitions: string[] = [];
   const pipelines: PipelineDefinition[] = [];
+  const unread: string[] = [];
   for (const file of record.definitions) {
     const text = await root.read(`definitions/${record.run}/${file}`);
     if (options.definitionsTo) {
@@ -346,11 +347,23 @@ export async function restorePlatform(
       await fs.writeFile(to, text);
       definitions.push(to);
     }
-    pipelines.push(parsePipelineDefinition(new TextDecoder().decode(text), file));
+    // A definition this version cannot read costs the catalog its annotations, not the restore.
+    try {
+      pipelines.push(parsePipelineDefinition(new TextDecoder().decode(text), file));
+    } catch (err) {
+      unread.push(`${file}: ${(err as Error).message}`);
+    }
   }
   // The catalog is derived from the tables, so it is rebuilt rather than carried: the app lists,
   // searches and charts the restored tables from the first request, at the versions restored.
   const catalog = new Catalog({ store: new CatalogStore(target.tables(CATALOG_TABLE)), lake: target.lake, pipelines: () => pipelines });
   const rebuilt = await rebuildCatalog(catalog, target.lake(''));
-  return { backup: root.url, run: record.run, tables, state, catalog: { tables: rebuilt.tables, notDelta: rebuilt.notDelta }, definitions };
+  return {
+    backup: root.url,
+    run: record.run,
+    tables,
+    state,
+    catalog: { tables: rebuilt.tables, notDelta: rebuilt.notDelta, ...(unread.length ? { definitionsNotRead: unread } : {}) },
+    definitions,
+  };
 }
