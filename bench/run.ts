@@ -24,8 +24,8 @@
  *    BENCH_FILES (default 20) files dropped one per second.
  *
  * 6. Backup (bench/backup.ts): first and incremental backup of a lake of tables × files on Azurite
- *    (`--backup-lake TxF`, default 100x1000; BENCH_BACKUP_NEW new files per table, default 10):
- *    requests and time per phase.
+ *    (`--backup-lake TxF`, default 100x1000; BENCH_BACKUP_NEW new files per table, default 10;
+ *    BENCH_BACKUP_ACCOUNTS per-table or shared, on an Azurite of its own): requests and time per phase.
  *
  * 8. Event Hubs (bench/events.ts): batches of ~200-byte JSON events through `ingestEvents` into one
  *    bronze table at batch sizes 100 and 1,000, partitions concurrent through the commit lane, on local
@@ -392,10 +392,10 @@ async function main(): Promise<void> {
     }
     if (args.sections.includes('catalog')) catalogResult = await runCatalogBench(ROOT, Number(process.env.BENCH_CATALOG_TABLES ?? 1_000));
     if (args.sections.includes('backup')) {
-      await withAzurite(async (endpoint) => {
-        const [tables, files] = args.backupLake;
-        backupResult = await runBackupBench({ tables, files, newFiles: Number(process.env.BENCH_BACKUP_NEW ?? 10), endpoint });
-      });
+      // Its own Azurite: the section decides the emulator's accounts (bench/backup.ts).
+      const [tables, files] = args.backupLake;
+      const accounts = process.env.BENCH_BACKUP_ACCOUNTS === 'shared' ? 'shared' : 'per-table';
+      backupResult = await runBackupBench({ tables, files, newFiles: Number(process.env.BENCH_BACKUP_NEW ?? 10), root: ROOT, accounts });
     }
     if (args.sections.includes('tiering')) {
       await withAzurite(async (endpoint) => {

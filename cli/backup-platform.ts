@@ -32,6 +32,8 @@ export async function restoreAllCommand(
     io.out(`restored backup run ${result.run} of ${result.backup} into ${settings.lakeContainer}:\n`);
     for (const t of result.tables) io.out(`  ${t.path} at version ${t.version}\n`);
     for (const s of result.state) io.out(`  ${s.table}: ${s.entities} entities\n`);
+    io.out(`  catalog rebuilt: ${result.catalog.tables} table(s)\n`);
+    for (const d of result.catalog.definitionsNotRead ?? []) io.err(`warning: the catalog has no owners, tags or descriptions from ${d}\n`);
     for (const d of result.definitions) io.out(`  definition ${d}\n`);
     if (!options.definitionsTo) io.out('  (definitions not written: give --definitions-to DIR to get them)\n');
   }

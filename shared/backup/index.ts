@@ -14,6 +14,17 @@ export { BACKUP_FOLDER, backedUpFiles, isBackedUpPredicate, manifestVersions, re
 export type { BackupManifest, FileChecksum, FileKind, ManifestFile } from './manifest';
 export { pruneBackup } from './retention';
 export type { PruneResult, RetentionPolicy } from './retention';
-export { backupPlatform, platformRuns, platformTables, readPlatformRun, restorePlatform, STATE_TABLES, tableBackup } from './platform';
+export {
+  backupPlatform,
+  DEFAULT_BACKUP_COPY_CONCURRENCY,
+  DEFAULT_BACKUP_TABLE_CONCURRENCY,
+  platformRuns,
+  platformTableLevels,
+  platformTables,
+  readPlatformRun,
+  restorePlatform,
+  STATE_TABLES,
+  tableBackup,
+} from './platform';
 export type { PlatformBackupOptions, PlatformLake, PlatformRestoreResult, PlatformRun, RunTable } from './platform';
 export { exportTableEntities, importTableEntities } from './table-storage';

@@ -15,18 +15,22 @@
  * the versions of the tables it applied, so downstream tables are backed up before the tables they
  * read (gold, then silver, then bronze): a restored table never claims to have applied a version its
  * source does not have. The ledger is exported before bronze: an entry the backup misses is repaired
- * from the bronze commit naming the file, never the other way round.
+ * from the bronze commit naming the file, never the other way round. Tables of one level (none reads
+ * another) are backed up a few at once, each with its copies bounded too, since a Copy Blob From URL
+ * holds its request open until the copy is done and one table's copies alone leave the service idle.
  */
 import * as fs from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import type { TableClient } from '@azure/data-tables';
 import { NotATableError } from '../delta/errors';
-import type { PipelineDefinition } from '../pipeline/types';
 import { QUARANTINE_SUFFIX } from '../refresh/quarantine';
-import { EVENTS_TABLE, LEDGER_TABLE } from '../storage/lake-layout';
+import { Catalog, CatalogStore, rebuildCatalog } from '../catalog';
+import { parsePipelineDefinition, type PipelineDefinition } from '../pipeline';
+import { CATALOG_TABLE, EVENTS_TABLE, LEDGER_TABLE } from '../storage/lake-layout';
 import { openFolder } from '../storage/folder';
 import type { ObjectStore } from '../storage/types';
 import { backupTable, type BackupResult } from './backup';
+import { forEachLimit } from './copy-version';
 import { BackupError } from './errors';
 import { restoreBackup } from './restore';
 import { pruneBackup, type PruneResult, type RetentionPolicy } from './retention';
@@ -84,18 +88,27 @@ export interface PlatformBackupOptions {
   appRoot: string;
   retention: RetentionPolicy;
   now?: () => Date;
-  /** Copies at once per table. */
+  /** Copies at once per table (default `DEFAULT_BACKUP_COPY_CONCURRENCY`). */
   concurrency?: number;
+  /** Tables backed up at once among those no other table waits on (default `DEFAULT_BACKUP_TABLE_CONCURRENCY`). */
+  tableConcurrency?: number;
 }
 
+/** Copies at once per table: Copy Blob From URL is synchronous, so each copy holds one request open. */
+export const DEFAULT_BACKUP_COPY_CONCURRENCY = 16;
+/** Tables backed up at once: with 16 copies each, 64 requests in flight, well inside an account's limits. */
+export const DEFAULT_BACKUP_TABLE_CONCURRENCY = 4;
+
 /**
- * The lake paths of every table of the pipelines, downstream first (gold before the silver tables it
- * reads, silver before bronze), with each table's quarantine table right before it.
+ * The lake paths of every table of the pipelines in backup levels: downstream first (gold before the
+ * silver tables it reads, silver before bronze), each table's quarantine table in its table's level.
+ * A table never reads another of its own level, so a level's tables may be backed up at once; a level
+ * starts only once the one before it is done.
  *
  * @param pipelines the definitions
- * @returns the paths, in backup order
+ * @returns the levels, in backup order, each a list of paths
  */
-export function platformTables(pipelines: readonly PipelineDefinition[]): string[] {
+export function platformTableLevels(pipelines: readonly PipelineDefinition[]): string[][] {
   const depth = new Map<string, { path: string; depth: number }>();
   for (const p of pipelines) {
     for (const source of Object.values(p.sources)) depth.set(`${p.name ?? p.file}:${source.name}`, { path: source.table, depth: 0 });
@@ -109,12 +122,29 @@ export function platformTables(pipelines: readonly PipelineDefinition[]): string
     for (const t of tables) depth.set(`${p.name ?? p.file}:${t.name}`, { path: t.table, depth: depthOf(t.name, new Set()) });
   }
   const ordered = [...depth.values()].sort((a, b) => b.depth - a.depth || (a.path < b.path ? -1 : 1));
-  const out: string[] = [];
+  // A path two pipelines name (one's gold read as the other's source) goes where it is deepest.
+  const seen = new Set<string>();
+  const levels: { depth: number; paths: string[] }[] = [];
   for (const { path, depth: d } of ordered) {
-    if (d > 0) out.push(`${path}${QUARANTINE_SUFFIX}`);
-    out.push(path);
+    if (seen.has(path)) continue;
+    seen.add(path);
+    let level = levels[levels.length - 1];
+    if (!level || level.depth !== d) levels.push((level = { depth: d, paths: [] }));
+    if (d > 0) level.paths.push(`${path}${QUARANTINE_SUFFIX}`);
+    level.paths.push(path);
   }
-  return [...new Set(out)];
+  return levels.map((l) => l.paths);
+}
+
+/**
+ * The lake paths of every table of the pipelines, in backup order (`platformTableLevels` one after
+ * the other).
+ *
+ * @param pipelines the definitions
+ * @returns the paths, in backup order
+ */
+export function platformTables(pipelines: readonly PipelineDefinition[]): string[] {
+  return platformTableLevels(pipelines).flat();
 }
 
 /**
@@ -157,35 +187,13 @@ export async function backupPlatform(source: PlatformLake, target: ObjectStore, 
   }
 
   const tables: RunTable[] = [];
-  for (const path of platformTables(options.pipelines)) {
-    const backup = tableBackup(target, path);
-    let result: BackupResult;
-    try {
-      result = await backupTable(source.lake(path), backup, { concurrency: options.concurrency, now });
-    } catch (err) {
-      if (err instanceof NotATableError) {
-        tables.push({ path, version: null, previousVersion: null, copied: 0, bytesCopied: 0, unchanged: true, skipped: 'no table yet' });
-        continue;
-      }
-      problems.push(`table ${path}: ${(err as Error).message}`);
-      tables.push({ path, version: null, previousVersion: null, copied: 0, bytesCopied: 0, unchanged: false, error: (err as Error).message });
-      continue;
-    }
-    const entry: RunTable = {
-      path,
-      version: result.version,
-      previousVersion: result.previousVersion,
-      copied: result.copied,
-      bytesCopied: result.bytesCopied,
-      unchanged: result.unchanged,
-    };
-    try {
-      const pruned = await pruneBackup(backup, options.retention, now());
-      entry.retention = { removed: pruned.removed, refused: pruned.refused };
-    } catch (err) {
-      problems.push(`retention of ${path}: ${(err as Error).message}`);
-    }
-    tables.push(entry);
+  for (const level of platformTableLevels(options.pipelines)) {
+    const done = new Map<string, RunTable>();
+    await forEachLimit(level, options.tableConcurrency ?? DEFAULT_BACKUP_TABLE_CONCURRENCY, async (path) => {
+      done.set(path, await backupOneTable(source, target, path, options, now, problems));
+    });
+    // The index lists tables in backup order, whichever finished first.
+    for (const path of level) tables.push(done.get(path)!);
   }
 
   const record: PlatformRun = {
@@ -203,6 +211,43 @@ export async function backupPlatform(source: PlatformLake, target: ObjectStore, 
   };
   await target.write(`index/${run}.json`, JSON.stringify(record, null, 1), { contentType: 'application/json' });
   return record;
+}
+
+/** Back up one table of a platform run and apply the retention; problems are collected, not thrown. */
+async function backupOneTable(
+  source: PlatformLake,
+  target: ObjectStore,
+  path: string,
+  options: PlatformBackupOptions,
+  now: () => Date,
+  problems: string[],
+): Promise<RunTable> {
+  const backup = tableBackup(target, path);
+  let result: BackupResult;
+  try {
+    result = await backupTable(source.lake(path), backup, { concurrency: options.concurrency ?? DEFAULT_BACKUP_COPY_CONCURRENCY, now });
+  } catch (err) {
+    if (err instanceof NotATableError) {
+      return { path, version: null, previousVersion: null, copied: 0, bytesCopied: 0, unchanged: true, skipped: 'no table yet' };
+    }
+    problems.push(`table ${path}: ${(err as Error).message}`);
+    return { path, version: null, previousVersion: null, copied: 0, bytesCopied: 0, unchanged: false, error: (err as Error).message };
+  }
+  const entry: RunTable = {
+    path,
+    version: result.version,
+    previousVersion: result.previousVersion,
+    copied: result.copied,
+    bytesCopied: result.bytesCopied,
+    unchanged: result.unchanged,
+  };
+  try {
+    const pruned = await pruneBackup(backup, options.retention, now());
+    entry.retention = { removed: pruned.removed, refused: pruned.refused };
+  } catch (err) {
+    problems.push(`retention of ${path}: ${(err as Error).message}`);
+  }
+  return entry;
 }
 
 /** Store rooted at one table's backup inside the platform backup location. */
@@ -244,13 +289,16 @@ export interface PlatformRestoreResult {
   run: string;
   tables: { path: string; version: number }[];
   state: { table: string; entities: number }[];
+  /** The catalog rebuilt from the restored tables: entries written (tables, folders not Delta), and definitions it could not take owners, tags and descriptions from. */
+  catalog: { tables: number; notDelta: number; definitionsNotRead?: string[] };
   /** Where the definitions were written, when asked. */
   definitions: string[];
 }
 
 /**
  * Restore a platform backup into an empty lake: every table at the version the run backed up, the
- * Table Storage state, and (optionally) the definition files into a local folder.
+ * Table Storage state, the catalog rebuilt from the restored tables (with what the backed-up
+ * definitions say of them), and (optionally) the definition files into a local folder.
  *
  * @param root store rooted at the backup location
  * @param target the lake and Table Storage to restore into
@@ -289,13 +337,33 @@ export async function restorePlatform(
   const state: PlatformRestoreResult['state'] = [];
   for (const s of record.state) state.push({ table: s.table, entities: await importTableEntities(target.tables(s.table), root, s.path) });
   const definitions: string[] = [];
-  if (options.definitionsTo) {
-    for (const file of record.definitions) {
+  const pipelines: PipelineDefinition[] = [];
+  const unread: string[] = [];
+  for (const file of record.definitions) {
+    const text = await root.read(`definitions/${record.run}/${file}`);
+    if (options.definitionsTo) {
       const to = nodePath.join(options.definitionsTo, ...file.split('/'));
       await fs.mkdir(nodePath.dirname(to), { recursive: true });
-      await fs.writeFile(to, await root.read(`definitions/${record.run}/${file}`));
+      await fs.writeFile(to, text);
       definitions.push(to);
     }
+    // A definition this version cannot read costs the catalog its annotations, not the restore.
+    try {
+      pipelines.push(parsePipelineDefinition(new TextDecoder().decode(text), file));
+    } catch (err) {
+      unread.push(`${file}: ${(err as Error).message}`);
+    }
   }
-  return { backup: root.url, run: record.run, tables, state, definitions };
+  // The catalog is derived from the tables, so it is rebuilt rather than carried: the app lists,
+  // searches and charts the restored tables from the first request, at the versions restored.
+  const catalog = new Catalog({ store: new CatalogStore(target.tables(CATALOG_TABLE)), lake: target.lake, pipelines: () => pipelines });
+  const rebuilt = await rebuildCatalog(catalog, target.lake(''));
+  return {
+    backup: root.url,
+    run: record.run,
+    tables,
+    state,
+    catalog: { tables: rebuilt.tables, notDelta: rebuilt.notDelta, ...(unread.length ? { definitionsNotRead: unread } : {}) },
+    definitions,
+  };
 }

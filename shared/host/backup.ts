@@ -50,6 +50,8 @@ export async function backupServedPipelines(runtime: SluiceRuntime, now?: () => 
     pipelines: runtime.pipelines,
     appRoot: appRoot(),
     retention: { keepDays: backup.retentionDays, keepMin: backup.minVersions },
+    concurrency: backup.copyConcurrency,
+    tableConcurrency: backup.tableConcurrency,
     ...(now ? { now } : {}),
   });
 }

@@ -17,12 +17,15 @@
  * | `SLUICE_BACKUP_SCHEDULE` | `0 0 2 * * *` (`DEFAULT_BACKUP_SCHEDULE`, daily 02:00 UTC) | NCRONTAB (six fields) of the `backup` timer |
  * | `SLUICE_BACKUP_RETENTION_DAYS` | `30` | keep each table's backed-up versions of this many days; whole number ≥ 0 |
  * | `SLUICE_BACKUP_MIN_VERSIONS` | `7` | and at least this many of the newest versions of each table, whatever their age; whole number ≥ 1 |
+ * | `SLUICE_BACKUP_COPY_CONCURRENCY` | `16` (`DEFAULT_BACKUP_COPY_CONCURRENCY`) | files of one table the `backup` timer copies at once; whole number from 1 to 256 |
+ * | `SLUICE_BACKUP_TABLE_CONCURRENCY` | `4` (`DEFAULT_BACKUP_TABLE_CONCURRENCY`) | tables the `backup` timer backs up at once (among tables none of which reads another); whole number from 1 to 64 |
  *
  * No Event Hubs setting at all means the app reads no Event Hub: `eventHubIngest` is not registered.
  *
  * The function definitions name these settings as `%SETTING%` (the host's syntax); `index.ts` resolves
  * them here before registering, because the host cannot apply our defaults to an unset setting.
  */
+import { DEFAULT_BACKUP_COPY_CONCURRENCY, DEFAULT_BACKUP_TABLE_CONCURRENCY } from '../backup';
 import { ConfigError, SettingsEnv } from '../config/settings';
 import { ncrontabProblem } from '../pipeline/ncrontab';
 import { parseLocation } from '../storage/location';
@@ -241,6 +244,10 @@ export interface BackupSettings {
   readonly retentionDays: number;
   /** `SLUICE_BACKUP_MIN_VERSIONS` */
   readonly minVersions: number;
+  /** `SLUICE_BACKUP_COPY_CONCURRENCY` */
+  readonly copyConcurrency: number;
+  /** `SLUICE_BACKUP_TABLE_CONCURRENCY` */
+  readonly tableConcurrency: number;
 }
 
 /** Default schedule of the backup timer: daily at 02:00 UTC. */
@@ -265,15 +272,17 @@ export function readBackupSettings(env: SettingsEnv = process.env, problems?: st
     }
   }
   const schedule = readSchedule(env, 'SLUICE_BACKUP_SCHEDULE', DEFAULT_BACKUP_SCHEDULE, found);
-  const whole = (name: string, fallback: number, min: number): number | undefined => {
+  const whole = (name: string, fallback: number, min: number, max = Infinity): number | undefined => {
     const text = readString(env, name);
     if (text === undefined) return fallback;
-    if (/^\d+$/.test(text) && Number(text) >= min) return Number(text);
-    found.push(`${name} must be a whole number ≥ ${min}; got "${text}"`);
+    if (/^\d+$/.test(text) && Number(text) >= min && Number(text) <= max) return Number(text);
+    found.push(`${name} must be a whole number ${max === Infinity ? `≥ ${min}` : `from ${min} to ${max}`}; got "${text}"`);
     return undefined;
   };
   const retentionDays = whole('SLUICE_BACKUP_RETENTION_DAYS', 30, 0);
   const minVersions = whole('SLUICE_BACKUP_MIN_VERSIONS', 7, 1);
+  const copyConcurrency = whole('SLUICE_BACKUP_COPY_CONCURRENCY', DEFAULT_BACKUP_COPY_CONCURRENCY, 1, 256);
+  const tableConcurrency = whole('SLUICE_BACKUP_TABLE_CONCURRENCY', DEFAULT_BACKUP_TABLE_CONCURRENCY, 1, 64);
   if (found.length) {
     if (problems) {
       problems.push(...found);
@@ -281,5 +290,12 @@ export function readBackupSettings(env: SettingsEnv = process.env, problems?: st
     }
     throw new ConfigError(found);
   }
-  return Object.freeze({ ...(location ? { location } : {}), schedule: schedule!, retentionDays: retentionDays!, minVersions: minVersions! });
+  return Object.freeze({
+    ...(location ? { location } : {}),
+    schedule: schedule!,
+    retentionDays: retentionDays!,
+    minVersions: minVersions!,
+    copyConcurrency: copyConcurrency!,
+    tableConcurrency: tableConcurrency!,
+  });
 }

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main';
-import { backupTable, isBackedUpPredicate, readManifest, restoreBackup } from '../../shared/backup';
+import { backupTable, isBackedUpPredicate, platformTableLevels, platformTables, readManifest, restoreBackup } from '../../shared/backup';
+import { loadPipelineDefinition } from '../../shared/pipeline';
 import { loadSnapshot, readTable, writeTable } from '../../shared/delta';
 import { readBackupSettings } from '../../shared/host';
 import { openStore } from '../../shared/storage/location';
@@ -112,7 +113,11 @@ describe('sluice backup, restore, verify, clone', () => {
 
 describe('backup settings', () => {
   it('are off without a location, with defaults, and name each bad setting', () => {
-    expect(readBackupSettings({})).toEqual({ schedule: '0 0 2 * * *', retentionDays: 30, minVersions: 7 });
+    expect(readBackupSettings({})).toEqual({ schedule: '0 0 2 * * *', retentionDays: 30, minVersions: 7, copyConcurrency: 16, tableConcurrency: 4 });
+    expect(readBackupSettings({ SLUICE_BACKUP_COPY_CONCURRENCY: '64', SLUICE_BACKUP_TABLE_CONCURRENCY: '1' })).toMatchObject({
+      copyConcurrency: 64,
+      tableConcurrency: 1,
+    });
     expect(readBackupSettings({ SLUICE_BACKUP_LOCATION: 'azurite://backup/lake', SLUICE_BACKUP_MIN_VERSIONS: '3' })).toMatchObject({
       location: 'azurite://backup/lake',
       minVersions: 3,
@@ -127,5 +132,27 @@ describe('backup settings', () => {
     expect(problems[1]).toMatch(/^SLUICE_BACKUP_SCHEDULE must be an NCRONTAB schedule/);
     expect(problems[2]).toMatch(/^SLUICE_BACKUP_RETENTION_DAYS must be a whole number ≥ 0; got "-1"/);
     expect(problems[3]).toMatch(/^SLUICE_BACKUP_MIN_VERSIONS must be a whole number ≥ 1; got "0"/);
+    const concurrency: string[] = [];
+    readBackupSettings({ SLUICE_BACKUP_COPY_CONCURRENCY: '0', SLUICE_BACKUP_TABLE_CONCURRENCY: '65' }, concurrency);
+    expect(concurrency).toEqual([
+      'SLUICE_BACKUP_COPY_CONCURRENCY must be a whole number from 1 to 256; got "0"',
+      'SLUICE_BACKUP_TABLE_CONCURRENCY must be a whole number from 1 to 64; got "65"',
+    ]);
+  });
+});
+
+describe('platform backup order', () => {
+  it('backs up in levels, downstream first, no table in the level of a table it reads', async () => {
+    const pos = await loadPipelineDefinition(nodePath.join(__dirname, '..', '..', 'examples', 'pipelines', 'pos.yaml'));
+    const levels = platformTableLevels([pos]);
+    expect(levels).toEqual([
+      ['gold/daily_store_sales__quarantine', 'gold/daily_store_sales', 'gold/store_stock__quarantine', 'gold/store_stock'],
+      ['silver/deliveries__quarantine', 'silver/deliveries', 'silver/sales__quarantine', 'silver/sales'],
+      ['bronze/network_events', 'bronze/pos_deliveries', 'bronze/pos_returns', 'bronze/pos_sales', 'bronze/store_receipts'],
+    ]);
+    expect(platformTables([pos])).toEqual(levels.flat());
+    const levelOf = new Map(levels.flatMap((paths, i) => paths.map((p) => [p, i] as const)));
+    const pathOf = (name: string) => pos.tables[name]?.table ?? pos.sources[name]!.table;
+    for (const table of Object.values(pos.tables)) for (const from of table.from) expect(levelOf.get(table.table)!).toBeLessThan(levelOf.get(pathOf(from))!);
   });
 });
