@@ -511,7 +511,13 @@ async function main(): Promise<void> {
   await writeFile(resultsPath, `${JSON.stringify(out, null, 2)}\n`);
   console.log('written to bench/results/latest.json');
   if (
-    [...throughputResults, ...snapshotResults, ...(constantStateResult?.figures ?? []), ...(ingestResult?.figures ?? []), ...(tieringResult?.figures ?? [])].some((r) => r.error) ||
+    [
+      ...throughputResults,
+      ...snapshotResults,
+      ...(constantStateResult?.figures ?? []),
+      ...(ingestResult?.figures ?? []),
+      ...(tieringResult?.figures ?? []),
+    ].some((r) => r.error) ||
     freshnessResult?.error ||
     catalogResult?.error ||
     backupResult?.error

@@ -243,7 +243,10 @@ export async function runConstantStateSnapshotBench(options: ConstantStateOption
  * @param result what `runConstantStateSnapshotBench` measured
  * @param printTable the bench's table printer
  */
-export function printConstantStateResults(result: ConstantStateResult, printTable: (title: string, header: string[], rows: (string | number)[][]) => void): void {
+export function printConstantStateResults(
+  result: ConstantStateResult,
+  printTable: (title: string, header: string[], rows: (string | number)[][]) => void,
+): void {
   printTable(
     `Snapshot load, constant state: ${result.liveFiles} live files at every version, checkpoint every ${result.checkpointInterval} (one warm-up load, then ${result.figures[0]?.loadsMs.length ?? 0} timed)`,
     ['backend', 'commits', 'live files', 'tombstones', 'checkpoint', 'checkpoint actions', 'fastest ms', 'median ms', 'build s'],
