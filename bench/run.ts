@@ -8,7 +8,11 @@
  * 2. Snapshot load time (`loadSnapshot`, fastest and median of 3) of tables with 10, 1,000 and 10,000
  *    commits (checkpoints every 10), on Azurite and on local disk. The long logs are written directly:
  *    commit files with create-if-absent, each re-adding one existing data file, and a checkpoint
- *    (`writeCheckpoint`) every 10 versions, so the only thing that grows is the log itself.
+ *    (`writeCheckpoint`) every 10 versions, so the only thing that grows is the log itself (one live
+ *    file throughout; the table shows the live files and the load time per live file).
+ *    Then the constant-state series (bench/snapshot.ts): tables of BENCH_CONSTANT_COMMITS (default
+ *    "10,10000") commits whose state stays 10 live files, on local disk and a fresh Azurite, and the
+ *    ratio of the longest history's load time to the shortest's (goal ≤ 2×).
  *
  * 3. Ingest speed and memory (bench/ingest.ts): `sluice ingest` of the point-of-sale dataset as CSV and
  *    NDJSON beside DuckDB's conversion of the same files, and the CSV into a table on Azurite.
@@ -67,6 +71,7 @@ import { type CatalogBenchResult, printCatalogResults, runCatalogBench } from '.
 import { type BackupBenchResult, printBackupResults, runBackupBench } from './backup';
 import { printTieringResults, runTieringBench, type TieringBenchResult } from './tiering';
 import { type EventsBenchResult, printEventsResults, runEventsBench } from './events';
+import { type ConstantStateResult, printConstantStateResults, runConstantStateSnapshotBench } from './snapshot';
 
 const ROOT = nodePath.resolve(__dirname, '..');
 const SECTIONS = ['snapshot', 'commits', 'ingest', 'refresh', 'freshness', 'catalog', 'backup', 'tiering', 'events'] as const;
@@ -162,6 +167,8 @@ interface SnapshotResult {
   backend: 'azurite' | 'local';
   commits: number;
   checkpointVersion: number | null;
+  /** Live files of the loaded version. */
+  liveFiles?: number;
   buildSeconds: number;
   loadMsFastest: number;
   loadMsMedian: number;
@@ -289,17 +296,20 @@ async function snapshotLoads(backend: 'azurite' | 'local', store: ObjectStore, c
   const buildSeconds = (Date.now() - t0) / 1000;
   const loadsMs: number[] = [];
   let checkpointVersion: number | null = null;
+  let liveFiles = 0;
   for (let i = 0; i < 3; i++) {
     const start = performance.now();
     const snapshot = await loadSnapshot(store);
     loadsMs.push(round(performance.now() - start));
     if (snapshot.version !== commits - 1) throw new Error(`expected version ${commits - 1}, loaded ${snapshot.version}`);
     checkpointVersion = snapshot.checkpointVersion;
+    liveFiles = snapshot.state.files.size;
   }
   return {
     backend,
     commits,
     checkpointVersion,
+    liveFiles,
     buildSeconds: round(buildSeconds, 1),
     loadMsFastest: Math.min(...loadsMs),
     loadMsMedian: median(loadsMs),
@@ -343,6 +353,7 @@ async function main(): Promise<void> {
   let backupResult: BackupBenchResult | undefined;
   let tieringResult: TieringBenchResult | undefined;
   let eventsResult: EventsBenchResult | undefined;
+  let constantStateResult: ConstantStateResult | undefined;
   // A fresh Azurite per phase: its in-memory store slows down with every blob it holds, and the long
   // logs of the first phase would otherwise slow the second.
   try {
@@ -359,6 +370,10 @@ async function main(): Promise<void> {
             );
           }
         }
+      });
+      await withAzurite(async (endpoint) => {
+        const commits = (process.env.BENCH_CONSTANT_COMMITS ?? '10,10000').split(',').map(Number);
+        constantStateResult = await runConstantStateSnapshotBench({ commits, localRoot, azuriteEndpoint: endpoint, loads: 5, remainingMs });
       });
     }
     if (args.sections.includes('commits')) {
@@ -438,16 +453,19 @@ async function main(): Promise<void> {
   if (args.sections.includes('snapshot')) {
     printTable(
       'Snapshot load (loadSnapshot of the latest version, 3 loads; checkpoint every 10 commits)',
-      ['backend', 'commits', 'checkpoint', 'fastest ms', 'median ms', 'build s'],
+      ['backend', 'commits', 'checkpoint', 'live files', 'fastest ms', 'median ms', 'fastest ms per live file', 'build s'],
       snapshotResults.map((r) => [
         r.backend,
         r.commits,
         r.checkpointVersion === null ? 'none' : String(r.checkpointVersion),
+        r.liveFiles ?? NaN,
         r.loadMsFastest,
         r.loadMsMedian,
+        r.liveFiles ? round(r.loadMsFastest / r.liveFiles, 2) : NaN,
         r.buildSeconds,
       ]),
     );
+    if (constantStateResult) printConstantStateResults(constantStateResult, printTable);
   }
   if (ingestResult) printIngestResults(ingestResult, printTable);
   if (refreshResult) printRefreshResults(refreshResult, printTable);
@@ -493,7 +511,7 @@ async function main(): Promise<void> {
     totalSeconds,
     loadAverage: { start: loadStart, end: loadEnd },
     ...(args.sections.includes('commits') ? { batchesPerWriter: BATCHES, rowsPerBatch: 3, throughput: throughputResults } : {}),
-    ...(args.sections.includes('snapshot') ? { snapshotLoad: snapshotResults } : {}),
+    ...(args.sections.includes('snapshot') ? { snapshotLoad: snapshotResults, snapshotLoadConstantState: constantStateResult } : {}),
     ...(ingestResult ? { ingest: ingestResult } : {}),
     ...(refreshResult ? { refresh: refreshResult } : {}),
     ...(freshnessResult ? { freshness: freshnessResult } : {}),
@@ -506,9 +524,14 @@ async function main(): Promise<void> {
   await writeFile(resultsPath, `${JSON.stringify(out, null, 2)}\n`);
   console.log('written to bench/results/latest.json');
   if (
-    [...throughputResults, ...snapshotResults, ...(ingestResult?.figures ?? []), ...(tieringResult?.figures ?? []), ...(eventsResult?.figures ?? [])].some(
-      (r) => r.error,
-    ) ||
+    [
+      ...throughputResults,
+      ...snapshotResults,
+      ...(constantStateResult?.figures ?? []),
+      ...(ingestResult?.figures ?? []),
+      ...(tieringResult?.figures ?? []),
+      ...(eventsResult?.figures ?? []),
+    ].some((r) => r.error) ||
     freshnessResult?.error ||
     catalogResult?.error ||
     backupResult?.error

@@ -9,8 +9,7 @@
  * 3. A lake of BENCH_TIERING_TABLES (default 100) tables of 1,000 files each on local disk: one
  *    `tierLake` pass in plan mode, as the timer runs it.
  * Every run counts the store calls the tiering code makes (through a counting wrapper of the store):
- * listings, reads (log and checkpoint files) and property calls (one: the snapshot loader's check that
- * no commit hides past the newest listed one; none per data file). For one table, the time is also split
+ * listings, reads (log and checkpoint files, read by name) and property calls (none per data file). For one table, the time is also split
  * into the snapshot load, the listing and the in-memory classification and plan.
  *
  * 4. A sample cost report: a 120 GiB table of sparse files on local disk (sizes and file times real,

@@ -11,6 +11,7 @@ import type { ObjectStore } from '../storage/types';
 import type { AddFile, Metadata, Protocol, RemoveFile, Txn } from './actions';
 import { readCheckpoint } from './checkpoint';
 import { CorruptLogError, VersionNotFoundError } from './errors';
+import { latestStateFromHint } from './log-tail';
 import { commitPath, listLog, listLogFrom, LogListing, readCommit, readLastCheckpoint, requireContiguous } from './log';
 import { checkReadSupport } from './protocol';
 import { applyActions, cloneState, emptyState, TableState } from './replay';
@@ -53,9 +54,14 @@ export interface Snapshot {
 export async function loadSnapshot(store: ObjectStore, options: SnapshotOptions = {}): Promise<Snapshot> {
   let listing: LogListing | null = null;
   if (options.version === undefined && !options.timestamp) {
-    // Latest version: start from the checkpoint the hint names and list only from there.
+    // Latest version: the checkpoint the hint names and the commits after it, read by name
+    // (log-tail.ts); when that cannot be trusted, list only from the hint's window on.
     const hint = await readLastCheckpoint(store);
-    if (hint) listing = await listLogFrom(store, hint.version);
+    if (hint) {
+      const latest = await latestStateFromHint(store, hint);
+      if (latest) return toSnapshot(store, latest, options.skipProtocolCheck);
+      listing = await listLogFrom(store, hint.version);
+    }
   }
   listing ??= await listLog(store);
   let target: number;

@@ -13,32 +13,16 @@ import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCatalogCommand } from '../../cli/catalog';
 import type { Io } from '../../cli/ingest';
-import { freePorts } from '../../dev/azurite';
-import { type LocalHost, startLocalHost } from '../../dev/host';
+import type { LocalHost } from '../../dev/host';
 import { loadSnapshot } from '../../shared/delta';
 import { openLakeStore } from '../../shared/storage/lake';
 import { POS_PIPELINE, ROOT, rowsOf } from '../support/refresh-helpers';
+import { startTestLocalHost, type TestLocalHost } from '../support/local-host';
 
 let host: LocalHost;
-const lines: string[] = [];
+let api: TestLocalHost['api'];
+let until: TestLocalHost['until'];
 const POS_DATA = nodePath.join(ROOT, 'examples', 'data', 'pos');
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON, checked by the assertions that read it
-async function api(path: string, init?: RequestInit): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${host.url}${path}`, init);
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 120_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${lines.slice(-40).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 async function cli(args: string[]): Promise<{ status: number; out: string; err: string }> {
   let out = '';
@@ -62,28 +46,28 @@ const TABLES = [
 beforeAll(async () => {
   const dir = mkdtempSync(nodePath.join(tmpdir(), 'sluice-catalog-host-'));
   writeFileSync(nodePath.join(dir, 'pos.yaml'), readFileSync(POS_PIPELINE));
-  const [port, blob, queue, table] = await freePorts(4);
-  host = await startLocalHost({
-    pipeline: nodePath.join(dir, 'pos.yaml'),
-    port,
-    azuritePorts: [blob, queue, table],
-    inMemory: true,
-    watchIntervalMs: 200,
-    log: (line) => lines.push(line),
-  });
+  ({ host, api, until } = await startTestLocalHost({ pipeline: nodePath.join(dir, 'pos.yaml'), watchIntervalMs: 200 }));
   const landing = host.runtime.landing;
   await landing.write('pos/sales/sales-2026-03-01.csv', readFileSync(nodePath.join(POS_DATA, 'sales-2026-03-01.csv')));
   await landing.write('pos/deliveries/deliveries-2026-03-01.csv', readFileSync(nodePath.join(POS_DATA, 'deliveries-2026-03-01.csv')));
   // Gold is recomputed last: once both gold tables and both quarantine tables are listed, the run is done.
-  await until('the catalog to list every POS table', async () => {
-    const listed = await api('/api/catalog/tables');
-    const paths = (listed.body?.tables ?? []).map((t: { path: string }) => t.path);
-    return TABLES.every((p) => paths.includes(p)) ? true : undefined;
-  });
-  await until('the run to finish', async () => {
-    const status = await api('/runtime/webhooks/durabletask/instances/refresh-pos');
-    return status.status === 200 && status.body?.runtimeStatus === 'Completed' ? true : undefined;
-  });
+  await until(
+    'the catalog to list every POS table',
+    async () => {
+      const listed = await api('/api/catalog/tables');
+      const paths = (listed.body?.tables ?? []).map((t: { path: string }) => t.path);
+      return TABLES.every((p) => paths.includes(p)) ? true : undefined;
+    },
+    120_000,
+  );
+  await until(
+    'the run to finish',
+    async () => {
+      const status = await api('/runtime/webhooks/durabletask/instances/refresh-pos');
+      return status.status === 200 && status.body?.runtimeStatus === 'Completed' ? true : undefined;
+    },
+    120_000,
+  );
 }, 180_000);
 
 afterAll(async () => {
@@ -171,10 +155,14 @@ describe('catalog and audit on the local host', () => {
     const claimed = { 'content-type': 'application/json', 'x-ms-client-principal-name': 'mallory@example.com' };
     const started = await api('/api/pipelines/pos/runs', { method: 'POST', headers: claimed, body: JSON.stringify({ reason: 'audit test' }) });
     expect(started.status).toBe(202);
-    await until('the run to finish', async () => {
-      const status = await api('/api/pipelines/pos/runs/refresh-pos');
-      return status.status === 200 ? true : undefined;
-    });
+    await until(
+      'the run to finish',
+      async () => {
+        const status = await api('/api/pipelines/pos/runs/refresh-pos');
+        return status.status === 200 ? true : undefined;
+      },
+      120_000,
+    );
     expect((await api('/api/pipelines/pos/runs/refresh-pos', { method: 'DELETE', headers: claimed })).status).toBe(200);
     const audit = await api('/api/pipelines/pos/audit');
     expect(audit.status).toBe(200);

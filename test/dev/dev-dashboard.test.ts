@@ -8,13 +8,13 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePorts } from '../../dev/azurite';
-import { type LocalHost, startLocalHost } from '../../dev/host';
+import type { LocalHost } from '../../dev/host';
 import { seededRandom } from '../../bench/dataset';
 import type { DashboardSummary } from '../../shared/dashboard/types';
 import { deliveriesFile, salesFile } from '../support/dev-data';
 import { POS_PIPELINE, ROOT } from '../support/refresh-helpers';
 import { Browser, type Page } from '../support/chromium';
+import { startTestLocalHost, type TestLocalHost } from '../support/local-host';
 
 const SHOTS = nodePath.join(ROOT, 'test-output', 'dashboard');
 const KEY = 'not-a-real-key-7f3a';
@@ -31,30 +31,8 @@ const VIEWS = [
 
 let host: LocalHost;
 let browser: Browser;
-const lines: string[] = [];
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON, checked by the assertions that read it
-async function api(path: string): Promise<{ status: number; headers: Headers; text: string; body: any }> {
-  const response = await fetch(`${host.url}${path}`);
-  const text = await response.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  return { status: response.status, headers: response.headers, text, body };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 90_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${lines.slice(-30).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+let api: TestLocalHost['api'];
+let until: TestLocalHost['until'];
 
 beforeAll(async () => {
   const dir = mkdtempSync(nodePath.join(tmpdir(), 'sluice-dashboard-'));
@@ -62,15 +40,7 @@ beforeAll(async () => {
   const pipeline = readFileSync(POS_PIPELINE, 'utf8').replace('minPassRate: 0.8', 'minPassRate: 0.99');
   expect(pipeline).toContain('minPassRate: 0.99');
   writeFileSync(nodePath.join(dir, 'pos.yaml'), pipeline);
-  const [port, blob, queue, table] = await freePorts(4);
-  host = await startLocalHost({
-    pipeline: nodePath.join(dir, '*.yaml'),
-    port,
-    azuritePorts: [blob, queue, table],
-    inMemory: true,
-    watchIntervalMs: 200,
-    log: (l) => lines.push(l),
-  });
+  ({ host, api, until } = await startTestLocalHost({ pipeline: nodePath.join(dir, '*.yaml'), watchIntervalMs: 200 }));
   const random = seededRandom(20261207);
   for (let f = 0; f < 3; f++) await host.runtime.landing.write(`pos/sales/2026/03/sales-${f}.csv`, salesFile(f, 120, random).csv);
   await host.runtime.landing.write('pos/deliveries/deliveries-0.csv', deliveriesFile(0, 40, random).csv);

@@ -12,8 +12,7 @@ import * as nodePath from 'node:path';
 import * as net from 'node:net';
 import * as nodeHttp from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePorts } from '../../dev/azurite';
-import { type LocalHost, startLocalHost } from '../../dev/host';
+import type { LocalHost } from '../../dev/host';
 import type { JsonValue } from '../../shared/delta/rows';
 import { openLakeStore } from '../../shared/storage/lake';
 import { loadSnapshot } from '../../shared/delta';
@@ -30,6 +29,7 @@ import {
   type GeneratedSale,
 } from '../support/dev-data';
 import { POS_PIPELINE, ROOT, rowsOf } from '../support/refresh-helpers';
+import { startTestLocalHost, type TestLocalHost } from '../support/local-host';
 
 const REAL = nodePath.join(ROOT, 'test', 'fixtures', 'real-csv');
 const REAL_FILES: Record<string, string> = {
@@ -52,7 +52,9 @@ tables:
 `;
 
 let host: LocalHost;
-const lines: string[] = [];
+let lines: string[];
+let api: TestLocalHost['api'];
+let until: TestLocalHost['until'];
 const sales: GeneratedSale[] = [];
 const deliveries: GeneratedDelivery[] = [];
 // Seeded, so a failing run can be reproduced.
@@ -63,36 +65,11 @@ const num = (v: JsonValue) => Number(v as number);
 
 const JSON_TYPE = { 'content-type': 'application/json' };
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON, checked by the assertions that read it
-async function api(path: string, init?: RequestInit): Promise<{ status: number; headers: Headers; body: any }> {
-  const response = await fetch(path.startsWith('http') ? path : `${host.url}${path}`, init);
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 90_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${lines.slice(-40).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 beforeAll(async () => {
   const dir = mkdtempSync(nodePath.join(tmpdir(), 'sluice-dev-host-'));
   writeFileSync(nodePath.join(dir, 'pos.yaml'), readFileSync(POS_PIPELINE));
   writeFileSync(nodePath.join(dir, 'real.yaml'), REAL_PIPELINE);
-  const [port, blob, queue, table] = await freePorts(4);
-  host = await startLocalHost({
-    pipeline: nodePath.join(dir, '*.yaml'),
-    port,
-    azuritePorts: [blob, queue, table],
-    inMemory: true,
-    watchIntervalMs: 200,
-    log: (line) => lines.push(line),
-  });
+  ({ host, lines, api, until } = await startTestLocalHost({ pipeline: nodePath.join(dir, '*.yaml'), watchIntervalMs: 200 }));
 });
 
 afterAll(async () => {

@@ -7,28 +7,22 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePorts } from '../../dev/azurite';
-import { type LocalHost, startLocalHost } from '../../dev/host';
+import type { LocalHost } from '../../dev/host';
 import { loadSnapshot, writeTable } from '../../shared/delta';
 import { MAINTENANCE_INSTANCE, servedTables, type MaintenanceOutput } from '../../shared/maintenance';
 import { openLakeStore } from '../../shared/storage/lake';
 import { writerBatch } from '../../bench/writers';
+import { startTestLocalHost, type TestLocalHost } from '../support/local-host';
 import { POS_PIPELINE } from '../support/run-lake';
 
 let host: LocalHost;
-const lines: string[] = [];
+let lines: string[];
+let until: TestLocalHost['until'];
 
 beforeAll(async () => {
   const dir = mkdtempSync(nodePath.join(tmpdir(), 'sluice-maintenance-'));
   writeFileSync(nodePath.join(dir, 'pos.yaml'), readFileSync(POS_PIPELINE));
-  const [port, blob, queue, table] = await freePorts(4);
-  host = await startLocalHost({
-    pipeline: nodePath.join(dir, 'pos.yaml'),
-    port,
-    azuritePorts: [blob, queue, table],
-    inMemory: true,
-    log: (line) => lines.push(line),
-  });
+  ({ host, lines, until } = await startTestLocalHost({ pipeline: nodePath.join(dir, 'pos.yaml') }));
 });
 
 afterAll(async () => {
@@ -44,13 +38,15 @@ describe('maintenance on the local host', () => {
 
     const response = await fetch(`${host.url}/admin/functions/maintenance`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
     expect(response.status, await response.text()).toBeLessThan(300);
-    const deadline = Date.now() + 60_000;
-    let status = await host.engine.getStatus(MAINTENANCE_INSTANCE);
-    while (status?.runtimeStatus !== 'Completed' && Date.now() < deadline) {
-      expect(status?.runtimeStatus ?? 'Pending').not.toBe('Failed');
-      await new Promise((r) => setTimeout(r, 250));
-      status = await host.engine.getStatus(MAINTENANCE_INSTANCE);
-    }
+    const status = await until(
+      'the maintenance orchestration to complete',
+      async () => {
+        const current = await host.engine.getStatus(MAINTENANCE_INSTANCE);
+        expect(current?.runtimeStatus ?? 'Pending').not.toBe('Failed');
+        return current?.runtimeStatus === 'Completed' ? current : undefined;
+      },
+      60_000,
+    );
     expect(status?.runtimeStatus, lines.slice(-30).join('\n')).toBe('Completed');
     const output = status!.output as MaintenanceOutput;
     expect(output.tables).toHaveLength(targets.length);

@@ -17,14 +17,14 @@ import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } f
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePorts } from '../../dev/azurite';
-import { type LocalHost, startLocalHost } from '../../dev/host';
+import type { LocalHost } from '../../dev/host';
 import { runMetricsTimer, runtimeMetricsInputs, type MetricSeries } from '../../shared/monitoring';
 import { runtimeServices } from '../../shared/run';
 import { runMetricsCommand } from '../../cli/metrics';
 import { openContainerStore } from '../../shared/storage/lake';
 import { exportLogsThroughOpenTelemetry } from '../../shared/telemetry';
 import { POS_DATA, POS_PIPELINE } from '../support/refresh-helpers';
+import { startTestLocalHost, type TestLocalHost } from '../support/local-host';
 
 const spans = new InMemorySpanExporter();
 const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
@@ -39,25 +39,9 @@ function posWithObjectives(): string {
 }
 
 let host: LocalHost;
-const lines: string[] = [];
+let api: TestLocalHost['api'];
+let until: TestLocalHost['until'];
 let started: Date;
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON, checked by the assertions that read it
-async function api(path: string, init?: RequestInit): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${host.url}${path}`, init);
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 90_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${lines.slice(-40).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 const seriesOf = (all: MetricSeries[], table: string, metric: string) => all.find((s) => s.table === table && s.metric === metric);
 const last = (s: MetricSeries | undefined) => s?.points[s.points.length - 1]?.[1];
@@ -70,16 +54,8 @@ beforeAll(async () => {
 
   const dir = mkdtempSync(nodePath.join(tmpdir(), 'sluice-metrics-'));
   writeFileSync(nodePath.join(dir, 'pos.yaml'), posWithObjectives());
-  const [port, blob, queue, table] = await freePorts(4);
   started = new Date();
-  host = await startLocalHost({
-    pipeline: nodePath.join(dir, 'pos.yaml'),
-    port,
-    azuritePorts: [blob, queue, table],
-    inMemory: true,
-    watchIntervalMs: 200,
-    log: (line) => lines.push(line),
-  });
+  ({ host, api, until } = await startTestLocalHost({ pipeline: nodePath.join(dir, 'pos.yaml'), watchIntervalMs: 200 }));
   const landing = openContainerStore(host.runtime.settings.lake, host.runtime.settings.landingContainer, '');
   await landing.write('pos/sales/sales-2026-03-01.csv', readFileSync(nodePath.join(POS_DATA, 'sales-2026-03-01.csv')));
   await landing.write('pos/deliveries/deliveries-2026-03-01.csv', readFileSync(nodePath.join(POS_DATA, 'deliveries-2026-03-01.csv')));
