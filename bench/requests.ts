@@ -33,6 +33,7 @@ import type { RefreshPlan } from '../shared/run/plan';
 import { instrumentLake, openLakeStore, openLakeTables } from '../shared/storage/lake';
 import { EVENTS_TABLE } from '../shared/storage/lake-layout';
 import { RequestCounter, type CountedRequest } from '../shared/storage/request-count';
+import { startAzurite } from '../dev/azurite';
 
 const ROOT = nodePath.resolve(__dirname, '..');
 const POS_PIPELINE = nodePath.join(ROOT, 'examples', 'pipelines', 'pos.yaml');
@@ -265,7 +266,6 @@ export function printRequestsResults(
 if (require.main === module) {
   // `node --import tsx bench/requests.ts`: run alone against an Azurite of its own.
   void (async () => {
-    const { startAzurite } = await import('../dev/azurite');
     const azurite = await startAzurite(ROOT);
     try {
       const result = await measureRequests({

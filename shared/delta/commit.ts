@@ -18,7 +18,7 @@ import { commitPath, readCommitIfExists } from './log';
 import { CREATE_PROTOCOL } from './protocol';
 import { applyActions, cloneState, emptyState, TableState } from './replay';
 import type { Snapshot } from './snapshot';
-import { latestSnapshot } from './latest';
+import { keepCommitted, latestSnapshot } from './latest';
 
 /** Engine name written to `commitInfo.engineInfo`. */
 export const ENGINE_INFO = 'sluice/0.1.0';
@@ -145,6 +145,7 @@ async function finish(
   faultPoint('afterCommit');
   const state = cloneState(base);
   applyActions(state, actions, version);
+  keepCommitted(store, state);
   const checkpointed = await checkpointIfDue(store, state, options.checkpointInterval);
   return { version, attempts, state, checkpointed, txnId };
 }

@@ -9,19 +9,25 @@
  *
  * Why a kept snapshot can be trusted: a Delta commit file, once written, never changes (commits are
  * created only if absent), so the state at a version is fixed. The one thing that can happen is a
- * different table taking the same location (deleted and created again); the commit file of the kept
- * version is then another object, so its ETag is compared on every use (in parallel with reading the
- * newer commits) and a mismatch, or any error, falls back to a full load. Snapshots are never
+ * different table taking the same location (deleted and created again); the commit file of a version
+ * the process has seen is then another object (or gone), so the ETag of one such commit is compared on
+ * every use, in parallel with reading the newer commits (the first 404 ends them: one request when
+ * nothing is new), and a mismatch, or any error, falls back to a full load. Snapshots are never
  * modified by their users (commits clone the state they build on).
  */
-import { loadSnapshot, refreshSnapshot, type Snapshot } from './snapshot';
+import { advanceSnapshot, loadSnapshot, snapshotOfState, type Snapshot } from './snapshot';
+import { cloneState, type TableState } from './replay';
 import { commitPath } from './log';
-import { ObjectNotFoundError, type ObjectStore } from '../storage/types';
+import type { ObjectStore } from '../storage/types';
 
 interface Kept {
   snapshot: Snapshot;
-  /** ETag of the commit file of `snapshot.version` (read in the background after a load). */
-  etag: Promise<string | null>;
+  /**
+   * A version of the table at or below the snapshot's and the ETag of its commit file (read in the
+   * background after a full load). It stays the one checked while the snapshot is brought forward:
+   * the same object at that version means the same table, whose later commits never change either.
+   */
+  checked: { version: number; etag: Promise<string | null> };
 }
 
 /** Tables kept; the least recently used are dropped beyond this (a snapshot holds its file list). */
@@ -31,35 +37,33 @@ const MAX_NEW_COMMITS = 20;
 
 const kept = new Map<string, Kept>();
 
-function keep(store: ObjectStore, snapshot: Snapshot): void {
-  const etag = store.properties(commitPath(snapshot.version)).then(
-    (info) => info.etag,
-    () => null,
-  );
+function keep(store: ObjectStore, snapshot: Snapshot, checked?: Kept['checked']): void {
+  const etag = () =>
+    store.properties(commitPath(snapshot.version)).then(
+      (info) => info.etag,
+      () => null,
+    );
   kept.delete(store.url);
-  kept.set(store.url, { snapshot, etag });
+  kept.set(store.url, { snapshot, checked: checked ?? { version: snapshot.version, etag: etag() } });
   for (const key of kept.keys()) {
     if (kept.size <= MAX_TABLES) break;
     kept.delete(key);
   }
 }
 
+/**
+ * The kept snapshot brought forward: one request for the checked commit's ETag and, in parallel, the
+ * reads of the commits after the snapshot (the first missing one ends them). Null when the table at
+ * the location is another one, or too many commits are new.
+ */
 async function catchUp(store: ObjectStore, entry: Kept): Promise<Snapshot | null> {
-  const expected = await entry.etag;
+  const expected = await entry.checked.etag;
   if (!expected) return null;
-  const { version } = entry.snapshot;
-  const [current, far] = await Promise.all([
-    store.properties(commitPath(version)).then((info) => info.etag),
-    store.properties(commitPath(version + MAX_NEW_COMMITS)).then(
-      () => true,
-      (err) => {
-        if (err instanceof ObjectNotFoundError) return false;
-        throw err;
-      },
-    ),
+  const [current, fresh] = await Promise.all([
+    store.properties(commitPath(entry.checked.version)).then((info) => info.etag),
+    advanceSnapshot({ ...entry.snapshot, store }, MAX_NEW_COMMITS),
   ]);
-  if (current !== expected || far) return null;
-  return refreshSnapshot({ ...entry.snapshot, store });
+  return current === expected ? fresh : null;
 }
 
 /**
@@ -74,7 +78,7 @@ export async function latestSnapshot(store: ObjectStore): Promise<Snapshot> {
   if (entry) {
     const fresh = await catchUp(store, entry).catch(() => null);
     if (fresh) {
-      if (fresh.version !== entry.snapshot.version) keep(store, fresh);
+      if (fresh.version !== entry.snapshot.version) keep(store, fresh, entry.checked);
       return fresh;
     }
     kept.delete(store.url);
@@ -82,4 +86,25 @@ export async function latestSnapshot(store: ObjectStore): Promise<Snapshot> {
   const snapshot = await loadSnapshot(store);
   keep(store, snapshot);
   return snapshot;
+}
+
+/**
+ * Keep the state right after a commit of this process, so the next load of the table (the catalog's,
+ * the refresh reading it) starts from it: only when a snapshot of the table is kept already, whose
+ * checked commit then vouches for the table as before (a state of another table at the location fails
+ * that check at the next use and is loaded again).
+ *
+ * @param store store rooted at the table
+ * @param state the state at the committed version (copied)
+ */
+export function keepCommitted(store: ObjectStore, state: TableState): void {
+  const entry = kept.get(store.url);
+  if (!entry || state.version <= entry.snapshot.version) return;
+  let snapshot: Snapshot;
+  try {
+    snapshot = snapshotOfState(store, cloneState(state));
+  } catch {
+    return;
+  }
+  keep(store, snapshot, entry.checked);
 }
