@@ -89,6 +89,18 @@ function recall(key: string): BigInt64Array | undefined {
 }
 
 /**
+ * Remember the `_key_hash` column of a file this process has just written, so that the next update of
+ * its bucket finds the file's keys without reading it back.
+ *
+ * @param store store rooted at the table
+ * @param file the file's add action
+ * @param hashes its `_key_hash` values
+ */
+export function rememberFileHashes(store: ObjectStore, file: AddFile, hashes: BigInt64Array): void {
+  remember(`${store.url}\n${decodeAddPath(file.path, store.url)}\n${file.size}`, hashes);
+}
+
+/**
  * The files among `candidates` that hold a row whose `_key_hash` is in the table `incoming`.
  *
  * @param engine the engine (with the `incoming` table, which has a `_key_hash` column)
