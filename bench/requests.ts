@@ -23,8 +23,10 @@
  * (blob requests of the plan activity), and `bookkeeping`: every Table Storage request (ingest ledger,
  * event log, catalog), whichever stage sent it.
  */
+import { readFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import type { InvocationContext } from '@azure/functions';
+import { batchToRows, loadSnapshot, readTable } from '../shared/delta';
 import { runtimeCatalog } from '../shared/host/catalog';
 import { ingestRoutedBlob, loadRuntime, type SluiceRuntime } from '../shared/host';
 import { pipelineName } from '../shared/pipeline/name';
@@ -161,7 +163,8 @@ export async function measureRequests(options: RequestsOptions): Promise<Request
       ROOT,
     );
     const services = servicesOf(runtime);
-    if (process.env.BENCH_REQUESTS_TRACE) counter.onRequest = (r) => console.error(`${r.stage} | ${r.service} ${r.target.replace(`${label}-`, '')} ${r.kind} ${r.path}`);
+    if (process.env.BENCH_REQUESTS_TRACE)
+      counter.onRequest = (r) => console.error(`${r.stage} | ${r.service} ${r.target.replace(`${label}-`, '')} ${r.kind} ${r.path}`);
     await dropAndRefresh(runtime, services, counter, 'pos/deliveries/2026/03/04/deliveries.csv', DELIVERIES_CSV, `${label}-h-d`);
     for (let i = 0; i < options.history; i++)
       await dropAndRefresh(runtime, services, counter, `pos/sales/2026/03/04/old-${i}.csv`, salesCsv(`H${i}`, `H${i}`, options.rows), `${label}-h${i}`);
@@ -174,16 +177,27 @@ export async function measureRequests(options: RequestsOptions): Promise<Request
       series.push(total - before);
       before = total;
     }
-    const named = counted(counter.requests()).map((r) => ({ ...r, target: r.target.replace(`${label}-`, '') }));
+    const requests = counter.requests();
+    counter.stage = 'check';
+    await checkGold(runtime, options.files);
+    const named = counted(requests).map((r) => ({ ...r, target: r.target.replace(`${label}-`, '') }));
     return summarise(named, options, series, (Date.now() - started) / 1000);
   } finally {
     instrumentLake(undefined);
   }
 }
 
+/** Gold must show every measured file's store, or the counts describe a pipeline that did not work. */
+async function checkGold(runtime: SluiceRuntime, files: number): Promise<void> {
+  const snapshot = await loadSnapshot(openLakeStore(runtime.settings, 'gold/daily_store_sales'));
+  const stores = new Set((await readTable(snapshot)).batches.flatMap((b) => batchToRows(b, snapshot.schema)).map((r) => String(r.store_id)));
+  const missing = Array.from({ length: files }, (_, i) => `N${i}`).filter((s) => !stores.has(s));
+  if (missing.length) throw new Error(`gold/daily_store_sales has no row for the stores of ${missing.length} measured files (${missing.join(', ')})`);
+}
+
 /** The requests that count: not the drop, Table Storage as bookkeeping. */
 function counted(requests: CountedRequest[]): CountedRequest[] {
-  return requests.filter((r) => r.stage !== 'drop').map((r) => (r.service === 'table' ? { ...r, stage: 'bookkeeping' } : r));
+  return requests.filter((r) => r.stage !== 'drop' && r.stage !== 'check').map((r) => (r.service === 'table' ? { ...r, stage: 'bookkeeping' } : r));
 }
 
 const per = (n: number, files: number) => Math.round((n / files) * 100) / 100;
@@ -197,7 +211,10 @@ function summarise(requests: CountedRequest[], options: RequestsOptions, series:
     return out;
   };
   const byStage = Object.fromEntries(REQUEST_STAGES.map((s) => [s, 0]));
-  Object.assign(byStage, sum((r) => r.stage));
+  Object.assign(
+    byStage,
+    sum((r) => r.stage),
+  );
   const detail = new Map<string, { stage: string; target: string; kind: string; perFile: number }>();
   for (const r of requests) {
     const key = `${r.stage}|${r.target}|${r.kind}`;
@@ -261,6 +278,52 @@ export function printRequestsResults(
     result.detail.slice(0, 40).map((d) => [d.stage, d.target, d.kind, d.perFile]),
   );
   console.log(`per measured file: ${result.perFileSeries.join(' ')}; ${result.seconds} s`);
+}
+
+/** Where the figures measured before the requests were cut are kept (the `requests` section compares with them). */
+export const REQUESTS_BASELINE = nodePath.join(ROOT, 'bench', 'results', 'requests-baseline.json');
+
+/** What the `requests` section of `npm run bench` reports. */
+export interface RequestsBenchResult extends RequestsResult {
+  /** The recorded figures from before the cut, and this run's total over theirs. */
+  baseline?: RequestsResult & { measuredOn?: string };
+  ratio?: number;
+}
+
+/**
+ * The `requests` section: measure, and compare with the recorded baseline. Sizes from BENCH_REQUEST_FILES
+ * (default 20), BENCH_REQUEST_HISTORY (default 20) and BENCH_REQUEST_ROWS (default 20).
+ *
+ * @param connectionString the Azurite of the section
+ * @returns the figures (with `error` set when the run failed)
+ */
+export async function runRequestsBench(connectionString: string): Promise<RequestsBenchResult> {
+  const files = Number(process.env.BENCH_REQUEST_FILES ?? 20);
+  const history = Number(process.env.BENCH_REQUEST_HISTORY ?? 20);
+  const rows = Number(process.env.BENCH_REQUEST_ROWS ?? 20);
+  let baseline: RequestsBenchResult['baseline'];
+  try {
+    baseline = JSON.parse(readFileSync(REQUESTS_BASELINE, 'utf8'));
+  } catch {
+    baseline = undefined;
+  }
+  try {
+    const result = await measureRequests({ connectionString, files, history, rows });
+    return { ...result, ...(baseline ? { baseline, ratio: Math.round((result.perFile / baseline.perFile) * 100) / 100 } : {}) };
+  } catch (err) {
+    return {
+      files,
+      historyFiles: history,
+      rowsPerFile: rows,
+      perFile: NaN,
+      byStage: {},
+      byKind: {},
+      detail: [],
+      perFileSeries: [],
+      seconds: NaN,
+      error: (err as Error).message.slice(0, 500),
+    };
+  }
 }
 
 if (require.main === module) {

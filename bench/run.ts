@@ -27,6 +27,11 @@
  *    (`--backup-lake TxF`, default 100x1000; BENCH_BACKUP_NEW new files per table, default 10):
  *    requests and time per phase.
  *
+ * 9. Requests (bench/requests.ts): storage requests per landing file from the drop to gold updated
+ *    (POS pipeline on Azurite, every Blob and Table Storage request counted by stage and kind), beside
+ *    the figures recorded before the requests were cut (bench/results/requests-baseline.json).
+ *    Sizes: BENCH_REQUEST_FILES, BENCH_REQUEST_HISTORY, BENCH_REQUEST_ROWS (default 20 each).
+ *
  * Azurite is started from node_modules on free ports (dev/azurite.ts, shared with the
  * vitest global setup), a fresh one per phase. Results are printed and written to bench/results/latest.json
  * (sections not run keep their previous results there).
@@ -62,9 +67,10 @@ import { printRefreshResults, RefreshBenchResult, runRefreshBench } from './refr
 import { type CatalogBenchResult, printCatalogResults, runCatalogBench } from './catalog';
 import { type BackupBenchResult, printBackupResults, runBackupBench } from './backup';
 import { printTieringResults, runTieringBench, type TieringBenchResult } from './tiering';
+import { printRequestsResults, runRequestsBench, type RequestsBenchResult } from './requests';
 
 const ROOT = nodePath.resolve(__dirname, '..');
-const SECTIONS = ['snapshot', 'commits', 'ingest', 'refresh', 'freshness', 'catalog', 'backup', 'tiering'] as const;
+const SECTIONS = ['snapshot', 'commits', 'ingest', 'refresh', 'freshness', 'catalog', 'backup', 'tiering', 'requests'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The command line: which sections, and the ingest section's dataset sizes. */
@@ -337,6 +343,7 @@ async function main(): Promise<void> {
   let catalogResult: CatalogBenchResult | undefined;
   let backupResult: BackupBenchResult | undefined;
   let tieringResult: TieringBenchResult | undefined;
+  let requestsResult: RequestsBenchResult | undefined;
   // A fresh Azurite per phase: its in-memory store slows down with every blob it holds, and the long
   // logs of the first phase would otherwise slow the second.
   try {
@@ -402,6 +409,11 @@ async function main(): Promise<void> {
         });
       });
     }
+    if (args.sections.includes('requests')) {
+      await withAzurite(async () => {
+        requestsResult = await runRequestsBench(process.env.SLUICE_STORAGE_CONNECTION_STRING!);
+      });
+    }
   } finally {
     await rm(localRoot, { recursive: true, force: true });
   }
@@ -458,6 +470,7 @@ async function main(): Promise<void> {
   if (catalogResult) printCatalogResults(catalogResult, printTable);
   if (backupResult) printBackupResults(backupResult, printTable);
   if (tieringResult) printTieringResults(tieringResult, printTable);
+  if (requestsResult) printRequestsResults(requestsResult, requestsResult.baseline, printTable);
   const totalSeconds = round((Date.now() - STARTED) / 1000, 1);
   const loadEnd = os.loadavg().map((n) => round(n, 2));
   console.log(
@@ -488,6 +501,7 @@ async function main(): Promise<void> {
     ...(catalogResult ? { catalog: catalogResult } : {}),
     ...(backupResult ? { backup: backupResult } : {}),
     ...(tieringResult ? { tiering: tieringResult } : {}),
+    ...(requestsResult ? { requests: requestsResult } : {}),
   };
   await mkdir(nodePath.join(ROOT, 'bench', 'results'), { recursive: true });
   await writeFile(resultsPath, `${JSON.stringify(out, null, 2)}\n`);
@@ -496,7 +510,8 @@ async function main(): Promise<void> {
     [...throughputResults, ...snapshotResults, ...(ingestResult?.figures ?? []), ...(tieringResult?.figures ?? [])].some((r) => r.error) ||
     freshnessResult?.error ||
     catalogResult?.error ||
-    backupResult?.error
+    backupResult?.error ||
+    requestsResult?.error
   )
     process.exitCode = 1;
 }

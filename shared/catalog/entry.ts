@@ -13,8 +13,8 @@
  * A table whose protocol Sluice refuses is still described as far as its log allows, with the reason;
  * a log that cannot be read at all gives an `unreadable` entry naming the error.
  */
-import { describeSnapshot, formatDeltaType, loadSnapshot, parseSchema, readCommitIfExists, type Snapshot, type TableDescription } from '../delta';
-import { latestSnapshot } from '../delta/latest';
+import { describeSnapshot, formatDeltaType, loadSnapshot, parseSchema, type Snapshot, type TableDescription } from '../delta';
+import { latestSnapshot, readKeptCommit } from '../delta/latest';
 import { parseStats } from '../delta/stats';
 import type { Action, CommitInfo } from '../delta';
 import { listLog } from '../delta/log';
@@ -251,7 +251,7 @@ async function walkLog(store: ObjectStore, snapshot: Snapshot, previous: Catalog
       columns = next;
     }
   });
-  const latest = commits.length ? commits[commits.length - 1] : await readCommitIfExists(store, target);
+  const latest = commits.length ? commits[commits.length - 1] : await readKeptCommit(store, target);
   const info = (latest?.find((a) => 'commitInfo' in a) as { commitInfo: CommitInfo } | undefined)?.commitInfo;
   let lastCommit: string | null = null;
   const stamp = typeof info?.inCommitTimestamp === 'number' ? info.inCommitTimestamp : typeof info?.timestamp === 'number' ? info.timestamp : null;
@@ -269,7 +269,7 @@ async function readCommits(store: ObjectStore, from: number, to: number): Promis
     Array.from({ length: Math.min(READ_CONCURRENCY, versions.length) }, async () => {
       while (next < versions.length) {
         const i = next++;
-        out[i] = await readCommitIfExists(store, versions[i]);
+        out[i] = await readKeptCommit(store, versions[i]);
       }
     }),
   );

@@ -425,8 +425,9 @@ class LaneView {
       sluiceLane: { intents: batch.map((i) => i.id), sources: batch.map((i) => i.source).filter(Boolean) },
     };
     faultPoint('beforeCommit');
+    const text = serialiseCommit([{ commitInfo }, ...actions]);
     try {
-      await this.store.createIfAbsent(commitPath(version), serialiseCommit([{ commitInfo }, ...actions]), { contentType: 'application/json' });
+      await this.store.createIfAbsent(commitPath(version), text, { contentType: 'application/json' });
     } catch (err) {
       if (err instanceof ObjectAlreadyExistsError) return false;
       throw err;
@@ -434,7 +435,7 @@ class LaneView {
     faultPoint('afterCommit');
     applyActions(this.state, actions, version);
     this.record([{ commitInfo }], version);
-    keepCommitted(this.store, this.state);
+    keepCommitted(this.store, this.state, text);
     await checkpointIfDue(this.store, cloneState(this.state), options.checkpointInterval);
     return true;
   }

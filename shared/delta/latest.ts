@@ -17,7 +17,8 @@
  */
 import { advanceSnapshot, loadSnapshot, snapshotOfState, type Snapshot } from './snapshot';
 import { cloneState, type TableState } from './replay';
-import { commitPath } from './log';
+import { commitPath, readCommitIfExists } from './log';
+import { parseCommit, type Action } from './actions';
 import type { ObjectStore } from '../storage/types';
 
 interface Kept {
@@ -28,7 +29,12 @@ interface Kept {
    * the same object at that version means the same table, whose later commits never change either.
    */
   checked: { version: number; etag: Promise<string | null> };
+  /** The newest commits this process read or wrote for the snapshot, by version (a few at most). */
+  commits: Map<number, () => Action[]>;
 }
+
+/** Commits kept per table for the readers that look at the newest ones again (catalog, change discovery). */
+const MAX_KEPT_COMMITS = 4;
 
 /** Tables kept; the least recently used are dropped beyond this (a snapshot holds its file list). */
 const MAX_TABLES = 32;
@@ -37,14 +43,15 @@ const MAX_NEW_COMMITS = 20;
 
 const kept = new Map<string, Kept>();
 
-function keep(store: ObjectStore, snapshot: Snapshot, checked?: Kept['checked']): void {
+function keep(store: ObjectStore, snapshot: Snapshot, checked?: Kept['checked'], commits: Kept['commits'] = new Map()): void {
   const etag = () =>
     store.properties(commitPath(snapshot.version)).then(
       (info) => info.etag,
       () => null,
     );
   kept.delete(store.url);
-  kept.set(store.url, { snapshot, checked: checked ?? { version: snapshot.version, etag: etag() } });
+  for (const v of [...commits.keys()].sort((a, b) => a - b)) if (commits.size > MAX_KEPT_COMMITS) commits.delete(v);
+  kept.set(store.url, { snapshot, checked: checked ?? { version: snapshot.version, etag: etag() }, commits });
   for (const key of kept.keys()) {
     if (kept.size <= MAX_TABLES) break;
     kept.delete(key);
@@ -56,12 +63,12 @@ function keep(store: ObjectStore, snapshot: Snapshot, checked?: Kept['checked'])
  * reads of the commits after the snapshot (the first missing one ends them). Null when the table at
  * the location is another one, or too many commits are new.
  */
-async function catchUp(store: ObjectStore, entry: Kept): Promise<Snapshot | null> {
+async function catchUp(store: ObjectStore, entry: Kept, commits: Kept['commits']): Promise<Snapshot | null> {
   const expected = await entry.checked.etag;
   if (!expected) return null;
   const [current, fresh] = await Promise.all([
     store.properties(commitPath(entry.checked.version)).then((info) => info.etag),
-    advanceSnapshot({ ...entry.snapshot, store }, MAX_NEW_COMMITS),
+    advanceSnapshot({ ...entry.snapshot, store }, MAX_NEW_COMMITS, (version, actions) => commits.set(version, () => actions)),
   ]);
   return current === expected ? fresh : null;
 }
@@ -76,9 +83,10 @@ async function catchUp(store: ObjectStore, entry: Kept): Promise<Snapshot | null
 export async function latestSnapshot(store: ObjectStore): Promise<Snapshot> {
   const entry = kept.get(store.url);
   if (entry) {
-    const fresh = await catchUp(store, entry).catch(() => null);
+    const commits = new Map(entry.commits);
+    const fresh = await catchUp(store, entry, commits).catch(() => null);
     if (fresh) {
-      if (fresh.version !== entry.snapshot.version) keep(store, fresh, entry.checked);
+      if (fresh.version !== entry.snapshot.version) keep(store, fresh, entry.checked, commits);
       return fresh;
     }
     kept.delete(store.url);
@@ -96,8 +104,9 @@ export async function latestSnapshot(store: ObjectStore): Promise<Snapshot> {
  *
  * @param store store rooted at the table
  * @param state the state at the committed version (copied)
+ * @param text the commit file's content as written
  */
-export function keepCommitted(store: ObjectStore, state: TableState): void {
+export function keepCommitted(store: ObjectStore, state: TableState, text: string): void {
   const entry = kept.get(store.url);
   if (!entry || state.version <= entry.snapshot.version) return;
   let snapshot: Snapshot;
@@ -106,5 +115,22 @@ export function keepCommitted(store: ObjectStore, state: TableState): void {
   } catch {
     return;
   }
-  keep(store, snapshot, entry.checked);
+  const commits = new Map(entry.commits);
+  let parsed: Action[] | undefined;
+  commits.set(state.version, () => (parsed ??= parseCommit(text, `${store.url}/${commitPath(state.version)}`)));
+  keep(store, snapshot, entry.checked, commits);
+}
+
+/**
+ * A commit of a table as the process last read or wrote it for its kept snapshot, else as stored.
+ * Commit files never change, and the kept snapshot was checked against the table when it was last
+ * brought forward, which readers of the newest commits (the catalog, change discovery) have just done.
+ *
+ * @param store store rooted at the table
+ * @param version the version
+ * @returns the commit's actions, or null when it does not exist
+ */
+export async function readKeptCommit(store: ObjectStore, version: number): Promise<Action[] | null> {
+  const known = kept.get(store.url)?.commits.get(version);
+  return known ? known() : readCommitIfExists(store, version);
 }

@@ -8,7 +8,7 @@
  * timestamps name copy times; version numbers are unaffected.
  */
 import type { ObjectStore } from '../storage/types';
-import type { AddFile, Metadata, Protocol, RemoveFile, Txn } from './actions';
+import type { Action, AddFile, Metadata, Protocol, RemoveFile, Txn } from './actions';
 import { readCheckpoint } from './checkpoint';
 import { CorruptLogError, VersionNotFoundError } from './errors';
 import { commitPath, listLog, listLogFrom, LogListing, readCommit, readCommitIfExists, readLastCheckpoint, requireContiguous } from './log';
@@ -100,15 +100,17 @@ export async function refreshSnapshot(snapshot: Snapshot, untilVersion?: number)
  *
  * @param snapshot a loaded snapshot
  * @param maxNew most commits worth reading one by one
+ * @param onCommit told of each commit read
  * @returns the newer snapshot, the same one when nothing is newer, or null beyond `maxNew` new commits
  */
-export async function advanceSnapshot(snapshot: Snapshot, maxNew: number): Promise<Snapshot | null> {
+export async function advanceSnapshot(snapshot: Snapshot, maxNew: number, onCommit?: (version: number, actions: Action[]) => void): Promise<Snapshot | null> {
   const store = snapshot.store;
   let state: TableState | undefined;
   for (let v = snapshot.version + 1; ; v++) {
     const actions = await readCommitIfExists(store, v);
     if (!actions) break;
     if (v > snapshot.version + maxNew) return null;
+    onCommit?.(v, actions);
     state ??= cloneState(snapshot.state);
     applyActions(state, actions, v);
   }

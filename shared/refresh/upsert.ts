@@ -166,7 +166,14 @@ const REMEMBERED_ROWS = 100_000;
  * Tell the key index the hashes of the files just written, when each touched bucket got one file (the
  * table partitioned by bucket alone): the next update of those buckets then reads none of them.
  */
-async function rememberWrittenHashes(engine: SqlEngine, store: ObjectStore, sql: string, adds: AddFile[], partitionColumns: string[], context: string): Promise<void> {
+async function rememberWrittenHashes(
+  engine: SqlEngine,
+  store: ObjectStore,
+  sql: string,
+  adds: AddFile[],
+  partitionColumns: string[],
+  context: string,
+): Promise<void> {
   if (partitionColumns.length !== 1 || partitionColumns[0] !== KEY_BUCKET) return;
   const rows = (file: AddFile) => JSON.parse(file.stats ?? '{}').numRecords as number | undefined;
   if (adds.some((f) => typeof rows(f) !== 'number') || adds.reduce((n, f) => n + rows(f)!, 0) > REMEMBERED_ROWS) return;

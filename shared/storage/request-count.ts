@@ -6,8 +6,10 @@
  *
  * A store call is one request in the common case: reads, properties, create-if-absent and whole-buffer
  * writes are one request each. Two calls take more, and are counted as the Blob service bills them: a
- * listing is one request per page of up to 5,000 blobs, and a streamed write stages its content in
- * 4 MiB blocks and commits the block list (`AzureBlobStore.write`), so one request per block plus one.
+ * listing is one request per page of up to 5,000 blobs, and a streamed write of more than 4 MiB stages
+ * its content in 4 MiB blocks and commits the block list (`AzureBlobStore.write`), so one request per
+ * block plus one (a smaller one goes up in one Put Blob). The requests bench's recorded baseline
+ * predates that: there every streamed write counted as blocks plus one, as it then was.
  */
 import type { TableClient } from '@azure/data-tables';
 import type { LakeInstrument } from './lake';
@@ -99,7 +101,11 @@ export function countingStore(store: ObjectStore, counter: RequestCounter, targe
     },
     write: async (path: string, content: ObjectContent, options) => {
       const info = await store.write(path, content, options);
-      count('write', typeof content === 'string' || content instanceof Uint8Array ? 1 : Math.max(1, Math.ceil(info.size / STREAM_BLOCK)) + 1, path);
+      count(
+        'write',
+        typeof content === 'string' || content instanceof Uint8Array || info.size <= STREAM_BLOCK ? 1 : Math.ceil(info.size / STREAM_BLOCK) + 1,
+        path,
+      );
       return info;
     },
     createIfAbsent: (path, content, options) => {
@@ -147,7 +153,13 @@ export function countingTableClient(client: TableClient, counter: RequestCounter
   const policy: Parameters<TableClient['pipeline']['addPolicy']>[0] = {
     name: 'sluiceRequestCount',
     sendRequest: (request, next) => {
-      counter.add('table', tableName, tableOperation(request.method, request.url), 1, decodeURIComponent(new URL(request.url).pathname + new URL(request.url).search));
+      counter.add(
+        'table',
+        tableName,
+        tableOperation(request.method, request.url),
+        1,
+        decodeURIComponent(new URL(request.url).pathname + new URL(request.url).search),
+      );
       return next(request);
     },
   };
