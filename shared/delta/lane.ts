@@ -40,7 +40,7 @@ import { faultPoint } from './faults';
 import { commitPath, readCommitIfExists } from './log';
 import { applyActions, cloneState, TableState } from './replay';
 import { DeltaField, DeltaStruct, formatDeltaType, parseSchema } from './schema';
-import { loadSnapshot, type Snapshot } from './snapshot';
+import { loadSnapshot } from './snapshot';
 import { keepCommitted, latestSnapshot } from './latest';
 
 /** Pending intents older than this are abandoned by default. */
@@ -132,15 +132,12 @@ const INTENT_CACHE = new WeakMap<ObjectStore, Map<string, LaneIntent>>();
  * @param store store rooted at the table
  * @param intent files (and txn) to append; `id` and `created` are filled in when missing
  * @param options lane tuning
- * @param loaded the table as the writer loaded it for writing the files, when it did (saves loading it
- *   again; if commits came since, the first attempt loses its create-if-absent and the next reads them)
  * @returns the version that carries the files
  */
 export async function submitToLane(
   store: ObjectStore,
   intent: Omit<LaneIntent, 'id' | 'created'> & Partial<Pick<LaneIntent, 'id' | 'created'>>,
   options: LaneOptions = {},
-  loaded?: Snapshot,
 ): Promise<LaneResult> {
   const own: LaneIntent = { ...intent, id: intent.id ?? randomUUID(), created: intent.created ?? Date.now() };
   const path = intentPath(own);
@@ -148,12 +145,11 @@ export async function submitToLane(
   faultPoint('afterLaneIntent');
   // This writer's own intent need not be read back from storage by its next listing.
   intentCache(store).set(path, own);
-  const view = await LaneView.open(store, own.baseVersion, loaded?.store.url === store.url ? loaded : undefined);
+  const view = await LaneView.open(store, own.baseVersion);
   const maxAttempts = options.maxAttempts ?? 200;
   for (let attempt = 1; ; attempt++) {
     // The view was opened at the latest version a moment ago (its load read the next commit and found
-    // none), or at the writer's own load: a commit since makes the first attempt's create-if-absent
-    // lose, and the next round reads it.
+    // none): a commit since makes the first attempt's create-if-absent lose, and the next round reads it.
     if (attempt > 1) await view.catchUp();
     const landed = view.versionOf(own.id);
     if (landed !== undefined) {
@@ -351,8 +347,8 @@ class LaneView {
     this.scannedFrom = state.version + 1;
   }
 
-  static async open(store: ObjectStore, baseVersion: number, loaded?: Snapshot): Promise<LaneView> {
-    const snapshot = loaded ?? (await latestSnapshot(store));
+  static async open(store: ObjectStore, baseVersion: number): Promise<LaneView> {
+    const snapshot = await latestSnapshot(store);
     const view = new LaneView(store, cloneState(snapshot.state));
     await view.scanBack(Math.min(baseVersion, snapshot.version));
     return view;

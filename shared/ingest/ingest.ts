@@ -459,7 +459,6 @@ async function attempt(
       ...(evolved ? { columns: schema.fields } : {}),
     },
     options.lane,
-    snapshot,
   );
   ingestFaultPoint('beforeLedger');
   // The rows that landed may be another attempt's (same file, same counts): take the commit's word.
