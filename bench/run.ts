@@ -35,6 +35,11 @@
  *    bronze table at batch sizes 100 and 1,000, partitions concurrent through the commit lane, on local
  *    disk and on Azurite: events/s, CPU seconds, peak RSS per cell (BENCH_EVENTS and others there).
  *
+ * 9. Requests (bench/requests.ts): storage requests per landing file from the drop to gold updated
+ *    (POS pipeline on Azurite, every Blob and Table Storage request counted by stage and kind), beside
+ *    the figures recorded before the requests were cut (bench/results/requests-baseline.json).
+ *    Sizes: BENCH_REQUEST_FILES, BENCH_REQUEST_HISTORY, BENCH_REQUEST_ROWS (default 20 each).
+ *
  * Azurite is started from node_modules on free ports (dev/azurite.ts, shared with the
  * vitest global setup), a fresh one per phase. Results are printed and written to bench/results/latest.json
  * (sections not run keep their previous results there).
@@ -72,9 +77,10 @@ import { type BackupBenchResult, printBackupResults, runBackupBench } from './ba
 import { printTieringResults, runTieringBench, type TieringBenchResult } from './tiering';
 import { type EventsBenchResult, printEventsResults, runEventsBench } from './events';
 import { type ConstantStateResult, printConstantStateResults, runConstantStateSnapshotBench } from './snapshot';
+import { printRequestsResults, runRequestsBench, type RequestsBenchResult } from './requests';
 
 const ROOT = nodePath.resolve(__dirname, '..');
-const SECTIONS = ['snapshot', 'commits', 'ingest', 'refresh', 'freshness', 'catalog', 'backup', 'tiering', 'events'] as const;
+const SECTIONS = ['snapshot', 'commits', 'ingest', 'refresh', 'freshness', 'catalog', 'backup', 'tiering', 'events', 'requests'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The command line: which sections, and the ingest section's dataset sizes. */
@@ -354,6 +360,7 @@ async function main(): Promise<void> {
   let tieringResult: TieringBenchResult | undefined;
   let eventsResult: EventsBenchResult | undefined;
   let constantStateResult: ConstantStateResult | undefined;
+  let requestsResult: RequestsBenchResult | undefined;
   // A fresh Azurite per phase: its in-memory store slows down with every blob it holds, and the long
   // logs of the first phase would otherwise slow the second.
   try {
@@ -428,6 +435,11 @@ async function main(): Promise<void> {
         eventsResult = await runEventsBench({ azuriteEndpoint: endpoint });
       });
     }
+    if (args.sections.includes('requests')) {
+      await withAzurite(async () => {
+        requestsResult = await runRequestsBench(process.env.SLUICE_STORAGE_CONNECTION_STRING!);
+      });
+    }
   } finally {
     await rm(localRoot, { recursive: true, force: true });
   }
@@ -488,6 +500,7 @@ async function main(): Promise<void> {
   if (backupResult) printBackupResults(backupResult, printTable);
   if (tieringResult) printTieringResults(tieringResult, printTable);
   if (eventsResult) printEventsResults(eventsResult, printTable);
+  if (requestsResult) printRequestsResults(requestsResult, requestsResult.baseline, printTable);
   const totalSeconds = round((Date.now() - STARTED) / 1000, 1);
   const loadEnd = os.loadavg().map((n) => round(n, 2));
   console.log(
@@ -519,6 +532,7 @@ async function main(): Promise<void> {
     ...(backupResult ? { backup: backupResult } : {}),
     ...(tieringResult ? { tiering: tieringResult } : {}),
     ...(eventsResult ? { events: eventsResult } : {}),
+    ...(requestsResult ? { requests: requestsResult } : {}),
   };
   await mkdir(nodePath.join(ROOT, 'bench', 'results'), { recursive: true });
   await writeFile(resultsPath, `${JSON.stringify(out, null, 2)}\n`);
@@ -534,7 +548,8 @@ async function main(): Promise<void> {
     ].some((r) => r.error) ||
     freshnessResult?.error ||
     catalogResult?.error ||
-    backupResult?.error
+    backupResult?.error ||
+    requestsResult?.error
   )
     process.exitCode = 1;
 }

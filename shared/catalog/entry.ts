@@ -13,7 +13,9 @@
  * A table whose protocol Sluice refuses is still described as far as its log allows, with the reason;
  * a log that cannot be read at all gives an `unreadable` entry naming the error.
  */
-import { describeSnapshot, formatDeltaType, loadSnapshot, parseSchema, readCommitIfExists, type Snapshot, type TableDescription } from '../delta';
+import { describeSnapshot, formatDeltaType, loadSnapshot, parseSchema, type Snapshot, type TableDescription } from '../delta';
+import { latestSnapshot, readKeptCommit } from '../delta/latest';
+import { parseStats } from '../delta/stats';
 import type { Action, CommitInfo } from '../delta';
 import { listLog } from '../delta/log';
 import { decodeAddPath } from '../delta/partitions';
@@ -101,7 +103,8 @@ export async function describeCatalogEntry(subject: EntrySubject): Promise<Catal
   let status: CatalogStatus = 'live';
   let reason: string | null = null;
   try {
-    snapshot = await loadSnapshot(store);
+    // The committing stage loaded the table a moment ago: its kept snapshot costs only the new commits.
+    snapshot = await latestSnapshot(store);
   } catch (err) {
     const e = err as Error;
     if (e.name === 'NotATableError') return bareEntry(path, store.url, 'missing', `no Delta log at ${path}`, annotation);
@@ -129,7 +132,7 @@ export async function describeCatalogEntry(subject: EntrySubject): Promise<Catal
   entry.partitionColumns = [...snapshot.partitionColumns];
   const [walk, description, tiers] = await Promise.all([
     walkLog(store, snapshot, previous),
-    describeSnapshot(snapshot).catch((err: Error): TableDescription | Error => err),
+    counts(snapshot).catch((err: Error): Pick<TableDescription, 'numRecords' | 'numFiles' | 'sizeBytes'> | Error => err),
     bytesByTier(store, snapshot),
   ]);
   entry.schemaHistory = walk.history;
@@ -152,6 +155,21 @@ export async function describeCatalogEntry(subject: EntrySubject): Promise<Catal
     classification: null,
   }));
   return withDefinition(entry, snapshot, annotation);
+}
+
+/**
+ * Rows, files and bytes of the live files: from the files' statistics when each has its row count (what
+ * Sluice and most writers record), without the listing and footer reads `describeSnapshot` makes.
+ */
+async function counts(snapshot: Snapshot): Promise<Pick<TableDescription, 'numRecords' | 'numFiles' | 'sizeBytes'>> {
+  const files = activeFiles(snapshot);
+  let numRecords = 0;
+  for (const f of files) {
+    const rows = parseStats(f.stats)?.numRecords;
+    if (typeof rows !== 'number') return describeSnapshot(snapshot);
+    numRecords += rows - (f.deletionVector ? Number(f.deletionVector.cardinality) : 0);
+  }
+  return { numRecords, numFiles: files.length, sizeBytes: files.reduce((n, f) => n + f.size, 0) };
 }
 
 /** Name, layer, pipeline, description, owner, tags, column comments and classification: what the definition says, else the table's metadata. */
@@ -233,7 +251,7 @@ async function walkLog(store: ObjectStore, snapshot: Snapshot, previous: Catalog
       columns = next;
     }
   });
-  const latest = commits.length ? commits[commits.length - 1] : await readCommitIfExists(store, target);
+  const latest = commits.length ? commits[commits.length - 1] : await readKeptCommit(store, target);
   const info = (latest?.find((a) => 'commitInfo' in a) as { commitInfo: CommitInfo } | undefined)?.commitInfo;
   let lastCommit: string | null = null;
   const stamp = typeof info?.inCommitTimestamp === 'number' ? info.inCommitTimestamp : typeof info?.timestamp === 'number' ? info.timestamp : null;
@@ -251,7 +269,7 @@ async function readCommits(store: ObjectStore, from: number, to: number): Promis
     Array.from({ length: Math.min(READ_CONCURRENCY, versions.length) }, async () => {
       while (next < versions.length) {
         const i = next++;
-        out[i] = await readCommitIfExists(store, versions[i]);
+        out[i] = await readKeptCommit(store, versions[i]);
       }
     }),
   );

@@ -18,7 +18,7 @@ import { commitPath, readCommitIfExists } from './log';
 import { CREATE_PROTOCOL } from './protocol';
 import { applyActions, cloneState, emptyState, TableState } from './replay';
 import type { Snapshot } from './snapshot';
-import { latestSnapshot } from './latest';
+import { keepCommitted, latestSnapshot } from './latest';
 
 /** Engine name written to `commitInfo.engineInfo`. */
 export const ENGINE_INFO = 'sluice/0.1.0';
@@ -103,7 +103,7 @@ export async function commitTransaction(
       if (!(err instanceof ObjectAlreadyExistsError)) throw err;
       if (version === 0 && snapshot === null) {
         const existing = await readCommitIfExists(store, 0);
-        if (ownCommit(existing, txnId)) return finish(store, base, request.actions, 0, attempt, txnId, options);
+        if (ownCommit(existing, txnId)) return finish(store, base, request.actions, 0, attempt, txnId, options, null);
         throw new WriteRejectedError(`delta commit: table ${store.url} already exists (version 0 was created by another writer)`);
       }
       // Read every commit that landed since our base, then decide whether we may go on top of them.
@@ -111,7 +111,7 @@ export async function commitTransaction(
       for (;;) {
         const winner = await readCommitIfExists(store, next);
         if (!winner) break;
-        if (ownCommit(winner, txnId)) return finish(store, base, request.actions, next, attempt, txnId, options);
+        if (ownCommit(winner, txnId)) return finish(store, base, request.actions, next, attempt, txnId, options, null);
         checkConflict(winner, next, request.actions, predicate, store.url);
         base = cloneState(base);
         applyActions(base, winner, next);
@@ -125,7 +125,7 @@ export async function commitTransaction(
       await backoff(attempt);
       continue;
     }
-    return finish(store, base, request.actions, version, attempt, txnId, options);
+    return finish(store, base, request.actions, version, attempt, txnId, options, text);
   }
 }
 
@@ -141,10 +141,13 @@ async function finish(
   attempts: number,
   txnId: string,
   options: CommitOptions,
+  /** The commit file's content when this attempt wrote it (null: an earlier attempt did). */
+  text: string | null,
 ): Promise<CommitResult> {
   faultPoint('afterCommit');
   const state = cloneState(base);
   applyActions(state, actions, version);
+  if (text !== null) keepCommitted(store, state, text);
   const checkpointed = await checkpointIfDue(store, state, options.checkpointInterval);
   return { version, attempts, state, checkpointed, txnId };
 }

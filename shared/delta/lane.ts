@@ -41,7 +41,7 @@ import { commitPath, readCommitIfExists } from './log';
 import { applyActions, cloneState, TableState } from './replay';
 import { DeltaField, DeltaStruct, formatDeltaType, parseSchema } from './schema';
 import { loadSnapshot, type Snapshot } from './snapshot';
-import { latestSnapshot } from './latest';
+import { keepCommitted, latestSnapshot } from './latest';
 
 /** Pending intents older than this are abandoned by default. */
 const DEFAULT_MAX_INTENT_AGE_MS = 15 * 60_000;
@@ -120,6 +120,8 @@ export interface LaneResult {
   /** Intents that went into the same commit (including this one). */
   batchedWith: number;
   attempts: number;
+  /** True when this call's own commit carried the intent (so the commit records it as submitted). */
+  committedHere?: boolean;
 }
 
 const INTENT_CACHE = new WeakMap<ObjectStore, Map<string, LaneIntent>>();
@@ -144,10 +146,15 @@ export async function submitToLane(
   const path = intentPath(own);
   await store.createIfAbsent(path, JSON.stringify(own), { contentType: 'application/json' });
   faultPoint('afterLaneIntent');
+  // This writer's own intent need not be read back from storage by its next listing.
+  intentCache(store).set(path, own);
   const view = await LaneView.open(store, own.baseVersion, known);
   const maxAttempts = options.maxAttempts ?? 200;
   for (let attempt = 1; ; attempt++) {
-    await view.catchUp();
+    // The view was opened at the latest version a moment ago (its load read the next commit and found
+    // none), or at the snapshot the caller had just loaded: a commit since makes the first attempt's
+    // create-if-absent lose, and the next round reads it.
+    if (attempt > 1) await view.catchUp();
     const landed = view.versionOf(own.id);
     if (landed !== undefined) {
       await store.delete(path);
@@ -181,7 +188,7 @@ export async function submitToLane(
     if (committed) {
       await Promise.allSettled(batch.map((i) => store.delete(intentPath(i))));
       // Left out because a concurrent intent widened a column it adds: the next round reports it.
-      if (batch.includes(own)) return { version: view.state.version, skipped: false, batchedWith: batch.length, attempts: attempt };
+      if (batch.includes(own)) return { version: view.state.version, skipped: false, batchedWith: batch.length, attempts: attempt, committedHere: true };
       continue;
     }
     if (attempt >= maxAttempts) {
@@ -257,9 +264,14 @@ function tableSchema(state: TableState): DeltaStruct {
   return parseSchema(state.metadata!.schemaString, `version ${state.version}`);
 }
 
-async function readIntents(store: ObjectStore): Promise<LaneIntent[]> {
+function intentCache(store: ObjectStore): Map<string, LaneIntent> {
   let cache = INTENT_CACHE.get(store);
   if (!cache) INTENT_CACHE.set(store, (cache = new Map()));
+  return cache;
+}
+
+async function readIntents(store: ObjectStore): Promise<LaneIntent[]> {
+  const cache = intentCache(store);
   const seen = new Set<string>();
   const missing: string[] = [];
   for await (const info of store.list(LANE_INTENTS)) {
@@ -414,8 +426,9 @@ class LaneView {
       sluiceLane: { intents: batch.map((i) => i.id), sources: batch.map((i) => i.source).filter(Boolean) },
     };
     faultPoint('beforeCommit');
+    const text = serialiseCommit([{ commitInfo }, ...actions]);
     try {
-      await this.store.createIfAbsent(commitPath(version), serialiseCommit([{ commitInfo }, ...actions]), { contentType: 'application/json' });
+      await this.store.createIfAbsent(commitPath(version), text, { contentType: 'application/json' });
     } catch (err) {
       if (err instanceof ObjectAlreadyExistsError) return false;
       throw err;
@@ -423,6 +436,7 @@ class LaneView {
     faultPoint('afterCommit');
     applyActions(this.state, actions, version);
     this.record([{ commitInfo }], version);
+    keepCommitted(this.store, this.state, text);
     await checkpointIfDue(this.store, cloneState(this.state), options.checkpointInterval);
     return true;
   }

@@ -8,11 +8,11 @@
  * timestamps name copy times; version numbers are unaffected.
  */
 import type { ObjectStore } from '../storage/types';
-import type { AddFile, Metadata, Protocol, RemoveFile, Txn } from './actions';
+import type { Action, AddFile, Metadata, Protocol, RemoveFile, Txn } from './actions';
 import { readCheckpoint } from './checkpoint';
 import { CorruptLogError, VersionNotFoundError } from './errors';
 import { latestStateFromHint } from './log-tail';
-import { commitPath, listLog, listLogFrom, LogListing, readCommit, readLastCheckpoint, requireContiguous } from './log';
+import { commitPath, listLog, listLogFrom, LogListing, readCommit, readCommitIfExists, readLastCheckpoint, requireContiguous } from './log';
 import { checkReadSupport } from './protocol';
 import { applyActions, cloneState, emptyState, TableState } from './replay';
 import { DeltaStruct, parseSchema } from './schema';
@@ -98,6 +98,40 @@ export async function refreshSnapshot(snapshot: Snapshot, untilVersion?: number)
     applyActions(state, actions, v);
   }
   return state ? toSnapshot(store, state) : snapshot;
+}
+
+/**
+ * Bring a snapshot up to the latest version by reading the commits after it until one is missing
+ * (one read answered 404 when nothing is new), giving up when there are more than `maxNew`.
+ *
+ * @param snapshot a loaded snapshot
+ * @param maxNew most commits worth reading one by one
+ * @param onCommit told of each commit read
+ * @returns the newer snapshot, the same one when nothing is newer, or null beyond `maxNew` new commits
+ */
+export async function advanceSnapshot(snapshot: Snapshot, maxNew: number, onCommit?: (version: number, actions: Action[]) => void): Promise<Snapshot | null> {
+  const store = snapshot.store;
+  let state: TableState | undefined;
+  for (let v = snapshot.version + 1; ; v++) {
+    const actions = await readCommitIfExists(store, v);
+    if (!actions) break;
+    if (v > snapshot.version + maxNew) return null;
+    onCommit?.(v, actions);
+    state ??= cloneState(snapshot.state);
+    applyActions(state, actions, v);
+  }
+  return state ? toSnapshot(store, state) : snapshot;
+}
+
+/**
+ * A snapshot of a state this process built (e.g. the state right after its own commit).
+ *
+ * @param store store rooted at the table
+ * @param state the state (not copied: the caller must not change it afterwards)
+ * @returns the snapshot
+ */
+export function snapshotOfState(store: ObjectStore, state: TableState): Snapshot {
+  return toSnapshot(store, state);
 }
 
 function toSnapshot(store: ObjectStore, state: TableState, skipProtocolCheck = false): Snapshot {

@@ -177,30 +177,26 @@ async function ingestFileOnce(options: IngestFileOptions): Promise<IngestOutcome
     return { status: 'superseded', path, etag, ...zero, bytes: info.size, reason: `the blob now has ETag ${etag}, not ${normaliseEtag(options.etag)}` };
   }
 
-  let entry = await ledger.get(tableKey, path, etag);
-  if (entry && entry.status !== 'started') return fromEntry('duplicate', entry);
   let snapshot = await loadSnapshotIfExists(table);
   const intentId = sourceIntentId(tableKey, path, etag);
-  if (!entry) {
-    const started = await ledger.start({
-      table: tableKey,
-      path,
-      etag,
-      status: 'started',
-      ...(options.source?.name ? { source: options.source.name } : {}),
-      attempts: 1,
-      startedAt: now.toISOString(),
-      updatedAt: now.toISOString(),
-      startVersion: snapshot?.version ?? -1,
-      ...zero,
-      bytes: info.size,
-    });
-    entry = started.entry;
-    if (!started.created) {
-      if (entry.status !== 'started') return fromEntry('duplicate', entry);
-      entry = await nextAttempt(ledger, entry, now);
-    }
-  } else {
+  // No read of the ledger first: creating the entry if absent claims a new file in one request, and
+  // answers with the entry of a file seen before (a duplicate, or an attempt that did not finish).
+  const started = await ledger.start({
+    table: tableKey,
+    path,
+    etag,
+    status: 'started',
+    ...(options.source?.name ? { source: options.source.name } : {}),
+    attempts: 1,
+    startedAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+    startVersion: snapshot?.version ?? -1,
+    ...zero,
+    bytes: info.size,
+  });
+  let entry = started.entry;
+  if (!started.created) {
+    if (entry.status !== 'started') return fromEntry('duplicate', entry);
     entry = await nextAttempt(ledger, entry, now);
   }
   if (entry.attempts > 1 && snapshot) {
@@ -467,7 +463,7 @@ async function attempt(
   ingestFaultPoint('beforeLedger');
   // The rows that landed may be another attempt's (same file, same counts): take the commit's word.
   let committed: Record<string, unknown> = sourceInfo;
-  const carried = await readCommitIfExists(table, landed.version);
+  const carried = landed.committedHere ? null : await readCommitIfExists(table, landed.version);
   const recorded = carried && laneCommitRecord(carried)?.sources.find((s) => s.intent === intentId);
   if (recorded) committed = recorded;
   const done: LedgerEntry = {

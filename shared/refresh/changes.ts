@@ -12,7 +12,7 @@
  *   log): the changed rows are unknown and the downstream table is recomputed whole.
  */
 import type { AddFile } from '../delta/actions';
-import { readCommitIfExists } from '../delta';
+import { readKeptCommit } from '../delta/latest';
 import type { SourceFile } from '../sql/stage';
 import type { ObjectStore } from '../storage/types';
 
@@ -40,7 +40,7 @@ export async function changedRows(store: ObjectStore, from: number, to: number):
   for (let v = from + 1; v <= to; v++) versions.push(v);
   for (let i = 0; i < versions.length; i += PARALLEL_COMMITS) {
     const chunk = versions.slice(i, i + PARALLEL_COMMITS);
-    const commits = await Promise.all(chunk.map((v) => readCommitIfExists(store, v)));
+    const commits = await Promise.all(chunk.map((v) => readKeptCommit(store, v)));
     for (let j = 0; j < chunk.length; j++) {
       const actions = commits[j];
       if (!actions) return null;

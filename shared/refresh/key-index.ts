@@ -5,7 +5,7 @@
  * each prefixed with its length so `("ab","c")` and `("a","bc")` differ) and the table is partitioned
  * by `_key_bucket = _key_hash % buckets`. An update touches only the buckets of its keys; inside them,
  * only the `_key_hash` column of each file is read (ranged reads of the Parquet footer and that one
- * column chunk, never the whole file) to find the files that really hold a changed key. Those files,
+ * column chunk, never the whole file; a small file's footer read brings the chunk with it) to find the files that really hold a changed key. Those files,
  * and only those, are rewritten. Hash equality only nominates files; rows are matched on the key
  * values themselves. A file's hashes are kept in memory once read (files never change), so an update
  * reads only the hash columns of files it has not seen before.
@@ -89,6 +89,18 @@ function recall(key: string): BigInt64Array | undefined {
 }
 
 /**
+ * Remember the `_key_hash` column of a file this process has just written, so that the next update of
+ * its bucket finds the file's keys without reading it back.
+ *
+ * @param store store rooted at the table
+ * @param file the file's add action
+ * @param hashes its `_key_hash` values
+ */
+export function rememberFileHashes(store: ObjectStore, file: AddFile, hashes: BigInt64Array): void {
+  remember(`${store.url}\n${decodeAddPath(file.path, store.url)}\n${file.size}`, hashes);
+}
+
+/**
  * The files among `candidates` that hold a row whose `_key_hash` is in the table `incoming`.
  *
  * @param engine the engine (with the `incoming` table, which has a `_key_hash` column)
@@ -114,10 +126,20 @@ export async function filesHoldingKeys(engine: SqlEngine, store: ObjectStore, ca
         perFile[index] = known;
         continue;
       }
+      // The footer read takes the file's tail (all of a small file): a column chunk inside the bytes
+      // it brought is cut from them instead of being read again.
+      let held: { start: number; bytes: Uint8Array } | undefined;
       const buffer = {
         byteLength: size,
         slice: async (start: number, end?: number): Promise<ArrayBuffer> => {
-          const bytes = await store.read(path, { offset: start, length: (end ?? size) - start });
+          const stop = end ?? size;
+          let bytes: Uint8Array;
+          if (held && start >= held.start && stop <= held.start + held.bytes.byteLength) {
+            bytes = held.bytes.subarray(start - held.start, stop - held.start);
+          } else {
+            bytes = await store.read(path, { offset: start, length: stop - start });
+            held = { start, bytes };
+          }
           return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
         },
       };

@@ -12,8 +12,8 @@
  * arrival order upserts use to break ties.
  */
 import type { AddFile } from '../delta/actions';
-import { activeFiles, readCommitIfExists, type Snapshot } from '../delta';
-import { latestSnapshot } from '../delta/latest';
+import { activeFiles, type Snapshot } from '../delta';
+import { latestSnapshot, readKeptCommit } from '../delta/latest';
 import type { SourceFile } from '../sql/stage';
 import type { ObjectStore } from '../storage/types';
 import { fullRefreshCommand, RefreshError } from './errors';
@@ -60,7 +60,7 @@ export async function planSourceRead(source: string, store: ObjectStore, applied
   for (let v = applied + 1; v <= snapshot.version; v++) versions.push(v);
   for (let i = 0; i < versions.length; i += PARALLEL_COMMITS) {
     const chunk = versions.slice(i, i + PARALLEL_COMMITS);
-    const commits = await Promise.all(chunk.map((v) => readCommitIfExists(store, v)));
+    const commits = await Promise.all(chunk.map((v) => readKeptCommit(store, v)));
     chunk.forEach((version, j) => {
       const actions = commits[j];
       if (!actions) {
@@ -112,7 +112,7 @@ async function liveFilesInArrivalOrder(store: ObjectStore, snapshot: Snapshot): 
   for (let top = snapshot.version; top >= 0 && addedIn.size < live.size; top -= PARALLEL_COMMITS) {
     const chunk: number[] = [];
     for (let v = top; v > top - PARALLEL_COMMITS && v >= 0; v--) chunk.push(v);
-    const commits = await Promise.all(chunk.map((v) => readCommitIfExists(store, v)));
+    const commits = await Promise.all(chunk.map((v) => readKeptCommit(store, v)));
     let missing = false;
     chunk.forEach((version, j) => {
       if (!commits[j]) missing = true;

@@ -28,7 +28,7 @@ import { FILE_ID_COLUMN, ROW_COLUMN } from '../sql/source';
 import type { ObjectStore } from '../storage/types';
 import { ACTION, BATCH } from './batch';
 import { KEY_BUCKET, KEY_HASH } from './contract';
-import { fileBucket, filesHoldingKeys, keyHashSql, keysMatchSql } from './key-index';
+import { fileBucket, filesHoldingKeys, keyHashSql, keysMatchSql, rememberFileHashes } from './key-index';
 import { protectedColumn } from './pii';
 import { partitionRuns } from './partition-slices';
 
@@ -150,12 +150,45 @@ export async function upsertRows(engine: SqlEngine, store: ObjectStore, layout: 
   const sql = `${rewritten}SELECT ${cols('c')}, c.${KEY_HASH}, c.${KEY_BUCKET} FROM __changed c ORDER BY ${order}`;
   const rows = partitionRuns(queryBatches(engine, sql, schema, `${context}: writing files`), schema, layout.partitionColumns);
   result.adds = await writeDataFiles({ store, schema, partitionColumns: layout.partitionColumns }, rows);
+  await rememberWrittenHashes(engine, store, sql, result.adds, layout.partitionColumns, context);
   if (updated > 0) {
     const change = await writeChangeFile(engine, store, data, table);
     result.changeFile = change.path;
     result.changeRows = change.rows;
   }
   return result;
+}
+
+/** Most rows whose key hashes are remembered after an update (beyond, the next update reads them). */
+const REMEMBERED_ROWS = 100_000;
+
+/**
+ * Tell the key index the hashes of the files just written, when each touched bucket got one file (the
+ * table partitioned by bucket alone): the next update of those buckets then reads none of them.
+ */
+async function rememberWrittenHashes(
+  engine: SqlEngine,
+  store: ObjectStore,
+  sql: string,
+  adds: AddFile[],
+  partitionColumns: string[],
+  context: string,
+): Promise<void> {
+  if (partitionColumns.length !== 1 || partitionColumns[0] !== KEY_BUCKET) return;
+  const rows = (file: AddFile) => JSON.parse(file.stats ?? '{}').numRecords as number | undefined;
+  if (adds.some((f) => typeof rows(f) !== 'number') || adds.reduce((n, f) => n + rows(f)!, 0) > REMEMBERED_ROWS) return;
+  const byBucket = new Map<string, AddFile[]>();
+  for (const f of adds) byBucket.set(String(f.partitionValues?.[KEY_BUCKET]), [...(byBucket.get(String(f.partitionValues?.[KEY_BUCKET])) ?? []), f]);
+  const hashes = new Map<string, bigint[]>();
+  for (const r of await engine.rows(`SELECT CAST(${KEY_BUCKET} AS VARCHAR) AS b, ${KEY_HASH} AS h FROM (${sql})`, `${context}: key hashes written`)) {
+    const list = hashes.get(String(r.b)) ?? [];
+    list.push(BigInt(r.h as bigint | number));
+    hashes.set(String(r.b), list);
+  }
+  for (const [bucket, files] of byBucket) {
+    const written = hashes.get(bucket) ?? [];
+    if (files.length === 1 && written.length === rows(files[0])) rememberFileHashes(store, files[0], BigInt64Array.from(written));
+  }
 }
 
 async function writeChangeFile(engine: SqlEngine, store: ObjectStore, data: string[], table: TableDefinition): Promise<{ path: string; rows: number }> {

@@ -30,11 +30,36 @@ export function openLakeStore(settings: SluiceSettings, path: string): ObjectSto
  */
 export function openContainerStore(connection: LakeConnection, container: string, path: string): ObjectStore {
   const { ContainerClient } = require('@azure/storage-blob') as typeof import('@azure/storage-blob');
-  if (connection.kind === 'connectionString') {
-    return new AzureBlobStore(new ContainerClient(expandDevelopmentStorage(connection.connectionString), container), path.replace(/^\/+|\/+$/g, ''));
-  }
-  const url = `${connection.blobServiceUri}/${container}`;
-  return new AzureBlobStore(new ContainerClient(url, credentialFor(connection)), path.replace(/^\/+|\/+$/g, ''));
+  const root = path.replace(/^\/+|\/+$/g, '');
+  const client =
+    connection.kind === 'connectionString'
+      ? new ContainerClient(expandDevelopmentStorage(connection.connectionString), container)
+      : new ContainerClient(`${connection.blobServiceUri}/${container}`, credentialFor(connection));
+  const store = new AzureBlobStore(client, root);
+  return instrument?.store ? instrument.store(store, container, root) : store;
+}
+
+/**
+ * Wrappers put around every store and Table Storage client this module opens; the requests bench and
+ * its regression test count storage requests through them. Nothing is wrapped unless one is set.
+ */
+export interface LakeInstrument {
+  /** Wrap a store rooted at `path` of `container`. */
+  store?(store: ObjectStore, container: string, path: string): ObjectStore;
+  /** Wrap (or equip) the client of one Azure Table. */
+  table?(client: TableClient, tableName: string): TableClient;
+}
+
+let instrument: LakeInstrument | undefined;
+
+/**
+ * Set (or, with undefined, remove) the wrappers of the stores and table clients opened from now on in
+ * this process.
+ *
+ * @param next the wrappers
+ */
+export function instrumentLake(next: LakeInstrument | undefined): void {
+  instrument = next;
 }
 
 /**
@@ -54,7 +79,11 @@ export function openLakeTables(connection: LakeConnection): (tableName: string) 
     );
   const { TableClient } = require('@azure/data-tables') as typeof import('@azure/data-tables');
   const credential = credentialFor(connection);
-  return (tableName) => new TableClient(endpoint, tableName, credential);
+  return (tableName) => instrumented(new TableClient(endpoint, tableName, credential), tableName);
+}
+
+function instrumented(client: TableClient, tableName: string): TableClient {
+  return instrument?.table ? instrument.table(client, tableName) : client;
 }
 
 /**
@@ -66,7 +95,7 @@ export function openLakeTables(connection: LakeConnection): (tableName: string) 
 export function connectionStringTables(connectionString: string): (tableName: string) => TableClient {
   const { TableClient } = require('@azure/data-tables') as typeof import('@azure/data-tables');
   const insecure = /DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true|TableEndpoint=http:/i.test(connectionString);
-  return (tableName) => TableClient.fromConnectionString(connectionString, tableName, { allowInsecureConnection: insecure });
+  return (tableName) => instrumented(TableClient.fromConnectionString(connectionString, tableName, { allowInsecureConnection: insecure }), tableName);
 }
 
 /** `UseDevelopmentStorage=true` is Azurite on its default ports; the SDK needs it spelled out. */
