@@ -45,7 +45,7 @@
  * (sections not run keep their previous results there).
  *
  * Command line (`npm run bench -- <flags>`):
- *   --section snapshot,commits,ingest,refresh   the sections to run (default all four; refresh:
+ *   --section ingest,events,…            the sections to run (default all of SECTIONS below; refresh:
  *                                       bench/refresh.ts, BENCH_REFRESH_ROWS rows, default 1000000)
  *   --rows N[,M…]                       ingest: dataset rows (default 1000000); two counts also print
  *                                       the peak RSS growth between them
