@@ -68,6 +68,14 @@ param backupSchedule string = '0 0 2 * * *'
 param backupRetentionDays int = 30
 @description('SLUICE_BACKUP_MIN_VERSIONS')
 param backupMinVersions int = 7
+@description('SLUICE_BACKUP_COPY_CONCURRENCY: files of one table the backup timer copies at once (1 to 256).')
+@minValue(1)
+@maxValue(256)
+param backupCopyConcurrency int = 16
+@description('SLUICE_BACKUP_TABLE_CONCURRENCY: tables the backup timer backs up at once (1 to 64).')
+@minValue(1)
+@maxValue(64)
+param backupTableConcurrency int = 4
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
@@ -183,6 +191,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     SLUICE_BACKUP_SCHEDULE: backupSchedule
     SLUICE_BACKUP_RETENTION_DAYS: string(backupRetentionDays)
     SLUICE_BACKUP_MIN_VERSIONS: string(backupMinVersions)
+    SLUICE_BACKUP_COPY_CONCURRENCY: string(backupCopyConcurrency)
+    SLUICE_BACKUP_TABLE_CONCURRENCY: string(backupTableConcurrency)
   }
 }
 

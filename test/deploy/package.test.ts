@@ -254,7 +254,14 @@ describe('infra: the backup account', () => {
   it('sets every backup setting the app reads as an app setting, the location from the backup account', () => {
     const settingsDoc = readText('shared/host/settings.ts');
     const names = [...new Set([...settingsDoc.matchAll(/\| `(SLUICE_BACKUP_[A-Z_]+)` \|/g)].map((m) => m[1]!))];
-    expect(names.sort()).toEqual(['SLUICE_BACKUP_LOCATION', 'SLUICE_BACKUP_MIN_VERSIONS', 'SLUICE_BACKUP_RETENTION_DAYS', 'SLUICE_BACKUP_SCHEDULE']);
+    expect(names.sort()).toEqual([
+      'SLUICE_BACKUP_COPY_CONCURRENCY',
+      'SLUICE_BACKUP_LOCATION',
+      'SLUICE_BACKUP_MIN_VERSIONS',
+      'SLUICE_BACKUP_RETENTION_DAYS',
+      'SLUICE_BACKUP_SCHEDULE',
+      'SLUICE_BACKUP_TABLE_CONCURRENCY',
+    ]);
     const app = readText('infra/app/function-app.bicep');
     for (const name of names) expect(app, `app setting ${name}`).toMatch(new RegExp(`^\\s*${name}: `, 'm'));
     const functionApp = /^module functionApp '[^']+' = \{\n([^]*?)\n\}/m.exec(main)![1]!;
