@@ -125,7 +125,9 @@ async function buildConstantStateTable(store: ObjectStore, commits: number, conc
     schema: WRITER_SCHEMA,
     configuration: { 'delta.checkpointInterval': String(CHECKPOINT_INTERVAL), 'delta.deletedFileRetentionDuration': 'interval 0 seconds' },
   });
-  const now = Date.now();
+  // Commit times in the past, one millisecond apart: a tombstone stamped after the checkpoint is
+  // written would outlive the zero retention, and how many did would depend on how fast the build ran.
+  const now = Date.now() - commits;
   const first: Action[] = [
     { commitInfo: { timestamp: now, operation: 'WRITE', operationParameters: { mode: 'Append' }, readVersion: 0, isBlindAppend: true } },
     ...Array.from({ length: LIVE_FILES }, (_, id) => ({ add: fileAt(id, now) })),
