@@ -23,7 +23,6 @@
  * table holds exactly the events sent (row counts of the added files) and that every partition's txn
  * is its last sequence number: a figure of a run that lost or doubled events is an error, not a figure.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
@@ -31,8 +30,8 @@ import { loadSnapshot, txnVersion } from '../shared/delta';
 import { hubAppId, ingestEvents } from '../shared/ingest/events';
 import type { HubEvent, HubPartition } from '../shared/ingest/types';
 import { openStore } from '../shared/storage/location';
+import { runReportingChild } from './report-child';
 
-const ROOT = nodePath.resolve(__dirname, '..');
 const REPORT_PREFIX = 'events-child-report ';
 const T0 = Date.UTC(2026, 0, 31, 12, 0, 0);
 
@@ -199,24 +198,8 @@ export function printEventsResults(result: EventsBenchResult, printTable: (title
 
 function runChild(spec: CellSpec, cwd: string): Promise<EventsFigure> {
   const profile = process.env.BENCH_EVENTS_PROFILE;
-  const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${nodePath.resolve(profile)}`] : [];
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [...flags, '--import', 'tsx', __filename, 'cell', JSON.stringify(spec)], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, TMPDIR: cwd },
-    });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (d) => (stdout += d));
-    proc.stderr.on('data', (d) => (stderr += d));
-    proc.on('error', reject);
-    proc.on('close', (code, signal) => {
-      const line = stdout.split('\n').find((l) => l.startsWith(REPORT_PREFIX));
-      if (code !== 0 || !line) reject(new Error(`events cell exited with ${code ?? signal}: ${(stderr || stdout).slice(-1000)}`));
-      else resolve(JSON.parse(line.slice(REPORT_PREFIX.length)) as EventsFigure);
-    });
-  });
+  const nodeFlags = profile ? ['--cpu-prof', `--cpu-prof-dir=${nodePath.resolve(profile)}`] : [];
+  return runReportingChild({ script: [__filename, 'cell'], spec, prefix: REPORT_PREFIX, tmpdir: cwd, nodeFlags }) as Promise<EventsFigure>;
 }
 
 /** A telemetry reading of about 200 bytes of JSON, varied enough that the columns compress like real ones. */

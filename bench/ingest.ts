@@ -14,12 +14,12 @@
  * (`--rows 1000000,5000000`, or `--memory-check` for exactly those) to get Sluice's peak RSS at both,
  * for each format run.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import type { IngestChildReport } from './ingest-child';
 import { REPORT_PREFIX } from './ingest-child';
+import { runReportingChild } from './report-child';
 import { cachedDataset, DatasetFormat } from './dataset';
 
 const ROOT = nodePath.resolve(__dirname, '..');
@@ -242,23 +242,7 @@ async function duckdbRun(file: string, format: DatasetFormat, threads: number, w
 
 /** Run a TypeScript script in a child `node --import tsx` and parse the report line it prints. */
 function child(script: string[], spec: object, cwd: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', ...script, JSON.stringify(spec)], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, TMPDIR: cwd },
-    });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (d) => (stdout += d));
-    proc.stderr.on('data', (d) => (stderr += d));
-    proc.on('error', reject);
-    proc.on('close', (code, signal) => {
-      const line = stdout.split('\n').find((l) => l.startsWith(REPORT_PREFIX));
-      if (code !== 0 || !line) reject(new Error(`${nodePath.basename(script[0])} exited with ${code ?? signal}: ${(stderr || stdout).slice(-1000)}`));
-      else resolve(JSON.parse(line.slice(REPORT_PREFIX.length)));
-    });
-  });
+  return runReportingChild({ script, spec, prefix: REPORT_PREFIX, tmpdir: cwd });
 }
 
 /** What the DuckDB child reports. */
