@@ -21,7 +21,7 @@
  * `duckdbEncodable` says which; the choice is made in encode-worker.ts.
  */
 import * as arrow from 'apache-arrow';
-import { PARQUET_FIELD_ID } from './schema';
+import { DeltaField, deltaFieldToArrow, PARQUET_FIELD_ID } from './schema';
 import type { ParquetWriteOptions } from './parquet';
 
 /** DuckDB's memory limit inside an encoding worker: a row group being written is all it holds (160MB put
@@ -30,6 +30,8 @@ import type { ParquetWriteOptions } from './parquet';
 const MEMORY_LIMIT = '64MB';
 /** The table function the COPY reads from. */
 const SCAN_FUNCTION = 'sluice_batches';
+
+const quote = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
 /** The DuckDB column type for an Arrow type it encodes here, or null. */
 function duckdbTypeName(type: arrow.DataType): string | null {
@@ -54,6 +56,35 @@ function duckdbTypeName(type: arrow.DataType): string | null {
  */
 export function duckdbEncodable(schema: arrow.Schema): boolean {
   return schema.fields.length > 0 && schema.fields.every((f) => duckdbTypeName(f.type) !== null && !f.metadata.has(PARQUET_FIELD_ID));
+}
+
+/**
+ * The DuckDB type a column of a data file is written with by `encodeWithDuckdb`, or null when DuckDB
+ * does not encode it here; for SQL that writes data files itself and must write them alike.
+ *
+ * @param field the Delta field
+ * @returns the type name, e.g. `TIMESTAMPTZ` for `timestamp`
+ */
+export function duckdbFileType(field: DeltaField): string | null {
+  const column = deltaFieldToArrow(field);
+  return column.metadata.has(PARQUET_FIELD_ID) ? null : duckdbTypeName(column.type);
+}
+
+/**
+ * The options of a `COPY … TO … (…)` that writes Parquet as `encodeWithDuckdb` does: zstd, the row
+ * group size, the footer's key-value metadata.
+ *
+ * @param options row group size and footer metadata
+ * @returns the options, comma-separated
+ */
+export function parquetCopyOptions(options: ParquetWriteOptions = {}): string {
+  const metadata = Object.entries(options.metadata ?? {});
+  return [
+    'FORMAT parquet',
+    'COMPRESSION zstd',
+    `ROW_GROUP_SIZE ${Math.max(1, Math.floor(options.rowGroupRows ?? 131072))}`,
+    ...(metadata.length ? [`KV_METADATA {${metadata.map(([k, v]) => `${quote(k)}: ${quote(v)}`).join(', ')}}`] : []),
+  ].join(', ');
 }
 
 type Bindings = typeof import('@duckdb/node-bindings');
@@ -303,7 +334,6 @@ function copyStrings(
   bindings.copy_data_to_vector(vector, 0, scratch.buffer as ArrayBuffer, scratch.byteOffset, count * 16);
 }
 
-const quote = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
 /**
  * Encode batches as one Parquet file (zstd) at a local path, with DuckDB on this thread.
@@ -322,16 +352,9 @@ export async function encodeWithDuckdb(next: () => arrow.RecordBatch | null, pat
   if (!duckdbEncodable(schema)) throw new Error('duckdb parquet: the schema has a column DuckDB does not encode here');
   const state: ScanState = { schema, next, batch: first, row: 0, failure: null };
   db.current = state;
-  const metadata = Object.entries(options.metadata ?? {});
-  const settings = [
-    'FORMAT parquet',
-    'COMPRESSION zstd',
-    `ROW_GROUP_SIZE ${Math.max(1, Math.floor(options.rowGroupRows ?? 131072))}`,
-    ...(metadata.length ? [`KV_METADATA {${metadata.map(([k, v]) => `${quote(k)}: ${quote(v)}`).join(', ')}}`] : []),
-  ];
   const columns = schema.fields.map((f) => `"${f.name.replace(/"/g, '""')}"`).join(', ');
   try {
-    await db.connection.run(`COPY (SELECT ${columns} FROM ${SCAN_FUNCTION}()) TO ${quote(path)} (${settings.join(', ')})`);
+    await db.connection.run(`COPY (SELECT ${columns} FROM ${SCAN_FUNCTION}()) TO ${quote(path)} (${parquetCopyOptions(options)})`);
   } catch (err) {
     // The scan's own failure (the input side gave up) says more than DuckDB's wrapping of it.
     throw state.failure ?? err;

@@ -248,9 +248,7 @@ async function openFile(
   options: WriteFilesOptions,
   thread: EncodeThread,
 ): Promise<OpenFile> {
-  const dir = partitionDirectory(target.partitionColumns, partitionValues);
-  const name = `part-00000-${randomUUID()}.c000.zstd.parquet`;
-  const path = dir ? `${dir}/${name}` : name;
+  const path = newDataFilePath(target.partitionColumns, partitionValues);
   const encoder = await openParquetEncoder(
     { rowGroupRows: options.rowGroupRows, metadata: { 'sluice.schema': JSON.stringify(fileSchema.fields.map((f) => f.name)) } },
     thread,
@@ -288,20 +286,57 @@ async function openFile(
       let end = concatBytes(tail);
       const footerLength = parquetFooterLength(end);
       if (footerLength > end.length) end = await target.store.read(path, { offset: info.size - footerLength, length: footerLength });
-      const stats = newStats(fields, options.statsColumns ?? 32);
-      stats.numRecords = file.rows;
-      statsFromFooter(stats, (await readFooterStatistics(end)).rowGroups);
-      return {
-        path: encodeAddPath(path),
-        partitionValues,
-        size: info.size,
-        modificationTime: info.lastModified.getTime(),
-        dataChange: true,
-        stats: statsToJson(stats),
-      };
+      return describeDataFile(fields, options.statsColumns, path, partitionValues, info, end, file.rows);
     },
   };
   return file;
+}
+
+/**
+ * A fresh name for a data file, in its Hive-style partition folder.
+ *
+ * @param partitionColumns the table's partition columns
+ * @param partitionValues the file's partition values
+ * @returns the path relative to the table root
+ */
+export function newDataFilePath(partitionColumns: string[], partitionValues: Record<string, string | null>): string {
+  const dir = partitionDirectory(partitionColumns, partitionValues);
+  const name = `part-00000-${randomUUID()}.c000.zstd.parquet`;
+  return dir ? `${dir}/${name}` : name;
+}
+
+/**
+ * The `add` action of a data file written and stored, its statistics read from its footer.
+ *
+ * @param fields the file's columns (partition columns excluded)
+ * @param statsColumns columns to collect statistics for (default 32)
+ * @param path its path relative to the table root
+ * @param partitionValues its partition values
+ * @param info what the store said of it once written
+ * @param end the file's last bytes, its whole footer included
+ * @param rows rows in the file
+ * @returns the action (dataChange=true)
+ */
+export async function describeDataFile(
+  fields: DeltaField[],
+  statsColumns: number | undefined,
+  path: string,
+  partitionValues: Record<string, string | null>,
+  info: { size: number; lastModified: Date },
+  end: Uint8Array,
+  rows: number,
+): Promise<AddFile> {
+  const stats = newStats(fields, statsColumns ?? 32);
+  stats.numRecords = rows;
+  statsFromFooter(stats, (await readFooterStatistics(end)).rowGroups);
+  return {
+    path: encodeAddPath(path),
+    partitionValues,
+    size: info.size,
+    modificationTime: info.lastModified.getTime(),
+    dataChange: true,
+    stats: statsToJson(stats),
+  };
 }
 
 /** How much of a file's end is kept in memory to read its footer from. */

@@ -162,6 +162,16 @@ export async function readCsv(input: ByteReader, ctx: ReadContext, tsv: boolean)
     names.map((name, i) => ({ name, inferred: profiles[i].resolve() })),
   );
   result.inference['#csv'] = describeDialect(dialect, sniff.lineEnding);
+  result.csv = {
+    delimiter: dialect.delimiter,
+    quote: dialect.quote,
+    escape: dialect.escape,
+    header: dialect.header && first !== null,
+    inputColumns: ncols,
+    latin1,
+    recordAtStart: window.length > start && window[start] !== 0x0a && window[start] !== 0x0d,
+    columns: output.layout.columns.map(({ name, type, input, dateFormat }) => ({ name, type, input, dateFormat })),
+  };
   result.format = tsv ? 'tsv' : 'csv';
   const { columns } = output.layout;
   const stats = result.stats;

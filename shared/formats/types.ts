@@ -9,7 +9,7 @@
  * moved to `_rescued_data`) or in `badRecords`. `rowsRead = rowsWritten + rowsDeadLettered`.
  */
 import type * as arrow from 'apache-arrow';
-import type { DeltaField, DeltaStruct } from '../delta/schema';
+import type { DeltaField, DeltaStruct, DeltaType } from '../delta/schema';
 
 /** Input formats. `auto` detects from the name (extension) and the first bytes. */
 export type InputFormat = 'auto' | 'csv' | 'tsv' | 'json' | 'ndjson' | 'parquet' | 'avro' | 'binary';
@@ -158,6 +158,29 @@ export interface ReadResult {
    * consumed, after the last good batch: check it once `batches` is exhausted.
    */
   fatal?: BadRecord;
+  /**
+   * CSV and TSV: what the reader decided from the head, for an engine that reads the same bytes
+   * itself (the ingest stage's DuckDB copy) and must read them exactly so. Absent for other formats.
+   */
+  csv?: CsvDecisions;
+}
+
+/** What a CSV read decided before its first batch. */
+export interface CsvDecisions {
+  delimiter: number;
+  quote: number;
+  /** Equal to `quote` when quotes are escaped by doubling them. */
+  escape: number;
+  /** The first record is the header (and is not a row). */
+  header: boolean;
+  /** Fields per record. */
+  inputColumns: number;
+  /** Whether the file is read as Latin-1 (transcoded); UTF-8 otherwise. */
+  latin1: boolean;
+  /** The first record starts right at the file's start (after a byte order mark), not after blank lines. */
+  recordAtStart: boolean;
+  /** Each output column: its name, type, date format and the input field it comes from (-1: none). */
+  columns: { name: string; type: DeltaType; input: number; dateFormat: string }[];
 }
 
 /** The column holding values that did not fit, as JSON keyed by column name. */

@@ -61,10 +61,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type * as arrow from 'apache-arrow';
 import { laneCommitRecord, LaneOptions, readCommitIfExists, SchemaChangedError, Snapshot, submitToLane, createTable, WriteRejectedError } from '../delta';
+import type { AddFile } from '../delta/actions';
 import { loadSnapshotIfExists } from '../delta/commit';
+import { decodeAddPath } from '../delta/partitions';
+import type { DeltaField, DeltaStruct } from '../delta/schema';
 import { writeDataFiles, WriteFilesOptions } from '../delta/writer';
 import { allBadRecords, badRecordCount } from '../formats/bad-records';
-import type { BadRecord, ReadResult } from '../formats/types';
+import type { BadRecord, RangedInput, ReadResult } from '../formats/types';
 import { DEFAULT_POISON_ATTEMPTS } from '../config/settings';
 import { errorText, isTransient } from '../errors';
 import { ObjectInfo, ObjectNotFoundError, ObjectStore } from '../storage/types';
@@ -73,6 +76,7 @@ import { deadLetterPath, writeDeadLetter } from './deadletter';
 import { ingestFaultPoint } from './faults';
 import { claimIsLive, holdClaim } from './ledger';
 import { checkSourceOptions, formatsReader, IngestConfigError, readSource, ReadInput, sourceName } from './reader';
+import { copyCsvIntoFiles, LocalInput, localInputOf, wantsCsvCopy } from './csv-copy';
 import { normaliseEtag, rangedObject } from './stream';
 import type { DeadLetterTarget, IngestLedger, IngestOutcome, IngestSource, IngestStatus, LedgerEntry } from './types';
 
@@ -104,6 +108,11 @@ export interface IngestFileOptions {
   files?: WriteFilesOptions;
   /** Commit lane settings. */
   lane?: LaneOptions;
+  /**
+   * Who reads CSV and TSV files: `auto` (default) DuckDB where it reads the file exactly as the
+   * reader would (csv-copy.ts), else the reader; `reader` always the reader.
+   */
+  csvEngine?: 'auto' | 'reader';
   /** Progress: bytes read of this file, rows written so far. */
   onProgress?: (progress: { bytesRead: number; rowsWritten: number }) => void;
   /** Non-transient failures after which the file is dead-lettered whole (default `DEFAULT_POISON_ATTEMPTS`). */
@@ -227,10 +236,14 @@ async function ingestFileOnce(options: IngestFileOptions): Promise<IngestOutcome
   };
   const claim = holdClaim(ledger, entry);
   const held = { ...options, ledger: claim.ledger, now, tableKey };
+  let local: LocalInput | null = null;
   try {
+    if (options.csvEngine !== 'reader' && wantsCsvCopy(path, options.source?.format, info.size)) {
+      local = await localInputOf(landing, path, info.size, etag, options.chunkBytes);
+    }
     for (let round = 1; ; round++) {
       try {
-        return await attempt(held, snapshot, entry, etag, info, intentId, reader);
+        return await attempt(held, snapshot, entry, etag, info, intentId, reader, local);
       } catch (err) {
         if (err instanceof IngestConfigError) {
           // Nothing of this file was committed (config errors come before any commit): the file is as
@@ -257,6 +270,7 @@ async function ingestFileOnce(options: IngestFileOptions): Promise<IngestOutcome
   } finally {
     await claim.release();
     for (const result of reads) result.moreBadRecords?.dispose();
+    await local?.dispose();
   }
 }
 
@@ -352,15 +366,17 @@ async function attempt(
   info: ObjectInfo,
   intentId: string,
   reader: ReadInput,
+  local: LocalInput | null,
 ): Promise<IngestOutcome> {
   const { landing, path, table, ledger, now, tableKey } = options;
   const size = info.size;
   const source = options.source ?? {};
   const mode = source.schemaEvolution ?? 'addNewColumns';
   let bytesRead = 0;
-  const input = rangedObject(landing, path, size, {
+  // A copy taken for DuckDB is read by the reader too (it was checked against the ETag when taken).
+  const input = rangedObject(local?.spooled ? local.store : landing, local?.spooled ? local.name : path, size, {
     chunkBytes: options.chunkBytes,
-    etag,
+    etag: local?.spooled ? undefined : etag,
     onBytes: (n) => {
       bytesRead = n;
       options.onProgress?.({ bytesRead, rowsWritten: conformer?.rowsWritten ?? 0 });
@@ -375,6 +391,16 @@ async function attempt(
     await drain(iterator);
     const reason = `new column${added.length > 1 ? 's' : ''} ${added.map((f) => f.name).join(', ')} not in the table schema (schemaEvolution failOnNewColumns)`;
     return finish(options, entry, etag, size, result, { rowsWritten: 0, rowsRescued: 0, files: 0, fileReason: reason, deadLetterAll: true });
+  }
+
+  if (snapshot && local) {
+    const copied = await copyWithDuckdb(options, snapshot, result, added, etag, local, input);
+    if (copied) {
+      await iterator.return?.();
+      options.onProgress?.({ bytesRead: size, rowsWritten: copied.counts.rowsWritten });
+      if (copied.files.length === 0) return finish(options, entry, etag, size, result, copied.counts);
+      return commitFiles(options, snapshot, entry, etag, size, result, intentId, copied);
+    }
   }
 
   const first = await iterator.next();
@@ -425,6 +451,76 @@ async function attempt(
   ingestFaultPoint('afterDataFiles');
   const counts = { rowsWritten: conform.rowsWritten, rowsRescued: conform.rowsRescued, files: files.length };
   if (files.length === 0) return finish(options, entry, etag, size, result, counts);
+  return commitFiles(options, snapshot, entry, etag, size, result, intentId, { files, counts, schema, evolved, added: mode === 'addNewColumns' ? added : [] });
+}
+
+/** Data files written for a file, not yet committed. */
+interface WrittenFiles {
+  files: AddFile[];
+  counts: { rowsWritten: number; rowsRescued: number; files: number };
+  /** The schema they were written in, and whether it adds columns to the table's. */
+  schema: DeltaStruct;
+  evolved: boolean;
+  /** New columns added to the table (addNewColumns). */
+  added: DeltaField[];
+}
+
+/**
+ * Copy a CSV file with DuckDB (csv-copy.ts) when it reads it exactly as the reader would; null when it
+ * does not (the reader, which has only taken its sample, goes on).
+ */
+async function copyWithDuckdb(
+  options: IngestFileOptions & { now: Date; tableKey: string },
+  snapshot: Snapshot,
+  result: ReadResult,
+  added: DeltaField[],
+  etag: string,
+  local: LocalInput,
+  input: RangedInput,
+): Promise<WrittenFiles | null> {
+  const mode = options.source?.schemaEvolution ?? 'addNewColumns';
+  // New columns are refused, or moved into `_rescued_data`, by the reader's path.
+  if (added.length && mode !== 'addNewColumns') return null;
+  const { schema, evolved } = writeSchema(snapshot.schema, added);
+  const copy = await copyCsvIntoFiles({
+    localPath: local.path,
+    read: result,
+    schema,
+    partitionColumns: snapshot.partitionColumns,
+    metadata: fileMetadata(options.now, options.path, etag),
+    table: options.table,
+    files: options.files,
+  });
+  if (!copy.copied) return null;
+  try {
+    // The reader checks at its end that the file was not replaced meanwhile; so does the copy.
+    if (!local.spooled) await input.verify?.();
+  } catch (err) {
+    await Promise.allSettled(copy.adds.map((a) => options.table.delete(decodeAddPath(a.path))));
+    throw err;
+  }
+  ingestFaultPoint('afterRead');
+  ingestFaultPoint('afterDataFiles');
+  result.stats.rowsRead = copy.rows;
+  result.stats.rowsEmitted = copy.rows;
+  result.stats.bytesRead = input.size;
+  return { files: copy.adds, counts: { rowsWritten: copy.rows, rowsRescued: 0, files: copy.adds.length }, schema, evolved, added };
+}
+
+/** Commit the data files written for a file through the table's lane, then complete its ledger entry. */
+async function commitFiles(
+  options: IngestFileOptions & { now: Date; tableKey: string },
+  snapshot: Snapshot,
+  entry: LedgerEntry,
+  etag: string,
+  size: number,
+  result: ReadResult,
+  intentId: string,
+  written: WrittenFiles,
+): Promise<IngestOutcome> {
+  const { landing, path, table, ledger, tableKey } = options;
+  const source = options.source ?? {};
+  const { files, counts, schema, evolved, added } = written;
 
   // Dead-letter record first: once the commit exists, a retry only completes the ledger.
   const deadLetter = await deadLetterFor(options, entry, etag, size, result, counts.rowsWritten);
@@ -476,7 +572,7 @@ async function attempt(
     ...accounting(result, counts.rowsWritten),
   };
   await ledger.put(done);
-  return { ...fromEntry('committed', done), ...(evolved && added.length && mode === 'addNewColumns' ? { newColumns: added.map((f) => f.name) } : {}) };
+  return { ...fromEntry('committed', done), ...(evolved && added.length ? { newColumns: added.map((f) => f.name) } : {}) };
 }
 
 /** Record an outcome without a commit (no rows written): dead-lettered, or an input without rows. */

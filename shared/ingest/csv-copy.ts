@@ -1,0 +1,351 @@
+/**
+ * CSV into bronze data files by DuckDB: the reader (shared/formats/csv.ts) sniffs the dialect, samples
+ * and infers as always, then DuckDB reads the whole file itself with that dialect, every field as text,
+ * types each value by SQL that accepts only what the reader would convert to the same value, and writes
+ * the Parquet files as the encoder does (duckdb-parquet.ts). Measured on the point-of-sale file it
+ * takes the file at about DuckDB's own CSV→Parquet speed, where the reader and encoder took twice as
+ * long (docs/benchmarks.md, "ingest").
+ *
+ * The copy only ever writes what the reader would have written; everything else goes back to the
+ * reader, which has lost nothing meanwhile (it stopped after its sample). So the copy gives up, and
+ * the file is read as before, when:
+ * - the file is not one DuckDB can read alike: compressed, Latin-1, an escape other than doubled
+ *   quotes, blank lines before the first record, a decimal, float, binary or `timestamp_ntz` column, a
+ *   partition column fed from the file, a column-mapping table (`declined` says which);
+ * - DuckDB stops on a record: a field count other than the header's (a bad record), a quote left
+ *   open, invalid UTF-8, a line longer than its limit (the reader then dead-letters the record with
+ *   its offset, as always);
+ * - a value would be rescued: the SQL raises an error at the first value outside the accepted
+ *   grammar, rather than approximate the reader's rules (leading zeros, digits a double cannot hold,
+ *   non-ISO dates, `true`/`false` variants, timestamps beyond the common ISO forms).
+ *
+ * The accepted grammar is deliberately narrower than the reader's: a value it refuses costs a
+ * fallback, never a difference. ingest-csv-copy.test.ts reads every CSV fixture both ways and compares.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import * as nodePath from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AddFile } from '../delta/actions';
+import { duckdbFileType, parquetCopyOptions } from '../delta/duckdb-parquet';
+import { parquetFooterLength, readFooterStatistics } from '../delta/parquet';
+import { formatPartitionValue } from '../delta/partitions';
+import type { DeltaField, DeltaStruct } from '../delta/schema';
+import { dataFields } from '../delta/stats';
+import { describeDataFile, newDataFilePath, WriteFilesOptions } from '../delta/writer';
+import type { ReadResult } from '../formats';
+import { quoteIdent, quoteLiteral, sqlLiteral } from '../sql';
+import { LocalStore } from '../storage/local';
+import type { ObjectStore } from '../storage/types';
+import type { FileMetadata } from './columns';
+import { readObjectRanges } from './stream';
+
+/*
+ * DuckDB runs with two threads and keeps the file's row order (silver upserts let the later row of a
+ * key win), so it holds finished row groups until those before them are written. Its memory limit,
+ * row group and read buffer sizes bound that: measured on the 1M- and 5M-row point-of-sale files, the
+ * defaults (no limit, 128k-row groups, 32 MB buffers) took the ingest process to 540 MiB, past the
+ * bronze bound of 512 MiB; these kept it near 360 MiB at about the same speed (docs/benchmarks.md).
+ */
+const MEMORY_LIMIT = '192MB';
+/** Rows per row group, unless the write options say otherwise. */
+const ROW_GROUP_ROWS = 65536;
+/** Bytes of CSV each DuckDB thread reads at a time. */
+const READ_BUFFER_BYTES = 8 * 1024 * 1024;
+/** The error raised by the SQL at a value that the reader would rescue. */
+const RESCUE_MARK = 'sluice: a value needs the reader';
+
+/** What a copy did. */
+export type CsvCopyOutcome = { copied: true; adds: AddFile[]; rows: number } | { copied: false; reason: string };
+
+/** Everything a copy needs. */
+export interface CsvCopyRequest {
+  /** The file on local disk. */
+  localPath: string;
+  /** The reader's result for the same file, its sample taken and no batch consumed. */
+  read: ReadResult;
+  /** The schema the files are written in (writeSchema of columns.ts). */
+  schema: DeltaStruct;
+  partitionColumns: string[];
+  /** Values of the metadata columns. */
+  metadata: FileMetadata;
+  /** The table's store. */
+  table: ObjectStore;
+  /** Row group, file size and statistics settings. */
+  files?: WriteFilesOptions;
+  /** Folder for DuckDB's output and spill files (default: the OS temp folder). */
+  tempRoot?: string;
+}
+
+/**
+ * Why DuckDB cannot copy this file, or null when it can try.
+ *
+ * @param read the reader's result (its `csv` decisions)
+ * @param schema the write schema
+ * @param partitionColumns the table's partition columns
+ * @returns the reason, or null
+ */
+export function csvCopyDeclined(read: ReadResult, schema: DeltaStruct, partitionColumns: string[]): string | null {
+  const csv = read.csv;
+  if (!csv) return `not CSV (${read.format})`;
+  if (read.compression !== 'none') return `compressed (${read.compression})`;
+  if (csv.latin1) return 'Latin-1 text';
+  if (csv.escape !== csv.quote) return 'an escape character other than a doubled quote';
+  if (!csv.recordAtStart) return 'blank lines before the first record';
+  if (csv.inputColumns < 2) return 'a single column (blank lines would be rows)';
+  const byName = new Map(csv.columns.map((c) => [c.name.toLowerCase(), c]));
+  for (const field of schema.fields) {
+    const lower = field.name.toLowerCase();
+    const fed = byName.get(lower);
+    if (partitionColumns.includes(field.name)) {
+      if (!(lower in METADATA_VALUES)) return `partition column ${field.name} comes from the file`;
+      continue;
+    }
+    if (!duckdbFileType(field)) return `column ${field.name} of a type DuckDB does not write here (${JSON.stringify(field.type)})`;
+    if (!fed || fed.input < 0) continue;
+    if (fed.type !== field.type) return `column ${field.name} read as ${JSON.stringify(fed.type)} for a ${JSON.stringify(field.type)} column`;
+    if (!(typeof field.type === 'string' && field.type in VALUE_SQL)) return `column ${field.name} of type ${JSON.stringify(field.type)}`;
+  }
+  return null;
+}
+
+/** The metadata column values as SQL literals, by lower-case name. */
+const METADATA_VALUES: Record<string, (m: FileMetadata) => unknown> = {
+  _ingested_at: (m) => m.ingestedAtMicros,
+  _source_file: (m) => m.sourceFile,
+  _source_etag: (m) => m.sourceEtag,
+  _load_date: (m) => m.loadDate,
+};
+
+/** Nulls in a typed column: no field, or an empty one (quoted or not), as the reader has it. */
+const isEmpty = (v: string) => `(${v} IS NULL OR ${v} = '')`;
+const rescue = `error(${quoteLiteral(RESCUE_MARK)})`;
+const INT = `'-?(0|[1-9][0-9]{0,18})'`;
+
+/**
+ * SQL typing one text field `v` as the reader would, or raising `RESCUE_MARK`: per Delta type, the
+ * grammar accepted (a subset of scalars.ts's) and the cast, which yields null where the value is out
+ * of range or no calendar date; that null raises too.
+ */
+const VALUE_SQL: Record<string, (v: string, duck: string) => string> = {
+  string: (v) => v,
+  byte: typedInteger,
+  short: typedInteger,
+  integer: typedInteger,
+  long: typedInteger,
+  // At most 15 digits in all: a double holds every such decimal exactly, and both sides round correctly.
+  double: (v, duck) =>
+    `CASE WHEN ${isEmpty(v)} THEN NULL WHEN regexp_full_match(${v}, '-?(0|[1-9][0-9]*)(\\.[0-9]+)?') AND length(${v}) - (${v}[1] = '-')::INTEGER - contains(${v}, '.')::INTEGER <= 15 THEN CAST(${v} AS ${duck}) ELSE ${rescue} END`,
+  boolean: (v) => `CASE WHEN ${isEmpty(v)} THEN NULL WHEN lower(${v}) = 'true' THEN true WHEN lower(${v}) = 'false' THEN false ELSE ${rescue} END`,
+  // ISO dates only: the format every date column accepts; other formats go to the reader.
+  date: (v, duck) => checkedCast(v, duck, `'[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}'`),
+  timestamp: (v, duck) =>
+    checkedCast(v, duck, `'[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?'`),
+};
+
+function typedInteger(v: string, duck: string): string {
+  return checkedCast(v, duck, INT);
+}
+
+function checkedCast(v: string, duck: string, pattern: string): string {
+  return `CASE WHEN ${isEmpty(v)} THEN NULL ELSE coalesce(CASE WHEN regexp_full_match(${v}, ${pattern}) THEN TRY_CAST(${v} AS ${duck}) END, ${rescue}) END`;
+}
+
+/** The SELECT list writing one file column. */
+function columnSql(field: DeltaField, request: CsvCopyRequest): string {
+  const duck = duckdbFileType(field)!;
+  const lower = field.name.toLowerCase();
+  const name = quoteIdent(field.name);
+  const constant = METADATA_VALUES[lower];
+  if (constant) return `CAST(${sqlLiteral(constant(request.metadata), field.type)} AS ${duck}) AS ${name}`;
+  const fed = request.read.csv!.columns.find((c) => c.name.toLowerCase() === lower);
+  if (!fed || fed.input < 0) return `NULL::${duck} AS ${name}`;
+  return `CAST(${VALUE_SQL[field.type as string](`c${fed.input}`, duck)} AS ${duck}) AS ${name}`;
+}
+
+/** `read_csv` with the reader's dialect, every field as text, stopping at anything it would not read alike. */
+function sourceSql(request: CsvCopyRequest): string {
+  const csv = request.read.csv!;
+  const char = (b: number) => quoteLiteral(String.fromCharCode(b));
+  const columns = Array.from({ length: csv.inputColumns }, (_, i) => `'c${i}': 'VARCHAR'`).join(', ');
+  return `read_csv(${quoteLiteral(request.localPath)}, auto_detect = false, header = ${csv.header}, delim = ${char(csv.delimiter)}, quote = ${char(csv.quote)}, escape = ${char(csv.escape)}, columns = {${columns}}, strict_mode = true, null_padding = false, allow_quoted_nulls = false, encoding = 'utf-8', buffer_size = ${READ_BUFFER_BYTES})`;
+}
+
+/**
+ * Copy a CSV file into data files of the table with DuckDB, or say why not (the caller then reads it
+ * with the reader). Nothing is committed; files uploaded before a failure are deleted.
+ *
+ * @param request the file, the reader's decisions, the write schema and table
+ * @returns the `add` actions and rows written, or why the copy gave up
+ */
+export async function copyCsvIntoFiles(request: CsvCopyRequest): Promise<CsvCopyOutcome> {
+  const declined = csvCopyDeclined(request.read, request.schema, request.partitionColumns);
+  if (declined) return { copied: false, reason: declined };
+  const fields = dataFields(request.schema, request.partitionColumns);
+  const partitionValues: Record<string, string | null> = {};
+  for (const column of request.partitionColumns) {
+    const field = request.schema.fields.find((f) => f.name === column)!;
+    partitionValues[column] = formatPartitionValue(METADATA_VALUES[column.toLowerCase()](request.metadata), field.type);
+  }
+  request.files?.acceptPartition?.(partitionValues);
+  const dir = await mkdtemp(nodePath.join(request.tempRoot ?? tmpdir(), 'sluice-csv-copy-'));
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const instance = await DuckDBInstance.create(':memory:', {
+    threads: String(Math.max(1, Math.min(2, cpus().length))),
+    memory_limit: MEMORY_LIMIT,
+    temp_directory: nodePath.join(dir, 'spill'),
+    autoinstall_known_extensions: 'false',
+    autoload_known_extensions: 'false',
+  });
+  const uploaded: string[] = [];
+  try {
+    const connection = await instance.connect();
+    try {
+      await connection.run(`SET TimeZone = 'UTC'`);
+      const out = nodePath.join(dir, 'out');
+      const rowGroupRows = request.files?.rowGroupRows ?? ROW_GROUP_ROWS;
+      const maxRows = request.files?.maxRowsPerFile ?? 4_000_000;
+      const options = [
+        parquetCopyOptions({ rowGroupRows, metadata: { 'sluice.schema': JSON.stringify(fields.map((f) => f.name)) } }),
+        `FILE_SIZE_BYTES ${Math.max(1, Math.floor(request.files?.targetFileBytes ?? 128 * 1024 * 1024))}`,
+        `ROW_GROUPS_PER_FILE ${Math.max(1, Math.ceil(maxRows / rowGroupRows))}`,
+        `FILENAME_PATTERN 'part_{i}'`,
+      ].join(', ');
+      const select = fields.map((f) => columnSql(f, request)).join(', ');
+      try {
+        await connection.run(`COPY (SELECT ${select} FROM ${sourceSql(request)}) TO ${quoteLiteral(out)} (${options})`);
+      } catch (err) {
+        const message = (err as Error).message ?? String(err);
+        return { copied: false, reason: message.includes(RESCUE_MARK) ? 'a value the reader rescues' : `DuckDB stopped: ${firstLine(message)}` };
+      }
+      const names = (await readdir(out).catch(() => [] as string[])).filter((n) => n.endsWith('.parquet'));
+      // part_0, part_1…: in the order DuckDB wrote them, which is the file's order.
+      names.sort((a, b) => fileIndex(a) - fileIndex(b));
+      const adds: AddFile[] = [];
+      let rows = 0;
+      for (const name of names) {
+        const local = nodePath.join(out, name);
+        const end = await fileTail(local);
+        const groups = (await readFooterStatistics(end)).rowGroups;
+        const fileRows = groups.reduce((n, g) => n + g.numRows, 0);
+        if (fileRows === 0) continue;
+        const path = newDataFilePath(request.partitionColumns, partitionValues);
+        uploaded.push(path);
+        const info = await request.table.write(path, createReadStream(local, { highWaterMark: 4 * 1024 * 1024 }), { contentType: 'application/vnd.apache.parquet' });
+        adds.push(await describeDataFile(fields, request.files?.statsColumns, path, partitionValues, info, end, fileRows));
+        rows += fileRows;
+      }
+      return { copied: true, adds, rows };
+    } finally {
+      connection.closeSync();
+    }
+  } catch (err) {
+    // Nothing will commit these files: remove them now rather than leave orphans for vacuum.
+    await Promise.allSettled(uploaded.map((p) => request.table.delete(p)));
+    throw err;
+  } finally {
+    instance.closeSync();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function fileIndex(name: string): number {
+  const m = /(\d+)\.parquet$/.exec(name);
+  return m ? Number(m[1]) : Number.MAX_SAFE_INTEGER;
+}
+
+function firstLine(text: string): string {
+  const line = text.split('\n')[0];
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
+
+/** The end of a local Parquet file, its whole footer included. */
+async function fileTail(path: string): Promise<Uint8Array> {
+  const size = (await stat(path)).size;
+  const handle = await open(path, 'r');
+  try {
+    const read = async (length: number) => {
+      const out = new Uint8Array(Math.min(length, size));
+      await handle.read(out, 0, out.length, size - out.length);
+      return out;
+    };
+    const tail = await read(64 * 1024);
+    const footer = parquetFooterLength(tail);
+    return footer > tail.length ? await read(footer) : tail;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Files smaller than this are left to the reader: DuckDB's start-up costs more than it saves there. */
+export const CSV_COPY_MIN_BYTES = 8 * 1024 * 1024;
+
+/** A landing file on local disk, for DuckDB to read and the reader to read alike. */
+export interface LocalInput {
+  /** Absolute path of the bytes. */
+  path: string;
+  /** The store and path the reader reads them from. */
+  store: ObjectStore;
+  name: string;
+  /** Whether the bytes are a copy taken (and checked against the ETag) for this ingestion. */
+  spooled: boolean;
+  /** Delete the copy, if one was taken. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Whether an ingestion tries the DuckDB copy: a CSV or TSV file by its declared format or name, large
+ * enough to gain from it.
+ *
+ * @param path the blob path
+ * @param format the source's declared format
+ * @param size the file's size
+ * @returns true to try
+ */
+export function wantsCsvCopy(path: string, format: string | undefined, size: number): boolean {
+  if (size < CSV_COPY_MIN_BYTES) return false;
+  if (format && format !== 'auto') return format === 'csv' || format === 'tsv';
+  return /\.(csv|tsv)$/i.test(path);
+}
+
+/**
+ * The landing file on local disk: where it is, for a local landing store; else a copy in the temp
+ * folder, read by ranges and checked against its ETag at the end.
+ *
+ * @param landing the landing store
+ * @param path the blob path
+ * @param size its size
+ * @param etag the ETag it must still have
+ * @param chunkBytes range size
+ * @returns the local input; dispose it once the file is ingested
+ */
+export async function localInputOf(landing: ObjectStore, path: string, size: number, etag: string, chunkBytes?: number): Promise<LocalInput> {
+  const url = new URL(landing.url);
+  if (url.protocol === 'file:') {
+    return { path: nodePath.join(fileURLToPath(url), ...path.split('/')), store: landing, name: path, spooled: false, dispose: async () => undefined };
+  }
+  const dir = await mkdtemp(nodePath.join(tmpdir(), 'sluice-landing-'));
+  const local = nodePath.join(dir, 'input');
+  try {
+    const out = createWriteStream(local);
+    const closed = new Promise<void>((resolve, reject) => {
+      out.on('finish', resolve);
+      out.on('error', reject);
+    });
+    try {
+      for await (const chunk of readObjectRanges(landing, path, size, { chunkBytes, etag })) {
+        if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+      }
+      out.end();
+      await closed;
+    } catch (err) {
+      out.destroy();
+      throw err;
+    }
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return { path: local, store: new LocalStore(dir), name: 'input', spooled: true, dispose: () => rm(dir, { recursive: true, force: true }) };
+}
