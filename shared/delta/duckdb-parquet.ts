@@ -334,7 +334,6 @@ function copyStrings(
   bindings.copy_data_to_vector(vector, 0, scratch.buffer as ArrayBuffer, scratch.byteOffset, count * 16);
 }
 
-
 /**
  * Encode batches as one Parquet file (zstd) at a local path, with DuckDB on this thread.
  *

@@ -128,20 +128,35 @@ const INT = `'-?(0|[1-9][0-9]{0,18})'`;
  * grammar accepted (a subset of scalars.ts's) and the cast, which yields null where the value is out
  * of range or no calendar date; that null raises too.
  */
-const VALUE_SQL: Record<string, (v: string, duck: string) => string> = {
+const VALUE_SQL: Record<string, (v: string, duck: string, dateFormat: string) => string> = {
   string: (v) => v,
   byte: typedInteger,
   short: typedInteger,
   integer: typedInteger,
   long: typedInteger,
-  // At most 15 digits in all: a double holds every such decimal exactly, and both sides round correctly.
+  // Plain decimals (no exponent, no leading zeros). Up to 15 digits a double holds every one exactly;
+  // beyond, only those that a double prints back digit for digit (1.8630000000000002), as the reader
+  // has it. Both sides round correctly, so the values are the same.
   double: (v, duck) =>
-    `CASE WHEN ${isEmpty(v)} THEN NULL WHEN regexp_full_match(${v}, '-?(0|[1-9][0-9]*)(\\.[0-9]+)?') AND length(${v}) - (${v}[1] = '-')::INTEGER - contains(${v}, '.')::INTEGER <= 15 THEN CAST(${v} AS ${duck}) ELSE ${rescue} END`,
+    `CASE WHEN ${isEmpty(v)} THEN NULL WHEN regexp_full_match(${v}, '-?(0|[1-9][0-9]*)(\\.[0-9]+)?') AND (length(${v}) - (${v}[1] = '-')::INTEGER - contains(${v}, '.')::INTEGER <= 15 OR CAST(CAST(${v} AS DOUBLE) AS VARCHAR) = ${v}) THEN CAST(${v} AS ${duck}) ELSE ${rescue} END`,
   boolean: (v) => `CASE WHEN ${isEmpty(v)} THEN NULL WHEN lower(${v}) = 'true' THEN true WHEN lower(${v}) = 'false' THEN false ELSE ${rescue} END`,
-  // ISO dates only: the format every date column accepts; other formats go to the reader.
-  date: (v, duck) => checkedCast(v, duck, `'[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}'`),
+  // ISO in every date column, and the column's own format with one- or two-digit day and month.
+  date: (v, duck, dateFormat) => {
+    const other = DATE_FORMATS[dateFormat];
+    const iso = `WHEN regexp_full_match(${v}, '[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}') THEN TRY_CAST(${v} AS ${duck})`;
+    const own = other ? ` WHEN regexp_full_match(${v}, '${other.pattern}') THEN CAST(try_strptime(${v}, '${other.strptime}') AS ${duck})` : '';
+    return `CASE WHEN ${isEmpty(v)} THEN NULL ELSE coalesce(CASE ${iso}${own} END, ${rescue}) END`;
+  },
   timestamp: (v, duck) =>
     checkedCast(v, duck, `'[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?'`),
+};
+
+/** The date formats besides ISO: the shape the reader accepts (scanDate) and DuckDB's reading of it. */
+const DATE_FORMATS: Record<string, { pattern: string; strptime: string }> = {
+  'yyyy/MM/dd': { pattern: '[1-9][0-9]{3}/[0-9]{1,2}/[0-9]{1,2}', strptime: '%Y/%m/%d' },
+  'M/d/yyyy': { pattern: '[0-9]{1,2}/[0-9]{1,2}/[1-9][0-9]{3}', strptime: '%m/%d/%Y' },
+  'd/M/yyyy': { pattern: '[0-9]{1,2}/[0-9]{1,2}/[1-9][0-9]{3}', strptime: '%d/%m/%Y' },
+  'd.M.yyyy': { pattern: '[0-9]{1,2}\\.[0-9]{1,2}\\.[1-9][0-9]{3}', strptime: '%d.%m.%Y' },
 };
 
 function typedInteger(v: string, duck: string): string {
@@ -161,7 +176,7 @@ function columnSql(field: DeltaField, request: CsvCopyRequest): string {
   if (constant) return `CAST(${sqlLiteral(constant(request.metadata), field.type)} AS ${duck}) AS ${name}`;
   const fed = request.read.csv!.columns.find((c) => c.name.toLowerCase() === lower);
   if (!fed || fed.input < 0) return `NULL::${duck} AS ${name}`;
-  return `CAST(${VALUE_SQL[field.type as string](`c${fed.input}`, duck)} AS ${duck}) AS ${name}`;
+  return `CAST(${VALUE_SQL[field.type as string](`c${fed.input}`, duck, fed.dateFormat)} AS ${duck}) AS ${name}`;
 }
 
 /** `read_csv` with the reader's dialect, every field as text, stopping at anything it would not read alike. */
@@ -232,7 +247,9 @@ export async function copyCsvIntoFiles(request: CsvCopyRequest): Promise<CsvCopy
         if (fileRows === 0) continue;
         const path = newDataFilePath(request.partitionColumns, partitionValues);
         uploaded.push(path);
-        const info = await request.table.write(path, createReadStream(local, { highWaterMark: 4 * 1024 * 1024 }), { contentType: 'application/vnd.apache.parquet' });
+        const info = await request.table.write(path, createReadStream(local, { highWaterMark: 4 * 1024 * 1024 }), {
+          contentType: 'application/vnd.apache.parquet',
+        });
         adds.push(await describeDataFile(fields, request.files?.statsColumns, path, partitionValues, info, end, fileRows));
         rows += fileRows;
       }
@@ -292,6 +309,8 @@ export interface LocalInput {
   spooled: boolean;
   /** Delete the copy, if one was taken. */
   dispose(): Promise<void>;
+  /** Set by the ingestion: `duckdb`, or `reader (why not DuckDB)`. */
+  readBy?: string;
 }
 
 /**
@@ -301,10 +320,11 @@ export interface LocalInput {
  * @param path the blob path
  * @param format the source's declared format
  * @param size the file's size
+ * @param anySize whether small files are tried too
  * @returns true to try
  */
-export function wantsCsvCopy(path: string, format: string | undefined, size: number): boolean {
-  if (size < CSV_COPY_MIN_BYTES) return false;
+export function wantsCsvCopy(path: string, format: string | undefined, size: number, anySize = false): boolean {
+  if (size < CSV_COPY_MIN_BYTES && !anySize) return false;
   if (format && format !== 'auto') return format === 'csv' || format === 'tsv';
   return /\.(csv|tsv)$/i.test(path);
 }

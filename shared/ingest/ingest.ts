@@ -109,10 +109,11 @@ export interface IngestFileOptions {
   /** Commit lane settings. */
   lane?: LaneOptions;
   /**
-   * Who reads CSV and TSV files: `auto` (default) DuckDB where it reads the file exactly as the
-   * reader would (csv-copy.ts), else the reader; `reader` always the reader.
+   * Who reads CSV and TSV files: `auto` (default) DuckDB for files of `CSV_COPY_MIN_BYTES` and more
+   * where it reads the file exactly as the reader would (csv-copy.ts), else the reader; `duckdb` the
+   * same for files of any size; `reader` always the reader.
    */
-  csvEngine?: 'auto' | 'reader';
+  csvEngine?: 'auto' | 'duckdb' | 'reader';
   /** Progress: bytes read of this file, rows written so far. */
   onProgress?: (progress: { bytesRead: number; rowsWritten: number }) => void;
   /** Non-transient failures after which the file is dead-lettered whole (default `DEFAULT_POISON_ATTEMPTS`). */
@@ -238,12 +239,13 @@ async function ingestFileOnce(options: IngestFileOptions): Promise<IngestOutcome
   const held = { ...options, ledger: claim.ledger, now, tableKey };
   let local: LocalInput | null = null;
   try {
-    if (options.csvEngine !== 'reader' && wantsCsvCopy(path, options.source?.format, info.size)) {
+    if (options.csvEngine !== 'reader' && wantsCsvCopy(path, options.source?.format, info.size, options.csvEngine === 'duckdb')) {
       local = await localInputOf(landing, path, info.size, etag, options.chunkBytes);
     }
     for (let round = 1; ; round++) {
       try {
-        return await attempt(held, snapshot, entry, etag, info, intentId, reader, local);
+        const outcome = await attempt(held, snapshot, entry, etag, info, intentId, reader, local);
+        return local?.readBy ? { ...outcome, readBy: local.readBy } : outcome;
       } catch (err) {
         if (err instanceof IngestConfigError) {
           // Nothing of this file was committed (config errors come before any commit): the file is as
@@ -368,7 +370,7 @@ async function attempt(
   reader: ReadInput,
   local: LocalInput | null,
 ): Promise<IngestOutcome> {
-  const { landing, path, table, ledger, now, tableKey } = options;
+  const { landing, path, table, now } = options;
   const size = info.size;
   const source = options.source ?? {};
   const mode = source.schemaEvolution ?? 'addNewColumns';
@@ -480,7 +482,10 @@ async function copyWithDuckdb(
 ): Promise<WrittenFiles | null> {
   const mode = options.source?.schemaEvolution ?? 'addNewColumns';
   // New columns are refused, or moved into `_rescued_data`, by the reader's path.
-  if (added.length && mode !== 'addNewColumns') return null;
+  if (added.length && mode !== 'addNewColumns') {
+    local.readBy = `reader (new columns in schemaEvolution ${mode})`;
+    return null;
+  }
   const { schema, evolved } = writeSchema(snapshot.schema, added);
   const copy = await copyCsvIntoFiles({
     localPath: local.path,
@@ -491,6 +496,7 @@ async function copyWithDuckdb(
     table: options.table,
     files: options.files,
   });
+  local.readBy = copy.copied ? 'duckdb' : `reader (${copy.reason})`;
   if (!copy.copied) return null;
   try {
     // The reader checks at its end that the file was not replaced meanwhile; so does the copy.

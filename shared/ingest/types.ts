@@ -68,6 +68,11 @@ export interface IngestOutcome extends FileCounts {
   newColumns?: string[];
   /** Attempt number recorded in the ledger. */
   attempts?: number;
+  /**
+   * For a CSV or TSV file DuckDB was asked to copy (see `csvEngine`): `duckdb` when it did, else
+   * `reader` and why DuckDB gave it back, e.g. `reader (a value the reader rescues)`.
+   */
+  readBy?: string;
 }
 
 /** What happened to the rows of one file: read = written + dead-lettered. */
