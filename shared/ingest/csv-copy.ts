@@ -23,7 +23,7 @@
  * fallback, never a difference. ingest-csv-copy.test.ts reads every CSV fixture both ways and compares.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -218,15 +218,11 @@ export async function copyCsvIntoFiles(request: CsvCopyRequest): Promise<CsvCopy
     const connection = await instance.connect();
     try {
       await connection.run(`SET TimeZone = 'UTC'`);
-      const out = nodePath.join(dir, 'out');
-      const rowGroupRows = request.files?.rowGroupRows ?? ROW_GROUP_ROWS;
-      const maxRows = request.files?.maxRowsPerFile ?? 4_000_000;
-      const options = [
-        parquetCopyOptions({ rowGroupRows, metadata: { 'sluice.schema': JSON.stringify(fields.map((f) => f.name)) } }),
-        `FILE_SIZE_BYTES ${Math.max(1, Math.floor(request.files?.targetFileBytes ?? 128 * 1024 * 1024))}`,
-        `ROW_GROUPS_PER_FILE ${Math.max(1, Math.ceil(maxRows / rowGroupRows))}`,
-        `FILENAME_PATTERN 'part_{i}'`,
-      ].join(', ');
+      const out = nodePath.join(dir, 'out.parquet');
+      const metadata = { 'sluice.schema': JSON.stringify(fields.map((f) => f.name)) };
+      // One file, whatever the size: DuckDB keeps the row order within a file, but not across the
+      // files of a COPY that rotates them (FILE_SIZE_BYTES, ROW_GROUPS_PER_FILE), measured with two threads.
+      const options = parquetCopyOptions({ rowGroupRows: request.files?.rowGroupRows ?? ROW_GROUP_ROWS, metadata });
       const select = fields.map((f) => columnSql(f, request)).join(', ');
       try {
         await connection.run(`COPY (SELECT ${select} FROM ${sourceSql(request)}) TO ${quoteLiteral(out)} (${options})`);
@@ -234,25 +230,15 @@ export async function copyCsvIntoFiles(request: CsvCopyRequest): Promise<CsvCopy
         const message = (err as Error).message ?? String(err);
         return { copied: false, reason: message.includes(RESCUE_MARK) ? 'a value the reader rescues' : `DuckDB stopped: ${firstLine(message)}` };
       }
-      const names = (await readdir(out).catch(() => [] as string[])).filter((n) => n.endsWith('.parquet'));
-      // part_0, part_1…: in the order DuckDB wrote them, which is the file's order.
-      names.sort((a, b) => fileIndex(a) - fileIndex(b));
-      const adds: AddFile[] = [];
-      let rows = 0;
-      for (const name of names) {
-        const local = nodePath.join(out, name);
-        const end = await fileTail(local);
-        const groups = (await readFooterStatistics(end)).rowGroups;
-        const fileRows = groups.reduce((n, g) => n + g.numRows, 0);
-        if (fileRows === 0) continue;
-        const path = newDataFilePath(request.partitionColumns, partitionValues);
-        uploaded.push(path);
-        const info = await request.table.write(path, createReadStream(local, { highWaterMark: 4 * 1024 * 1024 }), {
-          contentType: 'application/vnd.apache.parquet',
-        });
-        adds.push(await describeDataFile(fields, request.files?.statsColumns, path, partitionValues, info, end, fileRows));
-        rows += fileRows;
-      }
+      const end = await fileTail(out);
+      const rows = (await readFooterStatistics(end)).rowGroups.reduce((n, g) => n + g.numRows, 0);
+      if (rows === 0) return { copied: true, adds: [], rows };
+      const path = newDataFilePath(request.partitionColumns, partitionValues);
+      uploaded.push(path);
+      const info = await request.table.write(path, createReadStream(out, { highWaterMark: 4 * 1024 * 1024 }), {
+        contentType: 'application/vnd.apache.parquet',
+      });
+      const adds = [await describeDataFile(fields, request.files?.statsColumns, path, partitionValues, info, end, rows)];
       return { copied: true, adds, rows };
     } finally {
       connection.closeSync();
@@ -265,11 +251,6 @@ export async function copyCsvIntoFiles(request: CsvCopyRequest): Promise<CsvCopy
     instance.closeSync();
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-function fileIndex(name: string): number {
-  const m = /(\d+)\.parquet$/.exec(name);
-  return m ? Number(m[1]) : Number.MAX_SAFE_INTEGER;
 }
 
 function firstLine(text: string): string {

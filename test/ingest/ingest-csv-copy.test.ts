@@ -7,14 +7,18 @@
  * files it must give back to the reader are checked to have been given back, with the reason.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { batchToRows, loadSnapshot, scanTable } from '../../shared/delta';
 import type { JsonValue } from '../../shared/delta/rows';
 import type { IngestOutcome, IngestSource } from '../../shared/ingest';
 import { tableKeyOf } from '../../shared/ingest/ingest';
+import { LocalStore } from '../../shared/storage';
 import { openStore } from '../../shared/storage/location';
 import { azuriteUri, uniqueContainer } from '../support/azurite';
+import { validateTable } from '../support/delta-validate';
 import { ingest, ingestEnv, IngestEnv, tableProblems } from '../support/ingest';
 
 const FIXTURES = nodePath.resolve(__dirname, '..', 'fixtures');
@@ -24,7 +28,7 @@ const NOW = new Date('2026-12-07T10:00:00.123Z');
 async function rowsInOrder(env: IngestEnv): Promise<Record<string, JsonValue>[]> {
   const snapshot = await loadSnapshot(env.table);
   const rows: Record<string, JsonValue>[] = [];
-  for await (const batch of scanTable(snapshot)) rows.push(...batchToRows(batch, snapshot.schema));
+  for await (const batch of scanTable(snapshot)) for (const row of batchToRows(batch, snapshot.schema)) rows.push(row);
   return rows;
 }
 
@@ -159,4 +163,32 @@ describe('CSV copied by DuckDB', () => {
     );
     expect(copied).toEqual(expect.arrayContaining(expected));
   }, 240_000);
+});
+
+describe('a larger CSV copied by DuckDB on local disk', () => {
+  it('keeps the file order across row groups and DuckDB threads', async () => {
+    const dir = await mkdtemp(nodePath.join(tmpdir(), 'sluice-csv-copy-'));
+    try {
+      const rows = 200_000;
+      const lines = ['id,store,amount,at,note'];
+      for (let i = 0; i < rows; i++) lines.push(`${i},${i % 97},${(i % 1000) / 4},2024-03-${String(1 + (i % 28)).padStart(2, '0')}T10:00:00Z,"n ${i}, ""q"""`);
+      const landing = new LocalStore(nodePath.join(dir, 'landing'));
+      await landing.write('big.csv', lines.join('\n') + '\n');
+      const env: IngestEnv = { ...ingestEnv('csvbig'), landing };
+      const table = new LocalStore(nodePath.join(dir, 'table'));
+      const local: IngestEnv = { ...env, table, tableKey: tableKeyOf(table) };
+      // Small row groups: many of them, written by two threads, must still be in order.
+      const outcome = await ingest(local, 'big.csv', undefined, { now: NOW, csvEngine: 'duckdb', files: { rowGroupRows: 8192 } });
+      expect(outcome).toMatchObject({ status: 'committed', rowsRead: rows, rowsWritten: rows, rowsDeadLettered: 0, readBy: 'duckdb' });
+      const snapshot = await loadSnapshot(table);
+      expect(snapshot.state.files.size).toBe(1);
+      const ids: number[] = [];
+      for (const row of await rowsInOrder(local)) ids.push(Number(row.id));
+      expect(ids).toHaveLength(rows);
+      expect(ids.findIndex((id, i) => id !== i)).toBe(-1);
+      expect((await validateTable(table, { requireStats: true })).problems).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
