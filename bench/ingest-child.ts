@@ -31,6 +31,8 @@ export interface IngestChildSpec {
   ledger?: string;
   /** `--max-record-mb` (default: `SLUICE_MAX_RECORD_MB` of the child's environment, else 16). */
   maxRecordMb?: string;
+  /** `--csv-engine` (default: `SLUICE_CSV_ENGINE` of the child's environment, else auto). */
+  csvEngine?: string;
 }
 
 /** What the child reports. */
@@ -38,7 +40,7 @@ export interface IngestChildReport {
   exitCode: number;
   result: {
     totals: { rowsRead: number; rowsWritten: number; rowsDeadLettered: number; bytes: number; errors: number };
-    files: { status: string; reason?: string }[];
+    files: { status: string; reason?: string; readBy?: string }[];
   } | null;
   seconds: number;
   maxRssBytes: number;
@@ -75,6 +77,7 @@ async function main(): Promise<void> {
       ...(spec.format ? { format: spec.format } : {}),
       ...(spec.ledger ? { ledger: spec.ledger } : {}),
       ...(spec.maxRecordMb ? { 'max-record-mb': spec.maxRecordMb } : {}),
+      ...(spec.csvEngine ? { 'csv-engine': spec.csvEngine } : {}),
     },
     { out: (text) => (out += text), err: (text) => (err += text) },
     { tty: false },

@@ -19,7 +19,7 @@
  */
 import { stat } from 'node:fs/promises';
 import * as nodePath from 'node:path';
-import { ConfigError, loadMaxRecordMb, loadSettings } from '../shared/config/settings';
+import { ConfigError, CsvEngine, loadCsvEngine, loadMaxRecordMb, loadSettings } from '../shared/config/settings';
 import {
   backfill,
   deadLetterLocation,
@@ -58,6 +58,7 @@ export interface IngestCommandOptions {
   ledger?: string;
   'dead-letter'?: string;
   'max-record-mb'?: string;
+  'csv-engine'?: string;
   json?: boolean;
 }
 
@@ -84,6 +85,10 @@ export const INGEST_HELP = `  ingest <file-or-dir>  ingest landing files into a 
       --max-record-mb N    longest CSV/TSV/JSON/NDJSON record made a row, in MiB (1-256; default
                            SLUICE_MAX_RECORD_MB, else 16); a longer one is dead-lettered and
                            reading goes on after it
+      --csv-engine E       who reads CSV/TSV: auto (default; SLUICE_CSV_ENGINE) has DuckDB copy
+                           files of 8 MiB and more where it reads them exactly as Sluice's reader
+                           would, duckdb the same at any size, reader always Sluice's reader; each
+                           file's outcome says which read it (readBy)
       --json               one JSON document: per-file outcomes and totals
   backfill <landing>   ingest what the ledger does not have yet from a landing folder (the
                        reconcile pass of the event path); same options as ingest
@@ -108,7 +113,7 @@ export async function runIngestCommand(
 ): Promise<number> {
   const env = deps.env ?? process.env;
   if (!options.table) throw new UsageError(`'${command}' needs --table <table>`);
-  const source = { ...sourceOptions(options), maxRecordBytes: maxRecordMb(options, env) * 1024 * 1024 };
+  const source = { ...sourceOptions(options), maxRecordBytes: maxRecordMb(options, env) * 1024 * 1024, csvEngine: csvEngine(options, env) };
   const target = tableTarget(options.table, options, env);
   const progress = new Progress(io, !options.json && (deps.tty ?? !!process.stderr.isTTY));
   const started = Date.now();
@@ -245,6 +250,16 @@ function maxRecordMb(options: IngestCommandOptions, env: Env): number {
   if (flag === undefined) return loadMaxRecordMb(env);
   try {
     return loadMaxRecordMb({ '--max-record-mb': flag }, '--max-record-mb');
+  } catch (err) {
+    throw err instanceof ConfigError ? new UsageError(err.problems.join('; ')) : err;
+  }
+}
+
+/** `--csv-engine`, else `SLUICE_CSV_ENGINE`, else `auto`; both checked by the settings' rule. */
+function csvEngine(options: IngestCommandOptions, env: Env): CsvEngine {
+  const flag = options['csv-engine'];
+  try {
+    return flag === undefined ? loadCsvEngine(env) : loadCsvEngine({ '--csv-engine': flag }, '--csv-engine');
   } catch (err) {
     throw err instanceof ConfigError ? new UsageError(err.problems.join('; ')) : err;
   }

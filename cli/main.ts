@@ -127,6 +127,7 @@ const OPTIONS = {
   ledger: { type: 'string' },
   'dead-letter': { type: 'string' },
   'max-record-mb': { type: 'string' },
+  'csv-engine': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -138,8 +139,8 @@ const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   vacuum: ['retention-hours', 'force', 'dry-run', 'json'],
   checkpoint: ['json'],
   flush: ['json'],
-  ingest: ['table', 'format', 'schema-evolution', 'schema-hints', 'partition-by', 'ledger', 'dead-letter', 'max-record-mb', 'json'],
-  backfill: ['table', 'format', 'schema-evolution', 'schema-hints', 'partition-by', 'ledger', 'dead-letter', 'max-record-mb', 'json'],
+  ingest: ['table', 'format', 'schema-evolution', 'schema-hints', 'partition-by', 'ledger', 'dead-letter', 'max-record-mb', 'csv-engine', 'json'],
+  backfill: ['table', 'format', 'schema-evolution', 'schema-hints', 'partition-by', 'ledger', 'dead-letter', 'max-record-mb', 'csv-engine', 'json'],
 };
 
 async function run(argv: string[], io: Io): Promise<number> {

@@ -41,6 +41,7 @@
  * | `SLUICE_OPENLINEAGE_NAMESPACE` | `sluice` | OpenLineage job namespace of the events (jobs are named `<pipeline>.<table>`) |
  * | `SLUICE_METRICS_RETENTION_DAYS` | `30` | days the metrics timer keeps points and objective breaches in the Azure Table `SluiceMetrics`; older rows are removed by the timer; whole number 1–3650 |
  * | `SLUICE_MAX_RECORD_MB` | `16` | longest CSV/TSV/JSON/NDJSON record ingestion turns into a row, and most an Avro block (or its header) may take and inflate to, in MiB of decompressed input; whole number 1–256. A longer one is dead-lettered (offset, first bytes) and reading goes on after it |
+ * | `SLUICE_CSV_ENGINE` | `auto` | who reads CSV and TSV files: `auto` DuckDB for files of 8 MiB and more where it reads them exactly as Sluice's reader would (else the reader), `duckdb` the same for files of any size, `reader` always Sluice's reader |
  */
 
 import { existsSync, readFileSync } from 'node:fs';
@@ -140,6 +141,8 @@ export interface SluiceSettings extends MaintenanceSettings, RehydrationSettings
   readonly maxRecordMb: number;
   /** `SLUICE_MAX_RECORD_MB` in bytes. */
   readonly maxRecordBytes: number;
+  /** `SLUICE_CSV_ENGINE`: who reads CSV and TSV files. */
+  readonly csvEngine: CsvEngine;
   /** `SLUICE_METRICS_RETENTION_DAYS`: how long the metrics timer keeps points and breaches. */
   readonly metricsRetentionDays: number;
   /** `SLUICE_PII_KEY`: HMAC key of `pii: hash` columns (unset: none; runtime/context.ts requires it when a pipeline hashes a column). */
@@ -185,6 +188,7 @@ const DEFAULTS = {
   exposeDurableUrls: false,
   poisonAttempts: 5,
   maxRecordMb: 16,
+  csvEngine: 'auto',
   rehydrationPollSeconds: 300,
   rehydrationHoldDays: 7,
   metricsRetentionDays: 30,
@@ -228,6 +232,7 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
   const exposeDurableUrls = readBoolean(env, 'SLUICE_EXPOSE_DURABLE_URLS', DEFAULTS.exposeDurableUrls, problems);
   const poisonAttempts = readWholeNumber(env, 'SLUICE_POISON_ATTEMPTS', DEFAULTS.poisonAttempts, 1, 100, problems);
   const maxRecordMb = readMaxRecordMb(env, problems);
+  const csvEngine = readCsvEngine(env, problems);
   const metricsRetentionDays = readWholeNumber(env, 'SLUICE_METRICS_RETENTION_DAYS', DEFAULTS.metricsRetentionDays, 1, 3650, problems);
   const piiKey = readPiiKey(env);
   const openLineage = readOpenLineage(env, [lakeContainer, landingContainer], problems);
@@ -248,6 +253,7 @@ export function loadSettings(env: SettingsEnv = process.env): SluiceSettings {
     poisonAttempts: poisonAttempts!,
     maxRecordMb: maxRecordMb!,
     maxRecordBytes: maxRecordMb! * 1024 * 1024,
+    csvEngine: csvEngine!,
     metricsRetentionDays: metricsRetentionDays!,
     ...(piiKey ? { piiKey } : {}),
     ...(openLineage ? { openLineage: Object.freeze(openLineage) } : {}),
@@ -386,6 +392,32 @@ export function loadMaxRecordMb(env: SettingsEnv = process.env, name = 'SLUICE_M
 /** A record is held whole in memory (as a string for JSON), so the limit stays far below V8's string limit. */
 function readMaxRecordMb(env: SettingsEnv, problems: string[], name = 'SLUICE_MAX_RECORD_MB'): number | undefined {
   return readWholeNumber(env, name, DEFAULTS.maxRecordMb, 1, 256, problems);
+}
+
+/** Who reads CSV and TSV files (see `SLUICE_CSV_ENGINE`). */
+export type CsvEngine = 'auto' | 'duckdb' | 'reader';
+const CSV_ENGINES: readonly CsvEngine[] = ['auto', 'duckdb', 'reader'];
+
+/**
+ * `SLUICE_CSV_ENGINE` alone, for the command line (which checks its `--csv-engine` by the same rule).
+ * @param env variables to read; defaults to `process.env`
+ * @param name the variable holding the value, also the name in the message
+ * @returns the engine
+ * @throws ConfigError naming the setting when it is not one of `auto`, `duckdb`, `reader`
+ */
+export function loadCsvEngine(env: SettingsEnv = process.env, name = 'SLUICE_CSV_ENGINE'): CsvEngine {
+  const problems: string[] = [];
+  const value = readCsvEngine(env, problems, name);
+  if (value === undefined) throw new ConfigError(problems);
+  return value;
+}
+
+function readCsvEngine(env: SettingsEnv, problems: string[], name = 'SLUICE_CSV_ENGINE'): CsvEngine | undefined {
+  const text = env[name]?.trim();
+  if (!text) return DEFAULTS.csvEngine;
+  if ((CSV_ENGINES as string[]).includes(text)) return text as CsvEngine;
+  problems.push(`${name}: expected one of ${CSV_ENGINES.join(', ')}, got ${JSON.stringify(text)}`);
+  return undefined;
 }
 
 let cached: SluiceSettings | undefined;

@@ -120,7 +120,7 @@ export function createRuntime(options: RuntimeOptions): SluiceRuntime {
         source,
         table,
         tableKey: tableKeyOf(table),
-        ingest: { ...ingestSourceOf(source), maxRecordBytes: settings.maxRecordBytes },
+        ingest: { ...ingestSourceOf(source), maxRecordBytes: settings.maxRecordBytes, csvEngine: settings.csvEngine },
         deadLetter: { store: deadLetterStore, prefix: `${source.table}/` },
       });
     }

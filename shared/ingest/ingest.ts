@@ -108,12 +108,6 @@ export interface IngestFileOptions {
   files?: WriteFilesOptions;
   /** Commit lane settings. */
   lane?: LaneOptions;
-  /**
-   * Who reads CSV and TSV files: `auto` (default) DuckDB for files of `CSV_COPY_MIN_BYTES` and more
-   * where it reads the file exactly as the reader would (csv-copy.ts), else the reader; `duckdb` the
-   * same for files of any size; `reader` always the reader.
-   */
-  csvEngine?: 'auto' | 'duckdb' | 'reader';
   /** Progress: bytes read of this file, rows written so far. */
   onProgress?: (progress: { bytesRead: number; rowsWritten: number }) => void;
   /** Non-transient failures after which the file is dead-lettered whole (default `DEFAULT_POISON_ATTEMPTS`). */
@@ -239,7 +233,8 @@ async function ingestFileOnce(options: IngestFileOptions): Promise<IngestOutcome
   const held = { ...options, ledger: claim.ledger, now, tableKey };
   let local: LocalInput | null = null;
   try {
-    if (options.csvEngine !== 'reader' && wantsCsvCopy(path, options.source?.format, info.size, options.csvEngine === 'duckdb')) {
+    const engine = options.source?.csvEngine ?? 'auto';
+    if (engine !== 'reader' && wantsCsvCopy(path, options.source?.format, info.size, engine === 'duckdb')) {
       local = await localInputOf(landing, path, info.size, etag, options.chunkBytes);
     }
     for (let round = 1; ; round++) {

@@ -22,6 +22,12 @@ export interface IngestSource {
   partitionBy?: string[];
   /** Longest text record turned into a row (default 16 MiB; the app's `SLUICE_MAX_RECORD_MB`). */
   maxRecordBytes?: number;
+  /**
+   * Who reads CSV and TSV files (the app's `SLUICE_CSV_ENGINE`): `auto` (default) DuckDB for files of
+   * `CSV_COPY_MIN_BYTES` and more where it reads them exactly as the reader would (csv-copy.ts), else
+   * the reader; `duckdb` the same for files of any size; `reader` always the reader.
+   */
+  csvEngine?: 'auto' | 'duckdb' | 'reader';
 }
 
 /** One event as the Functions Event Hubs trigger (cardinality many) delivers it, metadata already zipped per event. */

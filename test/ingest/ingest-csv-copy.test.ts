@@ -58,8 +58,8 @@ async function bothWays(label: string, name: string, bytes: Uint8Array | string,
   const byReader = ingestEnv(label, 'reader');
   const byDuckdb = secondTable(byReader, label);
   await byReader.landing.write(name, bytes);
-  const first = await ingest(byReader, name, source, { now: NOW, csvEngine: 'reader' });
-  const second = await ingest(byDuckdb, name, source, { now: NOW, csvEngine: 'duckdb' });
+  const first = await ingest(byReader, name, { ...source, csvEngine: 'reader' }, { now: NOW });
+  const second = await ingest(byDuckdb, name, { ...source, csvEngine: 'duckdb' }, { now: NOW });
   expect(first.readBy).toBeUndefined();
   expect(counts(second), `${name}: ${second.readBy}`).toEqual(counts(first));
   if (first.version === undefined) {
@@ -178,7 +178,7 @@ describe('a larger CSV copied by DuckDB on local disk', () => {
       const table = new LocalStore(nodePath.join(dir, 'table'));
       const local: IngestEnv = { ...env, table, tableKey: tableKeyOf(table) };
       // Small row groups: many of them, written by two threads, must still be in order.
-      const outcome = await ingest(local, 'big.csv', undefined, { now: NOW, csvEngine: 'duckdb', files: { rowGroupRows: 8192 } });
+      const outcome = await ingest(local, 'big.csv', { csvEngine: 'duckdb' }, { now: NOW, files: { rowGroupRows: 8192 } });
       expect(outcome).toMatchObject({ status: 'committed', rowsRead: rows, rowsWritten: rows, rowsDeadLettered: 0, readBy: 'duckdb' });
       const snapshot = await loadSnapshot(table);
       expect(snapshot.state.files.size).toBe(1);
