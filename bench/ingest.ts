@@ -2,7 +2,10 @@
  * The ingest benchmark (issue 3, item 9), a section of `npm run bench`: the point-of-sale dataset
  * (bench/dataset.ts; cached under bench/data/) as CSV and NDJSON, ingested by
  * `sluice ingest` into a fresh local table, beside DuckDB converting the same file to Parquet (zstd)
- * with one and with two threads, in the same run. Then the CSV once more into a table on Azurite.
+ * with one and with two threads, in the same run. The CSV goes in twice: as `sluice ingest` does by
+ * default (DuckDB copies it, shared/ingest/csv-copy.ts; the figure says who read it) and with
+ * `--csv-engine reader` (`sluice-reader`, Sluice's reader and encoder). Then the CSV once more, by
+ * default, into a table on Azurite.
  *
  * Every engine runs in a child process of its own, so the peak resident set it reports is its own:
  * Sluice through bench/ingest-child.ts (the command's function, all of the stage: ledger,
@@ -45,7 +48,8 @@ export interface IngestBenchOptions {
 export interface IngestFigure {
   rows: number;
   format: DatasetFormat;
-  engine: 'sluice' | 'sluice-azurite' | 'duckdb';
+  /** `sluice` as configured by default (CSV: DuckDB's copy where it can), `sluice-reader` with `--csv-engine reader`. */
+  engine: 'sluice' | 'sluice-reader' | 'sluice-azurite' | 'duckdb';
   threads: number | 'auto';
   bytes: number;
   seconds: number;
@@ -56,6 +60,8 @@ export interface IngestFigure {
   /** Sluice only: MB/s divided by DuckDB's with 1 and 2 threads on the same file. */
   vsDuckdb1?: number;
   vsDuckdb2?: number;
+  /** Sluice only: who read the file (`readBy` of its outcome; absent when only the reader was asked). */
+  readBy?: string;
   error?: string;
 }
 
@@ -68,6 +74,9 @@ export interface IngestBenchResult {
   /** The same for NDJSON. */
   memoryNdjson?: { rows: number; peakRssMiB: number }[];
   memoryGrowthPercentNdjson?: number;
+  /** The same for CSV read by the reader (`--csv-engine reader`). */
+  memoryCsvReader?: { rows: number; peakRssMiB: number }[];
+  memoryGrowthPercentCsvReader?: number;
 }
 
 const round = (n: number, digits = 1) => Number(n.toFixed(digits));
@@ -95,22 +104,27 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
         log(`  ${describe(duck1)}`);
         const duck2 = await best(options.repeat, () => duckdbRun(file.path, format, 2, work), rows, file.bytes, format, 'duckdb', 2);
         log(`  ${describe(duck2)}`);
+        figures.push(duck1, duck2);
         let run = 0;
-        const sluice = await best(
-          options.repeat,
-          () => sluiceRun(file.path, nodePath.join(work, `${format}-${rows}-${run++}`), format, work),
-          rows,
-          file.bytes,
-          format,
-          'sluice',
-          'auto',
-        );
-        if (!sluice.error) {
-          if (!duck1.error) sluice.vsDuckdb1 = round(sluice.mbPerSecond / duck1.mbPerSecond, 2);
-          if (!duck2.error) sluice.vsDuckdb2 = round(sluice.mbPerSecond / duck2.mbPerSecond, 2);
+        // CSV twice: as configured by default (DuckDB's copy) and by the reader alone.
+        for (const engine of format === 'csv' ? (['sluice', 'sluice-reader'] as const) : (['sluice'] as const)) {
+          const csvEngine = engine === 'sluice-reader' ? 'reader' : undefined;
+          const sluice = await best(
+            options.repeat,
+            () => sluiceRun(file.path, nodePath.join(work, `${format}-${rows}-${run++}`), format, work, csvEngine),
+            rows,
+            file.bytes,
+            format,
+            engine,
+            'auto',
+          );
+          if (!sluice.error) {
+            if (!duck1.error) sluice.vsDuckdb1 = round(sluice.mbPerSecond / duck1.mbPerSecond, 2);
+            if (!duck2.error) sluice.vsDuckdb2 = round(sluice.mbPerSecond / duck2.mbPerSecond, 2);
+          }
+          log(`  ${describe(sluice)}`);
+          figures.push(sluice);
         }
-        log(`  ${describe(sluice)}`);
-        figures.push(duck1, duck2, sluice);
       }
       if (options.azuriteEndpoint && formats.includes('csv')) {
         const file = nodePath.join(DATA_DIR, `pos-${rows}.csv`);
@@ -126,8 +140,8 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     await rm(work, { recursive: true, force: true });
   }
   const result: IngestBenchResult = { figures };
-  const growth = (format: DatasetFormat) => {
-    const runs = figures.filter((f) => f.engine === 'sluice' && f.format === format && !f.error).sort((a, b) => a.rows - b.rows);
+  const growth = (format: DatasetFormat, engine: IngestFigure['engine'] = 'sluice') => {
+    const runs = figures.filter((f) => f.engine === engine && f.format === format && !f.error).sort((a, b) => a.rows - b.rows);
     if (runs.length < 2) return null;
     return {
       memory: runs.map((f) => ({ rows: f.rows, peakRssMiB: f.peakRssMiB })),
@@ -138,6 +152,11 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
   if (csv) {
     result.memory = csv.memory;
     result.memoryGrowthPercent = csv.percent;
+  }
+  const csvReader = growth('csv', 'sluice-reader');
+  if (csvReader) {
+    result.memoryCsvReader = csvReader.memory;
+    result.memoryGrowthPercentCsvReader = csvReader.percent;
   }
   const ndjson = growth('ndjson');
   if (ndjson) {
@@ -156,7 +175,7 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
 export function printIngestResults(result: IngestBenchResult, printTable: (title: string, header: string[], rows: (string | number)[][]) => void): void {
   printTable(
     'Ingest: file → Parquet (zstd). Sluice = `sluice ingest` into a local Delta table (sluice-azurite: into a table on Azurite, one run); fastest run, highest peak RSS',
-    ['rows', 'format', 'engine', 'threads', 'MB', 'seconds', 'MB/s', 'rows/s', 'peak RSS MiB', 'CPU s', '× DuckDB t=1', '× DuckDB t=2'],
+    ['rows', 'format', 'engine', 'threads', 'MB', 'seconds', 'MB/s', 'rows/s', 'peak RSS MiB', 'CPU s', '× DuckDB t=1', '× DuckDB t=2', 'read by'],
     result.figures.map((f) => [
       String(f.rows),
       f.format,
@@ -170,11 +189,17 @@ export function printIngestResults(result: IngestBenchResult, printTable: (title
       f.cpuSeconds,
       f.vsDuckdb1 ?? '',
       f.vsDuckdb2 ?? '',
+      f.readBy ?? '',
     ]),
   );
   if (result.memory) {
     console.log(
       `\nSluice peak RSS on CSV: ${result.memory.map((m) => `${m.rows} rows ${m.peakRssMiB} MiB`).join(', ')}; growth ${result.memoryGrowthPercent}% (bound: under 512 MiB, growth under 10%)`,
+    );
+  }
+  if (result.memoryCsvReader) {
+    console.log(
+      `\nSluice peak RSS on CSV by the reader: ${result.memoryCsvReader.map((m) => `${m.rows} rows ${m.peakRssMiB} MiB`).join(', ')}; growth ${result.memoryGrowthPercentCsvReader}% (bound: under 512 MiB, growth under 10%)`,
     );
   }
   if (result.memoryNdjson) {
@@ -190,6 +215,7 @@ interface Run {
   seconds: number;
   peakRssBytes: number;
   cpuSeconds: number;
+  readBy?: string;
 }
 
 async function best(
@@ -216,6 +242,7 @@ async function best(
     rowsPerSecond: Math.round(rows / fastest.seconds),
     peakRssMiB: Math.round(Math.max(...runs.map((r) => r.peakRssBytes)) / MIB),
     cpuSeconds: round(fastest.cpuSeconds),
+    ...(fastest.readBy ? { readBy: fastest.readBy } : {}),
   };
 }
 
@@ -223,16 +250,22 @@ function describe(f: IngestFigure): string {
   const what = `${f.engine}${f.engine === 'duckdb' ? ` threads=${f.threads}` : ''} ${f.format} ${f.rows} rows`;
   if (f.error) return `${what}: FAILED ${f.error}`;
   const ratio = f.vsDuckdb1 !== undefined ? `, ${f.vsDuckdb1}× DuckDB t=1, ${f.vsDuckdb2}× t=2` : '';
-  return `${what}: ${f.seconds} s, ${f.mbPerSecond} MB/s, peak RSS ${f.peakRssMiB} MiB${ratio}`;
+  return `${what}: ${f.seconds} s, ${f.mbPerSecond} MB/s, peak RSS ${f.peakRssMiB} MiB${ratio}${f.readBy ? `, read by ${f.readBy}` : ''}`;
 }
 
-async function sluiceRun(file: string, table: string, format: DatasetFormat, work: string): Promise<Run> {
-  const report = (await child([INGEST_CHILD], { file, table, format }, work)) as IngestChildReport;
+async function sluiceRun(file: string, table: string, format: DatasetFormat, work: string, csvEngine?: string): Promise<Run> {
+  const report = (await child([INGEST_CHILD], { file, table, format, ...(csvEngine ? { csvEngine } : {}) }, work)) as IngestChildReport;
   const result = report.result;
   if (report.exitCode !== 0 || !result || result.totals.errors || result.files.some((f) => f.status !== 'committed')) {
     throw new Error(`sluice ingest ${file} → ${table} failed: ${JSON.stringify(result?.files ?? report.stderr)}`);
   }
-  return { seconds: report.seconds, peakRssBytes: report.maxRssBytes, cpuSeconds: report.userCpuSeconds + report.systemCpuSeconds };
+  const readBy = result.files[0]?.readBy;
+  return {
+    seconds: report.seconds,
+    peakRssBytes: report.maxRssBytes,
+    cpuSeconds: report.userCpuSeconds + report.systemCpuSeconds,
+    ...(readBy ? { readBy } : {}),
+  };
 }
 
 async function duckdbRun(file: string, format: DatasetFormat, threads: number, work: string): Promise<Run> {
