@@ -12,6 +12,8 @@
  * - the file is not one DuckDB can read alike: compressed, Latin-1, an escape other than doubled
  *   quotes, blank lines before the first record, a decimal, float, binary or `timestamp_ntz` column, a
  *   partition column fed from the file, a column-mapping table (`declined` says which);
+ * - a quote has spaces between it and its delimiter (`a, "b" ,c`): DuckDB drops them and the quotes,
+ *   the reader keeps the text as written (looked for by bytes while DuckDB works);
  * - DuckDB stops on a record: a field count other than the header's (a bad record), a quote left
  *   open, invalid UTF-8, a line longer than its limit (the reader then dead-letters the record with
  *   its offset, as always);
@@ -197,6 +199,7 @@ function sourceSql(request: CsvCopyRequest): string {
 export async function copyCsvIntoFiles(request: CsvCopyRequest): Promise<CsvCopyOutcome> {
   const declined = csvCopyDeclined(request.read, request.schema, request.partitionColumns);
   if (declined) return { copied: false, reason: declined };
+  const csv = request.read.csv!;
   const fields = dataFields(request.schema, request.partitionColumns);
   const partitionValues: Record<string, string | null> = {};
   for (const column of request.partitionColumns) {
@@ -224,12 +227,17 @@ export async function copyCsvIntoFiles(request: CsvCopyRequest): Promise<CsvCopy
       // files of a COPY that rotates them (FILE_SIZE_BYTES, ROW_GROUPS_PER_FILE), measured with two threads.
       const options = parquetCopyOptions({ rowGroupRows: request.files?.rowGroupRows ?? ROW_GROUP_ROWS, metadata });
       const select = fields.map((f) => columnSql(f, request)).join(', ');
+      // Looked for while DuckDB works: the main thread is idle meanwhile.
+      const spaced = spacedQuoteAt(request.localPath, csv.delimiter, csv.quote);
+      spaced.catch(() => undefined);
       try {
         await connection.run(`COPY (SELECT ${select} FROM ${sourceSql(request)}) TO ${quoteLiteral(out)} (${options})`);
       } catch (err) {
         const message = (err as Error).message ?? String(err);
         return { copied: false, reason: message.includes(RESCUE_MARK) ? 'a value the reader rescues' : `DuckDB stopped: ${firstLine(message)}` };
       }
+      const at = await spaced;
+      if (at >= 0) return { copied: false, reason: `spaces beside a quote that opens or closes a field (byte offset ${at})` };
       const end = await fileTail(out);
       const rows = (await readFooterStatistics(end)).rowGroups.reduce((n, g) => n + g.numRows, 0);
       if (rows === 0) return { copied: true, adds: [], rows };
@@ -250,6 +258,56 @@ export async function copyCsvIntoFiles(request: CsvCopyRequest): Promise<CsvCopy
   } finally {
     instance.closeSync();
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const SPACE = 0x20;
+const TAB = 0x09;
+const isSpace = (b: number) => b === SPACE || b === TAB;
+const SCAN_BYTES = 4 * 1024 * 1024;
+/** Each read window starts this far before the previous one ended, so a quote near its start has context. */
+const SCAN_OVERLAP = 256;
+
+/**
+ * Where a quote has spaces or tabs between it and the delimiter or line end beside it (`a, "b" ,c`),
+ * or -1. DuckDB reads such a field as the quoted text alone; the reader keeps the spaces and the
+ * quotes as written. The look is by bytes, so it also finds such sequences inside quoted text: those
+ * files go to the reader too, which costs time, never a difference. A run of spaces longer than the
+ * overlap of read windows counts as found, for the same reason.
+ */
+async function spacedQuoteAt(path: string, delimiter: number, quote: number): Promise<number> {
+  const edge = (b: number) => b === delimiter || b === 0x0a || b === 0x0d;
+  const handle = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(SCAN_BYTES);
+    for (let pos = 0; ;) {
+      const { bytesRead } = await handle.read(buf, 0, SCAN_BYTES, pos);
+      if (bytesRead === 0) return -1;
+      const last = bytesRead < SCAN_BYTES;
+      let next = pos + bytesRead - SCAN_OVERLAP;
+      for (let i = buf.indexOf(quote, 0); i >= 0 && i < bytesRead; i = buf.indexOf(quote, i + 1)) {
+        if (i > 0 && isSpace(buf[i - 1])) {
+          let j = i - 1;
+          while (j > 0 && isSpace(buf[j])) j--;
+          // Spaces back to the start of the file, or of a window: found.
+          if (isSpace(buf[j]) || edge(buf[j])) return pos + i;
+        }
+        if (i + 1 < bytesRead && isSpace(buf[i + 1])) {
+          let j = i + 1;
+          while (j < bytesRead - 1 && isSpace(buf[j])) j++;
+          if (edge(buf[j]) || (isSpace(buf[j]) && (last || i < SCAN_OVERLAP))) return pos + i;
+          if (isSpace(buf[j])) {
+            // The spaces run past the window: look again from just before this quote.
+            next = pos + i - 1;
+            break;
+          }
+        }
+      }
+      if (last) return -1;
+      pos = next;
+    }
+  } finally {
+    await handle.close();
   }
 }
 
