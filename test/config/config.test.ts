@@ -44,6 +44,7 @@ describe('loadSettings defaults', () => {
       poisonAttempts: 5,
       maxRecordMb: 16,
       maxRecordBytes: 16 * 1024 * 1024,
+      csvEngine: 'auto',
       metricsRetentionDays: 30,
     });
   });
@@ -73,6 +74,7 @@ describe('loadSettings defaults', () => {
       SLUICE_EXPOSE_DURABLE_URLS: 'TRUE',
       SLUICE_POISON_ATTEMPTS: '3',
       SLUICE_MAX_RECORD_MB: '64',
+      SLUICE_CSV_ENGINE: 'reader',
       SLUICE_PII_KEY: '  a-long-enough-test-key ',
     });
     expect(settings).toMatchObject({
@@ -88,6 +90,7 @@ describe('loadSettings defaults', () => {
       poisonAttempts: 3,
       maxRecordMb: 64,
       maxRecordBytes: 64 * 1024 * 1024,
+      csvEngine: 'reader',
       piiKey: 'a-long-enough-test-key',
     });
   });
@@ -111,6 +114,7 @@ describe('loadSettings validation', () => {
     ['SLUICE_MAX_RECORD_MB', '0', 'whole number from 1 to 256'],
     ['SLUICE_MAX_RECORD_MB', '512', 'whole number from 1 to 256'],
     ['SLUICE_MAX_RECORD_MB', '1.5', 'whole number from 1 to 256'],
+    ['SLUICE_CSV_ENGINE', 'DuckDB', 'one of auto, duckdb, reader'],
     ['SLUICE_REHYDRATION_POLL_SECONDS', '0', 'whole number from 1 to 86400'],
     ['SLUICE_REHYDRATION_HOLD_DAYS', '400', 'whole number from 0 to 365'],
     ['SLUICE_METRICS_RETENTION_DAYS', '0', 'whole number from 1 to 3650'],

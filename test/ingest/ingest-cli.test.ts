@@ -120,11 +120,15 @@ describe('sluice ingest / backfill', () => {
     const g = capture();
     expect(await main(['ingest', '.', '--table', UNUSED_TABLE, '--max-record-mb', '0'], g.io)).toBe(2);
     expect(g.err()).toMatch(/--max-record-mb must be a whole number from 1 to 256; got "0"/);
+    const k = capture();
+    expect(await main(['ingest', '.', '--table', UNUSED_TABLE, '--csv-engine', 'fast'], k.io)).toBe(2);
+    expect(k.err()).toMatch(/--csv-engine: expected one of auto, duckdb, reader, got "fast"/);
     const h = capture();
     expect(await main(['--help'], h.io)).toBe(0);
     expect(h.out()).toMatch(/ingest <file-or-dir>/);
     expect(h.out()).toMatch(/backfill <landing>/);
     expect(h.out()).toMatch(/--max-record-mb N/);
+    expect(h.out()).toMatch(/--csv-engine E/);
   });
 
   it('checks SLUICE_MAX_RECORD_MB by the rule the app applies at start-up', async () => {
