@@ -208,17 +208,25 @@ export async function copyCsvIntoFiles(request: CsvCopyRequest): Promise<CsvCopy
   }
   request.files?.acceptPartition?.(partitionValues);
   const dir = await mkdtemp(nodePath.join(request.tempRoot ?? tmpdir(), 'sluice-csv-copy-'));
-  const { DuckDBInstance } = await import('@duckdb/node-api');
-  const instance = await DuckDBInstance.create(':memory:', {
-    threads: String(Math.max(1, Math.min(2, cpus().length))),
-    memory_limit: MEMORY_LIMIT,
-    temp_directory: nodePath.join(dir, 'spill'),
-    autoinstall_known_extensions: 'false',
-    autoload_known_extensions: 'false',
-  });
+  let instance: import('@duckdb/node-api').DuckDBInstance;
+  let connection: import('@duckdb/node-api').DuckDBConnection;
+  try {
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    instance = await DuckDBInstance.create(':memory:', {
+      threads: String(Math.max(1, Math.min(2, cpus().length))),
+      memory_limit: MEMORY_LIMIT,
+      temp_directory: nodePath.join(dir, 'spill'),
+      autoinstall_known_extensions: 'false',
+      autoload_known_extensions: 'false',
+    });
+    connection = await instance.connect();
+  } catch (err) {
+    // A DuckDB that does not load or start here leaves the file to the reader, not failed.
+    await rm(dir, { recursive: true, force: true });
+    return { copied: false, reason: `DuckDB did not start: ${firstLine((err as Error).message ?? String(err))}` };
+  }
   const uploaded: string[] = [];
   try {
-    const connection = await instance.connect();
     try {
       await connection.run(`SET TimeZone = 'UTC'`);
       const out = nodePath.join(dir, 'out.parquet');
