@@ -17,12 +17,16 @@
  * - DuckDB stops on a record: a field count other than the header's (a bad record), a quote left
  *   open, invalid UTF-8, a line longer than its limit (the reader then dead-letters the record with
  *   its offset, as always);
- * - a value would be rescued: the SQL raises an error at the first value outside the accepted
- *   grammar, rather than approximate the reader's rules (leading zeros, digits a double cannot hold,
- *   non-ISO dates, `true`/`false` variants, timestamps beyond the common ISO forms).
+ * - a value the SQL can neither convert nor be sure the reader rescues: it raises an error there,
+ *   rather than approximate the reader's rules (digits a double may or may not hold, exponents,
+ *   timestamps beyond the common ISO forms, a date alone in a timestamp column), or a rescued value
+ *   that is not plain printable ASCII (its JSON text would have escapes).
  *
- * The accepted grammar is deliberately narrower than the reader's: a value it refuses costs a
- * fallback, never a difference. ingest-csv-copy.test.ts reads every CSV fixture both ways and compares.
+ * Values the reader certainly rescues (`NA` in an integer column, a 30th of February, leading zeros)
+ * are rescued by the SQL alike: null in the column, `{"column":"text"}` in `_rescued_data`, members in
+ * column order. The accepted grammar is deliberately narrower than the reader's: a value outside it
+ * costs a fallback, never a difference. ingest-csv-copy.test.ts reads every CSV fixture and some
+ * sixty edge files both ways and compares.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, open, rm, stat } from 'node:fs/promises';
@@ -36,7 +40,7 @@ import { formatPartitionValue } from '../delta/partitions';
 import type { DeltaField, DeltaStruct } from '../delta/schema';
 import { dataFields } from '../delta/stats';
 import { describeDataFile, newDataFilePath, WriteFilesOptions } from '../delta/writer';
-import type { ReadResult } from '../formats';
+import { RESCUED_COLUMN, type ReadResult } from '../formats';
 import { quoteIdent, quoteLiteral, sqlLiteral } from '../sql';
 import { LocalStore } from '../storage/local';
 import type { ObjectStore } from '../storage/types';
@@ -55,11 +59,11 @@ const MEMORY_LIMIT = '192MB';
 const ROW_GROUP_ROWS = 65536;
 /** Bytes of CSV each DuckDB thread reads at a time. */
 const READ_BUFFER_BYTES = 8 * 1024 * 1024;
-/** The error raised by the SQL at a value that the reader would rescue. */
+/** The error raised by the SQL at a value it cannot say the reader converts or rescues. */
 const RESCUE_MARK = 'sluice: a value needs the reader';
 
 /** What a copy did. */
-export type CsvCopyOutcome = { copied: true; adds: AddFile[]; rows: number } | { copied: false; reason: string };
+export type CsvCopyOutcome = { copied: true; adds: AddFile[]; rows: number; rowsRescued: number } | { copied: false; reason: string };
 
 /** Everything a copy needs. */
 export interface CsvCopyRequest {
@@ -107,7 +111,8 @@ export function csvCopyDeclined(read: ReadResult, schema: DeltaStruct, partition
     if (!duckdbFileType(field)) return `column ${field.name} of a type DuckDB does not write here (${JSON.stringify(field.type)})`;
     if (!fed || fed.input < 0) continue;
     if (fed.type !== field.type) return `column ${field.name} read as ${JSON.stringify(fed.type)} for a ${JSON.stringify(field.type)} column`;
-    if (!(typeof field.type === 'string' && field.type in VALUE_SQL)) return `column ${field.name} of type ${JSON.stringify(field.type)}`;
+    if (!(typeof field.type === 'string' && (field.type === 'string' || field.type in VALUE_RULES)))
+      return `column ${field.name} of type ${JSON.stringify(field.type)}`;
   }
   return null;
 }
@@ -122,36 +127,73 @@ const METADATA_VALUES: Record<string, (m: FileMetadata) => unknown> = {
 
 /** Nulls in a typed column: no field, or an empty one (quoted or not), as the reader has it. */
 const isEmpty = (v: string) => `(${v} IS NULL OR ${v} = '')`;
-const rescue = `error(${quoteLiteral(RESCUE_MARK)})`;
-const INT = `'-?(0|[1-9][0-9]{0,18})'`;
+const stop = `error(${quoteLiteral(RESCUE_MARK)})`;
+/**
+ * Text whose JSON string is itself in quotes (printable ASCII without `"` and `\`): the only values
+ * the SQL rescues itself, as `JSON.stringify` would write them.
+ */
+const PLAIN_TEXT = `'[\\x20\\x21\\x23-\\x5B\\x5D-\\x7E]*'`;
 
 /**
- * SQL typing one text field `v` as the reader would, or raising `RESCUE_MARK`: per Delta type, the
- * grammar accepted (a subset of scalars.ts's) and the cast, which yields null where the value is out
- * of range or no calendar date; that null raises too.
+ * How SQL types one text field as the reader would, per Delta type:
+ * - `accept(v)`: the field converted, or null when the value is outside the grammar accepted here (a
+ *   subset of scalars.ts's: where it is narrower, a value may be one the reader converts);
+ * - `refuse(v, t)`: true when the reader certainly rescues a non-empty `v` that `accept` left null
+ *   (`t`); a value neither accepted nor certainly refused stops the copy.
  */
-const VALUE_SQL: Record<string, (v: string, duck: string, dateFormat: string) => string> = {
-  string: (v) => v,
-  byte: typedInteger,
-  short: typedInteger,
-  integer: typedInteger,
-  long: typedInteger,
+interface ValueRule {
+  accept: (v: string, duck: string, dateFormat: string) => string;
+  refuse: (v: string, t: string, dateFormat: string) => string;
+}
+
+const INTEGER: ValueRule = {
+  // The reader's integer grammar exactly: no sign but `-`, no leading zeros, within the type's range.
+  accept: (v, duck) => `CASE WHEN regexp_full_match(${v}, '-?(0|[1-9][0-9]{0,18})') THEN TRY_CAST(${v} AS ${duck}) END`,
+  refuse: () => 'true',
+};
+
+const VALUE_RULES: Record<string, ValueRule> = {
+  byte: INTEGER,
+  short: INTEGER,
+  integer: INTEGER,
+  long: INTEGER,
   // Plain decimals (no exponent, no leading zeros). Up to 15 digits a double holds every one exactly;
   // beyond, only those that a double prints back digit for digit (1.8630000000000002), as the reader
-  // has it. Both sides round correctly, so the values are the same.
-  double: (v, duck) =>
-    `CASE WHEN ${isEmpty(v)} THEN NULL WHEN regexp_full_match(${v}, '-?(0|[1-9][0-9]*)(\\.[0-9]+)?') AND (length(${v}) - (${v}[1] = '-')::INTEGER - contains(${v}, '.')::INTEGER <= 15 OR CAST(CAST(${v} AS DOUBLE) AS VARCHAR) = ${v}) THEN CAST(${v} AS ${duck}) ELSE ${rescue} END`,
-  boolean: (v) => `CASE WHEN ${isEmpty(v)} THEN NULL WHEN lower(${v}) = 'true' THEN true WHEN lower(${v}) = 'false' THEN false ELSE ${rescue} END`,
-  // ISO in every date column, and the column's own format with one- or two-digit day and month.
-  date: (v, duck, dateFormat) => {
-    const other = DATE_FORMATS[dateFormat];
-    const iso = `WHEN regexp_full_match(${v}, '[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}') THEN TRY_CAST(${v} AS ${duck})`;
-    const own = other ? ` WHEN regexp_full_match(${v}, '${other.pattern}') THEN CAST(try_strptime(${v}, '${other.strptime}') AS ${duck})` : '';
-    return `CASE WHEN ${isEmpty(v)} THEN NULL ELSE coalesce(CASE ${iso}${own} END, ${rescue}) END`;
+  // has it. Both sides round correctly, so the values are the same. Certainly refused: text that is no
+  // number literal at all, or one with leading zeros.
+  double: {
+    accept: (v, duck) =>
+      `CASE WHEN regexp_full_match(${v}, '-?(0|[1-9][0-9]*)(\\.[0-9]+)?') AND (length(${v}) - (${v}[1] = '-')::INTEGER - contains(${v}, '.')::INTEGER <= 15 OR CAST(CAST(${v} AS DOUBLE) AS VARCHAR) = ${v}) THEN CAST(${v} AS ${duck}) END`,
+    refuse: (v) => `(NOT regexp_full_match(${v}, '-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?') OR regexp_full_match(${v}, '-?0[0-9].*'))`,
   },
-  timestamp: (v, duck) =>
-    checkedCast(v, duck, `'[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?'`),
+  boolean: {
+    accept: (v) => `CASE lower(${v}) WHEN 'true' THEN true WHEN 'false' THEN false END`,
+    refuse: () => 'true',
+  },
+  // ISO in every date column, and the column's own format with one- or two-digit day and month.
+  // Certainly refused: not 8 to 10 digits and separators, or in an accepted shape but no calendar date.
+  date: {
+    accept: (v, duck, dateFormat) => {
+      const other = DATE_FORMATS[dateFormat];
+      const own = other ? ` WHEN regexp_full_match(${v}, '${other.pattern}') THEN CAST(try_strptime(${v}, '${other.strptime}') AS ${duck})` : '';
+      return `CASE WHEN regexp_full_match(${v}, '${ISO_DATE}') THEN TRY_CAST(${v} AS ${duck})${own} END`;
+    },
+    refuse: (v, t, dateFormat) => {
+      const other = DATE_FORMATS[dateFormat];
+      const shaped = `regexp_full_match(${v}, '${ISO_DATE}')${other ? ` OR regexp_full_match(${v}, '${other.pattern}')` : ''}`;
+      return `(length(${v}) NOT BETWEEN 8 AND 10 OR NOT regexp_full_match(${v}, '[0-9./-]+') OR ((${shaped}) AND ${t} IS NULL))`;
+    },
+  },
+  // Certainly refused: not starting with a yyyy-MM-dd date, or in the accepted shape but no calendar time.
+  timestamp: {
+    accept: (v, duck) => `CASE WHEN regexp_full_match(${v}, '${ISO_TIMESTAMP}') THEN TRY_CAST(${v} AS ${duck}) END`,
+    refuse: (v, t) =>
+      `(NOT regexp_full_match(substr(${v}, 1, 10), '[0-9]{4}-[0-9]{2}-[0-9]{2}') OR (regexp_full_match(${v}, '${ISO_TIMESTAMP}') AND ${t} IS NULL))`,
+  },
 };
+
+const ISO_DATE = '[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}';
+const ISO_TIMESTAMP = '[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?';
 
 /** The date formats besides ISO: the shape the reader accepts (scanDate) and DuckDB's reading of it. */
 const DATE_FORMATS: Record<string, { pattern: string; strptime: string }> = {
@@ -161,24 +203,52 @@ const DATE_FORMATS: Record<string, { pattern: string; strptime: string }> = {
   'd.M.yyyy': { pattern: '[0-9]{1,2}\\.[0-9]{1,2}\\.[1-9][0-9]{3}', strptime: '%d.%m.%Y' },
 };
 
-function typedInteger(v: string, duck: string): string {
-  return checkedCast(v, duck, INT);
+/** One file column: its SQL over the typed fields (`t<k>`) and texts (`c<k>`), and its rescue member. */
+interface ColumnPlan {
+  /** `t<k>` expression of the inner SELECT, for a typed column fed from the file. */
+  typed?: string;
+  /** The column in the outer SELECT. */
+  value: string;
+  /** `"name":"text"` when the reader rescues this row's value, else null. */
+  member?: string;
 }
 
-function checkedCast(v: string, duck: string, pattern: string): string {
-  return `CASE WHEN ${isEmpty(v)} THEN NULL ELSE coalesce(CASE WHEN regexp_full_match(${v}, ${pattern}) THEN TRY_CAST(${v} AS ${duck}) END, ${rescue}) END`;
-}
-
-/** The SELECT list writing one file column. */
-function columnSql(field: DeltaField, request: CsvCopyRequest): string {
+function planColumn(field: DeltaField, request: CsvCopyRequest): ColumnPlan {
   const duck = duckdbFileType(field)!;
   const lower = field.name.toLowerCase();
   const name = quoteIdent(field.name);
   const constant = METADATA_VALUES[lower];
-  if (constant) return `CAST(${sqlLiteral(constant(request.metadata), field.type)} AS ${duck}) AS ${name}`;
+  if (constant) return { value: `CAST(${sqlLiteral(constant(request.metadata), field.type)} AS ${duck}) AS ${name}` };
   const fed = request.read.csv!.columns.find((c) => c.name.toLowerCase() === lower);
-  if (!fed || fed.input < 0) return `NULL::${duck} AS ${name}`;
-  return `CAST(${VALUE_SQL[field.type as string](`c${fed.input}`, duck, fed.dateFormat)} AS ${duck}) AS ${name}`;
+  if (!fed || fed.input < 0) return { value: `NULL::${duck} AS ${name}` };
+  const v = `c${fed.input}`;
+  if (field.type === 'string') return { value: `${v} AS ${name}` };
+  const rule = VALUE_RULES[field.type as string];
+  const t = `t${fed.input}`;
+  const refused = `NOT ${isEmpty(v)} AND ${t} IS NULL`;
+  return {
+    typed: `CASE WHEN ${isEmpty(v)} THEN NULL ELSE ${rule.accept(v, duck, fed.dateFormat)} END AS ${t}`,
+    value: `CASE WHEN ${isEmpty(v)} OR ${t} IS NOT NULL THEN ${t} WHEN ${rule.refuse(v, t, fed.dateFormat)} AND regexp_full_match(${v}, ${PLAIN_TEXT}) THEN NULL ELSE ${stop} END AS ${name}`,
+    // The value was either accepted, or refused (or the copy stopped) just above.
+    member: `CASE WHEN ${refused} THEN ${quoteLiteral(`${JSON.stringify(field.name)}:"`)} || ${v} || '"' END`,
+  };
+}
+
+/** The SELECT writing the file: typed fields inside, the file's columns and `_rescued_data` outside. */
+function selectSql(fields: DeltaField[], request: CsvCopyRequest): string {
+  const plans = fields.map((f) => ({ field: f, plan: planColumn(f, request) }));
+  const csv = request.read.csv!;
+  const texts = Array.from({ length: csv.inputColumns }, (_, i) => `c${i}`);
+  const typed = plans.flatMap((p) => (p.plan.typed ? [p.plan.typed] : []));
+  const members = plans.flatMap((p) => (p.plan.member ? [p.plan.member] : []));
+  // Members in column order, as the reader adds them.
+  const rescued = members.length
+    ? `CASE WHEN ${members.map((m) => `${m} IS NOT NULL`).join(' OR ')} THEN '{' || concat_ws(',', ${members.join(', ')}) || '}' END`
+    : 'NULL';
+  const columns = plans.map(({ field, plan }) =>
+    field.name.toLowerCase() === RESCUED_COLUMN ? `CAST(${rescued} AS VARCHAR) AS ${quoteIdent(field.name)}` : plan.value,
+  );
+  return `SELECT ${columns.join(', ')} FROM (SELECT ${[...texts, ...typed].join(', ')} FROM ${sourceSql(request)})`;
 }
 
 /** `read_csv` with the reader's dialect, every field as text, stopping at anything it would not read alike. */
@@ -234,28 +304,36 @@ export async function copyCsvIntoFiles(request: CsvCopyRequest): Promise<CsvCopy
       // One file, whatever the size: DuckDB keeps the row order within a file, but not across the
       // files of a COPY that rotates them (FILE_SIZE_BYTES, ROW_GROUPS_PER_FILE), measured with two threads.
       const options = parquetCopyOptions({ rowGroupRows: request.files?.rowGroupRows ?? ROW_GROUP_ROWS, metadata });
-      const select = fields.map((f) => columnSql(f, request)).join(', ');
+      const select = selectSql(fields, request);
       // Looked for while DuckDB works: the main thread is idle meanwhile.
       const spaced = spacedQuoteAt(request.localPath, csv.delimiter, csv.quote);
       spaced.catch(() => undefined);
       try {
-        await connection.run(`COPY (SELECT ${select} FROM ${sourceSql(request)}) TO ${quoteLiteral(out)} (${options})`);
+        await connection.run(`COPY (${select}) TO ${quoteLiteral(out)} (${options})`);
       } catch (err) {
         const message = (err as Error).message ?? String(err);
-        return { copied: false, reason: message.includes(RESCUE_MARK) ? 'a value the reader rescues' : `DuckDB stopped: ${firstLine(message)}` };
+        return { copied: false, reason: message.includes(RESCUE_MARK) ? 'a value only the reader reads exactly' : `DuckDB stopped: ${firstLine(message)}` };
       }
       const at = await spaced;
       if (at >= 0) return { copied: false, reason: `spaces beside a quote that opens or closes a field (byte offset ${at})` };
       const end = await fileTail(out);
-      const rows = (await readFooterStatistics(end)).rowGroups.reduce((n, g) => n + g.numRows, 0);
-      if (rows === 0) return { copied: true, adds: [], rows };
+      const groups = (await readFooterStatistics(end)).rowGroups;
+      const rows = groups.reduce((n, g) => n + g.numRows, 0);
+      // Rows with rescued values: the rows less the nulls of `_rescued_data`, from the footer.
+      let rescuedNulls = 0;
+      for (const group of groups) {
+        const chunk = group.columns.find((c) => c.path.length === 1 && c.path[0].toLowerCase() === RESCUED_COLUMN);
+        if (chunk?.nullCount === undefined) return { copied: false, reason: 'no null count of _rescued_data in the footer' };
+        rescuedNulls += chunk.nullCount;
+      }
+      if (rows === 0) return { copied: true, adds: [], rows, rowsRescued: 0 };
       const path = newDataFilePath(request.partitionColumns, partitionValues);
       uploaded.push(path);
       const info = await request.table.write(path, createReadStream(out, { highWaterMark: 4 * 1024 * 1024 }), {
         contentType: 'application/vnd.apache.parquet',
       });
       const adds = [await describeDataFile(fields, request.files?.statsColumns, path, partitionValues, info, end, rows)];
-      return { copied: true, adds, rows };
+      return { copied: true, adds, rows, rowsRescued: rows - rescuedNulls };
     } finally {
       connection.closeSync();
     }

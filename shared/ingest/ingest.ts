@@ -504,8 +504,9 @@ async function copyWithDuckdb(
   ingestFaultPoint('afterDataFiles');
   result.stats.rowsRead = copy.rows;
   result.stats.rowsEmitted = copy.rows;
+  result.stats.rowsWithRescued = copy.rowsRescued;
   result.stats.bytesRead = input.size;
-  return { files: copy.adds, counts: { rowsWritten: copy.rows, rowsRescued: 0, files: copy.adds.length }, schema, evolved, added };
+  return { files: copy.adds, counts: { rowsWritten: copy.rows, rowsRescued: copy.rowsRescued, files: copy.adds.length }, schema, evolved, added };
 }
 
 /** Commit the data files written for a file through the table's lane, then complete its ledger entry. */

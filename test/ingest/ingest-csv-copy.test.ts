@@ -54,7 +54,12 @@ const counts = (o: IngestOutcome) => ({
 });
 
 /** Ingest `bytes` both ways and compare; returns what the DuckDB side said of itself. */
-async function bothWays(label: string, name: string, bytes: Uint8Array | string, source?: IngestSource): Promise<{ readBy: string | undefined; rows: number }> {
+async function bothWays(
+  label: string,
+  name: string,
+  bytes: Uint8Array | string,
+  source?: IngestSource,
+): Promise<{ readBy: string | undefined; rows: number; rescued: number }> {
   const byReader = ingestEnv(label, 'reader');
   const byDuckdb = secondTable(byReader, label);
   await byReader.landing.write(name, bytes);
@@ -64,7 +69,7 @@ async function bothWays(label: string, name: string, bytes: Uint8Array | string,
   expect(counts(second), `${name}: ${second.readBy}`).toEqual(counts(first));
   if (first.version === undefined) {
     expect(second.version).toBeUndefined();
-    return { readBy: second.readBy, rows: 0 };
+    return { readBy: second.readBy, rows: 0, rescued: 0 };
   }
   const [a, b] = [await loadSnapshot(byReader.table), await loadSnapshot(byDuckdb.table)];
   expect(b.schema, name).toEqual(a.schema);
@@ -75,31 +80,40 @@ async function bothWays(label: string, name: string, bytes: Uint8Array | string,
   const stats = (s: typeof a) => [...s.state.files.values()].map((f) => JSON.parse(f.stats ?? '{}')).reduce((n, s) => n + s.numRecords, 0);
   expect(stats(b)).toBe(stats(a));
   if (second.readBy === 'duckdb') expect(await tableProblems(byDuckdb.table)).toEqual([]);
-  return { readBy: second.readBy, rows: rows.length };
+  return { readBy: second.readBy, rows: rows.length, rescued: second.rowsRescued };
 }
 
 /**
- * Files the reader rescues values of, dead-letters records from, or that DuckDB cannot read alike:
- * they must go back to the reader. A schema hint fixes a column's type where inference would
- * otherwise make it a string.
+ * Files DuckDB must give back to the reader: values its SQL can neither convert nor be sure the
+ * reader rescues, bad records, and what it cannot read alike. A schema hint fixes a column's type
+ * where inference would otherwise make it a string.
  */
 const GIVEN_BACK: [string, string | Buffer, Record<string, string>, RegExp][] = [
-  ['leading zeros in an integer column', 'id,n\n1,5\n2,007\n', { n: 'long' }, /rescues/],
-  ['an integer beyond int64', 'id,n\n1,5\n9,99999999999999999999\n', { n: 'long' }, /rescues/],
-  ['an integer beyond int32', 'id,n\n1,5\n9,2147483648\n', { n: 'integer' }, /rescues/],
-  ['a double with 17 digits', 'id,x\n1,1.5\n2,0.12345678901234567\n', { x: 'double' }, /rescues/],
-  ['a double with an exponent', 'id,x\n1,1.5\n2,1e3\n', {}, /rescues/],
-  ['a timestamp with seven fraction digits', 'id,t\n1,2024-01-01T00:00:00Z\n2,2024-01-01T00:00:00.1234567Z\n', { t: 'timestamp' }, /rescues/],
-  ['a date in a timestamp column', 'id,t\n1,2024-01-01T00:00:00Z\n2,2024-01-02\n', {}, /rescues/],
+  ['a double with 17 digits', 'id,x\n1,1.5\n2,0.12345678901234567\n', { x: 'double' }, /reads exactly/],
+  ['a double with an exponent', 'id,x\n1,1.5\n2,1e3\n', {}, /reads exactly/],
+  ['a timestamp with seven fraction digits', 'id,t\n1,2024-01-01T00:00:00Z\n2,2024-01-01T00:00:00.1234567Z\n', { t: 'timestamp' }, /reads exactly/],
+  ['a date in a timestamp column', 'id,t\n1,2024-01-01T00:00:00Z\n2,2024-01-02\n', {}, /reads exactly/],
+  ["25 o'clock in a timestamp column", 'id,t\n1,2024-01-01T00:00:00Z\n2,2024-01-01T25:00:00Z\n', { t: 'timestamp' }, /reads exactly/],
+  ['a date with a two-digit year', 'id,d\n1,13/01/2024\n2,14/01/24\n', { d: 'date d/M/yyyy' }, /reads exactly/],
+  ['a rescued value that is not plain ASCII', 'id,n\n1,5\n2,cinq é\n', { n: 'long' }, /reads exactly/],
+  ['a rescued value with a quote', 'id,n\n1,5\n2,"5"""\n', { n: 'long' }, /reads exactly/],
   ['a field count off by one', 'id,a,b\n1,x,y\n2,x\n3,x,y\n', {}, /DuckDB stopped/],
   ['a backslash escape', 'id,a\n1,"x \\" y"\n2,z\n', {}, /./],
   ['invalid UTF-8', Buffer.concat([Buffer.from('id,a\n1,ok\n2,'), Buffer.from([0xc3, 0x28]), Buffer.from('\n')]), {}, /DuckDB stopped/],
-  ['a boolean column with yes', 'id,b\n1,true\n2,FALSE\n3,yes\n', { b: 'boolean' }, /rescues/],
-  ['a date with a two-digit year', 'id,d\n1,13/01/2024\n2,14/01/24\n', { d: 'date d/M/yyyy' }, /rescues/],
-  ['a 31st of April', 'id,d\n1,13/01/2024\n2,31/04/2024\n', { d: 'date d/M/yyyy' }, /rescues/],
-  ['a February 30th', 'id,d\n1,2024-02-28\n2,2024-02-30\n', { d: 'date' }, /rescues/],
   ['blank lines before the header', '\n\nid,a\n1,x\n', {}, /blank lines/],
   ['a decimal column', 'id,amount\n1,1.25\n2,2.50\n', { amount: 'decimal(10,2)' }, /type/],
+];
+
+/** Files DuckDB must copy with values in `_rescued_data`, exactly as the reader rescues them. */
+const RESCUED: [string, string, Record<string, string>][] = [
+  ['leading zeros in an integer column', 'id,n\n1,5\n2,007\n', { n: 'long' }],
+  ['an integer beyond int64', 'id,n\n1,5\n9,99999999999999999999\n', { n: 'long' }],
+  ['an integer beyond int32', 'id,n\n1,5\n9,2147483648\n', { n: 'integer' }],
+  ['NA among integers and a boolean column with yes', 'id,n,b\n1,5,true\n2,NA,yes\n3,NA,FALSE\n', { n: 'integer', b: 'boolean' }],
+  ['text and leading zeros in a double column', 'id,x\n1,1.5\n2,n/a\n3,007.5\n', { x: 'double' }],
+  ['a February 30th and n/a in date columns', 'id,d,e\n1,2024-02-28,1/31/2024\n2,2024-02-30,n/a\n3,,2/30/2024\n', { d: 'date', e: 'date M/d/yyyy' }],
+  ['a 31st of April', 'id,d\n1,13/01/2024\n2,31/04/2024\n', { d: 'date d/M/yyyy' }],
+  ['unknown and a February 30th in a timestamp column', 'id,t\n1,2024-01-01T00:00:00Z\n2,unknown\n3,2024-02-30T00:00:00Z\n', { t: 'timestamp' }],
 ];
 
 /** Files DuckDB must copy: the grammar it accepts, at its edges. */
@@ -175,6 +189,12 @@ describe('CSV copied by DuckDB', () => {
     expect(readBy, what).toBe('duckdb');
   });
 
+  it.each(RESCUED)('copies %s, rescuing as the reader does', async (what, text, hints) => {
+    const { readBy, rescued } = await bothWays('csvrescue', `${what.replace(/\W+/g, '-')}.csv`, text, { schemaHints: hints });
+    expect(readBy, what).toBe('duckdb');
+    expect(rescued, what).toBeGreaterThan(0);
+  });
+
   it.each(GIVEN_BACK)('gives %s back to the reader', async (what, text, hints, reason) => {
     const { readBy } = await bothWays('csvback', `${what.replace(/\W+/g, '-')}.csv`, text, { schemaHints: hints });
     expect(readBy, what).toMatch(/^reader \(/);
@@ -194,11 +214,17 @@ describe('CSV copied by DuckDB', () => {
       if (readBy === 'duckdb') copied.push(file);
     }
     // Most are plain enough for DuckDB: a fallback for all of them would make the comparisons above
-    // compare the reader with itself. (The earthquakes and Seattle weather files have values the
-    // reader rescues, ISO timestamps among M/d/yyyy dates and `NA` among integers; the others in
-    // formats/ have bad records or no rows.)
+    // compare the reader with itself. The earthquakes and Seattle weather files have values the
+    // reader rescues (ISO timestamps among M/d/yyyy dates, `NA` among integers), rescued by the SQL
+    // alike; the others in formats/ have bad records or no rows.
     expect(copied.length, copied.join(', ')).toBeGreaterThanOrEqual(16);
-    const expected = ['US-shooting-incidents.csv', 'amazon-purchases-sample.csv', 'gapminder-unclean.csv'].map((f) => nodePath.join('real-csv', f));
+    const expected = [
+      'US-shooting-incidents.csv',
+      'amazon-purchases-sample.csv',
+      'gapminder-unclean.csv',
+      '2016-weather-data-seattle.csv',
+      'earthquakes-23k.csv',
+    ].map((f) => nodePath.join('real-csv', f));
     // (quotes_and_newlines.csv and json.csv have a quote beside a space and a line end or a comma
     // inside quoted text, which the look for spaced quotes takes for a field's quote: the reader reads them.)
     for (const f of ['comma_in_quotes.csv', 'escaped_quotes.csv', 'newlines_crlf.csv']) expected.push(nodePath.join('csv-spectrum', 'csvs', f));
