@@ -102,6 +102,8 @@ export function csvCopyDeclined(read: ReadResult, schema: DeltaStruct, partition
   if (csv.inputColumns < 2) return 'a single column (blank lines would be rows)';
   const byName = new Map(csv.columns.map((c) => [c.name.toLowerCase(), c]));
   for (const field of schema.fields) {
+    // Column mapping: files hold physical names (and ids), which the reader's path writes, not this SQL.
+    if (Object.keys(field.metadata ?? {}).some((k) => k.startsWith('delta.columnMapping.'))) return `column ${field.name} is mapped (column mapping)`;
     const lower = field.name.toLowerCase();
     const fed = byName.get(lower);
     if (partitionColumns.includes(field.name)) {
