@@ -13,7 +13,9 @@ import * as nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { batchToRows, loadSnapshot, scanTable } from '../../shared/delta';
 import type { JsonValue } from '../../shared/delta/rows';
+import type { ReadResult } from '../../shared/formats';
 import type { IngestOutcome, IngestSource } from '../../shared/ingest';
+import { csvCopyDeclined } from '../../shared/ingest/csv-copy';
 import { tableKeyOf } from '../../shared/ingest/ingest';
 import { LocalStore } from '../../shared/storage';
 import { openStore } from '../../shared/storage/location';
@@ -260,4 +262,48 @@ describe('a larger CSV copied by DuckDB on local disk', () => {
       await rm(dir, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+describe('what DuckDB is not asked to copy', () => {
+  const read = (over: Partial<NonNullable<ReadResult['csv']>> = {}, compression: ReadResult['compression'] = 'none'): ReadResult =>
+    ({
+      format: 'csv',
+      compression,
+      csv: {
+        delimiter: 0x2c,
+        quote: 0x22,
+        escape: 0x22,
+        header: true,
+        inputColumns: 2,
+        latin1: false,
+        recordAtStart: true,
+        columns: [
+          { name: 'id', type: 'long', input: 0, dateFormat: 'yyyy-MM-dd' },
+          { name: 'amount', type: 'double', input: 1, dateFormat: 'yyyy-MM-dd' },
+        ],
+        ...over,
+      },
+    }) as ReadResult;
+  const field = (name: string, type: string, metadata: Record<string, unknown> = {}) => ({ name, type, nullable: true, metadata });
+  const schema = {
+    type: 'struct' as const,
+    fields: [field('id', 'long'), field('amount', 'double'), field('_rescued_data', 'string'), field('_load_date', 'date')],
+  };
+
+  it('takes a plain file and names why it declines the others', () => {
+    expect(csvCopyDeclined(read(), schema, ['_load_date'])).toBeNull();
+    expect(csvCopyDeclined(read({}, 'gzip'), schema, ['_load_date'])).toMatch(/compressed/);
+    expect(csvCopyDeclined(read({ latin1: true }), schema, ['_load_date'])).toMatch(/Latin-1/);
+    expect(csvCopyDeclined(read({ escape: 0x5c }), schema, ['_load_date'])).toMatch(/escape/);
+    expect(csvCopyDeclined(read({ inputColumns: 1 }), schema, ['_load_date'])).toMatch(/single column/);
+    expect(csvCopyDeclined(read(), schema, ['id'])).toMatch(/partition column id comes from the file/);
+    const mapped = {
+      ...schema,
+      fields: schema.fields.map((f) => (f.name === 'id' ? field('id', 'long', { 'delta.columnMapping.physicalName': 'col-1' }) : f)),
+    };
+    expect(csvCopyDeclined(read(), mapped, ['_load_date'])).toMatch(/column mapping/);
+    const decimal = { ...schema, fields: schema.fields.map((f) => (f.name === 'amount' ? field('amount', 'decimal(10,2)') : f)) };
+    expect(csvCopyDeclined(read(), decimal, ['_load_date'])).toMatch(/amount/);
+    expect(csvCopyDeclined({ ...read(), csv: undefined, format: 'ndjson' } as ReadResult, schema, [])).toMatch(/not CSV/);
+  });
 });
