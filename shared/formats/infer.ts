@@ -156,6 +156,37 @@ export class ColumnProfile {
     }
   }
 
+  /**
+   * Add one finite JS number the way its JSON text (`JSON.stringify`) would be added through
+   * `addJson` after the lossless parser read it back (for values a host decoded: json-objects.ts),
+   * without making a `JsonNumber` and scanning its bytes.
+   *
+   * @param v the number
+   */
+  addJsNumber(v: number): void {
+    if (Number.isInteger(v) && v < 1e15 && v > -1e15) {
+      this.addJson(v === 0 ? 0 : v);
+      return;
+    }
+    const text = String(v);
+    const dot = text.indexOf('.');
+    const exp = text.indexOf('e');
+    if (dot < 0 && exp < 0) {
+      this.addJson(new JsonNumber(text)); // whole numbers of 16 to 21 digits: rare
+      return;
+    }
+    // A fraction or an exponent in the shortest text that reads back as v: a double holds it exactly,
+    // so only the shape of the text is left to record (see addNumber).
+    this.values++;
+    const intDigits = (dot >= 0 ? dot : exp) - (v < 0 ? 1 : 0);
+    this.maxIntDigits = Math.max(this.maxIntDigits, intDigits);
+    if (exp >= 0) this.kinds |= K_EXP;
+    else {
+      this.kinds |= K_DEC;
+      this.maxScale = Math.max(this.maxScale, text.length - dot - 1);
+    }
+  }
+
   private addString(reason: string): void {
     this.kinds |= K_STRING;
     if (reason && !this.stringReason) this.stringReason = reason;
