@@ -84,18 +84,19 @@ function membersOf(record: unknown, limit: number, last: Members | null): Member
   if (proto !== Object.prototype && proto !== null) return null;
   const object = record as Record<string, unknown>;
   if (typeof object.toJSON === 'function') return null;
+  // Both in the order JSON.stringify writes the members; the values array is this record's own.
   let keys: readonly string[] = Object.keys(object);
-  const values: unknown[] = new Array(keys.length);
+  const values: unknown[] = Object.values(object);
+  if (values.length !== keys.length) return null; // a getter changed the object as it was read
   let bytes = 2;
   let kept = 0;
   for (let i = 0; i < keys.length; i++) {
-    const key = keys[i];
-    const value = parsedValue(object[key]);
+    const value = parsedValue(values[i]);
     if (value === DECLINE) return null;
     if (value === undefined) continue;
-    if (kept !== i) (keys as string[])[kept] = key;
+    if (kept !== i) (keys as string[])[kept] = keys[i];
     values[kept++] = value;
-    bytes += 6 * key.length + 4 + textBound(value);
+    bytes += 6 * keys[i].length + 4 + textBound(value);
   }
   if (bytes > limit) return null;
   if (kept !== keys.length) {
@@ -159,20 +160,27 @@ export function readJsonObjects(records: readonly unknown[], name: string, optio
   const keys: string[] = [];
   const profiles: ColumnProfile[] = [];
   const sampled = Math.min(ctx.sampleRows, records.length);
+  let shape: readonly string[] | null = null;
+  let shapeColumns: ColumnProfile[] = [];
   for (let r = 0; r < sampled; r++) {
     const m = members[r];
-    for (let i = 0; i < m.keys.length; i++) {
-      const key = m.keys[i];
-      let col = keyToColumn.get(key);
-      if (col === undefined) {
-        col = keys.length;
-        keys.push(key);
-        keyToColumn.set(key, col);
-        profiles.push(new ColumnProfile());
-      }
+    if (m.keys !== shape) {
+      shape = m.keys;
+      shapeColumns = shape.map((key) => {
+        let col = keyToColumn.get(key);
+        if (col === undefined) {
+          col = keys.length;
+          keys.push(key);
+          keyToColumn.set(key, col);
+          profiles.push(new ColumnProfile());
+        }
+        return profiles[col];
+      });
+    }
+    for (let i = 0; i < shapeColumns.length; i++) {
       const value = m.values[i];
-      if (typeof value === 'number') profiles[col].addJsNumber(value);
-      else profiles[col].addJson(value);
+      if (typeof value === 'number') shapeColumns[i].addJsNumber(value);
+      else shapeColumns[i].addJson(value);
     }
   }
   const output = new RecordOutput(
@@ -191,7 +199,7 @@ export function readJsonObjects(records: readonly unknown[], name: string, optio
     const writers: ColumnWriter[] = layout.columns.map((col) => createWriter(col.type, rows, col.dateFormat));
     const rescue = new Rescue();
     // Output column of each member, worked out once per key list (records of one shape share it).
-    let shape: readonly string[] | null = null;
+    shape = null;
     let shapeOutput: Int32Array = new Int32Array(0);
     for (let r = 0; r < rows; r++) {
       const m = members[start + r];

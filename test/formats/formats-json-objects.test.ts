@@ -10,6 +10,8 @@ import { describe, expect, it } from 'vitest';
 import type { DeltaStruct } from '../../shared/delta/schema';
 import { readValues } from '../../shared/delta/values';
 import { readInput } from '../../shared/formats';
+import { ColumnProfile } from '../../shared/formats/infer';
+import { JsonNumber } from '../../shared/formats/json-text';
 import { readJsonObjects } from '../../shared/formats/json-objects';
 import type { ReadOptions, ReadResult } from '../../shared/formats';
 
@@ -195,5 +197,20 @@ describe('decoded JSON records read from their values', () => {
     // A record that could be longer than the record limit is left to the text reader, which reports it.
     expect(readJsonObjects([{ s: 'x'.repeat(200) }], 'x.ndjson', { maxRecordBytes: 1000 })).toBeNull();
     expect(readJsonObjects([{ s: 'x'.repeat(100) }], 'x.ndjson', { maxRecordBytes: 1000 })).not.toBeNull();
+  });
+
+  it('types a JS number as its JSON text, and refuses to mix JS fractions with numbers no double holds', () => {
+    const numbers = [1.5, 0.1 + 0.2, 1e-7, 1e21, -2.5e300, 123.456, 7, 2 ** 53 + 2, 1e20];
+    for (const v of numbers) {
+      const direct = new ColumnProfile();
+      const text = new ColumnProfile();
+      direct.addJsNumber(v);
+      text.addJson(Number.isInteger(v) && Math.abs(v) < 1e15 ? v : new JsonNumber(JSON.stringify(v)));
+      expect(direct.resolve(), String(v)).toEqual(text.resolve());
+    }
+    const mixed = new ColumnProfile();
+    mixed.addJsNumber(1.5);
+    mixed.addJson(new JsonNumber('0.12345678901234567890123'));
+    expect(() => mixed.resolve()).toThrow(/addJsNumber is for decoded values only/);
   });
 });
