@@ -39,6 +39,13 @@ export interface WriteFilesOptions {
    * least 1 MiB and a worker is free, `main` always on this thread.
    */
   encodeThread?: EncodeThread;
+  /**
+   * Files below 1 MiB go to an idle worker too, encoded there by parquet-wasm (DuckDB, with its
+   * temporary file read back, took as long on 1,000-row files), instead of always on this thread: for callers that
+   * write many small files at once (event batches of several partitions), whose encoding would
+   * otherwise all fall on the thread that also reads their input. Ignored when `encodeThread` is `main`.
+   */
+  smallFilesInWorkers?: boolean;
   /** The Parquet writer: `auto` (default) DuckDB where it can, else parquet-wasm (encode-worker.ts). */
   parquetEngine?: ParquetEngine;
 }
@@ -90,8 +97,9 @@ export async function writeDataFiles(
         let file = open.get(key);
         if (!file) {
           options.acceptPartition?.(part.values);
-          const thread = options.encodeThread === 'main' || part.batch.data.byteLength < WORKER_MIN_BYTES ? 'main' : 'auto';
-          file = await openFile(target, fields, fileSchema, part.values, options, thread);
+          const small = part.batch.data.byteLength < WORKER_MIN_BYTES;
+          const thread = options.encodeThread === 'main' || (small && !options.smallFilesInWorkers) ? 'main' : 'auto';
+          file = await openFile(target, fields, fileSchema, part.values, options, thread, small ? 'wasm' : options.parquetEngine);
           open.set(key, file);
         }
         await file.push(part.batch);
@@ -247,6 +255,7 @@ async function openFile(
   partitionValues: Record<string, string | null>,
   options: WriteFilesOptions,
   thread: EncodeThread,
+  engine: ParquetEngine | undefined,
 ): Promise<OpenFile> {
   const dir = partitionDirectory(target.partitionColumns, partitionValues);
   const name = `part-00000-${randomUUID()}.c000.zstd.parquet`;
@@ -254,7 +263,7 @@ async function openFile(
   const encoder = await openParquetEncoder(
     { rowGroupRows: options.rowGroupRows, metadata: { 'sluice.schema': JSON.stringify(fileSchema.fields.map((f) => f.name)) } },
     thread,
-    options.parquetEngine,
+    engine,
     fileSchema,
   );
   const tail: Uint8Array[] = [];

@@ -295,7 +295,10 @@ class EventBatch {
       const owners = read.rowEvents.slice(at, (at += batch.numRows)).map((i) => events[i]);
       return clearFileColumns(conformer.conform(withEventColumns(batch, partition.partitionId, owners)));
     });
-    const files = await writeDataFiles({ store: table, schema, partitionColumns: snapshot.partitionColumns }, batches, this.options.files);
+    // Batches of several partitions are written at once: their encoding goes to idle workers, off the
+    // thread that reads the next batches.
+    const fileOptions = { smallFilesInWorkers: true, ...this.options.files };
+    const files = await writeDataFiles({ store: table, schema, partitionColumns: snapshot.partitionColumns }, batches, fileOptions);
     const counts = this.count(rows, fresh, skipped, conformer.rowsRescued);
     if (counts.rowsWritten !== conformer.rowsWritten)
       throw new Error(`ingest events: accounting mismatch for ${this.label()}: ${counts.rowsWritten} rows read as good, ${conformer.rowsWritten} written`);
