@@ -37,11 +37,11 @@ import { ENGINE_INFO } from './commit';
 import { CommitRetriesExhaustedError, DeltaError, SchemaChangedError } from './errors';
 import { conflictingColumn, planSchemaMerge } from './evolve';
 import { faultPoint } from './faults';
-import { commitPath, readCommitIfExists } from './log';
+import { commitPath } from './log';
 import { applyActions, cloneState, TableState } from './replay';
 import { DeltaField, DeltaStruct, formatDeltaType, parseSchema } from './schema';
 import { loadSnapshot, type Snapshot } from './snapshot';
-import { keepCommitted, latestSnapshot } from './latest';
+import { keepCommitted, latestSnapshot, readKeptCommit } from './latest';
 
 /** Pending intents older than this are abandoned by default. */
 const DEFAULT_MAX_INTENT_AGE_MS = 15 * 60_000;
@@ -410,7 +410,7 @@ class LaneView {
     for (let v = from; v < this.scannedFrom; v++) versions.push(v);
     for (let i = 0; i < versions.length; i += 16) {
       const chunk = versions.slice(i, i + 16);
-      const commits = await Promise.all(chunk.map((v) => readCommitIfExists(this.store, v)));
+      const commits = await Promise.all(chunk.map((v) => readKeptCommit(this.store, v)));
       chunk.forEach((v, j) => commits[j] && this.record(commits[j]!, v));
     }
     this.scannedFrom = Math.min(this.scannedFrom, from);
@@ -420,7 +420,8 @@ class LaneView {
   async catchUp(): Promise<void> {
     for (;;) {
       const next = this.state.version + 1;
-      const actions = await readCommitIfExists(this.store, next);
+      // The commit another writer of this process just made is in memory (commits never change).
+      const actions = await readKeptCommit(this.store, next);
       if (!actions) return;
       applyActions(this.state, actions, next);
       this.record(actions, next);

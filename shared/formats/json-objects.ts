@@ -25,13 +25,14 @@
  */
 import * as arrow from 'apache-arrow';
 import { createWriter, type ColumnWriter } from './column-writers';
-import { ColumnProfile } from './infer';
+import { ColumnProfile, type Inferred } from './infer';
+import { columnNames } from './names';
 import { toJsonText } from './json-text';
 import { checkReadOptions } from './options';
 import { DEFAULT_BATCH_ROWS, DEFAULT_SAMPLE_ROWS, emptyResult, maxRecordBytes, ReadContext, rowsPerBatch } from './reader';
 import { RecordOutput } from './records';
 import { Rescue } from './rescue';
-import type { ReadOptions, ReadResult } from './types';
+import { RESCUED_COLUMN, type ReadOptions, type ReadResult } from './types';
 
 /** One record's members as the lossless parser would give them. */
 interface Members {
@@ -114,6 +115,62 @@ function sameKeys(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
+/** What of a read the caller needs. */
+export interface ObjectReadOptions {
+  /**
+   * `infer` (default): every column's type is inferred, as the text reader does. `skip`: columns the
+   * target schema has (types fixed by it) are not, so their `inference` notes say so instead of what
+   * the values would have made of them; the rows are the same (only a `date` column's format comes
+   * from its values, and those are still inferred).
+   */
+  targetColumns?: 'infer' | 'skip';
+}
+
+/** The note of a column whose values were not looked at: the target schema gives its type. */
+const NOT_INFERRED: Inferred = { type: 'string', note: 'not inferred (the target schema gives the type)', dateFormat: 'yyyy-MM-dd' };
+
+/**
+ * The inferred type of each column from the sampled records' values, or NOT_INFERRED for target
+ * columns the caller does not want inferred.
+ */
+function inferTypes(
+  members: readonly Members[],
+  sampled: number,
+  keys: readonly string[],
+  keyToColumn: ReadonlyMap<string, number>,
+  options: ReadOptions,
+  targetColumns: 'infer' | 'skip',
+): Inferred[] {
+  const wanted = keys.map(() => true);
+  if (targetColumns === 'skip' && options.targetSchema) {
+    // Matched as RecordOutput matches them: by the storable name, case-insensitively.
+    const target = new Map(options.targetSchema.fields.map((f) => [f.name.toLowerCase(), f.type]));
+    const { names } = columnNames(keys, [RESCUED_COLUMN, ...(options.reservedColumns ?? [])]);
+    names.forEach((name, i) => {
+      const type = target.get(name.toLowerCase());
+      if (type !== undefined && type !== 'date') wanted[i] = false;
+    });
+  }
+  const profiles = keys.map((_, i) => (wanted[i] ? new ColumnProfile() : null));
+  let shape: readonly string[] | null = null;
+  let shapeProfiles: (ColumnProfile | null)[] = [];
+  for (let r = 0; r < sampled; r++) {
+    const m = members[r];
+    if (m.keys !== shape) {
+      shape = m.keys;
+      shapeProfiles = shape.map((key) => profiles[keyToColumn.get(key)!]);
+    }
+    for (let i = 0; i < shapeProfiles.length; i++) {
+      const profile = shapeProfiles[i];
+      if (profile === null) continue;
+      const value = m.values[i];
+      if (typeof value === 'number') profile.addJsNumber(value);
+      else profile.addJson(value);
+    }
+  }
+  return profiles.map((p) => (p ? p.resolve() : NOT_INFERRED));
+}
+
 /**
  * Read decoded JSON records as NDJSON of their JSON text would be read (`readInput` with format
  * `ndjson`), straight from the values.
@@ -121,11 +178,12 @@ function sameKeys(a: readonly string[], b: readonly string[]): boolean {
  * @param records the records, in order (record n is row n)
  * @param name input name for messages
  * @param options hints, target schema, reserved columns, sample and batch sizes, as for `readInput`
+ * @param read what of the result the caller needs (default: all of it)
  * @returns the result with its batches made, or null when a record cannot be taken exactly (see the
  *   module doc): then read `JSON.stringify` of each record as NDJSON instead. Throws only
  *   `ReadOptionsError`, as `readInput` does.
  */
-export function readJsonObjects(records: readonly unknown[], name: string, options: ReadOptions = {}): ReadResult | null {
+export function readJsonObjects(records: readonly unknown[], name: string, options: ReadOptions = {}, read: ObjectReadOptions = {}): ReadResult | null {
   checkReadOptions(options);
   const limit = maxRecordBytes({ options } as ReadContext);
   const members: Members[] = new Array(records.length);
@@ -158,34 +216,22 @@ export function readJsonObjects(records: readonly unknown[], name: string, optio
   // Columns are the keys of the sample in order of first appearance, typed from its values.
   const keyToColumn = new Map<string, number>();
   const keys: string[] = [];
-  const profiles: ColumnProfile[] = [];
   const sampled = Math.min(ctx.sampleRows, records.length);
   let shape: readonly string[] | null = null;
-  let shapeColumns: ColumnProfile[] = [];
   for (let r = 0; r < sampled; r++) {
     const m = members[r];
-    if (m.keys !== shape) {
-      shape = m.keys;
-      shapeColumns = shape.map((key) => {
-        let col = keyToColumn.get(key);
-        if (col === undefined) {
-          col = keys.length;
-          keys.push(key);
-          keyToColumn.set(key, col);
-          profiles.push(new ColumnProfile());
-        }
-        return profiles[col];
-      });
-    }
-    for (let i = 0; i < shapeColumns.length; i++) {
-      const value = m.values[i];
-      if (typeof value === 'number') shapeColumns[i].addJsNumber(value);
-      else shapeColumns[i].addJson(value);
+    if (m.keys === shape) continue;
+    shape = m.keys;
+    for (const key of shape) {
+      if (keyToColumn.has(key)) continue;
+      keyToColumn.set(key, keys.length);
+      keys.push(key);
     }
   }
+  const inferred = inferTypes(members, sampled, keys, keyToColumn, options, read.targetColumns ?? 'infer');
   const output = new RecordOutput(
     ctx,
-    keys.map((key, i) => ({ name: key, inferred: profiles[i].resolve() })),
+    keys.map((key, i) => ({ name: key, inferred: inferred[i] })),
   );
   const { layout } = output;
   const outputOf = new Int32Array(keys.length).fill(-1);

@@ -432,14 +432,16 @@ export async function readEventRows(reader: ReadInput, rows: EventRow[], name: s
     // Body keys named like a metadata column are renamed by the reader (`_eh_offset_1`), not overwritten.
     reservedColumns: [...SYSTEM_COLUMN_NAMES],
   };
-  let result =
-    objects && lines.every((r) => r.object !== undefined)
-      ? readJsonObjects(
-          lines.map((r) => r.object),
-          name,
-          readOptions,
-        )
-      : null;
+  // The inference notes are not used here: the types of the table's columns need not be inferred.
+  const direct = objects && lines.every((r) => r.object !== undefined);
+  let result = direct
+    ? readJsonObjects(
+        lines.map((r) => r.object),
+        name,
+        readOptions,
+        { targetColumns: 'skip' },
+      )
+    : null;
   if (!result) {
     for (const row of lines) if (row.object !== undefined) toLine(row);
     lines = lines.filter((r) => r.line !== undefined);

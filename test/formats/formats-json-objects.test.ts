@@ -213,4 +213,36 @@ describe('decoded JSON records read from their values', () => {
     mixed.addJson(new JsonNumber('0.12345678901234567890123'));
     expect(() => mixed.resolve()).toThrow(/addJsNumber is for decoded values only/);
   });
+
+  it("with target columns not inferred, gives the same rows; only those columns' notes differ", async () => {
+    const targetSchema: DeltaStruct = {
+      type: 'struct',
+      fields: [
+        { name: 'n', type: 'long', nullable: true, metadata: {} },
+        { name: 'T', type: 'timestamp', nullable: true, metadata: {} },
+        { name: 'day', type: 'date', nullable: true, metadata: {} },
+        { name: '_eh_offset_1', type: 'string', nullable: true, metadata: {} },
+      ],
+    };
+    const records = [
+      { n: 1, t: '2026-01-31T12:00:00Z', day: '31/1/2026', _eh_offset: 'a', extra: 1.5 },
+      { n: 'two', t: 'later', day: '1/2/2026', _eh_offset: 'b', extra: 2 },
+      { n: 2 ** 40, t: null, day: '13/12/2026' },
+    ];
+    const options: ReadOptions = { targetSchema, sampleRows: 3, reservedColumns: ['_eh_offset'] };
+    const skipped = readJsonObjects(records, 'x.ndjson', options, { targetColumns: 'skip' });
+    expect(skipped).not.toBeNull();
+    const got = await collect(skipped!);
+    const want = await viaText(records, options);
+    expect({ ...got, inference: {} }).toEqual({ ...want, inference: {} });
+    // The date column's format still comes from its values (day first here), and new columns are inferred.
+    expect(got.inference).toEqual({
+      ...want.inference,
+      n: expect.stringMatching(/not inferred/),
+      t: expect.stringMatching(/not inferred/),
+      _eh_offset_1: expect.stringMatching(/not inferred/),
+    });
+    expect(got.inference.day).toBe(want.inference.day);
+    expect(got.inference.extra).toBe(want.inference.extra);
+  });
 });
