@@ -1,7 +1,9 @@
 /**
  * What one Event Hubs event becomes in a bronze table: its body split into candidate rows (one JSON
- * object per row) for the shared/formats NDJSON reader, the per-event metadata columns, and the
- * dead-letter entries of rows that cannot be ingested.
+ * object per row) for the shared/formats reader — read from the decoded objects' values when the host
+ * decoded them and every record of the batch allows it (json-objects.ts), else as NDJSON text, with
+ * the same result —, the per-event metadata columns, and the dead-letter entries of rows that cannot
+ * be ingested.
  *
  * | column | type | value |
  * |---|---|---|
