@@ -46,6 +46,8 @@ export interface WriteFilesOptions {
    * otherwise all fall on the thread that also reads their input. Ignored when `encodeThread` is `main`.
    */
   smallFilesInWorkers?: boolean;
+  /** Dictionary-encode columns (default true); parquet-wasm only (DuckDB decides for itself). */
+  dictionary?: boolean;
   /** The Parquet writer: `auto` (default) DuckDB where it can, else parquet-wasm (encode-worker.ts). */
   parquetEngine?: ParquetEngine;
 }
@@ -261,7 +263,11 @@ async function openFile(
   const name = `part-00000-${randomUUID()}.c000.zstd.parquet`;
   const path = dir ? `${dir}/${name}` : name;
   const encoder = await openParquetEncoder(
-    { rowGroupRows: options.rowGroupRows, metadata: { 'sluice.schema': JSON.stringify(fileSchema.fields.map((f) => f.name)) } },
+    {
+      rowGroupRows: options.rowGroupRows,
+      metadata: { 'sluice.schema': JSON.stringify(fileSchema.fields.map((f) => f.name)) },
+      ...(options.dictionary === false ? { dictionary: false } : {}),
+    },
     thread,
     engine,
     fileSchema,

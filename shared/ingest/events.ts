@@ -297,7 +297,7 @@ class EventBatch {
     });
     // Batches of several partitions are written at once: their encoding goes to idle workers, off the
     // thread that reads the next batches.
-    const fileOptions = { smallFilesInWorkers: true, ...this.options.files };
+    const fileOptions = { smallFilesInWorkers: true, dictionary: false, ...this.options.files };
     const files = await writeDataFiles({ store: table, schema, partitionColumns: snapshot.partitionColumns }, batches, fileOptions);
     const counts = this.count(rows, fresh, skipped, conformer.rowsRescued);
     if (counts.rowsWritten !== conformer.rowsWritten)

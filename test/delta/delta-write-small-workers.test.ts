@@ -64,18 +64,21 @@ function batchOf(from: number, rows: number): arrow.RecordBatch {
   }).batches[0];
 }
 
-async function writeAll(label: string, smallFilesInWorkers: boolean) {
+async function writeAll(label: string, smallFilesInWorkers: boolean, dictionary?: boolean) {
   const store = new LocalStore(await mkdtemp(nodePath.join(dir, `${label}-`)));
   await createTable(store, { schema: SCHEMA });
   // Six files at once, as the batches of several partitions arrive together.
   const files = await Promise.all(
     Array.from({ length: 6 }, async (_, f) => {
-      const [add] = await writeDataFiles({ store, schema: SCHEMA, partitionColumns: [] }, [batchOf(f * 1000, 1000)], { smallFilesInWorkers });
+      const options = { smallFilesInWorkers, ...(dictionary === undefined ? {} : { dictionary }) };
+      const [add] = await writeDataFiles({ store, schema: SCHEMA, partitionColumns: [] }, [batchOf(f * 1000, 1000)], options);
       const bytes = await store.read(decodeURIComponent(add.path));
       const decoded = await decodeParquet(bytes);
+      const metadata = await readParquetMetadata(bytes);
       return {
         stats: parseStats(add.stats),
-        createdBy: (await readParquetMetadata(bytes)).created_by ?? '',
+        createdBy: metadata.created_by ?? '',
+        dictionaries: metadata.row_groups.flatMap((g) => g.columns).filter((c) => c.meta_data?.dictionary_page_offset !== undefined).length,
         values: Object.fromEntries(SCHEMA.fields.map((field) => [field.name, readValues(decoded.getChild(field.name)!, field.type)])),
       };
     }),
@@ -90,6 +93,14 @@ describe('small data files in encoding workers', () => {
     const onThisThread = await writeAll('main', false);
     for (const file of inWorkers) expect(file.createdBy).toMatch(/parquet-wasm/);
     expect(inWorkers).toEqual(onThisThread);
+    expect(inWorkers[0].dictionaries).toBeGreaterThan(0);
     expect(inWorkers.map((f) => f.stats?.numRecords)).toEqual([1000, 1000, 1000, 1000, 1000, 1000]);
+  });
+
+  it('without dictionaries hold the same rows and statistics, and no dictionary page', async () => {
+    const plain = await writeAll('plain', true, false);
+    const dictionary = await writeAll('dictionary', true);
+    expect(plain.map((f) => f.dictionaries)).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(plain.map((f) => ({ ...f, dictionaries: 0 }))).toEqual(dictionary.map((f) => ({ ...f, dictionaries: 0 })));
   });
 });
