@@ -37,11 +37,11 @@ import { ENGINE_INFO } from './commit';
 import { CommitRetriesExhaustedError, DeltaError, SchemaChangedError } from './errors';
 import { conflictingColumn, planSchemaMerge } from './evolve';
 import { faultPoint } from './faults';
-import { commitPath, readCommitIfExists } from './log';
+import { commitPath } from './log';
 import { applyActions, cloneState, TableState } from './replay';
 import { DeltaField, DeltaStruct, formatDeltaType, parseSchema } from './schema';
 import { loadSnapshot, type Snapshot } from './snapshot';
-import { keepCommitted, latestSnapshot } from './latest';
+import { keepCommitted, latestSnapshot, readKeptCommit } from './latest';
 
 /** Pending intents older than this are abandoned by default. */
 const DEFAULT_MAX_INTENT_AGE_MS = 15 * 60_000;
@@ -127,6 +127,14 @@ export interface LaneResult {
 const INTENT_CACHE = new WeakMap<ObjectStore, Map<string, LaneIntent>>();
 
 /**
+ * The commit attempt of this process in flight on each table (by URL). Writers of one process take
+ * turns: one racing another of the same process for the same version could only lose, having written
+ * its commit for nothing, while the one in flight carries every intent stored before it listed them.
+ * Put-if-absent still decides between processes; this only spares a process racing itself.
+ */
+const COMMITTING = new Map<string, Promise<void>>();
+
+/**
  * Append files through the lane and wait until they are committed.
  *
  * @param store store rooted at the table
@@ -183,9 +191,27 @@ export async function submitToLane(
       if (err instanceof SchemaChangedError) await store.delete(path);
       throw err;
     }
-    const { batch, schema } = await pendingBatch(store, view, own, options);
-    const committed = await view.tryCommit(batch, schema, options);
+    const inFlight = COMMITTING.get(store.url);
+    if (inFlight) {
+      // Another writer of this process is committing: its commit likely carries this intent too.
+      await inFlight;
+      continue;
+    }
+    let endTurn!: () => void;
+    const turn = new Promise<void>((resolve) => (endTurn = resolve));
+    COMMITTING.set(store.url, turn);
+    let committed: TableState | null;
+    let batch: LaneIntent[];
+    try {
+      const pending = await pendingBatch(store, view, own, options);
+      batch = pending.batch;
+      committed = await view.tryCommit(batch, pending.schema);
+    } finally {
+      COMMITTING.delete(store.url);
+      endTurn();
+    }
     if (committed) {
+      await checkpointIfDue(store, committed, options.checkpointInterval);
       await Promise.allSettled(batch.map((i) => store.delete(intentPath(i))));
       // Left out because a concurrent intent widened a column it adds: the next round reports it.
       if (batch.includes(own)) return { version: view.state.version, skipped: false, batchedWith: batch.length, attempts: attempt, committedHere: true };
@@ -216,7 +242,9 @@ export async function flushLane(store: ObjectStore, options: LaneOptions = {}): 
     await view.catchUp();
     const { batch, schema } = await pendingBatch(store, view, null, options);
     if (batch.length === 0 && !schema) break;
-    if (await view.tryCommit(batch, schema, options)) {
+    const committed = await view.tryCommit(batch, schema);
+    if (committed) {
+      await checkpointIfDue(store, committed, options.checkpointInterval);
       intents += batch.length;
       versions.push(view.state.version);
       await Promise.allSettled(batch.map((i) => store.delete(intentPath(i))));
@@ -382,7 +410,7 @@ class LaneView {
     for (let v = from; v < this.scannedFrom; v++) versions.push(v);
     for (let i = 0; i < versions.length; i += 16) {
       const chunk = versions.slice(i, i + 16);
-      const commits = await Promise.all(chunk.map((v) => readCommitIfExists(this.store, v)));
+      const commits = await Promise.all(chunk.map((v) => readKeptCommit(this.store, v)));
       chunk.forEach((v, j) => commits[j] && this.record(commits[j]!, v));
     }
     this.scannedFrom = Math.min(this.scannedFrom, from);
@@ -392,7 +420,8 @@ class LaneView {
   async catchUp(): Promise<void> {
     for (;;) {
       const next = this.state.version + 1;
-      const actions = await readCommitIfExists(this.store, next);
+      // The commit another writer of this process just made is in memory (commits never change).
+      const actions = await readKeptCommit(this.store, next);
       if (!actions) return;
       applyActions(this.state, actions, next);
       this.record(actions, next);
@@ -401,9 +430,12 @@ class LaneView {
 
   /**
    * Try to commit a batch of intents as the next version (with a `metaData` action when `schema`, the
-   * evolved table schema, is given); false when another writer took the version.
+   * evolved table schema, is given).
+   *
+   * @returns a copy of the state at the new version (for a checkpoint), or null when another writer
+   *   took the version
    */
-  async tryCommit(batch: LaneIntent[], schema: DeltaStruct | null, options: LaneOptions): Promise<boolean> {
+  async tryCommit(batch: LaneIntent[], schema: DeltaStruct | null): Promise<TableState | null> {
     const version = this.state.version + 1;
     const actions: Action[] = [];
     if (schema) actions.push({ metaData: { ...this.state.metadata!, schemaString: JSON.stringify(schema) } });
@@ -430,14 +462,13 @@ class LaneView {
     try {
       await this.store.createIfAbsent(commitPath(version), text, { contentType: 'application/json' });
     } catch (err) {
-      if (err instanceof ObjectAlreadyExistsError) return false;
+      if (err instanceof ObjectAlreadyExistsError) return null;
       throw err;
     }
     faultPoint('afterCommit');
     applyActions(this.state, actions, version);
     this.record([{ commitInfo }], version);
     keepCommitted(this.store, this.state, text);
-    await checkpointIfDue(this.store, cloneState(this.state), options.checkpointInterval);
-    return true;
+    return cloneState(this.state);
   }
 }

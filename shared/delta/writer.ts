@@ -39,6 +39,15 @@ export interface WriteFilesOptions {
    * least 1 MiB and a worker is free, `main` always on this thread.
    */
   encodeThread?: EncodeThread;
+  /**
+   * Files below 1 MiB go to an idle worker too, encoded there by parquet-wasm (DuckDB, with its
+   * temporary file read back, took as long on 1,000-row files), instead of always on this thread: for callers that
+   * write many small files at once (event batches of several partitions), whose encoding would
+   * otherwise all fall on the thread that also reads their input. Ignored when `encodeThread` is `main`.
+   */
+  smallFilesInWorkers?: boolean;
+  /** Dictionary-encode columns (default true); parquet-wasm only (DuckDB decides for itself). */
+  dictionary?: boolean;
   /** The Parquet writer: `auto` (default) DuckDB where it can, else parquet-wasm (encode-worker.ts). */
   parquetEngine?: ParquetEngine;
 }
@@ -90,8 +99,9 @@ export async function writeDataFiles(
         let file = open.get(key);
         if (!file) {
           options.acceptPartition?.(part.values);
-          const thread = options.encodeThread === 'main' || part.batch.data.byteLength < WORKER_MIN_BYTES ? 'main' : 'auto';
-          file = await openFile(target, fields, fileSchema, part.values, options, thread);
+          const small = part.batch.data.byteLength < WORKER_MIN_BYTES;
+          const thread = options.encodeThread === 'main' || (small && !options.smallFilesInWorkers) ? 'main' : 'auto';
+          file = await openFile(target, fields, fileSchema, part.values, options, thread, small ? 'wasm' : options.parquetEngine);
           open.set(key, file);
         }
         await file.push(part.batch);
@@ -247,12 +257,17 @@ async function openFile(
   partitionValues: Record<string, string | null>,
   options: WriteFilesOptions,
   thread: EncodeThread,
+  engine: ParquetEngine | undefined,
 ): Promise<OpenFile> {
   const path = newDataFilePath(target.partitionColumns, partitionValues);
   const encoder = await openParquetEncoder(
-    { rowGroupRows: options.rowGroupRows, metadata: { 'sluice.schema': JSON.stringify(fileSchema.fields.map((f) => f.name)) } },
+    {
+      rowGroupRows: options.rowGroupRows,
+      metadata: { 'sluice.schema': JSON.stringify(fileSchema.fields.map((f) => f.name)) },
+      ...(options.dictionary === false ? { dictionary: false } : {}),
+    },
     thread,
-    options.parquetEngine,
+    engine,
     fileSchema,
   );
   const tail: Uint8Array[] = [];

@@ -212,3 +212,23 @@ export async function spool(input: AsyncIterable<Uint8Array>, memoryBytes = SPOO
     close: () => handle.close(),
   };
 }
+
+/**
+ * Write a short string as UTF-8 when it is ASCII, byte by byte: for the few characters of a typical
+ * value, cheaper than a call into the encoder.
+ *
+ * @param text the string
+ * @param buf where to write (room for `text.length` bytes at `at`)
+ * @param at the position to write at
+ * @returns the bytes written, or -1 when the text is longer than 32 units or not ASCII (nothing usable written)
+ */
+export function writeShortAscii(text: string, buf: Uint8Array, at: number): number {
+  const n = text.length;
+  if (n > 32) return -1;
+  for (let k = 0; k < n; k++) {
+    const c = text.charCodeAt(k);
+    if (c >= 0x80) return -1;
+    buf[at + k] = c;
+  }
+  return n;
+}

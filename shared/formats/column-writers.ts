@@ -8,6 +8,7 @@
 import * as arrow from 'apache-arrow';
 import { decimalParams, DeltaType, deltaToArrowType } from '../delta/schema';
 import { buildVector } from '../delta/values';
+import { writeShortAscii } from './bytes';
 import { JsonNumber, JsonRaw, parseJsonValue, toJsonText } from './json-text';
 import {
   DateFormat,
@@ -29,7 +30,8 @@ let scratch = new Uint8Array(1024);
 /** UTF-8 bytes of a string in a reused buffer; returns the length. */
 function encodeScratch(text: string): number {
   if (text.length * 3 > scratch.length) scratch = new Uint8Array(text.length * 3 + 1024);
-  return encoder.encodeInto(text, scratch).written;
+  const ascii = writeShortAscii(text, scratch, 0);
+  return ascii >= 0 ? ascii : encoder.encodeInto(text, scratch).written;
 }
 
 /** The text a JSON scalar stands for when converted to a typed column. */
@@ -171,6 +173,12 @@ class StringWriter extends ColumnWriter {
     if (typeof v === 'string') {
       // Encode straight into the column's buffer (a UTF-8 character is at most 3 bytes per UTF-16 unit).
       this.reserve(i, v.length * 3);
+      const ascii = writeShortAscii(v, this.data, this.pos);
+      if (ascii >= 0) {
+        this.pos += ascii;
+        this.mark(i);
+        return true;
+      }
       this.pos += this.data.write(v, this.pos, 'utf8');
       this.mark(i);
       return true;

@@ -4,6 +4,8 @@
  * `readInput` detects compression and format, then hands the bytes to the reader of that format:
  * csv.ts (CSV/TSV), json.ts (NDJSON, JSON arrays and objects), avro.ts (Avro container files, Event
  * Hubs Capture), parquet.ts, binary.ts (any other file, one row). See types.ts for the contract.
+ * Event bodies the host already decoded into objects are read from their values by json-objects.ts,
+ * with the result `readInput` gives for their JSON text.
  */
 import { ByteReader, DamagedInputError } from './bytes';
 import { readBinary } from './binary';

@@ -25,6 +25,7 @@
  * every value is an ISO date or timestamp, nested objects and arrays are kept as JSON text.
  */
 import type { DeltaType } from '../delta/schema';
+import { writeShortAscii } from './bytes';
 import { JsonNumber, JsonRaw } from './json-text';
 import {
   DateFormat,
@@ -80,7 +81,8 @@ const scratch = { buf: Buffer.alloc(256) };
 
 function encode(text: string): number {
   if (text.length * 3 > scratch.buf.length) scratch.buf = Buffer.alloc(text.length * 3 + 64);
-  return scratch.buf.write(text, 0, 'utf8');
+  const ascii = writeShortAscii(text, scratch.buf, 0);
+  return ascii >= 0 ? ascii : scratch.buf.write(text, 0, 'utf8');
 }
 
 /**
@@ -95,6 +97,8 @@ export class ColumnProfile {
   private maxIntDigits = 0;
   private maxScale = 0;
   private allDoubleExact = true;
+  /** JS numbers with a fraction or an exponent were added (`addJsNumber`): their digits were not counted. */
+  private jsFractions = false;
   private isoDates = 0;
   private ymdSlash = 0;
   private readonly slash: PartOrder = { monthFirst: 0, dayFirst: 0, either: 0 };
@@ -154,6 +158,33 @@ export class ColumnProfile {
     } else {
       this.addString('');
     }
+  }
+
+  /**
+   * Add one finite JS number the way its JSON text (`JSON.stringify`) would be added through
+   * `addJson` after the lossless parser read it back (for values a host decoded: json-objects.ts),
+   * without making that text where it can.
+   *
+   * A number that is not a whole number below 10^21 is written with a fraction or an exponent, in the
+   * shortest text that reads back as the same double: a double holds it exactly, so such values type
+   * their column `double` whatever their digits, unless text values no double holds join them, where
+   * the digits would decide a decimal's scale. Values a host decoded are JS values throughout (numbers
+   * that are doubles already), so that never happens; `resolve` refuses it rather than guess a scale.
+   *
+   * @param v the number
+   */
+  addJsNumber(v: number): void {
+    if (Number.isInteger(v) && v < 1e21 && v > -1e21) {
+      // Up to 15 digits the parser gives back this number; 16 to 21 digits stay text (rare).
+      if (v < 1e15 && v > -1e15) this.addJson(v === 0 ? 0 : v);
+      else this.addJson(new JsonNumber(String(v)));
+      return;
+    }
+    this.values++;
+    this.jsFractions = true;
+    // JS writes an exponent from 1e21 up and below 1e-6 (Number.prototype.toString).
+    const magnitude = Math.abs(v);
+    this.kinds |= magnitude >= 1e21 || magnitude < 1e-6 ? K_EXP : K_DEC;
   }
 
   private addString(reason: string): void {
@@ -241,6 +272,7 @@ export class ColumnProfile {
         return done('string', 'string (integers beyond 38 digits)');
       }
       if (this.allDoubleExact) return done('double');
+      if (this.jsFractions) throw new Error('formats: JS numbers inferred together with numbers no double holds (addJsNumber is for decoded values only)');
       if (!(k & K_EXP) && this.maxIntDigits + this.maxScale <= 38) {
         return done(`decimal(38,${this.maxScale})`, `decimal(38,${this.maxScale}) (more digits than a double holds)`);
       }

@@ -12,7 +12,7 @@
  */
 import * as arrow from 'apache-arrow';
 import type { DeltaField, DeltaStruct, DeltaType } from '../delta/schema';
-import { deltaFieldToArrow } from '../delta/schema';
+import { deltaFieldToArrow, deltaToArrowType } from '../delta/schema';
 import { encodeValue, stringifyJson, type JsonValue } from '../delta/rows';
 import { buildVector, isCanonicalArrowType, readValues } from '../delta/values';
 import { RESCUED_COLUMN } from '../formats/types';
@@ -129,6 +129,20 @@ export function fileMetadata(now: Date, path: string, etag: string): FileMetadat
 }
 
 /**
+ * A column of one timestamp (microseconds) or date (days) value, filled in its buffer at once instead
+ * of built value by value; null for other types and values.
+ */
+function repeatedFixed(type: DeltaType, length: number, value: unknown): arrow.Data | null {
+  if ((type === 'timestamp' || type === 'timestamp_ntz') && typeof value === 'bigint') {
+    return arrow.makeData({ type: deltaToArrowType(type), length, nullCount: 0, data: new BigInt64Array(length).fill(value) } as never);
+  }
+  if (type === 'date' && typeof value === 'number' && Number.isInteger(value)) {
+    return arrow.makeData({ type: deltaToArrowType(type), length, nullCount: 0, data: new Int32Array(length).fill(value) } as never);
+  }
+  return null;
+}
+
+/**
  * Turns reader batches into batches of the write schema: columns matched by name (case-insensitive),
  * missing ones null, metadata columns filled, and in `rescue` mode the values of new columns moved
  * into `_rescued_data`.
@@ -183,7 +197,9 @@ export class BatchConformer {
     const cached = this.constants.get(field.name);
     if (cached && cached.length === length) return cached.data;
     const data =
-      field.type === 'string' && typeof value === 'string' ? repeatedText(value, length) : buildVector(field.type, new Array(length).fill(value)).data[0];
+      field.type === 'string' && typeof value === 'string'
+        ? repeatedText(value, length)
+        : (repeatedFixed(field.type, length, value) ?? buildVector(field.type, new Array(length).fill(value)).data[0]);
     this.constants.set(field.name, { length, data });
     return data;
   }

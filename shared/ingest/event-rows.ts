@@ -1,7 +1,9 @@
 /**
  * What one Event Hubs event becomes in a bronze table: its body split into candidate rows (one JSON
- * object per row) for the shared/formats NDJSON reader, the per-event metadata columns, and the
- * dead-letter entries of rows that cannot be ingested.
+ * object per row) for the shared/formats reader — read from the decoded objects' values when the host
+ * decoded them and every record of the batch allows it (json-objects.ts), else as NDJSON text, with
+ * the same result —, the per-event metadata columns, and the dead-letter entries of rows that cannot
+ * be ingested.
  *
  * | column | type | value |
  * |---|---|---|
@@ -21,6 +23,7 @@
 import * as arrow from 'apache-arrow';
 import { deltaFieldToArrow, type DeltaField, type DeltaStruct } from '../delta/schema';
 import { allBadRecords, badRecordCount } from '../formats/bad-records';
+import { readJsonObjects } from '../formats/json-objects';
 import { firstInvalidUtf8 } from '../formats/reader';
 import type { BadRecord, ReadOptions } from '../formats/types';
 import { creationSchema, isSystemColumn, RESCUED_FIELD, SYSTEM_COLUMN_NAMES } from './columns';
@@ -69,13 +72,21 @@ export function eventWriteSchema(table: DeltaStruct, added: DeltaField[]): { sch
   return { schema: { type: 'struct', fields: [...table.fields, ...extra] }, evolved: extra.length > 0 };
 }
 
-/** One row an event body holds: an NDJSON line for the reader, or why it cannot be a row. */
+/**
+ * One row an event body holds: a JSON object for the reader (as an NDJSON line, or as the object the
+ * host decoded), or why it cannot be a row.
+ */
 export interface BodyRow {
   /** 1-based element number when the body is a JSON array. */
   element?: number;
   /** One JSON object on one line. */
   line?: string;
-  /** Why there is no row (set exactly when `line` is not). */
+  /**
+   * The object as the host decoded it, in place of `line`: read from its values when every row of the
+   * batch can be (shared/formats/json-objects.ts), else made into its line first (`objectRow`).
+   */
+  object?: Record<string, unknown>;
+  /** Why there is no row (set exactly when neither `line` nor `object` is). */
   reason?: string;
   /** Column involved, when one is. */
   column?: string;
@@ -88,8 +99,9 @@ export interface BodyRow {
 /**
  * Split an event body into rows: a JSON object is one row, a JSON array of objects one row per
  * element; anything else (not UTF-8, not JSON, a scalar, an empty array) is one row that cannot be
- * ingested. Objects the host already decoded are serialised again; text keeps its numbers as written
- * (the reader infers types from the text, so `12345678901234567890` is not rounded).
+ * ingested. Plain objects the host already decoded are kept as they are (`object`); other decoded
+ * values are serialised again; text keeps its numbers as written (the reader infers types from the
+ * text, so `12345678901234567890` is not rounded).
  *
  * @param body the body as the trigger delivers it
  * @returns the rows
@@ -104,9 +116,44 @@ export function decodeBody(body: unknown): BodyRow[] {
     return [{ reason, rawBase64: Buffer.from(body).toString('base64') }];
   }
   if (typeof body === 'string') return textRows(body);
-  if (!Array.isArray(body)) return [objectRow(body)];
+  if (!Array.isArray(body)) return [plainObject(body) ? { object: body } : objectRow(body)];
   if (body.length === 0) return [{ reason: 'body is an empty JSON array (no rows)', raw: '[]' }];
-  return body.map((element, i) => objectRow(element, i + 1));
+  return body.map((element, i) => (plainObject(element) ? { element: i + 1, object: element } : objectRow(element, i + 1)));
+}
+
+/** A decoded value `JSON.stringify` writes as its own members: a plain object without `toJSON`. */
+function plainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value);
+  return (proto === Object.prototype || proto === null) && typeof (value as { toJSON?: unknown }).toJSON !== 'function';
+}
+
+/**
+ * Whether a row is one for the reader (it has a line or an object), not one that cannot be ingested.
+ *
+ * @param row the row
+ * @returns whether it has a record
+ */
+export function hasRecord(row: BodyRow): boolean {
+  return row.line !== undefined || row.object !== undefined;
+}
+
+/**
+ * The JSON text of a row's record, for a dead-letter record.
+ *
+ * @param row a row with a record
+ * @returns its line, or its object as JSON
+ */
+export function recordText(row: BodyRow): string | undefined {
+  return row.line ?? (row.object !== undefined ? JSON.stringify(row.object) : undefined);
+}
+
+/** Turn a row's decoded object into its line (or into why it has none), for the NDJSON reader. */
+function toLine(row: BodyRow): void {
+  const made = objectRow(row.object, row.element);
+  row.object = undefined;
+  row.line = made.line;
+  if (made.reason !== undefined) Object.assign(row, { reason: made.reason, raw: made.raw });
 }
 
 /** A value the host decoded, as one row. */
@@ -361,30 +408,48 @@ export interface EventRead {
 }
 
 /**
- * Read the rows that have a line through the shared/formats reader as NDJSON (types inferred from all
- * of them, converted to `targetSchema`, misfits rescued). Rows the reader rejects lose their line and
- * get its reason, so afterwards every row either has a line (and is in the batches, in order) or a
- * reason.
+ * Read the rows that have a record through the shared/formats reader as NDJSON (types inferred from
+ * all of them, converted to `targetSchema`, misfits rescued). When every record is a decoded object
+ * and `objects` allows it, they are read from their values (`readJsonObjects`, the same result),
+ * else as lines of JSON text. Rows the reader rejects lose their record and get its reason, so
+ * afterwards every row either has a record (and is in the batches, in order) or a reason.
  *
  * @param reader the input reader
  * @param rows the rows (changed in place)
  * @param name input name for messages
  * @param options hints and target schema
+ * @param objects whether decoded objects may be read from their values (false: `reader` reads all)
  * @returns the batches and the event of each row in them
  */
-export async function readEventRows(reader: ReadInput, rows: EventRow[], name: string, options: ReadOptions): Promise<EventRead> {
-  const lines = rows.filter((r) => r.line !== undefined);
+export async function readEventRows(reader: ReadInput, rows: EventRow[], name: string, options: ReadOptions, objects = true): Promise<EventRead> {
+  let lines = rows.filter(hasRecord);
   if (lines.length === 0) return { schema: { type: 'struct', fields: [] }, batches: [], rowEvents: [] };
-  // Body keys named like a metadata column are renamed by the reader (`_eh_offset_1`), not overwritten.
-  const result = await reader(ndjson(lines.map((r) => r.line!)), name, {
+  const readOptions: ReadOptions = {
     ...options,
     format: 'ndjson',
     compression: 'none',
     sampleRows: lines.length,
     // Column writers sized to the batch, not to the reader's default of 65,536 rows (allocated per call).
     batchRows: lines.length,
+    // Body keys named like a metadata column are renamed by the reader (`_eh_offset_1`), not overwritten.
     reservedColumns: [...SYSTEM_COLUMN_NAMES],
-  });
+  };
+  // The inference notes are not used here: the types of the table's columns need not be inferred.
+  const direct = objects && lines.every((r) => r.object !== undefined);
+  let result = direct
+    ? readJsonObjects(
+        lines.map((r) => r.object),
+        name,
+        readOptions,
+        { targetColumns: 'skip' },
+      )
+    : null;
+  if (!result) {
+    for (const row of lines) if (row.object !== undefined) toLine(row);
+    lines = lines.filter((r) => r.line !== undefined);
+    if (lines.length === 0) return { schema: { type: 'struct', fields: [] }, batches: [], rowEvents: [] };
+    result = await reader(ndjson(lines.map((r) => r.line!)), name, readOptions);
+  }
   const batches: arrow.RecordBatch[] = [];
   for await (const batch of result.batches) batches.push(batch);
   const rejected = new Map<number, BadRecord>();
@@ -395,8 +460,9 @@ export async function readEventRows(reader: ReadInput, rows: EventRow[], name: s
   lines.forEach((row, i) => {
     const bad = rejected.get(i + 1);
     if (!bad) return void rowEvents.push(row.event);
-    row.raw = row.line;
+    row.raw = recordText(row);
     row.line = undefined;
+    row.object = undefined;
     row.reason = bad.reason;
     if (bad.column) row.column = bad.column;
   });

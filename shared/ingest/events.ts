@@ -69,7 +69,9 @@ import {
   EventRow,
   eventCreationSchema,
   eventWriteSchema,
+  hasRecord,
   rawBody,
+  recordText,
   readEventRows,
   withEventColumns,
   writeEventDeadLetter,
@@ -249,7 +251,9 @@ class EventBatch {
     const rows = this.rowsOf(fresh);
     const name = `eventhubs/${partition.hub}/${partition.partitionId}.ndjson`;
     const hints = { schemaHints: this.source.schemaHints ?? {} };
-    let read = await readEventRows(this.reader!, rows, name, { ...hints, ...(snapshot ? { targetSchema: dataSchema(snapshot.schema) } : {}) });
+    // The formats reader may read decoded bodies from their values; another reader is handed their text.
+    const objects = this.options.reader === undefined;
+    let read = await readEventRows(this.reader!, rows, name, { ...hints, ...(snapshot ? { targetSchema: dataSchema(snapshot.schema) } : {}) }, objects);
 
     if (!snapshot) {
       if (read.rowEvents.length === 0) return this.withoutCommit(rows, fresh, skipped);
@@ -268,12 +272,13 @@ class EventBatch {
           const columns = flagged.get(row.event);
           if (!columns || row.reason) continue;
           Object.assign(row, {
-            raw: row.line,
+            raw: recordText(row),
             line: undefined,
+            object: undefined,
             reason: `new column${columns.length > 1 ? 's' : ''} ${columns.join(', ')} not in the table schema (schemaEvolution failOnNewColumns)`,
           });
         }
-        read = await readEventRows(this.reader!, rows, name, { ...hints, targetSchema: dataSchema(snapshot.schema) });
+        read = await readEventRows(this.reader!, rows, name, { ...hints, targetSchema: dataSchema(snapshot.schema) }, objects);
         added = newColumns(read.schema, snapshot.schema);
       }
     }
@@ -290,7 +295,10 @@ class EventBatch {
       const owners = read.rowEvents.slice(at, (at += batch.numRows)).map((i) => events[i]);
       return clearFileColumns(conformer.conform(withEventColumns(batch, partition.partitionId, owners)));
     });
-    const files = await writeDataFiles({ store: table, schema, partitionColumns: snapshot.partitionColumns }, batches, this.options.files);
+    // Batches of several partitions are written at once: their encoding goes to idle workers, off the
+    // thread that reads the next batches.
+    const fileOptions = { smallFilesInWorkers: true, dictionary: false, ...this.options.files };
+    const files = await writeDataFiles({ store: table, schema, partitionColumns: snapshot.partitionColumns }, batches, fileOptions);
     const counts = this.count(rows, fresh, skipped, conformer.rowsRescued);
     if (counts.rowsWritten !== conformer.rowsWritten)
       throw new Error(`ingest events: accounting mismatch for ${this.label()}: ${counts.rowsWritten} rows read as good, ${conformer.rowsWritten} written`);
@@ -368,8 +376,12 @@ class EventBatch {
       }
       let body = this.bodies.get(i);
       if (!body) this.bodies.set(i, (body = decodeBody(event.body)));
-      // The common body, one object, in one fixed shape; others keep whatever their rows say.
-      for (const row of body) rows.push(row.line !== undefined && row.element === undefined ? { event: i, line: row.line } : { ...row, event: i });
+      // The common bodies, one object decoded or as text, in fixed shapes; others keep whatever their rows say.
+      for (const row of body) {
+        if (row.element === undefined && row.object !== undefined) rows.push({ event: i, object: row.object });
+        else if (row.element === undefined && row.line !== undefined) rows.push({ event: i, line: row.line });
+        else rows.push({ ...row, event: i });
+      }
     }
     return rows;
   }
@@ -396,7 +408,7 @@ class EventBatch {
     let eventsWritten = 0;
     let last = -1;
     for (const r of rows) {
-      if (r.line === undefined) continue;
+      if (!hasRecord(r)) continue;
       rowsWritten++;
       if (r.event !== last) eventsWritten++;
       last = r.event;
@@ -425,7 +437,7 @@ class EventBatch {
         ...(reason ? { reason } : {}),
         counts: { rowsRead, rowsWritten, rowsDeadLettered, eventsReceived, eventsSkipped, eventsWritten, eventsDeadLettered },
       },
-      rows.filter((r) => r.line === undefined),
+      rows.filter((r) => !hasRecord(r)),
       this.options.events,
     );
   }

@@ -95,19 +95,21 @@ export class LocalStore implements ObjectStore {
     const slash = prefix.lastIndexOf('/');
     const dir = slash < 0 ? '' : prefix.slice(0, slash);
     const found: string[] = [];
-    await this.walk(dir, found);
+    const tiered = new Set<string>();
+    await this.walk(dir, found, tiered);
     found.sort();
     for (const path of found) {
       if (!path.startsWith(prefix)) continue;
       try {
-        yield await this.properties(path);
+        yield await this.info(path, tiered.has(path));
       } catch (err) {
         if (!(err instanceof ObjectNotFoundError)) throw err; // deleted while listing
       }
     }
   }
 
-  private async walk(dir: string, out: string[]): Promise<void> {
+  /** Files under `dir` into `out`, and into `tiered` those with a tier sidecar next to them. */
+  private async walk(dir: string, out: string[], tiered: Set<string>): Promise<void> {
     let entries: import('node:fs').Dirent[];
     try {
       entries = await fs.readdir(dir ? this.full(dir) : this.root, { withFileTypes: true });
@@ -116,9 +118,13 @@ export class LocalStore implements ObjectStore {
       throw this.mapError(err, dir);
     }
     for (const entry of entries) {
-      if (entry.name.includes(TEMP_MARK) || entry.name.endsWith(TIER_SUFFIX)) continue;
+      if (entry.name.includes(TEMP_MARK)) continue;
       const rel = dir ? `${dir}/${entry.name}` : entry.name;
-      if (entry.isDirectory()) await this.walk(rel, out);
+      if (entry.name.endsWith(TIER_SUFFIX)) {
+        tiered.add(rel.slice(0, -TIER_SUFFIX.length));
+        continue;
+      }
+      if (entry.isDirectory()) await this.walk(rel, out, tiered);
       else if (entry.isFile()) out.push(rel);
     }
   }
@@ -140,11 +146,19 @@ export class LocalStore implements ObjectStore {
   }
 
   async properties(path: string): Promise<ObjectInfo> {
+    return this.info(path);
+  }
+
+  /**
+   * An object's properties; `tiered` says whether a listing just saw its tier sidecar, so that a
+   * listing does not try to read a sidecar per object that has none (a failed read is costly).
+   */
+  private async info(path: string, tiered?: boolean): Promise<ObjectInfo> {
     const full = this.full(path);
     try {
       const stat = await fs.stat(full);
       if (!stat.isFile()) throw new ObjectNotFoundError(this.url, path);
-      const tier = await fs.readFile(full + TIER_SUFFIX, 'utf8').catch(() => 'Hot');
+      const tier = tiered === false ? 'Hot' : await fs.readFile(full + TIER_SUFFIX, 'utf8').catch(() => 'Hot');
       return {
         path,
         size: stat.size,
