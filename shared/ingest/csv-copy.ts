@@ -50,11 +50,14 @@ import { readObjectRanges } from './stream';
 /*
  * DuckDB runs with two threads and keeps the file's row order (silver upserts let the later row of a
  * key win), so it holds finished row groups until those before them are written. Its memory limit,
- * row group and read buffer sizes bound that: measured on the 1M- and 5M-row point-of-sale files, the
- * defaults (no limit, 128k-row groups, 32 MB buffers) took the ingest process to 540 MiB, past the
- * bronze bound of 512 MiB; these kept it near 360 MiB at about the same speed (docs/benchmarks.md).
+ * row group and read buffer sizes bound that. Measured in the ingest process on the 1M- and 5M-row
+ * point-of-sale files: DuckDB's defaults (no limit, 128k-row groups, 32 MB buffers) peaked at 540 MiB,
+ * past the bronze bound of 512 MiB; with 64k-row groups and 8 MB buffers, a 192 MB limit made it spill
+ * and run at one thread's pace (2.8 s at 1M rows), 320 MB ran at 1.8 s and 6.5 s peaking at 430 and
+ * 414 MiB, and a copy given back to the reader late in a 5M-row file peaked at 484 MiB with the
+ * allocator returning freed memory (docs/benchmarks.md).
  */
-const MEMORY_LIMIT = '192MB';
+const MEMORY_LIMIT = '320MB';
 /** Rows per row group, unless the write options say otherwise. */
 const ROW_GROUP_ROWS = 65536;
 /** Bytes of CSV each DuckDB thread reads at a time. */
@@ -288,6 +291,8 @@ export async function copyCsvIntoFiles(request: CsvCopyRequest): Promise<CsvCopy
       threads: String(Math.max(1, Math.min(2, cpus().length))),
       memory_limit: MEMORY_LIMIT,
       temp_directory: nodePath.join(dir, 'spill'),
+      // Memory DuckDB freed goes back to the system, for the reader when the copy gives the file back.
+      allocator_flush_threshold: '16MB',
       autoinstall_known_extensions: 'false',
       autoload_known_extensions: 'false',
     });
@@ -374,7 +379,8 @@ async function spacedQuoteAt(path: string, delimiter: number, quote: number): Pr
       const last = bytesRead < SCAN_BYTES;
       let next = pos + bytesRead - SCAN_OVERLAP;
       for (let i = buf.indexOf(quote, 0); i >= 0 && i < bytesRead; i = buf.indexOf(quote, i + 1)) {
-        if (i > 0 && isSpace(buf[i - 1])) {
+        // A quote within the overlap of a later window was looked at, with what precedes it, in the one before.
+        if (i > 0 && isSpace(buf[i - 1]) && !(pos > 0 && i < SCAN_OVERLAP)) {
           let j = i - 1;
           while (j > 0 && isSpace(buf[j])) j--;
           // Spaces back to the start of the file, or of a window: found.
