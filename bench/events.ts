@@ -10,6 +10,7 @@
  * | BENCH_EVENT_PARTITIONS | 4 | partitions ingested at the same time (one batch in flight each) |
  * | BENCH_EVENT_BATCHES | 100,1000 | batch sizes (host.json's `maxEventBatchSize`) |
  * | BENCH_EVENTS_BUDGET_S | 120 | seconds per cell at most; a cell cut short reports what it did |
+ * | BENCH_EVENTS_WARMUP | 20000 | events ingested first, in the same process, into a table of their own (not timed) |
  * | BENCH_EVENTS_PROFILE | unset | a folder: the cells run under `node --cpu-prof` and write their profiles there |
  *
  * A cell is one backend and one batch size. The events are spread over the partitions as a hub spreads
@@ -19,7 +20,10 @@
  * JSON objects as the Node Functions library hands them (already decoded).
  *
  * Each cell runs in a child process of its own (this file run as a script), so its CPU seconds and peak
- * RSS are its own; time is taken around the ingestion alone. After the cell, the child checks that the
+ * RSS are its own; time is taken around the ingestion alone. A Functions instance ingests for hours:
+ * the cell first sends `BENCH_EVENTS_WARMUP` events the same way into a table of their own, so that the
+ * figure is the instance's steady pace, not its start (module compilation, the encoding workers'
+ * start-up); the warm-up's own pace is reported beside it as the cold figure. After the cell, the child checks that the
  * table holds exactly the events sent (row counts of the added files) and that every partition's txn
  * is its last sequence number: a figure of a run that lost or doubled events is an error, not a figure.
  */
@@ -45,6 +49,8 @@ interface CellSpec {
   events: number;
   partitions: number;
   budgetMs: number;
+  /** Events sent first into a table of their own, untimed in the figure. */
+  warmup: number;
 }
 
 /** One cell's figures. */
@@ -60,6 +66,9 @@ export interface EventsFigure {
   eventsPerSecond: number;
   cpuSeconds: number;
   peakRssMiB: number;
+  /** Events of the warm-up, and its pace (the process starting cold). */
+  warmupEvents: number;
+  coldEventsPerSecond: number;
   batches: number;
   /** Table versions the batches took (commits through the lane). */
   commits: number;
@@ -111,6 +120,7 @@ export async function runEventsBench(options: EventsBenchOptions): Promise<Event
   const counts = { local: whole('BENCH_EVENTS', 300_000), azurite: whole('BENCH_EVENTS_AZURITE', 50_000) };
   const partitions = whole('BENCH_EVENT_PARTITIONS', 4);
   const budgetMs = whole('BENCH_EVENTS_BUDGET_S', 120) * 1000;
+  const warmup = process.env.BENCH_EVENTS_WARMUP === '0' ? 0 : whole('BENCH_EVENTS_WARMUP', 20_000);
   const work = await mkdtemp(nodePath.join(os.tmpdir(), 'sluice-bench-events-'));
   const figures: EventsFigure[] = [];
   const start = os.loadavg().map((n) => round(n, 2));
@@ -129,6 +139,7 @@ export async function runEventsBench(options: EventsBenchOptions): Promise<Event
           events: counts[backend],
           partitions,
           budgetMs,
+          warmup,
         };
         let figure: EventsFigure;
         try {
@@ -144,6 +155,8 @@ export async function runEventsBench(options: EventsBenchOptions): Promise<Event
             eventsPerSecond: NaN,
             cpuSeconds: NaN,
             peakRssMiB: NaN,
+            warmupEvents: 0,
+            coldEventsPerSecond: NaN,
             batches: 0,
             commits: NaN,
             files: NaN,
@@ -156,7 +169,7 @@ export async function runEventsBench(options: EventsBenchOptions): Promise<Event
           `  events ${backend.padEnd(7)} batch ${String(batchSize).padStart(5)}: ${
             figure.error
               ? `FAILED: ${figure.error}`
-              : `${figure.events} events in ${figure.seconds} s, ${figure.eventsPerSecond} events/s${figure.cutShort ? ' (cut short by the budget)' : ''}`
+              : `${figure.events} events in ${figure.seconds} s, ${figure.eventsPerSecond} events/s${figure.cutShort ? ' (cut short by the budget)' : ''}${figure.warmupEvents ? ` (after ${figure.warmupEvents} warm-up events at ${figure.coldEventsPerSecond} events/s from a cold start)` : ''}`
           }`,
         );
         if (backend === 'local') await rm(base, { recursive: true, force: true });
@@ -178,7 +191,7 @@ export function printEventsResults(result: EventsBenchResult, printTable: (title
   const f = result.figures[0];
   printTable(
     `Event Hubs ingest: ~${f ? Math.round(f.bodyBytes) : 200}-byte JSON events through ingestEvents into one bronze table, ${f?.partitions ?? '?'} partitions at once (goal: ≥ 100,000 events/s on local disk at batch 1,000)`,
-    ['backend', 'batch', 'events', 'seconds', 'events/s', 'CPU s', 'peak RSS MiB', 'batches', 'commits', 'files', 'note'],
+    ['backend', 'batch', 'events', 'seconds', 'events/s', 'CPU s', 'peak RSS MiB', 'batches', 'commits', 'files', 'warm-up events', 'cold events/s', 'note'],
     result.figures.map((r) => [
       r.backend,
       r.batchSize,
@@ -190,6 +203,8 @@ export function printEventsResults(result: EventsBenchResult, printTable: (title
       r.batches,
       r.commits,
       r.files,
+      r.warmupEvents,
+      r.warmupEvents ? r.coldEventsPerSecond : '',
       r.error ? `FAILED: ${r.error.slice(0, 80)}` : r.cutShort ? 'cut short by the time budget' : '',
     ]),
   );
@@ -219,34 +234,41 @@ function body(n: number): Record<string, unknown> {
   };
 }
 
-/** The child: one cell, timed around the ingestion. */
-async function cellChild(spec: CellSpec): Promise<void> {
-  const table = openStore(spec.table);
-  const deadLetter = { store: openStore(spec.deadLetter), prefix: '' };
-  const partitions: HubPartition[] = Array.from({ length: spec.partitions }, (_, i) => ({
+/** The partitions of a cell, as the hub has them. */
+function hubPartitions(count: number): HubPartition[] {
+  return Array.from({ length: count }, (_, i) => ({
     namespace: 'bench.servicebus.windows.net',
     hub: 'telemetry',
     consumerGroup: '$Default',
     partitionId: String(i),
   }));
-  const perPartition = Math.ceil(spec.events / spec.partitions);
-  let bodyBytes = 0;
+}
+
+/** What one run of batches did. */
+interface Sent {
+  events: number;
+  batches: number;
+  bodyBytes: number;
+  cutShort: boolean;
+  lastSequence: Map<string, number>;
+}
+
+/** Send `count` events into a table, each partition's batches in order, the partitions at once. */
+async function sendEvents(tableLocation: string, deadLetterLocation: string, spec: CellSpec, count: number, deadline: number): Promise<Sent> {
+  const table = openStore(tableLocation);
+  const deadLetter = { store: openStore(deadLetterLocation), prefix: '' };
+  const partitions = hubPartitions(spec.partitions);
+  const perPartition = Math.ceil(count / spec.partitions);
+  const sent: Sent = { events: 0, batches: 0, bodyBytes: 0, cutShort: false, lastSequence: new Map() };
   let sampled = 0;
-  let batches = 0;
-  let events = 0;
-  let cutShort = false;
-  const lastSequence = new Map<string, number>();
-  const started = performance.now();
-  const cpu = process.cpuUsage();
-  const deadline = started + spec.budgetMs;
   // The host's settings as the runtime passes them (checkpoint every 10 commits, the default).
   const lane = { checkpointInterval: 10 };
   await Promise.all(
     partitions.map(async (partition, p) => {
-      const total = Math.min(perPartition, spec.events - p * perPartition);
+      const total = Math.min(perPartition, count - p * perPartition);
       for (let seq = 0; seq < total; seq += spec.batchSize) {
         if (performance.now() > deadline) {
-          cutShort = true;
+          sent.cutShort = true;
           return;
         }
         const batch: HubEvent[] = [];
@@ -255,26 +277,42 @@ async function cellChild(spec: CellSpec): Promise<void> {
           batch.push({ body: body(n), sequenceNumber: s, offset: String(s * 256), enqueuedTime: new Date(T0 + n), partitionKey: null });
         }
         if (sampled < 100) {
-          bodyBytes += JSON.stringify(batch[0].body).length;
+          sent.bodyBytes += JSON.stringify(batch[0].body).length;
           sampled++;
         }
         const outcome = await ingestEvents({ table, partition, events: batch, deadLetter, lane, deadLetterOnFailure: 'terminal' });
         if (outcome.status !== 'committed' || outcome.eventsWritten !== batch.length)
           throw new Error(`partition ${p} batch at ${seq}: ${outcome.status}, ${outcome.eventsWritten} of ${batch.length} events written`);
-        batches++;
-        events += batch.length;
-        lastSequence.set(partition.partitionId, batch[batch.length - 1].sequenceNumber);
+        sent.batches++;
+        sent.events += batch.length;
+        sent.lastSequence.set(partition.partitionId, batch[batch.length - 1].sequenceNumber);
       }
     }),
   );
+  sent.bodyBytes /= Math.max(1, sampled);
+  return sent;
+}
+
+/** The child: one cell, a warm-up, then the events timed around the ingestion. */
+async function cellChild(spec: CellSpec): Promise<void> {
+  let coldEventsPerSecond = NaN;
+  if (spec.warmup > 0) {
+    const warmStarted = performance.now();
+    const warm = await sendEvents(`${spec.table}-warmup`, `${spec.deadLetter}-warmup`, spec, spec.warmup, Infinity);
+    coldEventsPerSecond = Math.round(warm.events / ((performance.now() - warmStarted) / 1000));
+  }
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  const sent = await sendEvents(spec.table, spec.deadLetter, spec, spec.events, started + spec.budgetMs);
   const seconds = (performance.now() - started) / 1000;
   const used = process.cpuUsage(cpu);
+  const table = openStore(spec.table);
   const snapshot = await loadSnapshot(table);
   let rows = 0;
   for (const add of snapshot.state.files.values()) rows += JSON.parse(add.stats ?? '{}').numRecords ?? NaN;
-  if (rows !== events) throw new Error(`the table holds ${rows} rows, ${events} events were ingested`);
-  for (const partition of partitions) {
-    const want = lastSequence.get(partition.partitionId) ?? -1;
+  if (rows !== sent.events) throw new Error(`the table holds ${rows} rows, ${sent.events} events were ingested`);
+  for (const partition of hubPartitions(spec.partitions)) {
+    const want = sent.lastSequence.get(partition.partitionId) ?? -1;
     const have = txnVersion(snapshot, hubAppId(partition));
     if (have !== want) throw new Error(`partition ${partition.partitionId}: txn ${have}, last sequence number ingested ${want}`);
   }
@@ -282,16 +320,18 @@ async function cellChild(spec: CellSpec): Promise<void> {
     backend: spec.backend,
     batchSize: spec.batchSize,
     partitions: spec.partitions,
-    events,
-    bodyBytes: round(bodyBytes / Math.max(1, sampled)),
+    events: sent.events,
+    bodyBytes: round(sent.bodyBytes),
     seconds: round(seconds, 2),
-    eventsPerSecond: Math.round(events / seconds),
+    eventsPerSecond: Math.round(sent.events / seconds),
     cpuSeconds: round((used.user + used.system) / 1e6, 2),
     peakRssMiB: Math.round((process.resourceUsage().maxRSS * 1024) / 2 ** 20),
-    batches,
+    warmupEvents: spec.warmup,
+    coldEventsPerSecond,
+    batches: sent.batches,
     commits: snapshot.version, // version 0 created the table
     files: snapshot.state.files.size,
-    cutShort,
+    cutShort: sent.cutShort,
   };
   process.stdout.write(`\n${REPORT_PREFIX}${JSON.stringify(figure)}\n`);
 }
