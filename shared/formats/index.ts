@@ -16,7 +16,7 @@ import { detectCompression, detectFormat } from './detect';
 import { readJson } from './json';
 import { checkReadOptions } from './options';
 import { readParquet } from './parquet';
-import { DEFAULT_BATCH_ROWS, DEFAULT_SAMPLE_ROWS, emptyResult, ReadContext } from './reader';
+import { emptyResult, readContext } from './reader';
 import { isRangedInput } from './types';
 import type { Compression, InputFormat, ReadOptions, ReadResult } from './types';
 
@@ -76,15 +76,7 @@ export async function readInput(bytes: AsyncIterable<Uint8Array>, name: string, 
   }
   const format = declaredFormat === 'auto' ? detectFormat(name, decodedHead) : declaredFormat;
   const result = emptyResult(format, compression);
-  const ctx: ReadContext = {
-    name,
-    options,
-    sampleRows: Math.max(1, options.sampleRows ?? DEFAULT_SAMPLE_ROWS),
-    batchRows: Math.max(1, options.batchRows ?? DEFAULT_BATCH_ROWS),
-    result,
-    storedBytes: () => stored.count,
-    ...(compression === 'none' && isRangedInput(bytes) ? { ranged: bytes } : {}),
-  };
+  const ctx = readContext(name, options, result, () => stored.count, compression === 'none' && isRangedInput(bytes) ? bytes : undefined);
   switch (format) {
     case 'csv':
     case 'tsv':

@@ -29,7 +29,7 @@ import { ColumnProfile, type Inferred } from './infer';
 import { columnNames } from './names';
 import { toJsonText } from './json-text';
 import { checkReadOptions } from './options';
-import { DEFAULT_BATCH_ROWS, DEFAULT_SAMPLE_ROWS, emptyResult, maxRecordBytes, ReadContext, rowsPerBatch } from './reader';
+import { emptyResult, maxRecordBytes, ReadContext, readContext, rowsPerBatch } from './reader';
 import { RecordOutput } from './records';
 import { Rescue } from './rescue';
 import { RESCUED_COLUMN, type ReadOptions, type ReadResult } from './types';
@@ -204,14 +204,7 @@ export function readJsonObjects(records: readonly unknown[], name: string, optio
     result.fatal = { byteOffset: 0, reason: 'empty file' };
     return result;
   }
-  const ctx: ReadContext = {
-    name,
-    options,
-    sampleRows: Math.max(1, options.sampleRows ?? DEFAULT_SAMPLE_ROWS),
-    batchRows: Math.max(1, options.batchRows ?? DEFAULT_BATCH_ROWS),
-    result,
-    storedBytes: () => 0,
-  };
+  const ctx = readContext(name, options, result, () => 0);
 
   // Columns are the keys of the sample in order of first appearance, typed from its values.
   const keyToColumn = new Map<string, number>();

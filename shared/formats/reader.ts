@@ -94,6 +94,28 @@ export interface ReadContext {
 }
 
 /**
+ * The context of a read, with the sample and batch sizes the options ask for (or the defaults).
+ *
+ * @param name the file name or path
+ * @param options the read options
+ * @param result the result the reader fills in
+ * @param storedBytes stored bytes consumed so far
+ * @param ranged the stored input by range, when it can be read so
+ * @returns the context
+ */
+export function readContext(name: string, options: ReadOptions, result: ReadResult, storedBytes: () => number, ranged?: RangedInput): ReadContext {
+  return {
+    name,
+    options,
+    sampleRows: Math.max(1, options.sampleRows ?? DEFAULT_SAMPLE_ROWS),
+    batchRows: Math.max(1, options.batchRows ?? DEFAULT_BATCH_ROWS),
+    result,
+    storedBytes,
+    ...(ranged ? { ranged } : {}),
+  };
+}
+
+/**
  * A result with no rows, for inputs that fail before a schema exists.
  *
  * @param format the format
