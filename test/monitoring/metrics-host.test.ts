@@ -85,11 +85,6 @@ describe('metrics on the local host', () => {
   it('runs the metrics timer on POST /admin/functions/metrics and answers series for every table over a range', async () => {
     expect((await api('/admin/functions/metrics', { method: 'POST' })).status).toBe(202);
     const range = `from=${encodeURIComponent(new Date(started.getTime() - 60_000).toISOString())}&to=${encodeURIComponent(new Date(Date.now() + 3_600_000).toISOString())}`;
-    series = await until('the metrics of the timer', async () => {
-      const answer = await api(`/api/metrics?${range}`);
-      expect(answer.status).toBe(200);
-      return seriesOf(answer.body.series, 'gold/store_stock', 'version') ? (answer.body.series as MetricSeries[]) : undefined;
-    });
     const tables = [
       'bronze/pos_sales',
       'bronze/pos_deliveries',
@@ -102,6 +97,15 @@ describe('metrics on the local host', () => {
       'gold/store_stock',
       'pipeline:pos',
     ];
+    // The timer writes its points table by table: wait for all of them (on a busy machine the answer
+    // came between the gold table's points and the pipeline's).
+    series = await until('the metrics of the timer', async () => {
+      const answer = await api(`/api/metrics?${range}`);
+      expect(answer.status).toBe(200);
+      const all = answer.body.series as MetricSeries[];
+      const complete = seriesOf(all, 'gold/store_stock', 'version') && tables.every((t) => all.some((s) => s.table === t && s.points.length > 0));
+      return complete ? all : undefined;
+    });
     for (const t of tables)
       expect(
         series.some((s) => s.table === t && s.points.length > 0),
