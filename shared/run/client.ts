@@ -14,7 +14,9 @@
  * finished (the extension answers 410 and the client returns as if delivered), and a run past its
  * last look at its events finishes without them. So after raising, the starter reads the instance
  * again: while the run is at its last look (`stage: catching-up`) or failing, it waits to see it
- * continue or end; when it ended without taking the event, the starter starts the run itself.
+ * continue or end; when it ended without taking the event, the starter starts the run itself. A
+ * request's event is raised again when a run other than the one it was raised on shows up without
+ * carrying the request (another trigger started or continued the run in between; catchUpTaken).
  */
 import type { DurableClient } from 'durable-functions';
 import type { OrchestrationEngine } from '../orchestration/engine';
@@ -93,7 +95,7 @@ interface InstanceControl {
 /** Stages of a run that will not look at its `catchUp` events again (orchestrator.ts). */
 const PAST_LAST_LOOK: readonly string[] = ['catching-up', 'failed', 'completed'];
 /** Most rounds of start-or-raise before giving up (each ends by a finished run restarting the race). */
-const MAX_START_ROUNDS = 5;
+const MAX_START_ROUNDS = 8;
 /** How long a starter waits for a run at its last look to continue or end. */
 const LAST_LOOK_WAIT_MS = 30_000;
 
@@ -132,7 +134,7 @@ async function startOrCatchUp(control: InstanceControl, input: RefreshInput, pol
       if (now && isActive(now.runtimeStatus)) throw err;
       continue; // it finished before the event reached it: start it anew
     }
-    const taken = await catchUpTaken(control, instanceId, input, pollMs);
+    const taken = await catchUpTaken(control, instanceId, input, current, pollMs);
     if (taken) return { instanceId, created: false, queued: true, runtimeStatus: taken.runtimeStatus };
   }
   throw new Error(`could not start or catch up run ${instanceId}: it kept finishing between ${MAX_START_ROUNDS} starts and catch-up events`);
@@ -143,21 +145,39 @@ async function startOrCatchUp(control: InstanceControl, input: RefreshInput, pol
  * reached its last look at its events; if it has, wait until it continues as new (taking the event)
  * or ends (dropping it).
  *
- * @returns the status the run was seen in when it took (or will take) the event, or null when it ended without it
+ * @param raisedOn the status read just before raising (the execution the event was meant for)
+ * @returns the status the run was seen in when it took (or will take) the event, or null when it
+ *   ended without it, or when a request's event may have been lost with it (raise again)
  */
-async function catchUpTaken(control: InstanceControl, instanceId: string, input: RefreshInput, pollMs: number): Promise<RunStatus | null> {
+async function catchUpTaken(control: InstanceControl, instanceId: string, input: RefreshInput, raisedOn: RunStatus, pollMs: number): Promise<RunStatus | null> {
   const deadline = Date.now() + LAST_LOOK_WAIT_MS;
+  const requests = input.requests ?? [];
+  const runOf = (s: RunStatus) => (s.customStatus as Partial<RefreshProgress> | undefined)?.runId;
   for (;;) {
     const status = await control.status(instanceId);
     if (!status) return null;
-    const carries = (input.requests ?? []).some((r) => ((status.input as RefreshInput | undefined)?.requests ?? []).includes(r));
-    if (!isActive(status.runtimeStatus)) return carries ? status : null;
+    const carries = requests.some((r) => ((status.input as RefreshInput | undefined)?.requests ?? []).includes(r));
+    if (carries) return status;
+    if (!isActive(status.runtimeStatus)) return null;
     const stage = (status.customStatus as Partial<RefreshProgress> | undefined)?.stage;
-    // Still before its last look, or already continued (a new execution starts at `planning`).
-    if (carries || stage === undefined || !PAST_LAST_LOOK.includes(stage)) return status;
-    // A run stuck at its last look (no engine driving it) is left to take the event when it resumes.
-    if (Date.now() >= deadline) return status;
-    await new Promise((r) => setTimeout(r, pollMs));
+    if (stage !== undefined && PAST_LAST_LOOK.includes(stage)) {
+      // A run stuck at its last look (no engine driving it) is left to take the event when it resumes.
+      if (Date.now() >= deadline) return status;
+      await new Promise((r) => setTimeout(r, pollMs));
+      continue;
+    }
+    // Before its last look (or a new execution, which starts at \`planning\`). A request's event is
+    // taken for sure only by the run it was raised on: a run since started (another created time,
+    // or another run id) that does not carry the request came after the run raised on ended or
+    // continued without the event (it reached that run past its last look, while another trigger
+    // started or continued it between two reads). Whether the event reached the new run is unknown,
+    // so it is raised again; a request id twice merges into one. Without request ids there is
+    // nothing to lose: any run that plans after the raise reads the commit that triggered it.
+    if (requests.length) {
+      const [was, now] = [runOf(raisedOn), runOf(status)];
+      if (status.createdTime !== raisedOn.createdTime || (was !== undefined && now !== undefined && was !== now)) return null;
+    }
+    return status;
   }
 }
 

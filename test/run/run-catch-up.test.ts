@@ -7,7 +7,8 @@
  * - host.json sets that option.
  * - The gap of the event path is closed: an event raised as the run finishes (the extension drops
  *   it silently, the engine refuses it) ends in a new run started by the one who raised it, with
- *   the stand-in and on the local engine.
+ *   the stand-in and on the local engine; a request's event that such a run dropped while another
+ *   trigger started the next run is raised again on that run.
  * - Requests merge instead of the last one winning: the `catchUp` events raised during a run, through
  *   EngineRunClient as through the Durable client (the real orchestrator on the local engine,
  *   Azurite): a full refresh asked once survives later plain requests, table lists are united, and
@@ -39,6 +40,7 @@ interface FakeInstance {
   input: unknown;
   events: { name: string; data: unknown }[];
   customStatus?: unknown;
+  createdTime?: Date;
 }
 
 /** The DurableClient methods DurableRunClient uses, over an in-memory instance table. */
@@ -48,10 +50,12 @@ function durableClientStandIn(
 ): DurableClient {
   const client = {
     async getStatus(instanceId: string) {
+      // The hook may change the instance, or replace it, before this read sees it.
+      const before = instances.get(instanceId);
+      if (before) hooks.onStatus?.(before);
       const i = instances.get(instanceId);
       // durable-functions 3 throws for the extension's 404.
       if (!i) throw new Error('DurableClient error: Durable Functions extension replied with HTTP 404 response.');
-      hooks.onStatus?.(i);
       return {
         instanceId,
         name: REFRESH_ORCHESTRATOR,
@@ -59,7 +63,7 @@ function durableClientStandIn(
         input: i.input,
         customStatus: i.customStatus ?? null,
         output: null,
-        createdTime: new Date(0),
+        createdTime: i.createdTime ?? new Date(0),
         lastUpdatedTime: new Date(0),
       };
     },
@@ -151,6 +155,46 @@ describe('DurableRunClient (client contract)', () => {
     reads = 10;
     expect(await runs.startRun({ pipeline: 'pos', reason: 'during' })).toMatchObject({ created: false, queued: true });
     expect(instances.get('refresh-pos')?.events).toHaveLength(1);
+  });
+
+  it("a request's event dropped by a run at its last look is raised again on the run another trigger started meanwhile", async () => {
+    const first = {
+      runtimeStatus: 'Running',
+      input: { pipeline: 'pos' },
+      events: [],
+      customStatus: { stage: 'catching-up', runId: 'r@1' },
+      createdTime: new Date(1),
+    };
+    const instances = new Map<string, FakeInstance>([['refresh-pos', first]]);
+    // Between two reads of the raiser: the run ends without reading the event and a bronze trigger starts the next one.
+    const onStatus = (i: FakeInstance) => {
+      if (i === first && first.events.length === 1) {
+        first.runtimeStatus = 'Completed';
+        instances.set('refresh-pos', {
+          runtimeStatus: 'Pending',
+          input: { pipeline: 'pos', reason: 'bronze a version 7' },
+          events: [],
+          createdTime: new Date(2),
+        });
+      }
+    };
+    const runs = new DurableRunClient(durableClientStandIn(instances, { onStatus }));
+    const start = await runs.startRun({ pipeline: 'pos', reason: 'asked', requests: ['r7'] });
+    expect(start).toMatchObject({ created: false, queued: true });
+    // The next run has the request's event, so its continuation serves the request.
+    expect(instances.get('refresh-pos')?.events).toEqual([{ name: CATCH_UP_EVENT, data: { fullRefresh: false, reason: 'asked', requests: ['r7'] } }]);
+
+    // Raised on a run before its last look, which goes on to its next stage: taken, raised once.
+    const second = {
+      runtimeStatus: 'Running',
+      input: { pipeline: 'pos' },
+      events: [],
+      customStatus: { stage: 'refreshing', runId: 'r@3' },
+      createdTime: new Date(3),
+    };
+    instances.set('refresh-pos', second);
+    expect(await runs.startRun({ pipeline: 'pos', reason: 'during', requests: ['r8'] })).toMatchObject({ created: false, queued: true });
+    expect(second.events).toHaveLength(1);
   });
 
   it('a start refused although nothing runs is an error, not a silent catch-up', async () => {
