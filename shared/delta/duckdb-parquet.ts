@@ -21,6 +21,7 @@
  * `duckdbEncodable` says which; the choice is made in encode-worker.ts.
  */
 import * as arrow from 'apache-arrow';
+import { duckdbApi, duckdbBindings, type DuckdbApi, type DuckdbBindings } from '../duckdb';
 import { DeltaField, deltaFieldToArrow, PARQUET_FIELD_ID } from './schema';
 import type { ParquetWriteOptions } from './parquet';
 
@@ -87,8 +88,8 @@ export function parquetCopyOptions(options: ParquetWriteOptions = {}): string {
   ].join(', ');
 }
 
-type Bindings = typeof import('@duckdb/node-bindings');
-type NodeApi = typeof import('@duckdb/node-api');
+type Bindings = DuckdbBindings;
+type NodeApi = DuckdbApi;
 
 /** What the scan reads from: the file being encoded (one at a time per thread). */
 interface ScanState {
@@ -126,10 +127,8 @@ export async function duckdbUnavailable(): Promise<string | null> {
 
 async function openEngine(): Promise<Engine> {
   if (engine) return engine;
-  // A CommonJS module whose exports come from a native binding: an ES import sees them as `default`.
-  const loaded = (await import('@duckdb/node-bindings')) as Bindings & { default?: Bindings };
-  const bindings: Bindings = loaded.default ?? loaded;
-  const api: NodeApi = await import('@duckdb/node-api');
+  const bindings: Bindings = duckdbBindings();
+  const api: NodeApi = duckdbApi();
   const instance = await api.DuckDBInstance.create(':memory:', {
     threads: '1',
     memory_limit: MEMORY_LIMIT,

@@ -171,6 +171,7 @@ export async function readCsv(input: ByteReader, ctx: ReadContext, tsv: boolean)
     latin1,
     recordAtStart: window.length > start && window[start] !== 0x0a && window[start] !== 0x0d,
     columns: output.layout.columns.map(({ name, type, input, dateFormat }) => ({ name, type, input, dateFormat })),
+    sampledRows: scanner.rows,
   };
   result.format = tsv ? 'tsv' : 'csv';
   const { columns } = output.layout;

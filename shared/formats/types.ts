@@ -181,6 +181,8 @@ export interface CsvDecisions {
   recordAtStart: boolean;
   /** Each output column: its name, type, date format and the input field it comes from (-1: none). */
   columns: { name: string; type: DeltaType; input: number; dateFormat: string }[];
+  /** Rows the sample holds (bad records excluded): more than 0 means the first batch has rows. */
+  sampledRows: number;
 }
 
 /** The column holding values that did not fit, as JSON keyed by column name. */

@@ -34,6 +34,7 @@ import { cpus, tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddFile } from '../delta/actions';
+import { duckdbApi } from '../duckdb';
 import { duckdbFileType, parquetCopyOptions } from '../delta/duckdb-parquet';
 import { parquetFooterLength, readFooterStatistics } from '../delta/parquet';
 import { formatPartitionValue } from '../delta/partitions';
@@ -286,7 +287,7 @@ export async function copyCsvIntoFiles(request: CsvCopyRequest): Promise<CsvCopy
   let instance: import('@duckdb/node-api').DuckDBInstance;
   let connection: import('@duckdb/node-api').DuckDBConnection;
   try {
-    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const { DuckDBInstance } = duckdbApi();
     instance = await DuckDBInstance.create(':memory:', {
       threads: String(Math.max(1, Math.min(2, cpus().length))),
       memory_limit: MEMORY_LIMIT,

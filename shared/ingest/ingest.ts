@@ -220,7 +220,6 @@ async function ingestFileOnce(options: IngestFileOptions): Promise<IngestOutcome
       entry.lastError ?? 'attempts stopped without an outcome',
     );
   }
-
   const read = options.reader ?? formatsReader();
   // Reads may keep bad records in a temporary file: closed once the file's outcome is recorded.
   const reads: ReadResult[] = [];
@@ -382,7 +381,20 @@ async function attempt(
   let conformer: BatchConformer | undefined;
   const result = await readSource(reader, input, options, info.lastModified, snapshot);
   const iterator = result.batches[Symbol.asyncIterator]();
-  const added = newColumns(result.schema, snapshot?.schema ?? null);
+  let added = newColumns(result.schema, snapshot?.schema ?? null);
+  // The first file of a new table, for DuckDB to copy: its sample has rows, so the table is created
+  // from this read's schema and the copy goes on from the same read. The reader's way (below) reads
+  // a first batch to learn that the file has rows, creates the table and reads the file again:
+  // about 0.3 s of a 1M-row file. A column typed only on creation (no value in the sample) goes
+  // that way too, read again against the table.
+  let createdHere = false;
+  if (!snapshot && local && (result.csv?.sampledRows ?? 0) > 0 && !result.schema.fields.some((f) => f.type === 'void')) {
+    await createTableFor(options, result, iterator);
+    snapshot = await loadSnapshotIfExists(table);
+    if (!snapshot) throw new TableChangedError();
+    added = newColumns(result.schema, snapshot.schema);
+    createdHere = true;
+  }
 
   if (snapshot && added.length && mode === 'failOnNewColumns') {
     await drain(iterator);
@@ -398,6 +410,11 @@ async function attempt(
       if (copied.files.length === 0) return finish(options, entry, etag, size, result, copied.counts);
       return commitFiles(options, snapshot, entry, etag, size, result, intentId, copied);
     }
+    if (createdHere) {
+      // Read by the reader after all: against the table just created, as every later file is.
+      await iterator.return?.();
+      throw new TableChangedError();
+    }
   }
 
   const first = await iterator.next();
@@ -407,25 +424,7 @@ async function attempt(
   }
 
   if (!snapshot) {
-    const schema = creationSchema(result.schema);
-    const partitionColumns = source.partitionBy ?? ['_load_date'];
-    const missing = partitionColumns.filter((c) => !schema.fields.some((f) => f.name === c));
-    if (missing.length) {
-      await iterator.return?.();
-      const file = `${landing.url.replace(/\/+$/, '')}/${path}`;
-      throw new IngestConfigError(
-        `ingest: ${file} not ingested: setting partitionBy of ${sourceName(source)}: partition column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${table.url} not in the columns of the file (${schema.fields.map((f) => f.name).join(', ')})`,
-        'partitionBy',
-        file,
-      );
-    }
-    try {
-      await createTable(table, { schema, partitionColumns });
-    } catch (err) {
-      await iterator.return?.();
-      if (err instanceof WriteRejectedError && /already exists/.test(err.message)) throw new TableChangedError();
-      throw err;
-    }
+    await createTableFor(options, result, iterator);
     await iterator.return?.();
     // Read again against the table just created, so this first file goes the same way as all others.
     throw new TableChangedError();
@@ -449,6 +448,37 @@ async function attempt(
   const counts = { rowsWritten: conform.rowsWritten, rowsRescued: conform.rowsRescued, files: files.length };
   if (files.length === 0) return finish(options, entry, etag, size, result, counts);
   return commitFiles(options, snapshot, entry, etag, size, result, intentId, { files, counts, schema, evolved, added: mode === 'addNewColumns' ? added : [] });
+}
+
+/**
+ * Create the table a file's rows go to, from the file's schema (its data columns, `_rescued_data`,
+ * the metadata columns) and the source's partition columns.
+ *
+ * @throws IngestConfigError when a partition column is not a column of the file
+ * @throws TableChangedError when another ingestion created the table first
+ */
+async function createTableFor(options: IngestFileOptions, result: ReadResult, iterator: AsyncIterator<arrow.RecordBatch>): Promise<void> {
+  const { landing, path, table } = options;
+  const source = options.source ?? {};
+  const schema = creationSchema(result.schema);
+  const partitionColumns = source.partitionBy ?? ['_load_date'];
+  const missing = partitionColumns.filter((c) => !schema.fields.some((f) => f.name === c));
+  if (missing.length) {
+    await iterator.return?.();
+    const file = `${landing.url.replace(/\/+$/, '')}/${path}`;
+    throw new IngestConfigError(
+      `ingest: ${file} not ingested: setting partitionBy of ${sourceName(source)}: partition column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${table.url} not in the columns of the file (${schema.fields.map((f) => f.name).join(', ')})`,
+      'partitionBy',
+      file,
+    );
+  }
+  try {
+    await createTable(table, { schema, partitionColumns });
+  } catch (err) {
+    await iterator.return?.();
+    if (err instanceof WriteRejectedError && /already exists/.test(err.message)) throw new TableChangedError();
+    throw err;
+  }
 }
 
 /** Data files written for a file, not yet committed. */

@@ -13,6 +13,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { duckdbApi } from '../duckdb';
 import type { PiiAction } from '../pipeline';
 import { quoteIdent } from '../sql/engine';
 
@@ -43,7 +44,7 @@ export function requirePiiKey(key: string | undefined, table: string): string {
  * @param key the HMAC key
  */
 export async function registerPiiHash(connection: DuckDBConnection, key: string): Promise<void> {
-  const { DuckDBScalarFunction, VARCHAR } = await import('@duckdb/node-api');
+  const { DuckDBScalarFunction, VARCHAR } = duckdbApi();
   connection.registerScalarFunction(
     DuckDBScalarFunction.create({
       name: PII_HASH_FUNCTION,

@@ -23,6 +23,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import type { DuckDBConnection, DuckDBInstance, DuckDBType } from '@duckdb/node-api';
+import { duckdbApi } from '../duckdb';
 import { ConfigError, loadInstanceResources, type InstanceResources, type SettingsEnv } from '../config/settings';
 import { stagedFileCache, type StagedFileCache } from './file-cache';
 
@@ -180,7 +181,7 @@ export class SqlEngine {
     if (!Number.isFinite(cacheBytes)) throw new Error(`sql engine: file cache size ${JSON.stringify(options.fileCache)} is not a size such as 256MB`);
     const root = options.tempRoot ?? tmpdir();
     const dir = await mkdtemp(nodePath.join(root, 'sluice-sql-'));
-    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const { DuckDBInstance } = duckdbApi();
     let instance: DuckDBInstance | undefined;
     try {
       instance = await DuckDBInstance.create(':memory:', {
