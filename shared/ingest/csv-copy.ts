@@ -304,10 +304,14 @@ export async function copyCsvIntoFiles(request: CsvCopyRequest): Promise<CsvCopy
     return { copied: false, reason: `DuckDB did not start: ${firstLine((err as Error).message ?? String(err))}` };
   }
   const uploaded: string[] = [];
+  const path = newDataFilePath(request.partitionColumns, partitionValues);
+  // A table on local disk gets DuckDB's file by a rename: copying it would cost about as much as
+  // writing it again (70 ms of the 35 MB of a 1M-row file).
+  const direct = request.table instanceof LocalStore ? await request.table.tempFileFor(path) : null;
   try {
     try {
       await connection.run(`SET TimeZone = 'UTC'`);
-      const out = nodePath.join(dir, 'out.parquet');
+      const out = direct?.file ?? nodePath.join(dir, 'out.parquet');
       const metadata = { 'sluice.schema': JSON.stringify(fields.map((f) => f.name)) };
       // One file, whatever the size: DuckDB keeps the row order within a file, but not across the
       // files of a COPY that rotates them (FILE_SIZE_BYTES, ROW_GROUPS_PER_FILE), measured with two threads.
@@ -335,11 +339,12 @@ export async function copyCsvIntoFiles(request: CsvCopyRequest): Promise<CsvCopy
         rescuedNulls += chunk.nullCount;
       }
       if (rows === 0) return { copied: true, adds: [], rows, rowsRescued: 0 };
-      const path = newDataFilePath(request.partitionColumns, partitionValues);
       uploaded.push(path);
-      const info = await request.table.write(path, createReadStream(out, { highWaterMark: 4 * 1024 * 1024 }), {
-        contentType: 'application/vnd.apache.parquet',
-      });
+      const info = direct
+        ? await direct.place()
+        : await request.table.write(path, createReadStream(out, { highWaterMark: 4 * 1024 * 1024 }), {
+            contentType: 'application/vnd.apache.parquet',
+          });
       const adds = [await describeDataFile(fields, request.files?.statsColumns, path, partitionValues, info, end, rows)];
       return { copied: true, adds, rows, rowsRescued: rows - rescuedNulls };
     } finally {
@@ -351,6 +356,8 @@ export async function copyCsvIntoFiles(request: CsvCopyRequest): Promise<CsvCopy
     throw err;
   } finally {
     instance.closeSync();
+    // Gone once placed; a copy declined or failed leaves it behind.
+    await direct?.discard();
     await rm(dir, { recursive: true, force: true });
   }
 }

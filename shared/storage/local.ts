@@ -177,6 +177,32 @@ export class LocalStore implements ObjectStore {
     await fs.writeFile(this.full(path) + TIER_SUFFIX, tier);
   }
 
+  /**
+   * A temporary file beside an object, for a writer that makes the content itself (DuckDB's COPY
+   * of a large CSV file): `place` then renames it into place, where `write` would copy it. Listings
+   * skip it while it is temporary.
+   *
+   * @param path the object path it is for
+   * @returns the file's local path, and a function that makes it the object (or removes it: `discard`)
+   */
+  async tempFileFor(path: string): Promise<{ file: string; place: () => Promise<ObjectInfo>; discard: () => Promise<void> }> {
+    const target = this.full(path);
+    await fs.mkdir(nodePath.dirname(target), { recursive: true });
+    const file = `${nodePath.dirname(target)}/${TEMP_MARK}${randomUUID()}`;
+    return {
+      file,
+      place: async () => {
+        try {
+          await fs.rename(file, target);
+        } catch (err) {
+          throw this.mapError(err, path);
+        }
+        return this.properties(path);
+      },
+      discard: () => fs.rm(file, { force: true }),
+    };
+  }
+
   private async writeTemp(target: string, content: ObjectContent): Promise<string> {
     await fs.mkdir(nodePath.dirname(target), { recursive: true });
     const temp = `${nodePath.dirname(target)}/${TEMP_MARK}${randomUUID()}`;

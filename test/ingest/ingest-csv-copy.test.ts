@@ -7,7 +7,7 @@
  * files it must give back to the reader are checked to have been given back, with the reason.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -258,11 +258,56 @@ describe('a larger CSV copied by DuckDB on local disk', () => {
       expect(ids).toHaveLength(rows);
       expect(ids.findIndex((id, i) => id !== i)).toBe(-1);
       expect((await validateTable(table, { requireStats: true })).problems).toEqual([]);
+      // DuckDB wrote the file beside the table's files and it was renamed into place: nothing else is left.
+      expect(await filesUnder(nodePath.join(dir, 'table'), /\.parquet$|sluice-tmp/)).toEqual(
+        [...snapshot.state.files.keys()].map((p) => nodePath.join(dir, 'table', ...p.split('/'))),
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   }, 120_000);
+
+  it("gives the first file of a new table back to the reader when DuckDB stops in it, and leaves no file of DuckDB's behind", async () => {
+    const dir = await mkdtemp(nodePath.join(tmpdir(), 'sluice-csv-copy-'));
+    try {
+      const rows = 20_000;
+      const lines = ['id,store,note'];
+      for (let i = 0; i < rows; i++) lines.push(`${i},${i % 97},n ${i}`);
+      // A record with one field too many near the end: the sample does not see it, DuckDB's strict read stops at it.
+      lines.splice(rows - 5, 0, '999999,1,x,extra');
+      const landing = new LocalStore(nodePath.join(dir, 'landing'));
+      await landing.write('late-bad.csv', lines.join('\n') + '\n');
+      const table = new LocalStore(nodePath.join(dir, 'table'));
+      const env: IngestEnv = { ...ingestEnv('csvlatebad'), landing, table, tableKey: tableKeyOf(table) };
+      const outcome = await ingest(env, 'late-bad.csv', { csvEngine: 'duckdb' }, { now: NOW });
+      expect(outcome).toMatchObject({
+        status: 'committed',
+        rowsRead: rows + 1,
+        rowsWritten: rows,
+        rowsDeadLettered: 1,
+        readBy: expect.stringMatching(/^reader \(DuckDB stopped/),
+      });
+      const snapshot = await loadSnapshot(table);
+      expect(snapshot.version).toBe(1);
+      expect((await rowsInOrder(env)).map((r) => Number(r.id))).toEqual(Array.from({ length: rows }, (_, i) => i));
+      expect(await filesUnder(nodePath.join(dir, 'table'), /\.parquet$|sluice-tmp/)).toEqual(
+        [...snapshot.state.files.keys()].map((p) => nodePath.join(dir, 'table', ...p.split('/'))),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
+
+/** Files under a folder whose path matches, sorted. */
+async function filesUnder(root: string, match: RegExp): Promise<string[]> {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => nodePath.join(e.parentPath, e.name))
+    .filter((p) => match.test(p))
+    .sort();
+}
 
 describe('what DuckDB is not asked to copy', () => {
   const read = (over: Partial<NonNullable<ReadResult['csv']>> = {}, compression: ReadResult['compression'] = 'none'): ReadResult =>
