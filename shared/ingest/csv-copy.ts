@@ -28,7 +28,7 @@
  * costs a fallback, never a difference. ingest-csv-copy.test.ts reads every CSV fixture and some
  * sixty edge files both ways and compares.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import * as nodePath from 'node:path';
@@ -43,6 +43,7 @@ import { dataFields } from '../delta/stats';
 import { describeDataFile, newDataFilePath, WriteFilesOptions } from '../delta/writer';
 import { RESCUED_COLUMN, type ReadResult } from '../formats';
 import { quoteIdent, quoteLiteral, sqlLiteral } from '../sql';
+import { writeFileFrom } from '../storage/file-sink';
 import { LocalStore } from '../storage/local';
 import type { ObjectStore } from '../storage/types';
 import type { FileMetadata } from './columns';
@@ -489,21 +490,7 @@ export async function localInputOf(landing: ObjectStore, path: string, size: num
   const dir = await mkdtemp(nodePath.join(tmpdir(), 'sluice-landing-'));
   const local = nodePath.join(dir, 'input');
   try {
-    const out = createWriteStream(local);
-    const closed = new Promise<void>((resolve, reject) => {
-      out.on('finish', resolve);
-      out.on('error', reject);
-    });
-    try {
-      for await (const chunk of readObjectRanges(landing, path, size, { chunkBytes, etag })) {
-        if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-      }
-      out.end();
-      await closed;
-    } catch (err) {
-      out.destroy();
-      throw err;
-    }
+    await writeFileFrom(local, readObjectRanges(landing, path, size, { chunkBytes, etag }));
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;

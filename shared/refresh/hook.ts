@@ -14,7 +14,6 @@
  * call gets at most 65,536 rows. The module is loaded with `import()`: compiled JavaScript in Azure,
  * TypeScript where a TypeScript loader (tsx, vitest) is active.
  */
-import { createWriteStream } from 'node:fs';
 import * as nodePath from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as arrow from 'apache-arrow';
@@ -23,6 +22,7 @@ import { encodeParquet } from '../delta/parquet';
 import type { PipelineDefinition, TableDefinition } from '../pipeline';
 import { deltaSchemaOf, queryBatches, quoteLiteral, type SqlEngine } from '../sql';
 import { RefreshError } from './errors';
+import { writeFileFrom } from '../storage/file-sink';
 
 /** What a hook is told about the batch. */
 export interface HookContext {
@@ -113,9 +113,7 @@ export async function applyHook(engine: SqlEngine, sql: string, hook: BatchHook,
     return batches;
   }
   const file = engine.path(`hooked-${++hooked}.parquet`);
-  const out = createWriteStream(file);
-  for await (const chunk of encodeParquet(output())) if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
-  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  await writeFileFrom(file, encodeParquet(output()));
   return `SELECT * FROM read_parquet(${quoteLiteral(file)})`;
 }
 

@@ -5,13 +5,13 @@
  * here, and the sandbox forbids it anyway). A file already fetched by an earlier run of this process
  * comes from the staged-file cache (file-cache.ts) instead of storage.
  */
-import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import type { AddFile, DeletionVector } from '../delta/actions';
 import { decodeAddPath } from '../delta/partitions';
 import type { ObjectStore } from '../storage/types';
 import { ObjectNotFoundError } from '../storage/types';
 import type { SqlEngine } from './engine';
+import { writeFileFrom } from '../storage/file-sink';
 
 /** A data file to read, as the Delta log describes it. */
 export interface SourceFile {
@@ -116,22 +116,15 @@ async function copyFile(engine: SqlEngine, store: ObjectStore, file: StagedFile,
 
 /** Copy `size` bytes of an object to a local file in bounded ranged reads. */
 async function download(store: ObjectStore, path: string, size: number, local: string, where: string): Promise<void> {
-  const out = createWriteStream(local);
-  const closed = new Promise<void>((resolve, reject) => {
-    out.on('finish', resolve);
-    out.on('error', reject);
-  });
-  try {
-    for (let offset = 0; offset < size; offset += CHUNK_BYTES) {
-      const length = Math.min(CHUNK_BYTES, size - offset);
-      const bytes = await store.read(path, { offset, length });
-      if (bytes.length !== length) throw new StagingError(`${where} is shorter than the ${size} bytes the log records (truncated or replaced)`);
-      if (!out.write(bytes)) await new Promise<void>((r) => out.once('drain', () => r()));
-    }
-    out.end();
-    await closed;
-  } catch (err) {
-    out.destroy();
-    throw err;
-  }
+  await writeFileFrom(
+    local,
+    (async function* () {
+      for (let offset = 0; offset < size; offset += CHUNK_BYTES) {
+        const length = Math.min(CHUNK_BYTES, size - offset);
+        const bytes = await store.read(path, { offset, length });
+        if (bytes.length !== length) throw new StagingError(`${where} is shorter than the ${size} bytes the log records (truncated or replaced)`);
+        yield bytes;
+      }
+    })(),
+  );
 }

@@ -6,10 +6,10 @@
  * therefore never see a half-written commit. Plain writes use write-to-temp + rename.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { writeFileFrom } from './file-sink';
 import {
   AccessTier,
   ByteRange,
@@ -210,19 +210,7 @@ export class LocalStore implements ObjectStore {
       if (typeof content === 'string' || content instanceof Uint8Array) {
         await fs.writeFile(temp, toBytes(content));
       } else {
-        await new Promise<void>((resolve, reject) => {
-          const out = createWriteStream(temp);
-          out.on('error', reject);
-          (async () => {
-            for await (const chunk of content) {
-              if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
-            }
-            out.end(() => resolve());
-          })().catch((err) => {
-            out.destroy();
-            reject(err);
-          });
-        });
+        await writeFileFrom(temp, content);
       }
     } catch (err) {
       await fs.rm(temp, { force: true });
