@@ -26,7 +26,8 @@
  *    run are buffered, so before finishing the run takes a last look (`stage: catching-up`): every
  *    `catchUp` event buffered by then is merged into one continuation (catch-up.ts), and the run
  *    continues as new so the new bronze versions are applied by the same instance. An event raised
- *    after that look is not lost: its starter sees the run end without it and starts the next run.
+ *    after that look is not lost: its starter sees the run end without it and starts the next run
+ *    or, when another trigger started or continued the run in the meantime, raises it again there.
  *    The look is a timer due at once: a buffered event is delivered before it, so no wait is needed.
  *
  * Custom status: `{ stage, level, levels, done, running, failed, total, tables }` where `tables` maps
