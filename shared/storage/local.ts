@@ -85,9 +85,10 @@ export class LocalStore implements ObjectStore {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ObjectAlreadyExistsError(this.url, path);
       throw this.mapError(err, path);
     } finally {
-      await fs.rm(temp, { force: true });
+      await fs.unlink(temp).catch(() => undefined);
     }
-    return this.properties(path);
+    // A new object has no tier of its own yet (delete removes the sidecar): no read of one.
+    return this.info(path, false);
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
@@ -204,12 +205,23 @@ export class LocalStore implements ObjectStore {
   }
 
   private async writeTemp(target: string, content: ObjectContent): Promise<string> {
-    await fs.mkdir(nodePath.dirname(target), { recursive: true });
-    const temp = `${nodePath.dirname(target)}/${TEMP_MARK}${randomUUID()}`;
+    const dir = nodePath.dirname(target);
+    const temp = `${dir}/${TEMP_MARK}${randomUUID()}`;
     try {
       if (typeof content === 'string' || content instanceof Uint8Array) {
-        await fs.writeFile(temp, toBytes(content));
+        // The folder is made only when the write finds it missing: commits and small objects go to
+        // folders that exist, and the call saved is one of the few a commit makes.
+        const bytes = toBytes(content);
+        try {
+          await fs.writeFile(temp, bytes);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          await fs.mkdir(dir, { recursive: true });
+          await fs.writeFile(temp, bytes);
+        }
       } else {
+        // A stream cannot be read twice: its folder is made first.
+        await fs.mkdir(dir, { recursive: true });
         await writeFileFrom(temp, content);
       }
     } catch (err) {
