@@ -46,18 +46,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { loadSnapshotIfExists } from '../delta/commit';
 import { isTransient } from '../errors';
-import {
-  createTable,
-  laneCommitRecord,
-  LaneOptions,
-  readCommitIfExists,
-  SchemaChangedError,
-  Snapshot,
-  submitToLane,
-  txnVersion,
-  WriteRejectedError,
-} from '../delta';
+import { createTable, laneCommitRecord, LaneOptions, SchemaChangedError, Snapshot, submitToLane, txnVersion, WriteRejectedError } from '../delta';
 import { LANE_INTENTS } from '../delta/lane';
+import { readKeptCommit } from '../delta/latest';
 import { writeDataFiles, WriteFilesOptions } from '../delta/writer';
 import { ObjectAlreadyExistsError, ObjectStore } from '../storage/types';
 import { BatchConformer, dataSchema, fileMetadata, newColumns } from './columns';
@@ -461,9 +452,12 @@ class EventBatch {
     };
   }
 
-  /** The attempt of this call whose source the commit at `version` lists for `intentId`, if any. */
+  /**
+   * The attempt of this call whose source the commit at `version` lists for `intentId`, if any. The
+   * commit is usually one this process's lane just wrote, kept in memory (commit files never change).
+   */
   private async carrier(version: number, intentId: string): Promise<Attempt | undefined> {
-    const lane = laneCommitRecord((await readCommitIfExists(this.options.table, version)) ?? []);
+    const lane = laneCommitRecord((await readKeptCommit(this.options.table, version)) ?? []);
     if (!lane) return undefined;
     const source = lane.sources.find((s) => s.intent === intentId);
     return this.attempts.find((a) => a.id === source?.attempt);
