@@ -426,15 +426,25 @@ describe('ingest events', () => {
     const a = await run(env, events(3, 6), { table: files.store });
     expect(files.failed()).toBe(1);
     expect(a).toMatchObject({ status: 'committed', eventsWritten: 4, eventsSkipped: 0 });
-    // The commit lands, then reading it back fails: the retry must find its own commit (committed,
-    // not duplicate) and add nothing again.
-    let committed = '';
-    const cleanup = flaky(env.table, (method, path) => {
-      if (method === 'createIfAbsent' && /^_delta_log\/\d{20}\.json$/.test(path)) committed = path;
-      return method === 'read' && path === committed;
+    // The commit lands but its answer is lost (a transient failure after the write): the retry must
+    // find its own commit (committed, not duplicate) and add nothing again.
+    let lost = 0;
+    const answerLost = new Proxy(env.table, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (prop !== 'createIfAbsent') return typeof value === 'function' ? value.bind(target) : value;
+        return async (path: string, ...rest: unknown[]) => {
+          const info = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, [path, ...rest]);
+          if (lost === 0 && /^_delta_log\/\d{20}\.json$/.test(path)) {
+            lost++;
+            throw new StorageError(`injected transient failure after the write of ${path}`, { transient: true });
+          }
+          return info;
+        };
+      },
     });
-    const b = await run(env, events(5, 9), { table: cleanup.store });
-    expect(cleanup.failed()).toBe(1);
+    const b = await run(env, events(5, 9), { table: answerLost });
+    expect(lost).toBe(1);
     expect(b).toMatchObject({ status: 'committed', eventsWritten: 3, eventsSkipped: 2, lastSequenceNumber: 9 });
     expect(b.version).toBe((await loadSnapshot(env.table)).version);
     [a, b].forEach(expectAccounting);
