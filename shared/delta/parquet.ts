@@ -29,14 +29,26 @@ export interface ParquetWriteOptions {
    * cost more bytes than they save under zstd, and a third of the encoding time (parquet-wasm only).
    */
   dictionary?: boolean;
+  /**
+   * Compress pages with zstd (default true). Off for tiny files read often: a page of a few dozen
+   * bytes gains nothing, and decompressing each one is a cost every read pays (parquet-wasm only).
+   */
+  compression?: boolean;
+  /**
+   * Record column chunk statistics in the footer (default true). Off for tiny files read often: with
+   * one row group nobody can skip anything by them, and the footer every read parses is longer
+   * (parquet-wasm only).
+   */
+  statistics?: boolean;
 }
 
 function writerProperties(options: ParquetWriteOptions): wasm.WriterProperties {
   let builder = new wasm.WriterPropertiesBuilder()
-    .setCompression(wasm.Compression.ZSTD)
+    .setCompression(options.compression === false ? wasm.Compression.UNCOMPRESSED : wasm.Compression.ZSTD)
     .setCreatedBy('sluice (parquet-wasm)')
     .setMaxRowGroupSize(options.rowGroupRows ?? 131072)
     .setDictionaryEnabled(options.dictionary ?? true);
+  if (options.statistics === false) builder = builder.setStatisticsEnabled(wasm.EnabledStatistics.None);
   if (options.metadata) builder = builder.setKeyValueMetadata(new Map(Object.entries(options.metadata)));
   return builder.build();
 }
