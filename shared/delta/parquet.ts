@@ -14,9 +14,22 @@ import type { FileMetaData, SchemaElement } from 'hyparquet';
 /** Lazily loaded hyparquet (an ES module; loaded once, only when needed). */
 let hyparquetModules: Promise<[typeof import('hyparquet'), typeof import('hyparquet-compressors')]> | undefined;
 function loadHyparquet() {
-  hyparquetModules ??= Promise.all([import('hyparquet'), import('hyparquet-compressors')]);
+  hyparquetModules ??= Promise.all([import('hyparquet'), loadCompressors()]);
   return hyparquetModules;
 }
+let hyparquetModule: Promise<typeof import('hyparquet')> | undefined;
+let compressorsModule: Promise<typeof import('hyparquet-compressors')> | undefined;
+/** hyparquet alone: it reads uncompressed and Snappy pages without the codecs' module. */
+function loadHyparquetAlone() {
+  hyparquetModule ??= import('hyparquet');
+  return hyparquetModule;
+}
+function loadCompressors() {
+  compressorsModule ??= import('hyparquet-compressors');
+  return compressorsModule;
+}
+/** Codecs hyparquet decodes by itself. */
+const BUILT_IN_CODECS = new Set(['UNCOMPRESSED', 'SNAPPY']);
 
 /** Options for writing one Parquet file. */
 export interface ParquetWriteOptions {
@@ -29,14 +42,26 @@ export interface ParquetWriteOptions {
    * cost more bytes than they save under zstd, and a third of the encoding time (parquet-wasm only).
    */
   dictionary?: boolean;
+  /**
+   * Compress pages with zstd (default true). Off for tiny files read often: a page of a few dozen
+   * bytes gains nothing, and decompressing each one is a cost every read pays (parquet-wasm only).
+   */
+  compression?: boolean;
+  /**
+   * Record column chunk statistics in the footer (default true). Off for tiny files read often: with
+   * one row group nobody can skip anything by them, and the footer every read parses is longer
+   * (parquet-wasm only).
+   */
+  statistics?: boolean;
 }
 
 function writerProperties(options: ParquetWriteOptions): wasm.WriterProperties {
   let builder = new wasm.WriterPropertiesBuilder()
-    .setCompression(wasm.Compression.ZSTD)
+    .setCompression(options.compression === false ? wasm.Compression.UNCOMPRESSED : wasm.Compression.ZSTD)
     .setCreatedBy('sluice (parquet-wasm)')
     .setMaxRowGroupSize(options.rowGroupRows ?? 131072)
     .setDictionaryEnabled(options.dictionary ?? true);
+  if (options.statistics === false) builder = builder.setStatisticsEnabled(wasm.EnabledStatistics.None);
   if (options.metadata) builder = builder.setKeyValueMetadata(new Map(Object.entries(options.metadata)));
   return builder.build();
 }
@@ -407,9 +432,13 @@ export async function openParquetRowGroups(source: ParquetSource, metadata: File
  * @returns one object per row
  */
 export async function decodeParquetObjects(bytes: Uint8Array, columns?: string[]): Promise<Record<string, unknown>[]> {
-  const [hp, { compressors }] = await loadHyparquet();
+  const hp = await loadHyparquetAlone();
   const file = toArrayBuffer(bytes);
   const metadata = hp.parquetMetadata(file);
+  // The codecs' module takes ~40 ms to load; a process that reads only small checkpoints (written
+  // uncompressed) never needs it.
+  const codecs = metadata.row_groups.some((g) => g.columns.some((c) => c.meta_data && !BUILT_IN_CODECS.has(c.meta_data.codec)));
+  const compressors = codecs ? (await loadCompressors()).compressors : undefined;
   const present = topLevelColumns(metadata.schema).map((c) => c.name);
   return (await hp.parquetReadObjects({ file, metadata, compressors, columns: columns?.filter((c) => present.includes(c)) })) as Record<string, unknown>[];
 }
