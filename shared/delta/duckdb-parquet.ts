@@ -140,7 +140,7 @@ async function openEngine(): Promise<Engine> {
     allocator_flush_threshold: '16MB',
     // The flush threshold acts when a task ends, and a file's COPY is one long task: without jemalloc's
     // background purging, memory DuckDB had freed stayed resident at random moments of a long file
-    // (5M NDJSON rows: peaks of 416-468 MiB in 5 of 7 runs where the run held 380-395 MiB; with it,
+    // (5M NDJSON rows: peaks of 416-468 MiB in 5 of 6 runs where the run held 380-395 MiB; with it,
     // 381-394 MiB, and one 422 MiB peak at start-up).
     allocator_background_threads: 'true',
     autoinstall_known_extensions: 'false',
