@@ -25,10 +25,14 @@ import { duckdbApi, duckdbBindings, type DuckdbApi, type DuckdbBindings } from '
 import { DeltaField, deltaFieldToArrow, PARQUET_FIELD_ID } from './schema';
 import type { ParquetWriteOptions } from './parquet';
 
-/** DuckDB's memory limit inside an encoding worker: a row group being written is all it holds (160MB put
- * the 5M-row CSV into Azurite at 520–590 MiB peak RSS, past the 512 MiB bound; 64MB with a 16MB
- * allocator flush threshold measured 483 MiB, at about the same speed). */
-const MEMORY_LIMIT = '64MB';
+/**
+ * DuckDB's memory limit inside an encoding worker: a row group being written is all it holds. 160MB put
+ * the 5M-row CSV into Azurite at 520–590 MiB peak RSS (with 65,536-row batches), past the 512 MiB
+ * bound. 64MB was below what one 128k-row row group of the point-of-sale rows takes: DuckDB then
+ * compressed and spilled its buffers (zstd in and out) and its thread spent 2.2 CPU s on the 1M-row
+ * NDJSON file where 80MB and more took 1.1 CPU s, with no lower peak RSS for it (docs/benchmarks.md).
+ */
+const MEMORY_LIMIT = '96MB';
 /** The table function the COPY reads from. */
 const SCAN_FUNCTION = 'sluice_batches';
 
@@ -133,6 +137,11 @@ async function openEngine(): Promise<Engine> {
     threads: '1',
     memory_limit: MEMORY_LIMIT,
     allocator_flush_threshold: '16MB',
+    // The flush threshold acts when a task ends, and a file's COPY is one long task: without jemalloc's
+    // background purging, memory DuckDB had freed stayed resident at random moments of a long file
+    // (5M NDJSON rows: peaks of 416-468 MiB in 5 of 6 runs where the run held 380-395 MiB; with it,
+    // 381-394 MiB, and one 422 MiB peak at start-up).
+    allocator_background_threads: 'true',
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',
   });

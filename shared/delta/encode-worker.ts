@@ -103,6 +103,15 @@ export async function openParquetEncoder(
   return new WorkerEncoder(slot, options, duckdb ? nodePath.join(os.tmpdir(), `sluice-encode-${randomUUID()}.parquet`) : null);
 }
 
+/**
+ * Start an encoding worker now, when none is idle or starting and the pool has room, so that its
+ * start (loading DuckDB; about half a second from TypeScript source) overlaps the reading of a large
+ * input instead of holding up its first file. Not taken within the idle time, it is stopped.
+ */
+export function prewarmParquetEncoder(): void {
+  pool.prewarm();
+}
+
 /** Why the worker pool is off (null while it works): for logs and tests. */
 export function encoderPoolDisabledReason(): string | null {
   return pool.disabled;
@@ -394,6 +403,17 @@ class EncoderPool {
       const started = await this.starting;
       if (!started) return null;
     }
+  }
+
+  prewarm(): void {
+    if (this.disabled !== null || this.size === 0 || this.starting || this.workers.length >= this.size) return;
+    if (this.workers.some((w) => !w.busy)) return;
+    this.starting = this.start()
+      .then((slot) => {
+        if (slot && !slot.busy) slot.idleTimer = setTimeout(() => this.discard(slot), IDLE_MS).unref();
+        return slot;
+      })
+      .finally(() => (this.starting = null));
   }
 
   release(slot: PooledWorker): void {

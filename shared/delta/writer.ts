@@ -15,7 +15,7 @@ import * as arrow from 'apache-arrow';
 import type { ObjectStore } from '../storage/types';
 import type { AddFile } from './actions';
 import { WriteRejectedError } from './errors';
-import { EncodeThread, openParquetEncoder, ParquetEngine } from './encode-worker';
+import { EncodeThread, openParquetEncoder, ParquetEngine, prewarmParquetEncoder } from './encode-worker';
 import { ChunkStatistics, concatBytes, parquetFooterLength, readFooterStatistics } from './parquet';
 import { decodeAddPath, encodeAddPath, formatPartitionValue, partitionDirectory } from './partitions';
 import { decimalParams, deltaFieldToArrow, DeltaField, DeltaStruct, DeltaType } from './schema';
@@ -54,6 +54,21 @@ export interface WriteFilesOptions {
 
 /** A file whose first batch holds fewer bytes is encoded on the main thread: a worker is not worth it. */
 const WORKER_MIN_BYTES = 1024 * 1024;
+
+/** An input of this many bytes or more has an encoding worker started before its first batch. */
+const PREWARM_INPUT_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Say that the rows of an input of `inputBytes` bytes are about to be read and written: when that is
+ * enough for a worker to encode its files, one is started now, while the input is opened and its
+ * sample read, rather than when the first batch is complete and waits for it.
+ *
+ * @param inputBytes the input's size (stored bytes)
+ * @param options the write's options (`encodeThread: 'main'` never uses a worker)
+ */
+export function prepareDataFilesWrite(inputBytes: number, options: WriteFilesOptions = {}): void {
+  if (options.encodeThread !== 'main' && inputBytes >= PREWARM_INPUT_BYTES) prewarmParquetEncoder();
+}
 
 /** The table shape the files are written for. */
 export interface WriteTarget {

@@ -404,6 +404,7 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
       const next = takeRecord();
       if (next === 'scanned') throw new Error('formats: a record was scanned without a scanner');
       if (next !== 'more') return next;
+      splitter.compact();
       await pull();
     }
   };
@@ -557,6 +558,10 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
       const before = splitter.pos;
       const next = takeRecord(scanned);
       if (next === 'more') {
+        // Records already taken hold no references into the window. It is compacted only now, when
+        // what is left of it is the start of one record: compacting after every record past the
+        // first MiB moved the rest of each 4 MiB chunk forward again and again (1.5 times the input).
+        splitter.compact();
         await pull();
         continue;
       }
@@ -569,8 +574,6 @@ export async function readJson(input: ByteReader, ctx: ReadContext, format: 'jso
         const batch = flush();
         if (batch) yield batch;
       }
-      // Records already parsed hold no references into the window, so it can shrink.
-      if (splitter.pos > 1 << 20) splitter.compact();
     }
     const batch = flush();
     if (batch) yield batch;

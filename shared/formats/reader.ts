@@ -7,7 +7,13 @@ import type { BadRecord, InputFormat, RangedInput, ReadOptions, ReadResult } fro
 
 /** Defaults of `ReadOptions`. */
 export const DEFAULT_SAMPLE_ROWS = 1000;
-export const DEFAULT_BATCH_ROWS = 65536;
+/**
+ * Rows per batch. Each stage of a bronze ingest holds about a batch (the one being read, the one being
+ * conformed and serialised, two waiting for the encoding worker), so this sets most of the reading
+ * side's memory: 32,768 rather than 65,536 took the 1M-row NDJSON ingest's peak RSS from 450–464 to
+ * 384–385 MiB at the same CPU time (docs/benchmarks.md, Ingest).
+ */
+export const DEFAULT_BATCH_ROWS = 32768;
 export const DEFAULT_BINARY_INLINE_LIMIT = 16 * 1024 * 1024;
 /** A batch is emitted early when its rows hold this many input bytes, to bound memory. */
 export const MAX_BATCH_BYTES = 64 * 1024 * 1024;

@@ -35,7 +35,7 @@ export interface ReadOptions {
   targetSchema?: DeltaStruct;
   /** Rows used to infer types (default 1000). */
   sampleRows?: number;
-  /** Rows per emitted batch (default 65536). */
+  /** Rows per emitted batch (default 32768). */
   batchRows?: number;
   /** Binary files at most this size are stored inline; larger ones by reference only (default 16 MiB). */
   binaryInlineLimit?: number;

@@ -429,7 +429,7 @@ export async function readEventRows(reader: ReadInput, rows: EventRow[], name: s
     format: 'ndjson',
     compression: 'none',
     sampleRows: lines.length,
-    // Column writers sized to the batch, not to the reader's default of 65,536 rows (allocated per call).
+    // Column writers sized to the batch, not to the reader's default of 32,768 rows (allocated per call).
     batchRows: lines.length,
     // Body keys named like a metadata column are renamed by the reader (`_eh_offset_1`), not overwritten.
     reservedColumns: [...SYSTEM_COLUMN_NAMES],

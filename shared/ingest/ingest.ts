@@ -65,7 +65,7 @@ import type { AddFile } from '../delta/actions';
 import { loadSnapshotIfExists } from '../delta/commit';
 import { decodeAddPath } from '../delta/partitions';
 import type { DeltaField, DeltaStruct } from '../delta/schema';
-import { writeDataFiles, WriteFilesOptions } from '../delta/writer';
+import { prepareDataFilesWrite, writeDataFiles, WriteFilesOptions } from '../delta/writer';
 import { allBadRecords, badRecordCount } from '../formats/bad-records';
 import type { BadRecord, RangedInput, ReadResult } from '../formats/types';
 import { DEFAULT_POISON_ATTEMPTS } from '../config/settings';
@@ -379,6 +379,8 @@ async function attempt(
     },
   });
   let conformer: BatchConformer | undefined;
+  // DuckDB's copy of a CSV writes its own files; every other large input gets its encoder started now.
+  if (!local) prepareDataFilesWrite(size, options.files);
   const result = await readSource(reader, input, options, info.lastModified, snapshot);
   const iterator = result.batches[Symbol.asyncIterator]();
   let added = newColumns(result.schema, snapshot?.schema ?? null);
