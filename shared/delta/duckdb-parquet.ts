@@ -122,7 +122,7 @@ let engine: Engine | null = null;
  */
 export async function duckdbUnavailable(): Promise<string | null> {
   try {
-    await import('@duckdb/node-bindings');
+    duckdbBindings();
     return null;
   } catch (err) {
     return (err as Error).message;
