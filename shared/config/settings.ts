@@ -383,8 +383,13 @@ function findHostJson(from: string = __dirname): string | undefined {
  * @throws ConfigError naming the setting when it is not a whole number from 1 to 256
  */
 export function loadMaxRecordMb(env: SettingsEnv = process.env, name = 'SLUICE_MAX_RECORD_MB'): number {
+  return loadOne(readMaxRecordMb, env, name);
+}
+
+/** One setting read alone by its reader: its value, or a ConfigError naming it. */
+function loadOne<T>(read: (env: SettingsEnv, problems: string[], name: string) => T | undefined, env: SettingsEnv, name: string): T {
   const problems: string[] = [];
-  const value = readMaxRecordMb(env, problems, name);
+  const value = read(env, problems, name);
   if (value === undefined) throw new ConfigError(problems);
   return value;
 }
@@ -406,10 +411,7 @@ const CSV_ENGINES: readonly CsvEngine[] = ['auto', 'duckdb', 'reader'];
  * @throws ConfigError naming the setting when it is not one of `auto`, `duckdb`, `reader`
  */
 export function loadCsvEngine(env: SettingsEnv = process.env, name = 'SLUICE_CSV_ENGINE'): CsvEngine {
-  const problems: string[] = [];
-  const value = readCsvEngine(env, problems, name);
-  if (value === undefined) throw new ConfigError(problems);
-  return value;
+  return loadOne(readCsvEngine, env, name);
 }
 
 function readCsvEngine(env: SettingsEnv, problems: string[], name = 'SLUICE_CSV_ENGINE'): CsvEngine | undefined {

@@ -220,6 +220,7 @@ async function ingestFileOnce(options: IngestFileOptions): Promise<IngestOutcome
       entry.lastError ?? 'attempts stopped without an outcome',
     );
   }
+
   const read = options.reader ?? formatsReader();
   // Reads may keep bad records in a temporary file: closed once the file's outcome is recorded.
   const reads: ReadResult[] = [];

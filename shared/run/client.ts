@@ -166,7 +166,7 @@ async function catchUpTaken(control: InstanceControl, instanceId: string, input:
       await new Promise((r) => setTimeout(r, pollMs));
       continue;
     }
-    // Before its last look (or a new execution, which starts at \`planning\`). A request's event is
+    // Before its last look (or a new execution, which starts at `planning`). A request's event is
     // taken for sure only by the run it was raised on: a run since started (another created time,
     // or another run id) that does not carry the request came after the run raised on ended or
     // continued without the event (it reached that run past its last look, while another trigger
